@@ -1,0 +1,122 @@
+/* edgecoap server: remembers applied writes so a retransmission is not applied twice. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "dedup.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+/* RFC 7252 section 4.8.2: how long a Message ID may come back. */
+#define EXCHANGE_LIFETIME_MS 247000
+/* Slots examined for one key: bounds the cost of a lookup. */
+#define PROBES 8
+
+typedef struct {
+  uint64_t peer;   /* FNV-1a of the peer's address and port; 0 = empty */
+  uint64_t at_ms;  /* when it was stored (monotonic) */
+  coap_mid_t mid;
+  ec_dedup_answer_t answer;
+} slot_t;
+
+struct ec_dedup {
+  slot_t *slots;
+  unsigned mask;
+};
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+  const uint8_t *b = p;
+  for (size_t i = 0; i < n; i++) {
+    h ^= b[i];
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+static uint64_t peer_hash(const coap_address_t *a) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  const struct sockaddr *sa = &a->addr.sa;
+  if (sa->sa_family == AF_INET) {
+    h = fnv(h, &a->addr.sin.sin_port, sizeof(a->addr.sin.sin_port));
+    h = fnv(h, &a->addr.sin.sin_addr, sizeof(a->addr.sin.sin_addr));
+  } else if (sa->sa_family == AF_INET6) {
+    h = fnv(h, &a->addr.sin6.sin6_port, sizeof(a->addr.sin6.sin6_port));
+    h = fnv(h, &a->addr.sin6.sin6_addr, sizeof(a->addr.sin6.sin6_addr));
+  } else {
+    h = fnv(h, a, sizeof(*a));
+  }
+  return h ? h : 1; /* 0 marks an empty slot */
+}
+
+ec_dedup_t *ec_dedup_new(unsigned slots) {
+  unsigned n = 64;
+  while (n < slots && n < (1u << 24))
+    n <<= 1;
+  ec_dedup_t *d = calloc(1, sizeof(*d));
+  if (d == NULL)
+    return NULL;
+  d->slots = calloc(n, sizeof(*d->slots));
+  if (d->slots == NULL) {
+    free(d);
+    return NULL;
+  }
+  d->mask = n - 1;
+  return d;
+}
+
+void ec_dedup_free(ec_dedup_t *d) {
+  if (d == NULL)
+    return;
+  free(d->slots);
+  free(d);
+}
+
+static unsigned first_slot(const ec_dedup_t *d, uint64_t peer, coap_mid_t mid) {
+  uint64_t h = peer ^ ((uint64_t)(uint16_t)mid * 0x9e3779b97f4a7c15ull);
+  return (unsigned)(h ^ (h >> 29)) & d->mask;
+}
+
+const ec_dedup_answer_t *ec_dedup_find(ec_dedup_t *d, const coap_address_t *peer,
+                                       coap_mid_t mid) {
+  uint64_t key = peer_hash(peer), now = now_ms();
+  unsigned i = first_slot(d, key, mid);
+  for (int k = 0; k < PROBES; k++, i = (i + 1) & d->mask) {
+    slot_t *s = &d->slots[i];
+    if (s->peer == key && s->mid == mid &&
+        now - s->at_ms < EXCHANGE_LIFETIME_MS)
+      return &s->answer;
+  }
+  return NULL;
+}
+
+void ec_dedup_put(ec_dedup_t *d, const coap_address_t *peer, coap_mid_t mid,
+                  const ec_dedup_answer_t *answer) {
+  uint64_t key = peer_hash(peer), now = now_ms();
+  unsigned i = first_slot(d, key, mid);
+  slot_t *victim = NULL;
+  for (int k = 0; k < PROBES; k++, i = (i + 1) & d->mask) {
+    slot_t *s = &d->slots[i];
+    if (s->peer == 0 || now - s->at_ms >= EXCHANGE_LIFETIME_MS ||
+        (s->peer == key && s->mid == mid)) {
+      victim = s;
+      break;
+    }
+    if (victim == NULL || s->at_ms < victim->at_ms)
+      victim = s;
+  }
+  if (victim->peer != 0 && now - victim->at_ms < EXCHANGE_LIFETIME_MS &&
+      !(victim->peer == key && victim->mid == mid))
+    ec_log(EC_LOG_DEBUG, "dedup: table full, forgetting a write from %llu ms ago",
+           (unsigned long long)(now - victim->at_ms));
+  victim->peer = key;
+  victim->mid = mid;
+  victim->at_ms = now;
+  victim->answer = *answer;
+}

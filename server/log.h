@@ -1,0 +1,24 @@
+/* edgecoap server: one-line, timestamped logs on standard error. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef EDGECOAP_LOG_H
+#define EDGECOAP_LOG_H
+
+typedef enum {
+  EC_LOG_ERROR = 0,
+  EC_LOG_WARN,
+  EC_LOG_INFO,
+  EC_LOG_DEBUG
+} ec_log_level_t;
+
+/** Messages above @p level are dropped; the default is EC_LOG_INFO. */
+void ec_log_set_level(ec_log_level_t level);
+ec_log_level_t ec_log_get_level(void);
+
+/** "error", "warn", "info" or "debug" -> the level, or -1. */
+int ec_log_level_parse(const char *name);
+
+/** Write "2026-11-22T10:00:00.123Z edgecoap[INFO] message" to stderr. */
+void ec_log(ec_log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif /* EDGECOAP_LOG_H */

@@ -1,0 +1,356 @@
+/* edgecoap server: one request's context: formats, body, answers. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "request.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "peer.h"
+
+static unsigned option_uint(const coap_opt_t *opt) {
+  return coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
+}
+
+static int is_doc_format(unsigned f) {
+  return f == EC_FORMAT_JSON || f == EC_FORMAT_CBOR;
+}
+
+int ec_req_init(ec_req_t *rq, ec_server_t *srv, coap_resource_t *resource,
+                coap_session_t *session, const coap_pdu_t *request,
+                const coap_string_t *query, coap_pdu_t *response) {
+  coap_opt_iterator_t it;
+  const coap_opt_t *opt;
+
+  memset(rq, 0, sizeof(*rq));
+  rq->srv = srv;
+  rq->resource = resource;
+  rq->session = session;
+  rq->request = request;
+  rq->response = response;
+  rq->query = query;
+  rq->method = coap_pdu_get_code(request);
+  rq->req_fmt = EC_FORMAT_JSON;
+  rq->resp_fmt = EC_FORMAT_JSON;
+  ec_arena_init(&rq->arena, srv->arena_buf, srv->arena_cap);
+
+  int have_accept = 0;
+  opt = coap_check_option(request, COAP_OPTION_ACCEPT, &it);
+  if (opt != NULL) {
+    unsigned accept = option_uint(opt);
+    if (!is_doc_format(accept)) {
+      ec_req_problem(rq, 406, "not-acceptable", NULL,
+                     "Accept %u is not offered: use 50 (application/json) or "
+                     "60 (application/cbor)",
+                     accept);
+      return -1;
+    }
+    rq->resp_fmt = (ec_format_t)accept;
+    have_accept = 1;
+  }
+
+  size_t len = 0;
+  const uint8_t *data = NULL;
+  int has_payload = coap_get_data(request, &len, &data) && len > 0;
+  opt = coap_check_option(request, COAP_OPTION_CONTENT_FORMAT, &it);
+  if (opt != NULL) {
+    unsigned cf = option_uint(opt);
+    if (!is_doc_format(cf)) {
+      ec_req_problem(rq, 415, "unsupported-content-format", NULL,
+                     "Content-Format %u is not supported: send 50 "
+                     "(application/json) or 60 (application/cbor)",
+                     cf);
+      return -1;
+    }
+    rq->req_fmt = (ec_format_t)cf;
+  } else if (has_payload) {
+    rq->req_fmt = ec_format_sniff(data, len);
+  }
+  if (!have_accept && (opt != NULL || has_payload))
+    rq->resp_fmt = rq->req_fmt;
+  return 0;
+}
+
+static void refuse_too_big(ec_req_t *rq) {
+  uint8_t buf[4];
+  coap_add_option(rq->response, COAP_OPTION_SIZE1,
+                  coap_encode_var_safe(buf, sizeof(buf),
+                                       (unsigned)rq->srv->cfg.max_body),
+                  buf);
+  ec_req_problem(rq, 413, "too-large", NULL,
+                 "the request body is larger than %zu bytes",
+                 rq->srv->cfg.max_body);
+}
+
+int ec_req_body(ec_req_t *rq) {
+  size_t len = 0, offset = 0, total = 0;
+  const uint8_t *data = NULL;
+  coap_opt_iterator_t it;
+  const coap_opt_t *size1;
+  size_t cap = rq->srv->cfg.max_body;
+
+  if (!coap_get_data_large(rq->request, &len, &data, &offset, &total))
+    return 1; /* no body */
+
+  size1 = coap_check_option(rq->request, COAP_OPTION_SIZE1, &it);
+  if ((size1 != NULL && option_uint(size1) > cap) || total > cap ||
+      offset + len > cap) {
+    refuse_too_big(rq);
+    return -1;
+  }
+  if (offset == 0 && len == total) {
+    rq->body = data;
+    rq->body_len = len;
+    return 1;
+  }
+
+  /* A Block1 transfer: gather it in the peer, in order. */
+  ec_peer_t *peer = ec_peer_get(rq->srv, rq->session);
+  coap_string_t *path = coap_get_uri_path(rq->request);
+  if (peer == NULL || path == NULL) {
+    coap_delete_string(path);
+    ec_req_problem(rq, 500, "out-of-memory", NULL, "no memory for the upload");
+    return -1;
+  }
+  if (offset == 0) {
+    ec_peer_upload_clear(peer);
+    peer->up_path = strndup((const char *)path->s, path->length);
+    peer->up_buf = malloc(cap);
+    if (peer->up_path == NULL || peer->up_buf == NULL) {
+      ec_peer_upload_clear(peer);
+      coap_delete_string(path);
+      ec_req_problem(rq, 500, "out-of-memory", NULL, "no memory for the upload");
+      return -1;
+    }
+  }
+  int same = peer->up_path != NULL && strlen(peer->up_path) == path->length &&
+             memcmp(peer->up_path, path->s, path->length) == 0;
+  coap_delete_string(path);
+  if (!same || offset != peer->up_len) {
+    ec_peer_upload_clear(peer);
+    ec_req_problem(rq, 408, "request-entity-incomplete", NULL,
+                   "block at offset %zu does not continue the upload", offset);
+    return -1;
+  }
+  memcpy(peer->up_buf + peer->up_len, data, len);
+  peer->up_len += len;
+  if (peer->up_len < total) {
+    /* libcoap turns a 2.xx into 2.31 Continue with the Block1 option. */
+    coap_pdu_set_code(rq->response, COAP_RESPONSE_CODE_CHANGED);
+    return 0;
+  }
+  rq->body = peer->up_buf;
+  rq->body_len = peer->up_len;
+  rq->upload_done = 1;
+  return 1;
+}
+
+void ec_req_done(ec_req_t *rq) {
+  if (!rq->upload_done)
+    return;
+  ec_peer_t *peer = coap_session_get_app_data(rq->session);
+  if (peer != NULL)
+    ec_peer_upload_clear(peer);
+  rq->body = NULL;
+  rq->body_len = 0;
+  rq->upload_done = 0;
+}
+
+static void release_copy(coap_session_t *session, void *p) {
+  free(p);
+}
+
+void ec_req_send(ec_req_t *rq, int code, ec_format_t fmt, const uint8_t *data,
+                 size_t len, uint64_t etag) {
+  uint8_t *copy = malloc(len ? len : 1);
+  if (copy == NULL) {
+    ec_req_problem(rq, 500, "out-of-memory", NULL, "no memory for the answer");
+    return;
+  }
+  memcpy(copy, data, len);
+  coap_pdu_set_code(rq->response, COAP_RESPONSE_CODE(code));
+  /* libcoap owns copy from here and frees it through release_copy, also on
+   * failure, after which it has set 5.00 itself. */
+  coap_add_data_large_response(rq->resource, rq->session, rq->request,
+                               rq->response, rq->query, (uint16_t)fmt, -1,
+                               etag, len, copy, release_copy, copy);
+}
+
+void ec_req_empty(ec_req_t *rq, int code) {
+  coap_pdu_set_code(rq->response, COAP_RESPONSE_CODE(code));
+}
+
+void ec_req_problem(ec_req_t *rq, int code, const char *title,
+                    const char *field, const char *fmt, ...) {
+  char detail[256];
+  uint8_t buf[768];
+  uint8_t cf[4];
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(detail, sizeof(detail), fmt, ap);
+  va_end(ap);
+
+  int coap_code = (code / 100) << 5 | (code % 100);
+  ec_format_t f = rq->resp_fmt == EC_FORMAT_CBOR ? EC_FORMAT_PROBLEM_CBOR
+                                                  : EC_FORMAT_JSON;
+  ssize_t n = ec_problem_encode(f, title, detail, coap_code, field, buf,
+                                sizeof(buf));
+  coap_pdu_set_code(rq->response, COAP_RESPONSE_CODE(code));
+  ec_log(code >= 500 ? EC_LOG_WARN : EC_LOG_DEBUG, "answer %d.%02d %s: %s",
+         code / 100, code % 100, title, detail);
+  if (n < 0 || (size_t)n > sizeof(buf))
+    return; /* the code alone still tells the client what happened */
+  coap_add_option(rq->response, COAP_OPTION_CONTENT_FORMAT,
+                  coap_encode_var_safe(cf, sizeof(cf), f), cf);
+  coap_add_data(rq->response, (size_t)n, buf);
+}
+
+void ec_req_codec_error(ec_req_t *rq, const ec_codec_error_t *err) {
+  int code = 400;
+  if (err->code == EC_ESEMANTIC)
+    code = 422;
+  else if (err->code == EC_ETOOBIG)
+    code = 413;
+  else if (err->code == EC_ENOMEM)
+    code = 500;
+  ec_req_problem(rq, code, err->title[0] ? err->title : "bad-request",
+                 err->field[0] ? err->field : NULL, "%s", err->detail);
+}
+
+void ec_req_store_error(ec_req_t *rq, int rc) {
+  ec_req_problem(rq, 500, "storage-failure", NULL,
+                 "the change was not stored: %s", ec_strerror(rc));
+}
+
+int ec_req_path(const coap_pdu_t *request, char (*segs)[129], int max) {
+  coap_opt_iterator_t it;
+  coap_opt_filter_t filter;
+  const coap_opt_t *opt;
+  int n = 0;
+
+  coap_option_filter_clear(&filter);
+  coap_option_filter_set(&filter, COAP_OPTION_URI_PATH);
+  coap_option_iterator_init(request, &it, &filter);
+  while ((opt = coap_option_next(&it)) != NULL) {
+    size_t len = coap_opt_length(opt);
+    if (n >= max || len > 128)
+      return -1;
+    memcpy(segs[n], coap_opt_value(opt), len);
+    segs[n][len] = '\0';
+    if (memchr(segs[n], '\0', len) != NULL)
+      return -1; /* an embedded NUL can only be an attack */
+    n++;
+  }
+  return n;
+}
+
+/* Walk the Uri-Query options; fn returns non-zero to stop. */
+static int each_query(const coap_pdu_t *request,
+                      int (*fn)(void *ud, const uint8_t *q, size_t len),
+                      void *ud) {
+  coap_opt_iterator_t it;
+  coap_opt_filter_t filter;
+  const coap_opt_t *opt;
+
+  coap_option_filter_clear(&filter);
+  coap_option_filter_set(&filter, COAP_OPTION_URI_QUERY);
+  coap_option_iterator_init(request, &it, &filter);
+  while ((opt = coap_option_next(&it)) != NULL) {
+    int rc = fn(ud, coap_opt_value(opt), coap_opt_length(opt));
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+struct query_find {
+  const char *name;
+  const uint8_t *value;
+  int len;
+};
+
+static int find_one(void *ud, const uint8_t *q, size_t len) {
+  struct query_find *f = ud;
+  size_t nlen = strlen(f->name);
+  if (len > nlen && q[nlen] == '=' && memcmp(q, f->name, nlen) == 0) {
+    f->value = q + nlen + 1;
+    f->len = (int)(len - nlen - 1);
+    return 1;
+  }
+  if (len == nlen && memcmp(q, f->name, nlen) == 0) {
+    f->value = q + nlen;
+    f->len = 0;
+    return 1;
+  }
+  return 0;
+}
+
+int ec_req_query(const ec_req_t *rq, const char *name, const uint8_t **value) {
+  struct query_find f = {name, NULL, -1};
+  each_query(rq->request, find_one, &f);
+  *value = f.value;
+  return f.len;
+}
+
+int ec_req_query_int(ec_req_t *rq, const char *name, int64_t min, int64_t max,
+                     int64_t dflt, int64_t *out) {
+  const uint8_t *v;
+  int len = ec_req_query(rq, name, &v);
+  char buf[24];
+  char *end;
+
+  if (len < 0) {
+    *out = dflt;
+    return 0;
+  }
+  if (len == 0 || len >= (int)sizeof(buf))
+    goto bad;
+  memcpy(buf, v, (size_t)len);
+  buf[len] = '\0';
+  if (buf[0] == '+' || buf[0] == ' ')
+    goto bad;
+  errno = 0;
+  long long x = strtoll(buf, &end, 10);
+  if (errno != 0 || *end != '\0' || x < min || x > max)
+    goto bad;
+  *out = x;
+  return 0;
+bad:
+  ec_req_problem(rq, 400, "invalid-query", name,
+                 "query parameter %s must be an integer from %lld to %lld",
+                 name, (long long)min, (long long)max);
+  return -1;
+}
+
+struct query_check {
+  const char *const *allowed;
+  char bad[64];
+};
+
+static int check_one(void *ud, const uint8_t *q, size_t len) {
+  struct query_check *c = ud;
+  const uint8_t *eq = memchr(q, '=', len);
+  size_t nlen = eq ? (size_t)(eq - q) : len;
+  for (const char *const *a = c->allowed; *a != NULL; a++)
+    if (strlen(*a) == nlen && memcmp(*a, q, nlen) == 0)
+      return 0;
+  if (nlen >= sizeof(c->bad))
+    nlen = sizeof(c->bad) - 1;
+  for (size_t i = 0; i < nlen; i++)
+    c->bad[i] = (q[i] >= 0x20 && q[i] < 0x7f) ? (char)q[i] : '?';
+  c->bad[nlen] = '\0';
+  return 1;
+}
+
+int ec_req_query_check(ec_req_t *rq, const char *const *allowed) {
+  struct query_check c = {allowed, ""};
+  if (each_query(rq->request, check_one, &c) == 0)
+    return 0;
+  ec_req_problem(rq, 400, "unknown-query", c.bad,
+                 "query parameter '%s' is not known here", c.bad);
+  return -1;
+}

@@ -1,0 +1,92 @@
+/* edgecoap server: one request's context: formats, body, answers. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef EDGECOAP_REQUEST_H
+#define EDGECOAP_REQUEST_H
+
+#include "server.h"
+
+/*
+ * Every handler starts with ec_req_init() and then never touches format
+ * options or payload plumbing itself: it reads rq->body in rq->req_fmt and
+ * answers through ec_req_send() or ec_req_problem(), which always set a code.
+ */
+typedef struct {
+  ec_server_t *srv;
+  coap_resource_t *resource;
+  coap_session_t *session;
+  const coap_pdu_t *request;
+  coap_pdu_t *response;
+  const coap_string_t *query;
+  coap_pdu_code_t method;
+  ec_format_t req_fmt;   /* the body's format (valid when body_len > 0) */
+  ec_format_t resp_fmt;  /* the answer's format: Accept, else req_fmt, else JSON */
+  const uint8_t *body;
+  size_t body_len;
+  ec_arena_t arena;      /* scratch for decoding, reset per request */
+  int upload_done;       /* the body came block-wise: release it at the end */
+} ec_req_t;
+
+/**
+ * Set up @p rq and check Accept (4.06) and Content-Format (4.15).
+ * @return 0 to go on, or < 0 when the error answer is already written
+ */
+int ec_req_init(ec_req_t *rq, ec_server_t *srv, coap_resource_t *resource,
+                coap_session_t *session, const coap_pdu_t *request,
+                const coap_string_t *query, coap_pdu_t *response);
+
+/**
+ * Collect the request body, reassembling Block1 transfers and enforcing the
+ * body cap (4.13 with Size1) as soon as a block or Size1 exceeds it.
+ * @return 1 when the whole body is in rq->body (possibly empty), 0 when more
+ *         blocks are due (2.31 is answered), < 0 when an error was answered
+ */
+int ec_req_body(ec_req_t *rq);
+
+/** Release what ec_req_body() held; call once the handler is done. */
+void ec_req_done(ec_req_t *rq);
+
+/**
+ * Answer @p code (class*100+detail, e.g. 205) with @p data in @p fmt,
+ * block-wise when large. @p data is copied.
+ */
+void ec_req_send(ec_req_t *rq, int code, ec_format_t fmt, const uint8_t *data,
+                 size_t len, uint64_t etag);
+
+/** Answer @p code with no payload. */
+void ec_req_empty(ec_req_t *rq, int code);
+
+/** Answer a problem-details document in the response format. */
+void ec_req_problem(ec_req_t *rq, int code, const char *title,
+                    const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/** Answer a codec refusal: EC_ESEMANTIC is 4.22, EC_ETOOBIG 4.13, others 4.00. */
+void ec_req_codec_error(ec_req_t *rq, const ec_codec_error_t *err);
+
+/** Answer a storage failure (5.00), saying so. */
+void ec_req_store_error(ec_req_t *rq, int rc);
+
+/**
+ * Read the request's Uri-Path segments (already percent-decoded by libcoap).
+ * @return the number of segments (at most @p max), or -1 if there are more or
+ *         one is longer than @p seg_cap - 1 bytes
+ */
+int ec_req_path(const coap_pdu_t *request, char (*segs)[129], int max);
+
+/**
+ * Find query parameter @p name ("limit") in the request's Uri-Query options.
+ * @return the value's length (>= 0) with *value pointing into the PDU, or -1
+ */
+int ec_req_query(const ec_req_t *rq, const char *name, const uint8_t **value);
+
+/** Parse a Uri-Query integer; 4.00 answered and < 0 returned when malformed. */
+int ec_req_query_int(ec_req_t *rq, const char *name, int64_t min, int64_t max,
+                     int64_t dflt, int64_t *out);
+
+/**
+ * Refuse Uri-Query parameters outside the NULL-terminated @p allowed names
+ * (4.00 naming the first). @return 0, or < 0 when the error was answered
+ */
+int ec_req_query_check(ec_req_t *rq, const char *const *allowed);
+
+#endif /* EDGECOAP_REQUEST_H */

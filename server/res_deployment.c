@@ -1,0 +1,532 @@
+/* edgecoap server: the Margo deployment-status resources (API.md section 2). */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "res_deployment.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dedup.h"
+#include "log.h"
+#include "peer.h"
+
+/*
+ * libcoap 4.3.1 matches resources by exact path, and only a registered
+ * resource can be observed. So each (device, deployment) gets real resources,
+ * made when its first report is stored (or at start-up for stored ones):
+ * .../status (observable), .../status/history and /device/{d}/deployments.
+ * Requests to paths with no resource yet reach ec_deployment_unknown().
+ * A deployment id is a UUID and matched case-insensitively, so resources use
+ * its lowercase spelling and other spellings are served by the same route.
+ */
+
+#define HISTORY_DEFAULT_LIMIT 100
+#define HISTORY_MAX_LIMIT 1000
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Route ids: 1..128 bytes of URI-unreserved characters plus ':' and '@'. */
+static int id_valid(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n > 128)
+    return 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (!isalnum(c) && strchr("-._~:@", c) == NULL)
+      return 0;
+  }
+  return 1;
+}
+
+static void lower(char *s) {
+  for (; *s; s++)
+    *s = (char)tolower((unsigned char)*s);
+}
+
+static void route_path(char *out, size_t cap, ec_route_kind_t kind,
+                       const char *dev, const char *dep) {
+  switch (kind) {
+  case EC_ROUTE_STATUS:
+    snprintf(out, cap, "device/%s/deployment/%s/status", dev, dep);
+    break;
+  case EC_ROUTE_HISTORY:
+    snprintf(out, cap, "device/%s/deployment/%s/status/history", dev, dep);
+    break;
+  case EC_ROUTE_DEPLOYMENTS:
+    snprintf(out, cap, "device/%s/deployments", dev);
+    break;
+  }
+}
+
+static ec_route_t *route_find(ec_server_t *srv, ec_route_kind_t kind,
+                              const char *dev, const char *dep) {
+  char path[320];
+  route_path(path, sizeof(path), kind, dev, dep);
+  coap_resource_t *r = coap_get_resource_from_uri_path(
+      srv->ctx, coap_make_str_const(path));
+  return r ? coap_resource_get_userdata(r) : NULL;
+}
+
+static void hnd_status_get(coap_resource_t *, coap_session_t *,
+                           const coap_pdu_t *, const coap_string_t *,
+                           coap_pdu_t *);
+static void hnd_status_write(coap_resource_t *, coap_session_t *,
+                             const coap_pdu_t *, const coap_string_t *,
+                             coap_pdu_t *);
+static void hnd_history_get(coap_resource_t *, coap_session_t *,
+                            const coap_pdu_t *, const coap_string_t *,
+                            coap_pdu_t *);
+static void hnd_deployments_get(coap_resource_t *, coap_session_t *,
+                                const coap_pdu_t *, const coap_string_t *,
+                                coap_pdu_t *);
+
+/* Make (or find) the resource for one route. */
+static ec_route_t *route_add(ec_server_t *srv, ec_route_kind_t kind,
+                             const char *dev, const char *dep) {
+  ec_route_t *rt = route_find(srv, kind, dev, dep);
+  if (rt != NULL)
+    return rt;
+
+  char path[320];
+  route_path(path, sizeof(path), kind, dev, dep);
+  rt = calloc(1, sizeof(*rt));
+  if (rt == NULL)
+    return NULL;
+  rt->kind = kind;
+  rt->device_id = strdup(dev);
+  rt->deployment_id = dep ? strdup(dep) : NULL;
+  coap_str_const_t *uri = coap_new_str_const((const uint8_t *)path,
+                                             strlen(path));
+  if (rt->device_id == NULL || (dep != NULL && rt->deployment_id == NULL) ||
+      uri == NULL)
+    goto fail_route;
+  rt->resource = coap_resource_init(uri, COAP_RESOURCE_FLAGS_RELEASE_URI);
+  if (rt->resource == NULL)
+    goto fail_route; /* libcoap freed uri on failure */
+
+  coap_resource_t *r = rt->resource;
+  coap_resource_set_userdata(r, rt);
+  coap_add_attr(r, coap_make_str_const("ct"), coap_make_str_const("\"50 60\""),
+                0);
+  switch (kind) {
+  case EC_ROUTE_STATUS:
+    coap_register_request_handler(r, COAP_REQUEST_GET, hnd_status_get);
+    coap_register_request_handler(r, COAP_REQUEST_POST, hnd_status_write);
+    coap_register_request_handler(r, COAP_REQUEST_PUT, hnd_status_write);
+    coap_resource_set_get_observable(r, 1);
+    coap_add_attr(r, coap_make_str_const("rt"),
+                  coap_make_str_const("\"margo.deployment-status\""), 0);
+    break;
+  case EC_ROUTE_HISTORY:
+    coap_register_request_handler(r, COAP_REQUEST_GET, hnd_history_get);
+    coap_add_attr(r, coap_make_str_const("rt"),
+                  coap_make_str_const("\"margo.deployment-status.history\""),
+                  0);
+    break;
+  case EC_ROUTE_DEPLOYMENTS:
+    coap_register_request_handler(r, COAP_REQUEST_GET, hnd_deployments_get);
+    coap_add_attr(r, coap_make_str_const("rt"),
+                  coap_make_str_const("\"margo.deployments\""), 0);
+    break;
+  }
+  coap_add_resource(srv->ctx, r);
+  rt->next = srv->routes;
+  srv->routes = rt;
+  return rt;
+
+fail_route:
+  free(rt->device_id);
+  free(rt->deployment_id);
+  free(rt);
+  return NULL;
+}
+
+/* The three routes of a stored (device, deployment); returns the status one. */
+static ec_route_t *routes_for_pair(ec_server_t *srv, const char *dev,
+                                   const char *dep) {
+  ec_route_t *st = route_add(srv, EC_ROUTE_STATUS, dev, dep);
+  if (st == NULL || route_add(srv, EC_ROUTE_HISTORY, dev, dep) == NULL ||
+      route_add(srv, EC_ROUTE_DEPLOYMENTS, dev, NULL) == NULL) {
+    ec_log(EC_LOG_ERROR, "out of memory creating resources for %s/%s", dev,
+           dep);
+    return NULL;
+  }
+  return st;
+}
+
+static int load_one(void *ud, const char *dev, const char *dep) {
+  return routes_for_pair(ud, dev, dep) ? 0 : EC_ENOMEM;
+}
+
+int ec_deployment_init(ec_server_t *srv) {
+  return ec_store_each_status(srv->store, load_one, srv);
+}
+
+void ec_deployment_free_routes(ec_server_t *srv) {
+  while (srv->routes != NULL) {
+    ec_route_t *rt = srv->routes;
+    srv->routes = rt->next;
+    free(rt->device_id);
+    free(rt->deployment_id);
+    free(rt->cbor);
+    free(rt->json);
+    free(rt);
+  }
+}
+
+/* Replace the route's cached report with @p cbor (taken over). */
+static int cache_set(ec_server_t *srv, ec_route_t *rt, uint8_t *cbor,
+                     size_t cbor_len, const ec_deployment_status_t *st) {
+  ssize_t n = ec_deployment_status_encode(EC_FORMAT_JSON, st, NULL, 0);
+  uint8_t *json = n >= 0 ? malloc((size_t)n + 1) : NULL;
+  if (json == NULL ||
+      ec_deployment_status_encode(EC_FORMAT_JSON, st, json, (size_t)n + 1) !=
+          n) {
+    free(json);
+    free(cbor);
+    return EC_ENOMEM;
+  }
+  free(rt->cbor);
+  free(rt->json);
+  rt->cbor = cbor;
+  rt->cbor_len = cbor_len;
+  rt->json = json;
+  rt->json_len = (size_t)n;
+  rt->etag = ++srv->next_etag;
+  return 0;
+}
+
+/* Fill the cache from the store when a route has none yet. */
+static int cache_load(ec_req_t *rq, ec_route_t *rt) {
+  if (rt->cbor != NULL)
+    return 0;
+  uint8_t *doc;
+  size_t len;
+  int rc = ec_store_status_get(rq->srv->store, rt->device_id,
+                               rt->deployment_id, &doc, &len, NULL);
+  if (rc < 0)
+    return rc;
+  ec_deployment_status_t st;
+  ec_codec_error_t err;
+  if (ec_deployment_status_decode(EC_FORMAT_CBOR, doc, len, &st, &rq->arena,
+                                  &err) < 0) {
+    ec_log(EC_LOG_ERROR, "stored status of %s/%s does not decode: %s",
+           rt->device_id, rt->deployment_id, err.detail);
+    free(doc);
+    return EC_ESTORE;
+  }
+  return cache_set(rq->srv, rt, doc, len, &st);
+}
+
+static void send_cached(ec_req_t *rq, ec_route_t *rt, int code) {
+  if (rq->resp_fmt == EC_FORMAT_CBOR)
+    ec_req_send(rq, code, EC_FORMAT_CBOR, rt->cbor, rt->cbor_len, rt->etag);
+  else
+    ec_req_send(rq, code, EC_FORMAT_JSON, rt->json, rt->json_len, rt->etag);
+}
+
+/* Count or forget an observation; refuses past the caps with 5.03. */
+static int track_observe(ec_req_t *rq, ec_route_t *rt) {
+  coap_opt_iterator_t it;
+  const coap_opt_t *opt = coap_check_option(rq->request, COAP_OPTION_OBSERVE,
+                                            &it);
+  if (opt == NULL)
+    return 0;
+  unsigned action = coap_decode_var_bytes(coap_opt_value(opt),
+                                          coap_opt_length(opt));
+  coap_bin_const_t token = coap_pdu_get_token(rq->request);
+  ec_peer_t *peer = ec_peer_get(rq->srv, rq->session);
+  if (peer == NULL)
+    return 0; /* serve it without counting rather than refuse a read */
+  if (action == COAP_OBSERVE_CANCEL) {
+    ec_peer_unobserve(peer, rt, &token);
+    return 0;
+  }
+  if (ec_peer_observe(rq->srv, peer, rt, &token) == 0)
+    return 0;
+  ec_req_problem(rq, 503, "too-many-observers", NULL,
+                 "this resource has %u observers or this client %u "
+                 "observations; try later",
+                 rt->n_observers, peer->n_obs);
+  return -1;
+}
+
+static void status_get(ec_req_t *rq, ec_route_t *rt) {
+  int rc = cache_load(rq, rt);
+  if (rc == EC_ENOTFOUND) {
+    ec_req_problem(rq, 404, "no-status", NULL,
+                   "no status was reported for device %s deployment %s",
+                   rt->device_id, rt->deployment_id);
+    return;
+  }
+  if (rc < 0) {
+    ec_req_problem(rq, 500, "storage-failure", NULL, "cannot read: %s",
+                   ec_strerror(rc));
+    return;
+  }
+  if (rq->resource == rt->resource && track_observe(rq, rt) < 0)
+    return;
+  send_cached(rq, rt, 205);
+}
+
+/* Answer a retransmitted write with its first answer, rebuilt from history. */
+static int replay(ec_req_t *rq, ec_route_t *rt) {
+  if (coap_pdu_get_type(rq->request) != COAP_MESSAGE_CON || rt == NULL)
+    return 0;
+  const ec_dedup_answer_t *a = ec_dedup_find(
+      rq->srv->dedup, coap_session_get_addr_remote(rq->session),
+      coap_pdu_get_mid(rq->request));
+  if (a == NULL || a->route != rt)
+    return 0;
+  ec_history_entry_t *h = NULL;
+  size_t n = 0;
+  int rc = ec_store_history(rq->srv->store, rt->device_id, rt->deployment_id,
+                            a->ref - 1, 1, &h, &n);
+  if (rc < 0 || n != 1 || h[0].seq != a->ref) {
+    free(h);
+    ec_req_problem(rq, 500, "storage-failure", NULL,
+                   "cannot rebuild the answer to a retransmitted request");
+    return 1;
+  }
+  ec_log(EC_LOG_INFO, "status %s/%s: retransmission of seq %lld answered again",
+         rt->device_id, rt->deployment_id, (long long)a->ref);
+  if (rq->resp_fmt == EC_FORMAT_CBOR) {
+    ec_req_send(rq, a->code, EC_FORMAT_CBOR, h[0].report, h[0].report_len, 0);
+  } else {
+    uint8_t *json = NULL;
+    ssize_t len = ec_cbor_to_json(h[0].report, h[0].report_len, NULL, 0);
+    if (len >= 0 && (json = malloc((size_t)len + 1)) != NULL &&
+        ec_cbor_to_json(h[0].report, h[0].report_len, (char *)json,
+                        (size_t)len + 1) == len)
+      ec_req_send(rq, a->code, EC_FORMAT_JSON, json, (size_t)len, 0);
+    else
+      ec_req_problem(rq, 500, "out-of-memory", NULL, "cannot encode");
+    free(json);
+  }
+  free(h);
+  return 1;
+}
+
+/* POST or PUT a report. @p rt is NULL when the pair has no resources yet. */
+static void status_write(ec_req_t *rq, ec_route_t *rt, const char *dev,
+                         const char *dep) {
+  if (replay(rq, rt))
+    return;
+  int more = ec_req_body(rq);
+  if (more <= 0)
+    return;
+  if (rq->body_len == 0) {
+    ec_req_problem(rq, 400, "missing-body", NULL,
+                   "a DeploymentStatus document is required");
+    return;
+  }
+
+  ec_deployment_status_t st;
+  ec_codec_error_t err;
+  if (ec_deployment_status_decode(rq->req_fmt, rq->body, rq->body_len, &st,
+                                  &rq->arena, &err) < 0 ||
+      ec_deployment_status_check_route(&st, dep, &err) < 0) {
+    ec_req_codec_error(rq, &err);
+    return;
+  }
+
+  ssize_t n = ec_deployment_status_encode(EC_FORMAT_CBOR, &st, NULL, 0);
+  uint8_t *doc = n > 0 ? malloc((size_t)n) : NULL;
+  if (doc == NULL ||
+      ec_deployment_status_encode(EC_FORMAT_CBOR, &st, doc, (size_t)n) != n) {
+    free(doc);
+    ec_req_problem(rq, 500, "out-of-memory", NULL, "cannot encode the report");
+    return;
+  }
+
+  ec_status_write_t w = {dev, dep, st.state, doc, (size_t)n, now_ms()};
+  int created = 0;
+  int64_t seq = 0;
+  int rc = ec_store_status_put(rq->srv->store, &w, &created, &seq);
+  if (rc < 0) {
+    free(doc);
+    ec_req_store_error(rq, rc);
+    return;
+  }
+
+  /* Committed: from here on the answer is a success whatever else fails. */
+  if (rt == NULL)
+    rt = routes_for_pair(rq->srv, dev, dep);
+  int code = created ? 201 : 204;
+  if (rt == NULL || cache_set(rq->srv, rt, doc, (size_t)n, &st) < 0) {
+    /* The report is stored; answer it from the encoded copy we still have. */
+    ec_req_empty(rq, code);
+    if (rt == NULL)
+      free(doc);
+    return;
+  }
+  ec_dedup_answer_t a = {rt, code, seq, 1};
+  ec_dedup_put(rq->srv->dedup, coap_session_get_addr_remote(rq->session),
+               coap_pdu_get_mid(rq->request), &a);
+  ec_log(EC_LOG_INFO, "status %s/%s: %s, %s (seq %lld, %u observers)", dev, dep,
+         ec_state_name(st.state), created ? "created" : "changed",
+         (long long)seq, rt->n_observers);
+  send_cached(rq, rt, code);
+  coap_resource_notify_observers(rt->resource, NULL);
+}
+
+static void history_get(ec_req_t *rq, ec_route_t *rt) {
+  static const char *const allowed[] = {"since", "limit", NULL};
+  int64_t since, limit;
+  if (ec_req_query_check(rq, allowed) < 0 ||
+      ec_req_query_int(rq, "since", 0, INT64_MAX, 0, &since) < 0 ||
+      ec_req_query_int(rq, "limit", 1, HISTORY_MAX_LIMIT,
+                       HISTORY_DEFAULT_LIMIT, &limit) < 0)
+    return;
+
+  ec_history_entry_t *h = NULL;
+  size_t n = 0;
+  int rc = ec_store_history(rq->srv->store, rt->device_id, rt->deployment_id,
+                            since, (int)limit, &h, &n);
+  if (rc < 0) {
+    ec_req_problem(rq, 500, "storage-failure", NULL, "cannot read: %s",
+                   ec_strerror(rc));
+    return;
+  }
+  ssize_t len = ec_history_encode(rq->resp_fmt, h, n, NULL, 0);
+  uint8_t *buf = len >= 0 ? malloc((size_t)len + 1) : NULL;
+  if (buf != NULL &&
+      ec_history_encode(rq->resp_fmt, h, n, buf, (size_t)len + 1) == len)
+    ec_req_send(rq, 205, rq->resp_fmt, buf, (size_t)len, 0);
+  else
+    ec_req_problem(rq, 500, "encoding-failure", NULL,
+                   "cannot encode the history");
+  free(buf);
+  free(h);
+}
+
+static void deployments_get(ec_req_t *rq, const char *dev) {
+  ec_deployment_summary_t *list = NULL;
+  size_t n = 0;
+  int rc = ec_store_deployments(rq->srv->store, dev, &list, &n);
+  if (rc < 0) {
+    ec_req_problem(rq, 500, "storage-failure", NULL, "cannot read: %s",
+                   ec_strerror(rc));
+    return;
+  }
+  ssize_t len = ec_deployments_encode(rq->resp_fmt, list, n, NULL, 0);
+  uint8_t *buf = len >= 0 ? malloc((size_t)len + 1) : NULL;
+  if (buf != NULL &&
+      ec_deployments_encode(rq->resp_fmt, list, n, buf, (size_t)len + 1) == len)
+    ec_req_send(rq, 205, rq->resp_fmt, buf, (size_t)len, 0);
+  else
+    ec_req_problem(rq, 500, "encoding-failure", NULL,
+                   "cannot encode the deployments");
+  free(buf);
+  free(list);
+}
+
+/* The common start of every handler: the request context and its route. */
+static ec_route_t *begin(ec_req_t *rq, coap_resource_t *r, coap_session_t *s,
+                         const coap_pdu_t *req, const coap_string_t *q,
+                         coap_pdu_t *resp) {
+  ec_server_t *srv = coap_get_app_data(coap_session_get_context(s));
+  if (ec_req_init(rq, srv, r, s, req, q, resp) < 0)
+    return NULL;
+  return coap_resource_get_userdata(r);
+}
+
+static void hnd_status_get(coap_resource_t *r, coap_session_t *s,
+                           const coap_pdu_t *req, const coap_string_t *q,
+                           coap_pdu_t *resp) {
+  ec_req_t rq;
+  ec_route_t *rt = begin(&rq, r, s, req, q, resp);
+  if (rt != NULL)
+    status_get(&rq, rt);
+}
+
+static void hnd_status_write(coap_resource_t *r, coap_session_t *s,
+                             const coap_pdu_t *req, const coap_string_t *q,
+                             coap_pdu_t *resp) {
+  ec_req_t rq;
+  ec_route_t *rt = begin(&rq, r, s, req, q, resp);
+  if (rt == NULL)
+    return;
+  status_write(&rq, rt, rt->device_id, rt->deployment_id);
+  ec_req_done(&rq);
+}
+
+static void hnd_history_get(coap_resource_t *r, coap_session_t *s,
+                            const coap_pdu_t *req, const coap_string_t *q,
+                            coap_pdu_t *resp) {
+  ec_req_t rq;
+  ec_route_t *rt = begin(&rq, r, s, req, q, resp);
+  if (rt != NULL)
+    history_get(&rq, rt);
+}
+
+static void hnd_deployments_get(coap_resource_t *r, coap_session_t *s,
+                                const coap_pdu_t *req, const coap_string_t *q,
+                                coap_pdu_t *resp) {
+  ec_req_t rq;
+  ec_route_t *rt = begin(&rq, r, s, req, q, resp);
+  if (rt != NULL)
+    deployments_get(&rq, rt->device_id);
+}
+
+int ec_deployment_unknown(ec_req_t *rq, char (*segs)[129], int n) {
+  if (n < 3 || strcmp(segs[0], "device") != 0)
+    return 0;
+  const char *dev = segs[1];
+  if (!id_valid(dev)) {
+    ec_req_problem(rq, 400, "invalid-route", "deviceId",
+                   "a deviceId is 1 to 128 of A-Z a-z 0-9 - . _ ~ : @");
+    return 1;
+  }
+
+  if (n == 3 && strcmp(segs[2], "deployments") == 0) {
+    if (rq->method != COAP_REQUEST_CODE_GET) {
+      ec_req_empty(rq, 405);
+      return 1;
+    }
+    deployments_get(rq, dev); /* an unknown device has none: an empty list */
+    return 1;
+  }
+  int is_status = n == 5 && strcmp(segs[2], "deployment") == 0 &&
+                  strcmp(segs[4], "status") == 0;
+  int is_history = n == 6 && strcmp(segs[2], "deployment") == 0 &&
+                   strcmp(segs[4], "status") == 0 &&
+                   strcmp(segs[5], "history") == 0;
+  if (!is_status && !is_history) {
+    ec_req_problem(rq, 404, "not-found", NULL, "no such resource");
+    return 1;
+  }
+  char *dep = segs[3];
+  if (!id_valid(dep)) {
+    ec_req_problem(rq, 400, "invalid-route", "deploymentId",
+                   "a deploymentId is 1 to 128 of A-Z a-z 0-9 - . _ ~ : @");
+    return 1;
+  }
+  lower(dep);
+  ec_route_t *rt = route_find(rq->srv, is_status ? EC_ROUTE_STATUS
+                                                  : EC_ROUTE_HISTORY,
+                              dev, dep);
+  int write = rq->method == COAP_REQUEST_CODE_POST ||
+              rq->method == COAP_REQUEST_CODE_PUT;
+  if (is_status && write) {
+    status_write(rq, rt, dev, dep);
+    ec_req_done(rq);
+  } else if (rq->method != COAP_REQUEST_CODE_GET) {
+    ec_req_empty(rq, 405);
+  } else if (rt == NULL) {
+    ec_req_problem(rq, 404, "no-status", NULL,
+                   "no status was reported for device %s deployment %s", dev,
+                   dep);
+  } else if (is_status) {
+    status_get(rq, rt);
+  } else {
+    history_get(rq, rt);
+  }
+  return 1;
+}

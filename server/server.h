@@ -1,0 +1,86 @@
+/* edgecoap server: the context shared by every resource handler. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef EDGECOAP_SERVER_H
+#define EDGECOAP_SERVER_H
+
+#include <coap3/coap.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "edgecoap/codec.h"
+#include "edgecoap/deployment.h"
+#include "store.h"
+
+/** What main() sets; ec_server_config_default() fills the defaults. */
+typedef struct {
+  const char *bind_addr;         /**< "::" (every address, IPv4 too) by default */
+  uint16_t port;                 /**< 5683 */
+  const char *db_path;           /**< "edgecoap.db" */
+  size_t max_body;               /**< request body cap in bytes: 65536 */
+  unsigned max_idle_sessions;    /**< 1000; older idle sessions are dropped */
+  unsigned session_timeout_s;    /**< 60 s without traffic ends a session */
+  unsigned max_observers;        /**< per resource: 20000 */
+  unsigned max_peer_observations;/**< per client session: 64 */
+  unsigned dedup_slots;          /**< remembered write answers: 16384 */
+} ec_server_config_t;
+
+void ec_server_config_default(ec_server_config_t *cfg);
+
+typedef struct ec_server ec_server_t;
+
+/**
+ * Open the store and bind the endpoint.
+ * @param[in] cfg  strings must outlive the server
+ * @return 0, or EC_ESTORE / EC_EIO with the reason logged
+ */
+int ec_server_new(const ec_server_config_t *cfg, ec_server_t **out);
+
+/** Serve until *stop becomes non-zero (set it from a signal handler). */
+int ec_server_run(ec_server_t *srv, volatile sig_atomic_t *stop);
+
+/** Release everything; NULL is a no-op. */
+void ec_server_free(ec_server_t *srv);
+
+/* ---- Internals shared by the server's modules below this line. ---- */
+
+typedef struct ec_dedup ec_dedup_t;
+typedef struct ec_peer ec_peer_t;
+
+/** What an on-demand resource stands for (its coap userdata). */
+typedef enum {
+  EC_ROUTE_STATUS = 1,   /* /device/{d}/deployment/{x}/status */
+  EC_ROUTE_HISTORY,      /* .../status/history */
+  EC_ROUTE_DEPLOYMENTS   /* /device/{d}/deployments */
+} ec_route_kind_t;
+
+typedef struct ec_route {
+  struct ec_route *next;    /* every route, so they are freed at shutdown */
+  ec_route_kind_t kind;
+  char *device_id;
+  char *deployment_id;      /* lowercase; NULL for DEPLOYMENTS */
+  coap_resource_t *resource;
+  unsigned n_observers;     /* observations this resource holds */
+  /* The current report, cached in both formats so that a notification to
+   * thousands of observers costs no store read and no re-encoding. */
+  uint8_t *cbor;
+  size_t cbor_len;
+  uint8_t *json;
+  size_t json_len;
+  uint64_t etag;            /* changes with every stored report */
+} ec_route_t;
+
+struct ec_server {
+  ec_server_config_t cfg;
+  coap_context_t *ctx;
+  ec_store_t *store;
+  ec_dedup_t *dedup;
+  ec_route_t *routes;
+  ec_peer_t *peers;
+  /* One scratch arena reused by every request: handlers never nest. */
+  uint8_t *arena_buf;
+  size_t arena_cap;
+  uint64_t next_etag;
+};
+
+#endif /* EDGECOAP_SERVER_H */

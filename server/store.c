@@ -1,0 +1,791 @@
+/* edgecoap: the SQLite store of deployment-status reports and their history. */
+/* SPDX-License-Identifier: Apache-2.0 */
+
+/*
+ * Schema, version 1 (PRAGMA user_version = 1):
+ *
+ *   deployment_status            the current report of each pair
+ *     device_id     TEXT    NOT NULL   as the route spells it (case-sensitive)
+ *     deployment_id TEXT    NOT NULL   ASCII-lowercased, so that routes match
+ *                                      UUIDs case-insensitively
+ *     state         INTEGER NOT NULL   ec_state_t of the latest report
+ *     doc           BLOB    NOT NULL   the latest report, opaque
+ *     updated_at    INTEGER NOT NULL   its receipt, ms since the epoch (UTC)
+ *     last_seq      INTEGER NOT NULL   seq of the latest report (1, 2, ...)
+ *     PRIMARY KEY (device_id, deployment_id)
+ *
+ *   status_history               every accepted report, append-only
+ *     id            INTEGER PRIMARY KEY
+ *     device_id, deployment_id     as above; REFERENCES deployment_status
+ *     seq           INTEGER NOT NULL   per pair, 1, 2, ... without gaps
+ *     received_at   INTEGER NOT NULL   ms since the epoch (UTC)
+ *     doc           BLOB    NOT NULL
+ *     UNIQUE (device_id, deployment_id, seq)   also the index history reads use
+ *
+ * Both tables are STRICT. Triggers refuse UPDATE and DELETE on
+ * status_history; a retention policy would arrive as a migration that
+ * replaces them.
+ *
+ * Durability: the connection runs in WAL mode with synchronous=FULL unless
+ * ec_store_set_synchronous() says otherwise. The API promises that nothing is
+ * acknowledged before it is durable, and in WAL mode only FULL syncs the WAL
+ * at every commit: NORMAL survives a crash of the process but may lose the
+ * last transactions on power loss or an OS crash, and OFF may even corrupt
+ * the database then.
+ */
+#include "store.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sqlite3.h>
+
+#include "edgecoap/error.h"
+#include "log.h"
+
+/*
+ * Migrations, applied in order, each in its own transaction that also sets
+ * user_version to its 1-based index. Never edit a released entry: append.
+ */
+static const char *const migrations[] = {
+    /* 1: deployment status and its history. */
+    "CREATE TABLE deployment_status ("
+    "  device_id     TEXT    NOT NULL,"
+    "  deployment_id TEXT    NOT NULL,"
+    "  state         INTEGER NOT NULL CHECK (state >= 0),"
+    "  doc           BLOB    NOT NULL,"
+    "  updated_at    INTEGER NOT NULL,"
+    "  last_seq      INTEGER NOT NULL CHECK (last_seq >= 1),"
+    "  PRIMARY KEY (device_id, deployment_id)"
+    ") STRICT;"
+    "CREATE TABLE status_history ("
+    "  id            INTEGER PRIMARY KEY,"
+    "  device_id     TEXT    NOT NULL,"
+    "  deployment_id TEXT    NOT NULL,"
+    "  seq           INTEGER NOT NULL CHECK (seq >= 1),"
+    "  received_at   INTEGER NOT NULL,"
+    "  doc           BLOB    NOT NULL,"
+    "  UNIQUE (device_id, deployment_id, seq),"
+    "  FOREIGN KEY (device_id, deployment_id)"
+    "    REFERENCES deployment_status (device_id, deployment_id)"
+    ") STRICT;"
+    "CREATE TRIGGER status_history_no_update BEFORE UPDATE ON status_history"
+    " BEGIN SELECT RAISE(ABORT, 'status_history is append-only'); END;"
+    "CREATE TRIGGER status_history_no_delete BEFORE DELETE ON status_history"
+    " BEGIN SELECT RAISE(ABORT, 'status_history is append-only'); END;",
+};
+
+#define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+/* The statements every request uses, prepared once at open. */
+enum {
+  ST_BEGIN,
+  ST_COMMIT,
+  ST_ROLLBACK,
+  ST_STATUS_UPSERT,
+  ST_HISTORY_INSERT,
+  ST_STATUS_GET,
+  ST_HISTORY_GET,
+  ST_DEPLOYMENTS,
+  ST_EACH,
+  ST_COUNT
+};
+
+static const char *const statement_sql[ST_COUNT] = {
+    /* IMMEDIATE takes the write lock up front, so a put never fails half-way
+     * with SQLITE_BUSY on lock upgrade; busy_timeout covers the wait. */
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    /* A new row starts at seq 1 and every later report adds one, so the
+     * returned last_seq is the report's seq and 1 means "created". */
+    [ST_STATUS_UPSERT] =
+        "INSERT INTO deployment_status"
+        " (device_id, deployment_id, state, doc, updated_at, last_seq)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, 1)"
+        " ON CONFLICT (device_id, deployment_id) DO UPDATE SET"
+        "  state = excluded.state, doc = excluded.doc,"
+        "  updated_at = excluded.updated_at, last_seq = last_seq + 1"
+        " RETURNING last_seq",
+    [ST_HISTORY_INSERT] =
+        "INSERT INTO status_history"
+        " (device_id, deployment_id, seq, received_at, doc)"
+        " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_STATUS_GET] = "SELECT doc, updated_at FROM deployment_status"
+                      " WHERE device_id = ?1 AND deployment_id = ?2",
+    [ST_HISTORY_GET] = "SELECT seq, received_at, doc FROM status_history"
+                       " WHERE device_id = ?1 AND deployment_id = ?2"
+                       " AND seq > ?3 ORDER BY seq LIMIT ?4",
+    [ST_DEPLOYMENTS] = "SELECT deployment_id, state, updated_at"
+                       " FROM deployment_status WHERE device_id = ?1"
+                       " ORDER BY deployment_id",
+    [ST_EACH] = "SELECT device_id, deployment_id FROM deployment_status"
+                " ORDER BY device_id, deployment_id",
+};
+
+struct ec_store {
+  sqlite3 *db;
+  sqlite3_stmt *st[ST_COUNT];
+  /* Set while ec_store_each_status() runs: its callback must not restart the
+   * walk's statement or write under it. */
+  bool walking;
+};
+
+/* ------------------------------------------------------------------------ */
+/* Helpers                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static void log_db(sqlite3 *db, const char *what) {
+  ec_log(EC_LOG_ERROR, "store: %s: %s (%d)", what, sqlite3_errmsg(db),
+         sqlite3_extended_errcode(db));
+}
+
+/* Make a statement ready for its next use and drop references to the
+ * caller's buffers, which were bound with SQLITE_STATIC. */
+static void stmt_done(sqlite3_stmt *st) {
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+}
+
+/* Run a statement that returns no rows and must finish in one step. */
+static int step_done(ec_store_t *s, int which, const char *what) {
+  sqlite3_stmt *st = s->st[which];
+  int rc = sqlite3_step(st);
+  if (rc != SQLITE_DONE)
+    log_db(s->db, what);
+  stmt_done(st);
+  return rc == SQLITE_DONE ? 0 : EC_ESTORE;
+}
+
+/* Undo the open transaction, if SQLite has not already done so (some errors
+ * roll back by themselves, and ROLLBACK without a transaction is an error). */
+static void rollback(ec_store_t *s) {
+  if (!sqlite3_get_autocommit(s->db))
+    (void)step_done(s, ST_ROLLBACK, "ROLLBACK");
+}
+
+static bool id_ok(const char *id) {
+  if (id == NULL)
+    return false;
+  size_t len = strlen(id);
+  return len > 0 && len <= EC_STORE_MAX_ID_LEN;
+}
+
+/* Deployment IDs are UUIDs, which match case-insensitively; store and look
+ * them up ASCII-lowercased. SQLite's lower() is not used because an ICU
+ * build would make it locale-dependent. @p out holds EC_STORE_MAX_ID_LEN + 1
+ * bytes and id_ok(@p id) holds. */
+static void lower_id(const char *id, char *out) {
+  size_t i = 0;
+  for (; id[i] != '\0'; i++) {
+    char c = id[i];
+    out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+  }
+  out[i] = '\0';
+}
+
+static int bind_pair(ec_store_t *s, sqlite3_stmt *st, const char *device_id,
+                     const char *deployment_lc) {
+  if (sqlite3_bind_text(st, 1, device_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+      sqlite3_bind_text(st, 2, deployment_lc, -1, SQLITE_STATIC) != SQLITE_OK) {
+    log_db(s->db, "bind");
+    return EC_ESTORE;
+  }
+  return 0;
+}
+
+/* A byte buffer that grows by doubling, for results of unknown size. */
+typedef struct {
+  unsigned char *p;
+  size_t len, cap;
+} growbuf_t;
+
+static int growbuf_append(growbuf_t *b, const void *data, size_t n) {
+  if (n == 0)
+    return 0;
+  if (n > SIZE_MAX - b->len)
+    return EC_ENOMEM;
+  if (b->len + n > b->cap) {
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + n) {
+      if (cap > SIZE_MAX / 2)
+        return EC_ENOMEM;
+      cap *= 2;
+    }
+    unsigned char *p = realloc(b->p, cap);
+    if (p == NULL)
+      return EC_ENOMEM;
+    b->p = p;
+    b->cap = cap;
+  }
+  memcpy(b->p + b->len, data, n);
+  b->len += n;
+  return 0;
+}
+
+/* Join an array and its variable-length data into one malloc'd block,
+ * array first (malloc's alignment suits it) and data right after it. */
+static void *join_block(const growbuf_t *array, const growbuf_t *data,
+                        unsigned char **data_out) {
+  if (data->len > SIZE_MAX - array->len)
+    return NULL;
+  unsigned char *block = malloc(array->len + data->len ? array->len + data->len : 1);
+  if (block == NULL)
+    return NULL;
+  memcpy(block, array->p, array->len);
+  if (data->len > 0)
+    memcpy(block + array->len, data->p, data->len);
+  *data_out = block + array->len;
+  return block;
+}
+
+static int pragma_int(sqlite3 *db, const char *sql, int *out) {
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+  if (rc != SQLITE_OK)
+    goto fail;
+  rc = sqlite3_step(st);
+  if (rc != SQLITE_ROW)
+    goto fail;
+  *out = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  return 0;
+
+fail:
+  log_db(db, sql);
+  sqlite3_finalize(st);
+  return EC_ESTORE;
+}
+
+/* Run a PRAGMA that answers one text row, and copy that answer. */
+static int pragma_text(sqlite3 *db, const char *sql, char *out, size_t cap) {
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+  if (rc != SQLITE_OK)
+    goto fail;
+  rc = sqlite3_step(st);
+  if (rc != SQLITE_ROW)
+    goto fail;
+  const unsigned char *v = sqlite3_column_text(st, 0);
+  snprintf(out, cap, "%s", v ? (const char *)v : "");
+  sqlite3_finalize(st);
+  return 0;
+
+fail:
+  log_db(db, sql);
+  sqlite3_finalize(st);
+  return EC_ESTORE;
+}
+
+static int exec_sql(sqlite3 *db, const char *sql, const char *what) {
+  char *err = NULL;
+  if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+    ec_log(EC_LOG_ERROR, "store: %s: %s", what, err ? err : sqlite3_errmsg(db));
+    sqlite3_free(err);
+    return EC_ESTORE;
+  }
+  return 0;
+}
+
+static int refuse_newer(const char *path, int version) {
+  ec_log(EC_LOG_ERROR,
+         "store: %s has schema version %d but this edgecoap knows only up to"
+         " %d; refusing to open it (upgrade edgecoap or use another database)",
+         path, version, N_MIGRATIONS);
+  return EC_ESTORE;
+}
+
+/* Bring the schema up to N_MIGRATIONS, one transaction per step. The version
+ * is read again under the write lock, so two processes opening the same new
+ * file do not both apply a step. */
+static int migrate(sqlite3 *db, const char *path) {
+  for (;;) {
+    int version;
+    if (exec_sql(db, "BEGIN IMMEDIATE", "begin migration") != 0)
+      return EC_ESTORE;
+    if (pragma_int(db, "PRAGMA user_version", &version) != 0)
+      goto fail_txn;
+    if (version > N_MIGRATIONS) {
+      refuse_newer(path, version);
+      goto fail_txn;
+    }
+    if (version == N_MIGRATIONS)
+      return exec_sql(db, "COMMIT", "end migration check");
+
+    char set_version[48];
+    snprintf(set_version, sizeof(set_version), "PRAGMA user_version = %d",
+             version + 1);
+    if (exec_sql(db, migrations[version], "migration") != 0 ||
+        exec_sql(db, set_version, "set user_version") != 0 ||
+        exec_sql(db, "COMMIT", "commit migration") != 0)
+      goto fail_txn;
+    ec_log(EC_LOG_INFO, "store: %s migrated to schema version %d", path,
+           version + 1);
+  }
+
+fail_txn:
+  if (!sqlite3_get_autocommit(db))
+    (void)exec_sql(db, "ROLLBACK", "rollback migration");
+  return EC_ESTORE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Open and close                                                           */
+/* ------------------------------------------------------------------------ */
+
+int ec_store_open(const char *path, ec_store_t **out) {
+  if (path == NULL || out == NULL)
+    return EC_EINVAL;
+  *out = NULL;
+
+  ec_store_t *s = calloc(1, sizeof(*s));
+  if (s == NULL)
+    return EC_ENOMEM;
+
+  /* NOMUTEX: a store belongs to one thread, so SQLite's per-call locking
+   * would buy nothing. */
+  int rc = sqlite3_open_v2(path, &s->db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                               SQLITE_OPEN_NOMUTEX,
+                           NULL);
+  if (rc != SQLITE_OK) {
+    ec_log(EC_LOG_ERROR, "store: cannot open %s: %s", path,
+           s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+    goto fail_db;
+  }
+  sqlite3_extended_result_codes(s->db, 1);
+  /* Defensive mode forbids the schema-corrupting tricks (writable_schema,
+   * raw page writes) that nothing in the server needs. */
+  sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+  if (sqlite3_busy_timeout(s->db, 5000) != SQLITE_OK) {
+    log_db(s->db, "busy_timeout");
+    goto fail_db;
+  }
+
+  /* Check the version before changing anything, so a newer edgecoap's
+   * database is left exactly as it was (journal mode included). This read
+   * also fails early on a file that is not a database. */
+  int version;
+  if (pragma_int(s->db, "PRAGMA user_version", &version) != 0)
+    goto fail_db;
+  if (version > N_MIGRATIONS) {
+    refuse_newer(path, version);
+    goto fail_db;
+  }
+
+  /* WAL lets readers (a backup, sqlite3 from an operator's shell) run while
+   * the server writes, and costs one WAL append per commit instead of a
+   * rollback journal's extra syncs. An in-memory database cannot use WAL and
+   * reports "memory": accept it, for tests. */
+  char mode[16];
+  if (pragma_text(s->db, "PRAGMA journal_mode = WAL", mode, sizeof(mode)) != 0)
+    goto fail_db;
+  if (strcmp(mode, "wal") != 0 && strcmp(mode, "memory") != 0) {
+    ec_log(EC_LOG_ERROR, "store: %s: cannot switch to WAL (journal_mode is %s)",
+           path, mode);
+    goto fail_db;
+  }
+  /* FULL: see the durability note at the top of this file. */
+  if (exec_sql(s->db, "PRAGMA synchronous = FULL", "synchronous") != 0 ||
+      exec_sql(s->db, "PRAGMA foreign_keys = ON", "foreign_keys") != 0)
+    goto fail_db;
+
+  if (migrate(s->db, path) != 0)
+    goto fail_db;
+
+  for (int i = 0; i < ST_COUNT; i++) {
+    /* PERSISTENT: these live as long as the store, which SQLite uses to
+     * keep them out of its short-lived lookaside memory. */
+    if (sqlite3_prepare_v3(s->db, statement_sql[i], -1,
+                           SQLITE_PREPARE_PERSISTENT, &s->st[i],
+                           NULL) != SQLITE_OK) {
+      log_db(s->db, statement_sql[i]);
+      goto fail_stmts;
+    }
+  }
+
+  *out = s;
+  return 0;
+
+fail_stmts:
+  for (int i = 0; i < ST_COUNT; i++)
+    sqlite3_finalize(s->st[i]);
+fail_db:
+  /* sqlite3_open_v2 hands back a handle even when it fails; close it too. */
+  sqlite3_close(s->db);
+  free(s);
+  return EC_ESTORE;
+}
+
+void ec_store_close(ec_store_t *s) {
+  if (s == NULL)
+    return;
+  for (int i = 0; i < ST_COUNT; i++)
+    sqlite3_finalize(s->st[i]);
+  /* With every statement finalized, close cannot report SQLITE_BUSY; it
+   * checkpoints the WAL and removes it when this is the last connection. */
+  if (sqlite3_close(s->db) != SQLITE_OK)
+    log_db(s->db, "close");
+  free(s);
+}
+
+const char *ec_store_errmsg(const ec_store_t *s) {
+  if (s == NULL || s->db == NULL)
+    return "no store";
+  return sqlite3_errmsg(s->db);
+}
+
+int ec_store_set_synchronous(ec_store_t *s, const char *mode) {
+  if (s == NULL || mode == NULL)
+    return EC_EINVAL;
+  static const struct {
+    const char *name, *sql, *risk;
+  } modes[] = {
+      {"full", "PRAGMA synchronous = FULL", NULL},
+      {"normal", "PRAGMA synchronous = NORMAL",
+       "acknowledged reports may be lost on power loss or an OS crash"},
+      {"off", "PRAGMA synchronous = OFF",
+       "acknowledged reports may be lost, and the database corrupted, on"
+       " power loss or an OS crash"},
+  };
+  for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+    if (strcasecmp(mode, modes[i].name) != 0)
+      continue;
+    if (exec_sql(s->db, modes[i].sql, "synchronous") != 0)
+      return EC_ESTORE;
+    if (modes[i].risk)
+      ec_log(EC_LOG_WARN, "store: synchronous=%s: %s", modes[i].name,
+             modes[i].risk);
+    return 0;
+  }
+  return EC_EINVAL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Deployment status                                                        */
+/* ------------------------------------------------------------------------ */
+
+int ec_store_status_put(ec_store_t *s, const ec_status_write_t *w, int *created,
+                        int64_t *seq) {
+  if (s == NULL || w == NULL || !id_ok(w->device_id) ||
+      !id_ok(w->deployment_id) || (int)w->state < 0 ||
+      w->state >= EC_STATE_COUNT || (w->doc == NULL && w->doc_len > 0))
+    return EC_EINVAL;
+  if (s->walking)
+    return EC_EINVAL;
+
+  char dep[EC_STORE_MAX_ID_LEN + 1];
+  lower_id(w->deployment_id, dep);
+  /* A NULL pointer would bind SQL NULL; an empty document is a zero-length
+   * blob. */
+  static const uint8_t empty[1];
+  const uint8_t *doc = w->doc_len > 0 ? w->doc : empty;
+
+  if (step_done(s, ST_BEGIN, "BEGIN IMMEDIATE") != 0)
+    return EC_ESTORE;
+
+  sqlite3_stmt *up = s->st[ST_STATUS_UPSERT];
+  if (bind_pair(s, up, w->device_id, dep) != 0)
+    goto fail_up;
+  if (sqlite3_bind_int(up, 3, (int)w->state) != SQLITE_OK ||
+      sqlite3_bind_blob64(up, 4, doc, (sqlite3_uint64)w->doc_len,
+                          SQLITE_STATIC) != SQLITE_OK ||
+      sqlite3_bind_int64(up, 5, w->received_at_ms) != SQLITE_OK) {
+    log_db(s->db, "bind status");
+    goto fail_up;
+  }
+  if (sqlite3_step(up) != SQLITE_ROW) {
+    log_db(s->db, "store status");
+    goto fail_up;
+  }
+  int64_t new_seq = sqlite3_column_int64(up, 0);
+  /* RETURNING statements apply their change on the first step; the second
+   * must only confirm the end. */
+  if (sqlite3_step(up) != SQLITE_DONE) {
+    log_db(s->db, "store status");
+    goto fail_up;
+  }
+  stmt_done(up);
+
+  sqlite3_stmt *hi = s->st[ST_HISTORY_INSERT];
+  if (bind_pair(s, hi, w->device_id, dep) != 0)
+    goto fail_hi;
+  if (sqlite3_bind_int64(hi, 3, new_seq) != SQLITE_OK ||
+      sqlite3_bind_int64(hi, 4, w->received_at_ms) != SQLITE_OK ||
+      sqlite3_bind_blob64(hi, 5, doc, (sqlite3_uint64)w->doc_len,
+                          SQLITE_STATIC) != SQLITE_OK) {
+    log_db(s->db, "bind history");
+    goto fail_hi;
+  }
+  if (sqlite3_step(hi) != SQLITE_DONE) {
+    log_db(s->db, "append history");
+    goto fail_hi;
+  }
+  stmt_done(hi);
+
+  /* Only a successful COMMIT makes the report durable; until then the
+   * caller must not acknowledge it. */
+  if (step_done(s, ST_COMMIT, "COMMIT") != 0)
+    goto fail_txn;
+
+  if (created)
+    *created = new_seq == 1;
+  if (seq)
+    *seq = new_seq;
+  return 0;
+
+fail_hi:
+  stmt_done(hi);
+  goto fail_txn;
+fail_up:
+  stmt_done(up);
+fail_txn:
+  rollback(s);
+  return EC_ESTORE;
+}
+
+int ec_store_status_get(ec_store_t *s, const char *device_id,
+                        const char *deployment_id, uint8_t **doc,
+                        size_t *doc_len, int64_t *updated_at_ms) {
+  if (s == NULL || !id_ok(device_id) || !id_ok(deployment_id) || doc == NULL ||
+      doc_len == NULL)
+    return EC_EINVAL;
+  *doc = NULL;
+  *doc_len = 0;
+
+  char dep[EC_STORE_MAX_ID_LEN + 1];
+  lower_id(deployment_id, dep);
+  sqlite3_stmt *st = s->st[ST_STATUS_GET];
+  int err = EC_ESTORE;
+  if (bind_pair(s, st, device_id, dep) != 0)
+    goto fail_stmt;
+
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_DONE) {
+    err = EC_ENOTFOUND;
+    goto fail_stmt;
+  }
+  if (rc != SQLITE_ROW) {
+    log_db(s->db, "read status");
+    goto fail_stmt;
+  }
+  /* column_blob before column_bytes, as SQLite's documentation orders them;
+   * a zero-length blob comes back as NULL, and the caller still gets a
+   * freeable pointer. */
+  const void *blob = sqlite3_column_blob(st, 0);
+  size_t len = (size_t)sqlite3_column_bytes(st, 0);
+  uint8_t *copy = (blob == NULL && len > 0) ? NULL : malloc(len ? len : 1);
+  if (copy == NULL) {
+    err = EC_ENOMEM;
+    goto fail_stmt;
+  }
+  if (len > 0)
+    memcpy(copy, blob, len);
+  if (updated_at_ms)
+    *updated_at_ms = sqlite3_column_int64(st, 1);
+  stmt_done(st);
+  *doc = copy;
+  *doc_len = len;
+  return 0;
+
+fail_stmt:
+  stmt_done(st);
+  return err;
+}
+
+/*
+ * The block returned by ec_store_history():
+ *
+ *   [ ec_history_entry_t[0] ... ec_history_entry_t[n-1] ][ doc 0 ][ doc 1 ]...
+ *
+ * Each entry's report points at its document's copy in the same block, so
+ * one free() releases everything.
+ */
+int ec_store_history(ec_store_t *s, const char *device_id,
+                     const char *deployment_id, int64_t since, int limit,
+                     ec_history_entry_t **entries, size_t *n) {
+  if (s == NULL || !id_ok(device_id) || !id_ok(deployment_id) ||
+      entries == NULL || n == NULL)
+    return EC_EINVAL;
+  *entries = NULL;
+  *n = 0;
+  if (limit <= 0)
+    limit = EC_STORE_HISTORY_DEFAULT;
+  if (limit > EC_STORE_HISTORY_MAX)
+    limit = EC_STORE_HISTORY_MAX;
+
+  char dep[EC_STORE_MAX_ID_LEN + 1];
+  lower_id(deployment_id, dep);
+  sqlite3_stmt *st = s->st[ST_HISTORY_GET];
+  growbuf_t array = {0}, docs = {0};
+  int err = EC_ESTORE;
+  size_t count = 0;
+
+  if (bind_pair(s, st, device_id, dep) != 0)
+    goto fail_stmt;
+  if (sqlite3_bind_int64(st, 3, since) != SQLITE_OK ||
+      sqlite3_bind_int(st, 4, limit) != SQLITE_OK) {
+    log_db(s->db, "bind history read");
+    goto fail_stmt;
+  }
+
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    ec_history_entry_t e = {
+        .seq = sqlite3_column_int64(st, 0),
+        .received_at_ms = sqlite3_column_int64(st, 1),
+        .report = NULL, /* set once the block's address is known */
+    };
+    const void *blob = sqlite3_column_blob(st, 2);
+    e.report_len = (size_t)sqlite3_column_bytes(st, 2);
+    /* A NULL blob with a length means SQLite ran out of memory. */
+    if ((blob == NULL && e.report_len > 0) ||
+        growbuf_append(&array, &e, sizeof(e)) != 0 ||
+        growbuf_append(&docs, blob, e.report_len) != 0) {
+      err = EC_ENOMEM;
+      goto fail_stmt;
+    }
+    count++;
+  }
+  if (rc != SQLITE_DONE) {
+    log_db(s->db, "read history");
+    goto fail_stmt;
+  }
+  stmt_done(st);
+
+  if (count > 0) {
+    unsigned char *data;
+    ec_history_entry_t *block = join_block(&array, &docs, &data);
+    if (block == NULL) {
+      err = EC_ENOMEM;
+      goto fail_bufs;
+    }
+    /* Documents were appended in entry order, so offsets are running sums. */
+    for (size_t i = 0; i < count; i++) {
+      block[i].report = data;
+      data += block[i].report_len;
+    }
+    *entries = block;
+    *n = count;
+  }
+  free(array.p);
+  free(docs.p);
+  return 0;
+
+fail_stmt:
+  stmt_done(st);
+fail_bufs:
+  free(array.p);
+  free(docs.p);
+  return err;
+}
+
+/*
+ * The block returned by ec_store_deployments():
+ *
+ *   [ ec_deployment_summary_t[0 .. n-1] ][ "id0\0" "id1\0" ... ]
+ */
+int ec_store_deployments(ec_store_t *s, const char *device_id,
+                         ec_deployment_summary_t **list, size_t *n) {
+  if (s == NULL || !id_ok(device_id) || list == NULL || n == NULL)
+    return EC_EINVAL;
+  *list = NULL;
+  *n = 0;
+
+  sqlite3_stmt *st = s->st[ST_DEPLOYMENTS];
+  growbuf_t array = {0}, strs = {0};
+  int err = EC_ESTORE;
+  size_t count = 0;
+
+  if (sqlite3_bind_text(st, 1, device_id, -1, SQLITE_STATIC) != SQLITE_OK) {
+    log_db(s->db, "bind deployments");
+    goto fail_stmt;
+  }
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const unsigned char *id = sqlite3_column_text(st, 0);
+    size_t id_len = (size_t)sqlite3_column_bytes(st, 0);
+    int state = sqlite3_column_int(st, 1);
+    if (id == NULL || state < 0 || state >= EC_STATE_COUNT) {
+      /* Only a newer edgecoap or a hand edit could have written this. */
+      ec_log(EC_LOG_ERROR, "store: device %s has a corrupt deployment row",
+             device_id);
+      goto fail_stmt;
+    }
+    ec_deployment_summary_t d = {
+        .deployment_id = NULL, /* set once the block's address is known */
+        .state = (ec_state_t)state,
+        .updated_at_ms = sqlite3_column_int64(st, 2),
+    };
+    if (growbuf_append(&array, &d, sizeof(d)) != 0 ||
+        growbuf_append(&strs, id, id_len + 1) != 0) {
+      err = EC_ENOMEM;
+      goto fail_stmt;
+    }
+    count++;
+  }
+  if (rc != SQLITE_DONE) {
+    log_db(s->db, "read deployments");
+    goto fail_stmt;
+  }
+  stmt_done(st);
+
+  if (count > 0) {
+    unsigned char *data;
+    ec_deployment_summary_t *block = join_block(&array, &strs, &data);
+    if (block == NULL) {
+      err = EC_ENOMEM;
+      goto fail_bufs;
+    }
+    for (size_t i = 0; i < count; i++) {
+      block[i].deployment_id = (const char *)data;
+      data += strlen((const char *)data) + 1;
+    }
+    *list = block;
+    *n = count;
+  }
+  free(array.p);
+  free(strs.p);
+  return 0;
+
+fail_stmt:
+  stmt_done(st);
+fail_bufs:
+  free(array.p);
+  free(strs.p);
+  return err;
+}
+
+int ec_store_each_status(ec_store_t *s,
+                         int (*fn)(void *ud, const char *device_id,
+                                   const char *deployment_id),
+                         void *ud) {
+  if (s == NULL || fn == NULL || s->walking)
+    return EC_EINVAL;
+
+  sqlite3_stmt *st = s->st[ST_EACH];
+  int ret = 0, rc;
+  s->walking = true;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *dev = (const char *)sqlite3_column_text(st, 0);
+    const char *dep = (const char *)sqlite3_column_text(st, 1);
+    if (dev == NULL || dep == NULL) {
+      log_db(s->db, "walk status");
+      ret = EC_ESTORE;
+      break;
+    }
+    ret = fn(ud, dev, dep);
+    if (ret != 0)
+      break;
+  }
+  if (ret == 0 && rc != SQLITE_DONE) {
+    log_db(s->db, "walk status");
+    ret = EC_ESTORE;
+  }
+  s->walking = false;
+  stmt_done(st);
+  return ret;
+}

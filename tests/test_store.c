@@ -1,0 +1,768 @@
+/* edgecoap: CUnit tests of the SQLite store (server/store.c). */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
+#include <sqlite3.h>
+
+#include "edgecoap/error.h"
+#include "log.h"
+#include "store.h"
+
+#define DEV "dev-1"
+#define DEP "0b7c8f2e-3a41-4d5e-9f60-71a2b3c4d5e6"
+#define DEP_UPPER "0B7C8F2E-3A41-4D5E-9F60-71A2B3C4D5E6"
+#define DEP2 "1a2b3c4d-0000-4000-8000-000000000002"
+#define DEP3 "ffffffff-0000-4000-8000-000000000003"
+
+/* Every test gets its own directory, so tests never see each other's data
+ * and a failed run leaves at most one directory behind. */
+typedef struct {
+  char dir[64];
+  char path[128];
+  ec_store_t *s;
+} fixture_t;
+
+static void fx_open(fixture_t *f) {
+  CU_ASSERT_EQUAL_FATAL(ec_store_open(f->path, &f->s), 0);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f->s);
+}
+
+static void fx_setup(fixture_t *f) {
+  memset(f, 0, sizeof(*f));
+  snprintf(f->dir, sizeof(f->dir), "/tmp/ec_store_test_XXXXXX");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(f->dir));
+  snprintf(f->path, sizeof(f->path), "%s/store.db", f->dir);
+  fx_open(f);
+}
+
+static void fx_reopen(fixture_t *f) {
+  ec_store_close(f->s);
+  f->s = NULL;
+  fx_open(f);
+}
+
+static void fx_teardown(fixture_t *f) {
+  static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+  char p[160];
+  ec_store_close(f->s);
+  f->s = NULL;
+  for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+    snprintf(p, sizeof(p), "%s%s", f->path, suffixes[i]);
+    unlink(p);
+  }
+  CU_ASSERT_EQUAL(rmdir(f->dir), 0);
+}
+
+static int put(ec_store_t *s, const char *dev, const char *dep, ec_state_t st,
+               const void *doc, size_t len, int64_t at, int *created,
+               int64_t *seq) {
+  ec_status_write_t w = {
+      .device_id = dev,
+      .deployment_id = dep,
+      .state = st,
+      .doc = doc,
+      .doc_len = len,
+      .received_at_ms = at,
+  };
+  return ec_store_status_put(s, &w, created, seq);
+}
+
+/* A document that differs per seq, with NULs in it, so byte-for-byte
+ * comparisons catch both truncation at a NUL and mixed-up rows. */
+static size_t make_doc(uint8_t *buf, int64_t n) {
+  size_t len = 8 + (size_t)(n % 23);
+  for (size_t i = 0; i < len; i++)
+    buf[i] = (uint8_t)((n * 31 + (int64_t)i) & 0xff);
+  buf[3] = 0;
+  return len;
+}
+
+/* Read a PRAGMA from a connection of the test's own, not the store's. */
+static void external_pragma(const char *path, const char *sql, char *out,
+                            size_t cap) {
+  sqlite3 *db = NULL;
+  sqlite3_stmt *st = NULL;
+  out[0] = '\0';
+  CU_ASSERT_EQUAL_FATAL(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL),
+                        SQLITE_OK);
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+static void external_exec(const char *path, const char *sql) {
+  sqlite3 *db = NULL;
+  CU_ASSERT_EQUAL_FATAL(
+      sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                      NULL),
+      SQLITE_OK);
+  CU_ASSERT_EQUAL(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void test_put_creates_first_report(void) {
+  fixture_t f;
+  fx_setup(&f);
+  int created = -1;
+  int64_t seq = -1;
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_PENDING, "a", 1, 1000, &created,
+                      &seq),
+                  0);
+  CU_ASSERT_EQUAL(created, 1);
+  CU_ASSERT_EQUAL(seq, 1);
+  fx_teardown(&f);
+}
+
+static void test_put_updates_existing(void) {
+  fixture_t f;
+  fx_setup(&f);
+  int created = -1;
+  int64_t seq = -1;
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_PENDING, "a", 1, 1000, NULL, NULL),
+                  0);
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_INSTALLING, "b", 1, 2000,
+                      &created, &seq),
+                  0);
+  CU_ASSERT_EQUAL(created, 0);
+  CU_ASSERT_EQUAL(seq, 2);
+  /* Sequence numbers are per pair: another deployment starts at 1. */
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP2, EC_STATE_PENDING, "c", 1, 3000, &created,
+                      &seq),
+                  0);
+  CU_ASSERT_EQUAL(created, 1);
+  CU_ASSERT_EQUAL(seq, 1);
+  fx_teardown(&f);
+}
+
+static void test_get_returns_latest_doc(void) {
+  fixture_t f;
+  fx_setup(&f);
+  static const uint8_t first[] = {0xa1, 0x00, 0x01};
+  static const uint8_t latest[] = {0xbf, 0x00, 0xff, 0x00, 0x7f, 0x80, 0x00};
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_PENDING, first, sizeof(first),
+                      1000, NULL, NULL),
+                  0);
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_INSTALLED, latest,
+                      sizeof(latest), 1700000000123, NULL, NULL),
+                  0);
+  uint8_t *doc = NULL;
+  size_t len = 0;
+  int64_t at = 0;
+  CU_ASSERT_EQUAL_FATAL(ec_store_status_get(f.s, DEV, DEP, &doc, &len, &at), 0);
+  CU_ASSERT_EQUAL(len, sizeof(latest));
+  CU_ASSERT_EQUAL(memcmp(doc, latest, sizeof(latest)), 0);
+  CU_ASSERT_EQUAL(at, 1700000000123);
+  free(doc);
+  /* updated_at_ms is optional. */
+  CU_ASSERT_EQUAL(ec_store_status_get(f.s, DEV, DEP, &doc, &len, NULL), 0);
+  free(doc);
+  fx_teardown(&f);
+}
+
+static void test_get_unknown_pair_not_found(void) {
+  fixture_t f;
+  fx_setup(&f);
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_PENDING, "a", 1, 1, NULL, NULL),
+                  0);
+  uint8_t *doc = (uint8_t *)&f; /* must be reset to NULL */
+  size_t len = 99;
+  CU_ASSERT_EQUAL(ec_store_status_get(f.s, DEV, DEP2, &doc, &len, NULL),
+                  EC_ENOTFOUND);
+  CU_ASSERT_PTR_NULL(doc);
+  CU_ASSERT_EQUAL(len, 0);
+  CU_ASSERT_EQUAL(ec_store_status_get(f.s, "dev-2", DEP, &doc, &len, NULL),
+                  EC_ENOTFOUND);
+  /* Device IDs are case-sensitive; only deployment IDs are normalised. */
+  CU_ASSERT_EQUAL(ec_store_status_get(f.s, "DEV-1", DEP, &doc, &len, NULL),
+                  EC_ENOTFOUND);
+  fx_teardown(&f);
+}
+
+static void test_empty_doc_round_trips(void) {
+  fixture_t f;
+  fx_setup(&f);
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_PENDING, NULL, 0, 5, NULL, NULL),
+                  0);
+  uint8_t *doc = NULL;
+  size_t len = 99;
+  CU_ASSERT_EQUAL(ec_store_status_get(f.s, DEV, DEP, &doc, &len, NULL), 0);
+  CU_ASSERT_PTR_NOT_NULL(doc);
+  CU_ASSERT_EQUAL(len, 0);
+  free(doc);
+  ec_history_entry_t *h = NULL;
+  size_t n = 0;
+  CU_ASSERT_EQUAL_FATAL(ec_store_history(f.s, DEV, DEP, 0, 0, &h, &n), 0);
+  CU_ASSERT_EQUAL_FATAL(n, 1);
+  CU_ASSERT_EQUAL(h[0].report_len, 0);
+  free(h);
+  fx_teardown(&f);
+}
+
+static void test_history_since_limit_order(void) {
+  fixture_t f;
+  fx_setup(&f);
+  uint8_t buf[64];
+  for (int64_t i = 1; i <= 5; i++) {
+    size_t len = make_doc(buf, i);
+    CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_INSTALLING, buf, len,
+                        1000 * i, NULL, NULL),
+                    0);
+  }
+  /* Another pair's history must not leak in. */
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP2, EC_STATE_PENDING, "x", 1, 1, NULL, NULL),
+                  0);
+
+  ec_history_entry_t *h = NULL;
+  size_t n = 0;
+  /* limit 0: the default (100), so everything, oldest first. */
+  CU_ASSERT_EQUAL_FATAL(ec_store_history(f.s, DEV, DEP, 0, 0, &h, &n), 0);
+  CU_ASSERT_EQUAL_FATAL(n, 5);
+  for (size_t i = 0; i < n; i++) {
+    size_t len = make_doc(buf, (int64_t)i + 1);
+    CU_ASSERT_EQUAL(h[i].seq, (int64_t)i + 1);
+    CU_ASSERT_EQUAL(h[i].received_at_ms, 1000 * ((int64_t)i + 1));
+    CU_ASSERT_EQUAL_FATAL(h[i].report_len, len);
+    CU_ASSERT_EQUAL(memcmp(h[i].report, buf, len), 0);
+  }
+  free(h);
+
+  /* since is exclusive, limit caps the count. */
+  CU_ASSERT_EQUAL_FATAL(ec_store_history(f.s, DEV, DEP, 2, 2, &h, &n), 0);
+  CU_ASSERT_EQUAL_FATAL(n, 2);
+  CU_ASSERT_EQUAL(h[0].seq, 3);
+  CU_ASSERT_EQUAL(h[1].seq, 4);
+  free(h);
+
+  /* A negative limit is the default too. */
+  CU_ASSERT_EQUAL_FATAL(ec_store_history(f.s, DEV, DEP, 3, -7, &h, &n), 0);
+  CU_ASSERT_EQUAL_FATAL(n, 2);
+  CU_ASSERT_EQUAL(h[0].seq, 4);
+  free(h);
+
+  /* Nothing newer: success, NULL, 0. */
+  h = (ec_history_entry_t *)&f;
+  CU_ASSERT_EQUAL(ec_store_history(f.s, DEV, DEP, 5, 10, &h, &n), 0);
+  CU_ASSERT_EQUAL(n, 0);
+  CU_ASSERT_PTR_NULL(h);
+  CU_ASSERT_EQUAL(ec_store_history(f.s, DEV, DEP3, 0, 10, &h, &n), 0);
+  CU_ASSERT_EQUAL(n, 0);
+  CU_ASSERT_PTR_NULL(h);
+  fx_teardown(&f);
+}
+
+static void test_deployments_listing(void) {
+  fixture_t f;
+  fx_setup(&f);
+  /* Written out of order, each deployment's latest state wins. */
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP3, EC_STATE_FAILED, "a", 1, 30, NULL, NULL),
+                  0);
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_PENDING, "b", 1, 10, NULL, NULL),
+                  0);
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP2, EC_STATE_INSTALLING, "c", 1, 20, NULL,
+                      NULL),
+                  0);
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_INSTALLED, "d", 1, 40, NULL, NULL),
+                  0);
+  CU_ASSERT_EQUAL(put(f.s, "dev-2", DEP2, EC_STATE_REMOVED, "e", 1, 50, NULL,
+                      NULL),
+                  0);
+
+  ec_deployment_summary_t *l = NULL;
+  size_t n = 0;
+  CU_ASSERT_EQUAL_FATAL(ec_store_deployments(f.s, DEV, &l, &n), 0);
+  CU_ASSERT_EQUAL_FATAL(n, 3);
+  CU_ASSERT_STRING_EQUAL(l[0].deployment_id, DEP);
+  CU_ASSERT_EQUAL(l[0].state, EC_STATE_INSTALLED);
+  CU_ASSERT_EQUAL(l[0].updated_at_ms, 40);
+  CU_ASSERT_STRING_EQUAL(l[1].deployment_id, DEP2);
+  CU_ASSERT_EQUAL(l[1].state, EC_STATE_INSTALLING);
+  CU_ASSERT_EQUAL(l[1].updated_at_ms, 20);
+  CU_ASSERT_STRING_EQUAL(l[2].deployment_id, DEP3);
+  CU_ASSERT_EQUAL(l[2].state, EC_STATE_FAILED);
+  CU_ASSERT_EQUAL(l[2].updated_at_ms, 30);
+  free(l);
+
+  CU_ASSERT_EQUAL_FATAL(ec_store_deployments(f.s, "dev-2", &l, &n), 0);
+  CU_ASSERT_EQUAL_FATAL(n, 1);
+  CU_ASSERT_EQUAL(l[0].state, EC_STATE_REMOVED);
+  free(l);
+
+  l = (ec_deployment_summary_t *)&f;
+  CU_ASSERT_EQUAL(ec_store_deployments(f.s, "nobody", &l, &n), 0);
+  CU_ASSERT_EQUAL(n, 0);
+  CU_ASSERT_PTR_NULL(l);
+  fx_teardown(&f);
+}
+
+static void test_deployment_id_case_insensitive(void) {
+  fixture_t f;
+  fx_setup(&f);
+  int created = -1;
+  int64_t seq = -1;
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP_UPPER, EC_STATE_PENDING, "A", 1, 1,
+                      &created, &seq),
+                  0);
+  CU_ASSERT_EQUAL(created, 1);
+  /* The lowercase spelling names the same pair. */
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_INSTALLING, "B", 1, 2, &created,
+                      &seq),
+                  0);
+  CU_ASSERT_EQUAL(created, 0);
+  CU_ASSERT_EQUAL(seq, 2);
+
+  uint8_t *doc = NULL;
+  size_t len = 0;
+  CU_ASSERT_EQUAL_FATAL(
+      ec_store_status_get(f.s, DEV, "0b7C8F2e-3a41-4D5E-9f60-71A2b3c4d5E6", &doc,
+                          &len, NULL),
+      0);
+  CU_ASSERT_EQUAL(len, 1);
+  CU_ASSERT_EQUAL(doc[0], 'B');
+  free(doc);
+
+  ec_history_entry_t *h = NULL;
+  size_t n = 0;
+  CU_ASSERT_EQUAL(ec_store_history(f.s, DEV, DEP_UPPER, 0, 10, &h, &n), 0);
+  CU_ASSERT_EQUAL(n, 2);
+  free(h);
+
+  ec_deployment_summary_t *l = NULL;
+  CU_ASSERT_EQUAL_FATAL(ec_store_deployments(f.s, DEV, &l, &n), 0);
+  CU_ASSERT_EQUAL_FATAL(n, 1);
+  CU_ASSERT_STRING_EQUAL(l[0].deployment_id, DEP); /* stored lowercased */
+  free(l);
+  fx_teardown(&f);
+}
+
+static void test_restart_keeps_everything(void) {
+  fixture_t f;
+  fx_setup(&f);
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_PENDING, "one", 3, 1, NULL, NULL),
+                  0);
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_INSTALLING, "two", 3, 2, NULL,
+                      NULL),
+                  0);
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP2, EC_STATE_FAILED, "x", 1, 3, NULL, NULL),
+                  0);
+  fx_reopen(&f);
+
+  uint8_t *doc = NULL;
+  size_t len = 0;
+  int64_t at = 0;
+  CU_ASSERT_EQUAL_FATAL(ec_store_status_get(f.s, DEV, DEP, &doc, &len, &at), 0);
+  CU_ASSERT_EQUAL(len, 3);
+  CU_ASSERT_EQUAL(memcmp(doc, "two", 3), 0);
+  CU_ASSERT_EQUAL(at, 2);
+  free(doc);
+
+  ec_deployment_summary_t *l = NULL;
+  size_t n = 0;
+  CU_ASSERT_EQUAL(ec_store_deployments(f.s, DEV, &l, &n), 0);
+  CU_ASSERT_EQUAL(n, 2);
+  free(l);
+
+  int created = -1;
+  int64_t seq = -1;
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_INSTALLED, "three", 5, 4,
+                      &created, &seq),
+                  0);
+  CU_ASSERT_EQUAL(created, 0);
+  CU_ASSERT_EQUAL(seq, 3);
+
+  ec_history_entry_t *h = NULL;
+  CU_ASSERT_EQUAL_FATAL(ec_store_history(f.s, DEV, DEP, 0, 0, &h, &n), 0);
+  CU_ASSERT_EQUAL_FATAL(n, 3);
+  CU_ASSERT_EQUAL(memcmp(h[0].report, "one", 3), 0);
+  CU_ASSERT_EQUAL(memcmp(h[1].report, "two", 3), 0);
+  CU_ASSERT_EQUAL(memcmp(h[2].report, "three", 5), 0);
+  free(h);
+  fx_teardown(&f);
+}
+
+static void test_future_user_version_refused(void) {
+  fixture_t f;
+  fx_setup(&f);
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_PENDING, "a", 1, 1, NULL, NULL),
+                  0);
+  ec_store_close(f.s);
+  f.s = NULL;
+  /* As if a newer edgecoap had migrated this database. */
+  external_exec(f.path, "PRAGMA user_version = 1000");
+
+  ec_store_t *s = (ec_store_t *)&f;
+  CU_ASSERT_EQUAL(ec_store_open(f.path, &s), EC_ESTORE);
+  CU_ASSERT_PTR_NULL(s);
+  char v[32];
+  external_pragma(f.path, "PRAGMA user_version", v, sizeof(v));
+  CU_ASSERT_STRING_EQUAL(v, "1000"); /* left as it was */
+  fx_teardown(&f);
+}
+
+static void test_fresh_database_is_version_1_in_wal(void) {
+  fixture_t f;
+  fx_setup(&f);
+  char v[32];
+  external_pragma(f.path, "PRAGMA journal_mode", v, sizeof(v));
+  CU_ASSERT_STRING_EQUAL(v, "wal");
+  external_pragma(f.path, "PRAGMA user_version", v, sizeof(v));
+  CU_ASSERT_STRING_EQUAL(v, "1");
+  /* Reopening an up-to-date database migrates nothing and keeps WAL. */
+  fx_reopen(&f);
+  external_pragma(f.path, "PRAGMA journal_mode", v, sizeof(v));
+  CU_ASSERT_STRING_EQUAL(v, "wal");
+  external_pragma(f.path, "PRAGMA user_version", v, sizeof(v));
+  CU_ASSERT_STRING_EQUAL(v, "1");
+  fx_teardown(&f);
+}
+
+static void test_set_synchronous(void) {
+  fixture_t f;
+  fx_setup(&f);
+  CU_ASSERT_EQUAL(ec_store_set_synchronous(f.s, "normal"), 0);
+  CU_ASSERT_EQUAL(ec_store_set_synchronous(f.s, "OFF"), 0);
+  CU_ASSERT_EQUAL(ec_store_set_synchronous(f.s, "full"), 0);
+  CU_ASSERT_EQUAL(ec_store_set_synchronous(f.s, "extra"), EC_EINVAL);
+  CU_ASSERT_EQUAL(ec_store_set_synchronous(f.s, "2"), EC_EINVAL);
+  CU_ASSERT_EQUAL(ec_store_set_synchronous(f.s, NULL), EC_EINVAL);
+  /* The store still writes after a change of mode. */
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_PENDING, "a", 1, 1, NULL, NULL),
+                  0);
+  fx_teardown(&f);
+}
+
+typedef struct {
+  int count;
+  int seen[3][2];
+  ec_store_t *s;
+  int reads_ok;
+} walk_t;
+
+static int walk_cb(void *ud, const char *dev, const char *dep) {
+  walk_t *w = ud;
+  static const char *const devs[] = {"dev-a", "dev-b", "dev-c"};
+  static const char *const deps[] = {DEP, DEP2};
+  w->count++;
+  for (int i = 0; i < 3; i++)
+    for (int j = 0; j < 2; j++)
+      if (strcmp(dev, devs[i]) == 0 && strcmp(dep, deps[j]) == 0)
+        w->seen[i][j]++;
+  /* The server reads each pair's document while it walks. */
+  uint8_t *doc = NULL;
+  size_t len = 0;
+  if (ec_store_status_get(w->s, dev, dep, &doc, &len, NULL) == 0)
+    w->reads_ok++;
+  free(doc);
+  return 0;
+}
+
+static int stop_cb(void *ud, const char *dev, const char *dep) {
+  int *calls = ud;
+  return ++*calls == 2 ? 42 : 0;
+}
+
+static int write_cb(void *ud, const char *dev, const char *dep) {
+  return put(ud, dev, dep, EC_STATE_FAILED, "w", 1, 9, NULL, NULL);
+}
+
+static void test_each_status_visits_every_pair(void) {
+  fixture_t f;
+  fx_setup(&f);
+  static const char *const devs[] = {"dev-c", "dev-a", "dev-b"};
+  for (int i = 0; i < 3; i++) {
+    CU_ASSERT_EQUAL(put(f.s, devs[i], DEP2, EC_STATE_PENDING, "a", 1, 1, NULL,
+                        NULL),
+                    0);
+    CU_ASSERT_EQUAL(put(f.s, devs[i], DEP_UPPER, EC_STATE_PENDING, "b", 1, 2,
+                        NULL, NULL),
+                    0);
+    CU_ASSERT_EQUAL(put(f.s, devs[i], DEP2, EC_STATE_INSTALLED, "c", 1, 3, NULL,
+                        NULL),
+                    0);
+  }
+  walk_t w = {.s = f.s};
+  CU_ASSERT_EQUAL(ec_store_each_status(f.s, walk_cb, &w), 0);
+  CU_ASSERT_EQUAL(w.count, 6);
+  CU_ASSERT_EQUAL(w.reads_ok, 6);
+  for (int i = 0; i < 3; i++)
+    for (int j = 0; j < 2; j++)
+      CU_ASSERT_EQUAL(w.seen[i][j], 1);
+
+  /* A non-zero return stops the walk and comes back. */
+  int calls = 0;
+  CU_ASSERT_EQUAL(ec_store_each_status(f.s, stop_cb, &calls), 42);
+  CU_ASSERT_EQUAL(calls, 2);
+  /* Writing under the walk is refused, and the walk can run again. */
+  CU_ASSERT_EQUAL(ec_store_each_status(f.s, write_cb, f.s), EC_EINVAL);
+  memset(&w, 0, sizeof(w));
+  w.s = f.s;
+  CU_ASSERT_EQUAL(ec_store_each_status(f.s, walk_cb, &w), 0);
+  CU_ASSERT_EQUAL(w.count, 6);
+  fx_teardown(&f);
+}
+
+static void test_each_status_empty_store(void) {
+  fixture_t f;
+  fx_setup(&f);
+  walk_t w = {.s = f.s};
+  CU_ASSERT_EQUAL(ec_store_each_status(f.s, walk_cb, &w), 0);
+  CU_ASSERT_EQUAL(w.count, 0);
+  fx_teardown(&f);
+}
+
+enum { MANY = 2000 };
+
+static void test_many_puts_history_paging(void) {
+  fixture_t f;
+  fx_setup(&f);
+  /* synchronous=FULL costs an fsync per put; this test is about paging. */
+  CU_ASSERT_EQUAL(ec_store_set_synchronous(f.s, "off"), 0);
+  uint8_t buf[64];
+  for (int64_t i = 1; i <= MANY; i++) {
+    size_t len = make_doc(buf, i);
+    int64_t seq = 0;
+    if (put(f.s, DEV, DEP, EC_STATE_INSTALLING, buf, len, i, NULL, &seq) != 0 ||
+        seq != i) {
+      CU_FAIL_FATAL("put failed or seq out of order");
+    }
+  }
+
+  static int seen[MANY + 1];
+  memset(seen, 0, sizeof(seen));
+  int64_t since = 0;
+  size_t total = 0, pages = 0;
+  for (;;) {
+    ec_history_entry_t *h = NULL;
+    size_t n = 0;
+    CU_ASSERT_EQUAL_FATAL(ec_store_history(f.s, DEV, DEP, since, 300, &h, &n),
+                          0);
+    if (n == 0)
+      break;
+    CU_ASSERT(n <= 300);
+    for (size_t i = 0; i < n; i++) {
+      CU_ASSERT_FATAL(h[i].seq > since && h[i].seq <= MANY);
+      seen[h[i].seq]++;
+      size_t len = make_doc(buf, h[i].seq);
+      CU_ASSERT_EQUAL(h[i].report_len, len);
+      CU_ASSERT_EQUAL(memcmp(h[i].report, buf, len), 0);
+      CU_ASSERT_EQUAL(h[i].received_at_ms, h[i].seq);
+      since = h[i].seq;
+    }
+    total += n;
+    pages++;
+    free(h);
+  }
+  CU_ASSERT_EQUAL(total, MANY);
+  CU_ASSERT_EQUAL(pages, (MANY + 299) / 300);
+  for (int i = 1; i <= MANY; i++)
+    CU_ASSERT_EQUAL(seen[i], 1);
+
+  /* A limit above the maximum is cut to it. */
+  ec_history_entry_t *h = NULL;
+  size_t n = 0;
+  CU_ASSERT_EQUAL(ec_store_history(f.s, DEV, DEP, 0, 5000, &h, &n), 0);
+  CU_ASSERT_EQUAL(n, EC_STORE_HISTORY_MAX);
+  free(h);
+  CU_ASSERT_EQUAL(ec_store_history(f.s, DEV, DEP, 0, 0, &h, &n), 0);
+  CU_ASSERT_EQUAL(n, EC_STORE_HISTORY_DEFAULT);
+  free(h);
+  fx_teardown(&f);
+}
+
+/* Guards the transaction: when the history append fails after the status
+ * row was already updated, neither change may survive. */
+static void test_failed_put_stores_nothing(void) {
+  fixture_t f;
+  fx_setup(&f);
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_PENDING, "one", 3, 1, NULL, NULL),
+                  0);
+  external_exec(f.path,
+                "CREATE TRIGGER inject BEFORE INSERT ON status_history"
+                " BEGIN SELECT RAISE(ABORT, 'injected failure'); END;");
+
+  int created = -1;
+  int64_t seq = -1;
+  ec_log_level_t level = ec_log_get_level();
+  ec_log_set_level(EC_LOG_ERROR); /* the expected failure is logged */
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_FAILED, "two", 3, 2, &created,
+                      &seq),
+                  EC_ESTORE);
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP2, EC_STATE_FAILED, "new", 3, 2, NULL, NULL),
+                  EC_ESTORE);
+  ec_log_set_level(level);
+  CU_ASSERT_EQUAL(created, -1);
+  CU_ASSERT_EQUAL(seq, -1);
+
+  uint8_t *doc = NULL;
+  size_t len = 0;
+  int64_t at = 0;
+  CU_ASSERT_EQUAL_FATAL(ec_store_status_get(f.s, DEV, DEP, &doc, &len, &at), 0);
+  CU_ASSERT_EQUAL(len, 3);
+  CU_ASSERT_EQUAL(memcmp(doc, "one", 3), 0);
+  CU_ASSERT_EQUAL(at, 1);
+  free(doc);
+  CU_ASSERT_EQUAL(ec_store_status_get(f.s, DEV, DEP2, &doc, &len, NULL),
+                  EC_ENOTFOUND);
+
+  external_exec(f.path, "DROP TRIGGER inject");
+  /* The store recovers, and the failed put used no sequence number. */
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_INSTALLED, "two", 3, 3, &created,
+                      &seq),
+                  0);
+  CU_ASSERT_EQUAL(created, 0);
+  CU_ASSERT_EQUAL(seq, 2);
+  ec_history_entry_t *h = NULL;
+  size_t n = 0;
+  CU_ASSERT_EQUAL(ec_store_history(f.s, DEV, DEP, 0, 0, &h, &n), 0);
+  CU_ASSERT_EQUAL(n, 2);
+  free(h);
+  fx_teardown(&f);
+}
+
+static void test_history_is_append_only(void) {
+  fixture_t f;
+  fx_setup(&f);
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_PENDING, "a", 1, 1, NULL, NULL),
+                  0);
+  sqlite3 *db = NULL;
+  CU_ASSERT_EQUAL_FATAL(
+      sqlite3_open_v2(f.path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+  CU_ASSERT_NOT_EQUAL(
+      sqlite3_exec(db, "UPDATE status_history SET doc = x'00'", NULL, NULL,
+                   NULL),
+      SQLITE_OK);
+  CU_ASSERT_NOT_EQUAL(
+      sqlite3_exec(db, "DELETE FROM status_history", NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+  fx_teardown(&f);
+}
+
+static void test_invalid_arguments(void) {
+  fixture_t f;
+  fx_setup(&f);
+  char long_id[EC_STORE_MAX_ID_LEN + 2];
+  memset(long_id, 'a', sizeof(long_id) - 1);
+  long_id[sizeof(long_id) - 1] = '\0';
+  uint8_t *doc = NULL;
+  size_t len = 0;
+  ec_history_entry_t *h = NULL;
+  size_t n = 0;
+
+  CU_ASSERT_EQUAL(put(f.s, NULL, DEP, EC_STATE_PENDING, "a", 1, 1, NULL, NULL),
+                  EC_EINVAL);
+  CU_ASSERT_EQUAL(put(f.s, "", DEP, EC_STATE_PENDING, "a", 1, 1, NULL, NULL),
+                  EC_EINVAL);
+  CU_ASSERT_EQUAL(put(f.s, DEV, long_id, EC_STATE_PENDING, "a", 1, 1, NULL,
+                      NULL),
+                  EC_EINVAL);
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_COUNT, "a", 1, 1, NULL, NULL),
+                  EC_EINVAL);
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_PENDING, NULL, 4, 1, NULL, NULL),
+                  EC_EINVAL);
+  CU_ASSERT_EQUAL(ec_store_status_put(f.s, NULL, NULL, NULL), EC_EINVAL);
+  CU_ASSERT_EQUAL(ec_store_status_get(f.s, DEV, long_id, &doc, &len, NULL),
+                  EC_EINVAL);
+  CU_ASSERT_EQUAL(ec_store_history(f.s, DEV, NULL, 0, 0, &h, &n), EC_EINVAL);
+  CU_ASSERT_EQUAL(ec_store_each_status(f.s, NULL, NULL), EC_EINVAL);
+  CU_ASSERT_EQUAL(ec_store_open(NULL, NULL), EC_EINVAL);
+  ec_store_close(NULL);
+
+  /* An ID of exactly the maximum length is fine. */
+  long_id[EC_STORE_MAX_ID_LEN] = '\0';
+  CU_ASSERT_EQUAL(put(f.s, long_id, long_id, EC_STATE_PENDING, "a", 1, 1, NULL,
+                      NULL),
+                  0);
+  /* None of the refused puts stored anything. */
+  ec_deployment_summary_t *l = NULL;
+  CU_ASSERT_EQUAL(ec_store_deployments(f.s, DEV, &l, &n), 0);
+  CU_ASSERT_EQUAL(n, 0);
+  fx_teardown(&f);
+}
+
+static void test_open_refuses_non_database(void) {
+  char dir[] = "/tmp/ec_store_test_XXXXXX";
+  char path[64];
+  CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+  snprintf(path, sizeof(path), "%s/junk.db", dir);
+  FILE *fp = fopen(path, "w");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+  for (int i = 0; i < 256; i++)
+    fputs("this is not an SQLite database\n", fp);
+  fclose(fp);
+
+  ec_store_t *s = NULL;
+  ec_log_level_t level = ec_log_get_level();
+  ec_log_set_level(EC_LOG_ERROR);
+  CU_ASSERT_EQUAL(ec_store_open(path, &s), EC_ESTORE);
+  CU_ASSERT_PTR_NULL(s);
+  snprintf(path, sizeof(path), "%s/missing-dir/x.db", dir);
+  CU_ASSERT_EQUAL(ec_store_open(path, &s), EC_ESTORE);
+  ec_log_set_level(level);
+
+  snprintf(path, sizeof(path), "%s/junk.db", dir);
+  unlink(path);
+  CU_ASSERT_EQUAL(rmdir(dir), 0);
+}
+
+/* ------------------------------------------------------------------------ */
+
+static const struct {
+  void (*fn)(void);
+  const char *name;
+} tests[] = {
+    {test_put_creates_first_report, "put_creates_first_report"},
+    {test_put_updates_existing, "put_updates_existing"},
+    {test_get_returns_latest_doc, "get_returns_latest_doc"},
+    {test_get_unknown_pair_not_found, "get_unknown_pair_not_found"},
+    {test_empty_doc_round_trips, "empty_doc_round_trips"},
+    {test_history_since_limit_order, "history_since_limit_order"},
+    {test_deployments_listing, "deployments_listing"},
+    {test_deployment_id_case_insensitive, "deployment_id_case_insensitive"},
+    {test_restart_keeps_everything, "restart_keeps_everything"},
+    {test_future_user_version_refused, "future_user_version_refused"},
+    {test_fresh_database_is_version_1_in_wal, "fresh_database_is_version_1_in_wal"},
+    {test_set_synchronous, "set_synchronous"},
+    {test_each_status_visits_every_pair, "each_status_visits_every_pair"},
+    {test_each_status_empty_store, "each_status_empty_store"},
+    {test_many_puts_history_paging, "many_puts_history_paging"},
+    {test_failed_put_stores_nothing, "failed_put_stores_nothing"},
+    {test_history_is_append_only, "history_is_append_only"},
+    {test_invalid_arguments, "invalid_arguments"},
+    {test_open_refuses_non_database, "open_refuses_non_database"},
+};
+
+int main(void) {
+  /* Each test opens a fresh database; its "migrated" line is noise here. */
+  ec_log_set_level(EC_LOG_WARN);
+  if (CU_initialize_registry() != CUE_SUCCESS)
+    return 2;
+  CU_pSuite suite = CU_add_suite("store", NULL, NULL);
+  if (suite == NULL)
+    goto fail;
+  for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+    if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
+      goto fail;
+
+  CU_basic_set_mode(CU_BRM_VERBOSE);
+  CU_basic_run_tests();
+  unsigned failed = CU_get_number_of_failures() +
+                    CU_get_number_of_tests_failed();
+  CU_cleanup_registry();
+  return failed ? 1 : 0;
+
+fail:
+  fprintf(stderr, "test_store: %s\n", CU_get_error_msg());
+  CU_cleanup_registry();
+  return 2;
+}
