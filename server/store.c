@@ -208,7 +208,7 @@ static int growbuf_append(growbuf_t *b, const void *data, size_t n) {
     return 0;
   if (n > SIZE_MAX - b->len)
     return EC_ENOMEM;
-  if (b->len + n > b->cap) {
+  if (b->p == NULL || b->len + n > b->cap) {
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + n) {
       if (cap > SIZE_MAX / 2)
