@@ -45,6 +45,7 @@
 
 #include "edgecoap/error.h"
 #include "log.h"
+#include "store_internal.h"
 
 /*
  * Migrations, applied in order, each in its own transaction that also sets
@@ -80,19 +81,6 @@ static const char *const migrations[] = {
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
-/* The statements every request uses, prepared once at open. */
-enum {
-  ST_BEGIN,
-  ST_COMMIT,
-  ST_ROLLBACK,
-  ST_STATUS_UPSERT,
-  ST_HISTORY_INSERT,
-  ST_STATUS_GET,
-  ST_HISTORY_GET,
-  ST_DEPLOYMENTS,
-  ST_EACH,
-  ST_COUNT
-};
 
 static const char *const statement_sql[ST_COUNT] = {
     /* IMMEDIATE takes the write lock up front, so a put never fails half-way
@@ -126,26 +114,19 @@ static const char *const statement_sql[ST_COUNT] = {
                 " ORDER BY device_id, deployment_id",
 };
 
-struct ec_store {
-  sqlite3 *db;
-  sqlite3_stmt *st[ST_COUNT];
-  /* Set while ec_store_each_status() runs: its callback must not restart the
-   * walk's statement or write under it. */
-  bool walking;
-};
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static void log_db(sqlite3 *db, const char *what) {
+void store_log(sqlite3 *db, const char *what) {
   ec_log(EC_LOG_ERROR, "store: %s: %s (%d)", what, sqlite3_errmsg(db),
          sqlite3_extended_errcode(db));
 }
 
 /* Make a statement ready for its next use and drop references to the
  * caller's buffers, which were bound with SQLITE_STATIC. */
-static void stmt_done(sqlite3_stmt *st) {
+void store_stmt_done(sqlite3_stmt *st) {
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
 }
@@ -155,19 +136,39 @@ static int step_done(ec_store_t *s, int which, const char *what) {
   sqlite3_stmt *st = s->st[which];
   int rc = sqlite3_step(st);
   if (rc != SQLITE_DONE)
-    log_db(s->db, what);
-  stmt_done(st);
+    store_log(s->db, what);
+  store_stmt_done(st);
   return rc == SQLITE_DONE ? 0 : EC_ESTORE;
 }
 
 /* Undo the open transaction, if SQLite has not already done so (some errors
  * roll back by themselves, and ROLLBACK without a transaction is an error). */
-static void rollback(ec_store_t *s) {
+void store_rollback(ec_store_t *s) {
   if (!sqlite3_get_autocommit(s->db))
     (void)step_done(s, ST_ROLLBACK, "ROLLBACK");
 }
 
-static bool id_ok(const char *id) {
+int store_begin(ec_store_t *s) {
+  return step_done(s, ST_BEGIN, "BEGIN");
+}
+
+int store_commit(ec_store_t *s) {
+  return step_done(s, ST_COMMIT, "COMMIT");
+}
+
+sqlite3_stmt *store_stmt(ec_store_t *s, int slot, const char *sql) {
+  if (slot < 0 || slot >= STORE_LAZY_SLOTS)
+    return NULL;
+  if (s->lazy[slot] == NULL &&
+      sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                         &s->lazy[slot], NULL) != SQLITE_OK) {
+    store_log(s->db, sql);
+    s->lazy[slot] = NULL;
+  }
+  return s->lazy[slot];
+}
+
+bool store_id_ok(const char *id) {
   if (id == NULL)
     return false;
   size_t len = strlen(id);
@@ -177,8 +178,8 @@ static bool id_ok(const char *id) {
 /* Deployment IDs are UUIDs, which match case-insensitively; store and look
  * them up ASCII-lowercased. SQLite's lower() is not used because an ICU
  * build would make it locale-dependent. @p out holds EC_STORE_MAX_ID_LEN + 1
- * bytes and id_ok(@p id) holds. */
-static void lower_id(const char *id, char *out) {
+ * bytes and store_id_ok(@p id) holds. */
+void store_lower_id(const char *id, char *out) {
   size_t i = 0;
   for (; id[i] != '\0'; i++) {
     char c = id[i];
@@ -191,19 +192,14 @@ static int bind_pair(ec_store_t *s, sqlite3_stmt *st, const char *device_id,
                      const char *deployment_lc) {
   if (sqlite3_bind_text(st, 1, device_id, -1, SQLITE_STATIC) != SQLITE_OK ||
       sqlite3_bind_text(st, 2, deployment_lc, -1, SQLITE_STATIC) != SQLITE_OK) {
-    log_db(s->db, "bind");
+    store_log(s->db, "bind");
     return EC_ESTORE;
   }
   return 0;
 }
 
-/* A byte buffer that grows by doubling, for results of unknown size. */
-typedef struct {
-  unsigned char *p;
-  size_t len, cap;
-} growbuf_t;
 
-static int growbuf_append(growbuf_t *b, const void *data, size_t n) {
+int store_growbuf_append(growbuf_t *b, const void *data, size_t n) {
   if (n == 0)
     return 0;
   if (n > SIZE_MAX - b->len)
@@ -228,7 +224,7 @@ static int growbuf_append(growbuf_t *b, const void *data, size_t n) {
 
 /* Join an array and its variable-length data into one malloc'd block,
  * array first (malloc's alignment suits it) and data right after it. */
-static void *join_block(const growbuf_t *array, const growbuf_t *data,
+void *store_join_block(const growbuf_t *array, const growbuf_t *data,
                         unsigned char **data_out) {
   if (data->len > SIZE_MAX - array->len)
     return NULL;
@@ -255,7 +251,7 @@ static int pragma_int(sqlite3 *db, const char *sql, int *out) {
   return 0;
 
 fail:
-  log_db(db, sql);
+  store_log(db, sql);
   sqlite3_finalize(st);
   return EC_ESTORE;
 }
@@ -275,12 +271,12 @@ static int pragma_text(sqlite3 *db, const char *sql, char *out, size_t cap) {
   return 0;
 
 fail:
-  log_db(db, sql);
+  store_log(db, sql);
   sqlite3_finalize(st);
   return EC_ESTORE;
 }
 
-static int exec_sql(sqlite3 *db, const char *sql, const char *what) {
+int store_exec(sqlite3 *db, const char *sql, const char *what) {
   char *err = NULL;
   if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
     ec_log(EC_LOG_ERROR, "store: %s: %s", what, err ? err : sqlite3_errmsg(db));
@@ -304,7 +300,7 @@ static int refuse_newer(const char *path, int version) {
 static int migrate(sqlite3 *db, const char *path) {
   for (;;) {
     int version;
-    if (exec_sql(db, "BEGIN IMMEDIATE", "begin migration") != 0)
+    if (store_exec(db, "BEGIN IMMEDIATE", "begin migration") != 0)
       return EC_ESTORE;
     if (pragma_int(db, "PRAGMA user_version", &version) != 0)
       goto fail_txn;
@@ -313,14 +309,14 @@ static int migrate(sqlite3 *db, const char *path) {
       goto fail_txn;
     }
     if (version == N_MIGRATIONS)
-      return exec_sql(db, "COMMIT", "end migration check");
+      return store_exec(db, "COMMIT", "end migration check");
 
     char set_version[48];
     snprintf(set_version, sizeof(set_version), "PRAGMA user_version = %d",
              version + 1);
-    if (exec_sql(db, migrations[version], "migration") != 0 ||
-        exec_sql(db, set_version, "set user_version") != 0 ||
-        exec_sql(db, "COMMIT", "commit migration") != 0)
+    if (store_exec(db, migrations[version], "migration") != 0 ||
+        store_exec(db, set_version, "set user_version") != 0 ||
+        store_exec(db, "COMMIT", "commit migration") != 0)
       goto fail_txn;
     ec_log(EC_LOG_INFO, "store: %s migrated to schema version %d", path,
            version + 1);
@@ -328,7 +324,7 @@ static int migrate(sqlite3 *db, const char *path) {
 
 fail_txn:
   if (!sqlite3_get_autocommit(db))
-    (void)exec_sql(db, "ROLLBACK", "rollback migration");
+    (void)store_exec(db, "ROLLBACK", "store_rollback migration");
   return EC_ESTORE;
 }
 
@@ -361,7 +357,7 @@ int ec_store_open(const char *path, ec_store_t **out) {
    * raw page writes) that nothing in the server needs. */
   sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
   if (sqlite3_busy_timeout(s->db, 5000) != SQLITE_OK) {
-    log_db(s->db, "busy_timeout");
+    store_log(s->db, "busy_timeout");
     goto fail_db;
   }
 
@@ -378,7 +374,7 @@ int ec_store_open(const char *path, ec_store_t **out) {
 
   /* WAL lets readers (a backup, sqlite3 from an operator's shell) run while
    * the server writes, and costs one WAL append per commit instead of a
-   * rollback journal's extra syncs. An in-memory database cannot use WAL and
+   * store_rollback journal's extra syncs. An in-memory database cannot use WAL and
    * reports "memory": accept it, for tests. */
   char mode[16];
   if (pragma_text(s->db, "PRAGMA journal_mode = WAL", mode, sizeof(mode)) != 0)
@@ -389,8 +385,8 @@ int ec_store_open(const char *path, ec_store_t **out) {
     goto fail_db;
   }
   /* FULL: see the durability note at the top of this file. */
-  if (exec_sql(s->db, "PRAGMA synchronous = FULL", "synchronous") != 0 ||
-      exec_sql(s->db, "PRAGMA foreign_keys = ON", "foreign_keys") != 0)
+  if (store_exec(s->db, "PRAGMA synchronous = FULL", "synchronous") != 0 ||
+      store_exec(s->db, "PRAGMA foreign_keys = ON", "foreign_keys") != 0)
     goto fail_db;
 
   if (migrate(s->db, path) != 0)
@@ -402,7 +398,7 @@ int ec_store_open(const char *path, ec_store_t **out) {
     if (sqlite3_prepare_v3(s->db, statement_sql[i], -1,
                            SQLITE_PREPARE_PERSISTENT, &s->st[i],
                            NULL) != SQLITE_OK) {
-      log_db(s->db, statement_sql[i]);
+      store_log(s->db, statement_sql[i]);
       goto fail_stmts;
     }
   }
@@ -425,10 +421,12 @@ void ec_store_close(ec_store_t *s) {
     return;
   for (int i = 0; i < ST_COUNT; i++)
     sqlite3_finalize(s->st[i]);
+  for (int i = 0; i < STORE_LAZY_SLOTS; i++)
+    sqlite3_finalize(s->lazy[i]);
   /* With every statement finalized, close cannot report SQLITE_BUSY; it
    * checkpoints the WAL and removes it when this is the last connection. */
   if (sqlite3_close(s->db) != SQLITE_OK)
-    log_db(s->db, "close");
+    store_log(s->db, "close");
   free(s);
 }
 
@@ -454,7 +452,7 @@ int ec_store_set_synchronous(ec_store_t *s, const char *mode) {
   for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
     if (strcasecmp(mode, modes[i].name) != 0)
       continue;
-    if (exec_sql(s->db, modes[i].sql, "synchronous") != 0)
+    if (store_exec(s->db, modes[i].sql, "synchronous") != 0)
       return EC_ESTORE;
     if (modes[i].risk)
       ec_log(EC_LOG_WARN, "store: synchronous=%s: %s", modes[i].name,
@@ -470,15 +468,15 @@ int ec_store_set_synchronous(ec_store_t *s, const char *mode) {
 
 int ec_store_status_put(ec_store_t *s, const ec_status_write_t *w, int *created,
                         int64_t *seq) {
-  if (s == NULL || w == NULL || !id_ok(w->device_id) ||
-      !id_ok(w->deployment_id) || (int)w->state < 0 ||
+  if (s == NULL || w == NULL || !store_id_ok(w->device_id) ||
+      !store_id_ok(w->deployment_id) || (int)w->state < 0 ||
       w->state >= EC_STATE_COUNT || (w->doc == NULL && w->doc_len > 0))
     return EC_EINVAL;
   if (s->walking)
     return EC_EINVAL;
 
   char dep[EC_STORE_MAX_ID_LEN + 1];
-  lower_id(w->deployment_id, dep);
+  store_lower_id(w->deployment_id, dep);
   /* A NULL pointer would bind SQL NULL; an empty document is a zero-length
    * blob. */
   static const uint8_t empty[1];
@@ -494,21 +492,21 @@ int ec_store_status_put(ec_store_t *s, const ec_status_write_t *w, int *created,
       sqlite3_bind_blob64(up, 4, doc, (sqlite3_uint64)w->doc_len,
                           SQLITE_STATIC) != SQLITE_OK ||
       sqlite3_bind_int64(up, 5, w->received_at_ms) != SQLITE_OK) {
-    log_db(s->db, "bind status");
+    store_log(s->db, "bind status");
     goto fail_up;
   }
   if (sqlite3_step(up) != SQLITE_ROW) {
-    log_db(s->db, "store status");
+    store_log(s->db, "store status");
     goto fail_up;
   }
   int64_t new_seq = sqlite3_column_int64(up, 0);
   /* RETURNING statements apply their change on the first step; the second
    * must only confirm the end. */
   if (sqlite3_step(up) != SQLITE_DONE) {
-    log_db(s->db, "store status");
+    store_log(s->db, "store status");
     goto fail_up;
   }
-  stmt_done(up);
+  store_stmt_done(up);
 
   sqlite3_stmt *hi = s->st[ST_HISTORY_INSERT];
   if (bind_pair(s, hi, w->device_id, dep) != 0)
@@ -517,14 +515,14 @@ int ec_store_status_put(ec_store_t *s, const ec_status_write_t *w, int *created,
       sqlite3_bind_int64(hi, 4, w->received_at_ms) != SQLITE_OK ||
       sqlite3_bind_blob64(hi, 5, doc, (sqlite3_uint64)w->doc_len,
                           SQLITE_STATIC) != SQLITE_OK) {
-    log_db(s->db, "bind history");
+    store_log(s->db, "bind history");
     goto fail_hi;
   }
   if (sqlite3_step(hi) != SQLITE_DONE) {
-    log_db(s->db, "append history");
+    store_log(s->db, "append history");
     goto fail_hi;
   }
-  stmt_done(hi);
+  store_stmt_done(hi);
 
   /* Only a successful COMMIT makes the report durable; until then the
    * caller must not acknowledge it. */
@@ -538,26 +536,26 @@ int ec_store_status_put(ec_store_t *s, const ec_status_write_t *w, int *created,
   return 0;
 
 fail_hi:
-  stmt_done(hi);
+  store_stmt_done(hi);
   goto fail_txn;
 fail_up:
-  stmt_done(up);
+  store_stmt_done(up);
 fail_txn:
-  rollback(s);
+  store_rollback(s);
   return EC_ESTORE;
 }
 
 int ec_store_status_get(ec_store_t *s, const char *device_id,
                         const char *deployment_id, uint8_t **doc,
                         size_t *doc_len, int64_t *updated_at_ms) {
-  if (s == NULL || !id_ok(device_id) || !id_ok(deployment_id) || doc == NULL ||
+  if (s == NULL || !store_id_ok(device_id) || !store_id_ok(deployment_id) || doc == NULL ||
       doc_len == NULL)
     return EC_EINVAL;
   *doc = NULL;
   *doc_len = 0;
 
   char dep[EC_STORE_MAX_ID_LEN + 1];
-  lower_id(deployment_id, dep);
+  store_lower_id(deployment_id, dep);
   sqlite3_stmt *st = s->st[ST_STATUS_GET];
   int err = EC_ESTORE;
   if (bind_pair(s, st, device_id, dep) != 0)
@@ -569,7 +567,7 @@ int ec_store_status_get(ec_store_t *s, const char *device_id,
     goto fail_stmt;
   }
   if (rc != SQLITE_ROW) {
-    log_db(s->db, "read status");
+    store_log(s->db, "read status");
     goto fail_stmt;
   }
   /* column_blob before column_bytes, as SQLite's documentation orders them;
@@ -586,13 +584,13 @@ int ec_store_status_get(ec_store_t *s, const char *device_id,
     memcpy(copy, blob, len);
   if (updated_at_ms)
     *updated_at_ms = sqlite3_column_int64(st, 1);
-  stmt_done(st);
+  store_stmt_done(st);
   *doc = copy;
   *doc_len = len;
   return 0;
 
 fail_stmt:
-  stmt_done(st);
+  store_stmt_done(st);
   return err;
 }
 
@@ -607,7 +605,7 @@ fail_stmt:
 int ec_store_history(ec_store_t *s, const char *device_id,
                      const char *deployment_id, int64_t since, int limit,
                      ec_history_entry_t **entries, size_t *n) {
-  if (s == NULL || !id_ok(device_id) || !id_ok(deployment_id) ||
+  if (s == NULL || !store_id_ok(device_id) || !store_id_ok(deployment_id) ||
       entries == NULL || n == NULL)
     return EC_EINVAL;
   *entries = NULL;
@@ -618,7 +616,7 @@ int ec_store_history(ec_store_t *s, const char *device_id,
     limit = EC_STORE_HISTORY_MAX;
 
   char dep[EC_STORE_MAX_ID_LEN + 1];
-  lower_id(deployment_id, dep);
+  store_lower_id(deployment_id, dep);
   sqlite3_stmt *st = s->st[ST_HISTORY_GET];
   growbuf_t array = {0}, docs = {0};
   int err = EC_ESTORE;
@@ -628,7 +626,7 @@ int ec_store_history(ec_store_t *s, const char *device_id,
     goto fail_stmt;
   if (sqlite3_bind_int64(st, 3, since) != SQLITE_OK ||
       sqlite3_bind_int(st, 4, limit) != SQLITE_OK) {
-    log_db(s->db, "bind history read");
+    store_log(s->db, "bind history read");
     goto fail_stmt;
   }
 
@@ -643,22 +641,22 @@ int ec_store_history(ec_store_t *s, const char *device_id,
     e.report_len = (size_t)sqlite3_column_bytes(st, 2);
     /* A NULL blob with a length means SQLite ran out of memory. */
     if ((blob == NULL && e.report_len > 0) ||
-        growbuf_append(&array, &e, sizeof(e)) != 0 ||
-        growbuf_append(&docs, blob, e.report_len) != 0) {
+        store_growbuf_append(&array, &e, sizeof(e)) != 0 ||
+        store_growbuf_append(&docs, blob, e.report_len) != 0) {
       err = EC_ENOMEM;
       goto fail_stmt;
     }
     count++;
   }
   if (rc != SQLITE_DONE) {
-    log_db(s->db, "read history");
+    store_log(s->db, "read history");
     goto fail_stmt;
   }
-  stmt_done(st);
+  store_stmt_done(st);
 
   if (count > 0) {
     unsigned char *data;
-    ec_history_entry_t *block = join_block(&array, &docs, &data);
+    ec_history_entry_t *block = store_join_block(&array, &docs, &data);
     if (block == NULL) {
       err = EC_ENOMEM;
       goto fail_bufs;
@@ -676,7 +674,7 @@ int ec_store_history(ec_store_t *s, const char *device_id,
   return 0;
 
 fail_stmt:
-  stmt_done(st);
+  store_stmt_done(st);
 fail_bufs:
   free(array.p);
   free(docs.p);
@@ -690,7 +688,7 @@ fail_bufs:
  */
 int ec_store_deployments(ec_store_t *s, const char *device_id,
                          ec_deployment_summary_t **list, size_t *n) {
-  if (s == NULL || !id_ok(device_id) || list == NULL || n == NULL)
+  if (s == NULL || !store_id_ok(device_id) || list == NULL || n == NULL)
     return EC_EINVAL;
   *list = NULL;
   *n = 0;
@@ -701,7 +699,7 @@ int ec_store_deployments(ec_store_t *s, const char *device_id,
   size_t count = 0;
 
   if (sqlite3_bind_text(st, 1, device_id, -1, SQLITE_STATIC) != SQLITE_OK) {
-    log_db(s->db, "bind deployments");
+    store_log(s->db, "bind deployments");
     goto fail_stmt;
   }
   int rc;
@@ -720,22 +718,22 @@ int ec_store_deployments(ec_store_t *s, const char *device_id,
         .state = (ec_state_t)state,
         .updated_at_ms = sqlite3_column_int64(st, 2),
     };
-    if (growbuf_append(&array, &d, sizeof(d)) != 0 ||
-        growbuf_append(&strs, id, id_len + 1) != 0) {
+    if (store_growbuf_append(&array, &d, sizeof(d)) != 0 ||
+        store_growbuf_append(&strs, id, id_len + 1) != 0) {
       err = EC_ENOMEM;
       goto fail_stmt;
     }
     count++;
   }
   if (rc != SQLITE_DONE) {
-    log_db(s->db, "read deployments");
+    store_log(s->db, "read deployments");
     goto fail_stmt;
   }
-  stmt_done(st);
+  store_stmt_done(st);
 
   if (count > 0) {
     unsigned char *data;
-    ec_deployment_summary_t *block = join_block(&array, &strs, &data);
+    ec_deployment_summary_t *block = store_join_block(&array, &strs, &data);
     if (block == NULL) {
       err = EC_ENOMEM;
       goto fail_bufs;
@@ -752,7 +750,7 @@ int ec_store_deployments(ec_store_t *s, const char *device_id,
   return 0;
 
 fail_stmt:
-  stmt_done(st);
+  store_stmt_done(st);
 fail_bufs:
   free(array.p);
   free(strs.p);
@@ -773,7 +771,7 @@ int ec_store_each_status(ec_store_t *s,
     const char *dev = (const char *)sqlite3_column_text(st, 0);
     const char *dep = (const char *)sqlite3_column_text(st, 1);
     if (dev == NULL || dep == NULL) {
-      log_db(s->db, "walk status");
+      store_log(s->db, "walk status");
       ret = EC_ESTORE;
       break;
     }
@@ -782,10 +780,10 @@ int ec_store_each_status(ec_store_t *s,
       break;
   }
   if (ret == 0 && rc != SQLITE_DONE) {
-    log_db(s->db, "walk status");
+    store_log(s->db, "walk status");
     ret = EC_ESTORE;
   }
   s->walking = false;
-  stmt_done(st);
+  store_stmt_done(st);
   return ret;
 }
