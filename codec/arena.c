@@ -23,18 +23,13 @@ void ec_arena_reset(ec_arena_t *a) {
   }
 }
 
-void *ec_arena_alloc(ec_arena_t *a, size_t n) {
+/* Hand out @p n bytes at the next multiple of @p align (a power of two). */
+static void *bump(ec_arena_t *a, size_t n, size_t align) {
   if (a == NULL || a->base == NULL || a->used > a->cap) {
     return NULL;
   }
-  /* Zero-byte requests still get a distinct, usable pointer, so callers never
-   * confuse "nothing asked for" with "arena full". */
-  if (n == 0) {
-    n = 1;
-  }
   /* Align the address itself, not the offset: the caller's buffer may start
    * anywhere. */
-  const size_t align = alignof(max_align_t);
   uintptr_t at = (uintptr_t)(a->base + a->used);
   size_t pad = (size_t)((align - (at & (align - 1))) & (align - 1));
   size_t room = a->cap - a->used;
@@ -46,16 +41,19 @@ void *ec_arena_alloc(ec_arena_t *a, size_t n) {
   return p;
 }
 
+void *ec_arena_alloc(ec_arena_t *a, size_t n) {
+  /* Zero-byte requests still get a distinct, usable pointer, so callers never
+   * confuse "nothing asked for" with "arena full". */
+  return bump(a, n > 0 ? n : 1, alignof(max_align_t));
+}
+
 char *ec_arena_strndup(ec_arena_t *a, const char *s, size_t len) {
-  if (s == NULL && len > 0) {
+  if ((s == NULL && len > 0) || len == SIZE_MAX) {
     return NULL;
   }
-  if (len == SIZE_MAX) {
-    return NULL;
-  }
-  /* Strings need no alignment, but going through ec_arena_alloc keeps one
-   * bounds check for the whole arena. */
-  char *p = ec_arena_alloc(a, len + 1);
+  /* Strings need no alignment; packing them keeps a document of many short
+   * strings from costing a max_align_t per string. */
+  char *p = bump(a, len + 1, 1);
   if (p == NULL) {
     return NULL;
   }

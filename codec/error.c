@@ -1,6 +1,13 @@
-/* edgecoap codec: names for the shared error codes. */
+/* edgecoap codec: error names, codec error reports and the typed field readers that fill them. */
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "edgecoap/error.h"
+#include "tree.h"
 
 const char *ec_strerror(int err) {
   switch (err) {
@@ -37,4 +44,182 @@ const char *ec_strerror(int err) {
   default:
     return "unknown error";
   }
+}
+
+int ec_fail(ec_codec_error_t *err, int code, const char *title,
+            const char *field, const char *fmt, ...) {
+  if (err == NULL) {
+    return code;
+  }
+  err->code = code;
+  snprintf(err->title, sizeof err->title, "%s", title != NULL ? title : "");
+  snprintf(err->field, sizeof err->field, "%s", field != NULL ? field : "");
+  err->detail[0] = '\0';
+  if (fmt != NULL) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->detail, sizeof err->detail, fmt, ap);
+    va_end(ap);
+  }
+  return code;
+}
+
+void ec_path_key(char *out, size_t cap, const char *path, const char *key) {
+  if (out == NULL || cap == 0) {
+    return;
+  }
+  if (path == NULL || *path == '\0') {
+    snprintf(out, cap, "%s", key != NULL ? key : "");
+  } else {
+    snprintf(out, cap, "%s.%s", path, key != NULL ? key : "");
+  }
+}
+
+void ec_path_index(char *out, size_t cap, const char *path, size_t i) {
+  if (out == NULL || cap == 0) {
+    return;
+  }
+  snprintf(out, cap, "%s[%zu]", path != NULL ? path : "", i);
+}
+
+/* Look @p key up; 1 when found, 0 when absent and optional, < 0 when absent
+ * and required. */
+static int lookup(const json_t *obj, const char *key, const char *path,
+                  bool required, const json_t **v, char *field, size_t cap,
+                  ec_codec_error_t *err) {
+  ec_path_key(field, cap, path, key);
+  *v = json_object_get(obj, key);
+  if (*v != NULL) {
+    return 1;
+  }
+  if (required) {
+    return ec_fail(err, EC_EBADDOC, "missing-field", field,
+                   "%s is required", field);
+  }
+  return 0;
+}
+
+int ec_get_string(const json_t *obj, const char *key, const char *path,
+                  bool required, size_t min_len, size_t max_len,
+                  ec_arena_t *arena, const char **out, ec_codec_error_t *err) {
+  if (!json_is_object(obj) || key == NULL || arena == NULL || out == NULL) {
+    return EC_EINVAL;
+  }
+  char field[sizeof err->field];
+  const json_t *v;
+  int rc = lookup(obj, key, path, required, &v, field, sizeof field, err);
+  if (rc <= 0) {
+    return rc;
+  }
+  if (!json_is_string(v)) {
+    return ec_fail(err, EC_EBADDOC, "invalid-type", field,
+                   "%s must be a string", field);
+  }
+  size_t len = json_string_length(v);
+  if (len < min_len || len > max_len) {
+    return ec_fail(err, EC_ESEMANTIC, "invalid-length", field,
+                   "%s must be %zu to %zu bytes long", field, min_len, max_len);
+  }
+  const char *s = ec_arena_strndup(arena, json_string_value(v), len);
+  if (s == NULL) {
+    return ec_fail(err, EC_ENOMEM, "out-of-memory", field,
+                   "the decode arena is full at %s", field);
+  }
+  *out = s;
+  return 0;
+}
+
+/* Shared by both integer readers: @p lenient also takes decimal digits in a
+ * string, with an optional minus sign and nothing else around them. */
+static int get_int(const json_t *obj, const char *key, const char *path,
+                   bool required, int64_t min, int64_t max, int64_t *out,
+                   bool *present, bool lenient, ec_codec_error_t *err) {
+  if (!json_is_object(obj) || key == NULL || out == NULL) {
+    return EC_EINVAL;
+  }
+  char field[sizeof err->field];
+  const json_t *v;
+  if (present != NULL) {
+    *present = false;
+  }
+  int rc = lookup(obj, key, path, required, &v, field, sizeof field, err);
+  if (rc <= 0) {
+    return rc;
+  }
+  int64_t n;
+  if (json_is_integer(v)) {
+    n = (int64_t)json_integer_value(v);
+  } else if (lenient && json_is_string(v)) {
+    const char *s = json_string_value(v);
+    const char *d = *s == '-' ? s + 1 : s;
+    char *end = NULL;
+    long long ll = 0;
+    bool digits = *d >= '0' && *d <= '9';
+    if (digits) {
+      int saved = errno;
+      errno = 0;
+      ll = strtoll(s, &end, 10);
+      bool range = errno == ERANGE;
+      errno = saved;
+      if (*end != '\0') {
+        digits = false;
+      } else if (range) {
+        return ec_fail(err, EC_ESEMANTIC, "out-of-range", field,
+                       "%s must be between %" PRId64 " and %" PRId64, field,
+                       min, max);
+      }
+    }
+    if (!digits) {
+      return ec_fail(err, EC_EBADDOC, "invalid-type", field,
+                     "%s must be an integer", field);
+    }
+    n = (int64_t)ll;
+  } else {
+    return ec_fail(err, EC_EBADDOC, "invalid-type", field,
+                   "%s must be an integer", field);
+  }
+  if (n < min || n > max) {
+    return ec_fail(err, EC_ESEMANTIC, "out-of-range", field,
+                   "%s must be between %" PRId64 " and %" PRId64, field, min,
+                   max);
+  }
+  *out = n;
+  if (present != NULL) {
+    *present = true;
+  }
+  return 0;
+}
+
+int ec_get_int(const json_t *obj, const char *key, const char *path,
+               bool required, int64_t min, int64_t max, int64_t *out,
+               bool *present, ec_codec_error_t *err) {
+  return get_int(obj, key, path, required, min, max, out, present, false, err);
+}
+
+int ec_get_int_lenient(const json_t *obj, const char *key, const char *path,
+                       bool required, int64_t min, int64_t max, int64_t *out,
+                       bool *present, ec_codec_error_t *err) {
+  return get_int(obj, key, path, required, min, max, out, present, true, err);
+}
+
+int ec_check_keys(const json_t *obj, const char *path,
+                  const char *const *allowed, ec_codec_error_t *err) {
+  if (!json_is_object(obj)) {
+    return EC_EINVAL;
+  }
+  const char *key;
+  json_t *val;
+  json_object_foreach((json_t *)obj, key, val) {
+    bool known = false;
+    for (size_t i = 0; allowed != NULL && allowed[i] != NULL && !known; i++) {
+      known = strcmp(key, allowed[i]) == 0;
+    }
+    if (!known) {
+      char field[sizeof err->field];
+      ec_path_key(field, sizeof field, path, key);
+      return ec_fail(err, EC_EBADDOC, "unknown-key", field,
+                     "unknown key \"%s\"", key);
+    }
+  }
+  return 0;
 }
