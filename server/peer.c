@@ -71,7 +71,7 @@ int ec_peer_observe(ec_server_t *srv, ec_peer_t *peer, ec_route_t *route,
     return EC_EINVAL;
   if (find_obs(peer, route, token) >= 0)
     return 0;
-  if (peer->n_obs >= srv->cfg.max_peer_observations ||
+  if (peer->n_obs + peer->n_watches >= srv->cfg.max_peer_observations ||
       route->n_observers >= srv->cfg.max_observers)
     return EC_ETOOBIG;
   if (peer->n_obs == peer->cap_obs) {

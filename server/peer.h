@@ -31,6 +31,7 @@ struct ec_peer {
   ec_peer_obs_t *obs;
   unsigned n_obs;
   unsigned cap_obs;
+  unsigned n_watches; /* server-kept observations (watch.h) */
   /* Block1 upload in progress: the path it targets and the bytes so far. */
   char *up_path;
   uint8_t *up_buf;

@@ -11,6 +11,7 @@
 #include "peer.h"
 #include "request.h"
 #include "res_deployment.h"
+#include "watch.h"
 
 #define MAX_SEGMENTS 8
 
@@ -54,6 +55,14 @@ static int on_event(coap_session_t *session, const coap_event_t event) {
     ec_peer_drop(srv, session);
   }
   return 0;
+}
+
+static void on_nack(coap_session_t *session, const coap_pdu_t *sent,
+                    const coap_nack_reason_t reason, const coap_mid_t mid) {
+  ec_server_t *srv = coap_get_app_data(coap_session_get_context(session));
+  if (reason == COAP_NACK_RST || reason == COAP_NACK_TOO_MANY_RETRIES ||
+      reason == COAP_NACK_NOT_DELIVERABLE)
+    ec_watch_on_nack(srv, session, sent);
 }
 
 static int resolve(const char *host, uint16_t port, coap_address_t *out) {
@@ -122,6 +131,7 @@ int ec_server_new(const ec_server_config_t *cfg, ec_server_t **out) {
   coap_context_set_max_idle_sessions(srv->ctx, cfg->max_idle_sessions);
   coap_context_set_session_timeout(srv->ctx, cfg->session_timeout_s);
   coap_register_event_handler(srv->ctx, on_event);
+  coap_register_nack_handler(srv->ctx, on_nack);
   if (coap_new_endpoint(srv->ctx, &addr, COAP_PROTO_UDP) == NULL) {
     ec_log(EC_LOG_ERROR, "cannot listen on UDP [%s]:%u (in use, or not an "
            "address of this host?)", cfg->bind_addr, cfg->port);
@@ -149,6 +159,7 @@ int ec_server_new(const ec_server_config_t *cfg, ec_server_t **out) {
   return 0;
 
 fail_ctx:
+  ec_watch_free_all(srv);
   ec_peer_free_all(srv);
   coap_free_context(srv->ctx);
   ec_deployment_free_routes(srv);
@@ -176,6 +187,7 @@ int ec_server_run(ec_server_t *srv, volatile sig_atomic_t *stop) {
 void ec_server_free(ec_server_t *srv) {
   if (srv == NULL)
     return;
+  ec_watch_free_all(srv);
   ec_peer_free_all(srv);
   coap_free_context(srv->ctx);
   ec_deployment_free_routes(srv);

@@ -77,6 +77,7 @@ struct ec_server {
   ec_dedup_t *dedup;
   ec_route_t *routes;
   ec_peer_t *peers;
+  struct ec_watch_list *watch_lists; /* lists of server-kept observations */
   /* One scratch arena reused by every request: handlers never nest. */
   uint8_t *arena_buf;
   size_t arena_cap;
