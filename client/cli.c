@@ -1,0 +1,621 @@
+/* edgecoap: the edgecoap-client program, which prints every answer as JSON. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "edgecoap/client.h"
+
+#define PROG "edgecoap-client"
+/* Far above the server's 64 KiB cap: the server is the one to refuse. */
+#define INPUT_CAP (8u << 20)
+#define ARENA_FIRST (64u * 1024u)
+
+/* Exit statuses, as --help states them. */
+enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_FAILED = 3 };
+
+enum { OPT_COUNT = 256, OPT_MAX_TIME, OPT_SINCE, OPT_LIMIT };
+
+/* The server's URL, named in messages about failed exchanges. */
+static const char *server_url = "coap://127.0.0.1:5683";
+
+/* A command's arguments once parsed. */
+typedef struct {
+  char *pos[3];
+  long long count; /* watch: lines before stopping; 0 for no limit */
+  unsigned max_ms; /* watch: 0 for no limit */
+  long long since; /* history */
+  int limit;       /* history; 0 for the server's default */
+} args_t;
+
+typedef struct {
+  const char *group; /* the first word ("status"), or NULL */
+  const char *name;
+  const char *synopsis;
+  const char *help;
+  int npos;
+  const struct option *opts;
+  int (*run)(ec_client_t *c, const args_t *a);
+} command_t;
+
+/* ---- printing ---- */
+
+/*
+ * Write a body as JSON plus one newline: CBOR is transcoded, JSON written as
+ * received. @p one_line folds JSON line breaks, which JSON only allows as
+ * whitespace, so a notification is always exactly one line.
+ */
+static int print_body(FILE *f, const ec_response_t *r, bool one_line) {
+  int fmt = r->format;
+
+  if (!r->body_len)
+    return 0;
+  if (fmt < 0)
+    fmt = (int)ec_format_sniff(r->body, r->body_len);
+  if (fmt == EC_FORMAT_JSON) {
+    size_t n = r->body_len;
+    while (n && isspace(r->body[n - 1]))
+      n--;
+    for (size_t i = 0; i < n; i++) {
+      int ch = r->body[i];
+      putc(one_line && (ch == '\n' || ch == '\r') ? ' ' : ch, f);
+    }
+  } else if (fmt == EC_FORMAT_CBOR || fmt == EC_FORMAT_PROBLEM_CBOR) {
+    ssize_t n = ec_cbor_to_json(r->body, r->body_len, NULL, 0);
+    char *json;
+    if (n < 0)
+      return (int)n;
+    json = malloc((size_t)n + 1);
+    if (!json)
+      return EC_ENOMEM;
+    n = ec_cbor_to_json(r->body, r->body_len, json, (size_t)n + 1);
+    if (n >= 0)
+      fwrite(json, 1, (size_t)n, f);
+    free(json);
+    if (n < 0)
+      return (int)n;
+  } else {
+    return EC_EFORMAT;
+  }
+  putc('\n', f);
+  return ferror(f) ? EC_EIO : 0;
+}
+
+/* Say on stderr what an error answer said: its code and problem details. */
+static void print_refusal(const ec_response_t *r) {
+  int fmt = r->format < 0 && r->body_len
+                ? (int)ec_format_sniff(r->body, r->body_len)
+                : r->format;
+  size_t cap = 2 * r->body_len + 1024;
+  void *mem = malloc(cap);
+  ec_arena_t arena;
+  ec_problem_t p = {0};
+
+  fprintf(stderr, PROG ": %d.%02d", r->code / 100, r->code % 100);
+  if (mem && r->body_len &&
+      (fmt == EC_FORMAT_JSON || fmt == EC_FORMAT_CBOR ||
+       fmt == EC_FORMAT_PROBLEM_CBOR)) {
+    ec_arena_init(&arena, mem, cap);
+    if (ec_problem_decode(fmt, r->body, r->body_len, &p, &arena) != 0)
+      p = (ec_problem_t){0};
+  }
+  if (p.title || p.detail) {
+    fprintf(stderr, " %s%s%s", p.title ? p.title : "",
+            p.title && p.detail ? ": " : "", p.detail ? p.detail : "");
+    if (p.field && *p.field)
+      fprintf(stderr, " (field: %s)", p.field);
+    putc('\n', stderr);
+  } else if (r->body_len) {
+    /* Not a problem: JSON, or else diagnostic text (RFC 7252 5.5.2). */
+    putc(' ', stderr);
+    if (print_body(stderr, r, true) < 0) {
+      for (size_t i = 0; i < r->body_len; i++)
+        putc(r->body[i] < 0x20 || r->body[i] == 0x7f ? '?' : r->body[i],
+             stderr);
+      putc('\n', stderr);
+    }
+  } else {
+    putc('\n', stderr);
+  }
+  free(mem);
+}
+
+/* Turn a typed call's result into output and an exit status. */
+static int outcome(int rc, const ec_response_t *r) {
+  if (rc == 0) {
+    rc = print_body(stdout, r, false);
+    if (rc == 0)
+      return EXIT_OK;
+    fprintf(stderr, PROG ": cannot print the answer: %s\n", ec_strerror(rc));
+    return EXIT_FAILED;
+  }
+  if (r->code >= 400) {
+    print_refusal(r);
+    return EXIT_REFUSED;
+  }
+  fprintf(stderr, PROG ": %s: %s\n", server_url, ec_strerror(rc));
+  return EXIT_FAILED;
+}
+
+/* ---- commands ---- */
+
+/* Read all of @p name ('-': stdin); on failure say why and return -1. */
+static int read_input(const char *name, uint8_t **out, size_t *len) {
+  FILE *f = strcmp(name, "-") == 0 ? stdin : fopen(name, "rb");
+  uint8_t *buf = NULL;
+  size_t n = 0, cap = 0;
+  const char *why = NULL;
+
+  if (!f) {
+    fprintf(stderr, PROG ": %s: %s\n", name, strerror(errno));
+    return -1;
+  }
+  while (!why) {
+    if (n == cap) {
+      size_t grown = cap ? 2 * cap : 4096;
+      uint8_t *p = grown <= INPUT_CAP ? realloc(buf, grown) : NULL;
+      if (!p) {
+        why = grown <= INPUT_CAP ? strerror(ENOMEM) : "larger than 8 MiB";
+        break;
+      }
+      buf = p;
+      cap = grown;
+    }
+    n += fread(buf + n, 1, cap - n, f);
+    if (ferror(f))
+      why = "read error";
+    else if (feof(f))
+      break;
+  }
+  if (f != stdin)
+    fclose(f);
+  if (why) {
+    fprintf(stderr, PROG ": %s: %s\n", name, why);
+    free(buf);
+    return -1;
+  }
+  *out = buf;
+  *len = n;
+  return 0;
+}
+
+static int run_report(ec_client_t *c, const args_t *a) {
+  const char *name = strcmp(a->pos[2], "-") == 0 ? "stdin" : a->pos[2];
+  uint8_t *buf = NULL;
+  void *mem = NULL;
+  size_t len, cap;
+  ec_arena_t arena;
+  ec_deployment_status_t st;
+  ec_codec_error_t err = {0};
+  ec_response_t r = {0};
+  int rc, status = EXIT_FAILED;
+
+  if (read_input(a->pos[2], &buf, &len) < 0)
+    return EXIT_FAILED;
+  /* Decoded strings are copies and structs small: a few times the input. */
+  cap = 4 * len + ARENA_FIRST;
+  mem = malloc(cap);
+  if (!mem) {
+    fprintf(stderr, PROG ": %s\n", ec_strerror(EC_ENOMEM));
+    goto done;
+  }
+  ec_arena_init(&arena, mem, cap);
+  /* Check the document here, so a bad one is explained without a round trip. */
+  rc = ec_deployment_status_decode(ec_format_sniff(buf, len), buf, len, &st,
+                                   &arena, &err);
+  if (rc == 0)
+    rc = ec_deployment_status_check_route(&st, a->pos[1], &err);
+  if (rc < 0) {
+    fprintf(stderr, PROG ": %s: %s: %s", name,
+            err.title[0] ? err.title : "invalid",
+            err.detail[0] ? err.detail : ec_strerror(rc));
+    if (err.field[0])
+      fprintf(stderr, " (field: %s)", err.field);
+    putc('\n', stderr);
+    status = EXIT_REFUSED;
+    goto done;
+  }
+  status = outcome(ec_client_status_report(c, a->pos[0], &st, &r), &r);
+done:
+  free(mem);
+  free(buf);
+  return status;
+}
+
+/* Typed reads decode into an arena sized before the answer is seen. */
+typedef int (*read_fn)(ec_client_t *c, const args_t *a, ec_arena_t *arena,
+                       ec_response_t *r);
+
+static int typed_read(ec_client_t *c, const args_t *a, read_fn fn) {
+  size_t cap = ARENA_FIRST;
+  ec_response_t r = {0};
+  int rc;
+
+  for (int attempt = 0;; attempt++) {
+    void *mem = malloc(cap);
+    ec_arena_t arena;
+
+    if (!mem) {
+      rc = EC_ENOMEM;
+      break;
+    }
+    ec_arena_init(&arena, mem, cap);
+    rc = fn(c, a, &arena, &r);
+    free(mem);
+    /* A first guess that was too small is retried once, sized from the body. */
+    if (rc != EC_ENOMEM || attempt || !r.body_len)
+      break;
+    cap = 16 * r.body_len + ARENA_FIRST;
+  }
+  return outcome(rc, &r);
+}
+
+static int read_status(ec_client_t *c, const args_t *a, ec_arena_t *arena,
+                       ec_response_t *r) {
+  ec_deployment_status_t st;
+  return ec_client_status_get(c, a->pos[0], a->pos[1], &st, arena, r);
+}
+
+static int read_history(ec_client_t *c, const args_t *a, ec_arena_t *arena,
+                        ec_response_t *r) {
+  ec_history_item_t *items;
+  size_t n;
+  return ec_client_status_history(c, a->pos[0], a->pos[1], a->since, a->limit,
+                                  &items, &n, arena, r);
+}
+
+static int read_deployments(ec_client_t *c, const args_t *a, ec_arena_t *arena,
+                            ec_response_t *r) {
+  ec_deployment_summary_t *list;
+  size_t n;
+  return ec_client_deployments(c, a->pos[0], &list, &n, arena, r);
+}
+
+static int run_get(ec_client_t *c, const args_t *a) {
+  return typed_read(c, a, read_status);
+}
+static int run_history(ec_client_t *c, const args_t *a) {
+  return typed_read(c, a, read_history);
+}
+static int run_deployments(ec_client_t *c, const args_t *a) {
+  return typed_read(c, a, read_deployments);
+}
+
+typedef struct {
+  long long left; /* lines still wanted; 0 for no limit */
+  bool printed;   /* at least one notification was printed */
+  bool refused;   /* an error answer was printed */
+  bool broken;    /* stdout failed or the body could not be printed */
+} watch_t;
+
+static int on_notification(void *ud, const ec_response_t *r) {
+  watch_t *w = ud;
+
+  if (r->code >= 300) {
+    print_refusal(r);
+    w->refused = true;
+    return 1;
+  }
+  /* Flushed per line so a pipe reader sees each notification as it comes. */
+  if (print_body(stdout, r, true) < 0 || fflush(stdout) != 0) {
+    w->broken = true;
+    return 1;
+  }
+  w->printed = true;
+  return w->left > 0 && --w->left == 0;
+}
+
+static int run_watch(ec_client_t *c, const args_t *a) {
+  watch_t w = {a->count, false, false, false};
+  int rc = ec_client_status_observe(c, a->pos[0], a->pos[1], on_notification,
+                                    &w, a->max_ms);
+
+  if (w.refused)
+    return EXIT_REFUSED;
+  if (w.broken) {
+    fprintf(stderr, PROG ": cannot print a notification\n");
+    return EXIT_FAILED;
+  }
+  if (rc < 0) {
+    /* A 2.xx answer, then EC_EPROTO: the resource is not observable. */
+    const char *why =
+        rc == EC_EPROTO && w.printed
+            ? "the answer carried no Observe option: no notifications will come"
+            : ec_strerror(rc);
+    fprintf(stderr, PROG ": %s: %s\n", server_url, why);
+    return EXIT_FAILED;
+  }
+  return EXIT_OK;
+}
+
+/* ---- the command table and argument parsing ---- */
+
+static const struct option plain_opts[] = {{"help", no_argument, NULL, 'h'},
+                                           {0}};
+static const struct option watch_opts[] = {
+    {"count", required_argument, NULL, OPT_COUNT},
+    {"max-time", required_argument, NULL, OPT_MAX_TIME},
+    {"help", no_argument, NULL, 'h'},
+    {0}};
+static const struct option history_opts[] = {
+    {"since", required_argument, NULL, OPT_SINCE},
+    {"limit", required_argument, NULL, OPT_LIMIT},
+    {"help", no_argument, NULL, 'h'},
+    {0}};
+
+static const command_t commands[] = {
+    {"status", "report", "DEVICE DEPLOYMENT FILE|-",
+     "Send the DeploymentStatus document in FILE ('-': standard input),\n"
+     "JSON or CBOR, after checking it locally; print the document the\n"
+     "server stored.\n",
+     3, plain_opts, run_report},
+    {"status", "get", "DEVICE DEPLOYMENT",
+     "Print the deployment's latest status report.\n", 2, plain_opts, run_get},
+    {"status", "watch", "DEVICE DEPLOYMENT [--count N] [--max-time SECONDS]",
+     "Observe the deployment's status: print one compact JSON line per\n"
+     "notification, the current report first.\n"
+     "  --count N           stop after N lines\n"
+     "  --max-time SECONDS  stop after this long (default: never)\n",
+     2, watch_opts, run_watch},
+    {"status", "history", "DEVICE DEPLOYMENT [--since N] [--limit M]",
+     "Print the deployment's stored reports, oldest first.\n"
+     "  --since N  only reports with seq > N\n"
+     "  --limit M  at most M reports (default: the server's)\n",
+     2, history_opts, run_history},
+    {NULL, "deployments", "DEVICE",
+     "List the device's deployments and their states.\n", 1, plain_opts,
+     run_deployments},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void print_usage(FILE *f) {
+  fputs(
+      "Usage: " PROG
+      " [--url URL] [--json|--cbor] [--timeout MS] COMMAND ...\n\n"
+      "Talk to an edgecoap server over CoAP; answers go to stdout as JSON.\n\n"
+      "Options:\n"
+      "  --url URL     coap://host:port or coap+tcp://host:port"
+      " (default coap://127.0.0.1:5683)\n"
+      "  --json        send JSON and ask for JSON\n"
+      "  --cbor        send CBOR and ask for CBOR (the default)\n"
+      "  --timeout MS  per request, retransmissions included (default 10000)\n"
+      "  -h, --help    this text; COMMAND --help for one command\n\n"
+      "Commands:\n",
+      f);
+  for (size_t i = 0; i < N_COMMANDS; i++)
+    fprintf(f, "  %s%s%s %s\n", commands[i].group ? commands[i].group : "",
+            commands[i].group ? " " : "", commands[i].name,
+            commands[i].synopsis);
+  fputs(
+      "\nExit status: 0 on a 2.xx answer; 1 when the server answered an error\n"
+      "(on stderr: its code and problem details) or the report is invalid;\n"
+      "2 on a usage error; 3 when no usable answer came (timeout, network,\n"
+      "bad reply).\n"
+      "EDGECOAP_DEBUG=1 turns on libcoap's debug log.\n",
+      f);
+}
+
+static void print_synopsis(FILE *f, const command_t *cmd) {
+  fprintf(f, "Usage: " PROG " [OPTIONS] %s%s%s %s\n",
+          cmd->group ? cmd->group : "", cmd->group ? " " : "", cmd->name,
+          cmd->synopsis);
+}
+
+/* Report a usage error; @p cmd picks which --help to point at. */
+static int usage_error(const command_t *cmd, const char *fmt, ...) {
+  va_list ap;
+
+  fputs(PROG ": ", stderr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  putc('\n', stderr);
+  if (cmd)
+    print_synopsis(stderr, cmd);
+  else
+    fputs("Try '" PROG " --help'.\n", stderr);
+  return EXIT_USAGE;
+}
+
+static bool parse_ll(const char *s, long long min, long long max,
+                     long long *out) {
+  char *end;
+  long long v;
+
+  errno = 0;
+  v = strtoll(s, &end, 10);
+  if (errno || end == s || *end || v < min || v > max)
+    return false;
+  *out = v;
+  return true;
+}
+
+/* getopt's view of the offending option, for messages. */
+static const char *bad_option(char **argv) {
+  return argv[optind - 1];
+}
+
+/*
+ * Parse one command's options and positionals; argv[0] is the command's
+ * name. Options may come before, between or after the positionals.
+ * @return -1 to go on, or an exit status
+ */
+static int parse_command(const command_t *cmd, int argc, char **argv,
+                         args_t *a) {
+  int opt, npos;
+  long long v;
+  char *end;
+  double secs;
+
+  optind = 0; /* glibc: start afresh on a new vector */
+  while ((opt = getopt_long(argc, argv, ":h", cmd->opts, NULL)) != -1) {
+    switch (opt) {
+    case 'h':
+      print_synopsis(stdout, cmd);
+      printf("\n%s", cmd->help);
+      return EXIT_OK;
+    case OPT_COUNT:
+      if (!parse_ll(optarg, 1, LLONG_MAX, &a->count))
+        return usage_error(cmd, "--count wants a whole number >= 1, not '%s'",
+                           optarg);
+      break;
+    case OPT_MAX_TIME:
+      errno = 0;
+      secs = strtod(optarg, &end);
+      if (errno || end == optarg || *end ||
+          !(secs > 0 && secs <= UINT_MAX / 1000.0))
+        return usage_error(cmd, "--max-time wants seconds > 0, not '%s'",
+                           optarg);
+      a->max_ms = secs * 1000 < 1 ? 1 : (unsigned)(secs * 1000);
+      break;
+    case OPT_SINCE:
+      if (!parse_ll(optarg, 0, LLONG_MAX, &a->since))
+        return usage_error(
+            cmd, "--since wants a sequence number >= 0, not '%s'", optarg);
+      break;
+    case OPT_LIMIT:
+      if (!parse_ll(optarg, 1, INT_MAX, &v))
+        return usage_error(cmd, "--limit wants a whole number >= 1, not '%s'",
+                           optarg);
+      a->limit = (int)v;
+      break;
+    case ':':
+      return usage_error(cmd, "%s needs a value", bad_option(argv));
+    default:
+      return usage_error(cmd, "unknown option '%s'", bad_option(argv));
+    }
+  }
+  npos = argc - optind;
+  if (npos != cmd->npos)
+    return usage_error(cmd, "%s arguments",
+                       npos < cmd->npos ? "missing" : "too many");
+  for (int i = 0; i < npos; i++)
+    a->pos[i] = argv[optind + i];
+  return -1;
+}
+
+/* Find the command named by argv[0] (and argv[1] for a group); sets *words. */
+static const command_t *find_command(int argc, char **argv, int *words) {
+  for (size_t i = 0; i < N_COMMANDS; i++) {
+    const command_t *cmd = &commands[i];
+    if (!cmd->group && strcmp(argv[0], cmd->name) == 0) {
+      *words = 1;
+      return cmd;
+    }
+    if (cmd->group && strcmp(argv[0], cmd->group) == 0 && argc > 1 &&
+        strcmp(argv[1], cmd->name) == 0) {
+      *words = 2;
+      return cmd;
+    }
+  }
+  return NULL;
+}
+
+/* "status" alone, "status --help" or "status bogus". */
+static int group_usage(const char *group, int argc, char **argv) {
+  bool help = argc > 1 &&
+              (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
+  FILE *f = help ? stdout : stderr;
+
+  if (!help)
+    fprintf(stderr, PROG ": %s%s%s\n", argc > 1 ? "unknown command: " : "",
+            argc > 1 ? argv[1] : group, argc > 1 ? "" : " needs a subcommand");
+  fprintf(f, "Usage: " PROG " [OPTIONS] %s SUBCOMMAND ...\n", group);
+  for (size_t i = 0; i < N_COMMANDS; i++)
+    if (commands[i].group && strcmp(commands[i].group, group) == 0)
+      fprintf(f, "  %s %s %s\n", group, commands[i].name, commands[i].synopsis);
+  return help ? EXIT_OK : EXIT_USAGE;
+}
+
+static bool is_group(const char *word) {
+  for (size_t i = 0; i < N_COMMANDS; i++)
+    if (commands[i].group && strcmp(commands[i].group, word) == 0)
+      return true;
+  return false;
+}
+
+int main(int argc, char **argv) {
+  static const struct option global_opts[] = {
+      {"url", required_argument, NULL, 'u'},
+      {"json", no_argument, NULL, 'j'},
+      {"cbor", no_argument, NULL, 'c'},
+      {"timeout", required_argument, NULL, 't'},
+      {"help", no_argument, NULL, 'h'},
+      {0}};
+  ec_client_config_t cfg = {
+      .url = NULL, .format = EC_FORMAT_CBOR, .timeout_ms = 0};
+  const command_t *cmd;
+  ec_client_t *client;
+  args_t args = {0};
+  long long v;
+  int opt, words, status, rc;
+
+  /* A closed stdout becomes a write error, not a kill mid-exchange. */
+  signal(SIGPIPE, SIG_IGN);
+  opterr = 0;
+  /* '+': global options stop at the command word. */
+  while ((opt = getopt_long(argc, argv, "+:h", global_opts, NULL)) != -1) {
+    switch (opt) {
+    case 'u':
+      cfg.url = server_url = optarg;
+      break;
+    case 'j':
+      cfg.format = EC_FORMAT_JSON;
+      break;
+    case 'c':
+      cfg.format = EC_FORMAT_CBOR;
+      break;
+    case 't':
+      if (!parse_ll(optarg, 1, UINT_MAX, &v))
+        return usage_error(NULL, "--timeout wants milliseconds >= 1, not '%s'",
+                           optarg);
+      cfg.timeout_ms = (unsigned)v;
+      break;
+    case 'h':
+      print_usage(stdout);
+      return EXIT_OK;
+    case ':':
+      return usage_error(NULL, "%s needs a value", bad_option(argv));
+    default:
+      return usage_error(NULL, "unknown option '%s'", bad_option(argv));
+    }
+  }
+  argc -= optind;
+  argv += optind;
+  if (argc < 1)
+    return usage_error(NULL, "no command given");
+  cmd = find_command(argc, argv, &words);
+  if (!cmd) {
+    if (is_group(argv[0]))
+      return group_usage(argv[0], argc, argv);
+    return usage_error(NULL, "unknown command: %s", argv[0]);
+  }
+  status = parse_command(cmd, argc - words + 1, argv + words - 1, &args);
+  if (status >= 0)
+    return status;
+
+  rc = ec_client_new(&cfg, &client);
+  if (rc == EC_EINVAL)
+    return usage_error(
+        NULL,
+        "invalid URL '%s' (want coap://host:port or coap+tcp://host:port)",
+        cfg.url);
+  if (rc < 0) {
+    fprintf(stderr, PROG ": %s: %s\n", server_url, ec_strerror(rc));
+    return EXIT_FAILED;
+  }
+  status = cmd->run(client, &args);
+  ec_client_free(client);
+  if (fflush(stdout) != 0 && status == EXIT_OK) {
+    fprintf(stderr, PROG ": cannot write to standard output\n");
+    status = EXIT_FAILED;
+  }
+  return status;
+}
