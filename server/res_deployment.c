@@ -180,6 +180,16 @@ void ec_deployment_free_routes(ec_server_t *srv) {
   }
 }
 
+/* True when @p request names exactly the path of @p r. */
+static int same_path(const coap_pdu_t *request, coap_resource_t *r) {
+  coap_string_t *path = coap_get_uri_path(request);
+  coap_str_const_t *rp = coap_resource_get_uri_path(r);
+  int same = path != NULL && rp != NULL && path->length == rp->length &&
+             memcmp(path->s, rp->s, rp->length) == 0;
+  coap_delete_string(path);
+  return same;
+}
+
 /* Replace the route's cached report with @p cbor (taken over). */
 static int cache_set(ec_server_t *srv, ec_route_t *rt, uint8_t *cbor,
                      size_t cbor_len, const ec_deployment_status_t *st) {
@@ -358,6 +368,13 @@ static void status_write(ec_req_t *rq, ec_route_t *rt, const char *dev,
   /* Committed: from here on the answer is a success whatever else fails. */
   if (rt == NULL)
     rt = routes_for_pair(rq->srv, dev, dep);
+  /* A first report came through the unknown-path resource. If its answer
+   * goes out block-wise, the client asks for the next blocks at the same
+   * path, which the new resource now owns: libcoap only continues a Block2
+   * transfer for the resource that started it, so start it from there. */
+  if (rt != NULL && rq->resource != rt->resource &&
+      same_path(rq->request, rt->resource))
+    rq->resource = rt->resource;
   int code = created ? 201 : 204;
   if (rt == NULL || cache_set(rq->srv, rt, doc, (size_t)n, &st) < 0) {
     /* The report is stored; answer it from the encoded copy we still have. */
