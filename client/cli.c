@@ -312,10 +312,30 @@ static int on_notification(void *ud, const ec_response_t *r) {
   return w->left > 0 && --w->left == 0;
 }
 
+/* The client a watch runs on, for the signal handler. */
+static ec_client_t *watching;
+
+static void stop_watching(int sig) {
+  (void)sig;
+  ec_client_interrupt(watching);
+}
+
 static int run_watch(ec_client_t *c, const args_t *a) {
   watch_t w = {a->count, false, false, false};
+  struct sigaction sa, old_int, old_term;
+
+  /* Ctrl-C ends the watch through the client, which cancels the observation
+   * so that the server stops notifying at once. */
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = stop_watching;
+  watching = c;
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
   int rc = ec_client_status_observe(c, a->pos[0], a->pos[1], on_notification,
                                     &w, a->max_ms);
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
+  watching = NULL;
 
   if (w.refused)
     return EXIT_REFUSED;

@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <netdb.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -61,6 +62,7 @@ struct ec_client {
   ec_observe_cb cb;
   void *ud;
   bool obs_live; /* the server holds an observation for our token */
+  volatile sig_atomic_t interrupted; /* ec_client_interrupt() was called */
   uint32_t obs_seq;
   uint64_t obs_at_ms;
 };
@@ -361,6 +363,8 @@ static int pump(ec_client_t *c, uint64_t answer_by, uint64_t end) {
 
     if (c->phase == PH_DONE)
       return c->result;
+    if (c->interrupted && c->phase == PH_OBSERVE)
+      return 0; /* the caller cancels the observation on the way out */
     if (!c->answered && (!until || answer_by < until))
       until = answer_by;
     if (until && now >= until)
@@ -466,10 +470,18 @@ static int make_path(char *out, size_t cap, ...) {
 
 static int status_path(char *out, size_t cap, const char *device_id,
                        const char *deployment_id, const char *tail) {
-  if (!device_id || !deployment_id)
+  char dep[256];
+  size_t n;
+
+  if (!device_id || !deployment_id || (n = strlen(deployment_id)) >= sizeof dep)
     return EC_EINVAL;
-  return make_path(out, cap, "/device/", device_id, "/deployment/",
-                   deployment_id, tail, (const char *)NULL);
+  /* Deployment ids are UUIDs, matched case-insensitively; the server names
+   * its resources with the lowercase spelling, and only that path can be
+   * observed, so always use it. */
+  for (size_t i = 0; i <= n; i++)
+    dep[i] = (char)tolower((unsigned char)deployment_id[i]);
+  return make_path(out, cap, "/device/", device_id, "/deployment/", dep, tail,
+                   (const char *)NULL);
 }
 
 /* A typed call: send, hand back the answer, map its code. */
@@ -599,6 +611,11 @@ int ec_client_deployments(ec_client_t *c, const char *device_id,
   return rc < 0 ? decode_error(rc) : 0;
 }
 
+void ec_client_interrupt(ec_client_t *c) {
+  if (c != NULL)
+    c->interrupted = 1;
+}
+
 /* Ask the server to forget our observation; wait, bounded, for its answer. */
 static void cancel_observation(ec_client_t *c) {
   coap_binary_t token = {c->token_len, c->token};
@@ -621,6 +638,7 @@ int ec_client_observe(ec_client_t *c, const char *path, ec_observe_cb cb,
   c->cb = cb;
   c->ud = ud;
   c->obs_live = false;
+  c->interrupted = 0;
   rc = send_request(c, COAP_REQUEST_CODE_GET, path, COAP_OBSERVE_ESTABLISH, -1,
                     NULL, 0, PH_OBSERVE);
   if (rc == 0)

@@ -104,6 +104,13 @@ typedef int (*ec_observe_cb)(void *ud, const ec_response_t *resp);
 int ec_client_observe(ec_client_t *c, const char *path, ec_observe_cb cb,
                       void *ud, unsigned max_ms);
 
+/**
+ * Make a running ec_client_observe() on @p c cancel its observation and
+ * return 0. Async-signal-safe (it only sets a flag), so a SIGINT handler may
+ * call it.
+ */
+void ec_client_interrupt(ec_client_t *c);
+
 /** Observe a deployment's status; see ec_client_observe(). */
 int ec_client_status_observe(ec_client_t *c, const char *device_id,
                              const char *deployment_id, ec_observe_cb cb,
