@@ -68,8 +68,8 @@ void ec_req_store_error(ec_req_t *rq, int rc);
 
 /**
  * Read the request's Uri-Path segments (already percent-decoded by libcoap).
- * @return the number of segments (at most @p max), or -1 if there are more or
- *         one is longer than @p seg_cap - 1 bytes
+ * @return the number of segments (at most @p max), or -1 if there are more,
+ *         or one is longer than 128 bytes or holds a NUL
  */
 int ec_req_path(const coap_pdu_t *request, char (*segs)[129], int max);
 
