@@ -1,0 +1,254 @@
+/* edgecoap: the client library's calls for ON-API status messages (post, list,
+ * fetch, sync, observe). */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "edgecoap/client.h"
+
+/* Built on ec_client_request() and ec_client_observe(), so this file needs
+ * nothing of the client's internals. */
+
+#define COLLECTION "/api/2.3/statusmessages"
+/* The path plus a query of every filter at its longest. */
+#define MAX_PATH 768
+
+static int body_format(ec_format_t fmt) {
+  if (fmt == 0)
+    return EC_FORMAT_CBOR;
+  return fmt == EC_FORMAT_JSON || fmt == EC_FORMAT_CBOR ? (int)fmt : EC_EINVAL;
+}
+
+/* Map an answer's code onto the library's errors, as client.c does. */
+static int code_error(int code) {
+  if (code >= 200 && code < 300)
+    return 0;
+  if (code == 404)
+    return EC_ENOTFOUND;
+  return code >= 400 && code < 600 ? EC_ERESPONSE : EC_EPROTO;
+}
+
+/* The format to decode an answer in; a server may omit Content-Format. */
+static int answer_format(const ec_response_t *r) {
+  if (r->format == EC_FORMAT_JSON || r->format == EC_FORMAT_CBOR)
+    return r->format;
+  if (r->format < 0 && r->body_len > 0)
+    return (int)ec_format_sniff(r->body, r->body_len);
+  return EC_EFORMAT;
+}
+
+/* A body the codec refuses is the server's fault, unless the arena is short. */
+static int decode_error(int rc) {
+  return rc == EC_ENOMEM ? rc : EC_EPROTO;
+}
+
+/* Send, keep the answer in *out (and *resp), map its code. */
+static int call(ec_client_t *c, const char *method, const char *path, int fmt,
+                const uint8_t *body, size_t len, ec_response_t *out,
+                ec_response_t *resp) {
+  int rc = ec_client_request(c, method, path, fmt, body, len, out);
+  if (rc < 0)
+    return rc;
+  if (resp)
+    *resp = *out;
+  return code_error(out->code);
+}
+
+/* Decode a list answer (or, for a POST of one, a single message). */
+static int decode_list(const ec_response_t *r, ec_status_message_t **msgs,
+                       size_t *n, ec_arena_t *arena) {
+  int fmt = answer_format(r);
+  if (fmt < 0)
+    return EC_EPROTO;
+  int rc = ec_status_messages_decode((ec_format_t)fmt, r->body, r->body_len,
+                                     EC_MSG_STORED, msgs, n, NULL, arena, NULL);
+  return rc < 0 ? decode_error(rc) : 0;
+}
+
+/* "/api/2.3/statusmessages[/latest]?<filters>", without the limit for
+ * latest. */
+static int filter_path(char *out, size_t cap, const char *tail,
+                       const ec_msg_filter_t *f) {
+  int n = snprintf(out, cap, COLLECTION "%s", tail);
+  if (n < 0 || (size_t)n >= cap)
+    return EC_EINVAL;
+  if (f == NULL)
+    return 0;
+  ec_msg_filter_t g = *f;
+  if (*tail != '\0')
+    g.limit = 0;
+  out[n] = '?';
+  ssize_t q = ec_msg_filter_query(&g, out + n + 1, cap - (size_t)n - 1);
+  if (q < 0)
+    return q == EC_ENOSPC ? EC_EINVAL : (int)q;
+  if (q == 0)
+    out[n] = '\0'; /* no filter: no '?' */
+  return 0;
+}
+
+int ec_client_msg_post(ec_client_t *c, ec_format_t fmt,
+                       const ec_status_message_t *msgs, size_t n, bool batch,
+                       ec_status_message_t **stored, size_t *n_stored,
+                       ec_arena_t *arena, ec_response_t *resp) {
+  int bf = body_format(fmt);
+  if (c == NULL || msgs == NULL || n == 0 || bf < 0 ||
+      (stored != NULL && (n_stored == NULL || arena == NULL)))
+    return EC_EINVAL;
+  if (n > 1)
+    batch = true;
+  /* The server assigns IDs and refuses any sent: write copies without. */
+  ec_status_message_t *copy = malloc(n * sizeof(*copy));
+  if (copy == NULL)
+    return EC_ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    copy[i] = msgs[i];
+    copy[i].id = 0;
+  }
+  ssize_t len =
+      batch ? ec_status_messages_encode((ec_format_t)bf, copy, n, NULL, 0)
+            : ec_status_message_encode((ec_format_t)bf, copy, NULL, 0);
+  uint8_t *body = len >= 0 ? malloc((size_t)len + 1) : NULL;
+  int rc = len < 0 ? (int)len : EC_ENOMEM;
+  if (body != NULL) {
+    ssize_t m = batch ? ec_status_messages_encode((ec_format_t)bf, copy, n,
+                                                  body, (size_t)len + 1)
+                      : ec_status_message_encode((ec_format_t)bf, copy, body,
+                                                 (size_t)len + 1);
+    rc = m == len ? 0 : EC_EINVAL;
+  }
+  free(copy);
+  if (rc < 0)
+    goto done;
+  ec_response_t r;
+  rc = call(c, "POST", COLLECTION, bf, body, (size_t)len, &r, resp);
+  /* Every refusal of a post is an error answer, 4.04 included. */
+  if (rc == EC_ENOTFOUND)
+    rc = EC_ERESPONSE;
+  if (rc == 0 && stored != NULL)
+    rc = decode_list(&r, stored, n_stored, arena);
+done:
+  free(body);
+  return rc;
+}
+
+int ec_client_msg_list(ec_client_t *c, const ec_msg_filter_t *f,
+                       ec_status_message_t **msgs, size_t *n, ec_arena_t *arena,
+                       ec_response_t *resp) {
+  char path[MAX_PATH];
+  ec_response_t r;
+  int rc;
+  if (c == NULL || msgs == NULL || n == NULL || arena == NULL)
+    return EC_EINVAL;
+  if ((rc = filter_path(path, sizeof(path), "", f)) < 0 ||
+      (rc = call(c, "GET", path, -1, NULL, 0, &r, resp)) < 0)
+    return rc;
+  return decode_list(&r, msgs, n, arena);
+}
+
+int ec_client_msg_fetch(ec_client_t *c, ec_format_t fmt,
+                        const ec_msg_filter_t *f, ec_status_message_t **msgs,
+                        size_t *n, ec_arena_t *arena, ec_response_t *resp) {
+  static const ec_msg_filter_t none;
+  int bf = body_format(fmt);
+  if (c == NULL || msgs == NULL || n == NULL || arena == NULL || bf < 0)
+    return EC_EINVAL;
+  if (f == NULL)
+    f = &none;
+  ssize_t len = ec_msg_filter_encode((ec_format_t)bf, f, NULL, 0);
+  uint8_t *body = len >= 0 ? malloc((size_t)len + 1) : NULL;
+  int rc = len < 0 ? (int)len : EC_ENOMEM;
+  ec_response_t r;
+  if (body != NULL &&
+      ec_msg_filter_encode((ec_format_t)bf, f, body, (size_t)len + 1) == len &&
+      (rc = call(c, "FETCH", COLLECTION, bf, body, (size_t)len, &r, resp)) == 0)
+    rc = decode_list(&r, msgs, n, arena);
+  free(body);
+  return rc;
+}
+
+int ec_client_msg_get(ec_client_t *c, int64_t id, ec_status_message_t *msg,
+                      ec_arena_t *arena, ec_response_t *resp) {
+  char path[64];
+  ec_response_t r;
+  int rc;
+  if (c == NULL || id < 1 || msg == NULL || arena == NULL)
+    return EC_EINVAL;
+  snprintf(path, sizeof(path), COLLECTION "/%" PRId64, id);
+  if ((rc = call(c, "GET", path, -1, NULL, 0, &r, resp)) < 0)
+    return rc;
+  int fmt = answer_format(&r);
+  if (fmt < 0)
+    return EC_EPROTO;
+  rc = ec_status_message_decode((ec_format_t)fmt, r.body, r.body_len,
+                                EC_MSG_STORED, msg, arena, NULL);
+  return rc < 0 ? decode_error(rc) : 0;
+}
+
+int ec_client_msg_sync(ec_client_t *c, const ec_msg_filter_t *f,
+                       int64_t after_id, ec_msg_cb cb, void *ud,
+                       int64_t *last_id) {
+  static const ec_msg_filter_t none;
+  if (c == NULL || cb == NULL || after_id < 0)
+    return EC_EINVAL;
+  ec_msg_filter_t g = f != NULL ? *f : none;
+  size_t page = g.limit > 0 ? (size_t)g.limit : EC_MSG_LIMIT_DEFAULT;
+  size_t cap = 256 * 1024;
+  void *mem = NULL;
+  int rc = 0;
+  if (last_id != NULL)
+    *last_id = after_id;
+  for (;;) {
+    ec_status_message_t *msgs = NULL;
+    size_t n = 0;
+    ec_response_t r = {0};
+    ec_arena_t arena;
+    g.has_from_id = true;
+    g.from_id = after_id;
+    if (mem == NULL && (mem = malloc(cap)) == NULL) {
+      rc = EC_ENOMEM;
+      break;
+    }
+    ec_arena_init(&arena, mem, cap);
+    rc = ec_client_msg_list(c, &g, &msgs, &n, &arena, &r);
+    if (rc == EC_ENOMEM && r.body_len > 0 && cap < 16 * r.body_len + 65536) {
+      /* The first guess was small: size the arena from the page and ask
+       * for the same page again. */
+      free(mem);
+      mem = NULL;
+      cap = 16 * r.body_len + 65536;
+      continue;
+    }
+    if (rc < 0)
+      break;
+    int stop = 0;
+    for (size_t i = 0; i < n && !stop; i++) {
+      /* A server that broke the order would make the walk skip or repeat
+       * messages: refuse its answer instead. */
+      if (msgs[i].id <= after_id) {
+        rc = EC_EPROTO;
+        break;
+      }
+      after_id = msgs[i].id;
+      if (last_id != NULL)
+        *last_id = after_id;
+      stop = cb(ud, &msgs[i]);
+    }
+    if (rc < 0 || stop || n < page)
+      break;
+  }
+  free(mem);
+  return rc;
+}
+
+int ec_client_msg_observe(ec_client_t *c, const ec_msg_filter_t *f,
+                          ec_observe_cb cb, void *ud, unsigned max_ms) {
+  char path[MAX_PATH];
+  int rc;
+  if (c == NULL || cb == NULL)
+    return EC_EINVAL;
+  if ((rc = filter_path(path, sizeof(path), "/latest", f)) < 0)
+    return rc;
+  return ec_client_observe(c, path, cb, ud, max_ms);
+}

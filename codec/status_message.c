@@ -1,0 +1,805 @@
+/* edgecoap codec: ON-API StatusMessages, one or a batch, and stored rows, in
+ * JSON and CBOR. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "status_message_internal.h"
+
+#define FIELD_CAP sizeof(((ec_codec_error_t *)0)->field)
+#define MAC_MAX ((UINT64_C(1) << 48) - 1)
+
+static const char *const message_keys[] = {
+    "statusMessageID", "messageDate",
+    "messageCode",     "messageParameters",
+    "orderId",         "subscriptionId",
+    "accessId",        "macAddress",
+    "dhcpOption",      NULL};
+
+/* ---- field rules ------------------------------------------------------- */
+
+/* API.md section 3 makes every bad value of a message a 4.00 naming the
+ * field, where the shared typed readers call lengths and ranges 4.22. */
+static int as_baddoc(int rc, ec_codec_error_t *err) {
+  if (rc == EC_ESEMANTIC) {
+    rc = EC_EBADDOC;
+    if (err != NULL) {
+      err->code = EC_EBADDOC;
+    }
+  }
+  return rc;
+}
+
+static bool is_alnum(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+         (c >= 'A' && c <= 'Z');
+}
+
+int ec_msg_check_id(ec_msg_id_kind_t kind, const char *s, size_t len,
+                    const char *field, ec_codec_error_t *err) {
+  bool dash_dot = kind != EC_MSG_ACCESS;
+  size_t max = dash_dot ? EC_MSG_ORDER_ID_MAX : EC_MSG_ACCESS_ID_MAX;
+  if (s == NULL || len < 1 || len > max) {
+    return ec_fail(err, EC_EBADDOC, "invalid-length", field,
+                   "%s must be 1 to %zu characters long", field, max);
+  }
+  for (size_t i = 0; i < len; i++) {
+    /* ASCII classes by hand: isalnum() follows the locale. */
+    if (!is_alnum(s[i]) && !(dash_dot && (s[i] == '-' || s[i] == '.'))) {
+      return ec_fail(err, EC_EBADDOC, "invalid-characters", field,
+                     "%s may only hold %s", field,
+                     dash_dot ? "A-Z a-z 0-9 - ." : "A-Z a-z 0-9");
+    }
+  }
+  return 0;
+}
+
+static int hex(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
+int ec_mac_parse(const char *s, size_t len, uint64_t *mac) {
+  if (s == NULL || mac == NULL) {
+    return EC_EINVAL;
+  }
+  /* The three spellings in use: aabbccddeeff, aa:bb:cc:dd:ee:ff (or with
+   * '-' or '.'), and aabb.ccdd.eeff (or with ':' or '-'). One separator
+   * throughout; anything else is not a MAC address. */
+  size_t group;
+  if (len == 12) {
+    group = 12;
+  } else if (len == 17) {
+    group = 2;
+  } else if (len == 14) {
+    group = 4;
+  } else {
+    return EC_EBADDOC;
+  }
+  char sep = group < 12 ? s[group] : '\0';
+  if (group < 12 && sep != ':' && sep != '-' && sep != '.') {
+    return EC_EBADDOC;
+  }
+  uint64_t v = 0;
+  size_t digits = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (group < 12 && i % (group + 1) == group) {
+      if (s[i] != sep) {
+        return EC_EBADDOC;
+      }
+      continue;
+    }
+    int d = hex(s[i]);
+    if (d < 0) {
+      return EC_EBADDOC;
+    }
+    v = v << 4 | (uint64_t)d;
+    digits++;
+  }
+  if (digits != 12) {
+    return EC_EBADDOC;
+  }
+  *mac = v;
+  return 0;
+}
+
+void ec_mac_format(uint64_t mac, char out[18]) {
+  static const char digits[] = "0123456789abcdef";
+  for (int i = 0; i < 6; i++) {
+    unsigned b = (unsigned)(mac >> (40 - 8 * i)) & 0xFFu;
+    out[3 * i] = digits[b >> 4];
+    out[3 * i + 1] = digits[b & 0xF];
+    out[3 * i + 2] = i < 5 ? ':' : '\0';
+  }
+}
+
+int ec_msg_parse_mac(const char *s, size_t len, const char *field,
+                     uint64_t *mac, ec_codec_error_t *err) {
+  if (len < 12 || len > 17) {
+    return ec_fail(err, EC_EBADDOC, "invalid-length", field,
+                   "%s must be 12 to 17 characters long", field);
+  }
+  if (ec_mac_parse(s, len, mac) < 0) {
+    return ec_fail(err, EC_EBADDOC, "invalid-mac-address", field,
+                   "%s must be 12 hex digits, alone or as aa:bb:cc:dd:ee:ff, "
+                   "aa-bb-cc-dd-ee-ff or aabb.ccdd.eeff",
+                   field);
+  }
+  return 0;
+}
+
+int ec_msg_parse_date(const char *s, size_t len, const char *field, int64_t *ms,
+                      ec_codec_error_t *err) {
+  if (ec_time_parse_ms(s, len, ms) < 0) {
+    return ec_fail(err, EC_EBADDOC, "invalid-date-time", field,
+                   "%s must be an RFC 3339 date-time such as "
+                   "2018-06-17T14:50:10.033Z",
+                   field);
+  }
+  return 0;
+}
+
+/* ---- decoding ---------------------------------------------------------- */
+
+/* Member @p key as an object; *v stays NULL when it is absent. In
+ * EC_MSG_NEW its keys must come from @p allowed. */
+static int get_object(const json_t *parent, const char *key, const char *path,
+                      ec_msg_kind_t kind, const char *const *allowed,
+                      const json_t **v, char *sub, ec_codec_error_t *err) {
+  ec_path_key(sub, FIELD_CAP, path, key);
+  *v = json_object_get(parent, key);
+  if (*v == NULL) {
+    return 0;
+  }
+  if (!json_is_object(*v)) {
+    return ec_fail(err, EC_EBADDOC, "invalid-type", sub, "%s must be an object",
+                   sub);
+  }
+  return kind == EC_MSG_NEW ? ec_check_keys(*v, sub, allowed, err) : 0;
+}
+
+static int get_text(const json_t *obj, const char *key, const char *path,
+                    ec_arena_t *arena, const char **out,
+                    ec_codec_error_t *err) {
+  return as_baddoc(
+      ec_get_string(obj, key, path, false, 0, EC_MAX_TEXT, arena, out, err),
+      err);
+}
+
+static int get_dhcp(const json_t *msg, const char *path, ec_msg_kind_t kind,
+                    ec_dhcp_option_t *d, ec_arena_t *arena,
+                    ec_codec_error_t *err) {
+  static const char *const top_keys[] = {"IPv4", "IPv6", NULL};
+  static const char *const v4_keys[] = {"option82", NULL};
+  static const char *const v6_keys[] = {"option18", "option37", NULL};
+  static const char *const o82_keys[] = {"remoteId", "circuitId", NULL};
+  static const char *const o18_keys[] = {"interfaceId", NULL};
+  static const char *const o37_keys[] = {"remoteId", NULL};
+  char p0[FIELD_CAP], p4[FIELD_CAP], p6[FIELD_CAP], po[FIELD_CAP];
+  const json_t *top, *v4 = NULL, *v6 = NULL, *o;
+  int rc = get_object(msg, "dhcpOption", path, kind, top_keys, &top, p0, err);
+  if (rc < 0 || top == NULL) {
+    return rc;
+  }
+  d->present = true;
+  if ((rc = get_object(top, "IPv4", p0, kind, v4_keys, &v4, p4, err)) < 0 ||
+      (rc = get_object(top, "IPv6", p0, kind, v6_keys, &v6, p6, err)) < 0) {
+    return rc;
+  }
+  d->has_ipv4 = v4 != NULL;
+  d->has_ipv6 = v6 != NULL;
+  if (v4 != NULL) {
+    if ((rc = get_object(v4, "option82", p4, kind, o82_keys, &o, po, err)) <
+        0) {
+      return rc;
+    }
+    d->has_option82 = o != NULL;
+    if (o != NULL && ((rc = get_text(o, "remoteId", po, arena,
+                                     &d->option82_remote_id, err)) < 0 ||
+                      (rc = get_text(o, "circuitId", po, arena,
+                                     &d->option82_circuit_id, err)) < 0)) {
+      return rc;
+    }
+  }
+  if (v6 != NULL) {
+    if ((rc = get_object(v6, "option18", p6, kind, o18_keys, &o, po, err)) <
+        0) {
+      return rc;
+    }
+    d->has_option18 = o != NULL;
+    if (o != NULL && (rc = get_text(o, "interfaceId", po, arena,
+                                    &d->option18_interface_id, err)) < 0) {
+      return rc;
+    }
+    if ((rc = get_object(v6, "option37", p6, kind, o37_keys, &o, po, err)) <
+        0) {
+      return rc;
+    }
+    d->has_option37 = o != NULL;
+    if (o != NULL && (rc = get_text(o, "remoteId", po, arena,
+                                    &d->option37_remote_id, err)) < 0) {
+      return rc;
+    }
+  }
+  return 0;
+}
+
+/* A list member: *a stays NULL when it is absent; @p apath gets its path. */
+static int get_list(const json_t *msg, const char *key, const char *path,
+                    size_t cap, const json_t **a, char *apath,
+                    ec_codec_error_t *err) {
+  ec_path_key(apath, FIELD_CAP, path, key);
+  *a = json_object_get(msg, key);
+  if (*a == NULL) {
+    return 0;
+  }
+  if (!json_is_array(*a)) {
+    return ec_fail(err, EC_EBADDOC, "invalid-type", apath,
+                   "%s must be an array", apath);
+  }
+  if (json_array_size(*a) > cap) {
+    return ec_fail(err, EC_ETOOBIG, "too-large", apath,
+                   "%s holds at most %zu entries", apath, cap);
+  }
+  return 0;
+}
+
+static int get_params(const json_t *msg, const char *path,
+                      ec_status_message_t *m, ec_arena_t *arena,
+                      ec_codec_error_t *err) {
+  const json_t *a;
+  char apath[FIELD_CAP];
+  int rc = get_list(msg, "messageParameters", path, EC_MSG_MAX_PARAMS, &a,
+                    apath, err);
+  if (rc < 0 || a == NULL || json_array_size(a) == 0) {
+    return rc;
+  }
+  size_t n = json_array_size(a);
+  ec_msg_param_t *p = ec_arena_alloc(arena, n * sizeof *p);
+  if (p == NULL) {
+    return ec_fail(err, EC_ENOMEM, "out-of-memory", apath,
+                   "the decode arena is full");
+  }
+  for (size_t i = 0; i < n; i++) {
+    const json_t *e = json_array_get(a, i);
+    char epath[FIELD_CAP], vpath[FIELD_CAP];
+    ec_path_index(epath, sizeof epath, apath, i);
+    if (!json_is_object(e) || json_object_size(e) != 1) {
+      return ec_fail(err, EC_EBADDOC,
+                     json_is_object(e) ? "invalid-parameter" : "invalid-type",
+                     epath, "%s must be an object with exactly one key", epath);
+    }
+    void *it = json_object_iter((json_t *)e);
+    const char *key = json_object_iter_key(it);
+    const json_t *val = json_object_iter_value(it);
+    ec_path_key(vpath, sizeof vpath, epath, key);
+    if (*key == '\0') {
+      return ec_fail(err, EC_EBADDOC, "invalid-length", epath,
+                     "%s has an empty key", epath);
+    }
+    if (!json_is_string(val)) {
+      return ec_fail(err, EC_EBADDOC, "invalid-type", vpath,
+                     "%s must be a string", vpath);
+    }
+    p[i].key = ec_arena_strndup(arena, key, strlen(key));
+    p[i].value = ec_arena_strndup(arena, json_string_value(val),
+                                  json_string_length(val));
+    if (p[i].key == NULL || p[i].value == NULL) {
+      return ec_fail(err, EC_ENOMEM, "out-of-memory", vpath,
+                     "the decode arena is full");
+    }
+  }
+  m->params = p;
+  m->n_params = n;
+  return 0;
+}
+
+static int get_macs(const json_t *msg, const char *path, ec_status_message_t *m,
+                    ec_arena_t *arena, ec_codec_error_t *err) {
+  const json_t *a;
+  char apath[FIELD_CAP];
+  int rc = get_list(msg, "macAddress", path, EC_MSG_MAX_MACS, &a, apath, err);
+  if (rc < 0 || a == NULL || json_array_size(a) == 0) {
+    return rc;
+  }
+  size_t n = json_array_size(a);
+  uint64_t *macs = ec_arena_alloc(arena, n * sizeof *macs);
+  if (macs == NULL) {
+    return ec_fail(err, EC_ENOMEM, "out-of-memory", apath,
+                   "the decode arena is full");
+  }
+  for (size_t i = 0; i < n; i++) {
+    const json_t *e = json_array_get(a, i);
+    char epath[FIELD_CAP];
+    ec_path_index(epath, sizeof epath, apath, i);
+    if (!json_is_string(e)) {
+      return ec_fail(err, EC_EBADDOC, "invalid-type", epath,
+                     "%s must be a string", epath);
+    }
+    if ((rc = ec_msg_parse_mac(json_string_value(e), json_string_length(e),
+                               epath, &macs[i], err)) < 0) {
+      return rc;
+    }
+  }
+  m->macs = macs;
+  m->n_macs = n;
+  return 0;
+}
+
+static int get_id(const json_t *msg, const char *key, const char *path,
+                  ec_msg_id_kind_t kind, ec_arena_t *arena, const char **out,
+                  ec_codec_error_t *err) {
+  int rc = get_text(msg, key, path, arena, out, err);
+  if (rc < 0 || *out == NULL) {
+    return rc;
+  }
+  char field[FIELD_CAP];
+  ec_path_key(field, sizeof field, path, key);
+  return ec_msg_check_id(kind, *out, strlen(*out), field, err);
+}
+
+static int get_date(const json_t *msg, const char *path, bool required,
+                    ec_status_message_t *m, ec_codec_error_t *err) {
+  char field[FIELD_CAP];
+  ec_path_key(field, sizeof field, path, "messageDate");
+  const json_t *v = json_object_get(msg, "messageDate");
+  if (v == NULL) {
+    return required ? ec_fail(err, EC_EBADDOC, "missing-field", field,
+                              "%s is required", field)
+                    : 0;
+  }
+  if (!json_is_string(v)) {
+    return ec_fail(err, EC_EBADDOC, "invalid-type", field,
+                   "%s must be a string", field);
+  }
+  int rc = ec_msg_parse_date(json_string_value(v), json_string_length(v), field,
+                             &m->date_ms, err);
+  m->has_date = rc == 0;
+  return rc;
+}
+
+/* Every rule of API.md section 3 on one message; @p path prefixes the
+ * fields named in errors ("" or "StatusMessages[3]"). */
+static int msg_from_tree(const json_t *o, const char *path, ec_msg_kind_t kind,
+                         ec_status_message_t *m, ec_arena_t *arena,
+                         ec_codec_error_t *err) {
+  char field[FIELD_CAP];
+  int64_t code;
+  int rc;
+  memset(m, 0, sizeof *m);
+  if (!json_is_object(o)) {
+    return ec_fail(err, EC_EBADDOC, "invalid-type", path,
+                   "a StatusMessage must be an object");
+  }
+  if (kind == EC_MSG_NEW) {
+    if ((rc = ec_check_keys(o, path, message_keys, err)) < 0) {
+      return rc;
+    }
+    if (json_object_get(o, "statusMessageID") != NULL) {
+      ec_path_key(field, sizeof field, path, "statusMessageID");
+      return ec_fail(err, EC_EBADDOC, "server-assigned", field,
+                     "%s is assigned by the server and must not be sent",
+                     field);
+    }
+  } else if ((rc =
+                  as_baddoc(ec_get_int_lenient(o, "statusMessageID", path, true,
+                                               1, INT64_MAX, &m->id, NULL, err),
+                            err)) < 0) {
+    return rc;
+  }
+  if ((rc = get_date(o, path, kind == EC_MSG_STORED, m, err)) < 0 ||
+      (rc = as_baddoc(ec_get_int_lenient(o, "messageCode", path, true,
+                                         EC_MSG_CODE_MIN, EC_MSG_CODE_MAX,
+                                         &code, NULL, err),
+                      err)) < 0 ||
+      (rc = get_params(o, path, m, arena, err)) < 0 ||
+      (rc = get_id(o, "orderId", path, EC_MSG_ORDER, arena, &m->order_id,
+                   err)) < 0 ||
+      (rc = get_id(o, "subscriptionId", path, EC_MSG_SUBSCRIPTION, arena,
+                   &m->subscription_id, err)) < 0 ||
+      (rc = get_id(o, "accessId", path, EC_MSG_ACCESS, arena, &m->access_id,
+                   err)) < 0) {
+    return rc;
+  }
+  m->code = (int)code;
+  if (m->order_id == NULL && m->subscription_id == NULL &&
+      m->access_id == NULL) {
+    /* The rule is about three fields; the first is the one named. */
+    ec_path_key(field, sizeof field, path, "orderId");
+    return ec_fail(err, EC_EBADDOC, "missing-field", field,
+                   "at least one of orderId, subscriptionId and accessId is "
+                   "required");
+  }
+  if ((rc = get_macs(o, path, m, arena, err)) < 0) {
+    return rc;
+  }
+  return get_dhcp(o, path, kind, &m->dhcp, arena, err);
+}
+
+static int parse_doc(ec_format_t fmt, const uint8_t *buf, size_t len,
+                     json_t **t, ec_codec_error_t *err) {
+  if (fmt != EC_FORMAT_JSON && fmt != EC_FORMAT_CBOR) {
+    return ec_fail(err, EC_EFORMAT, "unsupported-format", "",
+                   "content format %d is not JSON or CBOR", (int)fmt);
+  }
+  return ec_tree_parse(fmt, buf, len, t, err);
+}
+
+int ec_status_message_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
+                             ec_msg_kind_t kind, ec_status_message_t *out,
+                             ec_arena_t *arena, ec_codec_error_t *err) {
+  if (out == NULL || arena == NULL || (buf == NULL && len > 0) ||
+      (kind != EC_MSG_NEW && kind != EC_MSG_STORED)) {
+    return ec_fail(err, EC_EINVAL, "invalid-argument", "",
+                   "a required argument is NULL");
+  }
+  json_t *t;
+  int rc = parse_doc(fmt, buf, len, &t, err);
+  if (rc < 0) {
+    return rc;
+  }
+  size_t mark = arena->used;
+  ec_status_message_t m;
+  rc = msg_from_tree(t, "", kind, &m, arena, err);
+  json_decref(t);
+  if (rc < 0) {
+    arena->used = mark;
+    return rc;
+  }
+  *out = m;
+  return 0;
+}
+
+static int batch_from_tree(const json_t *t, ec_msg_kind_t kind,
+                           ec_status_message_t **msgs, size_t *n,
+                           ec_arena_t *arena, ec_codec_error_t *err) {
+  static const char *const envelope_keys[] = {"StatusMessages", NULL};
+  const json_t *a = json_object_get(t, "StatusMessages");
+  int rc;
+  if (kind == EC_MSG_NEW &&
+      (rc = ec_check_keys(t, "", envelope_keys, err)) < 0) {
+    return rc;
+  }
+  if (!json_is_array(a)) {
+    return ec_fail(err, EC_EBADDOC, "invalid-type", "StatusMessages",
+                   "StatusMessages must be an array");
+  }
+  size_t count = json_array_size(a);
+  if (kind == EC_MSG_NEW && count == 0) {
+    return ec_fail(err, EC_EBADDOC, "invalid-length", "StatusMessages",
+                   "a batch holds 1 to %d messages", EC_MSG_MAX_BATCH);
+  }
+  if (kind == EC_MSG_NEW && count > EC_MSG_MAX_BATCH) {
+    return ec_fail(err, EC_ETOOBIG, "too-large", "StatusMessages",
+                   "a batch holds at most %d messages", EC_MSG_MAX_BATCH);
+  }
+  ec_status_message_t *m = NULL;
+  if (count > 0 && (m = ec_arena_alloc(arena, count * sizeof *m)) == NULL) {
+    return ec_fail(err, EC_ENOMEM, "out-of-memory", "StatusMessages",
+                   "the decode arena is full");
+  }
+  for (size_t i = 0; i < count; i++) {
+    char path[FIELD_CAP];
+    ec_path_index(path, sizeof path, "StatusMessages", i);
+    if ((rc = msg_from_tree(json_array_get(a, i), path, kind, &m[i], arena,
+                            err)) < 0) {
+      return rc;
+    }
+  }
+  *msgs = m;
+  *n = count;
+  return 0;
+}
+
+int ec_status_messages_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
+                              ec_msg_kind_t kind, ec_status_message_t **msgs,
+                              size_t *n, bool *batch, ec_arena_t *arena,
+                              ec_codec_error_t *err) {
+  if (msgs == NULL || n == NULL || arena == NULL || (buf == NULL && len > 0) ||
+      (kind != EC_MSG_NEW && kind != EC_MSG_STORED)) {
+    return ec_fail(err, EC_EINVAL, "invalid-argument", "",
+                   "a required argument is NULL");
+  }
+  json_t *t;
+  int rc = parse_doc(fmt, buf, len, &t, err);
+  if (rc < 0) {
+    return rc;
+  }
+  size_t mark = arena->used;
+  ec_status_message_t *m = NULL;
+  size_t count = 0;
+  /* A message never has a StatusMessages key, so its presence tells the
+   * two forms apart. */
+  bool is_batch =
+      json_is_object(t) && json_object_get(t, "StatusMessages") != NULL;
+  if (is_batch) {
+    rc = batch_from_tree(t, kind, &m, &count, arena, err);
+  } else if ((m = ec_arena_alloc(arena, sizeof *m)) == NULL) {
+    rc = ec_fail(err, EC_ENOMEM, "out-of-memory", "",
+                 "the decode arena is full");
+  } else {
+    rc = msg_from_tree(t, "", kind, m, arena, err);
+    count = 1;
+  }
+  json_decref(t);
+  if (rc < 0) {
+    arena->used = mark;
+    return rc;
+  }
+  *msgs = m;
+  *n = count;
+  if (batch != NULL) {
+    *batch = is_batch;
+  }
+  return 0;
+}
+
+/* ---- encoding ---------------------------------------------------------- */
+
+/* json_string() cannot tell a bad string from a failed allocation, so the
+ * caller's strings are checked here and a NULL from jansson is memory. */
+static int set_str(json_t *o, const char *k, const char *s) {
+  if (s == NULL || !ec_utf8_valid(s, strlen(s))) {
+    return EC_EINVAL;
+  }
+  return json_object_set_new_nocheck(o, k, json_string_nocheck(s)) ? EC_ENOMEM
+                                                                   : 0;
+}
+
+/* Attach @p v (stolen, may be NULL after a failed allocation) under @p k. */
+static int set_new(json_t *o, const char *k, json_t *v) {
+  return json_object_set_new(o, k, v) ? EC_ENOMEM : 0;
+}
+
+static int put_id(json_t *t, const char *key, ec_msg_id_kind_t kind,
+                  const char *s) {
+  if (s == NULL) {
+    return 0;
+  }
+  if (ec_msg_check_id(kind, s, strlen(s), key, NULL) < 0) {
+    return EC_EINVAL;
+  }
+  return set_str(t, key, s);
+}
+
+/* An object under @p k of @p parent when @p has, else NULL with rc 0. */
+static int sub(json_t *parent, const char *k, bool has, json_t **out) {
+  *out = NULL;
+  if (!has) {
+    return 0;
+  }
+  *out = json_object();
+  return set_new(parent, k, *out);
+}
+
+static int put_dhcp(json_t *t, const ec_dhcp_option_t *d) {
+  json_t *top, *v4, *v6, *o;
+  int rc;
+  if ((rc = sub(t, "dhcpOption", d->present, &top)) < 0 || top == NULL ||
+      (rc = sub(top, "IPv4", d->has_ipv4, &v4)) < 0) {
+    return rc;
+  }
+  if (v4 != NULL) {
+    if ((rc = sub(v4, "option82", d->has_option82, &o)) < 0) {
+      return rc;
+    }
+    if (o != NULL &&
+        ((d->option82_remote_id != NULL &&
+          (rc = set_str(o, "remoteId", d->option82_remote_id)) < 0) ||
+         (d->option82_circuit_id != NULL &&
+          (rc = set_str(o, "circuitId", d->option82_circuit_id)) < 0))) {
+      return rc;
+    }
+  }
+  if ((rc = sub(top, "IPv6", d->has_ipv6, &v6)) < 0 || v6 == NULL) {
+    return rc;
+  }
+  if ((rc = sub(v6, "option18", d->has_option18, &o)) < 0 ||
+      (o != NULL && d->option18_interface_id != NULL &&
+       (rc = set_str(o, "interfaceId", d->option18_interface_id)) < 0) ||
+      (rc = sub(v6, "option37", d->has_option37, &o)) < 0 ||
+      (o != NULL && d->option37_remote_id != NULL &&
+       (rc = set_str(o, "remoteId", d->option37_remote_id)) < 0)) {
+    return rc;
+  }
+  return 0;
+}
+
+/* Fields in the seed's order. Children are linked into their parent before
+ * they are filled, so one json_decref() of the root unwinds any failure. */
+static int msg_to_tree(const ec_status_message_t *m, json_t *t) {
+  char ts[32];
+  int rc;
+  if (m->id < 0 || m->code < EC_MSG_CODE_MIN || m->code > EC_MSG_CODE_MAX ||
+      (m->params == NULL && m->n_params > 0) ||
+      (m->macs == NULL && m->n_macs > 0) ||
+      (m->order_id == NULL && m->subscription_id == NULL &&
+       m->access_id == NULL)) {
+    return EC_EINVAL;
+  }
+  if (m->id > 0 && (rc = set_new(t, "statusMessageID",
+                                 json_integer((json_int_t)m->id))) < 0) {
+    return rc;
+  }
+  if (m->has_date) {
+    if (ec_time_format_ms(m->date_ms, ts) < 0) {
+      return EC_EINVAL;
+    }
+    if ((rc = set_str(t, "messageDate", ts)) < 0) {
+      return rc;
+    }
+  }
+  if ((rc = set_new(t, "messageCode", json_integer(m->code))) < 0) {
+    return rc;
+  }
+  if (m->n_params > 0) {
+    json_t *a = json_array();
+    if ((rc = set_new(t, "messageParameters", a)) < 0) {
+      return rc;
+    }
+    for (size_t i = 0; i < m->n_params; i++) {
+      json_t *o = json_object();
+      if (json_array_append_new(a, o) != 0) {
+        return EC_ENOMEM;
+      }
+      const char *k = m->params[i].key;
+      if (k == NULL || *k == '\0' || !ec_utf8_valid(k, strlen(k))) {
+        return EC_EINVAL;
+      }
+      if ((rc = set_str(o, k, m->params[i].value)) < 0) {
+        return rc;
+      }
+    }
+  }
+  if ((rc = put_id(t, "orderId", EC_MSG_ORDER, m->order_id)) < 0 ||
+      (rc = put_id(t, "subscriptionId", EC_MSG_SUBSCRIPTION,
+                   m->subscription_id)) < 0 ||
+      (rc = put_id(t, "accessId", EC_MSG_ACCESS, m->access_id)) < 0) {
+    return rc;
+  }
+  if (m->n_macs > 0) {
+    json_t *a = json_array();
+    if ((rc = set_new(t, "macAddress", a)) < 0) {
+      return rc;
+    }
+    for (size_t i = 0; i < m->n_macs; i++) {
+      char mac[18];
+      if (m->macs[i] > MAC_MAX) {
+        return EC_EINVAL;
+      }
+      ec_mac_format(m->macs[i], mac);
+      if (json_array_append_new(a, json_string_nocheck(mac)) != 0) {
+        return EC_ENOMEM;
+      }
+    }
+  }
+  return put_dhcp(t, &m->dhcp);
+}
+
+/* Write a finished tree, or pass on the error that building it gave. */
+static ssize_t finish(ec_format_t fmt, json_t *t, int rc, uint8_t *buf,
+                      size_t cap) {
+  ssize_t n = rc < 0 ? rc : ec_tree_write(fmt, t, false, buf, cap);
+  json_decref(t);
+  return n;
+}
+
+static int encode_args(ec_format_t fmt, const void *p, size_t n, uint8_t *buf,
+                       size_t cap) {
+  if ((p == NULL && n > 0) || (buf == NULL && cap != 0)) {
+    return EC_EINVAL;
+  }
+  return fmt == EC_FORMAT_JSON || fmt == EC_FORMAT_CBOR ? 0 : EC_EFORMAT;
+}
+
+ssize_t ec_status_message_encode(ec_format_t fmt, const ec_status_message_t *m,
+                                 uint8_t *buf, size_t cap) {
+  int rc = encode_args(fmt, m, 1, buf, cap);
+  if (rc < 0) {
+    return rc;
+  }
+  json_t *t = json_object();
+  if (t == NULL) {
+    return EC_ENOMEM;
+  }
+  return finish(fmt, t, msg_to_tree(m, t), buf, cap);
+}
+
+/* The {"StatusMessages": []} envelope; *a is its (borrowed) array. */
+static json_t *envelope(json_t **a) {
+  json_t *t = json_object();
+  *a = json_array();
+  if (t == NULL || set_new(t, "StatusMessages", *a) < 0) {
+    json_decref(t);
+    return NULL;
+  }
+  return t;
+}
+
+ssize_t ec_status_messages_encode(ec_format_t fmt,
+                                  const ec_status_message_t *msgs, size_t n,
+                                  uint8_t *buf, size_t cap) {
+  int rc = encode_args(fmt, msgs, n, buf, cap);
+  if (rc < 0) {
+    return rc;
+  }
+  json_t *a;
+  json_t *t = envelope(&a);
+  if (t == NULL) {
+    return EC_ENOMEM;
+  }
+  for (size_t i = 0; i < n && rc == 0; i++) {
+    json_t *o = json_object();
+    rc =
+        json_array_append_new(a, o) != 0 ? EC_ENOMEM : msg_to_tree(&msgs[i], o);
+  }
+  return finish(fmt, t, rc, buf, cap);
+}
+
+/* One stored row as a message object with its ID first. The document was
+ * written by ec_status_message_encode(), so anything but a CBOR map is
+ * corruption in the store. */
+static int row_to_tree(const ec_msg_row_t *r, json_t **out) {
+  json_t *d;
+  if ((r->doc == NULL && r->doc_len > 0) || r->id < 1) {
+    return EC_EINVAL;
+  }
+  int rc = ec_tree_parse(EC_FORMAT_CBOR, r->doc, r->doc_len, &d, NULL);
+  if (rc < 0) {
+    return rc == EC_ENOMEM ? rc : EC_ESYNTAX;
+  }
+  json_t *o = json_object();
+  if (!json_is_object(d)) {
+    rc = EC_ESYNTAX;
+  } else if (o == NULL ||
+             set_new(o, "statusMessageID", json_integer((json_int_t)r->id)) <
+                 0 ||
+             json_object_update_missing(o, d) != 0) {
+    rc = EC_ENOMEM;
+  }
+  json_decref(d);
+  if (rc < 0) {
+    json_decref(o);
+    return rc;
+  }
+  *out = o;
+  return 0;
+}
+
+ssize_t ec_msg_rows_encode(ec_format_t fmt, const ec_msg_row_t *rows, size_t n,
+                           bool with_envelope, uint8_t *buf, size_t cap) {
+  int rc = encode_args(fmt, rows, n, buf, cap);
+  if (rc < 0) {
+    return rc;
+  }
+  if (!with_envelope) {
+    json_t *o;
+    if (n != 1) {
+      return EC_EINVAL;
+    }
+    rc = row_to_tree(&rows[0], &o);
+    return rc < 0 ? rc : finish(fmt, o, 0, buf, cap);
+  }
+  json_t *a;
+  json_t *t = envelope(&a);
+  if (t == NULL) {
+    return EC_ENOMEM;
+  }
+  for (size_t i = 0; i < n && rc == 0; i++) {
+    json_t *o;
+    if ((rc = row_to_tree(&rows[i], &o)) == 0 &&
+        json_array_append_new(a, o) != 0) {
+      rc = EC_ENOMEM;
+    }
+  }
+  return finish(fmt, t, rc, buf, cap);
+}

@@ -1,0 +1,624 @@
+/* edgecoap server: the ON-API status-message resources (API.md section 3). */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "res_messages.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dedup.h"
+#include "edgecoap/status_message.h"
+#include "log.h"
+#include "watch.h"
+
+/*
+ * /api/2.3/statusmessages         GET (Uri-Query filters), FETCH (filter
+ *                                  body), POST (one message or a batch)
+ * /api/2.3/statusmessages/latest  GET, observed through watch.h so that each
+ *                                  observer hears only of its own filter
+ * /api/2.3/statusmessages/{id}    GET, reached through the unknown-resource
+ *                                  handler (ec_messages_unknown)
+ *
+ * The module's state hangs off the collection resource's userdata, and its
+ * observer list is linked into the server's watch lists, where
+ * ec_messages_free() finds it again after the resources are gone.
+ */
+
+/* A retransmitted batch is answered again from one read of the store. */
+_Static_assert(EC_MSG_MAX_BATCH <= EC_MSG_LIMIT_MAX,
+               "a batch must fit one list read");
+
+#define PATH_COLLECTION "api/2.3/statusmessages"
+#define PATH_LATEST "api/2.3/statusmessages/latest"
+
+static const char watch_name[] = "statusmessages/latest";
+
+typedef struct {
+  ec_watch_list_t watch; /* latest's observers */
+  ec_server_t *srv;
+} msgs_t;
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* FNV-1a of the representation: equal bodies get equal ETags, so every
+ * block of one answer carries the same one even if the handler runs again
+ * for a later block. */
+static uint64_t etag_of(const uint8_t *p, size_t n) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < n; i++) {
+    h ^= p[i];
+    h *= 0x100000001b3ull;
+  }
+  return h ? h : 1;
+}
+
+/* ---- answers ------------------------------------------------------------ */
+
+/* Encode with the codec's measure-then-write protocol into a malloc'd
+ * buffer; NULL when it fails. */
+typedef ssize_t (*encode_fn)(const void *what, ec_format_t fmt, uint8_t *buf,
+                             size_t cap);
+
+static uint8_t *encode_alloc(encode_fn fn, const void *what, ec_format_t fmt,
+                             size_t *len) {
+  ssize_t n = fn(what, fmt, NULL, 0);
+  uint8_t *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+  if (buf == NULL || fn(what, fmt, buf, (size_t)n + 1) != n) {
+    free(buf);
+    return NULL;
+  }
+  *len = (size_t)n;
+  return buf;
+}
+
+typedef struct {
+  const ec_msg_row_t *rows;
+  size_t n;
+  bool envelope;
+} rows_t;
+
+static ssize_t enc_rows(const void *what, ec_format_t fmt, uint8_t *buf,
+                        size_t cap) {
+  const rows_t *r = what;
+  return ec_msg_rows_encode(fmt, r->rows, r->n, r->envelope, buf, cap);
+}
+
+typedef struct {
+  const ec_status_message_t *msgs;
+  size_t n;
+  bool envelope;
+} msgs_list_t;
+
+static ssize_t enc_msgs(const void *what, ec_format_t fmt, uint8_t *buf,
+                        size_t cap) {
+  const msgs_list_t *l = what;
+  return l->envelope ? ec_status_messages_encode(fmt, l->msgs, l->n, buf, cap)
+                     : ec_status_message_encode(fmt, l->msgs, buf, cap);
+}
+
+/* Answer @p code with what @p fn encodes; < 0 when that failed (then 5.00
+ * was answered, or the bare code for a 2.01: the messages are stored). */
+static int send_encoded(ec_req_t *rq, int code, encode_fn fn,
+                        const void *what) {
+  size_t len;
+  uint8_t *buf = encode_alloc(fn, what, rq->resp_fmt, &len);
+  if (buf == NULL) {
+    if (code == 201)
+      ec_req_empty(rq, code); /* stored: the code alone must still say so */
+    else
+      ec_req_problem(rq, 500, "encoding-failure", NULL,
+                     "cannot encode the status messages");
+    return EC_ENOMEM;
+  }
+  ec_req_send(rq, code, rq->resp_fmt, buf, len, etag_of(buf, len));
+  free(buf);
+  return 0;
+}
+
+static void add_location(ec_req_t *rq, int64_t id) {
+  static const char *const segs[] = {"api", "2.3", "statusmessages"};
+  char num[24];
+  for (size_t i = 0; i < sizeof(segs) / sizeof(segs[0]); i++)
+    coap_add_option(rq->response, COAP_OPTION_LOCATION_PATH, strlen(segs[i]),
+                    (const uint8_t *)segs[i]);
+  int n = snprintf(num, sizeof(num), "%lld", (long long)id);
+  coap_add_option(rq->response, COAP_OPTION_LOCATION_PATH, (size_t)n,
+                  (const uint8_t *)num);
+}
+
+static void read_failed(ec_req_t *rq, int rc) {
+  ec_req_problem(rq, 500, "storage-failure", NULL, "cannot read: %s",
+                 ec_strerror(rc));
+}
+
+/* ---- filters ------------------------------------------------------------ */
+
+/*
+ * Read every Uri-Query option as a filter. Each is name=value; unknown,
+ * repeated and malformed ones are 4.00 naming the filter. @p allow_limit is
+ * false for latest, which answers at most one message anyway.
+ * @return 0, or < 0 when the error was answered
+ */
+static int query_filter(ec_req_t *rq, ec_msg_filter_t *f, bool allow_limit) {
+  coap_opt_iterator_t it;
+  coap_opt_filter_t of;
+  const coap_opt_t *opt;
+  ec_codec_error_t err;
+
+  memset(f, 0, sizeof(*f));
+  coap_option_filter_clear(&of);
+  coap_option_filter_set(&of, COAP_OPTION_URI_QUERY);
+  coap_option_iterator_init(rq->request, &it, &of);
+  while ((opt = coap_option_next(&it)) != NULL) {
+    const char *q = (const char *)coap_opt_value(opt);
+    size_t len = coap_opt_length(opt);
+    const char *eq = memchr(q, '=', len);
+    size_t nlen = eq != NULL ? (size_t)(eq - q) : len;
+    char name[64];
+    /* Names are echoed in problem details: printable ASCII only. */
+    if (nlen >= sizeof(name))
+      nlen = sizeof(name) - 1;
+    for (size_t i = 0; i < nlen; i++)
+      name[i] = q[i] >= 0x20 && q[i] < 0x7f ? q[i] : '?';
+    name[nlen] = '\0';
+    if (!allow_limit && strcmp(name, "limit") == 0) {
+      ec_req_problem(rq, 400, "unknown-query", name,
+                     "latest answers the newest matching message: no limit");
+      return -1;
+    }
+    if (eq == NULL) {
+      ec_req_problem(rq, 400, "invalid-query", name,
+                     "query parameter %s needs a value (%s=...)", name, name);
+      return -1;
+    }
+    if (ec_msg_filter_set(f, name, eq + 1, len - nlen - 1, &rq->arena, &err) <
+        0) {
+      ec_req_codec_error(rq, &err);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* A filter that outlives its request, for a watch: one malloc'd block. */
+static ec_msg_filter_t *filter_dup(const ec_msg_filter_t *f) {
+  const char *strs[3] = {f->order_id, f->subscription_id, f->access_id};
+  size_t lens[3], total = sizeof(*f);
+  for (int i = 0; i < 3; i++) {
+    lens[i] = strs[i] != NULL ? strlen(strs[i]) + 1 : 0;
+    total += lens[i];
+  }
+  ec_msg_filter_t *d = malloc(total);
+  if (d == NULL)
+    return NULL;
+  *d = *f;
+  char *p = (char *)(d + 1);
+  const char **dst[3] = {&d->order_id, &d->subscription_id, &d->access_id};
+  for (int i = 0; i < 3; i++) {
+    if (strs[i] == NULL)
+      continue;
+    memcpy(p, strs[i], lens[i]);
+    *dst[i] = p;
+    p += lens[i];
+  }
+  return d;
+}
+
+/* ---- reads -------------------------------------------------------------- */
+
+static void list_and_answer(ec_req_t *rq, const ec_msg_filter_t *f) {
+  ec_msg_row_t *rows = NULL;
+  size_t n = 0;
+  int rc = ec_store_msg_list(rq->srv->store, f, f->limit, false, &rows, &n);
+  if (rc < 0) {
+    read_failed(rq, rc);
+    return;
+  }
+  rows_t r = {rows, n, true};
+  send_encoded(rq, 205, enc_rows, &r);
+  free(rows);
+}
+
+static void collection_get(ec_req_t *rq) {
+  ec_msg_filter_t f;
+  if (query_filter(rq, &f, true) == 0)
+    list_and_answer(rq, &f);
+}
+
+static void collection_fetch(ec_req_t *rq) {
+  static const char *const no_query[] = {NULL};
+  ec_msg_filter_t f;
+  ec_codec_error_t err;
+  /* The filters travel in the body; the query is not a second source. */
+  if (ec_req_query_check(rq, no_query) < 0 || ec_req_body(rq) <= 0)
+    return;
+  if (ec_msg_filter_decode(rq->req_fmt, rq->body, rq->body_len, &f, &rq->arena,
+                           &err) < 0) {
+    ec_req_codec_error(rq, &err);
+    return;
+  }
+  list_and_answer(rq, &f);
+}
+
+static void latest_get(ec_req_t *rq, msgs_t *m) {
+  ec_msg_filter_t f;
+  if (query_filter(rq, &f, false) < 0)
+    return;
+  ec_msg_filter_t *kept = filter_dup(&f);
+  if (kept == NULL) {
+    ec_req_problem(rq, 500, "out-of-memory", NULL, "no memory for the filter");
+    return;
+  }
+  int observing = ec_watch_request(rq, &m->watch, kept, free);
+  if (observing < 0)
+    return;
+  ec_msg_row_t *rows = NULL;
+  size_t n = 0;
+  int rc = ec_store_msg_list(rq->srv->store, &f, 1, true, &rows, &n);
+  if (rc < 0)
+    read_failed(rq, rc);
+  rows_t r = {rows, n, true};
+  /* An error answer ends the observation it would have started. */
+  if ((rc < 0 || send_encoded(rq, 205, enc_rows, &r) < 0) && observing)
+    ec_watch_cancel_request(rq, &m->watch);
+  free(rows);
+}
+
+/* ---- writes ------------------------------------------------------------- */
+
+/*
+ * Dedup entries of this module: route is the module, ref the first ID, and
+ * count the number of messages of a batch, or 0 for a single message (whose
+ * answer differs from a batch of one).
+ */
+static int replay(ec_req_t *rq, msgs_t *m) {
+  if (coap_pdu_get_type(rq->request) != COAP_MESSAGE_CON)
+    return 0;
+  const ec_dedup_answer_t *a =
+      ec_dedup_find(rq->srv->dedup, coap_session_get_addr_remote(rq->session),
+                    coap_pdu_get_mid(rq->request));
+  if (a == NULL || a->route != m)
+    return 0;
+  int64_t count = a->count > 0 ? a->count : 1;
+  ec_msg_filter_t f = {.has_from_id = true,
+                       .from_id = a->ref - 1,
+                       .has_to_id = true,
+                       .to_id = a->ref + count};
+  ec_msg_row_t *rows = NULL;
+  size_t n = 0;
+  int rc = ec_store_msg_list(rq->srv->store, &f, (int)count, false, &rows, &n);
+  if (rc < 0 || (int64_t)n != count) {
+    free(rows);
+    ec_req_problem(rq, 500, "storage-failure", NULL,
+                   "cannot rebuild the answer to a retransmitted request");
+    return 1;
+  }
+  ec_log(EC_LOG_INFO,
+         "statusmessages: retransmission of IDs %lld..%lld "
+         "answered again",
+         (long long)a->ref, (long long)(a->ref + count - 1));
+  if (a->count == 0)
+    add_location(rq, a->ref);
+  rows_t r = {rows, n, a->count > 0};
+  send_encoded(rq, a->code, enc_rows, &r);
+  free(rows);
+  return 1;
+}
+
+typedef struct {
+  const uint8_t *json, *cbor; /* {"StatusMessages": [message]} */
+  size_t json_len, cbor_len;
+  bool tried;
+  bool too_big[2]; /* JSON, CBOR: a datagram refused it once already */
+} note_t;
+
+static int note_encode(note_t *nt, const ec_status_message_t *msg) {
+  msgs_list_t l = {msg, 1, true};
+  nt->tried = true;
+  nt->json = encode_alloc(enc_msgs, &l, EC_FORMAT_JSON, &nt->json_len);
+  nt->cbor = encode_alloc(enc_msgs, &l, EC_FORMAT_CBOR, &nt->cbor_len);
+  return nt->json != NULL && nt->cbor != NULL ? 0 : EC_ENOMEM;
+}
+
+static void note_free(note_t *nt) {
+  free((void *)nt->json);
+  free((void *)nt->cbor);
+}
+
+/* Send one encoded notification in the watch's format. */
+static int note_send(ec_server_t *srv, ec_watch_t *w, const note_t *nt) {
+  if (w->fmt == EC_FORMAT_CBOR)
+    return ec_watch_send(srv, w, nt->cbor, nt->cbor_len);
+  return ec_watch_send(srv, w, nt->json, nt->json_len);
+}
+
+/*
+ * Tell each observer of latest about the newest of @p msgs that matches its
+ * filter, if any. Encodings are shared by every observer of one message. A
+ * message too big for one datagram goes out without its lists and DHCP
+ * options (its ID is there to GET the whole of it).
+ */
+static unsigned notify(msgs_t *m, const ec_status_message_t *msgs, size_t n) {
+  if (m->watch.count == 0)
+    return 0;
+  note_t *notes = calloc(2 * n, sizeof(*notes));
+  if (notes == NULL) {
+    ec_log(EC_LOG_ERROR, "statusmessages: no memory to notify observers");
+    return 0;
+  }
+  unsigned sent = 0;
+  ec_watch_t *next;
+  for (ec_watch_t *w = m->watch.head; w != NULL; w = next) {
+    next = w->next;
+    size_t i = n;
+    while (i > 0 && !ec_msg_filter_match(w->filter, &msgs[i - 1]))
+      i--;
+    if (i-- == 0)
+      continue;
+    note_t *full = &notes[2 * i], *trimmed = &notes[2 * i + 1];
+    if (!full->tried && note_encode(full, &msgs[i]) < 0)
+      continue;
+    /* Once one observer's datagram refused it, the others' would too (the
+     * session's PDU size is libcoap's default for all): skip the attempt
+     * and its log line. */
+    bool *big = &full->too_big[w->fmt == EC_FORMAT_CBOR];
+    int rc = *big ? EC_ETOOBIG : note_send(m->srv, w, full);
+    if (rc == EC_ETOOBIG) {
+      *big = true;
+      if (!trimmed->tried) {
+        ec_status_message_t t = msgs[i];
+        t.params = NULL;
+        t.n_params = 0;
+        t.macs = NULL;
+        t.n_macs = 0;
+        memset(&t.dhcp, 0, sizeof(t.dhcp));
+        note_encode(trimmed, &t);
+      }
+      if (trimmed->json != NULL && trimmed->cbor != NULL)
+        rc = note_send(m->srv, w, trimmed);
+    }
+    if (rc == 0)
+      sent++;
+  }
+  for (size_t i = 0; i < 2 * n; i++)
+    note_free(&notes[i]);
+  free(notes);
+  return sent;
+}
+
+static void collection_post(ec_req_t *rq, msgs_t *m) {
+  if (replay(rq, m) || ec_req_body(rq) <= 0)
+    return;
+  if (rq->body_len == 0) {
+    ec_req_problem(rq, 400, "missing-body", NULL,
+                   "a StatusMessage or {\"StatusMessages\": [...]} is "
+                   "required");
+    return;
+  }
+  /* Decoded messages take more room than their wire form (structs, and
+   * tiny messages of a big batch): an arena sized from this body. */
+  size_t cap = 8 * rq->body_len + 64 * 1024;
+  void *mem = malloc(cap);
+  ec_store_msg_write_t *w = NULL;
+  uint8_t *docs = NULL;
+  if (mem == NULL) {
+    ec_req_problem(rq, 500, "out-of-memory", NULL, "no memory for the body");
+    return;
+  }
+  ec_arena_t arena;
+  ec_arena_init(&arena, mem, cap);
+  ec_status_message_t *msgs;
+  size_t n;
+  bool batch;
+  ec_codec_error_t err;
+  if (ec_status_messages_decode(rq->req_fmt, rq->body, rq->body_len, EC_MSG_NEW,
+                                &msgs, &n, &batch, &arena, &err) < 0) {
+    ec_req_codec_error(rq, &err);
+    goto done;
+  }
+
+  /* messageDate defaults to the time of receipt; every message is stored
+   * as its CBOR without the ID, which the store assigns. */
+  int64_t now = now_ms();
+  size_t total = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!msgs[i].has_date) {
+      msgs[i].has_date = true;
+      msgs[i].date_ms = now;
+    }
+    ssize_t len = ec_status_message_encode(EC_FORMAT_CBOR, &msgs[i], NULL, 0);
+    if (len < 0) {
+      ec_req_problem(rq, 500, "encoding-failure", NULL,
+                     "cannot encode message %zu", i);
+      goto done;
+    }
+    total += (size_t)len;
+  }
+  w = calloc(n, sizeof(*w));
+  docs = malloc(total ? total : 1);
+  if (w == NULL || docs == NULL) {
+    ec_req_problem(rq, 500, "out-of-memory", NULL, "no memory for the batch");
+    goto done;
+  }
+  size_t off = 0;
+  for (size_t i = 0; i < n; i++) {
+    ssize_t len = ec_status_message_encode(EC_FORMAT_CBOR, &msgs[i], docs + off,
+                                           total - off);
+    w[i] = (ec_store_msg_write_t){&msgs[i], docs + off, (size_t)len};
+    off += (size_t)len;
+  }
+
+  int64_t first;
+  int rc = ec_store_msg_insert(rq->srv->store, w, n, now, &first);
+  if (rc < 0) {
+    ec_req_store_error(rq, rc);
+    goto done;
+  }
+  /* Committed: from here on the answer is a success whatever else fails. */
+  for (size_t i = 0; i < n; i++)
+    msgs[i].id = first + (int64_t)i;
+  ec_dedup_answer_t a = {
+      .route = m, .code = 201, .ref = first, .count = batch ? (int64_t)n : 0};
+  ec_dedup_put(rq->srv->dedup, coap_session_get_addr_remote(rq->session),
+               coap_pdu_get_mid(rq->request), &a);
+  if (!batch)
+    add_location(rq, first);
+  msgs_list_t l = {msgs, n, batch};
+  send_encoded(rq, 201, enc_msgs, &l);
+  unsigned notified = notify(m, msgs, n);
+  ec_log(EC_LOG_INFO,
+         "statusmessages: stored %zu (IDs %lld..%lld), %u of "
+         "%u observers notified",
+         n, (long long)first, (long long)(first + (int64_t)n - 1), notified,
+         m->watch.count);
+
+done:
+  free(docs);
+  free(w);
+  free(mem);
+}
+
+/* ---- handlers ----------------------------------------------------------- */
+
+static msgs_t *begin(ec_req_t *rq, coap_resource_t *r, coap_session_t *s,
+                     const coap_pdu_t *req, const coap_string_t *q,
+                     coap_pdu_t *resp) {
+  msgs_t *m = coap_resource_get_userdata(r);
+  if (ec_req_init(rq, m->srv, r, s, req, q, resp) < 0)
+    return NULL;
+  return m;
+}
+
+static void hnd_collection(coap_resource_t *r, coap_session_t *s,
+                           const coap_pdu_t *req, const coap_string_t *q,
+                           coap_pdu_t *resp) {
+  ec_req_t rq;
+  msgs_t *m = begin(&rq, r, s, req, q, resp);
+  if (m == NULL)
+    return;
+  if (rq.method == COAP_REQUEST_CODE_POST)
+    collection_post(&rq, m);
+  else if (rq.method == COAP_REQUEST_CODE_FETCH)
+    collection_fetch(&rq);
+  else
+    collection_get(&rq);
+  ec_req_done(&rq);
+}
+
+static void hnd_latest(coap_resource_t *r, coap_session_t *s,
+                       const coap_pdu_t *req, const coap_string_t *q,
+                       coap_pdu_t *resp) {
+  ec_req_t rq;
+  msgs_t *m = begin(&rq, r, s, req, q, resp);
+  if (m != NULL)
+    latest_get(&rq, m);
+}
+
+/* A statusMessageID in a path: 1 to 19 digits, 1..INT64_MAX. */
+static int parse_id(const char *s, int64_t *id) {
+  uint64_t v = 0;
+  size_t len = strlen(s);
+  if (len == 0 || len > 19)
+    return -1;
+  for (size_t i = 0; i < len; i++) {
+    if (s[i] < '0' || s[i] > '9')
+      return -1;
+    v = v * 10 + (uint64_t)(s[i] - '0');
+  }
+  if (v == 0 || v > (uint64_t)INT64_MAX)
+    return -1;
+  *id = (int64_t)v;
+  return 0;
+}
+
+int ec_messages_unknown(ec_req_t *rq, char (*segs)[129], int n) {
+  if (n < 3 || strcmp(segs[0], "api") != 0 || strcmp(segs[1], "2.3") != 0 ||
+      strcmp(segs[2], "statusmessages") != 0)
+    return 0;
+  int64_t id;
+  if (n != 4) {
+    ec_req_problem(rq, 404, "not-found", NULL, "no such resource");
+  } else if (parse_id(segs[3], &id) < 0) {
+    ec_req_problem(rq, 400, "invalid-route", "statusMessageID",
+                   "a statusMessageID is an integer from 1 to "
+                   "9223372036854775807");
+  } else if (rq->method != COAP_REQUEST_CODE_GET) {
+    ec_req_empty(rq, 405);
+  } else {
+    ec_msg_row_t *row = NULL;
+    int rc = ec_store_msg_get(rq->srv->store, id, &row);
+    if (rc == EC_ENOTFOUND) {
+      ec_req_problem(rq, 404, "no-status-message", NULL,
+                     "no status message has ID %lld", (long long)id);
+    } else if (rc < 0) {
+      read_failed(rq, rc);
+    } else {
+      rows_t r = {row, 1, false};
+      send_encoded(rq, 205, enc_rows, &r);
+    }
+    free(row);
+  }
+  return 1;
+}
+
+/* ---- set-up ------------------------------------------------------------- */
+
+static coap_resource_t *add_resource(ec_server_t *srv, msgs_t *m,
+                                     const char *path, const char *rt) {
+  /* The resource keeps its URI: a copy it releases, not a temporary. */
+  coap_str_const_t *uri =
+      coap_new_str_const((const uint8_t *)path, strlen(path));
+  if (uri == NULL)
+    return NULL;
+  coap_resource_t *r = coap_resource_init(uri, COAP_RESOURCE_FLAGS_RELEASE_URI);
+  if (r == NULL)
+    return NULL; /* libcoap freed uri */
+  coap_resource_set_userdata(r, m);
+  coap_add_attr(r, coap_make_str_const("ct"), coap_make_str_const("\"50 60\""),
+                0);
+  coap_add_attr(r, coap_make_str_const("rt"), coap_make_str_const(rt), 0);
+  coap_add_resource(srv->ctx, r);
+  return r;
+}
+
+int ec_messages_init(ec_server_t *srv) {
+  msgs_t *m = calloc(1, sizeof(*m));
+  if (m == NULL)
+    return EC_ENOMEM;
+  m->srv = srv;
+  /* Linked first, so that ec_messages_free() finds and frees it even when
+   * a resource below cannot be made. */
+  ec_watch_list_init(srv, &m->watch, watch_name);
+
+  coap_resource_t *c =
+      add_resource(srv, m, PATH_COLLECTION, "\"on-api.status-messages\"");
+  coap_resource_t *l =
+      add_resource(srv, m, PATH_LATEST, "\"on-api.status-messages.latest\"");
+  if (c == NULL || l == NULL)
+    return EC_ENOMEM;
+  coap_register_request_handler(c, COAP_REQUEST_GET, hnd_collection);
+  coap_register_request_handler(c, COAP_REQUEST_POST, hnd_collection);
+  coap_register_request_handler(c, COAP_REQUEST_FETCH, hnd_collection);
+  coap_register_request_handler(l, COAP_REQUEST_GET, hnd_latest);
+  /* The server keeps latest's observers itself (watch.h), so libcoap must
+   * not treat it as observable; the link format still says it is. */
+  coap_add_attr(l, coap_make_str_const("obs"), NULL, 0);
+  return 0;
+}
+
+void ec_messages_free(ec_server_t *srv) {
+  for (ec_watch_list_t **p = &srv->watch_lists; *p != NULL; p = &(*p)->next) {
+    if ((*p)->name == watch_name) {
+      ec_watch_list_t *l = *p;
+      *p = l->next;
+      free((char *)l - offsetof(msgs_t, watch));
+      return;
+    }
+  }
+}

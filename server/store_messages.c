@@ -1,0 +1,431 @@
+/* edgecoap: the SQLite store of ON-API status messages: atomic batches and
+ * indexed filtered reads. */
+/* SPDX-License-Identifier: Apache-2.0 */
+
+/*
+ * Schema (the status-message migration in store.c):
+ *
+ *   status_messages                one row per accepted message, append-only
+ *     id              INTEGER PRIMARY KEY AUTOINCREMENT   statusMessageID
+ *     message_date    INTEGER NOT NULL   messageDate, ms since the epoch (UTC)
+ *     received_at     INTEGER NOT NULL   the server's clock at receipt
+ *     message_code    INTEGER NOT NULL   100..999
+ *     order_id, subscription_id, access_id   TEXT, NULL when absent
+ *     doc             BLOB    NOT NULL   the message without its ID, opaque
+ *
+ *   status_message_macs            one row per (address, message)
+ *     mac             INTEGER NOT NULL   the 48-bit address
+ *     message_id      INTEGER NOT NULL   REFERENCES status_messages
+ *     PRIMARY KEY (mac, message_id), WITHOUT ROWID
+ *
+ *   Indexes: status_messages_order (order_id), _subscription
+ *   (subscription_id) and _access (access_id), each partial (IS NOT NULL),
+ *   and status_messages_date (message_date). SQLite appends the rowid to
+ *   every index entry, so an equality on the indexed column also yields the
+ *   rows in ID order and takes an ID range on the same index: a page of an
+ *   order's messages is one index range, whatever the table's size.
+ *
+ * AUTOINCREMENT, not a plain rowid, so that an ID is never handed out twice
+ * even if the newest row were ever deleted: clients sync by "after ID".
+ * A batch is inserted under BEGIN IMMEDIATE, which holds the write lock, so
+ * its IDs are consecutive; the insert checks that they are.
+ *
+ * Reads pick one driving index per request, by a fixed precedence (orderId,
+ * subscriptionId, accessId, macAddress, date range, ID range), and test the
+ * other filters on the rows that index yields. The choice is written into
+ * the SQL with INDEXED BY / CROSS JOIN rather than left to the planner,
+ * which has no statistics and must never fall back to a scan.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "store_internal.h"
+
+/* Slots in STORE_SLOTS_MESSAGES + 0..31. */
+enum {
+  SM_INSERT,
+  SM_INSERT_MAC,
+  SM_GET,
+  SM_LIST_FIRST, /* + driver * 2 + newest_first: 12 slots */
+  SM_LIST_END = SM_LIST_FIRST + 12
+};
+
+typedef enum {
+  DRIVE_ORDER,
+  DRIVE_SUBSCRIPTION,
+  DRIVE_ACCESS,
+  DRIVE_MAC,
+  DRIVE_DATE,
+  DRIVE_ID,
+  DRIVE_COUNT
+} driver_t;
+
+/* The first filter present, in the precedence of the header comment. */
+static driver_t choose(const ec_msg_filter_t *f) {
+  if (f->order_id != NULL)
+    return DRIVE_ORDER;
+  if (f->subscription_id != NULL)
+    return DRIVE_SUBSCRIPTION;
+  if (f->access_id != NULL)
+    return DRIVE_ACCESS;
+  if (f->has_mac)
+    return DRIVE_MAC;
+  if (f->has_from_date || f->has_to_date)
+    return DRIVE_DATE;
+  return DRIVE_ID;
+}
+
+/*
+ * One SELECT per driving index and direction. Parameters: ?1 orderId,
+ * ?2 subscriptionId, ?3 accessId, ?4 mac (NULL when not filtered), ?5/?6
+ * the inclusive date range, ?7/?8 the exclusive ID range (always bound, so
+ * even "no filter" is a rowid range), ?9 the limit.
+ */
+static const char *const drive_from[DRIVE_COUNT] = {
+    [DRIVE_ORDER] = "status_messages AS m INDEXED BY status_messages_order",
+    [DRIVE_SUBSCRIPTION] =
+        "status_messages AS m INDEXED BY status_messages_subscription",
+    [DRIVE_ACCESS] = "status_messages AS m INDEXED BY status_messages_access",
+    /* CROSS JOIN fixes the address table as the outer loop. */
+    [DRIVE_MAC] = "status_message_macs AS x CROSS JOIN status_messages AS m"
+                  " ON m.id = x.message_id",
+    [DRIVE_DATE] = "status_messages AS m INDEXED BY status_messages_date",
+    [DRIVE_ID] = "status_messages AS m NOT INDEXED",
+};
+
+static const char *const drive_where[DRIVE_COUNT] = {
+    [DRIVE_ORDER] = "m.order_id = ?1 AND ",
+    [DRIVE_SUBSCRIPTION] = "m.subscription_id = ?2 AND ",
+    [DRIVE_ACCESS] = "m.access_id = ?3 AND ",
+    [DRIVE_MAC] = "x.mac = ?4 AND x.message_id > ?7 AND x.message_id < ?8 AND ",
+    [DRIVE_DATE] = "",
+    [DRIVE_ID] = "",
+};
+
+static int list_sql(driver_t d, bool newest_first, char *out, size_t cap) {
+  /* The mac test is skipped when the address table already drives. */
+  const char *mac = d == DRIVE_MAC
+                        ? ""
+                        : " AND (?4 IS NULL OR EXISTS (SELECT 1 FROM"
+                          " status_message_macs AS y WHERE y.mac = ?4 AND"
+                          " y.message_id = m.id))";
+  int n = snprintf(out, cap,
+                   "SELECT m.id, m.doc FROM %s WHERE %s"
+                   "(?1 IS NULL OR m.order_id = ?1) AND"
+                   " (?2 IS NULL OR m.subscription_id = ?2) AND"
+                   " (?3 IS NULL OR m.access_id = ?3) AND"
+                   " m.message_date >= ?5 AND m.message_date <= ?6 AND"
+                   " m.id > ?7 AND m.id < ?8%s ORDER BY %s%s LIMIT ?9",
+                   drive_from[d], drive_where[d], mac,
+                   d == DRIVE_MAC ? "x.message_id" : "m.id",
+                   newest_first ? " DESC" : "");
+  return n > 0 && (size_t)n < cap ? 0 : EC_EINVAL;
+}
+
+static int bind_text_or_null(sqlite3_stmt *st, int i, const char *s) {
+  return s != NULL ? sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC)
+                   : sqlite3_bind_null(st, i);
+}
+
+static int bind_filter(ec_store_t *s, sqlite3_stmt *st,
+                       const ec_msg_filter_t *f, int limit) {
+  int rc = bind_text_or_null(st, 1, f->order_id);
+  if (rc == SQLITE_OK)
+    rc = bind_text_or_null(st, 2, f->subscription_id);
+  if (rc == SQLITE_OK)
+    rc = bind_text_or_null(st, 3, f->access_id);
+  if (rc == SQLITE_OK)
+    rc = f->has_mac ? sqlite3_bind_int64(st, 4, (sqlite3_int64)f->mac)
+                    : sqlite3_bind_null(st, 4);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, 5,
+                            f->has_from_date ? f->from_date_ms : INT64_MIN);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, 6, f->has_to_date ? f->to_date_ms : INT64_MAX);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, 7, f->has_from_id ? f->from_id : 0);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, 8, f->has_to_id ? f->to_id : INT64_MAX);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int(st, 9, limit);
+  if (rc != SQLITE_OK) {
+    store_log(s->db, "bind status-message filter");
+    return EC_ESTORE;
+  }
+  return 0;
+}
+
+static bool filter_valid(const ec_msg_filter_t *f) {
+  return f != NULL && (!f->has_from_id || f->from_id >= 0) &&
+         (!f->has_to_id || f->to_id >= 0) &&
+         (!f->has_mac || f->mac < (UINT64_C(1) << 48));
+}
+
+static int clamp_limit(int limit) {
+  if (limit <= 0)
+    return EC_MSG_LIMIT_DEFAULT;
+  return limit > EC_MSG_LIMIT_MAX ? EC_MSG_LIMIT_MAX : limit;
+}
+
+static sqlite3_stmt *list_stmt(ec_store_t *s, const ec_msg_filter_t *f,
+                               bool newest_first) {
+  char sql[1024];
+  driver_t d = choose(f);
+  if (list_sql(d, newest_first, sql, sizeof(sql)) < 0)
+    return NULL;
+  return store_stmt(s,
+                    STORE_SLOTS_MESSAGES + SM_LIST_FIRST + 2 * (int)d +
+                        (newest_first ? 1 : 0),
+                    sql);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writes                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static bool write_valid(const ec_store_msg_write_t *w) {
+  const ec_status_message_t *m = w->msg;
+  if (m == NULL || !m->has_date || m->code < EC_MSG_CODE_MIN ||
+      m->code > EC_MSG_CODE_MAX || (w->doc == NULL && w->doc_len > 0) ||
+      (m->macs == NULL && m->n_macs > 0) ||
+      (m->order_id == NULL && m->subscription_id == NULL &&
+       m->access_id == NULL))
+    return false;
+  for (size_t i = 0; i < m->n_macs; i++)
+    if (m->macs[i] >= (UINT64_C(1) << 48))
+      return false;
+  return true;
+}
+
+/* Insert one message and its addresses; its ID in *id. */
+static int insert_one(ec_store_t *s, sqlite3_stmt *ins, sqlite3_stmt *mac,
+                      const ec_store_msg_write_t *w, int64_t received_at_ms,
+                      int64_t *id) {
+  static const uint8_t empty[1];
+  const ec_status_message_t *m = w->msg;
+  int rc = sqlite3_bind_int64(ins, 1, m->date_ms);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(ins, 2, received_at_ms);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int(ins, 3, m->code);
+  if (rc == SQLITE_OK)
+    rc = bind_text_or_null(ins, 4, m->order_id);
+  if (rc == SQLITE_OK)
+    rc = bind_text_or_null(ins, 5, m->subscription_id);
+  if (rc == SQLITE_OK)
+    rc = bind_text_or_null(ins, 6, m->access_id);
+  /* A NULL pointer would bind SQL NULL; an empty document is a zero-length
+   * blob. */
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_blob64(ins, 7, w->doc_len ? w->doc : empty,
+                             (sqlite3_uint64)w->doc_len, SQLITE_STATIC);
+  if (rc != SQLITE_OK || sqlite3_step(ins) != SQLITE_DONE) {
+    store_log(s->db, "insert status message");
+    store_stmt_done(ins);
+    return EC_ESTORE;
+  }
+  store_stmt_done(ins);
+  *id = sqlite3_last_insert_rowid(s->db);
+
+  for (size_t i = 0; i < m->n_macs; i++) {
+    /* OR IGNORE: an address listed twice in one message is one row. */
+    if (sqlite3_bind_int64(mac, 1, (sqlite3_int64)m->macs[i]) != SQLITE_OK ||
+        sqlite3_bind_int64(mac, 2, *id) != SQLITE_OK ||
+        sqlite3_step(mac) != SQLITE_DONE) {
+      store_log(s->db, "insert status message address");
+      store_stmt_done(mac);
+      return EC_ESTORE;
+    }
+    store_stmt_done(mac);
+  }
+  return 0;
+}
+
+int ec_store_msg_insert(ec_store_t *s, const ec_store_msg_write_t *w, size_t n,
+                        int64_t received_at_ms, int64_t *first_id) {
+  if (s == NULL || w == NULL || n == 0 || first_id == NULL || s->walking)
+    return EC_EINVAL;
+  for (size_t i = 0; i < n; i++)
+    if (!write_valid(&w[i]))
+      return EC_EINVAL;
+
+  sqlite3_stmt *ins = store_stmt(
+      s, STORE_SLOTS_MESSAGES + SM_INSERT,
+      "INSERT INTO status_messages (message_date, received_at, message_code,"
+      " order_id, subscription_id, access_id, doc)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  sqlite3_stmt *mac =
+      store_stmt(s, STORE_SLOTS_MESSAGES + SM_INSERT_MAC,
+                 "INSERT OR IGNORE INTO status_message_macs (mac, message_id)"
+                 " VALUES (?1, ?2)");
+  if (ins == NULL || mac == NULL)
+    return EC_ESTORE;
+
+  if (store_begin(s) != 0)
+    return EC_ESTORE;
+  int64_t first = 0;
+  for (size_t i = 0; i < n; i++) {
+    int64_t id;
+    if (insert_one(s, ins, mac, &w[i], received_at_ms, &id) != 0)
+      goto fail_txn;
+    if (i == 0) {
+      first = id;
+    } else if (id != first + (int64_t)i) {
+      /* Only another writer without the lock could cause this; the API
+       * promises consecutive IDs, so refuse rather than break it. */
+      ec_log(EC_LOG_ERROR,
+             "store: status message IDs of one batch are not "
+             "consecutive (%lld after %lld)",
+             (long long)id, (long long)(first + (int64_t)i - 1));
+      goto fail_txn;
+    }
+  }
+  /* Only a successful COMMIT makes the batch durable; until then the caller
+   * must not acknowledge it. */
+  if (store_commit(s) != 0)
+    goto fail_txn;
+  *first_id = first;
+  return 0;
+
+fail_txn:
+  store_rollback(s);
+  return EC_ESTORE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reads                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The block returned by ec_store_msg_list():
+ *
+ *   [ ec_msg_row_t[0] ... ec_msg_row_t[n-1] ][ doc 0 ][ doc 1 ]...
+ *
+ * so one free() releases everything.
+ */
+static int collect(ec_store_t *s, sqlite3_stmt *st, ec_msg_row_t **rows,
+                   size_t *n) {
+  growbuf_t array = {0}, docs = {0};
+  size_t count = 0;
+  int err = EC_ESTORE, rc;
+
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    ec_msg_row_t r = {.id = sqlite3_column_int64(st, 0), .doc = NULL};
+    const void *blob = sqlite3_column_blob(st, 1);
+    r.doc_len = (size_t)sqlite3_column_bytes(st, 1);
+    /* A NULL blob with a length means SQLite ran out of memory. */
+    if ((blob == NULL && r.doc_len > 0) ||
+        store_growbuf_append(&array, &r, sizeof(r)) != 0 ||
+        store_growbuf_append(&docs, blob, r.doc_len) != 0) {
+      err = EC_ENOMEM;
+      goto fail;
+    }
+    count++;
+  }
+  if (rc != SQLITE_DONE) {
+    store_log(s->db, "read status messages");
+    goto fail;
+  }
+  store_stmt_done(st);
+  *rows = NULL;
+  *n = count;
+  if (count > 0) {
+    unsigned char *data;
+    ec_msg_row_t *block = store_join_block(&array, &docs, &data);
+    if (block == NULL) {
+      free(array.p);
+      free(docs.p);
+      return EC_ENOMEM;
+    }
+    /* Documents were appended in row order: offsets are running sums. */
+    for (size_t i = 0; i < count; i++) {
+      block[i].doc = data;
+      data += block[i].doc_len;
+    }
+    *rows = block;
+  }
+  free(array.p);
+  free(docs.p);
+  return 0;
+
+fail:
+  store_stmt_done(st);
+  free(array.p);
+  free(docs.p);
+  return err;
+}
+
+int ec_store_msg_list(ec_store_t *s, const ec_msg_filter_t *f, int limit,
+                      bool newest_first, ec_msg_row_t **rows, size_t *n) {
+  if (s == NULL || !filter_valid(f) || rows == NULL || n == NULL)
+    return EC_EINVAL;
+  *rows = NULL;
+  *n = 0;
+  sqlite3_stmt *st = list_stmt(s, f, newest_first);
+  if (st == NULL)
+    return EC_ESTORE;
+  if (bind_filter(s, st, f, clamp_limit(limit)) != 0) {
+    store_stmt_done(st);
+    return EC_ESTORE;
+  }
+  return collect(s, st, rows, n);
+}
+
+int ec_store_msg_get(ec_store_t *s, int64_t id, ec_msg_row_t **row) {
+  if (s == NULL || row == NULL || id < 1)
+    return EC_EINVAL;
+  *row = NULL;
+  sqlite3_stmt *st = store_stmt(s, STORE_SLOTS_MESSAGES + SM_GET,
+                                "SELECT id, doc FROM status_messages"
+                                " WHERE id = ?1");
+  if (st == NULL)
+    return EC_ESTORE;
+  if (sqlite3_bind_int64(st, 1, id) != SQLITE_OK) {
+    store_log(s->db, "bind status message id");
+    store_stmt_done(st);
+    return EC_ESTORE;
+  }
+  size_t n;
+  int rc = collect(s, st, row, &n);
+  if (rc == 0 && n == 0)
+    return EC_ENOTFOUND;
+  return rc;
+}
+
+int ec_store_msg_explain(ec_store_t *s, const ec_msg_filter_t *f,
+                         bool newest_first, char *out, size_t cap) {
+  if (s == NULL || !filter_valid(f) || out == NULL || cap == 0)
+    return EC_EINVAL;
+  char sql[1100];
+  int n = snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN ");
+  if (list_sql(choose(f), newest_first, sql + n, sizeof(sql) - (size_t)n) < 0)
+    return EC_EINVAL;
+  /* A one-off statement: plans are for tests and documentation. */
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+    store_log(s->db, sql);
+    return EC_ESTORE;
+  }
+  int err = bind_filter(s, st, f, EC_MSG_LIMIT_DEFAULT);
+  size_t len = 0;
+  out[0] = '\0';
+  int rc = SQLITE_DONE;
+  while (err == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *detail = (const char *)sqlite3_column_text(st, 3);
+    int w = snprintf(out + len, cap - len, "%s%s", len ? "; " : "",
+                     detail ? detail : "");
+    if (w < 0 || (size_t)w >= cap - len) {
+      err = EC_ENOSPC;
+      break;
+    }
+    len += (size_t)w;
+  }
+  if (err == 0 && rc != SQLITE_DONE) {
+    store_log(s->db, "explain");
+    err = EC_ESTORE;
+  }
+  sqlite3_finalize(st);
+  return err < 0 ? err : (int)len;
+}
