@@ -13,6 +13,9 @@
 
 #include "edgecoap/client.h"
 
+#include "cli_messages.h"
+#include "cli_provisioning.h"
+
 #define PROG "edgecoap-client"
 /* Far above the server's 64 KiB cap: the server is the one to refuse. */
 #define INPUT_CAP (8u << 20)
@@ -413,6 +416,8 @@ static void print_usage(FILE *f) {
     fprintf(f, "  %s%s%s %s\n", commands[i].group ? commands[i].group : "",
             commands[i].group ? " " : "", commands[i].name,
             commands[i].synopsis);
+  ec_cli_messages_usage(f);
+  ec_cli_provisioning_usage(f);
   fputs(
       "\nExit status: 0 on a 2.xx answer; 1 when the server answered an error\n"
       "(on stderr: its code and problem details) or the report is invalid;\n"
@@ -611,6 +616,12 @@ int main(int argc, char **argv) {
   argv += optind;
   if (argc < 1)
     return usage_error(NULL, "no command given");
+  /* The messages commands take NAME=VALUE filters: they parse their own. */
+  if (strcmp(argv[0], "messages") == 0)
+    return ec_cli_messages(&cfg, server_url, argc, argv);
+  /* So do login, logout and provisioning (their options are the seed's). */
+  if (ec_cli_provisioning_handles(argv[0]))
+    return ec_cli_provisioning(&cfg, server_url, argc, argv);
   cmd = find_command(argc, argv, &words);
   if (!cmd) {
     if (is_group(argv[0]))

@@ -46,6 +46,10 @@ struct ec_client {
   bool host_is_name;
   ec_format_t format;
   unsigned timeout_ms;
+  /* Option 65000, the provisioning resources' session token (provisioning.c):
+   * sent with every request when auth_len > 0. */
+  uint8_t auth[255];
+  size_t auth_len;
 
   phase_t phase;
   int result;
@@ -326,6 +330,12 @@ static int send_request(ec_client_t *c, coap_pdu_code_t code, const char *path,
     goto fail_pdu;
   if ((rc = add_uint_option(pdu, COAP_OPTION_ACCEPT, c->format)) < 0)
     goto fail_pdu;
+  /* The highest option number sent, so it comes after Accept. */
+  if (c->auth_len &&
+      !coap_add_option(pdu, EC_PROV_AUTH_OPTION, c->auth_len, c->auth)) {
+    rc = EC_EINVAL;
+    goto fail_pdu;
+  }
   if (len) {
     /* libcoap releases the body on every path from here, failure included. */
     uint8_t *b = body;
@@ -789,4 +799,14 @@ void ec_client_free(ec_client_t *c) {
     coap_free_context(c->ctx);
   free(c->rx);
   free(c);
+}
+
+int ec_client_set_auth_token(ec_client_t *c, const uint8_t *token,
+                             size_t len) {
+  if (!c || (len && !token) || len > sizeof c->auth)
+    return EC_EINVAL;
+  if (len)
+    memcpy(c->auth, token, len);
+  c->auth_len = token ? len : 0;
+  return 0;
 }

@@ -18,6 +18,9 @@ typedef struct {
   uint64_t at_ms;  /* when it was stored (monotonic) */
   coap_mid_t mid;
   ec_dedup_answer_t answer;
+  uint8_t *body;   /* ec_dedup_put_body() only; owned */
+  size_t body_len;
+  int format;
 } slot_t;
 
 struct ec_dedup {
@@ -74,6 +77,8 @@ ec_dedup_t *ec_dedup_new(unsigned slots) {
 void ec_dedup_free(ec_dedup_t *d) {
   if (d == NULL)
     return;
+  for (unsigned i = 0; i <= d->mask; i++)
+    free(d->slots[i].body);
   free(d->slots);
   free(d);
 }
@@ -83,21 +88,38 @@ static unsigned first_slot(const ec_dedup_t *d, uint64_t peer, coap_mid_t mid) {
   return (unsigned)(h ^ (h >> 29)) & d->mask;
 }
 
-const ec_dedup_answer_t *ec_dedup_find(ec_dedup_t *d, const coap_address_t *peer,
-                                       coap_mid_t mid) {
+static slot_t *find_slot(ec_dedup_t *d, const coap_address_t *peer,
+                         coap_mid_t mid) {
   uint64_t key = peer_hash(peer), now = now_ms();
   unsigned i = first_slot(d, key, mid);
   for (int k = 0; k < PROBES; k++, i = (i + 1) & d->mask) {
     slot_t *s = &d->slots[i];
     if (s->peer == key && s->mid == mid &&
         now - s->at_ms < EXCHANGE_LIFETIME_MS)
-      return &s->answer;
+      return s;
   }
   return NULL;
 }
 
-void ec_dedup_put(ec_dedup_t *d, const coap_address_t *peer, coap_mid_t mid,
-                  const ec_dedup_answer_t *answer) {
+const ec_dedup_answer_t *ec_dedup_find(ec_dedup_t *d, const coap_address_t *peer,
+                                       coap_mid_t mid) {
+  slot_t *s = find_slot(d, peer, mid);
+  return s ? &s->answer : NULL;
+}
+
+const uint8_t *ec_dedup_body(ec_dedup_t *d, const coap_address_t *peer,
+                             coap_mid_t mid, size_t *len, int *format) {
+  slot_t *s = find_slot(d, peer, mid);
+  if (s == NULL || s->body == NULL)
+    return NULL;
+  *len = s->body_len;
+  *format = s->format;
+  return s->body;
+}
+
+/* The slot for (peer, mid), its old body released. */
+static slot_t *claim(ec_dedup_t *d, const coap_address_t *peer,
+                     coap_mid_t mid) {
   uint64_t key = peer_hash(peer), now = now_ms();
   unsigned i = first_slot(d, key, mid);
   slot_t *victim = NULL;
@@ -115,8 +137,29 @@ void ec_dedup_put(ec_dedup_t *d, const coap_address_t *peer, coap_mid_t mid,
       !(victim->peer == key && victim->mid == mid))
     ec_log(EC_LOG_DEBUG, "dedup: table full, forgetting a write from %llu ms ago",
            (unsigned long long)(now - victim->at_ms));
+  free(victim->body);
+  victim->body = NULL;
   victim->peer = key;
   victim->mid = mid;
   victim->at_ms = now;
-  victim->answer = *answer;
+  return victim;
+}
+
+void ec_dedup_put(ec_dedup_t *d, const coap_address_t *peer, coap_mid_t mid,
+                  const ec_dedup_answer_t *answer) {
+  claim(d, peer, mid)->answer = *answer;
+}
+
+void ec_dedup_put_body(ec_dedup_t *d, const coap_address_t *peer,
+                       coap_mid_t mid, const ec_dedup_answer_t *answer,
+                       const uint8_t *body, size_t len, int format) {
+  slot_t *s = claim(d, peer, mid);
+  uint8_t *copy = NULL;
+  if (body != NULL && len <= EC_DEDUP_MAX_BODY &&
+      (copy = malloc(len ? len : 1)) != NULL)
+    memcpy(copy, body, len);
+  s->answer = *answer;
+  s->body = copy;
+  s->body_len = copy ? len : 0;
+  s->format = format;
 }

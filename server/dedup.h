@@ -37,4 +37,25 @@ const ec_dedup_answer_t *ec_dedup_find(ec_dedup_t *d, const coap_address_t *peer
 void ec_dedup_put(ec_dedup_t *d, const coap_address_t *peer, coap_mid_t mid,
                   const ec_dedup_answer_t *answer);
 
+/** Bodies longer than this are not kept by ec_dedup_put_body(). */
+#define EC_DEDUP_MAX_BODY 4096
+
+/**
+ * Remember the answer to (peer, mid) with a copy of its @p len byte body in
+ * Content-Format @p format, for answers that cannot be rebuilt from the store
+ * (a login's token, which is stored only as a digest). A body over
+ * EC_DEDUP_MAX_BODY, or one that cannot be copied, is not kept: then
+ * ec_dedup_body() finds none and the caller answers the code alone.
+ */
+void ec_dedup_put_body(ec_dedup_t *d, const coap_address_t *peer,
+                       coap_mid_t mid, const ec_dedup_answer_t *answer,
+                       const uint8_t *body, size_t len, int format);
+
+/**
+ * The body kept with the answer to (peer, mid) by ec_dedup_put_body(), or
+ * NULL. It stays valid until the next ec_dedup_put*() call.
+ */
+const uint8_t *ec_dedup_body(ec_dedup_t *d, const coap_address_t *peer,
+                             coap_mid_t mid, size_t *len, int *format);
+
 #endif /* EDGECOAP_DEDUP_H */

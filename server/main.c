@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin.h"
 #include "log.h"
 #include "server.h"
 
@@ -19,6 +20,8 @@ static void on_signal(int sig) {
 static void usage(FILE *out) {
   fprintf(out,
           "Usage: edgecoap-server [OPTIONS]\n"
+          "       edgecoap-server admin COMMAND ...  (catalogs and accounts;\n"
+          "                                           see 'admin --help')\n"
           "\n"
           "Serve the edgecoap resources (Margo deployment status) over CoAP.\n"
           "\n"
@@ -34,6 +37,16 @@ static void usage(FILE *out) {
           "  --max-idle-sessions N  idle client sessions kept (default 1000)\n"
           "  --session-timeout S    seconds before an idle session ends "
           "(default 60)\n"
+          "  --token-ttl TIME    a session token unused this long expires "
+          "(default 3600;\n"
+          "                      minutes, or with a unit: 90s, 60m, 2h)\n"
+          "  --login-user-failures N  failed logins per username per "
+          "window (default 5)\n"
+          "  --login-peer-failures N  failed logins per client address per "
+          "window\n"
+          "                      (default 20)\n"
+          "  --login-window TIME the failed-login window (default 15 "
+          "minutes)\n"
           "  -h, --help          show this help\n"
           "  --version           show the version\n"
           "\n"
@@ -60,8 +73,31 @@ enum {
   OPT_MAX_OBS,
   OPT_MAX_IDLE,
   OPT_SESSION_TIMEOUT,
-  OPT_VERSION
+  OPT_VERSION,
+  OPT_TOKEN_TTL,
+  OPT_LOGIN_USER,
+  OPT_LOGIN_PEER,
+  OPT_LOGIN_WINDOW
 };
+
+/* A duration: minutes, or a number with the unit s, m or h. */
+static int parse_duration_ms(const char *s, int64_t *out) {
+  char *end;
+  if (s == NULL || *s < '0' || *s > '9')
+    return -1;
+  unsigned long long v = strtoull(s, &end, 10);
+  int64_t unit = 60000;
+  if (*end == 's')
+    unit = 1000, end++;
+  else if (*end == 'm')
+    end++;
+  else if (*end == 'h')
+    unit = 3600000, end++;
+  if (*end != '\0' || v == 0 || v > 10000000ull)
+    return -1;
+  *out = (int64_t)v * unit;
+  return 0;
+}
 
 int main(int argc, char **argv) {
   static const struct option opts[] = {
@@ -75,11 +111,17 @@ int main(int argc, char **argv) {
       {"session-timeout", required_argument, NULL, OPT_SESSION_TIMEOUT},
       {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, OPT_VERSION},
+      {"token-ttl", required_argument, NULL, OPT_TOKEN_TTL},
+      {"login-user-failures", required_argument, NULL, OPT_LOGIN_USER},
+      {"login-peer-failures", required_argument, NULL, OPT_LOGIN_PEER},
+      {"login-window", required_argument, NULL, OPT_LOGIN_WINDOW},
       {NULL, 0, NULL, 0}};
   ec_server_config_t cfg;
   unsigned long v;
   int c, level;
 
+  if (argc > 1 && strcmp(argv[1], "admin") == 0)
+    return ec_admin_main(argc - 1, argv + 1);
   ec_server_config_default(&cfg);
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
@@ -119,6 +161,21 @@ int main(int argc, char **argv) {
         goto bad_value;
       cfg.session_timeout_s = (unsigned)v;
       break;
+    case OPT_TOKEN_TTL:
+      if (parse_duration_ms(optarg, &cfg.token_ttl_ms) < 0)
+        goto bad_value;
+      break;
+    case OPT_LOGIN_USER:
+    case OPT_LOGIN_PEER:
+      if (parse_uint(optarg, 1000000, &v) < 0 || v == 0)
+        goto bad_value;
+      *(c == OPT_LOGIN_USER ? &cfg.login_user_failures
+                            : &cfg.login_peer_failures) = (unsigned)v;
+      break;
+    case OPT_LOGIN_WINDOW:
+      if (parse_duration_ms(optarg, &cfg.login_window_ms) < 0)
+        goto bad_value;
+      break;
     case 'h':
       usage(stdout);
       return 0;
@@ -155,7 +212,10 @@ int main(int argc, char **argv) {
   return rc < 0 ? 1 : 0;
 
 bad_value:
+  /* Found by value: the table's order need not follow the enum's. */
+  for (v = 0; opts[v].name != NULL && opts[v].val != c; v++)
+    ;
   fprintf(stderr, "edgecoap-server: invalid value '%s' for --%s\n", optarg,
-          opts[c - OPT_BIND].name);
+          opts[v].name ? opts[v].name : "?");
   return 2;
 }

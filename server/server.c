@@ -11,6 +11,8 @@
 #include "peer.h"
 #include "request.h"
 #include "res_deployment.h"
+#include "res_provisioning.h"
+#include "res_messages.h"
 #include "watch.h"
 
 #define MAX_SEGMENTS 8
@@ -26,6 +28,10 @@ void ec_server_config_default(ec_server_config_t *cfg) {
   cfg->max_observers = 20000;
   cfg->max_peer_observations = 64;
   cfg->dedup_slots = 16384;
+  cfg->token_ttl_ms = 3600LL * 60 * 1000;
+  cfg->login_user_failures = 5;
+  cfg->login_peer_failures = 20;
+  cfg->login_window_ms = 15LL * 60 * 1000;
 }
 
 /* Paths with no resource: each module claims its own prefixes. */
@@ -44,6 +50,8 @@ static void hnd_unknown(coap_resource_t *r, coap_session_t *s,
     return;
   }
   if (ec_deployment_unknown(&rq, segs, n))
+    return;
+  if (ec_messages_unknown(&rq, segs, n))
     return;
   ec_req_problem(&rq, 404, "not-found", NULL, "no such resource");
 }
@@ -152,6 +160,12 @@ int ec_server_new(const ec_server_config_t *cfg, ec_server_t **out) {
   rc = ec_deployment_init(srv);
   if (rc < 0)
     goto fail_ctx;
+  rc = ec_messages_init(srv);
+  if (rc < 0)
+    goto fail_ctx;
+  rc = ec_provisioning_init(srv);
+  if (rc < 0)
+    goto fail_ctx;
 
   ec_log(EC_LOG_INFO, "listening on coap://[%s]:%u, database %s, body cap %zu "
          "bytes", cfg->bind_addr, cfg->port, cfg->db_path, cfg->max_body);
@@ -163,6 +177,8 @@ fail_ctx:
   ec_peer_free_all(srv);
   coap_free_context(srv->ctx);
   ec_deployment_free_routes(srv);
+  ec_messages_free(srv);
+  ec_provisioning_free(srv);
 fail_store:
   ec_store_close(srv->store);
   coap_cleanup();
@@ -191,6 +207,8 @@ void ec_server_free(ec_server_t *srv) {
   ec_peer_free_all(srv);
   coap_free_context(srv->ctx);
   ec_deployment_free_routes(srv);
+  ec_messages_free(srv);
+  ec_provisioning_free(srv);
   ec_store_close(srv->store);
   ec_dedup_free(srv->dedup);
   free(srv->arena_buf);

@@ -23,6 +23,11 @@ typedef struct {
   unsigned max_observers;        /**< per resource: 20000 */
   unsigned max_peer_observations;/**< per client session: 64 */
   unsigned dedup_slots;          /**< remembered write answers: 16384 */
+  /* Device provisioning components (API.md section 4, server/auth.h). */
+  int64_t token_ttl_ms;          /**< a token unused this long expires: 3600 min */
+  unsigned login_user_failures;  /**< failed logins per username per window: 5 */
+  unsigned login_peer_failures;  /**< failed logins per peer address per window: 20 */
+  int64_t login_window_ms;       /**< the failed-login window: 15 min */
 } ec_server_config_t;
 
 void ec_server_config_default(ec_server_config_t *cfg);
@@ -78,6 +83,7 @@ struct ec_server {
   ec_route_t *routes;
   ec_peer_t *peers;
   struct ec_watch_list *watch_lists; /* lists of server-kept observations */
+  struct ec_prov *prov;       /* res_provisioning.c's state */
   /* One scratch arena reused by every request: handlers never nest. */
   uint8_t *arena_buf;
   size_t arena_cap;

@@ -77,6 +77,81 @@ static const char *const migrations[] = {
     " BEGIN SELECT RAISE(ABORT, 'status_history is append-only'); END;"
     "CREATE TRIGGER status_history_no_delete BEFORE DELETE ON status_history"
     " BEGIN SELECT RAISE(ABORT, 'status_history is append-only'); END;",
+    /* Status messages (server/store_messages.c describes the schema). */
+    "CREATE TABLE status_messages ("
+    "  id              INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  message_date    INTEGER NOT NULL,"
+    "  received_at     INTEGER NOT NULL,"
+    "  message_code    INTEGER NOT NULL"
+    "                  CHECK (message_code BETWEEN 100 AND 999),"
+    "  order_id        TEXT CHECK (length(order_id) BETWEEN 1 AND 36),"
+    "  subscription_id TEXT CHECK (length(subscription_id) BETWEEN 1 AND 36),"
+    "  access_id       TEXT CHECK (length(access_id) BETWEEN 1 AND 32),"
+    "  doc             BLOB NOT NULL,"
+    "  CHECK (order_id IS NOT NULL OR subscription_id IS NOT NULL"
+    "         OR access_id IS NOT NULL)"
+    ") STRICT;"
+    "CREATE INDEX status_messages_order ON status_messages (order_id)"
+    " WHERE order_id IS NOT NULL;"
+    "CREATE INDEX status_messages_subscription"
+    " ON status_messages (subscription_id) WHERE subscription_id IS NOT NULL;"
+    "CREATE INDEX status_messages_access ON status_messages (access_id)"
+    " WHERE access_id IS NOT NULL;"
+    "CREATE INDEX status_messages_date ON status_messages (message_date);"
+    "CREATE TABLE status_message_macs ("
+    "  mac        INTEGER NOT NULL CHECK (mac BETWEEN 0 AND 281474976710655),"
+    "  message_id INTEGER NOT NULL REFERENCES status_messages (id),"
+    "  PRIMARY KEY (mac, message_id)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE TRIGGER status_messages_no_update BEFORE UPDATE ON status_messages"
+    " BEGIN SELECT RAISE(ABORT, 'status_messages is append-only'); END;"
+    "CREATE TRIGGER status_messages_no_delete BEFORE DELETE ON status_messages"
+    " BEGIN SELECT RAISE(ABORT, 'status_messages is append-only'); END;",
+    /* Device provisioning components: accounts, tokens (digests only),
+     * catalogs and components (server/store_provisioning.c describes it). */
+    "CREATE TABLE prov_users ("
+    "  id            INTEGER PRIMARY KEY CHECK (id >= 0),"
+    "  username      TEXT    NOT NULL UNIQUE"
+    "                CHECK (length(username) BETWEEN 1 AND 255),"
+    "  password_hash TEXT    NOT NULL CHECK (password_hash LIKE '$argon2%'),"
+    "  role          TEXT    NOT NULL CHECK (length(role) <= 255)"
+    ") STRICT;"
+    "CREATE TABLE prov_tokens ("
+    "  digest        BLOB    PRIMARY KEY CHECK (length(digest) = 32),"
+    "  user_id       INTEGER NOT NULL REFERENCES prov_users (id),"
+    "  created_at    INTEGER NOT NULL,"
+    "  last_used_at  INTEGER NOT NULL"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX prov_tokens_last_used ON prov_tokens (last_used_at);"
+    "CREATE TABLE prov_provisionings ("
+    "  id            INTEGER PRIMARY KEY CHECK (id >= 0),"
+    "  name          TEXT    NOT NULL CHECK (length(name) BETWEEN 1 AND 255),"
+    "  active_status INTEGER NOT NULL CHECK (active_status IN (0, 1))"
+    ") STRICT;"
+    "CREATE TABLE prov_catalog ("
+    "  component_type INTEGER NOT NULL CHECK (component_type BETWEEN 0 AND 2),"
+    "  component_id   INTEGER NOT NULL CHECK (component_id >= 0),"
+    "  name           TEXT    NOT NULL CHECK (length(name) BETWEEN 1 AND 255),"
+    "  PRIMARY KEY (component_type, component_id)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE VIEW prov_sensors AS SELECT component_id AS id, name"
+    " FROM prov_catalog WHERE component_type = 0;"
+    "CREATE VIEW prov_parameters AS SELECT component_id AS id, name"
+    " FROM prov_catalog WHERE component_type = 1;"
+    "CREATE VIEW prov_group_parameters AS SELECT component_id AS id, name"
+    " FROM prov_catalog WHERE component_type = 2;"
+    "CREATE TABLE prov_components ("
+    "  id               INTEGER PRIMARY KEY,"
+    "  provisioning_id  INTEGER NOT NULL REFERENCES prov_provisionings (id),"
+    "  component_type   INTEGER NOT NULL,"
+    "  component_id     INTEGER NOT NULL,"
+    "  active_status    INTEGER NOT NULL CHECK (active_status IN (0, 1)),"
+    "  last_modified_by INTEGER NOT NULL REFERENCES prov_users (id),"
+    "  last_modified_at INTEGER NOT NULL,"
+    "  UNIQUE (provisioning_id, component_type, component_id),"
+    "  FOREIGN KEY (component_type, component_id)"
+    "    REFERENCES prov_catalog (component_type, component_id)"
+    ") STRICT;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -428,6 +503,10 @@ void ec_store_close(ec_store_t *s) {
   if (sqlite3_close(s->db) != SQLITE_OK)
     store_log(s->db, "close");
   free(s);
+}
+
+int ec_store_schema_version(void) {
+  return N_MIGRATIONS;
 }
 
 const char *ec_store_errmsg(const ec_store_t *s) {

@@ -56,6 +56,9 @@ void ec_store_close(ec_store_t *s);
  */
 int ec_store_set_synchronous(ec_store_t *s, const char *mode);
 
+/** The schema version this build creates and migrates to (its migration count). */
+int ec_store_schema_version(void);
+
 /** The last SQLite error message of @p s, for logs. */
 const char *ec_store_errmsg(const ec_store_t *s);
 
@@ -128,5 +131,188 @@ int ec_store_each_status(ec_store_t *s,
                          int (*fn)(void *ud, const char *device_id,
                                    const char *deployment_id),
                          void *ud);
+
+/* ------------------------------------------------------------------------ */
+/* Status messages (server/store_messages.c)                                */
+/* ------------------------------------------------------------------------ */
+
+#include "edgecoap/status_message.h"
+
+/** One message to store: its columns come from @p msg, its body is @p doc. */
+typedef struct {
+  const ec_status_message_t *msg; /**< has_date set; id ignored */
+  const uint8_t *doc;             /**< the message as the codec wrote it, opaque */
+  size_t doc_len;
+} ec_store_msg_write_t;
+
+/**
+ * Store @p n messages in one committed transaction: all of them or, on any
+ * failure, none. They get strictly increasing, consecutive IDs, never
+ * handed out before: *first_id .. *first_id + n - 1 in the order given.
+ * The buffers are only read during the call.
+ * @return 0, EC_EINVAL (n == 0, a message without a date, code or
+ *         identifier), or EC_ESTORE (nothing stored)
+ */
+int ec_store_msg_insert(ec_store_t *s, const ec_store_msg_write_t *w, size_t n,
+                        int64_t received_at_ms, int64_t *first_id);
+
+/**
+ * The messages that pass every filter of @p f, in ascending ID order (or
+ * descending with @p newest_first), at most @p limit (<= 0: the default
+ * EC_MSG_LIMIT_DEFAULT; cut to EC_MSG_LIMIT_MAX). f->limit is not read.
+ * Every filter is answered from an index (ec_store_msg_explain() shows how).
+ * @param[out] rows  one malloc'd block holding the array and the documents;
+ *                   release it with free(); NULL when *n is 0
+ * @return 0 (also when none match), EC_EINVAL, EC_ENOMEM or EC_ESTORE
+ */
+int ec_store_msg_list(ec_store_t *s, const ec_msg_filter_t *f, int limit,
+                      bool newest_first, ec_msg_row_t **rows, size_t *n);
+
+/**
+ * One message by ID.
+ * @param[out] row  one malloc'd block (the row and its document); free() it
+ * @return 0, EC_ENOTFOUND, EC_EINVAL, EC_ENOMEM or EC_ESTORE
+ */
+int ec_store_msg_get(ec_store_t *s, int64_t id, ec_msg_row_t **row);
+
+/**
+ * SQLite's EXPLAIN QUERY PLAN of the read ec_store_msg_list() would run for
+ * @p f, its steps joined with "; ", e.g. "SEARCH m USING INDEX
+ * status_messages_order (order_id=? AND rowid>? AND rowid<?)". For tests
+ * and documentation.
+ * @return the length written (NUL-terminated), or EC_EINVAL / EC_ENOSPC /
+ *         EC_ESTORE
+ */
+int ec_store_msg_explain(ec_store_t *s, const ec_msg_filter_t *f,
+                         bool newest_first, char *out, size_t cap);
+
+/* ------------------------------------------------------------------------ */
+/* Device provisioning components (store_provisioning.c, API.md section 4)   */
+/* ------------------------------------------------------------------------ */
+
+#include "edgecoap/provisioning.h"
+
+/* Catalog names, usernames and roles are at most this many bytes. */
+#ifndef EC_STORE_PROV_TEXT_MAX
+#define EC_STORE_PROV_TEXT_MAX 255
+#endif
+/* A password hash string (libsodium's crypto_pwhash_STRBYTES, NUL included). */
+#define EC_STORE_PROV_HASH_MAX 128
+/* A token digest (SHA-256 of the token's raw bytes). */
+#define EC_STORE_PROV_DIGEST_LEN 32
+
+/** An account. */
+typedef struct {
+  int64_t id;
+  char username[EC_STORE_PROV_TEXT_MAX + 1];
+  char role[EC_STORE_PROV_TEXT_MAX + 1];
+  char password_hash[EC_STORE_PROV_HASH_MAX];
+} ec_store_prov_user_t;
+
+/** One entry of the provisionings or a component catalog. */
+typedef struct {
+  int64_t id;
+  const char *name;
+  int active_status; /**< provisionings only: 0 or 1 */
+} ec_store_prov_item_t;
+
+/** Everything one `admin import` file holds; any array may be empty. */
+typedef struct {
+  const ec_store_prov_user_t *users; /**< password_hash already hashed */
+  size_t n_users;
+  const ec_store_prov_item_t *provisionings;
+  size_t n_provisionings;
+  const ec_store_prov_item_t *catalog[EC_COMP_TYPE_COUNT]; /**< by ec_comp_type_t */
+  size_t n_catalog[EC_COMP_TYPE_COUNT];
+} ec_store_prov_import_t;
+
+/**
+ * Insert or update (by id) every entry of @p im in one transaction: all of
+ * it is stored or none. A username already held by another id is EC_EINVAL
+ * (logged), as are empty or over-long names.
+ * @return 0, EC_EINVAL or EC_ESTORE
+ */
+int ec_store_prov_import(ec_store_t *s, const ec_store_prov_import_t *im);
+
+/**
+ * Add an account, or replace the password hash and role of the account
+ * with that username (then @p u->id is ignored). An id of 0 or less picks
+ * the next free one.
+ * @param[out] id       the account's id (may be NULL)
+ * @param[out] created  1 when it was added, 0 when it was updated (may be NULL)
+ * @return 0, EC_EINVAL or EC_ESTORE
+ */
+int ec_store_prov_user_put(ec_store_t *s, const ec_store_prov_user_t *u,
+                           int64_t *id, int *created);
+
+/** Find an account by its exact username. @return 0, EC_ENOTFOUND, EC_ESTORE */
+int ec_store_prov_user_find(ec_store_t *s, const char *username,
+                            ec_store_prov_user_t *out);
+
+/** Store a new session token's digest for @p user_id, used at @p now_ms, and
+ * forget tokens unused for @p ttl_ms. @return 0 or EC_ESTORE */
+int ec_store_prov_token_add(ec_store_t *s, const uint8_t *digest,
+                            int64_t user_id, int64_t now_ms, int64_t ttl_ms);
+
+/**
+ * Look a token up: it is live when it was last used less than @p ttl_ms
+ * ago. A live token used @p touch_ms or longer ago is marked used now (the
+ * sliding expiry); @p touch_ms < 0 never marks it.
+ * @return 0 with *user_id, EC_ENOTFOUND (unknown or expired) or EC_ESTORE
+ */
+int ec_store_prov_token_use(ec_store_t *s, const uint8_t *digest,
+                            int64_t now_ms, int64_t ttl_ms, int64_t touch_ms,
+                            int64_t *user_id);
+
+/** Forget a token. @return 0 when it was live, EC_ENOTFOUND, or EC_ESTORE */
+int ec_store_prov_token_delete(ec_store_t *s, const uint8_t *digest,
+                               int64_t now_ms, int64_t ttl_ms);
+
+/**
+ * Select components matching every present filter of @p f (the fields of a
+ * select request; limit defaults to EC_PROV_DEFAULT_LIMIT), in ascending
+ * provisioning_component_id, with each name from its catalog.
+ * @param[out] rows  one malloc'd block (array and names); free() it; NULL
+ *                   when @p *n is 0
+ * @return 0 (also when none match), EC_EINVAL, EC_ENOMEM or EC_ESTORE
+ */
+int ec_store_prov_select(ec_store_t *s, const ec_prov_request_t *f,
+                         ec_prov_component_t **rows, size_t *n);
+
+/** Why a write was refused, or what it changed. */
+typedef struct {
+  bool no_provisioning;   /**< provisioning_id names no provisioning */
+  int64_t *unknown;       /**< malloc'd: ids not found, each once, in request order */
+  size_t n_unknown;
+  int64_t *provisionings; /**< malloc'd: the provisionings changed, each once */
+  size_t n_provisionings;
+} ec_store_prov_outcome_t;
+
+/** Free the arrays of @p o (not @p o itself). */
+void ec_store_prov_outcome_free(ec_store_prov_outcome_t *o);
+
+/**
+ * Insert (or, for an existing triple, update the active_status of) every
+ * component of an insert request, as @p user_id at @p now_s, in one
+ * transaction. Refused, with nothing stored, when the provisioning does not
+ * exist (no_provisioning) or some component_id is not in the catalog of
+ * component_type (unknown).
+ * @return 0, EC_ESEMANTIC (refused, @p o says why), EC_EINVAL, EC_ENOMEM or
+ *         EC_ESTORE; @p o is filled in every case and must be freed
+ */
+int ec_store_prov_insert(ec_store_t *s, const ec_prov_request_t *rq,
+                         int64_t user_id, int64_t now_s,
+                         ec_store_prov_outcome_t *o);
+
+/**
+ * Set active_status of the rows an update request names (by
+ * provisioning_component_id, or by provisioning_id + component_type +
+ * component_id), in one transaction. Refused, with nothing changed, when
+ * the provisioning does not exist or some id names no row (unknown).
+ * @return as ec_store_prov_insert()
+ */
+int ec_store_prov_update(ec_store_t *s, const ec_prov_request_t *rq,
+                         int64_t user_id, int64_t now_s,
+                         ec_store_prov_outcome_t *o);
 
 #endif /* EDGECOAP_STORE_H */

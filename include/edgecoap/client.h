@@ -9,6 +9,7 @@
 #include "edgecoap/codec.h"
 #include "edgecoap/deployment.h"
 #include "edgecoap/error.h"
+#include "edgecoap/status_message.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -118,6 +119,156 @@ int ec_client_status_observe(ec_client_t *c, const char *device_id,
 
 /** The overall state of a report's components (Margo's precedence). */
 ec_state_t ec_client_rollup(const ec_deployment_status_t *st);
+
+/* ------------------------------------------------------------------------ */
+/* Status messages (ON-API, API.md section 3): client/messages.c            */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Calls that send a body take its format (EC_FORMAT_CBOR or EC_FORMAT_JSON;
+ * 0 is CBOR) because the client's configured format is not readable from
+ * here; answers come in the client's format as usual. Decoded messages live
+ * in the caller's @p arena; a call returns EC_ENOMEM when it is too small
+ * (resp->body_len then tells how big the answer was).
+ */
+
+/**
+ * POST messages to /api/2.3/statusmessages: one plain StatusMessage when
+ * @p n is 1 and @p batch is false, else {"StatusMessages": [...]} (stored
+ * all or none). IDs in @p msgs are ignored (the server assigns them).
+ * @param[out] stored    the messages as stored, IDs and dates set (may be
+ *                       NULL, then @p n_stored and @p arena may be too)
+ * @return 0 on 2.01, EC_ERESPONSE on an error answer (@p resp says which),
+ *         or < 0
+ */
+int ec_client_msg_post(ec_client_t *c, ec_format_t fmt,
+                       const ec_status_message_t *msgs, size_t n, bool batch,
+                       ec_status_message_t **stored, size_t *n_stored,
+                       ec_arena_t *arena, ec_response_t *resp);
+
+/**
+ * GET /api/2.3/statusmessages?<filters>: the matching messages in ascending
+ * ID order, at most f->limit (0: the server's default, 1000).
+ * @param[in] f  may be NULL for no filter
+ * @return 0, EC_ERESPONSE (a bad filter is 4.00), or < 0
+ */
+int ec_client_msg_list(ec_client_t *c, const ec_msg_filter_t *f,
+                       ec_status_message_t **msgs, size_t *n,
+                       ec_arena_t *arena, ec_response_t *resp);
+
+/** The same read as ec_client_msg_list(), as FETCH with the filter in the body. */
+int ec_client_msg_fetch(ec_client_t *c, ec_format_t fmt,
+                        const ec_msg_filter_t *f, ec_status_message_t **msgs,
+                        size_t *n, ec_arena_t *arena, ec_response_t *resp);
+
+/** GET /api/2.3/statusmessages/{id}. @return 0, EC_ENOTFOUND, or < 0 */
+int ec_client_msg_get(ec_client_t *c, int64_t id, ec_status_message_t *msg,
+                      ec_arena_t *arena, ec_response_t *resp);
+
+/** Called with each message of a sync; return non-zero to stop. */
+typedef int (*ec_msg_cb)(void *ud, const ec_status_message_t *msg);
+
+/**
+ * Incremental sync: page through every message matching @p f with an ID
+ * above @p after_id (which replaces f's fromStatusMessageID), oldest first,
+ * calling @p cb once per message. Pages hold f->limit messages (0: 1000);
+ * the walk ends at the first short page or when @p cb returns non-zero.
+ * Memory is the library's; a message lives only during its callback.
+ * @param[out] last_id  the ID of the last message handed to @p cb, or
+ *                      @p after_id if none: pass it next time to resume
+ *                      (may be NULL)
+ * @return 0, or < 0 as ec_client_msg_list() (*last_id still says how far
+ *         it got)
+ */
+int ec_client_msg_sync(ec_client_t *c, const ec_msg_filter_t *f,
+                       int64_t after_id, ec_msg_cb cb, void *ud,
+                       int64_t *last_id);
+
+/**
+ * Observe /api/2.3/statusmessages/latest?<filters> (the limit is not sent):
+ * @p cb gets the current {"StatusMessages": [newest]} first, then one
+ * notification per stored batch that holds a matching message. Decode a
+ * body with ec_status_messages_decode(..., EC_MSG_STORED, ...). Messages
+ * between notifications are fetched with ec_client_msg_sync().
+ * @return as ec_client_observe()
+ */
+int ec_client_msg_observe(ec_client_t *c, const ec_msg_filter_t *f,
+                          ec_observe_cb cb, void *ud, unsigned max_ms);
+
+/* ------------------------------------------------------------------------ */
+/* Device provisioning components (API.md section 4): client/provisioning.c */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * These resources need a session token in CoAP option 65000: log in with
+ * ec_client_login() (which sets the token on the client) or hand one to
+ * ec_client_use_token(); every later request of the client then carries it.
+ * Calls that send a body take its format (0 is CBOR), as above. Refusals
+ * come back as EC_ERESPONSE (EC_ENOTFOUND for NO_DATA) with the seed's error
+ * document in resp; ec_prov_error_decode() reads it.
+ */
+#include "edgecoap/provisioning.h"
+
+/**
+ * Send @p len bytes as option 65000 (EC_PROV_AUTH_OPTION) with every later
+ * request of @p c; NULL or 0 sends none. The bytes are copied.
+ * @return 0, or EC_EINVAL for more than 255 bytes
+ */
+int ec_client_set_auth_token(ec_client_t *c, const uint8_t *token, size_t len);
+
+/** Use a token as login printed it (EC_PROV_TOKEN_HEX hex digits). */
+int ec_client_use_token(ec_client_t *c, const char *token_hex);
+
+/**
+ * POST /v1/Login. On SUCCESS the token is set on @p c.
+ * @param[out] out  decoded into @p arena (may be NULL)
+ * @return 0, EC_ERESPONSE on FAILURE (4.01) or another refusal, or < 0
+ */
+int ec_client_login(ec_client_t *c, ec_format_t fmt, const char *username,
+                    const char *password, ec_login_response_t *out,
+                    ec_arena_t *arena, ec_response_t *resp);
+
+/**
+ * Log @p token_hex out (the hex a login printed) and stop sending a token.
+ * @return 0, EC_ERESPONSE (INVALID_TOKEN, 4.01), or < 0
+ */
+int ec_client_logout(ec_client_t *c, ec_format_t fmt, const char *token_hex,
+                     ec_response_t *resp);
+
+/**
+ * Select components: GET /v1/DeviceProvisioningComponents when @p filter is
+ * NULL, else POST with action select and @p filter's fields.
+ * @param[out] rows  decoded into @p arena
+ * @return 0, EC_ENOTFOUND (NO_DATA), EC_ERESPONSE, or < 0
+ */
+int ec_client_prov_select(ec_client_t *c, ec_format_t fmt,
+                          const ec_prov_request_t *filter,
+                          ec_prov_component_t **rows, size_t *n,
+                          ec_arena_t *arena, ec_response_t *resp);
+
+/**
+ * Insert (rq->action is set to insert) or update (to update) components.
+ * @param[out] out  the success document, decoded into @p arena (may be NULL)
+ * @return 0, EC_ERESPONSE, or < 0
+ */
+int ec_client_prov_insert(ec_client_t *c, ec_format_t fmt,
+                          const ec_prov_request_t *rq, ec_prov_result_t *out,
+                          ec_arena_t *arena, ec_response_t *resp);
+int ec_client_prov_update(ec_client_t *c, ec_format_t fmt,
+                          const ec_prov_request_t *rq, ec_prov_result_t *out,
+                          ec_arena_t *arena, ec_response_t *resp);
+
+/**
+ * Observe GET /v1/DeviceProvisioningComponents?provisioning_id=N (every
+ * provisioning when @p provisioning_id < 0). @p cb gets the current select
+ * document first ({"responses": {}} when there is none yet), then one per
+ * insert or update of that provisioning: the select document, or, when it
+ * would not fit one datagram, {"provisioning_id": N, "status": "CHANGED"},
+ * after which the list is read with ec_client_prov_select().
+ * @return as ec_client_observe()
+ */
+int ec_client_prov_observe(ec_client_t *c, int64_t provisioning_id,
+                           ec_observe_cb cb, void *ud, unsigned max_ms);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,55 @@
+/* edgecoap codec internals: helpers shared by the provisioning codec. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef EDGECOAP_CODEC_PROVISIONING_INTERNAL_H
+#define EDGECOAP_CODEC_PROVISIONING_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "edgecoap/provisioning.h"
+#include "tree.h"
+
+/*
+ * provisioning.c holds the components' documents and these helpers;
+ * provisioning_login.c the login documents, datetimes and tokens.
+ */
+
+/** Fill @p err (may be NULL) with the seed's @p error and return @p code. */
+int ec_prov_fail(ec_prov_error_t *err, int code, const char *error,
+                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/**
+ * Parse a body that must be a JSON or CBOR object; every failure is the
+ * seed's INVALID_REQUEST_PRAM (with the code of ec_tree_parse()).
+ * @param[out] t  a new reference on success
+ */
+int ec_prov_parse(ec_format_t fmt, const uint8_t *buf, size_t len, json_t **t,
+                  ec_prov_error_t *err);
+
+/** INVALID_INPUT_PRAM with "INVALID_PRAM_<KEY>", @p key upper-cased (ASCII). */
+int ec_prov_bad_key(ec_prov_error_t *err, const char *key);
+
+/** True when @p k is in the NULL-terminated @p allowed list. */
+bool ec_prov_key_allowed(const char *const *allowed, const char *k);
+
+/* Encoding: each returns 0, EC_EINVAL (a bad string) or EC_ENOMEM. */
+int ec_prov_set_str(json_t *o, const char *k, const char *s);
+int ec_prov_set_int(json_t *o, const char *k, int64_t v);
+
+/** Check an encoder's arguments: 0, EC_EINVAL or EC_EFORMAT. */
+int ec_prov_encode_args(ec_format_t fmt, const void *p, uint8_t *buf,
+                        size_t cap);
+
+/** Write @p t (released here) in @p fmt, or pass on @p rc when < 0. */
+ssize_t ec_prov_finish(ec_format_t fmt, json_t *t, int rc, uint8_t *buf,
+                       size_t cap);
+
+/* Reading answers: a missing or mistyped member is EC_EBADDOC
+ * "INVALID_RESPONSE" naming it. Integers may be digit strings. */
+int ec_prov_need_uint(const json_t *o, const char *k, int64_t *out,
+                      ec_prov_error_t *err);
+int ec_prov_need_str(const json_t *o, const char *k, const char **out,
+                     ec_arena_t *arena, ec_prov_error_t *err);
+
+#endif /* EDGECOAP_CODEC_PROVISIONING_INTERNAL_H */

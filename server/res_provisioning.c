@@ -1,0 +1,665 @@
+/* edgecoap server: /v1/Login and /v1/DeviceProvisioningComponents. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "res_provisioning.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth.h"
+#include "dedup.h"
+#include "log.h"
+#include "request.h"
+#include "watch.h"
+
+/*
+ * These resources answer in the seed's shape ({"error": CODE} plus
+ * "error_detail"), not with problem details: INVALID_TOKEN is 4.01, NO_DATA
+ * 4.04, every other seed code 4.00, and a failure of the server itself 5.00
+ * with {"error": "SERVER_ERROR"}. Transport-level refusals made before a
+ * handler sees the request (4.06, 4.13, 4.15) stay problem details, as on
+ * every other resource.
+ *
+ * Observation of GET ?provisioning_id=N is kept by server/watch.c, because
+ * libcoap 4.3.1 would notify every observer of the resource at once: an
+ * insert or update notifies only the watches of the provisionings it changed
+ * (and those without a filter).
+ */
+
+#define PATH_LOGIN "v1/Login"
+#define PATH_COMPONENTS "v1/DeviceProvisioningComponents"
+
+typedef struct ec_prov ec_prov_t;
+
+struct ec_prov {
+  ec_auth_t *auth;
+  ec_watch_list_t watches;
+  /* Their addresses tell this module's remembered answers apart in the
+   * server's dedup table. */
+  char login_key;
+  char write_key;
+};
+
+/* What one watch follows. */
+typedef struct {
+  int64_t provisioning_id;                  /* -1: every provisioning */
+  uint8_t digest[EC_STORE_PROV_DIGEST_LEN]; /* its token, checked per
+                                               notification */
+} watch_filter_t;
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- answers ------------------------------------------------------------- */
+
+/* Send @p buf (malloc'd, taken over) of length @p n, or a 5.00 when encoding
+ * failed (@p n < 0); remember it for retransmissions when @p key is set. */
+static void send_owned(ec_req_t *rq, int code, uint8_t *buf, ssize_t n,
+                       void *key) {
+  if (n < 0 || buf == NULL) {
+    free(buf);
+    ec_log(EC_LOG_ERROR, "provisioning: cannot encode an answer: %s",
+           ec_strerror(n < 0 ? (int)n : EC_ENOMEM));
+    ec_req_empty(rq, 500);
+    return;
+  }
+  if (key != NULL && coap_pdu_get_type(rq->request) == COAP_MESSAGE_CON) {
+    ec_dedup_answer_t a = {key, code, 0, 0};
+    ec_dedup_put_body(rq->srv->dedup, coap_session_get_addr_remote(rq->session),
+                      coap_pdu_get_mid(rq->request), &a, buf, (size_t)n,
+                      rq->resp_fmt);
+  }
+  ec_req_send(rq, code, rq->resp_fmt, buf, (size_t)n, 0);
+  free(buf);
+}
+
+/* Measure, allocate and write with one of the codec's encoders; the
+ * argument list differs per encoder, hence a macro. */
+#define ENCODE(out, n, call_with_buf_cap)                                      \
+  do {                                                                         \
+    uint8_t *buf = NULL;                                                       \
+    size_t cap = 0;                                                            \
+    (n) = call_with_buf_cap;                                                   \
+    if ((n) >= 0) {                                                            \
+      cap = (size_t)(n) + 1;                                                   \
+      buf = malloc(cap);                                                       \
+      if (buf == NULL)                                                         \
+        (n) = EC_ENOMEM;                                                       \
+      else                                                                     \
+        (n) = call_with_buf_cap;                                               \
+    }                                                                          \
+    (out) = buf;                                                               \
+  } while (0)
+
+/* An error answer must fit one block: libcoap 4.3.1 clients (coap-client
+ * and this project's library) do not ask for the rest of a 4.xx answer sent
+ * block-wise. A long error_detail (unknown ids, or INVALID_PRAM_ with a very
+ * long key) is therefore cut to what fits. */
+#define ERROR_DOC_MAX 1024
+
+static void answer_error(ec_req_t *rq, int code, const char *status,
+                         const char *error, const char *detail,
+                         const int64_t *ids, size_t n_ids, void *key) {
+  uint8_t *out;
+  ssize_t n;
+  char cut[EC_PROV_DETAIL_CAP];
+  for (;;) {
+    n = ec_prov_error_encode(rq->resp_fmt, status, error, detail, ids, n_ids,
+                             NULL, 0);
+    if (n <= ERROR_DOC_MAX)
+      break;
+    size_t over = (size_t)n - ERROR_DOC_MAX;
+    if (ids != NULL && n_ids > 1) {
+      /* Keep the share of ids that fits, judged by their average size. */
+      size_t keep = n_ids * (ERROR_DOC_MAX - 64) / (size_t)n;
+      n_ids = keep >= n_ids ? n_ids - 1 : keep > 0 ? keep : 1;
+    } else if (detail != NULL && strlen(detail) > over) {
+      size_t len = strlen(detail) - over;
+      while (len > 0 && ((unsigned char)detail[len] & 0xC0) == 0x80)
+        len--; /* not inside a UTF-8 sequence */
+      if (detail != cut)
+        snprintf(cut, sizeof(cut), "%s", detail);
+      cut[len] = '\0';
+      detail = cut;
+    } else {
+      break;
+    }
+  }
+  ENCODE(out, n,
+         ec_prov_error_encode(rq->resp_fmt, status, error, detail, ids, n_ids,
+                              buf, cap));
+  ec_log(EC_LOG_DEBUG, "provisioning: answer %d.%02d %s %s", code / 100,
+         code % 100, error, detail ? detail : "");
+  send_owned(rq, code, out, n, key);
+}
+
+/* The seed's codes to CoAP codes (API.md section 4). */
+static int seed_code(const char *error) {
+  if (strcmp(error, "INVALID_TOKEN") == 0 ||
+      strcmp(error, "ACCOUNT_PASSWORD_INCORRECT") == 0)
+    return 401;
+  if (strcmp(error, "NO_DATA") == 0)
+    return 404;
+  return 400;
+}
+
+static void answer_seed_error(ec_req_t *rq, const ec_prov_error_t *err) {
+  if (err->code == EC_ENOMEM || err->code == EC_EINVAL) {
+    answer_error(rq, 500, NULL, "SERVER_ERROR", "out of memory", NULL, 0, NULL);
+    return;
+  }
+  answer_error(rq, seed_code(err->error), NULL, err->error, err->detail, NULL,
+               0, NULL);
+}
+
+static void answer_server_error(ec_req_t *rq, const char *status, int rc) {
+  answer_error(rq, 500, status, "SERVER_ERROR", ec_strerror(rc), NULL, 0, NULL);
+}
+
+/* Answer a retransmitted confirmable request with its first answer. */
+static int replay(ec_req_t *rq, void *key) {
+  if (coap_pdu_get_type(rq->request) != COAP_MESSAGE_CON)
+    return 0;
+  const ec_dedup_answer_t *a =
+      ec_dedup_find(rq->srv->dedup, coap_session_get_addr_remote(rq->session),
+                    coap_pdu_get_mid(rq->request));
+  if (a == NULL || a->route != key)
+    return 0;
+  ec_log(EC_LOG_INFO, "provisioning: retransmission answered again (%d.%02d)",
+         a->code / 100, a->code % 100);
+  size_t len;
+  int format;
+  const uint8_t *body =
+      ec_dedup_body(rq->srv->dedup, coap_session_get_addr_remote(rq->session),
+                    coap_pdu_get_mid(rq->request), &len, &format);
+  if (body != NULL)
+    ec_req_send(rq, a->code, (ec_format_t)format, body, len, 0);
+  else
+    ec_req_empty(rq, a->code); /* applied, but too large to have been kept */
+  return 1;
+}
+
+/* The token of option 65000: 0 with the account, or 4.01 answered. */
+static int authenticate(ec_req_t *rq, uint8_t *digest, int64_t *user_id) {
+  coap_opt_iterator_t it;
+  const coap_opt_t *opt =
+      coap_check_option(rq->request, EC_PROV_AUTH_OPTION, &it);
+  int rc = opt == NULL
+               ? EC_ENOTFOUND
+               : ec_auth_check(rq->srv->prov->auth, rq->srv->store,
+                               coap_opt_value(opt), coap_opt_length(opt),
+                               now_ms(), digest, user_id);
+  if (rc == 0)
+    return 0;
+  if (rc == EC_ENOTFOUND)
+    answer_error(rq, 401, NULL, "INVALID_TOKEN", NULL, NULL, 0, NULL);
+  else
+    answer_server_error(rq, NULL, rc);
+  return -1;
+}
+
+/* ---- select -------------------------------------------------------------- */
+
+/* Answer a select; @p observing keeps an empty result a 2.05, because an
+ * error would end the observation (RFC 7641) of a provisioning that simply
+ * has no components yet. */
+static int answer_select(ec_req_t *rq, const ec_prov_request_t *f,
+                         bool observing) {
+  ec_prov_component_t *rows = NULL;
+  size_t n_rows = 0;
+  int rc = ec_store_prov_select(rq->srv->store, f, &rows, &n_rows);
+  if (rc < 0) {
+    answer_server_error(rq, NULL, rc);
+    return rc;
+  }
+  if (n_rows == 0 && !observing) {
+    answer_error(rq, 404, NULL, "NO_DATA", NULL, NULL, 0, NULL);
+    return EC_ENOTFOUND;
+  }
+  uint8_t *out;
+  ssize_t n;
+  ENCODE(out, n, ec_prov_select_encode(rq->resp_fmt, rows, n_rows, buf, cap));
+  free(rows);
+  send_owned(rq, 205, out, n, NULL);
+  return n < 0 ? (int)n : 0;
+}
+
+/* ---- notifications ------------------------------------------------------- */
+
+/* One encoded document per (provisioning, format) for one round. */
+typedef struct {
+  int64_t provisioning_id;
+  ec_format_t fmt;
+  uint8_t *doc;
+  ssize_t len;
+} cached_t;
+
+/* The document a watch of @p prov is sent: the select answer, or when that
+ * does not fit one datagram, {"provisioning_id": N, "status": "CHANGED"}
+ * telling it to fetch the list (@p small). */
+static ssize_t notification(ec_server_t *srv, int64_t prov, ec_format_t fmt,
+                            bool small, uint8_t **doc) {
+  ssize_t n;
+  *doc = NULL;
+  if (small) {
+    char json[96];
+    if (prov >= 0)
+      snprintf(json, sizeof(json),
+               "{\"provisioning_id\":%lld,\"status\":\"CHANGED\"}",
+               (long long)prov);
+    else
+      snprintf(json, sizeof(json), "{\"status\":\"CHANGED\"}");
+    size_t jl = strlen(json);
+    if (fmt == EC_FORMAT_JSON) {
+      *doc = (uint8_t *)strdup(json);
+      return *doc ? (ssize_t)jl : EC_ENOMEM;
+    }
+    uint8_t *out;
+    ENCODE(out, n, ec_json_to_cbor(json, jl, buf, cap));
+    *doc = out;
+    return n;
+  }
+  ec_prov_request_t f;
+  memset(&f, 0, sizeof(f));
+  f.has_provisioning_id = prov >= 0;
+  f.provisioning_id = prov;
+  ec_prov_component_t *rows = NULL;
+  size_t n_rows = 0;
+  int rc = ec_store_prov_select(srv->store, &f, &rows, &n_rows);
+  if (rc < 0)
+    return rc;
+  uint8_t *out;
+  ENCODE(out, n, ec_prov_select_encode(fmt, rows, n_rows, buf, cap));
+  free(rows);
+  *doc = out;
+  return n;
+}
+
+static bool changed(const watch_filter_t *f, const int64_t *provs, size_t n) {
+  if (f->provisioning_id < 0)
+    return n > 0;
+  for (size_t i = 0; i < n; i++)
+    if (provs[i] == f->provisioning_id)
+      return true;
+  return false;
+}
+
+static void notify(ec_server_t *srv, const int64_t *provs, size_t n_provs) {
+  ec_watch_list_t *list = &srv->prov->watches;
+  cached_t cache[8];
+  size_t n_cache = 0;
+  int64_t now = now_ms();
+  unsigned sent = 0;
+
+  for (ec_watch_t *w = list->head, *next; w != NULL; w = next) {
+    next = w->next;
+    const watch_filter_t *f = w->filter;
+    if (!changed(f, provs, n_provs))
+      continue;
+    /* A token logged out or expired since the observation began ends it:
+     * nobody may keep hearing of changes without a live session. */
+    if (ec_auth_check_digest(srv->prov->auth, srv->store, f->digest, now) !=
+        0) {
+      ec_log(EC_LOG_INFO, "provisioning: observation ended, its token is no "
+                          "longer valid");
+      ec_watch_remove(w);
+      continue;
+    }
+    cached_t *c = NULL;
+    for (size_t i = 0; i < n_cache && c == NULL; i++)
+      if (cache[i].provisioning_id == f->provisioning_id &&
+          cache[i].fmt == w->fmt)
+        c = &cache[i];
+    if (c == NULL && n_cache < sizeof(cache) / sizeof(cache[0])) {
+      c = &cache[n_cache++];
+      c->provisioning_id = f->provisioning_id;
+      c->fmt = w->fmt;
+      c->len = notification(srv, f->provisioning_id, w->fmt, false, &c->doc);
+    }
+    cached_t one = {f->provisioning_id, w->fmt, NULL, 0};
+    if (c == NULL) { /* more kinds than the cache holds: encode for this one */
+      c = &one;
+      c->len = notification(srv, f->provisioning_id, w->fmt, false, &c->doc);
+    }
+    /* A document that cannot fit one datagram (header, token and options
+     * take at most about 32 bytes) goes straight to the short form. */
+    int rc = c->len < 0 ? (int)c->len
+             : (size_t)c->len + 32 > coap_session_max_pdu_size(w->session)
+                 ? EC_ETOOBIG
+                 : ec_watch_send(srv, w, c->doc, (size_t)c->len);
+    if (rc == EC_ETOOBIG) {
+      uint8_t *small = NULL;
+      ssize_t sl = notification(srv, f->provisioning_id, w->fmt, true, &small);
+      rc = sl < 0 ? (int)sl : ec_watch_send(srv, w, small, (size_t)sl);
+      free(small);
+    }
+    free(one.doc);
+    if (rc < 0)
+      ec_log(EC_LOG_WARN, "provisioning: a notification failed: %s",
+             ec_strerror(rc));
+    else
+      sent++;
+  }
+  for (size_t i = 0; i < n_cache; i++)
+    free(cache[i].doc);
+  if (sent > 0)
+    ec_log(EC_LOG_DEBUG, "provisioning: %u observers notified", sent);
+}
+
+/* ---- GET /v1/DeviceProvisioningComponents ---------------------------- */
+
+/* Read the query: only provisioning_id, a whole number. @return 0, or < 0
+ * with the seed's error answered. */
+static int read_query(ec_req_t *rq, ec_prov_request_t *f) {
+  coap_opt_iterator_t it;
+  coap_opt_filter_t filter;
+  const coap_opt_t *opt;
+  coap_option_filter_clear(&filter);
+  coap_option_filter_set(&filter, COAP_OPTION_URI_QUERY);
+  coap_option_iterator_init(rq->request, &it, &filter);
+  while ((opt = coap_option_next(&it)) != NULL) {
+    const char *q = (const char *)coap_opt_value(opt);
+    size_t len = coap_opt_length(opt);
+    const char *eq = memchr(q, '=', len);
+    size_t nlen = eq ? (size_t)(eq - q) : len;
+    static const char name[] = "provisioning_id";
+    if (nlen != sizeof(name) - 1 || memcmp(q, name, nlen) != 0) {
+      /* A Uri-Query option holds at most 255 bytes. */
+      char detail[sizeof("INVALID_PRAM_") + 255] = "INVALID_PRAM_";
+      size_t at = strlen(detail);
+      for (size_t i = 0; i < nlen && at + 1 < sizeof(detail); i++) {
+        char c = q[i];
+        detail[at++] = c >= 'a' && c <= 'z'      ? (char)(c - 32)
+                       : (c >= 0x20 && c < 0x7f) ? c
+                                                 : '?';
+      }
+      detail[at] = '\0';
+      answer_error(rq, 400, NULL, "INVALID_INPUT_PRAM", detail, NULL, 0, NULL);
+      return -1;
+    }
+    size_t vlen = eq ? len - nlen - 1 : 0;
+    int64_t v = 0;
+    bool ok = vlen > 0 && vlen <= 18;
+    for (size_t i = 0; ok && i < vlen; i++) {
+      char c = eq[1 + i];
+      ok = c >= '0' && c <= '9';
+      v = v * 10 + (c - '0');
+    }
+    if (!ok) {
+      answer_error(rq, 400, NULL, "INVALID_PROVISIONING_ID_PRAM", NULL, NULL, 0,
+                   NULL);
+      return -1;
+    }
+    f->has_provisioning_id = true;
+    f->provisioning_id = v;
+  }
+  return 0;
+}
+
+static void hnd_get(coap_resource_t *r, coap_session_t *s,
+                    const coap_pdu_t *req, const coap_string_t *q,
+                    coap_pdu_t *resp) {
+  ec_server_t *srv = coap_get_app_data(coap_session_get_context(s));
+  ec_req_t rq;
+  uint8_t digest[EC_STORE_PROV_DIGEST_LEN];
+  int64_t user_id;
+  coap_opt_iterator_t it;
+  bool wants_observe = coap_check_option(req, COAP_OPTION_OBSERVE, &it) != NULL;
+  ec_prov_request_t f;
+  memset(&f, 0, sizeof(f));
+  f.action = EC_PROV_SELECT;
+
+  if (ec_req_init(&rq, srv, r, s, req, q, resp) < 0)
+    return;
+  if (authenticate(&rq, digest, &user_id) < 0 || read_query(&rq, &f) < 0) {
+    /* A refused re-registration ends the observation it renewed. */
+    if (wants_observe)
+      ec_watch_cancel_request(&rq, &srv->prov->watches);
+    return;
+  }
+  watch_filter_t *wf = malloc(sizeof(*wf));
+  if (wf == NULL) {
+    answer_server_error(&rq, NULL, EC_ENOMEM);
+    return;
+  }
+  wf->provisioning_id = f.has_provisioning_id ? f.provisioning_id : -1;
+  memcpy(wf->digest, digest, sizeof(digest));
+  int observing = ec_watch_request(&rq, &srv->prov->watches, wf, free);
+  if (observing < 0)
+    return; /* 5.03 answered */
+  if (answer_select(&rq, &f, observing > 0) < 0 && observing > 0)
+    ec_watch_cancel_request(&rq, &srv->prov->watches);
+}
+
+/* ---- POST /v1/DeviceProvisioningComponents --------------------------- */
+
+static const char *unknown_id_error(ec_comp_type_t t) {
+  switch (t) {
+  case EC_COMP_SENSOR:
+    return "INVALID_COMPONENT_SENSOR_ID_PRAM";
+  case EC_COMP_PARAMETER:
+    return "INVALID_COMPONENT_PARAMETER_ID_PRAM";
+  default:
+    return "INVALID_COMPONENT_GROUP_PARAMETER_ID_PRAM";
+  }
+}
+
+static void do_write(ec_req_t *rq, const ec_prov_request_t *w,
+                     int64_t user_id) {
+  ec_prov_t *p = rq->srv->prov;
+  ec_store_prov_outcome_t o;
+  int64_t now_s = now_ms() / 1000;
+  bool insert = w->action == EC_PROV_INSERT;
+  int rc = insert ? ec_store_prov_insert(rq->srv->store, w, user_id, now_s, &o)
+                  : ec_store_prov_update(rq->srv->store, w, user_id, now_s, &o);
+  if (rc == EC_ESEMANTIC && o.no_provisioning) {
+    answer_error(rq, 400, NULL, "INVALID_PROVISIONING_ID_PRAM", NULL, NULL, 0,
+                 NULL);
+  } else if (rc == EC_ESEMANTIC) {
+    answer_error(rq, 400, NULL,
+                 insert ? unknown_id_error(w->component_type)
+                        : "INVALID_COMPONENT_ID_PRAM",
+                 NULL, o.unknown, o.n_unknown, NULL);
+  } else if (rc < 0) {
+    answer_server_error(rq, NULL, rc);
+  } else {
+    /* Committed: the answer is a success whatever else fails now. */
+    ec_prov_result_t res = {
+        .action = w->action,
+        .by_pc_id = w->provisioning_component_id.present,
+        .provisioning_component_id = w->provisioning_component_id,
+        .provisioning_id = w->provisioning_id,
+        .component_type = w->component_type,
+        .component_id = w->component_id,
+        .active_status = w->has_active_status ? w->active_status : 0,
+        .last_modified_by = user_id,
+        .last_modified_s = now_s,
+    };
+    uint8_t *out;
+    ssize_t n;
+    ENCODE(out, n, ec_prov_result_encode(rq->resp_fmt, &res, buf, cap));
+    ec_log(EC_LOG_INFO, "provisioning: user %lld %s %zu component(s)",
+           (long long)user_id, insert ? "inserted" : "updated",
+           res.by_pc_id ? res.provisioning_component_id.n : res.component_id.n);
+    if (n < 0) {
+      free(out);
+      ec_req_empty(rq, insert ? 201 : 204);
+    } else {
+      send_owned(rq, insert ? 201 : 204, out, n, &p->write_key);
+    }
+    notify(rq->srv, o.provisionings, o.n_provisionings);
+  }
+  ec_store_prov_outcome_free(&o);
+}
+
+static void hnd_post(coap_resource_t *r, coap_session_t *s,
+                     const coap_pdu_t *req, const coap_string_t *q,
+                     coap_pdu_t *resp) {
+  ec_server_t *srv = coap_get_app_data(coap_session_get_context(s));
+  ec_req_t rq;
+  uint8_t digest[EC_STORE_PROV_DIGEST_LEN];
+  int64_t user_id;
+  ec_prov_request_t w;
+  ec_prov_error_t err;
+
+  if (ec_req_init(&rq, srv, r, s, req, q, resp) < 0 ||
+      replay(&rq, &srv->prov->write_key) ||
+      authenticate(&rq, digest, &user_id) < 0 || ec_req_body(&rq) <= 0)
+    goto done;
+  if (ec_prov_request_decode(rq.req_fmt, rq.body, rq.body_len, &w, &rq.arena,
+                             &err) < 0) {
+    answer_seed_error(&rq, &err);
+    goto done;
+  }
+  if (w.action == EC_PROV_SELECT)
+    answer_select(&rq, &w, false);
+  else
+    do_write(&rq, &w, user_id);
+done:
+  ec_req_done(&rq);
+}
+
+/* ---- POST /v1/Login ------------------------------------------------------ */
+
+/* The peer's address without its port: a client can change ports at will. */
+static size_t peer_address(coap_session_t *s, const void **out) {
+  const coap_address_t *a = coap_session_get_addr_remote(s);
+  if (a->addr.sa.sa_family == AF_INET) {
+    *out = &a->addr.sin.sin_addr;
+    return sizeof(a->addr.sin.sin_addr);
+  }
+  if (a->addr.sa.sa_family == AF_INET6) {
+    *out = &a->addr.sin6.sin6_addr;
+    return sizeof(a->addr.sin6.sin6_addr);
+  }
+  *out = a;
+  return sizeof(*a);
+}
+
+static void hnd_login(coap_resource_t *r, coap_session_t *s,
+                      const coap_pdu_t *req, const coap_string_t *q,
+                      coap_pdu_t *resp) {
+  ec_server_t *srv = coap_get_app_data(coap_session_get_context(s));
+  ec_prov_t *p = srv->prov;
+  ec_req_t rq;
+  ec_login_request_t lr;
+  ec_prov_error_t err;
+  ec_auth_session_t sess;
+
+  if (ec_req_init(&rq, srv, r, s, req, q, resp) < 0 ||
+      replay(&rq, &p->login_key) || ec_req_body(&rq) <= 0)
+    goto done;
+  /* Every answer below is remembered: even a refusal changed something
+   * (a failure counted, a token deleted), so a retransmission must not be
+   * evaluated again. */
+  if (ec_login_request_decode(rq.req_fmt, rq.body, rq.body_len, &lr, &rq.arena,
+                              &err) < 0) {
+    if (err.code == EC_ENOMEM)
+      answer_server_error(&rq, "FAILURE", err.code);
+    else
+      answer_error(&rq, 400, "FAILURE", err.error, err.detail, NULL, 0,
+                   &p->login_key);
+    goto done;
+  }
+  if (lr.token != NULL) {
+    int rc = ec_auth_logout(p->auth, srv->store, lr.token, now_ms());
+    if (rc == EC_ENOTFOUND) {
+      answer_error(&rq, 401, "FAILURE", "INVALID_TOKEN", NULL, NULL, 0,
+                   &p->login_key);
+    } else if (rc < 0) {
+      answer_server_error(&rq, "FAILURE", rc);
+    } else {
+      ec_login_response_t out = {.status = "LOGGED_OUT", .error = "NO_ERROR"};
+      uint8_t *doc;
+      ssize_t n;
+      ENCODE(doc, n, ec_login_response_encode(rq.resp_fmt, &out, buf, cap));
+      send_owned(&rq, 202, doc, n, &p->login_key);
+    }
+    goto done;
+  }
+  const void *peer;
+  size_t peer_len = peer_address(s, &peer);
+  int rc = ec_auth_login(p->auth, srv->store, lr.username, lr.password, peer,
+                         peer_len, now_ms(), &sess);
+  if (rc == EC_ENOTFOUND) {
+    answer_error(&rq, 401, "FAILURE", "ACCOUNT_PASSWORD_INCORRECT", NULL, NULL,
+                 0, &p->login_key);
+  } else if (rc < 0) {
+    answer_server_error(&rq, "FAILURE", rc);
+  } else {
+    ec_login_response_t out = {sess.token,         sess.user.id, sess.user.role,
+                               sess.user.username, "SUCCESS",    "NO_ERROR"};
+    uint8_t *doc;
+    ssize_t n;
+    ENCODE(doc, n, ec_login_response_encode(rq.resp_fmt, &out, buf, cap));
+    send_owned(&rq, 201, doc, n, &p->login_key);
+    memset(&sess, 0, sizeof(sess));
+  }
+done:
+  ec_req_done(&rq);
+}
+
+/* ---- set-up -------------------------------------------------------------- */
+
+static coap_resource_t *add_resource(ec_server_t *srv, const char *path,
+                                     const char *rt) {
+  coap_resource_t *r = coap_resource_init(coap_make_str_const(path), 0);
+  if (r == NULL)
+    return NULL;
+  coap_add_attr(r, coap_make_str_const("ct"), coap_make_str_const("\"50 60\""),
+                0);
+  coap_add_attr(r, coap_make_str_const("rt"), coap_make_str_const(rt), 0);
+  coap_add_resource(srv->ctx, r);
+  return r;
+}
+
+int ec_provisioning_init(ec_server_t *srv) {
+  ec_auth_config_t acfg;
+  ec_auth_config_default(&acfg);
+  acfg.token_ttl_ms = srv->cfg.token_ttl_ms;
+  acfg.user_max_failures = srv->cfg.login_user_failures;
+  acfg.peer_max_failures = srv->cfg.login_peer_failures;
+  acfg.window_ms = srv->cfg.login_window_ms;
+
+  ec_prov_t *p = calloc(1, sizeof(*p));
+  if (p == NULL)
+    return EC_ENOMEM;
+  int rc = ec_auth_new(&acfg, &p->auth);
+  if (rc < 0) {
+    free(p);
+    return rc;
+  }
+  srv->prov = p;
+  ec_watch_list_init(srv, &p->watches, "provisioning");
+
+  coap_resource_t *login =
+      add_resource(srv, PATH_LOGIN, "\"provisioning.login\"");
+  coap_resource_t *comps =
+      add_resource(srv, PATH_COMPONENTS, "\"provisioning.components\"");
+  if (login == NULL || comps == NULL)
+    return EC_ENOMEM; /* srv->prov is freed by ec_provisioning_free() */
+  coap_register_request_handler(login, COAP_REQUEST_POST, hnd_login);
+  coap_register_request_handler(comps, COAP_REQUEST_GET, hnd_get);
+  coap_register_request_handler(comps, COAP_REQUEST_POST, hnd_post);
+  /* Observed through watch.c, not libcoap: listed as observable all the
+   * same (RFC 6690 "obs"). */
+  coap_add_attr(comps, coap_make_str_const("obs"), NULL, 0);
+  ec_log(EC_LOG_INFO,
+         "provisioning: token lifetime %lld s, login limits %u "
+         "per user and %u per address in %lld s",
+         (long long)(acfg.token_ttl_ms / 1000), acfg.user_max_failures,
+         acfg.peer_max_failures, (long long)(acfg.window_ms / 1000));
+  return 0;
+}
+
+void ec_provisioning_free(ec_server_t *srv) {
+  if (srv == NULL || srv->prov == NULL)
+    return;
+  ec_auth_free(srv->prov->auth);
+  free(srv->prov);
+  srv->prov = NULL;
+}
