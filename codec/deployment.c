@@ -5,27 +5,8 @@
 #include "edgecoap/deployment.h"
 #include "tree.h"
 
-#define FIELD_CAP sizeof(((ec_codec_error_t *)0)->field)
-
 static const char *const state_names[EC_STATE_COUNT] = {
     "Pending", "Installing", "Installed", "Failed", "Removing", "Removed"};
-
-/* ASCII-only folding: locale-dependent strncasecmp() could make two IDs or
- * states equal on one machine and different on another. */
-static char lower(char c) { return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c; }
-
-static bool ieq(const char *a, size_t alen, const char *b) {
-  size_t blen = strlen(b);
-  if (alen != blen) {
-    return false;
-  }
-  for (size_t i = 0; i < alen; i++) {
-    if (lower(a[i]) != lower(b[i])) {
-      return false;
-    }
-  }
-  return true;
-}
 
 const char *ec_state_name(ec_state_t s) {
   return (unsigned)s < EC_STATE_COUNT ? state_names[s] : NULL;
@@ -36,7 +17,7 @@ int ec_state_parse(const char *s, size_t len) {
     return EC_EINVAL;
   }
   for (int i = 0; i < EC_STATE_COUNT; i++) {
-    if (ieq(s, len, state_names[i])) {
+    if (ec_ascii_ieq(s, len, state_names[i])) {
       return i;
     }
   }
@@ -97,41 +78,16 @@ bool ec_uuid_valid(const char *s, size_t len) {
 
 /* ---- decoding ---------------------------------------------------------- */
 
-/* Fetch member @p key of type @p type; *v stays NULL when it is absent and
- * optional. */
-static int member(const json_t *obj, const char *key, const char *path,
-                  bool required, json_type type, const json_t **v,
-                  ec_codec_error_t *err) {
-  static const char *const type_names[] = {
-      [JSON_OBJECT] = "an object", [JSON_ARRAY] = "an array",
-      [JSON_STRING] = "a string",  [JSON_INTEGER] = "an integer",
-      [JSON_REAL] = "a number",    [JSON_TRUE] = "a boolean",
-      [JSON_FALSE] = "a boolean",  [JSON_NULL] = "null"};
-  char field[FIELD_CAP];
-  ec_path_key(field, sizeof field, path, key);
-  *v = json_object_get(obj, key);
-  if (*v == NULL) {
-    return required ? ec_fail(err, EC_EBADDOC, "missing-field", field,
-                              "%s is required", field)
-                    : 0;
-  }
-  if (json_typeof(*v) != type) {
-    return ec_fail(err, EC_EBADDOC, "invalid-type", field, "%s must be %s",
-                   field, type_names[type]);
-  }
-  return 0;
-}
-
 static int get_state(const json_t *obj, const char *path, ec_state_t *out,
                      ec_codec_error_t *err) {
   const json_t *v;
-  int rc = member(obj, "state", path, true, JSON_STRING, &v, err);
+  int rc = ec_get_member(obj, "state", path, true, JSON_STRING, &v, err);
   if (rc < 0) {
     return rc;
   }
   int s = ec_state_parse(json_string_value(v), json_string_length(v));
   if (s < 0) {
-    char field[FIELD_CAP];
+    char field[EC_FIELD_CAP];
     ec_path_key(field, sizeof field, path, "state");
     return ec_fail(err, EC_ESEMANTIC, "invalid-state", field,
                    "%s must be one of Pending, Installing, Installed, Failed, "
@@ -145,12 +101,12 @@ static int get_state(const json_t *obj, const char *path, ec_state_t *out,
 static int get_time(const json_t *obj, const char *key, const char *path,
                     int64_t *out, ec_codec_error_t *err) {
   const json_t *v;
-  int rc = member(obj, key, path, true, JSON_STRING, &v, err);
+  int rc = ec_get_member(obj, key, path, true, JSON_STRING, &v, err);
   if (rc < 0) {
     return rc;
   }
   if (ec_time_parse_ms(json_string_value(v), json_string_length(v), out) < 0) {
-    char field[FIELD_CAP];
+    char field[EC_FIELD_CAP];
     ec_path_key(field, sizeof field, path, key);
     return ec_fail(err, EC_EBADDOC, "invalid-date-time", field,
                    "%s must be an RFC 3339 date-time", field);
@@ -166,12 +122,12 @@ static int get_error(const json_t *parent, const char *path, bool *has,
                      ec_error_info_t *out, ec_arena_t *arena,
                      ec_codec_error_t *err) {
   const json_t *e;
-  int rc = member(parent, "error", path, false, JSON_OBJECT, &e, err);
+  int rc = ec_get_member(parent, "error", path, false, JSON_OBJECT, &e, err);
   *has = false;
   if (rc < 0 || e == NULL) {
     return rc;
   }
-  char epath[FIELD_CAP];
+  char epath[EC_FIELD_CAP];
   ec_path_key(epath, sizeof epath, path, "error");
   size_t mark = arena->used;
   ec_error_info_t info = {0};
@@ -193,7 +149,7 @@ static int get_error(const json_t *parent, const char *path, bool *has,
                         : info.message == NULL ? "message"
                                                : NULL;
   if (missing != NULL) {
-    char field[FIELD_CAP];
+    char field[EC_FIELD_CAP];
     ec_path_key(field, sizeof field, epath, missing);
     return ec_fail(err, EC_EBADDOC, "missing-field", field,
                    "%s is required in an error", field);
@@ -207,8 +163,8 @@ static int get_components(const json_t *doc, const char *path,
                           ec_deployment_status_t *st, ec_arena_t *arena,
                           ec_codec_error_t *err) {
   const json_t *a;
-  char apath[FIELD_CAP];
-  int rc = member(doc, "components", path, true, JSON_ARRAY, &a, err);
+  char apath[EC_FIELD_CAP];
+  int rc = ec_get_member(doc, "components", path, true, JSON_ARRAY, &a, err);
   if (rc < 0) {
     return rc;
   }
@@ -219,13 +175,12 @@ static int get_components(const json_t *doc, const char *path,
                    "a report has at most %d components", EC_MAX_COMPONENTS);
   }
   ec_component_status_t *c = NULL;
-  if (n > 0 && (c = ec_arena_alloc(arena, n * sizeof *c)) == NULL) {
-    return ec_fail(err, EC_ENOMEM, "out-of-memory", apath,
-                   "the decode arena is full");
+  if (n > 0 && (c = ec_alloc_array(arena, n, sizeof *c, apath, err)) == NULL) {
+    return EC_ENOMEM;
   }
   for (size_t i = 0; i < n; i++) {
     const json_t *o = json_array_get(a, i);
-    char cpath[FIELD_CAP];
+    char cpath[EC_FIELD_CAP];
     ec_path_index(cpath, sizeof cpath, apath, i);
     memset(&c[i], 0, sizeof c[i]);
     if (!json_is_object(o)) {
@@ -243,7 +198,7 @@ static int get_components(const json_t *doc, const char *path,
      * compares, cheaper than any index. */
     for (size_t j = 0; j < i; j++) {
       if (strcmp(c[j].name, c[i].name) == 0) {
-        char field[FIELD_CAP];
+        char field[EC_FIELD_CAP];
         ec_path_key(field, sizeof field, cpath, "name");
         return ec_fail(err, EC_ESEMANTIC, "duplicate-component", field,
                        "component \"%s\" is reported twice", c[i].name);
@@ -263,7 +218,7 @@ static int status_from_tree(const json_t *doc, const char *path,
   static const char *const keys[] = {
       "apiVersion", "kind",   "deploymentId", "deviceId",
       "adoptedManifestVersion", "status", "components", NULL};
-  char field[FIELD_CAP];
+  char field[EC_FIELD_CAP];
   const json_t *status;
   int64_t amv = 0;
   int rc;
@@ -296,9 +251,10 @@ static int status_from_tree(const json_t *doc, const char *path,
   }
   if ((rc = ec_get_string(doc, "deviceId", path, false, 1, EC_MAX_TEXT, arena,
                           &st->device_id, err)) < 0 ||
-      (rc = ec_get_int(doc, "adoptedManifestVersion", path, false, 1,
-                       INT64_MAX, &amv, NULL, err)) < 0 ||
-      (rc = member(doc, "status", path, true, JSON_OBJECT, &status, err)) < 0) {
+      (rc = ec_get_int(doc, "adoptedManifestVersion", path, false, 1, INT64_MAX,
+                       &amv, NULL, err)) < 0 ||
+      (rc = ec_get_member(doc, "status", path, true, JSON_OBJECT, &status,
+                          err)) < 0) {
     return rc;
   }
   st->adopted_manifest_version = (uint64_t)amv;
@@ -311,17 +267,6 @@ static int status_from_tree(const json_t *doc, const char *path,
   return get_components(doc, path, st, arena, err);
 }
 
-/* Parse, check it is one of the two document formats, and remember where the
- * arena stood so a refused document leaves nothing behind in it. */
-static int parse_doc(ec_format_t fmt, const uint8_t *buf, size_t len,
-                     json_t **t, ec_codec_error_t *err) {
-  if (fmt != EC_FORMAT_JSON && fmt != EC_FORMAT_CBOR) {
-    return ec_fail(err, EC_EFORMAT, "unsupported-format", "",
-                   "content format %d is not JSON or CBOR", (int)fmt);
-  }
-  return ec_tree_parse(fmt, buf, len, t, err);
-}
-
 int ec_deployment_status_decode(ec_format_t fmt, const uint8_t *buf,
                                 size_t len, ec_deployment_status_t *out,
                                 ec_arena_t *arena, ec_codec_error_t *err) {
@@ -330,7 +275,7 @@ int ec_deployment_status_decode(ec_format_t fmt, const uint8_t *buf,
                    "a required argument is NULL");
   }
   json_t *t;
-  int rc = parse_doc(fmt, buf, len, &t, err);
+  int rc = ec_doc_parse(fmt, buf, len, &t, err);
   if (rc < 0) {
     return rc;
   }
@@ -352,7 +297,8 @@ int ec_deployment_status_check_route(const ec_deployment_status_t *st,
   if (st == NULL || st->deployment_id == NULL || route_deployment_id == NULL) {
     return EC_EINVAL;
   }
-  if (ieq(st->deployment_id, strlen(st->deployment_id), route_deployment_id)) {
+  if (ec_ascii_ieq(st->deployment_id, strlen(st->deployment_id),
+                   route_deployment_id)) {
     return 0;
   }
   return ec_fail(err, EC_ESEMANTIC, "deployment-mismatch", "deploymentId",
@@ -362,32 +308,17 @@ int ec_deployment_status_check_route(const ec_deployment_status_t *st,
 
 /* ---- encoding ---------------------------------------------------------- */
 
-/* json_string() cannot tell a bad string from a failed allocation, so the
- * caller's strings are checked here and a NULL from jansson is memory. */
-static int set_str(json_t *o, const char *k, const char *s) {
-  if (s == NULL || !ec_utf8_valid(s, strlen(s))) {
-    return EC_EINVAL;
-  }
-  return json_object_set_new_nocheck(o, k, json_string_nocheck(s)) ? EC_ENOMEM
-                                                                   : 0;
-}
-
-/* Attach @p v (stolen, may be NULL after a failed allocation) under @p k. */
-static int set_new(json_t *o, const char *k, json_t *v) {
-  return json_object_set_new_nocheck(o, k, v) ? EC_ENOMEM : 0;
-}
-
 static int add_error(json_t *parent, const ec_error_info_t *e) {
   json_t *o = json_object();
-  int rc = set_new(parent, "error", o);
+  int rc = ec_set_new(parent, "error", o);
   if (rc == 0) {
-    rc = set_str(o, "code", e->code);
+    rc = ec_set_str(o, "code", e->code);
   }
   if (rc == 0) {
-    rc = set_str(o, "message", e->message);
+    rc = ec_set_str(o, "message", e->message);
   }
   if (rc == 0 && e->source != NULL) {
-    rc = set_str(o, "source", e->source);
+    rc = ec_set_str(o, "source", e->source);
   }
   return rc;
 }
@@ -400,29 +331,28 @@ static int status_to_tree(const ec_deployment_status_t *st, json_t *t) {
     return EC_EINVAL;
   }
   int rc;
-  if ((rc = set_str(t, "apiVersion", st->api_version)) < 0 ||
-      (rc = set_str(t, "kind", st->kind)) < 0 ||
-      (rc = set_str(t, "deploymentId", st->deployment_id)) < 0) {
+  if ((rc = ec_set_str(t, "apiVersion", st->api_version)) < 0 ||
+      (rc = ec_set_str(t, "kind", st->kind)) < 0 ||
+      (rc = ec_set_str(t, "deploymentId", st->deployment_id)) < 0) {
     return rc;
   }
   if (st->device_id != NULL &&
-      (rc = set_str(t, "deviceId", st->device_id)) < 0) {
+      (rc = ec_set_str(t, "deviceId", st->device_id)) < 0) {
     return rc;
   }
   if (st->adopted_manifest_version > 0 &&
-      (rc = set_new(t, "adoptedManifestVersion",
-                    json_integer((json_int_t)st->adopted_manifest_version))) <
-          0) {
+      (rc = ec_set_int(t, "adoptedManifestVersion",
+                       (int64_t)st->adopted_manifest_version)) < 0) {
     return rc;
   }
   json_t *s = json_object();
-  if ((rc = set_new(t, "status", s)) < 0 ||
-      (rc = set_str(s, "state", ec_state_name(st->state))) < 0 ||
+  if ((rc = ec_set_new(t, "status", s)) < 0 ||
+      (rc = ec_set_str(s, "state", ec_state_name(st->state))) < 0 ||
       (st->has_error && (rc = add_error(s, &st->error)) < 0)) {
     return rc;
   }
   json_t *a = json_array();
-  if ((rc = set_new(t, "components", a)) < 0) {
+  if ((rc = ec_set_new(t, "components", a)) < 0) {
     return rc;
   }
   for (size_t i = 0; i < st->n_components; i++) {
@@ -431,8 +361,8 @@ static int status_to_tree(const ec_deployment_status_t *st, json_t *t) {
     if (json_array_append_new(a, o) != 0) {
       return EC_ENOMEM;
     }
-    if ((rc = set_str(o, "name", c->name)) < 0 ||
-        (rc = set_str(o, "state", ec_state_name(c->state))) < 0 ||
+    if ((rc = ec_set_str(o, "name", c->name)) < 0 ||
+        (rc = ec_set_str(o, "state", ec_state_name(c->state))) < 0 ||
         (c->has_error && (rc = add_error(o, &c->error)) < 0)) {
       return rc;
     }
@@ -440,26 +370,10 @@ static int status_to_tree(const ec_deployment_status_t *st, json_t *t) {
   return 0;
 }
 
-/* Write a finished tree, or pass on the error that building it gave. */
-static ssize_t finish(ec_format_t fmt, json_t *t, int rc, uint8_t *buf,
-                      size_t cap) {
-  ssize_t n = rc < 0 ? rc : ec_tree_write(fmt, t, false, buf, cap);
-  json_decref(t);
-  return n;
-}
-
-static int encode_args(ec_format_t fmt, const void *p, size_t n, uint8_t *buf,
-                       size_t cap) {
-  if ((p == NULL && n > 0) || (buf == NULL && cap != 0)) {
-    return EC_EINVAL;
-  }
-  return fmt == EC_FORMAT_JSON || fmt == EC_FORMAT_CBOR ? 0 : EC_EFORMAT;
-}
-
 ssize_t ec_deployment_status_encode(ec_format_t fmt,
                                     const ec_deployment_status_t *st,
                                     uint8_t *buf, size_t cap) {
-  int rc = encode_args(fmt, st, 1, buf, cap);
+  int rc = ec_encode_args(fmt, st, 1, buf, cap);
   if (rc < 0) {
     return rc;
   }
@@ -467,15 +381,7 @@ ssize_t ec_deployment_status_encode(ec_format_t fmt,
   if (t == NULL) {
     return EC_ENOMEM;
   }
-  return finish(fmt, t, status_to_tree(st, t), buf, cap);
-}
-
-static int add_time(json_t *o, const char *k, int64_t ms) {
-  char ts[32];
-  if (ec_time_format_ms(ms, ts) < 0) {
-    return EC_EINVAL;
-  }
-  return set_str(o, k, ts);
+  return ec_encode_finish(fmt, t, status_to_tree(st, t), buf, cap);
 }
 
 /* Embed one stored report: it was written by ec_deployment_status_encode(),
@@ -493,57 +399,40 @@ static int add_report(json_t *o, const ec_history_entry_t *e) {
     json_decref(r);
     return EC_ESYNTAX;
   }
-  return set_new(o, "report", r);
+  return ec_set_new(o, "report", r);
+}
+
+static int history_entry_to_tree(json_t *o, const void *item) {
+  const ec_history_entry_t *e = item;
+  int rc;
+  if ((rc = ec_set_int(o, "seq", e->seq)) < 0 ||
+      (rc = ec_set_time(o, "receivedAt", e->received_at_ms)) < 0) {
+    return rc;
+  }
+  return add_report(o, e);
 }
 
 ssize_t ec_history_encode(ec_format_t fmt, const ec_history_entry_t *entries,
                           size_t n, uint8_t *buf, size_t cap) {
-  int rc = encode_args(fmt, entries, n, buf, cap);
-  if (rc < 0) {
+  return ec_encode_list(fmt, "reports", entries, n, sizeof *entries,
+                        history_entry_to_tree, buf, cap);
+}
+
+static int summary_to_tree(json_t *o, const void *item) {
+  const ec_deployment_summary_t *d = item;
+  int rc;
+  if ((rc = ec_set_str(o, "deploymentId", d->deployment_id)) < 0 ||
+      (rc = ec_set_str(o, "state", ec_state_name(d->state))) < 0) {
     return rc;
   }
-  json_t *t = json_object();
-  json_t *a = json_array();
-  if (t == NULL || (rc = set_new(t, "reports", a)) < 0) {
-    json_decref(t);
-    return EC_ENOMEM;
-  }
-  for (size_t i = 0; i < n && rc == 0; i++) {
-    json_t *o = json_object();
-    if (json_array_append_new(a, o) != 0) {
-      rc = EC_ENOMEM;
-    } else if ((rc = set_new(o, "seq", json_integer(entries[i].seq))) == 0 &&
-               (rc = add_time(o, "receivedAt", entries[i].received_at_ms)) ==
-                   0) {
-      rc = add_report(o, &entries[i]);
-    }
-  }
-  return finish(fmt, t, rc, buf, cap);
+  return ec_set_time(o, "updatedAt", d->updated_at_ms);
 }
 
 ssize_t ec_deployments_encode(ec_format_t fmt,
                               const ec_deployment_summary_t *list, size_t n,
                               uint8_t *buf, size_t cap) {
-  int rc = encode_args(fmt, list, n, buf, cap);
-  if (rc < 0) {
-    return rc;
-  }
-  json_t *t = json_object();
-  json_t *a = json_array();
-  if (t == NULL || (rc = set_new(t, "deployments", a)) < 0) {
-    json_decref(t);
-    return EC_ENOMEM;
-  }
-  for (size_t i = 0; i < n && rc == 0; i++) {
-    json_t *o = json_object();
-    if (json_array_append_new(a, o) != 0) {
-      rc = EC_ENOMEM;
-    } else if ((rc = set_str(o, "deploymentId", list[i].deployment_id)) == 0 &&
-               (rc = set_str(o, "state", ec_state_name(list[i].state))) == 0) {
-      rc = add_time(o, "updatedAt", list[i].updated_at_ms);
-    }
-  }
-  return finish(fmt, t, rc, buf, cap);
+  return ec_encode_list(fmt, "deployments", list, n, sizeof *list,
+                        summary_to_tree, buf, cap);
 }
 
 /* ---- list decoders (client side) --------------------------------------- */
@@ -554,28 +443,19 @@ ssize_t ec_deployments_encode(ec_format_t fmt,
 static int list_start(ec_format_t fmt, const uint8_t *buf, size_t len,
                       const char *key, json_t **t, const json_t **a,
                       ec_codec_error_t *err) {
-  int rc = parse_doc(fmt, buf, len, t, err);
+  int rc = ec_doc_parse(fmt, buf, len, t, err);
   if (rc < 0) {
     return rc;
   }
   if (!json_is_object(*t)) {
     rc = ec_fail(err, EC_EBADDOC, "invalid-type", "", "the body must be an object");
   } else {
-    rc = member(*t, key, "", true, JSON_ARRAY, a, err);
+    rc = ec_get_member(*t, key, "", true, JSON_ARRAY, a, err);
   }
   if (rc < 0) {
     json_decref(*t);
   }
   return rc;
-}
-
-static void *list_alloc(size_t n, size_t size, ec_arena_t *arena,
-                        ec_codec_error_t *err) {
-  void *p = ec_arena_alloc(arena, n * size);
-  if (p == NULL) {
-    ec_fail(err, EC_ENOMEM, "out-of-memory", "", "the decode arena is full");
-  }
-  return p;
 }
 
 int ec_history_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
@@ -593,24 +473,24 @@ int ec_history_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
   }
   size_t mark = arena->used;
   size_t count = json_array_size(a);
-  ec_history_item_t *it = list_alloc(count, sizeof *it, arena, err);
+  ec_history_item_t *it = ec_alloc_array(arena, count, sizeof *it, "", err);
   rc = it == NULL ? EC_ENOMEM : 0;
   for (size_t i = 0; i < count && rc == 0; i++) {
     const json_t *o = json_array_get(a, i);
     const json_t *r;
-    char path[FIELD_CAP];
-    char rpath[FIELD_CAP];
+    char path[EC_FIELD_CAP];
+    char rpath[EC_FIELD_CAP];
     ec_path_index(path, sizeof path, "reports", i);
     ec_path_key(rpath, sizeof rpath, path, "report");
     if (!json_is_object(o)) {
       rc = ec_fail(err, EC_EBADDOC, "invalid-type", path, "%s must be an object",
                    path);
-    } else if ((rc = ec_get_int(o, "seq", path, true, 1, INT64_MAX,
-                                &it[i].seq, NULL, err)) == 0 &&
+    } else if ((rc = ec_get_int(o, "seq", path, true, 1, INT64_MAX, &it[i].seq,
+                                NULL, err)) == 0 &&
                (rc = get_time(o, "receivedAt", path, &it[i].received_at_ms,
                               err)) == 0 &&
-               (rc = member(o, "report", path, true, JSON_OBJECT, &r, err)) ==
-                   0) {
+               (rc = ec_get_member(o, "report", path, true, JSON_OBJECT, &r,
+                                   err)) == 0) {
       rc = status_from_tree(r, rpath, &it[i].report, arena, err);
     }
   }
@@ -639,11 +519,11 @@ int ec_deployments_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
   }
   size_t mark = arena->used;
   size_t count = json_array_size(a);
-  ec_deployment_summary_t *d = list_alloc(count, sizeof *d, arena, err);
+  ec_deployment_summary_t *d = ec_alloc_array(arena, count, sizeof *d, "", err);
   rc = d == NULL ? EC_ENOMEM : 0;
   for (size_t i = 0; i < count && rc == 0; i++) {
     const json_t *o = json_array_get(a, i);
-    char path[FIELD_CAP];
+    char path[EC_FIELD_CAP];
     ec_path_index(path, sizeof path, "deployments", i);
     if (!json_is_object(o)) {
       rc = ec_fail(err, EC_EBADDOC, "invalid-type", path, "%s must be an object",

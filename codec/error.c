@@ -41,6 +41,8 @@ const char *ec_strerror(int err) {
     return "unsupported content format";
   case EC_ERESPONSE:
     return "server answered with an error code";
+  case EC_EHANDSHAKE:
+    return "DTLS handshake failed (unknown identity or wrong key?)";
   default:
     return "unknown error";
   }
@@ -95,6 +97,30 @@ static int lookup(const json_t *obj, const char *key, const char *path,
   if (required) {
     return ec_fail(err, EC_EBADDOC, "missing-field", field,
                    "%s is required", field);
+  }
+  return 0;
+}
+
+int ec_get_member(const json_t *obj, const char *key, const char *path,
+                  bool required, json_type type, const json_t **v,
+                  ec_codec_error_t *err) {
+  static const char *const type_names[] = {
+      [JSON_OBJECT] = "an object", [JSON_ARRAY] = "an array",
+      [JSON_STRING] = "a string",  [JSON_INTEGER] = "an integer",
+      [JSON_REAL] = "a number",    [JSON_TRUE] = "a boolean",
+      [JSON_FALSE] = "a boolean",  [JSON_NULL] = "null"};
+  if (!json_is_object(obj) || key == NULL || v == NULL ||
+      (unsigned)type >= sizeof type_names / sizeof type_names[0]) {
+    return EC_EINVAL;
+  }
+  char field[sizeof err->field];
+  int rc = lookup(obj, key, path, required, v, field, sizeof field, err);
+  if (rc <= 0) {
+    return rc;
+  }
+  if (json_typeof(*v) != type) {
+    return ec_fail(err, EC_EBADDOC, "invalid-type", field, "%s must be %s",
+                   field, type_names[type]);
   }
   return 0;
 }

@@ -18,12 +18,7 @@ static int add_text(json_t *obj, const char *key, const char *s,
   if (s == NULL || (skip_empty && *s == '\0')) {
     return 0;
   }
-  if (!ec_utf8_valid(s, strlen(s))) {
-    return EC_EINVAL;
-  }
-  return json_object_set_new_nocheck(obj, key, json_string_nocheck(s)) == 0
-             ? 0
-             : EC_ENOMEM;
+  return ec_set_str(obj, key, s);
 }
 
 ssize_t ec_problem_encode(ec_format_t fmt, const char *title,
@@ -54,9 +49,7 @@ ssize_t ec_problem_encode(ec_format_t fmt, const char *title,
       snprintf(s, sizeof s, "%d.%02d", coap_code >> 5, coap_code & 0x1F);
       v = json_string_nocheck(s);
     }
-    rc = json_object_set_new_nocheck(t, cbor ? KEY_CODE : "response-code", v)
-             ? EC_ENOMEM
-             : 0;
+    rc = ec_set_new(t, cbor ? KEY_CODE : "response-code", v);
   }
   if (rc == 0) {
     rc = add_text(t, "field", field, true);

@@ -13,26 +13,10 @@ static const char *const type_names[EC_COMP_TYPE_COUNT] = {
     "Sensor", "Parameter", "Group Parameter"};
 static const char *const action_names[] = {"select", "insert", "update"};
 
-/* ASCII-only folding, as the deployment codec does: a locale must not decide
- * whether "SENSOR" names a type. */
-static char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
-}
+/* ASCII-only, as ec_ascii_ieq(): a locale must not decide how a key is
+ * spelt in an error code. */
 static char upper(char c) {
   return c >= 'a' && c <= 'z' ? (char)(c - 32) : c;
-}
-
-static bool ieq(const char *a, size_t alen, const char *b) {
-  size_t blen = strlen(b);
-  if (alen != blen) {
-    return false;
-  }
-  for (size_t i = 0; i < alen; i++) {
-    if (lower(a[i]) != lower(b[i])) {
-      return false;
-    }
-  }
-  return true;
 }
 
 const char *ec_comp_type_name(ec_comp_type_t t) {
@@ -47,7 +31,7 @@ int ec_comp_type_parse(const char *s, size_t len) {
     return s[0] - '0';
   }
   for (int i = 0; i < EC_COMP_TYPE_COUNT; i++) {
-    if (ieq(s, len, type_names[i])) {
+    if (ec_ascii_ieq(s, len, type_names[i])) {
       return i;
     }
   }
@@ -342,7 +326,8 @@ int ec_prov_request_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
     goto done;
   }
   for (int i = 0; json_is_string(a) && i < 3; i++) {
-    if (ieq(json_string_value(a), json_string_length(a), action_names[i])) {
+    if (ec_ascii_ieq(json_string_value(a), json_string_length(a),
+                     action_names[i])) {
       act = i;
     }
   }
@@ -367,23 +352,6 @@ done:
 
 /* ---- encoding helpers ---------------------------------------------------- */
 
-static int set_new(json_t *o, const char *k, json_t *v) {
-  return json_object_set_new_nocheck(o, k, v) ? EC_ENOMEM : 0;
-}
-
-/* json_string() cannot tell a bad string from a failed allocation, so the
- * caller's strings are checked here and a NULL from jansson is memory. */
-int ec_prov_set_str(json_t *o, const char *k, const char *s) {
-  if (s == NULL || !ec_utf8_valid(s, strlen(s))) {
-    return EC_EINVAL;
-  }
-  return set_new(o, k, json_string_nocheck(s));
-}
-
-int ec_prov_set_int(json_t *o, const char *k, int64_t v) {
-  return set_new(o, k, json_integer((json_int_t)v));
-}
-
 /* An INT | ARRAY parameter as it was given, or always as an array. */
 static int set_ids(json_t *o, const char *k, const ec_prov_ids_t *ids,
                    bool force_array) {
@@ -391,10 +359,10 @@ static int set_ids(json_t *o, const char *k, const ec_prov_ids_t *ids,
     return EC_EINVAL;
   }
   if (!ids->is_array && !force_array) {
-    return ec_prov_set_int(o, k, ids->v[0]);
+    return ec_set_int(o, k, ids->v[0]);
   }
   json_t *a = json_array();
-  int rc = set_new(o, k, a);
+  int rc = ec_set_new(o, k, a);
   for (size_t i = 0; rc == 0 && i < ids->n; i++) {
     rc = json_array_append_new(a, json_integer(ids->v[i])) ? EC_ENOMEM : 0;
   }
@@ -403,7 +371,7 @@ static int set_ids(json_t *o, const char *k, const ec_prov_ids_t *ids,
 
 static int set_type(json_t *o, const char *k, ec_comp_type_t t) {
   const char *name = ec_comp_type_name(t);
-  return name ? ec_prov_set_str(o, k, name) : EC_EINVAL;
+  return name ? ec_set_str(o, k, name) : EC_EINVAL;
 }
 
 static int set_datetime(json_t *o, const char *k, int64_t s) {
@@ -411,28 +379,12 @@ static int set_datetime(json_t *o, const char *k, int64_t s) {
   if (ec_prov_datetime_format(s, dt) < 0) {
     return EC_EINVAL;
   }
-  return ec_prov_set_str(o, k, dt);
-}
-
-/* Write a finished tree, or pass on the error that building it gave. */
-ssize_t ec_prov_finish(ec_format_t fmt, json_t *t, int rc, uint8_t *buf,
-                       size_t cap) {
-  ssize_t n = rc < 0 ? rc : ec_tree_write(fmt, t, false, buf, cap);
-  json_decref(t);
-  return n;
-}
-
-int ec_prov_encode_args(ec_format_t fmt, const void *p, uint8_t *buf,
-                        size_t cap) {
-  if (p == NULL || (buf == NULL && cap != 0)) {
-    return EC_EINVAL;
-  }
-  return fmt == EC_FORMAT_JSON || fmt == EC_FORMAT_CBOR ? 0 : EC_EFORMAT;
+  return ec_set_str(o, k, dt);
 }
 
 ssize_t ec_prov_request_encode(ec_format_t fmt, const ec_prov_request_t *rq,
                                uint8_t *buf, size_t cap) {
-  int rc = ec_prov_encode_args(fmt, rq, buf, cap);
+  int rc = ec_encode_args(fmt, rq, 1, buf, cap);
   if (rc < 0) {
     return rc;
   }
@@ -443,13 +395,13 @@ ssize_t ec_prov_request_encode(ec_format_t fmt, const ec_prov_request_t *rq,
   if (t == NULL) {
     return EC_ENOMEM;
   }
-  rc = ec_prov_set_str(t, "action", action_names[rq->action]);
+  rc = ec_set_str(t, "action", action_names[rq->action]);
   if (rc == 0 && rq->provisioning_component_id.present) {
     rc = set_ids(t, "provisioning_component_id", &rq->provisioning_component_id,
                  false);
   }
   if (rc == 0 && rq->has_provisioning_id) {
-    rc = ec_prov_set_int(t, "provisioning_id", rq->provisioning_id);
+    rc = ec_set_int(t, "provisioning_id", rq->provisioning_id);
   }
   if (rc == 0 && rq->has_component_type) {
     rc = set_type(t, "component_type", rq->component_type);
@@ -458,26 +410,26 @@ ssize_t ec_prov_request_encode(ec_format_t fmt, const ec_prov_request_t *rq,
     rc = set_ids(t, "component_id", &rq->component_id, false);
   }
   if (rc == 0 && rq->has_active_status) {
-    rc = ec_prov_set_int(t, "active_status", rq->active_status);
+    rc = ec_set_int(t, "active_status", rq->active_status);
   }
   if (rc == 0 && rq->has_limit) {
-    rc = ec_prov_set_int(t, "limit", rq->limit);
+    rc = ec_set_int(t, "limit", rq->limit);
   }
-  return ec_prov_finish(fmt, t, rc, buf, cap);
+  return ec_encode_finish(fmt, t, rc, buf, cap);
 }
 
 /* ---- select answers ------------------------------------------------------ */
 
 static int row_to_tree(json_t *o, const ec_prov_component_t *r) {
   int rc;
-  if ((rc = ec_prov_set_int(o, "provisioning_component_id",
-                            r->provisioning_component_id)) < 0 ||
-      (rc = ec_prov_set_int(o, "provisioning_id", r->provisioning_id)) < 0 ||
+  if ((rc = ec_set_int(o, "provisioning_component_id",
+                       r->provisioning_component_id)) < 0 ||
+      (rc = ec_set_int(o, "provisioning_id", r->provisioning_id)) < 0 ||
       (rc = set_type(o, "component_type", r->component_type)) < 0 ||
-      (rc = ec_prov_set_int(o, "component_id", r->component_id)) < 0 ||
-      (rc = ec_prov_set_str(o, "name", r->name)) < 0 ||
-      (rc = ec_prov_set_int(o, "active_status", r->active_status)) < 0 ||
-      (rc = ec_prov_set_int(o, "last_modified_by", r->last_modified_by)) < 0) {
+      (rc = ec_set_int(o, "component_id", r->component_id)) < 0 ||
+      (rc = ec_set_str(o, "name", r->name)) < 0 ||
+      (rc = ec_set_int(o, "active_status", r->active_status)) < 0 ||
+      (rc = ec_set_int(o, "last_modified_by", r->last_modified_by)) < 0) {
     return rc;
   }
   return set_datetime(o, "last_modified_datetime", r->last_modified_s);
@@ -485,27 +437,24 @@ static int row_to_tree(json_t *o, const ec_prov_component_t *r) {
 
 ssize_t ec_prov_select_encode(ec_format_t fmt, const ec_prov_component_t *rows,
                               size_t n, uint8_t *buf, size_t cap) {
-  static const ec_prov_component_t none;
-  int rc =
-      ec_prov_encode_args(fmt, rows != NULL || n == 0 ? &none : NULL, buf, cap);
+  int rc = ec_encode_args(fmt, rows, n, buf, cap);
   if (rc < 0) {
     return rc;
   }
-  json_t *t = json_object();
   json_t *all = json_object();
-  if (t == NULL || (rc = set_new(t, "responses", all)) < 0) {
-    json_decref(t);
+  json_t *t = ec_envelope("responses", all);
+  if (t == NULL) {
     return EC_ENOMEM;
   }
   for (size_t i = 0; rc == 0 && i < n; i++) {
     char key[32];
     snprintf(key, sizeof key, "response_%zu", i);
     json_t *o = json_object();
-    if ((rc = set_new(all, key, o)) == 0) {
+    if ((rc = ec_set_new(all, key, o)) == 0) {
       rc = row_to_tree(o, &rows[i]);
     }
   }
-  return ec_prov_finish(fmt, t, rc, buf, cap);
+  return ec_encode_finish(fmt, t, rc, buf, cap);
 }
 
 /* ---- reading answers (client side) --------------------------------------- */
@@ -655,7 +604,7 @@ int ec_prov_select_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
 
 ssize_t ec_prov_result_encode(ec_format_t fmt, const ec_prov_result_t *r,
                               uint8_t *buf, size_t cap) {
-  int rc = ec_prov_encode_args(fmt, r, buf, cap);
+  int rc = ec_encode_args(fmt, r, 1, buf, cap);
   if (rc < 0) {
     return rc;
   }
@@ -669,22 +618,21 @@ ssize_t ec_prov_result_encode(ec_format_t fmt, const ec_prov_result_t *r,
   if (r->action == EC_PROV_UPDATE && r->by_pc_id) {
     rc = set_ids(t, "provisioning_component_id", &r->provisioning_component_id,
                  true);
-  } else if ((rc = ec_prov_set_int(t, "provisioning_id", r->provisioning_id)) ==
-                 0 &&
+  } else if ((rc = ec_set_int(t, "provisioning_id", r->provisioning_id)) == 0 &&
              (rc = set_type(t, "component_type", r->component_type)) == 0) {
     rc = set_ids(t, "component_id", &r->component_id, true);
   }
   if (rc == 0) {
-    rc = ec_prov_set_int(t, "active_status", r->active_status);
+    rc = ec_set_int(t, "active_status", r->active_status);
   }
   if (rc == 0 && r->action == EC_PROV_INSERT &&
-      (rc = ec_prov_set_int(t, "last_modified_by", r->last_modified_by)) == 0) {
+      (rc = ec_set_int(t, "last_modified_by", r->last_modified_by)) == 0) {
     rc = set_datetime(t, "last_modified_datetime", r->last_modified_s);
   }
   if (rc == 0) {
-    rc = ec_prov_set_str(t, "error", "NO_ERROR");
+    rc = ec_set_str(t, "error", "NO_ERROR");
   }
-  return ec_prov_finish(fmt, t, rc, buf, cap);
+  return ec_encode_finish(fmt, t, rc, buf, cap);
 }
 
 /* An array of ids as an answer writes them (or one id, leniently). */
@@ -754,7 +702,7 @@ ssize_t ec_prov_error_encode(ec_format_t fmt, const char *status,
                              const char *error, const char *detail,
                              const int64_t *ids, size_t n_ids, uint8_t *buf,
                              size_t cap) {
-  int rc = ec_prov_encode_args(fmt, error, buf, cap);
+  int rc = ec_encode_args(fmt, error, 1, buf, cap);
   if (rc < 0) {
     return rc;
   }
@@ -763,20 +711,20 @@ ssize_t ec_prov_error_encode(ec_format_t fmt, const char *status,
     return EC_ENOMEM;
   }
   if (status != NULL) {
-    rc = ec_prov_set_str(t, "status", status);
+    rc = ec_set_str(t, "status", status);
   }
   if (rc == 0) {
-    rc = ec_prov_set_str(t, "error", error);
+    rc = ec_set_str(t, "error", error);
   }
   if (rc == 0 && ids != NULL) {
     ec_prov_ids_t list = {ids, n_ids, true, true};
     /* An empty list still says "these ids", so it is written as []. */
     rc = n_ids > 0 ? set_ids(t, "error_detail", &list, true)
-                   : set_new(t, "error_detail", json_array());
+                   : ec_set_new(t, "error_detail", json_array());
   } else if (rc == 0 && detail != NULL && *detail != '\0') {
-    rc = ec_prov_set_str(t, "error_detail", detail);
+    rc = ec_set_str(t, "error_detail", detail);
   }
-  return ec_prov_finish(fmt, t, rc, buf, cap);
+  return ec_encode_finish(fmt, t, rc, buf, cap);
 }
 
 static int opt_str(const json_t *o, const char *k, const char **out,

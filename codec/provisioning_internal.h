@@ -33,17 +33,8 @@ int ec_prov_bad_key(ec_prov_error_t *err, const char *key);
 /** True when @p k is in the NULL-terminated @p allowed list. */
 bool ec_prov_key_allowed(const char *const *allowed, const char *k);
 
-/* Encoding: each returns 0, EC_EINVAL (a bad string) or EC_ENOMEM. */
-int ec_prov_set_str(json_t *o, const char *k, const char *s);
-int ec_prov_set_int(json_t *o, const char *k, int64_t v);
-
-/** Check an encoder's arguments: 0, EC_EINVAL or EC_EFORMAT. */
-int ec_prov_encode_args(ec_format_t fmt, const void *p, uint8_t *buf,
-                        size_t cap);
-
-/** Write @p t (released here) in @p fmt, or pass on @p rc when < 0. */
-ssize_t ec_prov_finish(ec_format_t fmt, json_t *t, int rc, uint8_t *buf,
-                       size_t cap);
+/* Encoding uses tree.h's ec_encode_args(), ec_set_*() and
+ * ec_encode_finish(). */
 
 /* Reading answers: a missing or mistyped member is EC_EBADDOC
  * "INVALID_RESPONSE" naming it. Integers may be digit strings. */

@@ -69,7 +69,7 @@ done:
 
 ssize_t ec_login_request_encode(ec_format_t fmt, const ec_login_request_t *rq,
                                 uint8_t *buf, size_t cap) {
-  int rc = ec_prov_encode_args(fmt, rq, buf, cap);
+  int rc = ec_encode_args(fmt, rq, 1, buf, cap);
   if (rc < 0) {
     return rc;
   }
@@ -78,16 +78,16 @@ ssize_t ec_login_request_encode(ec_format_t fmt, const ec_login_request_t *rq,
     return EC_ENOMEM;
   }
   if (rq->token != NULL) {
-    rc = ec_prov_set_str(t, "token", rq->token);
-  } else if ((rc = ec_prov_set_str(t, "username", rq->username)) == 0) {
-    rc = ec_prov_set_str(t, "password", rq->password);
+    rc = ec_set_str(t, "token", rq->token);
+  } else if ((rc = ec_set_str(t, "username", rq->username)) == 0) {
+    rc = ec_set_str(t, "password", rq->password);
   }
-  return ec_prov_finish(fmt, t, rc, buf, cap);
+  return ec_encode_finish(fmt, t, rc, buf, cap);
 }
 
 ssize_t ec_login_response_encode(ec_format_t fmt, const ec_login_response_t *r,
                                  uint8_t *buf, size_t cap) {
-  int rc = ec_prov_encode_args(fmt, r, buf, cap);
+  int rc = ec_encode_args(fmt, r, 1, buf, cap);
   if (rc < 0) {
     return rc;
   }
@@ -95,17 +95,16 @@ ssize_t ec_login_response_encode(ec_format_t fmt, const ec_login_response_t *r,
   if (t == NULL) {
     return EC_ENOMEM;
   }
-  if (r->token != NULL &&
-      ((rc = ec_prov_set_str(t, "token", r->token)) < 0 ||
-       (rc = ec_prov_set_int(t, "userid", r->userid)) < 0 ||
-       (rc = ec_prov_set_str(t, "userrole", r->userrole)) < 0 ||
-       (rc = ec_prov_set_str(t, "username", r->username)) < 0)) {
-    return ec_prov_finish(fmt, t, rc, buf, cap);
+  if (r->token != NULL && ((rc = ec_set_str(t, "token", r->token)) < 0 ||
+                           (rc = ec_set_int(t, "userid", r->userid)) < 0 ||
+                           (rc = ec_set_str(t, "userrole", r->userrole)) < 0 ||
+                           (rc = ec_set_str(t, "username", r->username)) < 0)) {
+    return ec_encode_finish(fmt, t, rc, buf, cap);
   }
-  if ((rc = ec_prov_set_str(t, "status", r->status)) == 0) {
-    rc = ec_prov_set_str(t, "error", r->error);
+  if ((rc = ec_set_str(t, "status", r->status)) == 0) {
+    rc = ec_set_str(t, "error", r->error);
   }
-  return ec_prov_finish(fmt, t, rc, buf, cap);
+  return ec_encode_finish(fmt, t, rc, buf, cap);
 }
 
 int ec_login_response_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
@@ -200,16 +199,6 @@ int ec_prov_datetime_parse(const char *s, size_t len, int64_t *out) {
   return 0;
 }
 
-static int hex_digit(uint8_t c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 int ec_prov_token_read(const uint8_t *v, size_t len,
                        uint8_t out[EC_PROV_TOKEN_BYTES]) {
   if (v == NULL || out == NULL) {
@@ -224,8 +213,8 @@ int ec_prov_token_read(const uint8_t *v, size_t len,
   }
   uint8_t tmp[EC_PROV_TOKEN_BYTES];
   for (size_t i = 0; i < EC_PROV_TOKEN_BYTES; i++) {
-    int hi = hex_digit(v[2 * i]);
-    int lo = hex_digit(v[2 * i + 1]);
+    int hi = ec_hex_digit(v[2 * i]);
+    int lo = ec_hex_digit(v[2 * i + 1]);
     if (hi < 0 || lo < 0) {
       return EC_EBADDOC;
     }

@@ -191,9 +191,9 @@ int ec_msg_filter_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
     return ec_fail(err, EC_EINVAL, "invalid-argument", "",
                    "a required argument is NULL");
   }
-  if (fmt != EC_FORMAT_JSON && fmt != EC_FORMAT_CBOR) {
-    return ec_fail(err, EC_EFORMAT, "unsupported-format", "",
-                   "content format %d is not JSON or CBOR", (int)fmt);
+  int rc = ec_doc_format(fmt, err);
+  if (rc < 0) {
+    return rc;
   }
   ec_msg_filter_t nf;
   memset(&nf, 0, sizeof nf);
@@ -202,7 +202,7 @@ int ec_msg_filter_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
     return 0;
   }
   json_t *t;
-  int rc = ec_tree_parse(fmt, buf, len, &t, err);
+  rc = ec_tree_parse(fmt, buf, len, &t, err);
   if (rc < 0) {
     return rc;
   }
@@ -240,10 +240,6 @@ int ec_msg_filter_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
   }
   *f = nf;
   return 0;
-}
-
-static int put(json_t *t, const char *k, json_t *v) {
-  return json_object_set_new(t, k, v) != 0 ? EC_ENOMEM : 0;
 }
 
 /* A filter's text value as it is written, into @p out (>= 40 bytes). */
@@ -297,14 +293,15 @@ static bool filter_ok(const ec_msg_filter_t *f) {
 
 ssize_t ec_msg_filter_encode(ec_format_t fmt, const ec_msg_filter_t *f,
                              uint8_t *buf, size_t cap) {
-  if (f == NULL || (buf == NULL && cap != 0) || !filter_ok(f)) {
+  if (f != NULL && !filter_ok(f)) {
     return EC_EINVAL;
   }
-  if (fmt != EC_FORMAT_JSON && fmt != EC_FORMAT_CBOR) {
-    return EC_EFORMAT;
+  int rc = ec_encode_args(fmt, f, 1, buf, cap);
+  if (rc < 0) {
+    return rc;
   }
   json_t *t = json_object();
-  int rc = t == NULL ? EC_ENOMEM : 0;
+  rc = t == NULL ? EC_ENOMEM : 0;
   for (int i = 0; i < F_COUNT && rc == 0; i++) {
     char v[48];
     if (!is_set(f, i)) {
@@ -314,14 +311,12 @@ ssize_t ec_msg_filter_encode(ec_format_t fmt, const ec_msg_filter_t *f,
       int64_t n = i == F_FROM_ID ? f->from_id
                   : i == F_TO_ID ? f->to_id
                                  : (int64_t)f->limit;
-      rc = put(t, names[i], json_integer((json_int_t)n));
+      rc = ec_set_int(t, names[i], n);
     } else if ((rc = text_value(f, i, v, sizeof v)) == 0) {
-      rc = put(t, names[i], json_string(v));
+      rc = ec_set_new(t, names[i], json_string(v));
     }
   }
-  ssize_t n = rc < 0 ? rc : ec_tree_write(fmt, t, false, buf, cap);
-  json_decref(t);
-  return n;
+  return ec_encode_finish(fmt, t, rc, buf, cap);
 }
 
 ssize_t ec_msg_filter_query(const ec_msg_filter_t *f, char *out, size_t cap) {

@@ -7,7 +7,6 @@
 
 #include "status_message_internal.h"
 
-#define FIELD_CAP sizeof(((ec_codec_error_t *)0)->field)
 #define MAC_MAX ((UINT64_C(1) << 48) - 1)
 
 static const char *const message_keys[] = {
@@ -55,19 +54,6 @@ int ec_msg_check_id(ec_msg_id_kind_t kind, const char *s, size_t len,
   return 0;
 }
 
-static int hex(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
 int ec_mac_parse(const char *s, size_t len, uint64_t *mac) {
   if (s == NULL || mac == NULL) {
     return EC_EINVAL;
@@ -98,7 +84,7 @@ int ec_mac_parse(const char *s, size_t len, uint64_t *mac) {
       }
       continue;
     }
-    int d = hex(s[i]);
+    int d = ec_hex_digit(s[i]);
     if (d < 0) {
       return EC_EBADDOC;
     }
@@ -155,14 +141,10 @@ int ec_msg_parse_date(const char *s, size_t len, const char *field, int64_t *ms,
 static int get_object(const json_t *parent, const char *key, const char *path,
                       ec_msg_kind_t kind, const char *const *allowed,
                       const json_t **v, char *sub, ec_codec_error_t *err) {
-  ec_path_key(sub, FIELD_CAP, path, key);
-  *v = json_object_get(parent, key);
-  if (*v == NULL) {
-    return 0;
-  }
-  if (!json_is_object(*v)) {
-    return ec_fail(err, EC_EBADDOC, "invalid-type", sub, "%s must be an object",
-                   sub);
+  ec_path_key(sub, EC_FIELD_CAP, path, key);
+  int rc = ec_get_member(parent, key, path, false, JSON_OBJECT, v, err);
+  if (rc < 0 || *v == NULL) {
+    return rc;
   }
   return kind == EC_MSG_NEW ? ec_check_keys(*v, sub, allowed, err) : 0;
 }
@@ -184,7 +166,7 @@ static int get_dhcp(const json_t *msg, const char *path, ec_msg_kind_t kind,
   static const char *const o82_keys[] = {"remoteId", "circuitId", NULL};
   static const char *const o18_keys[] = {"interfaceId", NULL};
   static const char *const o37_keys[] = {"remoteId", NULL};
-  char p0[FIELD_CAP], p4[FIELD_CAP], p6[FIELD_CAP], po[FIELD_CAP];
+  char p0[EC_FIELD_CAP], p4[EC_FIELD_CAP], p6[EC_FIELD_CAP], po[EC_FIELD_CAP];
   const json_t *top, *v4 = NULL, *v6 = NULL, *o;
   int rc = get_object(msg, "dhcpOption", path, kind, top_keys, &top, p0, err);
   if (rc < 0 || top == NULL) {
@@ -237,14 +219,10 @@ static int get_dhcp(const json_t *msg, const char *path, ec_msg_kind_t kind,
 static int get_list(const json_t *msg, const char *key, const char *path,
                     size_t cap, const json_t **a, char *apath,
                     ec_codec_error_t *err) {
-  ec_path_key(apath, FIELD_CAP, path, key);
-  *a = json_object_get(msg, key);
-  if (*a == NULL) {
-    return 0;
-  }
-  if (!json_is_array(*a)) {
-    return ec_fail(err, EC_EBADDOC, "invalid-type", apath,
-                   "%s must be an array", apath);
+  ec_path_key(apath, EC_FIELD_CAP, path, key);
+  int rc = ec_get_member(msg, key, path, false, JSON_ARRAY, a, err);
+  if (rc < 0 || *a == NULL) {
+    return rc;
   }
   if (json_array_size(*a) > cap) {
     return ec_fail(err, EC_ETOOBIG, "too-large", apath,
@@ -257,21 +235,20 @@ static int get_params(const json_t *msg, const char *path,
                       ec_status_message_t *m, ec_arena_t *arena,
                       ec_codec_error_t *err) {
   const json_t *a;
-  char apath[FIELD_CAP];
+  char apath[EC_FIELD_CAP];
   int rc = get_list(msg, "messageParameters", path, EC_MSG_MAX_PARAMS, &a,
                     apath, err);
   if (rc < 0 || a == NULL || json_array_size(a) == 0) {
     return rc;
   }
   size_t n = json_array_size(a);
-  ec_msg_param_t *p = ec_arena_alloc(arena, n * sizeof *p);
+  ec_msg_param_t *p = ec_alloc_array(arena, n, sizeof *p, apath, err);
   if (p == NULL) {
-    return ec_fail(err, EC_ENOMEM, "out-of-memory", apath,
-                   "the decode arena is full");
+    return EC_ENOMEM;
   }
   for (size_t i = 0; i < n; i++) {
     const json_t *e = json_array_get(a, i);
-    char epath[FIELD_CAP], vpath[FIELD_CAP];
+    char epath[EC_FIELD_CAP], vpath[EC_FIELD_CAP];
     ec_path_index(epath, sizeof epath, apath, i);
     if (!json_is_object(e) || json_object_size(e) != 1) {
       return ec_fail(err, EC_EBADDOC,
@@ -306,20 +283,19 @@ static int get_params(const json_t *msg, const char *path,
 static int get_macs(const json_t *msg, const char *path, ec_status_message_t *m,
                     ec_arena_t *arena, ec_codec_error_t *err) {
   const json_t *a;
-  char apath[FIELD_CAP];
+  char apath[EC_FIELD_CAP];
   int rc = get_list(msg, "macAddress", path, EC_MSG_MAX_MACS, &a, apath, err);
   if (rc < 0 || a == NULL || json_array_size(a) == 0) {
     return rc;
   }
   size_t n = json_array_size(a);
-  uint64_t *macs = ec_arena_alloc(arena, n * sizeof *macs);
+  uint64_t *macs = ec_alloc_array(arena, n, sizeof *macs, apath, err);
   if (macs == NULL) {
-    return ec_fail(err, EC_ENOMEM, "out-of-memory", apath,
-                   "the decode arena is full");
+    return EC_ENOMEM;
   }
   for (size_t i = 0; i < n; i++) {
     const json_t *e = json_array_get(a, i);
-    char epath[FIELD_CAP];
+    char epath[EC_FIELD_CAP];
     ec_path_index(epath, sizeof epath, apath, i);
     if (!json_is_string(e)) {
       return ec_fail(err, EC_EBADDOC, "invalid-type", epath,
@@ -342,27 +318,23 @@ static int get_id(const json_t *msg, const char *key, const char *path,
   if (rc < 0 || *out == NULL) {
     return rc;
   }
-  char field[FIELD_CAP];
+  char field[EC_FIELD_CAP];
   ec_path_key(field, sizeof field, path, key);
   return ec_msg_check_id(kind, *out, strlen(*out), field, err);
 }
 
 static int get_date(const json_t *msg, const char *path, bool required,
                     ec_status_message_t *m, ec_codec_error_t *err) {
-  char field[FIELD_CAP];
+  char field[EC_FIELD_CAP];
+  const json_t *v;
+  int rc =
+      ec_get_member(msg, "messageDate", path, required, JSON_STRING, &v, err);
+  if (rc < 0 || v == NULL) {
+    return rc;
+  }
   ec_path_key(field, sizeof field, path, "messageDate");
-  const json_t *v = json_object_get(msg, "messageDate");
-  if (v == NULL) {
-    return required ? ec_fail(err, EC_EBADDOC, "missing-field", field,
-                              "%s is required", field)
-                    : 0;
-  }
-  if (!json_is_string(v)) {
-    return ec_fail(err, EC_EBADDOC, "invalid-type", field,
-                   "%s must be a string", field);
-  }
-  int rc = ec_msg_parse_date(json_string_value(v), json_string_length(v), field,
-                             &m->date_ms, err);
+  rc = ec_msg_parse_date(json_string_value(v), json_string_length(v), field,
+                         &m->date_ms, err);
   m->has_date = rc == 0;
   return rc;
 }
@@ -372,7 +344,7 @@ static int get_date(const json_t *msg, const char *path, bool required,
 static int msg_from_tree(const json_t *o, const char *path, ec_msg_kind_t kind,
                          ec_status_message_t *m, ec_arena_t *arena,
                          ec_codec_error_t *err) {
-  char field[FIELD_CAP];
+  char field[EC_FIELD_CAP];
   int64_t code;
   int rc;
   memset(m, 0, sizeof *m);
@@ -425,15 +397,6 @@ static int msg_from_tree(const json_t *o, const char *path, ec_msg_kind_t kind,
   return get_dhcp(o, path, kind, &m->dhcp, arena, err);
 }
 
-static int parse_doc(ec_format_t fmt, const uint8_t *buf, size_t len,
-                     json_t **t, ec_codec_error_t *err) {
-  if (fmt != EC_FORMAT_JSON && fmt != EC_FORMAT_CBOR) {
-    return ec_fail(err, EC_EFORMAT, "unsupported-format", "",
-                   "content format %d is not JSON or CBOR", (int)fmt);
-  }
-  return ec_tree_parse(fmt, buf, len, t, err);
-}
-
 int ec_status_message_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
                              ec_msg_kind_t kind, ec_status_message_t *out,
                              ec_arena_t *arena, ec_codec_error_t *err) {
@@ -443,7 +406,7 @@ int ec_status_message_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
                    "a required argument is NULL");
   }
   json_t *t;
-  int rc = parse_doc(fmt, buf, len, &t, err);
+  int rc = ec_doc_parse(fmt, buf, len, &t, err);
   if (rc < 0) {
     return rc;
   }
@@ -483,12 +446,12 @@ static int batch_from_tree(const json_t *t, ec_msg_kind_t kind,
                    "a batch holds at most %d messages", EC_MSG_MAX_BATCH);
   }
   ec_status_message_t *m = NULL;
-  if (count > 0 && (m = ec_arena_alloc(arena, count * sizeof *m)) == NULL) {
-    return ec_fail(err, EC_ENOMEM, "out-of-memory", "StatusMessages",
-                   "the decode arena is full");
+  if (count > 0 && (m = ec_alloc_array(arena, count, sizeof *m,
+                                       "StatusMessages", err)) == NULL) {
+    return EC_ENOMEM;
   }
   for (size_t i = 0; i < count; i++) {
-    char path[FIELD_CAP];
+    char path[EC_FIELD_CAP];
     ec_path_index(path, sizeof path, "StatusMessages", i);
     if ((rc = msg_from_tree(json_array_get(a, i), path, kind, &m[i], arena,
                             err)) < 0) {
@@ -510,7 +473,7 @@ int ec_status_messages_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
                    "a required argument is NULL");
   }
   json_t *t;
-  int rc = parse_doc(fmt, buf, len, &t, err);
+  int rc = ec_doc_parse(fmt, buf, len, &t, err);
   if (rc < 0) {
     return rc;
   }
@@ -523,9 +486,8 @@ int ec_status_messages_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
       json_is_object(t) && json_object_get(t, "StatusMessages") != NULL;
   if (is_batch) {
     rc = batch_from_tree(t, kind, &m, &count, arena, err);
-  } else if ((m = ec_arena_alloc(arena, sizeof *m)) == NULL) {
-    rc = ec_fail(err, EC_ENOMEM, "out-of-memory", "",
-                 "the decode arena is full");
+  } else if ((m = ec_alloc_array(arena, 1, sizeof *m, "", err)) == NULL) {
+    rc = EC_ENOMEM;
   } else {
     rc = msg_from_tree(t, "", kind, m, arena, err);
     count = 1;
@@ -545,21 +507,6 @@ int ec_status_messages_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
 
 /* ---- encoding ---------------------------------------------------------- */
 
-/* json_string() cannot tell a bad string from a failed allocation, so the
- * caller's strings are checked here and a NULL from jansson is memory. */
-static int set_str(json_t *o, const char *k, const char *s) {
-  if (s == NULL || !ec_utf8_valid(s, strlen(s))) {
-    return EC_EINVAL;
-  }
-  return json_object_set_new_nocheck(o, k, json_string_nocheck(s)) ? EC_ENOMEM
-                                                                   : 0;
-}
-
-/* Attach @p v (stolen, may be NULL after a failed allocation) under @p k. */
-static int set_new(json_t *o, const char *k, json_t *v) {
-  return json_object_set_new(o, k, v) ? EC_ENOMEM : 0;
-}
-
 static int put_id(json_t *t, const char *key, ec_msg_id_kind_t kind,
                   const char *s) {
   if (s == NULL) {
@@ -568,7 +515,7 @@ static int put_id(json_t *t, const char *key, ec_msg_id_kind_t kind,
   if (ec_msg_check_id(kind, s, strlen(s), key, NULL) < 0) {
     return EC_EINVAL;
   }
-  return set_str(t, key, s);
+  return ec_set_str(t, key, s);
 }
 
 /* An object under @p k of @p parent when @p has, else NULL with rc 0. */
@@ -578,7 +525,7 @@ static int sub(json_t *parent, const char *k, bool has, json_t **out) {
     return 0;
   }
   *out = json_object();
-  return set_new(parent, k, *out);
+  return ec_set_new(parent, k, *out);
 }
 
 static int put_dhcp(json_t *t, const ec_dhcp_option_t *d) {
@@ -594,9 +541,9 @@ static int put_dhcp(json_t *t, const ec_dhcp_option_t *d) {
     }
     if (o != NULL &&
         ((d->option82_remote_id != NULL &&
-          (rc = set_str(o, "remoteId", d->option82_remote_id)) < 0) ||
+          (rc = ec_set_str(o, "remoteId", d->option82_remote_id)) < 0) ||
          (d->option82_circuit_id != NULL &&
-          (rc = set_str(o, "circuitId", d->option82_circuit_id)) < 0))) {
+          (rc = ec_set_str(o, "circuitId", d->option82_circuit_id)) < 0))) {
       return rc;
     }
   }
@@ -605,19 +552,20 @@ static int put_dhcp(json_t *t, const ec_dhcp_option_t *d) {
   }
   if ((rc = sub(v6, "option18", d->has_option18, &o)) < 0 ||
       (o != NULL && d->option18_interface_id != NULL &&
-       (rc = set_str(o, "interfaceId", d->option18_interface_id)) < 0) ||
+       (rc = ec_set_str(o, "interfaceId", d->option18_interface_id)) < 0) ||
       (rc = sub(v6, "option37", d->has_option37, &o)) < 0 ||
       (o != NULL && d->option37_remote_id != NULL &&
-       (rc = set_str(o, "remoteId", d->option37_remote_id)) < 0)) {
+       (rc = ec_set_str(o, "remoteId", d->option37_remote_id)) < 0)) {
     return rc;
   }
   return 0;
 }
 
 /* Fields in the seed's order. Children are linked into their parent before
- * they are filled, so one json_decref() of the root unwinds any failure. */
-static int msg_to_tree(const ec_status_message_t *m, json_t *t) {
-  char ts[32];
+ * they are filled, so one json_decref() of the root unwinds any failure.
+ * An ec_fill_fn: @p item is an ec_status_message_t. */
+static int msg_to_tree(json_t *t, const void *item) {
+  const ec_status_message_t *m = item;
   int rc;
   if (m->id < 0 || m->code < EC_MSG_CODE_MIN || m->code > EC_MSG_CODE_MAX ||
       (m->params == NULL && m->n_params > 0) ||
@@ -626,24 +574,14 @@ static int msg_to_tree(const ec_status_message_t *m, json_t *t) {
        m->access_id == NULL)) {
     return EC_EINVAL;
   }
-  if (m->id > 0 && (rc = set_new(t, "statusMessageID",
-                                 json_integer((json_int_t)m->id))) < 0) {
-    return rc;
-  }
-  if (m->has_date) {
-    if (ec_time_format_ms(m->date_ms, ts) < 0) {
-      return EC_EINVAL;
-    }
-    if ((rc = set_str(t, "messageDate", ts)) < 0) {
-      return rc;
-    }
-  }
-  if ((rc = set_new(t, "messageCode", json_integer(m->code))) < 0) {
+  if ((m->id > 0 && (rc = ec_set_int(t, "statusMessageID", m->id)) < 0) ||
+      (m->has_date && (rc = ec_set_time(t, "messageDate", m->date_ms)) < 0) ||
+      (rc = ec_set_int(t, "messageCode", m->code)) < 0) {
     return rc;
   }
   if (m->n_params > 0) {
     json_t *a = json_array();
-    if ((rc = set_new(t, "messageParameters", a)) < 0) {
+    if ((rc = ec_set_new(t, "messageParameters", a)) < 0) {
       return rc;
     }
     for (size_t i = 0; i < m->n_params; i++) {
@@ -655,7 +593,7 @@ static int msg_to_tree(const ec_status_message_t *m, json_t *t) {
       if (k == NULL || *k == '\0' || !ec_utf8_valid(k, strlen(k))) {
         return EC_EINVAL;
       }
-      if ((rc = set_str(o, k, m->params[i].value)) < 0) {
+      if ((rc = ec_set_str(o, k, m->params[i].value)) < 0) {
         return rc;
       }
     }
@@ -668,7 +606,7 @@ static int msg_to_tree(const ec_status_message_t *m, json_t *t) {
   }
   if (m->n_macs > 0) {
     json_t *a = json_array();
-    if ((rc = set_new(t, "macAddress", a)) < 0) {
+    if ((rc = ec_set_new(t, "macAddress", a)) < 0) {
       return rc;
     }
     for (size_t i = 0; i < m->n_macs; i++) {
@@ -685,25 +623,9 @@ static int msg_to_tree(const ec_status_message_t *m, json_t *t) {
   return put_dhcp(t, &m->dhcp);
 }
 
-/* Write a finished tree, or pass on the error that building it gave. */
-static ssize_t finish(ec_format_t fmt, json_t *t, int rc, uint8_t *buf,
-                      size_t cap) {
-  ssize_t n = rc < 0 ? rc : ec_tree_write(fmt, t, false, buf, cap);
-  json_decref(t);
-  return n;
-}
-
-static int encode_args(ec_format_t fmt, const void *p, size_t n, uint8_t *buf,
-                       size_t cap) {
-  if ((p == NULL && n > 0) || (buf == NULL && cap != 0)) {
-    return EC_EINVAL;
-  }
-  return fmt == EC_FORMAT_JSON || fmt == EC_FORMAT_CBOR ? 0 : EC_EFORMAT;
-}
-
 ssize_t ec_status_message_encode(ec_format_t fmt, const ec_status_message_t *m,
                                  uint8_t *buf, size_t cap) {
-  int rc = encode_args(fmt, m, 1, buf, cap);
+  int rc = ec_encode_args(fmt, m, 1, buf, cap);
   if (rc < 0) {
     return rc;
   }
@@ -711,38 +633,14 @@ ssize_t ec_status_message_encode(ec_format_t fmt, const ec_status_message_t *m,
   if (t == NULL) {
     return EC_ENOMEM;
   }
-  return finish(fmt, t, msg_to_tree(m, t), buf, cap);
-}
-
-/* The {"StatusMessages": []} envelope; *a is its (borrowed) array. */
-static json_t *envelope(json_t **a) {
-  json_t *t = json_object();
-  *a = json_array();
-  if (t == NULL || set_new(t, "StatusMessages", *a) < 0) {
-    json_decref(t);
-    return NULL;
-  }
-  return t;
+  return ec_encode_finish(fmt, t, msg_to_tree(t, m), buf, cap);
 }
 
 ssize_t ec_status_messages_encode(ec_format_t fmt,
                                   const ec_status_message_t *msgs, size_t n,
                                   uint8_t *buf, size_t cap) {
-  int rc = encode_args(fmt, msgs, n, buf, cap);
-  if (rc < 0) {
-    return rc;
-  }
-  json_t *a;
-  json_t *t = envelope(&a);
-  if (t == NULL) {
-    return EC_ENOMEM;
-  }
-  for (size_t i = 0; i < n && rc == 0; i++) {
-    json_t *o = json_object();
-    rc =
-        json_array_append_new(a, o) != 0 ? EC_ENOMEM : msg_to_tree(&msgs[i], o);
-  }
-  return finish(fmt, t, rc, buf, cap);
+  return ec_encode_list(fmt, "StatusMessages", msgs, n, sizeof *msgs,
+                        msg_to_tree, buf, cap);
 }
 
 /* One stored row as a message object with its ID first. The document was
@@ -760,9 +658,7 @@ static int row_to_tree(const ec_msg_row_t *r, json_t **out) {
   json_t *o = json_object();
   if (!json_is_object(d)) {
     rc = EC_ESYNTAX;
-  } else if (o == NULL ||
-             set_new(o, "statusMessageID", json_integer((json_int_t)r->id)) <
-                 0 ||
+  } else if (o == NULL || ec_set_int(o, "statusMessageID", r->id) < 0 ||
              json_object_update_missing(o, d) != 0) {
     rc = EC_ENOMEM;
   }
@@ -777,7 +673,7 @@ static int row_to_tree(const ec_msg_row_t *r, json_t **out) {
 
 ssize_t ec_msg_rows_encode(ec_format_t fmt, const ec_msg_row_t *rows, size_t n,
                            bool with_envelope, uint8_t *buf, size_t cap) {
-  int rc = encode_args(fmt, rows, n, buf, cap);
+  int rc = ec_encode_args(fmt, rows, n, buf, cap);
   if (rc < 0) {
     return rc;
   }
@@ -787,10 +683,10 @@ ssize_t ec_msg_rows_encode(ec_format_t fmt, const ec_msg_row_t *rows, size_t n,
       return EC_EINVAL;
     }
     rc = row_to_tree(&rows[0], &o);
-    return rc < 0 ? rc : finish(fmt, o, 0, buf, cap);
+    return rc < 0 ? rc : ec_encode_finish(fmt, o, 0, buf, cap);
   }
-  json_t *a;
-  json_t *t = envelope(&a);
+  json_t *a = json_array();
+  json_t *t = ec_envelope("StatusMessages", a);
   if (t == NULL) {
     return EC_ENOMEM;
   }
@@ -801,5 +697,5 @@ ssize_t ec_msg_rows_encode(ec_format_t fmt, const ec_msg_row_t *rows, size_t n,
       rc = EC_ENOMEM;
     }
   }
-  return finish(fmt, t, rc, buf, cap);
+  return ec_encode_finish(fmt, t, rc, buf, cap);
 }

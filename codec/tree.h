@@ -99,4 +99,113 @@ bool ec_utf8_valid(const char *s, size_t len);
 void ec_path_key(char *out, size_t cap, const char *path, const char *key);
 void ec_path_index(char *out, size_t cap, const char *path, size_t i);
 
+/** The size of ec_codec_error_t's field, for path buffers. */
+#define EC_FIELD_CAP sizeof(((ec_codec_error_t *)0)->field)
+
+/*
+ * Shared by the document codecs (codec/error.c and codec/util.c). The
+ * readers fill @p err as the typed readers above do; the encoding helpers
+ * return 0, EC_EINVAL (a caller's bad argument or string) or EC_ENOMEM and
+ * never fill an error report.
+ */
+
+/**
+ * Look up member @p key of object @p obj and insist on jansson type @p type
+ * (JSON_TRUE and JSON_FALSE are distinct types here). Absent: EC_EBADDOC
+ * "missing-field" when @p required, else 0 with *v NULL. Of another type:
+ * EC_EBADDOC "invalid-type" ("path.key must be an object"). The value is
+ * borrowed from @p obj. A NULL @p obj (or not an object), key or @p v is
+ * EC_EINVAL.
+ */
+int ec_get_member(const json_t *obj, const char *key, const char *path,
+                  bool required, json_type type, const json_t **v,
+                  ec_codec_error_t *err);
+
+/**
+ * 0 when @p fmt is EC_FORMAT_JSON or EC_FORMAT_CBOR, the two formats a
+ * document comes in; else EC_EFORMAT "unsupported-format".
+ */
+int ec_doc_format(ec_format_t fmt, ec_codec_error_t *err);
+
+/** ec_doc_format(), then ec_tree_parse() (any root; callers check it). */
+int ec_doc_parse(ec_format_t fmt, const uint8_t *buf, size_t len, json_t **t,
+                 ec_codec_error_t *err);
+
+/**
+ * Allocate @p n elements of @p size bytes from @p arena; when it is full (or
+ * @p n * @p size overflows), NULL with EC_ENOMEM "out-of-memory" naming
+ * @p field. @p n 0 still gets a distinct pointer (ec_arena_alloc()).
+ */
+void *ec_alloc_array(ec_arena_t *arena, size_t n, size_t size,
+                     const char *field, ec_codec_error_t *err);
+
+/**
+ * True when @p a (@p alen bytes) and the C string @p b are equal but for
+ * the case of ASCII letters. ASCII-only on purpose: a locale-dependent
+ * strncasecmp() could make two IDs or names equal on one machine and
+ * different on another.
+ */
+bool ec_ascii_ieq(const char *a, size_t alen, const char *b);
+
+/** The value of hex digit @p c (0-9, a-f, A-F), or -1 for any other. */
+int ec_hex_digit(int c);
+
+/**
+ * Check an encoder's arguments: EC_EINVAL when @p p is NULL but @p n items
+ * (n > 0) were promised, or @p buf is NULL with @p cap not 0; then
+ * EC_EFORMAT unless @p fmt is JSON or CBOR; else 0.
+ */
+int ec_encode_args(ec_format_t fmt, const void *p, size_t n, const uint8_t *buf,
+                   size_t cap);
+
+/**
+ * Set @p o[@p k] to @p v, taking the reference to @p v whatever happens (a
+ * NULL @p v, from a failed allocation, is EC_ENOMEM). @p k is not checked:
+ * pass a constant or a string already checked with ec_utf8_valid().
+ */
+int ec_set_new(json_t *o, const char *k, json_t *v);
+
+/**
+ * Set @p o[@p k] to a copy of the caller's string @p s: EC_EINVAL when @p s
+ * is NULL or not UTF-8 (json_string() could not tell that from a failed
+ * allocation), EC_ENOMEM when jansson fails.
+ */
+int ec_set_str(json_t *o, const char *k, const char *s);
+
+/** Set @p o[@p k] to integer @p v. */
+int ec_set_int(json_t *o, const char *k, int64_t v);
+
+/** Set @p o[@p k] to @p ms as an RFC 3339 date-time; EC_EINVAL when it
+ * has none (ec_time_format_ms()). */
+int ec_set_time(json_t *o, const char *k, int64_t ms);
+
+/**
+ * A new object holding only @p v (stolen) under @p key, the envelope of a
+ * list answer. NULL when an allocation fails (@p v is released then).
+ */
+json_t *ec_envelope(const char *key, json_t *v);
+
+/** Fill the new object @p o from one list entry @p item: 0 or < 0. */
+typedef int (*ec_fill_fn)(json_t *o, const void *item);
+
+/**
+ * Encode the list answer {@p key: [...]}: one object per entry of @p items
+ * (@p n entries of @p size bytes, in order), each filled by @p fill; the
+ * first failure of @p fill ends the encoding and is returned. Arguments are
+ * checked as ec_encode_args() does.
+ * @param[out] buf  caller buffer, or NULL with @p cap 0 to measure
+ * @return the encoded length (may exceed @p cap), or < 0
+ */
+ssize_t ec_encode_list(ec_format_t fmt, const char *key, const void *items,
+                       size_t n, size_t size, ec_fill_fn fill, uint8_t *buf,
+                       size_t cap);
+
+/**
+ * Write the finished tree @p t in @p fmt into @p buf (as ec_tree_write(),
+ * without integer keys), or pass on @p rc when building it failed (< 0);
+ * releases @p t either way.
+ */
+ssize_t ec_encode_finish(ec_format_t fmt, json_t *t, int rc, uint8_t *buf,
+                         size_t cap);
+
 #endif /* EDGECOAP_CODEC_TREE_H */
