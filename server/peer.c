@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "util.h"
 
 ec_peer_t *ec_peer_get(ec_server_t *srv, coap_session_t *session) {
   ec_peer_t *p = coap_session_get_app_data(session);
@@ -65,12 +66,48 @@ static int find_obs(const ec_peer_t *peer, const ec_route_t *route,
   return -1;
 }
 
+/*
+ * What makes two requests "the same" to libcoap's observer list: every
+ * option but ETag and the NoCacheKey ones (RFC 7252 section 5.4.6), and the
+ * payload; the token is not part of it. A 64-bit FNV-1a of them stands in
+ * for libcoap's opaque SHA-256 cache key.
+ */
+static uint64_t request_key(const coap_pdu_t *request) {
+  uint64_t h = EC_FNV1A_INIT;
+  coap_opt_iterator_t it;
+  const coap_opt_t *opt;
+  size_t len;
+  const uint8_t *data;
+
+  coap_option_iterator_init(request, &it, COAP_OPT_ALL);
+  while ((opt = coap_option_next(&it)) != NULL) {
+    if (it.number == COAP_OPTION_ETAG || (it.number & 0x1e) == 0x1c)
+      continue;
+    uint8_t head[2] = {(uint8_t)(it.number >> 8), (uint8_t)it.number};
+    h = ec_fnv1a(h, head, sizeof(head));
+    h = ec_fnv1a(h, coap_opt_value(opt), coap_opt_length(opt));
+  }
+  if (coap_get_data(request, &len, &data))
+    h = ec_fnv1a(h, data, len);
+  return h;
+}
+
 int ec_peer_observe(ec_server_t *srv, ec_peer_t *peer, ec_route_t *route,
-                    const coap_bin_const_t *token) {
-  if (token->length > sizeof(peer->obs[0].token))
+                    const coap_pdu_t *request) {
+  coap_bin_const_t token = coap_pdu_get_token(request);
+  if (token.length > sizeof(peer->obs[0].token))
     return EC_EINVAL;
-  if (find_obs(peer, route, token) >= 0)
+  if (find_obs(peer, route, &token) >= 0)
     return 0;
+  uint64_t key = request_key(request);
+  for (unsigned i = 0; i < peer->n_obs; i++) {
+    ec_peer_obs_t *o = &peer->obs[i];
+    if (o->route == route && o->key == key) {
+      o->token_len = (uint8_t)token.length;
+      memcpy(o->token, token.s, token.length);
+      return 0;
+    }
+  }
   if (peer->n_obs + peer->n_watches >= srv->cfg.max_peer_observations ||
       route->n_observers >= srv->cfg.max_observers)
     return EC_ETOOBIG;
@@ -84,8 +121,9 @@ int ec_peer_observe(ec_server_t *srv, ec_peer_t *peer, ec_route_t *route,
   }
   ec_peer_obs_t *o = &peer->obs[peer->n_obs++];
   o->route = route;
-  o->token_len = (uint8_t)token->length;
-  memcpy(o->token, token->s, token->length);
+  o->key = key;
+  o->token_len = (uint8_t)token.length;
+  memcpy(o->token, token.s, token.length);
   route->n_observers++;
   return 0;
 }

@@ -20,6 +20,7 @@
  */
 typedef struct {
   ec_route_t *route;
+  uint64_t key;      /* the request's cache key, as libcoap matches it */
   uint8_t token[8];
   uint8_t token_len;
 } ec_peer_obs_t;
@@ -48,13 +49,16 @@ void ec_peer_drop(ec_server_t *srv, coap_session_t *session);
 void ec_peer_free_all(ec_server_t *srv);
 
 /**
- * Count an observation of @p route by (@p peer, @p token). Registering the
- * same token again is not counted twice (libcoap replays the original request
- * for every notification).
+ * Count an observation of @p route by @p peer, made by @p request. The same
+ * token again is not counted twice (libcoap replays the original request for
+ * every notification), and neither is the same request with a new token:
+ * libcoap 4.3.1 then replaces the session's subscription (coap_add_observer
+ * matches the request's cache key, ETag ignored), so the old entry takes the
+ * new token.
  * @return 0, or EC_ETOOBIG when the route or the peer is at its cap
  */
 int ec_peer_observe(ec_server_t *srv, ec_peer_t *peer, ec_route_t *route,
-                    const coap_bin_const_t *token);
+                    const coap_pdu_t *request);
 
 /** Forget one observation, if counted. */
 void ec_peer_unobserve(ec_peer_t *peer, ec_route_t *route,

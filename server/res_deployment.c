@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "dedup.h"
 #include "log.h"
 #include "peer.h"
+#include "util.h"
 
 /*
  * libcoap 4.3.1 matches resources by exact path, and only a registered
@@ -24,12 +24,6 @@
 
 #define HISTORY_DEFAULT_LIMIT 100
 #define HISTORY_MAX_LIMIT 1000
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Route ids: 1..128 bytes of URI-unreserved characters plus ':' and '@'. */
 static int id_valid(const char *s) {
@@ -258,7 +252,7 @@ static int track_observe(ec_req_t *rq, ec_route_t *rt) {
     ec_peer_unobserve(peer, rt, &token);
     return 0;
   }
-  if (ec_peer_observe(rq->srv, peer, rt, &token) == 0)
+  if (ec_peer_observe(rq->srv, peer, rt, rq->request) == 0)
     return 0;
   ec_req_problem(rq, 503, "too-many-observers", NULL,
                  "this resource has %u observers or this client %u "
@@ -355,7 +349,7 @@ static void status_write(ec_req_t *rq, ec_route_t *rt, const char *dev,
     return;
   }
 
-  ec_status_write_t w = {dev, dep, st.state, doc, (size_t)n, now_ms()};
+  ec_status_write_t w = {dev, dep, st.state, doc, (size_t)n, ec_now_ms()};
   int created = 0;
   int64_t seq = 0;
   int rc = ec_store_status_put(rq->srv->store, &w, &created, &seq);
