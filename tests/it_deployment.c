@@ -14,6 +14,7 @@
 #include "edgecoap/codec.h"
 #include "edgecoap/deployment.h"
 #include "itest.h"
+#include "suite.h"
 
 /*
  * One server serves the whole suite; tests use their own devices and
@@ -1475,10 +1476,7 @@ static int suite_cleanup(void) {
   return 0;
 }
 
-static const struct {
-  void (*fn)(void);
-  const char *name;
-} tests[] = {
+static const ec_test_t tests[] = {
     {test_seed_post_created_then_changed, "seed_post_created_then_changed"},
     {test_get_json_and_cbor, "get_json_and_cbor"},
     {test_client_cli, "client_cli"},
@@ -1494,32 +1492,8 @@ static const struct {
 };
 
 int main(void) {
-  uint64_t t0 = it_now_ms();
-  if (CU_initialize_registry() != CUE_SUCCESS)
-    return 2;
-  CU_pSuite suite = CU_add_suite("deployment", suite_init, suite_cleanup);
-  if (suite == NULL)
-    goto fail;
-  for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-    if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
-      goto fail;
-
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures() +
-                    CU_get_number_of_tests_failed() +
-                    CU_get_number_of_suites_failed();
-  CU_cleanup_registry();
-  /* Keep the server's directory (database and log) when something failed. */
-  if (it_server_cleanup(&srv, failed != 0) != 0)
-    failed++;
-  fprintf(stderr, "it_deployment: %s in %.1f s\n", failed ? "FAILED" : "ok",
-          (double)(it_now_ms() - t0) / 1000.0);
-  return failed ? 1 : 0;
-
-fail:
-  fprintf(stderr, "it_deployment: %s\n", CU_get_error_msg());
-  CU_cleanup_registry();
-  it_server_cleanup(&srv, true);
-  return 2;
+  /* Keeps the server's directory (database and log) when something failed. */
+  static const ec_test_after_t after = {it_after_run, &srv, "it_deployment"};
+  return ec_test_main("deployment", tests, EC_TEST_COUNT(tests), suite_init,
+                      suite_cleanup, &after);
 }

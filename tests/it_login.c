@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "it_prov_util.h"
+#include "suite.h"
 
 /*
  * The suite's server has the catalog of tests/data/provisioning-catalog.json
@@ -38,7 +39,8 @@ static int suite_init(void) {
   itp_use_server(&srv);
   if (itp_start_server(&srv, NULL) < 0 || it_udp_open(&udp, srv.port) < 0)
     return -1;
-  ec_client_config_t cfg = {srv.url, EC_FORMAT_JSON, 5000};
+  ec_client_config_t cfg = {
+      .url = srv.url, .format = EC_FORMAT_JSON, .timeout_ms = 5000};
   if (ec_client_new(&cfg, &lib) < 0)
     return -1;
   cfg.format = EC_FORMAT_CBOR;
@@ -218,7 +220,8 @@ static void test_database_holds_no_password_or_token_in_clear(void) {
   it_udp_close(&udp);
   CU_ASSERT_EQUAL(it_udp_open(&udp, srv.port), 0);
   ec_client_free(lib);
-  ec_client_config_t cfg = {srv.url, EC_FORMAT_JSON, 5000};
+  ec_client_config_t cfg = {
+      .url = srv.url, .format = EC_FORMAT_JSON, .timeout_ms = 5000};
   CU_ASSERT_EQUAL(ec_client_new(&cfg, &lib), 0);
   /* Tokens survive a restart: they are in the database, as digests (and
    * this server has no components: NO_DATA, not INVALID_TOKEN). */
@@ -327,10 +330,7 @@ static void test_failed_logins_are_limited(void) {
   CU_ASSERT_EQUAL(it_server_cleanup(&s3, false), 0);
 }
 
-static const struct {
-  CU_TestFunc fn;
-  const char *name;
-} tests[] = {
+static const ec_test_t tests[] = {
     {test_login_answers_the_token_document, "login answers the token document"},
     {test_wrong_password_and_unknown_user_look_the_same,
      "wrong password and unknown user look the same"},
@@ -343,30 +343,8 @@ static const struct {
 };
 
 int main(void) {
-  uint64_t t0 = it_now_ms();
-  if (CU_initialize_registry() != CUE_SUCCESS)
-    return 2;
-  CU_pSuite suite = CU_add_suite("login", suite_init, suite_cleanup);
-  if (suite == NULL)
-    goto fail;
-  for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-    if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
-      goto fail;
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures() +
-                    CU_get_number_of_tests_failed() +
-                    CU_get_number_of_suites_failed();
-  CU_cleanup_registry();
-  if (it_server_cleanup(&srv, failed != 0) != 0)
-    failed++;
-  fprintf(stderr, "it_login: %s in %.1f s\n", failed ? "FAILED" : "ok",
-          (double)(it_now_ms() - t0) / 1000.0);
-  return failed ? 1 : 0;
-
-fail:
-  fprintf(stderr, "it_login: %s\n", CU_get_error_msg());
-  CU_cleanup_registry();
-  it_server_cleanup(&srv, true);
-  return 2;
+  /* Keeps the server's directory (database and log) when something failed. */
+  static const ec_test_after_t after = {it_after_run, &srv, "it_login"};
+  return ec_test_main("login", tests, EC_TEST_COUNT(tests), suite_init,
+                      suite_cleanup, &after);
 }

@@ -15,6 +15,7 @@
 
 #include "edgecoap/codec.h"
 #include "itest.h"
+#include "suite.h"
 
 /*
  * One server (with a 1 MiB body cap, so that 1,000 messages fit one batch)
@@ -1087,10 +1088,7 @@ static int suite_cleanup(void) {
   return 0;
 }
 
-static const struct {
-  void (*fn)(void);
-  const char *name;
-} tests[] = {
+static const ec_test_t tests[] = {
     {test_post_single_and_batch, "post_single_and_batch"},
     {test_retransmitted_post_stored_once, "retransmitted_post_stored_once"},
     {test_bad_messages_are_400_naming_the_field,
@@ -1113,30 +1111,8 @@ static const struct {
 };
 
 int main(void) {
-  uint64_t t0 = it_now_ms();
-  if (CU_initialize_registry() != CUE_SUCCESS)
-    return 2;
-  CU_pSuite suite = CU_add_suite("messages", suite_init, suite_cleanup);
-  if (suite == NULL)
-    goto fail;
-  for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-    if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
-      goto fail;
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures() +
-                    CU_get_number_of_tests_failed() +
-                    CU_get_number_of_suites_failed();
-  CU_cleanup_registry();
-  if (it_server_cleanup(&srv, failed != 0) != 0)
-    failed++;
-  fprintf(stderr, "it_messages: %s in %.1f s\n", failed ? "FAILED" : "ok",
-          (double)(it_now_ms() - t0) / 1000.0);
-  return failed ? 1 : 0;
-
-fail:
-  fprintf(stderr, "it_messages: %s\n", CU_get_error_msg());
-  CU_cleanup_registry();
-  it_server_cleanup(&srv, true);
-  return 2;
+  /* Keeps the server's directory (database and log) when something failed. */
+  static const ec_test_after_t after = {it_after_run, &srv, "it_messages"};
+  return ec_test_main("messages", tests, EC_TEST_COUNT(tests), suite_init,
+                      suite_cleanup, &after);
 }

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "it_prov_util.h"
+#include "suite.h"
 
 /*
  * One server serves the suite, its catalog imported from
@@ -82,7 +83,8 @@ static int suite_init(void) {
   itp_use_server(&srv);
   if (itp_start_server(&srv, NULL) < 0 || it_udp_open(&udp, srv.port) < 0)
     return -1;
-  ec_client_config_t cfg = {srv.url, EC_FORMAT_JSON, 5000};
+  ec_client_config_t cfg = {
+      .url = srv.url, .format = EC_FORMAT_JSON, .timeout_ms = 5000};
   if (ec_client_new(&cfg, &lib) < 0)
     return -1;
   cfg.format = EC_FORMAT_CBOR;
@@ -887,10 +889,7 @@ static void test_well_known_core_lists_the_resources(void) {
   it_cc_free(&cc);
 }
 
-static const struct {
-  CU_TestFunc fn;
-  const char *name;
-} tests[] = {
+static const ec_test_t tests[] = {
     {test_import_twice_updates_rather_than_duplicates,
      "import twice updates rather than duplicates"},
     {test_insert_answers_the_seed_document, "insert answers the seed document"},
@@ -914,30 +913,8 @@ static const struct {
 };
 
 int main(void) {
-  uint64_t t0 = it_now_ms();
-  if (CU_initialize_registry() != CUE_SUCCESS)
-    return 2;
-  CU_pSuite suite = CU_add_suite("provisioning", suite_init, suite_cleanup);
-  if (suite == NULL)
-    goto fail;
-  for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-    if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
-      goto fail;
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures() +
-                    CU_get_number_of_tests_failed() +
-                    CU_get_number_of_suites_failed();
-  CU_cleanup_registry();
-  if (it_server_cleanup(&srv, failed != 0) != 0)
-    failed++;
-  fprintf(stderr, "it_provisioning: %s in %.1f s\n", failed ? "FAILED" : "ok",
-          (double)(it_now_ms() - t0) / 1000.0);
-  return failed ? 1 : 0;
-
-fail:
-  fprintf(stderr, "it_provisioning: %s\n", CU_get_error_msg());
-  CU_cleanup_registry();
-  it_server_cleanup(&srv, true);
-  return 2;
+  /* Keeps the server's directory (database and log) when something failed. */
+  static const ec_test_after_t after = {it_after_run, &srv, "it_provisioning"};
+  return ec_test_main("provisioning", tests, EC_TEST_COUNT(tests), suite_init,
+                      suite_cleanup, &after);
 }

@@ -8,6 +8,7 @@
 
 #include "edgecoap/codec.h"
 #include "edgecoap/deployment.h"
+#include "suite.h"
 #include "tree.h"
 
 #ifndef EC_TEST_DATA_DIR
@@ -1020,10 +1021,7 @@ static void test_deployments_roundtrip(void) {
   CU_ASSERT_EQUAL(ec_deployments_encode(EC_FORMAT_JSON, list, 2, NULL, 0), EC_EINVAL);
 }
 
-static const struct {
-  CU_TestFunc fn;
-  const char *name;
-} tests[] = {
+static const ec_test_t tests[] = {
     {test_strerror_names_every_code, "strerror names every code"},
     {test_arena_aligns_and_reports_full, "arena aligns and reports full"},
     {test_arena_full_leaves_arena_unchanged, "a full arena leaves the arena unchanged"},
@@ -1058,22 +1056,5 @@ int main(int argc, char **argv) {
     data_dir = argv[1];
   }
   ec_arena_init(&arena, arena_mem, sizeof arena_mem);
-  if (CU_initialize_registry() != CUE_SUCCESS) {
-    return 2;
-  }
-  CU_pSuite suite = CU_add_suite("codec", NULL, NULL);
-  for (size_t i = 0; suite != NULL && i < sizeof tests / sizeof tests[0]; i++) {
-    if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL) {
-      suite = NULL;
-    }
-  }
-  if (suite == NULL) {
-    CU_cleanup_registry();
-    return 2;
-  }
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures();
-  CU_cleanup_registry();
-  return failed == 0 ? 0 : 1;
+  return ec_test_main("codec", tests, EC_TEST_COUNT(tests), NULL, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include "edgecoap/provisioning.h"
 #include "log.h"
 #include "store.h"
+#include "suite.h"
 
 #define LEN(lit) (sizeof(lit) - 1)
 
@@ -833,10 +834,7 @@ static void test_import_twice_updates_and_refuses_a_taken_username(void) {
   CU_ASSERT_EQUAL(ec_store_prov_import(store, &im), EC_EINVAL);
 }
 
-static const struct {
-  CU_TestFunc fn;
-  const char *name;
-} tests[] = {
+static const ec_test_t tests[] = {
     {test_component_type_names_any_case_or_number,
      "component type names, any case, or numbers"},
     {test_every_request_refusal_in_both_formats,
@@ -878,25 +876,13 @@ static const struct {
 int main(void) {
   /* The refusals below are logged as errors by design; the rest is noise. */
   ec_log_set_level(EC_LOG_ERROR);
-  if (CU_initialize_registry() != CUE_SUCCESS)
-    return 2;
   if (setup_store() < 0) {
     fprintf(stderr, "test_provisioning: cannot set up the store\n");
     return 2;
   }
-  CU_pSuite suite = CU_add_suite("provisioning", NULL, NULL);
-  for (size_t i = 0; suite != NULL && i < sizeof tests / sizeof tests[0]; i++)
-    if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
-      suite = NULL;
-  if (suite == NULL) {
-    CU_cleanup_registry();
-    return 2;
-  }
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures();
-  CU_cleanup_registry();
+  int rc = ec_test_main("provisioning", tests, EC_TEST_COUNT(tests), NULL, NULL,
+                        NULL);
   ec_store_close(store);
   ec_auth_free(auth);
-  return failed ? 1 : 0;
+  return rc;
 }

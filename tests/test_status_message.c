@@ -10,6 +10,7 @@
 
 #include "edgecoap/codec.h"
 #include "edgecoap/status_message.h"
+#include "suite.h"
 
 #ifndef EC_TEST_DATA_DIR
 #define EC_TEST_DATA_DIR "tests/data"
@@ -1023,10 +1024,7 @@ static void test_full_arena_leaves_it_unchanged(void) {
                   EC_EFORMAT);
 }
 
-static const struct {
-  CU_TestFunc fn;
-  const char *name;
-} tests[] = {
+static const ec_test_t tests[] = {
     {test_seed_examples_decode_except_the_bad_mac,
      "seed examples decode except the one with oc:be:65:40:20:de"},
     {test_every_field_rule_in_both_formats, "every field rule in both formats"},
@@ -1059,22 +1057,6 @@ int main(int argc, char **argv) {
     data_dir = argv[1];
   }
   reset_arena();
-  if (CU_initialize_registry() != CUE_SUCCESS) {
-    return 2;
-  }
-  CU_pSuite suite = CU_add_suite("status_message", NULL, NULL);
-  for (size_t i = 0; suite != NULL && i < sizeof tests / sizeof tests[0]; i++) {
-    if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL) {
-      suite = NULL;
-    }
-  }
-  if (suite == NULL) {
-    CU_cleanup_registry();
-    return 2;
-  }
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures();
-  CU_cleanup_registry();
-  return failed == 0 ? 0 : 1;
+  return ec_test_main("status_message", tests, EC_TEST_COUNT(tests), NULL, NULL,
+                      NULL);
 }

@@ -14,6 +14,7 @@
 #include "edgecoap/error.h"
 #include "log.h"
 #include "store.h"
+#include "suite.h"
 
 #define DEV "dev-1"
 #define DEP "0b7c8f2e-3a41-4d5e-9f60-71a2b3c4d5e6"
@@ -719,10 +720,7 @@ static void test_open_refuses_non_database(void) {
 
 /* ------------------------------------------------------------------------ */
 
-static const struct {
-  void (*fn)(void);
-  const char *name;
-} tests[] = {
+static const ec_test_t tests[] = {
     {test_put_creates_first_report, "put_creates_first_report"},
     {test_put_updates_existing, "put_updates_existing"},
     {test_get_returns_latest_doc, "get_returns_latest_doc"},
@@ -747,24 +745,5 @@ static const struct {
 int main(void) {
   /* Each test opens a fresh database; its "migrated" line is noise here. */
   ec_log_set_level(EC_LOG_WARN);
-  if (CU_initialize_registry() != CUE_SUCCESS)
-    return 2;
-  CU_pSuite suite = CU_add_suite("store", NULL, NULL);
-  if (suite == NULL)
-    goto fail;
-  for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-    if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
-      goto fail;
-
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures() +
-                    CU_get_number_of_tests_failed();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
-
-fail:
-  fprintf(stderr, "test_store: %s\n", CU_get_error_msg());
-  CU_cleanup_registry();
-  return 2;
+  return ec_test_main("store", tests, EC_TEST_COUNT(tests), NULL, NULL, NULL);
 }

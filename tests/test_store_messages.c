@@ -16,6 +16,7 @@
 #include "edgecoap/status_message.h"
 #include "log.h"
 #include "store.h"
+#include "suite.h"
 
 #define N_MSGS 600
 #define BATCH 200
@@ -484,10 +485,7 @@ static void test_invalid_arguments(void) {
   fx_teardown(&f);
 }
 
-static const struct {
-  void (*fn)(void);
-  const char *name;
-} tests[] = {
+static const ec_test_t tests[] = {
     {test_ids_strictly_increase_and_survive_restart,
      "IDs strictly increase and survive a restart"},
     {test_failed_batch_stores_nothing, "a failed batch stores nothing"},
@@ -502,23 +500,6 @@ static const struct {
 
 int main(void) {
   ec_log_set_level(EC_LOG_WARN);
-  if (CU_initialize_registry() != CUE_SUCCESS)
-    return 2;
-  CU_pSuite suite = CU_add_suite("store_messages", NULL, NULL);
-  if (suite == NULL)
-    goto fail;
-  for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-    if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
-      goto fail;
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed =
-      CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
-
-fail:
-  fprintf(stderr, "test_store_messages: %s\n", CU_get_error_msg());
-  CU_cleanup_registry();
-  return 2;
+  return ec_test_main("store_messages", tests, EC_TEST_COUNT(tests), NULL, NULL,
+                      NULL);
 }

@@ -737,6 +737,50 @@ int it_server_log_count(const it_server_t *s, const char *needle) {
   return n;
 }
 
+int it_server_kill(it_server_t *s) {
+  char why[96];
+  if (s->pid <= 0 || server_exited(s, why, sizeof(why))) {
+    fprintf(stderr, "itest: cannot kill the server: it is not running\n");
+    return -1;
+  }
+  pid_t pid = s->pid;
+  int status = 0;
+  kill(pid, SIGKILL);
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  s->pid = 0;
+  if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) {
+    fprintf(stderr, "itest: the server ended before SIGKILL reached it\n");
+    it_server_log_tail(s, 40);
+    return -1;
+  }
+  return 0;
+}
+
+int it_server_start_again(it_server_t *s) {
+  if (s->pid > 0) {
+    fprintf(stderr, "itest: the server is still running\n");
+    return -1;
+  }
+  return start_attempts(s, s->port);
+}
+
+long it_server_rss_kib(const it_server_t *s) {
+  char path[64], line[256];
+  long kib = -1;
+  if (s->pid <= 0)
+    return -1;
+  snprintf(path, sizeof(path), "/proc/%ld/status", (long)s->pid);
+  FILE *f = fopen(path, "r");
+  if (f == NULL)
+    return -1;
+  while (fgets(line, sizeof(line), f) != NULL)
+    if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+      break;
+  fclose(f);
+  return kib;
+}
+
 int it_server_cleanup(it_server_t *s, bool keep) {
   int rc = 0;
   if (s->pid > 0)
@@ -751,6 +795,10 @@ int it_server_cleanup(it_server_t *s, bool keep) {
       it_rmdir_files(s->dir);
   }
   return rc;
+}
+
+unsigned it_after_run(unsigned failed, void *srv) {
+  return failed + (it_server_cleanup(srv, failed != 0) != 0);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -182,11 +182,39 @@ void it_server_log_tail(const it_server_t *s, int lines);
 int it_server_log_count(const it_server_t *s, const char *needle);
 
 /**
+ * Crash the server: SIGKILL, as a power cut looks to its files (nothing is
+ * flushed, no handler runs), and reap it.
+ * @return 0 when it was running and died of that SIGKILL, -1 otherwise
+ */
+int it_server_kill(it_server_t *s);
+
+/**
+ * Start the server again after it ended (it_server_kill(), or a crash), on
+ * the same directory, database and log, and the same port if still free.
+ * @return 0 when the new server answers
+ */
+int it_server_start_again(it_server_t *s);
+
+/**
+ * The server's resident memory (VmRSS of /proc/PID/status) in KiB.
+ * @return the size, or -1 when the server is not running or it is unknown
+ */
+long it_server_rss_kib(const it_server_t *s);
+
+/**
  * Stop the server if it runs and free the extra arguments. The directory is
  * removed unless @p keep (then its path is printed).
  * @return it_server_stop()'s result when it was running, else 0
  */
 int it_server_cleanup(it_server_t *s, bool keep);
+
+/**
+ * The after-run step (ec_test_after_t, support/suite.h) of a suite whose
+ * set-up starts @p srv (an it_server_t *): it_server_cleanup(), keeping the
+ * server's directory (database and log) when something failed.
+ * @return @p failed, plus one when stopping the server failed
+ */
+unsigned it_after_run(unsigned failed, void *srv);
 
 /* ------------------------------------------------------------------------ */
 /* Raw CoAP over UDP (RFC 7252, RFC 7959, RFC 7641)                          */
