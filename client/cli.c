@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "edgecoap/client.h"
 
@@ -28,6 +29,12 @@ enum { OPT_COUNT = 256, OPT_MAX_TIME, OPT_SINCE, OPT_LIMIT };
 
 /* The server's URL, named in messages about failed exchanges. */
 static const char *server_url = "coap://127.0.0.1:5683";
+
+/* coaps://: the pre-shared key, read from --psk-key-file or
+ * $EDGECOAP_PSK_KEY (never from the command line, where every user of the
+ * machine can read it), and wiped at exit. */
+#define PSK_KEY_MAX 64
+static uint8_t psk_key[PSK_KEY_MAX];
 
 /* A command's arguments once parsed. */
 typedef struct {
@@ -401,11 +408,17 @@ static const command_t commands[] = {
 static void print_usage(FILE *f) {
   fputs(
       "Usage: " PROG
-      " [--url URL] [--json|--cbor] [--timeout MS] COMMAND ...\n\n"
+      " [--url URL] [--json|--cbor] [--timeout MS]\n"
+      "       [--psk-identity ID [--psk-key-file PATH]] COMMAND ...\n\n"
       "Talk to an edgecoap server over CoAP; answers go to stdout as JSON.\n\n"
       "Options:\n"
-      "  --url URL     coap://host:port or coap+tcp://host:port"
-      " (default coap://127.0.0.1:5683)\n"
+      "  --url URL     coap://host:port, coaps://host:port (DTLS PSK) or\n"
+      "                coap+tcp://host:port (default coap://127.0.0.1:5683)\n"
+      "  --psk-identity ID    coaps://: the PSK identity (a device's is its\n"
+      "                deviceId)\n"
+      "  --psk-key-file PATH  coaps://: a file holding the key that\n"
+      "                'edgecoap-server admin device-add' printed; without it\n"
+      "                the key comes from $EDGECOAP_PSK_KEY\n"
       "  --json        send JSON and ask for JSON\n"
       "  --cbor        send CBOR and ask for CBOR (the default)\n"
       "  --timeout MS  per request, retransmissions included (default 10000)\n"
@@ -423,7 +436,9 @@ static void print_usage(FILE *f) {
       "(on stderr: its code and problem details) or the report is invalid;\n"
       "2 on a usage error; 3 when no usable answer came (timeout, network,\n"
       "bad reply).\n"
-      "EDGECOAP_DEBUG=1 turns on libcoap's debug log.\n",
+      "EDGECOAP_DEBUG=1 turns on libcoap's debug log.\n"
+      "A key is never taken from the command line, where other users of the\n"
+      "machine could read it.\n",
       f);
 }
 
@@ -460,6 +475,87 @@ static bool parse_ll(const char *s, long long min, long long max,
     return false;
   *out = v;
   return true;
+}
+
+static void wipe_key(void) {
+  explicit_bzero(psk_key, sizeof psk_key);
+}
+
+/*
+ * Read a key as device-add printed it: 1 to 64 hex digits, blanks and line
+ * ends around them ignored. The characters themselves are the key's bytes
+ * (as coap-client-openssl -k takes them), not decoded from hex.
+ * @return its length, or 0 (said why on stderr)
+ */
+static size_t read_key(const char *text, size_t len, const char *from) {
+  while (len && isspace((unsigned char)text[len - 1]))
+    len--;
+  while (len && isspace((unsigned char)*text)) {
+    text++;
+    len--;
+  }
+  bool hex = len > 0;
+  for (size_t i = 0; hex && i < len; i++)
+    hex = isxdigit((unsigned char)text[i]) != 0;
+  if (!hex || len > PSK_KEY_MAX) {
+    fprintf(stderr,
+            PROG ": %s: a PSK key is the 1 to %d hex digits that "
+                 "'edgecoap-server admin device-add' printed\n",
+            from, PSK_KEY_MAX);
+    return 0;
+  }
+  memcpy(psk_key, text, len);
+  return len;
+}
+
+static size_t read_key_file(const char *path) {
+  char buf[4 * PSK_KEY_MAX];
+  FILE *f = fopen(path, "rb");
+  size_t n;
+
+  if (!f) {
+    fprintf(stderr, PROG ": %s: %s\n", path, strerror(errno));
+    return 0;
+  }
+  n = fread(buf, 1, sizeof buf, f);
+  if (ferror(f)) {
+    fprintf(stderr, PROG ": %s: read error\n", path);
+    n = 0;
+  } else {
+    n = read_key(buf, n, path);
+  }
+  fclose(f);
+  explicit_bzero(buf, sizeof buf);
+  return n;
+}
+
+/*
+ * coaps:// needs an identity and a key, and they make sense with coaps://
+ * only. @return -1 to go on, or an exit status (the reason printed)
+ */
+static int psk_options(ec_client_config_t *cfg, const char *key_file) {
+  const char *url = cfg->url ? cfg->url : server_url;
+  const char *env = getenv("EDGECOAP_PSK_KEY");
+  bool secure = strncasecmp(url, "coaps://", 8) == 0;
+
+  if (!secure) {
+    if (cfg->psk_identity || key_file)
+      return usage_error(NULL, "--psk-identity and --psk-key-file are for "
+                               "coaps:// URLs");
+    return -1; /* $EDGECOAP_PSK_KEY may be set for other calls: ignore it */
+  }
+  if (!cfg->psk_identity || !*cfg->psk_identity)
+    return usage_error(NULL, "a coaps:// URL needs --psk-identity ID");
+  if (!key_file && !env)
+    return usage_error(NULL, "a coaps:// URL needs a key: --psk-key-file "
+                             "PATH or $EDGECOAP_PSK_KEY");
+  cfg->psk_key_len = key_file ? read_key_file(key_file)
+                              : read_key(env, strlen(env), "EDGECOAP_PSK_KEY");
+  if (!cfg->psk_key_len)
+    return EXIT_USAGE;
+  cfg->psk_key = psk_key;
+  atexit(wipe_key);
+  return -1;
 }
 
 /* getopt's view of the offending option, for messages. */
@@ -572,10 +668,13 @@ int main(int argc, char **argv) {
       {"json", no_argument, NULL, 'j'},
       {"cbor", no_argument, NULL, 'c'},
       {"timeout", required_argument, NULL, 't'},
+      {"psk-identity", required_argument, NULL, 'i'},
+      {"psk-key-file", required_argument, NULL, 'k'},
       {"help", no_argument, NULL, 'h'},
       {0}};
   ec_client_config_t cfg = {
       .url = NULL, .format = EC_FORMAT_CBOR, .timeout_ms = 0};
+  const char *key_file = NULL;
   const command_t *cmd;
   ec_client_t *client;
   args_t args = {0};
@@ -603,6 +702,12 @@ int main(int argc, char **argv) {
                            optarg);
       cfg.timeout_ms = (unsigned)v;
       break;
+    case 'i':
+      cfg.psk_identity = optarg;
+      break;
+    case 'k':
+      key_file = optarg;
+      break;
     case 'h':
       print_usage(stdout);
       return EXIT_OK;
@@ -616,6 +721,9 @@ int main(int argc, char **argv) {
   argv += optind;
   if (argc < 1)
     return usage_error(NULL, "no command given");
+  status = psk_options(&cfg, key_file);
+  if (status >= 0)
+    return status;
   /* The messages commands take NAME=VALUE filters: they parse their own. */
   if (strcmp(argv[0], "messages") == 0)
     return ec_cli_messages(&cfg, server_url, argc, argv);
@@ -636,7 +744,7 @@ int main(int argc, char **argv) {
   if (rc == EC_EINVAL)
     return usage_error(
         NULL,
-        "invalid URL '%s' (want coap://host:port or coap+tcp://host:port)",
+        "invalid URL '%s' (want coap://, coaps:// or coap+tcp://host:port)",
         cfg.url);
   if (rc < 0) {
     fprintf(stderr, PROG ": %s: %s\n", server_url, ec_strerror(rc));

@@ -24,6 +24,9 @@
 /* RFC 7252 section 5.10: a Uri-Path or Uri-Query value is at most 255 bytes. */
 #define MAX_SEGMENT 255
 #define MAX_PATH 1024
+/* DTLS PSK: identities as the server takes them, keys as coap-client does. */
+#define MAX_PSK_IDENTITY 128
+#define MAX_PSK_KEY 64
 
 /*
  * One exchange is in flight per client at a time, so the response handler
@@ -50,6 +53,10 @@ struct ec_client {
    * sent with every request when auth_len > 0. */
   uint8_t auth[255];
   size_t auth_len;
+  /* coaps://: the PSK identity and key, wiped by ec_client_free(). */
+  char psk_identity[MAX_PSK_IDENTITY + 1];
+  uint8_t psk_key[MAX_PSK_KEY];
+  size_t psk_key_len;
 
   phase_t phase;
   int result;
@@ -217,6 +224,8 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent,
     return;
   if (reason == COAP_NACK_TOO_MANY_RETRIES)
     finish(c, EC_ETIMEOUT);
+  else if (reason == COAP_NACK_TLS_FAILED)
+    finish(c, EC_EHANDSHAKE); /* unknown identity or wrong key */
   else
     finish(c, reason == COAP_NACK_RST ? EC_EPROTO : EC_EIO);
 }
@@ -231,7 +240,20 @@ static void drop_session(ec_client_t *c) {
 static int ensure_session(ec_client_t *c) {
   if (c->session)
     return 0;
-  c->session = coap_new_client_session(c->ctx, NULL, &c->dst, c->proto);
+  if (c->proto == COAP_PROTO_DTLS) {
+    /* libcoap copies the identity and key into the session. */
+    coap_dtls_cpsk_t setup;
+    memset(&setup, 0, sizeof setup);
+    setup.version = COAP_DTLS_CPSK_SETUP_VERSION;
+    setup.psk_info.identity.s = (const uint8_t *)c->psk_identity;
+    setup.psk_info.identity.length = strlen(c->psk_identity);
+    setup.psk_info.key.s = c->psk_key;
+    setup.psk_info.key.length = c->psk_key_len;
+    c->session =
+        coap_new_client_session_psk2(c->ctx, NULL, &c->dst, c->proto, &setup);
+  } else {
+    c->session = coap_new_client_session(c->ctx, NULL, &c->dst, c->proto);
+  }
   return c->session ? 0 : EC_EIO;
 }
 
@@ -399,8 +421,14 @@ static int exchange(ec_client_t *c, coap_pdu_code_t code, const char *path,
   rc = send_request(c, code, path, -1, cf, body, len, PH_WAIT);
   if (rc == 0)
     rc = pump(c, now_ms() + c->timeout_ms, 0);
-  /* A request given up on must not be retransmitted into the next exchange. */
-  if (rc == EC_ETIMEOUT || rc == EC_EIO)
+  /* A wrong key fails the handshake in silence: DTLS drops the records
+   * it cannot authenticate, so the client just hears nothing. */
+  if (rc == EC_ETIMEOUT && c->proto == COAP_PROTO_DTLS && c->session &&
+      coap_session_get_state(c->session) != COAP_SESSION_STATE_ESTABLISHED)
+    rc = EC_EHANDSHAKE;
+  /* A request given up on must not be retransmitted into the next exchange;
+   * a failed handshake is tried afresh by the next one. */
+  if (rc == EC_ETIMEOUT || rc == EC_EIO || rc == EC_EHANDSHAKE)
     drop_session(c);
   c->phase = PH_IDLE;
   return rc;
@@ -653,9 +681,12 @@ int ec_client_observe(ec_client_t *c, const char *path, ec_observe_cb cb,
                     NULL, 0, PH_OBSERVE);
   if (rc == 0)
     rc = pump(c, start + c->timeout_ms, max_ms ? start + max_ms : 0);
+  if (rc == EC_ETIMEOUT && c->proto == COAP_PROTO_DTLS && c->session &&
+      coap_session_get_state(c->session) != COAP_SESSION_STATE_ESTABLISHED)
+    rc = EC_EHANDSHAKE; /* as in exchange() */
   if (c->obs_live)
     cancel_observation(c);
-  else if (rc == EC_ETIMEOUT || rc == EC_EIO)
+  else if (rc == EC_ETIMEOUT || rc == EC_EIO || rc == EC_EHANDSHAKE)
     drop_session(c);
   c->phase = PH_IDLE;
   c->cb = NULL;
@@ -703,12 +734,18 @@ static int resolve(ec_client_t *c, const char *url) {
       u.path.length || u.query.length || !u.host.length ||
       u.host.length >= sizeof c->host || u.port == 0)
     return EC_EINVAL;
+  /* PSK fields belong to coaps:// and coaps:// needs them: a key given
+   * with coap:// would be a client that believes it is protected. */
+  if ((u.scheme == COAP_URI_SCHEME_COAPS) != (c->psk_key_len > 0))
+    return EC_EINVAL;
   if (u.scheme == COAP_URI_SCHEME_COAP)
     c->proto = COAP_PROTO_UDP;
   else if (u.scheme == COAP_URI_SCHEME_COAP_TCP && coap_tcp_is_supported())
     c->proto = COAP_PROTO_TCP;
+  else if (u.scheme == COAP_URI_SCHEME_COAPS)
+    c->proto = COAP_PROTO_DTLS;
   else
-    return EC_EINVAL; /* coaps needs keys, which the config cannot carry */
+    return EC_EINVAL;
   memcpy(c->host, u.host.s, u.host.length);
   c->host[u.host.length] = '\0';
   c->host_is_name = inet_pton(AF_INET, c->host, &probe) != 1 &&
@@ -716,7 +753,7 @@ static int resolve(ec_client_t *c, const char *url) {
 
   memset(&hints, 0, sizeof hints);
   hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = c->proto == COAP_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
+  hints.ai_socktype = c->proto == COAP_PROTO_TCP ? SOCK_STREAM : SOCK_DGRAM;
   hints.ai_flags = AI_NUMERICSERV;
   snprintf(port, sizeof port, "%u", (unsigned)u.port);
   if (getaddrinfo(c->host, port, &hints, &ai) != 0 || !ai)
@@ -748,9 +785,22 @@ int ec_client_new(const ec_client_config_t *cfg, ec_client_t **out) {
   if (cfg && cfg->format != 0 && cfg->format != EC_FORMAT_JSON &&
       cfg->format != EC_FORMAT_CBOR)
     return EC_EINVAL;
+  /* Both PSK fields or neither, each within its bounds. */
+  if (cfg && (!cfg->psk_identity != !cfg->psk_key ||
+              (cfg->psk_key && (cfg->psk_key_len == 0 ||
+                                cfg->psk_key_len > MAX_PSK_KEY)) ||
+              (cfg->psk_identity &&
+               (!*cfg->psk_identity ||
+                strlen(cfg->psk_identity) > MAX_PSK_IDENTITY))))
+    return EC_EINVAL;
   c = calloc(1, sizeof *c);
   if (!c)
     return EC_ENOMEM;
+  if (cfg && cfg->psk_key) {
+    strcpy(c->psk_identity, cfg->psk_identity);
+    memcpy(c->psk_key, cfg->psk_key, cfg->psk_key_len);
+    c->psk_key_len = cfg->psk_key_len;
+  }
   c->format = cfg && cfg->format ? cfg->format : EC_FORMAT_CBOR;
   c->timeout_ms = cfg && cfg->timeout_ms ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
   c->resp.format = -1;
@@ -771,6 +821,10 @@ int ec_client_new(const ec_client_config_t *cfg, ec_client_t **out) {
   rc = resolve(c, cfg && cfg->url ? cfg->url : DEFAULT_URL);
   if (rc < 0)
     goto fail_client;
+  if (c->proto == COAP_PROTO_DTLS && !coap_dtls_is_supported()) {
+    rc = EC_EIO; /* linked against a libcoap without DTLS */
+    goto fail_client;
+  }
   rc = EC_EIO;
   c->ctx = coap_new_context(NULL);
   if (!c->ctx)
@@ -798,6 +852,8 @@ void ec_client_free(ec_client_t *c) {
   if (c->ctx)
     coap_free_context(c->ctx);
   free(c->rx);
+  /* explicit_bzero: a plain memset before free() may be optimised away. */
+  explicit_bzero(c->psk_key, sizeof c->psk_key);
   free(c);
 }
 

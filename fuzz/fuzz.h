@@ -49,6 +49,20 @@ typedef ssize_t (*fuzz_encode_fn)(ec_format_t fmt, const void *doc,
 uint8_t *fuzz_encode(fuzz_encode_fn enc, ec_format_t fmt, const void *doc,
                      ssize_t *len);
 
+/*
+ * The input in the other document format, through ec_json_to_cbor or
+ * ec_cbor_to_json: a malloc'd copy, or NULL when the transcoder refuses it.
+ * API.md promises a CBOR document has exactly the JSON one's shape, so a
+ * decoder must treat both forms alike (the differential oracle).
+ */
+uint8_t *fuzz_transcoded(ec_format_t from, const uint8_t *data, size_t size,
+                         size_t *len);
+
+/* Equal outcomes of two decodes: the same code, and for a refusal the same
+ * title and field. */
+int fuzz_same_refusal(int rc1, const ec_codec_error_t *e1, int rc2,
+                      const ec_codec_error_t *e2);
+
 /* Field-by-field equality of decoded documents (NULL strings equal only NULL). */
 int fuzz_str_eq(const char *a, const char *b);
 int fuzz_status_eq(const ec_deployment_status_t *a,

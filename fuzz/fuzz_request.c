@@ -9,6 +9,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cbor.h>
+#include <jansson.h>
+
 #include "fuzz.h"
 #include "log.h"
 #include "server.h"
@@ -118,6 +121,38 @@ static void setup(void) {
   srv_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 }
 
+/* Every body the server sends whole in JSON or CBOR must be well-formed in
+ * it, judged by jansson and libcbor themselves rather than by the codec
+ * under test (whose caps a valid answer may exceed). */
+static void check_answer(const uint8_t *a, size_t n) {
+  coap_pdu_t *pdu = coap_pdu_init(0, 0, 0, n);
+  FUZZ_CHECK(pdu != NULL && coap_pdu_parse(COAP_PROTO_UDP, a, n, pdu));
+  coap_opt_iterator_t it;
+  coap_opt_t *cf = coap_check_option(pdu, COAP_OPTION_CONTENT_FORMAT, &it);
+  coap_opt_t *b2 = coap_check_option(pdu, COAP_OPTION_BLOCK2, &it);
+  size_t len;
+  const uint8_t *body;
+  if (cf != NULL && (b2 == NULL || coap_opt_length(b2) == 0 ||
+                     coap_decode_var_bytes(coap_opt_value(b2),
+                                           coap_opt_length(b2)) >> 3 == 0) &&
+      coap_get_data(pdu, &len, &body)) {
+    unsigned f = coap_decode_var_bytes(coap_opt_value(cf), coap_opt_length(cf));
+    if (f == EC_FORMAT_JSON) {
+      json_t *t = json_loadb((const char *)body, len,
+                             JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+      FUZZ_CHECK(t != NULL);
+      json_decref(t);
+    } else if (f == EC_FORMAT_CBOR || f == EC_FORMAT_PROBLEM_CBOR) {
+      struct cbor_load_result r;
+      cbor_item_t *item = cbor_load(body, len, &r);
+      FUZZ_CHECK(item != NULL && r.error.code == CBOR_ERR_NONE &&
+                 r.read == len);
+      cbor_decref(&item);
+    }
+  }
+  coap_delete_pdu(pdu);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (srv != NULL && ++runs % RESET_EVERY == 0) {
     teardown();
@@ -148,6 +183,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       FUZZ_CHECK(!(con_request && n >= 4 && (answer[0] & 0xF0) == 0x60 &&
                    answer[1] == 0 && answer[2] == data[2] &&
                    answer[3] == data[3]));
+      check_answer(answer, (size_t)n);
       if (verbose && n >= 4) {
         /* Type, code and the start of the payload: enough to see which
          * handler answered when replaying a corpus by hand. */

@@ -88,12 +88,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (ec_status_message_decode(fmt, data, size, kind, &one, &a, &err) == 0) {
       roundtrip(fmt, kind, &one, 1);
     }
-    if (ec_status_messages_decode(fmt, data, size, kind, &many, &n, &batch, &a,
-                                  &err) == 0) {
+    int rc = ec_status_messages_decode(fmt, data, size, kind, &many, &n,
+                                       &batch, &a, &err);
+    if (rc == 0) {
       roundtrip(fmt, kind, many, n);
       if (kind == EC_MSG_STORED) {
         rows_roundtrip(many, n);
       }
+    }
+    /* The same document in the other format gets the same answer. */
+    size_t tlen, n2;
+    ec_status_message_t *many2;
+    ec_codec_error_t err2;
+    uint8_t *t = fuzz_transcoded(fmt, data, size, &tlen);
+    if (t != NULL) {
+      int rc2 = ec_status_messages_decode(fuzz_formats[1 - (i & 1)], t, tlen,
+                                          kind, &many2, &n2, NULL, &a, &err2);
+      FUZZ_CHECK(fuzz_same_refusal(rc, &err, rc2, &err2));
+      FUZZ_CHECK(rc != 0 || n2 == n);
+      for (size_t k = 0; rc == 0 && k < n; k++) {
+        FUZZ_CHECK(fuzz_message_eq(&many[k], &many2[k]));
+      }
+      free(t);
     }
     fuzz_arena_free(&a);
   }

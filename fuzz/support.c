@@ -156,3 +156,33 @@ void fuzz_status_roundtrip(const ec_deployment_status_t *st) {
     free(enc);
   }
 }
+
+uint8_t *fuzz_transcoded(ec_format_t from, const uint8_t *data, size_t size,
+                         size_t *len) {
+  ssize_t n = from == EC_FORMAT_JSON
+                  ? ec_json_to_cbor((const char *)data, size, NULL, 0)
+                  : ec_cbor_to_json(data, size, NULL, 0);
+  if (n < 0) {
+    return NULL;
+  }
+  uint8_t *out = malloc((size_t)n + 1);
+  FUZZ_CHECK(out != NULL);
+  FUZZ_CHECK((from == EC_FORMAT_JSON
+                  ? ec_json_to_cbor((const char *)data, size, out, (size_t)n + 1)
+                  : ec_cbor_to_json(data, size, (char *)out, (size_t)n + 1)) ==
+             n);
+  *len = (size_t)n;
+  return out;
+}
+
+int fuzz_same_refusal(int rc1, const ec_codec_error_t *e1, int rc2,
+                      const ec_codec_error_t *e2) {
+  if (rc1 != rc2) {
+    fprintf(stderr, "outcomes differ: %d %s %s / %d %s %s\n", rc1,
+            rc1 < 0 ? e1->title : "", rc1 < 0 ? e1->field : "", rc2,
+            rc2 < 0 ? e2->title : "", rc2 < 0 ? e2->field : "");
+    return 0;
+  }
+  return rc1 == 0 || (strcmp(e1->title, e2->title) == 0 &&
+                      strcmp(e1->field, e2->field) == 0);
+}

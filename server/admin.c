@@ -34,7 +34,8 @@ static void usage_admin(FILE *f) {
   fputs("Usage: " PROG " COMMAND [OPTIONS]\n"
         "\n"
         "Manage the catalogs and accounts of the device provisioning\n"
-        "resources in the server's database (the server may be running).\n"
+        "resources and the DTLS identities in the server's database (the\n"
+        "server may be running).\n"
         "\n"
         "Commands:\n"
         "  import --db PATH FILE.json\n"
@@ -43,6 +44,14 @@ static void usage_admin(FILE *f) {
         "  user-add --db PATH --username U [--role R] [--id N]\n"
         "      add an account, or set the password and role of an existing\n"
         "      one; the password is read from standard input\n"
+        "  device-add --db PATH --identity ID [--role device|operator]\n"
+        "      add a DTLS PSK identity with a new random key, printed once\n"
+        "      on standard output\n"
+        "  device-list --db PATH\n"
+        "      list the DTLS identities and their roles (never the keys)\n"
+        "  device-remove --db PATH --identity ID\n"
+        "      remove a DTLS identity; its sessions are refused from their\n"
+        "      next request\n"
         "\n"
         "COMMAND --help describes one command.\n",
         f);
@@ -383,6 +392,8 @@ int ec_admin_main(int argc, char **argv) {
     return argc < 2 ? EXIT_USAGE : EXIT_DONE;
   }
   const char *cmd = argv[1];
+  if (strncmp(cmd, "device-", 7) == 0)
+    return ec_admin_devices(argc - 1, argv + 1);
   bool import = strcmp(cmd, "import") == 0;
   if (!import && strcmp(cmd, "user-add") != 0) {
     fprintf(stderr, PROG ": unknown command '%s'\n", cmd);

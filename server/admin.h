@@ -1,4 +1,4 @@
-/* edgecoap server: `edgecoap-server admin` (catalog import, accounts). */
+/* edgecoap server: `edgecoap-server admin` (catalogs, accounts, DTLS identities). */
 /* SPDX-License-Identifier: Apache-2.0 */
 #ifndef EDGECOAP_ADMIN_H
 #define EDGECOAP_ADMIN_H
@@ -8,9 +8,21 @@
  *   admin import --db PATH FILE.json
  *   admin user-add --db PATH --username U [--role R] [--id N]
  *     (the password is the first line of standard input)
+ *   admin device-add | device-list | device-remove ...  (ec_admin_devices())
  * Messages go to standard error, a one-line summary to standard output.
  * @return the process exit status: 0 done, 1 refused or failed, 2 usage
  */
 int ec_admin_main(int argc, char **argv);
+
+/**
+ * Run `edgecoap-server admin device-...` (server/admin_devices.c); argv[0]
+ * is the command:
+ *   device-add --db PATH --identity ID [--role device|operator]
+ *     (prints the new key on standard output)
+ *   device-list --db PATH
+ *   device-remove --db PATH --identity ID
+ * @return the process exit status, as ec_admin_main()
+ */
+int ec_admin_devices(int argc, char **argv);
 
 #endif /* EDGECOAP_ADMIN_H */

@@ -4,9 +4,9 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "log.h"
+#include "util.h"
 
 /* RFC 7252 section 4.8.2: how long a Message ID may come back. */
 #define EXCHANGE_LIFETIME_MS 247000
@@ -28,32 +28,17 @@ struct ec_dedup {
   unsigned mask;
 };
 
-static uint64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static uint64_t fnv(uint64_t h, const void *p, size_t n) {
-  const uint8_t *b = p;
-  for (size_t i = 0; i < n; i++) {
-    h ^= b[i];
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
-
 static uint64_t peer_hash(const coap_address_t *a) {
-  uint64_t h = 0xcbf29ce484222325ull;
+  uint64_t h = EC_FNV1A_INIT;
   const struct sockaddr *sa = &a->addr.sa;
   if (sa->sa_family == AF_INET) {
-    h = fnv(h, &a->addr.sin.sin_port, sizeof(a->addr.sin.sin_port));
-    h = fnv(h, &a->addr.sin.sin_addr, sizeof(a->addr.sin.sin_addr));
+    h = ec_fnv1a(h, &a->addr.sin.sin_port, sizeof(a->addr.sin.sin_port));
+    h = ec_fnv1a(h, &a->addr.sin.sin_addr, sizeof(a->addr.sin.sin_addr));
   } else if (sa->sa_family == AF_INET6) {
-    h = fnv(h, &a->addr.sin6.sin6_port, sizeof(a->addr.sin6.sin6_port));
-    h = fnv(h, &a->addr.sin6.sin6_addr, sizeof(a->addr.sin6.sin6_addr));
+    h = ec_fnv1a(h, &a->addr.sin6.sin6_port, sizeof(a->addr.sin6.sin6_port));
+    h = ec_fnv1a(h, &a->addr.sin6.sin6_addr, sizeof(a->addr.sin6.sin6_addr));
   } else {
-    h = fnv(h, a, sizeof(*a));
+    h = ec_fnv1a(h, a, sizeof(*a));
   }
   return h ? h : 1; /* 0 marks an empty slot */
 }
@@ -90,7 +75,7 @@ static unsigned first_slot(const ec_dedup_t *d, uint64_t peer, coap_mid_t mid) {
 
 static slot_t *find_slot(ec_dedup_t *d, const coap_address_t *peer,
                          coap_mid_t mid) {
-  uint64_t key = peer_hash(peer), now = now_ms();
+  uint64_t key = peer_hash(peer), now = ec_mono_ms();
   unsigned i = first_slot(d, key, mid);
   for (int k = 0; k < PROBES; k++, i = (i + 1) & d->mask) {
     slot_t *s = &d->slots[i];
@@ -120,7 +105,7 @@ const uint8_t *ec_dedup_body(ec_dedup_t *d, const coap_address_t *peer,
 /* The slot for (peer, mid), its old body released. */
 static slot_t *claim(ec_dedup_t *d, const coap_address_t *peer,
                      coap_mid_t mid) {
-  uint64_t key = peer_hash(peer), now = now_ms();
+  uint64_t key = peer_hash(peer), now = ec_mono_ms();
   unsigned i = first_slot(d, key, mid);
   slot_t *victim = NULL;
   for (int k = 0; k < PROBES; k++, i = (i + 1) & d->mask) {

@@ -20,8 +20,9 @@ static void on_signal(int sig) {
 static void usage(FILE *out) {
   fprintf(out,
           "Usage: edgecoap-server [OPTIONS]\n"
-          "       edgecoap-server admin COMMAND ...  (catalogs and accounts;\n"
-          "                                           see 'admin --help')\n"
+          "       edgecoap-server admin COMMAND ...  (catalogs, accounts and\n"
+          "                                           DTLS identities; see\n"
+          "                                           'admin --help')\n"
           "\n"
           "Serve the edgecoap resources over CoAP: Margo deployment status, ON-API\n"
           "status messages and device provisioning components.\n"
@@ -29,7 +30,15 @@ static void usage(FILE *out) {
           "Options:\n"
           "  --bind ADDR         numeric IPv4 or IPv6 address to listen on "
           "(default ::, every address)\n"
-          "  --port N            UDP port (default 5683)\n"
+          "  --port N            UDP port of coap:// (default 5683)\n"
+          "  --psk-port N        UDP port of coaps:// (DTLS PSK; default "
+          "5684)\n"
+          "  --dtls              serve coaps:// even while no PSK identity is "
+          "stored\n"
+          "                      (by default only when 'admin device-add' "
+          "made one)\n"
+          "  --no-plain          serve coaps:// only: no unauthenticated "
+          "coap://\n"
           "  --db PATH           SQLite database file (default edgecoap.db)\n"
           "  --log-level LEVEL   error, warn, info or debug (default info)\n"
           "  --max-body BYTES    largest request body accepted (default "
@@ -51,6 +60,9 @@ static void usage(FILE *out) {
           "  -h, --help          show this help\n"
           "  --version           show the version\n"
           "\n"
+          "Plain coap:// is unauthenticated and open to every client: use it "
+          "for\n"
+          "development or on trusted networks, and --no-plain elsewhere.\n"
           "Logs go to standard error. Stop with SIGINT or SIGTERM.\n");
 }
 
@@ -78,7 +90,10 @@ enum {
   OPT_TOKEN_TTL,
   OPT_LOGIN_USER,
   OPT_LOGIN_PEER,
-  OPT_LOGIN_WINDOW
+  OPT_LOGIN_WINDOW,
+  OPT_PSK_PORT,
+  OPT_DTLS,
+  OPT_NO_PLAIN
 };
 
 /* A duration: minutes, or a number with the unit s, m or h. */
@@ -116,6 +131,9 @@ int main(int argc, char **argv) {
       {"login-user-failures", required_argument, NULL, OPT_LOGIN_USER},
       {"login-peer-failures", required_argument, NULL, OPT_LOGIN_PEER},
       {"login-window", required_argument, NULL, OPT_LOGIN_WINDOW},
+      {"psk-port", required_argument, NULL, OPT_PSK_PORT},
+      {"dtls", no_argument, NULL, OPT_DTLS},
+      {"no-plain", no_argument, NULL, OPT_NO_PLAIN},
       {NULL, 0, NULL, 0}};
   ec_server_config_t cfg;
   unsigned long v;
@@ -133,6 +151,17 @@ int main(int argc, char **argv) {
       if (parse_uint(optarg, 65535, &v) < 0)
         goto bad_value;
       cfg.port = (uint16_t)v;
+      break;
+    case OPT_PSK_PORT:
+      if (parse_uint(optarg, 65535, &v) < 0 || v == 0)
+        goto bad_value;
+      cfg.psk_port = (uint16_t)v;
+      break;
+    case OPT_DTLS:
+      cfg.dtls = true;
+      break;
+    case OPT_NO_PLAIN:
+      cfg.no_plain = true;
       break;
     case OPT_DB:
       cfg.db_path = optarg;

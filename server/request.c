@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "log.h"
 #include "peer.h"
 
@@ -71,7 +72,9 @@ int ec_req_init(ec_req_t *rq, ec_server_t *srv, coap_resource_t *resource,
   }
   if (!have_accept && (opt != NULL || has_payload))
     rq->resp_fmt = rq->req_fmt;
-  return 0;
+  /* Who may do what (DTLS identities); last, so that a refusal is answered
+   * in the format the client asked for. */
+  return ec_access_check(rq);
 }
 
 static void refuse_too_big(ec_req_t *rq) {

@@ -27,7 +27,9 @@ typedef struct {
 } ec_req_t;
 
 /**
- * Set up @p rq and check Accept (4.06) and Content-Format (4.15).
+ * Set up @p rq, check Accept (4.06) and Content-Format (4.15), and decide
+ * whether the session's DTLS identity may make this request (4.01, 4.03;
+ * access.h).
  * @return 0 to go on, or < 0 when the error answer is already written
  */
 int ec_req_init(ec_req_t *rq, ec_server_t *srv, coap_resource_t *resource,

@@ -6,12 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "dedup.h"
 #include "edgecoap/status_message.h"
 #include "log.h"
 #include "watch.h"
+#include "util.h"
 
 /*
  * /api/2.3/statusmessages         GET (Uri-Query filters), FETCH (filter
@@ -40,21 +40,11 @@ typedef struct {
   ec_server_t *srv;
 } msgs_t;
 
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* FNV-1a of the representation: equal bodies get equal ETags, so every
  * block of one answer carries the same one even if the handler runs again
  * for a later block. */
 static uint64_t etag_of(const uint8_t *p, size_t n) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (size_t i = 0; i < n; i++) {
-    h ^= p[i];
-    h *= 0x100000001b3ull;
-  }
+  uint64_t h = ec_fnv1a(EC_FNV1A_INIT, p, n);
   return h ? h : 1;
 }
 
@@ -425,7 +415,7 @@ static void collection_post(ec_req_t *rq, msgs_t *m) {
 
   /* messageDate defaults to the time of receipt; every message is stored
    * as its CBOR without the ID, which the store assigns. */
-  int64_t now = now_ms();
+  int64_t now = ec_now_ms();
   size_t total = 0;
   for (size_t i = 0; i < n; i++) {
     if (!msgs[i].has_date) {

@@ -5,13 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "auth.h"
 #include "dedup.h"
 #include "log.h"
 #include "request.h"
 #include "watch.h"
+#include "util.h"
 
 /*
  * These resources answer in the seed's shape ({"error": CODE} plus
@@ -47,12 +47,6 @@ typedef struct {
   uint8_t digest[EC_STORE_PROV_DIGEST_LEN]; /* its token, checked per
                                                notification */
 } watch_filter_t;
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- answers ------------------------------------------------------------- */
 
@@ -192,7 +186,7 @@ static int authenticate(ec_req_t *rq, uint8_t *digest, int64_t *user_id) {
                ? EC_ENOTFOUND
                : ec_auth_check(rq->srv->prov->auth, rq->srv->store,
                                coap_opt_value(opt), coap_opt_length(opt),
-                               now_ms(), digest, user_id);
+                               ec_now_ms(), digest, user_id);
   if (rc == 0)
     return 0;
   if (rc == EC_ENOTFOUND)
@@ -292,7 +286,7 @@ static void notify(ec_server_t *srv, const int64_t *provs, size_t n_provs) {
   ec_watch_list_t *list = &srv->prov->watches;
   cached_t cache[8];
   size_t n_cache = 0;
-  int64_t now = now_ms();
+  int64_t now = ec_now_ms();
   unsigned sent = 0;
 
   for (ec_watch_t *w = list->head, *next; w != NULL; w = next) {
@@ -452,7 +446,7 @@ static void do_write(ec_req_t *rq, const ec_prov_request_t *w,
                      int64_t user_id) {
   ec_prov_t *p = rq->srv->prov;
   ec_store_prov_outcome_t o;
-  int64_t now_s = now_ms() / 1000;
+  int64_t now_s = ec_now_ms() / 1000;
   bool insert = w->action == EC_PROV_INSERT;
   int rc = insert ? ec_store_prov_insert(rq->srv->store, w, user_id, now_s, &o)
                   : ec_store_prov_update(rq->srv->store, w, user_id, now_s, &o);
@@ -566,7 +560,7 @@ static void hnd_login(coap_resource_t *r, coap_session_t *s,
     goto done;
   }
   if (lr.token != NULL) {
-    int rc = ec_auth_logout(p->auth, srv->store, lr.token, now_ms());
+    int rc = ec_auth_logout(p->auth, srv->store, lr.token, ec_now_ms());
     if (rc == EC_ENOTFOUND) {
       answer_error(&rq, 401, "FAILURE", "INVALID_TOKEN", NULL, NULL, 0,
                    &p->login_key);
@@ -584,7 +578,7 @@ static void hnd_login(coap_resource_t *r, coap_session_t *s,
   const void *peer;
   size_t peer_len = peer_address(s, &peer);
   int rc = ec_auth_login(p->auth, srv->store, lr.username, lr.password, peer,
-                         peer_len, now_ms(), &sess);
+                         peer_len, ec_now_ms(), &sess);
   if (rc == EC_ENOTFOUND) {
     answer_error(&rq, 401, "FAILURE", "ACCOUNT_PASSWORD_INCORRECT", NULL, NULL,
                  0, &p->login_key);

@@ -3,9 +3,11 @@
 #include "server.h"
 
 #include <netdb.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "dedup.h"
 #include "log.h"
 #include "peer.h"
@@ -32,6 +34,7 @@ void ec_server_config_default(ec_server_config_t *cfg) {
   cfg->login_user_failures = 5;
   cfg->login_peer_failures = 20;
   cfg->login_window_ms = 15LL * 60 * 1000;
+  cfg->psk_port = 5684;
 }
 
 /* Paths with no resource: each module claims its own prefixes. */
@@ -57,11 +60,11 @@ static void hnd_unknown(coap_resource_t *r, coap_session_t *s,
 }
 
 static int on_event(coap_session_t *session, const coap_event_t event) {
-  if (event == COAP_EVENT_SERVER_SESSION_DEL) {
-    ec_server_t *srv =
-        coap_get_app_data(coap_session_get_context(session));
+  ec_server_t *srv = coap_get_app_data(coap_session_get_context(session));
+  if (event == COAP_EVENT_SERVER_SESSION_DEL)
     ec_peer_drop(srv, session);
-  }
+  else
+    ec_access_on_event(srv, session, event);
   return 0;
 }
 
@@ -92,6 +95,60 @@ static int resolve(const char *host, uint16_t port, coap_address_t *out) {
   return 0;
 }
 
+/*
+ * coap:// unless --no-plain; coaps:// when asked for (--dtls, --no-plain) or
+ * when there is someone to serve (a stored PSK identity). An identity added
+ * later is served at once only when the DTLS endpoint is already bound, so
+ * a deployment that will add devices later starts with --dtls.
+ */
+static int bind_endpoints(ec_server_t *srv) {
+  const ec_server_config_t *cfg = &srv->cfg;
+  coap_address_t addr;
+  int64_t n_ids = 0;
+
+  if (resolve(cfg->bind_addr, cfg->port, &addr) < 0) {
+    ec_log(EC_LOG_ERROR, "--bind %s is not a numeric IPv4 or IPv6 address",
+           cfg->bind_addr);
+    return EC_EINVAL;
+  }
+  if (ec_store_device_count(srv->store, &n_ids) < 0)
+    return EC_ESTORE;
+  bool dtls = cfg->dtls || cfg->no_plain || n_ids > 0;
+  if (dtls && !cfg->no_plain && cfg->psk_port == cfg->port) {
+    ec_log(EC_LOG_ERROR, "--psk-port and --port are both %u: coap:// and "
+           "coaps:// need a port each", cfg->port);
+    return EC_EINVAL;
+  }
+  if (!cfg->no_plain &&
+      coap_new_endpoint(srv->ctx, &addr, COAP_PROTO_UDP) == NULL) {
+    ec_log(EC_LOG_ERROR, "cannot listen on UDP [%s]:%u (in use, or not an "
+           "address of this host?)", cfg->bind_addr, cfg->port);
+    return EC_EIO;
+  }
+  if (!cfg->no_plain)
+    ec_log(EC_LOG_INFO, "listening on coap://[%s]:%u (plain CoAP: "
+           "unauthenticated, every resource open to every client)",
+           cfg->bind_addr, cfg->port);
+  if (!dtls) {
+    ec_log(EC_LOG_INFO, "no coaps://: no PSK identity is stored (admin "
+           "device-add) and --dtls is not given");
+    return 0;
+  }
+  int rc = ec_access_dtls_init(srv);
+  if (rc < 0)
+    return rc;
+  (void)resolve(cfg->bind_addr, cfg->psk_port, &addr);
+  if (coap_new_endpoint(srv->ctx, &addr, COAP_PROTO_DTLS) == NULL) {
+    ec_log(EC_LOG_ERROR, "cannot listen on DTLS [%s]:%u (in use, or not an "
+           "address of this host?)", cfg->bind_addr, cfg->psk_port);
+    return EC_EIO;
+  }
+  ec_log(n_ids > 0 ? EC_LOG_INFO : EC_LOG_WARN,
+         "listening on coaps://[%s]:%u (DTLS PSK, %lld identities stored)",
+         cfg->bind_addr, cfg->psk_port, (long long)n_ids);
+  return 0;
+}
+
 static void libcoap_log_level(void) {
   /* libcoap's own messages are only worth seeing when debugging. */
   coap_set_log_level(ec_log_get_level() >= EC_LOG_DEBUG ? LOG_INFO
@@ -99,7 +156,6 @@ static void libcoap_log_level(void) {
 }
 
 int ec_server_new(const ec_server_config_t *cfg, ec_server_t **out) {
-  coap_address_t addr;
   int rc;
 
   if (cfg == NULL || out == NULL || cfg->max_body == 0)
@@ -123,12 +179,6 @@ int ec_server_new(const ec_server_config_t *cfg, ec_server_t **out) {
 
   coap_startup();
   libcoap_log_level();
-  if (resolve(cfg->bind_addr, cfg->port, &addr) < 0) {
-    ec_log(EC_LOG_ERROR, "--bind %s is not a numeric IPv4 or IPv6 address",
-           cfg->bind_addr);
-    rc = EC_EINVAL;
-    goto fail_store;
-  }
   srv->ctx = coap_new_context(NULL);
   if (srv->ctx == NULL) {
     rc = EC_ENOMEM;
@@ -140,12 +190,9 @@ int ec_server_new(const ec_server_config_t *cfg, ec_server_t **out) {
   coap_context_set_session_timeout(srv->ctx, cfg->session_timeout_s);
   coap_register_event_handler(srv->ctx, on_event);
   coap_register_nack_handler(srv->ctx, on_nack);
-  if (coap_new_endpoint(srv->ctx, &addr, COAP_PROTO_UDP) == NULL) {
-    ec_log(EC_LOG_ERROR, "cannot listen on UDP [%s]:%u (in use, or not an "
-           "address of this host?)", cfg->bind_addr, cfg->port);
-    rc = EC_EIO;
+  rc = bind_endpoints(srv);
+  if (rc < 0)
     goto fail_ctx;
-  }
 
   coap_resource_t *unknown = coap_resource_unknown_init2(hnd_unknown, 0);
   if (unknown == NULL) {
@@ -167,8 +214,8 @@ int ec_server_new(const ec_server_config_t *cfg, ec_server_t **out) {
   if (rc < 0)
     goto fail_ctx;
 
-  ec_log(EC_LOG_INFO, "listening on coap://[%s]:%u, database %s, body cap %zu "
-         "bytes", cfg->bind_addr, cfg->port, cfg->db_path, cfg->max_body);
+  ec_log(EC_LOG_INFO, "serving, database %s, body cap %zu bytes", cfg->db_path,
+         cfg->max_body);
   *out = srv;
   return 0;
 
@@ -212,6 +259,7 @@ void ec_server_free(ec_server_t *srv) {
   ec_store_close(srv->store);
   ec_dedup_free(srv->dedup);
   free(srv->arena_buf);
+  sodium_memzero(srv->psk_key, sizeof(srv->psk_key));
   free(srv);
   coap_cleanup();
 }

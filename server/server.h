@@ -5,6 +5,7 @@
 
 #include <coap3/coap.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,10 @@ typedef struct {
   unsigned login_user_failures;  /**< failed logins per username per window: 5 */
   unsigned login_peer_failures;  /**< failed logins per peer address per window: 20 */
   int64_t login_window_ms;       /**< the failed-login window: 15 min */
+  /* DTLS with PSK identities (server/access.h, docs/SECURITY.md). */
+  uint16_t psk_port;             /**< coaps:// port: 5684 */
+  bool dtls;                     /**< bind DTLS even with no identity stored */
+  bool no_plain;                 /**< no coap:// endpoint (implies dtls) */
 } ec_server_config_t;
 
 void ec_server_config_default(ec_server_config_t *cfg);
@@ -35,7 +40,9 @@ void ec_server_config_default(ec_server_config_t *cfg);
 typedef struct ec_server ec_server_t;
 
 /**
- * Open the store and bind the endpoint.
+ * Open the store and bind the endpoints: coap:// on cfg->port unless
+ * cfg->no_plain, and coaps:// on cfg->psk_port when cfg->dtls or
+ * cfg->no_plain is set or the store holds at least one PSK identity.
  * @param[in] cfg  strings must outlive the server
  * @return 0, or EC_ESTORE / EC_EIO with the reason logged
  */
@@ -88,6 +95,10 @@ struct ec_server {
   uint8_t *arena_buf;
   size_t arena_cap;
   uint64_t next_etag;
+  /* The key handed to libcoap during a handshake (access.c), which copies
+   * it at once. */
+  uint8_t psk_key[EC_STORE_DEVICE_KEY_MAX];
+  coap_bin_const_t psk;
 };
 
 #endif /* EDGECOAP_SERVER_H */

@@ -152,6 +152,15 @@ static const char *const migrations[] = {
     "  FOREIGN KEY (component_type, component_id)"
     "    REFERENCES prov_catalog (component_type, component_id)"
     ") STRICT;",
+    /* DTLS PSK identities and their keys (server/store_devices.c). */
+    "CREATE TABLE devices ("
+    "  id         INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  identity   TEXT    NOT NULL UNIQUE"
+    "             CHECK (length(identity) BETWEEN 1 AND 128),"
+    "  role       TEXT    NOT NULL CHECK (role IN ('device', 'operator')),"
+    "  psk        BLOB    NOT NULL CHECK (length(psk) BETWEEN 16 AND 64),"
+    "  created_at INTEGER NOT NULL"
+    ") STRICT;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -315,4 +315,69 @@ int ec_store_prov_update(ec_store_t *s, const ec_prov_request_t *rq,
                          int64_t user_id, int64_t now_s,
                          ec_store_prov_outcome_t *o);
 
+/* ------------------------------------------------------------------------ */
+/* DTLS PSK identities (store_devices.c; docs/SECURITY.md)                   */
+/* ------------------------------------------------------------------------ */
+
+/* An identity is a deviceId (API.md section 2's route ids): 1..128 bytes. */
+#ifndef EC_STORE_DEVICE_ID_MAX
+#define EC_STORE_DEVICE_ID_MAX 128
+#endif
+/* A pre-shared key is 16..64 bytes (coap-client's -k takes at most 64). */
+#define EC_STORE_DEVICE_KEY_MIN 16
+#define EC_STORE_DEVICE_KEY_MAX 64
+
+/** What an identity may do (server/access.c applies it). */
+typedef enum {
+  EC_DEVICE_ROLE_DEVICE = 0, /**< its own /device/{identity}/... only */
+  EC_DEVICE_ROLE_OPERATOR    /**< reads everything, writes no device's status */
+} ec_device_role_t;
+
+/** One identity and its key. */
+typedef struct {
+  int64_t id; /**< never reused, so a re-added identity is a new row */
+  char identity[EC_STORE_DEVICE_ID_MAX + 1];
+  ec_device_role_t role;
+  uint8_t key[EC_STORE_DEVICE_KEY_MAX];
+  size_t key_len;
+  int64_t created_at_ms;
+} ec_store_device_t;
+
+/** "device" or "operator". */
+const char *ec_store_device_role_name(ec_device_role_t role);
+
+/**
+ * Add an identity with its key. The key is stored as given (it must be
+ * handed to the DTLS library at each handshake), protected only by the
+ * database file's permissions.
+ * @param[out] id  the new row's id (may be NULL)
+ * @return 0, EC_EINVAL (bad fields, or the identity exists already) or
+ *         EC_ESTORE
+ */
+int ec_store_device_add(ec_store_t *s, const ec_store_device_t *d, int64_t *id);
+
+/**
+ * Find an identity by its exact bytes (@p len of them, no NUL needed).
+ * @param[out] out  filled, key included; wipe it after use
+ * @return 0, EC_ENOTFOUND (also for an over-long identity) or EC_ESTORE
+ */
+int ec_store_device_find(ec_store_t *s, const uint8_t *identity, size_t len,
+                         ec_store_device_t *out);
+
+/** Remove an identity. @return 0, EC_ENOTFOUND, EC_EINVAL or EC_ESTORE */
+int ec_store_device_remove(ec_store_t *s, const char *identity);
+
+/**
+ * Call @p fn for every identity, ordered by identity, with the key left
+ * out (key_len 0). A non-zero return from @p fn stops the walk and is
+ * returned. @p fn must not call the store.
+ * @return 0, @p fn's value, EC_EINVAL or EC_ESTORE
+ */
+int ec_store_device_each(ec_store_t *s,
+                         int (*fn)(void *ud, const ec_store_device_t *d),
+                         void *ud);
+
+/** How many identities there are. @return 0 or EC_ESTORE */
+int ec_store_device_count(ec_store_t *s, int64_t *n);
+
 #endif /* EDGECOAP_STORE_H */

@@ -35,7 +35,8 @@ enum {
 enum {
   STORE_SLOTS_MESSAGES = 0,      /* store_messages.c: 0..31 */
   STORE_SLOTS_PROVISIONING = 32, /* store_provisioning.c: 32..63 */
-  STORE_LAZY_SLOTS = 64
+  STORE_SLOTS_DEVICES = 64,      /* store_devices.c: 64..95 */
+  STORE_LAZY_SLOTS = 96
 };
 
 struct ec_store {

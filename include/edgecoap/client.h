@@ -19,16 +19,29 @@ extern "C" {
 typedef struct ec_client ec_client_t;
 
 typedef struct {
-  const char *url;      /**< "coap://host:port"; the default is coap://127.0.0.1:5683 */
+  const char *url;      /**< "coap://host:port", "coaps://host:port" (DTLS PSK)
+                             or "coap+tcp://host:port"; the default is
+                             coap://127.0.0.1:5683 */
   ec_format_t format;   /**< request and preferred response format; CBOR by default (0) */
   unsigned timeout_ms;  /**< per request, retransmissions included; 0 means 10000 */
+  /* DTLS PSK, for coaps:// URLs only (both required there). */
+  const char *psk_identity; /**< 1..128 bytes, e.g. the deviceId */
+  const uint8_t *psk_key;   /**< the pre-shared key's bytes; for a key printed
+                                 by `edgecoap-server admin device-add`, its 64
+                                 characters as they are (not hex-decoded) */
+  size_t psk_key_len;       /**< 1..64 */
 } ec_client_config_t;
 
 /**
- * Create a client. Nothing is sent until the first call.
- * @param[in] cfg  may be NULL for every default; strings are copied
+ * Create a client. Nothing is sent until the first call (the DTLS
+ * handshake of a coaps:// client happens with it).
+ * @param[in] cfg  may be NULL for every default; strings and the key are
+ *                 copied (the client wipes its copy of the key when freed)
  * @param[out] out release with ec_client_free()
- * @return 0, EC_EINVAL for a bad URL, EC_EIO if no socket could be made
+ * @return 0, EC_EINVAL for a bad URL (or coaps:// without both PSK fields,
+ *         or PSK fields without coaps://), EC_EIO if no socket could be made
+ *         or this libcoap has no DTLS. A failed handshake shows later, as
+ *         EC_EHANDSHAKE from the first call.
  */
 int ec_client_new(const ec_client_config_t *cfg, ec_client_t **out);
 

@@ -27,7 +27,8 @@ enum {
   EC_ETIMEOUT = -11,    /**< no answer in time */
   EC_EPROTO = -12,      /**< the peer answered something unexpected */
   EC_EFORMAT = -13,     /**< an unsupported content format */
-  EC_ERESPONSE = -14    /**< the server answered with a 4.xx or 5.xx code */
+  EC_ERESPONSE = -14,   /**< the server answered with a 4.xx or 5.xx code */
+  EC_EHANDSHAKE = -15   /**< the DTLS handshake failed or never completed (unknown identity or wrong key) */
 };
 
 /**

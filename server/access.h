@@ -1,0 +1,54 @@
+/* edgecoap server: who may do what: DTLS PSK identities and their rights. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef EDGECOAP_ACCESS_H
+#define EDGECOAP_ACCESS_H
+
+#include "request.h"
+
+/*
+ * Plain CoAP (coap://) is unauthenticated and unrestricted: it is for
+ * development and trusted networks. Over DTLS (coaps://) the client proves
+ * a PSK identity stored in the devices table (store_devices.c), and that
+ * identity's role decides every request (docs/API.md section 6):
+ *
+ *   path                          device D            operator
+ *   /device/D/...                 everything          read (GET, FETCH)
+ *   /device/{other}/...           4.03                read
+ *   /api/2.3/statusmessages...    4.03                everything
+ *   /v1/... (provisioning)        token auth          token auth
+ *   /.well-known/core             read                read
+ *   anything else                 4.03                as plain CoAP (4.04)
+ *
+ * Keys are looked up per identity at each handshake, so identities added
+ * while the server runs can connect at once; an unknown identity fails the
+ * handshake. Each request over DTLS checks again that the session's
+ * identity still exists with the key the session was made with, so a
+ * removed (or re-keyed) identity is refused (4.01) from its next request.
+ */
+
+/**
+ * Register the PSK lookup on srv->ctx; call before binding a DTLS endpoint.
+ * @return 0, or EC_EIO (logged) when libcoap has no DTLS
+ */
+int ec_access_dtls_init(ec_server_t *srv);
+
+/**
+ * Decide one request (ec_req_init() calls it for every handler).
+ * @return 0 to go on, or < 0 when 4.01, 4.03 or 5.00 was answered
+ */
+int ec_access_check(ec_req_t *rq);
+
+/**
+ * The rule of the table above, without CoAP or the store.
+ * @param[in] segs  the request's Uri-Path segments, @p n of them (n < 0:
+ *                  more than fit, which only an operator may send)
+ * @return NULL when allowed, else why not (a static English sentence)
+ */
+const char *ec_access_decide(ec_device_role_t role, const char *identity,
+                             coap_pdu_code_t method, char (*segs)[129], int n);
+
+/** Log DTLS session events (handshake failures, new sessions). */
+void ec_access_on_event(ec_server_t *srv, coap_session_t *session,
+                        coap_event_t event);
+
+#endif /* EDGECOAP_ACCESS_H */
