@@ -149,10 +149,24 @@ static int bind_endpoints(ec_server_t *srv) {
   return 0;
 }
 
+/*
+ * libcoap's own messages go through our log, at debug level: 4.3.1 reports a
+ * stray RST from any peer at LOG_ALERT, so passing its levels through would
+ * let a hostile peer flood the log. What matters to an operator (a bind that
+ * fails, a store error) the server logs itself.
+ */
+static void libcoap_log(coap_log_t level, const char *message) {
+  size_t n = strlen(message);
+  while (n > 0 && (message[n - 1] == '\n' || message[n - 1] == '\r'))
+    n--;
+  ec_log(level <= LOG_EMERG ? EC_LOG_ERROR : EC_LOG_DEBUG, "libcoap: %.*s",
+         (int)n, message);
+}
+
 static void libcoap_log_level(void) {
-  /* libcoap's own messages are only worth seeing when debugging. */
+  coap_set_log_handler(libcoap_log);
   coap_set_log_level(ec_log_get_level() >= EC_LOG_DEBUG ? LOG_INFO
-                                                        : LOG_ERR);
+                                                        : LOG_EMERG);
 }
 
 int ec_server_new(const ec_server_config_t *cfg, ec_server_t **out) {
