@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "access.h"
+#include "batch.h"
 #include "log.h"
 #include "peer.h"
 
@@ -23,10 +24,24 @@ static int is_doc_format(unsigned f) {
 int ec_req_init(ec_req_t *rq, ec_server_t *srv, coap_resource_t *resource,
                 coap_session_t *session, const coap_pdu_t *request,
                 const coap_string_t *query, coap_pdu_t *response) {
+  /* Every request but a batched write first makes the open batch durable:
+   * no read may see, and no other write nest in, what is not committed. */
+  ec_batch_commit(srv);
+  int rc = ec_req_init_batched(rq, srv, resource, session, request, query,
+                               response);
+  rq->batch_ok = 0;
+  return rc;
+}
+
+int ec_req_init_batched(ec_req_t *rq, ec_server_t *srv,
+                        coap_resource_t *resource, coap_session_t *session,
+                        const coap_pdu_t *request, const coap_string_t *query,
+                        coap_pdu_t *response) {
   coap_opt_iterator_t it;
   const coap_opt_t *opt;
 
   memset(rq, 0, sizeof(*rq));
+  rq->batch_ok = 1;
   rq->srv = srv;
   rq->resource = resource;
   rq->session = session;

@@ -24,6 +24,7 @@ typedef struct {
   size_t body_len;
   ec_arena_t arena;      /* scratch for decoding, reset per request */
   int upload_done;       /* the body came block-wise: release it at the end */
+  int batch_ok;          /* set up by ec_req_init_batched(): may group-commit */
 } ec_req_t;
 
 /**
@@ -35,6 +36,15 @@ typedef struct {
 int ec_req_init(ec_req_t *rq, ec_server_t *srv, coap_resource_t *resource,
                 coap_session_t *session, const coap_pdu_t *request,
                 const coap_string_t *query, coap_pdu_t *response);
+
+/**
+ * ec_req_init() without committing an open batch first, for the handlers
+ * that write through the group commit (batch.h) themselves.
+ */
+int ec_req_init_batched(ec_req_t *rq, ec_server_t *srv,
+                        coap_resource_t *resource, coap_session_t *session,
+                        const coap_pdu_t *request, const coap_string_t *query,
+                        coap_pdu_t *response);
 
 /**
  * Collect the request body, reassembling Block1 transfers and enforcing the

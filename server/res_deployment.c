@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch.h"
 #include "dedup.h"
 #include "log.h"
 #include "peer.h"
@@ -184,25 +185,42 @@ static int same_path(const coap_pdu_t *request, coap_resource_t *r) {
   return same;
 }
 
-/* Replace the route's cached report with @p cbor (taken over). */
-static int cache_set(ec_server_t *srv, ec_route_t *rt, uint8_t *cbor,
-                     size_t cbor_len, const ec_deployment_status_t *st) {
+/* Replace the route's cached report with these encodings (taken over). */
+static void cache_put(ec_server_t *srv, ec_route_t *rt, uint8_t *cbor,
+                      size_t cbor_len, uint8_t *json, size_t json_len) {
+  free(rt->cbor);
+  free(rt->json);
+  rt->cbor = cbor;
+  rt->cbor_len = cbor_len;
+  rt->json = json;
+  rt->json_len = json_len;
+  rt->etag = ++srv->next_etag;
+}
+
+/* Encode @p st as JSON into a new buffer; NULL when out of memory. */
+static uint8_t *json_of(const ec_deployment_status_t *st, size_t *len) {
   ssize_t n = ec_deployment_status_encode(EC_FORMAT_JSON, st, NULL, 0);
   uint8_t *json = n >= 0 ? malloc((size_t)n + 1) : NULL;
   if (json == NULL ||
       ec_deployment_status_encode(EC_FORMAT_JSON, st, json, (size_t)n + 1) !=
           n) {
     free(json);
+    return NULL;
+  }
+  *len = (size_t)n;
+  return json;
+}
+
+/* Cache @p cbor (taken over) with its JSON form made from @p st. */
+static int cache_set(ec_server_t *srv, ec_route_t *rt, uint8_t *cbor,
+                     size_t cbor_len, const ec_deployment_status_t *st) {
+  size_t json_len;
+  uint8_t *json = json_of(st, &json_len);
+  if (json == NULL) {
     free(cbor);
     return EC_ENOMEM;
   }
-  free(rt->cbor);
-  free(rt->json);
-  rt->cbor = cbor;
-  rt->cbor_len = cbor_len;
-  rt->json = json;
-  rt->json_len = (size_t)n;
-  rt->etag = ++srv->next_etag;
+  cache_put(srv, rt, cbor, cbor_len, json, json_len);
   return 0;
 }
 
@@ -317,6 +335,122 @@ static int replay(ec_req_t *rq, ec_route_t *rt) {
   return 1;
 }
 
+/* A report stored in the open batch, waiting for its COMMIT (batch.h). */
+typedef struct {
+  ec_pending_t base;
+  ec_route_t *rt;
+  int code;
+  int64_t seq;
+  ec_state_t state;
+  coap_address_t peer; /* the request's, for the dedup entry */
+  coap_mid_t mid;
+  uint8_t *cbor;       /* the stored report, both forms: the answer */
+  size_t cbor_len;
+  uint8_t *json;
+  size_t json_len;
+  uint64_t etag;
+} status_pending_t;
+
+static uint8_t *memdup(const uint8_t *p, size_t n) {
+  uint8_t *q = malloc(n ? n : 1);
+  if (q != NULL)
+    memcpy(q, p, n);
+  return q;
+}
+
+/* Committed: publish the report as a synchronous write does. */
+static void pending_done(ec_server_t *srv, ec_pending_t *base) {
+  status_pending_t *p = (status_pending_t *)base;
+  ec_route_t *rt = p->rt;
+  uint8_t *cbor = memdup(p->cbor, p->cbor_len);
+  uint8_t *json = memdup(p->json, p->json_len);
+  if (cbor == NULL || json == NULL) {
+    free(cbor);
+    free(json);
+    free(rt->cbor); /* stale now: the next read reloads it from the store */
+    rt->cbor = NULL;
+  } else {
+    cache_put(srv, rt, cbor, p->cbor_len, json, p->json_len);
+  }
+  p->etag = rt->etag;
+  ec_dedup_answer_t a = {rt, p->code, p->seq, 1};
+  ec_dedup_put(srv->dedup, &p->peer, p->mid, &a);
+  ec_log(EC_LOG_DEBUG, "status %s/%s: %s, changed (seq %lld, %u observers)",
+         rt->device_id, rt->deployment_id, ec_state_name(p->state),
+         (long long)p->seq, rt->n_observers);
+  coap_resource_notify_observers(rt->resource, NULL);
+}
+
+static void pending_answer(ec_req_t *rq, ec_pending_t *base) {
+  status_pending_t *p = (status_pending_t *)base;
+  if (!p->base.committed) {
+    ec_req_problem(rq, 500, "storage-failure", NULL,
+                   "the report was not stored: the commit failed");
+    return;
+  }
+  if (rq->resp_fmt == EC_FORMAT_CBOR)
+    ec_req_send(rq, p->code, EC_FORMAT_CBOR, p->cbor, p->cbor_len, p->etag);
+  else
+    ec_req_send(rq, p->code, EC_FORMAT_JSON, p->json, p->json_len, p->etag);
+}
+
+static void pending_free(ec_pending_t *base) {
+  status_pending_t *p = (status_pending_t *)base;
+  free(p->cbor);
+  free(p->json);
+  free(p);
+}
+
+/*
+ * Store a validated report in the open batch and defer its answer to the
+ * batch's COMMIT. Takes @p doc. Returns 1 when the request is dealt with
+ * (deferred or answered), 0 when it must go the synchronous way.
+ */
+static int status_write_batched(ec_req_t *rq, ec_route_t *rt,
+                                const ec_deployment_status_t *st, uint8_t *doc,
+                                size_t doc_len) {
+  ec_server_t *srv = rq->srv;
+  status_pending_t *p = calloc(1, sizeof(*p));
+  if (p == NULL)
+    return 0;
+  p->json = json_of(st, &p->json_len);
+  if (p->json == NULL || ec_batch_open(srv) < 0) {
+    free(p->json);
+    free(p);
+    return 0;
+  }
+  ec_status_write_t w = {rt->device_id, rt->deployment_id, st->state, doc,
+                         doc_len, ec_now_ms()};
+  int created = 0;
+  int rc = ec_store_status_put(srv->store, &w, &created, &p->seq);
+  if (rc < 0) {
+    free(p->json);
+    free(p);
+    free(doc);
+    ec_req_store_error(rq, rc);
+    return 1;
+  }
+  p->base.done = pending_done;
+  p->base.answer = pending_answer;
+  p->base.free = pending_free;
+  p->rt = rt;
+  p->code = created ? 201 : 204;
+  p->state = st->state;
+  p->peer = *coap_session_get_addr_remote(rq->session);
+  p->mid = coap_pdu_get_mid(rq->request);
+  p->cbor = doc;
+  p->cbor_len = doc_len;
+  if (ec_batch_defer(rq, &p->base) == 0)
+    return 1; /* libcoap sends an empty ACK; the answer follows the COMMIT */
+  /* libcoap could not hold the answer: commit now and answer it here. */
+  p->base.committed = ec_batch_commit(srv) == 0;
+  if (p->base.committed)
+    pending_done(srv, &p->base);
+  pending_answer(rq, &p->base);
+  pending_free(&p->base);
+  return 1;
+}
+
 /* POST or PUT a report. @p rt is NULL when the pair has no resources yet. */
 static void status_write(ec_req_t *rq, ec_route_t *rt, const char *dev,
                          const char *dep) {
@@ -349,6 +483,13 @@ static void status_write(ec_req_t *rq, ec_route_t *rt, const char *dev,
     return;
   }
 
+  /* A confirmable single-datagram write to a known pair joins the group
+   * commit; first reports and block-wise uploads go the synchronous way. */
+  if (rq->batch_ok && rt != NULL && !rq->upload_done &&
+      coap_pdu_get_type(rq->request) == COAP_MESSAGE_CON &&
+      status_write_batched(rq, rt, &st, doc, (size_t)n))
+    return;
+
   ec_status_write_t w = {dev, dep, st.state, doc, (size_t)n, ec_now_ms()};
   int created = 0;
   int64_t seq = 0;
@@ -380,7 +521,8 @@ static void status_write(ec_req_t *rq, ec_route_t *rt, const char *dev,
   ec_dedup_answer_t a = {rt, code, seq, 1};
   ec_dedup_put(rq->srv->dedup, coap_session_get_addr_remote(rq->session),
                coap_pdu_get_mid(rq->request), &a);
-  ec_log(EC_LOG_INFO, "status %s/%s: %s, %s (seq %lld, %u observers)", dev, dep,
+  ec_log(created ? EC_LOG_INFO : EC_LOG_DEBUG,
+         "status %s/%s: %s, %s (seq %lld, %u observers)", dev, dep,
          ec_state_name(st.state), created ? "created" : "changed",
          (long long)seq, rt->n_observers);
   send_cached(rq, rt, code);
@@ -460,10 +602,17 @@ static void hnd_status_get(coap_resource_t *r, coap_session_t *s,
 static void hnd_status_write(coap_resource_t *r, coap_session_t *s,
                              const coap_pdu_t *req, const coap_string_t *q,
                              coap_pdu_t *resp) {
+  ec_server_t *srv = coap_get_app_data(coap_session_get_context(s));
   ec_req_t rq;
-  ec_route_t *rt = begin(&rq, r, s, req, q, resp);
-  if (rt == NULL)
+  if (ec_req_init_batched(&rq, srv, r, s, req, q, resp) < 0)
     return;
+  /* libcoap runs the handler again for an answer deferred to a commit. */
+  ec_pending_t *p = ec_batch_take(&rq);
+  if (p != NULL) {
+    ec_batch_answer(&rq, p);
+    return;
+  }
+  ec_route_t *rt = coap_resource_get_userdata(r);
   status_write(&rq, rt, rt->device_id, rt->deployment_id);
   ec_req_done(&rq);
 }

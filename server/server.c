@@ -3,11 +3,13 @@
 #include "server.h"
 
 #include <netdb.h>
+#include <poll.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "access.h"
+#include "batch.h"
 #include "dedup.h"
 #include "log.h"
 #include "peer.h"
@@ -250,6 +252,9 @@ fail_srv:
   return rc;
 }
 
+/* Rounds of ready datagrams drained into one group commit, at most. */
+#define BATCH_DRAIN_ROUNDS 64
+
 int ec_server_run(ec_server_t *srv, volatile sig_atomic_t *stop) {
   while (!*stop) {
     /* A bounded wait lets a signal's flag be seen within a second. */
@@ -257,13 +262,27 @@ int ec_server_run(ec_server_t *srv, volatile sig_atomic_t *stop) {
       ec_log(EC_LOG_ERROR, "the CoAP I/O loop failed");
       return EC_EIO;
     }
+    /* Writes of this round wait in an open batch: take in whatever else is
+     * ready (requests, and the ACKs of earlier separate answers) without
+     * waiting, then make them durable with one commit. libcoap's epoll
+     * descriptor is readable exactly when something is ready. */
+    struct pollfd ready = {coap_context_get_coap_fd(srv->ctx), POLLIN, 0};
+    for (int i = 0; i < BATCH_DRAIN_ROUNDS && srv->n_pending > 0 &&
+                    ready.fd >= 0 && poll(&ready, 1, 0) > 0;
+         i++) {
+      if (coap_io_process(srv->ctx, COAP_IO_NO_WAIT) < 0)
+        break;
+    }
+    ec_batch_commit(srv);
   }
+  ec_batch_commit(srv);
   return 0;
 }
 
 void ec_server_free(ec_server_t *srv) {
   if (srv == NULL)
     return;
+  ec_batch_free_all(srv);
   ec_watch_free_all(srv);
   ec_peer_free_all(srv);
   coap_free_context(srv->ctx);

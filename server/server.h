@@ -95,6 +95,10 @@ struct ec_server {
   uint8_t *arena_buf;
   size_t arena_cap;
   uint64_t next_etag;
+  /* Group commit (batch.h). */
+  struct ec_pending *pending;   /* written, waiting for the COMMIT */
+  struct ec_pending *triggered; /* committed, waiting to be answered */
+  unsigned n_pending;
   /* The key handed to libcoap during a handshake (access.c), which copies
    * it at once. */
   uint8_t psk_key[EC_STORE_DEVICE_KEY_MAX];

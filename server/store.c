@@ -196,6 +196,11 @@ static const char *const statement_sql[ST_COUNT] = {
                        " ORDER BY deployment_id",
     [ST_EACH] = "SELECT device_id, deployment_id FROM deployment_status"
                 " ORDER BY device_id, deployment_id",
+    /* One write inside a group commit runs in its own savepoint, so a write
+     * that fails undoes only itself and the rest of the batch goes on. */
+    [ST_SAVEPOINT] = "SAVEPOINT ec_write",
+    [ST_RELEASE] = "RELEASE ec_write",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO ec_write",
 };
 
 
@@ -233,6 +238,11 @@ void store_rollback(ec_store_t *s) {
 }
 
 int store_begin(ec_store_t *s) {
+  if (s->batch) {
+    /* A caller forgot ec_store_batch_commit() before a plain write. */
+    ec_log(EC_LOG_ERROR, "store: a write began inside an open batch");
+    return EC_EINVAL;
+  }
   return step_done(s, ST_BEGIN, "BEGIN");
 }
 
@@ -570,7 +580,7 @@ int ec_store_status_put(ec_store_t *s, const ec_status_write_t *w, int *created,
   static const uint8_t empty[1];
   const uint8_t *doc = w->doc_len > 0 ? w->doc : empty;
 
-  if (step_done(s, ST_BEGIN, "BEGIN IMMEDIATE") != 0)
+  if (step_done(s, s->batch ? ST_SAVEPOINT : ST_BEGIN, "BEGIN") != 0)
     return EC_ESTORE;
 
   sqlite3_stmt *up = s->st[ST_STATUS_UPSERT];
@@ -613,8 +623,9 @@ int ec_store_status_put(ec_store_t *s, const ec_status_write_t *w, int *created,
   store_stmt_done(hi);
 
   /* Only a successful COMMIT makes the report durable; until then the
-   * caller must not acknowledge it. */
-  if (step_done(s, ST_COMMIT, "COMMIT") != 0)
+   * caller must not acknowledge it. In a batch that COMMIT is
+   * ec_store_batch_commit()'s. */
+  if (step_done(s, s->batch ? ST_RELEASE : ST_COMMIT, "COMMIT") != 0)
     goto fail_txn;
 
   if (created)
@@ -629,8 +640,39 @@ fail_hi:
 fail_up:
   store_stmt_done(up);
 fail_txn:
-  store_rollback(s);
+  if (s->batch) {
+    /* Undo this write only; the batch's transaction stays open. */
+    if (step_done(s, ST_ROLLBACK_TO, "ROLLBACK TO") != 0 ||
+        step_done(s, ST_RELEASE, "RELEASE") != 0)
+      store_log(s->db, "undo a write in a batch");
+  } else {
+    store_rollback(s);
+  }
   return EC_ESTORE;
+}
+
+int ec_store_batch_begin(ec_store_t *s) {
+  if (s == NULL || s->batch || s->walking)
+    return EC_EINVAL;
+  if (step_done(s, ST_BEGIN, "BEGIN IMMEDIATE") != 0)
+    return EC_ESTORE;
+  s->batch = true;
+  return 0;
+}
+
+int ec_store_batch_commit(ec_store_t *s) {
+  if (s == NULL || !s->batch)
+    return EC_EINVAL;
+  s->batch = false;
+  if (step_done(s, ST_COMMIT, "COMMIT") != 0) {
+    store_rollback(s);
+    return EC_ESTORE;
+  }
+  return 0;
+}
+
+bool ec_store_in_batch(const ec_store_t *s) {
+  return s != NULL && s->batch;
 }
 
 int ec_store_status_get(ec_store_t *s, const char *device_id,

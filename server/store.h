@@ -3,6 +3,7 @@
 #ifndef EDGECOAP_STORE_H
 #define EDGECOAP_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -84,6 +85,20 @@ typedef struct {
  */
 int ec_store_status_put(ec_store_t *s, const ec_status_write_t *w, int *created,
                         int64_t *seq);
+
+/**
+ * Group commit. Between ec_store_batch_begin() and ec_store_batch_commit(),
+ * ec_store_status_put() writes inside one transaction (each write in its own
+ * savepoint, so a failed one undoes only itself) and its return no longer
+ * means durable: nothing written in the batch may be acknowledged before
+ * ec_store_batch_commit() returns 0. On its failure every write of the batch
+ * is gone. Other writes must not run while a batch is open (EC_EINVAL).
+ * @return 0, EC_EINVAL (a batch is already open / none is), or EC_ESTORE
+ */
+int ec_store_batch_begin(ec_store_t *s);
+int ec_store_batch_commit(ec_store_t *s);
+/** True while a batch is open. */
+bool ec_store_in_batch(const ec_store_t *s);
 
 /**
  * Read the current report of (device, deployment). Deployment IDs match

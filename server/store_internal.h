@@ -28,6 +28,9 @@ enum {
   ST_HISTORY_GET,
   ST_DEPLOYMENTS,
   ST_EACH,
+  ST_SAVEPOINT,
+  ST_RELEASE,
+  ST_ROLLBACK_TO,
   ST_COUNT
 };
 
@@ -46,6 +49,9 @@ struct ec_store {
   /* Set while ec_store_each_status() runs: its callback must not restart the
    * walk's statement or write under it. */
   bool walking;
+  /* Set between ec_store_batch_begin() and its commit: writes that support
+   * it run in savepoints inside that one transaction (group commit). */
+  bool batch;
 };
 
 /** Log the connection's last error as "store: WHAT: message (code)". */

@@ -1185,7 +1185,9 @@ static void retransmit_once(int method, int cf, int accept, const void *body,
       it_coap_exchange_raw(&udp, dgram, (size_t)n, a2, RAW_TIMEOUT_MS), 0);
   CU_ASSERT_EQUAL(IT_CODE_INT(a1->code), want);
   CU_ASSERT_EQUAL(IT_CODE_INT(a2->code), want);
-  CU_ASSERT_EQUAL(a1->mid, a2->mid);
+  /* No Message ID check: the first answer may come as a separate response
+   * after the group commit (its own Message ID), the second piggybacked on
+   * the ACK of the retransmission. Code, format and body must be the same. */
   CU_ASSERT_EQUAL(cf_of(a1), accept >= 0 ? accept : cf);
   CU_ASSERT_EQUAL(cf_of(a2), cf_of(a1));
   CU_ASSERT_TRUE(a1->payload_len > 0);

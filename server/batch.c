@@ -1,0 +1,80 @@
+/* edgecoap server: group commit: writes of one I/O round share one transaction. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "batch.h"
+
+#include "log.h"
+
+int ec_batch_open(ec_server_t *srv) {
+  if (ec_store_in_batch(srv->store))
+    return 0;
+  return ec_store_batch_begin(srv->store);
+}
+
+int ec_batch_defer(ec_req_t *rq, ec_pending_t *p) {
+  if (coap_pdu_get_type(rq->request) != COAP_MESSAGE_CON)
+    return EC_EINVAL; /* a NON request gets no empty ACK to hold it */
+  /* Delay 0: wait until ec_batch_commit() triggers it. */
+  coap_async_t *a = coap_register_async(rq->session, rq->request, 0);
+  if (a == NULL)
+    return EC_ENOMEM;
+  coap_async_set_app_data(a, p);
+  p->async = a;
+  p->committed = 0;
+  p->next = rq->srv->pending;
+  rq->srv->pending = p;
+  rq->srv->n_pending++;
+  return 0;
+}
+
+ec_pending_t *ec_batch_take(ec_req_t *rq) {
+  coap_async_t *a = coap_find_async(rq->session, coap_pdu_get_token(rq->request));
+  return a ? coap_async_get_app_data(a) : NULL;
+}
+
+void ec_batch_answer(ec_req_t *rq, ec_pending_t *p) {
+  ec_pending_t **pp = &rq->srv->triggered;
+  while (*pp != NULL && *pp != p)
+    pp = &(*pp)->next;
+  if (*pp == p)
+    *pp = p->next;
+  coap_async_set_app_data(p->async, NULL);
+  p->answer(rq, p);
+  p->free(p);
+  /* libcoap frees the async itself once this handler returns. */
+}
+
+int ec_batch_commit(ec_server_t *srv) {
+  if (!ec_store_in_batch(srv->store))
+    return 0;
+  int rc = ec_store_batch_commit(srv->store);
+  if (rc < 0)
+    ec_log(EC_LOG_ERROR, "group commit of %u writes failed: %s; answering 5.00",
+           srv->n_pending, ec_strerror(rc));
+  else if (srv->n_pending > 1)
+    ec_log(EC_LOG_DEBUG, "group commit of %u writes", srv->n_pending);
+  ec_pending_t *p = srv->pending;
+  srv->pending = NULL;
+  srv->n_pending = 0;
+  while (p != NULL) {
+    ec_pending_t *next = p->next;
+    p->committed = rc == 0;
+    if (p->committed && p->done != NULL)
+      p->done(srv, p);
+    coap_async_trigger(p->async);
+    /* Until libcoap runs the handler again, the answer is the server's. */
+    p->next = srv->triggered;
+    srv->triggered = p;
+    p = next;
+  }
+  return rc;
+}
+
+void ec_batch_free_all(ec_server_t *srv) {
+  ec_batch_commit(srv);
+  while (srv->triggered != NULL) {
+    ec_pending_t *p = srv->triggered;
+    srv->triggered = p->next;
+    coap_async_set_app_data(p->async, NULL);
+    p->free(p);
+  }
+}
