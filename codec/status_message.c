@@ -2,6 +2,7 @@
  * JSON and CBOR. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -671,11 +672,75 @@ static int row_to_tree(const ec_msg_row_t *r, json_t **out) {
   return 0;
 }
 
+/* The head of a stored row: a definite-length map; its pair count and the
+ * head's size. 0, or EC_ESYNTAX for anything else. */
+static int stored_map_head(const uint8_t *d, size_t len, uint64_t *count,
+                           size_t *head_len) {
+  static const uint8_t arg_bytes[4] = {1, 2, 4, 8};
+  if (len < 1 || d[0] >> 5 != 5) {
+    return EC_ESYNTAX;
+  }
+  uint8_t ai = d[0] & 31;
+  if (ai < 24) {
+    *count = ai;
+    *head_len = 1;
+    return 0;
+  }
+  if (ai > 27 || len < 1u + arg_bytes[ai - 24]) {
+    return EC_ESYNTAX;
+  }
+  uint64_t v = 0;
+  for (size_t i = 0; i < arg_bytes[ai - 24]; i++) {
+    v = v << 8 | d[1 + i];
+  }
+  *count = v;
+  *head_len = 1u + arg_bytes[ai - 24];
+  return 0;
+}
+
+/*
+ * CBOR answers are spliced from the stored bytes: a stored row is the map
+ * ec_status_message_encode() wrote without an ID, so the answer's map is the
+ * same pairs with a longer head and "statusMessageID" first, exactly what
+ * the tree path below writes, without parsing each row back into a tree.
+ */
+static ssize_t rows_cbor(const ec_msg_row_t *rows, size_t n, bool envelope,
+                         uint8_t *buf, size_t cap) {
+  static const char list_key[] = "StatusMessages";
+  static const char id_key[] = "statusMessageID";
+  ec_wbuf_t w = {buf, cap, 0, false};
+  if (envelope) {
+    ec_cbor_head(&w, 5, 1);
+    ec_cbor_head(&w, 3, sizeof list_key - 1);
+    ec_cbor_emit(&w, list_key, sizeof list_key - 1);
+    ec_cbor_head(&w, 4, n);
+  }
+  for (size_t i = 0; i < n; i++) {
+    uint64_t pairs;
+    size_t head;
+    if (rows[i].id < 1 || (rows[i].doc == NULL && rows[i].doc_len > 0)) {
+      return EC_EINVAL;
+    }
+    if (stored_map_head(rows[i].doc, rows[i].doc_len, &pairs, &head) < 0) {
+      return EC_ESYNTAX;
+    }
+    ec_cbor_head(&w, 5, pairs + 1);
+    ec_cbor_head(&w, 3, sizeof id_key - 1);
+    ec_cbor_emit(&w, id_key, sizeof id_key - 1);
+    ec_cbor_head(&w, 0, (uint64_t)rows[i].id);
+    ec_cbor_emit(&w, rows[i].doc + head, rows[i].doc_len - head);
+  }
+  return w.overflow || w.len > SSIZE_MAX ? EC_ENOMEM : (ssize_t)w.len;
+}
+
 ssize_t ec_msg_rows_encode(ec_format_t fmt, const ec_msg_row_t *rows, size_t n,
                            bool with_envelope, uint8_t *buf, size_t cap) {
   int rc = ec_encode_args(fmt, rows, n, buf, cap);
   if (rc < 0) {
     return rc;
+  }
+  if (fmt == EC_FORMAT_CBOR && (with_envelope || n == 1)) {
+    return rows_cbor(rows, n, with_envelope, buf, cap);
   }
   if (!with_envelope) {
     json_t *o;

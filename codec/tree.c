@@ -572,14 +572,7 @@ int ec_tree_parse(ec_format_t fmt, const uint8_t *buf, size_t len,
 
 /* Writes past the caller's capacity are only counted, which gives the
  * measure-only pass and the "needed length" answer from one walk. */
-typedef struct {
-  uint8_t *buf;
-  size_t cap;
-  size_t len;
-  bool overflow;
-} wbuf_t;
-
-static void emit(wbuf_t *w, const void *p, size_t n) {
+void ec_cbor_emit(ec_wbuf_t *w, const void *p, size_t n) {
   if (n > SIZE_MAX - w->len) {
     w->overflow = true;
     return;
@@ -590,7 +583,7 @@ static void emit(wbuf_t *w, const void *p, size_t n) {
   w->len += n;
 }
 
-static void emit_head(wbuf_t *w, uint8_t major, uint64_t v) {
+void ec_cbor_head(ec_wbuf_t *w, uint8_t major, uint64_t v) {
   uint8_t h[9];
   size_t n;
   uint8_t mt = (uint8_t)(major << 5);
@@ -614,25 +607,25 @@ static void emit_head(wbuf_t *w, uint8_t major, uint64_t v) {
     h[i] = (uint8_t)v;
     v >>= 8;
   }
-  emit(w, h, n);
+  ec_cbor_emit(w, h, n);
 }
 
-static void emit_text(wbuf_t *w, const char *s, size_t len) {
-  emit_head(w, 3, len);
-  emit(w, s, len);
+static void emit_text(ec_wbuf_t *w, const char *s, size_t len) {
+  ec_cbor_head(w, 3, len);
+  ec_cbor_emit(w, s, len);
 }
 
-static void emit_int(wbuf_t *w, int64_t v) {
+static void emit_int(ec_wbuf_t *w, int64_t v) {
   if (v >= 0) {
-    emit_head(w, 0, (uint64_t)v);
+    ec_cbor_head(w, 0, (uint64_t)v);
   } else {
-    emit_head(w, 1, (uint64_t)(-(v + 1)));
+    ec_cbor_head(w, 1, (uint64_t)(-(v + 1)));
   }
 }
 
 /* A float when that loses nothing, else a double: the shortest of the two
  * forms that round-trips exactly. */
-static void emit_real(wbuf_t *w, double d) {
+static void emit_real(ec_wbuf_t *w, double d) {
   uint8_t b[9];
   if (fabs(d) <= FLT_MAX && (double)(float)d == d) {
     float f = (float)d;
@@ -642,7 +635,7 @@ static void emit_real(wbuf_t *w, double d) {
     for (int i = 4; i >= 1; i--, u >>= 8) {
       b[i] = (uint8_t)u;
     }
-    emit(w, b, 5);
+    ec_cbor_emit(w, b, 5);
     return;
   }
   uint64_t u;
@@ -651,7 +644,7 @@ static void emit_real(wbuf_t *w, double d) {
   for (int i = 8; i >= 1; i--, u >>= 8) {
     b[i] = (uint8_t)u;
   }
-  emit(w, b, 9);
+  ec_cbor_emit(w, b, 9);
 }
 
 /* True when @p k is an int64 in its one canonical decimal spelling, so that
@@ -679,7 +672,7 @@ static bool int_key(const char *k, int64_t *out) {
   return true;
 }
 
-static int write_cbor(wbuf_t *w, const json_t *v, bool int_keys, int depth) {
+static int write_cbor(ec_wbuf_t *w, const json_t *v, bool int_keys, int depth) {
   const char *key;
   json_t *val;
   size_t i;
@@ -692,7 +685,7 @@ static int write_cbor(wbuf_t *w, const json_t *v, bool int_keys, int depth) {
       return EC_ETOOBIG;
     }
     if (json_is_array(v)) {
-      emit_head(w, 4, json_array_size(v));
+      ec_cbor_head(w, 4, json_array_size(v));
       json_array_foreach(v, i, val) {
         int rc = write_cbor(w, val, int_keys, depth + 1);
         if (rc < 0) {
@@ -701,7 +694,7 @@ static int write_cbor(wbuf_t *w, const json_t *v, bool int_keys, int depth) {
       }
       return 0;
     }
-    emit_head(w, 5, json_object_size(v));
+    ec_cbor_head(w, 5, json_object_size(v));
     json_object_foreach((json_t *)v, key, val) {
       if (int_keys && int_key(key, &ik)) {
         emit_int(w, ik);
@@ -724,13 +717,13 @@ static int write_cbor(wbuf_t *w, const json_t *v, bool int_keys, int depth) {
     emit_real(w, json_real_value(v));
     return 0;
   case JSON_TRUE:
-    emit(w, "\xF5", 1);
+    ec_cbor_emit(w, "\xF5", 1);
     return 0;
   case JSON_FALSE:
-    emit(w, "\xF4", 1);
+    ec_cbor_emit(w, "\xF4", 1);
     return 0;
   case JSON_NULL:
-    emit(w, "\xF6", 1);
+    ec_cbor_emit(w, "\xF6", 1);
     return 0;
   }
   return EC_EINVAL;
@@ -785,7 +778,7 @@ ssize_t ec_tree_write(ec_format_t fmt, const json_t *tree, bool int_keys,
   if (fmt != EC_FORMAT_CBOR && fmt != EC_FORMAT_PROBLEM_CBOR) {
     return EC_EFORMAT;
   }
-  wbuf_t w = {.buf = buf, .cap = cap};
+  ec_wbuf_t w = {.buf = buf, .cap = cap};
   int rc = write_cbor(&w, tree, int_keys, 0);
   if (rc < 0) {
     return rc;

@@ -51,6 +51,23 @@ int ec_tree_parse(ec_format_t fmt, const uint8_t *buf, size_t len,
 ssize_t ec_tree_write(ec_format_t fmt, const json_t *tree, bool int_keys,
                       uint8_t *buf, size_t cap);
 
+/**
+ * A CBOR output buffer for writers that copy already-encoded CBOR: with
+ * buf NULL and cap 0 it only measures; len always counts every byte, also
+ * those past cap (the measure-then-write protocol of the encoders).
+ */
+typedef struct {
+  uint8_t *buf;
+  size_t cap;
+  size_t len;
+  bool overflow; /* len would have wrapped */
+} ec_wbuf_t;
+
+/** Append @p n bytes. */
+void ec_cbor_emit(ec_wbuf_t *w, const void *p, size_t n);
+/** Append a CBOR head (major type 0..7, argument @p v), shortest form. */
+void ec_cbor_head(ec_wbuf_t *w, uint8_t major, uint64_t v);
+
 /** Fill @p err (may be NULL) and return @p code. */
 int ec_fail(ec_codec_error_t *err, int code, const char *title,
             const char *field, const char *fmt, ...)

@@ -742,6 +742,41 @@ static void test_rows_put_the_id_first(void) {
                   EC_EINVAL);
 }
 
+/* The CBOR answer is spliced from stored bytes; it must be exactly what the
+ * tree path writes (the JSON answer, transcoded). */
+static void test_rows_cbor_splice_matches_tree(void) {
+  ec_status_message_t m;
+  ec_codec_error_t err = {0};
+  CU_ASSERT_EQUAL_FATAL(decode_both(base_msg, EC_MSG_NEW, false, &m, &err), 0);
+  uint8_t doc[1024];
+  ssize_t dn = ec_status_message_encode(EC_FORMAT_CBOR, &m, doc, sizeof doc);
+  CU_ASSERT_FATAL(dn > 0);
+  ec_msg_row_t rows[3] = {{1, doc, (size_t)dn},
+                          {300, doc, (size_t)dn},
+                          {INT64_MAX, doc, (size_t)dn}};
+  for (int envelope = 0; envelope <= 1; envelope++) {
+    size_t n = envelope ? 3 : 1;
+    char json[8192];
+    uint8_t want[8192], got[8192];
+    ssize_t jn = ec_msg_rows_encode(EC_FORMAT_JSON, rows, n, envelope,
+                                    (uint8_t *)json, sizeof json);
+    CU_ASSERT_FATAL(jn > 0 && (size_t)jn < sizeof json);
+    ssize_t wn = ec_json_to_cbor(json, (size_t)jn, want, sizeof want);
+    ssize_t gn = ec_msg_rows_encode(EC_FORMAT_CBOR, rows, n, envelope, got,
+                                    sizeof got);
+    CU_ASSERT_FATAL(wn > 0 && gn == wn);
+    CU_ASSERT_EQUAL(memcmp(got, want, (size_t)wn), 0);
+    /* The measure-only pass agrees, and a short buffer is not overrun. */
+    CU_ASSERT_EQUAL(ec_msg_rows_encode(EC_FORMAT_CBOR, rows, n, envelope, NULL,
+                                       0),
+                    gn);
+  }
+  static const uint8_t not_map[] = {0x83, 1, 2, 3};
+  ec_msg_row_t arr = {1, not_map, sizeof not_map};
+  CU_ASSERT_EQUAL(ec_msg_rows_encode(EC_FORMAT_CBOR, &arr, 1, true, NULL, 0),
+                  EC_ESYNTAX);
+}
+
 /* ---- MAC addresses ------------------------------------------------------ */
 
 static void test_mac_spellings(void) {
@@ -1042,6 +1077,7 @@ static const ec_test_t tests[] = {
      "round trip JSON -> struct -> CBOR -> struct -> JSON"},
     {test_encode_measures_and_refuses_bad_messages,
      "encode measures and refuses bad messages"},
+    {test_rows_cbor_splice_matches_tree, "rows_cbor_splice_matches_tree"},
     {test_rows_put_the_id_first, "stored rows put the ID first"},
     {test_mac_spellings, "MAC address spellings"},
     {test_filter_from_query_text, "filters from query text"},
