@@ -71,7 +71,11 @@ int ec_req_init_batched(ec_req_t *rq, ec_server_t *srv,
   size_t len = 0;
   const uint8_t *data = NULL;
   int has_payload = coap_get_data(request, &len, &data) && len > 0;
-  opt = coap_check_option(request, COAP_OPTION_CONTENT_FORMAT, &it);
+  /* Content-Format describes a payload: without one there is nothing to
+   * check (and each option lookup walks every option of the request). */
+  opt = has_payload
+            ? coap_check_option(request, COAP_OPTION_CONTENT_FORMAT, &it)
+            : NULL;
   if (opt != NULL) {
     unsigned cf = option_uint(opt);
     if (!is_doc_format(cf)) {
@@ -177,12 +181,49 @@ void ec_req_done(ec_req_t *rq) {
   rq->upload_done = 0;
 }
 
+/* What a small answer leaves of the session's datagram size for the CoAP
+ * header, token and options (RFC 7252 section 4.6). */
+#define SMALL_ANSWER_MARGIN 128
+
 static void release_copy(coap_session_t *session, void *p) {
   free(p);
 }
 
+/*
+ * An answer that fits one datagram, to a request that asks for no particular
+ * block, goes straight into the response PDU: no copy to hand over and none
+ * of libcoap's block-wise bookkeeping, which is most of the cost of a small
+ * answer. 1 when done, 0 when the block-wise path must do it.
+ */
+static int send_small(ec_req_t *rq, int code, ec_format_t fmt,
+                      const uint8_t *data, size_t len, uint64_t etag) {
+  coap_opt_iterator_t it;
+  uint8_t buf[8];
+
+  /* Room for the header, a token and the options a handler may have added
+   * (Observe, Location-Path) besides these two, in one datagram. */
+  size_t room = coap_session_max_pdu_size(rq->session);
+  if (room < SMALL_ANSWER_MARGIN || len > room - SMALL_ANSWER_MARGIN ||
+      coap_check_option(rq->request, COAP_OPTION_BLOCK2, &it) != NULL)
+    return 0;
+  coap_pdu_set_code(rq->response, COAP_RESPONSE_CODE(code));
+  coap_add_option(rq->response, COAP_OPTION_CONTENT_FORMAT,
+                  coap_encode_var_safe(buf, sizeof(buf), fmt), buf);
+  if (etag != 0)
+    coap_add_option(rq->response, COAP_OPTION_ETAG,
+                    coap_encode_var_safe8(buf, sizeof(buf), etag), buf);
+  if (!coap_add_data(rq->response, len, data)) {
+    /* Cannot happen within the margin; say so rather than answer wrong. */
+    ec_log(EC_LOG_ERROR, "a %zu-byte answer did not fit its datagram", len);
+    coap_pdu_set_code(rq->response, COAP_RESPONSE_CODE(500));
+  }
+  return 1;
+}
+
 void ec_req_send(ec_req_t *rq, int code, ec_format_t fmt, const uint8_t *data,
                  size_t len, uint64_t etag) {
+  if (send_small(rq, code, fmt, data, len, etag))
+    return;
   uint8_t *copy = malloc(len ? len : 1);
   if (copy == NULL) {
     ec_req_problem(rq, 500, "out-of-memory", NULL, "no memory for the answer");
