@@ -71,7 +71,7 @@ static void usage_import(FILE *f) {
         "Every array is optional; role defaults to \"user\", active_status to\n"
         "0. An entry whose id exists is updated, so importing twice does not\n"
         "duplicate anything. All of the file is stored, or none of it.\n"
-        "Passwords are stored only as Argon2id hashes (about 0.1 s each).\n",
+        "Passwords are stored only as Argon2id hashes (19 MiB, 2 passes).\n",
         f);
 }
 

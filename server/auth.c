@@ -47,9 +47,9 @@ int ec_auth_password_hash(const char *password,
   if (sodium_init() < 0) {
     return EC_ENOMEM;
   }
-  /* crypto_pwhash_str fails only when it cannot get its 64 MiB. */
-  if (crypto_pwhash_str(out, password, n, crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                        crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+  /* crypto_pwhash_str fails only when it cannot get its memory. */
+  if (crypto_pwhash_str(out, password, n, EC_AUTH_PWHASH_OPSLIMIT,
+                        EC_AUTH_PWHASH_MEMLIMIT) != 0) {
     return EC_ENOMEM;
   }
   return 0;
