@@ -27,8 +27,8 @@ void ec_server_config_default(ec_server_config_t *cfg) {
   cfg->port = 5683;
   cfg->db_path = "edgecoap.db";
   cfg->max_body = 64 * 1024;
-  cfg->max_idle_sessions = 1000;
-  cfg->session_timeout_s = 60;
+  cfg->max_idle_sessions = 100;
+  cfg->session_timeout_s = 30;
   cfg->max_observers = 20000;
   cfg->max_peer_observations = 64;
   cfg->dedup_slots = 16384;
