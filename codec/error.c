@@ -48,6 +48,27 @@ const char *ec_strerror(int err) {
   }
 }
 
+/* A string cut to fit its buffer by snprintf may end inside a UTF-8
+ * character; drop that partial character so the text stays valid (problem
+ * details refuse invalid UTF-8 and would lose their body). */
+static void utf8_trim(char *s, size_t cap) {
+  size_t n = strlen(s);
+  if (n + 1 < cap) {
+    return; /* not cut */
+  }
+  size_t i = n;
+  while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) {
+    i--;
+  }
+  if (i > 0 && ((unsigned char)s[i - 1] & 0x80) != 0) {
+    unsigned char lead = (unsigned char)s[i - 1];
+    size_t want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+    if (n - (i - 1) < want) {
+      s[i - 1] = '\0';
+    }
+  }
+}
+
 int ec_fail(ec_codec_error_t *err, int code, const char *title,
             const char *field, const char *fmt, ...) {
   if (err == NULL) {
@@ -63,6 +84,8 @@ int ec_fail(ec_codec_error_t *err, int code, const char *title,
     vsnprintf(err->detail, sizeof err->detail, fmt, ap);
     va_end(ap);
   }
+  utf8_trim(err->field, sizeof err->field);
+  utf8_trim(err->detail, sizeof err->detail);
   return code;
 }
 
@@ -75,6 +98,7 @@ void ec_path_key(char *out, size_t cap, const char *path, const char *key) {
   } else {
     snprintf(out, cap, "%s.%s", path, key != NULL ? key : "");
   }
+  utf8_trim(out, cap);
 }
 
 void ec_path_index(char *out, size_t cap, const char *path, size_t i) {

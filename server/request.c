@@ -42,6 +42,7 @@ int ec_req_init_batched(ec_req_t *rq, ec_server_t *srv,
 
   memset(rq, 0, sizeof(*rq));
   rq->batch_ok = 1;
+  ec_req_udp_mtu(session);
   rq->srv = srv;
   rq->resource = resource;
   rq->session = session;
@@ -170,6 +171,16 @@ int ec_req_body(ec_req_t *rq) {
   return 1;
 }
 
+void ec_req_udp_mtu(coap_session_t *session) {
+  /* libcoap 4.3.1 applies a CSM (RFC 8323 signaling, meant for reliable
+   * transports) to UDP sessions too, so any peer could raise its own
+   * session's datagram size and draw answers of up to 64 KB in one
+   * datagram: an amplifier for spoofed sources. UDP keeps RFC 7252's size. */
+  if (COAP_PROTO_NOT_RELIABLE(coap_session_get_proto(session)) &&
+      coap_session_max_pdu_size(session) > COAP_DEFAULT_MTU)
+    coap_session_set_mtu(session, COAP_DEFAULT_MTU);
+}
+
 void ec_req_done(ec_req_t *rq) {
   if (!rq->upload_done)
     return;
@@ -231,6 +242,16 @@ void ec_req_send(ec_req_t *rq, int code, ec_format_t fmt, const uint8_t *data,
   }
   memcpy(copy, data, len);
   coap_pdu_set_code(rq->response, COAP_RESPONSE_CODE(code));
+  /* libcoap sized this response before ec_req_udp_mtu() could undo a CSM;
+   * asking for block 0 of 1024 bytes keeps a large answer block-wise. */
+  coap_opt_iterator_t it;
+  if (len > 1024 &&
+      COAP_PROTO_NOT_RELIABLE(coap_session_get_proto(rq->session)) &&
+      coap_check_option(rq->request, COAP_OPTION_BLOCK2, &it) == NULL) {
+    uint8_t b[4];
+    coap_add_option(rq->response, COAP_OPTION_BLOCK2,
+                    coap_encode_var_safe(b, sizeof(b), 6), b);
+  }
   /* libcoap owns copy from here and frees it through release_copy, also on
    * failure, after which it has set 5.00 itself. */
   coap_add_data_large_response(rq->resource, rq->session, rq->request,

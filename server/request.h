@@ -54,6 +54,13 @@ int ec_req_init_batched(ec_req_t *rq, ec_server_t *srv,
  */
 int ec_req_body(ec_req_t *rq);
 
+/**
+ * Hold a UDP or DTLS session to RFC 7252's datagram size, undoing what a
+ * peer's CSM made libcoap set (see request.c). ec_req_init() does it; so
+ * must anything that sizes a PDU for a session outside a request.
+ */
+void ec_req_udp_mtu(coap_session_t *session);
+
 /** Release what ec_req_body() held; call once the handler is done. */
 void ec_req_done(ec_req_t *rq);
 

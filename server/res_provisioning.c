@@ -321,6 +321,7 @@ static void notify(ec_server_t *srv, const int64_t *provs, size_t n_provs) {
     }
     /* A document that cannot fit one datagram (header, token and options
      * take at most about 32 bytes) goes straight to the short form. */
+    ec_req_udp_mtu(w->session);
     int rc = c->len < 0 ? (int)c->len
              : (size_t)c->len + 32 > coap_session_max_pdu_size(w->session)
                  ? EC_ETOOBIG

@@ -129,6 +129,7 @@ int ec_watch_send(ec_server_t *srv, ec_watch_t *w, const uint8_t *data,
                   size_t len) {
   uint8_t buf[4];
   int con = w->non_count >= MAX_NON_IN_A_ROW;
+  ec_req_udp_mtu(w->session);
   coap_pdu_t *pdu = coap_pdu_init(con ? COAP_MESSAGE_CON : COAP_MESSAGE_NON,
                                   COAP_RESPONSE_CODE_CONTENT,
                                   coap_new_message_id(w->session),

@@ -1021,7 +1021,33 @@ static void test_deployments_roundtrip(void) {
   CU_ASSERT_EQUAL(ec_deployments_encode(EC_FORMAT_JSON, list, 2, NULL, 0), EC_EINVAL);
 }
 
+/* Regression (fuzz finding F3): an unknown key of 60 two-byte characters is
+ * cut to fit the error's field; the cut must not split a character, or the
+ * problem details built from it are refused and the answer loses its body. */
+static void test_error_field_cut_keeps_utf8_valid(void) {
+  char json[512] = "{\"";
+  for (int i = 0; i < 60; i++)
+    strcat(json, "\xc3\xa9");
+  strcat(json, "\":1}");
+  ec_deployment_status_t st;
+  ec_codec_error_t err;
+  uint8_t mem[4096];
+  ec_arena_t a;
+  ec_arena_init(&a, mem, sizeof mem);
+  CU_ASSERT_EQUAL(ec_deployment_status_decode(EC_FORMAT_JSON,
+                                              (const uint8_t *)json,
+                                              strlen(json), &st, &a, &err),
+                  EC_EBADDOC);
+  CU_ASSERT_STRING_EQUAL(err.title, "unknown-key");
+  CU_ASSERT_TRUE(ec_utf8_valid(err.field, strlen(err.field)));
+  CU_ASSERT_TRUE(ec_utf8_valid(err.detail, strlen(err.detail)));
+  uint8_t out[1024];
+  CU_ASSERT_TRUE(ec_problem_encode(EC_FORMAT_JSON, err.title, err.detail, 128,
+                                   err.field, out, sizeof out) > 0);
+}
+
 static const ec_test_t tests[] = {
+    {test_error_field_cut_keeps_utf8_valid, "error_field_cut_keeps_utf8_valid"},
     {test_strerror_names_every_code, "strerror names every code"},
     {test_arena_aligns_and_reports_full, "arena aligns and reports full"},
     {test_arena_full_leaves_arena_unchanged, "a full arena leaves the arena unchanged"},
