@@ -26,6 +26,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
   ((cond) ? (void)0 : fuzz_fail(__FILE__, __LINE__, #cond))
 void fuzz_fail(const char *file, int line, const char *what)
     __attribute__((noreturn));
+/* Called by fuzz_fail() before it aborts, when set: abort() runs no atexit
+ * handler, and a harness may have files to remove (the request harness's
+ * database directory). */
+extern void (*fuzz_fail_hook)(void);
 
 /* The two document formats every decoder is tried in. */
 extern const ec_format_t fuzz_formats[2];

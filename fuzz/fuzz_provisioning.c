@@ -96,13 +96,6 @@ static int result_eq(const ec_prov_result_t *a, const ec_prov_result_t *b) {
   } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  /* Finding F1 in README.md, open: an insert answer keyed by
-   * provisioning_component_id decodes but cannot be encoded. A long run may
-   * step over it with EDGECOAP_FUZZ_SKIP_KNOWN=1; replays never do. */
-  static int skip_known = -1;
-  if (skip_known < 0) {
-    skip_known = getenv("EDGECOAP_FUZZ_SKIP_KNOWN") != NULL;
-  }
   for (size_t i = 0; i < 2; i++) {
     ec_format_t fmt = fuzz_formats[i];
     ec_arena_t a;
@@ -136,8 +129,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_CHECK(row_eq(&rows[k], &rows2[k]));
       }
     }
-    if (ec_prov_result_decode(fmt, data, size, &rs, &a, &err) == 0 &&
-        !(skip_known && rs.action == EC_PROV_INSERT && rs.by_pc_id)) {
+    /* corpus/provisioning/insert-answer-pc-id.* guard finding F1. */
+    if (ec_prov_result_decode(fmt, data, size, &rs, &a, &err) == 0) {
       ROUNDTRIP(enc_result, fmt, &rs,
                 ec_prov_result_decode(fmt, b, n, &rs2, &a, NULL));
       FUZZ_CHECK(result_eq(&rs, &rs2));

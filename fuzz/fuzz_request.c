@@ -41,8 +41,9 @@ static unsigned long runs;
 /*
  * Every input since the server was last made, so that a failure that needs
  * the state earlier inputs left can be reproduced: on an oracle failure they
- * are written to $EDGECOAP_FUZZ_HISTORY (default ./request-history-PID/)
- * as 00000, 00001..., which the replay driver runs in that order.
+ * are written to the directory $EDGECOAP_FUZZ_HISTORY names (run-fuzzer.sh
+ * sets it) as 00000, 00001..., which the replay driver runs in that order.
+ * A replay needs none: its inputs are already files, run in name order.
  */
 static struct {
   uint8_t *data;
@@ -71,10 +72,10 @@ static void hist_add(const uint8_t *data, size_t size) {
 static void hist_dump(void) {
   char d[256], path[300];
   const char *env = getenv("EDGECOAP_FUZZ_HISTORY");
-  snprintf(d, sizeof d, "%s", env != NULL ? env : "");
   if (env == NULL) {
-    snprintf(d, sizeof d, "request-history-%d", (int)getpid());
+    return;
   }
+  snprintf(d, sizeof d, "%s", env);
   mkdir(d, 0755);
   for (size_t i = 0; i < n_hist; i++) {
     snprintf(path, sizeof path, "%s/%05zu", d, i);
@@ -91,6 +92,7 @@ static void hist_dump(void) {
 /* An oracle of the request path: on failure, keep the inputs that led here. */
 #define REQ_CHECK(cond) ((cond) ? (void)0 : (hist_dump(), FUZZ_CHECK(cond)))
 static int verbose;
+
 
 static uint16_t free_port(void) {
   struct sockaddr_in a = {.sin_family = AF_INET};
@@ -130,22 +132,32 @@ static void seed_provisioning(ec_store_t *st) {
                                      INT64_C(3600) * 60 * 1000) == 0);
 }
 
-static void teardown(void) {
+static void remove_db(void) {
   static const char *const files[] = {"", "-wal", "-shm", "-journal"};
   char path[sizeof db + 16];
-  hist_clear();
-  ec_server_free(srv);
-  srv = NULL;
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
     snprintf(path, sizeof path, "%s%s", db, files[i]);
     unlink(path);
   }
 }
 
+static void teardown(void) {
+  hist_clear();
+  ec_server_free(srv);
+  srv = NULL;
+  remove_db();
+}
+
 static void at_exit(void) {
   teardown();
   rmdir(dir);
   close(cli);
+}
+
+/* On an oracle failure the server may be in any state: only its files go. */
+static void at_fail(void) {
+  remove_db();
+  rmdir(dir);
 }
 
 static void setup(void) {
@@ -159,6 +171,7 @@ static void setup(void) {
     cli = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
     FUZZ_CHECK(cli >= 0 && bind(cli, (struct sockaddr *)&a, sizeof a) == 0);
     atexit(at_exit);
+    fuzz_fail_hook = at_fail;
   }
   ec_server_config_t cfg;
   ec_server_config_default(&cfg);
@@ -207,8 +220,12 @@ static void check_answer(const uint8_t *a, size_t n) {
       cbor_item_t *item = cbor_load(body, len, &r);
       if (item == NULL || r.error.code != CBOR_ERR_NONE || r.read != len) {
         fprintf(stderr, "answer code %d.%02d, %zu-byte CBOR body: error %d "
-                "at %zu\n", a[1] >> 5, a[1] & 31, len, (int)r.error.code,
+                "at %zu:", a[1] >> 5, a[1] & 31, len, (int)r.error.code,
                 r.error.position);
+        for (size_t i = 0; i < len; i++) {
+          fprintf(stderr, " %02x", body[i]);
+        }
+        fprintf(stderr, "\n");
       }
       REQ_CHECK(item != NULL && r.error.code == CBOR_ERR_NONE &&
                  r.read == len);
@@ -216,6 +233,17 @@ static void check_answer(const uint8_t *a, size_t n) {
     }
   }
   coap_delete_pdu(pdu);
+}
+
+/* True when the request carries No-Response (RFC 7967, option 258): then
+ * libcoap rightly answers a suppressed code with an empty ACK. */
+static int no_response(const uint8_t *data, size_t size) {
+  coap_pdu_t *pdu = coap_pdu_init(0, 0, 0, size);
+  coap_opt_iterator_t it;
+  int found = pdu != NULL && coap_pdu_parse(COAP_PROTO_UDP, data, size, pdu) &&
+              coap_check_option(pdu, COAP_OPTION_NORESPONSE, &it) != NULL;
+  coap_delete_pdu(pdu);
+  return found;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -226,13 +254,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     setup();
     verbose = getenv("EDGECOAP_FUZZ_VERBOSE") != NULL;
   }
-  uint8_t answer[2048];
+  /* As large as a UDP datagram can be, so that an oversized answer is seen
+   * whole rather than cut. */
+  static uint8_t answer[65536];
   hist_add(data, size);
   /* A confirmable request (method 0.01..0.07) that reaches a handler must
    * get a response code on every path (DESIGN.md): an empty ACK with its
    * Message ID means a handler returned without setting one. */
   int con_request = size >= 4 && (data[0] & 0xF0) == 0x40 && data[1] >= 1 &&
-                    data[1] <= 7;
+                    data[1] <= 7 && !no_response(data, size);
   if (sendto(cli, data, size, 0, (struct sockaddr *)&srv_addr,
              sizeof srv_addr) < 0) {
     return 0; /* too large for a datagram: nothing reaches the server */
@@ -266,13 +296,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                        (struct sockaddr *)&srv_addr, sizeof srv_addr);
         }
       }
+      /* A CoAP answer over UDP fits the path MTU (libcoap's default 1152
+       * bytes); larger bodies go block-wise (API.md section 1). */
+      REQ_CHECK(n <= COAP_DEFAULT_MTU);
       check_answer(answer, (size_t)n);
       if (verbose && n >= 4) {
         /* Type, code and the start of the payload: enough to see which
          * handler answered when replaying a corpus by hand. */
         const uint8_t *pl = memchr(answer + 4, 0xFF, (size_t)n - 4);
-        fprintf(stderr, "  answer type %d code %d.%02d: %.*s\n",
-                answer[0] >> 4 & 3, answer[1] >> 5, answer[1] & 31,
+        fprintf(stderr, "  answer type %d code %d.%02d, %zd bytes: %.*s\n",
+                answer[0] >> 4 & 3, answer[1] >> 5, answer[1] & 31, n,
                 pl != NULL ? (int)(answer + n - pl - 1 > 120
                                        ? 120
                                        : answer + n - pl - 1)

@@ -12,10 +12,12 @@ Files are named after what they hold; the request corpus carries a numeric
 prefix because its harness keeps server state between inputs and the replay
 runs files in name order (a report is posted before it is read).
 Entries that libFuzzer adds with -merge=1 are named by their SHA-1 and are
-left alone: only the files this script names are rewritten.
+left alone; every other file is this script's, rewritten or, when no longer
+named here, removed.
 """
 import json
 import os
+import re
 import struct
 import sys
 
@@ -84,6 +86,7 @@ CON, NON, ACK, RST = 0, 1, 2, 3
 GET, POST, PUT, DELETE, FETCH, PATCH, IPATCH = 1, 2, 3, 4, 5, 6, 7
 IF_MATCH, ETAG, OBSERVE, URI_PATH, CONTENT_FORMAT = 1, 4, 6, 11, 12
 URI_QUERY, ACCEPT, BLOCK2, BLOCK1, SIZE2, SIZE1, AUTH_TOKEN = 15, 17, 23, 27, 28, 60, 65000
+NO_RESPONSE = 258
 TOKEN = b"edgecoap-fuzz-token-0123456789ab"  # fuzz_request.c's seeded token
 
 
@@ -659,6 +662,14 @@ def corpus_request():
     add("token-8-bytes", coap(GET, 73, path(st), token=b"12345678"))
     add("block2-szx7", coap(GET, 74, path(st) + [(BLOCK2, b"\x07")]))
     add("block1-huge-num", coap(POST, 75, path(st) + [(BLOCK1, b"\xff\xff\xfe")], b"x" * 16))
+    # Finding F2: a CSM (7.01, RFC 8323 signaling) over UDP whose
+    # Max-Message-Size libcoap 4.3.1 applies, then a list longer than 1152.
+    add("csm-over-udp-max-message-size", coap(0xE1, 77, [(2, uint_opt(29285))],
+                                              mtype=NON, token=b""))
+    add("get-messages-after-csm", coap(GET, 78, path(msgs)))
+    # No-Response (RFC 7967) suppressing 4.xx: a CON gets an empty ACK.
+    add("no-response-4xx", coap(FETCH, 76, path(msgs) + [cf(97), (NO_RESPONSE, uint_opt(8))],
+                                cbor({"accessId": "A1"})))
     r.extend([
         ("900-empty", b""),
         ("901-truncated-header", b"\x40\x01\x00"),
@@ -700,6 +711,10 @@ def main(argv):
         d = os.path.join(ROOT, name)
         os.makedirs(d, exist_ok=True)
         files = make()
+        # Seeds this script no longer names go; merged SHA-1 entries stay.
+        for old in os.listdir(d):
+            if old not in files and not re.fullmatch(r"[0-9a-f]{40}", old):
+                os.remove(os.path.join(d, old))
         for fname, data in files.items():
             with open(os.path.join(d, fname), "wb") as f:
                 f.write(data)

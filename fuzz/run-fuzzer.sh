@@ -15,6 +15,9 @@ shift 2
 here=$(cd "$(dirname "$0")" && pwd)
 work=${FUZZ_WORK:-$build/fuzz-work}/$h
 mkdir -p "$work/corpus" "$work/artifacts"
+# The request harness keeps server state between inputs: on a failure it
+# writes every input since its server started here, for the replay driver.
+export EDGECOAP_FUZZ_HISTORY="${EDGECOAP_FUZZ_HISTORY:-$work/history}"
 # Documents stay below the server's datagram-sized bodies' worth of nesting
 # and caps; a datagram is at most what fits one UDP packet on Ethernet.
 case $h in

@@ -8,8 +8,13 @@
 
 const ec_format_t fuzz_formats[2] = {EC_FORMAT_JSON, EC_FORMAT_CBOR};
 
+void (*fuzz_fail_hook)(void);
+
 void fuzz_fail(const char *file, int line, const char *what) {
   fprintf(stderr, "%s:%d: oracle failed: %s\n", file, line, what);
+  if (fuzz_fail_hook != NULL) {
+    fuzz_fail_hook();
+  }
   abort();
 }
 
