@@ -26,10 +26,12 @@
 #define HISTORY_DEFAULT_LIMIT 100
 #define HISTORY_MAX_LIMIT 1000
 
-/* Route ids: 1..128 bytes of URI-unreserved characters plus ':' and '@'. */
+/* Route ids: 1..128 bytes of URI-unreserved characters plus ':' and '@',
+ * but not "." or "..", which URI clients remove as dot segments (RFC 3986
+ * section 5.2.4) and so could never address. */
 static int id_valid(const char *s) {
   size_t n = strlen(s);
-  if (n == 0 || n > 128)
+  if (n == 0 || n > 128 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
     return 0;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];

@@ -89,8 +89,8 @@ static const char *const drive_from[DRIVE_COUNT] = {
         "status_messages AS m INDEXED BY status_messages_subscription",
     [DRIVE_ACCESS] = "status_messages AS m INDEXED BY status_messages_access",
     /* CROSS JOIN fixes the address table as the outer loop. */
-    [DRIVE_MAC] = "status_message_macs AS x CROSS JOIN status_messages AS m"
-                  " ON m.id = x.message_id",
+    [DRIVE_MAC] = ("status_message_macs AS x CROSS JOIN status_messages AS m"
+                   " ON m.id = x.message_id"),
     [DRIVE_DATE] = "status_messages AS m INDEXED BY status_messages_date",
     [DRIVE_ID] = "status_messages AS m NOT INDEXED",
 };
