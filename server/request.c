@@ -12,6 +12,7 @@
 #include "batch.h"
 #include "log.h"
 #include "peer.h"
+#include "util.h"
 
 static unsigned option_uint(const coap_opt_t *opt) {
   return coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
@@ -196,6 +197,10 @@ void ec_req_done(ec_req_t *rq) {
  * header, token and options (RFC 7252 section 4.6). */
 #define SMALL_ANSWER_MARGIN 128
 
+/* GET answers up to this size are sent block by block without libcoap
+ * keeping them (send_blocks). */
+#define STATELESS_BLOCKS_MAX (8 * 1024)
+
 static void release_copy(coap_session_t *session, void *p) {
   free(p);
 }
@@ -231,9 +236,70 @@ static int send_small(ec_req_t *rq, int code, ec_format_t fmt,
   return 1;
 }
 
+/*
+ * A large answer to a GET is sent block by block by the server itself: the
+ * block the request asks for (block 0 of 1024 bytes when it asks for none),
+ * with the M bit, the ETag and, on block 0, Size2 (RFC 7959). The client's
+ * next request runs the handler again, which is harmless for a GET, and the
+ * ETag tells the client if the body changed between blocks. libcoap's own
+ * way (coap_add_data_large_response) keeps every such answer on its session
+ * for 8 s and walks them all on each I/O round: with many distinct queries
+ * that walk became most of the server's time. 1 when done, 0 when not a GET.
+ */
+static int send_blocks(ec_req_t *rq, int code, ec_format_t fmt,
+                       const uint8_t *data, size_t len, uint64_t etag) {
+  coap_block_b_t want;
+  uint8_t buf[8];
+
+  /* Each block runs the handler again: worth it for a few blocks, not for a
+   * body of thousands (there libcoap's one kept copy is cheaper). */
+  if (rq->method != COAP_REQUEST_CODE_GET || len > STATELESS_BLOCKS_MAX)
+    return 0;
+  unsigned szx = 6, num = 0;
+  if (coap_get_block_b(rq->session, rq->request, COAP_OPTION_BLOCK2, &want)) {
+    szx = want.szx < 6 ? want.szx : 6;
+    num = want.num;
+  }
+  size_t size = (size_t)1 << (szx + 4);
+  size_t offset = (size_t)num * size;
+  if (offset >= len) {
+    ec_req_problem(rq, 400, "invalid-block", NULL,
+                   "block %u of %zu bytes is past the end of %zu bytes", num,
+                   size, len);
+    return 1;
+  }
+  size_t chunk = len - offset < size ? len - offset : size;
+  unsigned more = offset + chunk < len;
+  coap_pdu_set_code(rq->response, COAP_RESPONSE_CODE(code));
+  coap_add_option(rq->response, COAP_OPTION_CONTENT_FORMAT,
+                  coap_encode_var_safe(buf, sizeof(buf), fmt), buf);
+  if (etag != 0)
+    coap_add_option(rq->response, COAP_OPTION_ETAG,
+                    coap_encode_var_safe8(buf, sizeof(buf), etag), buf);
+  coap_add_option(rq->response, COAP_OPTION_BLOCK2,
+                  coap_encode_var_safe(buf, sizeof(buf),
+                                       num << 4 | more << 3 | szx),
+                  buf);
+  if (num == 0)
+    coap_add_option(rq->response, COAP_OPTION_SIZE2,
+                    coap_encode_var_safe(buf, sizeof(buf), (unsigned)len), buf);
+  if (!coap_add_data(rq->response, chunk, data + offset)) {
+    ec_log(EC_LOG_ERROR, "a %zu-byte block did not fit its datagram", chunk);
+    coap_pdu_set_code(rq->response, COAP_RESPONSE_CODE(500));
+  }
+  return 1;
+}
+
 void ec_req_send(ec_req_t *rq, int code, ec_format_t fmt, const uint8_t *data,
                  size_t len, uint64_t etag) {
   if (send_small(rq, code, fmt, data, len, etag))
+    return;
+  /* Observe registrations and notifications stay with libcoap, which keeps
+   * the transfer of a notification's later blocks consistent. */
+  coap_opt_iterator_t oit;
+  if (coap_check_option(rq->request, COAP_OPTION_OBSERVE, &oit) == NULL &&
+      send_blocks(rq, code, fmt, data, len,
+                  etag ? etag : ec_fnv1a(EC_FNV1A_INIT, data, len)))
     return;
   uint8_t *copy = malloc(len ? len : 1);
   if (copy == NULL) {
