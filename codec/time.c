@@ -98,7 +98,8 @@ int ec_time_parse_ms(const char *s, size_t len, int64_t *ms) {
     return EC_EINVAL;
   }
   size_t i = 0;
-  unsigned y, mo, d, h, mi, sec;
+  /* Zeroed so that optimisers need not prove every path sets them. */
+  unsigned y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
   if (!digits(s, len, &i, 4, &y) || !lit(s, len, &i, '-', '-') ||
       !digits(s, len, &i, 2, &mo) || !lit(s, len, &i, '-', '-') ||
       !digits(s, len, &i, 2, &d) || !lit(s, len, &i, 'T', 't') ||
