@@ -1,6 +1,7 @@
 /* edgecoap: the device client library, one libcoap context per client. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "edgecoap/client.h"
+#include "client_internal.h"
 
 #include <arpa/inet.h>
 #include <coap3/coap.h>
@@ -89,8 +90,13 @@ static void finish(ec_client_t *c, int result) {
   c->phase = PH_DONE;
 }
 
-/* Map an answer's code onto the library's errors. */
-static int code_error(int code) {
+int ec_client_body_format(ec_format_t fmt) {
+  if (fmt == 0)
+    return EC_FORMAT_CBOR;
+  return fmt == EC_FORMAT_JSON || fmt == EC_FORMAT_CBOR ? (int)fmt : EC_EINVAL;
+}
+
+int ec_client_code_error(int code) {
   if (code >= 200 && code < 300)
     return 0;
   if (code == 404)
@@ -160,7 +166,7 @@ static void deliver_notification(ec_client_t *c, bool has_obs, uint32_t seq) {
   /* It runs inside coap_io_process(): calls into this client get EC_EINVAL. */
   stop = c->cb(c->ud, &c->resp);
   if (code >= 300)
-    finish(c, code_error(code));
+    finish(c, ec_client_code_error(code));
   else if (!has_obs)
     finish(c, stop ? 0 : EC_EPROTO); /* the server will not notify us */
   else if (stop)
@@ -531,22 +537,18 @@ static int call(ec_client_t *c, coap_pdu_code_t code, const char *path,
     return rc;
   if (resp)
     *resp = c->resp;
-  return code_error(c->resp.code);
+  return ec_client_code_error(c->resp.code);
 }
 
-/* The format to decode the last answer in; servers may omit Content-Format. */
-static int answer_format(const ec_client_t *c) {
-  int f = c->resp.format;
-
-  if (f == EC_FORMAT_JSON || f == EC_FORMAT_CBOR)
-    return f;
-  if (f < 0 && c->resp.body_len)
-    return (int)ec_format_sniff(c->resp.body, c->resp.body_len);
+int ec_client_answer_format(const ec_response_t *r) {
+  if (r->format == EC_FORMAT_JSON || r->format == EC_FORMAT_CBOR)
+    return r->format;
+  if (r->format < 0 && r->body_len > 0)
+    return (int)ec_format_sniff(r->body, r->body_len);
   return EC_EFORMAT;
 }
 
-/* A body the codec refuses is the server's fault, unless the arena is short. */
-static int decode_error(int rc) {
+int ec_client_decode_error(int rc) {
   return rc == EC_ENOMEM ? rc : EC_EPROTO;
 }
 
@@ -591,11 +593,11 @@ int ec_client_status_get(ec_client_t *c, const char *device_id,
                         "/status")) < 0 ||
       (rc = call(c, COAP_REQUEST_CODE_GET, path, NULL, 0, resp)) < 0)
     return rc;
-  if ((fmt = answer_format(c)) < 0)
+  if ((fmt = ec_client_answer_format(&c->resp)) < 0)
     return fmt;
   rc = ec_deployment_status_decode((ec_format_t)fmt, c->resp.body,
                                    c->resp.body_len, st, arena, NULL);
-  return rc < 0 ? decode_error(rc) : 0;
+  return rc < 0 ? ec_client_decode_error(rc) : 0;
 }
 
 int ec_client_status_history(ec_client_t *c, const char *device_id,
@@ -623,11 +625,11 @@ int ec_client_status_history(ec_client_t *c, const char *device_id,
     return EC_EINVAL;
   if ((rc = call(c, COAP_REQUEST_CODE_GET, path, NULL, 0, resp)) < 0)
     return rc;
-  if ((fmt = answer_format(c)) < 0)
+  if ((fmt = ec_client_answer_format(&c->resp)) < 0)
     return fmt;
   rc = ec_history_decode((ec_format_t)fmt, c->resp.body, c->resp.body_len,
                          items, n, arena, NULL);
-  return rc < 0 ? decode_error(rc) : 0;
+  return rc < 0 ? ec_client_decode_error(rc) : 0;
 }
 
 int ec_client_deployments(ec_client_t *c, const char *device_id,
@@ -642,11 +644,11 @@ int ec_client_deployments(ec_client_t *c, const char *device_id,
                       (const char *)NULL)) < 0 ||
       (rc = call(c, COAP_REQUEST_CODE_GET, path, NULL, 0, resp)) < 0)
     return rc;
-  if ((fmt = answer_format(c)) < 0)
+  if ((fmt = ec_client_answer_format(&c->resp)) < 0)
     return fmt;
   rc = ec_deployments_decode((ec_format_t)fmt, c->resp.body, c->resp.body_len,
                              list, n, arena, NULL);
-  return rc < 0 ? decode_error(rc) : 0;
+  return rc < 0 ? ec_client_decode_error(rc) : 0;
 }
 
 void ec_client_interrupt(ec_client_t *c) {

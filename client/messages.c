@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client_internal.h"
 #include "edgecoap/client.h"
 
 /* Built on ec_client_request() and ec_client_observe(), so this file needs
@@ -14,35 +15,6 @@
 #define COLLECTION "/api/2.3/statusmessages"
 /* The path plus a query of every filter at its longest. */
 #define MAX_PATH 768
-
-static int body_format(ec_format_t fmt) {
-  if (fmt == 0)
-    return EC_FORMAT_CBOR;
-  return fmt == EC_FORMAT_JSON || fmt == EC_FORMAT_CBOR ? (int)fmt : EC_EINVAL;
-}
-
-/* Map an answer's code onto the library's errors, as client.c does. */
-static int code_error(int code) {
-  if (code >= 200 && code < 300)
-    return 0;
-  if (code == 404)
-    return EC_ENOTFOUND;
-  return code >= 400 && code < 600 ? EC_ERESPONSE : EC_EPROTO;
-}
-
-/* The format to decode an answer in; a server may omit Content-Format. */
-static int answer_format(const ec_response_t *r) {
-  if (r->format == EC_FORMAT_JSON || r->format == EC_FORMAT_CBOR)
-    return r->format;
-  if (r->format < 0 && r->body_len > 0)
-    return (int)ec_format_sniff(r->body, r->body_len);
-  return EC_EFORMAT;
-}
-
-/* A body the codec refuses is the server's fault, unless the arena is short. */
-static int decode_error(int rc) {
-  return rc == EC_ENOMEM ? rc : EC_EPROTO;
-}
 
 /* Send, keep the answer in *out (and *resp), map its code. */
 static int call(ec_client_t *c, const char *method, const char *path, int fmt,
@@ -53,18 +25,18 @@ static int call(ec_client_t *c, const char *method, const char *path, int fmt,
     return rc;
   if (resp)
     *resp = *out;
-  return code_error(out->code);
+  return ec_client_code_error(out->code);
 }
 
 /* Decode a list answer (or, for a POST of one, a single message). */
 static int decode_list(const ec_response_t *r, ec_status_message_t **msgs,
                        size_t *n, ec_arena_t *arena) {
-  int fmt = answer_format(r);
+  int fmt = ec_client_answer_format(r);
   if (fmt < 0)
     return EC_EPROTO;
   int rc = ec_status_messages_decode((ec_format_t)fmt, r->body, r->body_len,
                                      EC_MSG_STORED, msgs, n, NULL, arena, NULL);
-  return rc < 0 ? decode_error(rc) : 0;
+  return rc < 0 ? ec_client_decode_error(rc) : 0;
 }
 
 /* "/api/2.3/statusmessages[/latest]?<filters>", without the limit for
@@ -92,7 +64,7 @@ int ec_client_msg_post(ec_client_t *c, ec_format_t fmt,
                        const ec_status_message_t *msgs, size_t n, bool batch,
                        ec_status_message_t **stored, size_t *n_stored,
                        ec_arena_t *arena, ec_response_t *resp) {
-  int bf = body_format(fmt);
+  int bf = ec_client_body_format(fmt);
   if (c == NULL || msgs == NULL || n == 0 || bf < 0 ||
       (stored != NULL && (n_stored == NULL || arena == NULL)))
     return EC_EINVAL;
@@ -151,7 +123,7 @@ int ec_client_msg_fetch(ec_client_t *c, ec_format_t fmt,
                         const ec_msg_filter_t *f, ec_status_message_t **msgs,
                         size_t *n, ec_arena_t *arena, ec_response_t *resp) {
   static const ec_msg_filter_t none;
-  int bf = body_format(fmt);
+  int bf = ec_client_body_format(fmt);
   if (c == NULL || msgs == NULL || n == NULL || arena == NULL || bf < 0)
     return EC_EINVAL;
   if (f == NULL)
@@ -178,12 +150,12 @@ int ec_client_msg_get(ec_client_t *c, int64_t id, ec_status_message_t *msg,
   snprintf(path, sizeof(path), COLLECTION "/%" PRId64, id);
   if ((rc = call(c, "GET", path, -1, NULL, 0, &r, resp)) < 0)
     return rc;
-  int fmt = answer_format(&r);
+  int fmt = ec_client_answer_format(&r);
   if (fmt < 0)
     return EC_EPROTO;
   rc = ec_status_message_decode((ec_format_t)fmt, r.body, r.body_len,
                                 EC_MSG_STORED, msg, arena, NULL);
-  return rc < 0 ? decode_error(rc) : 0;
+  return rc < 0 ? ec_client_decode_error(rc) : 0;
 }
 
 int ec_client_msg_sync(ec_client_t *c, const ec_msg_filter_t *f,

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client_internal.h"
 #include "edgecoap/client.h"
 
 /* Built on ec_client_request() and ec_client_observe(); the token travels
@@ -12,35 +13,6 @@
 
 #define PATH_LOGIN "/v1/Login"
 #define PATH_COMPONENTS "/v1/DeviceProvisioningComponents"
-
-static int body_format(ec_format_t fmt) {
-  if (fmt == 0)
-    return EC_FORMAT_CBOR;
-  return fmt == EC_FORMAT_JSON || fmt == EC_FORMAT_CBOR ? (int)fmt : EC_EINVAL;
-}
-
-/* Map an answer's code onto the library's errors, as client.c does. */
-static int code_error(int code) {
-  if (code >= 200 && code < 300)
-    return 0;
-  if (code == 404)
-    return EC_ENOTFOUND;
-  return code >= 400 && code < 600 ? EC_ERESPONSE : EC_EPROTO;
-}
-
-/* The format to decode an answer in; a server may omit Content-Format. */
-static int answer_format(const ec_response_t *r) {
-  if (r->format == EC_FORMAT_JSON || r->format == EC_FORMAT_CBOR)
-    return r->format;
-  if (r->format < 0 && r->body_len > 0)
-    return (int)ec_format_sniff(r->body, r->body_len);
-  return EC_EFORMAT;
-}
-
-/* A body the codec refuses is the server's fault, unless the arena is short. */
-static int decode_error(int rc) {
-  return rc == EC_ENOMEM ? rc : EC_EPROTO;
-}
 
 /* Encode with @p encode into a malloc'd buffer: *out and its length. */
 typedef ssize_t (*encode_fn)(ec_format_t fmt, const void *doc, uint8_t *buf,
@@ -78,7 +50,7 @@ static ssize_t encode_alloc(encode_fn encode, ec_format_t fmt, const void *doc,
 static int post(ec_client_t *c, const char *path, ec_format_t fmt,
                 encode_fn encode, const void *doc, ec_response_t *r,
                 ec_response_t *resp) {
-  int f = body_format(fmt);
+  int f = ec_client_body_format(fmt);
   if (f < 0)
     return f;
   uint8_t *body;
@@ -91,7 +63,7 @@ static int post(ec_client_t *c, const char *path, ec_format_t fmt,
     return rc;
   if (resp)
     *resp = *r;
-  return code_error(r->code);
+  return ec_client_code_error(r->code);
 }
 
 int ec_client_use_token(ec_client_t *c, const char *token_hex) {
@@ -124,13 +96,13 @@ int ec_client_login(ec_client_t *c, ec_format_t fmt, const char *username,
   ec_arena_t scratch;
   ec_login_response_t lr;
   ec_arena_init(&scratch, mem, sizeof(mem));
-  int fmt_in = answer_format(&r);
+  int fmt_in = ec_client_answer_format(&r);
   if (fmt_in < 0)
     return EC_EPROTO;
   rc = ec_login_response_decode((ec_format_t)fmt_in, r.body, r.body_len, &lr,
                                 arena != NULL ? arena : &scratch, NULL);
   if (rc < 0)
-    return decode_error(rc);
+    return ec_client_decode_error(rc);
   if (lr.token == NULL || (rc = ec_client_use_token(c, lr.token)) < 0)
     return EC_EPROTO;
   if (out != NULL)
@@ -162,7 +134,7 @@ int ec_client_prov_select(ec_client_t *c, ec_format_t fmt,
     rc = ec_client_request(c, "GET", PATH_COMPONENTS, -1, NULL, 0, &r);
     if (rc == 0 && resp)
       *resp = r;
-    rc = rc < 0 ? rc : code_error(r.code);
+    rc = rc < 0 ? rc : ec_client_code_error(r.code);
   } else {
     ec_prov_request_t f = *filter;
     f.action = EC_PROV_SELECT;
@@ -170,12 +142,12 @@ int ec_client_prov_select(ec_client_t *c, ec_format_t fmt,
   }
   if (rc < 0)
     return rc;
-  int fmt_in = answer_format(&r);
+  int fmt_in = ec_client_answer_format(&r);
   if (fmt_in < 0)
     return EC_EPROTO;
   rc = ec_prov_select_decode((ec_format_t)fmt_in, r.body, r.body_len, rows, n,
                              arena, NULL);
-  return rc < 0 ? decode_error(rc) : 0;
+  return rc < 0 ? ec_client_decode_error(rc) : 0;
 }
 
 static int write_call(ec_client_t *c, ec_format_t fmt,
@@ -192,12 +164,12 @@ static int write_call(ec_client_t *c, ec_format_t fmt,
     return rc == EC_ENOTFOUND ? EC_ERESPONSE : rc;
   if (out == NULL)
     return 0;
-  int fmt_in = answer_format(&r);
+  int fmt_in = ec_client_answer_format(&r);
   if (fmt_in < 0)
     return EC_EPROTO;
   rc = ec_prov_result_decode((ec_format_t)fmt_in, r.body, r.body_len, out,
                              arena, NULL);
-  return rc < 0 ? decode_error(rc) : 0;
+  return rc < 0 ? ec_client_decode_error(rc) : 0;
 }
 
 int ec_client_prov_insert(ec_client_t *c, ec_format_t fmt,

@@ -1,0 +1,20 @@
+/* edgecoap client internals shared by the library's files (client.c, messages.c, provisioning.c). */
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef EDGECOAP_CLIENT_INTERNAL_H
+#define EDGECOAP_CLIENT_INTERNAL_H
+
+#include "edgecoap/client.h"
+
+/** A typed call's body format: 0 means CBOR; EC_EINVAL for anything else. */
+int ec_client_body_format(ec_format_t fmt);
+
+/** Map an answer's code onto the library's errors (2.xx 0, 4.04 EC_ENOTFOUND). */
+int ec_client_code_error(int code);
+
+/** The format to decode @p r in; a server may omit Content-Format. */
+int ec_client_answer_format(const ec_response_t *r);
+
+/** A body the codec refuses is the server's fault, unless the arena is short. */
+int ec_client_decode_error(int rc);
+
+#endif /* EDGECOAP_CLIENT_INTERNAL_H */
