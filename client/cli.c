@@ -14,6 +14,7 @@
 
 #include "edgecoap/client.h"
 
+#include "cli.h"
 #include "cli_messages.h"
 #include "cli_provisioning.h"
 
@@ -62,7 +63,7 @@ typedef struct {
  * received. @p one_line folds JSON line breaks, which JSON only allows as
  * whitespace, so a notification is always exactly one line.
  */
-static int print_body(FILE *f, const ec_response_t *r, bool one_line) {
+int ec_cli_print_body(FILE *f, const ec_response_t *r, bool one_line) {
   int fmt = r->format;
 
   if (!r->body_len)
@@ -125,7 +126,7 @@ static void print_refusal(const ec_response_t *r) {
   } else if (r->body_len) {
     /* Not a problem: JSON, or else diagnostic text (RFC 7252 5.5.2). */
     putc(' ', stderr);
-    if (print_body(stderr, r, true) < 0) {
+    if (ec_cli_print_body(stderr, r, true) < 0) {
       for (size_t i = 0; i < r->body_len; i++)
         putc(r->body[i] < 0x20 || r->body[i] == 0x7f ? '?' : r->body[i],
              stderr);
@@ -140,7 +141,7 @@ static void print_refusal(const ec_response_t *r) {
 /* Turn a typed call's result into output and an exit status. */
 static int outcome(int rc, const ec_response_t *r) {
   if (rc == 0) {
-    rc = print_body(stdout, r, false);
+    rc = ec_cli_print_body(stdout, r, false);
     if (rc == 0)
       return EXIT_OK;
     fprintf(stderr, PROG ": cannot print the answer: %s\n", ec_strerror(rc));
@@ -314,7 +315,7 @@ static int on_notification(void *ud, const ec_response_t *r) {
     return 1;
   }
   /* Flushed per line so a pipe reader sees each notification as it comes. */
-  if (print_body(stdout, r, true) < 0 || fflush(stdout) != 0) {
+  if (ec_cli_print_body(stdout, r, true) < 0 || fflush(stdout) != 0) {
     w->broken = true;
     return 1;
   }

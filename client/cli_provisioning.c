@@ -1,5 +1,6 @@
 /* edgecoap: the login, logout and provisioning commands of edgecoap-client. */
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "cli.h"
 #include "cli_provisioning.h"
 
 #include <ctype.h>
@@ -59,40 +60,6 @@ struct opts {
 
 /* ---- printing ------------------------------------------------------------ */
 
-/* A body as JSON plus one newline (CBOR transcoded); @p one_line folds line
- * breaks so that a notification is exactly one line. */
-static int print_body(FILE *f, const ec_response_t *r, bool one_line) {
-  int fmt = r->format < 0 && r->body_len
-                ? (int)ec_format_sniff(r->body, r->body_len)
-                : r->format;
-  if (r->body_len == 0)
-    return 0;
-  if (fmt == EC_FORMAT_JSON) {
-    size_t n = r->body_len;
-    while (n && isspace(r->body[n - 1]))
-      n--;
-    for (size_t i = 0; i < n; i++) {
-      int ch = r->body[i];
-      putc(one_line && (ch == '\n' || ch == '\r') ? ' ' : ch, f);
-    }
-  } else if (fmt == EC_FORMAT_CBOR || fmt == EC_FORMAT_PROBLEM_CBOR) {
-    ssize_t n = ec_cbor_to_json(r->body, r->body_len, NULL, 0);
-    char *json = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (json == NULL)
-      return n < 0 ? (int)n : EC_ENOMEM;
-    n = ec_cbor_to_json(r->body, r->body_len, json, (size_t)n + 1);
-    if (n >= 0)
-      fwrite(json, 1, (size_t)n, f);
-    free(json);
-    if (n < 0)
-      return (int)n;
-  } else {
-    return EC_EFORMAT;
-  }
-  putc('\n', f);
-  return ferror(f) ? EC_EIO : 0;
-}
-
 /* Say on stderr what an error answer said: "4.00 CODE: detail". */
 static void print_refusal(const ec_response_t *r) {
   int fmt = r->format < 0 && r->body_len
@@ -121,14 +88,14 @@ static void print_refusal(const ec_response_t *r) {
   free(mem);
   /* Not the seed's shape (a transport refusal such as 4.13): the body. */
   putc(' ', stderr);
-  if (r->body_len == 0 || print_body(stderr, r, true) < 0)
+  if (r->body_len == 0 || ec_cli_print_body(stderr, r, true) < 0)
     putc('\n', stderr);
 }
 
 /* A call's result as output and exit status. */
 static int outcome(const opts_t *o, int rc, const ec_response_t *r) {
   if (rc == 0) {
-    if (print_body(stdout, r, false) == 0)
+    if (ec_cli_print_body(stdout, r, false) == 0)
       return EXIT_OK;
     fprintf(stderr, PROG ": cannot print the answer\n");
     return EXIT_FAILED;
@@ -270,7 +237,7 @@ static int on_notification(void *ud, const ec_response_t *r) {
     return 1;
   }
   /* Flushed per line so that a pipe reader sees each one as it comes. */
-  if (print_body(stdout, r, true) < 0 || fflush(stdout) != 0) {
+  if (ec_cli_print_body(stdout, r, true) < 0 || fflush(stdout) != 0) {
     w->broken = true;
     return 1;
   }
