@@ -109,9 +109,10 @@ static uint16_t free_port(void) {
  * past authentication and reach the provisioning store. The password hash
  * uses libsodium's cheapest parameters: a login costs microseconds here. */
 static void seed_provisioning(ec_store_t *st) {
-  static const ec_store_prov_item_t provs[] = {{1, "line-1", 0}, {2, "line-2", 1}};
-  static const ec_store_prov_item_t items[] = {{1, "temperature", 0},
-                                               {2, "pressure", 0}};
+  static const ec_store_prov_item_t provs[] = {{1, "line-1", 0, false, 0},
+                                               {2, "line-2", 1, false, 0}};
+  static const ec_store_prov_item_t items[] = {{1, "temperature", 0, false, 0},
+                                               {2, "pressure", 0, false, 0}};
   ec_store_prov_user_t u = {.id = 1, .username = FUZZ_USER, .role = "admin"};
   FUZZ_CHECK(crypto_pwhash_str(u.password_hash, FUZZ_PASSWORD,
                                strlen(FUZZ_PASSWORD),

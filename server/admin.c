@@ -16,7 +16,7 @@
 /*
  * The import file is JSON:
  *   {"users": [{"id", "username", "password", "role"}],
- *    "provisionings": [{"id", "name", "active_status"}],
+ *    "provisionings": [{"id", "name", "active_status", "owner"}],
  *    "sensors": [{"id", "name"}], "parameters": [...],
  *    "group_parameters": [...]}
  * every array optional. Entries are inserted or, when their id exists,
@@ -65,11 +65,12 @@ static void usage_import(FILE *f) {
         "\"...\","
         " \"role\": \"admin\"}],\n"
         "   \"provisionings\": [{\"id\": 11, \"name\": \"...\","
-        " \"active_status\": 0}],\n"
+        " \"active_status\": 0, \"owner\": 2}],\n"
         "   \"sensors\": [{\"id\": 2, \"name\": \"Carbon Monoxide\"}],\n"
         "   \"parameters\": [...], \"group_parameters\": [...]}\n"
         "Every array is optional; role defaults to \"user\", active_status to\n"
-        "0. An entry whose id exists is updated, so importing twice does not\n"
+        "0; owner (a user id: that account may use the provisioning besides\n"
+        "admins and operators) to none. An entry whose id exists is updated, so importing twice does not\n"
         "duplicate anything. All of the file is stored, or none of it.\n"
         "Passwords are stored only as Argon2id hashes (19 MiB, 2 passes).\n",
         f);
@@ -184,7 +185,8 @@ static int read_users(const json_t *a, ec_store_prov_user_t *users) {
 static int read_items(const json_t *a, const char *what, bool with_status,
                       ec_store_prov_item_t *items) {
   static const char *const keys[] = {"id", "name", NULL};
-  static const char *const pkeys[] = {"id", "name", "active_status", NULL};
+  static const char *const pkeys[] = {"id", "name", "active_status", "owner",
+                                      NULL};
   for (size_t i = 0; i < json_array_size(a); i++) {
     const json_t *o = json_array_get(a, i);
     ec_store_prov_item_t *it = &items[i];
@@ -202,6 +204,19 @@ static int read_items(const json_t *a, const char *what, bool with_status,
         return -1;
       }
       it->active_status = (int)json_integer_value(st);
+    }
+    /* The account that may use this provisioning besides admins and
+     * operators (API.md section 4): a user id of the same file or the
+     * database. */
+    const json_t *ow = json_object_get(o, "owner");
+    it->has_owner = ow != NULL && !json_is_null(ow);
+    if (it->has_owner) {
+      if (!json_is_integer(ow) || json_integer_value(ow) < 0) {
+        fprintf(stderr, PROG ": %s[%zu]: \"owner\" must be a user id >= 0\n",
+                what, i);
+        return -1;
+      }
+      it->owner_id = json_integer_value(ow);
     }
   }
   return 0;
@@ -280,7 +295,8 @@ static int do_import(const char *db, const char *file) {
   if (rc < 0) {
     fprintf(stderr, PROG ": %s: nothing imported: %s\n", file,
             rc == EC_EINVAL ? "an entry conflicts with the database (e.g. a "
-                              "username held by another id)"
+                              "username held by another id, or an owner "
+                              "that is no user)"
                             : ec_strerror(rc));
     goto done;
   }

@@ -2,6 +2,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "res_provisioning.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,8 @@
  * 4.04, every other seed code 4.00, and a failure of the server itself 5.00
  * with {"error": "SERVER_ERROR"}. Transport-level refusals made before a
  * handler sees the request (4.06, 4.13, 4.15) stay problem details, as on
- * every other resource.
+ * every other resource, and so does the 4.03 of an account that may not use
+ * a provisioning (caller_t below), which the seed has no code for.
  *
  * Observation of GET ?provisioning_id=N is kept by server/watch.c, because
  * libcoap 4.3.1 would notify every observer of the resource at once: an
@@ -44,6 +46,7 @@ struct ec_prov {
 /* What one watch follows. */
 typedef struct {
   int64_t provisioning_id;                  /* -1: every provisioning */
+  int64_t scope;                            /* see caller_t */
   uint8_t digest[EC_STORE_PROV_DIGEST_LEN]; /* its token, checked per
                                                notification */
 } watch_filter_t;
@@ -177,8 +180,48 @@ static int replay(ec_req_t *rq, void *key) {
   return 1;
 }
 
+/*
+ * Who may do what (API.md section 4, docs/SECURITY.md): accounts with the
+ * role "admin" or "operator" read and change every provisioning; any other
+ * account (a "device", a "user") only the provisionings whose owner it is,
+ * as the catalog import set them. The role is read at every request, so a
+ * role changed with `admin user-add` holds from the next one.
+ */
+typedef struct {
+  int64_t user_id;
+  int64_t scope; /* -1: every provisioning; else only those this account owns */
+} caller_t;
+
+static bool privileged(const char *role) {
+  return strcmp(role, "admin") == 0 || strcmp(role, "operator") == 0;
+}
+
+/* 0 when the caller may use provisioning @p prov, else < 0 with 4.03 (or
+ * 5.00) answered. A provisioning that does not exist is refused alike, so a
+ * restricted account learns nothing of others'. */
+static int check_owned(ec_req_t *rq, const caller_t *c, int64_t prov) {
+  if (c->scope < 0)
+    return 0;
+  int64_t owner = -1;
+  int rc = ec_store_prov_owner(rq->srv->store, prov, &owner);
+  if (rc == 0 && owner == c->scope)
+    return 0;
+  if (rc < 0 && rc != EC_ENOTFOUND) {
+    answer_server_error(rq, NULL, rc);
+    return rc;
+  }
+  ec_log(EC_LOG_INFO, "provisioning: user %lld refused provisioning %lld "
+         "(not its owner)", (long long)c->user_id, (long long)prov);
+  ec_req_problem(rq, 403, "forbidden", "provisioning_id",
+                 "account %lld may use only the provisionings it owns, and "
+                 "provisioning %lld is not one of them",
+                 (long long)c->user_id, (long long)prov);
+  return EC_ENOTFOUND;
+}
+
 /* The token of option 65000: 0 with the account, or 4.01 answered. */
-static int authenticate(ec_req_t *rq, uint8_t *digest, int64_t *user_id) {
+static int authenticate(ec_req_t *rq, uint8_t *digest, caller_t *caller) {
+  int64_t *user_id = &caller->user_id;
   coap_opt_iterator_t it;
   const coap_opt_t *opt =
       coap_check_option(rq->request, EC_PROV_AUTH_OPTION, &it);
@@ -187,8 +230,14 @@ static int authenticate(ec_req_t *rq, uint8_t *digest, int64_t *user_id) {
                : ec_auth_check(rq->srv->prov->auth, rq->srv->store,
                                coap_opt_value(opt), coap_opt_length(opt),
                                ec_now_ms(), digest, user_id);
+  ec_store_prov_user_t u;
   if (rc == 0)
+    rc = ec_store_prov_user_get(rq->srv->store, *user_id, &u);
+  if (rc == 0) {
+    caller->scope = privileged(u.role) ? -1 : *user_id;
+    sodium_memzero(u.password_hash, sizeof(u.password_hash));
     return 0;
+  }
   if (rc == EC_ENOTFOUND)
     answer_error(rq, 401, NULL, "INVALID_TOKEN", NULL, NULL, 0, NULL);
   else
@@ -201,11 +250,12 @@ static int authenticate(ec_req_t *rq, uint8_t *digest, int64_t *user_id) {
 /* Answer a select; @p observing keeps an empty result a 2.05, because an
  * error would end the observation (RFC 7641) of a provisioning that simply
  * has no components yet. */
-static int answer_select(ec_req_t *rq, const ec_prov_request_t *f,
-                         bool observing) {
+static int answer_select(ec_req_t *rq, const caller_t *c,
+                         const ec_prov_request_t *f, bool observing) {
   ec_prov_component_t *rows = NULL;
   size_t n_rows = 0;
-  int rc = ec_store_prov_select(rq->srv->store, f, &rows, &n_rows);
+  int rc = ec_store_prov_select_owned(rq->srv->store, f, c->scope, &rows,
+                                      &n_rows);
   if (rc < 0) {
     answer_server_error(rq, NULL, rc);
     return rc;
@@ -227,6 +277,7 @@ static int answer_select(ec_req_t *rq, const ec_prov_request_t *f,
 /* One encoded document per (provisioning, format) for one round. */
 typedef struct {
   int64_t provisioning_id;
+  int64_t scope;
   ec_format_t fmt;
   uint8_t *doc;
   ssize_t len;
@@ -235,8 +286,8 @@ typedef struct {
 /* The document a watch of @p prov is sent: the select answer, or when that
  * does not fit one datagram, {"provisioning_id": N, "status": "CHANGED"}
  * telling it to fetch the list (@p small). */
-static ssize_t notification(ec_server_t *srv, int64_t prov, ec_format_t fmt,
-                            bool small, uint8_t **doc) {
+static ssize_t notification(ec_server_t *srv, int64_t prov, int64_t scope,
+                            ec_format_t fmt, bool small, uint8_t **doc) {
   ssize_t n;
   *doc = NULL;
   if (small) {
@@ -263,7 +314,7 @@ static ssize_t notification(ec_server_t *srv, int64_t prov, ec_format_t fmt,
   f.provisioning_id = prov;
   ec_prov_component_t *rows = NULL;
   size_t n_rows = 0;
-  int rc = ec_store_prov_select(srv->store, &f, &rows, &n_rows);
+  int rc = ec_store_prov_select_owned(srv->store, &f, scope, &rows, &n_rows);
   if (rc < 0)
     return rc;
   uint8_t *out;
@@ -273,11 +324,22 @@ static ssize_t notification(ec_server_t *srv, int64_t prov, ec_format_t fmt,
   return n;
 }
 
-static bool changed(const watch_filter_t *f, const int64_t *provs, size_t n) {
-  if (f->provisioning_id < 0)
-    return n > 0;
+/* Whether a change of @p provs (owned by @p owners) concerns watch @p f:
+ * a restricted watch hears only of its account's provisionings. */
+static bool changed(const watch_filter_t *f, const int64_t *provs,
+                    const int64_t *owners, size_t n) {
   for (size_t i = 0; i < n; i++)
-    if (provs[i] == f->provisioning_id)
+    if ((f->provisioning_id < 0 || provs[i] == f->provisioning_id) &&
+        (f->scope < 0 || owners[i] == f->scope))
+      return true;
+  return false;
+}
+
+/* A restricted watch of a provisioning its account no longer owns. */
+static bool lost_ownership(const watch_filter_t *f, const int64_t *provs,
+                           const int64_t *owners, size_t n) {
+  for (size_t i = 0; f->scope >= 0 && i < n; i++)
+    if (provs[i] == f->provisioning_id && owners[i] != f->scope)
       return true;
   return false;
 }
@@ -288,11 +350,25 @@ static void notify(ec_server_t *srv, const int64_t *provs, size_t n_provs) {
   size_t n_cache = 0;
   int64_t now = ec_now_ms();
   unsigned sent = 0;
+  int64_t *owners = malloc((n_provs + 1) * sizeof(*owners));
+  if (owners == NULL) {
+    ec_log(EC_LOG_WARN, "provisioning: no memory to notify observers");
+    return;
+  }
+  for (size_t i = 0; i < n_provs; i++)
+    if (ec_store_prov_owner(srv->store, provs[i], &owners[i]) < 0)
+      owners[i] = -1;
 
   for (ec_watch_t *w = list->head, *next; w != NULL; w = next) {
     next = w->next;
     const watch_filter_t *f = w->filter;
-    if (!changed(f, provs, n_provs))
+    if (lost_ownership(f, provs, owners, n_provs)) {
+      ec_log(EC_LOG_INFO, "provisioning: observation ended, its account no "
+                          "longer owns the provisioning");
+      ec_watch_remove(w);
+      continue;
+    }
+    if (!changed(f, provs, owners, n_provs))
       continue;
     /* A token logged out or expired since the observation began ends it:
      * nobody may keep hearing of changes without a live session. */
@@ -306,18 +382,21 @@ static void notify(ec_server_t *srv, const int64_t *provs, size_t n_provs) {
     cached_t *c = NULL;
     for (size_t i = 0; i < n_cache && c == NULL; i++)
       if (cache[i].provisioning_id == f->provisioning_id &&
-          cache[i].fmt == w->fmt)
+          cache[i].scope == f->scope && cache[i].fmt == w->fmt)
         c = &cache[i];
     if (c == NULL && n_cache < sizeof(cache) / sizeof(cache[0])) {
       c = &cache[n_cache++];
       c->provisioning_id = f->provisioning_id;
+      c->scope = f->scope;
       c->fmt = w->fmt;
-      c->len = notification(srv, f->provisioning_id, w->fmt, false, &c->doc);
+      c->len = notification(srv, f->provisioning_id, f->scope, w->fmt, false,
+                            &c->doc);
     }
-    cached_t one = {f->provisioning_id, w->fmt, NULL, 0};
+    cached_t one = {f->provisioning_id, f->scope, w->fmt, NULL, 0};
     if (c == NULL) { /* more kinds than the cache holds: encode for this one */
       c = &one;
-      c->len = notification(srv, f->provisioning_id, w->fmt, false, &c->doc);
+      c->len = notification(srv, f->provisioning_id, f->scope, w->fmt, false,
+                            &c->doc);
     }
     /* A document that cannot fit one datagram (header, token and options
      * take at most about 32 bytes) goes straight to the short form. */
@@ -328,7 +407,8 @@ static void notify(ec_server_t *srv, const int64_t *provs, size_t n_provs) {
                  : ec_watch_send(srv, w, c->doc, (size_t)c->len);
     if (rc == EC_ETOOBIG) {
       uint8_t *small = NULL;
-      ssize_t sl = notification(srv, f->provisioning_id, w->fmt, true, &small);
+      ssize_t sl = notification(srv, f->provisioning_id, f->scope, w->fmt,
+                                true, &small);
       rc = sl < 0 ? (int)sl : ec_watch_send(srv, w, small, (size_t)sl);
       free(small);
     }
@@ -341,6 +421,7 @@ static void notify(ec_server_t *srv, const int64_t *provs, size_t n_provs) {
   }
   for (size_t i = 0; i < n_cache; i++)
     free(cache[i].doc);
+  free(owners);
   if (sent > 0)
     ec_log(EC_LOG_DEBUG, "provisioning: %u observers notified", sent);
 }
@@ -401,7 +482,7 @@ static void hnd_get(coap_resource_t *r, coap_session_t *s,
   ec_server_t *srv = coap_get_app_data(coap_session_get_context(s));
   ec_req_t rq;
   uint8_t digest[EC_STORE_PROV_DIGEST_LEN];
-  int64_t user_id;
+  caller_t caller;
   coap_opt_iterator_t it;
   bool wants_observe = coap_check_option(req, COAP_OPTION_OBSERVE, &it) != NULL;
   ec_prov_request_t f;
@@ -410,7 +491,9 @@ static void hnd_get(coap_resource_t *r, coap_session_t *s,
 
   if (ec_req_init(&rq, srv, r, s, req, q, resp) < 0)
     return;
-  if (authenticate(&rq, digest, &user_id) < 0 || read_query(&rq, &f) < 0) {
+  if (authenticate(&rq, digest, &caller) < 0 || read_query(&rq, &f) < 0 ||
+      (f.has_provisioning_id &&
+       check_owned(&rq, &caller, f.provisioning_id) < 0)) {
     /* A refused re-registration ends the observation it renewed. */
     if (wants_observe)
       ec_watch_cancel_request(&rq, &srv->prov->watches);
@@ -422,11 +505,12 @@ static void hnd_get(coap_resource_t *r, coap_session_t *s,
     return;
   }
   wf->provisioning_id = f.has_provisioning_id ? f.provisioning_id : -1;
+  wf->scope = caller.scope;
   memcpy(wf->digest, digest, sizeof(digest));
   int observing = ec_watch_request(&rq, &srv->prov->watches, wf, free);
   if (observing < 0)
     return; /* 5.03 answered */
-  if (answer_select(&rq, &f, observing > 0) < 0 && observing > 0)
+  if (answer_select(&rq, &caller, &f, observing > 0) < 0 && observing > 0)
     ec_watch_cancel_request(&rq, &srv->prov->watches);
 }
 
@@ -441,6 +525,31 @@ static const char *unknown_id_error(ec_comp_type_t t) {
   default:
     return "INVALID_COMPONENT_GROUP_PARAMETER_ID_PRAM";
   }
+}
+
+/* 0 when the caller may make write @p w, else < 0 with the refusal answered.
+ * Rows named by provisioning_component_id are judged by their provisioning;
+ * ids that name no row are left to the store's INVALID_COMPONENT_ID_PRAM. */
+static int check_write(ec_req_t *rq, const caller_t *c,
+                       const ec_prov_request_t *w) {
+  if (c->scope < 0)
+    return 0;
+  if (!w->provisioning_component_id.present)
+    return check_owned(rq, c, w->provisioning_id);
+  const ec_prov_ids_t *ids = &w->provisioning_component_id;
+  for (size_t i = 0; i < ids->n; i++) {
+    int64_t prov;
+    int rc = ec_store_prov_component_of(rq->srv->store, ids->v[i], &prov);
+    if (rc == EC_ENOTFOUND)
+      continue;
+    if (rc < 0) {
+      answer_server_error(rq, NULL, rc);
+      return rc;
+    }
+    if ((rc = check_owned(rq, c, prov)) < 0)
+      return rc;
+  }
+  return 0;
 }
 
 static void do_write(ec_req_t *rq, const ec_prov_request_t *w,
@@ -497,23 +606,26 @@ static void hnd_post(coap_resource_t *r, coap_session_t *s,
   ec_server_t *srv = coap_get_app_data(coap_session_get_context(s));
   ec_req_t rq;
   uint8_t digest[EC_STORE_PROV_DIGEST_LEN];
-  int64_t user_id;
+  caller_t caller;
   ec_prov_request_t w;
   ec_prov_error_t err;
 
   if (ec_req_init(&rq, srv, r, s, req, q, resp) < 0 ||
       replay(&rq, &srv->prov->write_key) ||
-      authenticate(&rq, digest, &user_id) < 0 || ec_req_body(&rq) <= 0)
+      authenticate(&rq, digest, &caller) < 0 || ec_req_body(&rq) <= 0)
     goto done;
   if (ec_prov_request_decode(rq.req_fmt, rq.body, rq.body_len, &w, &rq.arena,
                              &err) < 0) {
     answer_seed_error(&rq, &err);
     goto done;
   }
-  if (w.action == EC_PROV_SELECT)
-    answer_select(&rq, &w, false);
-  else
-    do_write(&rq, &w, user_id);
+  if (w.action == EC_PROV_SELECT) {
+    if (!w.has_provisioning_id ||
+        check_owned(&rq, &caller, w.provisioning_id) == 0)
+      answer_select(&rq, &caller, &w, false);
+  } else if (check_write(&rq, &caller, &w) == 0) {
+    do_write(&rq, &w, caller.user_id);
+  }
 done:
   ec_req_done(&rq);
 }

@@ -161,6 +161,11 @@ static const char *const migrations[] = {
     "  psk        BLOB    NOT NULL CHECK (length(psk) BETWEEN 16 AND 64),"
     "  created_at INTEGER NOT NULL"
     ") STRICT;",
+    /* Provisioning owners: the account (usually a device's) that may read
+     * and change a provisioning's components besides admins and operators
+     * (server/res_provisioning.c). NULL: none. */
+    "ALTER TABLE prov_provisionings ADD COLUMN"
+    "  owner_id INTEGER REFERENCES prov_users (id);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

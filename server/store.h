@@ -229,6 +229,8 @@ typedef struct {
   int64_t id;
   const char *name;
   int active_status; /**< provisionings only: 0 or 1 */
+  bool has_owner;    /**< provisionings only: owner_id is set */
+  int64_t owner_id;  /**< provisionings only: the owning account */
 } ec_store_prov_item_t;
 
 /** Everything one `admin import` file holds; any array may be empty. */
@@ -264,6 +266,24 @@ int ec_store_prov_user_put(ec_store_t *s, const ec_store_prov_user_t *u,
 int ec_store_prov_user_find(ec_store_t *s, const char *username,
                             ec_store_prov_user_t *out);
 
+/** Find an account by id (password_hash included). @return 0,
+ * EC_ENOTFOUND or EC_ESTORE */
+int ec_store_prov_user_get(ec_store_t *s, int64_t id, ec_store_prov_user_t *out);
+
+/**
+ * The owner of provisioning @p id.
+ * @param[out] owner_id  the owning account, or -1 when it has none
+ * @return 0, EC_ENOTFOUND (no such provisioning) or EC_ESTORE
+ */
+int ec_store_prov_owner(ec_store_t *s, int64_t id, int64_t *owner_id);
+
+/**
+ * The provisioning a component row (provisioning_component_id) belongs to.
+ * @return 0, EC_ENOTFOUND or EC_ESTORE
+ */
+int ec_store_prov_component_of(ec_store_t *s, int64_t pc_id,
+                               int64_t *provisioning_id);
+
 /** Store a new session token's digest for @p user_id, used at @p now_ms, and
  * forget tokens unused for @p ttl_ms. @return 0 or EC_ESTORE */
 int ec_store_prov_token_add(ec_store_t *s, const uint8_t *digest,
@@ -293,6 +313,12 @@ int ec_store_prov_token_delete(ec_store_t *s, const uint8_t *digest,
  */
 int ec_store_prov_select(ec_store_t *s, const ec_prov_request_t *f,
                          ec_prov_component_t **rows, size_t *n);
+
+/** ec_store_prov_select() of only the rows of provisionings whose owner is
+ * account @p owner_id (every row when @p owner_id < 0). */
+int ec_store_prov_select_owned(ec_store_t *s, const ec_prov_request_t *f,
+                               int64_t owner_id, ec_prov_component_t **rows,
+                               size_t *n);
 
 /** Why a write was refused, or what it changed. */
 typedef struct {

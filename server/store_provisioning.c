@@ -11,7 +11,9 @@
  *                       token itself is never stored), user_id, created_at,
  *                       last_used_at (ms since the epoch; the sliding expiry
  *                       is judged against it)
- *   prov_provisionings  id INTEGER PRIMARY KEY, name, active_status (0/1)
+ *   prov_provisionings  id INTEGER PRIMARY KEY, name, active_status (0/1),
+ *                       owner_id REFERENCES prov_users (NULL: no owner; a
+ *                       later migration)
  *   prov_catalog        (component_type 0..2, component_id) PRIMARY KEY, name:
  *                       the sensors, parameters and group parameters in one
  *                       table (views prov_sensors, prov_parameters and
@@ -36,6 +38,8 @@
 enum {
   SP_USER_UPSERT,
   SP_USER_FIND,
+  SP_USER_GET,
+  SP_PROV_OWNER,
   SP_USER_UPDATE_BY_NAME,
   SP_USER_NEXT_ID,
   SP_PROV_UPSERT,
@@ -63,14 +67,19 @@ static const char *const sp_sql[SP_COUNT] = {
         " role = excluded.role",
     [SP_USER_FIND] = "SELECT id, username, role, password_hash FROM prov_users"
                      " WHERE username = ?1",
+    [SP_USER_GET] = "SELECT id, username, role, password_hash FROM prov_users"
+                    " WHERE id = ?1",
+    [SP_PROV_OWNER] = "SELECT coalesce(owner_id, -1) FROM prov_provisionings"
+                      " WHERE id = ?1",
     [SP_USER_UPDATE_BY_NAME] =
         "UPDATE prov_users SET password_hash = ?2, role = ?3"
         " WHERE username = ?1 RETURNING id",
     [SP_USER_NEXT_ID] = "SELECT coalesce(max(id), 0) + 1 FROM prov_users",
     [SP_PROV_UPSERT] =
-        "INSERT INTO prov_provisionings (id, name, active_status)"
-        " VALUES (?1, ?2, ?3) ON CONFLICT (id) DO UPDATE SET"
-        " name = excluded.name, active_status = excluded.active_status",
+        "INSERT INTO prov_provisionings (id, name, active_status, owner_id)"
+        " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id) DO UPDATE SET"
+        " name = excluded.name, active_status = excluded.active_status,"
+        " owner_id = excluded.owner_id",
     [SP_CATALOG_UPSERT] =
         "INSERT INTO prov_catalog (component_type, component_id, name)"
         " VALUES (?1, ?2, ?3) ON CONFLICT (component_type, component_id)"
@@ -102,6 +111,8 @@ static const char *const sp_sql[SP_COUNT] = {
         " AND (?6 IS NULL OR pc.component_id IN"
         "  (SELECT value FROM json_each(?6)))"
         " AND pc.active_status BETWEEN ?7 AND ?8"
+        " AND (?10 IS NULL OR pc.provisioning_id IN"
+        "  (SELECT id FROM prov_provisionings WHERE owner_id = ?10))"
         " ORDER BY pc.id LIMIT ?9",
     [SP_PROV_EXISTS] = "SELECT 1 FROM prov_provisionings WHERE id = ?1",
     [SP_CATALOG_EXISTS] = "SELECT 1 FROM prov_catalog"
@@ -186,6 +197,10 @@ static int put_item(ec_store_t *s, int which, int type,
     sqlite3_bind_int64(st, 1, it->id);
     sqlite3_bind_text(st, 2, it->name, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 3, it->active_status);
+    if (it->has_owner)
+      sqlite3_bind_int64(st, 4, it->owner_id);
+    else
+      sqlite3_bind_null(st, 4);
   } else {
     sqlite3_bind_int(st, 1, type);
     sqlite3_bind_int64(st, 2, it->id);
@@ -281,14 +296,9 @@ static void copy_col(sqlite3_stmt *st, int col, char *out, size_t cap) {
   snprintf(out, cap, "%s", v ? (const char *)v : "");
 }
 
-int ec_store_prov_user_find(ec_store_t *s, const char *username,
-                            ec_store_prov_user_t *out) {
-  if (s == NULL || username == NULL || out == NULL)
-    return EC_EINVAL;
-  sqlite3_stmt *st = stmt(s, SP_USER_FIND);
-  if (st == NULL)
-    return EC_ESTORE;
-  sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC);
+/* The one row of a bound SP_USER_FIND or SP_USER_GET. */
+static int read_user(ec_store_t *s, sqlite3_stmt *st,
+                     ec_store_prov_user_t *out) {
   int r = sqlite3_step(st);
   int rc = 0;
   if (r == SQLITE_ROW) {
@@ -305,6 +315,28 @@ int ec_store_prov_user_find(ec_store_t *s, const char *username,
   }
   store_stmt_done(st);
   return rc;
+}
+
+int ec_store_prov_user_find(ec_store_t *s, const char *username,
+                            ec_store_prov_user_t *out) {
+  if (s == NULL || username == NULL || out == NULL)
+    return EC_EINVAL;
+  sqlite3_stmt *st = stmt(s, SP_USER_FIND);
+  if (st == NULL)
+    return EC_ESTORE;
+  sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC);
+  return read_user(s, st, out);
+}
+
+int ec_store_prov_user_get(ec_store_t *s, int64_t id,
+                           ec_store_prov_user_t *out) {
+  if (s == NULL || out == NULL)
+    return EC_EINVAL;
+  sqlite3_stmt *st = stmt(s, SP_USER_GET);
+  if (st == NULL)
+    return EC_ESTORE;
+  sqlite3_bind_int64(st, 1, id);
+  return read_user(s, st, out);
 }
 
 /* ---- tokens -------------------------------------------------------------- */
@@ -419,13 +451,37 @@ static int bind_list(sqlite3_stmt *st, int col, const ec_prov_ids_t *ids,
              : EC_ESTORE;
 }
 
+static int query_row(ec_store_t *s, int which, int nargs, int64_t a, int64_t b,
+                     int64_t c, int64_t *out);
+
+int ec_store_prov_owner(ec_store_t *s, int64_t id, int64_t *owner_id) {
+  if (s == NULL || owner_id == NULL)
+    return EC_EINVAL;
+  int r = query_row(s, SP_PROV_OWNER, 1, id, 0, 0, owner_id);
+  return r < 0 ? r : r == 0 ? EC_ENOTFOUND : 0;
+}
+
+int ec_store_prov_component_of(ec_store_t *s, int64_t pc_id,
+                               int64_t *provisioning_id) {
+  if (s == NULL || provisioning_id == NULL)
+    return EC_EINVAL;
+  int r = query_row(s, SP_COMP_BY_ID, 1, pc_id, 0, 0, provisioning_id);
+  return r < 0 ? r : r == 0 ? EC_ENOTFOUND : 0;
+}
+
+int ec_store_prov_select(ec_store_t *s, const ec_prov_request_t *f,
+                         ec_prov_component_t **rows, size_t *n) {
+  return ec_store_prov_select_owned(s, f, -1, rows, n);
+}
+
 /*
  * The block returned by ec_store_prov_select():
  *
  *   [ ec_prov_component_t[0 .. n-1] ][ "name0\0" "name1\0" ... ]
  */
-int ec_store_prov_select(ec_store_t *s, const ec_prov_request_t *f,
-                         ec_prov_component_t **rows, size_t *n) {
+int ec_store_prov_select_owned(ec_store_t *s, const ec_prov_request_t *f,
+                               int64_t owner_id, ec_prov_component_t **rows,
+                               size_t *n) {
   if (s == NULL || f == NULL || rows == NULL || n == NULL ||
       (f->has_limit && f->limit < 0))
     return EC_EINVAL;
@@ -447,6 +503,10 @@ int ec_store_prov_select(ec_store_t *s, const ec_prov_request_t *f,
   sqlite3_bind_int(st, 7, f->has_active_status ? f->active_status : 0);
   sqlite3_bind_int(st, 8, f->has_active_status ? f->active_status : 1);
   sqlite3_bind_int64(st, 9, f->has_limit ? f->limit : EC_PROV_DEFAULT_LIMIT);
+  if (owner_id >= 0)
+    sqlite3_bind_int64(st, 10, owner_id);
+  else
+    sqlite3_bind_null(st, 10);
   if ((err = bind_list(st, 5, &f->provisioning_component_id, &pcs)) < 0 ||
       (err = bind_list(st, 6, &f->component_id, &cids)) < 0)
     goto fail_stmt;

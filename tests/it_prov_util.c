@@ -198,3 +198,34 @@ void itp_check_recent_datetime(const char *dt) {
   CU_ASSERT_EQUAL_FATAL(ec_prov_datetime_parse(dt, strlen(dt), &t), 0);
   CU_ASSERT(t >= now - 10 && t <= now + 2);
 }
+
+json_t *itp_next_notification(it_udp_t *u, unsigned ms) {
+  it_coap_msg_t *m = itp_msg_new();
+  json_t *j = NULL;
+  uint64_t end = it_now_ms() + ms;
+  while (j == NULL && it_now_ms() < end) {
+    if (it_udp_recv_msg(u, m, (unsigned)(end - it_now_ms())) < 0)
+      break;
+    if (m->type == IT_CON) {
+      it_coap_msg_t ack;
+      uint8_t d[16];
+      it_coap_init(&ack, IT_ACK, 0, m->mid, NULL, 0);
+      ssize_t n = it_coap_encode(&ack, d, sizeof(d));
+      if (n > 0)
+        it_udp_send(u, d, (size_t)n);
+    }
+    if (IT_CODE_INT(m->code) == 205 && it_coap_opt_count(m, IT_OPT_OBSERVE))
+      j = itp_body_json(m->payload, m->payload_len,
+                        (int)it_coap_opt_uint(m, IT_OPT_CONTENT_FORMAT, 50));
+  }
+  free(m);
+  return j;
+}
+
+char *itp_snapshot(ec_client_t *c, const char *tok) {
+  json_t *j;
+  int code = itp_lib_req(c, "GET", "/" ITP_COMPONENTS, tok, -1, NULL, 0, &j);
+  char *s = code == 205 ? json_dumps(j, JSON_COMPACT) : strdup("none");
+  json_decref(j);
+  return s;
+}

@@ -94,6 +94,14 @@ long long itp_count_rows(const char *db, const char *sql);
 int itp_login_raw(it_udp_t *u, const char *user, const char *pw,
                   char tok[EC_PROV_TOKEN_HEX + 1], json_t **doc);
 
+/** The next 2.05 notification on @p u within @p ms (each CON acknowledged),
+ * its body as JSON, or NULL when none came. */
+json_t *itp_next_notification(it_udp_t *u, unsigned ms);
+
+/** The whole component list as @p tok sees it, as compact JSON (malloc'd;
+ * "none" when the GET failed), to show that a refusal changed nothing. */
+char *itp_snapshot(ec_client_t *c, const char *tok);
+
 /** Assert that @p dt is a datetime in the seed's format, close to now. */
 void itp_check_recent_datetime(const char *dt);
 

@@ -67,17 +67,6 @@ static int cli(it_result_t *r, bool expect_ok, const char *in, const char *env,
   return itp_run(r, expect_ok, in, in ? strlen(in) : 0, argv);
 }
 
-/* The whole list as compact JSON (GET), to show that refusals change nothing.
- */
-static char *snapshot(void) {
-  json_t *j;
-  int code =
-      itp_lib_req(lib, "GET", "/" ITP_COMPONENTS, admin_tok, -1, NULL, 0, &j);
-  char *s = code == 205 ? json_dumps(j, JSON_COMPACT) : strdup("none");
-  json_decref(j);
-  return s;
-}
-
 static int suite_init(void) {
   it_init();
   itp_use_server(&srv);
@@ -500,7 +489,7 @@ static void test_every_seed_error_code(void) {
   json_error_t je;
   json_t *cases = json_load_file(ERROR_CASES, JSON_REJECT_DUPLICATES, &je);
   CU_ASSERT_FATAL(json_is_array(cases));
-  char *before = snapshot();
+  char *before = itp_snapshot(lib, admin_tok);
   size_t i;
   json_t *c;
   json_array_foreach(cases, i, c) {
@@ -512,7 +501,7 @@ static void test_every_seed_error_code(void) {
     CU_ASSERT_TRUE(ok);
   }
   /* Not one refusal changed anything. */
-  char *after = snapshot();
+  char *after = itp_snapshot(lib, admin_tok);
   CU_ASSERT_STRING_EQUAL(before, after);
   free(before);
   free(after);
@@ -649,31 +638,6 @@ static void observe_on(it_udp_t *u, const char *query, it_coap_msg_t *first) {
   CU_ASSERT_EQUAL(it_coap_opt_count(first, IT_OPT_OBSERVE), 1);
 }
 
-/* The next notification on @p u within @p ms, acknowledged when CON; its
- * body as JSON, or NULL when none came. */
-static json_t *next_notification(it_udp_t *u, unsigned ms) {
-  it_coap_msg_t *m = itp_msg_new();
-  json_t *j = NULL;
-  uint64_t end = it_now_ms() + ms;
-  while (j == NULL && it_now_ms() < end) {
-    if (it_udp_recv_msg(u, m, (unsigned)(end - it_now_ms())) < 0)
-      break;
-    if (m->type == IT_CON) {
-      it_coap_msg_t ack;
-      uint8_t d[16];
-      it_coap_init(&ack, IT_ACK, 0, m->mid, NULL, 0);
-      ssize_t n = it_coap_encode(&ack, d, sizeof(d));
-      if (n > 0)
-        it_udp_send(u, d, (size_t)n);
-    }
-    if (IT_CODE_INT(m->code) == 205 && it_coap_opt_count(m, IT_OPT_OBSERVE))
-      j = itp_body_json(m->payload, m->payload_len,
-                        (int)it_coap_opt_uint(m, IT_OPT_CONTENT_FORMAT, 50));
-  }
-  free(m);
-  return j;
-}
-
 static void test_observer_of_11_hears_11_and_not_12(void) {
   it_udp_t o11, o12;
   it_coap_msg_t *first = itp_msg_new(), *first12 = itp_msg_new();
@@ -699,14 +663,14 @@ static void test_observer_of_11_hears_11_and_not_12(void) {
                             &j),
                   204);
   json_decref(j);
-  j = next_notification(&o12, NOTIFY_WAIT_MS);
+  j = itp_next_notification(&o12, NOTIFY_WAIT_MS);
   CU_ASSERT_PTR_NOT_NULL(j);
   const json_t *row =
       json_object_get(json_object_get(j, "responses"), "response_0");
   CU_ASSERT_EQUAL(itp_jint(row, "provisioning_id"), 12);
   CU_ASSERT_EQUAL(itp_jint(row, "active_status"), 1);
   json_decref(j);
-  j = next_notification(&o11, SILENCE_MS);
+  j = itp_next_notification(&o11, SILENCE_MS);
   CU_ASSERT_PTR_NULL(j);
   json_decref(j);
 
@@ -719,7 +683,7 @@ static void test_observer_of_11_hears_11_and_not_12(void) {
                             &j),
                   204);
   json_decref(j);
-  j = next_notification(&o11, NOTIFY_WAIT_MS);
+  j = itp_next_notification(&o11, NOTIFY_WAIT_MS);
   CU_ASSERT_PTR_NOT_NULL(j);
   if (json_object_get(j, "responses") == NULL) {
     CU_ASSERT_EQUAL(itp_jint(j, "provisioning_id"), 11);
@@ -731,7 +695,7 @@ static void test_observer_of_11_hears_11_and_not_12(void) {
   it_result_t r;
   CU_ASSERT_EQUAL(it_proc_finish(w, 10000, &r), 0);
   it_result_free(&r);
-  j = next_notification(&o12, SILENCE_MS);
+  j = itp_next_notification(&o12, SILENCE_MS);
   CU_ASSERT_PTR_NULL(j);
   json_decref(j);
 
@@ -753,7 +717,7 @@ static void test_observer_of_11_hears_11_and_not_12(void) {
                             &j),
                   201);
   json_decref(j);
-  j = next_notification(&o12, SILENCE_MS);
+  j = itp_next_notification(&o12, SILENCE_MS);
   CU_ASSERT_PTR_NULL(j);
   json_decref(j);
   it_udp_close(&o11);
