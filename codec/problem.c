@@ -11,6 +11,11 @@
 #define KEY_TITLE "-1"
 #define KEY_DETAIL "-2"
 #define KEY_CODE "-4"
+/* The field at fault. RFC 9290's CDDL has no room for a text key in the
+ * concise form: its own entries are negative integers, and section 3 lets
+ * a specification add entries of its own. This one is edgecoap's (API.md
+ * section 1), a negative key far from the registry's one-byte range. */
+#define KEY_FIELD "-256"
 
 /* Add @p s under @p key unless it is NULL (or empty, when @p skip_empty). */
 static int add_text(json_t *obj, const char *key, const char *s,
@@ -52,7 +57,7 @@ ssize_t ec_problem_encode(ec_format_t fmt, const char *title,
     rc = ec_set_new(t, cbor ? KEY_CODE : "response-code", v);
   }
   if (rc == 0) {
-    rc = add_text(t, "field", field, true);
+    rc = add_text(t, cbor ? KEY_FIELD : "field", field, true);
   }
   if (rc == 0) {
     rc = ec_tree_write(cbor ? EC_FORMAT_CBOR : EC_FORMAT_JSON, t, cbor, buf,
@@ -126,7 +131,7 @@ int ec_problem_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
   }
   if ((rc = get_text(t, "title", KEY_TITLE, arena, &p.title)) < 0 ||
       (rc = get_text(t, "detail", KEY_DETAIL, arena, &p.detail)) < 0 ||
-      (rc = get_text(t, "field", NULL, arena, &p.field)) < 0 ||
+      (rc = get_text(t, "field", KEY_FIELD, arena, &p.field)) < 0 ||
       (rc = get_code(t, &p.coap_code)) < 0) {
     goto fail_tree;
   }

@@ -218,6 +218,12 @@ int ec_server_new(const ec_server_config_t *cfg, ec_server_t **out) {
   coap_register_request_handler(unknown, COAP_REQUEST_GET, hnd_unknown);
   coap_register_request_handler(unknown, COAP_REQUEST_POST, hnd_unknown);
   coap_register_request_handler(unknown, COAP_REQUEST_FETCH, hnd_unknown);
+  /* Without a handler libcoap 4.3.1 answers DELETE on a path it does not
+   * know with 2.02 Deleted, deleting nothing; the modules answer 4.05 on
+   * their routes (no resource offers DELETE, PATCH or iPATCH), 4.04 else. */
+  coap_register_request_handler(unknown, COAP_REQUEST_DELETE, hnd_unknown);
+  coap_register_request_handler(unknown, COAP_REQUEST_PATCH, hnd_unknown);
+  coap_register_request_handler(unknown, COAP_REQUEST_IPATCH, hnd_unknown);
   coap_add_resource(srv->ctx, unknown);
 
   rc = ec_deployment_init(srv);
@@ -295,4 +301,5 @@ void ec_server_free(ec_server_t *srv) {
   sodium_memzero(srv->psk_key, sizeof(srv->psk_key));
   free(srv);
   coap_cleanup();
+  ec_log_flush();
 }

@@ -789,7 +789,7 @@ static void test_problem_details_both_forms(void) {
   CU_ASSERT_EQUAL(memcmp(json, want_json, (size_t)n), 0);
   uint8_t cbor[64];
   static const uint8_t want_cbor[] =
-      "\xA4\x20\x61t\x21\x61" "d" "\x23\x18\x96\x65" "field" "\x61" "f";
+      "\xA4\x20\x61t\x21\x61" "d" "\x23\x18\x96\x38\xFF\x61" "f";
   n = ec_problem_encode(EC_FORMAT_PROBLEM_CBOR, "t", "d", 150, "f", cbor, sizeof cbor);
   CU_ASSERT_EQUAL_FATAL(n, (ssize_t)LEN(want_cbor));
   CU_ASSERT_EQUAL(memcmp(cbor, want_cbor, LEN(want_cbor)), 0);

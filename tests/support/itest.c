@@ -1512,7 +1512,7 @@ int it_problem_parse(const uint8_t *body, size_t len, int cf, it_problem_t *p) {
   }
   p->title = cbor_text(cbor_map_find(map, -1, NULL));
   p->detail = cbor_text(cbor_map_find(map, -2, NULL));
-  p->field = cbor_text(cbor_map_find(map, 0, "field"));
+  p->field = cbor_text(cbor_map_find(map, -256, NULL));
   cbor_item_t *code = cbor_map_find(map, -4, NULL);
   if (code != NULL && cbor_isa_uint(code))
     p->code_int = (int64_t)cbor_get_int(code);
@@ -1520,7 +1520,8 @@ int it_problem_parse(const uint8_t *body, size_t len, int cf, it_problem_t *p) {
    * would mean the server sent a transcoded JSON problem instead. */
   bool clean = cbor_map_find(map, 0, "title") == NULL &&
                cbor_map_find(map, 0, "detail") == NULL &&
-               cbor_map_find(map, 0, "response-code") == NULL;
+               cbor_map_find(map, 0, "response-code") == NULL &&
+               cbor_map_find(map, 0, "field") == NULL;
   cbor_decref(&map);
   if (!clean) {
     it_problem_free(p);

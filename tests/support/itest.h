@@ -480,7 +480,7 @@ typedef struct {
  * Parse a problem-details body with jansson or libcbor directly, so a test
  * does not depend on the codec it checks: JSON (Content-Format 50) with text
  * keys, or concise CBOR (257) with integer keys -1 title, -2 detail,
- * -4 response-code and the text key "field".
+ * -4 response-code and -256 field (edgecoap's entry, API.md section 1).
  * @return 0, or -1 when the body is not such a document (for CBOR, also
  *         when it carries the JSON names instead of the integer keys)
  */

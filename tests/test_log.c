@@ -1,0 +1,97 @@
+/* edgecoap tests: the server log's rate limit per call site. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "suite.h"
+
+/* Run @p fn with standard error going to a file; return what it wrote. */
+static char *capture(void (*fn)(void)) {
+  fflush(stderr);
+  FILE *f = tmpfile();
+  if (f == NULL)
+    return NULL;
+  int saved = dup(2);
+  dup2(fileno(f), 2);
+  fn();
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  long n = ftell(f);
+  char *out = malloc((size_t)n + 1);
+  rewind(f);
+  size_t got = out ? fread(out, 1, (size_t)n, f) : 0;
+  if (out)
+    out[got] = '\0';
+  fclose(f);
+  return out;
+}
+
+static int count(const char *s, const char *needle) {
+  int n = 0;
+  for (const char *p = s; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+    n++;
+  return n;
+}
+
+static void sleep_ms(unsigned ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+/* A failing disk: every commit logs the same error line. */
+static void thousand_failed_commits(void) {
+  ec_log_set_rate(5, 300);
+  for (int i = 0; i < 1000; i++)
+    ec_log(EC_LOG_ERROR, "group commit of %d writes failed: disk full", i);
+  ec_log(EC_LOG_WARN, "another call site still logs");
+  sleep_ms(350);
+  ec_log(EC_LOG_ERROR, "group commit of %d writes failed: disk full", 1000);
+  for (int i = 0; i < 3; i++)
+    ec_log(EC_LOG_ERROR, "group commit of %d writes failed: disk full", i);
+  ec_log_flush();
+}
+
+static void test_repeated_line_is_rate_limited(void) {
+  char *out = capture(thousand_failed_commits);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+  /* 5 in the first window, then 4 in the second (5 allowed, 4 sent). */
+  CU_ASSERT_EQUAL(count(out, "writes failed: disk full\n"), 9);
+  CU_ASSERT_EQUAL(count(out, "another call site still logs"), 1);
+  CU_ASSERT_PTR_NOT_NULL(strstr(out, "995 more lines like \"group commit of "
+                                     "%d writes failed: disk full\" "
+                                     "suppressed"));
+  CU_ASSERT_EQUAL(count(out, "suppressed"), 1); /* nothing left to flush */
+  if (CU_get_number_of_failures() > 0)
+    fprintf(stderr, "%s", out);
+  free(out);
+}
+
+static void debug_lines(void) {
+  ec_log_set_rate(2, 60000);
+  ec_log_set_level(EC_LOG_DEBUG);
+  for (int i = 0; i < 50; i++)
+    ec_log(EC_LOG_DEBUG, "debug line %d", i);
+  ec_log_set_level(EC_LOG_INFO);
+  ec_log_flush();
+}
+
+static void test_debug_lines_are_not_limited(void) {
+  char *out = capture(debug_lines);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+  CU_ASSERT_EQUAL(count(out, "debug line"), 50);
+  free(out);
+}
+
+static const ec_test_t tests[] = {
+    {test_repeated_line_is_rate_limited, "repeated_line_is_rate_limited"},
+    {test_debug_lines_are_not_limited, "debug_lines_are_not_limited"},
+};
+
+int main(void) {
+  return ec_test_main("log", tests, EC_TEST_COUNT(tests), NULL, NULL, NULL);
+}
