@@ -200,6 +200,14 @@ void ec_req_udp_mtu(coap_session_t *session) {
     coap_session_set_mtu(session, COAP_DEFAULT_MTU);
 }
 
+const ec_dedup_key_t *ec_req_dedup_key(ec_req_t *rq) {
+  if (!rq->dedup_keyed) {
+    ec_dedup_key(rq->srv->dedup, rq->session, rq->request, &rq->dedup_key);
+    rq->dedup_keyed = 1;
+  }
+  return &rq->dedup_key;
+}
+
 void ec_req_done(ec_req_t *rq) {
   if (!rq->upload_done)
     return;

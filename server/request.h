@@ -3,6 +3,7 @@
 #ifndef EDGECOAP_REQUEST_H
 #define EDGECOAP_REQUEST_H
 
+#include "dedup.h"
 #include "server.h"
 
 /*
@@ -25,6 +26,8 @@ typedef struct {
   ec_arena_t arena;      /* scratch for decoding, reset per request */
   int upload_done;       /* the body came block-wise: release it at the end */
   int batch_ok;          /* set up by ec_req_init_batched(): may group-commit */
+  int dedup_keyed;       /* dedup_key is computed (ec_req_dedup_key) */
+  ec_dedup_key_t dedup_key;
 } ec_req_t;
 
 /**
@@ -60,6 +63,12 @@ int ec_req_body(ec_req_t *rq);
  * must anything that sizes a PDU for a session outside a request.
  */
 void ec_req_udp_mtu(coap_session_t *session);
+
+/**
+ * What the request's answer is remembered by for retransmissions (dedup.h):
+ * computed on first use, from the request as received.
+ */
+const ec_dedup_key_t *ec_req_dedup_key(ec_req_t *rq);
 
 /** Release what ec_req_body() held; call once the handler is done. */
 void ec_req_done(ec_req_t *rq);

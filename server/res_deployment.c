@@ -303,9 +303,8 @@ static void status_get(ec_req_t *rq, ec_route_t *rt) {
 static int replay(ec_req_t *rq, ec_route_t *rt) {
   if (coap_pdu_get_type(rq->request) != COAP_MESSAGE_CON || rt == NULL)
     return 0;
-  const ec_dedup_answer_t *a = ec_dedup_find(
-      rq->srv->dedup, coap_session_get_addr_remote(rq->session),
-      coap_pdu_get_mid(rq->request));
+  const ec_dedup_answer_t *a =
+      ec_dedup_find(rq->srv->dedup, ec_req_dedup_key(rq));
   if (a == NULL || a->route != rt)
     return 0;
   ec_history_entry_t *h = NULL;
@@ -344,8 +343,7 @@ typedef struct {
   int code;
   int64_t seq;
   ec_state_t state;
-  coap_address_t peer; /* the request's, for the dedup entry */
-  coap_mid_t mid;
+  ec_dedup_key_t key;  /* the request's, for the dedup entry */
   uint8_t *cbor;       /* the stored report, both forms: the answer */
   size_t cbor_len;
   uint8_t *json;
@@ -376,7 +374,7 @@ static void pending_done(ec_server_t *srv, ec_pending_t *base) {
   }
   p->etag = rt->etag;
   ec_dedup_answer_t a = {rt, p->code, p->seq, 1};
-  ec_dedup_put(srv->dedup, &p->peer, p->mid, &a);
+  ec_dedup_put(srv->dedup, &p->key, &a);
   ec_log(EC_LOG_DEBUG, "status %s/%s: %s, changed (seq %lld, %u observers)",
          rt->device_id, rt->deployment_id, ec_state_name(p->state),
          (long long)p->seq, rt->n_observers);
@@ -438,8 +436,7 @@ static int status_write_batched(ec_req_t *rq, ec_route_t *rt,
   p->rt = rt;
   p->code = created ? 201 : 204;
   p->state = st->state;
-  p->peer = *coap_session_get_addr_remote(rq->session);
-  p->mid = coap_pdu_get_mid(rq->request);
+  p->key = *ec_req_dedup_key(rq);
   p->cbor = doc;
   p->cbor_len = doc_len;
   if (ec_batch_defer(rq, &p->base) == 0)
@@ -521,8 +518,8 @@ static void status_write(ec_req_t *rq, ec_route_t *rt, const char *dev,
     return;
   }
   ec_dedup_answer_t a = {rt, code, seq, 1};
-  ec_dedup_put(rq->srv->dedup, coap_session_get_addr_remote(rq->session),
-               coap_pdu_get_mid(rq->request), &a);
+  if (coap_pdu_get_type(rq->request) == COAP_MESSAGE_CON)
+    ec_dedup_put(rq->srv->dedup, ec_req_dedup_key(rq), &a);
   ec_log(created ? EC_LOG_INFO : EC_LOG_DEBUG,
          "status %s/%s: %s, %s (seq %lld, %u observers)", dev, dep,
          ec_state_name(st.state), created ? "created" : "changed",

@@ -271,8 +271,7 @@ static int replay(ec_req_t *rq, msgs_t *m) {
   if (coap_pdu_get_type(rq->request) != COAP_MESSAGE_CON)
     return 0;
   const ec_dedup_answer_t *a =
-      ec_dedup_find(rq->srv->dedup, coap_session_get_addr_remote(rq->session),
-                    coap_pdu_get_mid(rq->request));
+      ec_dedup_find(rq->srv->dedup, ec_req_dedup_key(rq));
   if (a == NULL || a->route != m)
     return 0;
   int64_t count = a->count > 0 ? a->count : 1;
@@ -455,8 +454,8 @@ static void collection_post(ec_req_t *rq, msgs_t *m) {
     msgs[i].id = first + (int64_t)i;
   ec_dedup_answer_t a = {
       .route = m, .code = 201, .ref = first, .count = batch ? (int64_t)n : 0};
-  ec_dedup_put(rq->srv->dedup, coap_session_get_addr_remote(rq->session),
-               coap_pdu_get_mid(rq->request), &a);
+  if (coap_pdu_get_type(rq->request) == COAP_MESSAGE_CON)
+    ec_dedup_put(rq->srv->dedup, ec_req_dedup_key(rq), &a);
   if (!batch)
     add_location(rq, first);
   msgs_list_t l = {msgs, n, batch};

@@ -66,9 +66,8 @@ static void send_owned(ec_req_t *rq, int code, uint8_t *buf, ssize_t n,
   }
   if (key != NULL && coap_pdu_get_type(rq->request) == COAP_MESSAGE_CON) {
     ec_dedup_answer_t a = {key, code, 0, 0};
-    ec_dedup_put_body(rq->srv->dedup, coap_session_get_addr_remote(rq->session),
-                      coap_pdu_get_mid(rq->request), &a, buf, (size_t)n,
-                      rq->resp_fmt);
+    ec_dedup_put_body(rq->srv->dedup, ec_req_dedup_key(rq), &a, buf,
+                      (size_t)n, rq->resp_fmt);
   }
   ec_req_send(rq, code, rq->resp_fmt, buf, (size_t)n, 0);
   free(buf);
@@ -157,13 +156,14 @@ static void answer_server_error(ec_req_t *rq, const char *status, int rc) {
   answer_error(rq, 500, status, "SERVER_ERROR", ec_strerror(rc), NULL, 0, NULL);
 }
 
-/* Answer a retransmitted confirmable request with its first answer. */
+/* Answer a retransmitted confirmable request with its first answer: the
+ * dedup key covers the security context, token, options and body, so only
+ * the same request from the same context finds one (dedup.h). */
 static int replay(ec_req_t *rq, void *key) {
   if (coap_pdu_get_type(rq->request) != COAP_MESSAGE_CON)
     return 0;
   const ec_dedup_answer_t *a =
-      ec_dedup_find(rq->srv->dedup, coap_session_get_addr_remote(rq->session),
-                    coap_pdu_get_mid(rq->request));
+      ec_dedup_find(rq->srv->dedup, ec_req_dedup_key(rq));
   if (a == NULL || a->route != key)
     return 0;
   ec_log(EC_LOG_INFO, "provisioning: retransmission answered again (%d.%02d)",
@@ -171,8 +171,7 @@ static int replay(ec_req_t *rq, void *key) {
   size_t len;
   int format;
   const uint8_t *body =
-      ec_dedup_body(rq->srv->dedup, coap_session_get_addr_remote(rq->session),
-                    coap_pdu_get_mid(rq->request), &len, &format);
+      ec_dedup_body(rq->srv->dedup, ec_req_dedup_key(rq), &len, &format);
   if (body != NULL)
     ec_req_send(rq, a->code, (ec_format_t)format, body, len, 0);
   else
@@ -660,9 +659,9 @@ static void hnd_login(coap_resource_t *r, coap_session_t *s,
   if (ec_req_init(&rq, srv, r, s, req, q, resp) < 0 ||
       replay(&rq, &p->login_key) || ec_req_body(&rq) <= 0)
     goto done;
-  /* Every answer below is remembered: even a refusal changed something
-   * (a failure counted, a token deleted), so a retransmission must not be
-   * evaluated again. */
+  /* Every answer below is remembered (a success over plain CoAP excepted,
+   * see there): even a refusal changed something (a failure counted, a
+   * token deleted), so a retransmission must not be evaluated again. */
   if (ec_login_request_decode(rq.req_fmt, rq.body, rq.body_len, &lr, &rq.arena,
                               &err) < 0) {
     if (err.code == EC_ENOMEM)
@@ -703,7 +702,13 @@ static void hnd_login(coap_resource_t *r, coap_session_t *s,
     uint8_t *doc;
     ssize_t n;
     ENCODE(doc, n, ec_login_response_encode(rq.resp_fmt, &out, buf, cap));
-    send_owned(&rq, 201, doc, n, &p->login_key);
+    /* An answer holding a token is remembered over DTLS only. On plain
+     * CoAP anyone can send from any address, so a copy kept there could
+     * only ever help someone else to it; a plain retransmission is
+     * evaluated again and earns what its credentials earn. */
+    send_owned(&rq, 201, doc, n,
+               coap_session_get_proto(s) == COAP_PROTO_DTLS ? &p->login_key
+                                                             : NULL);
     memset(&sess, 0, sizeof(sess));
   }
 done:

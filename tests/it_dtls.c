@@ -49,22 +49,6 @@ static char key_a[KEY_LEN + 1], key_b[KEY_LEN + 1], key_op[KEY_LEN + 1];
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                   */
 
-static uint16_t free_port(void) {
-  struct sockaddr_in a;
-  socklen_t len = sizeof(a);
-  uint16_t port = 0;
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  memset(&a, 0, sizeof(a));
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-      getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-    port = ntohs(a.sin_port);
-  if (fd >= 0)
-    close(fd);
-  return port;
-}
-
 static const char *coaps_url(char *out, size_t cap, uint16_t port,
                              const char *path) {
   snprintf(out, cap, "coaps://127.0.0.1:%u%s%s", port, *path ? "/" : "", path);
@@ -552,7 +536,7 @@ static void test_removed_identity_refused(void) {
 
 static void test_no_plain(void) {
   char db[320], port_s[8], pport_s[8], key[KEY_LEN + 1], url[256];
-  uint16_t port = free_port(), pport = free_port();
+  uint16_t port = it_free_port(), pport = it_free_port();
   it_proc_t *p = NULL;
   it_result_t r;
 
@@ -615,7 +599,7 @@ static void test_server_stops_cleanly(void) {
 
 static int suite_init(void) {
   it_init();
-  psk_port = free_port();
+  psk_port = it_free_port();
   if (psk_port == 0)
     return -1;
   snprintf(psk_port_s, sizeof(psk_port_s), "%u", psk_port);

@@ -1110,6 +1110,22 @@ int it_udp_open(it_udp_t *u, uint16_t port) {
   return 0;
 }
 
+uint16_t it_free_port(void) {
+  struct sockaddr_in a;
+  socklen_t len = sizeof(a);
+  uint16_t port = 0;
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+      getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+    port = ntohs(a.sin_port);
+  if (fd >= 0)
+    close(fd);
+  return port;
+}
+
 int it_udp_listen(it_udp_t *u) {
   memset(u, 0, sizeof(*u));
   u->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);

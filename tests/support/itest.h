@@ -370,6 +370,9 @@ int it_udp_listen(it_udp_t *u);
 /** Close it; safe to call twice. */
 void it_udp_close(it_udp_t *u);
 
+/** A UDP port on 127.0.0.1 that was free a moment ago, or 0. */
+uint16_t it_free_port(void);
+
 /** A fresh Message ID / a fresh 4-byte token for this socket. */
 uint16_t it_udp_mid(it_udp_t *u);
 void it_udp_token(it_udp_t *u, uint8_t tok[4]);
