@@ -52,8 +52,16 @@ int ec_batch_commit(ec_server_t *srv) {
            srv->n_pending, ec_strerror(rc));
   else if (srv->n_pending > 1)
     ec_log(EC_LOG_DEBUG, "group commit of %u writes", srv->n_pending);
-  ec_pending_t *p = srv->pending;
-  srv->pending = NULL;
+  /* ec_batch_defer() pushes each write in front: turn the list around, so
+   * that what was written publishes in write order and the last write of
+   * the batch is what caches, ETags and notifications end on. */
+  ec_pending_t *p = NULL;
+  while (srv->pending != NULL) {
+    ec_pending_t *next = srv->pending->next;
+    srv->pending->next = p;
+    p = srv->pending;
+    srv->pending = next;
+  }
   srv->n_pending = 0;
   while (p != NULL) {
     ec_pending_t *next = p->next;

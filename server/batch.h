@@ -18,7 +18,9 @@
  * acknowledged again without reaching the handler. ec_batch_commit() commits
  * and then triggers every deferred answer; libcoap runs the handler again
  * with the request, which finds its ec_pending_t with ec_batch_take() and
- * answers with a separate (confirmable) response.
+ * answers with a separate (confirmable) response. The batch publishes its
+ * writes (p->done) in the order they were written, so what a later write of
+ * the same resource published is what stays.
  *
  * Any other request commits an open batch first (ec_req_init does), so no
  * read sees data that is not yet durable and no other write nests in it.

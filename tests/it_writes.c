@@ -1,0 +1,321 @@
+/* edgecoap: status writes: group commits, ETags, conditional requests, answers. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <CUnit/CUnit.h>
+#include <jansson.h>
+
+#include "itest.h"
+#include "suite.h"
+
+/*
+ * What a status write promises besides durability (API.md section 2): the
+ * current state, its ETag and the notifications follow the newest committed
+ * report, also when many writes share one group commit; ETags grow in write
+ * order and never name two representations, across restarts and formats;
+ * If-Match and If-None-Match are obeyed; and a lone confirmable write is
+ * answered in one datagram. Raw UDP peers throughout, so that what is on the
+ * wire is what is checked. The suite's server is its own.
+ */
+
+#define DEP "a11ce5e5-0000-4000-8000-00000000beef"
+#define N_CONCURRENT 10
+#define ROUNDS 3
+#define TIMEOUT_MS 5000
+#define QUIET_MS 300 /* no further datagram within this: none is coming */
+
+static it_server_t srv;
+static bool server_up;
+
+/* ------------------------------------------------------------------------ */
+/* Helpers                                                                   */
+
+static it_coap_msg_t *msg_new(void) {
+  it_coap_msg_t *m = calloc(1, sizeof(*m));
+  CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+  return m;
+}
+
+static const char *status_path(char *out, size_t cap, const char *dev,
+                               const char *tail) {
+  snprintf(out, cap, "device/%s/deployment/%s/status%s", dev, DEP, tail);
+  return out;
+}
+
+/* A report whose one component is named @p name. */
+static const char *report(const char *state, const char *name) {
+  static char buf[512];
+  snprintf(buf, sizeof(buf),
+           "{\"apiVersion\":\"deployment.margo/v1\",\"kind\":"
+           "\"DeploymentStatus\",\"deploymentId\":\"%s\",\"status\":"
+           "{\"state\":\"%s\"},\"components\":[{\"name\":\"%s\","
+           "\"state\":\"%s\"}]}",
+           DEP, state, name, state);
+  return buf;
+}
+
+/* An ETag option as a number (they are at most 8 bytes); 0 when absent. */
+static uint64_t etag_of(const it_coap_msg_t *m) {
+  size_t len = 0;
+  const uint8_t *v = it_coap_opt(m, IT_OPT_ETAG, 0, &len);
+  uint64_t e = 0;
+  for (size_t i = 0; v != NULL && i < len && i < 8; i++)
+    e = e << 8 | v[i];
+  return v != NULL && len == 0 ? 1 : e; /* an empty ETag still is one */
+}
+
+/* The one component's name of a report document (JSON), or "". */
+static const char *name_of(const json_t *doc, char *out, size_t cap) {
+  const json_t *c = json_array_get(json_object_get(doc, "components"), 0);
+  const char *n = json_string_value(json_object_get(c, "name"));
+  snprintf(out, cap, "%s", n ? n : "");
+  return out;
+}
+
+static json_t *body_json(const it_coap_msg_t *m) {
+  return json_loadb((const char *)m->payload, m->payload_len, 0, NULL);
+}
+
+/* Build a CON request; @p if_match_len < 0: no If-Match, @p if_none_match:
+ * add If-None-Match. */
+static ssize_t build(it_udp_t *u, int method, const char *path,
+                     const char *body, const uint8_t *if_match,
+                     int if_match_len, bool if_none_match, uint8_t *dgram,
+                     size_t cap) {
+  it_coap_msg_t *m = msg_new();
+  uint8_t tok[4];
+  it_udp_token(u, tok);
+  it_coap_init(m, IT_CON, method, it_udp_mid(u), tok, sizeof(tok));
+  it_coap_add_path(m, path);
+  if (if_match_len >= 0)
+    it_coap_add_opt(m, IT_OPT_IF_MATCH, if_match, (size_t)if_match_len);
+  if (if_none_match)
+    it_coap_add_opt(m, 5 /* If-None-Match */, NULL, 0);
+  if (body != NULL) {
+    it_coap_add_uint(m, IT_OPT_CONTENT_FORMAT, 50);
+    it_coap_set_payload(m, body, strlen(body));
+  }
+  it_coap_add_uint(m, IT_OPT_ACCEPT, 50);
+  ssize_t n = it_coap_encode(m, dgram, cap);
+  free(m);
+  return n;
+}
+
+static int request(int method, const char *path, const char *body,
+                   it_coap_msg_t *resp) {
+  it_udp_t u;
+  uint8_t dgram[IT_COAP_MAX_DGRAM];
+  if (it_udp_open(&u, srv.port) < 0)
+    return -1;
+  ssize_t n = build(&u, method, path, body, NULL, -1, false, dgram,
+                    sizeof(dgram));
+  int rc = n > 0 ? it_coap_exchange_raw(&u, dgram, (size_t)n, resp, TIMEOUT_MS)
+                 : -1;
+  it_udp_close(&u);
+  return rc;
+}
+
+/* GET the status (JSON): its component's name and its ETag. */
+static int get_current(const char *dev, char *name, size_t cap,
+                       uint64_t *etag) {
+  char path[256];
+  it_coap_msg_t *r = msg_new();
+  int code = -1;
+  name[0] = '\0';
+  if (request(IT_GET, status_path(path, sizeof(path), dev, ""), NULL, r) ==
+      0) {
+    code = IT_CODE_INT(r->code);
+    json_t *j = body_json(r);
+    name_of(j, name, cap);
+    json_decref(j);
+    *etag = etag_of(r);
+  }
+  free(r);
+  return code;
+}
+
+/* The history after @p since: names by seq into @p names[seq - since - 1].
+ * @return the newest seq seen (since when none) */
+static long long history_after(const char *dev, long long since,
+                               char (*names)[32], int max) {
+  char path[256], tail[64];
+  it_udp_t u;
+  it_body_t b;
+  long long last = since;
+  snprintf(tail, sizeof(tail), "/history?since=%lld", since);
+  CU_ASSERT_EQUAL_FATAL(it_udp_open(&u, srv.port), 0);
+  if (it_coap_get_blockwise(&u, status_path(path, sizeof(path), dev, tail),
+                            50, 1024, 100, &b, TIMEOUT_MS) == 0) {
+    json_t *j = json_loadb((const char *)b.body, b.len, 0, NULL);
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(j, "reports"), i, e) {
+      long long seq = json_integer_value(json_object_get(e, "seq"));
+      if (seq - since - 1 >= 0 && seq - since - 1 < max)
+        name_of(json_object_get(e, "report"), names[seq - since - 1], 32);
+      if (seq > last)
+        last = seq;
+    }
+    json_decref(j);
+    free(b.body);
+  }
+  it_udp_close(&u);
+  return last;
+}
+
+/* Acknowledge a confirmable separate response or notification. */
+static void ack(it_udp_t *u, const it_coap_msg_t *m) {
+  if (m->type != IT_CON)
+    return;
+  uint8_t a[4] = {(uint8_t)(1u << 6 | IT_ACK << 4), 0, (uint8_t)(m->mid >> 8),
+                  (uint8_t)m->mid};
+  it_udp_send(u, a, sizeof(a));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Concurrent writes in one group commit                                     */
+
+static void test_concurrent_writes_end_on_the_newest(void) {
+  static const char *const states[] = {"Pending",  "Installing", "Installed",
+                                       "Removing", "Failed"};
+  char path[256], name[64];
+  it_coap_msg_t *r = msg_new();
+  CU_ASSERT_TRUE_FATAL(server_up);
+  status_path(path, sizeof(path), "cw", "");
+  CU_ASSERT_EQUAL_FATAL(request(IT_POST, path, report("Pending", "first"), r),
+                        0);
+  CU_ASSERT_EQUAL_FATAL(IT_CODE_INT(r->code), 201);
+
+  /* An observer of the status. */
+  it_udp_t obs;
+  uint8_t otok[4], dgram[IT_COAP_MAX_DGRAM];
+  CU_ASSERT_EQUAL_FATAL(it_udp_open(&obs, srv.port), 0);
+  it_udp_token(&obs, otok);
+  it_coap_init(r, IT_CON, IT_GET, it_udp_mid(&obs), otok, sizeof(otok));
+  it_coap_add_uint(r, IT_OPT_OBSERVE, 0);
+  it_coap_add_path(r, path);
+  it_coap_add_uint(r, IT_OPT_ACCEPT, 50);
+  ssize_t n = it_coap_encode(r, dgram, sizeof(dgram));
+  CU_ASSERT_EQUAL_FATAL(it_coap_exchange_raw(&obs, dgram, (size_t)n, r,
+                                             TIMEOUT_MS),
+                        0);
+  CU_ASSERT_EQUAL_FATAL(it_coap_opt_count(r, IT_OPT_OBSERVE), 1);
+
+  long long since = 1;
+  for (int round = 0; round < ROUNDS; round++) {
+    it_udp_t u[N_CONCURRENT];
+    uint8_t d[N_CONCURRENT][IT_COAP_MAX_DGRAM];
+    size_t dl[N_CONCURRENT];
+    uint8_t tok[N_CONCURRENT][4];
+    uint64_t etag[N_CONCURRENT] = {0};
+    bool done[N_CONCURRENT] = {false};
+    for (int w = 0; w < N_CONCURRENT; w++) {
+      char nm[32];
+      snprintf(nm, sizeof(nm), "r%d-w%d", round, w);
+      CU_ASSERT_EQUAL_FATAL(it_udp_open(&u[w], srv.port), 0);
+      ssize_t k = build(&u[w], w % 2 ? IT_PUT : IT_POST, path,
+                        report(states[w % 5], nm), NULL, -1, false, d[w],
+                        sizeof(d[w]));
+      CU_ASSERT_FATAL(k > 0);
+      dl[w] = (size_t)k;
+      it_coap_msg_t tmp;
+      CU_ASSERT_EQUAL_FATAL(it_coap_parse(d[w], dl[w], &tmp), 0);
+      memcpy(tok[w], tmp.token, 4);
+    }
+    /* All ten wait in the server's socket while it is stopped, so its next
+     * I/O round takes them into one group commit. */
+    CU_ASSERT_EQUAL_FATAL(kill(srv.pid, SIGSTOP), 0);
+    for (int w = 0; w < N_CONCURRENT; w++)
+      CU_ASSERT_EQUAL(it_udp_send(&u[w], d[w], dl[w]), 0);
+    CU_ASSERT_EQUAL_FATAL(kill(srv.pid, SIGCONT), 0);
+
+    int left = N_CONCURRENT;
+    uint64_t end = it_now_ms() + 3 * TIMEOUT_MS;
+    while (left > 0 && it_now_ms() < end) {
+      for (int w = 0; w < N_CONCURRENT; w++) {
+        while (!done[w] && it_udp_recv_msg(&u[w], r, 5) == 0) {
+          ack(&u[w], r);
+          if (r->code == 0 || memcmp(r->token, tok[w], 4) != 0)
+            continue; /* the empty ACK of a deferred answer */
+          CU_ASSERT_EQUAL(IT_CODE_INT(r->code), 204);
+          etag[w] = etag_of(r);
+          done[w] = true;
+          left--;
+        }
+      }
+    }
+    CU_ASSERT_EQUAL_FATAL(left, 0);
+    for (int w = 0; w < N_CONCURRENT; w++)
+      it_udp_close(&u[w]);
+
+    /* Write order is the order of seq in the history. */
+    char names[N_CONCURRENT][32];
+    memset(names, 0, sizeof(names));
+    long long last = history_after("cw", since, names, N_CONCURRENT);
+    CU_ASSERT_EQUAL_FATAL(last, since + N_CONCURRENT);
+    since = last;
+    uint64_t prev = 0;
+    for (int s = 0; s < N_CONCURRENT; s++) {
+      int w = -1;
+      sscanf(names[s], "r%*d-w%d", &w);
+      CU_ASSERT_FATAL(w >= 0 && w < N_CONCURRENT);
+      CU_ASSERT(etag[w] > prev); /* ETags grow in write order */
+      prev = etag[w];
+    }
+    int newest = -1;
+    sscanf(names[N_CONCURRENT - 1], "r%*d-w%d", &newest);
+
+    /* GET, its ETag, and the observer's last notification agree with the
+     * newest entry of the history. */
+    uint64_t cur_etag = 0;
+    CU_ASSERT_EQUAL(get_current("cw", name, sizeof(name), &cur_etag), 205);
+    CU_ASSERT_STRING_EQUAL(name, names[N_CONCURRENT - 1]);
+    CU_ASSERT_EQUAL(cur_etag, etag[newest]);
+    char heard[64] = "";
+    uint64_t heard_etag = 0;
+    for (;;) {
+      if (it_udp_recv_msg(&obs, r, strcmp(heard, name) == 0 ? QUIET_MS
+                                                             : TIMEOUT_MS) < 0)
+        break;
+      ack(&obs, r);
+      if (IT_CODE_INT(r->code) != 205)
+        continue;
+      json_t *j = body_json(r);
+      name_of(j, heard, sizeof(heard));
+      json_decref(j);
+      heard_etag = etag_of(r);
+    }
+    CU_ASSERT_STRING_EQUAL(heard, names[N_CONCURRENT - 1]);
+    CU_ASSERT_EQUAL(heard_etag, cur_etag);
+  }
+  /* The ten did share commits (the server logs each group commit). */
+  CU_ASSERT(it_server_log_count(&srv, "group commit of") > 0);
+  it_udp_close(&obs);
+  free(r);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Set-up                                                                    */
+
+static int suite_init(void) {
+  it_init();
+  server_up = it_server_start(&srv, NULL) == 0;
+  return server_up ? 0 : -1;
+}
+
+static const ec_test_t tests[] = {
+    {test_concurrent_writes_end_on_the_newest,
+     "concurrent_writes_end_on_the_newest"},
+};
+
+int main(void) {
+  static const ec_test_after_t after = {it_after_run, &srv, "it_writes"};
+  return ec_test_main("writes", tests, EC_TEST_COUNT(tests), suite_init, NULL,
+                      &after);
+}
