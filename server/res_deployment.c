@@ -187,8 +187,20 @@ static int same_path(const coap_pdu_t *request, coap_resource_t *r) {
   return same;
 }
 
-/* Replace the route's cached report with these encodings (taken over). */
-static void cache_put(ec_server_t *srv, ec_route_t *rt, uint8_t *cbor,
+/*
+ * The ETag of report @p seq of a status in @p fmt. It is made of what is
+ * stored, so it never names two representations: not after a restart (a
+ * counter in memory would start again), not across formats (the low bit),
+ * and it grows in write order (seq is the history's order). seq >= 1, so
+ * it is never 0 (no ETag).
+ */
+static uint64_t status_etag(int64_t seq, ec_format_t fmt) {
+  return (uint64_t)seq << 1 | (fmt == EC_FORMAT_CBOR);
+}
+
+/* Replace the route's cached report @p seq with these encodings (taken
+ * over). */
+static void cache_put(ec_route_t *rt, int64_t seq, uint8_t *cbor,
                       size_t cbor_len, uint8_t *json, size_t json_len) {
   free(rt->cbor);
   free(rt->json);
@@ -196,7 +208,7 @@ static void cache_put(ec_server_t *srv, ec_route_t *rt, uint8_t *cbor,
   rt->cbor_len = cbor_len;
   rt->json = json;
   rt->json_len = json_len;
-  rt->etag = ++srv->next_etag;
+  rt->seq = seq;
 }
 
 /* Encode @p st as JSON into a new buffer; NULL when out of memory. */
@@ -213,8 +225,9 @@ static uint8_t *json_of(const ec_deployment_status_t *st, size_t *len) {
   return json;
 }
 
-/* Cache @p cbor (taken over) with its JSON form made from @p st. */
-static int cache_set(ec_server_t *srv, ec_route_t *rt, uint8_t *cbor,
+/* Cache report @p seq, @p cbor (taken over), with its JSON form made from
+ * @p st. */
+static int cache_set(ec_route_t *rt, int64_t seq, uint8_t *cbor,
                      size_t cbor_len, const ec_deployment_status_t *st) {
   size_t json_len;
   uint8_t *json = json_of(st, &json_len);
@@ -222,7 +235,7 @@ static int cache_set(ec_server_t *srv, ec_route_t *rt, uint8_t *cbor,
     free(cbor);
     return EC_ENOMEM;
   }
-  cache_put(srv, rt, cbor, cbor_len, json, json_len);
+  cache_put(rt, seq, cbor, cbor_len, json, json_len);
   return 0;
 }
 
@@ -232,8 +245,9 @@ static int cache_load(ec_req_t *rq, ec_route_t *rt) {
     return 0;
   uint8_t *doc;
   size_t len;
+  int64_t seq = 0;
   int rc = ec_store_status_get(rq->srv->store, rt->device_id,
-                               rt->deployment_id, &doc, &len, NULL);
+                               rt->deployment_id, &doc, &len, NULL, &seq);
   if (rc < 0)
     return rc;
   ec_deployment_status_t st;
@@ -245,14 +259,16 @@ static int cache_load(ec_req_t *rq, ec_route_t *rt) {
     free(doc);
     return EC_ESTORE;
   }
-  return cache_set(rq->srv, rt, doc, len, &st);
+  return cache_set(rt, seq, doc, len, &st);
 }
 
 static void send_cached(ec_req_t *rq, ec_route_t *rt, int code) {
   if (rq->resp_fmt == EC_FORMAT_CBOR)
-    ec_req_send(rq, code, EC_FORMAT_CBOR, rt->cbor, rt->cbor_len, rt->etag);
+    ec_req_send(rq, code, EC_FORMAT_CBOR, rt->cbor, rt->cbor_len,
+                status_etag(rt->seq, EC_FORMAT_CBOR));
   else
-    ec_req_send(rq, code, EC_FORMAT_JSON, rt->json, rt->json_len, rt->etag);
+    ec_req_send(rq, code, EC_FORMAT_JSON, rt->json, rt->json_len,
+                status_etag(rt->seq, EC_FORMAT_JSON));
 }
 
 /* Count or forget an observation; refuses past the caps with 5.03. */
@@ -320,14 +336,16 @@ static int replay(ec_req_t *rq, ec_route_t *rt) {
   ec_log(EC_LOG_INFO, "status %s/%s: retransmission of seq %lld answered again",
          rt->device_id, rt->deployment_id, (long long)a->ref);
   if (rq->resp_fmt == EC_FORMAT_CBOR) {
-    ec_req_send(rq, a->code, EC_FORMAT_CBOR, h[0].report, h[0].report_len, 0);
+    ec_req_send(rq, a->code, EC_FORMAT_CBOR, h[0].report, h[0].report_len,
+                status_etag(a->ref, EC_FORMAT_CBOR));
   } else {
     uint8_t *json = NULL;
     ssize_t len = ec_cbor_to_json(h[0].report, h[0].report_len, NULL, 0);
     if (len >= 0 && (json = malloc((size_t)len + 1)) != NULL &&
         ec_cbor_to_json(h[0].report, h[0].report_len, (char *)json,
                         (size_t)len + 1) == len)
-      ec_req_send(rq, a->code, EC_FORMAT_JSON, json, (size_t)len, 0);
+      ec_req_send(rq, a->code, EC_FORMAT_JSON, json, (size_t)len,
+                  status_etag(a->ref, EC_FORMAT_JSON));
     else
       ec_req_problem(rq, 500, "out-of-memory", NULL, "cannot encode");
     free(json);
@@ -348,7 +366,6 @@ typedef struct {
   size_t cbor_len;
   uint8_t *json;
   size_t json_len;
-  uint64_t etag;
 } status_pending_t;
 
 static uint8_t *memdup(const uint8_t *p, size_t n) {
@@ -370,9 +387,8 @@ static void pending_done(ec_server_t *srv, ec_pending_t *base) {
     free(rt->cbor); /* stale now: the next read reloads it from the store */
     rt->cbor = NULL;
   } else {
-    cache_put(srv, rt, cbor, p->cbor_len, json, p->json_len);
+    cache_put(rt, p->seq, cbor, p->cbor_len, json, p->json_len);
   }
-  p->etag = rt->etag;
   ec_dedup_answer_t a = {rt, p->code, p->seq, 1};
   ec_dedup_put(srv->dedup, &p->key, &a);
   ec_log(EC_LOG_DEBUG, "status %s/%s: %s, changed (seq %lld, %u observers)",
@@ -389,9 +405,11 @@ static void pending_answer(ec_req_t *rq, ec_pending_t *base) {
     return;
   }
   if (rq->resp_fmt == EC_FORMAT_CBOR)
-    ec_req_send(rq, p->code, EC_FORMAT_CBOR, p->cbor, p->cbor_len, p->etag);
+    ec_req_send(rq, p->code, EC_FORMAT_CBOR, p->cbor, p->cbor_len,
+                status_etag(p->seq, EC_FORMAT_CBOR));
   else
-    ec_req_send(rq, p->code, EC_FORMAT_JSON, p->json, p->json_len, p->etag);
+    ec_req_send(rq, p->code, EC_FORMAT_JSON, p->json, p->json_len,
+                status_etag(p->seq, EC_FORMAT_JSON));
 }
 
 static void pending_free(ec_pending_t *base) {
@@ -450,6 +468,75 @@ static int status_write_batched(ec_req_t *rq, ec_route_t *rt,
   return 1;
 }
 
+/*
+ * If-Match and If-None-Match (RFC 7252 section 5.10.8) against the current
+ * report: If-Match holds when one of its ETags is the current report's (in
+ * either format: both name the same report) or is empty and a report
+ * exists; If-None-Match holds when none exists. Returns 0 to go on, -1 when
+ * 4.12 (or a storage failure) was answered and nothing may be written.
+ */
+static int preconditions(ec_req_t *rq, ec_route_t *rt, const char *dev,
+                         const char *dep) {
+  coap_opt_iterator_t it;
+  coap_opt_filter_t filter;
+  const coap_opt_t *opt;
+  int none_match =
+      coap_check_option(rq->request, COAP_OPTION_IF_NONE_MATCH, &it) != NULL;
+  int has_match = coap_check_option(rq->request, COAP_OPTION_IF_MATCH, &it) !=
+                  NULL;
+  if (!has_match && !none_match)
+    return 0;
+  /* Compare with what is committed, the writes of an open batch included:
+   * they are published first, so two conditional writes of one batch cannot
+   * both match the state before it. */
+  ec_batch_commit(rq->srv);
+  int64_t seq = 0;
+  int rc;
+  if (rt != NULL) {
+    rc = cache_load(rq, rt);
+    seq = rc == 0 ? rt->seq : 0;
+  } else {
+    /* No resource (yet, or no longer held in memory): ask the store. */
+    uint8_t *doc = NULL;
+    size_t len;
+    rc = ec_store_status_get(rq->srv->store, dev, dep, &doc, &len, NULL, &seq);
+    free(doc);
+  }
+  if (rc < 0 && rc != EC_ENOTFOUND) {
+    ec_req_problem(rq, 500, "storage-failure", NULL, "cannot read: %s",
+                   ec_strerror(rc));
+    return -1;
+  }
+  if (rc < 0)
+    seq = 0;
+  int matched = 0;
+  coap_option_filter_clear(&filter);
+  coap_option_filter_set(&filter, COAP_OPTION_IF_MATCH);
+  coap_option_iterator_init(rq->request, &it, &filter);
+  while (!matched && (opt = coap_option_next(&it)) != NULL) {
+    size_t len = coap_opt_length(opt);
+    if (len == 0) {
+      matched = seq > 0;
+    } else if (seq > 0 && len <= 8) {
+      uint64_t e = coap_decode_var_bytes8(coap_opt_value(opt), len);
+      matched = e == status_etag(seq, EC_FORMAT_JSON) ||
+                e == status_etag(seq, EC_FORMAT_CBOR);
+    }
+  }
+  if (has_match && !matched) {
+    ec_req_problem(rq, 412, "precondition-failed", NULL,
+                   seq > 0 ? "If-Match names no ETag of the current report"
+                           : "If-Match, and no report was stored yet");
+    return -1;
+  }
+  if (none_match && seq > 0) {
+    ec_req_problem(rq, 412, "precondition-failed", NULL,
+                   "If-None-Match, and a report is stored already");
+    return -1;
+  }
+  return 0;
+}
+
 /* POST or PUT a report. @p rt is NULL when the pair has no resources yet. */
 static void status_write(ec_req_t *rq, ec_route_t *rt, const char *dev,
                          const char *dep) {
@@ -463,6 +550,8 @@ static void status_write(ec_req_t *rq, ec_route_t *rt, const char *dev,
                    "a DeploymentStatus document is required");
     return;
   }
+  if (preconditions(rq, rt, dev, dep) < 0)
+    return;
 
   ec_deployment_status_t st;
   ec_codec_error_t err;
@@ -510,7 +599,7 @@ static void status_write(ec_req_t *rq, ec_route_t *rt, const char *dev,
       same_path(rq->request, rt->resource))
     rq->resource = rt->resource;
   int code = created ? 201 : 204;
-  if (rt == NULL || cache_set(rq->srv, rt, doc, (size_t)n, &st) < 0) {
+  if (rt == NULL || cache_set(rt, seq, doc, (size_t)n, &st) < 0) {
     /* The report is stored; answer it from the encoded copy we still have. */
     ec_req_empty(rq, code);
     if (rt == NULL)

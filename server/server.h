@@ -79,7 +79,7 @@ typedef struct ec_route {
   size_t cbor_len;
   uint8_t *json;
   size_t json_len;
-  uint64_t etag;            /* changes with every stored report */
+  int64_t seq;              /* the cached report's history seq (its ETag) */
 } ec_route_t;
 
 struct ec_server {
@@ -94,7 +94,6 @@ struct ec_server {
   /* One scratch arena reused by every request: handlers never nest. */
   uint8_t *arena_buf;
   size_t arena_cap;
-  uint64_t next_etag;
   /* Group commit (batch.h). */
   struct ec_pending *pending;   /* written, waiting for the COMMIT */
   struct ec_pending *triggered; /* committed, waiting to be answered */

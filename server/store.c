@@ -191,7 +191,7 @@ static const char *const statement_sql[ST_COUNT] = {
         "INSERT INTO status_history"
         " (device_id, deployment_id, seq, received_at, doc)"
         " VALUES (?1, ?2, ?3, ?4, ?5)",
-    [ST_STATUS_GET] = "SELECT doc, updated_at FROM deployment_status"
+    [ST_STATUS_GET] = "SELECT doc, updated_at, last_seq FROM deployment_status"
                       " WHERE device_id = ?1 AND deployment_id = ?2",
     [ST_HISTORY_GET] = "SELECT seq, received_at, doc FROM status_history"
                        " WHERE device_id = ?1 AND deployment_id = ?2"
@@ -682,7 +682,8 @@ bool ec_store_in_batch(const ec_store_t *s) {
 
 int ec_store_status_get(ec_store_t *s, const char *device_id,
                         const char *deployment_id, uint8_t **doc,
-                        size_t *doc_len, int64_t *updated_at_ms) {
+                        size_t *doc_len, int64_t *updated_at_ms,
+                        int64_t *seq) {
   if (s == NULL || !store_id_ok(device_id) || !store_id_ok(deployment_id) || doc == NULL ||
       doc_len == NULL)
     return EC_EINVAL;
@@ -719,6 +720,8 @@ int ec_store_status_get(ec_store_t *s, const char *device_id,
     memcpy(copy, blob, len);
   if (updated_at_ms)
     *updated_at_ms = sqlite3_column_int64(st, 1);
+  if (seq)
+    *seq = sqlite3_column_int64(st, 2);
   store_stmt_done(st);
   *doc = copy;
   *doc_len = len;

@@ -106,11 +106,12 @@ bool ec_store_in_batch(const ec_store_t *s);
  * @param[out] doc      a malloc'd copy of the document (non-NULL even when
  *                      empty); the caller frees it
  * @param[out] updated_at_ms  may be NULL
+ * @param[out] seq      the report's history seq (its write order), may be NULL
  * @return 0, EC_ENOTFOUND, EC_EINVAL, EC_ENOMEM or EC_ESTORE
  */
 int ec_store_status_get(ec_store_t *s, const char *device_id,
                         const char *deployment_id, uint8_t **doc,
-                        size_t *doc_len, int64_t *updated_at_ms);
+                        size_t *doc_len, int64_t *updated_at_ms, int64_t *seq);
 
 /**
  * Read up to @p limit history entries with seq > @p since, oldest first

@@ -301,6 +301,165 @@ static void test_concurrent_writes_end_on_the_newest(void) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* Conditional requests (RFC 7252 section 5.10.8)                            */
+
+/* A write with If-Match @p etag (@p len < 0: none) or If-None-Match; the
+ * answer's code. */
+static int write_if(int method, const char *dev, const char *state,
+                    const uint8_t *etag, int len, bool none_match) {
+  char path[256];
+  it_udp_t u;
+  uint8_t dgram[IT_COAP_MAX_DGRAM];
+  it_coap_msg_t *r = msg_new();
+  int code = -1;
+  CU_ASSERT_EQUAL_FATAL(it_udp_open(&u, srv.port), 0);
+  ssize_t n = build(&u, method, status_path(path, sizeof(path), dev, ""),
+                    report(state, state), etag, len, none_match, dgram,
+                    sizeof(dgram));
+  if (n > 0 && it_coap_exchange_raw(&u, dgram, (size_t)n, r, TIMEOUT_MS) == 0)
+    code = IT_CODE_INT(r->code);
+  it_udp_close(&u);
+  free(r);
+  return code;
+}
+
+/* An ETag number as its option bytes (big-endian, shortest). */
+static int etag_bytes(uint64_t e, uint8_t out[8]) {
+  int n = 0;
+  uint8_t tmp[8];
+  while (e != 0 && n < 8) {
+    tmp[n++] = (uint8_t)e;
+    e >>= 8;
+  }
+  for (int i = 0; i < n; i++)
+    out[i] = tmp[n - 1 - i];
+  return n;
+}
+
+static int history_count(const char *dev) {
+  char names[64][32];
+  return (int)history_after(dev, 0, names, 64);
+}
+
+static void test_conditional_writes(void) {
+  char name[64];
+  uint8_t e[8];
+  uint64_t etag = 0;
+  CU_ASSERT_TRUE_FATAL(server_up);
+  /* No report yet: If-Match fails and creates nothing; If-None-Match
+   * creates. */
+  CU_ASSERT_EQUAL(write_if(IT_PUT, "cond", "Pending", NULL, 0, false), 412);
+  CU_ASSERT_EQUAL(get_current("cond", name, sizeof(name), &etag), 404);
+  CU_ASSERT_EQUAL(write_if(IT_PUT, "cond", "Pending", NULL, -1, true), 201);
+  CU_ASSERT_EQUAL(get_current("cond", name, sizeof(name), &etag), 205);
+  CU_ASSERT_STRING_EQUAL(name, "Pending");
+  CU_ASSERT_EQUAL(history_count("cond"), 1);
+
+  /* If-None-Match on an existing status, and a wrong If-Match, by PUT and
+   * POST: 4.12, nothing written. */
+  int n = etag_bytes(etag + 2, e);
+  CU_ASSERT_EQUAL(write_if(IT_PUT, "cond", "Failed", NULL, -1, true), 412);
+  CU_ASSERT_EQUAL(write_if(IT_POST, "cond", "Failed", NULL, -1, true), 412);
+  CU_ASSERT_EQUAL(write_if(IT_PUT, "cond", "Failed", e, n, false), 412);
+  CU_ASSERT_EQUAL(write_if(IT_POST, "cond", "Failed", e, n, false), 412);
+  static const uint8_t junk[] = {0xde, 0xad, 0xbe, 0xef};
+  CU_ASSERT_EQUAL(write_if(IT_PUT, "cond", "Failed", junk, 4, false), 412);
+  CU_ASSERT_EQUAL(history_count("cond"), 1);
+  CU_ASSERT_EQUAL(get_current("cond", name, sizeof(name), &etag), 205);
+  CU_ASSERT_STRING_EQUAL(name, "Pending");
+
+  /* The right ETag applies, once: it names the old report afterwards. */
+  n = etag_bytes(etag, e);
+  CU_ASSERT_EQUAL(write_if(IT_PUT, "cond", "Installing", e, n, false), 204);
+  CU_ASSERT_EQUAL(write_if(IT_POST, "cond", "Installed", e, n, false), 412);
+  CU_ASSERT_EQUAL(get_current("cond", name, sizeof(name), &etag), 205);
+  CU_ASSERT_STRING_EQUAL(name, "Installing");
+  /* An empty If-Match matches any existing report. */
+  CU_ASSERT_EQUAL(write_if(IT_POST, "cond", "Installed", NULL, 0, false), 204);
+  CU_ASSERT_EQUAL(history_count("cond"), 3);
+  CU_ASSERT_EQUAL(get_current("cond", name, sizeof(name), &etag), 205);
+  CU_ASSERT_STRING_EQUAL(name, "Installed");
+}
+
+/* ------------------------------------------------------------------------ */
+/* ETags name one representation: per format, and across restarts           */
+
+/* GET the status in @p accept; its ETag (0: none). */
+static uint64_t etag_in(const char *dev, int accept) {
+  char path[256];
+  it_udp_t u;
+  uint8_t tok[4], dgram[IT_COAP_MAX_DGRAM];
+  it_coap_msg_t *r = msg_new();
+  uint64_t e = 0;
+  CU_ASSERT_EQUAL_FATAL(it_udp_open(&u, srv.port), 0);
+  it_udp_token(&u, tok);
+  it_coap_init(r, IT_CON, IT_GET, it_udp_mid(&u), tok, sizeof(tok));
+  it_coap_add_path(r, status_path(path, sizeof(path), dev, ""));
+  it_coap_add_uint(r, IT_OPT_ACCEPT, (uint32_t)accept);
+  ssize_t n = it_coap_encode(r, dgram, sizeof(dgram));
+  if (n > 0 && it_coap_exchange_raw(&u, dgram, (size_t)n, r, TIMEOUT_MS) == 0 &&
+      IT_CODE_INT(r->code) == 205)
+    e = etag_of(r);
+  it_udp_close(&u);
+  free(r);
+  return e;
+}
+
+#define N_SEEN 16
+
+typedef struct {
+  uint64_t etag;
+  char what[48]; /* report and format */
+} seen_t;
+
+/* Record that @p etag named @p what; false when it named another before. */
+static bool note(seen_t *seen, int *n, uint64_t etag, const char *what) {
+  for (int i = 0; i < *n; i++)
+    if (seen[i].etag == etag)
+      return strcmp(seen[i].what, what) == 0;
+  if (*n < N_SEEN) {
+    seen[*n].etag = etag;
+    snprintf(seen[*n].what, sizeof(seen[*n].what), "%s", what);
+    (*n)++;
+  }
+  return true;
+}
+
+static void test_etags_name_one_representation(void) {
+  static const char *const states[] = {"Pending", "Installing", "Installed"};
+  seen_t seen[N_SEEN];
+  int n_seen = 0, clashes = 0;
+  char what[48];
+  CU_ASSERT_TRUE_FATAL(server_up);
+  for (int i = 0; i < 3; i++) {
+    CU_ASSERT_EQUAL(write_if(IT_POST, "etag", states[i], NULL, -1, false),
+                    i == 0 ? 201 : 204);
+    uint64_t j = etag_in("etag", 50), c = etag_in("etag", 60);
+    CU_ASSERT(j != 0 && c != 0 && j != c); /* JSON and CBOR differ */
+    snprintf(what, sizeof(what), "%s json", states[i]);
+    clashes += !note(seen, &n_seen, j, what);
+    snprintf(what, sizeof(what), "%s cbor", states[i]);
+    clashes += !note(seen, &n_seen, c, what);
+  }
+  /* After a restart: the current report keeps its ETags, and neither it
+   * nor the next report takes an ETag that named another before. */
+  CU_ASSERT_EQUAL_FATAL(it_server_restart(&srv), 0);
+  for (int i = 0; i < 2; i++) {
+    const char *state = i == 0 ? "Installed" : "Removing";
+    if (i == 1)
+      CU_ASSERT_EQUAL(write_if(IT_PUT, "etag", state, NULL, -1, false), 204);
+    uint64_t j = etag_in("etag", 50), c = etag_in("etag", 60);
+    CU_ASSERT(j != 0 && c != 0 && j != c);
+    snprintf(what, sizeof(what), "%s json", state);
+    clashes += !note(seen, &n_seen, j, what);
+    snprintf(what, sizeof(what), "%s cbor", state);
+    clashes += !note(seen, &n_seen, c, what);
+  }
+  CU_ASSERT_EQUAL(clashes, 0);
+  CU_ASSERT_EQUAL(n_seen, 8);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Set-up                                                                    */
 
 static int suite_init(void) {
@@ -312,6 +471,8 @@ static int suite_init(void) {
 static const ec_test_t tests[] = {
     {test_concurrent_writes_end_on_the_newest,
      "concurrent_writes_end_on_the_newest"},
+    {test_conditional_writes, "conditional_writes"},
+    {test_etags_name_one_representation, "etags_name_one_representation"},
 };
 
 int main(void) {

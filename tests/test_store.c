@@ -159,14 +159,16 @@ static void test_get_returns_latest_doc(void) {
                   0);
   uint8_t *doc = NULL;
   size_t len = 0;
-  int64_t at = 0;
-  CU_ASSERT_EQUAL_FATAL(ec_store_status_get(f.s, DEV, DEP, &doc, &len, &at), 0);
+  int64_t at = 0, seq = 0;
+  CU_ASSERT_EQUAL_FATAL(
+      ec_store_status_get(f.s, DEV, DEP, &doc, &len, &at, &seq), 0);
   CU_ASSERT_EQUAL(len, sizeof(latest));
   CU_ASSERT_EQUAL(memcmp(doc, latest, sizeof(latest)), 0);
   CU_ASSERT_EQUAL(at, 1700000000123);
+  CU_ASSERT_EQUAL(seq, 2); /* the latest report's history seq */
   free(doc);
-  /* updated_at_ms is optional. */
-  CU_ASSERT_EQUAL(ec_store_status_get(f.s, DEV, DEP, &doc, &len, NULL), 0);
+  /* updated_at_ms and seq are optional. */
+  CU_ASSERT_EQUAL(ec_store_status_get(f.s, DEV, DEP, &doc, &len, NULL, NULL), 0);
   free(doc);
   fx_teardown(&f);
 }
@@ -178,14 +180,14 @@ static void test_get_unknown_pair_not_found(void) {
                   0);
   uint8_t *doc = (uint8_t *)&f; /* must be reset to NULL */
   size_t len = 99;
-  CU_ASSERT_EQUAL(ec_store_status_get(f.s, DEV, DEP2, &doc, &len, NULL),
+  CU_ASSERT_EQUAL(ec_store_status_get(f.s, DEV, DEP2, &doc, &len, NULL, NULL),
                   EC_ENOTFOUND);
   CU_ASSERT_PTR_NULL(doc);
   CU_ASSERT_EQUAL(len, 0);
-  CU_ASSERT_EQUAL(ec_store_status_get(f.s, "dev-2", DEP, &doc, &len, NULL),
+  CU_ASSERT_EQUAL(ec_store_status_get(f.s, "dev-2", DEP, &doc, &len, NULL, NULL),
                   EC_ENOTFOUND);
   /* Device IDs are case-sensitive; only deployment IDs are normalised. */
-  CU_ASSERT_EQUAL(ec_store_status_get(f.s, "DEV-1", DEP, &doc, &len, NULL),
+  CU_ASSERT_EQUAL(ec_store_status_get(f.s, "DEV-1", DEP, &doc, &len, NULL, NULL),
                   EC_ENOTFOUND);
   fx_teardown(&f);
 }
@@ -197,7 +199,7 @@ static void test_empty_doc_round_trips(void) {
                   0);
   uint8_t *doc = NULL;
   size_t len = 99;
-  CU_ASSERT_EQUAL(ec_store_status_get(f.s, DEV, DEP, &doc, &len, NULL), 0);
+  CU_ASSERT_EQUAL(ec_store_status_get(f.s, DEV, DEP, &doc, &len, NULL, NULL), 0);
   CU_ASSERT_PTR_NOT_NULL(doc);
   CU_ASSERT_EQUAL(len, 0);
   free(doc);
@@ -326,7 +328,7 @@ static void test_deployment_id_case_insensitive(void) {
   size_t len = 0;
   CU_ASSERT_EQUAL_FATAL(
       ec_store_status_get(f.s, DEV, "0b7C8F2e-3a41-4D5E-9f60-71A2b3c4d5E6", &doc,
-                          &len, NULL),
+                          &len, NULL, NULL),
       0);
   CU_ASSERT_EQUAL(len, 1);
   CU_ASSERT_EQUAL(doc[0], 'B');
@@ -361,7 +363,7 @@ static void test_restart_keeps_everything(void) {
   uint8_t *doc = NULL;
   size_t len = 0;
   int64_t at = 0;
-  CU_ASSERT_EQUAL_FATAL(ec_store_status_get(f.s, DEV, DEP, &doc, &len, &at), 0);
+  CU_ASSERT_EQUAL_FATAL(ec_store_status_get(f.s, DEV, DEP, &doc, &len, &at, NULL), 0);
   CU_ASSERT_EQUAL(len, 3);
   CU_ASSERT_EQUAL(memcmp(doc, "two", 3), 0);
   CU_ASSERT_EQUAL(at, 2);
@@ -463,7 +465,7 @@ static int walk_cb(void *ud, const char *dev, const char *dep) {
   /* The server reads each pair's document while it walks. */
   uint8_t *doc = NULL;
   size_t len = 0;
-  if (ec_store_status_get(w->s, dev, dep, &doc, &len, NULL) == 0)
+  if (ec_store_status_get(w->s, dev, dep, &doc, &len, NULL, NULL) == 0)
     w->reads_ok++;
   free(doc);
   return 0;
@@ -609,12 +611,12 @@ static void test_failed_put_stores_nothing(void) {
   uint8_t *doc = NULL;
   size_t len = 0;
   int64_t at = 0;
-  CU_ASSERT_EQUAL_FATAL(ec_store_status_get(f.s, DEV, DEP, &doc, &len, &at), 0);
+  CU_ASSERT_EQUAL_FATAL(ec_store_status_get(f.s, DEV, DEP, &doc, &len, &at, NULL), 0);
   CU_ASSERT_EQUAL(len, 3);
   CU_ASSERT_EQUAL(memcmp(doc, "one", 3), 0);
   CU_ASSERT_EQUAL(at, 1);
   free(doc);
-  CU_ASSERT_EQUAL(ec_store_status_get(f.s, DEV, DEP2, &doc, &len, NULL),
+  CU_ASSERT_EQUAL(ec_store_status_get(f.s, DEV, DEP2, &doc, &len, NULL, NULL),
                   EC_ENOTFOUND);
 
   external_exec(f.path, "DROP TRIGGER inject");
@@ -674,7 +676,7 @@ static void test_invalid_arguments(void) {
   CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_PENDING, NULL, 4, 1, NULL, NULL),
                   EC_EINVAL);
   CU_ASSERT_EQUAL(ec_store_status_put(f.s, NULL, NULL, NULL), EC_EINVAL);
-  CU_ASSERT_EQUAL(ec_store_status_get(f.s, DEV, long_id, &doc, &len, NULL),
+  CU_ASSERT_EQUAL(ec_store_status_get(f.s, DEV, long_id, &doc, &len, NULL, NULL),
                   EC_EINVAL);
   CU_ASSERT_EQUAL(ec_store_history(f.s, DEV, NULL, 0, 0, &h, &n), EC_EINVAL);
   CU_ASSERT_EQUAL(ec_store_each_status(f.s, NULL, NULL), EC_EINVAL);
