@@ -16,6 +16,7 @@
 #include "fuzz.h"
 #include "log.h"
 #include "batch.h"
+#include "res_provisioning.h"
 #include "server.h"
 
 /*
@@ -281,6 +282,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* As the server's loop does after each round: commit, which releases
      * the answers deferred to that commit. */
     ec_batch_commit(srv);
+    /* And hand finished password checks back (res_provisioning.h): they run
+     * on a worker thread, so wait for them, a bounded while. */
+    for (int w = 0; ec_provisioning_poll(srv) > 0 && w < 5000; w++)
+      usleep(200);
     ssize_t n;
     while ((n = recv(cli, answer, sizeof answer, 0)) > 0) {
       got++;

@@ -3,6 +3,7 @@
 #include "auth.h"
 
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,8 +33,11 @@ struct ec_auth {
 
 void ec_auth_config_default(ec_auth_config_t *cfg) {
   cfg->token_ttl_ms = 3600LL * 60 * 1000;
-  cfg->user_max_failures = 5;
+  cfg->pair_max_failures = 5;
   cfg->peer_max_failures = 20;
+  cfg->user_slow_after = 5;
+  cfg->slow_base_ms = 250;
+  cfg->slow_max_ms = 4000;
   cfg->window_ms = 15LL * 60 * 1000;
 }
 
@@ -65,7 +69,7 @@ bool ec_auth_password_verify(const char *hash, const char *password) {
 
 int ec_auth_new(const ec_auth_config_t *cfg, ec_auth_t **out) {
   if (cfg == NULL || out == NULL || cfg->token_ttl_ms <= 0 ||
-      cfg->window_ms <= 0) {
+      cfg->window_ms <= 0 || cfg->slow_base_ms < 0 || cfg->slow_max_ms < 0) {
     return EC_EINVAL;
   }
   if (sodium_init() < 0) {
@@ -164,6 +168,14 @@ void ec_auth_count_failure(ec_auth_t *a, const char *kind, const void *key,
   s->count++;
 }
 
+/* The failures of @p key in its current window. */
+static unsigned limit_count(ec_auth_t *a, const char *kind, const void *key,
+                            size_t key_len, int64_t now_ms) {
+  limit_slot_t *s =
+      limit_find(a, limit_hash(a, kind, key, key_len), false, now_ms);
+  return s != NULL && now_ms - s->start_ms < a->cfg.window_ms ? s->count : 0;
+}
+
 static void limit_forget(ec_auth_t *a, const char *kind, const void *key,
                          size_t key_len, int64_t now_ms) {
   limit_slot_t *s =
@@ -188,60 +200,128 @@ static int64_t touch_interval(const ec_auth_t *a) {
   return t < 60000 ? t : 60000;
 }
 
-int ec_auth_login(ec_auth_t *a, ec_store_t *s, const char *username,
-                  const char *password, const void *peer, size_t peer_len,
-                  int64_t now_ms, ec_auth_session_t *out) {
-  if (a == NULL || s == NULL || username == NULL || password == NULL ||
-      out == NULL || (peer == NULL && peer_len > 0)) {
+/* The (username, address) pair as one key: the username's NUL keeps
+ * ("ab", "c...") and ("a", "bc...") apart. */
+static size_t pair_key(const ec_auth_attempt_t *at, uint8_t *out) {
+  size_t ulen = strlen(at->username) + 1;
+  memcpy(out, at->username, ulen);
+  memcpy(out + ulen, at->peer, at->peer_len);
+  return ulen + at->peer_len;
+}
+
+/* The wait before a check of a username with @p failures failures from all
+ * addresses: none up to user_slow_after, then slow_base_ms doubling with
+ * each further failure, at most slow_max_ms. */
+static int64_t slow_down(const ec_auth_config_t *cfg, unsigned failures) {
+  if (failures < cfg->user_slow_after || cfg->slow_max_ms == 0)
+    return 0;
+  int64_t d = cfg->slow_base_ms > 0 ? cfg->slow_base_ms : 1;
+  for (unsigned i = cfg->user_slow_after; i < failures && d < cfg->slow_max_ms;
+       i++)
+    d *= 2;
+  return d < cfg->slow_max_ms ? d : cfg->slow_max_ms;
+}
+
+int ec_auth_login_begin(ec_auth_t *a, ec_store_t *s, const char *username,
+                        const void *peer, size_t peer_len, int64_t now_ms,
+                        ec_auth_attempt_t *out) {
+  if (a == NULL || s == NULL || username == NULL || out == NULL ||
+      (peer == NULL && peer_len > 0) ||
+      strlen(username) > EC_STORE_PROV_TEXT_MAX) {
     return EC_EINVAL;
   }
-  size_t ulen = strlen(username);
-  if (ec_auth_limited(a, "user", username, ulen, a->cfg.user_max_failures,
+  memset(out, 0, sizeof(*out));
+  snprintf(out->username, sizeof(out->username), "%s", username);
+  out->peer_len = peer_len < sizeof(out->peer) ? peer_len : sizeof(out->peer);
+  if (out->peer_len > 0) {
+    memcpy(out->peer, peer, out->peer_len);
+  }
+  uint8_t pk[sizeof(out->username) + sizeof(out->peer)];
+  size_t pk_len = pair_key(out, pk);
+  if (ec_auth_limited(a, "pair", pk, pk_len, a->cfg.pair_max_failures,
                       now_ms) ||
-      ec_auth_limited(a, "peer", peer, peer_len, a->cfg.peer_max_failures,
-                      now_ms)) {
+      ec_auth_limited(a, "peer", out->peer, out->peer_len,
+                      a->cfg.peer_max_failures, now_ms)) {
     ec_log(EC_LOG_WARN,
            "auth: login of '%.64s' refused: too many failed "
-           "attempts for this user or address",
+           "attempts for this user from this address, or from this address",
            username);
     return EC_ENOTFOUND;
   }
 
-  ec_store_prov_user_t u;
-  int rc = ec_store_prov_user_find(s, username, &u);
+  int rc = ec_store_prov_user_find(s, username, &out->user);
   if (rc < 0 && rc != EC_ENOTFOUND) {
     return rc;
   }
-  bool known = rc == 0;
+  out->known = rc == 0;
   /* Always one slow hash, against the dummy for an unknown user, so that the
    * time taken says nothing about whether the account exists. */
-  bool ok = ec_auth_password_verify(known ? u.password_hash : a->dummy_hash,
-                                    password) &&
-            known;
-  if (!ok) {
-    ec_auth_count_failure(a, "user", username, ulen, now_ms);
-    ec_auth_count_failure(a, "peer", peer, peer_len, now_ms);
-    ec_log(EC_LOG_INFO, "auth: failed login for '%.64s'", username);
+  if (!out->known) {
+    memcpy(out->user.password_hash, a->dummy_hash,
+           sizeof(out->user.password_hash));
+  }
+  unsigned fails = limit_count(a, "user", username, strlen(username), now_ms);
+  out->delay_ms = slow_down(&a->cfg, fails);
+  if (out->delay_ms > 0) {
+    ec_log(EC_LOG_INFO,
+           "auth: login of '%.64s' delayed %lld ms: %u failed attempts from "
+           "all addresses",
+           username, (long long)out->delay_ms, fails);
+  }
+  return 0;
+}
+
+int ec_auth_login_finish(ec_auth_t *a, ec_store_t *s, ec_auth_attempt_t *at,
+                         bool match, int64_t now_ms, ec_auth_session_t *out) {
+  if (a == NULL || s == NULL || at == NULL || (match && out == NULL)) {
+    return EC_EINVAL;
+  }
+  sodium_memzero(at->user.password_hash, sizeof(at->user.password_hash));
+  uint8_t pk[sizeof(at->username) + sizeof(at->peer)];
+  size_t pk_len = pair_key(at, pk);
+  if (!match || !at->known) {
+    ec_auth_count_failure(a, "pair", pk, pk_len, now_ms);
+    ec_auth_count_failure(a, "peer", at->peer, at->peer_len, now_ms);
+    ec_auth_count_failure(a, "user", at->username, strlen(at->username),
+                          now_ms);
+    ec_log(EC_LOG_INFO, "auth: failed login for '%.64s'", at->username);
     return EC_ENOTFOUND;
   }
-  limit_forget(a, "user", username, ulen, now_ms);
+  /* The pair's count only: the failures of the username from elsewhere are
+   * someone else's, and keep slowing them down for the rest of the window. */
+  limit_forget(a, "pair", pk, pk_len, now_ms);
 
   uint8_t raw[EC_PROV_TOKEN_BYTES];
   uint8_t digest[EC_STORE_PROV_DIGEST_LEN];
   randombytes_buf(raw, sizeof(raw));
   token_digest(raw, digest);
-  rc = ec_store_prov_token_add(s, digest, u.id, now_ms, a->cfg.token_ttl_ms);
+  int rc = ec_store_prov_token_add(s, digest, at->user.id, now_ms,
+                                   a->cfg.token_ttl_ms);
   if (rc < 0) {
     sodium_memzero(raw, sizeof(raw));
     return rc;
   }
   ec_prov_token_hex(raw, out->token);
   sodium_memzero(raw, sizeof(raw));
-  out->user = u;
-  memset(out->user.password_hash, 0, sizeof(out->user.password_hash));
-  ec_log(EC_LOG_INFO, "auth: user %lld (%s) logged in", (long long)u.id,
-         u.username);
+  out->user = at->user;
+  ec_log(EC_LOG_INFO, "auth: user %lld (%s) logged in", (long long)at->user.id,
+         at->user.username);
   return 0;
+}
+
+int ec_auth_login(ec_auth_t *a, ec_store_t *s, const char *username,
+                  const char *password, const void *peer, size_t peer_len,
+                  int64_t now_ms, ec_auth_session_t *out) {
+  ec_auth_attempt_t at;
+  if (password == NULL) {
+    return EC_EINVAL;
+  }
+  int rc = ec_auth_login_begin(a, s, username, peer, peer_len, now_ms, &at);
+  if (rc < 0) {
+    return rc;
+  }
+  bool match = ec_auth_password_verify(at.user.password_hash, password);
+  return ec_auth_login_finish(a, s, &at, match, now_ms, out);
 }
 
 int ec_auth_logout(ec_auth_t *a, ec_store_t *s, const char *token_hex,

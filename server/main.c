@@ -8,6 +8,7 @@
 
 #include "admin.h"
 #include "log.h"
+#include "pwcheck.h"
 #include "server.h"
 
 static volatile sig_atomic_t stop_flag;
@@ -50,13 +51,28 @@ static void usage(FILE *out) {
           "  --token-ttl TIME    a session token unused this long expires "
           "(default 3600;\n"
           "                      minutes, or with a unit: 90s, 60m, 2h)\n"
-          "  --login-user-failures N  failed logins per username per "
-          "window (default 5)\n"
+          "  --login-user-failures N  failed logins per username from one "
+          "client\n"
+          "                      address per window: then that address is "
+          "refused\n"
+          "                      for that username (default 5)\n"
           "  --login-peer-failures N  failed logins per client address per "
-          "window\n"
-          "                      (default 20)\n"
+          "window:\n"
+          "                      then it is refused for every username "
+          "(default 20)\n"
+          "  --login-slow-after N failed logins per username from all "
+          "addresses\n"
+          "                      after which each of its logins waits, "
+          "250 ms\n"
+          "                      doubling per further failure (default 5)\n"
+          "  --login-max-delay TIME  the longest such wait (default 4s; "
+          "also ms)\n"
           "  --login-window TIME the failed-login window (default 15 "
           "minutes)\n"
+          "  --login-threads N   threads checking passwords (default 1)\n"
+          "  --login-queue N     password checks in flight; past it a "
+          "login gets\n"
+          "                      5.03 with Max-Age (default 32)\n"
           "  -h, --help          show this help\n"
           "  --version           show the version\n"
           "\n"
@@ -91,6 +107,10 @@ enum {
   OPT_LOGIN_USER,
   OPT_LOGIN_PEER,
   OPT_LOGIN_WINDOW,
+  OPT_LOGIN_SLOW,
+  OPT_LOGIN_DELAY,
+  OPT_LOGIN_THREADS,
+  OPT_LOGIN_QUEUE,
   OPT_PSK_PORT,
   OPT_DTLS,
   OPT_NO_PLAIN
@@ -103,7 +123,9 @@ static int parse_duration_ms(const char *s, int64_t *out) {
     return -1;
   unsigned long long v = strtoull(s, &end, 10);
   int64_t unit = 60000;
-  if (*end == 's')
+  if (end[0] == 'm' && end[1] == 's')
+    unit = 1, end += 2;
+  else if (*end == 's')
     unit = 1000, end++;
   else if (*end == 'm')
     end++;
@@ -131,6 +153,10 @@ int main(int argc, char **argv) {
       {"login-user-failures", required_argument, NULL, OPT_LOGIN_USER},
       {"login-peer-failures", required_argument, NULL, OPT_LOGIN_PEER},
       {"login-window", required_argument, NULL, OPT_LOGIN_WINDOW},
+      {"login-slow-after", required_argument, NULL, OPT_LOGIN_SLOW},
+      {"login-max-delay", required_argument, NULL, OPT_LOGIN_DELAY},
+      {"login-threads", required_argument, NULL, OPT_LOGIN_THREADS},
+      {"login-queue", required_argument, NULL, OPT_LOGIN_QUEUE},
       {"psk-port", required_argument, NULL, OPT_PSK_PORT},
       {"dtls", no_argument, NULL, OPT_DTLS},
       {"no-plain", no_argument, NULL, OPT_NO_PLAIN},
@@ -205,6 +231,22 @@ int main(int argc, char **argv) {
     case OPT_LOGIN_WINDOW:
       if (parse_duration_ms(optarg, &cfg.login_window_ms) < 0)
         goto bad_value;
+      break;
+    case OPT_LOGIN_SLOW:
+    case OPT_LOGIN_QUEUE:
+      if (parse_uint(optarg, 1000000, &v) < 0 || v == 0)
+        goto bad_value;
+      *(c == OPT_LOGIN_SLOW ? &cfg.login_slow_after : &cfg.login_queue) =
+          (unsigned)v;
+      break;
+    case OPT_LOGIN_DELAY:
+      if (parse_duration_ms(optarg, &cfg.login_max_delay_ms) < 0)
+        goto bad_value;
+      break;
+    case OPT_LOGIN_THREADS:
+      if (parse_uint(optarg, EC_PWCHECK_MAX_THREADS, &v) < 0 || v == 0)
+        goto bad_value;
+      cfg.login_threads = (unsigned)v;
       break;
     case 'h':
       usage(stdout);

@@ -9,7 +9,9 @@
 
 #include "auth.h"
 #include "dedup.h"
+#include "batch.h"
 #include "log.h"
+#include "pwcheck.h"
 #include "request.h"
 #include "watch.h"
 #include "util.h"
@@ -36,6 +38,7 @@ typedef struct ec_prov ec_prov_t;
 
 struct ec_prov {
   ec_auth_t *auth;
+  ec_pwcheck_t *pwcheck; /* password checks, off the I/O thread */
   ec_watch_list_t watches;
   /* Their addresses tell this module's remembered answers apart in the
    * server's dedup table. */
@@ -646,6 +649,158 @@ static size_t peer_address(coap_session_t *s, const void **out) {
   return sizeof(*a);
 }
 
+/*
+ * A login's password check runs on a worker thread (pwcheck.h), so that a
+ * flood of logins cannot stall every other request. The first run of the
+ * handler applies the limits and reads the account (ec_auth_login_begin),
+ * queues the check and registers the request with libcoap as asynchronous,
+ * which acknowledges a confirmable request with an empty ACK at once. Each
+ * I/O round, ec_provisioning_poll() collects finished checks and triggers
+ * their requests; libcoap runs the handler again, which finds its
+ * login_t, counts the outcome, makes the token (ec_auth_login_finish) and
+ * answers with a separate response. Only the check leaves the I/O thread:
+ * libcoap and SQLite are used on it alone. With EC_LOGIN_QUEUE checks in
+ * flight (--login-queue) a login is refused at once with 5.03 and Max-Age.
+ */
+typedef struct {
+  ec_pending_t base; /* first: batch.h's answer plumbing */
+  ec_pwcheck_job_t job;
+  ec_auth_attempt_t attempt;
+  ec_dedup_key_t key; /* the request as first received, for its answer */
+  ec_format_t fmt;    /* the answer's format, as first negotiated */
+  bool dtls;          /* came over DTLS: a token may be remembered */
+} login_t;
+
+/* Seconds a client told 5.03 should wait before trying again. */
+#define LOGIN_RETRY_S 1
+
+static void login_free(ec_pending_t *pp) {
+  login_t *l = (login_t *)pp;
+  sodium_memzero(l, sizeof(*l));
+  free(l);
+}
+
+static void login_release_job(ec_pwcheck_job_t *j) {
+  login_free((ec_pending_t *)((char *)j - offsetof(login_t, job)));
+}
+
+/* The handler's second run: answer what the check found. */
+static void login_answer(ec_req_t *rq, ec_pending_t *pp) {
+  login_t *l = (login_t *)pp;
+  ec_prov_t *p = rq->srv->prov;
+  ec_auth_session_t sess;
+  if (coap_pdu_get_code(rq->response) != 0)
+    return; /* ec_req_init refused the second run (a revoked identity) */
+  /* Remembered under the request as it first came, which is what a
+   * retransmission repeats; the formats are those first negotiated. */
+  rq->dedup_key = l->key;
+  rq->dedup_keyed = 1;
+  rq->resp_fmt = l->fmt;
+  int rc = ec_auth_login_finish(p->auth, rq->srv->store, &l->attempt,
+                                l->job.match, ec_now_ms(), &sess);
+  if (rc == EC_ENOTFOUND) {
+    answer_error(rq, 401, "FAILURE", "ACCOUNT_PASSWORD_INCORRECT", NULL, NULL,
+                 0, &p->login_key);
+    return;
+  }
+  if (rc < 0) {
+    answer_server_error(rq, "FAILURE", rc);
+    return;
+  }
+  ec_login_response_t out = {sess.token,         sess.user.id, sess.user.role,
+                             sess.user.username, "SUCCESS",    "NO_ERROR"};
+  uint8_t *doc;
+  ssize_t n;
+  ENCODE(doc, n, ec_login_response_encode(rq->resp_fmt, &out, buf, cap));
+  /* An answer holding a token is remembered over DTLS only. On plain
+   * CoAP anyone can send from any address, so a copy kept there could
+   * only ever help someone else to it; a plain retransmission is
+   * evaluated again and earns what its credentials earn. */
+  send_owned(rq, 201, doc, n, l->dtls ? &p->login_key : NULL);
+  sodium_memzero(&sess, sizeof(sess));
+}
+
+static void answer_busy(ec_req_t *rq) {
+  uint8_t buf[4];
+  coap_add_option(rq->response, COAP_OPTION_MAXAGE,
+                  coap_encode_var_safe(buf, sizeof(buf), LOGIN_RETRY_S), buf);
+  ec_req_problem(rq, 503, "too-many-logins", NULL,
+                 "%u logins are being checked; try again in %d s",
+                 rq->srv->cfg.login_queue, LOGIN_RETRY_S);
+}
+
+/* The handler's first run for a username and password. */
+static void login_start(ec_req_t *rq, const ec_login_request_t *lr) {
+  ec_prov_t *p = rq->srv->prov;
+  const void *peer;
+  size_t peer_len = peer_address(rq->session, &peer);
+  login_t *l = calloc(1, sizeof(*l));
+  if (l == NULL) {
+    answer_server_error(rq, "FAILURE", EC_ENOMEM);
+    return;
+  }
+  int rc = ec_auth_login_begin(p->auth, rq->srv->store, lr->username, peer,
+                               peer_len, ec_now_ms(), &l->attempt);
+  if (rc == 0 && strlen(lr->password) > EC_PWCHECK_MAX_PASSWORD) {
+    /* Longer than any password an account can have: wrong, no check. */
+    rc = ec_auth_login_finish(p->auth, rq->srv->store, &l->attempt, false,
+                              ec_now_ms(), NULL);
+  }
+  if (rc == EC_ENOTFOUND || rc == EC_EINVAL) {
+    answer_error(rq, 401, "FAILURE", "ACCOUNT_PASSWORD_INCORRECT", NULL, NULL,
+                 0, &p->login_key);
+    login_free(&l->base);
+    return;
+  }
+  if (rc < 0) {
+    answer_server_error(rq, "FAILURE", rc);
+    login_free(&l->base);
+    return;
+  }
+  memcpy(l->job.hash, l->attempt.user.password_hash, sizeof(l->job.hash));
+  snprintf(l->job.password, sizeof(l->job.password), "%s", lr->password);
+  l->job.delay_ms = l->attempt.delay_ms;
+  l->key = *ec_req_dedup_key(rq);
+  l->fmt = rq->resp_fmt;
+  l->dtls = coap_session_get_proto(rq->session) == COAP_PROTO_DTLS;
+  l->base.answer = login_answer;
+  l->base.free = login_free;
+  /* Delay 0: until ec_provisioning_poll() triggers it. */
+  coap_async_t *async = coap_register_async(rq->session, rq->request, 0);
+  if (async == NULL) {
+    answer_busy(rq);
+    login_free(&l->base);
+    return;
+  }
+  if (ec_pwcheck_submit(p->pwcheck, &l->job) < 0) {
+    ec_log(EC_LOG_WARN, "auth: login of '%.64s' refused with 5.03: %u checks "
+           "in flight", lr->username, rq->srv->cfg.login_queue);
+    coap_free_async(rq->session, async);
+    answer_busy(rq);
+    login_free(&l->base);
+    return;
+  }
+  coap_async_set_app_data(async, l);
+  l->base.async = async;
+  /* No code set: libcoap sends the empty ACK of a confirmable request. */
+}
+
+unsigned ec_provisioning_poll(ec_server_t *srv) {
+  if (srv->prov == NULL)
+    return 0;
+  for (ec_pwcheck_job_t *j = ec_pwcheck_take_done(srv->prov->pwcheck), *next;
+       j != NULL; j = next) {
+    next = j->next;
+    login_t *l = (login_t *)((char *)j - offsetof(login_t, job));
+    /* Until libcoap runs the handler again, the answer is the server's
+     * (batch.h's list, freed at shutdown if it never runs). */
+    l->base.next = srv->triggered;
+    srv->triggered = &l->base;
+    coap_async_trigger(l->base.async);
+  }
+  return ec_pwcheck_in_flight(srv->prov->pwcheck);
+}
+
 static void hnd_login(coap_resource_t *r, coap_session_t *s,
                       const coap_pdu_t *req, const coap_string_t *q,
                       coap_pdu_t *resp) {
@@ -654,10 +809,14 @@ static void hnd_login(coap_resource_t *r, coap_session_t *s,
   ec_req_t rq;
   ec_login_request_t lr;
   ec_prov_error_t err;
-  ec_auth_session_t sess;
 
-  if (ec_req_init(&rq, srv, r, s, req, q, resp) < 0 ||
-      replay(&rq, &p->login_key) || ec_req_body(&rq) <= 0)
+  int init = ec_req_init(&rq, srv, r, s, req, q, resp);
+  ec_pending_t *pending = ec_batch_take(&rq);
+  if (pending != NULL) { /* the check is done: answer it */
+    ec_batch_answer(&rq, pending);
+    goto done;
+  }
+  if (init < 0 || replay(&rq, &p->login_key) || ec_req_body(&rq) <= 0)
     goto done;
   /* Every answer below is remembered (a success over plain CoAP excepted,
    * see there): even a refusal changed something (a failure counted, a
@@ -671,45 +830,22 @@ static void hnd_login(coap_resource_t *r, coap_session_t *s,
                    &p->login_key);
     goto done;
   }
-  if (lr.token != NULL) {
-    int rc = ec_auth_logout(p->auth, srv->store, lr.token, ec_now_ms());
-    if (rc == EC_ENOTFOUND) {
-      answer_error(&rq, 401, "FAILURE", "INVALID_TOKEN", NULL, NULL, 0,
-                   &p->login_key);
-    } else if (rc < 0) {
-      answer_server_error(&rq, "FAILURE", rc);
-    } else {
-      ec_login_response_t out = {.status = "LOGGED_OUT", .error = "NO_ERROR"};
-      uint8_t *doc;
-      ssize_t n;
-      ENCODE(doc, n, ec_login_response_encode(rq.resp_fmt, &out, buf, cap));
-      send_owned(&rq, 202, doc, n, &p->login_key);
-    }
+  if (lr.token == NULL) {
+    login_start(&rq, &lr);
     goto done;
   }
-  const void *peer;
-  size_t peer_len = peer_address(s, &peer);
-  int rc = ec_auth_login(p->auth, srv->store, lr.username, lr.password, peer,
-                         peer_len, ec_now_ms(), &sess);
+  int rc = ec_auth_logout(p->auth, srv->store, lr.token, ec_now_ms());
   if (rc == EC_ENOTFOUND) {
-    answer_error(&rq, 401, "FAILURE", "ACCOUNT_PASSWORD_INCORRECT", NULL, NULL,
-                 0, &p->login_key);
+    answer_error(&rq, 401, "FAILURE", "INVALID_TOKEN", NULL, NULL, 0,
+                 &p->login_key);
   } else if (rc < 0) {
     answer_server_error(&rq, "FAILURE", rc);
   } else {
-    ec_login_response_t out = {sess.token,         sess.user.id, sess.user.role,
-                               sess.user.username, "SUCCESS",    "NO_ERROR"};
+    ec_login_response_t out = {.status = "LOGGED_OUT", .error = "NO_ERROR"};
     uint8_t *doc;
     ssize_t n;
     ENCODE(doc, n, ec_login_response_encode(rq.resp_fmt, &out, buf, cap));
-    /* An answer holding a token is remembered over DTLS only. On plain
-     * CoAP anyone can send from any address, so a copy kept there could
-     * only ever help someone else to it; a plain retransmission is
-     * evaluated again and earns what its credentials earn. */
-    send_owned(&rq, 201, doc, n,
-               coap_session_get_proto(s) == COAP_PROTO_DTLS ? &p->login_key
-                                                             : NULL);
-    memset(&sess, 0, sizeof(sess));
+    send_owned(&rq, 202, doc, n, &p->login_key);
   }
 done:
   ec_req_done(&rq);
@@ -733,8 +869,12 @@ int ec_provisioning_init(ec_server_t *srv) {
   ec_auth_config_t acfg;
   ec_auth_config_default(&acfg);
   acfg.token_ttl_ms = srv->cfg.token_ttl_ms;
-  acfg.user_max_failures = srv->cfg.login_user_failures;
+  acfg.pair_max_failures = srv->cfg.login_user_failures;
   acfg.peer_max_failures = srv->cfg.login_peer_failures;
+  acfg.user_slow_after = srv->cfg.login_slow_after;
+  acfg.slow_max_ms = srv->cfg.login_max_delay_ms;
+  if (acfg.slow_base_ms > acfg.slow_max_ms)
+    acfg.slow_base_ms = acfg.slow_max_ms;
   acfg.window_ms = srv->cfg.login_window_ms;
 
   ec_prov_t *p = calloc(1, sizeof(*p));
@@ -747,6 +887,10 @@ int ec_provisioning_init(ec_server_t *srv) {
   }
   srv->prov = p;
   ec_watch_list_init(srv, &p->watches, "provisioning");
+  rc = ec_pwcheck_new(srv->cfg.login_threads, srv->cfg.login_queue,
+                      &p->pwcheck);
+  if (rc < 0)
+    return rc; /* srv->prov is freed by ec_provisioning_free() */
 
   coap_resource_t *login =
       add_resource(srv, PATH_LOGIN, "\"provisioning.login\"");
@@ -761,16 +905,22 @@ int ec_provisioning_init(ec_server_t *srv) {
    * same (RFC 6690 "obs"). */
   coap_add_attr(comps, coap_make_str_const("obs"), NULL, 0);
   ec_log(EC_LOG_INFO,
-         "provisioning: token lifetime %lld s, login limits %u "
-         "per user and %u per address in %lld s",
-         (long long)(acfg.token_ttl_ms / 1000), acfg.user_max_failures,
-         acfg.peer_max_failures, (long long)(acfg.window_ms / 1000));
+         "provisioning: token lifetime %lld s; in %lld s, %u failed logins "
+         "per user and address and %u per address, and past %u per user a "
+         "delay of up to %lld ms; %u password-check threads, %u in flight",
+         (long long)(acfg.token_ttl_ms / 1000),
+         (long long)(acfg.window_ms / 1000), acfg.pair_max_failures,
+         acfg.peer_max_failures, acfg.user_slow_after,
+         (long long)acfg.slow_max_ms, srv->cfg.login_threads,
+         srv->cfg.login_queue);
   return 0;
 }
 
 void ec_provisioning_free(ec_server_t *srv) {
   if (srv == NULL || srv->prov == NULL)
     return;
+  /* Checks never answered: their libcoap requests went with the context. */
+  ec_pwcheck_free(srv->prov->pwcheck, login_release_job);
   ec_auth_free(srv->prov->auth);
   free(srv->prov);
   srv->prov = NULL;

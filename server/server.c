@@ -35,7 +35,11 @@ void ec_server_config_default(ec_server_config_t *cfg) {
   cfg->token_ttl_ms = 3600LL * 60 * 1000;
   cfg->login_user_failures = 5;
   cfg->login_peer_failures = 20;
+  cfg->login_slow_after = 5;
+  cfg->login_max_delay_ms = 4000;
   cfg->login_window_ms = 15LL * 60 * 1000;
+  cfg->login_threads = 1;
+  cfg->login_queue = 32;
   cfg->psk_port = 5684;
 }
 
@@ -262,9 +266,13 @@ fail_srv:
 #define BATCH_DRAIN_ROUNDS 64
 
 int ec_server_run(ec_server_t *srv, volatile sig_atomic_t *stop) {
+  unsigned logins_in_flight = 0;
   while (!*stop) {
-    /* A bounded wait lets a signal's flag be seen within a second. */
-    if (coap_io_process(srv->ctx, 1000) < 0) {
+    /* A bounded wait lets a signal's flag be seen within a second; while
+     * password checks run on their threads (res_provisioning.c), rounds are
+     * short, so that each answer goes out within a few milliseconds of its
+     * check: libcoap cannot be woken from another thread. */
+    if (coap_io_process(srv->ctx, logins_in_flight > 0 ? 2 : 1000) < 0) {
       ec_log(EC_LOG_ERROR, "the CoAP I/O loop failed");
       return EC_EIO;
     }
@@ -280,6 +288,7 @@ int ec_server_run(ec_server_t *srv, volatile sig_atomic_t *stop) {
         break;
     }
     ec_batch_commit(srv);
+    logins_in_flight = ec_provisioning_poll(srv);
   }
   ec_batch_commit(srv);
   return 0;

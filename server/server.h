@@ -26,9 +26,13 @@ typedef struct {
   unsigned dedup_slots;          /**< remembered write answers: 16384 */
   /* Device provisioning components (API.md section 4, server/auth.h). */
   int64_t token_ttl_ms;          /**< a token unused this long expires: 3600 min */
-  unsigned login_user_failures;  /**< failed logins per username per window: 5 */
+  unsigned login_user_failures;  /**< failed logins per (username, address) per window: 5 */
   unsigned login_peer_failures;  /**< failed logins per peer address per window: 20 */
+  unsigned login_slow_after;     /**< per username, all addresses: then delayed: 5 */
+  int64_t login_max_delay_ms;    /**< the longest such delay: 4 s */
   int64_t login_window_ms;       /**< the failed-login window: 15 min */
+  unsigned login_threads;        /**< password-check threads: 1 */
+  unsigned login_queue;          /**< password checks in flight at most: 32 */
   /* DTLS with PSK identities (server/access.h, docs/SECURITY.md). */
   uint16_t psk_port;             /**< coaps:// port: 5684 */
   bool dtls;                     /**< bind DTLS even with no identity stored */

@@ -199,6 +199,17 @@ void itp_check_recent_datetime(const char *dt) {
   CU_ASSERT(t >= now - 10 && t <= now + 2);
 }
 
+void itp_ack_con(it_udp_t *u, const it_coap_msg_t *m) {
+  if (m->type != IT_CON)
+    return;
+  it_coap_msg_t ack;
+  uint8_t d[16];
+  it_coap_init(&ack, IT_ACK, 0, m->mid, NULL, 0);
+  ssize_t n = it_coap_encode(&ack, d, sizeof(d));
+  if (n > 0)
+    it_udp_send(u, d, (size_t)n);
+}
+
 json_t *itp_next_notification(it_udp_t *u, unsigned ms) {
   it_coap_msg_t *m = itp_msg_new();
   json_t *j = NULL;
@@ -206,14 +217,7 @@ json_t *itp_next_notification(it_udp_t *u, unsigned ms) {
   while (j == NULL && it_now_ms() < end) {
     if (it_udp_recv_msg(u, m, (unsigned)(end - it_now_ms())) < 0)
       break;
-    if (m->type == IT_CON) {
-      it_coap_msg_t ack;
-      uint8_t d[16];
-      it_coap_init(&ack, IT_ACK, 0, m->mid, NULL, 0);
-      ssize_t n = it_coap_encode(&ack, d, sizeof(d));
-      if (n > 0)
-        it_udp_send(u, d, (size_t)n);
-    }
+    itp_ack_con(u, m);
     if (IT_CODE_INT(m->code) == 205 && it_coap_opt_count(m, IT_OPT_OBSERVE))
       j = itp_body_json(m->payload, m->payload_len,
                         (int)it_coap_opt_uint(m, IT_OPT_CONTENT_FORMAT, 50));

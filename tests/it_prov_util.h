@@ -94,6 +94,9 @@ long long itp_count_rows(const char *db, const char *sql);
 int itp_login_raw(it_udp_t *u, const char *user, const char *pw,
                   char tok[EC_PROV_TOKEN_HEX + 1], json_t **doc);
 
+/** Acknowledge @p m, received on @p u, when it is confirmable. */
+void itp_ack_con(it_udp_t *u, const it_coap_msg_t *m);
+
 /** The next 2.05 notification on @p u within @p ms (each CON acknowledged),
  * its body as JSON, or NULL when none came. */
 json_t *itp_next_notification(it_udp_t *u, unsigned ms);

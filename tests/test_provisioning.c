@@ -548,8 +548,11 @@ static int setup_store(void) {
   ec_auth_config_t cfg;
   ec_auth_config_default(&cfg);
   cfg.token_ttl_ms = TTL_MS;
-  cfg.user_max_failures = 3;
+  cfg.pair_max_failures = 3;
   cfg.peer_max_failures = 5;
+  cfg.user_slow_after = 3;
+  cfg.slow_base_ms = 100;
+  cfg.slow_max_ms = 350;
   cfg.window_ms = WINDOW_MS;
   if (ec_auth_new(&cfg, &auth) < 0 || ec_store_open(":memory:", &store) < 0)
     return -1;
@@ -655,13 +658,16 @@ static void test_failed_logins_are_limited_per_user_and_per_peer(void) {
   ec_auth_session_t s;
   static const uint8_t p1[4] = {10, 0, 1, 1}, p2[4] = {10, 0, 1, 2};
   int64_t now = 10000000;
-  /* 3 failures for admin lock admin everywhere, even with its password. */
+  /* 3 failures for admin from p1 lock admin out of p1 only, even with its
+   * password: from p2 the owner still gets in. */
   for (int i = 0; i < 3; i++)
     CU_ASSERT_EQUAL(ec_auth_login(auth, store, "admin", "x", p1, 4, now, &s),
                     EC_ENOTFOUND);
   CU_ASSERT_EQUAL(
-      ec_auth_login(auth, store, "admin", "admin-pw", p2, 4, now, &s),
+      ec_auth_login(auth, store, "admin", "admin-pw", p1, 4, now, &s),
       EC_ENOTFOUND);
+  CU_ASSERT_EQUAL(
+      ec_auth_login(auth, store, "admin", "admin-pw", p2, 4, now, &s), 0);
   /* p1 has 3 of its 5: device may still log in from it. */
   CU_ASSERT_EQUAL(
       ec_auth_login(auth, store, "device", "device-pw", p1, 4, now, &s), 0);
@@ -684,6 +690,43 @@ static void test_failed_logins_are_limited_per_user_and_per_peer(void) {
   ec_auth_count_failure(auth, "user", "zed", 3, now);
   CU_ASSERT_TRUE(ec_auth_limited(auth, "user", "zed", 3, 1, now));
   CU_ASSERT_FALSE(ec_auth_limited(auth, "peer", "zed", 3, 1, now));
+}
+
+static void test_failures_from_many_addresses_slow_a_user_down(void) {
+  ec_auth_session_t s;
+  ec_auth_attempt_t at;
+  int64_t now = 20000000;
+  uint8_t peer[4] = {10, 0, 2, 0};
+  /* Failures of admin from ever new addresses: no address reaches its
+   * limits, but from the third on each attempt of admin waits longer:
+   * 100, 200, then at most 350 ms. */
+  static const int64_t want[] = {0, 0, 0, 100, 200, 350, 350};
+  for (int i = 0; i < 7; i++) {
+    peer[3] = (uint8_t)i;
+    CU_ASSERT_EQUAL_FATAL(
+        ec_auth_login_begin(auth, store, "admin", peer, 4, now, &at), 0);
+    CU_ASSERT_EQUAL(at.delay_ms, want[i]);
+    CU_ASSERT_TRUE(at.known);
+    CU_ASSERT_EQUAL(ec_auth_login_finish(auth, store, &at, false, now, NULL),
+                    EC_ENOTFOUND);
+  }
+  /* Slowed, never refused: the right password from another address. */
+  peer[3] = 100;
+  CU_ASSERT_EQUAL_FATAL(
+      ec_auth_login_begin(auth, store, "admin", peer, 4, now, &at), 0);
+  CU_ASSERT_EQUAL(at.delay_ms, 350);
+  CU_ASSERT_TRUE(ec_auth_password_verify(at.user.password_hash, "admin-pw"));
+  CU_ASSERT_EQUAL(ec_auth_login_finish(auth, store, &at, true, now, &s), 0);
+  CU_ASSERT_EQUAL(s.user.id, 1);
+  /* Another user is not slowed by admin's failures. */
+  CU_ASSERT_EQUAL_FATAL(
+      ec_auth_login_begin(auth, store, "device", peer, 4, now, &at), 0);
+  CU_ASSERT_EQUAL(at.delay_ms, 0);
+  /* An unknown user is checked against the dummy hash. */
+  CU_ASSERT_EQUAL_FATAL(
+      ec_auth_login_begin(auth, store, "ghost9", peer, 4, now, &at), 0);
+  CU_ASSERT_FALSE(at.known);
+  CU_ASSERT_EQUAL(strncmp(at.user.password_hash, "$argon2id$", 10), 0);
 }
 
 static ec_prov_request_t req(ec_prov_action_t a, int64_t prov, int type,
@@ -866,6 +909,8 @@ static const ec_test_t tests[] = {
      "wrong password and unknown user are one answer"},
     {test_failed_logins_are_limited_per_user_and_per_peer,
      "failed logins are limited per user and per peer"},
+    {test_failures_from_many_addresses_slow_a_user_down,
+     "failures from many addresses slow a user down"},
     {test_store_insert_is_all_or_nothing_and_upserts,
      "store insert is all-or-nothing and upserts"},
     {test_store_update_and_select_filters, "store update and select filters"},
