@@ -2,12 +2,23 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "batch.h"
 
+#include <poll.h>
+
 #include "log.h"
 
 int ec_batch_open(ec_server_t *srv) {
   if (ec_store_in_batch(srv->store))
     return 0;
   return ec_store_batch_begin(srv->store);
+}
+
+bool ec_batch_others_waiting(ec_server_t *srv) {
+  if (srv->n_pending > 0)
+    return true;
+  /* libcoap's epoll descriptor is readable exactly when something is
+   * ready, as the server loop's drain relies on too. */
+  struct pollfd ready = {coap_context_get_coap_fd(srv->ctx), POLLIN, 0};
+  return ready.fd >= 0 && poll(&ready, 1, 0) > 0;
 }
 
 int ec_batch_defer(ec_req_t *rq, ec_pending_t *p) {

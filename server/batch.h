@@ -50,6 +50,14 @@ int ec_batch_open(ec_server_t *srv);
  */
 int ec_batch_defer(ec_req_t *rq, ec_pending_t *p);
 
+/**
+ * True when the current write would not commit alone: other writes are
+ * pending, or datagrams wait that the same round will take in (the server
+ * loop drains them into the batch). A write for which this is false commits
+ * at once and is answered piggybacked.
+ */
+bool ec_batch_others_waiting(ec_server_t *srv);
+
 /** The pending answer of a request libcoap runs again, or NULL. */
 ec_pending_t *ec_batch_take(ec_req_t *rq);
 

@@ -367,6 +367,12 @@ void ec_req_send(ec_req_t *rq, int code, ec_format_t fmt, const uint8_t *data,
                                etag, len, copy, release_copy, copy);
 }
 
+void ec_req_max_age(ec_req_t *rq, unsigned seconds) {
+  uint8_t buf[4];
+  coap_add_option(rq->response, COAP_OPTION_MAXAGE,
+                  coap_encode_var_safe(buf, sizeof(buf), seconds), buf);
+}
+
 void ec_req_empty(ec_req_t *rq, int code) {
   coap_pdu_set_code(rq->response, COAP_RESPONSE_CODE(code));
 }

@@ -80,6 +80,12 @@ void ec_req_done(ec_req_t *rq);
 void ec_req_send(ec_req_t *rq, int code, ec_format_t fmt, const uint8_t *data,
                  size_t len, uint64_t etag);
 
+/**
+ * Say how long the answer stays fresh (Max-Age, RFC 7252 section 5.10.5);
+ * call before ec_req_send(). Without it a client assumes 60 s.
+ */
+void ec_req_max_age(ec_req_t *rq, unsigned seconds);
+
 /** Answer @p code with no payload. */
 void ec_req_empty(ec_req_t *rq, int code);
 

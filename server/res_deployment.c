@@ -26,6 +26,17 @@
 #define HISTORY_DEFAULT_LIMIT 100
 #define HISTORY_MAX_LIMIT 1000
 
+/*
+ * Max-Age of the answers to reads (API.md section 2). A report can come at
+ * any moment, so a copy read once is trusted for a short while only. An
+ * observer hears of every change at once, so its copy stays fresh until the
+ * next notification; its longer Max-Age only bounds how often an idle
+ * observer that re-registers when Max-Age passes (RFC 7641 section 3.3.1)
+ * asks again.
+ */
+#define READ_MAX_AGE_S 10
+#define OBSERVE_MAX_AGE_S 120
+
 /* Route ids: 1..128 bytes of URI-unreserved characters plus ':' and '@',
  * but not "." or "..", which URI clients remove as dot segments (RFC 3986
  * section 5.2.4) and so could never address. */
@@ -312,6 +323,11 @@ static void status_get(ec_req_t *rq, ec_route_t *rt) {
   }
   if (rq->resource == rt->resource && track_observe(rq, rt) < 0)
     return;
+  coap_opt_iterator_t it;
+  ec_req_max_age(rq, coap_check_option(rq->request, COAP_OPTION_OBSERVE,
+                                       &it) != NULL
+                         ? OBSERVE_MAX_AGE_S
+                         : READ_MAX_AGE_S);
   send_cached(rq, rt, 205);
 }
 
@@ -428,6 +444,14 @@ static int status_write_batched(ec_req_t *rq, ec_route_t *rt,
                                 const ec_deployment_status_t *st, uint8_t *doc,
                                 size_t doc_len) {
   ec_server_t *srv = rq->srv;
+  /* A write alone in its round would be a batch of one: commit it at once
+   * and answer it in the ACK (2 datagrams, not an empty ACK and a separate
+   * response: 4). Only when other writes are pending or datagrams wait is
+   * there a batch to share. */
+  if (!ec_batch_others_waiting(srv)) {
+    ec_batch_commit(srv); /* a batch left open without writes: close it */
+    return 0;
+  }
   status_pending_t *p = calloc(1, sizeof(*p));
   if (p == NULL)
     return 0;
@@ -638,11 +662,13 @@ static void history_get(ec_req_t *rq, ec_route_t *rt) {
   ssize_t len = ec_history_encode(rq->resp_fmt, h, n, NULL, 0);
   uint8_t *buf = len >= 0 ? malloc((size_t)len + 1) : NULL;
   if (buf != NULL &&
-      ec_history_encode(rq->resp_fmt, h, n, buf, (size_t)len + 1) == len)
+      ec_history_encode(rq->resp_fmt, h, n, buf, (size_t)len + 1) == len) {
+    ec_req_max_age(rq, READ_MAX_AGE_S);
     ec_req_send(rq, 205, rq->resp_fmt, buf, (size_t)len, 0);
-  else
+  } else {
     ec_req_problem(rq, 500, "encoding-failure", NULL,
                    "cannot encode the history");
+  }
   free(buf);
   free(h);
 }
@@ -659,11 +685,14 @@ static void deployments_get(ec_req_t *rq, const char *dev) {
   ssize_t len = ec_deployments_encode(rq->resp_fmt, list, n, NULL, 0);
   uint8_t *buf = len >= 0 ? malloc((size_t)len + 1) : NULL;
   if (buf != NULL &&
-      ec_deployments_encode(rq->resp_fmt, list, n, buf, (size_t)len + 1) == len)
+      ec_deployments_encode(rq->resp_fmt, list, n, buf, (size_t)len + 1) ==
+          len) {
+    ec_req_max_age(rq, READ_MAX_AGE_S);
     ec_req_send(rq, 205, rq->resp_fmt, buf, (size_t)len, 0);
-  else
+  } else {
     ec_req_problem(rq, 500, "encoding-failure", NULL,
                    "cannot encode the deployments");
+  }
   free(buf);
   free(list);
 }

@@ -460,6 +460,86 @@ static void test_etags_name_one_representation(void) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* A lone write is answered in its ACK; reads carry Max-Age                  */
+
+static void test_lone_write_is_piggybacked(void) {
+  char path[256];
+  it_coap_msg_t *r = msg_new();
+  CU_ASSERT_TRUE_FATAL(server_up);
+  status_path(path, sizeof(path), "lone", "");
+  CU_ASSERT_EQUAL_FATAL(request(IT_POST, path, report("Pending", "a"), r), 0);
+  CU_ASSERT_EQUAL(IT_CODE_INT(r->code), 201);
+  static const char *const states[] = {"Installing", "Installed", "Removing"};
+  for (int i = 0; i < 3; i++) {
+    it_udp_t u;
+    uint8_t dgram[IT_COAP_MAX_DGRAM];
+    CU_ASSERT_EQUAL_FATAL(it_udp_open(&u, srv.port), 0);
+    ssize_t n = build(&u, i == 1 ? IT_POST : IT_PUT, path,
+                      report(states[i], "a"), NULL, -1, false, dgram,
+                      sizeof(dgram));
+    it_coap_msg_t sent;
+    CU_ASSERT_FATAL(n > 0 && it_coap_parse(dgram, (size_t)n, &sent) == 0);
+    CU_ASSERT_EQUAL(it_udp_send(&u, dgram, (size_t)n), 0);
+    /* Everything that comes back, until the line stays quiet. */
+    int got = 0, answers = 0;
+    while (it_udp_recv_msg(&u, r, got ? QUIET_MS : TIMEOUT_MS) == 0) {
+      got++;
+      ack(&u, r);
+      if (r->type == IT_ACK && r->mid == sent.mid &&
+          IT_CODE_INT(r->code) == 204 && r->token_len == sent.token_len &&
+          memcmp(r->token, sent.token, sent.token_len) == 0)
+        answers++;
+    }
+    /* One datagram out, one back: the piggybacked 2.04. */
+    CU_ASSERT_EQUAL(got, 1);
+    CU_ASSERT_EQUAL(answers, 1);
+    it_udp_close(&u);
+  }
+  free(r);
+}
+
+/* The Max-Age of a GET of @p path (with Observe when @p observe); -1 when
+ * absent. */
+static long max_age_of(const char *path, bool observe) {
+  it_udp_t u;
+  uint8_t tok[4], dgram[IT_COAP_MAX_DGRAM];
+  it_coap_msg_t *r = msg_new();
+  long age = -2;
+  CU_ASSERT_EQUAL_FATAL(it_udp_open(&u, srv.port), 0);
+  it_udp_token(&u, tok);
+  it_coap_init(r, IT_CON, IT_GET, it_udp_mid(&u), tok, sizeof(tok));
+  if (observe)
+    it_coap_add_uint(r, IT_OPT_OBSERVE, 0);
+  it_coap_add_path(r, path);
+  ssize_t n = it_coap_encode(r, dgram, sizeof(dgram));
+  if (n > 0 && it_coap_exchange_raw(&u, dgram, (size_t)n, r, TIMEOUT_MS) == 0 &&
+      IT_CODE_INT(r->code) == 205) {
+    size_t len;
+    age = it_coap_opt(r, IT_OPT_MAX_AGE, 0, &len) == NULL
+              ? -1
+              : (long)it_coap_opt_uint(r, IT_OPT_MAX_AGE, 0);
+  }
+  it_udp_close(&u);
+  free(r);
+  return age;
+}
+
+static void test_reads_carry_max_age(void) {
+  char path[256];
+  CU_ASSERT_TRUE_FATAL(server_up);
+  CU_ASSERT_EQUAL(write_if(IT_POST, "age", "Pending", NULL, -1, false), 201);
+  CU_ASSERT_EQUAL(max_age_of(status_path(path, sizeof(path), "age", ""),
+                             false),
+                  10);
+  CU_ASSERT_EQUAL(max_age_of(path, true), 120);
+  CU_ASSERT_EQUAL(max_age_of(status_path(path, sizeof(path), "age",
+                                         "/history"),
+                             false),
+                  10);
+  CU_ASSERT_EQUAL(max_age_of("device/age/deployments", false), 10);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Set-up                                                                    */
 
 static int suite_init(void) {
@@ -473,6 +553,8 @@ static const ec_test_t tests[] = {
      "concurrent_writes_end_on_the_newest"},
     {test_conditional_writes, "conditional_writes"},
     {test_etags_name_one_representation, "etags_name_one_representation"},
+    {test_lone_write_is_piggybacked, "lone_write_is_piggybacked"},
+    {test_reads_carry_max_age, "reads_carry_max_age"},
 };
 
 int main(void) {
