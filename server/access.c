@@ -112,29 +112,48 @@ const char *ec_access_decide(ec_device_role_t role, const char *identity,
          "and /v1";
 }
 
+/*
+ * Look up @p session's identity into @p d: 1 when it still exists with the
+ * key the session was made with, 0 when not, EC_ESTORE. The identity may
+ * have been removed, or removed and added again with a new key, since this
+ * session's handshake.
+ */
+static int session_identity(ec_server_t *srv, coap_session_t *session,
+                            ec_store_device_t *d) {
+  const coap_bin_const_t *id = coap_session_get_psk_identity(session);
+  const coap_bin_const_t *key = coap_session_get_psk_key(session);
+  int rc = EC_ENOTFOUND;
+  if (id != NULL && id->s != NULL && key != NULL && key->s != NULL)
+    rc = ec_store_device_find(srv->store, id->s, id->length, d);
+  if (rc == EC_ESTORE)
+    return rc;
+  bool same = rc == 0 && d->key_len == key->length &&
+              sodium_memcmp(d->key, key->s, d->key_len) == 0;
+  sodium_memzero(d->key, sizeof(d->key));
+  return same;
+}
+
+bool ec_access_session_valid(ec_server_t *srv, coap_session_t *session) {
+  if (coap_session_get_proto(session) != COAP_PROTO_DTLS)
+    return true;
+  ec_store_device_t d;
+  return session_identity(srv, session, &d) == 1;
+}
+
 int ec_access_check(ec_req_t *rq) {
   /* Plain CoAP is unrestricted: that is what --no-plain is for. */
   if (coap_session_get_proto(rq->session) != COAP_PROTO_DTLS)
     return 0;
 
   const coap_bin_const_t *id = coap_session_get_psk_identity(rq->session);
-  const coap_bin_const_t *key = coap_session_get_psk_key(rq->session);
   ec_store_device_t d;
-  int rc = EC_ENOTFOUND;
-  if (id != NULL && id->s != NULL && key != NULL && key->s != NULL)
-    rc = ec_store_device_find(rq->srv->store, id->s, id->length, &d);
+  int rc = session_identity(rq->srv, rq->session, &d);
   if (rc == EC_ESTORE) {
     ec_req_problem(rq, 500, "storage-failure", NULL,
                    "cannot check this session's identity");
     return -1;
   }
-  /* The identity may have been removed, or removed and added again with a
-   * new key, since this session's handshake: the session's key must still
-   * be the identity's key. */
-  bool same = rc == 0 && d.key_len == key->length &&
-              sodium_memcmp(d.key, key->s, d.key_len) == 0;
-  sodium_memzero(d.key, sizeof(d.key));
-  if (!same) {
+  if (rc != 1) {
     char name[80];
     ec_req_problem(rq, 401, "credentials-revoked", NULL,
                    "identity '%s' was removed or given a new key after this "

@@ -39,6 +39,13 @@ int ec_access_dtls_init(ec_server_t *srv);
 int ec_access_check(ec_req_t *rq);
 
 /**
+ * For what a session receives without asking (notifications): true on
+ * plain CoAP, and over DTLS while the session's identity still exists with
+ * the session's key (a store failure counts as not valid).
+ */
+bool ec_access_session_valid(ec_server_t *srv, coap_session_t *session);
+
+/**
  * The rule of the table above, without CoAP or the store.
  * @param[in] segs  the request's Uri-Path segments, @p n of them (n < 0:
  *                  more than fit, which only an operator may send)

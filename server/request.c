@@ -336,11 +336,9 @@ void ec_req_send(ec_req_t *rq, int code, ec_format_t fmt, const uint8_t *data,
     return;
   if (send_small(rq, code, fmt, data, len, etag))
     return;
-  /* Observe registrations and notifications stay with libcoap, which keeps
-   * the transfer of a notification's later blocks consistent. */
-  coap_opt_iterator_t oit;
-  if (coap_check_option(rq->request, COAP_OPTION_OBSERVE, &oit) == NULL &&
-      send_blocks(rq, code, fmt, data, len,
+  /* Observations are the server's own (watch.c): a notification's later
+   * blocks are GETs like any other, served from the same representation. */
+  if (send_blocks(rq, code, fmt, data, len,
                   etag ? etag : ec_fnv1a(EC_FNV1A_INIT, data, len)))
     return;
   uint8_t *copy = malloc(len ? len : 1);

@@ -7,11 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "batch.h"
 #include "dedup.h"
 #include "log.h"
-#include "peer.h"
 #include "util.h"
+#include "watch.h"
 
 /*
  * libcoap 4.3.1 matches resources by exact path, and only a registered
@@ -120,6 +121,11 @@ static ec_route_t *route_add(ec_server_t *srv, ec_route_kind_t kind,
 
   coap_resource_t *r = rt->resource;
   coap_resource_set_userdata(r, rt);
+  /* A status is observed through watch.c, not libcoap (see track_observe),
+   * so the link format is told so by hand; libcoap writes attributes in
+   * the reverse order of their adding: rt, ct, obs. */
+  if (kind == EC_ROUTE_STATUS)
+    coap_add_attr(r, coap_make_str_const("obs"), NULL, 0);
   coap_add_attr(r, coap_make_str_const("ct"), coap_make_str_const("\"50 60\""),
                 0);
   switch (kind) {
@@ -127,7 +133,6 @@ static ec_route_t *route_add(ec_server_t *srv, ec_route_kind_t kind,
     coap_register_request_handler(r, COAP_REQUEST_GET, hnd_status_get);
     coap_register_request_handler(r, COAP_REQUEST_POST, hnd_status_write);
     coap_register_request_handler(r, COAP_REQUEST_PUT, hnd_status_write);
-    coap_resource_set_get_observable(r, 1);
     coap_add_attr(r, coap_make_str_const("rt"),
                   coap_make_str_const("\"margo.deployment-status\""), 0);
     break;
@@ -184,7 +189,70 @@ void ec_deployment_free_routes(ec_server_t *srv) {
     free(rt->deployment_id);
     free(rt->cbor);
     free(rt->json);
+    free(rt->watches); /* emptied by ec_watch_free_all() */
     free(rt);
+  }
+}
+
+/*
+ * The ETag of report @p seq of a status in @p fmt. It is made of what is
+ * stored, so it never names two representations: not after a restart (a
+ * counter in memory would start again), not across formats (the low bit),
+ * and it grows in write order (seq is the history's order). seq >= 1, so
+ * it is never 0 (no ETag).
+ */
+static uint64_t status_etag(int64_t seq, ec_format_t fmt) {
+  return (uint64_t)seq << 1 | (fmt == EC_FORMAT_CBOR);
+}
+
+static unsigned n_observers(const ec_route_t *rt) {
+  return rt->watches != NULL ? rt->watches->count : 0;
+}
+
+/*
+ * The server keeps a status's observations itself (watch.c) rather than
+ * leave them to libcoap 4.3.1, which lost every notification after the
+ * first block-wise one, merged a session's observations of one resource
+ * into the last, and answered a request for block 1 that kept the Observe
+ * option (node-coap's way, RFC 7959 section 3.4) with a bare 4.00. Each
+ * notification is the current report, its first block when it is larger
+ * than a datagram; the observer GETs the rest.
+ */
+static int track_observe(ec_req_t *rq, ec_route_t *rt) {
+  coap_opt_iterator_t it;
+  if (coap_check_option(rq->request, COAP_OPTION_OBSERVE, &it) == NULL)
+    return 0;
+  if (rt->watches == NULL) {
+    rt->watches = malloc(sizeof(*rt->watches));
+    if (rt->watches == NULL) {
+      ec_req_problem(rq, 503, "out-of-memory", NULL, "cannot observe now");
+      return -1;
+    }
+    ec_watch_list_init(NULL, rt->watches, "deployment status");
+  }
+  return ec_watch_request(rq, rt->watches, NULL, NULL) < 0 ? -1 : 0;
+}
+
+/* Send the route's current report to each of its observers. */
+static void notify_observers(ec_server_t *srv, ec_route_t *rt) {
+  if (rt->watches == NULL || rt->cbor == NULL || rt->json == NULL)
+    return; /* no observer, or no cached report to send (out of memory) */
+  ec_watch_t *next;
+  for (ec_watch_t *w = rt->watches->head; w != NULL; w = next) {
+    next = w->next;
+    /* A DTLS identity removed since the observation began gets no more. */
+    if (!ec_access_session_valid(srv, w->session)) {
+      ec_watch_end(srv, w, 401, "credentials-revoked",
+                   "this DTLS session's identity was removed or given a new "
+                   "key");
+      continue;
+    }
+    if (w->fmt == EC_FORMAT_CBOR)
+      ec_watch_notify(srv, w, rt->cbor, rt->cbor_len,
+                      status_etag(rt->seq, EC_FORMAT_CBOR), OBSERVE_MAX_AGE_S);
+    else
+      ec_watch_notify(srv, w, rt->json, rt->json_len,
+                      status_etag(rt->seq, EC_FORMAT_JSON), OBSERVE_MAX_AGE_S);
   }
 }
 
@@ -198,16 +266,6 @@ static int same_path(const coap_pdu_t *request, coap_resource_t *r) {
   return same;
 }
 
-/*
- * The ETag of report @p seq of a status in @p fmt. It is made of what is
- * stored, so it never names two representations: not after a restart (a
- * counter in memory would start again), not across formats (the low bit),
- * and it grows in write order (seq is the history's order). seq >= 1, so
- * it is never 0 (no ETag).
- */
-static uint64_t status_etag(int64_t seq, ec_format_t fmt) {
-  return (uint64_t)seq << 1 | (fmt == EC_FORMAT_CBOR);
-}
 
 /* Replace the route's cached report @p seq with these encodings (taken
  * over). */
@@ -280,32 +338,6 @@ static void send_cached(ec_req_t *rq, ec_route_t *rt, int code) {
   else
     ec_req_send(rq, code, EC_FORMAT_JSON, rt->json, rt->json_len,
                 status_etag(rt->seq, EC_FORMAT_JSON));
-}
-
-/* Count or forget an observation; refuses past the caps with 5.03. */
-static int track_observe(ec_req_t *rq, ec_route_t *rt) {
-  coap_opt_iterator_t it;
-  const coap_opt_t *opt = coap_check_option(rq->request, COAP_OPTION_OBSERVE,
-                                            &it);
-  if (opt == NULL)
-    return 0;
-  unsigned action = coap_decode_var_bytes(coap_opt_value(opt),
-                                          coap_opt_length(opt));
-  coap_bin_const_t token = coap_pdu_get_token(rq->request);
-  ec_peer_t *peer = ec_peer_get(rq->srv, rq->session);
-  if (peer == NULL)
-    return 0; /* serve it without counting rather than refuse a read */
-  if (action == COAP_OBSERVE_CANCEL) {
-    ec_peer_unobserve(peer, rt, &token);
-    return 0;
-  }
-  if (ec_peer_observe(rq->srv, peer, rt, rq->request) == 0)
-    return 0;
-  ec_req_problem(rq, 503, "too-many-observers", NULL,
-                 "this resource has %u observers or this client %u "
-                 "observations; try later",
-                 rt->n_observers, peer->n_obs);
-  return -1;
 }
 
 static void status_get(ec_req_t *rq, ec_route_t *rt) {
@@ -409,8 +441,8 @@ static void pending_done(ec_server_t *srv, ec_pending_t *base) {
   ec_dedup_put(srv->dedup, &p->key, &a);
   ec_log(EC_LOG_DEBUG, "status %s/%s: %s, changed (seq %lld, %u observers)",
          rt->device_id, rt->deployment_id, ec_state_name(p->state),
-         (long long)p->seq, rt->n_observers);
-  coap_resource_notify_observers(rt->resource, NULL);
+         (long long)p->seq, n_observers(rt));
+  notify_observers(srv, rt);
 }
 
 static void pending_answer(ec_req_t *rq, ec_pending_t *base) {
@@ -636,9 +668,9 @@ static void status_write(ec_req_t *rq, ec_route_t *rt, const char *dev,
   ec_log(created ? EC_LOG_INFO : EC_LOG_DEBUG,
          "status %s/%s: %s, %s (seq %lld, %u observers)", dev, dep,
          ec_state_name(st.state), created ? "created" : "changed",
-         (long long)seq, rt->n_observers);
+         (long long)seq, n_observers(rt));
   send_cached(rq, rt, code);
-  coap_resource_notify_observers(rt->resource, NULL);
+  notify_observers(rq->srv, rt);
 }
 
 static void history_get(ec_req_t *rq, ec_route_t *rt) {

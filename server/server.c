@@ -2,6 +2,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "server.h"
 
+#include <errno.h>
 #include <netdb.h>
 #include <poll.h>
 #include <sodium.h>
@@ -17,6 +18,7 @@
 #include "res_deployment.h"
 #include "res_provisioning.h"
 #include "res_messages.h"
+#include "screen.h"
 #include "watch.h"
 
 #define MAX_SEGMENTS 8
@@ -184,6 +186,7 @@ int ec_server_new(const ec_server_config_t *cfg, ec_server_t **out) {
   if (srv == NULL)
     return EC_ENOMEM;
   srv->cfg = *cfg;
+  srv->screen_fd = -1;
   /* A decoded document never needs more arena than a few times its size. */
   srv->arena_cap = 4 * cfg->max_body + 64 * 1024;
   srv->arena_buf = malloc(srv->arena_cap);
@@ -213,6 +216,7 @@ int ec_server_new(const ec_server_config_t *cfg, ec_server_t **out) {
   rc = bind_endpoints(srv);
   if (rc < 0)
     goto fail_ctx;
+  ec_screen_init(srv);
 
   coap_resource_t *unknown = coap_resource_unknown_init2(hnd_unknown, 0);
   if (unknown == NULL) {
@@ -265,6 +269,25 @@ fail_srv:
 /* Rounds of ready datagrams drained into one group commit, at most. */
 #define BATCH_DRAIN_ROUNDS 64
 
+/*
+ * One I/O round: wait at most @p wait_ms for something to do, screen what
+ * came (screen.h), and let libcoap read it and run its timers. libcoap's
+ * epoll descriptor is readable exactly when a socket is ready or one of
+ * its timers (retransmissions, session timeouts) is due, so waiting on it
+ * here and then processing without waiting keeps every datagram from
+ * reaching libcoap before it was screened.
+ */
+static int io_round(ec_server_t *srv, int wait_ms) {
+  struct pollfd ready = {coap_context_get_coap_fd(srv->ctx), POLLIN, 0};
+  if (ready.fd < 0 || srv->screen_fd < 0)
+    return coap_io_process(srv->ctx, wait_ms > 0 ? (uint32_t)wait_ms
+                                                 : COAP_IO_NO_WAIT);
+  if (poll(&ready, 1, wait_ms) < 0 && errno != EINTR)
+    return -1;
+  ec_screen_run(srv);
+  return coap_io_process(srv->ctx, COAP_IO_NO_WAIT);
+}
+
 int ec_server_run(ec_server_t *srv, volatile sig_atomic_t *stop) {
   unsigned logins_in_flight = 0;
   while (!*stop) {
@@ -272,7 +295,7 @@ int ec_server_run(ec_server_t *srv, volatile sig_atomic_t *stop) {
      * password checks run on their threads (res_provisioning.c), rounds are
      * short, so that each answer goes out within a few milliseconds of its
      * check: libcoap cannot be woken from another thread. */
-    if (coap_io_process(srv->ctx, logins_in_flight > 0 ? 2 : 1000) < 0) {
+    if (io_round(srv, logins_in_flight > 0 ? 2 : 1000) < 0) {
       ec_log(EC_LOG_ERROR, "the CoAP I/O loop failed");
       return EC_EIO;
     }
@@ -284,7 +307,7 @@ int ec_server_run(ec_server_t *srv, volatile sig_atomic_t *stop) {
     for (int i = 0; i < BATCH_DRAIN_ROUNDS && srv->n_pending > 0 &&
                     ready.fd >= 0 && poll(&ready, 1, 0) > 0;
          i++) {
-      if (coap_io_process(srv->ctx, COAP_IO_NO_WAIT) < 0)
+      if (io_round(srv, 0) < 0)
         break;
     }
     ec_batch_commit(srv);

@@ -76,7 +76,8 @@ typedef struct ec_route {
   char *device_id;
   char *deployment_id;      /* lowercase; NULL for DEPLOYMENTS */
   coap_resource_t *resource;
-  unsigned n_observers;     /* observations this resource holds */
+  struct ec_watch_list *watches; /* status: its observers (watch.h), made
+                                  * at the first observation */
   /* The current report, cached in both formats so that a notification to
    * thousands of observers costs no store read and no re-encoding. */
   uint8_t *cbor;
@@ -95,6 +96,7 @@ struct ec_server {
   ec_peer_t *peers;
   struct ec_watch_list *watch_lists; /* lists of server-kept observations */
   struct ec_prov *prov;       /* res_provisioning.c's state */
+  int screen_fd;              /* the coap:// socket, or -1 (screen.h) */
   /* One scratch arena reused by every request: handlers never nest. */
   uint8_t *arena_buf;
   size_t arena_cap;

@@ -15,25 +15,34 @@
  * only to the watches whose filter matches (RFC 7641 section 4.2).
  *
  * A watch holds a reference on its session so that libcoap keeps it while it
- * is observed. It ends when the client cancels (GET with Observe 1, or a new
- * GET without Observe on the same token), when a confirmable notification is
- * answered with RST or goes unanswered (libcoap's nack handler), or at
- * shutdown. Every fifth notification is confirmable, as libcoap does, so a
+ * is observed, and is linked into the session's peer so that a session's
+ * watches are found without walking every list. It ends when the client
+ * cancels (GET with Observe 1), when a notification is answered with RST
+ * (a CON's through libcoap's nack handler, a NON's through
+ * ec_watch_on_rst()) or a confirmable one goes unanswered, or at shutdown. Every fifth notification is confirmable, as libcoap does, so a
  * vanished observer is found.
  */
 typedef struct ec_watch ec_watch_t;
 typedef struct ec_watch_list ec_watch_list_t;
 
+/* Message IDs of the latest NON notifications of a watch, for an RST. */
+#define EC_WATCH_NON_MIDS 4
+
 struct ec_watch {
   ec_watch_t *next;
   ec_watch_t *prev;
   ec_watch_list_t *list;
+  ec_watch_t *peer_next;   /* the session's watches (ec_peer_t.watches) */
+  ec_watch_t *peer_prev;
+  ec_peer_t *peer;
   coap_session_t *session;
   uint8_t token[8];
   uint8_t token_len;
   ec_format_t fmt;         /* the observer's response format */
   uint32_t observe;        /* the last Observe value sent */
   unsigned non_count;      /* NON notifications since the last CON */
+  uint16_t non_mids[EC_WATCH_NON_MIDS]; /* a ring of the latest NONs' MIDs */
+  unsigned n_non_mids;
   void *filter;            /* the module's filter, owned by the watch */
   void (*filter_free)(void *filter);
 };
@@ -45,7 +54,11 @@ struct ec_watch_list {
   const char *name;        /* for logs: "statusmessages/latest" */
 };
 
-/** Make @p list known to the server (once, at start-up). */
+/**
+ * Set up @p list and, when @p srv is not NULL, make it known to the server
+ * (srv->watch_lists, for modules with one list). Lists made on demand (one
+ * per deployment status) pass NULL: their owner removes their watches.
+ */
 void ec_watch_list_init(ec_server_t *srv, ec_watch_list_t *list,
                         const char *name);
 
@@ -58,6 +71,10 @@ void ec_watch_list_init(ec_server_t *srv, ec_watch_list_t *list,
  *   session and token gets the new filter), the Observe option is added to
  *   rq->response, and @p filter is owned by the watch; returns 1. The handler
  *   then answers the GET as usual (a 2.05 with the current state).
+ * - Observe 0 with a Block2 option for a block past the first: a client
+ *   fetching the rest of a notification (RFC 7959 section 3.4; node-coap
+ *   keeps the Observe option on these): nothing is registered, the answer
+ *   carries the watch's current Observe value, returns 0.
  * - past the caps (per list, per session): 5.03 is answered, returns < 0.
  * If the handler then answers an error instead of 2.05, it must call
  * ec_watch_cancel_request(rq, list) so no watch is left behind.
@@ -76,6 +93,32 @@ void ec_watch_cancel_request(ec_req_t *rq, ec_watch_list_t *list);
  */
 int ec_watch_send(ec_server_t *srv, ec_watch_t *w, const uint8_t *data,
                   size_t len);
+
+/**
+ * Send one 2.05 notification of @p data, @p len bytes in w->fmt with ETag
+ * @p etag and Max-Age @p max_age (0: none, for either), to @p w. A body larger than one datagram goes as its
+ * first 1024-byte block with Block2 and Size2, and the observer fetches the
+ * rest with GETs (RFC 7959 section 3.4), which the resource answers from
+ * the same representation while its ETag lasts.
+ * @return 0, or < 0 (the watch stays; a failed session will be nacked)
+ */
+int ec_watch_notify(ec_server_t *srv, ec_watch_t *w, const uint8_t *data,
+                    size_t len, uint64_t etag, unsigned max_age);
+
+/**
+ * End @p w with a final response @p code (e.g. 401, class*100+detail) and
+ * an optional problem body (@p title, @p detail may be NULL): a response
+ * without Observe ends the observation at the client (RFC 7641 3.2).
+ */
+void ec_watch_end(ec_server_t *srv, ec_watch_t *w, int code, const char *title,
+                  const char *detail);
+
+/**
+ * An RST with Message ID @p mid came from @p session's peer (seen before
+ * libcoap reads it, screen.c): libcoap 4.3.1 keeps no trace of NON messages
+ * it sent, so a watch whose NON notification is refused ends here.
+ */
+void ec_watch_on_rst(ec_server_t *srv, coap_session_t *session, uint16_t mid);
 
 /** Remove and free one watch. */
 void ec_watch_remove(ec_watch_t *w);

@@ -1,0 +1,49 @@
+/* edgecoap server: datagrams screened before libcoap reads them. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef EDGECOAP_SCREEN_H
+#define EDGECOAP_SCREEN_H
+
+#include "server.h"
+
+/*
+ * libcoap 4.3.1 answers what it cannot parse with an RST carrying Message
+ * ID 0, which no client can match: a request datagram over its 1152-byte
+ * buffer (the PDU's header excluded, so up to 1156 bytes got through) and
+ * a message with a Version other than 1. It also cannot route a method
+ * code it does not know (0.08-0.31) to the unknown-path handler, and it
+ * keeps no trace of the NON notifications the server sends (watch.c), so
+ * an RST refusing one would go unnoticed.
+ *
+ * So on the plain coap:// endpoint the server looks at each datagram
+ * before libcoap does (MSG_PEEK on the endpoint's socket), and consumes
+ * and answers the ones above itself (RFC 7252 sections 3, 4.2, 5.8):
+ *   - Version not 1: dropped silently (section 3);
+ *   - more than EC_SCREEN_MAX_DGRAM bytes: a CON request gets 4.13 with
+ *     its own Message ID and token, Size1 (the body cap) and Block1 (block
+ *     0 of 1024 bytes: send the body block-wise, RFC 7959 section 2.9.3);
+ *     any other CON or a NON an RST with its own Message ID; ACK and RST
+ *     are dropped;
+ *   - a request with an unassigned method code: 4.05 (piggybacked on the
+ *     ACK of a CON, as a NON to a NON).
+ * An RST is also shown to watch.c (ec_watch_on_rst) and then left to
+ * libcoap. DTLS records are decrypted inside libcoap and are not screened.
+ */
+
+/** The largest request datagram served: RFC 7252's 1152 bytes. */
+#define EC_SCREEN_MAX_DGRAM 1152
+
+/**
+ * Find the plain UDP endpoint's socket (after its bind); without one (only
+ * coaps://) screening is off and ec_screen_run() does nothing.
+ */
+void ec_screen_init(ec_server_t *srv);
+
+/**
+ * Screen the datagrams waiting at the head of the socket: consume and
+ * answer those described above until one that libcoap should read is at
+ * the head, or none is left. Call right before each coap_io_process(),
+ * which reads at most one datagram per endpoint.
+ */
+void ec_screen_run(ec_server_t *srv);
+
+#endif /* EDGECOAP_SCREEN_H */
