@@ -2,7 +2,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "batch.h"
 
-#include <poll.h>
+#include <sys/epoll.h>
 
 #include "log.h"
 
@@ -15,10 +15,18 @@ int ec_batch_open(ec_server_t *srv) {
 bool ec_batch_others_waiting(ec_server_t *srv) {
   if (srv->n_pending > 0)
     return true;
-  /* libcoap's epoll descriptor is readable exactly when something is
-   * ready, as the server loop's drain relies on too. */
-  struct pollfd ready = {coap_context_get_coap_fd(srv->ctx), POLLIN, 0};
-  return ready.fd >= 0 && poll(&ready, 1, 0) > 0;
+  /* Ask libcoap's epoll set what is ready without taking anything (it is
+   * level-triggered). Its own timer is in the set too, registered with a
+   * NULL pointer (libcoap 4.3.1 coap_new_context): a timer that fires is
+   * no datagram, so it is left out, lest a lone write be deferred by it.
+   * Were that ever not so, a write would only be deferred needlessly. */
+  int fd = coap_context_get_coap_fd(srv->ctx);
+  struct epoll_event ev[16];
+  int n = fd >= 0 ? epoll_wait(fd, ev, 16, 0) : 0;
+  for (int i = 0; i < n; i++)
+    if (ev[i].data.ptr != NULL && (ev[i].events & EPOLLIN))
+      return true;
+  return false;
 }
 
 int ec_batch_defer(ec_req_t *rq, ec_pending_t *p) {
