@@ -125,9 +125,10 @@ static void send_answer(ec_server_t *srv, const uint8_t *h, uint8_t code,
   reply(srv, out, (size_t)(p - out), from, flen);
 }
 
-/* An RST for the NON notifications watch.c sent to this peer. */
-static void note_rst(ec_server_t *srv, const uint8_t *h,
-                     struct sockaddr_storage *from, socklen_t flen) {
+/* An empty ACK or RST from a peer: shown to watch.c, whose notifications
+ * (sent by the server itself on coap://) libcoap knows nothing of. */
+static void note_empty(ec_server_t *srv, const uint8_t *h,
+                       struct sockaddr_storage *from, socklen_t flen) {
   coap_address_t addr;
   coap_address_init(&addr);
   addr.size = flen;
@@ -138,7 +139,11 @@ static void note_rst(ec_server_t *srv, const uint8_t *h,
         coap_session_get_proto(p->session) == COAP_PROTO_UDP &&
         coap_address_equals(coap_session_get_addr_remote(p->session),
                             &addr)) {
-      ec_watch_on_rst(srv, p->session, (uint16_t)(h[2] << 8 | h[3]));
+      uint16_t mid = (uint16_t)(h[2] << 8 | h[3]);
+      if ((h[0] >> 4 & 3) == T_RST)
+        ec_watch_on_rst(srv, p->session, mid);
+      else
+        ec_watch_on_ack(srv, p->session, mid);
       return;
     }
 }
@@ -175,8 +180,8 @@ void ec_screen_run(ec_server_t *srv) {
                (size_t)n >= 4 + tkl) {
       answer_405 = 1;
     } else {
-      if (type == T_RST && code == 0)
-        note_rst(srv, h, &from, flen);
+      if ((type == T_RST || type == T_ACK) && code == 0 && srv->peers)
+        note_empty(srv, h, &from, flen);
       return; /* libcoap's to read */
     }
     /* Consume it; whatever else is waiting is looked at next. */

@@ -97,6 +97,7 @@ struct ec_server {
   struct ec_watch_list *watch_lists; /* lists of server-kept observations */
   struct ec_prov *prov;       /* res_provisioning.c's state */
   int screen_fd;              /* the coap:// socket, or -1 (screen.h) */
+  struct ec_watch *con_watches; /* watches with a CON outstanding (watch.c) */
   /* One scratch arena reused by every request: handlers never nest. */
   uint8_t *arena_buf;
   size_t arena_cap;

@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "peer.h"
+#include "util.h"
 
 /* libcoap's COAP_OBS_MAX_NON: a confirmable notification after this many. */
 #define MAX_NON_IN_A_ROW 4
@@ -43,8 +44,11 @@ static ec_watch_t *find(ec_watch_list_t *list, const coap_session_t *session,
   return NULL;
 }
 
+static void con_clear(ec_server_t *srv, ec_watch_t *w);
+
 void ec_watch_remove(ec_watch_t *w) {
   ec_watch_list_t *list = w->list;
+  con_clear(w->srv, w);
   if (w->prev != NULL)
     w->prev->next = w->next;
   else
@@ -131,6 +135,7 @@ int ec_watch_request(ec_req_t *rq, ec_watch_list_t *list, void *filter,
       return -1;
     }
     w->list = list;
+    w->srv = rq->srv;
     w->peer = peer;
     w->session = coap_session_reference(rq->session);
     w->token_len = (uint8_t)token.length;
@@ -164,25 +169,157 @@ void ec_watch_cancel_request(ec_req_t *rq, ec_watch_list_t *list) {
     ec_watch_remove(w);
 }
 
-/* A response PDU to @p w's token: NON, or CON every fifth time. */
-static coap_pdu_t *new_pdu(ec_watch_t *w, coap_pdu_code_t code, int *con) {
-  *con = w->non_count >= MAX_NON_IN_A_ROW;
-  ec_req_udp_mtu(w->session);
-  coap_pdu_t *pdu = coap_pdu_init(*con ? COAP_MESSAGE_CON : COAP_MESSAGE_NON,
-                                  code, coap_new_message_id(w->session),
-                                  coap_session_max_pdu_size(w->session));
-  if (pdu != NULL && !coap_add_token(pdu, w->token_len, w->token)) {
-    coap_delete_pdu(pdu);
-    pdu = NULL;
-  }
-  return pdu;
+/* One option of a notification; they are kept in ascending number. */
+typedef struct {
+  uint16_t num;
+  uint8_t len;
+  uint8_t val[8];
+} opt_t;
+
+static void opt_uint(opt_t *o, uint16_t num, uint64_t v) {
+  o->num = num;
+  o->len = (uint8_t)coap_encode_var_safe8(o->val, sizeof(o->val), v);
 }
 
-/* Send @p pdu (taken) and note what it was for an RST or the next CON. */
-static int send_pdu(ec_watch_t *w, coap_pdu_t *pdu, int con) {
-  coap_mid_t mid = coap_send(w->session, pdu); /* takes the PDU */
-  if (mid == COAP_INVALID_MID)
-    return EC_EIO;
+/* RFC 7252 section 4.8: ACK_TIMEOUT 2 s, ACK_RANDOM_FACTOR 1.5,
+ * MAX_RETRANSMIT 4. */
+#define ACK_TIMEOUT_MS 2000
+#define MAX_RETRANSMIT 4
+
+static void con_clear(ec_server_t *srv, ec_watch_t *w) {
+  if (w->con_dgram == NULL)
+    return;
+  if (w->con_prev != NULL)
+    w->con_prev->con_next = w->con_next;
+  else
+    srv->con_watches = w->con_next;
+  if (w->con_next != NULL)
+    w->con_next->con_prev = w->con_prev;
+  w->con_next = w->con_prev = NULL;
+  free(w->con_dgram);
+  w->con_dgram = NULL;
+}
+
+static uint8_t *put_nibble_ext(uint8_t *p, unsigned v, unsigned *nib) {
+  if (v < 13) {
+    *nib = v;
+  } else if (v < 269) {
+    *nib = 13;
+    *p++ = (uint8_t)(v - 13);
+  } else {
+    *nib = 14;
+    *p++ = (uint8_t)((v - 269) >> 8);
+    *p++ = (uint8_t)(v - 269);
+  }
+  return p;
+}
+
+/* The datagram of a notification (RFC 7252 section 3); 0 if over @p cap. */
+static size_t encode(uint8_t *out, size_t cap, int type, uint8_t code,
+                     uint16_t mid, const ec_watch_t *w, const opt_t *o, int n,
+                     const uint8_t *data, size_t len) {
+  if (4 + w->token_len + (size_t)n * (5 + sizeof(o->val)) + 1 + len > cap)
+    return 0;
+  uint8_t *p = out;
+  *p++ = (uint8_t)(1 << 6 | type << 4 | w->token_len);
+  *p++ = code;
+  *p++ = (uint8_t)(mid >> 8);
+  *p++ = (uint8_t)mid;
+  memcpy(p, w->token, w->token_len);
+  p += w->token_len;
+  unsigned prev = 0;
+  for (int i = 0; i < n; i++) {
+    uint8_t *head = p++;
+    unsigned dn, ln;
+    p = put_nibble_ext(p, o[i].num - prev, &dn);
+    p = put_nibble_ext(p, o[i].len, &ln);
+    *head = (uint8_t)(dn << 4 | ln);
+    memcpy(p, o[i].val, o[i].len);
+    p += o[i].len;
+    prev = o[i].num;
+  }
+  if (len > 0) {
+    *p++ = 0xFF;
+    memcpy(p, data, len);
+    p += len;
+  }
+  return (size_t)(p - out);
+}
+
+static int send_raw(ec_server_t *srv, ec_watch_t *w, const uint8_t *d,
+                    size_t len) {
+  const coap_address_t *to = coap_session_get_addr_remote(w->session);
+  return sendto(srv->screen_fd, d, len, 0, &to->addr.sa, to->size) < 0
+             ? EC_EIO
+             : 0;
+}
+
+/*
+ * Send one message to @p w's token: NON, or CON every fifth time so that a
+ * vanished observer is found. On coap:// the server sends it itself, so
+ * that a CON still unacknowledged when the next notification is due is
+ * replaced by it (RFC 7641 section 4.5.2: the newer one goes out as CON in
+ * its place, keeping its retransmission count, and the stale one is never
+ * sent again); libcoap 4.3.1 offers no way to withdraw a CON it
+ * retransmits. Over coaps:// libcoap sends it (and does retransmit a stale
+ * CON).
+ */
+static int deliver(ec_server_t *srv, ec_watch_t *w, uint8_t code,
+                   const opt_t *o, int n, const uint8_t *data, size_t len) {
+  int con = w->non_count >= MAX_NON_IN_A_ROW || w->con_dgram != NULL;
+  coap_mid_t mid = coap_new_message_id(w->session);
+  if (srv->screen_fd >= 0 &&
+      coap_session_get_proto(w->session) == COAP_PROTO_UDP) {
+    uint8_t buf[EC_WATCH_MAX_DGRAM];
+    size_t dlen = encode(buf, sizeof(buf), con ? COAP_MESSAGE_CON
+                                               : COAP_MESSAGE_NON,
+                         code, (uint16_t)mid, w, o, n, data, len);
+    if (dlen == 0)
+      return EC_ETOOBIG;
+    if (con) {
+      uint8_t *copy = malloc(dlen);
+      if (copy == NULL)
+        return EC_ENOMEM;
+      memcpy(copy, buf, dlen);
+      if (w->con_dgram != NULL) {
+        free(w->con_dgram); /* replaced: tries and timeout carry on */
+      } else {
+        w->con_tries = 0;
+        /* ACK_TIMEOUT times a random factor of 1 to 1.5. */
+        unsigned r = 0;
+        coap_prng(&r, sizeof(r));
+        w->con_timeout_ms = ACK_TIMEOUT_MS + r % (ACK_TIMEOUT_MS / 2);
+        w->con_next = srv->con_watches;
+        if (srv->con_watches != NULL)
+          srv->con_watches->con_prev = w;
+        srv->con_watches = w;
+      }
+      w->con_dgram = copy;
+      w->con_len = dlen;
+      w->con_mid = (uint16_t)mid;
+      w->con_due_ms = ec_mono_ms() + w->con_timeout_ms;
+    }
+    int rc = send_raw(srv, w, buf, dlen);
+    if (rc < 0 && !con)
+      return rc; /* a CON is retransmitted; a NON is simply lost */
+  } else {
+    ec_req_udp_mtu(w->session);
+    coap_pdu_t *pdu = coap_pdu_init(con ? COAP_MESSAGE_CON : COAP_MESSAGE_NON,
+                                    code, mid,
+                                    coap_session_max_pdu_size(w->session));
+    if (pdu == NULL || !coap_add_token(pdu, w->token_len, w->token)) {
+      coap_delete_pdu(pdu);
+      return EC_ENOMEM;
+    }
+    for (int i = 0; i < n; i++)
+      coap_add_option(pdu, o[i].num, o[i].len, o[i].val);
+    if (len > 0 && !coap_add_data(pdu, len, data)) {
+      coap_delete_pdu(pdu);
+      return EC_ETOOBIG;
+    }
+    if (coap_send(w->session, pdu) == COAP_INVALID_MID) /* takes the PDU */
+      return EC_EIO;
+  }
   if (con) {
     w->non_count = 0;
   } else {
@@ -192,45 +329,33 @@ static int send_pdu(ec_watch_t *w, coap_pdu_t *pdu, int con) {
   return 0;
 }
 
-static int notify(ec_watch_t *w, const uint8_t *data, size_t len,
-                  uint64_t etag, unsigned max_age, int whole_only) {
-  uint8_t buf[8];
-  int con;
-  coap_pdu_t *pdu = new_pdu(w, COAP_RESPONSE_CODE_CONTENT, &con);
-  if (pdu == NULL)
-    return EC_ENOMEM;
+static int notify(ec_server_t *srv, ec_watch_t *w, const uint8_t *data,
+                  size_t len, uint64_t etag, unsigned max_age,
+                  int whole_only) {
+  opt_t o[6];
+  int n = 0;
   size_t room = coap_session_max_pdu_size(w->session);
-  int blocks = room < NOTIFY_MARGIN || len > room - NOTIFY_MARGIN;
+  if (room > EC_WATCH_MAX_DGRAM)
+    room = EC_WATCH_MAX_DGRAM;
+  int blocks = len > room - NOTIFY_MARGIN;
   if (blocks && whole_only) {
-    coap_delete_pdu(pdu);
     ec_log(EC_LOG_WARN, "%s: a %zu-byte notification does not fit a datagram",
            w->list->name, len);
     return EC_ETOOBIG;
   }
   uint32_t next = (w->observe + 1) & 0xFFFFFF;
   if (etag != 0)
-    coap_add_option(pdu, COAP_OPTION_ETAG,
-                    coap_encode_var_safe8(buf, sizeof(buf), etag), buf);
-  set_observe_option(pdu, next);
-  coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
-                  coap_encode_var_safe(buf, sizeof(buf), w->fmt), buf);
+    opt_uint(&o[n++], COAP_OPTION_ETAG, etag);
+  opt_uint(&o[n++], COAP_OPTION_OBSERVE, next);
+  opt_uint(&o[n++], COAP_OPTION_CONTENT_FORMAT, w->fmt);
   if (max_age != 0)
-    coap_add_option(pdu, COAP_OPTION_MAXAGE,
-                    coap_encode_var_safe(buf, sizeof(buf), max_age), buf);
+    opt_uint(&o[n++], COAP_OPTION_MAXAGE, max_age);
   if (blocks) {
-    coap_add_option(pdu, COAP_OPTION_BLOCK2,
-                    coap_encode_var_safe(buf, sizeof(buf),
-                                         1 << 3 | NOTIFY_BLOCK_SZX),
-                    buf);
-    coap_add_option(pdu, COAP_OPTION_SIZE2,
-                    coap_encode_var_safe(buf, sizeof(buf), (unsigned)len), buf);
+    opt_uint(&o[n++], COAP_OPTION_BLOCK2, 1 << 3 | NOTIFY_BLOCK_SZX);
+    opt_uint(&o[n++], COAP_OPTION_SIZE2, len);
     len = NOTIFY_BLOCK;
   }
-  if (!coap_add_data(pdu, len, data)) {
-    coap_delete_pdu(pdu);
-    return EC_ETOOBIG;
-  }
-  int rc = send_pdu(w, pdu, con);
+  int rc = deliver(srv, w, COAP_RESPONSE_CODE_CONTENT, o, n, data, len);
   if (rc == 0)
     w->observe = next;
   return rc;
@@ -238,37 +363,34 @@ static int notify(ec_watch_t *w, const uint8_t *data, size_t len,
 
 int ec_watch_send(ec_server_t *srv, ec_watch_t *w, const uint8_t *data,
                   size_t len) {
-  (void)srv;
-  return notify(w, data, len, 0, 0, 1);
+  return notify(srv, w, data, len, 0, 0, 1);
 }
 
 int ec_watch_notify(ec_server_t *srv, ec_watch_t *w, const uint8_t *data,
                     size_t len, uint64_t etag, unsigned max_age) {
-  (void)srv;
-  return notify(w, data, len, etag, max_age, 0);
+  return notify(srv, w, data, len, etag, max_age, 0);
 }
 
 void ec_watch_end(ec_server_t *srv, ec_watch_t *w, int code, const char *title,
                   const char *detail) {
-  uint8_t body[320], cf[4];
-  int con;
-  coap_pdu_t *pdu =
-      new_pdu(w, (coap_pdu_code_t)COAP_RESPONSE_CODE(code), &con);
-  if (pdu != NULL) {
-    int coap_code = (code / 100) << 5 | (code % 100);
-    ec_format_t f = w->fmt == EC_FORMAT_CBOR ? EC_FORMAT_PROBLEM_CBOR
-                                              : EC_FORMAT_JSON;
-    ssize_t n = title ? ec_problem_encode(f, title, detail, coap_code, NULL,
+  uint8_t body[320];
+  opt_t o[1];
+  int n = 0;
+  int coap_code = (code / 100) << 5 | (code % 100);
+  ec_format_t f = w->fmt == EC_FORMAT_CBOR ? EC_FORMAT_PROBLEM_CBOR
+                                            : EC_FORMAT_JSON;
+  ssize_t len = title ? ec_problem_encode(f, title, detail, coap_code, NULL,
                                           body, sizeof(body))
                       : -1;
-    if (n > 0 && (size_t)n <= sizeof(body)) {
-      coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
-                      coap_encode_var_safe(cf, sizeof(cf), f), cf);
-      coap_add_data(pdu, (size_t)n, body);
-    }
-    (void)send_pdu(w, pdu, con);
-  }
-  (void)srv;
+  if (len > 0 && (size_t)len <= sizeof(body))
+    opt_uint(&o[n++], COAP_OPTION_CONTENT_FORMAT, f);
+  else
+    len = 0;
+  /* A final answer: not kept for retransmission. */
+  w->non_count = 0;
+  con_clear(srv, w);
+  (void)deliver(srv, w, (uint8_t)coap_code, o, n, body, (size_t)len);
+  con_clear(srv, w);
   ec_watch_remove(w);
 }
 
@@ -299,12 +421,55 @@ void ec_watch_on_nack(ec_server_t *srv, coap_session_t *session,
     }
 }
 
+void ec_watch_on_ack(ec_server_t *srv, coap_session_t *session, uint16_t mid) {
+  ec_peer_t *peer = coap_session_get_app_data(session);
+  if (peer == NULL)
+    return;
+  for (ec_watch_t *w = peer->watches; w != NULL; w = w->peer_next)
+    if (w->con_dgram != NULL && w->con_mid == mid) {
+      con_clear(srv, w);
+      return;
+    }
+}
+
+void ec_watch_tick(ec_server_t *srv) {
+  uint64_t now = ec_mono_ms();
+  ec_watch_t *next;
+  for (ec_watch_t *w = srv->con_watches; w != NULL; w = next) {
+    next = w->con_next;
+    if (w->con_due_ms > now)
+      continue;
+    if (w->con_tries >= MAX_RETRANSMIT) {
+      gone(w, "confirmable notification unanswered");
+      continue;
+    }
+    w->con_tries++;
+    w->con_timeout_ms *= 2;
+    w->con_due_ms = now + w->con_timeout_ms;
+    (void)send_raw(srv, w, w->con_dgram, w->con_len);
+  }
+}
+
+int ec_watch_next_ms(const ec_server_t *srv) {
+  uint64_t now = ec_mono_ms(), due = UINT64_MAX;
+  for (const ec_watch_t *w = srv->con_watches; w != NULL; w = w->con_next)
+    if (w->con_due_ms < due)
+      due = w->con_due_ms;
+  if (due == UINT64_MAX)
+    return -1;
+  return due <= now ? 0 : due - now > INT32_MAX ? INT32_MAX : (int)(due - now);
+}
+
 void ec_watch_on_rst(ec_server_t *srv, coap_session_t *session, uint16_t mid) {
   ec_peer_t *peer = coap_session_get_app_data(session);
   (void)srv;
   if (peer == NULL)
     return;
   for (ec_watch_t *w = peer->watches; w != NULL; w = w->peer_next) {
+    if (w->con_dgram != NULL && w->con_mid == mid) {
+      gone(w, "a notification was reset");
+      return;
+    }
     unsigned n = w->n_non_mids < EC_WATCH_NON_MIDS ? w->n_non_mids
                                                    : EC_WATCH_NON_MIDS;
     for (unsigned i = 0; i < n; i++)

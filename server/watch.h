@@ -18,8 +18,11 @@
  * is observed, and is linked into the session's peer so that a session's
  * watches are found without walking every list. It ends when the client
  * cancels (GET with Observe 1), when a notification is answered with RST
- * (a CON's through libcoap's nack handler, a NON's through
- * ec_watch_on_rst()) or a confirmable one goes unanswered, or at shutdown. Every fifth notification is confirmable, as libcoap does, so a
+ * (seen by screen.c before libcoap reads it: ec_watch_on_rst(); over
+ * coaps://, a CON's through libcoap's nack handler) or a confirmable one
+ * goes unanswered, or at shutdown. On coap:// the server sends
+ * notifications itself and retransmits a confirmable one until its ACK
+ * (ec_watch_on_ack(), ec_watch_tick()), replacing it by a newer one. Every fifth notification is confirmable, as libcoap does, so a
  * vanished observer is found.
  */
 typedef struct ec_watch ec_watch_t;
@@ -28,6 +31,9 @@ typedef struct ec_watch_list ec_watch_list_t;
 /* Message IDs of the latest NON notifications of a watch, for an RST. */
 #define EC_WATCH_NON_MIDS 4
 
+/* The largest notification datagram: RFC 7252's 1152 bytes. */
+#define EC_WATCH_MAX_DGRAM 1152
+
 struct ec_watch {
   ec_watch_t *next;
   ec_watch_t *prev;
@@ -35,6 +41,7 @@ struct ec_watch {
   ec_watch_t *peer_next;   /* the session's watches (ec_peer_t.watches) */
   ec_watch_t *peer_prev;
   ec_peer_t *peer;
+  ec_server_t *srv;
   coap_session_t *session;
   uint8_t token[8];
   uint8_t token_len;
@@ -43,6 +50,16 @@ struct ec_watch {
   unsigned non_count;      /* NON notifications since the last CON */
   uint16_t non_mids[EC_WATCH_NON_MIDS]; /* a ring of the latest NONs' MIDs */
   unsigned n_non_mids;
+  /* coap://: the confirmable notification waiting for its ACK, sent and
+   * retransmitted by the server itself (see deliver() in watch.c). */
+  uint8_t *con_dgram;      /* NULL when none is outstanding */
+  size_t con_len;
+  uint16_t con_mid;
+  unsigned con_tries;      /* retransmissions so far */
+  unsigned con_timeout_ms; /* the current timeout, doubled at each one */
+  uint64_t con_due_ms;     /* monotonic time of the next retransmission */
+  ec_watch_t *con_next;    /* srv->con_watches: those with one outstanding */
+  ec_watch_t *con_prev;
   void *filter;            /* the module's filter, owned by the watch */
   void (*filter_free)(void *filter);
 };
@@ -119,6 +136,17 @@ void ec_watch_end(ec_server_t *srv, ec_watch_t *w, int code, const char *title,
  * it sent, so a watch whose NON notification is refused ends here.
  */
 void ec_watch_on_rst(ec_server_t *srv, coap_session_t *session, uint16_t mid);
+
+/** An ACK with Message ID @p mid from @p session's peer (screen.c): the
+ * outstanding confirmable notification it answers is done. */
+void ec_watch_on_ack(ec_server_t *srv, coap_session_t *session, uint16_t mid);
+
+/** Retransmit the confirmable notifications that are due; end the watches
+ * whose last retransmission went unanswered. Call after each I/O round. */
+void ec_watch_tick(ec_server_t *srv);
+
+/** Milliseconds until ec_watch_tick() has something to do, or -1. */
+int ec_watch_next_ms(const ec_server_t *srv);
 
 /** Remove and free one watch. */
 void ec_watch_remove(ec_watch_t *w);

@@ -29,6 +29,7 @@
 #define DEP_BIG_DGRAM "b10cb10c-0000-4000-8000-000000000005"
 #define DEP_RST "b10cb10c-0000-4000-8000-000000000006"
 #define DEP_OBS "b10cb10c-0000-4000-8000-000000000007"
+#define DEP_CON "b10cb10c-0000-4000-8000-000000000008"
 
 #define RAW_TIMEOUT_MS 5000
 
@@ -510,6 +511,84 @@ static void test_rst_to_non_notification_ends_observation(void) {
                  admin_tok, change_provisioning);
 }
 
+/* ------------------------------------------------------------------------ */
+/* A newer notification replaces a stale confirmable one (RFC 7641 4.5.2)    */
+
+static char *state_of(const it_coap_msg_t *m, char *out, size_t cap) {
+  json_t *j = json_loadb((const char *)m->payload, m->payload_len, 0, NULL);
+  const char *st = json_string_value(
+      json_object_get(json_object_get(j, "status"), "state"));
+  snprintf(out, cap, "%s", st ? st : "?");
+  json_decref(j);
+  return out;
+}
+
+static void test_stale_con_notification_is_replaced(void) {
+  static const char *const states[] = {"Pending",  "Installing", "Installed",
+                                       "Failed",   "Removing",   "Removed",
+                                       "Installing"};
+  it_udp_t obs = {.fd = -1};
+  it_coap_msg_t *resp = msg_new(), *n = msg_new();
+  char path[160], st[32];
+  status_path(path, sizeof(path), DEP_CON);
+  char *j = report(DEP_CON, states[0], 1, 8);
+  CU_ASSERT_EQUAL_FATAL(upload(DEP_CON, j, resp), 201);
+  free(j);
+  CU_ASSERT_EQUAL_FATAL(it_udp_open(&obs, srv.port), 0);
+  CU_ASSERT_EQUAL_FATAL(
+      itp_raw_req(&obs, IT_GET, path, -1, NULL, false, NULL, 0, resp), 0);
+  CU_ASSERT_EQUAL(IT_CODE_INT(resp->code), 205);
+  /* Four NON notifications, then the fifth is a CON: left unacknowledged. */
+  int i = 1;
+  bool con = false;
+  for (; i <= 5 && !con; i++) {
+    j = report(DEP_CON, states[i], 1, 8);
+    CU_ASSERT_EQUAL(upload(DEP_CON, j, resp), 204);
+    free(j);
+    CU_ASSERT_FATAL(it_udp_recv_msg(&obs, n, RAW_TIMEOUT_MS) == 0);
+    con = n->type == IT_CON;
+  }
+  CU_ASSERT_TRUE_FATAL(con);
+  uint16_t stale = n->mid;
+  /* A newer state before the observer acknowledged: it goes out as a CON
+   * of its own, and the stale one is never sent again. */
+  j = report(DEP_CON, states[i], 1, 8);
+  CU_ASSERT_EQUAL(upload(DEP_CON, j, resp), 204);
+  free(j);
+  CU_ASSERT_FATAL(it_udp_recv_msg(&obs, n, RAW_TIMEOUT_MS) == 0);
+  CU_ASSERT_EQUAL(n->type, IT_CON);
+  CU_ASSERT_NOT_EQUAL(n->mid, stale);
+  CU_ASSERT_STRING_EQUAL(state_of(n, st, sizeof(st)), states[i]);
+  uint16_t newest = n->mid;
+  /* Retransmissions (2 to 3 s, then twice that) carry the newest only. */
+  int stale_again = 0, newest_again = 0;
+  uint64_t end = it_now_ms() + 7000;
+  while (it_now_ms() < end && newest_again == 0) {
+    if (it_udp_recv_msg(&obs, n, (unsigned)(end - it_now_ms())) < 0)
+      break;
+    if (n->mid == stale)
+      stale_again++;
+    else if (n->mid == newest && n->type == IT_CON &&
+             strcmp(state_of(n, st, sizeof(st)), states[i]) == 0)
+      newest_again++;
+  }
+  CU_ASSERT_EQUAL(stale_again, 0);
+  CU_ASSERT_EQUAL(newest_again, 1);
+  /* Acknowledged: nothing more comes, and the observation goes on. */
+  uint8_t ack[4] = {0x60, 0, (uint8_t)(newest >> 8), (uint8_t)newest};
+  it_udp_send(&obs, ack, sizeof(ack));
+  CU_ASSERT_EQUAL(it_udp_recv_msg(&obs, n, 3000), -1);
+  j = report(DEP_CON, "Removed", 1, 8);
+  CU_ASSERT_EQUAL(upload(DEP_CON, j, resp), 204);
+  free(j);
+  CU_ASSERT_FATAL(it_udp_recv_msg(&obs, n, RAW_TIMEOUT_MS) == 0);
+  CU_ASSERT_EQUAL(n->type, IT_NON);
+  CU_ASSERT_STRING_EQUAL(state_of(n, st, sizeof(st)), "Removed");
+  it_udp_close(&obs);
+  free(n);
+  free(resp);
+}
+
 static void test_server_stops_cleanly(void) {
   CU_ASSERT_TRUE(it_server_alive(&srv, 3000));
   CU_ASSERT_EQUAL(it_server_stop(&srv), 0);
@@ -546,6 +625,8 @@ static const ec_test_t tests[] = {
     {test_unknown_method_code_is_405, "unknown_method_code_is_405"},
     {test_rst_to_non_notification_ends_observation,
      "rst_to_non_notification_ends_observation"},
+    {test_stale_con_notification_is_replaced,
+     "stale_con_notification_is_replaced"},
     {test_server_stops_cleanly, "server_stops_cleanly"},
 };
 
