@@ -298,6 +298,8 @@ static int deliver(ec_server_t *srv, ec_watch_t *w, uint8_t code,
       w->con_len = dlen;
       w->con_mid = (uint16_t)mid;
       w->con_due_ms = ec_mono_ms() + w->con_timeout_ms;
+      if (w->con_due_ms < srv->con_due_min)
+        srv->con_due_min = w->con_due_ms;
     }
     int rc = send_raw(srv, w, buf, dlen);
     if (rc < 0 && !con)
@@ -434,28 +436,33 @@ void ec_watch_on_ack(ec_server_t *srv, coap_session_t *session, uint16_t mid) {
 
 void ec_watch_tick(ec_server_t *srv) {
   uint64_t now = ec_mono_ms();
+  /* srv->con_due_min is never later than the earliest due time (an ACK
+   * may have made it early), so most rounds end here without a walk. */
+  if (srv->con_watches == NULL || now < srv->con_due_min)
+    return;
+  uint64_t min = UINT64_MAX;
   ec_watch_t *next;
   for (ec_watch_t *w = srv->con_watches; w != NULL; w = next) {
     next = w->con_next;
-    if (w->con_due_ms > now)
-      continue;
-    if (w->con_tries >= MAX_RETRANSMIT) {
-      gone(w, "confirmable notification unanswered");
-      continue;
+    if (w->con_due_ms <= now) {
+      if (w->con_tries >= MAX_RETRANSMIT) {
+        gone(w, "confirmable notification unanswered");
+        continue;
+      }
+      w->con_tries++;
+      w->con_timeout_ms *= 2;
+      w->con_due_ms = now + w->con_timeout_ms;
+      (void)send_raw(srv, w, w->con_dgram, w->con_len);
     }
-    w->con_tries++;
-    w->con_timeout_ms *= 2;
-    w->con_due_ms = now + w->con_timeout_ms;
-    (void)send_raw(srv, w, w->con_dgram, w->con_len);
+    if (w->con_due_ms < min)
+      min = w->con_due_ms;
   }
+  srv->con_due_min = min;
 }
 
 int ec_watch_next_ms(const ec_server_t *srv) {
-  uint64_t now = ec_mono_ms(), due = UINT64_MAX;
-  for (const ec_watch_t *w = srv->con_watches; w != NULL; w = w->con_next)
-    if (w->con_due_ms < due)
-      due = w->con_due_ms;
-  if (due == UINT64_MAX)
+  uint64_t now = ec_mono_ms(), due = srv->con_due_min;
+  if (srv->con_watches == NULL)
     return -1;
   return due <= now ? 0 : due - now > INT32_MAX ? INT32_MAX : (int)(due - now);
 }

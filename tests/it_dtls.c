@@ -531,6 +531,59 @@ static void test_removed_identity_refused(void) {
   it_result_free(&r);
 }
 
+/* A plain-CoAP report (plain CoAP is open): the answer's code. */
+static int plain_report(const char *dev, const char *state) {
+  it_udp_t u;
+  it_coap_msg_t *resp = calloc(1, sizeof(*resp));
+  char path[160];
+  int code = -1;
+  CU_ASSERT_PTR_NOT_NULL_FATAL(resp);
+  CU_ASSERT_EQUAL_FATAL(it_udp_open(&u, srv.port), 0);
+  it_req_t rq = IT_REQ(IT_POST, status_path(path, sizeof(path), dev));
+  rq.content_format = 50;
+  rq.payload = report(DEP, state);
+  rq.payload_len = strlen(rq.payload);
+  if (it_coap_request(&u, &rq, resp, 5000) == 0)
+    code = IT_CODE_INT(resp->code);
+  it_udp_close(&u);
+  free(resp);
+  return code;
+}
+
+/* Observations over DTLS are notified through libcoap's DTLS session, and
+ * one whose identity is removed ends at the next change with 4.01. */
+static void test_observer_notified_then_revoked(void) {
+  char key[KEY_LEN + 1], url[256], path[160];
+  CU_ASSERT_EQUAL_FATAL(add_identity(srv.db, "dev-obs", "device", key), 0);
+  CU_ASSERT_EQUAL(plain_report("dev-obs", "Pending") / 100, 2);
+  coaps_url(url, sizeof(url), psk_port, status_path(path, sizeof(path),
+                                                    "dev-obs"));
+  const char *argv[] = {COAP_CLIENT_OPENSSL_BIN, "-u", "dev-obs", "-k", key,
+                        "-s", "30", "-A", "50", url, NULL};
+  it_proc_t *p;
+  CU_ASSERT_EQUAL_FATAL(it_proc_spawn(argv, NULL, 0, &p), 0);
+  CU_ASSERT_TRUE(it_proc_wait_for(p, "\"state\":\"Pending\"", 10000));
+  CU_ASSERT_EQUAL(plain_report("dev-obs", "Installing"), 204);
+  CU_ASSERT_TRUE(it_proc_wait_for(p, "\"state\":\"Installing\"", 10000));
+  it_result_t r;
+  CU_ASSERT_EQUAL(
+      admin(&r, srv.db, "device-remove", "--identity", "dev-obs", NULL), 0);
+  it_result_free(&r);
+  CU_ASSERT_EQUAL(plain_report("dev-obs", "Failed"), 204);
+  /* The final 4.01 ends the observation (coap-client prints it on
+   * standard error); the change itself is not shown. */
+  CU_ASSERT_FALSE(it_proc_wait_for(p, "\"state\":\"Failed\"", 3000));
+  it_proc_stop(p, 5000, &r);
+  bool ended = r.err != NULL && strstr(r.err, "4.01") != NULL &&
+               strstr(r.err, "credentials-revoked") != NULL;
+  CU_ASSERT_TRUE(ended);
+  CU_ASSERT_TRUE(r.out != NULL &&
+                 strstr(r.out, "\"state\":\"Failed\"") == NULL);
+  if (!ended)
+    it_result_dump("coap-client-openssl observing", &r);
+  it_result_free(&r);
+}
+
 /* ------------------------------------------------------------------------ */
 /* --no-plain                                                                */
 
@@ -628,6 +681,7 @@ static const struct {
     {test_client_key_from_environment, "client_key_from_environment"},
     {test_client_key_from_file, "client_key_from_file"},
     {test_removed_identity_refused, "removed_identity_refused"},
+    {test_observer_notified_then_revoked, "observer_notified_then_revoked"},
     {test_no_plain, "no_plain"},
     {test_server_stops_cleanly, "server_stops_cleanly"},
 };
