@@ -473,8 +473,8 @@ static void test_pending_logins_hold_up_nothing(void) {
   CU_ASSERT_EQUAL(busy.empty_acks, 0); /* piggybacked, not deferred */
   /* None of the six was answered yet (they wait 4 s). */
   heard_t early = {0}, early_b = {0};
-  hear(&a, 1, 0, &early);
-  hear(&b, 1, 0, &early_b);
+  hear(&a, 1, 100, &early);
+  hear(&b, 1, 100, &early_b);
   CU_ASSERT_EQUAL(early.n_codes, 0);
   CU_ASSERT_EQUAL(early_b.n_codes, 0);
   /* Then they are: slowed, not refused. */
