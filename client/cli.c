@@ -24,7 +24,6 @@
 #define ARENA_FIRST (64u * 1024u)
 
 /* Exit statuses, as --help states them. */
-enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_FAILED = 3 };
 
 enum { OPT_COUNT = 256, OPT_MAX_TIME, OPT_SINCE, OPT_LIMIT };
 
@@ -151,21 +150,19 @@ static int outcome(int rc, const ec_response_t *r) {
     print_refusal(r);
     return EXIT_REFUSED;
   }
-  fprintf(stderr, PROG ": %s: %s\n", server_url, ec_strerror(rc));
-  return EXIT_FAILED;
+  return ec_cli_no_answer(server_url, rc);
 }
 
 /* ---- commands ---- */
 
-/* Read all of @p name ('-': stdin); on failure say why and return -1. */
-static int read_input(const char *name, uint8_t **out, size_t *len) {
+int ec_cli_read_input(const char *name, uint8_t **out, size_t *len) {
   FILE *f = strcmp(name, "-") == 0 ? stdin : fopen(name, "rb");
   uint8_t *buf = NULL;
   size_t n = 0, cap = 0;
   const char *why = NULL;
 
   if (!f) {
-    fprintf(stderr, PROG ": %s: %s\n", name, strerror(errno));
+    fprintf(stderr, PROG ": cannot read %s: %s\n", name, strerror(errno));
     return -1;
   }
   while (!why) {
@@ -188,13 +185,34 @@ static int read_input(const char *name, uint8_t **out, size_t *len) {
   if (f != stdin)
     fclose(f);
   if (why) {
-    fprintf(stderr, PROG ": %s: %s\n", name, why);
+    fprintf(stderr, PROG ": cannot read %s: %s\n", name, why);
     free(buf);
     return -1;
   }
   *out = buf;
   *len = n;
   return 0;
+}
+
+int ec_cli_no_answer(const char *url, int rc) {
+  if (rc == EC_EIO)
+    fprintf(stderr, PROG ": no answer from %s: nothing listens there, or it "
+                         "cannot be reached\n", url);
+  else if (rc == EC_ETIMEOUT)
+    fprintf(stderr, PROG ": no answer from %s in time (--timeout)\n", url);
+  else
+    fprintf(stderr, PROG ": %s: %s\n", url, ec_strerror(rc));
+  return EXIT_FAILED;
+}
+
+bool ec_cli_observation_ended(const ec_response_t *r, bool seen) {
+  return seen && r->code == 404;
+}
+
+int ec_cli_print_ended(const char *url) {
+  fprintf(stderr, PROG ": %s ended the observation (4.04: the server stopped, "
+                       "or the resource is gone)\n", url);
+  return EXIT_FAILED;
 }
 
 static int run_report(ec_client_t *c, const args_t *a) {
@@ -208,8 +226,8 @@ static int run_report(ec_client_t *c, const args_t *a) {
   ec_response_t r = {0};
   int rc, status = EXIT_FAILED;
 
-  if (read_input(a->pos[2], &buf, &len) < 0)
-    return EXIT_FAILED;
+  if (ec_cli_read_input(a->pos[2], &buf, &len) < 0)
+    return EXIT_INPUT;
   /* Decoded strings are copies and structs small: a few times the input. */
   cap = 4 * len + ARENA_FIRST;
   mem = malloc(cap);
@@ -303,6 +321,7 @@ typedef struct {
   long long left; /* lines still wanted; 0 for no limit */
   bool printed;   /* at least one notification was printed */
   bool refused;   /* an error answer was printed */
+  bool ended;     /* the server ended the observation */
   bool broken;    /* stdout failed or the body could not be printed */
 } watch_t;
 
@@ -310,8 +329,11 @@ static int on_notification(void *ud, const ec_response_t *r) {
   watch_t *w = ud;
 
   if (r->code >= 300) {
-    print_refusal(r);
-    w->refused = true;
+    if (ec_cli_observation_ended(r, w->printed))
+      w->ended = true;
+    else
+      print_refusal(r);
+    w->refused = !w->ended;
     return 1;
   }
   /* Flushed per line so a pipe reader sees each notification as it comes. */
@@ -332,7 +354,7 @@ static void stop_watching(int sig) {
 }
 
 static int run_watch(ec_client_t *c, const args_t *a) {
-  watch_t w = {a->count, false, false, false};
+  watch_t w = {a->count, false, false, false, false};
   struct sigaction sa, old_int, old_term;
 
   /* Ctrl-C ends the watch through the client, which cancels the observation
@@ -348,6 +370,8 @@ static int run_watch(ec_client_t *c, const args_t *a) {
   sigaction(SIGTERM, &old_term, NULL);
   watching = NULL;
 
+  if (w.ended)
+    return ec_cli_print_ended(server_url);
   if (w.refused)
     return EXIT_REFUSED;
   if (w.broken) {
@@ -360,8 +384,11 @@ static int run_watch(ec_client_t *c, const args_t *a) {
         rc == EC_EPROTO && w.printed
             ? "the answer carried no Observe option: no notifications will come"
             : ec_strerror(rc);
-    fprintf(stderr, PROG ": %s: %s\n", server_url, why);
-    return EXIT_FAILED;
+    if (rc == EC_EPROTO && w.printed) {
+      fprintf(stderr, PROG ": %s: %s\n", server_url, why);
+      return EXIT_FAILED;
+    }
+    return ec_cli_no_answer(server_url, rc);
   }
   return EXIT_OK;
 }
@@ -413,8 +440,8 @@ static void print_usage(FILE *f) {
       "       [--psk-identity ID [--psk-key-file PATH]] COMMAND ...\n\n"
       "Talk to an edgecoap server over CoAP; answers go to stdout as JSON.\n\n"
       "Options:\n"
-      "  --url URL     coap://host:port, coaps://host:port (DTLS PSK) or\n"
-      "                coap+tcp://host:port (default coap://127.0.0.1:5683)\n"
+      "  --url URL     coap://host:port or coaps://host:port (DTLS PSK)\n"
+      "                (default coap://127.0.0.1:5683)\n"
       "  --psk-identity ID    coaps://: the PSK identity (a device's is its\n"
       "                deviceId)\n"
       "  --psk-key-file PATH  coaps://: a file holding the key that\n"
@@ -423,7 +450,8 @@ static void print_usage(FILE *f) {
       "  --json        send JSON and ask for JSON\n"
       "  --cbor        send CBOR and ask for CBOR (the default)\n"
       "  --timeout MS  per request, retransmissions included (default 10000)\n"
-      "  -h, --help    this text; COMMAND --help for one command\n\n"
+      "  -h, --help    this text; COMMAND --help for one command\n"
+      "  --version     the program's version\n\n"
       "Commands:\n",
       f);
   for (size_t i = 0; i < N_COMMANDS; i++)
@@ -435,8 +463,9 @@ static void print_usage(FILE *f) {
   fputs(
       "\nExit status: 0 on a 2.xx answer; 1 when the server answered an error\n"
       "(on stderr: its code and problem details) or the report is invalid;\n"
-      "2 on a usage error; 3 when no usable answer came (timeout, network,\n"
-      "bad reply).\n"
+      "2 on a usage error; 3 when no usable answer came (nothing answered,\n"
+      "timeout, failed DTLS handshake, bad reply, or the server ended a\n"
+      "watch); 4 when a local file (input, key) could not be read.\n"
       "EDGECOAP_DEBUG=1 turns on libcoap's debug log.\n"
       "A key is never taken from the command line, where other users of the\n"
       "machine could read it.\n",
@@ -672,6 +701,7 @@ int main(int argc, char **argv) {
       {"psk-identity", required_argument, NULL, 'i'},
       {"psk-key-file", required_argument, NULL, 'k'},
       {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},
       {0}};
   ec_client_config_t cfg = {
       .url = NULL, .format = EC_FORMAT_CBOR, .timeout_ms = 0};
@@ -712,6 +742,9 @@ int main(int argc, char **argv) {
     case 'h':
       print_usage(stdout);
       return EXIT_OK;
+    case 'V':
+      printf(PROG " %s\n", EDGECOAP_VERSION);
+      return EXIT_OK;
     case ':':
       return usage_error(NULL, "%s needs a value", bad_option(argv));
     default:
@@ -745,12 +778,10 @@ int main(int argc, char **argv) {
   if (rc == EC_EINVAL)
     return usage_error(
         NULL,
-        "invalid URL '%s' (want coap://, coaps:// or coap+tcp://host:port)",
+        "invalid URL '%s' (want coap://host:port or coaps://host:port)",
         cfg.url);
-  if (rc < 0) {
-    fprintf(stderr, PROG ": %s: %s\n", server_url, ec_strerror(rc));
-    return EXIT_FAILED;
-  }
+  if (rc < 0)
+    return ec_cli_no_answer(server_url, rc);
   status = cmd->run(client, &args);
   ec_client_free(client);
   if (fflush(stdout) != 0 && status == EXIT_OK) {

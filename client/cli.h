@@ -4,6 +4,8 @@
 #define EDGECOAP_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "edgecoap/client.h"
@@ -15,5 +17,38 @@
  * @return 0, or < 0 (EC_EFORMAT for a body in another format)
  */
 int ec_cli_print_body(FILE *f, const ec_response_t *r, bool one_line);
+
+/* Exit statuses, as --help and docs/API.md section 5 list them. */
+enum {
+  EXIT_OK = 0,      /* a 2.xx answer */
+  EXIT_REFUSED = 1, /* the server answered an error, or a document is invalid */
+  EXIT_USAGE = 2,   /* a usage error */
+  EXIT_FAILED = 3,  /* no usable answer came: network, timeout, handshake */
+  EXIT_INPUT = 4    /* a local file (input, key) could not be read */
+};
+
+/**
+ * Read all of file @p name ('-': standard input, at most 8 MiB).
+ * @param[out] out  malloc'd; the caller frees it
+ * @return 0, or -1 with the reason printed (exit with EXIT_INPUT)
+ */
+int ec_cli_read_input(const char *name, uint8_t **out, size_t *len);
+
+/**
+ * Say on stderr why no usable answer came from @p url for result @p rc (an
+ * EC_E* code): nothing answered, no answer in time, a failed handshake.
+ * @return EXIT_FAILED
+ */
+int ec_cli_no_answer(const char *url, int rc);
+
+/**
+ * True when @p r, an error notification after @p seen earlier ones, is the
+ * server ending the observation (libcoap sends 4.04 to the observers of a
+ * resource it drops, e.g. when the server stops) rather than a refusal.
+ */
+bool ec_cli_observation_ended(const ec_response_t *r, bool seen);
+
+/** Say that the server at @p url ended the observation. @return EXIT_FAILED */
+int ec_cli_print_ended(const char *url);
 
 #endif /* EDGECOAP_CLI_H */

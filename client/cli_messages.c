@@ -1,6 +1,7 @@
 /* edgecoap: the "messages" commands of edgecoap-client (post, list, get,
  * watch). */
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "cli.h"
 #include "cli_messages.h"
 
 #include <errno.h>
@@ -11,10 +12,7 @@
 #include <string.h>
 
 #define PROG "edgecoap-client"
-/* Far above the server's body cap: the server is the one to refuse. */
-#define INPUT_CAP (8u << 20)
 
-enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_FAILED = 3 };
 
 typedef struct {
   const ec_client_config_t *cfg;
@@ -142,51 +140,10 @@ static int outcome(const opts_t *o, int rc, const ec_response_t *r) {
     print_refusal(r);
     return EXIT_REFUSED;
   }
-  fprintf(stderr, PROG ": %s: %s\n", o->url, ec_strerror(rc));
-  return EXIT_FAILED;
+  return ec_cli_no_answer(o->url, rc);
 }
 
 /* ---- commands ---- */
-
-static int read_input(const char *name, uint8_t **out, size_t *len) {
-  FILE *f = strcmp(name, "-") == 0 ? stdin : fopen(name, "rb");
-  uint8_t *buf = NULL;
-  size_t n = 0, cap = 0;
-  if (f == NULL) {
-    fprintf(stderr, PROG ": %s: %s\n", name, strerror(errno));
-    return -1;
-  }
-  for (;;) {
-    if (n == cap) {
-      size_t grown = cap ? 2 * cap : 4096;
-      uint8_t *p = grown <= INPUT_CAP ? realloc(buf, grown) : NULL;
-      if (p == NULL) {
-        fprintf(stderr, PROG ": %s: %s\n", name,
-                grown <= INPUT_CAP ? strerror(ENOMEM) : "larger than 8 MiB");
-        goto fail;
-      }
-      buf = p;
-      cap = grown;
-    }
-    n += fread(buf + n, 1, cap - n, f);
-    if (ferror(f)) {
-      fprintf(stderr, PROG ": %s: read error\n", name);
-      goto fail;
-    }
-    if (feof(f))
-      break;
-  }
-  if (f != stdin)
-    fclose(f);
-  *out = buf;
-  *len = n;
-  return 0;
-fail:
-  if (f != stdin)
-    fclose(f);
-  free(buf);
-  return -1;
-}
 
 static int run_post(ec_client_t *c, opts_t *o) {
   const char *name = strcmp(o->file, "-") == 0 ? "stdin" : o->file;
@@ -195,8 +152,8 @@ static int run_post(ec_client_t *c, opts_t *o) {
   size_t len;
   int status = EXIT_FAILED;
 
-  if (read_input(o->file, &buf, &len) < 0)
-    return EXIT_FAILED;
+  if (ec_cli_read_input(o->file, &buf, &len) < 0)
+    return EXIT_INPUT;
   /* Decoded messages take a few times their wire size (tiny ones more). */
   size_t cap = 8 * len + 65536;
   if ((mem = malloc(cap)) == NULL) {
@@ -324,15 +281,19 @@ static int run_get(ec_client_t *c, opts_t *o) {
 typedef struct {
   long long left;
   bool refused, broken;
+  bool seen, ended; /* a notification came; the server ended the watch */
 } watch_t;
 
 static int on_note(void *ud, const ec_response_t *r) {
   watch_t *w = ud;
   if (r->code >= 300) {
-    print_refusal(r);
-    w->refused = true;
+    w->ended = ec_cli_observation_ended(r, w->seen);
+    if (!w->ended)
+      print_refusal(r);
+    w->refused = !w->ended;
     return 1;
   }
+  w->seen = true;
   /* Flushed per line so that a pipe reader sees each one as it comes. */
   if (print_json(stdout, r->body, r->body_len, r->format) < 0 ||
       fflush(stdout) != 0) {
@@ -351,7 +312,7 @@ static void stop_watching(int sig) {
 }
 
 static int run_watch(ec_client_t *c, opts_t *o) {
-  watch_t w = {o->count, false, false};
+  watch_t w = {o->count, false, false, false, false};
   struct sigaction sa, old_int, old_term;
 
   /* Ctrl-C (or SIGTERM) ends the watch through the client, which cancels
@@ -365,13 +326,16 @@ static int run_watch(ec_client_t *c, opts_t *o) {
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
   watching = NULL;
+  if (w.ended)
+    return ec_cli_print_ended(o->url);
   if (w.refused)
     return EXIT_REFUSED;
-  if (w.broken || rc < 0) {
-    fprintf(stderr, PROG ": %s: %s\n", o->url,
-            w.broken ? "cannot print a notification" : ec_strerror(rc));
+  if (w.broken) {
+    fprintf(stderr, PROG ": %s: cannot print a notification\n", o->url);
     return EXIT_FAILED;
   }
+  if (rc < 0)
+    return ec_cli_no_answer(o->url, rc);
   return EXIT_OK;
 }
 
@@ -484,8 +448,13 @@ int ec_cli_messages(const ec_client_config_t *cfg, const char *url, int argc,
 
   int rc = ec_client_new(cfg, &client);
   if (rc < 0) {
-    fprintf(stderr, PROG ": %s: %s\n", url, ec_strerror(rc));
-    status = rc == EC_EINVAL ? EXIT_USAGE : EXIT_FAILED;
+    if (rc == EC_EINVAL) {
+      fprintf(stderr, PROG ": invalid URL '%s' (want coap://host:port or "
+                           "coaps://host:port)\n", url);
+      status = EXIT_USAGE;
+    } else {
+      status = ec_cli_no_answer(url, rc);
+    }
     goto done;
   }
   switch (sub) {

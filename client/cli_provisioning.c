@@ -16,8 +16,6 @@
 #define ARENA_FIRST (64u * 1024u)
 #define MAX_PASSWORD 1024
 
-enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_FAILED = 3 };
-
 enum {
   O_TOKEN = 256,
   O_GET,
@@ -104,8 +102,7 @@ static int outcome(const opts_t *o, int rc, const ec_response_t *r) {
     print_refusal(r);
     return EXIT_REFUSED;
   }
-  fprintf(stderr, PROG ": %s: %s\n", o->url, ec_strerror(rc));
-  return EXIT_FAILED;
+  return ec_cli_no_answer(o->url, rc);
 }
 
 /* ---- commands ------------------------------------------------------------ */
@@ -227,15 +224,19 @@ typedef struct {
   long long left;
   bool refused;
   bool broken;
+  bool seen, ended; /* a notification came; the server ended the watch */
 } watch_t;
 
 static int on_notification(void *ud, const ec_response_t *r) {
   watch_t *w = ud;
   if (r->code >= 300) {
-    print_refusal(r);
-    w->refused = true;
+    w->ended = ec_cli_observation_ended(r, w->seen);
+    if (!w->ended)
+      print_refusal(r);
+    w->refused = !w->ended;
     return 1;
   }
+  w->seen = true;
   /* Flushed per line so that a pipe reader sees each one as it comes. */
   if (ec_cli_print_body(stdout, r, true) < 0 || fflush(stdout) != 0) {
     w->broken = true;
@@ -252,7 +253,7 @@ static void stop_watching(int sig) {
 }
 
 static int run_watch(ec_client_t *c, opts_t *o) {
-  watch_t w = {o->count, false, false};
+  watch_t w = {o->count, false, false, false, false};
   struct sigaction sa, old_int, old_term;
   int st = need_token(c, o);
   if (st >= 0)
@@ -270,23 +271,27 @@ static int run_watch(ec_client_t *c, opts_t *o) {
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
   watching = NULL;
+  if (w.ended)
+    return ec_cli_print_ended(o->url);
   if (w.refused)
     return EXIT_REFUSED;
   if (w.broken) {
     fprintf(stderr, PROG ": cannot print a notification\n");
     return EXIT_FAILED;
   }
-  if (rc < 0) {
-    fprintf(stderr, PROG ": %s: %s\n", o->url, ec_strerror(rc));
-    return EXIT_FAILED;
-  }
+  if (rc < 0)
+    return ec_cli_no_answer(o->url, rc);
   return EXIT_OK;
 }
 
 /* ---- the command table and argument parsing ------------------------------ */
 
+/* insert names components by the triple only: it takes no
+ * --provisioning-component-id, so its help does not list it. */
 #define FILTERS                                                                \
   "  --provisioning-component-id IDS   one id, or a comma-separated list\n"    \
+  TRIPLE
+#define TRIPLE                                                                 \
   "  --provisioning-id N\n"                                                    \
   "  --component-type T   Sensor, Parameter, Group Parameter (any case), or\n" \
   "                       0, 1, 2\n"                                           \
@@ -317,7 +322,7 @@ static const cmd_t commands[] = {
      "[--token T] --provisioning-id N --component-type T --component-id IDS "
      "[--active-status N]",
      "Insert components (an existing one gets the new active "
-     "status).\n" TOKEN_HELP FILTERS,
+     "status).\n" TOKEN_HELP TRIPLE,
      BIT(O_TOKEN) | BIT(O_PROV_ID) | BIT(O_TYPE) | BIT(O_COMP_ID) |
          BIT(O_ACTIVE),
      0, run_insert},
@@ -565,10 +570,8 @@ int ec_cli_provisioning(const ec_client_config_t *cfg, const char *url,
     int rc = ec_client_new(cfg, &client);
     if (rc == EC_EINVAL)
       status = usage_error(NULL, "invalid URL '%s'", url);
-    else if (rc < 0) {
-      fprintf(stderr, PROG ": %s: %s\n", url, ec_strerror(rc));
-      status = EXIT_FAILED;
-    }
+    else if (rc < 0)
+      status = ec_cli_no_answer(url, rc);
   }
   if (status < 0)
     status = cmd->run(client, &o);

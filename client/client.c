@@ -740,10 +740,10 @@ static int resolve(ec_client_t *c, const char *url) {
    * with coap:// would be a client that believes it is protected. */
   if ((u.scheme == COAP_URI_SCHEME_COAPS) != (c->psk_key_len > 0))
     return EC_EINVAL;
+  /* edgecoap-server serves UDP and DTLS only: coap+tcp:// is refused
+   * rather than tried against a port nothing listens on. */
   if (u.scheme == COAP_URI_SCHEME_COAP)
     c->proto = COAP_PROTO_UDP;
-  else if (u.scheme == COAP_URI_SCHEME_COAP_TCP && coap_tcp_is_supported())
-    c->proto = COAP_PROTO_TCP;
   else if (u.scheme == COAP_URI_SCHEME_COAPS)
     c->proto = COAP_PROTO_DTLS;
   else
@@ -755,7 +755,7 @@ static int resolve(ec_client_t *c, const char *url) {
 
   memset(&hints, 0, sizeof hints);
   hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = c->proto == COAP_PROTO_TCP ? SOCK_STREAM : SOCK_DGRAM;
+  hints.ai_socktype = SOCK_DGRAM;
   hints.ai_flags = AI_NUMERICSERV;
   snprintf(port, sizeof port, "%u", (unsigned)u.port);
   if (getaddrinfo(c->host, port, &hints, &ai) != 0 || !ai)

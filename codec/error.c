@@ -43,6 +43,10 @@ const char *ec_strerror(int err) {
     return "server answered with an error code";
   case EC_EHANDSHAKE:
     return "DTLS handshake failed (unknown identity or wrong key?)";
+  case EC_EADDRINUSE:
+    return "address and port in use";
+  case EC_EBUSY:
+    return "in use by another process";
   default:
     return "unknown error";
   }

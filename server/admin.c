@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "auth.h"
 #include "log.h"
+#include "startup.h"
 #include "store.h"
 
 /*
@@ -38,27 +40,33 @@ static void usage_admin(FILE *f) {
         "server may be running).\n"
         "\n"
         "Commands:\n"
-        "  import --db PATH FILE.json\n"
+        "  import [--db PATH] FILE.json\n"
         "      load users, provisionings, sensors, parameters and\n"
         "      group_parameters; entries whose id exists are updated\n"
-        "  user-add --db PATH --username U [--role R] [--id N]\n"
+        "  user-add [--db PATH] --username U [--role R] [--id N]\n"
         "      add an account, or set the password and role of an existing\n"
         "      one; the password is read from standard input\n"
-        "  device-add --db PATH --identity ID [--role device|operator]\n"
+        "  user-list [--db PATH]\n"
+        "      list the accounts: id, username and role\n"
+        "  user-remove [--db PATH] --username U\n"
+        "      remove an account; its session tokens end\n"
+        "  device-add [--db PATH] --identity ID [--role device|operator]\n"
         "      add a DTLS PSK identity with a new random key, printed once\n"
         "      on standard output\n"
-        "  device-list --db PATH\n"
+        "  device-list [--db PATH]\n"
         "      list the DTLS identities and their roles (never the keys)\n"
-        "  device-remove --db PATH --identity ID\n"
+        "  device-remove [--db PATH] --identity ID\n"
         "      remove a DTLS identity; its sessions are refused from their\n"
         "      next request\n"
         "\n"
+        "--db PATH is the server's database, edgecoap.db in the current\n"
+        "folder by default (as for the server); a missing one is created.\n"
         "COMMAND --help describes one command.\n",
         f);
 }
 
 static void usage_import(FILE *f) {
-  fputs("Usage: " PROG " import --db PATH FILE.json\n"
+  fputs("Usage: " PROG " import [--db PATH] FILE.json\n"
         "\n"
         "Load a catalog file into the database at PATH (created if missing):\n"
         "  {\"users\": [{\"id\": 1, \"username\": \"admin\", \"password\": "
@@ -77,7 +85,7 @@ static void usage_import(FILE *f) {
 }
 
 static void usage_user_add(FILE *f) {
-  fputs("Usage: " PROG " user-add --db PATH --username U [--role R] [--id N]\n"
+  fputs("Usage: " PROG " user-add [--db PATH] --username U [--role R] [--id N]\n"
         "\n"
         "Read a password from the first line of standard input and add the\n"
         "account U with role R (default \"user\") and id N (default: the next\n"
@@ -85,6 +93,23 @@ static void usage_user_add(FILE *f) {
         "Example: printf '%s\\n' \"$PASSWORD\" | " PROG
         " user-add --db edgecoap.db --username device7 --role device\n",
         f);
+}
+
+int ec_admin_open(const char *db, ec_store_t **out) {
+  char abs[4096];
+  struct stat st;
+
+  if (ec_db_resolve(db, abs, sizeof(abs)) < 0)
+    return -1;
+  bool existed = stat(abs, &st) == 0;
+  if (ec_store_open(abs, out) < 0) {
+    fprintf(stderr, PROG ": cannot open the database %s\n", abs);
+    return -1;
+  }
+  if (!existed)
+    fprintf(stderr, PROG ": the database %s did not exist: created it\n",
+            abs);
+  return 0;
 }
 
 /* ---- import -------------------------------------------------------------- */
@@ -287,8 +312,7 @@ static int do_import(const char *db, const char *file) {
   for (int t = 0; t < EC_COMP_TYPE_COUNT; t++)
     im.catalog[t] = cat[t];
 
-  if (ec_store_open(db, &store) < 0) {
-    fprintf(stderr, PROG ": cannot open the database %s\n", db);
+  if (ec_admin_open(db, &store) < 0) {
     goto done;
   }
   int rc = ec_store_prov_import(store, &im);
@@ -366,8 +390,7 @@ static int do_user_add(const char *db, const char *username, const char *role,
     fprintf(stderr, PROG ": cannot hash the password: %s\n", ec_strerror(rc));
     return EXIT_FAILED;
   }
-  if (ec_store_open(db, &store) < 0) {
-    fprintf(stderr, PROG ": cannot open the database %s\n", db);
+  if (ec_admin_open(db, &store) < 0) {
     return EXIT_FAILED;
   }
   int64_t got = 0;
@@ -397,7 +420,7 @@ int ec_admin_main(int argc, char **argv) {
       {"id", required_argument, NULL, OPT_ID},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
-  const char *db = NULL, *username = NULL, *role = "user";
+  const char *db = "edgecoap.db", *username = NULL, *role = "user";
   long long id = 0;
   char *end;
   int c;
@@ -410,6 +433,8 @@ int ec_admin_main(int argc, char **argv) {
   const char *cmd = argv[1];
   if (strncmp(cmd, "device-", 7) == 0)
     return ec_admin_devices(argc - 1, argv + 1);
+  if (strcmp(cmd, "user-list") == 0 || strcmp(cmd, "user-remove") == 0)
+    return ec_admin_users(argc - 1, argv + 1);
   bool import = strcmp(cmd, "import") == 0;
   if (!import && strcmp(cmd, "user-add") != 0) {
     fprintf(stderr, PROG ": unknown command '%s'\n", cmd);
@@ -445,7 +470,7 @@ int ec_admin_main(int argc, char **argv) {
     }
   }
   int npos = argc - 1 - optind;
-  if (db == NULL || (import && (npos != 1 || username != NULL || id != 0)) ||
+  if ((import && (npos != 1 || username != NULL || id != 0)) ||
       (!import && (npos != 0 || username == NULL || *username == '\0'))) {
     fprintf(stderr, PROG ": %s: missing or unexpected arguments\n", cmd);
     usage(stderr);

@@ -3,6 +3,8 @@
 #ifndef EDGECOAP_ADMIN_H
 #define EDGECOAP_ADMIN_H
 
+#include "store.h"
+
 /**
  * Run `edgecoap-server admin ...`; argv[0] is "admin".
  *   admin import --db PATH FILE.json
@@ -24,5 +26,21 @@ int ec_admin_main(int argc, char **argv);
  * @return the process exit status, as ec_admin_main()
  */
 int ec_admin_devices(int argc, char **argv);
+
+/**
+ * Run `edgecoap-server admin user-list [--db PATH]` or `user-remove [--db
+ * PATH] --username U` (server/admin_users.c); argv[0] is the command.
+ * @return the process exit status, as ec_admin_main()
+ */
+int ec_admin_users(int argc, char **argv);
+
+/**
+ * Open the database @p db (its folder must exist) for an admin command,
+ * creating it when missing, which is said on standard error with its
+ * absolute path. Takes no lock: a running server may use it meanwhile.
+ * @param[out] out  release with ec_store_close()
+ * @return 0, or -1 with the reason printed
+ */
+int ec_admin_open(const char *db, ec_store_t **out);
 
 #endif /* EDGECOAP_ADMIN_H */

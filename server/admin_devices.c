@@ -34,7 +34,7 @@ enum { CMD_ADD, CMD_LIST, CMD_REMOVE };
 
 static const char *const usages[] = {
     [CMD_ADD] =
-        "Usage: " PROG " device-add --db PATH --identity ID "
+        "Usage: " PROG " device-add [--db PATH] --identity ID "
         "[--role device|operator]\n"
         "\n"
         "Add the DTLS PSK identity ID with a new random key and print the key\n"
@@ -46,12 +46,12 @@ static const char *const usages[] = {
         "so the database file is made readable by its owner only.\n"
         "Example: KEY=$(" PROG
         " device-add --db edgecoap.db --identity dev1)\n",
-    [CMD_LIST] = "Usage: " PROG " device-list --db PATH\n"
+    [CMD_LIST] = "Usage: " PROG " device-list [--db PATH]\n"
                  "\n"
                  "Print one line per DTLS identity: identity, role and when\n"
                  "it was added, separated by tabs. Keys are never printed.\n",
     [CMD_REMOVE] =
-        "Usage: " PROG " device-remove --db PATH --identity ID\n"
+        "Usage: " PROG " device-remove [--db PATH] --identity ID\n"
         "\n"
         "Remove a DTLS identity. A running server refuses its sessions from\n"
         "their next request and its new handshakes. To give an identity a\n"
@@ -184,7 +184,7 @@ int ec_admin_devices(int argc, char **argv) {
       {"role", required_argument, NULL, OPT_ROLE},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
-  const char *db = NULL, *identity = NULL, *role_name = NULL;
+  const char *db = "edgecoap.db", *identity = NULL, *role_name = NULL;
   int cmd, c;
 
   if (strcmp(argv[0], "device-add") == 0)
@@ -219,7 +219,7 @@ int ec_admin_devices(int argc, char **argv) {
     }
   }
   bool wants_identity = cmd != CMD_LIST;
-  if (db == NULL || optind != argc || (identity != NULL) != wants_identity ||
+  if (optind != argc || (identity != NULL) != wants_identity ||
       (role_name != NULL && cmd != CMD_ADD)) {
     fprintf(stderr, PROG ": %s: missing or unexpected arguments\n", argv[0]);
     fputs(usages[cmd], stderr);
@@ -246,8 +246,7 @@ int ec_admin_devices(int argc, char **argv) {
   }
 
   ec_store_t *store = NULL;
-  if (ec_store_open(db, &store) < 0) {
-    fprintf(stderr, PROG ": cannot open the database %s\n", db);
+  if (ec_admin_open(db, &store) < 0) {
     return EXIT_FAILED;
   }
   int status;

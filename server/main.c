@@ -13,6 +13,14 @@
 
 static volatile sig_atomic_t stop_flag;
 
+/* Exit statuses (--help, README.md "Configuration"). */
+enum {
+  EXIT_START_FAILED = 1, /* cannot start, or the I/O loop failed */
+  EXIT_USAGE = 2,
+  EXIT_ADDR_IN_USE = 3,  /* a UDP address and port already in use */
+  EXIT_DB_IN_USE = 4     /* the database is used by another server */
+};
+
 static void on_signal(int sig) {
   (void)sig;
   stop_flag = 1;
@@ -79,7 +87,12 @@ static void usage(FILE *out) {
           "Plain coap:// is unauthenticated and open to every client: use it "
           "for\n"
           "development or on trusted networks, and --no-plain elsewhere.\n"
-          "Logs go to standard error. Stop with SIGINT or SIGTERM.\n");
+          "Logs go to standard error. Stop with SIGINT or SIGTERM.\n"
+          "\n"
+          "Exit status: 0 when stopped by a signal; 1 when it cannot start (the\n"
+          "log says why: a missing folder, a read-only database...) or fails\n"
+          "while serving; 2 on a usage error; 3 when an address and port to\n"
+          "listen on are in use; 4 when another server uses the database.\n");
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *out) {
@@ -256,13 +269,13 @@ int main(int argc, char **argv) {
       return 0;
     default:
       usage(stderr);
-      return 2;
+      return EXIT_USAGE;
     }
   }
   if (optind < argc) {
     fprintf(stderr, "edgecoap-server: unexpected argument '%s'\n", argv[optind]);
     usage(stderr);
-    return 2;
+    return EXIT_USAGE;
   }
 
   struct sigaction sa;
@@ -276,12 +289,16 @@ int main(int argc, char **argv) {
   int rc = ec_server_new(&cfg, &srv);
   if (rc < 0) {
     ec_log(EC_LOG_ERROR, "cannot start: %s", ec_strerror(rc));
-    return 1;
+    /* Distinct statuses for the two conflicts with another server, so a
+     * supervisor can tell them from a configuration error. */
+    return rc == EC_EADDRINUSE ? EXIT_ADDR_IN_USE
+           : rc == EC_EBUSY    ? EXIT_DB_IN_USE
+                               : EXIT_START_FAILED;
   }
   rc = ec_server_run(srv, &stop_flag);
   ec_log(EC_LOG_INFO, "stopping");
   ec_server_free(srv);
-  return rc < 0 ? 1 : 0;
+  return rc < 0 ? EXIT_START_FAILED : 0;
 
 bad_value:
   /* Found by value: the table's order need not follow the enum's. */
@@ -289,5 +306,5 @@ bad_value:
     ;
   fprintf(stderr, "edgecoap-server: invalid value '%s' for --%s\n", optarg,
           opts[v].name ? opts[v].name : "?");
-  return 2;
+  return EXIT_USAGE;
 }

@@ -127,12 +127,15 @@ static int bind_endpoints(ec_server_t *srv) {
            "coaps:// need a port each", cfg->port);
     return EC_EINVAL;
   }
+  int rc;
   if (!cfg->no_plain &&
       coap_new_endpoint(srv->ctx, &addr, COAP_PROTO_UDP) == NULL) {
     ec_log(EC_LOG_ERROR, "cannot listen on UDP [%s]:%u (in use, or not an "
            "address of this host?)", cfg->bind_addr, cfg->port);
     return EC_EIO;
   }
+  if (!cfg->no_plain)
+    ec_port_seal(cfg->port);
   if (!cfg->no_plain)
     ec_log(EC_LOG_INFO, "listening on coap://[%s]:%u (plain CoAP: "
            "unauthenticated, every resource open to every client)",
@@ -142,15 +145,19 @@ static int bind_endpoints(ec_server_t *srv) {
            "device-add) and --dtls is not given");
     return 0;
   }
-  int rc = ec_access_dtls_init(srv);
+  rc = ec_access_dtls_init(srv);
   if (rc < 0)
     return rc;
   (void)resolve(cfg->bind_addr, cfg->psk_port, &addr);
+  rc = ec_port_check(&addr, "coaps://", cfg->bind_addr, cfg->psk_port);
+  if (rc < 0)
+    return rc;
   if (coap_new_endpoint(srv->ctx, &addr, COAP_PROTO_DTLS) == NULL) {
     ec_log(EC_LOG_ERROR, "cannot listen on DTLS [%s]:%u (in use, or not an "
            "address of this host?)", cfg->bind_addr, cfg->psk_port);
     return EC_EIO;
   }
+  ec_port_seal(cfg->psk_port);
   ec_log(n_ids > 0 ? EC_LOG_INFO : EC_LOG_WARN,
          "listening on coaps://[%s]:%u (DTLS PSK, %lld identities stored)",
          cfg->bind_addr, cfg->psk_port, (long long)n_ids);
@@ -196,16 +203,34 @@ int ec_server_new(const ec_server_config_t *cfg, ec_server_t **out) {
     goto fail_srv;
   }
 
-  rc = ec_store_open(cfg->db_path, &srv->store);
+  /* Ports are checked before binding (coap:// first, before the database
+   * is touched, coaps:// once the store says whether it is needed):
+   * libcoap's SO_REUSEADDR would let this server share a port with another
+   * one and silently take its traffic. */
+  srv->db_lock.fd = -1;
+  coap_address_t plain;
+  if (!cfg->no_plain && resolve(cfg->bind_addr, cfg->port, &plain) == 0 &&
+      (rc = ec_port_check(&plain, "coap://", cfg->bind_addr, cfg->port)) < 0)
+    goto fail_srv;
+  rc = ec_db_lock(cfg->db_path, &srv->db_lock);
   if (rc < 0)
     goto fail_srv;
+  if (srv->db_lock.created)
+    ec_log(EC_LOG_WARN, "the database %s did not exist: created it, empty",
+           srv->db_lock.path);
+  rc = ec_store_open(srv->db_lock.path, &srv->store);
+  if (rc < 0)
+    goto fail_lock;
+  rc = ec_store_check_writable(srv->store, srv->db_lock.path);
+  if (rc < 0)
+    goto fail_store;
 
   coap_startup();
   libcoap_log_level();
   srv->ctx = coap_new_context(NULL);
   if (srv->ctx == NULL) {
     rc = EC_ENOMEM;
-    goto fail_store;
+    goto fail_coap;
   }
   coap_set_app_data(srv->ctx, srv);
   coap_context_set_block_mode(srv->ctx, COAP_BLOCK_USE_LIBCOAP);
@@ -244,8 +269,8 @@ int ec_server_new(const ec_server_config_t *cfg, ec_server_t **out) {
   if (rc < 0)
     goto fail_ctx;
 
-  ec_log(EC_LOG_INFO, "serving, database %s, body cap %zu bytes", cfg->db_path,
-         cfg->max_body);
+  ec_log(EC_LOG_INFO, "serving, database %s, body cap %zu bytes",
+         srv->db_lock.path, cfg->max_body);
   *out = srv;
   return 0;
 
@@ -256,9 +281,12 @@ fail_ctx:
   ec_deployment_free_routes(srv);
   ec_messages_free(srv);
   ec_provisioning_free(srv);
+fail_coap:
+  coap_cleanup();
 fail_store:
   ec_store_close(srv->store);
-  coap_cleanup();
+fail_lock:
+  ec_db_unlock(&srv->db_lock);
 fail_srv:
   ec_dedup_free(srv->dedup);
   free(srv->arena_buf);
@@ -334,6 +362,7 @@ void ec_server_free(ec_server_t *srv) {
   ec_messages_free(srv);
   ec_provisioning_free(srv);
   ec_store_close(srv->store);
+  ec_db_unlock(&srv->db_lock);
   ec_dedup_free(srv->dedup);
   free(srv->arena_buf);
   sodium_memzero(srv->psk_key, sizeof(srv->psk_key));

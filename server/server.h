@@ -11,6 +11,7 @@
 
 #include "edgecoap/codec.h"
 #include "edgecoap/deployment.h"
+#include "startup.h"
 #include "store.h"
 
 /** What main() sets; ec_server_config_default() fills the defaults. */
@@ -89,6 +90,8 @@ typedef struct ec_route {
 
 struct ec_server {
   ec_server_config_t cfg;
+  ec_db_lock_t db_lock;       /* held from before the store opens to after it
+                                 closes: one server per database */
   coap_context_t *ctx;
   ec_store_t *store;
   ec_dedup_t *dedup;

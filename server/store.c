@@ -515,6 +515,32 @@ fail_db:
   return EC_ESTORE;
 }
 
+int ec_store_check_writable(ec_store_t *s, const char *path) {
+  char sql[64];
+  int version;
+
+  if (sqlite3_db_readonly(s->db, "main") == 1) {
+    ec_log(EC_LOG_ERROR, "store: the database %s is read-only (the file or "
+           "its folder is not writable by this user): every write would "
+           "fail", path);
+    return EC_ESTORE;
+  }
+  if (pragma_int(s->db, "PRAGMA user_version", &version) != 0)
+    return EC_ESTORE;
+  snprintf(sql, sizeof(sql), "BEGIN IMMEDIATE; PRAGMA user_version = %d; "
+           "COMMIT", version);
+  char *err = NULL;
+  if (sqlite3_exec(s->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+    ec_log(EC_LOG_ERROR, "store: cannot write to the database %s: %s (a "
+           "read-only file, folder or mount, or a full disk?)", path,
+           err ? err : sqlite3_errmsg(s->db));
+    sqlite3_free(err);
+    (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return EC_ESTORE;
+  }
+  return 0;
+}
+
 void ec_store_close(ec_store_t *s) {
   if (s == NULL)
     return;

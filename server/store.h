@@ -43,6 +43,15 @@ typedef struct ec_store ec_store_t;
  */
 int ec_store_open(const char *path, ec_store_t **out);
 
+/**
+ * Commit one write (the schema version, rewritten as it is), so that a
+ * database that cannot take writes (a read-only file, folder or mount, a
+ * full disk) is found before anything is served rather than at every
+ * request. @p path names it in the log.
+ * @return 0, or EC_ESTORE with the reason logged
+ */
+int ec_store_check_writable(ec_store_t *s, const char *path);
+
 /** Close the store and finalize every statement; NULL is a no-op. */
 void ec_store_close(ec_store_t *s);
 
@@ -270,6 +279,27 @@ int ec_store_prov_user_find(ec_store_t *s, const char *username,
 /** Find an account by id (password_hash included). @return 0,
  * EC_ENOTFOUND or EC_ESTORE */
 int ec_store_prov_user_get(ec_store_t *s, int64_t id, ec_store_prov_user_t *out);
+
+/**
+ * Call @p fn for each account in id order (id, username and role set; no
+ * password hash), until it returns non-zero, which is returned
+ * (server/store_users.c).
+ * @return 0, @p fn's value, EC_EINVAL or EC_ESTORE
+ */
+int ec_store_prov_user_each(ec_store_t *s,
+                            int (*fn)(void *ud, const ec_store_prov_user_t *u),
+                            void *ud);
+
+/**
+ * Remove account @p username in one transaction: its session tokens end,
+ * the provisionings it owned have no owner, and its row is deleted, unless
+ * components name it as their last modifier; then *kept is set and the row
+ * stays with role "removed" and @p unknown_hash (an Argon2id hash of a
+ * secret nobody holds) as its password.
+ * @return 0, EC_ENOTFOUND (no such account), EC_EINVAL or EC_ESTORE
+ */
+int ec_store_prov_user_remove(ec_store_t *s, const char *username,
+                              const char *unknown_hash, bool *kept);
 
 /**
  * The owner of provisioning @p id.

@@ -19,9 +19,9 @@ extern "C" {
 typedef struct ec_client ec_client_t;
 
 typedef struct {
-  const char *url;      /**< "coap://host:port", "coaps://host:port" (DTLS PSK)
-                             or "coap+tcp://host:port"; the default is
-                             coap://127.0.0.1:5683 */
+  const char *url;      /**< "coap://host:port" or "coaps://host:port" (DTLS
+                             PSK; coap+tcp:// is not served, so EC_EINVAL);
+                             the default is coap://127.0.0.1:5683 */
   ec_format_t format;   /**< request and preferred response format; CBOR by default (0) */
   unsigned timeout_ms;  /**< per request, retransmissions included; 0 means 10000 */
   /* DTLS PSK, for coaps:// URLs only (both required there). */

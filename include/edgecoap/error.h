@@ -28,7 +28,9 @@ enum {
   EC_EPROTO = -12,      /**< the peer answered something unexpected */
   EC_EFORMAT = -13,     /**< an unsupported content format */
   EC_ERESPONSE = -14,   /**< the server answered with a 4.xx or 5.xx code */
-  EC_EHANDSHAKE = -15   /**< the DTLS handshake failed or never completed (unknown identity or wrong key) */
+  EC_EHANDSHAKE = -15,  /**< the DTLS handshake failed or never completed (unknown identity or wrong key) */
+  EC_EADDRINUSE = -16,  /**< the address and port are in use by another socket */
+  EC_EBUSY = -17        /**< the resource (a database) is held by another process */
 };
 
 /**

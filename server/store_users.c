@@ -1,0 +1,133 @@
+/* edgecoap store: listing and removing provisioning accounts (admin user-list, user-remove). */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "store_internal.h"
+
+/*
+ * Used by the offline admin commands only, so the statements are prepared
+ * per call rather than kept in the store's slots. A removal is one
+ * transaction: the account's tokens go (its sessions end at their next
+ * request, as tokens are looked up in the table each time), it owns no
+ * provisioning any more, and its row goes, unless components name it as
+ * their last modifier: then the row stays for that history, with a password
+ * nobody knows and the role "removed", which no rule grants anything.
+ */
+
+int ec_store_prov_user_each(ec_store_t *s,
+                            int (*fn)(void *ud, const ec_store_prov_user_t *u),
+                            void *ud) {
+  sqlite3_stmt *st = NULL;
+  if (s == NULL || fn == NULL)
+    return EC_EINVAL;
+  if (sqlite3_prepare_v2(s->db,
+                         "SELECT id, username, role FROM prov_users ORDER BY id",
+                         -1, &st, NULL) != SQLITE_OK) {
+    store_log(s->db, "list users");
+    return EC_ESTORE;
+  }
+  int r, rc = 0;
+  ec_store_prov_user_t u;
+  while (rc == 0 && (r = sqlite3_step(st)) == SQLITE_ROW) {
+    memset(&u, 0, sizeof(u));
+    u.id = sqlite3_column_int64(st, 0);
+    const unsigned char *name = sqlite3_column_text(st, 1);
+    const unsigned char *role = sqlite3_column_text(st, 2);
+    snprintf(u.username, sizeof(u.username), "%s",
+             name ? (const char *)name : "");
+    snprintf(u.role, sizeof(u.role), "%s", role ? (const char *)role : "");
+    rc = fn(ud, &u);
+  }
+  if (rc == 0 && r != SQLITE_DONE) {
+    store_log(s->db, "list users");
+    rc = EC_ESTORE;
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+/* Run @p sql with @p id bound to ?1. */
+static int exec_id(ec_store_t *s, const char *sql, int64_t id, void *unused) {
+  (void)unused;
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, 1, id);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    store_log(s->db, "remove user");
+    return EC_ESTORE;
+  }
+  return 0;
+}
+
+int ec_store_prov_user_remove(ec_store_t *s, const char *username,
+                              const char *unknown_hash, bool *kept) {
+  ec_store_prov_user_t u;
+  int rc;
+
+  if (s == NULL || username == NULL || unknown_hash == NULL || kept == NULL)
+    return EC_EINVAL;
+  *kept = false;
+  if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+    store_log(s->db, "remove user");
+    return EC_ESTORE;
+  }
+  rc = ec_store_prov_user_find(s, username, &u);
+  if (rc < 0)
+    goto fail;
+  rc = exec_id(s, "DELETE FROM prov_tokens WHERE user_id = ?1", u.id, NULL);
+  if (rc == 0)
+    rc = exec_id(s, "UPDATE prov_provisionings SET owner_id = NULL"
+                    " WHERE owner_id = ?1", u.id, NULL);
+  if (rc < 0)
+    goto fail;
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(s->db,
+                         "SELECT EXISTS (SELECT 1 FROM prov_components"
+                         " WHERE last_modified_by = ?1)",
+                         -1, &st, NULL) != SQLITE_OK ||
+      sqlite3_bind_int64(st, 1, u.id) != SQLITE_OK ||
+      sqlite3_step(st) != SQLITE_ROW) {
+    sqlite3_finalize(st);
+    store_log(s->db, "remove user");
+    rc = EC_ESTORE;
+    goto fail;
+  }
+  *kept = sqlite3_column_int(st, 0) != 0;
+  sqlite3_finalize(st);
+  if (*kept) {
+    if (sqlite3_prepare_v2(s->db,
+                           "UPDATE prov_users SET password_hash = ?2,"
+                           " role = 'removed' WHERE id = ?1",
+                           -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 1, u.id) != SQLITE_OK ||
+        sqlite3_bind_text(st, 2, unknown_hash, -1, SQLITE_STATIC) !=
+            SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_DONE) {
+      sqlite3_finalize(st);
+      store_log(s->db, "remove user");
+      rc = EC_ESTORE;
+      goto fail;
+    }
+    sqlite3_finalize(st);
+  } else {
+    rc = exec_id(s, "DELETE FROM prov_users WHERE id = ?1", u.id, NULL);
+    if (rc < 0)
+      goto fail;
+  }
+  if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    store_log(s->db, "remove user");
+    rc = EC_ESTORE;
+    goto fail;
+  }
+  return 0;
+
+fail:
+  (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  return rc;
+}
