@@ -206,12 +206,12 @@ int ec_cli_no_answer(const char *url, int rc) {
 }
 
 bool ec_cli_observation_ended(const ec_response_t *r, bool seen) {
-  return seen && r->code == 404;
+  return seen && (r->code == 503 || r->code == 404);
 }
 
 int ec_cli_print_ended(const char *url) {
-  fprintf(stderr, PROG ": %s ended the observation (4.04: the server stopped, "
-                       "or the resource is gone)\n", url);
+  fprintf(stderr, PROG ": %s ended the observation: the server stopped (or "
+                       "the resource is gone)\n", url);
   return EXIT_FAILED;
 }
 

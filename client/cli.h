@@ -43,8 +43,9 @@ int ec_cli_no_answer(const char *url, int rc);
 
 /**
  * True when @p r, an error notification after @p seen earlier ones, is the
- * server ending the observation (libcoap sends 4.04 to the observers of a
- * resource it drops, e.g. when the server stops) rather than a refusal.
+ * server ending the observation (edgecoap-server sends 5.03 shutting-down
+ * to its observers when it stops; libcoap, 4.04 for a resource it drops)
+ * rather than a refusal.
  */
 bool ec_cli_observation_ended(const ec_response_t *r, bool seen);
 

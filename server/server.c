@@ -355,6 +355,10 @@ void ec_server_free(ec_server_t *srv) {
   if (srv == NULL)
     return;
   ec_batch_free_all(srv);
+  /* RFC 7641 3.2: an error notification ends an observation, so observers
+   * hear that the server stopped instead of waiting for ever. */
+  ec_watch_end_all(srv, 503, "shutting-down",
+                   "the server is stopping: observe again once it is back");
   ec_watch_free_all(srv);
   ec_peer_free_all(srv);
   coap_free_context(srv->ctx);

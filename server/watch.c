@@ -402,6 +402,13 @@ void ec_watch_free_all(ec_server_t *srv) {
       ec_watch_remove(p->watches);
 }
 
+void ec_watch_end_all(ec_server_t *srv, int code, const char *title,
+                      const char *detail) {
+  for (ec_peer_t *p = srv->peers; p != NULL; p = p->next)
+    while (p->watches != NULL)
+      ec_watch_end(srv, p->watches, code, title, detail);
+}
+
 static void gone(ec_watch_t *w, const char *how) {
   ec_log(EC_LOG_INFO, "%s: observer gone (%s), observation ended",
          w->list->name, how);

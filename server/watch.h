@@ -154,6 +154,14 @@ void ec_watch_remove(ec_watch_t *w);
 /** Remove every watch of every list (at shutdown, before the context goes). */
 void ec_watch_free_all(ec_server_t *srv);
 
+/**
+ * End every watch with a last notification of @p code (as ec_watch_end()),
+ * so that observers learn that no more notifications will come (at a
+ * normal shutdown, before ec_watch_free_all()).
+ */
+void ec_watch_end_all(ec_server_t *srv, int code, const char *title,
+                      const char *detail);
+
 /** The server's libcoap nack handler: ends watches whose notification failed. */
 void ec_watch_on_nack(ec_server_t *srv, coap_session_t *session,
                       const coap_pdu_t *sent);

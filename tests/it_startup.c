@@ -323,26 +323,33 @@ static void test_client_version_and_help(void) {
   it_result_free(&r);
 }
 
-/* A watcher whose server stops says that the server ended the
- * observation, and exits 3 (no more answers), not "4.04". */
-static void test_watcher_told_the_server_stopped(void) {
+/* Watchers whose server stops hear it (a last 5.03 notification), say that
+ * the server ended the observation and exit 3, rather than print "4.04" or
+ * wait for ever. */
+static void test_watchers_told_the_server_stopped(void) {
   it_server_t other;
-  it_proc_t *p = NULL;
+  it_proc_t *p[2] = {NULL, NULL};
   it_result_t r = {0};
   CU_ASSERT_EQUAL_FATAL(it_server_start(&other, NULL), 0);
   CU_ASSERT_EQUAL(post_status(other.url, "Installing"), 0);
-  const char *argv[] = {EC_CLIENT_BIN, "--url", other.url, "status",
-                        "watch",       "dev1",  DEP,       NULL};
-  CU_ASSERT_EQUAL_FATAL(it_proc_spawn(argv, NULL, 0, &p), 0);
-  CU_ASSERT_EQUAL(it_proc_wait_for(p, "Installing", 10000), 1);
+  const char *status[] = {EC_CLIENT_BIN, "--url", other.url, "status",
+                          "watch",       "dev1",  DEP,       NULL};
+  const char *messages[] = {EC_CLIENT_BIN, "--url", other.url, "messages",
+                            "watch", NULL};
+  CU_ASSERT_EQUAL_FATAL(it_proc_spawn(status, NULL, 0, &p[0]), 0);
+  CU_ASSERT_EQUAL_FATAL(it_proc_spawn(messages, NULL, 0, &p[1]), 0);
+  CU_ASSERT_EQUAL(it_proc_wait_for(p[0], "Installing", 10000), 1);
+  CU_ASSERT_EQUAL(it_proc_wait_for(p[1], "StatusMessages", 10000), 1);
   CU_ASSERT_EQUAL(it_server_stop(&other), 0);
-  it_proc_finish(p, 15000, &r);
-  CU_ASSERT_FALSE(r.timed_out);
-  CU_ASSERT_EQUAL(r.exit_code, 3);
-  CU_ASSERT(has(r.err, "ended the observation"));
-  if (!has(r.err, "ended the observation"))
-    it_result_dump("watch", &r);
-  it_result_free(&r);
+  for (int i = 0; i < 2; i++) {
+    it_proc_finish(p[i], 15000, &r);
+    CU_ASSERT_FALSE(r.timed_out);
+    CU_ASSERT_EQUAL(r.exit_code, 3);
+    CU_ASSERT(has(r.err, "ended the observation"));
+    if (!has(r.err, "ended the observation"))
+      it_result_dump(i == 0 ? "status watch" : "messages watch", &r);
+    it_result_free(&r);
+  }
   it_server_cleanup(&other, false);
 }
 
@@ -438,7 +445,8 @@ static const ec_test_t tests[] = {
     {test_client_no_answer_named, "client_no_answer_named"},
     {test_client_missing_file_exit_code, "client_missing_file_exit_code"},
     {test_client_version_and_help, "client_version_and_help"},
-    {test_watcher_told_the_server_stopped, "watcher_told_the_server_stopped"},
+    {test_watchers_told_the_server_stopped,
+     "watchers_told_the_server_stopped"},
     {test_user_list_and_remove, "user_list_and_remove"},
 };
 
