@@ -1,0 +1,209 @@
+/* edgecoap device core: the CBOR writer and pull reader (RFC 8949), for just what the documents need. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <string.h>
+
+#include "cbor.h"
+
+static void emit(ec__cbw_t *w, const void *p, size_t n) {
+  if (w->buf != NULL && n <= w->cap && w->len <= w->cap - n) {
+    memcpy(w->buf + w->len, p, n);
+  }
+  w->len += n;
+}
+
+void ec__cbw_head(ec__cbw_t *w, uint8_t major, uint64_t v) {
+  uint8_t h[9];
+  size_t n;
+  h[0] = (uint8_t)(major << 5);
+  if (v < 24) {
+    h[0] |= (uint8_t)v;
+    n = 0;
+  } else if (v <= 0xFF) {
+    h[0] |= 24;
+    n = 1;
+  } else if (v <= 0xFFFF) {
+    h[0] |= 25;
+    n = 2;
+  } else if (v <= 0xFFFFFFFFu) {
+    h[0] |= 26;
+    n = 4;
+  } else {
+    h[0] |= 27;
+    n = 8;
+  }
+  for (size_t i = 0; i < n; i++) {
+    h[n - i] = (uint8_t)(v >> (8 * i));
+  }
+  emit(w, h, n + 1);
+}
+
+void ec__cbw_text(ec__cbw_t *w, const char *s) {
+  size_t n = strlen(s);
+  ec__cbw_head(w, 3, n);
+  emit(w, s, n);
+}
+
+/* One head: major type, additional info and argument. Reserved additional
+ * info (28-30) and indefinite lengths (31) are refused: the server never
+ * writes them, and refusing them keeps every length definite. */
+static int head(ec__cbr_t *r, uint8_t *major, uint8_t *ai, uint64_t *arg) {
+  if (r->p >= r->end) {
+    return EC_ESYNTAX;
+  }
+  *major = r->p[0] >> 5;
+  *ai = r->p[0] & 0x1F;
+  size_t n = *ai < 24 ? 0 : *ai < 28 ? (size_t)1 << (*ai - 24) : 9;
+  if (n > 8 || n >= (size_t)(r->end - r->p)) {
+    return EC_ESYNTAX;
+  }
+  uint64_t v = n == 0 ? *ai : 0;
+  for (size_t i = 1; i <= n; i++) {
+    v = v << 8 | r->p[i];
+  }
+  *arg = v;
+  r->p += n + 1;
+  return 0;
+}
+
+int ec__cbr_peek(const ec__cbr_t *r) {
+  return r->p < r->end ? r->p[0] >> 5 : EC_ESYNTAX;
+}
+
+int ec__cbr_container(ec__cbr_t *r, uint8_t major, size_t *n) {
+  uint8_t m, ai;
+  uint64_t v;
+  if (head(r, &m, &ai, &v) < 0 || m != major) {
+    return EC_ESYNTAX;
+  }
+  /* Each element is at least one byte, each pair two: a claim of more
+   * elements than bytes left is a lie, refused before any loop. */
+  uint64_t left = (uint64_t)(r->end - r->p);
+  if (v > left || (major == 5 && v > left / 2)) {
+    return EC_ESYNTAX;
+  }
+  *n = (size_t)v;
+  return 0;
+}
+
+/* RFC 3629 UTF-8: no overlong forms, surrogates or code points past
+ * U+10FFFF, exactly what the codec accepts. */
+static bool utf8_ok(const uint8_t *s, size_t len) {
+  size_t i = 0;
+  while (i < len) {
+    uint8_t c = s[i];
+    if (c < 0x80) {
+      if (c == 0) {
+        return false;
+      }
+      i++;
+      continue;
+    }
+    size_t n = (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
+               : (c & 0xF8) == 0xF0                      ? 3
+                                                         : 0;
+    if (n == 0 || n > len - i - 1) {
+      return false;
+    }
+    uint32_t cp = c & (0x3Fu >> n);
+    for (size_t k = 1; k <= n; k++) {
+      if ((s[i + k] & 0xC0) != 0x80) {
+        return false;
+      }
+      cp = cp << 6 | (s[i + k] & 0x3Fu);
+    }
+    static const uint32_t min[4] = {0, 0x80, 0x800, 0x10000};
+    if (cp < min[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+int ec__cbr_text(ec__cbr_t *r, ec_dev_str_t *s) {
+  uint8_t m, ai;
+  uint64_t v;
+  if (head(r, &m, &ai, &v) < 0 || m != 3 || v > (uint64_t)(r->end - r->p)) {
+    return EC_ESYNTAX;
+  }
+  if (v > EC_DEV_MAX_TEXT) {
+    return EC_ETOOBIG;
+  }
+  if (!utf8_ok(r->p, (size_t)v)) {
+    return EC_ESYNTAX;
+  }
+  s->ptr = (const char *)r->p;
+  s->len = (size_t)v;
+  r->p += v;
+  return 0;
+}
+
+int ec__cbr_int(ec__cbr_t *r, int64_t *out) {
+  uint8_t m, ai;
+  uint64_t v;
+  if (head(r, &m, &ai, &v) < 0 || m > 1) {
+    return EC_ESYNTAX;
+  }
+  if (v > (uint64_t)INT64_MAX) {
+    return EC_ESYNTAX; /* outside int64, as the codec refuses */
+  }
+  *out = m == 0 ? (int64_t)v : -1 - (int64_t)v;
+  return 0;
+}
+
+/* A half, single or double whose exponent bits are all ones is an infinity
+ * or a NaN, which JSON cannot carry and the codec refuses. */
+static bool is_finite(uint8_t ai, uint64_t v) {
+  uint64_t e = ai == 25 ? 0x7C00u : ai == 26 ? 0x7F800000u : 0x7FF0000000000000u;
+  return (v & e) != e;
+}
+
+int ec__cbr_skip(ec__cbr_t *r, int depth) {
+  uint8_t m, ai;
+  uint64_t v;
+  ec_dev_str_t s;
+  size_t n;
+  switch (ec__cbr_peek(r)) {
+  case 0:
+  case 1: {
+    int64_t i;
+    return ec__cbr_int(r, &i);
+  }
+  case 3:
+    return ec__cbr_text(r, &s);
+  case 4:
+  case 5: {
+    int major = ec__cbr_peek(r);
+    if (depth <= 0) {
+      return EC_ETOOBIG;
+    }
+    if (ec__cbr_container(r, (uint8_t)major, &n) < 0) {
+      return EC_ESYNTAX;
+    }
+    for (size_t i = 0; i < n; i++) {
+      int rc;
+      /* Map keys are text or integers, as JSON names can carry. */
+      if (major == 5 && ec__cbr_peek(r) != 3 && ec__cbr_peek(r) > 1) {
+        return EC_ESYNTAX;
+      }
+      if ((rc = ec__cbr_skip(r, depth - 1)) < 0 ||
+          (major == 5 && (rc = ec__cbr_skip(r, depth - 1)) < 0)) {
+        return rc;
+      }
+    }
+    return 0;
+  }
+  case 7:
+    if (head(r, &m, &ai, &v) < 0) {
+      return EC_ESYNTAX;
+    }
+    /* false, true and null; finite floats. Undefined and other simple
+     * values have no JSON form. */
+    if ((ai >= 20 && ai <= 22) || (ai >= 25 && ai <= 27 && is_finite(ai, v))) {
+      return 0;
+    }
+    return EC_ESYNTAX;
+  default: /* byte strings, tags, the end of input */
+    return EC_ESYNTAX;
+  }
+}

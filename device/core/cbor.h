@@ -1,0 +1,43 @@
+/* edgecoap device core internals: a CBOR writer and a pull reader over caller memory. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef EDGECOAP_DEVICE_CBOR_H
+#define EDGECOAP_DEVICE_CBOR_H
+
+#include "edgecoap/device.h"
+
+/* A writer: with buf NULL and cap 0 it only measures; len counts every byte,
+ * also those that did not fit. */
+typedef struct {
+  uint8_t *buf;
+  size_t cap;
+  size_t len;
+} ec__cbw_t;
+
+/* A head of @p major (0..7) with argument @p v, in its shortest form. */
+void ec__cbw_head(ec__cbw_t *w, uint8_t major, uint64_t v);
+/* A definite-length text string. */
+void ec__cbw_text(ec__cbw_t *w, const char *s);
+
+/* A reader over [p, end). Every read checks the bytes left first. */
+typedef struct {
+  const uint8_t *p;
+  const uint8_t *end;
+} ec__cbr_t;
+
+/* The major type of the next item without consuming it, or EC_ESYNTAX at the
+ * end of input. */
+int ec__cbr_peek(const ec__cbr_t *r);
+/* A map or array head: *n entries (pairs for a map), each proven to have at
+ * least its minimum size in what is left, so a count claim cannot make a
+ * loop outrun the input. Indefinite lengths are refused. */
+int ec__cbr_container(ec__cbr_t *r, uint8_t major, size_t *n);
+/* A text string: length within the input and EC_DEV_MAX_TEXT, UTF-8 (RFC
+ * 3629), no NUL (the codec's C strings cannot hold one). */
+int ec__cbr_text(ec__cbr_t *r, ec_dev_str_t *s);
+/* An integer inside int64 (major 0 or 1). */
+int ec__cbr_int(ec__cbr_t *r, int64_t *v);
+/* Skip one item of any type the codec accepts, nested at most @p depth
+ * more levels. */
+int ec__cbr_skip(ec__cbr_t *r, int depth);
+
+#endif /* EDGECOAP_DEVICE_CBOR_H */

@@ -1,0 +1,393 @@
+/* edgecoap device core: CoAP messages, the device's CBOR documents and an event-driven client, in freestanding C. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef EDGECOAP_DEVICE_H
+#define EDGECOAP_DEVICE_H
+
+/*
+ * What a constrained device links (device/core/, docs/DEVICE.md). It uses
+ * only <stdint.h>, <stddef.h>, <stdbool.h> and <string.h>: no heap, no stdio,
+ * no clock, no sockets. Every byte it writes goes into a buffer the caller
+ * passed; every byte it reads is checked against the end of the caller's
+ * input first. Lengths are returned as values >= 0, errors as the negative
+ * EC_E* codes of edgecoap/error.h.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "edgecoap/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Caps; override at build time with -D. */
+#ifndef EC_DEV_MAX_DEPTH
+#define EC_DEV_MAX_DEPTH 8 /**< CBOR nesting the decoders accept */
+#endif
+#ifndef EC_DEV_MAX_TEXT
+#define EC_DEV_MAX_TEXT 1024 /**< bytes in one decoded text string (the codec's cap) */
+#endif
+#ifndef EC_DEV_MAX_EXCHANGES
+#define EC_DEV_MAX_EXCHANGES 3 /**< exchanges (requests and observations) open at once */
+#endif
+#ifndef EC_DEV_DEDUP
+#define EC_DEV_DEDUP 4 /**< Message IDs of the server's CON messages remembered */
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* CoAP messages (RFC 7252)                                                  */
+
+enum { EC_COAP_CON = 0, EC_COAP_NON = 1, EC_COAP_ACK = 2, EC_COAP_RST = 3 };
+
+/** A code from its class and detail: EC_COAP_CODE(2, 4) is 2.04 (68). */
+#define EC_COAP_CODE(c, d) ((uint8_t)(((c) << 5) | (d)))
+
+enum {
+  EC_COAP_GET = 1,
+  EC_COAP_POST = 2,
+  EC_COAP_PUT = 3,
+  EC_COAP_OPT_ETAG = 4,
+  EC_COAP_OPT_OBSERVE = 6,
+  EC_COAP_OPT_URI_PATH = 11,
+  EC_COAP_OPT_CONTENT_FORMAT = 12,
+  EC_COAP_OPT_MAX_AGE = 14,
+  EC_COAP_OPT_URI_QUERY = 15,
+  EC_COAP_OPT_ACCEPT = 17,
+  EC_COAP_OPT_BLOCK2 = 23,
+  EC_COAP_OPT_BLOCK1 = 27,
+  EC_COAP_OPT_SIZE2 = 28
+};
+
+/**
+ * A parsed message. Nothing is copied: opts and payload point into the
+ * datagram given to ec_coap_parse(), which must outlive this struct.
+ */
+typedef struct {
+  uint8_t type;
+  uint8_t code;
+  uint16_t mid;
+  uint8_t tkl;
+  uint8_t token[8];
+  const uint8_t *opts; /**< the options, already checked to be well formed */
+  size_t opts_len;
+  const uint8_t *payload; /**< NULL when there is none */
+  size_t payload_len;
+} ec_coap_msg_t;
+
+/**
+ * Parse and check a whole datagram: version 1, a token of at most 8 bytes,
+ * every option header and length inside the datagram, no reserved nibble,
+ * no option number past 65535, no payload marker without a payload, and an
+ * Empty message of 4 bytes only.
+ * @return 0, or EC_EPROTO (nothing in @p m is meaningful then)
+ */
+int ec_coap_parse(ec_coap_msg_t *m, const uint8_t *buf, size_t len);
+
+/**
+ * Find the @p idx'th occurrence (from 0) of option @p num.
+ * @param[out] val  points into the datagram
+ * @return 1 when found, 0 when absent
+ */
+int ec_coap_opt(const ec_coap_msg_t *m, uint16_t num, unsigned idx,
+                const uint8_t **val, size_t *len);
+
+/**
+ * Read an unsigned-integer option (0 to 4 bytes, network order).
+ * @return 1 and *v when present, 0 when absent, EC_EPROTO when too long
+ */
+int ec_coap_opt_uint(const ec_coap_msg_t *m, uint16_t num, uint32_t *v);
+
+/**
+ * Builds a message into a caller buffer. Options must be added in
+ * non-decreasing number order (repeated numbers keep their order); the first
+ * failure (too small a buffer, an option out of order) sticks and is what
+ * ec_coap_finish() returns.
+ */
+typedef struct {
+  uint8_t *buf;
+  size_t cap;
+  size_t len;
+  uint16_t last; /* the number of the last option added */
+  int err;
+} ec_coap_build_t;
+
+/** Start a message of @p tkl (0..8) token bytes into @p buf. */
+void ec_coap_start(ec_coap_build_t *b, uint8_t *buf, size_t cap, uint8_t type,
+                   uint8_t code, uint16_t mid, const uint8_t *token,
+                   uint8_t tkl);
+/** Add an option; its value is copied. */
+void ec_coap_add(ec_coap_build_t *b, uint16_t num, const void *val, size_t len);
+/** Add an unsigned-integer option in its shortest form (0 is empty). */
+void ec_coap_add_uint(ec_coap_build_t *b, uint16_t num, uint32_t v);
+/**
+ * Room for a payload: the marker is written and a pointer to the bytes after
+ * it returned, with *room their number; then ec_coap_payload_done(). NULL
+ * (and *room 0) when not even the marker fits.
+ */
+uint8_t *ec_coap_payload_room(ec_coap_build_t *b, size_t *room);
+/** Say that @p n bytes were written at ec_coap_payload_room() (0: no payload). */
+void ec_coap_payload_done(ec_coap_build_t *b, size_t n);
+/** @return the datagram's length, or EC_ENOSPC / EC_EINVAL */
+int ec_coap_finish(const ec_coap_build_t *b);
+
+/* ------------------------------------------------------------------------ */
+/* Documents (API.md section 2), encoded as the server's codec does          */
+
+/** Deployment and component states; the same numbers as ec_state_t. */
+typedef enum {
+  EC_DEV_PENDING = 0,
+  EC_DEV_INSTALLING,
+  EC_DEV_INSTALLED,
+  EC_DEV_FAILED,
+  EC_DEV_REMOVING,
+  EC_DEV_REMOVED,
+  EC_DEV_STATE_COUNT
+} ec_dev_state_t;
+
+/** An installation error: code NULL means none; message is then required. */
+typedef struct {
+  const char *code;
+  const char *message;
+  const char *source; /**< NULL if absent */
+} ec_dev_error_t;
+
+typedef struct {
+  const char *name;
+  ec_dev_state_t state;
+  ec_dev_error_t error;
+} ec_dev_component_t;
+
+/**
+ * A DeploymentStatus report, as the device writes it. Strings are the
+ * caller's NUL-terminated ones and are only read.
+ */
+typedef struct {
+  const char *api_version;   /**< e.g. "deployment.margo/v1" */
+  const char *kind;          /**< NULL for "DeploymentStatus" */
+  const char *deployment_id; /**< a UUID */
+  const char *device_id;     /**< optional extra; NULL if absent */
+  uint32_t adopted_manifest_version; /**< optional extra; 0 if absent */
+  ec_dev_state_t state;
+  ec_dev_error_t error;
+  const ec_dev_component_t *components;
+  size_t n_components;
+} ec_dev_status_t;
+
+/**
+ * Encode @p st as the CBOR the server's codec writes for the same document
+ * (ec_deployment_status_encode(), byte for byte).
+ * @param[out] buf  caller buffer, or NULL with @p cap 0 to measure
+ * @return the length (may exceed @p cap: then nothing useful is in @p buf),
+ *         or EC_EINVAL for a missing field, a state out of range or a
+ *         deploymentId that is no UUID
+ */
+int ec_dev_status_encode(const ec_dev_status_t *st, uint8_t *buf, size_t cap);
+
+/** A text string inside the caller's input: not NUL-terminated; ptr NULL if absent. */
+typedef struct {
+  const char *ptr;
+  size_t len;
+} ec_dev_str_t;
+
+/** Called per component by ec_dev_status_decode(); < 0 stops the decoding. */
+typedef int (*ec_dev_component_fn)(void *ctx, size_t idx, ec_dev_str_t name,
+                                   ec_dev_state_t state);
+
+/** The deployment-status answer (the stored report), read in place. */
+typedef struct {
+  ec_dev_str_t api_version;
+  ec_dev_str_t kind;
+  ec_dev_str_t deployment_id;
+  ec_dev_str_t device_id;
+  uint64_t adopted_manifest_version; /**< 0 if absent */
+  ec_dev_state_t state;
+  ec_dev_str_t error_code;    /**< the status's error; ptr NULL if none */
+  ec_dev_str_t error_message;
+  size_t n_components;
+} ec_dev_status_view_t;
+
+/**
+ * Pull-decode a DeploymentStatus answer in CBOR without copying: strings
+ * point into @p buf. Required members and their types are checked as the
+ * codec does; unknown members are skipped (a newer server may add some),
+ * a member given twice is refused.
+ * @param[in] fn  called for each component in order, or NULL
+ * @return 0, EC_ESYNTAX (not well-formed CBOR as the codec reads it: a
+ *         length past the end, trailing bytes, nesting past
+ *         EC_DEV_MAX_DEPTH, indefinite lengths, tags, byte strings,
+ *         bad UTF-8), EC_EBADDOC (a member missing or mistyped, a state
+ *         unknown) or what @p fn returned
+ */
+int ec_dev_status_decode(const uint8_t *buf, size_t len,
+                         ec_dev_status_view_t *out, ec_dev_component_fn fn,
+                         void *ctx);
+
+/** A problem-details answer (RFC 9290, API.md section 1), read in place. */
+typedef struct {
+  ec_dev_str_t title;
+  ec_dev_str_t detail;
+  ec_dev_str_t field;
+  int code; /**< e.g. 150 for 4.22; 0 if absent */
+} ec_dev_problem_t;
+
+/**
+ * Pull-decode problem details: the concise CBOR form (keys -1 title,
+ * -2 detail, -4 response-code, -256 field) or the JSON names in CBOR.
+ * Other members are skipped.
+ * @return 0, EC_ESYNTAX or EC_EBADDOC
+ */
+int ec_dev_problem_decode(const uint8_t *buf, size_t len, ec_dev_problem_t *out);
+
+/** Parse a state name case-insensitively: the state, or EC_EBADDOC. */
+int ec_dev_state_parse(const char *s, size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* The event-driven client                                                   */
+
+/**
+ * What the core needs of its platform: a few functions, no sockets. Every
+ * function gets @p ctx.
+ */
+typedef struct {
+  /** Send one datagram to the server. @return 0, or < 0 (retried as loss) */
+  int (*send)(void *ctx, const uint8_t *dgram, size_t len);
+  /** Milliseconds from any origin; may wrap at 2^32. */
+  uint32_t (*now_ms)(void *ctx);
+  /** Fill @p buf with @p len random bytes (Message IDs, tokens, jitter). */
+  void (*random)(void *ctx, void *buf, size_t len);
+  /**
+   * Optional DTLS hook (NULL for plain CoAP): turn a received record into
+   * the CoAP datagram it carries, in place or into @p out (of @p cap
+   * bytes). @return the datagram's length, 0 for a record that carried
+   * none (a handshake message), or < 0 to drop it. With it, send() is
+   * expected to encrypt.
+   */
+  int (*dtls_recv)(void *ctx, const uint8_t *rec, size_t len, uint8_t *out,
+                   size_t cap, const uint8_t **dgram);
+  void *ctx;
+} ec_dev_transport_t;
+
+typedef struct ec_dev ec_dev_t;
+
+/** One answer, or the end of an exchange. */
+typedef struct {
+  int result;           /**< 0: a response came; EC_ETIMEOUT, EC_EPROTO (RST) */
+  uint8_t code;         /**< its code, e.g. EC_COAP_CODE(2, 4); 0 without one */
+  int content_format;   /**< -1 if absent */
+  const uint8_t *payload; /**< valid during the callback only */
+  size_t payload_len;
+  bool more;            /**< the payload is block 0 of a larger body (Block2) */
+  bool observing;       /**< the observation goes on after this answer */
+  uint32_t observe;     /**< the Observe sequence number when observing */
+} ec_dev_answer_t;
+
+/**
+ * Called with the request's @p user pointer. Any call of the core may be made
+ * from inside it (a report from an observe callback included).
+ */
+typedef void (*ec_dev_cb_t)(ec_dev_t *dev, void *user, const ec_dev_answer_t *a);
+
+/* The state below is the core's own: callers allocate an ec_dev_t (statically
+ * on a device) and touch nothing in it. */
+typedef struct {
+  uint8_t state;
+  uint8_t retries;
+  uint8_t token[4];
+  uint16_t mid;
+  uint16_t len;
+  bool observe;
+  bool have_seq;
+  uint32_t seq;      /* the last notification's Observe value */
+  uint32_t seq_at;   /* and when it came */
+  uint32_t deadline;
+  uint32_t timeout;
+  uint8_t *buf; /* the caller's: the request datagram, kept for retransmission */
+  ec_dev_cb_t cb;
+  void *user;
+} ec__dev_xchg_t;
+
+struct ec_dev {
+  const ec_dev_transport_t *t;
+  uint32_t next_token;
+  uint16_t next_mid;
+  uint8_t n_seen;
+  uint8_t seen_head;
+  uint16_t seen[EC_DEV_DEDUP]; /* Message IDs of the server's last CON messages */
+  ec__dev_xchg_t x[EC_DEV_MAX_EXCHANGES];
+};
+
+/** Returned by ec_dev_step() when nothing is pending. */
+#define EC_DEV_IDLE UINT32_MAX
+
+/** Set up @p dev over @p t (which must outlive it). */
+void ec_dev_init(ec_dev_t *dev, const ec_dev_transport_t *t);
+
+/**
+ * Feed one received datagram (or NULL, 0) and the time, fire what is due
+ * (retransmissions, timeouts, re-registrations), run callbacks.
+ * @return milliseconds until the next deadline (0: call again now), or
+ *         EC_DEV_IDLE when no exchange is open
+ */
+uint32_t ec_dev_step(ec_dev_t *dev, uint32_t now_ms, const uint8_t *dgram,
+                     size_t len);
+
+/**
+ * Start a confirmable POST of @p st as CBOR to
+ * /device/{device_id}/deployment/{st->deployment_id}/status, answered
+ * through @p cb (a 2.01/2.04 with the stored report, or the server's error).
+ * @param[in] buf  the caller's, holding the request until @p cb has run
+ *                 (retransmissions resend it); ~90 bytes plus the report
+ * @return the exchange (>= 0, for ec_dev_cancel()), or EC_EINVAL, EC_ENOSPC
+ *         (@p buf too small), EC_ENOMEM (no free exchange), EC_EIO (send)
+ */
+int ec_dev_report(ec_dev_t *dev, const char *device_id,
+                  const ec_dev_status_t *st, uint8_t *buf, size_t cap,
+                  ec_dev_cb_t cb, void *user);
+
+/**
+ * Observe /device/{device_id}/deployment/{deployment_id}/status (the
+ * deploymentId is sent in lowercase, the spelling the server observes).
+ * @p cb gets the current state and then every fresh notification
+ * (RFC 7641 section 3.4); a confirmable notification is acknowledged and a
+ * repeated one (same Message ID) is not passed on again. When Max-Age passes
+ * without a notification the registration is sent again. The observation
+ * ends with an answer that has observing false.
+ * @param[in] buf  the caller's, held until the observation ends (~100 bytes)
+ * @return the exchange (>= 0), or as ec_dev_report()
+ */
+int ec_dev_observe(ec_dev_t *dev, const char *device_id,
+                   const char *deployment_id, uint8_t *buf, size_t cap,
+                   ec_dev_cb_t cb, void *user);
+
+/**
+ * Start a confirmable GET of @p path ("a/b/c", segments separated by '/')
+ * with Accept CBOR, optionally observing it.
+ * @return as ec_dev_report()
+ */
+int ec_dev_get(ec_dev_t *dev, const char *path, bool observe, uint8_t *buf,
+               size_t cap, ec_dev_cb_t cb, void *user);
+
+/**
+ * Forget exchange @p xid without a callback. A cancelled observation ends on
+ * the server when its next notification gets an RST.
+ */
+void ec_dev_cancel(ec_dev_t *dev, int xid);
+
+/** RFC 7252 section 4.8 transmission parameters (milliseconds, counts). */
+#ifndef EC_DEV_ACK_TIMEOUT_MS
+#define EC_DEV_ACK_TIMEOUT_MS 2000
+#endif
+#ifndef EC_DEV_MAX_RETRANSMIT
+#define EC_DEV_MAX_RETRANSMIT 4
+#endif
+/** How long a separate response is awaited after an empty ACK. */
+#ifndef EC_DEV_SEPARATE_WAIT_MS
+#define EC_DEV_SEPARATE_WAIT_MS 30000
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EDGECOAP_DEVICE_H */

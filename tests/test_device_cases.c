@@ -1,0 +1,537 @@
+/* edgecoap tests: the device core's cases (CoAP, CBOR, exchanges), written for any target: no heap, no stdio. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <string.h>
+
+#include "edgecoap/device.h"
+#include "test_device_cases.h"
+
+#define UUID "a3e2f5dc-912e-494f-8395-52cf3769bc06"
+
+/* ---- CoAP messages ----------------------------------------------------- */
+
+/* Copy @p len bytes to the very end of a buffer, so that a read past the
+ * input is a read past the array (which ASan reports on the host). */
+static uint8_t edge[1200];
+static const uint8_t *at_edge(const uint8_t *p, size_t len) {
+  memcpy(edge + sizeof edge - len, p, len);
+  return edge + sizeof edge - len;
+}
+
+static int build_sample(uint8_t *buf, size_t cap) {
+  static const uint8_t tok[3] = {1, 2, 3};
+  ec_coap_build_t b;
+  ec_coap_start(&b, buf, cap, EC_COAP_CON, EC_COAP_POST, 0xBEEF, tok, 3);
+  ec_coap_add(&b, EC_COAP_OPT_ETAG, "\x01\x02", 2);
+  ec_coap_add(&b, EC_COAP_OPT_URI_PATH, "device", 6);
+  ec_coap_add(&b, EC_COAP_OPT_URI_PATH, "d", 1);
+  ec_coap_add_uint(&b, EC_COAP_OPT_CONTENT_FORMAT, 60);
+  ec_coap_add_uint(&b, EC_COAP_OPT_SIZE2, 70000);
+  ec_coap_add(&b, 300, "0123456789abcdef", 16); /* a two-byte delta */
+  ec_coap_add(&b, 2000, NULL, 0);
+  size_t room;
+  uint8_t *p = ec_coap_payload_room(&b, &room);
+  if (p != NULL && room >= 3) {
+    memcpy(p, "abc", 3);
+  }
+  ec_coap_payload_done(&b, 3);
+  return ec_coap_finish(&b);
+}
+
+static void coap_roundtrip(void) {
+  uint8_t buf[128];
+  int n = build_sample(buf, sizeof buf);
+  DCHECK(n > 0);
+  ec_coap_msg_t m;
+  DCHECK(ec_coap_parse(&m, buf, (size_t)n) == 0);
+  DCHECK(m.type == EC_COAP_CON && m.code == EC_COAP_POST && m.mid == 0xBEEF);
+  DCHECK(m.tkl == 3 && m.token[2] == 3);
+  const uint8_t *v;
+  size_t len;
+  DCHECK(ec_coap_opt(&m, EC_COAP_OPT_URI_PATH, 1, &v, &len) == 1 && len == 1 &&
+         v[0] == 'd');
+  DCHECK(ec_coap_opt(&m, EC_COAP_OPT_URI_PATH, 2, &v, &len) == 0);
+  DCHECK(ec_coap_opt(&m, 300, 0, &v, &len) == 1 && len == 16);
+  DCHECK(ec_coap_opt(&m, 2000, 0, &v, &len) == 1 && len == 0);
+  uint32_t u = 0;
+  DCHECK(ec_coap_opt_uint(&m, EC_COAP_OPT_SIZE2, &u) == 1 && u == 70000);
+  DCHECK(ec_coap_opt_uint(&m, EC_COAP_OPT_CONTENT_FORMAT, &u) == 1 && u == 60);
+  DCHECK(ec_coap_opt_uint(&m, 300, &u) == EC_EPROTO);
+  DCHECK(ec_coap_opt_uint(&m, EC_COAP_OPT_ACCEPT, &u) == 0);
+  DCHECK(m.payload_len == 3 && memcmp(m.payload, "abc", 3) == 0);
+  /* Every buffer too small by any amount is refused, never overrun. */
+  for (int cap = 0; cap < n; cap++) {
+    DCHECK(build_sample(buf, (size_t)cap) == EC_ENOSPC);
+  }
+}
+
+static void coap_every_prefix(void) {
+  uint8_t buf[128];
+  int n = build_sample(buf, sizeof buf);
+  ec_coap_msg_t m;
+  /* Cut before the token ends, inside an option header or value, or just
+   * after the payload marker: refused. Cut at an option boundary: a
+   * shorter, well-formed message. */
+  for (int cut = 0; cut < n; cut++) {
+    int rc = ec_coap_parse(&m, at_edge(buf, (size_t)cut), (size_t)cut);
+    if (cut < 7 || cut == n - 3) {
+      DCHECK(rc == EC_EPROTO);
+    }
+    if (rc == 0 && cut < n - 3) {
+      DCHECK(m.payload == NULL);
+      DCHECK(m.opts_len == (size_t)cut - 7);
+    }
+  }
+  DCHECK(ec_coap_parse(&m, at_edge(buf, (size_t)n), (size_t)n) == 0);
+}
+
+static void coap_malformed(void) {
+  ec_coap_msg_t m;
+  static const struct {
+    uint8_t b[8];
+    uint8_t len;
+  } bad[] = {
+      {{0x80, 0x01, 0, 1}, 4},                   /* version 2 */
+      {{0x49, 0x01, 0, 1}, 4},                   /* TKL 9 */
+      {{0x40, 0x00, 0, 1, 0xFF}, 5},             /* Empty with bytes */
+      {{0x40, 0x45, 0, 1, 0xFF}, 5},             /* marker, no payload */
+      {{0x40, 0x45, 0, 1, 0xF1, 0}, 6},          /* delta nibble 15 */
+      {{0x40, 0x45, 0, 1, 0x1F, 0}, 6},          /* length nibble 15 */
+      {{0x40, 0x45, 0, 1, 0xE0, 0xFF, 0xFF}, 7}, /* number past 65535 */
+      {{0x40, 0x45, 0, 1, 0x15, 1}, 6},          /* value past the end */
+      {{0x40, 0x45, 0}, 3},                      /* short header */
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    DCHECK(ec_coap_parse(&m, at_edge(bad[i].b, bad[i].len), bad[i].len) ==
+           EC_EPROTO);
+  }
+  static const uint8_t empty_ack[4] = {0x60, 0, 0x12, 0x34};
+  DCHECK(ec_coap_parse(&m, empty_ack, 4) == 0 && m.type == EC_COAP_ACK &&
+         m.mid == 0x1234);
+  /* Options out of order are a caller's error, kept by the builder. */
+  uint8_t buf[32];
+  ec_coap_build_t b;
+  ec_coap_start(&b, buf, sizeof buf, EC_COAP_CON, 1, 1, NULL, 0);
+  ec_coap_add(&b, 11, "a", 1);
+  ec_coap_add(&b, 4, "a", 1);
+  DCHECK(ec_coap_finish(&b) == EC_EINVAL);
+}
+
+/* ---- CBOR documents ---------------------------------------------------- */
+
+/* What the server's codec writes for this report (tests/test_device_codec.c
+ * checks the same equality against the codec itself on the host). */
+static const uint8_t report_cbor[] = {
+    0xa5, 0x6a, 0x61, 0x70, 0x69, 0x56, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e,
+    0x62, 0x76, 0x31, 0x64, 0x6b, 0x69, 0x6e, 0x64, 0x70, 0x44, 0x65, 0x70,
+    0x6c, 0x6f, 0x79, 0x6d, 0x65, 0x6e, 0x74, 0x53, 0x74, 0x61, 0x74, 0x75,
+    0x73, 0x6c, 0x64, 0x65, 0x70, 0x6c, 0x6f, 0x79, 0x6d, 0x65, 0x6e, 0x74,
+    0x49, 0x64, 0x78, 0x24, 0x61, 0x33, 0x65, 0x32, 0x66, 0x35, 0x64, 0x63,
+    0x2d, 0x39, 0x31, 0x32, 0x65, 0x2d, 0x34, 0x39, 0x34, 0x66, 0x2d, 0x38,
+    0x33, 0x39, 0x35, 0x2d, 0x35, 0x32, 0x63, 0x66, 0x33, 0x37, 0x36, 0x39,
+    0x62, 0x63, 0x30, 0x36, 0x66, 0x73, 0x74, 0x61, 0x74, 0x75, 0x73, 0xa1,
+    0x65, 0x73, 0x74, 0x61, 0x74, 0x65, 0x6a, 0x49, 0x6e, 0x73, 0x74, 0x61,
+    0x6c, 0x6c, 0x69, 0x6e, 0x67, 0x6a, 0x63, 0x6f, 0x6d, 0x70, 0x6f, 0x6e,
+    0x65, 0x6e, 0x74, 0x73, 0x82, 0xa2, 0x64, 0x6e, 0x61, 0x6d, 0x65, 0x62,
+    0x64, 0x62, 0x65, 0x73, 0x74, 0x61, 0x74, 0x65, 0x69, 0x49, 0x6e, 0x73,
+    0x74, 0x61, 0x6c, 0x6c, 0x65, 0x64, 0xa3, 0x64, 0x6e, 0x61, 0x6d, 0x65,
+    0x63, 0x77, 0x65, 0x62, 0x65, 0x73, 0x74, 0x61, 0x74, 0x65, 0x66, 0x46,
+    0x61, 0x69, 0x6c, 0x65, 0x64, 0x65, 0x65, 0x72, 0x72, 0x6f, 0x72, 0xa2,
+    0x64, 0x63, 0x6f, 0x64, 0x65, 0x61, 0x45, 0x67, 0x6d, 0x65, 0x73, 0x73,
+    0x61, 0x67, 0x65, 0x61, 0x6d};
+
+static const ec_dev_component_t sample_comps[] = {
+    {"db", EC_DEV_INSTALLED, {NULL, NULL, NULL}},
+    {"web", EC_DEV_FAILED, {"E", "m", NULL}}};
+static const ec_dev_status_t sample = {
+    "v1", NULL, UUID, NULL, 0, EC_DEV_INSTALLING, {NULL, NULL, NULL},
+    sample_comps, 2};
+
+static void cbor_report_encode(void) {
+  uint8_t buf[256];
+  DCHECK(ec_dev_status_encode(&sample, NULL, 0) == (int)sizeof report_cbor);
+  DCHECK(ec_dev_status_encode(&sample, buf, sizeof buf) ==
+         (int)sizeof report_cbor);
+  DCHECK(memcmp(buf, report_cbor, sizeof report_cbor) == 0);
+  ec_dev_status_t bad = sample;
+  bad.deployment_id = "not-a-uuid";
+  DCHECK(ec_dev_status_encode(&bad, buf, sizeof buf) == EC_EINVAL);
+  bad = sample;
+  bad.state = EC_DEV_STATE_COUNT;
+  DCHECK(ec_dev_status_encode(&bad, buf, sizeof buf) == EC_EINVAL);
+}
+
+static int names_seen;
+static int on_comp(void *ctx, size_t idx, ec_dev_str_t name,
+                   ec_dev_state_t state) {
+  (void)ctx;
+  if ((idx == 0 && name.len == 2 && state == EC_DEV_INSTALLED) ||
+      (idx == 1 && name.len == 3 && state == EC_DEV_FAILED)) {
+    names_seen++;
+  }
+  return 0;
+}
+
+static void cbor_status_decode(void) {
+  ec_dev_status_view_t v;
+  names_seen = 0;
+  DCHECK(ec_dev_status_decode(report_cbor, sizeof report_cbor, &v, on_comp,
+                              NULL) == 0);
+  DCHECK(v.state == EC_DEV_INSTALLING && v.n_components == 2);
+  DCHECK(names_seen == 2);
+  DCHECK(v.deployment_id.len == 36 &&
+         memcmp(v.deployment_id.ptr, UUID, 36) == 0);
+  DCHECK(v.error_code.ptr == NULL && v.device_id.ptr == NULL);
+  /* Every truncation is refused, every byte read inside the input. */
+  for (size_t cut = 0; cut < sizeof report_cbor; cut++) {
+    DCHECK(ec_dev_status_decode(at_edge(report_cbor, cut), cut, &v, NULL,
+                                NULL) < 0);
+  }
+  /* A trailing byte. */
+  uint8_t more[sizeof report_cbor + 1];
+  memcpy(more, report_cbor, sizeof report_cbor);
+  more[sizeof report_cbor] = 0;
+  DCHECK(ec_dev_status_decode(more, sizeof more, &v, NULL, NULL) ==
+         EC_ESYNTAX);
+}
+
+/* A report with one unknown member of value @p val ahead of the rest. */
+static int decode_with(const uint8_t *val, size_t len) {
+  static uint8_t doc[sizeof report_cbor + 64];
+  size_t n = 0;
+  doc[n++] = 0xa6;
+  doc[n++] = 0x61;
+  doc[n++] = 'x';
+  memcpy(doc + n, val, len);
+  n += len;
+  memcpy(doc + n, report_cbor + 1, sizeof report_cbor - 1);
+  n += sizeof report_cbor - 1;
+  ec_dev_status_view_t v;
+  return ec_dev_status_decode(at_edge(doc, n), n, &v, NULL, NULL);
+}
+
+static void cbor_hostile(void) {
+  static const uint8_t ok1[] = {0xf5};                      /* true */
+  static const uint8_t ok2[] = {0xa1, 0x61, 'a', 0x80};     /* {"a": []} */
+  static const uint8_t ok3[] = {0xfa, 0x3f, 0x80, 0, 0};    /* 1.0f */
+  DCHECK(decode_with(ok1, sizeof ok1) == 0);
+  DCHECK(decode_with(ok2, sizeof ok2) == 0);
+  DCHECK(decode_with(ok3, sizeof ok3) == 0);
+  static const struct {
+    uint8_t b[12];
+    uint8_t len;
+  } bad[] = {
+      {{0x7b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 9}, /* text of 2^63 */
+      {{0x9b, 0x80, 0, 0, 0, 0, 0, 0, 0}, 9},                      /* array of 2^63 */
+      {{0xbb, 0x40, 0, 0, 0, 0, 0, 0, 0}, 9},                      /* map of 2^62 */
+      {{0x9f, 0xff}, 2},                                           /* indefinite */
+      {{0xc1, 0x00}, 2},                                           /* a tag */
+      {{0x41, 0x00}, 2},                                           /* bytes */
+      {{0x62, 0xc3, 0x28}, 3},                                     /* bad UTF-8 */
+      {{0x61, 0x00}, 2},                                           /* NUL */
+      {{0x62, 0xc0, 0x80}, 3},                                     /* overlong */
+      {{0xf7}, 1},                                                 /* undefined */
+      {{0xfa, 0x7f, 0xc0, 0, 0}, 5},                               /* NaN */
+      {{0xf9, 0x7c, 0x00}, 3},                                     /* infinity */
+      {{0x1b, 0x80, 0, 0, 0, 0, 0, 0, 0}, 9},                      /* past int64 */
+      {{0x1c}, 1},                                                 /* reserved */
+      {{0xa1, 0x40, 0x00}, 3},                                     /* bytes key */
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    DCHECK(decode_with(bad[i].b, bad[i].len) < 0);
+  }
+  /* Nesting past the cap: [[[[...]]]]. */
+  uint8_t deep[EC_DEV_MAX_DEPTH + 2];
+  memset(deep, 0x81, sizeof deep);
+  deep[sizeof deep - 1] = 0x80;
+  DCHECK(decode_with(deep, sizeof deep) == EC_ETOOBIG);
+  DCHECK(decode_with(deep + 3, sizeof deep - 3) == 0);
+  /* A known member twice. */
+  static const uint8_t twice[] = {0xa2, 0x64, 'k', 'i', 'n', 'd', 0x61, 'a',
+                                  0x64, 'k', 'i', 'n', 'd', 0x61, 'a'};
+  ec_dev_status_view_t v;
+  DCHECK(ec_dev_status_decode(twice, sizeof twice, &v, NULL, NULL) ==
+         EC_ESYNTAX);
+  /* Not a map; a map without the required members; empty. */
+  static const uint8_t arr[] = {0x80};
+  static const uint8_t empty_map[] = {0xa0};
+  DCHECK(ec_dev_status_decode(arr, 1, &v, NULL, NULL) == EC_ESYNTAX);
+  DCHECK(ec_dev_status_decode(empty_map, 1, &v, NULL, NULL) == EC_EBADDOC);
+  DCHECK(ec_dev_status_decode(NULL, 0, &v, NULL, NULL) == EC_ESYNTAX);
+}
+
+/* ec_problem_encode(CBOR, "no-status", "none", 4.04, "f"). */
+static const uint8_t problem_cbor[] = {
+    0xa4, 0x20, 0x69, 0x6e, 0x6f, 0x2d, 0x73, 0x74, 0x61, 0x74, 0x75, 0x73,
+    0x21, 0x64, 0x6e, 0x6f, 0x6e, 0x65, 0x23, 0x18, 0x84, 0x38, 0xff, 0x61,
+    0x66};
+
+static void cbor_problem(void) {
+  ec_dev_problem_t p;
+  DCHECK(ec_dev_problem_decode(problem_cbor, sizeof problem_cbor, &p) == 0);
+  DCHECK(p.code == 132 && p.title.len == 9 && p.detail.len == 4);
+  DCHECK(p.field.len == 1 && p.field.ptr[0] == 'f');
+  for (size_t cut = 0; cut < sizeof problem_cbor; cut++) {
+    DCHECK(ec_dev_problem_decode(at_edge(problem_cbor, cut), cut, &p) < 0);
+  }
+  /* The JSON names in CBOR, with the dotted code. */
+  static const uint8_t named[] = {0xa2, 0x65, 't', 'i', 't', 'l', 'e', 0x61,
+                                  'x',  0x6d, 'r', 'e', 's', 'p', 'o', 'n',
+                                  's',  'e',  '-', 'c', 'o', 'd', 'e', 0x64,
+                                  '4',  '.',  '2', '2'};
+  DCHECK(ec_dev_problem_decode(named, sizeof named, &p) == 0 && p.code == 150);
+  static const uint8_t badcode[] = {0xa1, 0x23, 0x19, 0x01, 0x00}; /* -4: 256 */
+  DCHECK(ec_dev_problem_decode(badcode, sizeof badcode, &p) == EC_EBADDOC);
+}
+
+/* ---- exchanges --------------------------------------------------------- */
+
+/* A transport that records what is sent and draws "random" bytes from a
+ * fixed value, so timing is exact. */
+static uint8_t sent[8][512];
+static size_t sent_len[8];
+static unsigned n_sent;
+static uint32_t fake_now;
+static uint8_t fake_random;
+
+static int fake_send(void *ctx, const uint8_t *d, size_t len) {
+  (void)ctx;
+  if (len <= sizeof sent[0]) {
+    memcpy(sent[n_sent % 8], d, len);
+    sent_len[n_sent % 8] = len;
+  }
+  n_sent++;
+  return 0;
+}
+static uint32_t fake_clock(void *ctx) {
+  (void)ctx;
+  return fake_now;
+}
+static void fake_rand(void *ctx, void *buf, size_t len) {
+  (void)ctx;
+  memset(buf, fake_random, len);
+}
+static const ec_dev_transport_t fake = {fake_send, fake_clock, fake_rand, NULL,
+                                        NULL};
+
+/* The @p back'th datagram sent before the last (0: the last). */
+static ec_coap_msg_t sent_back(unsigned back) {
+  ec_coap_msg_t m;
+  unsigned i = (n_sent - 1 - back) % 8;
+  memset(&m, 0, sizeof m);
+  (void)ec_coap_parse(&m, sent[i], sent_len[i]);
+  return m;
+}
+
+static ec_coap_msg_t last_sent(void) { return sent_back(0); }
+
+static struct {
+  int calls;
+  ec_dev_answer_t last;
+  void *user;
+} got;
+static void on_answer(ec_dev_t *dev, void *user, const ec_dev_answer_t *a) {
+  (void)dev;
+  got.calls++;
+  got.last = *a;
+  got.user = user;
+}
+
+static void reset(ec_dev_t *dev, uint8_t rnd) {
+  fake_now = 1000;
+  fake_random = rnd;
+  n_sent = 0;
+  memset(&got, 0, sizeof got);
+  ec_dev_init(dev, &fake);
+}
+
+/* A response to @p req from the server, fed to the core. */
+static uint32_t feed(ec_dev_t *dev, uint8_t type, uint8_t code, uint16_t mid,
+                     const ec_coap_msg_t *req, int observe, int max_age) {
+  uint8_t buf[64];
+  ec_coap_build_t b;
+  ec_coap_start(&b, buf, sizeof buf, type, code, mid, req ? req->token : NULL,
+                req ? req->tkl : 0);
+  if (observe >= 0) {
+    ec_coap_add_uint(&b, EC_COAP_OPT_OBSERVE, (uint32_t)observe);
+  }
+  if (code != 0) {
+    ec_coap_add_uint(&b, EC_COAP_OPT_CONTENT_FORMAT, 60);
+  }
+  if (max_age >= 0) {
+    ec_coap_add_uint(&b, EC_COAP_OPT_MAX_AGE, (uint32_t)max_age);
+  }
+  if (code != 0) {
+    size_t room;
+    uint8_t *p = ec_coap_payload_room(&b, &room);
+    if (p != NULL && room > 0) {
+      p[0] = 0xa0;
+    }
+    ec_coap_payload_done(&b, 1);
+  }
+  int n = ec_coap_finish(&b);
+  return ec_dev_step(dev, fake_now, buf, n > 0 ? (size_t)n : 0);
+}
+
+static ec_dev_t dev;
+static uint8_t rq[512];
+
+static void xchg_retransmit_timing(void) {
+  reset(&dev, 0); /* random 0: the first timeout is ACK_TIMEOUT exactly */
+  int user = 7;
+  DCHECK(ec_dev_report(&dev, "dev1", &sample, rq, sizeof rq, on_answer, &user) == 0);
+  DCHECK(n_sent == 1);
+  DCHECK(ec_dev_step(&dev, fake_now, NULL, 0) == 2000);
+  DCHECK(ec_dev_step(&dev, fake_now + 1999, NULL, 0) == 1 && n_sent == 1);
+  uint32_t t = fake_now, gap = 2000;
+  for (unsigned r = 1; r <= EC_DEV_MAX_RETRANSMIT; r++) {
+    t += gap;
+    gap *= 2;
+    DCHECK(ec_dev_step(&dev, t, NULL, 0) == gap);
+    DCHECK(n_sent == 1 + r);
+    DCHECK(sent_len[r % 8] == sent_len[0] &&
+           memcmp(sent[r % 8], sent[0], sent_len[0]) == 0);
+  }
+  DCHECK(got.calls == 0);
+  DCHECK(ec_dev_step(&dev, t + gap, NULL, 0) == EC_DEV_IDLE);
+  DCHECK(got.calls == 1 && got.last.result == EC_ETIMEOUT && got.user == &user);
+  /* With random bytes 0xFF the first timeout is 2000 + 2^32-1 mod 1001,
+   * inside [ACK_TIMEOUT, 1.5 ACK_TIMEOUT]. */
+  reset(&dev, 0xFF);
+  DCHECK(ec_dev_report(&dev, "dev1", &sample, rq, sizeof rq, on_answer, NULL) == 0);
+  DCHECK(ec_dev_step(&dev, fake_now, NULL, 0) == 2619);
+}
+
+static void xchg_piggybacked_and_separate(void) {
+  reset(&dev, 1);
+  DCHECK(ec_dev_report(&dev, "dev1", &sample, rq, sizeof rq, on_answer, NULL) == 0);
+  ec_coap_msg_t req = last_sent();
+  DCHECK(req.code == EC_COAP_POST && req.type == EC_COAP_CON && req.tkl == 4);
+  const uint8_t *v;
+  size_t len;
+  DCHECK(ec_coap_opt(&req, EC_COAP_OPT_URI_PATH, 3, &v, &len) == 1 &&
+         len == 36 && memcmp(v, UUID, 36) == 0);
+  DCHECK(req.payload_len == sizeof report_cbor &&
+         memcmp(req.payload, report_cbor, sizeof report_cbor) == 0);
+  /* An ACK for another Message ID is not ours. */
+  feed(&dev, EC_COAP_ACK, EC_COAP_CODE(2, 4), (uint16_t)(req.mid + 1), &req, -1, -1);
+  DCHECK(got.calls == 0);
+  DCHECK(feed(&dev, EC_COAP_ACK, EC_COAP_CODE(2, 4), req.mid, &req, -1, -1) ==
+         EC_DEV_IDLE);
+  DCHECK(got.calls == 1 && got.last.result == 0 &&
+         got.last.code == EC_COAP_CODE(2, 4) && got.last.content_format == 60 &&
+         got.last.payload_len == 1);
+
+  /* Separate: an empty ACK stops retransmission; the CON answer is ACKed
+   * and passed on once, its repeat only ACKed again. */
+  DCHECK(ec_dev_report(&dev, "dev1", &sample, rq, sizeof rq, on_answer, NULL) == 0);
+  req = last_sent();
+  DCHECK(feed(&dev, EC_COAP_ACK, 0, req.mid, NULL, -1, -1) ==
+         EC_DEV_SEPARATE_WAIT_MS);
+  unsigned before = n_sent;
+  feed(&dev, EC_COAP_CON, EC_COAP_CODE(2, 1), 0x7777, &req, -1, -1);
+  DCHECK(got.calls == 2 && got.last.code == EC_COAP_CODE(2, 1));
+  DCHECK(n_sent == before + 1);
+  ec_coap_msg_t ack = last_sent();
+  DCHECK(ack.type == EC_COAP_ACK && ack.code == 0 && ack.mid == 0x7777);
+  feed(&dev, EC_COAP_CON, EC_COAP_CODE(2, 1), 0x7777, &req, -1, -1);
+  DCHECK(got.calls == 2 && n_sent == before + 2);
+  ack = last_sent();
+  DCHECK(ack.type == EC_COAP_ACK && ack.mid == 0x7777);
+  /* An RST ends an exchange with EC_EPROTO. */
+  DCHECK(ec_dev_report(&dev, "dev1", &sample, rq, sizeof rq, on_answer, NULL) == 0);
+  req = last_sent();
+  feed(&dev, EC_COAP_RST, 0, req.mid, NULL, -1, -1);
+  DCHECK(got.calls == 3 && got.last.result == EC_EPROTO);
+}
+
+static uint8_t report_buf[512];
+static int reports_from_cb;
+static void on_notify(ec_dev_t *d, void *user, const ec_dev_answer_t *a) {
+  on_answer(d, user, a);
+  /* A device reports while it observes, from inside the callback. */
+  if (a->observing && a->observe == 7 &&
+      ec_dev_report(d, "dev1", &sample, report_buf, sizeof report_buf, NULL,
+                    NULL) >= 0) {
+    reports_from_cb++;
+  }
+}
+
+static void xchg_observe(void) {
+  reset(&dev, 2);
+  reports_from_cb = 0;
+  DCHECK(ec_dev_observe(&dev, "dev1", "A3E2F5DC-912E-494F-8395-52CF3769BC06",
+                        rq, sizeof rq, on_notify, NULL) == 0);
+  ec_coap_msg_t req = last_sent();
+  const uint8_t *v;
+  size_t len;
+  DCHECK(req.code == EC_COAP_GET &&
+         ec_coap_opt(&req, EC_COAP_OPT_OBSERVE, 0, &v, &len) == 1 && len == 0);
+  DCHECK(ec_coap_opt(&req, EC_COAP_OPT_URI_PATH, 3, &v, &len) == 1 &&
+         memcmp(v, UUID, 36) == 0); /* lowercased */
+  DCHECK(feed(&dev, EC_COAP_ACK, EC_COAP_CODE(2, 5), req.mid, &req, 5, 120) ==
+         122000);
+  DCHECK(got.calls == 1 && got.last.observing && got.last.observe == 5);
+  /* Older: dropped. Newer, confirmable: ACKed and passed on, with a report
+   * started from the callback; its repeat only ACKed. */
+  fake_now += 10;
+  feed(&dev, EC_COAP_NON, EC_COAP_CODE(2, 5), 0x100, &req, 4, 120);
+  DCHECK(got.calls == 1);
+  unsigned before = n_sent;
+  feed(&dev, EC_COAP_CON, EC_COAP_CODE(2, 5), 0x101, &req, 7, 120);
+  DCHECK(got.calls == 2 && got.last.observe == 7 && reports_from_cb == 1);
+  DCHECK(n_sent == before + 2); /* the ACK, then the report */
+  feed(&dev, EC_COAP_CON, EC_COAP_CODE(2, 5), 0x101, &req, 7, 120);
+  DCHECK(got.calls == 2 && n_sent == before + 3);
+  /* Wrapped sequence numbers are newer (7 -> 2^24 - 1 is older). */
+  feed(&dev, EC_COAP_NON, EC_COAP_CODE(2, 5), 0x102, &req, 0xFFFFFF, 120);
+  DCHECK(got.calls == 2);
+  /* Past 128 s any number is fresh. */
+  fake_now += 129000;
+  feed(&dev, EC_COAP_NON, EC_COAP_CODE(2, 5), 0x103, &req, 3, 120);
+  DCHECK(got.calls == 3 && got.last.observe == 3);
+  /* A notification for a token we do not know gets an RST. */
+  ec_coap_msg_t other = req;
+  other.token[0] ^= 0xFF;
+  feed(&dev, EC_COAP_NON, EC_COAP_CODE(2, 5), 0x104, &other, 9, 120);
+  DCHECK(last_sent().type == EC_COAP_RST && last_sent().mid == 0x104);
+  /* Max-Age passes without a notification: registered again, same token,
+   * new Message ID. The report started from the callback is still open
+   * (no ACK came), so the deadline is its retransmission's. */
+  before = n_sent;
+  fake_now += 122000;
+  ec_dev_step(&dev, fake_now, NULL, 0);
+  DCHECK(n_sent == before + 2); /* the registration, the report's retransmission */
+  ec_coap_msg_t again = sent_back(1);
+  DCHECK(again.code == EC_COAP_GET && again.mid != req.mid &&
+         memcmp(again.token, req.token, 4) == 0);
+  /* An error code ends the observation. */
+  feed(&dev, EC_COAP_ACK, EC_COAP_CODE(4, 4), again.mid, &again, -1, -1);
+  DCHECK(got.last.observing == false && got.last.code == EC_COAP_CODE(4, 4));
+}
+
+static void xchg_limits(void) {
+  reset(&dev, 3);
+  for (int i = 0; i < EC_DEV_MAX_EXCHANGES; i++) {
+    DCHECK(ec_dev_get(&dev, "a/b?x=1&y=2", false, rq + 64 * i, 64, NULL, NULL) == i);
+  }
+  DCHECK(ec_dev_get(&dev, "a", false, rq + 128, 64, NULL, NULL) == EC_ENOMEM);
+  ec_dev_cancel(&dev, 0);
+  DCHECK(ec_dev_get(&dev, "a", false, rq + 128, 8, NULL, NULL) == EC_ENOSPC);
+  DCHECK(ec_dev_report(&dev, "dev1", &sample, rq + 128, 40, NULL, NULL) ==
+         EC_ENOSPC);
+}
+
+const ec_dev_case_t ec_dev_cases[] = {
+    {coap_roundtrip, "coap_roundtrip"},
+    {coap_every_prefix, "coap_every_prefix"},
+    {coap_malformed, "coap_malformed"},
+    {cbor_report_encode, "cbor_report_encode"},
+    {cbor_status_decode, "cbor_status_decode"},
+    {cbor_hostile, "cbor_hostile"},
+    {cbor_problem, "cbor_problem"},
+    {xchg_retransmit_timing, "xchg_retransmit_timing"},
+    {xchg_piggybacked_and_separate, "xchg_piggybacked_and_separate"},
+    {xchg_observe, "xchg_observe"},
+    {xchg_limits, "xchg_limits"},
+};
+const size_t ec_dev_n_cases = sizeof ec_dev_cases / sizeof ec_dev_cases[0];
