@@ -1,6 +1,7 @@
 /* edgecoap: the client library's calls for ON-API status messages (post, list,
  * fetch, sync, observe). */
 /* SPDX-License-Identifier: Apache-2.0 */
+#define _GNU_SOURCE /* memmem */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,6 +159,21 @@ int ec_client_msg_get(ec_client_t *c, int64_t id, ec_status_message_t *msg,
   return rc < 0 ? ec_client_decode_error(rc) : 0;
 }
 
+/*
+ * True when a list answer says that the server's byte cap ended the page
+ * before the limit (API.md section 3, "Pages"): the envelope's
+ * nextFromStatusMessageID member. A message parameter spelling the same key
+ * can only make the walk ask for one page more, never skip one.
+ */
+static bool page_cut(const ec_response_t *r) {
+  static const char json_key[] = "\"nextFromStatusMessageID\":";
+  static const char cbor_key[] = "\x77nextFromStatusMessageID";
+  const char *key = ec_client_answer_format(r) == EC_FORMAT_CBOR ? cbor_key
+                                                                 : json_key;
+  return r->body != NULL &&
+         memmem(r->body, r->body_len, key, strlen(key)) != NULL;
+}
+
 int ec_client_msg_sync(ec_client_t *c, const ec_msg_filter_t *f,
                        int64_t after_id, ec_msg_cb cb, void *ud,
                        int64_t *last_id) {
@@ -207,7 +223,7 @@ int ec_client_msg_sync(ec_client_t *c, const ec_msg_filter_t *f,
         *last_id = after_id;
       stop = cb(ud, &msgs[i]);
     }
-    if (rc < 0 || stop || n < page)
+    if (rc < 0 || stop || n == 0 || (n < page && !page_cut(&r)))
       break;
   }
   free(mem);

@@ -223,12 +223,25 @@ void ec_req_done(ec_req_t *rq) {
  * header, token and options (RFC 7252 section 4.6). */
 #define SMALL_ANSWER_MARGIN 128
 
-/* GET answers up to this size are sent block by block without libcoap
- * keeping them (send_blocks). */
-#define STATELESS_BLOCKS_MAX (8 * 1024)
+/* What libcoap keeps of the answers it sends block-wise itself (writes and
+ * observations), for every session together; past it such an answer is
+ * refused rather than kept. */
+#ifndef EC_HELD_ANSWERS_MAX
+#define EC_HELD_ANSWERS_MAX (8 * 1024 * 1024)
+#endif
+
+/* A copy handed to libcoap, counted until libcoap releases it. */
+typedef struct {
+  ec_server_t *srv;
+  size_t len;
+  uint8_t data[];
+} held_t;
 
 static void release_copy(coap_session_t *session, void *p) {
-  free(p);
+  (void)session;
+  held_t *h = p;
+  h->srv->held_bytes -= h->len;
+  free(h);
 }
 
 /*
@@ -263,23 +276,26 @@ static int send_small(ec_req_t *rq, int code, ec_format_t fmt,
 }
 
 /*
- * A large answer to a GET is sent block by block by the server itself: the
- * block the request asks for (block 0 of 1024 bytes when it asks for none),
- * with the M bit, the ETag and, on block 0, Size2 (RFC 7959). The client's
- * next request runs the handler again, which is harmless for a GET, and the
- * ETag tells the client if the body changed between blocks. libcoap's own
- * way (coap_add_data_large_response) keeps every such answer on its session
- * for 8 s and walks them all on each I/O round: with many distinct queries
- * that walk became most of the server's time. 1 when done, 0 when not a GET.
+ * A large answer to a GET is sent block by block by the server itself: the block the request asks for (block 0 of 1024 bytes when it asks
+ * for none), with the M bit, the ETag and, on block 0, Size2 (RFC 7959). The
+ * client's next request runs the handler again, which is harmless for a GET,
+ * and the ETag tells the client if the body changed between blocks.
+ * libcoap's own way (coap_add_data_large_response) keeps every such answer on
+ * its session for 8 s or more and walks them all on each I/O round: with
+ * many distinct queries that walk became most of the server's time, and a
+ * block-0 read of a large list held megabytes per session. Nothing is kept
+ * here; list answers are pages of at most EC_PAGE_BYTES, so re-running the
+ * handler per block is bounded too. 1 when done, 0 when not a GET.
  */
 static int send_blocks(ec_req_t *rq, int code, ec_format_t fmt,
                        const uint8_t *data, size_t len, uint64_t etag) {
   coap_block_b_t want;
   uint8_t buf[8];
 
-  /* Each block runs the handler again: worth it for a few blocks, not for a
-   * body of thousands (there libcoap's one kept copy is cheaper). */
-  if (rq->method != COAP_REQUEST_CODE_GET || len > STATELESS_BLOCKS_MAX)
+  /* Not for FETCH: libcoap 4.3.1's client asks for the later blocks of a
+   * FETCH answer without repeating the body (the filter), so those go
+   * through libcoap's kept copy, which the held-answer budget bounds. */
+  if (rq->method != COAP_REQUEST_CODE_GET)
     return 0;
   unsigned szx = 6, num = 0;
   if (coap_get_block_b(rq->session, rq->request, COAP_OPTION_BLOCK2, &want)) {
@@ -341,12 +357,30 @@ void ec_req_send(ec_req_t *rq, int code, ec_format_t fmt, const uint8_t *data,
   if (send_blocks(rq, code, fmt, data, len,
                   etag ? etag : ec_fnv1a(EC_FNV1A_INIT, data, len)))
     return;
-  uint8_t *copy = malloc(len ? len : 1);
+  if (rq->srv->held_bytes + len > EC_HELD_ANSWERS_MAX) {
+    /* Bounded memory for every session's kept answers together. A write is
+     * stored already: its code alone still says so. */
+    if (code / 100 == 2 && rq->method != COAP_REQUEST_CODE_GET &&
+        rq->method != COAP_REQUEST_CODE_FETCH) {
+      ec_req_empty(rq, code);
+      return;
+    }
+    uint8_t b[4];
+    coap_add_option(rq->response, COAP_OPTION_MAXAGE,
+                    coap_encode_var_safe(b, sizeof(b), 5), b);
+    ec_req_problem(rq, 503, "busy", NULL,
+                   "too many large answers in flight; try again in 5 s");
+    return;
+  }
+  held_t *copy = malloc(sizeof(*copy) + (len ? len : 1));
   if (copy == NULL) {
     ec_req_problem(rq, 500, "out-of-memory", NULL, "no memory for the answer");
     return;
   }
-  memcpy(copy, data, len);
+  copy->srv = rq->srv;
+  copy->len = len;
+  memcpy(copy->data, data, len);
+  rq->srv->held_bytes += len;
   coap_pdu_set_code(rq->response, COAP_RESPONSE_CODE(code));
   /* libcoap sized this response before ec_req_udp_mtu() could undo a CSM;
    * asking for block 0 of 1024 bytes keeps a large answer block-wise. */
@@ -362,7 +396,7 @@ void ec_req_send(ec_req_t *rq, int code, ec_format_t fmt, const uint8_t *data,
    * failure, after which it has set 5.00 itself. */
   coap_add_data_large_response(rq->resource, rq->session, rq->request,
                                rq->response, rq->query, (uint16_t)fmt, -1,
-                               etag, len, copy, release_copy, copy);
+                               etag, len, copy->data, release_copy, copy);
 }
 
 void ec_req_max_age(ec_req_t *rq, unsigned seconds) {

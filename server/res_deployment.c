@@ -682,10 +682,14 @@ static void history_get(ec_req_t *rq, ec_route_t *rt) {
                        HISTORY_DEFAULT_LIMIT, &limit) < 0)
     return;
 
+  /* One page of at most EC_PAGE_BYTES of stored reports, whatever the
+   * limit; nextSince says where the next starts when the cap cut it. */
   ec_history_entry_t *h = NULL;
   size_t n = 0;
-  int rc = ec_store_history(rq->srv->store, rt->device_id, rt->deployment_id,
-                            since, (int)limit, &h, &n);
+  bool more = false;
+  int rc = ec_store_history_page(rq->srv->store, rt->device_id,
+                                 rt->deployment_id, since, (int)limit,
+                                 EC_PAGE_BYTES, &h, &n, &more);
   if (rc < 0) {
     ec_req_problem(rq, 500, "storage-failure", NULL, "cannot read: %s",
                    ec_strerror(rc));
@@ -693,10 +697,17 @@ static void history_get(ec_req_t *rq, ec_route_t *rt) {
   }
   ssize_t len = ec_history_encode(rq->resp_fmt, h, n, NULL, 0);
   uint8_t *buf = len >= 0 ? malloc((size_t)len + 1) : NULL;
+  size_t out_len = (size_t)len;
   if (buf != NULL &&
-      ec_history_encode(rq->resp_fmt, h, n, buf, (size_t)len + 1) == len) {
+      (ec_history_encode(rq->resp_fmt, h, n, buf, (size_t)len + 1) != len ||
+       (more && ec_envelope_add_int(rq->resp_fmt, &buf, &out_len, "nextSince",
+                                    h[n - 1].seq) < 0))) {
+    free(buf);
+    buf = NULL;
+  }
+  if (buf != NULL) {
     ec_req_max_age(rq, READ_MAX_AGE_S);
-    ec_req_send(rq, 205, rq->resp_fmt, buf, (size_t)len, 0);
+    ec_req_send(rq, 205, rq->resp_fmt, buf, out_len, 0);
   } else {
     ec_req_problem(rq, 500, "encoding-failure", NULL,
                    "cannot encode the history");

@@ -202,17 +202,39 @@ static ec_msg_filter_t *filter_dup(const ec_msg_filter_t *f) {
 
 /* ---- reads -------------------------------------------------------------- */
 
+/*
+ * A list answer is one page of at most EC_PAGE_BYTES of stored messages,
+ * whatever the limit: built per request and sent block by block without
+ * being kept (request.c), so no answer holds more memory than a page. When
+ * the byte cap cut the page, nextFromStatusMessageID says where the next one
+ * starts (API.md section 3).
+ */
 static void list_and_answer(ec_req_t *rq, const ec_msg_filter_t *f) {
   ec_msg_row_t *rows = NULL;
-  size_t n = 0;
-  int rc = ec_store_msg_list(rq->srv->store, f, f->limit, false, &rows, &n);
+  size_t n = 0, len;
+  bool more = false;
+  int rc = ec_store_msg_page(rq->srv->store, f, f->limit, false, EC_PAGE_BYTES,
+                             &rows, &n, &more);
   if (rc < 0) {
     read_failed(rq, rc);
     return;
   }
   rows_t r = {rows, n, true};
-  send_encoded(rq, 205, enc_rows, &r);
+  uint8_t *buf = encode_alloc(enc_rows, &r, rq->resp_fmt, &len);
+  if (buf != NULL && more &&
+      ec_envelope_add_int(rq->resp_fmt, &buf, &len, "nextFromStatusMessageID",
+                          rows[n - 1].id) < 0) {
+    free(buf);
+    buf = NULL;
+  }
   free(rows);
+  if (buf == NULL) {
+    ec_req_problem(rq, 500, "encoding-failure", NULL,
+                   "cannot encode the status messages");
+    return;
+  }
+  ec_req_send(rq, 205, rq->resp_fmt, buf, len, etag_of(buf, len));
+  free(buf);
 }
 
 static void collection_get(ec_req_t *rq) {

@@ -61,6 +61,12 @@ void ec_server_free(ec_server_t *srv);
 
 /* ---- Internals shared by the server's modules below this line. ---- */
 
+/* Stored bytes one list answer reads at most (API.md section 1, "Pages"):
+ * past it the page ends and says where the next one starts. */
+#ifndef EC_PAGE_BYTES
+#define EC_PAGE_BYTES (16 * 1024)
+#endif
+
 typedef struct ec_dedup ec_dedup_t;
 typedef struct ec_peer ec_peer_t;
 
@@ -105,6 +111,7 @@ struct ec_server {
   /* One scratch arena reused by every request: handlers never nest. */
   uint8_t *arena_buf;
   size_t arena_cap;
+  size_t held_bytes;  /* answers libcoap keeps for block-wise sending */
   /* Group commit (batch.h). */
   struct ec_pending *pending;   /* written, waiting for the COMMIT */
   struct ec_pending *triggered; /* committed, waiting to be answered */

@@ -298,6 +298,13 @@ static int bind_pair(ec_store_t *s, sqlite3_stmt *st, const char *device_id,
 }
 
 
+int store_page_cut(sqlite3_stmt *st, bool *more) {
+  int rc = sqlite3_step(st);
+  if (more != NULL)
+    *more = rc == SQLITE_ROW;
+  return rc == SQLITE_ROW ? SQLITE_DONE : rc;
+}
+
 int store_growbuf_append(growbuf_t *b, const void *data, size_t n) {
   if (n == 0)
     return 0;
@@ -769,6 +776,16 @@ fail_stmt:
 int ec_store_history(ec_store_t *s, const char *device_id,
                      const char *deployment_id, int64_t since, int limit,
                      ec_history_entry_t **entries, size_t *n) {
+  return ec_store_history_page(s, device_id, deployment_id, since, limit, 0,
+                               entries, n, NULL);
+}
+
+int ec_store_history_page(ec_store_t *s, const char *device_id,
+                          const char *deployment_id, int64_t since, int limit,
+                          size_t max_bytes, ec_history_entry_t **entries,
+                          size_t *n, bool *more) {
+  if (more != NULL)
+    *more = false;
   if (s == NULL || !store_id_ok(device_id) || !store_id_ok(deployment_id) ||
       entries == NULL || n == NULL)
     return EC_EINVAL;
@@ -811,6 +828,11 @@ int ec_store_history(ec_store_t *s, const char *device_id,
       goto fail_stmt;
     }
     count++;
+    /* A page holds at least one entry, so paging always moves on. */
+    if (max_bytes > 0 && docs.len >= max_bytes) {
+      rc = store_page_cut(st, more);
+      break;
+    }
   }
   if (rc != SQLITE_DONE) {
     store_log(s->db, "read history");

@@ -134,6 +134,19 @@ int ec_store_history(ec_store_t *s, const char *device_id,
                      ec_history_entry_t **entries, size_t *n);
 
 /**
+ * ec_store_history(), stopping after the entry that brings the documents
+ * read to @p max_bytes or more (0: no byte cap); at least one entry is read
+ * when there is one.
+ * @param[out] more  set when the byte cap stopped the read and more entries
+ *                   follow (the next page starts after the last seq); may be
+ *                   NULL
+ */
+int ec_store_history_page(ec_store_t *s, const char *device_id,
+                          const char *deployment_id, int64_t since, int limit,
+                          size_t max_bytes, ec_history_entry_t **entries,
+                          size_t *n, bool *more);
+
+/**
  * List the deployments of one device with their current state, ordered by
  * deploymentId.
  * @param[out] list  one malloc'd block holding the array and its strings
@@ -192,6 +205,18 @@ int ec_store_msg_insert(ec_store_t *s, const ec_store_msg_write_t *w, size_t n,
  */
 int ec_store_msg_list(ec_store_t *s, const ec_msg_filter_t *f, int limit,
                       bool newest_first, ec_msg_row_t **rows, size_t *n);
+
+/**
+ * ec_store_msg_list(), stopping after the message that brings the stored
+ * documents read to @p max_bytes or more (0: no byte cap), so that a page
+ * costs a bounded amount of memory whatever the limit. At least one message
+ * is read when any matches.
+ * @param[out] more  set when the byte cap stopped the read and more messages
+ *                   match (the next page starts after the last ID); may be NULL
+ */
+int ec_store_msg_page(ec_store_t *s, const ec_msg_filter_t *f, int limit,
+                      bool newest_first, size_t max_bytes, ec_msg_row_t **rows,
+                      size_t *n, bool *more);
 
 /**
  * One message by ID.

@@ -80,6 +80,13 @@ bool store_id_ok(const char *id);
 /** ASCII-lowercase @p id into @p out (EC_STORE_MAX_ID_LEN + 1 bytes). */
 void store_lower_id(const char *id, char *out);
 
+/**
+ * A byte cap ended a page read: step once more to learn whether more rows
+ * follow (*more, may be NULL).
+ * @return SQLITE_DONE to finish the read normally, or SQLite's error code
+ */
+int store_page_cut(sqlite3_stmt *st, bool *more);
+
 /* A byte buffer that grows by doubling, for results of unknown size. */
 typedef struct {
   unsigned char *p;

@@ -305,8 +305,8 @@ fail_txn:
  *
  * so one free() releases everything.
  */
-static int collect(ec_store_t *s, sqlite3_stmt *st, ec_msg_row_t **rows,
-                   size_t *n) {
+static int collect(ec_store_t *s, sqlite3_stmt *st, size_t max_bytes,
+                   ec_msg_row_t **rows, size_t *n, bool *more) {
   growbuf_t array = {0}, docs = {0};
   size_t count = 0;
   int err = EC_ESTORE, rc;
@@ -323,6 +323,11 @@ static int collect(ec_store_t *s, sqlite3_stmt *st, ec_msg_row_t **rows,
       goto fail;
     }
     count++;
+    /* A page holds at least one message, so paging always moves on. */
+    if (max_bytes > 0 && docs.len >= max_bytes) {
+      rc = store_page_cut(st, more);
+      break;
+    }
   }
   if (rc != SQLITE_DONE) {
     store_log(s->db, "read status messages");
@@ -359,6 +364,14 @@ fail:
 
 int ec_store_msg_list(ec_store_t *s, const ec_msg_filter_t *f, int limit,
                       bool newest_first, ec_msg_row_t **rows, size_t *n) {
+  return ec_store_msg_page(s, f, limit, newest_first, 0, rows, n, NULL);
+}
+
+int ec_store_msg_page(ec_store_t *s, const ec_msg_filter_t *f, int limit,
+                      bool newest_first, size_t max_bytes, ec_msg_row_t **rows,
+                      size_t *n, bool *more) {
+  if (more != NULL)
+    *more = false;
   if (s == NULL || !filter_valid(f) || rows == NULL || n == NULL)
     return EC_EINVAL;
   *rows = NULL;
@@ -370,7 +383,7 @@ int ec_store_msg_list(ec_store_t *s, const ec_msg_filter_t *f, int limit,
     store_stmt_done(st);
     return EC_ESTORE;
   }
-  return collect(s, st, rows, n);
+  return collect(s, st, max_bytes, rows, n, more);
 }
 
 int ec_store_msg_get(ec_store_t *s, int64_t id, ec_msg_row_t **row) {
@@ -388,7 +401,7 @@ int ec_store_msg_get(ec_store_t *s, int64_t id, ec_msg_row_t **row) {
     return EC_ESTORE;
   }
   size_t n;
-  int rc = collect(s, st, row, &n);
+  int rc = collect(s, st, 0, row, &n, NULL);
   if (rc == 0 && n == 0)
     return EC_ENOTFOUND;
   return rc;

@@ -503,7 +503,12 @@ static int start_once(it_server_t *s, uint16_t port) {
   snprintf(port_s, sizeof(port_s), "%u", port);
   const char *argv[12 + IT_MAX_EXTRA_ARGS];
   int n = 0;
-  argv[n++] = EC_SERVER_BIN;
+  /* EC_TEST_SERVER_BIN runs a suite against another build (bench/rss, or an
+   * older binary to see a regression test fail). */
+  const char *bin = getenv("EC_TEST_SERVER_BIN");
+  if (bin == NULL || *bin == '\0')
+    bin = EC_SERVER_BIN;
+  argv[n++] = bin;
   argv[n++] = "--bind";
   argv[n++] = "127.0.0.1";
   argv[n++] = "--port";
@@ -521,7 +526,7 @@ static int start_once(it_server_t *s, uint16_t port) {
     fprintf(stderr, "itest: cannot open %s: %s\n", s->log, strerror(errno));
     return -1;
   }
-  dprintf(logfd, START_MARK " %s on port %u\n", EC_SERVER_BIN, port);
+  dprintf(logfd, START_MARK " %s on port %u\n", bin, port);
   fflush(NULL);
   pid_t pid = fork();
   if (pid < 0) {
@@ -765,20 +770,30 @@ int it_server_start_again(it_server_t *s) {
   return start_attempts(s, s->port);
 }
 
-long it_server_rss_kib(const it_server_t *s) {
-  char path[64], line[256];
+/* One "Name: N kB" field of /proc/PID/status, or -1. */
+static long proc_status_kib(const it_server_t *s, const char *field) {
+  char path[64], line[256], fmt[32];
   long kib = -1;
   if (s->pid <= 0)
     return -1;
   snprintf(path, sizeof(path), "/proc/%ld/status", (long)s->pid);
+  snprintf(fmt, sizeof(fmt), "%s: %%ld kB", field);
   FILE *f = fopen(path, "r");
   if (f == NULL)
     return -1;
   while (fgets(line, sizeof(line), f) != NULL)
-    if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+    if (sscanf(line, fmt, &kib) == 1)
       break;
   fclose(f);
   return kib;
+}
+
+long it_server_rss_kib(const it_server_t *s) {
+  return proc_status_kib(s, "VmRSS");
+}
+
+long it_server_hwm_kib(const it_server_t *s) {
+  return proc_status_kib(s, "VmHWM");
 }
 
 int it_server_cleanup(it_server_t *s, bool keep) {

@@ -202,6 +202,12 @@ int it_server_start_again(it_server_t *s);
 long it_server_rss_kib(const it_server_t *s);
 
 /**
+ * The server's peak resident memory (VmHWM of /proc/PID/status) in KiB.
+ * @return the size, or -1 when the server is not running or it is unknown
+ */
+long it_server_hwm_kib(const it_server_t *s);
+
+/**
  * Stop the server if it runs and free the extra arguments. The directory is
  * removed unless @p keep (then its path is printed).
  * @return it_server_stop()'s result when it was running, else 0
