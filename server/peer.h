@@ -16,6 +16,7 @@
 struct ec_peer {
   ec_peer_t *next;
   ec_peer_t *prev;
+  ec_peer_t *hnext;         /* srv->peer_hash: the same bucket's peers */
   coap_session_t *session;
   struct ec_watch *watches; /* this session's observations (watch.h) */
   unsigned n_watches;
@@ -27,6 +28,10 @@ struct ec_peer {
 
 /** The peer of @p session, created on first use; NULL when out of memory. */
 ec_peer_t *ec_peer_get(ec_server_t *srv, coap_session_t *session);
+
+/** The peer of the session whose remote address is @p remote (any of the
+ * server's endpoints), or NULL: one hash lookup (srv->peer_hash). */
+ec_peer_t *ec_peer_find(ec_server_t *srv, const coap_address_t *remote);
 
 /** Forget @p session's peer and any upload (its watches are gone first:
  * each holds a reference on the session). */

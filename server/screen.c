@@ -129,39 +129,42 @@ static void send_answer(ec_server_t *srv, const uint8_t *h, uint8_t code,
  * (sent by the server itself on coap://) libcoap knows nothing of. */
 static void note_empty(ec_server_t *srv, const uint8_t *h,
                        struct sockaddr_storage *from, socklen_t flen) {
+  int rst = (h[0] >> 4 & 3) == T_RST;
+  /* Only an RST, or an ACK while a notification waits for one, matters;
+   * every other ACK (most of them) costs nothing more. */
+  if (!rst && srv->con_watches == NULL)
+    return;
   coap_address_t addr;
   coap_address_init(&addr);
   addr.size = flen;
   memcpy(&addr.addr, from, flen);
-  /* Only sessions with a peer can hold watches: look among those. */
-  for (ec_peer_t *p = srv->peers; p != NULL; p = p->next)
-    if (p->watches != NULL &&
-        coap_session_get_proto(p->session) == COAP_PROTO_UDP &&
-        coap_address_equals(coap_session_get_addr_remote(p->session),
-                            &addr)) {
-      uint16_t mid = (uint16_t)(h[2] << 8 | h[3]);
-      if ((h[0] >> 4 & 3) == T_RST)
-        ec_watch_on_rst(srv, p->session, mid);
-      else
-        ec_watch_on_ack(srv, p->session, mid);
-      return;
-    }
+  ec_peer_t *p = ec_peer_find(srv, &addr);
+  if (p == NULL || p->watches == NULL ||
+      coap_session_get_proto(p->session) != COAP_PROTO_UDP)
+    return;
+  uint16_t mid = (uint16_t)(h[2] << 8 | h[3]);
+  if (rst)
+    ec_watch_on_rst(srv, p->session, mid);
+  else
+    ec_watch_on_ack(srv, p->session, mid);
 }
 
-void ec_screen_run(ec_server_t *srv) {
-  /* One byte past the cap tells an oversized datagram apart; MSG_TRUNC
-   * makes recvfrom() report its real length anyway. */
-  uint8_t h[EC_SCREEN_MAX_DGRAM + 1];
+int ec_screen_run(ec_server_t *srv) {
+  /* The header and a token are all that is looked at; MSG_TRUNC makes
+   * recvfrom() report the datagram's real length anyway. */
+  uint8_t h[4 + 8];
   if (srv->screen_fd < 0)
-    return;
+    return 0;
   for (int i = 0; i < 64; i++) {
     struct sockaddr_storage from;
     socklen_t flen = sizeof(from);
     ssize_t n = recvfrom(srv->screen_fd, h, sizeof(h),
                          MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC,
                          (struct sockaddr *)&from, &flen);
+    if (n < 0)
+      return 0; /* nothing waiting */
     if (n < 4)
-      return; /* nothing waiting, or a runt libcoap ignores */
+      return 1; /* a runt, which libcoap ignores */
     unsigned type = h[0] >> 4 & 3, tkl = h[0] & 0x0f;
     uint8_t code = h[1];
     int request = code >= 1 && code <= 31;
@@ -180,13 +183,13 @@ void ec_screen_run(ec_server_t *srv) {
                (size_t)n >= 4 + tkl) {
       answer_405 = 1;
     } else {
-      if ((type == T_RST || type == T_ACK) && code == 0 && srv->peers)
+      if ((type == T_RST || type == T_ACK) && code == 0)
         note_empty(srv, h, &from, flen);
-      return; /* libcoap's to read */
+      return 1; /* libcoap's to read */
     }
     /* Consume it; whatever else is waiting is looked at next. */
     if (recv(srv->screen_fd, h, 1, MSG_DONTWAIT) < 0)
-      return;
+      return 0;
     if (answer_413)
       send_answer(srv, h, COAP_RESPONSE_CODE(413), &from, flen);
     else if (answer_405)
@@ -194,4 +197,5 @@ void ec_screen_run(ec_server_t *srv) {
     else if (rst)
       send_rst(srv, h, &from, flen);
   }
+  return 1; /* more may wait: the next round looks */
 }

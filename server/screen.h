@@ -43,7 +43,8 @@ void ec_screen_init(ec_server_t *srv);
  * answer those described above until one that libcoap should read is at
  * the head, or none is left. Call right before each coap_io_process(),
  * which reads at most one datagram per endpoint.
+ * @return 1 when a datagram waits for libcoap, 0 when none is waiting
  */
-void ec_screen_run(ec_server_t *srv);
+int ec_screen_run(ec_server_t *srv);
 
 #endif /* EDGECOAP_SCREEN_H */

@@ -310,13 +310,17 @@ static int io_round(ec_server_t *srv, int wait_ms) {
   if (ready.fd < 0 || srv->screen_fd < 0)
     return coap_io_process(srv->ctx, wait_ms > 0 ? (uint32_t)wait_ms
                                                  : COAP_IO_NO_WAIT);
-  /* The server's own retransmissions of notifications (watch.c). */
-  int due = ec_watch_next_ms(srv);
-  if (due >= 0 && due < wait_ms)
-    wait_ms = due;
-  if (poll(&ready, 1, wait_ms) < 0 && errno != EINTR)
-    return -1;
-  ec_screen_run(srv);
+  /* While datagrams keep coming there is no need to wait (and no cost of
+   * a poll per datagram): only an empty socket waits, for a datagram, a
+   * libcoap timer, or the server's own retransmissions (watch.c). */
+  if (!ec_screen_run(srv)) {
+    int due = ec_watch_next_ms(srv);
+    if (due >= 0 && due < wait_ms)
+      wait_ms = due;
+    if (poll(&ready, 1, wait_ms) < 0 && errno != EINTR)
+      return -1;
+    ec_screen_run(srv);
+  }
   int rc = coap_io_process(srv->ctx, COAP_IO_NO_WAIT);
   ec_watch_tick(srv);
   return rc;

@@ -103,6 +103,8 @@ struct ec_server {
   ec_dedup_t *dedup;
   ec_route_t *routes;
   ec_peer_t *peers;
+#define EC_PEER_BUCKETS 1024
+  ec_peer_t *peer_hash[EC_PEER_BUCKETS]; /* peers by remote address (peer.c) */
   struct ec_watch_list *watch_lists; /* lists of server-kept observations */
   struct ec_prov *prov;       /* res_provisioning.c's state */
   int screen_fd;              /* the coap:// socket, or -1 (screen.h) */
