@@ -538,18 +538,23 @@ static size_t read_key(const char *text, size_t len, const char *from) {
   return len;
 }
 
-static size_t read_key_file(const char *path) {
+/* The key in file @p path; 0 when there is none, with *unreadable set when
+ * the file itself could not be read. */
+static size_t read_key_file(const char *path, bool *unreadable) {
   char buf[4 * PSK_KEY_MAX];
   FILE *f = fopen(path, "rb");
   size_t n;
 
+  *unreadable = false;
   if (!f) {
-    fprintf(stderr, PROG ": %s: %s\n", path, strerror(errno));
+    fprintf(stderr, PROG ": cannot read %s: %s\n", path, strerror(errno));
+    *unreadable = true;
     return 0;
   }
   n = fread(buf, 1, sizeof buf, f);
   if (ferror(f)) {
-    fprintf(stderr, PROG ": %s: read error\n", path);
+    fprintf(stderr, PROG ": cannot read %s: read error\n", path);
+    *unreadable = true;
     n = 0;
   } else {
     n = read_key(buf, n, path);
@@ -579,10 +584,11 @@ static int psk_options(ec_client_config_t *cfg, const char *key_file) {
   if (!key_file && !env)
     return usage_error(NULL, "a coaps:// URL needs a key: --psk-key-file "
                              "PATH or $EDGECOAP_PSK_KEY");
-  cfg->psk_key_len = key_file ? read_key_file(key_file)
+  bool unreadable = false;
+  cfg->psk_key_len = key_file ? read_key_file(key_file, &unreadable)
                               : read_key(env, strlen(env), "EDGECOAP_PSK_KEY");
   if (!cfg->psk_key_len)
-    return EXIT_USAGE;
+    return unreadable ? EXIT_INPUT : EXIT_USAGE;
   cfg->psk_key = psk_key;
   atexit(wipe_key);
   return -1;
@@ -715,6 +721,14 @@ int main(int argc, char **argv) {
   /* A closed stdout becomes a write error, not a kill mid-exchange. */
   signal(SIGPIPE, SIG_IGN);
   opterr = 0;
+  /* getopt would take "--psk-key KEY" as an abbreviation of --psk-key-file
+   * and look for a file named after the key: a key on the command line is
+   * refused as such. */
+  for (int i = 1; i < argc; i++)
+    if (strcmp(argv[i], "--psk-key") == 0 ||
+        strncmp(argv[i], "--psk-key=", 10) == 0)
+      return usage_error(NULL, "a key is never taken from the command line: "
+                               "use --psk-key-file PATH or $EDGECOAP_PSK_KEY");
   /* '+': global options stop at the command word. */
   while ((opt = getopt_long(argc, argv, "+:h", global_opts, NULL)) != -1) {
     switch (opt) {

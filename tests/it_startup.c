@@ -291,6 +291,13 @@ static void test_client_missing_file_exit_code(void) {
   it_run(post_argv, NULL, 0, RUN_MS, &r);
   CU_ASSERT_EQUAL(r.exit_code, 4);
   it_result_free(&r);
+  const char *key_argv[] = {EC_CLIENT_BIN, "--url", "coaps://127.0.0.1:5684",
+                            "--psk-identity", "dev1", "--psk-key-file",
+                            missing, "deployments", "dev1", NULL};
+  it_run(key_argv, NULL, 0, RUN_MS, &r);
+  CU_ASSERT_EQUAL(r.exit_code, 4);
+  CU_ASSERT(has(r.err, missing));
+  it_result_free(&r);
 }
 
 static void test_client_version_and_help(void) {
