@@ -218,6 +218,8 @@ static unsigned n_observers(const ec_route_t *rt) {
  * notification is the current report, its first block when it is larger
  * than a datagram; the observer GETs the rest.
  */
+static void refresh_one(ec_server_t *srv, ec_watch_t *w);
+
 static int track_observe(ec_req_t *rq, ec_route_t *rt) {
   coap_opt_iterator_t it;
   if (coap_check_option(rq->request, COAP_OPTION_OBSERVE, &it) == NULL)
@@ -229,30 +231,53 @@ static int track_observe(ec_req_t *rq, ec_route_t *rt) {
       return -1;
     }
     ec_watch_list_init(NULL, rt->watches, "deployment status");
+    rt->watches->owner = rt;
+    rt->watches->refresh = refresh_one;
   }
   return ec_watch_request(rq, rt->watches, NULL, NULL) < 0 ? -1 : 0;
 }
 
 /* Send the route's current report to each of its observers. */
+/* Send the route's current report to one observer. */
+static void notify_one(ec_server_t *srv, ec_route_t *rt, ec_watch_t *w) {
+  if (rt->cbor == NULL || rt->json == NULL)
+    return; /* no cached report to send (out of memory) */
+  /* A DTLS identity removed since the observation began gets no more. */
+  if (!ec_access_session_valid(srv, w->session)) {
+    ec_watch_end(srv, w, 401, "credentials-revoked",
+                 "this DTLS session's identity was removed or given a new "
+                 "key");
+    return;
+  }
+  /* An observer still fetching the blocks of the last notification gets
+   * this one when it is done: sent now, it would cut into that transfer,
+   * and libcoap 4.3.1's client then dropped both (RFC 7641 section 4.5
+   * lets a notification wait; the one sent is the newest). */
+  if (ec_watch_busy(w)) {
+    ec_watch_defer(srv, w);
+    return;
+  }
+  if (w->fmt == EC_FORMAT_CBOR)
+    ec_watch_notify(srv, w, rt->cbor, rt->cbor_len,
+                    status_etag(rt->seq, EC_FORMAT_CBOR), OBSERVE_MAX_AGE_S);
+  else
+    ec_watch_notify(srv, w, rt->json, rt->json_len,
+                    status_etag(rt->seq, EC_FORMAT_JSON), OBSERVE_MAX_AGE_S);
+}
+
+/* A deferred notification is due (watch.h). */
+static void refresh_one(ec_server_t *srv, ec_watch_t *w) {
+  notify_one(srv, w->list->owner, w);
+}
+
+/* Send the route's current report to each of its observers. */
 static void notify_observers(ec_server_t *srv, ec_route_t *rt) {
-  if (rt->watches == NULL || rt->cbor == NULL || rt->json == NULL)
-    return; /* no observer, or no cached report to send (out of memory) */
+  if (rt->watches == NULL)
+    return;
   ec_watch_t *next;
   for (ec_watch_t *w = rt->watches->head; w != NULL; w = next) {
     next = w->next;
-    /* A DTLS identity removed since the observation began gets no more. */
-    if (!ec_access_session_valid(srv, w->session)) {
-      ec_watch_end(srv, w, 401, "credentials-revoked",
-                   "this DTLS session's identity was removed or given a new "
-                   "key");
-      continue;
-    }
-    if (w->fmt == EC_FORMAT_CBOR)
-      ec_watch_notify(srv, w, rt->cbor, rt->cbor_len,
-                      status_etag(rt->seq, EC_FORMAT_CBOR), OBSERVE_MAX_AGE_S);
-    else
-      ec_watch_notify(srv, w, rt->json, rt->json_len,
-                      status_etag(rt->seq, EC_FORMAT_JSON), OBSERVE_MAX_AGE_S);
+    notify_one(srv, rt, w);
   }
 }
 
@@ -355,6 +380,10 @@ static void status_get(ec_req_t *rq, ec_route_t *rt) {
   }
   if (rq->resource == rt->resource && track_observe(rq, rt) < 0)
     return;
+  if (rt->watches != NULL)
+    ec_watch_note_fetch(rq, rt->watches, rq->resp_fmt == EC_FORMAT_CBOR
+                                             ? rt->cbor_len
+                                             : rt->json_len);
   coap_opt_iterator_t it;
   ec_req_max_age(rq, coap_check_option(rq->request, COAP_OPTION_OBSERVE,
                                        &it) != NULL

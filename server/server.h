@@ -110,6 +110,7 @@ struct ec_server {
   int screen_fd;              /* the coap:// socket, or -1 (screen.h) */
   struct ec_watch *con_watches; /* watches with a CON outstanding (watch.c) */
   uint64_t con_due_min;       /* no earlier than their next retransmission */
+  unsigned n_deferred;        /* watches with a deferred notification */
   /* One scratch arena reused by every request: handlers never nest. */
   uint8_t *arena_buf;
   size_t arena_cap;

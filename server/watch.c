@@ -17,6 +17,10 @@
 #define NOTIFY_BLOCK_SZX 6
 #define NOTIFY_BLOCK ((size_t)1 << (NOTIFY_BLOCK_SZX + 4))
 
+/* How long a client may take between a notification's blocks before the
+ * next notification goes out anyway. */
+#define FETCH_WINDOW_MS 3000
+
 /* Room for the header, token and options of a notification. */
 #define NOTIFY_MARGIN 64
 
@@ -49,6 +53,8 @@ static void con_clear(ec_server_t *srv, ec_watch_t *w);
 void ec_watch_remove(ec_watch_t *w) {
   ec_watch_list_t *list = w->list;
   con_clear(w->srv, w);
+  if (w->deferred && w->srv->n_deferred > 0)
+    w->srv->n_deferred--;
   if (w->prev != NULL)
     w->prev->next = w->next;
   else
@@ -356,6 +362,8 @@ static int notify(ec_server_t *srv, ec_watch_t *w, const uint8_t *data,
     opt_uint(&o[n++], COAP_OPTION_BLOCK2, 1 << 3 | NOTIFY_BLOCK_SZX);
     opt_uint(&o[n++], COAP_OPTION_SIZE2, len);
     len = NOTIFY_BLOCK;
+    /* The observer fetches the rest now: the next notification waits. */
+    w->fetch_until = ec_mono_ms() + FETCH_WINDOW_MS;
   }
   int rc = deliver(srv, w, COAP_RESPONSE_CODE_CONTENT, o, n, data, len);
   if (rc == 0)
@@ -441,7 +449,52 @@ void ec_watch_on_ack(ec_server_t *srv, coap_session_t *session, uint16_t mid) {
     }
 }
 
+void ec_watch_note_fetch(ec_req_t *rq, ec_watch_list_t *list, size_t len) {
+  coap_block_b_t b = {0};
+  ec_peer_t *peer = coap_session_get_app_data(rq->session);
+  if (peer == NULL || peer->watches == NULL)
+    return;
+  if (!coap_get_block_b(rq->session, rq->request, COAP_OPTION_BLOCK2, &b))
+    b.szx = NOTIFY_BLOCK_SZX; /* block 0 of the server's size */
+  size_t size = (size_t)1 << ((b.szx < 6 ? b.szx : 6) + 4);
+  int last = ((size_t)b.num + 1) * size >= len;
+  uint64_t until = last ? 0 : ec_mono_ms() + FETCH_WINDOW_MS;
+  for (ec_watch_t *w = peer->watches; w != NULL; w = w->peer_next)
+    if (w->list == list)
+      w->fetch_until = until;
+}
+
+bool ec_watch_busy(const ec_watch_t *w) {
+  return w->fetch_until != 0 && w->fetch_until > ec_mono_ms();
+}
+
+void ec_watch_defer(ec_server_t *srv, ec_watch_t *w) {
+  if (w->deferred)
+    return;
+  w->deferred = true;
+  srv->n_deferred++;
+}
+
+/* Send the deferred notifications whose observers are done fetching. */
+static void send_deferred(ec_server_t *srv) {
+  for (ec_peer_t *p = srv->peers; p != NULL && srv->n_deferred > 0;
+       p = p->next) {
+    ec_watch_t *next;
+    for (ec_watch_t *w = p->watches; w != NULL; w = next) {
+      next = w->peer_next;
+      if (!w->deferred || ec_watch_busy(w))
+        continue;
+      w->deferred = false;
+      srv->n_deferred--;
+      if (w->list->refresh != NULL)
+        w->list->refresh(srv, w); /* may end w */
+    }
+  }
+}
+
 void ec_watch_tick(ec_server_t *srv) {
+  if (srv->n_deferred > 0)
+    send_deferred(srv);
   uint64_t now = ec_mono_ms();
   /* srv->con_due_min is never later than the earliest due time (an ACK
    * may have made it early), so most rounds end here without a walk. */
@@ -469,6 +522,10 @@ void ec_watch_tick(ec_server_t *srv) {
 
 int ec_watch_next_ms(const ec_server_t *srv) {
   uint64_t now = ec_mono_ms(), due = srv->con_due_min;
+  /* A deferred notification waits for a client's next block, or for its
+   * fetch window to close: look again soon. */
+  if (srv->n_deferred > 0 && (srv->con_watches == NULL || due > now + 50))
+    return 50;
   if (srv->con_watches == NULL)
     return -1;
   return due <= now ? 0 : due - now > INT32_MAX ? INT32_MAX : (int)(due - now);

@@ -60,6 +60,10 @@ struct ec_watch {
   uint64_t con_due_ms;     /* monotonic time of the next retransmission */
   ec_watch_t *con_next;    /* srv->con_watches: those with one outstanding */
   ec_watch_t *con_prev;
+  /* The observer is fetching a notification's later blocks until then
+   * (monotonic ms; 0: not): a new notification waits (deferred). */
+  uint64_t fetch_until;
+  bool deferred;
   void *filter;            /* the module's filter, owned by the watch */
   void (*filter_free)(void *filter);
 };
@@ -69,6 +73,9 @@ struct ec_watch_list {
   ec_watch_t *head;
   unsigned count;
   const char *name;        /* for logs: "statusmessages/latest" */
+  void *owner;             /* the module's, e.g. the route */
+  /* Send @p w the current state (a deferred notification); may be NULL. */
+  void (*refresh)(ec_server_t *srv, ec_watch_t *w);
 };
 
 /**
@@ -136,6 +143,22 @@ void ec_watch_end(ec_server_t *srv, ec_watch_t *w, int code, const char *title,
  * it sent, so a watch whose NON notification is refused ends here.
  */
 void ec_watch_on_rst(ec_server_t *srv, coap_session_t *session, uint16_t mid);
+
+/**
+ * Note a GET of a representation of @p len bytes from rq's session: when it
+ * is answered block-wise and this is not its last block, that session's
+ * watches on @p list are busy (a new notification waits) until the last
+ * block is served, or for a few seconds at most. A notification sent
+ * block-wise makes its watch busy the same way.
+ */
+void ec_watch_note_fetch(ec_req_t *rq, ec_watch_list_t *list, size_t len);
+
+/** True while @p w's observer fetches a notification's later blocks. */
+bool ec_watch_busy(const ec_watch_t *w);
+
+/** Send @p w the list's current state (list->refresh) once it is no longer
+ * busy, from ec_watch_tick(). */
+void ec_watch_defer(ec_server_t *srv, ec_watch_t *w);
 
 /** An ACK with Message ID @p mid from @p session's peer (screen.c): the
  * outstanding confirmable notification it answers is done. */
