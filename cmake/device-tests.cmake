@@ -12,3 +12,23 @@ add_executable(test_device_codec ${CMAKE_SOURCE_DIR}/tests/test_device_codec.c)
 target_link_libraries(test_device_codec PRIVATE edgecoap::device_core
                       edgecoap::codec edgecoap_test_suite)
 add_test(NAME device_codec COMMAND test_device_codec)
+
+# The core for a Cortex-M4: the size budget of report + observe, and the
+# cases above on an emulated Cortex-M3 (scripts/build-mcu). Once per CI run:
+# the sanitizer build has nothing to add to a cross build.
+if(NOT EDGECOAP_SANITIZE)
+  add_test(NAME device_mcu COMMAND ${CMAKE_SOURCE_DIR}/scripts/build-mcu
+           ${CMAKE_BINARY_DIR}/mcu)
+  set_tests_properties(device_mcu PROPERTIES TIMEOUT 300)
+endif()
+
+# The core over its POSIX port against the real server, the example program
+# included; it counts the heap allocations of 100 reports while observing.
+add_executable(it_device ${CMAKE_SOURCE_DIR}/tests/it_device.c)
+target_link_libraries(it_device PRIVATE edgecoap::device_posix edgecoap_itest
+                      PkgConfig::JANSSON)
+target_compile_definitions(it_device PRIVATE
+  EC_DEVICE_REPORT_BIN="$<TARGET_FILE:edgecoap-device-report>")
+add_dependencies(it_device edgecoap-server edgecoap-device-report)
+add_test(NAME integration_device COMMAND it_device)
+set_tests_properties(integration_device PROPERTIES TIMEOUT 180)

@@ -1,0 +1,45 @@
+/* edgecoap device core's POSIX port: the transport over one UDP socket. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef EDGECOAP_DEVICE_POSIX_H
+#define EDGECOAP_DEVICE_POSIX_H
+
+/*
+ * device/posix/udp.c: all the port does is move datagrams and tell the
+ * time, so the core (edgecoap/device.h) runs on Linux and the BSDs as it
+ * does on a microcontroller. It allocates nothing after ec_dev_udp_open().
+ */
+
+#include "edgecoap/device.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** One UDP socket connected to the server. */
+typedef struct {
+  int fd;                        /**< -1 when closed */
+  ec_dev_transport_t transport;  /**< pass &transport to ec_dev_init() */
+} ec_dev_udp_t;
+
+/**
+ * Open a UDP socket connected to @p host (an IPv4 or IPv6 literal, or a
+ * name looked up once, here) and @p port, and fill @p u->transport.
+ * @return 0, or EC_EINVAL (unknown host) / EC_EIO
+ */
+int ec_dev_udp_open(ec_dev_udp_t *u, const char *host, uint16_t port);
+
+/** Close the socket; safe to call twice. */
+void ec_dev_udp_close(ec_dev_udp_t *u);
+
+/**
+ * Wait at most @p wait_ms for one datagram (into @p rx, the caller's
+ * buffer of @p cap bytes), then run ec_dev_step() with it or without.
+ * @return what ec_dev_step() returned: how long the caller may wait next
+ */
+uint32_t ec_dev_udp_poll(ec_dev_udp_t *u, ec_dev_t *dev, uint32_t wait_ms,
+                         uint8_t *rx, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EDGECOAP_DEVICE_POSIX_H */

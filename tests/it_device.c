@@ -1,0 +1,356 @@
+/* edgecoap: the device core over its POSIX port against the real server: reports, observation, loss, restarts, allocations. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <CUnit/CUnit.h>
+#include <jansson.h>
+
+#include "edgecoap/device_posix.h"
+#include "itest.h"
+#include "suite.h"
+
+/*
+ * The device side as a device runs it: the core (device/core/) driven by
+ * its POSIX port in this process, and the example program
+ * (examples/report.c) as a child. What the server stored is read back with
+ * raw CoAP (tests/support/itest.h), not with the code under test.
+ */
+
+#define DEP "d0d0cafe-0000-4000-8000-00000000d0d0"
+#define WAIT_MS 30000
+
+static it_server_t srv;
+
+/* ------------------------------------------------------------------------ */
+/* Counting heap allocations: every malloc, calloc and realloc of this
+ * process, by the sanitizer's hooks under ASan, else by interposing
+ * glibc's allocator entry points. */
+
+static volatile long allocs;
+static volatile bool counting;
+
+#if defined(__SANITIZE_ADDRESS__)
+/* From <sanitizer/allocator_interface.h>, which Debian's gcc does not ship. */
+int __sanitizer_install_malloc_and_free_hooks(
+    void (*malloc_hook)(const volatile void *, size_t),
+    void (*free_hook)(const volatile void *));
+static void on_malloc(const volatile void *p, size_t n) {
+  (void)p;
+  (void)n;
+  if (counting) {
+    allocs++;
+  }
+}
+static void on_free(const volatile void *p) { (void)p; }
+static void count_init(void) {
+  __sanitizer_install_malloc_and_free_hooks(on_malloc, on_free);
+}
+#else
+void *__libc_malloc(size_t n);
+void *__libc_calloc(size_t n, size_t size);
+void *__libc_realloc(void *p, size_t n);
+void *malloc(size_t n) {
+  if (counting) {
+    allocs++;
+  }
+  return __libc_malloc(n);
+}
+void *calloc(size_t n, size_t size) {
+  if (counting) {
+    allocs++;
+  }
+  return __libc_calloc(n, size);
+}
+void *realloc(void *p, size_t n) {
+  if (counting) {
+    allocs++;
+  }
+  return __libc_realloc(p, n);
+}
+static void count_init(void) {}
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Helpers                                                                   */
+
+/* How many reports the server keeps for (@p device, DEP), read with raw
+ * CoAP: GET status/history as JSON, page by page (nextSince). -1 when it
+ * cannot be read. */
+static int history_count(const char *device) {
+  it_udp_t u;
+  if (it_udp_open(&u, srv.port) < 0) {
+    return -1;
+  }
+  int n = 0;
+  long long since = 0;
+  for (int page = 0; page < 100 && since >= 0; page++) {
+    char path[200];
+    snprintf(path, sizeof path,
+             "device/%s/deployment/%s/status/history?since=%lld&limit=1000",
+             device, DEP, since);
+    it_body_t body = {0};
+    since = -1;
+    if (it_coap_get_blockwise(&u, path, 50, 1024, 200, &body, 5000) < 0 ||
+        IT_CODE_INT(body.code) != 205) {
+      n = IT_CODE_INT(body.code) == 404 && page == 0 ? 0 : -1;
+      free(body.body);
+      break;
+    }
+    json_t *t = json_loadb((const char *)body.body, body.len, 0, NULL);
+    n += (int)json_array_size(json_object_get(t, "reports"));
+    json_t *next = json_object_get(t, "nextSince");
+    if (json_is_integer(next)) {
+      since = json_integer_value(next);
+    }
+    json_decref(t);
+    free(body.body);
+  }
+  it_udp_close(&u);
+  return n;
+}
+
+static const ec_dev_component_t comps[] = {
+    {"app", EC_DEV_INSTALLING, {NULL, NULL, NULL}}};
+
+static ec_dev_status_t status_of(ec_dev_state_t s) {
+  return (ec_dev_status_t){"deployment.margo/v1", NULL, DEP, NULL, 0, s,
+                           {NULL, NULL, NULL}, comps, 1};
+}
+
+/* One device: the port, the core and its buffers, and what came back. */
+typedef struct {
+  ec_dev_udp_t udp;
+  ec_dev_transport_t lossy; /* the port's transport, dropping sends */
+  int drop;                 /* sends still to drop */
+  int sends;
+  ec_dev_t dev;
+  uint8_t rx[1280];
+  uint8_t report_buf[512];
+  uint8_t observe_buf[128];
+  ec_dev_status_t st;
+  const char *device;
+  int answers;     /* report answers */
+  uint8_t last_code;
+  int last_result;
+  int notifications;
+  int shown;       /* the state the last notification showed */
+  int reports;     /* reports started */
+  int want;        /* reports to send while observing */
+  bool failed;
+} device_t;
+
+static int lossy_send(void *ctx, const uint8_t *d, size_t len) {
+  device_t *t = ctx;
+  t->sends++;
+  if (t->drop > 0) {
+    t->drop--;
+    return 0; /* lost on the way */
+  }
+  return t->udp.transport.send(&t->udp, d, len);
+}
+static uint32_t lossy_now(void *ctx) {
+  device_t *t = ctx;
+  return t->udp.transport.now_ms(&t->udp);
+}
+static void lossy_random(void *ctx, void *buf, size_t len) {
+  device_t *t = ctx;
+  t->udp.transport.random(&t->udp, buf, len);
+}
+
+static int device_open(device_t *t, const char *device, int drop) {
+  memset(t, 0, sizeof *t);
+  if (ec_dev_udp_open(&t->udp, "127.0.0.1", srv.port) < 0) {
+    return -1;
+  }
+  t->lossy = (ec_dev_transport_t){lossy_send, lossy_now, lossy_random, NULL, t};
+  t->drop = drop;
+  t->device = device;
+  t->shown = -1;
+  ec_dev_init(&t->dev, &t->lossy);
+  return 0;
+}
+
+static int report(device_t *t, ec_dev_state_t s);
+
+/* While observing: the next report, once the last one is both answered and
+ * shown by a notification, in either order (the server may notify before
+ * its answer arrives). The states alternate, so each report shows. */
+static void advance(device_t *t) {
+  ec_dev_state_t last = t->reports % 2 == 1 ? EC_DEV_INSTALLING : EC_DEV_INSTALLED;
+  if (t->reports < t->want && t->answers == t->reports && t->shown == (int)last) {
+    t->shown = -1;
+    if (report(t, last == EC_DEV_INSTALLING ? EC_DEV_INSTALLED
+                                            : EC_DEV_INSTALLING) < 0) {
+      t->failed = true;
+    }
+  }
+}
+
+static void on_report(ec_dev_t *dev, void *user, const ec_dev_answer_t *a) {
+  (void)dev;
+  device_t *t = user;
+  t->answers++;
+  t->last_code = a->code;
+  t->last_result = a->result;
+  if (a->result < 0 || (a->code >> 5) != 2) {
+    t->failed = t->want > 0;
+    return;
+  }
+  advance(t);
+}
+
+static int report(device_t *t, ec_dev_state_t s) {
+  t->st = status_of(s);
+  t->reports++;
+  return ec_dev_report(&t->dev, t->device, &t->st, t->report_buf,
+                       sizeof t->report_buf, on_report, t);
+}
+
+/* Run the device until @p *flag reaches @p want or WAIT_MS pass. */
+static bool pump(device_t *t, const int *flag, int want) {
+  uint64_t end = it_now_ms() + WAIT_MS;
+  uint32_t wait = 0;
+  while (*flag < want && !t->failed && it_now_ms() < end) {
+    wait = ec_dev_udp_poll(&t->udp, &t->dev, wait > 100 ? 100 : wait, t->rx,
+                           sizeof t->rx);
+  }
+  return *flag >= want;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tests                                                                     */
+
+static void test_example_reports_and_observes(void) {
+  char port[8];
+  snprintf(port, sizeof port, "%u", srv.port);
+  const char *argv[] = {EC_DEVICE_REPORT_BIN, "--port", port, "--count", "3",
+                        "ex1", DEP, NULL};
+  it_result_t r = {0};
+  CU_ASSERT_EQUAL(it_run(argv, NULL, 0, WAIT_MS, &r), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.out ? r.out : "", "report 2.01"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.out ? r.out : "", "Installed"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.out ? r.out : "", "done 3 reports"));
+  if (!it_result_ok(&r)) {
+    it_result_dump("report example", &r);
+  }
+  it_result_free(&r);
+  CU_ASSERT_EQUAL(history_count("ex1"), 3);
+}
+
+static void test_lossy_report_arrives_once(void) {
+  static device_t t;
+  CU_ASSERT_EQUAL_FATAL(device_open(&t, "lossy1", 2), 0);
+  CU_ASSERT_TRUE(report(&t, EC_DEV_INSTALLING) >= 0);
+  CU_ASSERT_TRUE(pump(&t, &t.answers, 1));
+  CU_ASSERT_EQUAL(t.last_result, 0);
+  CU_ASSERT_EQUAL(t.last_code, EC_COAP_CODE(2, 1));
+  CU_ASSERT_TRUE(t.sends >= 3); /* two lost, the third through */
+  CU_ASSERT_EQUAL(history_count("lossy1"), 1);
+  ec_dev_udp_close(&t.udp);
+}
+
+static void on_notify(ec_dev_t *dev, void *user, const ec_dev_answer_t *a) {
+  (void)dev;
+  device_t *t = user;
+  ec_dev_status_view_t v;
+  if (a->result < 0 || !a->observing ||
+      ec_dev_status_decode(a->payload, a->payload_len, &v, NULL, NULL) < 0) {
+    t->failed = true;
+    return;
+  }
+  t->notifications++;
+  t->shown = (int)v.state;
+  advance(t); /* from inside the observation */
+}
+
+/* Reports sent from the observe callback, 100 of them, while the
+ * observation goes on: every one answered and shown, none lost, and no
+ * heap allocation in the core or the port once started. */
+static void test_reports_while_observing_allocate_nothing(void) {
+  static device_t t;
+  CU_ASSERT_EQUAL_FATAL(device_open(&t, "obs1", 0), 0);
+  CU_ASSERT_TRUE_FATAL(report(&t, EC_DEV_INSTALLING) >= 0);
+  CU_ASSERT_TRUE_FATAL(pump(&t, &t.answers, 1));
+  t.want = 101;
+  CU_ASSERT_TRUE_FATAL(ec_dev_observe(&t.dev, t.device, DEP, t.observe_buf,
+                                      sizeof t.observe_buf, on_notify, &t) >= 0);
+  /* Start-up ends with the first notification; from there on, count. */
+  CU_ASSERT_TRUE_FATAL(pump(&t, &t.notifications, 1));
+  /* The counter sees an allocation where there is one. */
+  allocs = 0;
+  counting = true;
+  void *volatile probe = malloc(16);
+  counting = false;
+  free(probe);
+  CU_ASSERT_EQUAL_FATAL(allocs, 1);
+  allocs = 0;
+  counting = true;
+  bool ok = pump(&t, &t.answers, t.want);
+  counting = false;
+  long n = allocs;
+  CU_ASSERT_TRUE(ok);
+  CU_ASSERT_FALSE(t.failed);
+  CU_ASSERT_EQUAL(t.answers, 101);
+  CU_ASSERT_TRUE(t.notifications >= 2);
+  fprintf(stderr, "it_device: %d reports and %d notifications after start-up, "
+                  "%ld heap allocations\n",
+          t.answers - 1, t.notifications - 1, n);
+  CU_ASSERT_EQUAL(n, 0);
+  CU_ASSERT_EQUAL(history_count("obs1"), 101);
+  ec_dev_udp_close(&t.udp);
+}
+
+/* The server dies before the report is sent and comes back while the core
+ * retransmits it: it arrives, once. */
+static void test_report_across_server_restart(void) {
+  static device_t t;
+  CU_ASSERT_EQUAL_FATAL(device_open(&t, "restart1", 0), 0);
+  CU_ASSERT_TRUE_FATAL(report(&t, EC_DEV_INSTALLING) >= 0);
+  CU_ASSERT_TRUE_FATAL(pump(&t, &t.answers, 1));
+  CU_ASSERT_EQUAL_FATAL(it_server_kill(&srv), 0);
+  CU_ASSERT_TRUE(report(&t, EC_DEV_INSTALLED) >= 0);
+  /* Let the first transmission and a retransmission meet no server. */
+  uint64_t until = it_now_ms() + 2500;
+  while (it_now_ms() < until) {
+    (void)ec_dev_udp_poll(&t.udp, &t.dev, 100, t.rx, sizeof t.rx);
+  }
+  CU_ASSERT_EQUAL(t.answers, 1);
+  uint16_t port = srv.port;
+  CU_ASSERT_EQUAL_FATAL(it_server_start_again(&srv), 0);
+  if (srv.port != port) {
+    /* Another process took the port meanwhile and the server came back on
+     * another: the device follows it, as one that looks its server's name
+     * up again would. The exchange in the core is the same. */
+    ec_dev_udp_close(&t.udp);
+    CU_ASSERT_EQUAL_FATAL(ec_dev_udp_open(&t.udp, "127.0.0.1", srv.port), 0);
+  }
+  CU_ASSERT_TRUE(pump(&t, &t.answers, 2));
+  CU_ASSERT_EQUAL(t.last_result, 0);
+  CU_ASSERT_EQUAL(t.last_code, EC_COAP_CODE(2, 4));
+  CU_ASSERT_EQUAL(history_count("restart1"), 2);
+  ec_dev_udp_close(&t.udp);
+}
+
+static int suite_init(void) {
+  it_init();
+  count_init();
+  return it_server_start(&srv, NULL);
+}
+
+static const ec_test_t tests[] = {
+    {test_example_reports_and_observes, "example_reports_and_observes"},
+    {test_lossy_report_arrives_once, "lossy_report_arrives_once"},
+    {test_reports_while_observing_allocate_nothing,
+     "reports_while_observing_allocate_nothing"},
+    {test_report_across_server_restart, "report_across_server_restart"},
+};
+
+int main(void) {
+  static const ec_test_after_t after = {it_after_run, &srv, "it_device"};
+  return ec_test_main("device", tests, EC_TEST_COUNT(tests), suite_init, NULL,
+                      &after);
+}
