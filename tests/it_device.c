@@ -335,6 +335,92 @@ static void test_report_across_server_restart(void) {
   ec_dev_udp_close(&t.udp);
 }
 
+/* A report of @p n components (about 55 bytes each in CBOR), sent by the
+ * core block-wise (Block1) when it passes one datagram. */
+static char big_names[64][24];
+static ec_dev_component_t big_comps[64];
+static uint8_t big_buf[8192];
+
+static int big_report(device_t *t, int n, ec_dev_state_t state) {
+  for (int i = 0; i < n && i < 64; i++) {
+    snprintf(big_names[i], sizeof big_names[i], "component-number-%03d", i);
+    big_comps[i] = (ec_dev_component_t){big_names[i], state, {NULL, NULL, NULL}};
+  }
+  t->st = status_of(state);
+  t->st.components = big_comps;
+  t->st.n_components = (size_t)n;
+  t->reports++;
+  return ec_dev_report(&t->dev, t->device, &t->st, big_buf, sizeof big_buf,
+                       on_report, t);
+}
+
+static int components_seen;
+static int count_components(void *ctx, size_t idx, ec_dev_str_t name,
+                            ec_dev_state_t state) {
+  (void)ctx;
+  (void)idx;
+  (void)state;
+  components_seen += name.len == 20;
+  return 0;
+}
+
+static void on_big(ec_dev_t *dev, void *user, const ec_dev_answer_t *a) {
+  (void)dev;
+  device_t *t = user;
+  ec_dev_status_view_t v;
+  components_seen = 0;
+  if (a->result == 0 && !a->more &&
+      ec_dev_status_decode(a->payload, a->payload_len, &v, count_components,
+                           NULL) == 0 &&
+      (int)v.n_components == components_seen) {
+    t->shown = (int)v.state;
+    t->notifications++;
+  } else {
+    t->failed = true;
+  }
+}
+
+/* Reports and answers larger than a datagram: reports sent block-wise
+ * (Block1), a GET and an observation reassembled from the server's Block2
+ * blocks into the caller's buffer and decoded whole. */
+static void test_blockwise_reports_and_answers(void) {
+  static device_t t;
+  static uint8_t body[8192];
+  CU_ASSERT_EQUAL_FATAL(device_open(&t, "big1", 0), 0);
+  CU_ASSERT_TRUE_FATAL(big_report(&t, 60, EC_DEV_INSTALLING) >= 0);
+  CU_ASSERT_TRUE_FATAL(pump(&t, &t.answers, 1));
+  CU_ASSERT_EQUAL(t.last_result, 0);
+  CU_ASSERT_EQUAL(t.last_code, EC_COAP_CODE(2, 1));
+  CU_ASSERT_TRUE(t.st.n_components == 60 &&
+                 ec_dev_status_encode(&t.st, NULL, 0) > 2048);
+  char path[160];
+  snprintf(path, sizeof path, "device/big1/deployment/%s/status", DEP);
+  int xid = ec_dev_get(&t.dev, path, false, t.observe_buf, sizeof t.observe_buf,
+                       on_big, &t);
+  CU_ASSERT_TRUE_FATAL(xid >= 0);
+  CU_ASSERT_EQUAL(ec_dev_set_body(&t.dev, xid, body, sizeof body), 0);
+  CU_ASSERT_TRUE(pump(&t, &t.notifications, 1));
+  CU_ASSERT_FALSE(t.failed);
+  CU_ASSERT_EQUAL(components_seen, 60);
+  /* Observed: the registration's answer, then a new report's notification,
+   * each block-wise. */
+  xid = ec_dev_observe(&t.dev, "big1", DEP, t.observe_buf, sizeof t.observe_buf,
+                       on_big, &t);
+  CU_ASSERT_TRUE_FATAL(xid >= 0);
+  CU_ASSERT_EQUAL(ec_dev_set_body(&t.dev, xid, body, sizeof body), 0);
+  CU_ASSERT_TRUE(pump(&t, &t.notifications, 2));
+  CU_ASSERT_EQUAL(t.shown, EC_DEV_INSTALLING);
+  CU_ASSERT_TRUE_FATAL(big_report(&t, 50, EC_DEV_INSTALLED) >= 0);
+  CU_ASSERT_TRUE(pump(&t, &t.notifications, 3));
+  CU_ASSERT_TRUE(pump(&t, &t.answers, 2));
+  CU_ASSERT_EQUAL(t.last_code, EC_COAP_CODE(2, 4));
+  CU_ASSERT_FALSE(t.failed);
+  CU_ASSERT_EQUAL(t.shown, EC_DEV_INSTALLED);
+  CU_ASSERT_EQUAL(components_seen, 50);
+  CU_ASSERT_EQUAL(history_count("big1"), 2);
+  ec_dev_udp_close(&t.udp);
+}
+
 static int suite_init(void) {
   it_init();
   count_init();
@@ -347,6 +433,7 @@ static const ec_test_t tests[] = {
     {test_reports_while_observing_allocate_nothing,
      "reports_while_observing_allocate_nothing"},
     {test_report_across_server_restart, "report_across_server_restart"},
+    {test_blockwise_reports_and_answers, "blockwise_reports_and_answers"},
 };
 
 int main(void) {

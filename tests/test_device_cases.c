@@ -287,7 +287,7 @@ static void cbor_problem(void) {
 
 /* A transport that records what is sent and draws "random" bytes from a
  * fixed value, so timing is exact. */
-static uint8_t sent[8][512];
+static uint8_t sent[8][1200];
 static size_t sent_len[8];
 static unsigned n_sent;
 static uint32_t fake_now;
@@ -521,6 +521,202 @@ static void xchg_limits(void) {
          EC_ENOSPC);
 }
 
+/* A block of a block-wise answer: @p b2 is the Block2 value (num << 4 |
+ * more << 3 | szx), @p size2 0 for none. */
+static void feed_block(uint8_t type, uint16_t mid, const uint8_t *token,
+                       int observe, const char *etag, uint32_t b2,
+                       uint32_t size2, const uint8_t *payload, size_t len) {
+  uint8_t buf[160];
+  ec_coap_build_t b;
+  ec_coap_start(&b, buf, sizeof buf, type, EC_COAP_CODE(2, 5), mid, token, 4);
+  ec_coap_add(&b, EC_COAP_OPT_ETAG, etag, strlen(etag));
+  if (observe >= 0) {
+    ec_coap_add_uint(&b, EC_COAP_OPT_OBSERVE, (uint32_t)observe);
+  }
+  ec_coap_add_uint(&b, EC_COAP_OPT_CONTENT_FORMAT, 60);
+  ec_coap_add_uint(&b, EC_COAP_OPT_BLOCK2, b2);
+  if (size2 > 0) {
+    ec_coap_add_uint(&b, EC_COAP_OPT_SIZE2, size2);
+  }
+  size_t room;
+  uint8_t *p = ec_coap_payload_room(&b, &room);
+  if (p != NULL && room >= len) {
+    memcpy(p, payload, len);
+  }
+  ec_coap_payload_done(&b, len);
+  int n = ec_coap_finish(&b);
+  ec_dev_step(&dev, fake_now, buf, n > 0 ? (size_t)n : 0);
+}
+
+/* The block the core asked for last: its number, or -1 when the last
+ * datagram sent was no follow-up GET for exchange token @p tok. */
+static int asked_block(const uint8_t *tok, ec_coap_msg_t *req) {
+  *req = last_sent();
+  uint32_t b2;
+  if (req->code != EC_COAP_GET || req->tkl != 4 ||
+      memcmp(req->token, tok, 3) != 0 || req->token[3] != (tok[3] ^ 0x80) ||
+      ec_coap_opt_uint(req, EC_COAP_OPT_BLOCK2, &b2) != 1 || (b2 & 7) != 0) {
+    return -1;
+  }
+  return (int)(b2 >> 4);
+}
+
+static uint8_t body[64];
+static uint8_t rep[40];
+
+/* Start a GET whose answer is reassembled into @p cap bytes of body; its
+ * request, and its token in @p tok. */
+static ec_coap_msg_t start_big(size_t cap, uint8_t tok[4]) {
+  int xid = ec_dev_get(&dev, "big", false, rq, sizeof rq, on_answer, NULL);
+  DCHECK(xid >= 0 && ec_dev_set_body(&dev, xid, body, cap) == 0);
+  ec_coap_msg_t req = last_sent();
+  memcpy(tok, req.token, 4);
+  return req;
+}
+
+static void xchg_block2(void) {
+  for (size_t i = 0; i < sizeof rep; i++) {
+    rep[i] = (uint8_t)('a' + i % 26);
+  }
+  reset(&dev, 4);
+  uint8_t tok[4];
+  ec_coap_msg_t req = start_big(sizeof body, tok), fu;
+  /* Three blocks of 16 bytes: 16 + 16 + 8. */
+  feed_block(EC_COAP_ACK, req.mid, tok, -1, "e1", 0x08, 40, rep, 16);
+  DCHECK(got.calls == 0 && asked_block(tok, &fu) == 1);
+  feed_block(EC_COAP_ACK, fu.mid, fu.token, -1, "e1", 0x18, 0, rep + 16, 16);
+  DCHECK(got.calls == 0 && asked_block(tok, &fu) == 2);
+  /* A follow-up is retransmitted like any confirmable request. */
+  unsigned before = n_sent;
+  ec_dev_step(&dev, fake_now + 3000, NULL, 0);
+  DCHECK(n_sent == before + 1 && asked_block(tok, &fu) == 2);
+  feed_block(EC_COAP_ACK, fu.mid, fu.token, -1, "e1", 0x20, 0, rep + 32, 8);
+  DCHECK(got.calls == 1 && got.last.result == 0 && !got.last.more &&
+         got.last.payload_len == 40 &&
+         memcmp(got.last.payload, rep, 40) == 0);
+
+  /* The ETag changes after block 0: start again from block 0. */
+  req = start_big(sizeof body, tok);
+  feed_block(EC_COAP_ACK, req.mid, tok, -1, "e1", 0x08, 40, rep, 16);
+  DCHECK(asked_block(tok, &fu) == 1);
+  feed_block(EC_COAP_ACK, fu.mid, fu.token, -1, "e2", 0x18, 0, rep + 16, 16);
+  DCHECK(got.calls == 1 && asked_block(tok, &fu) == 0);
+  feed_block(EC_COAP_ACK, fu.mid, fu.token, -1, "e2", 0x08, 40, rep, 16);
+  DCHECK(asked_block(tok, &fu) == 1);
+  feed_block(EC_COAP_ACK, fu.mid, fu.token, -1, "e2", 0x18, 0, rep + 16, 16);
+  DCHECK(asked_block(tok, &fu) == 2);
+  feed_block(EC_COAP_ACK, fu.mid, fu.token, -1, "e2", 0x20, 0, rep + 32, 8);
+  DCHECK(got.calls == 2 && got.last.payload_len == 40);
+
+  /* Size2 past the buffer, or a whole that does not add up to Size2. */
+  req = start_big(32, tok);
+  feed_block(EC_COAP_ACK, req.mid, req.token, -1, "e1", 0x08, 40, rep, 16);
+  DCHECK(got.calls == 3 && got.last.result == EC_ETOOBIG);
+  req = start_big(sizeof body, tok);
+  feed_block(EC_COAP_ACK, req.mid, tok, -1, "e1", 0x08, 30, rep, 16);
+  DCHECK(asked_block(tok, &fu) == 1);
+  feed_block(EC_COAP_ACK, fu.mid, fu.token, -1, "e1", 0x10, 0, rep + 16, 16);
+  DCHECK(got.calls == 4 && got.last.result == EC_EPROTO);
+  /* Without a buffer, block 0 is passed on with more set. */
+  DCHECK(ec_dev_get(&dev, "big", false, rq, sizeof rq, on_answer, NULL) >= 0);
+  req = last_sent();
+  feed_block(EC_COAP_ACK, req.mid, req.token, -1, "e1", 0x08, 40, rep, 16);
+  DCHECK(got.calls == 5 && got.last.more && got.last.payload_len == 16);
+}
+
+/* A block-wise notification: block 0 comes with Observe, the rest is asked
+ * for, and the whole is passed on as the notification. */
+static void xchg_observe_block2(void) {
+  reset(&dev, 5);
+  int xid = ec_dev_observe(&dev, "dev1", UUID, rq, sizeof rq, on_answer, NULL);
+  DCHECK(xid >= 0 && ec_dev_set_body(&dev, xid, body, sizeof body) == 0);
+  ec_coap_msg_t req = last_sent(), fu;
+  uint8_t tok[4];
+  memcpy(tok, req.token, 4);
+  feed_block(EC_COAP_ACK, req.mid, tok, 3, "e1", 0x08, 40, rep, 16);
+  DCHECK(asked_block(tok, &fu) == 1);
+  feed_block(EC_COAP_ACK, fu.mid, fu.token, -1, "e1", 0x18, 0, rep + 16, 16);
+  feed_block(EC_COAP_ACK, last_sent().mid, last_sent().token, -1, "e1", 0x20,
+             0, rep + 32, 8);
+  DCHECK(got.calls == 1 && got.last.observing && got.last.observe == 3 &&
+         got.last.payload_len == 40);
+  /* The next notification, block-wise too, on the observation's token. */
+  fake_now += 100;
+  feed_block(EC_COAP_NON, 0x300, tok, 4, "e2", 0x08, 40, rep, 16);
+  DCHECK(got.calls == 1 && asked_block(tok, &fu) == 1);
+  feed_block(EC_COAP_ACK, fu.mid, fu.token, -1, "e2", 0x18, 0, rep + 16, 16);
+  feed_block(EC_COAP_ACK, last_sent().mid, last_sent().token, -1, "e2", 0x20,
+             0, rep + 32, 8);
+  DCHECK(got.calls == 2 && got.last.observing && got.last.observe == 4);
+  /* Re-registration sends the request as it was, with its own token and no
+   * Block2. */
+  fake_now += 200000;
+  ec_dev_step(&dev, fake_now, NULL, 0);
+  req = last_sent();
+  uint32_t b2;
+  DCHECK(req.code == EC_COAP_GET && memcmp(req.token, tok, 4) == 0 &&
+         ec_coap_opt_uint(&req, EC_COAP_OPT_BLOCK2, &b2) == 0);
+}
+
+/* A report too large for one datagram goes block-wise (Block1), each
+ * block on 2.31 Continue, in the server's smaller block size if it asks. */
+static char comp_names[40][16];
+static ec_dev_component_t many[40];
+static uint8_t big_rq[3072];
+
+static int sent_block1(ec_coap_msg_t *req, uint32_t *size1) {
+  *req = last_sent();
+  uint32_t b1;
+  *size1 = 0;
+  (void)ec_coap_opt_uint(req, 60, size1);
+  return ec_coap_opt_uint(req, EC_COAP_OPT_BLOCK1, &b1) == 1 ? (int)b1 : -1;
+}
+
+static void feed_b1(uint16_t mid, const uint8_t *tok, uint8_t code, uint32_t b1) {
+  uint8_t buf[32];
+  ec_coap_build_t b;
+  ec_coap_start(&b, buf, sizeof buf, EC_COAP_ACK, code, mid, tok, 4);
+  ec_coap_add_uint(&b, EC_COAP_OPT_BLOCK1, b1);
+  int n = ec_coap_finish(&b);
+  ec_dev_step(&dev, fake_now, buf, n > 0 ? (size_t)n : 0);
+}
+
+static void xchg_block1(void) {
+  for (int i = 0; i < 40; i++) {
+    memcpy(comp_names[i], "component-00", 13);
+    comp_names[i][10] = (char)('0' + i / 10);
+    comp_names[i][11] = (char)('0' + i % 10);
+    many[i] = (ec_dev_component_t){comp_names[i], EC_DEV_INSTALLED, {NULL, NULL, NULL}};
+  }
+  ec_dev_status_t st = sample;
+  st.components = many;
+  st.n_components = 40;
+  int n = ec_dev_status_encode(&st, NULL, 0);
+  DCHECK(n > 1152 && n < 2048);
+  for (int smaller = 0; smaller < 2; smaller++) {
+    reset(&dev, 6);
+    DCHECK(ec_dev_report(&dev, "dev1", &st, big_rq, sizeof big_rq, on_answer,
+                         NULL) == 0);
+    ec_coap_msg_t req;
+    uint32_t size1;
+    DCHECK(sent_block1(&req, &size1) == 0x0e && size1 == (uint32_t)n);
+    DCHECK(req.payload_len == 1024 && sent_len[0] < 1152);
+    uint8_t tok[4];
+    memcpy(tok, req.token, 4);
+    /* Continue; the server may ask for 512-byte blocks from here on. */
+    feed_b1(req.mid, tok, EC_COAP_CODE(2, 31), smaller ? 0x0d : 0x0e);
+    /* The rest (under 512 bytes) is block 1 of 1024, or block 2 of 512. */
+    DCHECK(sent_block1(&req, &size1) == (smaller ? 0x25 : 0x16));
+    DCHECK(req.payload_len == (size_t)n - 1024 && n - 1024 < 512);
+    DCHECK(got.calls == 0);
+    feed_b1(req.mid, tok, EC_COAP_CODE(2, 1), (uint32_t)sent_block1(&req, &size1));
+    DCHECK(got.calls == 1 && got.last.code == EC_COAP_CODE(2, 1));
+  }
+  /* Too small a buffer for the report and one block. */
+  DCHECK(ec_dev_report(&dev, "dev1", &st, big_rq, 2000, on_answer, NULL) ==
+         EC_ENOSPC);
+}
+
 const ec_dev_case_t ec_dev_cases[] = {
     {coap_roundtrip, "coap_roundtrip"},
     {coap_every_prefix, "coap_every_prefix"},
@@ -533,5 +729,8 @@ const ec_dev_case_t ec_dev_cases[] = {
     {xchg_piggybacked_and_separate, "xchg_piggybacked_and_separate"},
     {xchg_observe, "xchg_observe"},
     {xchg_limits, "xchg_limits"},
+    {xchg_block2, "xchg_block2"},
+    {xchg_observe_block2, "xchg_observe_block2"},
+    {xchg_block1, "xchg_block1"},
 };
 const size_t ec_dev_n_cases = sizeof ec_dev_cases / sizeof ec_dev_cases[0];

@@ -6,7 +6,7 @@
 
 static void emit(ec__cbw_t *w, const void *p, size_t n) {
   if (w->buf != NULL && n <= w->cap && w->len <= w->cap - n) {
-    memcpy(w->buf + w->len, p, n);
+    ec__copy(w->buf + w->len, p, n);
   }
   w->len += n;
 }
@@ -37,8 +37,35 @@ void ec__cbw_head(ec__cbw_t *w, uint8_t major, uint64_t v) {
   emit(w, h, n + 1);
 }
 
+size_t ec__len(const char *s) {
+  size_t n = 0;
+  while (s[n] != '\0') {
+    n++;
+  }
+  return n;
+}
+
+void ec__copy(void *dst, const void *src, size_t n) {
+  uint8_t *d = dst;
+  const uint8_t *q = src;
+  while (n-- > 0) {
+    *d++ = *q++;
+  }
+}
+
+bool ec__same(const void *a, const void *b, size_t n) {
+  const uint8_t *p = a;
+  const uint8_t *q = b;
+  for (; n > 0; n--) {
+    if (*p++ != *q++) {
+      return false;
+    }
+  }
+  return true;
+}
+
 void ec__cbw_text(ec__cbw_t *w, const char *s) {
-  size_t n = strlen(s);
+  size_t n = ec__len(s);
   ec__cbw_head(w, 3, n);
   emit(w, s, n);
 }

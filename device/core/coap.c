@@ -2,7 +2,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <string.h>
 
-#include "edgecoap/device.h"
+#include "cbor.h"
 
 /* Read one option header at *p: its delta and length with their extended
  * forms. Every byte is checked against @p end before it is read, so any
@@ -56,7 +56,7 @@ int ec_coap_parse(ec_coap_msg_t *m, const uint8_t *buf, size_t len) {
   if (m->tkl > 8 || len - 4 < m->tkl || (m->code == 0 && len != 4)) {
     return EC_EPROTO;
   }
-  memcpy(m->token, buf + 4, m->tkl);
+  ec__copy(m->token, buf + 4, m->tkl);
   const uint8_t *p = buf + 4 + m->tkl;
   const uint8_t *end = buf + len;
   m->opts = p;
@@ -118,7 +118,7 @@ static void put(ec_coap_build_t *b, const void *p, size_t n) {
     b->err = EC_ENOSPC;
   }
   if (b->err == 0) {
-    memcpy(b->buf + b->len, p, n);
+    ec__copy(b->buf + b->len, p, n);
     b->len += n;
   }
 }

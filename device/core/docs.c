@@ -22,7 +22,7 @@ static bool ieq(const char *a, size_t alen, const char *b) {
 }
 
 static bool eq(ec_dev_str_t s, const char *b) {
-  return strlen(b) == s.len && memcmp(s.ptr, b, s.len) == 0;
+  return ec__len(b) == s.len && ec__same(s.ptr, b, s.len);
 }
 
 int ec_dev_state_parse(const char *s, size_t len) {
@@ -34,9 +34,10 @@ int ec_dev_state_parse(const char *s, size_t len) {
   return EC_EBADDOC;
 }
 
-static bool uuid_ok(const char *s) {
+/* A UUID in 8-4-4-4-12 hex form, @p len bytes of @p s. */
+static bool uuid_ok(const char *s, size_t len) {
   size_t i = 0;
-  for (; s[i] != '\0'; i++) {
+  for (; i < len; i++) {
     char c = lower(s[i]);
     bool dash = i == 8 || i == 13 || i == 18 || i == 23;
     if (dash ? c != '-'
@@ -44,7 +45,7 @@ static bool uuid_ok(const char *s) {
       return false;
     }
   }
-  return i == 36;
+  return len == 36;
 }
 
 /* ---- encoding ---------------------------------------------------------- */
@@ -82,7 +83,7 @@ static int put_state(ec__cbw_t *w, ec_dev_state_t s, const ec_dev_error_t *e) {
 int ec_dev_status_encode(const ec_dev_status_t *st, uint8_t *buf, size_t cap) {
   if (st == NULL || (buf == NULL && cap != 0) || st->api_version == NULL ||
       st->api_version[0] == '\0' || st->deployment_id == NULL ||
-      !uuid_ok(st->deployment_id) ||
+      !uuid_ok(st->deployment_id, ec__len(st->deployment_id)) ||
       (st->components == NULL && st->n_components > 0)) {
     return EC_EINVAL;
   }
@@ -355,14 +356,11 @@ int ec_dev_status_decode(const uint8_t *buf, size_t len,
   if ((seen & required) != required || out->api_version.len == 0 ||
       !(eq(out->kind, "DeploymentStatus") ||
         eq(out->kind, "DeploymentStatusManifest")) ||
-      out->deployment_id.len != 36 ||
+      !uuid_ok(out->deployment_id.ptr, out->deployment_id.len) ||
       ((seen >> F_DEVICE) & 1 && out->device_id.len == 0)) {
     return EC_EBADDOC;
   }
-  char id[37];
-  memcpy(id, out->deployment_id.ptr, 36);
-  id[36] = '\0';
-  return uuid_ok(id) ? 0 : EC_EBADDOC;
+  return 0;
 }
 
 /* "4.22" -> 150, as the codec reads the JSON spelling. */

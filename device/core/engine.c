@@ -2,7 +2,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <string.h>
 
-#include "edgecoap/device.h"
+#include "cbor.h"
 
 enum { X_FREE = 0, X_WAIT_ACK, X_WAIT_SEP, X_OBSERVING };
 
@@ -82,6 +82,178 @@ static bool fresh(const ec__dev_xchg_t *x, uint32_t v2, uint32_t now) {
          (v1 > v2 && v1 - v2 > (1u << 23)) || now - x->seq_at > FRESH_MS;
 }
 
+/* Later blocks of an answer are asked for with the exchange's token but
+ * for its last byte's top bit, so that their answers are told from the
+ * notifications of an observation, which keep coming on the token. */
+#define FOLLOW_UP 0x80u
+
+/* 1 when @p m carries the exchange's token, 2 its follow-up token, else 0. */
+static int token_kind(const ec__dev_xchg_t *x, const ec_coap_msg_t *m) {
+  if (m->tkl != 4 || !ec__same(m->token, x->token, 3)) {
+    return 0;
+  }
+  return m->token[3] == x->token[3]                 ? 1
+         : m->token[3] == (x->token[3] ^ FOLLOW_UP) ? 2
+                                                    : 0;
+}
+
+/* Pass on a whole answer: a notification keeps the observation going
+ * (until its Max-Age passes); anything else ends the exchange. */
+static void deliver(ec_dev_t *dev, ec__dev_xchg_t *x, ec_dev_answer_t *a,
+                    bool notification, uint32_t now) {
+  if (x->fetching) {
+    x->fetching = false;
+    x->len = x->req_len; /* the request as it was, for a re-registration */
+    x->buf[7] = x->token[3];
+  }
+  if (!notification) {
+    finish(dev, x, a);
+    return;
+  }
+  x->state = X_OBSERVING;
+  x->deadline = now + x->max_age * 1000u + REREGISTER_SLACK_MS;
+  a->observing = true;
+  a->observe = x->seq;
+  if (x->cb != NULL) {
+    x->cb(dev, x->user, a);
+  }
+}
+
+/* Ask for block @p num of the answer being reassembled, on a new Message
+ * ID with the follow-up token: the request again, plus Block2. */
+static void fetch(ec_dev_t *dev, ec__dev_xchg_t *x, uint32_t num, uint8_t szx,
+                  uint32_t now) {
+  ec_coap_build_t b = {x->buf, x->cap, x->req_len, EC_COAP_OPT_ACCEPT, 0};
+  ec_coap_add_uint(&b, EC_COAP_OPT_BLOCK2, num << 4 | szx);
+  int len = ec_coap_finish(&b);
+  if (len < 0) {
+    fail(dev, x, len);
+    return;
+  }
+  x->fetching = true;
+  x->next_block = num;
+  x->len = (uint16_t)len;
+  x->mid = dev->next_mid++;
+  x->buf[2] = (uint8_t)(x->mid >> 8);
+  x->buf[3] = (uint8_t)x->mid;
+  x->buf[7] = (uint8_t)(x->token[3] ^ FOLLOW_UP);
+  (void)transmit(dev, x, now);
+}
+
+/* Send block @p num of a block-wise report (RFC 7959 section 2.5): the
+ * request's header and options again, Block1 (and Size1 with block 0), and
+ * that slice of the CBOR kept at the end of the caller's buffer, on a new
+ * Message ID. */
+static void send_block(ec_dev_t *dev, ec__dev_xchg_t *x, uint32_t num,
+                       uint32_t now) {
+  size_t bs = (size_t)16 << x->szx;
+  size_t off = (size_t)num * bs;
+  size_t n = x->body_len - off < bs ? x->body_len - off : bs;
+  ec_coap_build_t b = {x->buf, x->cap, x->req_len, EC_COAP_OPT_ACCEPT, 0};
+  ec_coap_add_uint(&b, EC_COAP_OPT_BLOCK1,
+                   num << 4 | (off + n < x->body_len ? 8u : 0u) | x->szx);
+  if (num == 0) {
+    ec_coap_add_uint(&b, EC_COAP_OPT_SIZE1, (uint32_t)x->body_len);
+  }
+  size_t room;
+  uint8_t *p = ec_coap_payload_room(&b, &room);
+  if (p != NULL && room >= n) {
+    ec__copy(p, x->body + off, n);
+  }
+  ec_coap_payload_done(&b, n);
+  int len = ec_coap_finish(&b);
+  if (len < 0) {
+    fail(dev, x, len);
+    return;
+  }
+  x->next_block = num;
+  x->len = (uint16_t)len;
+  if (num > 0) {
+    x->mid = dev->next_mid++;
+    x->buf[2] = (uint8_t)(x->mid >> 8);
+    x->buf[3] = (uint8_t)x->mid;
+  }
+  (void)transmit(dev, x, now);
+}
+
+/* The answer to one block of an upload: 2.31 Continue for it asks for the
+ * next (in the server's block size, if smaller: section 2.5); anything
+ * else is the answer to the whole report. */
+static void on_upload(ec_dev_t *dev, ec__dev_xchg_t *x, const ec_coap_msg_t *m,
+                      ec_dev_answer_t *a, uint32_t now) {
+  uint32_t b1;
+  if (m->code == EC_COAP_CODE(2, 31) &&
+      ec_coap_opt_uint(m, EC_COAP_OPT_BLOCK1, &b1) == 1 &&
+      b1 >> 4 == x->next_block && (b1 & 7) <= x->szx) {
+    uint32_t next = (x->next_block + 1) << (x->szx - (b1 & 7));
+    x->szx = b1 & 7;
+    if ((size_t)next << (x->szx + 4) >= x->body_len) {
+      fail(dev, x, EC_EPROTO); /* Continue, with nothing left to send */
+      return;
+    }
+    send_block(dev, x, next, now);
+    return;
+  }
+  deliver(dev, x, a, false, now);
+}
+
+/* One block of a block-wise answer into the caller's body buffer (RFC 7959
+ * section 2.4): block 0 starts it and fixes its ETag and Size2; each later
+ * block must be the next one with the same ETag, or the representation
+ * changed in between and the reassembly starts again from block 0. */
+static void on_block(ec_dev_t *dev, ec__dev_xchg_t *x, const ec_coap_msg_t *m,
+                     ec_dev_answer_t *a, uint32_t b2, bool notification,
+                     uint32_t now) {
+  uint32_t num = b2 >> 4;
+  uint8_t szx = b2 & 7;
+  const uint8_t *etag = NULL;
+  size_t etag_len = 0;
+  (void)ec_coap_opt(m, EC_COAP_OPT_ETAG, 0, &etag, &etag_len);
+  if (szx == 7 || etag_len > sizeof x->etag) {
+    fail(dev, x, EC_EPROTO);
+    return;
+  }
+  if (num == 0) {
+    uint32_t size2 = 0;
+    (void)ec_coap_opt_uint(m, EC_COAP_OPT_SIZE2, &size2);
+    x->size2 = size2;
+    x->body_len = 0;
+    x->etag_len = (uint8_t)etag_len;
+    ec__copy(x->etag, etag, etag_len);
+  } else if (num != x->next_block || etag_len != x->etag_len ||
+             !ec__same(etag, x->etag, etag_len)) {
+    if (x->restarts++ < 3) {
+      fetch(dev, x, 0, szx, now);
+    } else {
+      fail(dev, x, EC_EPROTO);
+    }
+    return;
+  }
+  size_t off = (size_t)num << (szx + 4);
+  bool more = (b2 & 8) != 0;
+  if (x->size2 > x->body_cap || off != x->body_len ||
+      m->payload_len > x->body_cap - off ||
+      (more && m->payload_len != (size_t)16 << szx)) {
+    fail(dev, x, off != x->body_len ? EC_EPROTO : EC_ETOOBIG);
+    return;
+  }
+  ec__copy(x->body + off, m->payload, m->payload_len);
+  x->body_len = off + m->payload_len;
+  if (more) {
+    fetch(dev, x, num + 1, szx, now);
+    return;
+  }
+  if (x->size2 != 0 && x->size2 != x->body_len) {
+    fail(dev, x, EC_EPROTO);
+    return;
+  }
+  x->restarts = 0;
+  a->payload = x->body;
+  a->payload_len = x->body_len;
+  a->more = false;
+  deliver(dev, x, a, notification, now);
+}
+
 /* A response (piggybacked or separate) or a notification for @p x. */
 static void answer(ec_dev_t *dev, ec__dev_xchg_t *x, const ec_coap_msg_t *m,
                    uint32_t now) {
@@ -93,32 +265,52 @@ static void answer(ec_dev_t *dev, ec__dev_xchg_t *x, const ec_coap_msg_t *m,
       ec_coap_opt_uint(m, EC_COAP_OPT_CONTENT_FORMAT, &v) == 1 ? (int)v : -1;
   a.payload = m->payload;
   a.payload_len = m->payload_len;
-  a.more = ec_coap_opt_uint(m, EC_COAP_OPT_BLOCK2, &v) == 1 && (v & 8) != 0;
+  uint32_t b2 = 0;
+  bool block = (m->code >> 5) == 2 &&
+               ec_coap_opt_uint(m, EC_COAP_OPT_BLOCK2, &b2) == 1;
+  a.more = block && (b2 & 8) != 0;
+  if (x->uploading) {
+    on_upload(dev, x, m, &a, now);
+    return;
+  }
+  if (token_kind(x, m) == 2) { /* a later block's answer */
+    if (!x->fetching) {
+      return; /* a late answer to a reassembly given up */
+    }
+    if (block) {
+      on_block(dev, x, m, &a, b2, x->observe && x->have_seq, now);
+    } else {
+      deliver(dev, x, &a, false, now); /* an error ends it */
+    }
+    return;
+  }
   uint32_t obs;
   if (!x->observe || (m->code >> 5) != 2 ||
       ec_coap_opt_uint(m, EC_COAP_OPT_OBSERVE, &obs) != 1) {
-    finish(dev, x, &a); /* a plain answer, or the end of an observation */
+    if (a.more && x->body != NULL && x->buf[1] == EC_COAP_GET) {
+      on_block(dev, x, m, &a, b2, false, now);
+    } else {
+      deliver(dev, x, &a, false, now); /* a plain answer, or the end */
+    }
     return;
   }
   /* The answer to the registration itself is always taken; later
    * notifications only when fresher than the last. */
-  if (x->state == X_OBSERVING && !fresh(x, obs, now)) {
+  bool registration = x->state != X_OBSERVING && !x->fetching;
+  if (!registration && !fresh(x, obs, now)) {
     return;
   }
   uint32_t max_age = 60; /* the default of section 5.10.5 */
   (void)ec_coap_opt_uint(m, EC_COAP_OPT_MAX_AGE, &max_age);
-  if (max_age > 86400u) {
-    max_age = 86400u; /* keeps the deadline inside int32 milliseconds */
-  }
+  x->max_age = (uint16_t)(max_age > 43200u ? 43200u : max_age);
   x->seq = obs;
   x->seq_at = now;
   x->have_seq = true;
-  x->state = X_OBSERVING;
-  x->deadline = now + max_age * 1000u + REREGISTER_SLACK_MS;
-  a.observing = true;
-  a.observe = obs;
-  if (x->cb != NULL) {
-    x->cb(dev, x->user, &a);
+  if (a.more && x->body != NULL) {
+    x->restarts = 0;
+    on_block(dev, x, m, &a, b2, true, now);
+  } else {
+    deliver(dev, x, &a, true, now);
   }
 }
 
@@ -143,7 +335,7 @@ static void remember(ec_dev_t *dev, uint16_t mid) {
 static ec__dev_xchg_t *by_token(ec_dev_t *dev, const ec_coap_msg_t *m) {
   for (unsigned i = 0; i < EC_DEV_MAX_EXCHANGES; i++) {
     ec__dev_xchg_t *x = &dev->x[i];
-    if (x->state != X_FREE && m->tkl == 4 && memcmp(x->token, m->token, 4) == 0) {
+    if (x->state != X_FREE && token_kind(x, m) != 0) {
       return x;
     }
   }
@@ -167,7 +359,7 @@ static void on_dgram(ec_dev_t *dev, uint32_t now, const uint8_t *d,
       } else if (m.code == 0) { /* the answer will come separately */
         x->state = X_WAIT_SEP;
         x->deadline = now + EC_DEV_SEPARATE_WAIT_MS;
-      } else if (m.tkl == 4 && memcmp(m.token, x->token, 4) == 0) {
+      } else if (token_kind(x, &m) != 0) {
         answer(dev, x, &m, now);
       }
       return;
@@ -280,6 +472,8 @@ static int launch(ec_dev_t *dev, ec__dev_xchg_t *x, ec_coap_build_t *b,
     return EC_ENOSPC;
   }
   x->len = (uint16_t)len;
+  x->req_len = (uint16_t)len;
+  x->cap = (uint16_t)(b->cap > 0xFFFF ? 0xFFFF : b->cap);
   x->cb = cb;
   x->user = user;
   if (transmit(dev, x, dev->t->now_ms(dev->t->ctx)) < 0) {
@@ -304,9 +498,9 @@ static void segment(ec_coap_build_t *b, uint16_t num, const char *s, size_t n,
 static void status_path(ec_coap_build_t *b, const char *device_id,
                         const char *deployment_id) {
   segment(b, EC_COAP_OPT_URI_PATH, "device", 6, false);
-  segment(b, EC_COAP_OPT_URI_PATH, device_id, strlen(device_id), false);
+  segment(b, EC_COAP_OPT_URI_PATH, device_id, ec__len(device_id), false);
   segment(b, EC_COAP_OPT_URI_PATH, "deployment", 10, false);
-  segment(b, EC_COAP_OPT_URI_PATH, deployment_id, strlen(deployment_id), true);
+  segment(b, EC_COAP_OPT_URI_PATH, deployment_id, ec__len(deployment_id), true);
   segment(b, EC_COAP_OPT_URI_PATH, "status", 6, false);
 }
 
@@ -325,15 +519,34 @@ int ec_dev_report(ec_dev_t *dev, const char *device_id,
   status_path(&b, device_id, st->deployment_id);
   ec_coap_add_uint(&b, EC_COAP_OPT_CONTENT_FORMAT, FORMAT_CBOR);
   ec_coap_add_uint(&b, EC_COAP_OPT_ACCEPT, FORMAT_CBOR);
-  size_t room;
-  uint8_t *p = ec_coap_payload_room(&b, &room);
-  int n = ec_dev_status_encode(st, p, p != NULL ? room : 0);
-  if (n < 0) {
-    x->state = X_FREE; /* begin() left it free; nothing to undo */
-    return n;
+  int n = ec_dev_status_encode(st, NULL, 0);
+  if (n < 0 || b.err != 0) {
+    return n < 0 ? n : b.err; /* begin() left the exchange free */
   }
-  ec_coap_payload_done(&b, (size_t)n);
-  return launch(dev, x, &b, cb, user);
+  size_t hdr = b.len;
+  if (hdr + 1 + (size_t)n <= EC_DEV_MAX_DATAGRAM) {
+    size_t room;
+    uint8_t *p = ec_coap_payload_room(&b, &room);
+    ec_coap_payload_done(&b, (size_t)ec_dev_status_encode(st, p, room));
+    return launch(dev, x, &b, cb, user);
+  }
+  /* Block-wise: the CBOR at the end of the buffer, each block's datagram
+   * (header, Block1, Size1, one block) built in front of it. */
+  size_t bs = (size_t)16 << EC_DEV_BLOCK_SZX;
+  if ((size_t)n > cap || cap - (size_t)n < hdr + 16 + bs) {
+    return EC_ENOSPC;
+  }
+  x->body = buf + cap - (size_t)n;
+  x->body_len = (size_t)n;
+  (void)ec_dev_status_encode(st, x->body, (size_t)n);
+  x->uploading = true;
+  x->szx = EC_DEV_BLOCK_SZX;
+  x->cb = cb;
+  x->user = user;
+  x->req_len = (uint16_t)hdr;
+  x->cap = (uint16_t)(cap - (size_t)n);
+  send_block(dev, x, 0, dev->t->now_ms(dev->t->ctx));
+  return x->state == X_FREE ? EC_EIO : (int)(x - dev->x);
 }
 
 int ec_dev_get(ec_dev_t *dev, const char *path, bool observe, uint8_t *buf,
@@ -383,6 +596,17 @@ int ec_dev_observe(ec_dev_t *dev, const char *device_id,
   status_path(&b, device_id, deployment_id);
   ec_coap_add_uint(&b, EC_COAP_OPT_ACCEPT, FORMAT_CBOR);
   return launch(dev, x, &b, cb, user);
+}
+
+int ec_dev_set_body(ec_dev_t *dev, int xid, uint8_t *body, size_t cap) {
+  if (dev == NULL || xid < 0 || xid >= EC_DEV_MAX_EXCHANGES ||
+      dev->x[xid].state == X_FREE || dev->x[xid].buf[1] != EC_COAP_GET ||
+      (body == NULL && cap > 0)) {
+    return EC_EINVAL;
+  }
+  dev->x[xid].body = body;
+  dev->x[xid].body_cap = cap;
+  return 0;
 }
 
 void ec_dev_cancel(ec_dev_t *dev, int xid) {

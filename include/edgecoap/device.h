@@ -57,7 +57,8 @@ enum {
   EC_COAP_OPT_ACCEPT = 17,
   EC_COAP_OPT_BLOCK2 = 23,
   EC_COAP_OPT_BLOCK1 = 27,
-  EC_COAP_OPT_SIZE2 = 28
+  EC_COAP_OPT_SIZE2 = 28,
+  EC_COAP_OPT_SIZE1 = 60
 };
 
 /**
@@ -273,7 +274,8 @@ typedef struct ec_dev ec_dev_t;
 
 /** One answer, or the end of an exchange. */
 typedef struct {
-  int result;           /**< 0: a response came; EC_ETIMEOUT, EC_EPROTO (RST) */
+  int result;           /**< 0: a response came; EC_ETIMEOUT, EC_EPROTO (RST,
+                             a bad block), EC_ETOOBIG (past the body buffer) */
   uint8_t code;         /**< its code, e.g. EC_COAP_CODE(2, 4); 0 without one */
   int content_format;   /**< -1 if absent */
   const uint8_t *payload; /**< valid during the callback only */
@@ -296,9 +298,23 @@ typedef struct {
   uint8_t retries;
   uint8_t token[4];
   uint16_t mid;
-  uint16_t len;
+  uint16_t len;      /* the datagram now in buf */
+  uint16_t req_len;  /* the request without a Block2 option */
+  uint16_t cap;      /* of buf */
   bool observe;
   bool have_seq;
+  bool fetching;     /* asking for the next block of an answer */
+  bool uploading;    /* sending a report block by block (Block1) */
+  uint8_t szx;       /* the upload's block size exponent */
+  uint8_t etag_len;
+  uint8_t etag[8];   /* of the answer being reassembled */
+  uint8_t restarts;  /* a changed ETag restarts a reassembly, a few times */
+  uint16_t max_age;  /* of block 0, for the observation's deadline */
+  uint32_t next_block;
+  uint32_t size2;    /* of block 0, 0 if absent */
+  uint8_t *body;     /* the caller's reassembly buffer, or NULL */
+  size_t body_cap;
+  size_t body_len;
   uint32_t seq;      /* the last notification's Observe value */
   uint32_t seq_at;   /* and when it came */
   uint32_t deadline;
@@ -338,7 +354,11 @@ uint32_t ec_dev_step(ec_dev_t *dev, uint32_t now_ms, const uint8_t *dgram,
  * /device/{device_id}/deployment/{st->deployment_id}/status, answered
  * through @p cb (a 2.01/2.04 with the stored report, or the server's error).
  * @param[in] buf  the caller's, holding the request until @p cb has run
- *                 (retransmissions resend it); ~90 bytes plus the report
+ *                 (retransmissions resend it); ~90 bytes plus the report.
+ *                 A report too large for one datagram goes block-wise
+ *                 (Block1): its CBOR is kept at the end of @p buf and each
+ *                 block's datagram built before it, so @p buf then needs
+ *                 the report plus ~110 bytes plus one block
  * @return the exchange (>= 0, for ec_dev_cancel()), or EC_EINVAL, EC_ENOSPC
  *         (@p buf too small), EC_ENOMEM (no free exchange), EC_EIO (send)
  */
@@ -370,6 +390,18 @@ int ec_dev_get(ec_dev_t *dev, const char *path, bool observe, uint8_t *buf,
                size_t cap, ec_dev_cb_t cb, void *user);
 
 /**
+ * Give exchange @p xid (just started) a buffer of @p cap bytes to reassemble
+ * an answer larger than one datagram into (Block2, RFC 7959): the core asks
+ * for the later blocks itself, checks that each has the first block's ETag
+ * (a changed ETag restarts from block 0, a representation changed in
+ * between) and that the whole matches Size2, and passes on the whole body
+ * once, from @p body. An answer larger than @p cap ends the exchange with
+ * EC_ETOOBIG. Without a buffer, block 0 is passed on with more set.
+ * @return 0, or EC_EINVAL
+ */
+int ec_dev_set_body(ec_dev_t *dev, int xid, uint8_t *body, size_t cap);
+
+/**
  * Forget exchange @p xid without a callback. A cancelled observation ends on
  * the server when its next notification gets an RST.
  */
@@ -383,6 +415,17 @@ void ec_dev_cancel(ec_dev_t *dev, int xid);
 #define EC_DEV_MAX_RETRANSMIT 4
 #endif
 /** How long a separate response is awaited after an empty ACK. */
+/**
+ * A report whose datagram would pass this many bytes goes block-wise
+ * (Block1, RFC 7959) in blocks of 16 << EC_DEV_BLOCK_SZX bytes: the server
+ * parses no request datagram over 1152 bytes (API.md section 1).
+ */
+#ifndef EC_DEV_MAX_DATAGRAM
+#define EC_DEV_MAX_DATAGRAM 1152
+#endif
+#ifndef EC_DEV_BLOCK_SZX
+#define EC_DEV_BLOCK_SZX 6 /* 1024 bytes */
+#endif
 #ifndef EC_DEV_SEPARATE_WAIT_MS
 #define EC_DEV_SEPARATE_WAIT_MS 30000
 #endif
