@@ -1,6 +1,5 @@
 /* edgecoap device core: the CBOR writer and pull reader (RFC 8949), for just what the documents need. */
 /* SPDX-License-Identifier: Apache-2.0 */
-#include <string.h>
 
 #include "cbor.h"
 
@@ -50,6 +49,13 @@ void ec__copy(void *dst, const void *src, size_t n) {
   const uint8_t *q = src;
   while (n-- > 0) {
     *d++ = *q++;
+  }
+}
+
+void ec__zero(void *dst, size_t n) {
+  uint8_t *d = dst;
+  while (n-- > 0) {
+    *d++ = 0;
   }
 }
 

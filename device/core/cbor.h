@@ -40,11 +40,12 @@ int ec__cbr_int(ec__cbr_t *r, int64_t *v);
  * more levels. */
 int ec__cbr_skip(ec__cbr_t *r, int depth);
 
-/* strlen(), memcmp() and memcpy() of the core's own: its strings are short, and a
+/* strlen(), memcmp(), memcpy() and memset(.., 0, ..) of the core's own: its strings are short, and a
  * byte loop is a few bytes of code where a C library's word-at-a-time
  * versions are a few hundred (docs/DEVICE.md, the size table). */
 size_t ec__len(const char *s);
 void ec__copy(void *dst, const void *src, size_t n);
+void ec__zero(void *dst, size_t n);
 bool ec__same(const void *a, const void *b, size_t n);
 
 #endif /* EDGECOAP_DEVICE_CBOR_H */

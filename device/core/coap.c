@@ -1,6 +1,5 @@
 /* edgecoap device core: CoAP message build and parse (RFC 7252 section 3). */
 /* SPDX-License-Identifier: Apache-2.0 */
-#include <string.h>
 
 #include "cbor.h"
 
@@ -47,7 +46,7 @@ int ec_coap_parse(ec_coap_msg_t *m, const uint8_t *buf, size_t len) {
   if (m == NULL || buf == NULL || len < 4 || (buf[0] >> 6) != 1) {
     return EC_EPROTO;
   }
-  memset(m, 0, sizeof *m);
+  ec__zero(m, sizeof *m);
   m->type = (buf[0] >> 4) & 3;
   m->tkl = buf[0] & 0x0F;
   m->code = buf[1];

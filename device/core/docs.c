@@ -1,6 +1,5 @@
 /* edgecoap device core: the DeploymentStatus report, its answer and problem details in CBOR. */
 /* SPDX-License-Identifier: Apache-2.0 */
-#include <string.h>
 
 #include "cbor.h"
 
@@ -203,8 +202,9 @@ static int error_member(ec__cbr_t *r, int f, void *ctx, int depth) {
 static int read_error(ec__cbr_t *r, ec_dev_str_t *code, ec_dev_str_t *msg,
                       int depth) {
   static const char *const names[] = {"code", "message", "source", NULL};
-  ec_dev_str_t v[3] = {{NULL, 0}, {NULL, 0}, {NULL, 0}};
+  ec_dev_str_t v[3];
   unsigned seen;
+  ec__zero(v, sizeof v);
   int rc = each_member(r, names, NULL, error_member, v, depth, &seen);
   if (rc < 0 || (v[0].len == 0 && v[1].len == 0 && v[2].len == 0)) {
     return rc;
@@ -243,7 +243,7 @@ static int read_entry(ec__cbr_t *r, bool component, entry_t *e, int depth) {
   static const char *const status_names[] = {"state", "error", NULL};
   static const char *const comp_names[] = {"state", "error", "name", NULL};
   unsigned seen;
-  memset(e, 0, sizeof *e);
+  ec__zero(e, sizeof *e);
   int rc = each_member(r, component ? comp_names : status_names, NULL,
                        entry_member, e, depth, &seen);
   unsigned need = component ? 5u : 1u;
@@ -341,7 +341,7 @@ int ec_dev_status_decode(const uint8_t *buf, size_t len,
   if (rc < 0) {
     return rc;
   }
-  memset(out, 0, sizeof *out);
+  ec__zero(out, sizeof *out);
   status_ctx_t c = {out, fn, ctx};
   unsigned seen;
   if (ec__cbr_peek(&r) != 5) {
@@ -414,7 +414,7 @@ int ec_dev_problem_decode(const uint8_t *buf, size_t len,
   if (rc < 0) {
     return rc;
   }
-  memset(out, 0, sizeof *out);
+  ec__zero(out, sizeof *out);
   if (ec__cbr_peek(&r) != 5) {
     return EC_ESYNTAX;
   }

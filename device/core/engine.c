@@ -1,6 +1,5 @@
 /* edgecoap device core: exchanges, retransmission and Observe, driven by one step call. */
 /* SPDX-License-Identifier: Apache-2.0 */
-#include <string.h>
 
 #include "cbor.h"
 
@@ -25,7 +24,7 @@ static uint32_t rnd32(ec_dev_t *dev) {
 }
 
 void ec_dev_init(ec_dev_t *dev, const ec_dev_transport_t *t) {
-  memset(dev, 0, sizeof *dev);
+  ec__zero(dev, sizeof *dev);
   dev->t = t;
   /* Random starting points make a rebooted device's Message IDs and tokens
    * unlikely to match what the server still remembers of the last boot. */
@@ -69,7 +68,7 @@ static void finish(ec_dev_t *dev, ec__dev_xchg_t *x, ec_dev_answer_t *a) {
 
 static void fail(ec_dev_t *dev, ec__dev_xchg_t *x, int result) {
   ec_dev_answer_t a;
-  memset(&a, 0, sizeof a);
+  ec__zero(&a, sizeof a);
   a.result = result;
   a.content_format = -1;
   finish(dev, x, &a);
@@ -259,7 +258,7 @@ static void answer(ec_dev_t *dev, ec__dev_xchg_t *x, const ec_coap_msg_t *m,
                    uint32_t now) {
   ec_dev_answer_t a;
   uint32_t v;
-  memset(&a, 0, sizeof a);
+  ec__zero(&a, sizeof a);
   a.code = m->code;
   a.content_format =
       ec_coap_opt_uint(m, EC_COAP_OPT_CONTENT_FORMAT, &v) == 1 ? (int)v : -1;
@@ -444,7 +443,7 @@ static ec__dev_xchg_t *begin(ec_dev_t *dev, ec_coap_build_t *b, uint8_t *buf,
     if (x->state != X_FREE) {
       continue;
     }
-    memset(x, 0, sizeof *x);
+    ec__zero(x, sizeof *x);
     uint32_t t = dev->next_token++;
     x->token[0] = (uint8_t)(t >> 24);
     x->token[1] = (uint8_t)(t >> 16);
