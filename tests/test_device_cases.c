@@ -519,6 +519,15 @@ static void xchg_limits(void) {
   DCHECK(ec_dev_get(&dev, "a", false, rq + 128, 8, NULL, NULL) == EC_ENOSPC);
   DCHECK(ec_dev_report(&dev, "dev1", &sample, rq + 128, 40, NULL, NULL) ==
          EC_ENOSPC);
+  /* However many exchanges come and go, no token is another's follow-up
+   * token (the top bit of the last byte is the follow-up's). */
+  bool clear = true;
+  for (int i = 0; i < 600; i++) {
+    ec_dev_cancel(&dev, 0);
+    clear = clear && ec_dev_get(&dev, "a", false, rq, 64, NULL, NULL) == 0 &&
+            (last_sent().token[3] & 0x80) == 0;
+  }
+  DCHECK(clear);
 }
 
 /* A block of a block-wise answer: @p b2 is the Block2 value (num << 4 |

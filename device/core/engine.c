@@ -444,7 +444,14 @@ static ec__dev_xchg_t *begin(ec_dev_t *dev, ec_coap_build_t *b, uint8_t *buf,
       continue;
     }
     ec__zero(x, sizeof *x);
+    /* Tokens keep the top bit of their last byte clear: follow-up tokens
+     * set it (FOLLOW_UP), so the two can never meet however long an
+     * observation lives. */
     uint32_t t = dev->next_token++;
+    if ((t & FOLLOW_UP) != 0) {
+      t += FOLLOW_UP;
+      dev->next_token = t + 1;
+    }
     x->token[0] = (uint8_t)(t >> 24);
     x->token[1] = (uint8_t)(t >> 16);
     x->token[2] = (uint8_t)(t >> 8);
