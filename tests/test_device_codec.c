@@ -6,6 +6,7 @@
 #include "edgecoap/codec.h"
 #include "edgecoap/deployment.h"
 #include "edgecoap/device.h"
+#include "edgecoap/status_message.h"
 #include "suite.h"
 
 #define UUID "a3e2f5dc-912e-494f-8395-52cf3769bc06"
@@ -159,12 +160,88 @@ static void test_truncations_refused_by_both(void) {
   }
 }
 
+static ec_dev_msg_t seen_msgs[4];
+static int on_msg(void *ctx, size_t idx, const ec_dev_msg_t *m) {
+  (void)ctx;
+  if (idx < 4) {
+    seen_msgs[idx] = *m;
+  }
+  return 0;
+}
+
+static bool str_is(ec_dev_str_t s, const char *want) {
+  return s.ptr != NULL && s.len == strlen(want) && memcmp(s.ptr, want, s.len) == 0;
+}
+
+/* A page of status messages as the codec writes it, read by the core; and
+ * the shape the server adds for a cut page (nextFromStatusMessageID, IDs
+ * as digit strings, which the codec also reads). */
+static void test_message_page_from_codec(void) {
+  static const ec_msg_param_t params[] = {{"Delivery date", "2018-06-17"}};
+  static const uint64_t macs[] = {0xfe00ae3544acULL, 0x1ULL};
+  ec_status_message_t msgs[3];
+  memset(msgs, 0, sizeof msgs);
+  msgs[0] = (ec_status_message_t){.id = 5, .code = 101, .params = params,
+                                  .n_params = 1, .order_id = "O1",
+                                  .macs = macs, .n_macs = 2};
+  msgs[0].dhcp = (ec_dhcp_option_t){.present = true, .has_ipv4 = true,
+                                    .has_option82 = true,
+                                    .option82_remote_id = "r1"};
+  msgs[1] = (ec_status_message_t){.id = 6, .has_date = true,
+                                  .date_ms = 1529247010033, .code = 110,
+                                  .subscription_id = "S1"};
+  msgs[2] = (ec_status_message_t){.id = 1000023424553123, .code = 999,
+                                  .access_id = "A1"};
+  uint8_t buf[1024];
+  ssize_t n = ec_status_messages_encode(EC_FORMAT_CBOR, msgs, 3, buf, sizeof buf);
+  CU_ASSERT_TRUE_FATAL(n > 0 && (size_t)n <= sizeof buf);
+  int64_t next = -1;
+  memset(seen_msgs, 0, sizeof seen_msgs);
+  CU_ASSERT_EQUAL_FATAL(ec_dev_msgs_decode(buf, (size_t)n, on_msg, NULL, &next), 0);
+  CU_ASSERT_EQUAL(next, 0);
+  CU_ASSERT_EQUAL(seen_msgs[0].id, 5);
+  CU_ASSERT_EQUAL(seen_msgs[0].code, 101);
+  CU_ASSERT_TRUE(str_is(seen_msgs[0].order_id, "O1"));
+  CU_ASSERT_EQUAL(seen_msgs[0].n_params, 1);
+  CU_ASSERT_EQUAL(seen_msgs[0].n_macs, 2);
+  CU_ASSERT_TRUE(str_is(seen_msgs[1].date, "2018-06-17T14:50:10.033Z"));
+  CU_ASSERT_TRUE(str_is(seen_msgs[1].subscription_id, "S1"));
+  CU_ASSERT_EQUAL(seen_msgs[2].id, 1000023424553123);
+  CU_ASSERT_TRUE(str_is(seen_msgs[2].access_id, "A1"));
+  for (ssize_t cut = 0; cut < n; cut++) {
+    CU_ASSERT_TRUE(ec_dev_msgs_decode(buf, (size_t)cut, NULL, NULL, NULL) < 0);
+  }
+  static const char cut_page[] =
+      "{\"StatusMessages\":[{\"statusMessageID\":\"4711\",\"messageCode\":"
+      "\"101\",\"orderId\":\"O\"}],\"nextFromStatusMessageID\":4711}";
+  n = ec_json_to_cbor(cut_page, strlen(cut_page), buf, sizeof buf);
+  CU_ASSERT_TRUE_FATAL(n > 0);
+  CU_ASSERT_EQUAL(ec_dev_msgs_decode(buf, (size_t)n, on_msg, NULL, &next), 0);
+  CU_ASSERT_EQUAL(next, 4711);
+  CU_ASSERT_EQUAL(seen_msgs[0].id, 4711);
+  CU_ASSERT_EQUAL(seen_msgs[0].code, 101);
+  /* What the codec refuses in a message, the core refuses too. */
+  static const char *const bad[] = {
+      "{\"StatusMessages\":[{\"statusMessageID\":1,\"messageCode\":101}]}",
+      "{\"StatusMessages\":[{\"statusMessageID\":1,\"messageCode\":99,\"orderId\":\"O\"}]}",
+      "{\"StatusMessages\":[{\"statusMessageID\":1,\"messageCode\":101,\"orderId\":\"O\","
+      "\"messageParameters\":[{\"a\":1}]}]}",
+      "{\"StatusMessages\":{}}",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    n = ec_json_to_cbor(bad[i], strlen(bad[i]), buf, sizeof buf);
+    CU_ASSERT_TRUE_FATAL(n > 0);
+    CU_ASSERT_EQUAL(ec_dev_msgs_decode(buf, (size_t)n, NULL, NULL, NULL), EC_EBADDOC);
+  }
+}
+
 int main(void) {
   static const ec_test_t tests[] = {
       {test_report_bytes_equal_codec, "report_bytes_equal_codec"},
       {test_states_match_codec, "states_match_codec"},
       {test_problem_from_codec, "problem_from_codec"},
       {test_truncations_refused_by_both, "truncations_refused_by_both"},
+      {test_message_page_from_codec, "message_page_from_codec"},
   };
   return ec_test_main("device_codec", tests, EC_TEST_COUNT(tests), NULL, NULL,
                       NULL);

@@ -40,6 +40,28 @@ int ec__cbr_int(ec__cbr_t *r, int64_t *v);
  * more levels. */
 int ec__cbr_skip(ec__cbr_t *r, int depth);
 
+/* The map walk all decoders share (device/core/docs.c): enter the map
+ * (EC_EBADDOC when the member is of another type, EC_ESYNTAX at the end of
+ * input), and for each key found in @p names (NULL-terminated) or, for
+ * integer keys, in @p ikeys (may be NULL) call @p fn with its index;
+ * unknown members are skipped, a known one given twice is refused as the
+ * codec refuses duplicate keys. *seen gets a bit per index found. */
+typedef int (*ec__member_fn)(ec__cbr_t *r, int f, void *ctx, int depth);
+int ec__cbr_members(ec__cbr_t *r, const char *const *names,
+                    const int16_t *ikeys, ec__member_fn fn, void *ctx,
+                    int depth, unsigned *seen);
+/* Enter an array member: EC_EBADDOC when it is of another type, EC_ETOOBIG
+ * when @p depth (levels still allowed) is used up; *n its elements. */
+int ec__cbr_member_array(ec__cbr_t *r, int depth, size_t *n);
+/* A member's text value; another type is a mistyped member (4.00 in the
+ * codec), not a syntax error. */
+int ec__cbr_member_text(ec__cbr_t *r, ec_dev_str_t *s);
+/* The checks every decoder makes on its input as a whole, then @p r over
+ * it; and at the end, that nothing follows the document. */
+int ec__cbr_start(const uint8_t *buf, size_t len, const void *out,
+                  ec__cbr_t *r);
+int ec__cbr_done(const ec__cbr_t *r, int rc);
+
 /* strlen(), memcmp(), memcpy() and memset(.., 0, ..) of the core's own: its strings are short, and a
  * byte loop is a few bytes of code where a C library's word-at-a-time
  * versions are a few hundred (docs/DEVICE.md, the size table). */

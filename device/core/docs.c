@@ -130,16 +130,10 @@ int ec_dev_status_encode(const ec_dev_status_t *st, uint8_t *buf, size_t cap) {
 
 /* ---- decoding ---------------------------------------------------------- */
 
-/* The map walk all decoders share: enter the map (EC_EBADDOC when the
- * member is of another type, EC_ESYNTAX at the top), and for each key found
- * in @p names (or, for integer keys, in @p ikeys) call @p fn with its index;
- * unknown members are skipped, a known one given twice is refused as the
- * codec refuses duplicate keys. *seen gets a bit per index found. */
-typedef int (*member_fn)(ec__cbr_t *r, int f, void *ctx, int depth);
-
-static int each_member(ec__cbr_t *r, const char *const *names,
-                       const int16_t *ikeys, member_fn fn, void *ctx,
-                       int depth, unsigned *seen) {
+/* The map walk (cbor.h). */
+int ec__cbr_members(ec__cbr_t *r, const char *const *names,
+                    const int16_t *ikeys, ec__member_fn fn, void *ctx,
+                    int depth, unsigned *seen) {
   size_t n = 0;
   *seen = 0;
   if (ec__cbr_peek(r) != 5) {
@@ -176,15 +170,21 @@ static int each_member(ec__cbr_t *r, const char *const *names,
   return rc;
 }
 
-/* A member's text value; another type is a mistyped member (4.00 in the
- * codec), not a syntax error. */
-static int read_text(ec__cbr_t *r, ec_dev_str_t *s) {
+int ec__cbr_member_array(ec__cbr_t *r, int depth, size_t *n) {
+  *n = 0;
+  if (ec__cbr_peek(r) != 4) {
+    return EC_EBADDOC;
+  }
+  return depth <= 0 ? EC_ETOOBIG : ec__cbr_container(r, 4, n);
+}
+
+int ec__cbr_member_text(ec__cbr_t *r, ec_dev_str_t *s) {
   return ec__cbr_peek(r) == 3 ? ec__cbr_text(r, s) : EC_EBADDOC;
 }
 
 static int read_state(ec__cbr_t *r, ec_dev_state_t *out) {
   ec_dev_str_t s;
-  int rc = read_text(r, &s);
+  int rc = ec__cbr_member_text(r, &s);
   if (rc < 0 || (rc = ec_dev_state_parse(s.ptr, s.len)) < 0) {
     return rc;
   }
@@ -194,7 +194,7 @@ static int read_state(ec__cbr_t *r, ec_dev_state_t *out) {
 
 static int error_member(ec__cbr_t *r, int f, void *ctx, int depth) {
   (void)depth;
-  return read_text(r, &((ec_dev_str_t *)ctx)[f]);
+  return ec__cbr_member_text(r, &((ec_dev_str_t *)ctx)[f]);
 }
 
 /* {"code", "message", "source"?}: an error whose present fields are all
@@ -205,7 +205,7 @@ static int read_error(ec__cbr_t *r, ec_dev_str_t *code, ec_dev_str_t *msg,
   ec_dev_str_t v[3];
   unsigned seen;
   ec__zero(v, sizeof v);
-  int rc = each_member(r, names, NULL, error_member, v, depth, &seen);
+  int rc = ec__cbr_members(r, names, NULL, error_member, v, depth, &seen);
   if (rc < 0 || (v[0].len == 0 && v[1].len == 0 && v[2].len == 0)) {
     return rc;
   }
@@ -233,7 +233,7 @@ static int entry_member(ec__cbr_t *r, int f, void *ctx, int depth) {
   case 1:
     return read_error(r, &e->ecode, &e->emsg, depth);
   default: {
-    int rc = read_text(r, &e->name);
+    int rc = ec__cbr_member_text(r, &e->name);
     return rc == 0 && e->name.len == 0 ? EC_EBADDOC : rc;
   }
   }
@@ -244,7 +244,7 @@ static int read_entry(ec__cbr_t *r, bool component, entry_t *e, int depth) {
   static const char *const comp_names[] = {"state", "error", "name", NULL};
   unsigned seen;
   ec__zero(e, sizeof *e);
-  int rc = each_member(r, component ? comp_names : status_names, NULL,
+  int rc = ec__cbr_members(r, component ? comp_names : status_names, NULL,
                        entry_member, e, depth, &seen);
   unsigned need = component ? 5u : 1u;
   return rc == 0 && (seen & need) != need ? EC_EBADDOC : rc;
@@ -259,11 +259,8 @@ typedef struct {
 } status_ctx_t;
 
 static int read_components(ec__cbr_t *r, status_ctx_t *c, int depth) {
-  size_t n = 0;
-  if (ec__cbr_peek(r) != 4) {
-    return EC_EBADDOC;
-  }
-  int rc = depth <= 0 ? EC_ETOOBIG : ec__cbr_container(r, 4, &n);
+  size_t n;
+  int rc = ec__cbr_member_array(r, depth, &n);
   for (size_t i = 0; i < n && rc == 0; i++) {
     entry_t e;
     rc = read_entry(r, true, &e, depth - 1);
@@ -305,14 +302,13 @@ static int status_member(ec__cbr_t *r, int f, void *ctx, int depth) {
                       : f == F_KIND       ? &out->kind
                       : f == F_DEPLOYMENT ? &out->deployment_id
                                           : &out->device_id;
-    return read_text(r, s);
+    return ec__cbr_member_text(r, s);
   }
   }
 }
 
-/* The checks every decoder makes on its input as a whole. */
-static int start(const uint8_t *buf, size_t len, const void *out,
-                 ec__cbr_t *r) {
+int ec__cbr_start(const uint8_t *buf, size_t len, const void *out,
+                  ec__cbr_t *r) {
   if (out == NULL || (buf == NULL && len > 0)) {
     return EC_EINVAL;
   }
@@ -324,9 +320,7 @@ static int start(const uint8_t *buf, size_t len, const void *out,
   return 0;
 }
 
-/* Map a walk's result at the top: a mistyped top is a syntax error there,
- * and nothing may follow the document. */
-static int done(const ec__cbr_t *r, int rc) {
+int ec__cbr_done(const ec__cbr_t *r, int rc) {
   return rc == 0 && r->p != r->end ? EC_ESYNTAX : rc;
 }
 
@@ -337,7 +331,7 @@ int ec_dev_status_decode(const uint8_t *buf, size_t len,
       "apiVersion", "kind",   "deploymentId", "deviceId",
       "adoptedManifestVersion", "status", "components", NULL};
   ec__cbr_t r;
-  int rc = start(buf, len, out, &r);
+  int rc = ec__cbr_start(buf, len, out, &r);
   if (rc < 0) {
     return rc;
   }
@@ -347,7 +341,7 @@ int ec_dev_status_decode(const uint8_t *buf, size_t len,
   if (ec__cbr_peek(&r) != 5) {
     return EC_ESYNTAX;
   }
-  if ((rc = done(&r, each_member(&r, names, NULL, status_member, &c,
+  if ((rc = ec__cbr_done(&r, ec__cbr_members(&r, names, NULL, status_member, &c,
                                  EC_DEV_MAX_DEPTH, &seen))) < 0) {
     return rc;
   }
@@ -378,7 +372,7 @@ static int problem_member(ec__cbr_t *r, int f, void *ctx, int depth) {
   ec_dev_problem_t *p = ctx;
   (void)depth;
   if (f != 2) {
-    return read_text(r, f == 0 ? &p->title : f == 1 ? &p->detail : &p->field);
+    return ec__cbr_member_text(r, f == 0 ? &p->title : f == 1 ? &p->detail : &p->field);
   }
   ec_dev_str_t t;
   int64_t v;
@@ -410,7 +404,7 @@ int ec_dev_problem_decode(const uint8_t *buf, size_t len,
   static const int16_t keys[] = {-1, -2, -4, -256};
   ec__cbr_t r;
   unsigned seen;
-  int rc = start(buf, len, out, &r);
+  int rc = ec__cbr_start(buf, len, out, &r);
   if (rc < 0) {
     return rc;
   }
@@ -418,6 +412,6 @@ int ec_dev_problem_decode(const uint8_t *buf, size_t len,
   if (ec__cbr_peek(&r) != 5) {
     return EC_ESYNTAX;
   }
-  return done(&r, each_member(&r, names, keys, problem_member, out,
+  return ec__cbr_done(&r, ec__cbr_members(&r, names, keys, problem_member, out,
                               EC_DEV_MAX_DEPTH, &seen));
 }

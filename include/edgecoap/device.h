@@ -241,6 +241,34 @@ typedef struct {
  */
 int ec_dev_problem_decode(const uint8_t *buf, size_t len, ec_dev_problem_t *out);
 
+/** One StatusMessage of a page, read in place (API.md section 3). */
+typedef struct {
+  int64_t id;                   /**< statusMessageID */
+  ec_dev_str_t date;            /**< messageDate, RFC 3339; ptr NULL if absent */
+  int code;                     /**< messageCode */
+  ec_dev_str_t order_id;        /**< ptr NULL if absent */
+  ec_dev_str_t subscription_id; /**< ptr NULL if absent */
+  ec_dev_str_t access_id;       /**< ptr NULL if absent */
+  size_t n_params;              /**< messageParameters entries */
+  size_t n_macs;                /**< macAddress entries */
+} ec_dev_msg_t;
+
+/** Called per message by ec_dev_msgs_decode(); < 0 stops the decoding. */
+typedef int (*ec_dev_msg_fn)(void *ctx, size_t idx, const ec_dev_msg_t *m);
+
+/**
+ * Pull-decode a page of status messages, {"StatusMessages": [...],
+ * "nextFromStatusMessageID"?: N}, in CBOR, one callback per message.
+ * statusMessageID and messageCode may be integers or digit strings (as the
+ * codec reads answers); messageParameters must be one-key maps of text,
+ * macAddress text, dhcpOption a map; unknown members are skipped.
+ * @param[out] next_from  nextFromStatusMessageID, 0 when the page has none
+ *                        (then it was the last); may be NULL
+ * @return 0, EC_ESYNTAX, EC_EBADDOC, or what @p fn returned
+ */
+int ec_dev_msgs_decode(const uint8_t *buf, size_t len, ec_dev_msg_fn fn,
+                       void *ctx, int64_t *next_from);
+
 /** Parse a state name case-insensitively: the state, or EC_EBADDOC. */
 int ec_dev_state_parse(const char *s, size_t len);
 
