@@ -54,6 +54,9 @@ static void usage(FILE *out) {
           "65536)\n"
           "  --max-observers N   observers of one resource (default 20000)\n"
           "  --max-idle-sessions N  idle client sessions kept (default 100)\n"
+          "  --max-idle-resources N status resources kept without observers "
+          "(default\n"
+          "                      1000; others are made again when asked for)\n"
           "  --session-timeout S    seconds before an idle session ends "
           "(default 30)\n"
           "  --token-ttl TIME    a session token unused this long expires "
@@ -114,6 +117,7 @@ enum {
   OPT_MAX_BODY,
   OPT_MAX_OBS,
   OPT_MAX_IDLE,
+  OPT_MAX_IDLE_RES,
   OPT_SESSION_TIMEOUT,
   OPT_VERSION,
   OPT_TOKEN_TTL,
@@ -159,6 +163,7 @@ int main(int argc, char **argv) {
       {"max-body", required_argument, NULL, OPT_MAX_BODY},
       {"max-observers", required_argument, NULL, OPT_MAX_OBS},
       {"max-idle-sessions", required_argument, NULL, OPT_MAX_IDLE},
+      {"max-idle-resources", required_argument, NULL, OPT_MAX_IDLE_RES},
       {"session-timeout", required_argument, NULL, OPT_SESSION_TIMEOUT},
       {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, OPT_VERSION},
@@ -224,6 +229,11 @@ int main(int argc, char **argv) {
       if (parse_uint(optarg, 1000000, &v) < 0)
         goto bad_value;
       cfg.max_idle_sessions = (unsigned)v;
+      break;
+    case OPT_MAX_IDLE_RES:
+      if (parse_uint(optarg, 10000000, &v) < 0)
+        goto bad_value;
+      cfg.max_idle_resources = (unsigned)v;
       break;
     case OPT_SESSION_TIMEOUT:
       if (parse_uint(optarg, 86400, &v) < 0 || v == 0)

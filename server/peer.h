@@ -3,6 +3,8 @@
 #ifndef EDGECOAP_PEER_H
 #define EDGECOAP_PEER_H
 
+#include <stdbool.h>
+
 #include "server.h"
 
 /*
@@ -20,6 +22,7 @@ struct ec_peer {
   coap_session_t *session;
   struct ec_watch *watches; /* this session's observations (watch.h) */
   unsigned n_watches;
+  bool verified;      /* sent a valid Echo value (echo.h) */
   /* Block1 upload in progress: the path it targets and the bytes so far. */
   char *up_path;
   uint8_t *up_buf;

@@ -10,6 +10,7 @@
 
 #include "access.h"
 #include "batch.h"
+#include "echo.h"
 #include "log.h"
 #include "peer.h"
 #include "util.h"
@@ -20,6 +21,72 @@ static unsigned option_uint(const coap_opt_t *opt) {
 
 static int is_doc_format(unsigned f) {
   return f == EC_FORMAT_JSON || f == EC_FORMAT_CBOR;
+}
+
+/* The request's size on the wire: header, token, options and payload, as
+ * RFC 7252 section 3 encodes them. The answer to an unverified address is
+ * bounded by three times this (echo.h). */
+static size_t wire_size(const coap_pdu_t *pdu) {
+  coap_opt_iterator_t it;
+  const coap_opt_t *opt;
+  size_t n = 4 + coap_pdu_get_token(pdu).length;
+  unsigned last = 0;
+  coap_option_iterator_init(pdu, &it, COAP_OPT_ALL);
+  while ((opt = coap_option_next(&it)) != NULL) {
+    unsigned delta = it.number - last;
+    size_t len = coap_opt_length(opt);
+    last = it.number;
+    n += 1 + len + (delta >= 269 ? 2 : delta >= 13 ? 1 : 0) +
+         (len >= 269 ? 2 : len >= 13 ? 1 : 0);
+  }
+  size_t plen;
+  const uint8_t *data;
+  if (coap_get_data(pdu, &plen, &data) && plen > 0)
+    n += 1 + plen;
+  return n;
+}
+
+/* RFC 9175 section 2.4: at most three times the request to an address that
+ * is not verified. */
+#define AMPLIFICATION_MAX 3
+
+/* What an answer adds to its payload: header, token, and a few options
+ * (Content-Format, ETag, Block2, Size2), and the payload marker. */
+#define ANSWER_OVERHEAD 24
+
+static bool amplifies(const ec_req_t *rq, size_t payload) {
+  size_t answer = ANSWER_OVERHEAD + coap_pdu_get_token(rq->request).length +
+                  payload;
+  return !rq->verified && answer > AMPLIFICATION_MAX * rq->req_size;
+}
+
+void ec_req_echo_challenge(ec_req_t *rq) {
+  uint8_t echo[EC_ECHO_LEN];
+  /* 4.01 with Echo and no payload: header, token and a 14-byte option. If
+   * even that is too much for so small a request, the bare code. */
+  size_t challenge = 4 + coap_pdu_get_token(rq->request).length + 2 +
+                     EC_ECHO_LEN;
+  coap_pdu_set_code(rq->response, COAP_RESPONSE_CODE(401));
+  if (challenge > AMPLIFICATION_MAX * rq->req_size)
+    return;
+  ec_echo_make(rq->srv, rq->session, echo);
+  coap_add_option(rq->response, COAP_OPTION_ECHO, sizeof(echo), echo);
+}
+
+/* An answer of @p code too large for an unverified address: a safe request
+ * or a refusal (which changed nothing) is challenged, so that the client
+ * repeats it with the Echo value; a write that was applied keeps its code
+ * (and Location-Path) without the body. */
+static void refuse_amplification(ec_req_t *rq, int code) {
+  bool applied = code / 100 == 2 && rq->method != COAP_REQUEST_CODE_GET &&
+                 rq->method != COAP_REQUEST_CODE_FETCH;
+  ec_log(EC_LOG_DEBUG, "answer %d.%02d held back: its size would pass 3x "
+         "the %zu-byte request of an unverified address", code / 100,
+         code % 100, rq->req_size);
+  if (applied)
+    ec_req_empty(rq, code);
+  else
+    ec_req_echo_challenge(rq);
 }
 
 int ec_req_init(ec_req_t *rq, ec_server_t *srv, coap_resource_t *resource,
@@ -54,6 +121,18 @@ int ec_req_init_batched(ec_req_t *rq, ec_server_t *srv,
   rq->req_fmt = EC_FORMAT_JSON;
   rq->resp_fmt = EC_FORMAT_JSON;
   ec_arena_init(&rq->arena, srv->arena_buf, srv->arena_cap);
+  rq->req_size = wire_size(request);
+  rq->verified = ec_echo_verified(srv, session, request);
+
+  /* An observation sends to its address for as long as it lasts: over
+   * plain CoAP only to a verified one (RFC 9175 section 2.4). */
+  opt = coap_check_option(request, COAP_OPTION_OBSERVE, &it);
+  if (opt != NULL && !rq->verified && option_uint(opt) == 0 &&
+      (rq->method == COAP_REQUEST_CODE_GET ||
+       rq->method == COAP_REQUEST_CODE_FETCH)) {
+    ec_req_echo_challenge(rq);
+    return -1;
+  }
 
   int have_accept = 0;
   opt = coap_check_option(request, COAP_OPTION_ACCEPT, &it);
@@ -187,6 +266,9 @@ int ec_req_body(ec_req_t *rq) {
   rq->body = peer->up_buf;
   rq->body_len = peer->up_len;
   rq->upload_done = 1;
+  /* The answer to an upload is measured against all of it (the blocks
+   * came in as many datagrams), not against its last block. */
+  rq->req_size += peer->up_len - len;
   return 1;
 }
 
@@ -348,6 +430,11 @@ static int block_past_end(ec_req_t *rq, size_t len) {
 
 void ec_req_send(ec_req_t *rq, int code, ec_format_t fmt, const uint8_t *data,
                  size_t len, uint64_t etag) {
+  /* One datagram carries at most a block of 1024 bytes of it. */
+  if (amplifies(rq, len < 1024 ? len : 1024)) {
+    refuse_amplification(rq, code);
+    return;
+  }
   if (block_past_end(rq, len))
     return;
   if (send_small(rq, code, fmt, data, len, etag))
@@ -425,9 +512,13 @@ void ec_req_problem(ec_req_t *rq, int code, const char *title,
                                                   : EC_FORMAT_JSON;
   ssize_t n = ec_problem_encode(f, title, detail, coap_code, field, buf,
                                 sizeof(buf));
-  coap_pdu_set_code(rq->response, COAP_RESPONSE_CODE(code));
   ec_log(code >= 500 ? EC_LOG_WARN : EC_LOG_DEBUG, "answer %d.%02d %s: %s",
          code / 100, code % 100, title, detail);
+  if (n > 0 && amplifies(rq, (size_t)n)) {
+    refuse_amplification(rq, code);
+    return;
+  }
+  coap_pdu_set_code(rq->response, COAP_RESPONSE_CODE(code));
   if (n < 0 || (size_t)n > sizeof(buf))
     return; /* the code alone still tells the client what happened */
   coap_add_option(rq->response, COAP_OPTION_CONTENT_FORMAT,

@@ -26,6 +26,8 @@ typedef struct {
   ec_arena_t arena;      /* scratch for decoding, reset per request */
   int upload_done;       /* the body came block-wise: release it at the end */
   int batch_ok;          /* set up by ec_req_init_batched(): may group-commit */
+  size_t req_size;       /* the request's bytes on the wire */
+  bool verified;         /* its address is verified (echo.h): no 3x bound */
   int dedup_keyed;       /* dedup_key is computed (ec_req_dedup_key) */
   ec_dedup_key_t dedup_key;
 } ec_req_t;
@@ -85,6 +87,12 @@ void ec_req_send(ec_req_t *rq, int code, ec_format_t fmt, const uint8_t *data,
  * call before ec_req_send(). Without it a client assumes 60 s.
  */
 void ec_req_max_age(ec_req_t *rq, unsigned seconds);
+
+/**
+ * Answer 4.01 with a fresh Echo option and no payload (RFC 9175): a client
+ * repeats the request with that Echo value, which verifies its address.
+ */
+void ec_req_echo_challenge(ec_req_t *rq);
 
 /** Answer @p code with no payload. */
 void ec_req_empty(ec_req_t *rq, int code);

@@ -58,25 +58,15 @@ static void lower(char *s) {
     *s = (char)tolower((unsigned char)*s);
 }
 
-static void route_path(char *out, size_t cap, ec_route_kind_t kind,
-                       const char *dev, const char *dep) {
-  switch (kind) {
-  case EC_ROUTE_STATUS:
-    snprintf(out, cap, "device/%s/deployment/%s/status", dev, dep);
-    break;
-  case EC_ROUTE_HISTORY:
-    snprintf(out, cap, "device/%s/deployment/%s/status/history", dev, dep);
-    break;
-  case EC_ROUTE_DEPLOYMENTS:
-    snprintf(out, cap, "device/%s/deployments", dev);
-    break;
-  }
+static void route_path(char *out, size_t cap, const char *dev,
+                       const char *dep) {
+  snprintf(out, cap, "device/%s/deployment/%s/status", dev, dep);
 }
 
-static ec_route_t *route_find(ec_server_t *srv, ec_route_kind_t kind,
-                              const char *dev, const char *dep) {
+static ec_route_t *route_find(ec_server_t *srv, const char *dev,
+                              const char *dep) {
   char path[320];
-  route_path(path, sizeof(path), kind, dev, dep);
+  route_path(path, sizeof(path), dev, dep);
   coap_resource_t *r = coap_get_resource_from_uri_path(
       srv->ctx, coap_make_str_const(path));
   return r ? coap_resource_get_userdata(r) : NULL;
@@ -88,110 +78,152 @@ static void hnd_status_get(coap_resource_t *, coap_session_t *,
 static void hnd_status_write(coap_resource_t *, coap_session_t *,
                              const coap_pdu_t *, const coap_string_t *,
                              coap_pdu_t *);
-static void hnd_history_get(coap_resource_t *, coap_session_t *,
-                            const coap_pdu_t *, const coap_string_t *,
-                            coap_pdu_t *);
-static void hnd_deployments_get(coap_resource_t *, coap_session_t *,
-                                const coap_pdu_t *, const coap_string_t *,
-                                coap_pdu_t *);
 
-/* Make (or find) the resource for one route. */
-static ec_route_t *route_add(ec_server_t *srv, ec_route_kind_t kind,
-                             const char *dev, const char *dep) {
-  ec_route_t *rt = route_find(srv, kind, dev, dep);
-  if (rt != NULL)
+/*
+ * srv->routes is a list in order of use, the most recent first. Idle routes
+ * (no observers) past --max-idle-resources, or past EC_ROUTE_CACHE_BYTES of
+ * cached reports, are evicted from its tail: their libcoap resource and
+ * cache go, and the next request for them reaches ec_deployment_unknown(),
+ * which makes them again. So the memory of resources does not grow with
+ * the number of devices that ever reported.
+ */
+#ifndef EC_ROUTE_CACHE_BYTES
+#define EC_ROUTE_CACHE_BYTES (8 * 1024 * 1024)
+#endif
+
+static void lru_unlink(ec_server_t *srv, ec_route_t *rt) {
+  if (rt->prev != NULL)
+    rt->prev->next = rt->next;
+  else
+    srv->routes = rt->next;
+  if (rt->next != NULL)
+    rt->next->prev = rt->prev;
+  else
+    srv->routes_tail = rt->prev;
+  rt->prev = rt->next = NULL;
+}
+
+static void lru_push(ec_server_t *srv, ec_route_t *rt) {
+  rt->prev = NULL;
+  rt->next = srv->routes;
+  if (srv->routes != NULL)
+    srv->routes->prev = rt;
+  else
+    srv->routes_tail = rt;
+  srv->routes = rt;
+}
+
+static void route_touch(ec_server_t *srv, ec_route_t *rt) {
+  if (srv->routes != rt) {
+    lru_unlink(srv, rt);
+    lru_push(srv, rt);
+  }
+}
+
+static void cache_drop(ec_server_t *srv, ec_route_t *rt) {
+  srv->route_bytes -= rt->cbor_len + rt->json_len;
+  free(rt->cbor);
+  free(rt->json);
+  rt->cbor = rt->json = NULL;
+  rt->cbor_len = rt->json_len = 0;
+}
+
+static void route_free(ec_server_t *srv, ec_route_t *rt) {
+  cache_drop(srv, rt);
+  free(rt->watches); /* empty: emptied by ec_watch_free_all(), or evicted */
+  free(rt->device_id);
+  free(rt->deployment_id);
+  free(rt);
+}
+
+/*
+ * Evict idle routes past the caps, never @p keep. Only while no write waits
+ * for its commit: a pending write holds its route (batch.h).
+ */
+static void routes_evict(ec_server_t *srv, const ec_route_t *keep) {
+  if (srv->n_pending > 0)
+    return;
+  ec_route_t *rt = srv->routes_tail;
+  while (rt != NULL && (srv->n_routes > srv->cfg.max_idle_resources ||
+                        srv->route_bytes > EC_ROUTE_CACHE_BYTES)) {
+    ec_route_t *prev = rt->prev;
+    if (rt != keep && (rt->watches == NULL || rt->watches->count == 0)) {
+      lru_unlink(srv, rt);
+      srv->n_routes--;
+      srv->n_evicted++;
+      ec_log(EC_LOG_DEBUG, "status %s/%s: idle resource evicted (%llu so far)",
+             rt->device_id, rt->deployment_id,
+             (unsigned long long)srv->n_evicted);
+      coap_delete_resource(srv->ctx, rt->resource);
+      route_free(srv, rt);
+    }
+    rt = prev;
+  }
+}
+
+/* Make (or find) the status resource of one (device, deployment). */
+static ec_route_t *route_add(ec_server_t *srv, const char *dev,
+                             const char *dep) {
+  ec_route_t *rt = route_find(srv, dev, dep);
+  if (rt != NULL) {
+    route_touch(srv, rt);
     return rt;
+  }
 
   char path[320];
-  route_path(path, sizeof(path), kind, dev, dep);
+  route_path(path, sizeof(path), dev, dep);
   rt = calloc(1, sizeof(*rt));
   if (rt == NULL)
     return NULL;
-  rt->kind = kind;
   rt->device_id = strdup(dev);
-  rt->deployment_id = dep ? strdup(dep) : NULL;
+  rt->deployment_id = strdup(dep);
   coap_str_const_t *uri = coap_new_str_const((const uint8_t *)path,
                                              strlen(path));
-  if (rt->device_id == NULL || (dep != NULL && rt->deployment_id == NULL) ||
-      uri == NULL)
+  if (rt->device_id == NULL || rt->deployment_id == NULL || uri == NULL) {
+    coap_delete_str_const(uri);
     goto fail_route;
+  }
   rt->resource = coap_resource_init(uri, COAP_RESOURCE_FLAGS_RELEASE_URI);
   if (rt->resource == NULL)
     goto fail_route; /* libcoap freed uri on failure */
 
   coap_resource_t *r = rt->resource;
   coap_resource_set_userdata(r, rt);
-  /* A status is observed through watch.c, not libcoap (see track_observe),
-   * so the link format is told so by hand; libcoap writes attributes in
-   * the reverse order of their adding: rt, ct, obs. */
-  if (kind == EC_ROUTE_STATUS)
-    coap_add_attr(r, coap_make_str_const("obs"), NULL, 0);
-  coap_add_attr(r, coap_make_str_const("ct"), coap_make_str_const("\"50 60\""),
-                0);
-  switch (kind) {
-  case EC_ROUTE_STATUS:
-    coap_register_request_handler(r, COAP_REQUEST_GET, hnd_status_get);
-    coap_register_request_handler(r, COAP_REQUEST_POST, hnd_status_write);
-    coap_register_request_handler(r, COAP_REQUEST_PUT, hnd_status_write);
-    coap_add_attr(r, coap_make_str_const("rt"),
-                  coap_make_str_const("\"margo.deployment-status\""), 0);
-    break;
-  case EC_ROUTE_HISTORY:
-    coap_register_request_handler(r, COAP_REQUEST_GET, hnd_history_get);
-    coap_add_attr(r, coap_make_str_const("rt"),
-                  coap_make_str_const("\"margo.deployment-status.history\""),
-                  0);
-    break;
-  case EC_ROUTE_DEPLOYMENTS:
-    coap_register_request_handler(r, COAP_REQUEST_GET, hnd_deployments_get);
-    coap_add_attr(r, coap_make_str_const("rt"),
-                  coap_make_str_const("\"margo.deployments\""), 0);
-    break;
-  }
+  coap_register_request_handler(r, COAP_REQUEST_GET, hnd_status_get);
+  coap_register_request_handler(r, COAP_REQUEST_POST, hnd_status_write);
+  coap_register_request_handler(r, COAP_REQUEST_PUT, hnd_status_write);
+  /* Observed through watch.c, not libcoap (see track_observe). */
   coap_add_resource(srv->ctx, r);
-  rt->next = srv->routes;
-  srv->routes = rt;
+  lru_push(srv, rt);
+  srv->n_routes++;
+  routes_evict(srv, rt);
   return rt;
 
 fail_route:
   free(rt->device_id);
   free(rt->deployment_id);
   free(rt);
+  ec_log(EC_LOG_ERROR, "out of memory creating the resource of %s/%s", dev,
+         dep);
   return NULL;
 }
 
-/* The three routes of a stored (device, deployment); returns the status one. */
-static ec_route_t *routes_for_pair(ec_server_t *srv, const char *dev,
-                                   const char *dep) {
-  ec_route_t *st = route_add(srv, EC_ROUTE_STATUS, dev, dep);
-  if (st == NULL || route_add(srv, EC_ROUTE_HISTORY, dev, dep) == NULL ||
-      route_add(srv, EC_ROUTE_DEPLOYMENTS, dev, NULL) == NULL) {
-    ec_log(EC_LOG_ERROR, "out of memory creating resources for %s/%s", dev,
-           dep);
-    return NULL;
-  }
-  return st;
-}
-
-static int load_one(void *ud, const char *dev, const char *dep) {
-  return routes_for_pair(ud, dev, dep) ? 0 : EC_ENOMEM;
-}
-
 int ec_deployment_init(ec_server_t *srv) {
-  return ec_store_each_status(srv->store, load_one, srv);
+  /* Nothing is made at start: resources come with the first request for
+   * them (ec_deployment_unknown), so start-up costs the same whatever the
+   * store holds. */
+  (void)srv;
+  return 0;
 }
 
 void ec_deployment_free_routes(ec_server_t *srv) {
+  /* libcoap freed the resources with its context. */
   while (srv->routes != NULL) {
     ec_route_t *rt = srv->routes;
-    srv->routes = rt->next;
-    free(rt->device_id);
-    free(rt->deployment_id);
-    free(rt->cbor);
-    free(rt->json);
-    free(rt->watches); /* emptied by ec_watch_free_all() */
-    free(rt);
+    lru_unlink(srv, rt);
+    route_free(srv, rt);
   }
+  srv->n_routes = 0;
 }
 
 /*
@@ -294,14 +326,15 @@ static int same_path(const coap_pdu_t *request, coap_resource_t *r) {
 
 /* Replace the route's cached report @p seq with these encodings (taken
  * over). */
-static void cache_put(ec_route_t *rt, int64_t seq, uint8_t *cbor,
-                      size_t cbor_len, uint8_t *json, size_t json_len) {
-  free(rt->cbor);
-  free(rt->json);
+static void cache_put(ec_server_t *srv, ec_route_t *rt, int64_t seq,
+                      uint8_t *cbor, size_t cbor_len, uint8_t *json,
+                      size_t json_len) {
+  cache_drop(srv, rt);
   rt->cbor = cbor;
   rt->cbor_len = cbor_len;
   rt->json = json;
   rt->json_len = json_len;
+  srv->route_bytes += cbor_len + json_len;
   rt->seq = seq;
 }
 
@@ -321,15 +354,16 @@ static uint8_t *json_of(const ec_deployment_status_t *st, size_t *len) {
 
 /* Cache report @p seq, @p cbor (taken over), with its JSON form made from
  * @p st. */
-static int cache_set(ec_route_t *rt, int64_t seq, uint8_t *cbor,
-                     size_t cbor_len, const ec_deployment_status_t *st) {
+static int cache_set(ec_server_t *srv, ec_route_t *rt, int64_t seq,
+                     uint8_t *cbor, size_t cbor_len,
+                     const ec_deployment_status_t *st) {
   size_t json_len;
   uint8_t *json = json_of(st, &json_len);
   if (json == NULL) {
     free(cbor);
     return EC_ENOMEM;
   }
-  cache_put(rt, seq, cbor, cbor_len, json, json_len);
+  cache_put(srv, rt, seq, cbor, cbor_len, json, json_len);
   return 0;
 }
 
@@ -353,7 +387,7 @@ static int cache_load(ec_req_t *rq, ec_route_t *rt) {
     free(doc);
     return EC_ESTORE;
   }
-  return cache_set(rt, seq, doc, len, &st);
+  return cache_set(rq->srv, rt, seq, doc, len, &st);
 }
 
 static void send_cached(ec_req_t *rq, ec_route_t *rt, int code) {
@@ -378,7 +412,9 @@ static void status_get(ec_req_t *rq, ec_route_t *rt) {
                    ec_strerror(rc));
     return;
   }
-  if (rq->resource == rt->resource && track_observe(rq, rt) < 0)
+  /* Other spellings of the path are served but not observed (API.md). */
+  if ((rq->resource == rt->resource || same_path(rq->request, rt->resource)) &&
+      track_observe(rq, rt) < 0)
     return;
   if (rt->watches != NULL)
     ec_watch_note_fetch(rq, rt->watches, rq->resp_fmt == EC_FORMAT_CBOR
@@ -461,10 +497,9 @@ static void pending_done(ec_server_t *srv, ec_pending_t *base) {
   if (cbor == NULL || json == NULL) {
     free(cbor);
     free(json);
-    free(rt->cbor); /* stale now: the next read reloads it from the store */
-    rt->cbor = NULL;
+    cache_drop(srv, rt); /* stale now: the next read reloads it */
   } else {
-    cache_put(rt, p->seq, cbor, p->cbor_len, json, p->json_len);
+    cache_put(srv, rt, p->seq, cbor, p->cbor_len, json, p->json_len);
   }
   ec_dedup_answer_t a = {rt, p->code, p->seq, 1};
   ec_dedup_put(srv->dedup, &p->key, &a);
@@ -675,7 +710,7 @@ static void status_write(ec_req_t *rq, ec_route_t *rt, const char *dev,
 
   /* Committed: from here on the answer is a success whatever else fails. */
   if (rt == NULL)
-    rt = routes_for_pair(rq->srv, dev, dep);
+    rt = route_add(rq->srv, dev, dep);
   /* A first report came through the unknown-path resource. If its answer
    * goes out block-wise, the client asks for the next blocks at the same
    * path, which the new resource now owns: libcoap only continues a Block2
@@ -684,13 +719,14 @@ static void status_write(ec_req_t *rq, ec_route_t *rt, const char *dev,
       same_path(rq->request, rt->resource))
     rq->resource = rt->resource;
   int code = created ? 201 : 204;
-  if (rt == NULL || cache_set(rt, seq, doc, (size_t)n, &st) < 0) {
+  if (rt == NULL || cache_set(rq->srv, rt, seq, doc, (size_t)n, &st) < 0) {
     /* The report is stored; answer it from the encoded copy we still have. */
     ec_req_empty(rq, code);
     if (rt == NULL)
       free(doc);
     return;
   }
+  routes_evict(rq->srv, rt); /* the cache grew */
   ec_dedup_answer_t a = {rt, code, seq, 1};
   if (coap_pdu_get_type(rq->request) == COAP_MESSAGE_CON)
     ec_dedup_put(rq->srv->dedup, ec_req_dedup_key(rq), &a);
@@ -702,7 +738,9 @@ static void status_write(ec_req_t *rq, ec_route_t *rt, const char *dev,
   notify_observers(rq->srv, rt);
 }
 
-static void history_get(ec_req_t *rq, ec_route_t *rt) {
+/* The history has no resource of its own (nothing observes it): every
+ * request comes through ec_deployment_unknown(). */
+static void history_get(ec_req_t *rq, const char *dev, const char *dep) {
   static const char *const allowed[] = {"since", "limit", NULL};
   int64_t since, limit;
   if (ec_req_query_check(rq, allowed) < 0 ||
@@ -716,9 +754,19 @@ static void history_get(ec_req_t *rq, ec_route_t *rt) {
   ec_history_entry_t *h = NULL;
   size_t n = 0;
   bool more = false;
-  int rc = ec_store_history_page(rq->srv->store, rt->device_id,
-                                 rt->deployment_id, since, (int)limit,
+  int rc = ec_store_history_page(rq->srv->store, dev, dep, since, (int)limit,
                                  EC_PAGE_BYTES, &h, &n, &more);
+  uint8_t *doc = NULL;
+  size_t doc_len;
+  if (rc == 0 && n == 0 &&
+      (rc = ec_store_status_get(rq->srv->store, dev, dep, &doc, &doc_len,
+                                NULL, NULL)) == EC_ENOTFOUND) {
+    ec_req_problem(rq, 404, "no-status", NULL,
+                   "no status was reported for device %s deployment %s", dev,
+                   dep);
+    return;
+  }
+  free(doc);
   if (rc < 0) {
     ec_req_problem(rq, 500, "storage-failure", NULL, "cannot read: %s",
                    ec_strerror(rc));
@@ -769,23 +817,17 @@ static void deployments_get(ec_req_t *rq, const char *dev) {
   free(list);
 }
 
-/* The common start of every handler: the request context and its route. */
-static ec_route_t *begin(ec_req_t *rq, coap_resource_t *r, coap_session_t *s,
-                         const coap_pdu_t *req, const coap_string_t *q,
-                         coap_pdu_t *resp) {
-  ec_server_t *srv = coap_get_app_data(coap_session_get_context(s));
-  if (ec_req_init(rq, srv, r, s, req, q, resp) < 0)
-    return NULL;
-  return coap_resource_get_userdata(r);
-}
-
 static void hnd_status_get(coap_resource_t *r, coap_session_t *s,
                            const coap_pdu_t *req, const coap_string_t *q,
                            coap_pdu_t *resp) {
+  ec_server_t *srv = coap_get_app_data(coap_session_get_context(s));
   ec_req_t rq;
-  ec_route_t *rt = begin(&rq, r, s, req, q, resp);
-  if (rt != NULL)
-    status_get(&rq, rt);
+  if (ec_req_init(&rq, srv, r, s, req, q, resp) < 0)
+    return;
+  ec_route_t *rt = coap_resource_get_userdata(r);
+  route_touch(srv, rt);
+  status_get(&rq, rt);
+  routes_evict(srv, rt); /* the cache may have grown */
 }
 
 static void hnd_status_write(coap_resource_t *r, coap_session_t *s,
@@ -802,26 +844,42 @@ static void hnd_status_write(coap_resource_t *r, coap_session_t *s,
     return;
   }
   ec_route_t *rt = coap_resource_get_userdata(r);
+  route_touch(srv, rt);
   status_write(&rq, rt, rt->device_id, rt->deployment_id);
   ec_req_done(&rq);
 }
 
-static void hnd_history_get(coap_resource_t *r, coap_session_t *s,
-                            const coap_pdu_t *req, const coap_string_t *q,
-                            coap_pdu_t *resp) {
-  ec_req_t rq;
-  ec_route_t *rt = begin(&rq, r, s, req, q, resp);
-  if (rt != NULL)
-    history_get(&rq, rt);
-}
-
-static void hnd_deployments_get(coap_resource_t *r, coap_session_t *s,
-                                const coap_pdu_t *req, const coap_string_t *q,
-                                coap_pdu_t *resp) {
-  ec_req_t rq;
-  ec_route_t *rt = begin(&rq, r, s, req, q, resp);
-  if (rt != NULL)
-    deployments_get(&rq, rt->device_id);
+/*
+ * A GET of a status with no resource: never made since the start, or
+ * evicted. A stored status gets its resource again, and an Observe of it is
+ * registered as on the resource (watch.c keeps observations, not libcoap).
+ */
+static void status_get_unknown(ec_req_t *rq, ec_route_t *rt, const char *dev,
+                               const char *dep) {
+  if (rt == NULL) {
+    uint8_t *doc = NULL;
+    size_t len;
+    int rc = ec_store_status_get(rq->srv->store, dev, dep, &doc, &len, NULL,
+                                 NULL);
+    free(doc);
+    if (rc == EC_ENOTFOUND) {
+      ec_req_problem(rq, 404, "no-status", NULL,
+                     "no status was reported for device %s deployment %s",
+                     dev, dep);
+      return;
+    }
+    if (rc < 0) {
+      ec_req_store_error(rq, rc);
+      return;
+    }
+    if ((rt = route_add(rq->srv, dev, dep)) == NULL) {
+      ec_req_problem(rq, 500, "out-of-memory", NULL,
+                     "no memory for the resource");
+      return;
+    }
+  }
+  status_get(rq, rt);
+  routes_evict(rq->srv, rt); /* the cache may have grown */
 }
 
 int ec_deployment_unknown(ec_req_t *rq, char (*segs)[129], int n) {
@@ -858,24 +916,24 @@ int ec_deployment_unknown(ec_req_t *rq, char (*segs)[129], int n) {
     return 1;
   }
   lower(dep);
-  ec_route_t *rt = route_find(rq->srv, is_status ? EC_ROUTE_STATUS
-                                                  : EC_ROUTE_HISTORY,
-                              dev, dep);
   int write = rq->method == COAP_REQUEST_CODE_POST ||
               rq->method == COAP_REQUEST_CODE_PUT;
-  if (is_status && write) {
+  if (rq->method != COAP_REQUEST_CODE_GET && !(is_status && write)) {
+    ec_req_empty(rq, 405);
+    return 1;
+  }
+  if (is_history) {
+    history_get(rq, dev, dep);
+    return 1;
+  }
+  ec_route_t *rt = route_find(rq->srv, dev, dep);
+  if (rt != NULL)
+    route_touch(rq->srv, rt);
+  if (write) {
     status_write(rq, rt, dev, dep);
     ec_req_done(rq);
-  } else if (rq->method != COAP_REQUEST_CODE_GET) {
-    ec_req_empty(rq, 405);
-  } else if (rt == NULL) {
-    ec_req_problem(rq, 404, "no-status", NULL,
-                   "no status was reported for device %s deployment %s", dev,
-                   dep);
-  } else if (is_status) {
-    status_get(rq, rt);
-  } else {
-    history_get(rq, rt);
+    return 1;
   }
+  status_get_unknown(rq, rt, dev, dep);
   return 1;
 }

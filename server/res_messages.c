@@ -581,7 +581,7 @@ int ec_messages_unknown(ec_req_t *rq, char (*segs)[129], int n) {
 /* ---- set-up ------------------------------------------------------------- */
 
 static coap_resource_t *add_resource(ec_server_t *srv, msgs_t *m,
-                                     const char *path, const char *rt) {
+                                     const char *path) {
   /* The resource keeps its URI: a copy it releases, not a temporary. */
   coap_str_const_t *uri =
       coap_new_str_const((const uint8_t *)path, strlen(path));
@@ -591,9 +591,6 @@ static coap_resource_t *add_resource(ec_server_t *srv, msgs_t *m,
   if (r == NULL)
     return NULL; /* libcoap freed uri */
   coap_resource_set_userdata(r, m);
-  coap_add_attr(r, coap_make_str_const("ct"), coap_make_str_const("\"50 60\""),
-                0);
-  coap_add_attr(r, coap_make_str_const("rt"), coap_make_str_const(rt), 0);
   coap_add_resource(srv->ctx, r);
   return r;
 }
@@ -607,10 +604,8 @@ int ec_messages_init(ec_server_t *srv) {
    * a resource below cannot be made. */
   ec_watch_list_init(srv, &m->watch, watch_name);
 
-  coap_resource_t *c =
-      add_resource(srv, m, PATH_COLLECTION, "\"on-api.status-messages\"");
-  coap_resource_t *l =
-      add_resource(srv, m, PATH_LATEST, "\"on-api.status-messages.latest\"");
+  coap_resource_t *c = add_resource(srv, m, PATH_COLLECTION);
+  coap_resource_t *l = add_resource(srv, m, PATH_LATEST);
   if (c == NULL || l == NULL)
     return EC_ENOMEM;
   coap_register_request_handler(c, COAP_REQUEST_GET, hnd_collection);
@@ -618,8 +613,7 @@ int ec_messages_init(ec_server_t *srv) {
   coap_register_request_handler(c, COAP_REQUEST_FETCH, hnd_collection);
   coap_register_request_handler(l, COAP_REQUEST_GET, hnd_latest);
   /* The server keeps latest's observers itself (watch.h), so libcoap must
-   * not treat it as observable; the link format still says it is. */
-  coap_add_attr(l, coap_make_str_const("obs"), NULL, 0);
+   * not treat it as observable; discovery.c still says it is. */
   return 0;
 }
 

@@ -612,8 +612,15 @@ static void hnd_post(coap_resource_t *r, coap_session_t *s,
   ec_prov_request_t w;
   ec_prov_error_t err;
 
-  if (ec_req_init(&rq, srv, r, s, req, q, resp) < 0 ||
-      replay(&rq, &srv->prov->write_key) ||
+  if (ec_req_init(&rq, srv, r, s, req, q, resp) < 0)
+    goto done;
+  /* Selects, inserts and updates answer whole documents (a select is a
+   * POST too): over plain CoAP only to a verified address (echo.h). */
+  if (!rq.verified) {
+    ec_req_echo_challenge(&rq);
+    goto done;
+  }
+  if (replay(&rq, &srv->prov->write_key) ||
       authenticate(&rq, digest, &caller) < 0 || ec_req_body(&rq) <= 0)
     goto done;
   if (ec_prov_request_decode(rq.req_fmt, rq.body, rq.body_len, &w, &rq.arena,
@@ -816,6 +823,13 @@ static void hnd_login(coap_resource_t *r, coap_session_t *s,
     ec_batch_answer(&rq, pending);
     goto done;
   }
+  /* A login costs an Argon2id check and its answer carries a token: over
+   * plain CoAP only for a verified address (echo.h), so that forged
+   * sources can neither load the worker nor draw answers to a victim. */
+  if (init == 0 && !rq.verified) {
+    ec_req_echo_challenge(&rq);
+    goto done;
+  }
   if (init < 0 || replay(&rq, &p->login_key) || ec_req_body(&rq) <= 0)
     goto done;
   /* Every answer below is remembered (a success over plain CoAP excepted,
@@ -853,14 +867,10 @@ done:
 
 /* ---- set-up -------------------------------------------------------------- */
 
-static coap_resource_t *add_resource(ec_server_t *srv, const char *path,
-                                     const char *rt) {
+static coap_resource_t *add_resource(ec_server_t *srv, const char *path) {
   coap_resource_t *r = coap_resource_init(coap_make_str_const(path), 0);
   if (r == NULL)
     return NULL;
-  coap_add_attr(r, coap_make_str_const("ct"), coap_make_str_const("\"50 60\""),
-                0);
-  coap_add_attr(r, coap_make_str_const("rt"), coap_make_str_const(rt), 0);
   coap_add_resource(srv->ctx, r);
   return r;
 }
@@ -892,18 +902,15 @@ int ec_provisioning_init(ec_server_t *srv) {
   if (rc < 0)
     return rc; /* srv->prov is freed by ec_provisioning_free() */
 
-  coap_resource_t *login =
-      add_resource(srv, PATH_LOGIN, "\"provisioning.login\"");
-  coap_resource_t *comps =
-      add_resource(srv, PATH_COMPONENTS, "\"provisioning.components\"");
+  coap_resource_t *login = add_resource(srv, PATH_LOGIN);
+  coap_resource_t *comps = add_resource(srv, PATH_COMPONENTS);
   if (login == NULL || comps == NULL)
     return EC_ENOMEM; /* srv->prov is freed by ec_provisioning_free() */
   coap_register_request_handler(login, COAP_REQUEST_POST, hnd_login);
   coap_register_request_handler(comps, COAP_REQUEST_GET, hnd_get);
   coap_register_request_handler(comps, COAP_REQUEST_POST, hnd_post);
-  /* Observed through watch.c, not libcoap: listed as observable all the
-   * same (RFC 6690 "obs"). */
-  coap_add_attr(comps, coap_make_str_const("obs"), NULL, 0);
+  /* Observed through watch.c, not libcoap; discovery.c lists it as
+   * observable all the same (RFC 6690 "obs"). */
   ec_log(EC_LOG_INFO,
          "provisioning: token lifetime %lld s; in %lld s, %u failed logins "
          "per user and address and %u per address, and past %u per user a "

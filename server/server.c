@@ -12,6 +12,7 @@
 #include "access.h"
 #include "batch.h"
 #include "dedup.h"
+#include "discovery.h"
 #include "log.h"
 #include "peer.h"
 #include "request.h"
@@ -30,6 +31,7 @@ void ec_server_config_default(ec_server_config_t *cfg) {
   cfg->db_path = "edgecoap.db";
   cfg->max_body = 64 * 1024;
   cfg->max_idle_sessions = 100;
+  cfg->max_idle_resources = 1000;
   cfg->session_timeout_s = 30;
   cfg->max_observers = 20000;
   cfg->max_peer_observations = 64;
@@ -189,11 +191,14 @@ int ec_server_new(const ec_server_config_t *cfg, ec_server_t **out) {
 
   if (cfg == NULL || out == NULL || cfg->max_body == 0)
     return EC_EINVAL;
+  if (sodium_init() < 0) /* the Echo key below, tokens and passwords */
+    return EC_EIO;
   ec_server_t *srv = calloc(1, sizeof(*srv));
   if (srv == NULL)
     return EC_ENOMEM;
   srv->cfg = *cfg;
   srv->screen_fd = -1;
+  randombytes_buf(srv->echo_key, sizeof(srv->echo_key));
   /* A decoded document never needs more arena than a few times its size. */
   srv->arena_cap = 4 * cfg->max_body + 64 * 1024;
   srv->arena_buf = malloc(srv->arena_cap);
@@ -259,6 +264,9 @@ int ec_server_new(const ec_server_config_t *cfg, ec_server_t **out) {
   coap_register_request_handler(unknown, COAP_REQUEST_IPATCH, hnd_unknown);
   coap_add_resource(srv->ctx, unknown);
 
+  rc = ec_discovery_init(srv);
+  if (rc < 0)
+    goto fail_ctx;
   rc = ec_deployment_init(srv);
   if (rc < 0)
     goto fail_ctx;

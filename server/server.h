@@ -21,6 +21,7 @@ typedef struct {
   const char *db_path;           /**< "edgecoap.db" */
   size_t max_body;               /**< request body cap in bytes: 65536 */
   unsigned max_idle_sessions;    /**< 1000; older idle sessions are dropped */
+  unsigned max_idle_resources;   /**< status resources kept without observers: 1000 */
   unsigned session_timeout_s;    /**< 60 s without traffic ends a session */
   unsigned max_observers;        /**< per resource: 20000 */
   unsigned max_peer_observations;/**< per client session: 64 */
@@ -70,18 +71,13 @@ void ec_server_free(ec_server_t *srv);
 typedef struct ec_dedup ec_dedup_t;
 typedef struct ec_peer ec_peer_t;
 
-/** What an on-demand resource stands for (its coap userdata). */
-typedef enum {
-  EC_ROUTE_STATUS = 1,   /* /device/{d}/deployment/{x}/status */
-  EC_ROUTE_HISTORY,      /* .../status/history */
-  EC_ROUTE_DEPLOYMENTS   /* /device/{d}/deployments */
-} ec_route_kind_t;
-
+/** The status resource of one (device, deployment), made on demand (its
+ * coap userdata; res_deployment.c). */
 typedef struct ec_route {
-  struct ec_route *next;    /* every route, so they are freed at shutdown */
-  ec_route_kind_t kind;
+  struct ec_route *next;    /* srv->routes, the most recently used first */
+  struct ec_route *prev;
   char *device_id;
-  char *deployment_id;      /* lowercase; NULL for DEPLOYMENTS */
+  char *deployment_id;      /* lowercase */
   coap_resource_t *resource;
   struct ec_watch_list *watches; /* status: its observers (watch.h), made
                                   * at the first observation */
@@ -101,7 +97,11 @@ struct ec_server {
   coap_context_t *ctx;
   ec_store_t *store;
   ec_dedup_t *dedup;
-  ec_route_t *routes;
+  ec_route_t *routes;         /* most recently used first */
+  ec_route_t *routes_tail;
+  unsigned n_routes;
+  uint64_t n_evicted;         /* routes evicted since start (logged) */
+  size_t route_bytes;         /* their cached reports */
   ec_peer_t *peers;
 #define EC_PEER_BUCKETS 1024
   ec_peer_t *peer_hash[EC_PEER_BUCKETS]; /* peers by remote address (peer.c) */
@@ -122,6 +122,7 @@ struct ec_server {
   /* The key handed to libcoap during a handshake (access.c), which copies
    * it at once. */
   uint8_t psk_key[EC_STORE_DEVICE_KEY_MAX];
+  uint8_t echo_key[32]; /* Echo values' MAC key, random per start (echo.h) */
   coap_bin_const_t psk;
 };
 

@@ -220,7 +220,7 @@ static json_t *get_json(const char *path) {
   it_udp_t u;
   it_body_t b;
   json_t *j = NULL;
-  if (it_udp_open(&u, srv.port) < 0)
+  if (it_udp_open(&u, srv.port) < 0 || it_udp_verify(&u) < 0)
     return NULL;
   if (it_coap_get_blockwise(&u, path, EC_FORMAT_JSON, 1024, 200, &b,
                             ITP_RAW_TIMEOUT_MS) == 0) {
@@ -281,6 +281,9 @@ static void test_dtls_login_is_not_replayed_to_plain(void) {
   it_udp_t u;
   it_coap_msg_t *r = itp_msg_new();
   CU_ASSERT_EQUAL_FATAL(udp_from(&u, local), 0);
+  /* The plain peer can answer an Echo challenge (it is on the address):
+   * verified, it is refused for what it sends, not for being unverified. */
+  CU_ASSERT_EQUAL_FATAL(it_udp_verify(&u), 0);
   /* Its Message ID and token, without credentials: a new request, refused. */
   CU_ASSERT_EQUAL(
       raw(&u, IT_POST, d.mid, d.token, d.token_len, ITP_LOGIN, NULL, "{}", r),
@@ -354,6 +357,8 @@ static void test_reused_mid_new_report_is_stored(void) {
   it_coap_msg_t *r = itp_msg_new();
   uint8_t tok[4], tok2[4];
   CU_ASSERT_EQUAL_FATAL(it_udp_open(&u, srv.port), 0);
+  /* Plain CoAP answers large ones only to a verified address. */
+  CU_ASSERT_EQUAL_FATAL(it_udp_verify(&u), 0);
   it_udp_token(&u, tok);
   it_udp_token(&u, tok2);
   uint16_t mid = it_udp_mid(&u);
@@ -400,6 +405,8 @@ static void test_reused_mid_new_message_is_stored(void) {
   it_coap_msg_t *r = itp_msg_new();
   uint8_t tok[4];
   CU_ASSERT_EQUAL_FATAL(it_udp_open(&u, srv.port), 0);
+  /* Plain CoAP answers large ones only to a verified address. */
+  CU_ASSERT_EQUAL_FATAL(it_udp_verify(&u), 0);
   it_udp_token(&u, tok);
   uint16_t mid = it_udp_mid(&u);
   CU_ASSERT_EQUAL(raw(&u, IT_POST, mid, tok, 4, "api/2.3/statusmessages",
@@ -429,6 +436,8 @@ static void test_reused_mid_new_component_is_stored(void) {
   it_coap_msg_t *r = itp_msg_new();
   uint8_t tok[4];
   CU_ASSERT_EQUAL_FATAL(it_udp_open(&u, srv.port), 0);
+  /* Plain CoAP answers large ones only to a verified address. */
+  CU_ASSERT_EQUAL_FATAL(it_udp_verify(&u), 0);
   it_udp_token(&u, tok);
   uint16_t mid = it_udp_mid(&u);
   for (int id = 1; id <= 2; id++) {
@@ -464,7 +473,7 @@ static int suite_init(void) {
       add_identity("dev-r", "device", key_dev) < 0)
     return -1;
   it_udp_t u;
-  if (it_udp_open(&u, srv.port) < 0)
+  if (it_udp_open(&u, srv.port) < 0 || it_udp_verify(&u) < 0)
     return -1;
   int code = itp_login_raw(&u, "admin", ITP_ADMIN_PW, admin_tok, NULL);
   it_udp_close(&u);

@@ -857,7 +857,9 @@ static void test_well_known_core_lists_the_resources(void) {
   CU_ASSERT_EQUAL(it_coap_client(a, ITP_CLI_TIMEOUT_MS, &cc), 0);
   CU_ASSERT_PTR_NOT_NULL(strstr((const char *)cc.body, "</v1/Login>"));
   CU_ASSERT_PTR_NOT_NULL(
-      strstr((const char *)cc.body, "</v1/DeviceProvisioningComponents>;obs"));
+      strstr((const char *)cc.body,
+             "</v1/DeviceProvisioningComponents>;rt=\"provisioning."
+             "components\";ct=\"50 60\";obs"));
   it_cc_free(&cc);
 }
 

@@ -111,7 +111,7 @@ static int request(int method, const char *path, const char *body,
                    it_coap_msg_t *resp) {
   it_udp_t u;
   uint8_t dgram[IT_COAP_MAX_DGRAM];
-  if (it_udp_open(&u, srv.port) < 0)
+  if (it_udp_open(&u, srv.port) < 0 || it_udp_verify(&u) < 0)
     return -1;
   ssize_t n = build(&u, method, path, body, NULL, -1, false, dgram,
                     sizeof(dgram));
@@ -150,6 +150,8 @@ static long long history_after(const char *dev, long long since,
   long long last = since;
   snprintf(tail, sizeof(tail), "/history?since=%lld", since);
   CU_ASSERT_EQUAL_FATAL(it_udp_open(&u, srv.port), 0);
+  /* Plain CoAP answers large ones only to a verified address. */
+  CU_ASSERT_EQUAL_FATAL(it_udp_verify(&u), 0);
   if (it_coap_get_blockwise(&u, status_path(path, sizeof(path), dev, tail),
                             50, 1024, 100, &b, TIMEOUT_MS) == 0) {
     json_t *j = json_loadb((const char *)b.body, b.len, 0, NULL);
@@ -194,17 +196,19 @@ static void test_concurrent_writes_end_on_the_newest(void) {
 
   /* An observer of the status. */
   it_udp_t obs;
-  uint8_t otok[4], dgram[IT_COAP_MAX_DGRAM];
+  uint8_t otok[4];
   CU_ASSERT_EQUAL_FATAL(it_udp_open(&obs, srv.port), 0);
+  /* Plain CoAP answers large ones only to a verified address. */
+  CU_ASSERT_EQUAL_FATAL(it_udp_verify(&obs), 0);
   it_udp_token(&obs, otok);
-  it_coap_init(r, IT_CON, IT_GET, it_udp_mid(&obs), otok, sizeof(otok));
-  it_coap_add_uint(r, IT_OPT_OBSERVE, 0);
-  it_coap_add_path(r, path);
-  it_coap_add_uint(r, IT_OPT_ACCEPT, 50);
-  ssize_t n = it_coap_encode(r, dgram, sizeof(dgram));
-  CU_ASSERT_EQUAL_FATAL(it_coap_exchange_raw(&obs, dgram, (size_t)n, r,
-                                             TIMEOUT_MS),
-                        0);
+  /* it_coap_exchange() answers the server's Echo challenge: plain CoAP
+   * observes only a verified address. */
+  static it_coap_msg_t reg;
+  it_coap_init(&reg, IT_CON, IT_GET, it_udp_mid(&obs), otok, sizeof(otok));
+  it_coap_add_uint(&reg, IT_OPT_OBSERVE, 0);
+  it_coap_add_path(&reg, path);
+  it_coap_add_uint(&reg, IT_OPT_ACCEPT, 50);
+  CU_ASSERT_EQUAL_FATAL(it_coap_exchange(&obs, &reg, r, TIMEOUT_MS), 0);
   CU_ASSERT_EQUAL_FATAL(it_coap_opt_count(r, IT_OPT_OBSERVE), 1);
 
   long long since = 1;
@@ -313,6 +317,8 @@ static int write_if(int method, const char *dev, const char *state,
   it_coap_msg_t *r = msg_new();
   int code = -1;
   CU_ASSERT_EQUAL_FATAL(it_udp_open(&u, srv.port), 0);
+  /* Plain CoAP answers large ones only to a verified address. */
+  CU_ASSERT_EQUAL_FATAL(it_udp_verify(&u), 0);
   ssize_t n = build(&u, method, status_path(path, sizeof(path), dev, ""),
                     report(state, state), etag, len, none_match, dgram,
                     sizeof(dgram));
@@ -392,6 +398,8 @@ static uint64_t etag_in(const char *dev, int accept) {
   it_coap_msg_t *r = msg_new();
   uint64_t e = 0;
   CU_ASSERT_EQUAL_FATAL(it_udp_open(&u, srv.port), 0);
+  /* Plain CoAP answers large ones only to a verified address. */
+  CU_ASSERT_EQUAL_FATAL(it_udp_verify(&u), 0);
   it_udp_token(&u, tok);
   it_coap_init(r, IT_CON, IT_GET, it_udp_mid(&u), tok, sizeof(tok));
   it_coap_add_path(r, status_path(path, sizeof(path), dev, ""));
@@ -474,6 +482,8 @@ static void test_lone_write_is_piggybacked(void) {
     it_udp_t u;
     uint8_t dgram[IT_COAP_MAX_DGRAM];
     CU_ASSERT_EQUAL_FATAL(it_udp_open(&u, srv.port), 0);
+  /* Plain CoAP answers large ones only to a verified address. */
+  CU_ASSERT_EQUAL_FATAL(it_udp_verify(&u), 0);
     ssize_t n = build(&u, i == 1 ? IT_POST : IT_PUT, path,
                       report(states[i], "a"), NULL, -1, false, dgram,
                       sizeof(dgram));
@@ -506,6 +516,8 @@ static long max_age_of(const char *path, bool observe) {
   it_coap_msg_t *r = msg_new();
   long age = -2;
   CU_ASSERT_EQUAL_FATAL(it_udp_open(&u, srv.port), 0);
+  /* Plain CoAP answers large ones only to a verified address. */
+  CU_ASSERT_EQUAL_FATAL(it_udp_verify(&u), 0);
   it_udp_token(&u, tok);
   it_coap_init(r, IT_CON, IT_GET, it_udp_mid(&u), tok, sizeof(tok));
   if (observe)

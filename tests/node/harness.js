@@ -30,10 +30,19 @@ function freePort() {
   });
 }
 
-// A CoAP request with node-coap; resolves to the response.
-function request(opts, payload, timeoutMs = 10000) {
+// The last Echo value the server challenged with (RFC 9175; docs/API.md
+// section 1, "Amplification"). node-coap 1.5 does not answer a 4.01 with
+// Echo by itself, and it sends each request from a new port, so every
+// request carries the value once there is one.
+let echoValue = null;
+function withEcho(req) {
+  if (echoValue) req.setOption('252', echoValue);
+  return req;
+}
+
+function requestOnce(opts, payload, timeoutMs) {
   return new Promise((resolve, reject) => {
-    const req = coap.request(opts);
+    const req = withEcho(coap.request(opts));
     const t = setTimeout(() => reject(new Error(
       `no answer to ${opts.method || 'GET'} ${opts.pathname} in ${timeoutMs} ms`)),
     timeoutMs);
@@ -42,6 +51,17 @@ function request(opts, payload, timeoutMs = 10000) {
     if (payload !== undefined) req.write(payload);
     req.end();
   });
+}
+
+// A CoAP request with node-coap; resolves to the response. A 4.01 with a
+// new Echo value is answered once by repeating the request with it.
+async function request(opts, payload, timeoutMs = 10000) {
+  const res = await requestOnce(opts, payload, timeoutMs);
+  const echo = (res.options || []).find((o) => o.name === '252');
+  if (res.code !== '4.01' || !echo ||
+      (echoValue && echo.value.equals(echoValue))) return res;
+  echoValue = echo.value;
+  return requestOnce(opts, payload, timeoutMs);
 }
 
 async function startServer() {
@@ -122,4 +142,4 @@ function run(ms, body) {
   })().catch((e) => { console.error(e); process.exit(1); });
 }
 
-module.exports = { coap, request, report, check, run };
+module.exports = { coap, request, withEcho, report, check, run };

@@ -20,9 +20,11 @@ async function post(srv, dev, body) {
 function observe(srv, dev) {
   const seen = [];
   let waiter = null;
-  const req = h.coap.request({ hostname: '127.0.0.1', port: srv.port,
-    pathname: `/device/${dev}/deployment/${DEP}/status`, observe: true,
-    options: { Accept: 'application/json' } });
+  // The Echo value the harness got at start: plain CoAP observes only a
+  // verified address.
+  const req = h.withEcho(h.coap.request({ hostname: '127.0.0.1',
+    port: srv.port, pathname: `/device/${dev}/deployment/${DEP}/status`,
+    observe: true, options: { Accept: 'application/json' } }));
   let stream = null;
   req.on('response', (res) => {
     stream = res;

@@ -1297,6 +1297,23 @@ int it_coap_exchange_raw(it_udp_t *u, const uint8_t *dgram, size_t len,
   return -1;
 }
 
+int it_udp_verify(it_udp_t *u) {
+  if (u->verified)
+    return 0;
+  static it_coap_msg_t req, resp;
+  uint8_t tok[4];
+  it_udp_token(u, tok);
+  it_coap_init(&req, IT_CON, IT_GET, it_udp_mid(u), tok, sizeof(tok));
+  it_coap_add_path(&req, ".well-known/core");
+  if (it_coap_exchange(u, &req, &resp, 10000) < 0 ||
+      resp.code != IT_CODE(2, 5)) {
+    fprintf(stderr, "itest: the server did not verify this socket\n");
+    return -1;
+  }
+  u->verified = true;
+  return 0;
+}
+
 int it_coap_exchange(it_udp_t *u, const it_coap_msg_t *req, it_coap_msg_t *resp,
                      unsigned timeout_ms) {
   uint8_t dgram[IT_COAP_MAX_DGRAM];
@@ -1305,7 +1322,31 @@ int it_coap_exchange(it_udp_t *u, const it_coap_msg_t *req, it_coap_msg_t *resp,
     fprintf(stderr, "itest: the request does not fit one datagram\n");
     return -1;
   }
-  return it_coap_exchange_raw(u, dgram, (size_t)n, resp, timeout_ms);
+  int rc = it_coap_exchange_raw(u, dgram, (size_t)n, resp, timeout_ms);
+  /* A 4.01 with Echo (RFC 9175) is the server verifying this socket's
+   * address before a large answer or an observation, or asking for an
+   * Observe again once the resource exists: repeat the request with the
+   * Echo value, as libcoap's clients do, on a new Message ID. */
+  if (it_coap_opt_count(req, IT_OPT_ECHO) > 0)
+    return rc;
+  static it_coap_msg_t again; /* large: not on the stack */
+  for (int round = 0; round < 3 && rc == 0 && resp->code == IT_CODE(4, 1);
+       round++) {
+    size_t elen;
+    const uint8_t *echo = it_coap_opt(resp, IT_OPT_ECHO, 0, &elen);
+    uint8_t value[64];
+    if (echo == NULL || elen > sizeof(value))
+      break;
+    memcpy(value, echo, elen);
+    again = *req;
+    again.mid = it_udp_mid(u);
+    it_coap_add_opt(&again, IT_OPT_ECHO, value, elen);
+    n = it_coap_encode(&again, dgram, sizeof(dgram));
+    if (n < 0)
+      break;
+    rc = it_coap_exchange_raw(u, dgram, (size_t)n, resp, timeout_ms);
+  }
+  return rc;
 }
 
 static void build_request(it_udp_t *u, const it_req_t *rq, it_coap_msg_t *m) {

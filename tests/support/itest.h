@@ -250,7 +250,8 @@ enum {
   IT_OPT_BLOCK2 = 23,
   IT_OPT_BLOCK1 = 27,
   IT_OPT_SIZE2 = 28,
-  IT_OPT_SIZE1 = 60
+  IT_OPT_SIZE1 = 60,
+  IT_OPT_ECHO = 252
 };
 
 #define IT_COAP_MAX_OPTS 48
@@ -365,6 +366,7 @@ typedef struct {
   bool listening;
   bool have_peer;
   struct sockaddr_in peer; /* listening: the last datagram's sender */
+  bool verified; /* it_udp_verify() passed: the server knows its address */
 } it_udp_t;
 
 /** Open a socket connected to the loopback server on @p port. @return 0, -1 */
@@ -375,6 +377,15 @@ int it_udp_listen(it_udp_t *u);
 
 /** Close it; safe to call twice. */
 void it_udp_close(it_udp_t *u);
+
+/**
+ * Have the server verify this socket's address (RFC 9175 Echo, docs/
+ * SECURITY.md "Amplification"): one GET of /.well-known/core through
+ * it_coap_exchange(), which answers the 4.01 Echo challenge. Tests that send
+ * raw datagrams whose answers are large (logins, observations) call it
+ * first; it does nothing the second time. @return 0 or -1
+ */
+int it_udp_verify(it_udp_t *u);
 
 /** A UDP port on 127.0.0.1 that was free a moment ago, or 0. */
 uint16_t it_free_port(void);
@@ -411,7 +422,11 @@ int it_udp_recv_msg(it_udp_t *u, it_coap_msg_t *m, unsigned timeout_ms);
 int it_coap_exchange_raw(it_udp_t *u, const uint8_t *dgram, size_t len,
                          it_coap_msg_t *resp, unsigned timeout_ms);
 
-/** Encode @p req and run it_coap_exchange_raw(). */
+/**
+ * Encode @p req and run it_coap_exchange_raw(). A 4.01 answer with an Echo
+ * option (the server verifying the address, RFC 9175) is followed by the
+ * same request with that Echo, whose answer is returned.
+ */
 int it_coap_exchange(it_udp_t *u, const it_coap_msg_t *req, it_coap_msg_t *resp,
                      unsigned timeout_ms);
 
