@@ -171,7 +171,8 @@ static int buf_append(buf_t *b, const void *p, size_t n) {
     b->data = d;
     b->cap = cap;
   }
-  memcpy(b->data + b->len, p, n);
+  if (n > 0) /* an empty payload has no pointer to copy from */
+    memcpy(b->data + b->len, p, n);
   b->len += n;
   b->data[b->len] = '\0';
   return 0;
