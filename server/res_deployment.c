@@ -793,10 +793,33 @@ static void history_get(ec_req_t *rq, const char *dev, const char *dep) {
   free(h);
 }
 
+/* One page of at most EC_PAGE_BYTES of the device's deployments, after
+ * the query's "after" id; nextAfter says where the next starts when the
+ * cap ended it. */
 static void deployments_get(ec_req_t *rq, const char *dev) {
+  const uint8_t *v;
+  char after[129];
+  int alen = ec_req_query(rq, "after", &v);
+  if (alen >= 0) {
+    if (alen == 0 || alen >= (int)sizeof(after)) {
+      ec_req_problem(rq, 400, "invalid-query", "after",
+                     "after is a deploymentId (1 to 128 characters)");
+      return;
+    }
+    memcpy(after, v, (size_t)alen);
+    after[alen] = '\0';
+    if (!id_valid(after)) {
+      ec_req_problem(rq, 400, "invalid-query", "after",
+                     "after is a deploymentId: A-Z a-z 0-9 - . _ ~ : @");
+      return;
+    }
+  }
   ec_deployment_summary_t *list = NULL;
   size_t n = 0;
-  int rc = ec_store_deployments(rq->srv->store, dev, &list, &n);
+  bool more = false;
+  int rc = ec_store_deployments_page(rq->srv->store, dev,
+                                     alen >= 0 ? after : NULL, EC_PAGE_BYTES,
+                                     &list, &n, &more);
   if (rc < 0) {
     ec_req_problem(rq, 500, "storage-failure", NULL, "cannot read: %s",
                    ec_strerror(rc));
@@ -804,11 +827,18 @@ static void deployments_get(ec_req_t *rq, const char *dev) {
   }
   ssize_t len = ec_deployments_encode(rq->resp_fmt, list, n, NULL, 0);
   uint8_t *buf = len >= 0 ? malloc((size_t)len + 1) : NULL;
+  size_t out_len = (size_t)len;
   if (buf != NULL &&
-      ec_deployments_encode(rq->resp_fmt, list, n, buf, (size_t)len + 1) ==
-          len) {
+      (ec_deployments_encode(rq->resp_fmt, list, n, buf, (size_t)len + 1) !=
+           len ||
+       (more && ec_envelope_add_text(rq->resp_fmt, &buf, &out_len, "nextAfter",
+                                     list[n - 1].deployment_id) < 0))) {
+    free(buf);
+    buf = NULL;
+  }
+  if (buf != NULL) {
     ec_req_max_age(rq, READ_MAX_AGE_S);
-    ec_req_send(rq, 205, rq->resp_fmt, buf, (size_t)len, 0);
+    ec_req_send(rq, 205, rq->resp_fmt, buf, out_len, 0);
   } else {
     ec_req_problem(rq, 500, "encoding-failure", NULL,
                    "cannot encode the deployments");

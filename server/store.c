@@ -198,7 +198,7 @@ static const char *const statement_sql[ST_COUNT] = {
                        " AND seq > ?3 ORDER BY seq LIMIT ?4",
     [ST_DEPLOYMENTS] = "SELECT deployment_id, state, updated_at"
                        " FROM deployment_status WHERE device_id = ?1"
-                       " ORDER BY deployment_id",
+                       " AND deployment_id > ?2 ORDER BY deployment_id",
     [ST_EACH] = "SELECT device_id, deployment_id FROM deployment_status"
                 " ORDER BY device_id, deployment_id",
     /* One write inside a group commit runs in its own savepoint, so a write
@@ -874,7 +874,17 @@ fail_bufs:
  */
 int ec_store_deployments(ec_store_t *s, const char *device_id,
                          ec_deployment_summary_t **list, size_t *n) {
-  if (s == NULL || !store_id_ok(device_id) || list == NULL || n == NULL)
+  return ec_store_deployments_page(s, device_id, NULL, 0, list, n, NULL);
+}
+
+int ec_store_deployments_page(ec_store_t *s, const char *device_id,
+                              const char *after, size_t max_bytes,
+                              ec_deployment_summary_t **list, size_t *n,
+                              bool *more) {
+  if (more != NULL)
+    *more = false;
+  if (s == NULL || !store_id_ok(device_id) || list == NULL || n == NULL ||
+      (after != NULL && strlen(after) > EC_STORE_MAX_ID_LEN))
     return EC_EINVAL;
   *list = NULL;
   *n = 0;
@@ -884,7 +894,13 @@ int ec_store_deployments(ec_store_t *s, const char *device_id,
   int err = EC_ESTORE;
   size_t count = 0;
 
-  if (sqlite3_bind_text(st, 1, device_id, -1, SQLITE_STATIC) != SQLITE_OK) {
+  /* Every stored id is longer than "", so no "after" starts at the first;
+   * ids are lowercase, as the route spells "after". */
+  char low[EC_STORE_MAX_ID_LEN + 1] = "";
+  if (after != NULL)
+    store_lower_id(after, low);
+  if (sqlite3_bind_text(st, 1, device_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+      sqlite3_bind_text(st, 2, low, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
     store_log(s->db, "bind deployments");
     goto fail_stmt;
   }
@@ -910,6 +926,11 @@ int ec_store_deployments(ec_store_t *s, const char *device_id,
       goto fail_stmt;
     }
     count++;
+    /* A summary's answer is its id and about 80 bytes more. */
+    if (max_bytes > 0 && strs.len + 80 * count >= max_bytes) {
+      rc = store_page_cut(st, more);
+      break;
+    }
   }
   if (rc != SQLITE_DONE) {
     store_log(s->db, "read deployments");

@@ -158,8 +158,20 @@ int ec_store_deployments(ec_store_t *s, const char *device_id,
                          ec_deployment_summary_t **list, size_t *n);
 
 /**
- * Call @p fn once for every (device, deployment) that has a status, so the
- * server can set up observable resources at start-up. A non-zero return
+ * ec_store_deployments() from the first deploymentId after @p after (NULL:
+ * from the first), stopping once the page's answer would pass about
+ * @p max_bytes (0: no cap); at least one when there is one.
+ * @param[out] more  set when the cap ended the page and more follow (the next
+ *                   starts after the last id); may be NULL
+ */
+int ec_store_deployments_page(ec_store_t *s, const char *device_id,
+                              const char *after, size_t max_bytes,
+                              ec_deployment_summary_t **list, size_t *n,
+                              bool *more);
+
+/**
+ * Call @p fn once for every (device, deployment) that has a status (the
+ * server itself makes resources on demand and walks none). A non-zero return
  * from @p fn stops the walk and is returned. The strings live only during
  * the call. @p fn may read the store but not write to it or start another
  * walk (those calls return EC_EINVAL).

@@ -31,4 +31,9 @@ uint64_t ec_mono_ms(void);
 int ec_envelope_add_int(ec_format_t fmt, uint8_t **buf, size_t *len,
                         const char *key, int64_t value);
 
+/** ec_envelope_add_int() with a text value of at most 255 bytes that JSON
+ * need not escape (a route id). */
+int ec_envelope_add_text(ec_format_t fmt, uint8_t **buf, size_t *len,
+                         const char *key, const char *value);
+
 #endif /* EDGECOAP_UTIL_H */

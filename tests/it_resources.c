@@ -21,8 +21,10 @@
  * 2. thousands of first reports (distinct devices) keep the server's RSS
  *    bounded once the idle resources are at their cap;
  * 3. a status whose resource was evicted still answers, and can be
- *    observed again (the Observe is answered with an Echo challenge that
- *    the client repeats, then notifications follow).
+ *    observed again (notifications follow), by raw datagrams and by
+ *    libcoap's coap-client;
+ * 4. the deployments of a device with hundreds of them come page by page,
+ *    each page bounded, nextAfter reaching every one.
  * EC_RES_REPORTS changes how many first reports test 2 sends (bench/rss).
  * Test 3 needs the small cap (not with EC_RES_DEFAULTS).
  */
@@ -63,15 +65,17 @@ static void status_path(char *out, size_t cap, int dev) {
   snprintf(out, cap, "device/res-dev%05d/deployment/" DEP "/status", dev);
 }
 
-/* One small report of device @p dev; the code answered, or -1. */
-static int report(it_udp_t *u, int dev, const char *state) {
-  char path[128], body[256];
-  status_path(path, sizeof(path), dev);
+/* One small report of @p dev_name's deployment @p dep; the code, or -1. */
+static int put_report(it_udp_t *u, const char *dev_name, const char *dep,
+                      const char *state) {
+  char path[192], body[256];
+  snprintf(path, sizeof(path), "device/%s/deployment/%s/status", dev_name,
+           dep);
   int n = snprintf(body, sizeof(body),
                    "{\"apiVersion\":\"deployment.margo/v1\",\"kind\":"
-                   "\"DeploymentStatus\",\"deploymentId\":\"" DEP
-                   "\",\"status\":{\"state\":\"%s\"},\"components\":[]}",
-                   state);
+                   "\"DeploymentStatus\",\"deploymentId\":\"%s\",\"status\":"
+                   "{\"state\":\"%s\"},\"components\":[]}",
+                   dep, state);
   it_req_t rq = IT_REQ(IT_PUT, path);
   rq.content_format = 50;
   rq.payload = body;
@@ -80,6 +84,13 @@ static int report(it_udp_t *u, int dev, const char *state) {
   if (it_coap_request(u, &rq, &resp, TIMEOUT_MS) < 0)
     return -1;
   return IT_CODE_INT(resp.code);
+}
+
+/* One small report of device number @p dev. */
+static int report(it_udp_t *u, int dev, const char *state) {
+  char name[32];
+  snprintf(name, sizeof(name), "res-dev%05d", dev);
+  return put_report(u, name, DEP, state);
 }
 
 /* GET /.well-known/core[?query] whole; its length, or -1. */
@@ -243,12 +254,58 @@ static void test_evicted_resource_answers_and_is_observed_again(void) {
   CU_ASSERT_TRUE(it_server_alive(&srv, 2000));
 }
 
+/* A device with many deployments lists them page by page (nextAfter). */
+static void test_deployments_list_pages(void) {
+  CU_ASSERT_TRUE_FATAL(started);
+  enum { N = 600 };
+  for (int i = 0; i < N; i++) {
+    char dep[40];
+    snprintf(dep, sizeof(dep), "%08d-0000-4000-8000-00000000d00d", i);
+    CU_ASSERT_EQUAL_FATAL(put_report(&udp, "res-many", dep, "Pending"), 201);
+  }
+  char after[64] = "";
+  int seen = 0, pages = 0;
+  size_t biggest = 0;
+  for (; pages < N; pages++) {
+    char path[160];
+    snprintf(path, sizeof(path), "device/res-many/deployments%s%s",
+             after[0] ? "?after=" : "", after);
+    it_body_t b;
+    CU_ASSERT_EQUAL_FATAL(
+        it_coap_get_blockwise(&udp, path, 50, 1024, 200, &b, TIMEOUT_MS), 0);
+    CU_ASSERT_EQUAL_FATAL(b.code, IT_CODE(2, 5));
+    if (b.len > biggest)
+      biggest = b.len;
+    /* Count the entries; the last id and nextAfter by hand (no jansson). */
+    const char *doc = (const char *)b.body;
+    for (const char *q = doc; (q = strstr(q, "\"deploymentId\":")) != NULL; q++)
+      seen++;
+    const char *next = strstr(doc, "\"nextAfter\":\"");
+    if (next == NULL) {
+      free(b.body);
+      break;
+    }
+    next += strlen("\"nextAfter\":\"");
+    size_t k = strcspn(next, "\"");
+    CU_ASSERT_FATAL(k > 0 && k < sizeof(after));
+    memcpy(after, next, k);
+    after[k] = '\0';
+    free(b.body);
+  }
+  fprintf(stderr, "\n  %d deployments of one device in %d pages, the largest "
+          "%zu bytes\n", seen, pages + 1, biggest);
+  CU_ASSERT_EQUAL(seen, N);
+  CU_ASSERT_TRUE(pages > 0);
+  CU_ASSERT_TRUE(biggest <= 2 * 16 * 1024);
+}
+
 static const ec_test_t tests[] = {
     {test_discovery_does_not_grow_with_devices,
      "discovery_does_not_grow_with_devices"},
     {test_first_reports_keep_memory_flat, "first_reports_keep_memory_flat"},
     {test_evicted_resource_answers_and_is_observed_again,
      "evicted_resource_answers_and_is_observed_again"},
+    {test_deployments_list_pages, "deployments_list_pages"},
 };
 
 int main(void) {
