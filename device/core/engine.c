@@ -254,8 +254,46 @@ static void on_block(ec_dev_t *dev, ec__dev_xchg_t *x, const ec_coap_msg_t *m,
 }
 
 /* A response (piggybacked or separate) or a notification for @p x. */
+/*
+ * A 4.01 with an Echo option (RFC 9175): over plain CoAP the server answers
+ * an address it has not verified at most three times the request, and
+ * observes only a verified one (docs/API.md section 1, "Amplification").
+ * A GET goes again once, with the value after its options and on a new
+ * Message ID; later blocks and re-registrations are built from req_len,
+ * without it (the session is verified by then). True when sent again.
+ */
+static bool echo_again(ec_dev_t *dev, ec__dev_xchg_t *x,
+                       const ec_coap_msg_t *m, uint32_t now) {
+  const uint8_t *v;
+  size_t n;
+  uint8_t val[40];
+  if (m->code != EC_COAP_CODE(4, 1) || x->echoed || x->uploading ||
+      x->fetching || x->buf[1] != EC_COAP_GET ||
+      ec_coap_opt(m, EC_COAP_OPT_ECHO, 0, &v, &n) != 1 || n == 0 ||
+      n > sizeof val) {
+    return false;
+  }
+  ec__copy(val, v, n);
+  ec_coap_build_t b = {x->buf, x->cap, x->req_len, EC_COAP_OPT_ACCEPT, 0};
+  ec_coap_add(&b, EC_COAP_OPT_ECHO, val, n);
+  int len = ec_coap_finish(&b);
+  if (len < 0) {
+    return false;
+  }
+  x->echoed = true;
+  x->len = (uint16_t)len;
+  x->mid = dev->next_mid++;
+  x->buf[2] = (uint8_t)(x->mid >> 8);
+  x->buf[3] = (uint8_t)x->mid;
+  (void)transmit(dev, x, now);
+  return true;
+}
+
 static void answer(ec_dev_t *dev, ec__dev_xchg_t *x, const ec_coap_msg_t *m,
                    uint32_t now) {
+  if (echo_again(dev, x, m, now)) {
+    return;
+  }
   ec_dev_answer_t a;
   uint32_t v;
   ec__zero(&a, sizeof a);

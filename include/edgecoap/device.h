@@ -58,7 +58,8 @@ enum {
   EC_COAP_OPT_BLOCK2 = 23,
   EC_COAP_OPT_BLOCK1 = 27,
   EC_COAP_OPT_SIZE2 = 28,
-  EC_COAP_OPT_SIZE1 = 60
+  EC_COAP_OPT_SIZE1 = 60,
+  EC_COAP_OPT_ECHO = 252 /* RFC 9175 */
 };
 
 /**
@@ -333,6 +334,7 @@ typedef struct {
   bool have_seq;
   bool fetching;     /* asking for the next block of an answer */
   bool uploading;    /* sending a report block by block (Block1) */
+  bool echoed;       /* sent again with the server's Echo value */
   uint8_t szx;       /* the upload's block size exponent */
   uint8_t etag_len;
   uint8_t etag[8];   /* of the answer being reassembled */
