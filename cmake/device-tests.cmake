@@ -31,4 +31,4 @@ target_compile_definitions(it_device PRIVATE
   EC_DEVICE_REPORT_BIN="$<TARGET_FILE:edgecoap-device-report>")
 add_dependencies(it_device edgecoap-server edgecoap-device-report)
 add_test(NAME integration_device COMMAND it_device)
-set_tests_properties(integration_device PROPERTIES TIMEOUT 180)
+set_tests_properties(integration_device PROPERTIES TIMEOUT 300)
