@@ -253,7 +253,6 @@ static void on_block(ec_dev_t *dev, ec__dev_xchg_t *x, const ec_coap_msg_t *m,
   deliver(dev, x, a, notification, now);
 }
 
-/* A response (piggybacked or separate) or a notification for @p x. */
 /*
  * A 4.01 with an Echo option (RFC 9175): over plain CoAP the server answers
  * an address it has not verified at most three times the request, and
@@ -289,6 +288,7 @@ static bool echo_again(ec_dev_t *dev, ec__dev_xchg_t *x,
   return true;
 }
 
+/* A response (piggybacked or separate) or a notification for @p x. */
 static void answer(ec_dev_t *dev, ec__dev_xchg_t *x, const ec_coap_msg_t *m,
                    uint32_t now) {
   if (echo_again(dev, x, m, now)) {
