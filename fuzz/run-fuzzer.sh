@@ -21,7 +21,7 @@ export EDGECOAP_FUZZ_HISTORY="${EDGECOAP_FUZZ_HISTORY:-$work/history}"
 # Documents stay below the server's datagram-sized bodies' worth of nesting
 # and caps; a datagram is at most what fits one UDP packet on Ethernet.
 case $h in
-request) max=1280 ;;
+request | device_coap) max=1280 ;;
 *) max=4096 ;;
 esac
 exec "$build/fuzz/fuzz_$h" -max_len=$max -max_total_time="$secs" \
