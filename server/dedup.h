@@ -34,7 +34,7 @@ typedef struct {
 } ec_dedup_key_t;
 
 typedef struct {
-  void *route;      /* what the write went to (an ec_route_t, or a module's key) */
+  void *route;      /* which module remembered it (a module's own tag) */
   int code;         /* the CoAP code answered, e.g. 201 */
   int64_t ref;      /* what was written: a sequence number or first id */
   int64_t count;    /* how many records (batches) */

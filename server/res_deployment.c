@@ -428,18 +428,26 @@ static void status_get(ec_req_t *rq, ec_route_t *rt) {
   send_cached(rq, rt, 205);
 }
 
+/*
+ * What this module's dedup entries name as their route. Not the ec_route_t:
+ * an idle route may be evicted and made again inside the dedup window, and a
+ * retransmission must still find its answer. The key covers the Uri-Path, so
+ * a matching entry of this module is a write to this very status.
+ */
+static const char status_writes = 's';
+#define DEDUP_ROUTE ((void *)&status_writes)
+
 /* Answer a retransmitted write with its first answer, rebuilt from history. */
-static int replay(ec_req_t *rq, ec_route_t *rt) {
-  if (coap_pdu_get_type(rq->request) != COAP_MESSAGE_CON || rt == NULL)
+static int replay(ec_req_t *rq, const char *dev, const char *dep) {
+  if (coap_pdu_get_type(rq->request) != COAP_MESSAGE_CON)
     return 0;
   const ec_dedup_answer_t *a =
       ec_dedup_find(rq->srv->dedup, ec_req_dedup_key(rq));
-  if (a == NULL || a->route != rt)
+  if (a == NULL || a->route != DEDUP_ROUTE)
     return 0;
   ec_history_entry_t *h = NULL;
   size_t n = 0;
-  int rc = ec_store_history(rq->srv->store, rt->device_id, rt->deployment_id,
-                            a->ref - 1, 1, &h, &n);
+  int rc = ec_store_history(rq->srv->store, dev, dep, a->ref - 1, 1, &h, &n);
   if (rc < 0 || n != 1 || h[0].seq != a->ref) {
     free(h);
     ec_req_problem(rq, 500, "storage-failure", NULL,
@@ -447,7 +455,7 @@ static int replay(ec_req_t *rq, ec_route_t *rt) {
     return 1;
   }
   ec_log(EC_LOG_INFO, "status %s/%s: retransmission of seq %lld answered again",
-         rt->device_id, rt->deployment_id, (long long)a->ref);
+         dev, dep, (long long)a->ref);
   if (rq->resp_fmt == EC_FORMAT_CBOR) {
     ec_req_send(rq, a->code, EC_FORMAT_CBOR, h[0].report, h[0].report_len,
                 status_etag(a->ref, EC_FORMAT_CBOR));
@@ -501,7 +509,7 @@ static void pending_done(ec_server_t *srv, ec_pending_t *base) {
   } else {
     cache_put(srv, rt, p->seq, cbor, p->cbor_len, json, p->json_len);
   }
-  ec_dedup_answer_t a = {rt, p->code, p->seq, 1};
+  ec_dedup_answer_t a = {DEDUP_ROUTE, p->code, p->seq, 1};
   ec_dedup_put(srv->dedup, &p->key, &a);
   ec_log(EC_LOG_DEBUG, "status %s/%s: %s, changed (seq %lld, %u observers)",
          rt->device_id, rt->deployment_id, ec_state_name(p->state),
@@ -660,7 +668,7 @@ static int preconditions(ec_req_t *rq, ec_route_t *rt, const char *dev,
 /* POST or PUT a report. @p rt is NULL when the pair has no resources yet. */
 static void status_write(ec_req_t *rq, ec_route_t *rt, const char *dev,
                          const char *dep) {
-  if (replay(rq, rt))
+  if (replay(rq, dev, dep))
     return;
   int more = ec_req_body(rq);
   if (more <= 0)
@@ -719,6 +727,10 @@ static void status_write(ec_req_t *rq, ec_route_t *rt, const char *dev,
       same_path(rq->request, rt->resource))
     rq->resource = rt->resource;
   int code = created ? 201 : 204;
+  /* Remembered before anything else can fail: it is stored. */
+  ec_dedup_answer_t a = {DEDUP_ROUTE, code, seq, 1};
+  if (coap_pdu_get_type(rq->request) == COAP_MESSAGE_CON)
+    ec_dedup_put(rq->srv->dedup, ec_req_dedup_key(rq), &a);
   if (rt == NULL || cache_set(rq->srv, rt, seq, doc, (size_t)n, &st) < 0) {
     /* The report is stored; answer it from the encoded copy we still have. */
     ec_req_empty(rq, code);
@@ -727,9 +739,6 @@ static void status_write(ec_req_t *rq, ec_route_t *rt, const char *dev,
     return;
   }
   routes_evict(rq->srv, rt); /* the cache grew */
-  ec_dedup_answer_t a = {rt, code, seq, 1};
-  if (coap_pdu_get_type(rq->request) == COAP_MESSAGE_CON)
-    ec_dedup_put(rq->srv->dedup, ec_req_dedup_key(rq), &a);
   ec_log(created ? EC_LOG_INFO : EC_LOG_DEBUG,
          "status %s/%s: %s, %s (seq %lld, %u observers)", dev, dep,
          ec_state_name(st.state), created ? "created" : "changed",

@@ -400,6 +400,52 @@ static void test_reused_mid_new_report_is_stored(void) {
   free(r);
 }
 
+/* The server keeps at most --max-idle-resources status resources (4 here)
+ * and makes an evicted one again on demand; a retransmission that arrives
+ * after its status was evicted is still the same request, answered from
+ * memory and not stored twice. */
+static void test_retransmission_after_eviction_is_not_reapplied(void) {
+  char path[256], states[256];
+  it_udp_t u;
+  it_coap_msg_t *r = itp_msg_new();
+  uint8_t tok[4];
+  CU_ASSERT_EQUAL_FATAL(it_udp_open(&u, srv.port), 0);
+  CU_ASSERT_EQUAL_FATAL(it_udp_verify(&u), 0);
+  it_udp_token(&u, tok);
+  uint16_t mid = it_udp_mid(&u);
+  status_path(path, sizeof(path), "dev-ev", "");
+  CU_ASSERT_EQUAL(raw(&u, IT_POST, mid, tok, 4, path, NULL,
+                      report("dev-ev", "Installing"), r),
+                  0);
+  CU_ASSERT_EQUAL(IT_CODE_INT(r->code), 201);
+
+  /* Reports of ten other devices evict dev-ev's resource. */
+  int evicted = it_server_log_count(&srv, "resource evicted");
+  for (int i = 0; i < 10; i++) {
+    char dev[32], other[256];
+    uint8_t t2[4];
+    snprintf(dev, sizeof(dev), "dev-ev-%d", i);
+    it_udp_token(&u, t2);
+    CU_ASSERT_EQUAL(raw(&u, IT_POST, it_udp_mid(&u), t2, 4,
+                        status_path(other, sizeof(other), dev, ""), NULL,
+                        report(dev, "Pending"), r),
+                    0);
+    CU_ASSERT_EQUAL(IT_CODE_INT(r->code), 201);
+  }
+  CU_ASSERT_TRUE(it_server_log_count(&srv, "resource evicted") > evicted);
+
+  /* The first request again, byte for byte. */
+  CU_ASSERT_EQUAL(raw(&u, IT_POST, mid, tok, 4, path, NULL,
+                      report("dev-ev", "Installing"), r),
+                  0);
+  CU_ASSERT_EQUAL(IT_CODE_INT(r->code), 201);
+  CU_ASSERT_TRUE(payload_has(r, "Installing"));
+  history_states("dev-ev", states, sizeof(states));
+  CU_ASSERT_STRING_EQUAL(states, "Installing");
+  it_udp_close(&u);
+  free(r);
+}
+
 static void test_reused_mid_new_message_is_stored(void) {
   it_udp_t u;
   it_coap_msg_t *r = itp_msg_new();
@@ -466,7 +512,8 @@ static int suite_init(void) {
   psk_port = it_free_port();
   char pport[8];
   snprintf(pport, sizeof(pport), "%u", psk_port);
-  const char *extra[] = {"--dtls", "--psk-port", pport, NULL};
+  const char *extra[] = {"--dtls", "--psk-port", pport,
+                         "--max-idle-resources", "4", NULL};
   itp_use_server(&srv);
   if (psk_port == 0 || itp_start_server(&srv, extra) < 0 ||
       add_identity("op1", "operator", key_op) < 0 ||
@@ -486,6 +533,8 @@ static const ec_test_t tests[] = {
     {test_dtls_write_is_not_replayed_to_plain,
      "dtls_write_is_not_replayed_to_plain"},
     {test_reused_mid_new_report_is_stored, "reused_mid_new_report_is_stored"},
+    {test_retransmission_after_eviction_is_not_reapplied,
+     "retransmission_after_eviction_is_not_reapplied"},
     {test_reused_mid_new_message_is_stored,
      "reused_mid_new_message_is_stored"},
     {test_reused_mid_new_component_is_stored,
