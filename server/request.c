@@ -408,6 +408,34 @@ static int send_blocks(ec_req_t *rq, int code, ec_format_t fmt,
   return 1;
 }
 
+int ec_req_request_id(ec_req_t *rq, const uint8_t **id, size_t *len) {
+  coap_opt_filter_t filter;
+  coap_opt_iterator_t it;
+  coap_option_filter_clear(&filter);
+  coap_option_filter_set(&filter, EC_OPTION_REQUEST_ID);
+  coap_option_iterator_init(rq->request, &it, &filter);
+  const coap_opt_t *opt = coap_option_next(&it);
+  if (opt == NULL)
+    return 0;
+  size_t n = coap_opt_length(opt);
+  if (coap_option_next(&it) != NULL) {
+    ec_req_problem(rq, 402, "invalid-request-id", NULL,
+                   "Request-Id (option %d) may appear once",
+                   EC_OPTION_REQUEST_ID);
+    return -1;
+  }
+  if (n < EC_REQUEST_ID_MIN || n > EC_REQUEST_ID_MAX) {
+    ec_req_problem(rq, 402, "invalid-request-id", NULL,
+                   "Request-Id (option %d) is %d to %d bytes, not %zu",
+                   EC_OPTION_REQUEST_ID, EC_REQUEST_ID_MIN, EC_REQUEST_ID_MAX,
+                   n);
+    return -1;
+  }
+  *id = coap_opt_value(opt);
+  *len = n;
+  return 1;
+}
+
 /*
  * A request for a block past the end of the representation (RFC 7959
  * section 2.4 leaves the answer open): 4.02 Bad Option, saying why, rather

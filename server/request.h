@@ -105,6 +105,20 @@ void ec_req_problem(ec_req_t *rq, int code, const char *title,
 /** Answer a codec refusal: EC_ESEMANTIC is 4.22, EC_ETOOBIG 4.13, others 4.00. */
 void ec_req_codec_error(ec_req_t *rq, const ec_codec_error_t *err);
 
+/*
+ * Request-Id (API.md): an elective option in the experimental range that a
+ * client puts on a write and keeps across its retries and reboots, so that
+ * the server recognises a repeat whatever its Message ID or address.
+ */
+#define EC_OPTION_REQUEST_ID 65004
+
+/**
+ * The request's Request-Id. @return 0 when it has none, 1 with *id and
+ * *len (EC_REQUEST_ID_MIN..MAX bytes, the request's own buffer), or -1 when
+ * it was answered 4.02 (a wrong length or more than one).
+ */
+int ec_req_request_id(ec_req_t *rq, const uint8_t **id, size_t *len);
+
 /** Answer a storage failure (5.00), saying so. */
 void ec_req_store_error(ec_req_t *rq, int rc);
 

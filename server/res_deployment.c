@@ -437,6 +437,25 @@ static void status_get(ec_req_t *rq, ec_route_t *rt) {
 static const char status_writes = 's';
 #define DEDUP_ROUTE ((void *)&status_writes)
 
+/* Answer @p code with stored report @p seq, @p cbor, in the response format. */
+static void send_stored(ec_req_t *rq, int code, int64_t seq,
+                        const uint8_t *cbor, size_t cbor_len) {
+  if (rq->resp_fmt == EC_FORMAT_CBOR) {
+    ec_req_send(rq, code, EC_FORMAT_CBOR, cbor, cbor_len,
+                status_etag(seq, EC_FORMAT_CBOR));
+    return;
+  }
+  uint8_t *json = NULL;
+  ssize_t len = ec_cbor_to_json(cbor, cbor_len, NULL, 0);
+  if (len >= 0 && (json = malloc((size_t)len + 1)) != NULL &&
+      ec_cbor_to_json(cbor, cbor_len, (char *)json, (size_t)len + 1) == len)
+    ec_req_send(rq, code, EC_FORMAT_JSON, json, (size_t)len,
+                status_etag(seq, EC_FORMAT_JSON));
+  else
+    ec_req_problem(rq, 500, "out-of-memory", NULL, "cannot encode");
+  free(json);
+}
+
 /* Answer a retransmitted write with its first answer, rebuilt from history. */
 static int replay(ec_req_t *rq, const char *dev, const char *dep) {
   if (coap_pdu_get_type(rq->request) != COAP_MESSAGE_CON)
@@ -456,22 +475,55 @@ static int replay(ec_req_t *rq, const char *dev, const char *dep) {
   }
   ec_log(EC_LOG_INFO, "status %s/%s: retransmission of seq %lld answered again",
          dev, dep, (long long)a->ref);
-  if (rq->resp_fmt == EC_FORMAT_CBOR) {
-    ec_req_send(rq, a->code, EC_FORMAT_CBOR, h[0].report, h[0].report_len,
-                status_etag(a->ref, EC_FORMAT_CBOR));
-  } else {
-    uint8_t *json = NULL;
-    ssize_t len = ec_cbor_to_json(h[0].report, h[0].report_len, NULL, 0);
-    if (len >= 0 && (json = malloc((size_t)len + 1)) != NULL &&
-        ec_cbor_to_json(h[0].report, h[0].report_len, (char *)json,
-                        (size_t)len + 1) == len)
-      ec_req_send(rq, a->code, EC_FORMAT_JSON, json, (size_t)len,
-                  status_etag(a->ref, EC_FORMAT_JSON));
-    else
-      ec_req_problem(rq, 500, "out-of-memory", NULL, "cannot encode");
-    free(json);
-  }
+  send_stored(rq, a->code, a->ref, h[0].report, h[0].report_len);
   free(h);
+  return 1;
+}
+
+/*
+ * A write whose Request-Id the device used before (API.md, "Request-Id"):
+ * the same report is answered 2.04 with what was stored then, and nothing
+ * is written again; another report under that id is 4.09. @p doc is the
+ * request's report in the stored (CBOR) form. Returns 1 when answered, 0
+ * when the id is new.
+ */
+static int repeat(ec_req_t *rq, const char *dev, const char *dep,
+                  const uint8_t *rid, size_t rid_len, const uint8_t *doc,
+                  size_t doc_len) {
+  ec_store_t *store = rq->srv->store;
+  char was[EC_STORE_MAX_ID_LEN + 1];
+  int64_t seq = 0;
+  uint8_t *old = NULL;
+  size_t old_len = 0;
+  int rc = ec_store_status_by_request(store, dev, rid, rid_len, was, &seq,
+                                      &old, &old_len);
+  if (rc == 0 && ec_store_in_batch(store)) {
+    /* Written in the open batch, so not durable yet: commit before saying
+     * it is stored (a failed commit took it away: then it is new). */
+    free(old);
+    old = NULL;
+    ec_batch_commit(rq->srv);
+    rc = ec_store_status_by_request(store, dev, rid, rid_len, was, &seq,
+                                    &old, &old_len);
+  }
+  if (rc == EC_ENOTFOUND)
+    return 0;
+  if (rc < 0) {
+    ec_req_store_error(rq, rc);
+    return 1;
+  }
+  if (strcmp(was, dep) != 0 || old_len != doc_len ||
+      memcmp(old, doc, doc_len) != 0) {
+    ec_req_problem(rq, 409, "request-id-conflict", NULL,
+                   "this Request-Id names another write of device %s "
+                   "(deployment %s, history seq %lld)",
+                   dev, was, (long long)seq);
+  } else {
+    ec_log(EC_LOG_INFO, "status %s/%s: repeat of seq %lld (Request-Id) "
+           "answered again", dev, dep, (long long)seq);
+    send_stored(rq, 204, seq, old, old_len);
+  }
+  free(old);
   return 1;
 }
 
@@ -546,7 +598,8 @@ static void pending_free(ec_pending_t *base) {
  */
 static int status_write_batched(ec_req_t *rq, ec_route_t *rt,
                                 const ec_deployment_status_t *st, uint8_t *doc,
-                                size_t doc_len) {
+                                size_t doc_len, const uint8_t *rid,
+                                size_t rid_len) {
   ec_server_t *srv = rq->srv;
   /* A write alone in its round would be a batch of one: commit it at once
    * and answer it in the ACK (2 datagrams, not an empty ACK and a separate
@@ -566,7 +619,7 @@ static int status_write_batched(ec_req_t *rq, ec_route_t *rt,
     return 0;
   }
   ec_status_write_t w = {rt->device_id, rt->deployment_id, st->state, doc,
-                         doc_len, ec_now_ms()};
+                         doc_len, ec_now_ms(), rid, rid_len};
   int created = 0;
   int rc = ec_store_status_put(srv->store, &w, &created, &p->seq);
   if (rc < 0) {
@@ -670,6 +723,10 @@ static void status_write(ec_req_t *rq, ec_route_t *rt, const char *dev,
                          const char *dep) {
   if (replay(rq, dev, dep))
     return;
+  const uint8_t *rid = NULL;
+  size_t rid_len = 0;
+  if (ec_req_request_id(rq, &rid, &rid_len) < 0)
+    return;
   int more = ec_req_body(rq);
   if (more <= 0)
     return;
@@ -678,8 +735,6 @@ static void status_write(ec_req_t *rq, ec_route_t *rt, const char *dev,
                    "a DeploymentStatus document is required");
     return;
   }
-  if (preconditions(rq, rt, dev, dep) < 0)
-    return;
 
   ec_deployment_status_t st;
   ec_codec_error_t err;
@@ -698,15 +753,23 @@ static void status_write(ec_req_t *rq, ec_route_t *rt, const char *dev,
     ec_req_problem(rq, 500, "out-of-memory", NULL, "cannot encode the report");
     return;
   }
+  /* A repeat is answered before the preconditions: what they guard was
+   * already decided by the write it repeats. */
+  if ((rid_len > 0 && repeat(rq, dev, dep, rid, rid_len, doc, (size_t)n)) ||
+      preconditions(rq, rt, dev, dep) < 0) {
+    free(doc);
+    return;
+  }
 
   /* A confirmable single-datagram write to a known pair joins the group
    * commit; first reports and block-wise uploads go the synchronous way. */
   if (rq->batch_ok && rt != NULL && !rq->upload_done &&
       coap_pdu_get_type(rq->request) == COAP_MESSAGE_CON &&
-      status_write_batched(rq, rt, &st, doc, (size_t)n))
+      status_write_batched(rq, rt, &st, doc, (size_t)n, rid, rid_len))
     return;
 
-  ec_status_write_t w = {dev, dep, st.state, doc, (size_t)n, ec_now_ms()};
+  ec_status_write_t w = {dev,         dep, st.state, doc, (size_t)n,
+                         ec_now_ms(), rid, rid_len};
   int created = 0;
   int64_t seq = 0;
   int rc = ec_store_status_put(rq->srv->store, &w, &created, &seq);

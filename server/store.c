@@ -20,7 +20,10 @@
  *     seq           INTEGER NOT NULL   per pair, 1, 2, ... without gaps
  *     received_at   INTEGER NOT NULL   ms since the epoch (UTC)
  *     doc           BLOB    NOT NULL
+ *     request_id    BLOB               the client's Request-Id (8-16 bytes)
+ *                                      or NULL; migration 6
  *     UNIQUE (device_id, deployment_id, seq)   also the index history reads use
+ *     UNIQUE (device_id, request_id) WHERE request_id IS NOT NULL
  *
  * Both tables are STRICT. Triggers refuse UPDATE and DELETE on
  * status_history; a retention policy would arrive as a migration that
@@ -166,6 +169,13 @@ static const char *const migrations[] = {
      * (server/res_provisioning.c). NULL: none. */
     "ALTER TABLE prov_provisionings ADD COLUMN"
     "  owner_id INTEGER REFERENCES prov_users (id);",
+    /* Request identifiers (API.md, "Request-Id"): the client's name of a
+     * write, kept with the history entry it made, so a repeat of it, however
+     * much later, is recognised. One per device across its deployments. */
+    "ALTER TABLE status_history ADD COLUMN request_id BLOB"
+    "  CHECK (request_id IS NULL OR length(request_id) BETWEEN 8 AND 16);"
+    "CREATE UNIQUE INDEX status_history_request"
+    " ON status_history (device_id, request_id) WHERE request_id IS NOT NULL;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -189,8 +199,8 @@ static const char *const statement_sql[ST_COUNT] = {
         " RETURNING last_seq",
     [ST_HISTORY_INSERT] =
         "INSERT INTO status_history"
-        " (device_id, deployment_id, seq, received_at, doc)"
-        " VALUES (?1, ?2, ?3, ?4, ?5)",
+        " (device_id, deployment_id, seq, received_at, doc, request_id)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [ST_STATUS_GET] = "SELECT doc, updated_at, last_seq FROM deployment_status"
                       " WHERE device_id = ?1 AND deployment_id = ?2",
     [ST_HISTORY_GET] = "SELECT seq, received_at, doc FROM status_history"
@@ -206,6 +216,8 @@ static const char *const statement_sql[ST_COUNT] = {
     [ST_SAVEPOINT] = "SAVEPOINT ec_write",
     [ST_RELEASE] = "RELEASE ec_write",
     [ST_ROLLBACK_TO] = "ROLLBACK TO ec_write",
+    [ST_BY_REQUEST] = "SELECT deployment_id, seq, doc FROM status_history"
+                      " WHERE device_id = ?1 AND request_id = ?2",
 };
 
 
@@ -606,7 +618,10 @@ int ec_store_status_put(ec_store_t *s, const ec_status_write_t *w, int *created,
                         int64_t *seq) {
   if (s == NULL || w == NULL || !store_id_ok(w->device_id) ||
       !store_id_ok(w->deployment_id) || (int)w->state < 0 ||
-      w->state >= EC_STATE_COUNT || (w->doc == NULL && w->doc_len > 0))
+      w->state >= EC_STATE_COUNT || (w->doc == NULL && w->doc_len > 0) ||
+      (w->request_id_len > 0 &&
+       (w->request_id == NULL || w->request_id_len < EC_REQUEST_ID_MIN ||
+        w->request_id_len > EC_REQUEST_ID_MAX)))
     return EC_EINVAL;
   if (s->walking)
     return EC_EINVAL;
@@ -650,7 +665,10 @@ int ec_store_status_put(ec_store_t *s, const ec_status_write_t *w, int *created,
   if (sqlite3_bind_int64(hi, 3, new_seq) != SQLITE_OK ||
       sqlite3_bind_int64(hi, 4, w->received_at_ms) != SQLITE_OK ||
       sqlite3_bind_blob64(hi, 5, doc, (sqlite3_uint64)w->doc_len,
-                          SQLITE_STATIC) != SQLITE_OK) {
+                          SQLITE_STATIC) != SQLITE_OK ||
+      (w->request_id_len > 0 &&
+       sqlite3_bind_blob(hi, 6, w->request_id, (int)w->request_id_len,
+                         SQLITE_STATIC) != SQLITE_OK)) {
     store_log(s->db, "bind history");
     goto fail_hi;
   }
@@ -687,6 +705,58 @@ fail_txn:
     store_rollback(s);
   }
   return EC_ESTORE;
+}
+
+int ec_store_status_by_request(ec_store_t *s, const char *device_id,
+                               const uint8_t *rid, size_t rid_len,
+                               char dep[EC_STORE_MAX_ID_LEN + 1],
+                               int64_t *seq, uint8_t **doc, size_t *doc_len) {
+  if (s == NULL || !store_id_ok(device_id) || rid == NULL ||
+      rid_len < EC_REQUEST_ID_MIN || rid_len > EC_REQUEST_ID_MAX ||
+      dep == NULL || doc == NULL || doc_len == NULL)
+    return EC_EINVAL;
+  sqlite3_stmt *st = s->st[ST_BY_REQUEST];
+  int rc = EC_ESTORE;
+  if (sqlite3_bind_text(st, 1, device_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+      sqlite3_bind_blob(st, 2, rid, (int)rid_len, SQLITE_STATIC) !=
+          SQLITE_OK) {
+    store_log(s->db, "bind request id");
+    goto out;
+  }
+  int step = sqlite3_step(st);
+  if (step == SQLITE_DONE) {
+    rc = EC_ENOTFOUND;
+    goto out;
+  }
+  if (step != SQLITE_ROW) {
+    store_log(s->db, "read request id");
+    goto out;
+  }
+  const unsigned char *d = sqlite3_column_text(st, 0);
+  size_t dlen = (size_t)sqlite3_column_bytes(st, 0);
+  size_t n = (size_t)sqlite3_column_bytes(st, 2);
+  const void *blob = sqlite3_column_blob(st, 2);
+  if (d == NULL || dlen > EC_STORE_MAX_ID_LEN) {
+    store_log(s->db, "read request id");
+    goto out;
+  }
+  uint8_t *copy = malloc(n ? n : 1);
+  if (copy == NULL) {
+    rc = EC_ENOMEM;
+    goto out;
+  }
+  if (n > 0)
+    memcpy(copy, blob, n);
+  memcpy(dep, d, dlen);
+  dep[dlen] = '\0';
+  if (seq)
+    *seq = sqlite3_column_int64(st, 1);
+  *doc = copy;
+  *doc_len = n;
+  rc = 0;
+out:
+  store_stmt_done(st);
+  return rc;
 }
 
 int ec_store_batch_begin(ec_store_t *s) {

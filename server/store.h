@@ -80,7 +80,24 @@ typedef struct {
   const uint8_t *doc;        /**< the report document, opaque to the store */
   size_t doc_len;
   int64_t received_at_ms;
+  const uint8_t *request_id; /**< the client's Request-Id, or NULL */
+  size_t request_id_len;     /**< 0, or EC_REQUEST_ID_MIN..MAX bytes */
 } ec_status_write_t;
+
+/** Bounds of a request identifier (API.md, "Request-Id"). */
+#define EC_REQUEST_ID_MIN 8
+#define EC_REQUEST_ID_MAX 16
+
+/**
+ * The write a device made under request identifier @p rid: its
+ * deployment (lowercased, into @p dep), history seq and stored report (a
+ * new buffer the caller frees). Sees the writes of an open batch too.
+ * @return 0, EC_ENOTFOUND, EC_EINVAL, EC_ENOMEM or EC_ESTORE
+ */
+int ec_store_status_by_request(ec_store_t *s, const char *device_id,
+                               const uint8_t *rid, size_t rid_len,
+                               char dep[EC_STORE_MAX_ID_LEN + 1],
+                               int64_t *seq, uint8_t **doc, size_t *doc_len);
 
 /**
  * Store a report as the current status of (device, deployment) and append it

@@ -31,6 +31,7 @@ enum {
   ST_SAVEPOINT,
   ST_RELEASE,
   ST_ROLLBACK_TO,
+  ST_BY_REQUEST,
   ST_COUNT
 };
 
