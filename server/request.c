@@ -521,7 +521,15 @@ void ec_req_max_age(ec_req_t *rq, unsigned seconds) {
 }
 
 void ec_req_empty(ec_req_t *rq, int code) {
+  ec_req_empty_etag(rq, code, 0);
+}
+
+void ec_req_empty_etag(ec_req_t *rq, int code, uint64_t etag) {
+  uint8_t buf[8];
   coap_pdu_set_code(rq->response, COAP_RESPONSE_CODE(code));
+  if (etag != 0)
+    coap_add_option(rq->response, COAP_OPTION_ETAG,
+                    coap_encode_var_safe8(buf, sizeof(buf), etag), buf);
 }
 
 void ec_req_problem(ec_req_t *rq, int code, const char *title,

@@ -97,6 +97,9 @@ void ec_req_echo_challenge(ec_req_t *rq);
 /** Answer @p code with no payload. */
 void ec_req_empty(ec_req_t *rq, int code);
 
+/** Answer @p code with no payload and ETag @p etag (none when 0). */
+void ec_req_empty_etag(ec_req_t *rq, int code, uint64_t etag);
+
 /** Answer a problem-details document in the response format. */
 void ec_req_problem(ec_req_t *rq, int code, const char *title,
                     const char *field, const char *fmt, ...)

@@ -576,6 +576,14 @@ static void pending_answer(ec_req_t *rq, ec_pending_t *base) {
                    "the report was not stored: the commit failed");
     return;
   }
+  /* A separate answer is confirmable, and libcoap sends it up to five times
+   * (RFC 7252's MAX_RETRANSMIT) until it is acknowledged: to an address not
+   * yet verified (echo.h) it carries its code and ETag alone, so that a
+   * forged source draws less than the report it sent, all copies together. */
+  if (!rq->verified) {
+    ec_req_empty_etag(rq, p->code, status_etag(p->seq, rq->resp_fmt));
+    return;
+  }
   if (rq->resp_fmt == EC_FORMAT_CBOR)
     ec_req_send(rq, p->code, EC_FORMAT_CBOR, p->cbor, p->cbor_len,
                 status_etag(p->seq, EC_FORMAT_CBOR));
