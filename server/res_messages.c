@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "dedup.h"
 #include "edgecoap/status_message.h"
 #include "log.h"
@@ -285,6 +287,37 @@ static void latest_get(ec_req_t *rq, msgs_t *m) {
 /* ---- writes ------------------------------------------------------------- */
 
 /*
+ * Answer @p code with the stored messages from ID @p first again; @p count
+ * as in a dedup entry (0: a single message, with its Location). @p why
+ * names the repeat in the log.
+ */
+static void answer_stored(ec_req_t *rq, int code, int64_t first,
+                          int64_t count, const char *why) {
+  int64_t n_want = count > 0 ? count : 1;
+  ec_msg_filter_t f = {.has_from_id = true,
+                       .from_id = first - 1,
+                       .has_to_id = true,
+                       .to_id = first + n_want};
+  ec_msg_row_t *rows = NULL;
+  size_t n = 0;
+  int rc = ec_store_msg_list(rq->srv->store, &f, (int)n_want, false, &rows,
+                             &n);
+  if (rc < 0 || (int64_t)n != n_want) {
+    free(rows);
+    ec_req_problem(rq, 500, "storage-failure", NULL,
+                   "cannot rebuild the answer to a %s", why);
+    return;
+  }
+  ec_log(EC_LOG_INFO, "statusmessages: %s of IDs %lld..%lld answered again",
+         why, (long long)first, (long long)(first + n_want - 1));
+  if (count == 0)
+    add_location(rq, first);
+  rows_t r = {rows, n, count > 0};
+  send_encoded(rq, code, enc_rows, &r);
+  free(rows);
+}
+
+/*
  * Dedup entries of this module: route is the module, ref the first ID, and
  * count the number of messages of a batch, or 0 for a single message (whose
  * answer differs from a batch of one).
@@ -296,29 +329,30 @@ static int replay(ec_req_t *rq, msgs_t *m) {
       ec_dedup_find(rq->srv->dedup, ec_req_dedup_key(rq));
   if (a == NULL || a->route != m)
     return 0;
-  int64_t count = a->count > 0 ? a->count : 1;
-  ec_msg_filter_t f = {.has_from_id = true,
-                       .from_id = a->ref - 1,
-                       .has_to_id = true,
-                       .to_id = a->ref + count};
-  ec_msg_row_t *rows = NULL;
-  size_t n = 0;
-  int rc = ec_store_msg_list(rq->srv->store, &f, (int)count, false, &rows, &n);
-  if (rc < 0 || (int64_t)n != count) {
-    free(rows);
-    ec_req_problem(rq, 500, "storage-failure", NULL,
-                   "cannot rebuild the answer to a retransmitted request");
-    return 1;
-  }
-  ec_log(EC_LOG_INFO,
-         "statusmessages: retransmission of IDs %lld..%lld "
-         "answered again",
-         (long long)a->ref, (long long)(a->ref + count - 1));
-  if (a->count == 0)
-    add_location(rq, a->ref);
-  rows_t r = {rows, n, a->count > 0};
-  send_encoded(rq, a->code, enc_rows, &r);
-  free(rows);
+  answer_stored(rq, a->code, a->ref, a->count, "retransmission");
+  return 1;
+}
+
+/*
+ * A post under a Request-Id this poster used before (API.md section 3):
+ * the same body is answered 2.04 with the messages it stored, and nothing
+ * is stored again; another body is 4.09. Returns 1 when answered.
+ */
+static int repeat(ec_req_t *rq, const ec_store_msg_request_t *req) {
+  ec_store_msg_request_t was = *req;
+  int64_t first = 0;
+  int rc = ec_store_msg_request_find(rq->srv->store, &was, &first);
+  if (rc == EC_ENOTFOUND)
+    return 0;
+  if (rc < 0)
+    ec_req_store_error(rq, rc);
+  else if (sodium_memcmp(was.digest, req->digest, sizeof(req->digest)) != 0)
+    ec_req_problem(rq, 409, "request-id-conflict", NULL,
+                   "this Request-Id names another post (messages from ID "
+                   "%lld)",
+                   (long long)first);
+  else
+    answer_stored(rq, 204, first, was.count, "repeat (Request-Id)");
   return 1;
 }
 
@@ -403,14 +437,44 @@ static unsigned notify(msgs_t *m, const ec_status_message_t *msgs, size_t n) {
   return sent;
 }
 
+/* The poster a Request-Id belongs to: the DTLS identity, "" over plain
+ * CoAP. */
+static void request_scope(ec_req_t *rq, char out[EC_STORE_MAX_ID_LEN + 1]) {
+  const coap_bin_const_t *id = coap_session_get_psk_identity(rq->session);
+  size_t n = id != NULL && id->s != NULL ? id->length : 0;
+  if (n > EC_STORE_MAX_ID_LEN)
+    n = EC_STORE_MAX_ID_LEN;
+  if (n > 0)
+    memcpy(out, id->s, n);
+  out[n] = '\0';
+}
+
 static void collection_post(ec_req_t *rq, msgs_t *m) {
-  if (replay(rq, m) || ec_req_body(rq) <= 0)
+  const uint8_t *rid = NULL;
+  size_t rid_len = 0;
+  if (replay(rq, m) || ec_req_request_id(rq, &rid, &rid_len) < 0 ||
+      ec_req_body(rq) <= 0)
     return;
   if (rq->body_len == 0) {
     ec_req_problem(rq, 400, "missing-body", NULL,
                    "a StatusMessage or {\"StatusMessages\": [...]} is "
                    "required");
     return;
+  }
+  /* A repeat is recognised by its poster, id and body (with its format:
+   * the body's bytes are what the id was promised for). */
+  char scope[EC_STORE_MAX_ID_LEN + 1];
+  ec_store_msg_request_t req = {scope, rid, rid_len, {0}, 0};
+  if (rid_len > 0) {
+    uint8_t fmt = (uint8_t)rq->req_fmt;
+    crypto_generichash_state h;
+    request_scope(rq, scope);
+    crypto_generichash_init(&h, NULL, 0, sizeof(req.digest));
+    crypto_generichash_update(&h, &fmt, 1);
+    crypto_generichash_update(&h, rq->body, rq->body_len);
+    crypto_generichash_final(&h, req.digest, sizeof(req.digest));
+    if (repeat(rq, &req))
+      return;
   }
   /* Decoded messages take more room than their wire form (structs, and
    * tiny messages of a big batch): an arena sized from this body. */
@@ -466,7 +530,9 @@ static void collection_post(ec_req_t *rq, msgs_t *m) {
   }
 
   int64_t first;
-  int rc = ec_store_msg_insert(rq->srv->store, w, n, now, &first);
+  req.count = batch ? (int64_t)n : 0;
+  int rc = ec_store_msg_insert_req(rq->srv->store, w, n, now,
+                                   rid_len > 0 ? &req : NULL, &first);
   if (rc < 0) {
     ec_req_store_error(rq, rc);
     goto done;

@@ -176,6 +176,17 @@ static const char *const migrations[] = {
     "  CHECK (request_id IS NULL OR length(request_id) BETWEEN 8 AND 16);"
     "CREATE UNIQUE INDEX status_history_request"
     " ON status_history (device_id, request_id) WHERE request_id IS NOT NULL;",
+    /* Request identifiers of status-message posts (store_messages.c): the
+     * poster (a DTLS identity, or '' over plain CoAP), the id, a digest of
+     * the request body, and the messages the post stored. */
+    "CREATE TABLE status_message_requests ("
+    "  scope      TEXT    NOT NULL CHECK (length(scope) <= 255),"
+    "  request_id BLOB    NOT NULL CHECK (length(request_id) BETWEEN 8 AND 16),"
+    "  digest     BLOB    NOT NULL CHECK (length(digest) = 32),"
+    "  first_id   INTEGER NOT NULL REFERENCES status_messages (id),"
+    "  count      INTEGER NOT NULL CHECK (count >= 0),"
+    "  PRIMARY KEY (scope, request_id)"
+    ") STRICT, WITHOUT ROWID;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

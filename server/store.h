@@ -223,6 +223,31 @@ typedef struct {
 int ec_store_msg_insert(ec_store_t *s, const ec_store_msg_write_t *w, size_t n,
                         int64_t received_at_ms, int64_t *first_id);
 
+/** A status-message post's Request-Id (API.md section 3). */
+typedef struct {
+  const char *scope;        /**< the poster: DTLS identity, or "" */
+  const uint8_t *id;        /**< EC_REQUEST_ID_MIN..MAX bytes */
+  size_t id_len;
+  uint8_t digest[32];       /**< of the request's format and body */
+  int64_t count;            /**< messages of a batch, 0 for a single one */
+} ec_store_msg_request_t;
+
+/**
+ * ec_store_msg_insert(), recording @p req (NULL: none) in the same
+ * transaction, so that a repeat finds what the post stored.
+ */
+int ec_store_msg_insert_req(ec_store_t *s, const ec_store_msg_write_t *w,
+                            size_t n, int64_t received_at_ms,
+                            const ec_store_msg_request_t *req,
+                            int64_t *first_id);
+
+/**
+ * The post recorded under (req->scope, req->id): fills req->digest and
+ * req->count and *first_id. @return 0, EC_ENOTFOUND, EC_EINVAL or EC_ESTORE
+ */
+int ec_store_msg_request_find(ec_store_t *s, ec_store_msg_request_t *req,
+                              int64_t *first_id);
+
 /**
  * The messages that pass every filter of @p f, in ascending ID order (or
  * descending with @p newest_first), at most @p limit (<= 0: the default

@@ -48,6 +48,8 @@ enum {
   SM_INSERT,
   SM_INSERT_MAC,
   SM_GET,
+  SM_REQ_INSERT,
+  SM_REQ_FIND,
   SM_LIST_FIRST, /* + driver * 2 + newest_first: 12 slots */
   SM_LIST_END = SM_LIST_FIRST + 12
 };
@@ -243,9 +245,87 @@ static int insert_one(ec_store_t *s, sqlite3_stmt *ins, sqlite3_stmt *mac,
   return 0;
 }
 
+static bool request_valid(const ec_store_msg_request_t *r) {
+  return r->scope != NULL && strlen(r->scope) <= EC_STORE_MAX_ID_LEN &&
+         r->id != NULL && r->id_len >= EC_REQUEST_ID_MIN &&
+         r->id_len <= EC_REQUEST_ID_MAX && r->count >= 0;
+}
+
+static int bind_request(ec_store_t *s, sqlite3_stmt *st,
+                        const ec_store_msg_request_t *r) {
+  if (sqlite3_bind_text(st, 1, r->scope, -1, SQLITE_STATIC) != SQLITE_OK ||
+      sqlite3_bind_blob(st, 2, r->id, (int)r->id_len, SQLITE_STATIC) !=
+          SQLITE_OK) {
+    store_log(s->db, "bind request id");
+    return EC_ESTORE;
+  }
+  return 0;
+}
+
+/* Record @p r for the post whose messages start at @p first. */
+static int request_insert(ec_store_t *s, const ec_store_msg_request_t *r,
+                          int64_t first) {
+  sqlite3_stmt *st = store_stmt(
+      s, STORE_SLOTS_MESSAGES + SM_REQ_INSERT,
+      "INSERT INTO status_message_requests"
+      " (scope, request_id, digest, first_id, count)"
+      " VALUES (?1, ?2, ?3, ?4, ?5)");
+  if (st == NULL)
+    return EC_ESTORE;
+  int rc = bind_request(s, st, r);
+  if (rc == 0 &&
+      (sqlite3_bind_blob(st, 3, r->digest, (int)sizeof(r->digest),
+                         SQLITE_STATIC) != SQLITE_OK ||
+       sqlite3_bind_int64(st, 4, first) != SQLITE_OK ||
+       sqlite3_bind_int64(st, 5, r->count) != SQLITE_OK ||
+       sqlite3_step(st) != SQLITE_DONE)) {
+    store_log(s->db, "record request id");
+    rc = EC_ESTORE;
+  }
+  store_stmt_done(st);
+  return rc;
+}
+
+int ec_store_msg_request_find(ec_store_t *s, ec_store_msg_request_t *req,
+                              int64_t *first_id) {
+  if (s == NULL || req == NULL || first_id == NULL || !request_valid(req))
+    return EC_EINVAL;
+  sqlite3_stmt *st = store_stmt(
+      s, STORE_SLOTS_MESSAGES + SM_REQ_FIND,
+      "SELECT digest, first_id, count FROM status_message_requests"
+      " WHERE scope = ?1 AND request_id = ?2");
+  if (st == NULL)
+    return EC_ESTORE;
+  int rc = bind_request(s, st, req);
+  if (rc == 0) {
+    int step = sqlite3_step(st);
+    if (step == SQLITE_DONE) {
+      rc = EC_ENOTFOUND;
+    } else if (step == SQLITE_ROW &&
+               sqlite3_column_bytes(st, 0) == (int)sizeof(req->digest)) {
+      memcpy(req->digest, sqlite3_column_blob(st, 0), sizeof(req->digest));
+      *first_id = sqlite3_column_int64(st, 1);
+      req->count = sqlite3_column_int64(st, 2);
+    } else {
+      store_log(s->db, "read request id");
+      rc = EC_ESTORE;
+    }
+  }
+  store_stmt_done(st);
+  return rc;
+}
+
 int ec_store_msg_insert(ec_store_t *s, const ec_store_msg_write_t *w, size_t n,
                         int64_t received_at_ms, int64_t *first_id) {
-  if (s == NULL || w == NULL || n == 0 || first_id == NULL || s->walking)
+  return ec_store_msg_insert_req(s, w, n, received_at_ms, NULL, first_id);
+}
+
+int ec_store_msg_insert_req(ec_store_t *s, const ec_store_msg_write_t *w,
+                            size_t n, int64_t received_at_ms,
+                            const ec_store_msg_request_t *req,
+                            int64_t *first_id) {
+  if (s == NULL || w == NULL || n == 0 || first_id == NULL || s->walking ||
+      (req != NULL && !request_valid(req)))
     return EC_EINVAL;
   for (size_t i = 0; i < n; i++)
     if (!write_valid(&w[i]))
@@ -282,6 +362,8 @@ int ec_store_msg_insert(ec_store_t *s, const ec_store_msg_write_t *w, size_t n,
       goto fail_txn;
     }
   }
+  if (req != NULL && request_insert(s, req, first) != 0)
+    goto fail_txn;
   /* Only a successful COMMIT makes the batch durable; until then the caller
    * must not acknowledge it. */
   if (store_commit(s) != 0)

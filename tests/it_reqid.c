@@ -57,16 +57,16 @@ static const char *report(const char *state) {
   return buf;
 }
 
-/* Encode a CON POST of @p body under @p rid (none when @p rid_len is 0). */
-static ssize_t build(it_udp_t *u, const char *dev, const char *body,
-                     const uint8_t *rid, size_t rid_len, uint8_t *dgram,
-                     size_t cap) {
-  char path[256];
+/* Encode a CON POST of @p body to @p path under @p rid (none when
+ * @p rid_len is 0). */
+static ssize_t build_to(it_udp_t *u, const char *path, const char *body,
+                        const uint8_t *rid, size_t rid_len, uint8_t *dgram,
+                        size_t cap) {
   it_coap_msg_t *m = msg_new();
   uint8_t tok[4];
   it_udp_token(u, tok);
   it_coap_init(m, IT_CON, IT_POST, it_udp_mid(u), tok, sizeof(tok));
-  it_coap_add_path(m, status_path(path, sizeof(path), dev, ""));
+  it_coap_add_path(m, path);
   it_coap_add_uint(m, IT_OPT_CONTENT_FORMAT, 50);
   it_coap_add_uint(m, IT_OPT_ACCEPT, 50);
   if (rid_len > 0)
@@ -77,10 +77,19 @@ static ssize_t build(it_udp_t *u, const char *dev, const char *body,
   return n;
 }
 
-/* POST from a fresh socket (a new port and Message ID); the answer's code,
- * or -1. */
-static int post(const char *dev, const char *body, const uint8_t *rid,
-                size_t rid_len, it_coap_msg_t *resp) {
+/* The same, of a status report of device @p dev. */
+static ssize_t build(it_udp_t *u, const char *dev, const char *body,
+                     const uint8_t *rid, size_t rid_len, uint8_t *dgram,
+                     size_t cap) {
+  char path[256];
+  return build_to(u, status_path(path, sizeof(path), dev, ""), body, rid,
+                  rid_len, dgram, cap);
+}
+
+/* POST to @p path from a fresh socket (a new port and Message ID); the
+ * answer's code, or -1. */
+static int post_to(const char *path, const char *body, const uint8_t *rid,
+                   size_t rid_len, it_coap_msg_t *resp) {
   it_udp_t u;
   uint8_t dgram[IT_COAP_MAX_DGRAM];
   if (it_udp_open(&u, srv.port) < 0)
@@ -89,11 +98,52 @@ static int post(const char *dev, const char *body, const uint8_t *rid,
     it_udp_close(&u);
     return -1;
   }
-  ssize_t n = build(&u, dev, body, rid, rid_len, dgram, sizeof(dgram));
+  ssize_t n = build_to(&u, path, body, rid, rid_len, dgram, sizeof(dgram));
   int rc = n > 0 ? it_coap_exchange_raw(&u, dgram, (size_t)n, resp, TIMEOUT_MS)
                  : -1;
   it_udp_close(&u);
   return rc == 0 ? IT_CODE_INT(resp->code) : -1;
+}
+
+static int post(const char *dev, const char *body, const uint8_t *rid,
+                size_t rid_len, it_coap_msg_t *resp) {
+  char path[256];
+  return post_to(status_path(path, sizeof(path), dev, ""), body, rid, rid_len,
+                 resp);
+}
+
+#define MSGS "api/2.3/statusmessages"
+
+/* How many status messages of order @p order are stored, or -1. */
+static int messages_count(const char *order) {
+  char path[128];
+  it_udp_t u;
+  it_body_t b;
+  int count = -1;
+  snprintf(path, sizeof(path), MSGS "?orderId=%s", order);
+  if (it_udp_open(&u, srv.port) < 0)
+    return -1;
+  if (it_udp_verify(&u) == 0 &&
+      it_coap_get_blockwise(&u, path, 50, 1024, 100, &b, TIMEOUT_MS) == 0) {
+    json_t *j = json_loadb((const char *)b.body, b.len, 0, NULL);
+    json_t *list = json_object_get(j, "StatusMessages");
+    count = json_is_array(list) ? (int)json_array_size(list) : -1;
+    json_decref(j);
+    free(b.body);
+  }
+  it_udp_close(&u);
+  return count;
+}
+
+/* The first message's id of a post's answer (single or batch), or -1. */
+static long long first_id_of(const it_coap_msg_t *m) {
+  json_t *j = json_loadb((const char *)m->payload, m->payload_len, 0, NULL);
+  json_t *list = json_object_get(j, "StatusMessages");
+  json_t *one = json_is_array(list) ? json_array_get(list, 0) : j;
+  json_t *id = json_object_get(one, "statusMessageID");
+  long long v = json_is_integer(id) ? json_integer_value(id) : -1;
+  json_decref(j);
+  return v;
 }
 
 /* How many reports the history of @p dev holds, or -1 (4.04 is 0). */
@@ -266,6 +316,40 @@ static void test_repeats_in_one_round_are_applied_once(void) {
   free(r);
 }
 
+static void test_message_post_repeat_is_applied_once(void) {
+  CU_ASSERT_TRUE_FATAL(server_up);
+  it_coap_msg_t *r = msg_new();
+  static const char one[] = "{\"messageCode\":101,\"orderId\":\"RID-ONE\"}";
+  static const char two[] = "{\"StatusMessages\":[{\"messageCode\":102,"
+                            "\"orderId\":\"RID-TWO\"},{\"messageCode\":103,"
+                            "\"orderId\":\"RID-TWO\"}]}";
+  CU_ASSERT_EQUAL(post_to(MSGS, one, RID_A, sizeof(RID_A), r), 201);
+  long long id1 = first_id_of(r);
+  CU_ASSERT(id1 > 0);
+  CU_ASSERT_EQUAL(post_to(MSGS, two, RID_B, sizeof(RID_B), r), 201);
+  long long id2 = first_id_of(r);
+  CU_ASSERT(id2 > id1);
+
+  CU_ASSERT_EQUAL_FATAL(it_server_restart(&srv), 0);
+  CU_ASSERT_EQUAL(post_to(MSGS, one, RID_A, sizeof(RID_A), r), 204);
+  CU_ASSERT_EQUAL(first_id_of(r), id1);
+  CU_ASSERT_EQUAL(it_coap_opt_count(r, IT_OPT_LOCATION_PATH), 4);
+  CU_ASSERT_EQUAL(post_to(MSGS, two, RID_B, sizeof(RID_B), r), 204);
+  CU_ASSERT_EQUAL(first_id_of(r), id2);
+  CU_ASSERT_EQUAL(messages_count("RID-ONE"), 1);
+  CU_ASSERT_EQUAL(messages_count("RID-TWO"), 2);
+
+  /* Another body under a used id: refused, nothing stored. */
+  CU_ASSERT_EQUAL(post_to(MSGS, two, RID_A, sizeof(RID_A), r), 409);
+  CU_ASSERT_EQUAL(messages_count("RID-TWO"), 2);
+  /* A wrong length: 4.02. */
+  CU_ASSERT_EQUAL(post_to(MSGS, one, RID_A, 5, r), 402);
+  /* No id, or a new one: stored. */
+  CU_ASSERT_EQUAL(post_to(MSGS, one, NULL, 0, r), 201);
+  CU_ASSERT_EQUAL(messages_count("RID-ONE"), 2);
+  free(r);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Set-up                                                                    */
 
@@ -282,6 +366,8 @@ static const ec_test_t tests[] = {
     {test_bad_length_is_refused, "bad_length_is_refused"},
     {test_repeats_in_one_round_are_applied_once,
      "repeats_in_one_round_are_applied_once"},
+    {test_message_post_repeat_is_applied_once,
+     "message_post_repeat_is_applied_once"},
 };
 
 int main(void) {
