@@ -114,7 +114,8 @@ static uint32_t block_value(const bc_block_t *b) {
 long bc_build(uint8_t *out, size_t cap, int type, uint8_t code, uint16_t mid,
               const uint8_t *token, size_t tkl, const bc_optv_t *o,
               const bc_block_t *block2, const bc_block_t *block1, long size1,
-              const uint8_t *payload, size_t payload_len) {
+              const uint8_t *echo, size_t echo_len, const uint8_t *payload,
+              size_t payload_len) {
   if (tkl > 8 || cap < 4 + tkl)
     return -1;
   out[0] = (uint8_t)(0x40 | (type & 3) << 4 | tkl);
@@ -139,6 +140,9 @@ long bc_build(uint8_t *out, size_t cap, int type, uint8_t code, uint16_t mid,
     return -1;
   if (size1 >= 0 &&
       put_uint(out, cap, &len, &last, BC_OPT_SIZE1, (uint32_t)size1) < 0)
+    return -1;
+  if (echo_len > 0 &&
+      put_opt(out, cap, &len, &last, BC_OPT_ECHO, echo, echo_len) < 0)
     return -1;
   if (payload_len > 0) {
     if (len + 1 + payload_len > cap)
@@ -228,6 +232,10 @@ int bc_parse(const uint8_t *buf, size_t len, bc_msg_t *m) {
     case BC_OPT_BLOCK1:
       m->has_block1 = 1;
       read_block(p, olen, &m->block1);
+      break;
+    case BC_OPT_ECHO:
+      m->echo = p;
+      m->echo_len = olen;
       break;
     default:
       break;

@@ -23,8 +23,12 @@ enum {
   BC_OPT_ACCEPT = 17,
   BC_OPT_BLOCK2 = 23,
   BC_OPT_BLOCK1 = 27,
-  BC_OPT_SIZE1 = 60
+  BC_OPT_SIZE1 = 60,
+  BC_OPT_ECHO = 252 /* RFC 9175 */
 };
+
+/* The longest Echo value kept (RFC 9175 allows 1..40 bytes). */
+#define BC_ECHO_CAP 40
 
 #define BC_CODE(c, d) ((uint8_t)(((c) << 5) | (d)))
 #define BC_CLASS(code) ((code) >> 5)
@@ -55,6 +59,8 @@ typedef struct {
   long content_format; /* BC_ABSENT or the value */
   int has_block1, has_block2;
   bc_block_t block1, block2;
+  const uint8_t *echo; /* NULL, or the Echo option's value */
+  size_t echo_len;
   const uint8_t *payload;
   size_t payload_len;
 } bc_msg_t;
@@ -80,13 +86,14 @@ typedef struct {
 /*
  * Build one message into @p out (@p cap bytes): header, token, the options
  * @p o (may be NULL), then Block2 and Block1 (either may be NULL), Size1
- * (@p size1 >= 0) and the payload.
+ * (@p size1 >= 0), Echo (when @p echo_len > 0) and the payload.
  * @return the datagram's length, or -1 when it does not fit
  */
 long bc_build(uint8_t *out, size_t cap, int type, uint8_t code, uint16_t mid,
               const uint8_t *token, size_t tkl, const bc_optv_t *o,
               const bc_block_t *block2, const bc_block_t *block1, long size1,
-              const uint8_t *payload, size_t payload_len);
+              const uint8_t *echo, size_t echo_len, const uint8_t *payload,
+              size_t payload_len);
 
 /* Parse @p len bytes. @return 0, or -1 when it is not a CoAP message */
 int bc_parse(const uint8_t *buf, size_t len, bc_msg_t *m);

@@ -70,7 +70,7 @@ static void ack_con(int fd, const bc_msg_t *m) {
   if (m->type != BC_CON)
     return;
   long len = bc_build(ack, sizeof(ack), BC_ACK, 0, m->mid, NULL, 0, NULL, NULL,
-                      NULL, -1, NULL, 0);
+                      NULL, -1, NULL, 0, NULL, 0);
   if (len > 0)
     (void)send(fd, ack, (size_t)len, 0);
 }
@@ -197,7 +197,8 @@ int main(int argc, char **argv) {
       memcpy(probe_tok, &seq, sizeof(probe_tok));
       probe_mid = mid++;
       probe_len = bc_build(pkt, sizeof(pkt), BC_CON, 1, probe_mid, probe_tok,
-                           sizeof(probe_tok), &get_v, NULL, NULL, -1, NULL, 0);
+                           sizeof(probe_tok), &get_v, NULL, NULL, -1, NULL, 0,
+                           NULL, 0);
       if (probe_len < 0 || send(probe, pkt, (size_t)probe_len, 0) < 0)
         die("probe send");
       probe_first = probe_sent = now;
@@ -210,7 +211,8 @@ int main(int argc, char **argv) {
         continue;
       }
       probe_len = bc_build(pkt, sizeof(pkt), BC_CON, 1, probe_mid, probe_tok,
-                           sizeof(probe_tok), &get_v, NULL, NULL, -1, NULL, 0);
+                           sizeof(probe_tok), &get_v, NULL, NULL, -1, NULL, 0,
+                           NULL, 0);
       if (probe_len > 0)
         (void)send(probe, pkt, (size_t)probe_len, 0);
       probe_sent = now;
@@ -226,7 +228,7 @@ int main(int argc, char **argv) {
                         "{\"username\":\"flood-%u\",\"password\":\"wrong\"}",
                         k);
       long len = bc_build(pkt, sizeof(pkt), BC_CON, 2, mid++, tok, sizeof(tok),
-                          &login_v, NULL, NULL, -1, (const uint8_t *)body,
+                          &login_v, NULL, NULL, -1, NULL, 0, (const uint8_t *)body,
                           (size_t)bl);
       if (len > 0)
         (void)send(flood[k % n_addrs], pkt, (size_t)len, 0);
