@@ -818,6 +818,20 @@ static void status_write(ec_req_t *rq, ec_route_t *rt, const char *dev,
   notify_observers(rq->srv, rt);
 }
 
+
+/* Answer one encoded page of a list (NULL when encoding it failed: 5.00
+ * naming @p what), and free it. */
+static void send_page(ec_req_t *rq, uint8_t *buf, size_t len,
+                      const char *what) {
+  if (buf != NULL) {
+    ec_req_max_age(rq, READ_MAX_AGE_S);
+    ec_req_send(rq, 205, rq->resp_fmt, buf, len, 0);
+  } else {
+    ec_req_problem(rq, 500, "encoding-failure", NULL, "cannot encode %s",
+                   what);
+  }
+  free(buf);
+}
 /* The history has no resource of its own (nothing observes it): every
  * request comes through ec_deployment_unknown(). */
 static void history_get(ec_req_t *rq, const char *dev, const char *dep) {
@@ -862,14 +876,7 @@ static void history_get(ec_req_t *rq, const char *dev, const char *dep) {
     free(buf);
     buf = NULL;
   }
-  if (buf != NULL) {
-    ec_req_max_age(rq, READ_MAX_AGE_S);
-    ec_req_send(rq, 205, rq->resp_fmt, buf, out_len, 0);
-  } else {
-    ec_req_problem(rq, 500, "encoding-failure", NULL,
-                   "cannot encode the history");
-  }
-  free(buf);
+  send_page(rq, buf, out_len, "the history");
   free(h);
 }
 
@@ -916,14 +923,7 @@ static void deployments_get(ec_req_t *rq, const char *dev) {
     free(buf);
     buf = NULL;
   }
-  if (buf != NULL) {
-    ec_req_max_age(rq, READ_MAX_AGE_S);
-    ec_req_send(rq, 205, rq->resp_fmt, buf, out_len, 0);
-  } else {
-    ec_req_problem(rq, 500, "encoding-failure", NULL,
-                   "cannot encode the deployments");
-  }
-  free(buf);
+  send_page(rq, buf, out_len, "the deployments");
   free(list);
 }
 
