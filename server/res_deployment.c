@@ -818,7 +818,6 @@ static void status_write(ec_req_t *rq, ec_route_t *rt, const char *dev,
   notify_observers(rq->srv, rt);
 }
 
-
 /* Answer one encoded page of a list (NULL when encoding it failed: 5.00
  * naming @p what), and free it. */
 static void send_page(ec_req_t *rq, uint8_t *buf, size_t len,
@@ -832,6 +831,7 @@ static void send_page(ec_req_t *rq, uint8_t *buf, size_t len,
   }
   free(buf);
 }
+
 /* The history has no resource of its own (nothing observes it): every
  * request comes through ec_deployment_unknown(). */
 static void history_get(ec_req_t *rq, const char *dev, const char *dep) {
