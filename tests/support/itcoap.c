@@ -323,20 +323,36 @@ int it_udp_open(it_udp_t *u, uint16_t port) {
   return 0;
 }
 
+/* A UDP port on 127.0.0.1 that nothing holds, for a server to listen on.
+ * It is drawn at random from below the kernel's ephemeral range (32768 and
+ * up on Linux): a port the kernel chose would be handed out again to the
+ * next client socket of a test running beside this one, and a server
+ * restarted later on it would find it taken. */
 uint16_t it_free_port(void) {
-  struct sockaddr_in a;
-  socklen_t len = sizeof(a);
-  uint16_t port = 0;
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  memset(&a, 0, sizeof(a));
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-      getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-    port = ntohs(a.sin_port);
-  if (fd >= 0)
+  /* Its own generator (xorshift), so that a test seeding random() for its
+   * own reasons sees the same sequence however many ports were drawn. */
+  static uint32_t x;
+  if (x == 0)
+    x = ((uint32_t)getpid() << 16) ^ (uint32_t)it_now_ms() ^ 0x9e3779b9u;
+  for (int attempt = 0; attempt < 64; attempt++) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    uint16_t port = (uint16_t)(20000 + x % 12000);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+      return 0;
+    int rc = bind(fd, (struct sockaddr *)&a, sizeof(a));
     close(fd);
-  return port;
+    if (rc == 0)
+      return port;
+  }
+  return 0;
 }
 
 int it_udp_listen(it_udp_t *u) {

@@ -432,24 +432,6 @@ void it_result_dump(const char *what, const it_result_t *r) {
 /* ------------------------------------------------------------------------ */
 /* The server                                                                */
 
-static int free_udp_port(uint16_t *port) {
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  if (fd < 0)
-    return -1;
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof(a));
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t alen = sizeof(a);
-  int rc = -1;
-  if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-      getsockname(fd, (struct sockaddr *)&a, &alen) == 0) {
-    *port = ntohs(a.sin_port);
-    rc = 0;
-  }
-  close(fd);
-  return rc;
-}
 
 /* One CON GET /.well-known/core; any answer to its Message ID will do. */
 static bool ping(uint16_t port, unsigned timeout_ms) {
@@ -590,7 +572,7 @@ static int start_attempts(it_server_t *s, int first_port) {
     uint16_t port;
     if (attempt == 0 && first_port > 0)
       port = (uint16_t)first_port;
-    else if (free_udp_port(&port) < 0) {
+    else if ((port = it_free_port()) == 0) {
       fprintf(stderr, "itest: no free UDP port: %s\n", strerror(errno));
       continue;
     }
