@@ -734,7 +734,8 @@ static void feed_b1(uint16_t mid, const uint8_t *tok, uint8_t code, uint32_t b1)
   ec_dev_step(&dev, fake_now, buf, n > 0 ? (size_t)n : 0);
 }
 
-static void xchg_block1(void) {
+/* A report of 40 components: past one datagram. */
+static ec_dev_status_t many_of(void) {
   for (int i = 0; i < 40; i++) {
     memcpy(comp_names[i], "component-00", 13);
     comp_names[i][10] = (char)('0' + i / 10);
@@ -744,6 +745,11 @@ static void xchg_block1(void) {
   ec_dev_status_t st = sample;
   st.components = many;
   st.n_components = 40;
+  return st;
+}
+
+static void xchg_block1(void) {
+  ec_dev_status_t st = many_of();
   int n = ec_dev_status_encode(&st, NULL, 0);
   DCHECK(n > 1152 && n < 2048);
   for (int smaller = 0; smaller < 2; smaller++) {
@@ -770,6 +776,53 @@ static void xchg_block1(void) {
          EC_ENOSPC);
 }
 
+/* Every report carries a Request-Id (option 65004) of 12 bytes from the
+ * transport's random source, the same in its retransmissions and in each
+ * of its blocks, and another one in the next report. */
+static void xchg_request_id(void) {
+  const uint8_t *v;
+  size_t len;
+  reset(&dev, 0x5a);
+  DCHECK(ec_dev_report(&dev, "dev1", &sample, rq, sizeof rq, on_answer, NULL) == 0);
+  ec_coap_msg_t req = last_sent();
+  DCHECK(ec_coap_opt(&req, EC_COAP_OPT_REQUEST_ID, 0, &v, &len) == 1 &&
+         len == 12 && v[0] == 0x5a && v[11] == 0x5a);
+  DCHECK(req.payload_len == sizeof report_cbor &&
+         memcmp(req.payload, report_cbor, sizeof report_cbor) == 0);
+  ec_dev_step(&dev, fake_now + 3000, NULL, 0);
+  DCHECK(n_sent == 2 && sent_len[1] == sent_len[0] &&
+         memcmp(sent[1], sent[0], sent_len[0]) == 0);
+  feed(&dev, EC_COAP_ACK, EC_COAP_CODE(2, 1), req.mid, &req, -1, -1);
+  DCHECK(got.calls == 1);
+  fake_random = 0x33;
+  DCHECK(ec_dev_report(&dev, "dev1", &sample, rq, sizeof rq, on_answer, NULL) == 0);
+  req = last_sent();
+  DCHECK(ec_coap_opt(&req, EC_COAP_OPT_REQUEST_ID, 0, &v, &len) == 1 &&
+         len == 12 && v[0] == 0x33);
+  /* Block-wise: each block has it, after Block1 and Size1. */
+  ec_dev_status_t st = many_of();
+  reset(&dev, 0x77);
+  DCHECK(ec_dev_report(&dev, "dev1", &st, big_rq, sizeof big_rq, on_answer,
+                       NULL) == 0);
+  uint32_t size1;
+  int b1 = sent_block1(&req, &size1);
+  DCHECK(ec_coap_opt(&req, EC_COAP_OPT_REQUEST_ID, 0, &v, &len) == 1 &&
+         len == 12 && v[0] == 0x77 && b1 == 0x0e);
+  uint8_t tok[4];
+  memcpy(tok, req.token, 4);
+  feed_b1(req.mid, tok, EC_COAP_CODE(2, 31), 0x0e);
+  DCHECK(sent_block1(&req, &size1) == 0x16);
+  DCHECK(ec_coap_opt(&req, EC_COAP_OPT_REQUEST_ID, 0, &v, &len) == 1 &&
+         len == 12 && v[11] == 0x77);
+  /* A buffer that holds the report but not its Request-Id and options. */
+  reset(&dev, 1);
+  DCHECK(ec_dev_report(&dev, "dev1", &sample, rq, sizeof report_cbor + 11,
+                       on_answer, NULL) == EC_ENOSPC);
+  DCHECK(ec_dev_report(&dev, "dev1", &sample, rq, sizeof report_cbor + 100,
+                       on_answer, NULL) == EC_ENOSPC);
+  DCHECK(n_sent == 0);
+}
+
 const ec_dev_case_t ec_dev_cases[] = {
     {coap_roundtrip, "coap_roundtrip"},
     {coap_every_prefix, "coap_every_prefix"},
@@ -786,5 +839,6 @@ const ec_dev_case_t ec_dev_cases[] = {
     {xchg_block2, "xchg_block2"},
     {xchg_observe_block2, "xchg_observe_block2"},
     {xchg_block1, "xchg_block1"},
+    {xchg_request_id, "xchg_request_id"},
 };
 const size_t ec_dev_n_cases = sizeof ec_dev_cases / sizeof ec_dev_cases[0];

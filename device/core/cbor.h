@@ -62,10 +62,21 @@ int ec__cbr_start(const uint8_t *buf, size_t len, const void *out,
                   ec__cbr_t *r);
 int ec__cbr_done(const ec__cbr_t *r, int rc);
 
+/* A report's Request-Id (API.md, "Request-Id"), 12 bytes (the server takes
+ * 8 to 16): random from ec_dev_report(); from the outbox 8 random and the
+ * record's sequence number. */
+#define EC__RID_LEN 12
+/* POST the report whose CBOR is the last @p n bytes of @p buf, and whose
+ * Request-Id the EC__RID_LEN bytes before them (device/core/engine.c);
+ * returns as ec_dev_report(). */
+int ec__dev_post(ec_dev_t *dev, const char *device_id, const char *deployment_id,
+                 uint8_t *buf, size_t cap, size_t n, ec_dev_cb_t cb, void *user);
+
 /* strlen(), memcmp(), memcpy() and memset(.., 0, ..) of the core's own: its strings are short, and a
  * byte loop is a few bytes of code where a C library's word-at-a-time
  * versions are a few hundred (docs/DEVICE.md, the size table). */
 size_t ec__len(const char *s);
+/* ec__copy() copies front to back, so a copy to a lower address may overlap. */
 void ec__copy(void *dst, const void *src, size_t n);
 void ec__zero(void *dst, size_t n);
 bool ec__same(const void *a, const void *b, size_t n);

@@ -154,6 +154,7 @@ static void send_block(ec_dev_t *dev, ec__dev_xchg_t *x, uint32_t num,
   if (num == 0) {
     ec_coap_add_uint(&b, EC_COAP_OPT_SIZE1, (uint32_t)x->body_len);
   }
+  ec_coap_add(&b, EC_COAP_OPT_REQUEST_ID, x->body - EC__RID_LEN, EC__RID_LEN);
   size_t room;
   uint8_t *p = ec_coap_payload_room(&b, &room);
   if (p != NULL && room >= n) {
@@ -548,6 +549,58 @@ static void status_path(ec_coap_build_t *b, const char *device_id,
   segment(b, EC_COAP_OPT_URI_PATH, "status", 6, false);
 }
 
+/* The last @p n bytes of @p buf hold a report's CBOR, the EC__RID_LEN
+ * before them its Request-Id: POST it to the deployment's status, in one
+ * datagram (the CBOR moved down behind the options) or block-wise (Block1:
+ * the CBOR stays where it is and each block's datagram is built in front
+ * of the Request-Id). */
+int ec__dev_post(ec_dev_t *dev, const char *device_id, const char *deployment_id,
+                 uint8_t *buf, size_t cap, size_t n, ec_dev_cb_t cb,
+                 void *user) {
+  if (cap < n + EC__RID_LEN) {
+    return EC_ENOSPC;
+  }
+  size_t front = cap - n - EC__RID_LEN;
+  ec_coap_build_t b;
+  ec__dev_xchg_t *x = begin(dev, &b, buf, front, EC_COAP_POST, false);
+  if (x == NULL) {
+    return EC_ENOMEM;
+  }
+  status_path(&b, device_id, deployment_id);
+  ec_coap_add_uint(&b, EC_COAP_OPT_CONTENT_FORMAT, FORMAT_CBOR);
+  ec_coap_add_uint(&b, EC_COAP_OPT_ACCEPT, FORMAT_CBOR);
+  if (b.err != 0) {
+    return b.err; /* begin() left the exchange free */
+  }
+  size_t hdr = b.len;
+  uint8_t *rid = buf + front;
+  if (hdr + 4 + EC__RID_LEN + n <= EC_DEV_MAX_DATAGRAM) {
+    ec_coap_add(&b, EC_COAP_OPT_REQUEST_ID, rid, EC__RID_LEN);
+    b.cap = cap;
+    size_t room;
+    uint8_t *p = ec_coap_payload_room(&b, &room);
+    if (p != NULL) {
+      ec__copy(p, rid + EC__RID_LEN, n); /* down: front to back is safe */
+    }
+    ec_coap_payload_done(&b, n);
+    return launch(dev, x, &b, cb, user);
+  }
+  size_t bs = (size_t)16 << EC_DEV_BLOCK_SZX;
+  if (front < hdr + 19 + EC__RID_LEN + bs) {
+    return EC_ENOSPC;
+  }
+  x->body = rid + EC__RID_LEN;
+  x->body_len = n;
+  x->uploading = true;
+  x->szx = EC_DEV_BLOCK_SZX;
+  x->cb = cb;
+  x->user = user;
+  x->req_len = (uint16_t)hdr;
+  x->cap = (uint16_t)front;
+  send_block(dev, x, 0, dev->t->now_ms(dev->t->ctx));
+  return x->state == X_FREE ? EC_EIO : (int)(x - dev->x);
+}
+
 int ec_dev_report(ec_dev_t *dev, const char *device_id,
                   const ec_dev_status_t *st, uint8_t *buf, size_t cap,
                   ec_dev_cb_t cb, void *user) {
@@ -555,42 +608,17 @@ int ec_dev_report(ec_dev_t *dev, const char *device_id,
       st->deployment_id == NULL || buf == NULL) {
     return EC_EINVAL;
   }
-  ec_coap_build_t b;
-  ec__dev_xchg_t *x = begin(dev, &b, buf, cap, EC_COAP_POST, false);
-  if (x == NULL) {
-    return EC_ENOMEM;
-  }
-  status_path(&b, device_id, st->deployment_id);
-  ec_coap_add_uint(&b, EC_COAP_OPT_CONTENT_FORMAT, FORMAT_CBOR);
-  ec_coap_add_uint(&b, EC_COAP_OPT_ACCEPT, FORMAT_CBOR);
   int n = ec_dev_status_encode(st, NULL, 0);
-  if (n < 0 || b.err != 0) {
-    return n < 0 ? n : b.err; /* begin() left the exchange free */
+  if (n < 0 || cap < (size_t)n + EC__RID_LEN) {
+    return n < 0 ? n : EC_ENOSPC;
   }
-  size_t hdr = b.len;
-  if (hdr + 1 + (size_t)n <= EC_DEV_MAX_DATAGRAM) {
-    size_t room;
-    uint8_t *p = ec_coap_payload_room(&b, &room);
-    ec_coap_payload_done(&b, (size_t)ec_dev_status_encode(st, p, room));
-    return launch(dev, x, &b, cb, user);
-  }
-  /* Block-wise: the CBOR at the end of the buffer, each block's datagram
-   * (header, Block1, Size1, one block) built in front of it. */
-  size_t bs = (size_t)16 << EC_DEV_BLOCK_SZX;
-  if ((size_t)n > cap || cap - (size_t)n < hdr + 16 + bs) {
-    return EC_ENOSPC;
-  }
-  x->body = buf + cap - (size_t)n;
-  x->body_len = (size_t)n;
-  (void)ec_dev_status_encode(st, x->body, (size_t)n);
-  x->uploading = true;
-  x->szx = EC_DEV_BLOCK_SZX;
-  x->cb = cb;
-  x->user = user;
-  x->req_len = (uint16_t)hdr;
-  x->cap = (uint16_t)(cap - (size_t)n);
-  send_block(dev, x, 0, dev->t->now_ms(dev->t->ctx));
-  return x->state == X_FREE ? EC_EIO : (int)(x - dev->x);
+  /* A Request-Id of the transport's random bytes: kept across the
+   * retransmissions and blocks of this exchange (API.md, "Request-Id"). */
+  uint8_t *cbor = buf + cap - (size_t)n;
+  dev->t->random(dev->t->ctx, cbor - EC__RID_LEN, EC__RID_LEN);
+  (void)ec_dev_status_encode(st, cbor, (size_t)n);
+  return ec__dev_post(dev, device_id, st->deployment_id, buf, cap, (size_t)n,
+                      cb, user);
 }
 
 int ec_dev_get(ec_dev_t *dev, const char *path, bool observe, uint8_t *buf,

@@ -59,7 +59,8 @@ enum {
   EC_COAP_OPT_BLOCK1 = 27,
   EC_COAP_OPT_SIZE2 = 28,
   EC_COAP_OPT_SIZE1 = 60,
-  EC_COAP_OPT_ECHO = 252 /* RFC 9175 */
+  EC_COAP_OPT_ECHO = 252, /* RFC 9175 */
+  EC_COAP_OPT_REQUEST_ID = 65004 /* edgecoap's (API.md, "Request-Id") */
 };
 
 /**
@@ -383,12 +384,15 @@ uint32_t ec_dev_step(ec_dev_t *dev, uint32_t now_ms, const uint8_t *dgram,
  * Start a confirmable POST of @p st as CBOR to
  * /device/{device_id}/deployment/{st->deployment_id}/status, answered
  * through @p cb (a 2.01/2.04 with the stored report, or the server's error).
+ * It carries a Request-Id (option 65004, API.md) of 12 random bytes from
+ * the transport, the same in every retransmission and block, so a repeat
+ * the server already applied is answered 2.04 and not stored twice.
  * @param[in] buf  the caller's, holding the request until @p cb has run
- *                 (retransmissions resend it); ~90 bytes plus the report.
+ *                 (retransmissions resend it); ~105 bytes plus the report.
  *                 A report too large for one datagram goes block-wise
  *                 (Block1): its CBOR is kept at the end of @p buf and each
  *                 block's datagram built before it, so @p buf then needs
- *                 the report plus ~110 bytes plus one block
+ *                 the report plus ~135 bytes plus one block
  * @return the exchange (>= 0, for ec_dev_cancel()), or EC_EINVAL, EC_ENOSPC
  *         (@p buf too small), EC_ENOMEM (no free exchange), EC_EIO (send)
  */
