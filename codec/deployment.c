@@ -267,9 +267,242 @@ static int status_from_tree(const json_t *doc, const char *path,
   return get_components(doc, path, st, arena, err);
 }
 
+/*
+ * The CBOR fast path: a report read straight into the struct, for a
+ * document in the shape the server and the device libraries send (definite
+ * lengths, text keys, only the members API.md names, in any order). It
+ * takes only what status_from_tree() accepts and fills the struct as it
+ * does; on anything else it gives up (false, arena untouched) and the
+ * caller takes the tree path, whose refusal then names the fault exactly as
+ * before. tests/test_codec_stream.c holds the two paths equal.
+ */
+typedef struct {
+  ec__cr_t r;
+  ec_arena_t *arena;
+} fast_t;
+
+static bool fast_str(fast_t *f, size_t min_len, const char **out,
+                     size_t *out_len) {
+  const char *s;
+  size_t n;
+  if (!ec__cr_text(&f->r, &s, &n) || n < min_len) {
+    return false;
+  }
+  if ((*out = ec_arena_strndup(f->arena, s, n)) == NULL) {
+    return false;
+  }
+  if (out_len != NULL) {
+    *out_len = n;
+  }
+  return true;
+}
+
+static bool fast_state(fast_t *f, ec_state_t *out) {
+  const char *s;
+  size_t n;
+  int st;
+  if (!ec__cr_text(&f->r, &s, &n) || (st = ec_state_parse(s, n)) < 0) {
+    return false;
+  }
+  *out = (ec_state_t)st;
+  return true;
+}
+
+/* The index of the map key next in @p f among @p names, or -1. */
+static int fast_key(fast_t *f, const char *const *names, unsigned *seen) {
+  const char *k;
+  size_t n;
+  if (!ec__cr_text(&f->r, &k, &n)) {
+    return -1;
+  }
+  for (int i = 0; names[i] != NULL; i++) {
+    if (strlen(names[i]) == n && memcmp(names[i], k, n) == 0) {
+      if (*seen & (1u << i)) {
+        return -1; /* a duplicate key: the tree path refuses it */
+      }
+      *seen |= 1u << i;
+      return i;
+    }
+  }
+  return -1;
+}
+
+static bool fast_error(fast_t *f, bool *has, ec_error_info_t *out) {
+  static const char *const names[] = {"code", "message", "source", NULL};
+  uint64_t pairs;
+  unsigned seen = 0;
+  size_t mark = f->arena->used;
+  ec_error_info_t info = {0};
+  size_t lens[3] = {0, 0, 0};
+  const char **fields[3] = {&info.code, &info.message, &info.source};
+  if (!ec__cr_head(&f->r, 5, &pairs)) {
+    return false;
+  }
+  for (uint64_t i = 0; i < pairs; i++) {
+    int k = fast_key(f, names, &seen);
+    if (k < 0 || !fast_str(f, 0, fields[k], &lens[k])) {
+      return false;
+    }
+  }
+  *has = false;
+  if (lens[0] == 0 && lens[1] == 0 && lens[2] == 0) {
+    f->arena->used = mark; /* present but all empty: no error */
+    return true;
+  }
+  if (info.code == NULL || info.message == NULL) {
+    return false;
+  }
+  *has = true;
+  *out = info;
+  return true;
+}
+
+static bool fast_component(fast_t *f, ec_component_status_t *c) {
+  static const char *const names[] = {"name", "state", "error", NULL};
+  uint64_t pairs;
+  unsigned seen = 0;
+  memset(c, 0, sizeof *c);
+  if (!ec__cr_head(&f->r, 5, &pairs)) {
+    return false;
+  }
+  for (uint64_t i = 0; i < pairs; i++) {
+    bool ok;
+    switch (fast_key(f, names, &seen)) {
+    case 0:
+      ok = fast_str(f, 1, &c->name, NULL);
+      break;
+    case 1:
+      ok = fast_state(f, &c->state);
+      break;
+    case 2:
+      ok = fast_error(f, &c->has_error, &c->error);
+      break;
+    default:
+      ok = false;
+    }
+    if (!ok) {
+      return false;
+    }
+  }
+  return (seen & 3u) == 3u;
+}
+
+static bool fast_components(fast_t *f, ec_deployment_status_t *st) {
+  uint64_t n;
+  if (!ec__cr_head(&f->r, 4, &n) || n > EC_MAX_COMPONENTS ||
+      n > (uint64_t)(f->r.end - f->r.p)) {
+    return false;
+  }
+  ec_component_status_t *c = NULL;
+  if (n > 0 && (c = ec_alloc_array(f->arena, (size_t)n, sizeof *c, "",
+                                   NULL)) == NULL) {
+    return false;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (!fast_component(f, &c[i])) {
+      return false;
+    }
+    for (size_t j = 0; j < i; j++) {
+      if (strcmp(c[j].name, c[i].name) == 0) {
+        return false;
+      }
+    }
+  }
+  st->components = c;
+  st->n_components = (size_t)n;
+  return true;
+}
+
+static bool fast_status_member(fast_t *f, ec_deployment_status_t *st) {
+  static const char *const names[] = {"state", "error", NULL};
+  uint64_t pairs;
+  unsigned seen = 0;
+  if (!ec__cr_head(&f->r, 5, &pairs)) {
+    return false;
+  }
+  for (uint64_t i = 0; i < pairs; i++) {
+    int k = fast_key(f, names, &seen);
+    if (k < 0 || !(k == 0 ? fast_state(f, &st->state)
+                          : fast_error(f, &st->has_error, &st->error))) {
+      return false;
+    }
+  }
+  return (seen & 1u) != 0;
+}
+
+static bool status_fast(const uint8_t *buf, size_t len,
+                        ec_deployment_status_t *st, ec_arena_t *arena) {
+  static const char *const names[] = {
+      "apiVersion", "kind",   "deploymentId", "deviceId",
+      "adoptedManifestVersion", "status", "components", NULL};
+  fast_t f = {{buf, buf + len}, arena};
+  uint64_t pairs, amv;
+  unsigned seen = 0;
+  size_t n;
+  memset(st, 0, sizeof *st);
+  if (buf == NULL || !ec__cr_head(&f.r, 5, &pairs)) {
+    return false;
+  }
+  for (uint64_t i = 0; i < pairs; i++) {
+    bool ok;
+    switch (fast_key(&f, names, &seen)) {
+    case 0:
+      ok = fast_str(&f, 1, &st->api_version, NULL);
+      break;
+    case 1:
+      ok = fast_str(&f, 0, &st->kind, NULL) &&
+           (strcmp(st->kind, "DeploymentStatus") == 0 ||
+            strcmp(st->kind, "DeploymentStatusManifest") == 0);
+      break;
+    case 2:
+      ok = fast_str(&f, 0, &st->deployment_id, &n) &&
+           ec_uuid_valid(st->deployment_id, n);
+      break;
+    case 3:
+      ok = fast_str(&f, 1, &st->device_id, NULL);
+      break;
+    case 4:
+      ok = ec__cr_head(&f.r, 0, &amv) && amv >= 1 && amv <= INT64_MAX;
+      st->adopted_manifest_version = amv;
+      break;
+    case 5:
+      ok = fast_status_member(&f, st);
+      break;
+    case 6:
+      ok = fast_components(&f, st);
+      break;
+    default:
+      ok = false;
+    }
+    if (!ok) {
+      return false;
+    }
+  }
+  /* apiVersion, kind, deploymentId, status and components are required. */
+  return (seen & 0x67u) == 0x67u && f.r.p == f.r.end;
+}
+
 int ec_deployment_status_decode(ec_format_t fmt, const uint8_t *buf,
                                 size_t len, ec_deployment_status_t *out,
                                 ec_arena_t *arena, ec_codec_error_t *err) {
+  if (out == NULL || arena == NULL || (buf == NULL && len > 0)) {
+    return ec_fail(err, EC_EINVAL, "invalid-argument", "",
+                   "a required argument is NULL");
+  }
+  size_t mark = arena->used;
+  ec_deployment_status_t st;
+  if (fmt == EC_FORMAT_CBOR && status_fast(buf, len, &st, arena)) {
+    *out = st;
+    return 0;
+  }
+  arena->used = mark;
+  return ec__deployment_status_decode_tree(fmt, buf, len, out, arena, err);
+}
+
+int ec__deployment_status_decode_tree(ec_format_t fmt, const uint8_t *buf,
+                                      size_t len, ec_deployment_status_t *out,
+                                      ec_arena_t *arena,
+                                      ec_codec_error_t *err) {
   if (out == NULL || arena == NULL || (buf == NULL && len > 0)) {
     return ec_fail(err, EC_EINVAL, "invalid-argument", "",
                    "a required argument is NULL");
@@ -308,131 +541,127 @@ int ec_deployment_status_check_route(const ec_deployment_status_t *st,
 
 /* ---- encoding ---------------------------------------------------------- */
 
-static int add_error(json_t *parent, const ec_error_info_t *e) {
-  json_t *o = json_object();
-  int rc = ec_set_new(parent, "error", o);
-  if (rc == 0) {
-    rc = ec_set_str(o, "code", e->code);
+/*
+ * Written straight from the struct in the tree path's member order (the
+ * order its jansson objects kept): apiVersion, kind, deploymentId,
+ * deviceId, adoptedManifestVersion, status {state, error}, components
+ * [{name, state, error}]; an error is {code, message, source}. Every
+ * string is checked as ec_set_str() checked it.
+ */
+static void put_error(ec__dw_t *d, const ec_error_info_t *e) {
+  ec__dw_key(d, "error");
+  ec__dw_map(d, e->source != NULL ? 3 : 2);
+  ec__dw_key(d, "code");
+  ec__dw_text(d, e->code);
+  ec__dw_key(d, "message");
+  ec__dw_text(d, e->message);
+  if (e->source != NULL) {
+    ec__dw_key(d, "source");
+    ec__dw_text(d, e->source);
   }
-  if (rc == 0) {
-    rc = ec_set_str(o, "message", e->message);
-  }
-  if (rc == 0 && e->source != NULL) {
-    rc = ec_set_str(o, "source", e->source);
-  }
-  return rc;
+  ec__dw_end_map(d);
 }
 
-/* Children are linked into their parent before they are filled, so one
- * json_decref() of the root unwinds any failure. */
-static int status_to_tree(const ec_deployment_status_t *st, json_t *t) {
+static void put_status(ec__dw_t *d, const ec_deployment_status_t *st) {
   if (st->adopted_manifest_version > INT64_MAX ||
       (st->components == NULL && st->n_components > 0)) {
-    return EC_EINVAL;
+    ec__dw_fail(d, EC_EINVAL);
+    return;
   }
-  int rc;
-  if ((rc = ec_set_str(t, "apiVersion", st->api_version)) < 0 ||
-      (rc = ec_set_str(t, "kind", st->kind)) < 0 ||
-      (rc = ec_set_str(t, "deploymentId", st->deployment_id)) < 0) {
-    return rc;
+  ec__dw_map(d, 5 + (st->device_id != NULL) +
+                    (st->adopted_manifest_version > 0));
+  ec__dw_key(d, "apiVersion");
+  ec__dw_text(d, st->api_version);
+  ec__dw_key(d, "kind");
+  ec__dw_text(d, st->kind);
+  ec__dw_key(d, "deploymentId");
+  ec__dw_text(d, st->deployment_id);
+  if (st->device_id != NULL) {
+    ec__dw_key(d, "deviceId");
+    ec__dw_text(d, st->device_id);
   }
-  if (st->device_id != NULL &&
-      (rc = ec_set_str(t, "deviceId", st->device_id)) < 0) {
-    return rc;
+  if (st->adopted_manifest_version > 0) {
+    ec__dw_key(d, "adoptedManifestVersion");
+    ec__dw_int(d, (int64_t)st->adopted_manifest_version);
   }
-  if (st->adopted_manifest_version > 0 &&
-      (rc = ec_set_int(t, "adoptedManifestVersion",
-                       (int64_t)st->adopted_manifest_version)) < 0) {
-    return rc;
+  ec__dw_key(d, "status");
+  ec__dw_map(d, st->has_error ? 2 : 1);
+  ec__dw_key(d, "state");
+  ec__dw_text(d, ec_state_name(st->state));
+  if (st->has_error) {
+    put_error(d, &st->error);
   }
-  json_t *s = json_object();
-  if ((rc = ec_set_new(t, "status", s)) < 0 ||
-      (rc = ec_set_str(s, "state", ec_state_name(st->state))) < 0 ||
-      (st->has_error && (rc = add_error(s, &st->error)) < 0)) {
-    return rc;
-  }
-  json_t *a = json_array();
-  if ((rc = ec_set_new(t, "components", a)) < 0) {
-    return rc;
-  }
-  for (size_t i = 0; i < st->n_components; i++) {
+  ec__dw_end_map(d);
+  ec__dw_key(d, "components");
+  ec__dw_array(d, st->n_components);
+  for (size_t i = 0; i < st->n_components && d->rc == 0; i++) {
     const ec_component_status_t *c = &st->components[i];
-    json_t *o = json_object();
-    if (json_array_append_new(a, o) != 0) {
-      return EC_ENOMEM;
+    ec__dw_map(d, c->has_error ? 3 : 2);
+    ec__dw_key(d, "name");
+    ec__dw_text(d, c->name);
+    ec__dw_key(d, "state");
+    ec__dw_text(d, ec_state_name(c->state));
+    if (c->has_error) {
+      put_error(d, &c->error);
     }
-    if ((rc = ec_set_str(o, "name", c->name)) < 0 ||
-        (rc = ec_set_str(o, "state", ec_state_name(c->state))) < 0 ||
-        (c->has_error && (rc = add_error(o, &c->error)) < 0)) {
-      return rc;
-    }
+    ec__dw_end_map(d);
   }
-  return 0;
+  ec__dw_end_array(d);
+  ec__dw_end_map(d);
+}
+
+static void put_status_item(ec__dw_t *d, const void *item) {
+  put_status(d, item);
 }
 
 ssize_t ec_deployment_status_encode(ec_format_t fmt,
                                     const ec_deployment_status_t *st,
                                     uint8_t *buf, size_t cap) {
-  int rc = ec_encode_args(fmt, st, 1, buf, cap);
-  if (rc < 0) {
-    return rc;
-  }
-  json_t *t = json_object();
-  if (t == NULL) {
-    return EC_ENOMEM;
-  }
-  return ec_encode_finish(fmt, t, status_to_tree(st, t), buf, cap);
+  return ec__dw_list(fmt, NULL, st, 1, sizeof *st, put_status_item, buf, cap);
 }
 
-/* Embed one stored report: it was written by ec_deployment_status_encode(),
- * so anything but a CBOR map is corruption in the store. */
-static int add_report(json_t *o, const ec_history_entry_t *e) {
-  json_t *r;
-  if (e->report == NULL && e->report_len > 0) {
-    return EC_EINVAL;
-  }
-  int rc = ec_tree_parse(EC_FORMAT_CBOR, e->report, e->report_len, &r, NULL);
-  if (rc < 0) {
-    return rc == EC_ENOMEM ? rc : EC_ESYNTAX;
-  }
-  if (!json_is_object(r)) {
-    json_decref(r);
-    return EC_ESYNTAX;
-  }
-  return ec_set_new(o, "report", r);
-}
-
-static int history_entry_to_tree(json_t *o, const void *item) {
+/* One stored report, written by ec_deployment_status_encode(): spliced
+ * as it is, or transcoded to JSON as it is read (stream.h); anything but
+ * a CBOR map is corruption in the store. */
+static void put_history_entry(ec__dw_t *d, const void *item) {
   const ec_history_entry_t *e = item;
-  int rc;
-  if ((rc = ec_set_int(o, "seq", e->seq)) < 0 ||
-      (rc = ec_set_time(o, "receivedAt", e->received_at_ms)) < 0) {
-    return rc;
+  if (e->report == NULL && e->report_len > 0) {
+    ec__dw_fail(d, EC_EINVAL);
+    return;
   }
-  return add_report(o, e);
+  ec__dw_map(d, 3);
+  ec__dw_key(d, "seq");
+  ec__dw_int(d, e->seq);
+  ec__dw_key(d, "receivedAt");
+  ec__dw_time(d, e->received_at_ms);
+  ec__dw_key(d, "report");
+  ec__dw_stored(d, e->report, e->report_len, true, NULL);
+  ec__dw_end_map(d);
 }
 
 ssize_t ec_history_encode(ec_format_t fmt, const ec_history_entry_t *entries,
                           size_t n, uint8_t *buf, size_t cap) {
-  return ec_encode_list(fmt, "reports", entries, n, sizeof *entries,
-                        history_entry_to_tree, buf, cap);
+  return ec__dw_list(fmt, "reports", entries, n, sizeof *entries,
+                     put_history_entry, buf, cap);
 }
 
-static int summary_to_tree(json_t *o, const void *item) {
-  const ec_deployment_summary_t *d = item;
-  int rc;
-  if ((rc = ec_set_str(o, "deploymentId", d->deployment_id)) < 0 ||
-      (rc = ec_set_str(o, "state", ec_state_name(d->state))) < 0) {
-    return rc;
-  }
-  return ec_set_time(o, "updatedAt", d->updated_at_ms);
+static void put_summary(ec__dw_t *d, const void *item) {
+  const ec_deployment_summary_t *s = item;
+  ec__dw_map(d, 3);
+  ec__dw_key(d, "deploymentId");
+  ec__dw_text(d, s->deployment_id);
+  ec__dw_key(d, "state");
+  ec__dw_text(d, ec_state_name(s->state));
+  ec__dw_key(d, "updatedAt");
+  ec__dw_time(d, s->updated_at_ms);
+  ec__dw_end_map(d);
 }
 
 ssize_t ec_deployments_encode(ec_format_t fmt,
                               const ec_deployment_summary_t *list, size_t n,
                               uint8_t *buf, size_t cap) {
-  return ec_encode_list(fmt, "deployments", list, n, sizeof *list,
-                        summary_to_tree, buf, cap);
+  return ec__dw_list(fmt, "deployments", list, n, sizeof *list, put_summary,
+                     buf, cap);
 }
 
 /* ---- list decoders (client side) --------------------------------------- */

@@ -508,168 +508,160 @@ int ec_status_messages_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
 
 /* ---- encoding ---------------------------------------------------------- */
 
-static int put_id(json_t *t, const char *key, ec_msg_id_kind_t kind,
-                  const char *s) {
+/*
+ * Written straight from the struct in the seed's order, the order the tree
+ * path's jansson objects kept: statusMessageID, messageDate, messageCode,
+ * messageParameters, orderId, subscriptionId, accessId, macAddress,
+ * dhcpOption. Every string is checked as the tree path checked it.
+ */
+static void put_id(ec__dw_t *d, const char *key, ec_msg_id_kind_t kind,
+                   const char *s) {
   if (s == NULL) {
-    return 0;
+    return;
   }
   if (ec_msg_check_id(kind, s, strlen(s), key, NULL) < 0) {
-    return EC_EINVAL;
+    ec__dw_fail(d, EC_EINVAL);
+    return;
   }
-  return ec_set_str(t, key, s);
+  ec__dw_key(d, key);
+  ec__dw_text(d, s);
 }
 
-/* An object under @p k of @p parent when @p has, else NULL with rc 0. */
-static int sub(json_t *parent, const char *k, bool has, json_t **out) {
-  *out = NULL;
-  if (!has) {
-    return 0;
+/* A member holding one string when @p s is set. */
+static void put_opt(ec__dw_t *d, const char *key, const char *s) {
+  if (s != NULL) {
+    ec__dw_key(d, key);
+    ec__dw_text(d, s);
   }
-  *out = json_object();
-  return ec_set_new(parent, k, *out);
 }
 
-static int put_dhcp(json_t *t, const ec_dhcp_option_t *d) {
-  json_t *top, *v4, *v6, *o;
-  int rc;
-  if ((rc = sub(t, "dhcpOption", d->present, &top)) < 0 || top == NULL ||
-      (rc = sub(top, "IPv4", d->has_ipv4, &v4)) < 0) {
-    return rc;
+static void put_dhcp(ec__dw_t *d, const ec_dhcp_option_t *o) {
+  if (!o->present) {
+    return;
   }
-  if (v4 != NULL) {
-    if ((rc = sub(v4, "option82", d->has_option82, &o)) < 0) {
-      return rc;
+  ec__dw_key(d, "dhcpOption");
+  ec__dw_map(d, (size_t)o->has_ipv4 + o->has_ipv6);
+  if (o->has_ipv4) {
+    ec__dw_key(d, "IPv4");
+    ec__dw_map(d, o->has_option82);
+    if (o->has_option82) {
+      ec__dw_key(d, "option82");
+      ec__dw_map(d, (size_t)(o->option82_remote_id != NULL) +
+                        (o->option82_circuit_id != NULL));
+      put_opt(d, "remoteId", o->option82_remote_id);
+      put_opt(d, "circuitId", o->option82_circuit_id);
+      ec__dw_end_map(d);
     }
-    if (o != NULL &&
-        ((d->option82_remote_id != NULL &&
-          (rc = ec_set_str(o, "remoteId", d->option82_remote_id)) < 0) ||
-         (d->option82_circuit_id != NULL &&
-          (rc = ec_set_str(o, "circuitId", d->option82_circuit_id)) < 0))) {
-      return rc;
+    ec__dw_end_map(d);
+  }
+  if (o->has_ipv6) {
+    ec__dw_key(d, "IPv6");
+    ec__dw_map(d, (size_t)o->has_option18 + o->has_option37);
+    if (o->has_option18) {
+      ec__dw_key(d, "option18");
+      ec__dw_map(d, o->option18_interface_id != NULL);
+      put_opt(d, "interfaceId", o->option18_interface_id);
+      ec__dw_end_map(d);
     }
+    if (o->has_option37) {
+      ec__dw_key(d, "option37");
+      ec__dw_map(d, o->option37_remote_id != NULL);
+      put_opt(d, "remoteId", o->option37_remote_id);
+      ec__dw_end_map(d);
+    }
+    ec__dw_end_map(d);
   }
-  if ((rc = sub(top, "IPv6", d->has_ipv6, &v6)) < 0 || v6 == NULL) {
-    return rc;
-  }
-  if ((rc = sub(v6, "option18", d->has_option18, &o)) < 0 ||
-      (o != NULL && d->option18_interface_id != NULL &&
-       (rc = ec_set_str(o, "interfaceId", d->option18_interface_id)) < 0) ||
-      (rc = sub(v6, "option37", d->has_option37, &o)) < 0 ||
-      (o != NULL && d->option37_remote_id != NULL &&
-       (rc = ec_set_str(o, "remoteId", d->option37_remote_id)) < 0)) {
-    return rc;
-  }
-  return 0;
+  ec__dw_end_map(d);
 }
 
-/* Fields in the seed's order. Children are linked into their parent before
- * they are filled, so one json_decref() of the root unwinds any failure.
- * An ec_fill_fn: @p item is an ec_status_message_t. */
-static int msg_to_tree(json_t *t, const void *item) {
+static void put_msg(ec__dw_t *d, const void *item) {
   const ec_status_message_t *m = item;
-  int rc;
   if (m->id < 0 || m->code < EC_MSG_CODE_MIN || m->code > EC_MSG_CODE_MAX ||
       (m->params == NULL && m->n_params > 0) ||
       (m->macs == NULL && m->n_macs > 0) ||
       (m->order_id == NULL && m->subscription_id == NULL &&
        m->access_id == NULL)) {
-    return EC_EINVAL;
+    ec__dw_fail(d, EC_EINVAL);
+    return;
   }
-  if ((m->id > 0 && (rc = ec_set_int(t, "statusMessageID", m->id)) < 0) ||
-      (m->has_date && (rc = ec_set_time(t, "messageDate", m->date_ms)) < 0) ||
-      (rc = ec_set_int(t, "messageCode", m->code)) < 0) {
-    return rc;
+  ec__dw_map(d, (size_t)(m->id > 0) + m->has_date + 1 + (m->n_params > 0) +
+                    (m->order_id != NULL) + (m->subscription_id != NULL) +
+                    (m->access_id != NULL) + (m->n_macs > 0) +
+                    m->dhcp.present);
+  if (m->id > 0) {
+    ec__dw_key(d, "statusMessageID");
+    ec__dw_int(d, m->id);
   }
+  if (m->has_date) {
+    ec__dw_key(d, "messageDate");
+    ec__dw_time(d, m->date_ms);
+  }
+  ec__dw_key(d, "messageCode");
+  ec__dw_int(d, m->code);
   if (m->n_params > 0) {
-    json_t *a = json_array();
-    if ((rc = ec_set_new(t, "messageParameters", a)) < 0) {
-      return rc;
-    }
-    for (size_t i = 0; i < m->n_params; i++) {
-      json_t *o = json_object();
-      if (json_array_append_new(a, o) != 0) {
-        return EC_ENOMEM;
-      }
+    ec__dw_key(d, "messageParameters");
+    ec__dw_array(d, m->n_params);
+    for (size_t i = 0; i < m->n_params && d->rc == 0; i++) {
       const char *k = m->params[i].key;
       if (k == NULL || *k == '\0' || !ec_utf8_valid(k, strlen(k))) {
-        return EC_EINVAL;
+        ec__dw_fail(d, EC_EINVAL);
+        return;
       }
-      if ((rc = ec_set_str(o, k, m->params[i].value)) < 0) {
-        return rc;
-      }
+      ec__dw_map(d, 1);
+      ec__dw_key(d, k);
+      ec__dw_text(d, m->params[i].value);
+      ec__dw_end_map(d);
     }
+    ec__dw_end_array(d);
   }
-  if ((rc = put_id(t, "orderId", EC_MSG_ORDER, m->order_id)) < 0 ||
-      (rc = put_id(t, "subscriptionId", EC_MSG_SUBSCRIPTION,
-                   m->subscription_id)) < 0 ||
-      (rc = put_id(t, "accessId", EC_MSG_ACCESS, m->access_id)) < 0) {
-    return rc;
-  }
+  put_id(d, "orderId", EC_MSG_ORDER, m->order_id);
+  put_id(d, "subscriptionId", EC_MSG_SUBSCRIPTION, m->subscription_id);
+  put_id(d, "accessId", EC_MSG_ACCESS, m->access_id);
   if (m->n_macs > 0) {
-    json_t *a = json_array();
-    if ((rc = ec_set_new(t, "macAddress", a)) < 0) {
-      return rc;
-    }
-    for (size_t i = 0; i < m->n_macs; i++) {
+    ec__dw_key(d, "macAddress");
+    ec__dw_array(d, m->n_macs);
+    for (size_t i = 0; i < m->n_macs && d->rc == 0; i++) {
       char mac[18];
       if (m->macs[i] > MAC_MAX) {
-        return EC_EINVAL;
+        ec__dw_fail(d, EC_EINVAL);
+        return;
       }
       ec_mac_format(m->macs[i], mac);
-      if (json_array_append_new(a, json_string_nocheck(mac)) != 0) {
-        return EC_ENOMEM;
-      }
+      ec__dw_textn(d, mac, 17);
     }
+    ec__dw_end_array(d);
   }
-  return put_dhcp(t, &m->dhcp);
+  put_dhcp(d, &m->dhcp);
+  ec__dw_end_map(d);
 }
 
 ssize_t ec_status_message_encode(ec_format_t fmt, const ec_status_message_t *m,
                                  uint8_t *buf, size_t cap) {
-  int rc = ec_encode_args(fmt, m, 1, buf, cap);
-  if (rc < 0) {
-    return rc;
-  }
-  json_t *t = json_object();
-  if (t == NULL) {
-    return EC_ENOMEM;
-  }
-  return ec_encode_finish(fmt, t, msg_to_tree(t, m), buf, cap);
+  return ec__dw_list(fmt, NULL, m, 1, sizeof *m, put_msg, buf, cap);
 }
 
 ssize_t ec_status_messages_encode(ec_format_t fmt,
                                   const ec_status_message_t *msgs, size_t n,
                                   uint8_t *buf, size_t cap) {
-  return ec_encode_list(fmt, "StatusMessages", msgs, n, sizeof *msgs,
-                        msg_to_tree, buf, cap);
+  return ec__dw_list(fmt, "StatusMessages", msgs, n, sizeof *msgs, put_msg,
+                     buf, cap);
 }
 
-/* One stored row as a message object with its ID first. The document was
+/* One stored row as a message object with its ID first: the stored map's
+ * pairs follow, transcoded as they are read (stream.h). The document was
  * written by ec_status_message_encode(), so anything but a CBOR map is
  * corruption in the store. */
-static int row_to_tree(const ec_msg_row_t *r, json_t **out) {
-  json_t *d;
+static void put_row(ec__dw_t *d, const void *item) {
+  const ec_msg_row_t *r = item;
   if ((r->doc == NULL && r->doc_len > 0) || r->id < 1) {
-    return EC_EINVAL;
+    ec__dw_fail(d, EC_EINVAL);
+    return;
   }
-  int rc = ec_tree_parse(EC_FORMAT_CBOR, r->doc, r->doc_len, &d, NULL);
-  if (rc < 0) {
-    return rc == EC_ENOMEM ? rc : EC_ESYNTAX;
-  }
-  json_t *o = json_object();
-  if (!json_is_object(d)) {
-    rc = EC_ESYNTAX;
-  } else if (o == NULL || ec_set_int(o, "statusMessageID", r->id) < 0 ||
-             json_object_update_missing(o, d) != 0) {
-    rc = EC_ENOMEM;
-  }
-  json_decref(d);
-  if (rc < 0) {
-    json_decref(o);
-    return rc;
-  }
-  *out = o;
-  return 0;
+  ec__dw_map(d, 0); /* JSON only: the count is not written */
+  ec__dw_key(d, "statusMessageID");
+  ec__dw_int(d, r->id);
+  ec__dw_stored(d, r->doc, r->doc_len, true, "statusMessageID");
+  ec__dw_end_map(d);
 }
 
 /* The head of a stored row: a definite-length map; its pair count and the
@@ -742,25 +734,9 @@ ssize_t ec_msg_rows_encode(ec_format_t fmt, const ec_msg_row_t *rows, size_t n,
   if (fmt == EC_FORMAT_CBOR && (with_envelope || n == 1)) {
     return rows_cbor(rows, n, with_envelope, buf, cap);
   }
-  if (!with_envelope) {
-    json_t *o;
-    if (n != 1) {
-      return EC_EINVAL;
-    }
-    rc = row_to_tree(&rows[0], &o);
-    return rc < 0 ? rc : ec_encode_finish(fmt, o, 0, buf, cap);
+  if (!with_envelope && n != 1) {
+    return EC_EINVAL;
   }
-  json_t *a = json_array();
-  json_t *t = ec_envelope("StatusMessages", a);
-  if (t == NULL) {
-    return EC_ENOMEM;
-  }
-  for (size_t i = 0; i < n && rc == 0; i++) {
-    json_t *o;
-    if ((rc = row_to_tree(&rows[i], &o)) == 0 &&
-        json_array_append_new(a, o) != 0) {
-      rc = EC_ENOMEM;
-    }
-  }
-  return ec_encode_finish(fmt, t, rc, buf, cap);
+  return ec__dw_list(fmt, with_envelope ? "StatusMessages" : NULL, rows, n,
+                     sizeof *rows, put_row, buf, cap);
 }

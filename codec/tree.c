@@ -570,46 +570,6 @@ int ec_tree_parse(ec_format_t fmt, const uint8_t *buf, size_t len,
 
 /* ---- CBOR writing ------------------------------------------------------ */
 
-/* Writes past the caller's capacity are only counted, which gives the
- * measure-only pass and the "needed length" answer from one walk. */
-void ec_cbor_emit(ec_wbuf_t *w, const void *p, size_t n) {
-  if (n > SIZE_MAX - w->len) {
-    w->overflow = true;
-    return;
-  }
-  if (w->buf != NULL && n <= w->cap && w->len <= w->cap - n) {
-    memcpy(w->buf + w->len, p, n);
-  }
-  w->len += n;
-}
-
-void ec_cbor_head(ec_wbuf_t *w, uint8_t major, uint64_t v) {
-  uint8_t h[9];
-  size_t n;
-  uint8_t mt = (uint8_t)(major << 5);
-  if (v < 24) {
-    h[0] = (uint8_t)(mt | v);
-    n = 1;
-  } else if (v <= UINT8_MAX) {
-    h[0] = mt | 24;
-    n = 2;
-  } else if (v <= UINT16_MAX) {
-    h[0] = mt | 25;
-    n = 3;
-  } else if (v <= UINT32_MAX) {
-    h[0] = mt | 26;
-    n = 5;
-  } else {
-    h[0] = mt | 27;
-    n = 9;
-  }
-  for (size_t i = n - 1; i >= 1; i--) {
-    h[i] = (uint8_t)v;
-    v >>= 8;
-  }
-  ec_cbor_emit(w, h, n);
-}
-
 static void emit_text(ec_wbuf_t *w, const char *s, size_t len) {
   ec_cbor_head(w, 3, len);
   ec_cbor_emit(w, s, len);
@@ -755,6 +715,28 @@ static bool depth_ok(const json_t *v, int depth) {
     }
   }
   return true;
+}
+
+int ec__tree_emit(ec_wbuf_t *w, bool json, const json_t *tree, int depth) {
+  if (!json) {
+    return write_cbor(w, tree, false, depth);
+  }
+  if (!depth_ok(tree, depth)) {
+    return EC_ETOOBIG;
+  }
+  bool room = w->buf != NULL && w->len <= w->cap;
+  size_t n = json_dumpb(tree, room ? (char *)w->buf + w->len : NULL,
+                        room ? w->cap - w->len : 0,
+                        JSON_COMPACT | JSON_ENCODE_ANY);
+  if (n == 0) {
+    return EC_ENOMEM;
+  }
+  if (n > SIZE_MAX - w->len) {
+    w->overflow = true;
+  } else {
+    w->len += n;
+  }
+  return 0;
 }
 
 ssize_t ec_tree_write(ec_format_t fmt, const json_t *tree, bool int_keys,

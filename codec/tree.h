@@ -7,9 +7,11 @@
  * Every document codec works in two steps. The wire bytes (JSON or CBOR) are
  * parsed into one jansson tree, with the caps of codec.h enforced while
  * parsing; then the document's rules are checked on that tree and the result
- * copied into the caller's struct and arena. Encoding builds a tree and writes
- * it in either format. So each document's rules are written once, not once
- * per format, and a CBOR document has exactly the JSON document's shape.
+ * copied into the caller's struct and arena. So each document's rules are
+ * written once, not once per format, and a CBOR document has exactly the
+ * JSON document's shape. The hot documents are encoded without a tree, and
+ * a DeploymentStatus in CBOR is decoded without one when it takes the fast
+ * path (stream.h); the rest of the documents still build one to encode.
  *
  * The CBOR reader is a streaming decoder (libcbor's cbor_stream_decode): it
  * never trusts a length claim beyond the bytes left, refuses indefinite-length
@@ -22,6 +24,7 @@
 #include <stdbool.h>
 
 #include "edgecoap/codec.h"
+#include "stream.h"
 
 /**
  * Parse @p buf in @p fmt into a new tree (JSON: duplicate keys refused; CBOR:
@@ -52,21 +55,12 @@ ssize_t ec_tree_write(ec_format_t fmt, const json_t *tree, bool int_keys,
                       uint8_t *buf, size_t cap);
 
 /**
- * A CBOR output buffer for writers that copy already-encoded CBOR: with
- * buf NULL and cap 0 it only measures; len always counts every byte, also
- * those past cap (the measure-then-write protocol of the encoders).
+ * Write @p tree into @p w as ec_tree_write() would (JSON when @p json, else
+ * CBOR without integer keys), with its root at nesting level @p depth: a
+ * container at level EC_MAX_DEPTH or deeper is EC_ETOOBIG. For the
+ * streaming writers (stream.h), which fall back to it.
  */
-typedef struct {
-  uint8_t *buf;
-  size_t cap;
-  size_t len;
-  bool overflow; /* len would have wrapped */
-} ec_wbuf_t;
-
-/** Append @p n bytes. */
-void ec_cbor_emit(ec_wbuf_t *w, const void *p, size_t n);
-/** Append a CBOR head (major type 0..7, argument @p v), shortest form. */
-void ec_cbor_head(ec_wbuf_t *w, uint8_t major, uint64_t v);
+int ec__tree_emit(ec_wbuf_t *w, bool json, const json_t *tree, int depth);
 
 /** Fill @p err (may be NULL) and return @p code. */
 int ec_fail(ec_codec_error_t *err, int code, const char *title,
@@ -192,30 +186,11 @@ int ec_set_str(json_t *o, const char *k, const char *s);
 /** Set @p o[@p k] to integer @p v. */
 int ec_set_int(json_t *o, const char *k, int64_t v);
 
-/** Set @p o[@p k] to @p ms as an RFC 3339 date-time; EC_EINVAL when it
- * has none (ec_time_format_ms()). */
-int ec_set_time(json_t *o, const char *k, int64_t ms);
-
 /**
  * A new object holding only @p v (stolen) under @p key, the envelope of a
  * list answer. NULL when an allocation fails (@p v is released then).
  */
 json_t *ec_envelope(const char *key, json_t *v);
-
-/** Fill the new object @p o from one list entry @p item: 0 or < 0. */
-typedef int (*ec_fill_fn)(json_t *o, const void *item);
-
-/**
- * Encode the list answer {@p key: [...]}: one object per entry of @p items
- * (@p n entries of @p size bytes, in order), each filled by @p fill; the
- * first failure of @p fill ends the encoding and is returned. Arguments are
- * checked as ec_encode_args() does.
- * @param[out] buf  caller buffer, or NULL with @p cap 0 to measure
- * @return the encoded length (may exceed @p cap), or < 0
- */
-ssize_t ec_encode_list(ec_format_t fmt, const char *key, const void *items,
-                       size_t n, size_t size, ec_fill_fn fill, uint8_t *buf,
-                       size_t cap);
 
 /**
  * Write the finished tree @p t in @p fmt into @p buf (as ec_tree_write(),
@@ -224,5 +199,18 @@ ssize_t ec_encode_list(ec_format_t fmt, const char *key, const void *items,
  */
 ssize_t ec_encode_finish(ec_format_t fmt, json_t *t, int rc, uint8_t *buf,
                          size_t cap);
+
+/* Forward declarations for the tree-path entry points that tests compare
+ * the streaming paths with. */
+#include "edgecoap/deployment.h"
+
+/**
+ * ec_deployment_status_decode() through the jansson tree alone: the path
+ * every JSON body and every CBOR body the fast path does not take goes.
+ */
+int ec__deployment_status_decode_tree(ec_format_t fmt, const uint8_t *buf,
+                                      size_t len, ec_deployment_status_t *out,
+                                      ec_arena_t *arena,
+                                      ec_codec_error_t *err);
 
 #endif /* EDGECOAP_CODEC_TREE_H */

@@ -89,14 +89,6 @@ int ec_set_int(json_t *o, const char *k, int64_t v) {
   return ec_set_new(o, k, json_integer((json_int_t)v));
 }
 
-int ec_set_time(json_t *o, const char *k, int64_t ms) {
-  char ts[32];
-  if (ec_time_format_ms(ms, ts) < 0) {
-    return EC_EINVAL;
-  }
-  return ec_set_str(o, k, ts);
-}
-
 json_t *ec_envelope(const char *key, json_t *v) {
   json_t *t = json_object();
   if (t == NULL) {
@@ -108,28 +100,6 @@ json_t *ec_envelope(const char *key, json_t *v) {
     return NULL;
   }
   return t;
-}
-
-ssize_t ec_encode_list(ec_format_t fmt, const char *key, const void *items,
-                       size_t n, size_t size, ec_fill_fn fill, uint8_t *buf,
-                       size_t cap) {
-  int rc = ec_encode_args(fmt, items, n, buf, cap);
-  if (rc < 0) {
-    return rc;
-  }
-  json_t *a = json_array();
-  json_t *t = ec_envelope(key, a);
-  if (t == NULL) {
-    return EC_ENOMEM;
-  }
-  /* Entries are linked into the array before they are filled, so one
-   * json_decref() of the envelope unwinds any failure. */
-  const char *item = items;
-  for (size_t i = 0; i < n && rc == 0; i++, item += size) {
-    json_t *o = json_object();
-    rc = json_array_append_new(a, o) != 0 ? EC_ENOMEM : fill(o, item);
-  }
-  return ec_encode_finish(fmt, t, rc, buf, cap);
 }
 
 ssize_t ec_encode_finish(ec_format_t fmt, json_t *t, int rc, uint8_t *buf,
