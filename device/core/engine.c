@@ -1,9 +1,8 @@
 /* edgecoap device core: exchanges, retransmission and Observe, driven by one step call. */
 /* SPDX-License-Identifier: Apache-2.0 */
 
-#include "cbor.h"
+#include "engine.h"
 
-enum { X_FREE = 0, X_WAIT_ACK, X_WAIT_SEP, X_OBSERVING };
 
 /* A notification older than this is no longer compared by sequence number
  * (RFC 7641 section 3.4). */
@@ -45,7 +44,7 @@ static void send_empty(ec_dev_t *dev, uint8_t type, uint16_t mid) {
 
 /* Send the exchange's datagram as a fresh confirmable transmission: the
  * first timeout is random in [ACK_TIMEOUT, ACK_TIMEOUT * 1.5] (section 4.8). */
-static int transmit(ec_dev_t *dev, ec__dev_xchg_t *x, uint32_t now) {
+int ec__dev_transmit(ec_dev_t *dev, ec__dev_xchg_t *x, uint32_t now) {
   x->state = X_WAIT_ACK;
   x->retries = 0;
   x->timeout =
@@ -96,13 +95,49 @@ static int token_kind(const ec__dev_xchg_t *x, const ec_coap_msg_t *m) {
                                                     : 0;
 }
 
+/* A new Message ID for the exchange's datagram, which goes as a new
+ * message (a later block, an Echo retry, a re-registration). Out of line,
+ * as reopen() below. */
+static __attribute__((noinline)) void renumber(ec_dev_t *dev,
+                                                ec__dev_xchg_t *x) {
+  x->mid = dev->next_mid++;
+  x->buf[2] = (uint8_t)(x->mid >> 8);
+  x->buf[3] = (uint8_t)x->mid;
+}
+
+/* The request up to its own options (req_len, which end with Accept), to
+ * add Block2, Block1 or Echo to. Kept out of line: inlined at its four
+ * callers it costs 16 bytes of flash. */
+static __attribute__((noinline)) void reopen(const ec__dev_xchg_t *x,
+                                              ec_coap_build_t *b) {
+  b->buf = x->buf;
+  b->cap = x->cap;
+  b->len = x->req_len;
+  b->last = EC_COAP_OPT_ACCEPT;
+  b->err = 0;
+}
+
+/* End a request built again from its options (req_len) plus Block2,
+ * Block1 or Echo: a request of ec_dev_request() has its extra option, and
+ * its body when @p body and it was sent whole, after those. */
+static int again_done(ec_dev_t *dev, const ec__dev_xchg_t *x,
+                      ec_coap_build_t *b, bool body) {
+  if (x->req != NULL) {
+    dev->tail(x, b, body);
+  }
+  return ec_coap_finish(b);
+}
+
 /* Pass on a whole answer: a notification keeps the observation going
  * (until its Max-Age passes); anything else ends the exchange. */
 static void deliver(ec_dev_t *dev, ec__dev_xchg_t *x, ec_dev_answer_t *a,
                     bool notification, uint32_t now) {
   if (x->fetching) {
     x->fetching = false;
-    x->len = x->req_len; /* the request as it was, for a re-registration */
+    /* The request as it was, for a re-registration. */
+    ec_coap_build_t b;
+  reopen(x, &b);
+    x->len = (uint16_t)again_done(dev, x, &b, true);
     x->buf[7] = x->token[3];
   }
   if (!notification) {
@@ -122,9 +157,10 @@ static void deliver(ec_dev_t *dev, ec__dev_xchg_t *x, ec_dev_answer_t *a,
  * ID with the follow-up token: the request again, plus Block2. */
 static void fetch(ec_dev_t *dev, ec__dev_xchg_t *x, uint32_t num, uint8_t szx,
                   uint32_t now) {
-  ec_coap_build_t b = {x->buf, x->cap, x->req_len, EC_COAP_OPT_ACCEPT, 0};
+  ec_coap_build_t b;
+  reopen(x, &b);
   ec_coap_add_uint(&b, EC_COAP_OPT_BLOCK2, num << 4 | szx);
-  int len = ec_coap_finish(&b);
+  int len = again_done(dev, x, &b, true);
   if (len < 0) {
     fail(dev, x, len);
     return;
@@ -132,33 +168,36 @@ static void fetch(ec_dev_t *dev, ec__dev_xchg_t *x, uint32_t num, uint8_t szx,
   x->fetching = true;
   x->next_block = num;
   x->len = (uint16_t)len;
-  x->mid = dev->next_mid++;
-  x->buf[2] = (uint8_t)(x->mid >> 8);
-  x->buf[3] = (uint8_t)x->mid;
+  renumber(dev, x);
   x->buf[7] = (uint8_t)(x->token[3] ^ FOLLOW_UP);
-  (void)transmit(dev, x, now);
+  (void)ec__dev_transmit(dev, x, now);
 }
 
 /* Send block @p num of a block-wise report (RFC 7959 section 2.5): the
  * request's header and options again, Block1 (and Size1 with block 0), and
  * that slice of the CBOR kept at the end of the caller's buffer, on a new
  * Message ID. */
-static void send_block(ec_dev_t *dev, ec__dev_xchg_t *x, uint32_t num,
-                       uint32_t now) {
+void ec__dev_send_block(ec_dev_t *dev, ec__dev_xchg_t *x, uint32_t num,
+                        uint32_t now) {
   size_t bs = (size_t)16 << x->szx;
   size_t off = (size_t)num * bs;
   size_t n = x->body_len - off < bs ? x->body_len - off : bs;
-  ec_coap_build_t b = {x->buf, x->cap, x->req_len, EC_COAP_OPT_ACCEPT, 0};
+  ec_coap_build_t b;
+  reopen(x, &b);
   ec_coap_add_uint(&b, EC_COAP_OPT_BLOCK1,
                    num << 4 | (off + n < x->body_len ? 8u : 0u) | x->szx);
   if (num == 0) {
     ec_coap_add_uint(&b, EC_COAP_OPT_SIZE1, (uint32_t)x->body_len);
   }
-  ec_coap_add(&b, EC_COAP_OPT_REQUEST_ID, x->body - EC__RID_LEN, EC__RID_LEN);
+  if (x->req != NULL) {
+    dev->tail(x, &b, false); /* a request of ec_dev_request(): its option */
+  } else {
+    ec_coap_add(&b, EC_COAP_OPT_REQUEST_ID, x->body - EC__RID_LEN, EC__RID_LEN);
+  }
   size_t room;
   uint8_t *p = ec_coap_payload_room(&b, &room);
   if (p != NULL && room >= n) {
-    ec__copy(p, x->body + off, n);
+    ec__copy(p, (x->req != NULL ? x->req->body : x->body) + off, n);
   }
   ec_coap_payload_done(&b, n);
   int len = ec_coap_finish(&b);
@@ -169,18 +208,16 @@ static void send_block(ec_dev_t *dev, ec__dev_xchg_t *x, uint32_t num,
   x->next_block = num;
   x->len = (uint16_t)len;
   if (num > 0) {
-    x->mid = dev->next_mid++;
-    x->buf[2] = (uint8_t)(x->mid >> 8);
-    x->buf[3] = (uint8_t)x->mid;
+    renumber(dev, x);
   }
-  (void)transmit(dev, x, now);
+  (void)ec__dev_transmit(dev, x, now);
 }
 
 /* The answer to one block of an upload: 2.31 Continue for it asks for the
  * next (in the server's block size, if smaller: section 2.5); anything
- * else is the answer to the whole report. */
-static void on_upload(ec_dev_t *dev, ec__dev_xchg_t *x, const ec_coap_msg_t *m,
-                      ec_dev_answer_t *a, uint32_t now) {
+ * else is the answer to the whole report (false). */
+static bool on_upload(ec_dev_t *dev, ec__dev_xchg_t *x, const ec_coap_msg_t *m,
+                      uint32_t now) {
   uint32_t b1;
   if (m->code == EC_COAP_CODE(2, 31) &&
       ec_coap_opt_uint(m, EC_COAP_OPT_BLOCK1, &b1) == 1 &&
@@ -189,12 +226,13 @@ static void on_upload(ec_dev_t *dev, ec__dev_xchg_t *x, const ec_coap_msg_t *m,
     x->szx = b1 & 7;
     if ((size_t)next << (x->szx + 4) >= x->body_len) {
       fail(dev, x, EC_EPROTO); /* Continue, with nothing left to send */
-      return;
+      return true;
     }
-    send_block(dev, x, next, now);
-    return;
+    ec__dev_send_block(dev, x, next, now);
+    return true;
   }
-  deliver(dev, x, a, false, now);
+  x->uploading = false; /* the answer: taken as that of a request sent whole */
+  return false;
 }
 
 /* One block of a block-wise answer into the caller's body buffer (RFC 7959
@@ -268,24 +306,23 @@ static bool echo_again(ec_dev_t *dev, ec__dev_xchg_t *x,
   size_t n;
   uint8_t val[40];
   if (m->code != EC_COAP_CODE(4, 1) || x->echoed || x->uploading ||
-      x->fetching || x->buf[1] != EC_COAP_GET ||
+      x->fetching || (x->buf[1] != EC_COAP_GET && x->req == NULL) ||
       ec_coap_opt(m, EC_COAP_OPT_ECHO, 0, &v, &n) != 1 || n == 0 ||
       n > sizeof val) {
     return false;
   }
   ec__copy(val, v, n);
-  ec_coap_build_t b = {x->buf, x->cap, x->req_len, EC_COAP_OPT_ACCEPT, 0};
+  ec_coap_build_t b;
+  reopen(x, &b);
   ec_coap_add(&b, EC_COAP_OPT_ECHO, val, n);
-  int len = ec_coap_finish(&b);
+  int len = again_done(dev, x, &b, true);
   if (len < 0) {
     return false;
   }
   x->echoed = true;
   x->len = (uint16_t)len;
-  x->mid = dev->next_mid++;
-  x->buf[2] = (uint8_t)(x->mid >> 8);
-  x->buf[3] = (uint8_t)x->mid;
-  (void)transmit(dev, x, now);
+  renumber(dev, x);
+  (void)ec__dev_transmit(dev, x, now);
   return true;
 }
 
@@ -307,8 +344,7 @@ static void answer(ec_dev_t *dev, ec__dev_xchg_t *x, const ec_coap_msg_t *m,
   bool block = (m->code >> 5) == 2 &&
                ec_coap_opt_uint(m, EC_COAP_OPT_BLOCK2, &b2) == 1;
   a.more = block && (b2 & 8) != 0;
-  if (x->uploading) {
-    on_upload(dev, x, m, &a, now);
+  if (x->uploading && on_upload(dev, x, m, now)) {
     return;
   }
   if (token_kind(x, m) == 2) { /* a later block's answer */
@@ -325,7 +361,8 @@ static void answer(ec_dev_t *dev, ec__dev_xchg_t *x, const ec_coap_msg_t *m,
   uint32_t obs;
   if (!x->observe || (m->code >> 5) != 2 ||
       ec_coap_opt_uint(m, EC_COAP_OPT_OBSERVE, &obs) != 1) {
-    if (a.more && x->body != NULL && x->buf[1] == EC_COAP_GET) {
+    if (a.more && x->body != NULL &&
+        (x->buf[1] == EC_COAP_GET || x->req != NULL)) {
       on_block(dev, x, m, &a, b2, false, now);
     } else {
       deliver(dev, x, &a, false, now); /* a plain answer, or the end */
@@ -445,10 +482,8 @@ static void on_timer(ec_dev_t *dev, ec__dev_xchg_t *x, uint32_t now) {
     /* Max-Age passed without a notification: the server may have lost the
      * observation (a restart), so register again with the same token and
      * a new Message ID. */
-    x->mid = dev->next_mid++;
-    x->buf[2] = (uint8_t)(x->mid >> 8);
-    x->buf[3] = (uint8_t)x->mid;
-    (void)transmit(dev, x, now);
+    renumber(dev, x);
+    (void)ec__dev_transmit(dev, x, now);
   }
 }
 
@@ -475,8 +510,8 @@ uint32_t ec_dev_step(ec_dev_t *dev, uint32_t now, const uint8_t *dgram,
 
 /* Take a free exchange and start its request in @p buf: a CON with a new
  * Message ID and a 4-byte token, Observe 0 when observing. */
-static ec__dev_xchg_t *begin(ec_dev_t *dev, ec_coap_build_t *b, uint8_t *buf,
-                             size_t cap, uint8_t code, bool observe) {
+ec__dev_xchg_t *ec__dev_begin(ec_dev_t *dev, ec_coap_build_t *b, uint8_t *buf,
+                              size_t cap, uint8_t code, bool observe) {
   for (unsigned i = 0; i < EC_DEV_MAX_EXCHANGES; i++) {
     ec__dev_xchg_t *x = &dev->x[i];
     if (x->state != X_FREE) {
@@ -507,8 +542,8 @@ static ec__dev_xchg_t *begin(ec_dev_t *dev, ec_coap_build_t *b, uint8_t *buf,
   return NULL;
 }
 
-static int launch(ec_dev_t *dev, ec__dev_xchg_t *x, ec_coap_build_t *b,
-                  ec_dev_cb_t cb, void *user) {
+int ec__dev_launch(ec_dev_t *dev, ec__dev_xchg_t *x, ec_coap_build_t *b,
+                   ec_dev_cb_t cb, void *user) {
   int len = ec_coap_finish(b);
   if (len < 0) {
     return len;
@@ -521,7 +556,7 @@ static int launch(ec_dev_t *dev, ec__dev_xchg_t *x, ec_coap_build_t *b,
   x->cap = (uint16_t)(b->cap > 0xFFFF ? 0xFFFF : b->cap);
   x->cb = cb;
   x->user = user;
-  if (transmit(dev, x, dev->t->now_ms(dev->t->ctx)) < 0) {
+  if (ec__dev_transmit(dev, x, dev->t->now_ms(dev->t->ctx)) < 0) {
     x->state = X_FREE;
     return EC_EIO;
   }
@@ -562,7 +597,7 @@ int ec__dev_post(ec_dev_t *dev, const char *device_id, const char *deployment_id
   }
   size_t front = cap - n - EC__RID_LEN;
   ec_coap_build_t b;
-  ec__dev_xchg_t *x = begin(dev, &b, buf, front, EC_COAP_POST, false);
+  ec__dev_xchg_t *x = ec__dev_begin(dev, &b, buf, front, EC_COAP_POST, false);
   if (x == NULL) {
     return EC_ENOMEM;
   }
@@ -583,7 +618,7 @@ int ec__dev_post(ec_dev_t *dev, const char *device_id, const char *deployment_id
       ec__copy(p, rid + EC__RID_LEN, n); /* down: front to back is safe */
     }
     ec_coap_payload_done(&b, n);
-    return launch(dev, x, &b, cb, user);
+    return ec__dev_launch(dev, x, &b, cb, user);
   }
   size_t bs = (size_t)16 << EC_DEV_BLOCK_SZX;
   if (front < hdr + 19 + EC__RID_LEN + bs) {
@@ -597,7 +632,7 @@ int ec__dev_post(ec_dev_t *dev, const char *device_id, const char *deployment_id
   x->user = user;
   x->req_len = (uint16_t)hdr;
   x->cap = (uint16_t)front;
-  send_block(dev, x, 0, dev->t->now_ms(dev->t->ctx));
+  ec__dev_send_block(dev, x, 0, dev->t->now_ms(dev->t->ctx));
   return x->state == X_FREE ? EC_EIO : (int)(x - dev->x);
 }
 
@@ -627,7 +662,7 @@ int ec_dev_get(ec_dev_t *dev, const char *path, bool observe, uint8_t *buf,
     return EC_EINVAL;
   }
   ec_coap_build_t b;
-  ec__dev_xchg_t *x = begin(dev, &b, buf, cap, EC_COAP_GET, observe);
+  ec__dev_xchg_t *x = ec__dev_begin(dev, &b, buf, cap, EC_COAP_GET, observe);
   if (x == NULL) {
     return EC_ENOMEM;
   }
@@ -650,7 +685,7 @@ int ec_dev_get(ec_dev_t *dev, const char *path, bool observe, uint8_t *buf,
     }
   }
   ec_coap_add_uint(&b, EC_COAP_OPT_ACCEPT, FORMAT_CBOR);
-  return launch(dev, x, &b, cb, user);
+  return ec__dev_launch(dev, x, &b, cb, user);
 }
 
 int ec_dev_observe(ec_dev_t *dev, const char *device_id,
@@ -661,18 +696,19 @@ int ec_dev_observe(ec_dev_t *dev, const char *device_id,
     return EC_EINVAL;
   }
   ec_coap_build_t b;
-  ec__dev_xchg_t *x = begin(dev, &b, buf, cap, EC_COAP_GET, true);
+  ec__dev_xchg_t *x = ec__dev_begin(dev, &b, buf, cap, EC_COAP_GET, true);
   if (x == NULL) {
     return EC_ENOMEM;
   }
   status_path(&b, device_id, deployment_id);
   ec_coap_add_uint(&b, EC_COAP_OPT_ACCEPT, FORMAT_CBOR);
-  return launch(dev, x, &b, cb, user);
+  return ec__dev_launch(dev, x, &b, cb, user);
 }
 
 int ec_dev_set_body(ec_dev_t *dev, int xid, uint8_t *body, size_t cap) {
   if (dev == NULL || xid < 0 || xid >= EC_DEV_MAX_EXCHANGES ||
-      dev->x[xid].state == X_FREE || dev->x[xid].buf[1] != EC_COAP_GET ||
+      dev->x[xid].state == X_FREE ||
+      (dev->x[xid].buf[1] != EC_COAP_GET && dev->x[xid].req == NULL) ||
       (body == NULL && cap > 0)) {
     return EC_EINVAL;
   }

@@ -48,6 +48,8 @@ enum {
   EC_COAP_GET = 1,
   EC_COAP_POST = 2,
   EC_COAP_PUT = 3,
+  EC_COAP_DELETE = 4,
+  EC_COAP_FETCH = 5, /* RFC 8132 */
   EC_COAP_OPT_ETAG = 4,
   EC_COAP_OPT_OBSERVE = 6,
   EC_COAP_OPT_URI_PATH = 11,
@@ -301,6 +303,7 @@ typedef struct {
 } ec_dev_transport_t;
 
 typedef struct ec_dev ec_dev_t;
+typedef struct ec_dev_req ec_dev_req_t;
 
 /** One answer, or the end of an exchange. */
 typedef struct {
@@ -353,6 +356,7 @@ typedef struct {
   uint8_t *buf; /* the caller's: the request datagram, kept for retransmission */
   ec_dev_cb_t cb;
   void *user;
+  const ec_dev_req_t *req; /* a request of ec_dev_request(), or NULL */
 } ec__dev_xchg_t;
 
 struct ec_dev {
@@ -362,6 +366,10 @@ struct ec_dev {
   uint8_t n_seen;
   uint8_t seen_head;
   uint16_t seen[EC_DEV_DEDUP]; /* Message IDs of the server's last CON messages */
+  /* What ec_dev_request() puts after the options the engine adds to a
+   * request sent again (device/core/request.c); NULL until it is called,
+   * so a program that never calls it links none of it. */
+  void (*tail)(const ec__dev_xchg_t *x, ec_coap_build_t *b, bool body);
   ec__dev_xchg_t x[EC_DEV_MAX_EXCHANGES];
 };
 
@@ -440,6 +448,66 @@ int ec_dev_set_body(ec_dev_t *dev, int xid, uint8_t *body, size_t cap);
  * the server when its next notification gets an RST.
  */
 void ec_dev_cancel(ec_dev_t *dev, int xid);
+
+/* ------------------------------------------------------------------------ */
+/* Requests of any kind (device/core/request.c)                              */
+
+/*
+ * For programs that are not constrained, such as the edgecoap-client library
+ * (client/): any method, path, query, formats and body, one extra option
+ * (a session token), bodies sent block-wise (Block1) when they do not fit
+ * one datagram, and answers reassembled with ec_dev_set_body() (Block2,
+ * after a block-wise body too). Nothing of it is linked into a program
+ * that does not call it.
+ */
+
+/**
+ * A request, owned by the caller; it and everything it points to must
+ * outlive the exchange (retransmissions, later blocks, an Echo retry and
+ * re-registrations are built from it again).
+ */
+struct ec_dev_req {
+  uint8_t method;   /**< EC_COAP_GET, _POST, _PUT, _DELETE or _FETCH */
+  const char *path; /**< "a/b?x=1&y=2": '/'-separated Uri-Path segments,
+                         '&'-separated Uri-Query items; %XX is decoded, so
+                         a segment may hold '/', '?' or '&' */
+  int format;       /**< Content-Format of @p body; -1 for none */
+  uint16_t accept;  /**< Accept, always sent (the engine's later options
+                         are built after it) */
+  const uint8_t *body; /**< NULL when @p body_len is 0 */
+  size_t body_len;
+  uint16_t opt_num; /**< one more option, past Echo (253..65535), e.g. 65000
+                         for a session token; 0 for none */
+  const uint8_t *opt_val;
+  size_t opt_len;
+};
+
+/**
+ * Start a confirmable request (observing it with @p observe). A body that
+ * does not fit one datagram of EC_DEV_MAX_DATAGRAM goes block-wise (Block1,
+ * blocks of 16 << EC_DEV_BLOCK_SZX bytes) from @p rq->body; later blocks of
+ * the answer are then asked for without it (RFC 7959 section 3.3), those
+ * of a request sent whole with it (a FETCH's body selects its answer).
+ * A 4.01 with an Echo option (RFC 9175) is answered once, as for a GET.
+ * @param[in] buf  the caller's, held until @p cb has ended the exchange:
+ *                 the request's header and options (path, query, the
+ *                 extra option) plus its body when that fits one datagram
+ * @return the exchange (>= 0, for ec_dev_set_body(), ec_dev_unobserve()
+ *         and ec_dev_cancel()), or EC_EINVAL (a bad path: a segment past
+ *         255 bytes or a bad %XX, a method past 31, an option number
+ *         below 253), EC_ENOSPC, EC_ENOMEM or EC_EIO as ec_dev_report()
+ */
+int ec_dev_request(ec_dev_t *dev, const ec_dev_req_t *rq, bool observe,
+                   uint8_t *buf, size_t cap, ec_dev_cb_t cb, void *user);
+
+/**
+ * End observation @p xid of ec_dev_request() on the server as well: its
+ * request goes again with Observe 1 (deregistration, RFC 7641 section 3.6)
+ * on the same token, and the exchange ends with that answer (or a
+ * notification crossing it), through the callback, with observing false.
+ * @return 0, or EC_EINVAL when @p xid is no observation of ec_dev_request()
+ */
+int ec_dev_unobserve(ec_dev_t *dev, int xid);
 
 /** RFC 7252 section 4.8 transmission parameters (milliseconds, counts). */
 #ifndef EC_DEV_ACK_TIMEOUT_MS

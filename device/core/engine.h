@@ -1,0 +1,26 @@
+/* edgecoap device core internals: what engine.c shares with request.c. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef EDGECOAP_DEVICE_ENGINE_H
+#define EDGECOAP_DEVICE_ENGINE_H
+
+#include "cbor.h"
+
+enum { X_FREE = 0, X_WAIT_ACK, X_WAIT_SEP, X_OBSERVING };
+
+/* Take a free exchange and start its request in @p buf: a CON with a new
+ * Message ID and a 4-byte token, Observe 0 when observing. NULL when none
+ * is free; the exchange stays free until ec__dev_launch(). */
+ec__dev_xchg_t *ec__dev_begin(ec_dev_t *dev, ec_coap_build_t *b, uint8_t *buf,
+                              size_t cap, uint8_t code, bool observe);
+/* Finish the request in @p b and send it: the exchange's number, or < 0
+ * (the exchange is left free). */
+int ec__dev_launch(ec_dev_t *dev, ec__dev_xchg_t *x, ec_coap_build_t *b,
+                   ec_dev_cb_t cb, void *user);
+/* Send the exchange's datagram as a fresh confirmable transmission. */
+int ec__dev_transmit(ec_dev_t *dev, ec__dev_xchg_t *x, uint32_t now);
+/* Send block @p num of a block-wise body (x->body_len bytes, from the
+ * request's body or else x->body). */
+void ec__dev_send_block(ec_dev_t *dev, ec__dev_xchg_t *x, uint32_t num,
+                        uint32_t now);
+
+#endif /* EDGECOAP_DEVICE_ENGINE_H */
