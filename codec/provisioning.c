@@ -38,6 +38,67 @@ int ec_comp_type_parse(const char *s, size_t len) {
   return EC_EBADDOC;
 }
 
+/* The seed's datetimes, "YYYY-MM-DD hh:mm:ss" in UTC. */
+
+int ec_prov_datetime_format(int64_t s, char out[20]) {
+  /* Years 0..9999 keep the fixed width the seed's format implies. */
+  if (s < -62167219200LL || s > 253402300799LL) {
+    return EC_EINVAL;
+  }
+  time_t tt = (time_t)s;
+  struct tm tm;
+  if (gmtime_r(&tt, &tm) == NULL) {
+    return EC_EINVAL;
+  }
+  /* The range check above keeps every field to its width; the larger
+   * buffer only spares the compiler proving it. */
+  char tmp[64];
+  snprintf(tmp, sizeof tmp, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900,
+           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  memcpy(out, tmp, 20);
+  out[19] = '\0';
+  return 19;
+}
+
+static bool digits(const char *s, int n, int *out) {
+  int v = 0;
+  for (int i = 0; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9') {
+      return false;
+    }
+    v = v * 10 + (s[i] - '0');
+  }
+  *out = v;
+  return true;
+}
+
+int ec_prov_datetime_parse(const char *s, size_t len, int64_t *out) {
+  int y, mo, d, h, mi, se;
+  if (s == NULL || out == NULL || len != 19 || s[4] != '-' || s[7] != '-' ||
+      s[10] != ' ' || s[13] != ':' || s[16] != ':' || !digits(s, 4, &y) ||
+      !digits(s + 5, 2, &mo) || !digits(s + 8, 2, &d) ||
+      !digits(s + 11, 2, &h) || !digits(s + 14, 2, &mi) ||
+      !digits(s + 17, 2, &se) || mo < 1 || mo > 12 || d < 1 || d > 31 ||
+      h > 23 || mi > 59 || se > 60) {
+    return EC_EBADDOC;
+  }
+  struct tm tm;
+  memset(&tm, 0, sizeof tm);
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = se;
+  /* timegm() normalises 31 February into March; refuse what moved. */
+  time_t t = timegm(&tm);
+  if (tm.tm_mday != d || tm.tm_mon != mo - 1) {
+    return EC_EBADDOC;
+  }
+  *out = (int64_t)t;
+  return 0;
+}
+
 /* Fill @p err (may be NULL) and return @p code. */
 int ec_prov_fail(ec_prov_error_t *err, int code, const char *error,
                  const char *fmt, ...) {

@@ -11,8 +11,9 @@
 #include "tree.h"
 
 /*
- * provisioning.c holds the components' documents and these helpers;
- * provisioning_login.c the login documents, datetimes and tokens.
+ * provisioning.c holds the components' documents, datetimes and these
+ * helpers; provisioning_login.c the login documents and tokens, which use
+ * the helpers (and nothing of provisioning.c uses provisioning_login.c).
  */
 
 /** Fill @p err (may be NULL) with the seed's @p error and return @p code. */
