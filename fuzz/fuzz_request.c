@@ -273,7 +273,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
    * sends the answer; a second sends what the handler queued (Observe
    * notifications). Stop early once nothing more comes. */
   /* A write may be answered with an empty ACK first and a separate response
-   * after the group commit (server/batch.h); `held` and `answered` check
+   * after the group commit (server/coap/batch.h); `held` and `answered` check
    * that the answer does follow. */
   int held = 0, answered = 0;
   for (int i = 0; i < 4; i++) {

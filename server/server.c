@@ -20,6 +20,7 @@
 #include "res_provisioning.h"
 #include "res_messages.h"
 #include "screen.h"
+#include "startup.h"
 #include "watch.h"
 
 #define MAX_SEGMENTS 8

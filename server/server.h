@@ -1,49 +1,13 @@
-/* edgecoap server: the context shared by every resource handler. */
+/* edgecoap server: start, serve and stop the whole server (what main() calls). */
 /* SPDX-License-Identifier: Apache-2.0 */
 #ifndef EDGECOAP_SERVER_H
 #define EDGECOAP_SERVER_H
 
-#include <coap3/coap.h>
 #include <signal.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
 
-#include "edgecoap/codec.h"
-#include "edgecoap/deployment.h"
-#include "startup.h"
-#include "store.h"
-
-/** What main() sets; ec_server_config_default() fills the defaults. */
-typedef struct {
-  const char *bind_addr;         /**< "::" (every address, IPv4 too) by default */
-  uint16_t port;                 /**< 5683 */
-  const char *db_path;           /**< "edgecoap.db" */
-  size_t max_body;               /**< request body cap in bytes: 65536 */
-  unsigned max_idle_sessions;    /**< 1000; older idle sessions are dropped */
-  unsigned max_idle_resources;   /**< status resources kept without observers: 1000 */
-  unsigned session_timeout_s;    /**< 60 s without traffic ends a session */
-  unsigned max_observers;        /**< per resource: 20000 */
-  unsigned max_peer_observations;/**< per client session: 64 */
-  unsigned dedup_slots;          /**< remembered write answers: 16384 */
-  /* Device provisioning components (API.md section 4, server/auth.h). */
-  int64_t token_ttl_ms;          /**< a token unused this long expires: 3600 min */
-  unsigned login_user_failures;  /**< failed logins per (username, address) per window: 5 */
-  unsigned login_peer_failures;  /**< failed logins per peer address per window: 20 */
-  unsigned login_slow_after;     /**< per username, all addresses: then delayed: 5 */
-  int64_t login_max_delay_ms;    /**< the longest such delay: 4 s */
-  int64_t login_window_ms;       /**< the failed-login window: 15 min */
-  unsigned login_threads;        /**< password-check threads: 1 */
-  unsigned login_queue;          /**< password checks in flight at most: 32 */
-  /* DTLS with PSK identities (server/access.h, docs/SECURITY.md). */
-  uint16_t psk_port;             /**< coaps:// port: 5684 */
-  bool dtls;                     /**< bind DTLS even with no identity stored */
-  bool no_plain;                 /**< no coap:// endpoint (implies dtls) */
-} ec_server_config_t;
+#include "context.h"
 
 void ec_server_config_default(ec_server_config_t *cfg);
-
-typedef struct ec_server ec_server_t;
 
 /**
  * Open the store and bind the endpoints: coap:// on cfg->port unless
@@ -59,71 +23,5 @@ int ec_server_run(ec_server_t *srv, volatile sig_atomic_t *stop);
 
 /** Release everything; NULL is a no-op. */
 void ec_server_free(ec_server_t *srv);
-
-/* ---- Internals shared by the server's modules below this line. ---- */
-
-/* Stored bytes one list answer reads at most (API.md section 1, "Pages"):
- * past it the page ends and says where the next one starts. */
-#ifndef EC_PAGE_BYTES
-#define EC_PAGE_BYTES (16 * 1024)
-#endif
-
-typedef struct ec_dedup ec_dedup_t;
-typedef struct ec_peer ec_peer_t;
-
-/** The status resource of one (device, deployment), made on demand (its
- * coap userdata; res_deployment.c). */
-typedef struct ec_route {
-  struct ec_route *next;    /* srv->routes, the most recently used first */
-  struct ec_route *prev;
-  char *device_id;
-  char *deployment_id;      /* lowercase */
-  coap_resource_t *resource;
-  struct ec_watch_list *watches; /* status: its observers (watch.h), made
-                                  * at the first observation */
-  /* The current report, cached in both formats so that a notification to
-   * thousands of observers costs no store read and no re-encoding. */
-  uint8_t *cbor;
-  size_t cbor_len;
-  uint8_t *json;
-  size_t json_len;
-  int64_t seq;              /* the cached report's history seq (its ETag) */
-} ec_route_t;
-
-struct ec_server {
-  ec_server_config_t cfg;
-  ec_db_lock_t db_lock;       /* held from before the store opens to after it
-                                 closes: one server per database */
-  coap_context_t *ctx;
-  ec_store_t *store;
-  ec_dedup_t *dedup;
-  ec_route_t *routes;         /* most recently used first */
-  ec_route_t *routes_tail;
-  unsigned n_routes;
-  uint64_t n_evicted;         /* routes evicted since start (logged) */
-  size_t route_bytes;         /* their cached reports */
-  ec_peer_t *peers;
-#define EC_PEER_BUCKETS 1024
-  ec_peer_t *peer_hash[EC_PEER_BUCKETS]; /* peers by remote address (peer.c) */
-  struct ec_watch_list *watch_lists; /* lists of server-kept observations */
-  struct ec_prov *prov;       /* res_provisioning.c's state */
-  int screen_fd;              /* the coap:// socket, or -1 (screen.h) */
-  struct ec_watch *con_watches; /* watches with a CON outstanding (watch.c) */
-  uint64_t con_due_min;       /* no earlier than their next retransmission */
-  unsigned n_deferred;        /* watches with a deferred notification */
-  /* One scratch arena reused by every request: handlers never nest. */
-  uint8_t *arena_buf;
-  size_t arena_cap;
-  size_t held_bytes;  /* answers libcoap keeps for block-wise sending */
-  /* Group commit (batch.h). */
-  struct ec_pending *pending;   /* written, waiting for the COMMIT */
-  struct ec_pending *triggered; /* committed, waiting to be answered */
-  unsigned n_pending;
-  /* The key handed to libcoap during a handshake (access.c), which copies
-   * it at once. */
-  uint8_t psk_key[EC_STORE_DEVICE_KEY_MAX];
-  uint8_t echo_key[32]; /* Echo values' MAC key, random per start (echo.h) */
-  coap_bin_const_t psk;
-};
 
 #endif /* EDGECOAP_SERVER_H */

@@ -16,7 +16,7 @@
 #include "edgecoap/codec.h"
 #include "itest.h"
 
-/* The server's EC_PAGE_BYTES (server/server.h): stored bytes per page. */
+/* The server's EC_PAGE_BYTES (server/api/page.h): stored bytes per page. */
 #define EC_TEST_PAGE_BYTES (16 * 1024)
 #include "suite.h"
 

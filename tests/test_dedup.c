@@ -1,4 +1,4 @@
-/* edgecoap: CUnit tests of the retransmission table's key (server/dedup.c). */
+/* edgecoap: CUnit tests of the retransmission table's key (server/coap/dedup.c). */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <arpa/inet.h>
 #include <stdbool.h>

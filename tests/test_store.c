@@ -1,4 +1,4 @@
-/* edgecoap: CUnit tests of the SQLite store (server/store.c). */
+/* edgecoap: CUnit tests of the SQLite store (store/sqlite/store.c). */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <stdbool.h>
 #include <stdint.h>

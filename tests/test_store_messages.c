@@ -1,4 +1,4 @@
-/* edgecoap: CUnit tests of the status-message store (server/store_messages.c).
+/* edgecoap: CUnit tests of the status-message store (store/sqlite/store_messages.c).
  */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <stdbool.h>

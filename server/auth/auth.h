@@ -18,7 +18,7 @@
  * stored strings carry their own costs, so older hashes still verify.
  *
  * A login comes in two halves so that the slow check runs elsewhere
- * (server/pwcheck.c runs it on a worker thread): ec_auth_login_begin() on
+ * (server/auth/pwcheck.c runs it on a worker thread): ec_auth_login_begin() on
  * the I/O thread applies the limits and reads the account, the caller
  * checks the password against the hash it names, after the delay it names,
  * and ec_auth_login_finish(), on the I/O thread again, counts the outcome

@@ -80,7 +80,7 @@ static const char *const migrations[] = {
     " BEGIN SELECT RAISE(ABORT, 'status_history is append-only'); END;"
     "CREATE TRIGGER status_history_no_delete BEFORE DELETE ON status_history"
     " BEGIN SELECT RAISE(ABORT, 'status_history is append-only'); END;",
-    /* Status messages (server/store_messages.c describes the schema). */
+    /* Status messages (store/sqlite/store_messages.c describes the schema). */
     "CREATE TABLE status_messages ("
     "  id              INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  message_date    INTEGER NOT NULL,"
@@ -111,7 +111,7 @@ static const char *const migrations[] = {
     "CREATE TRIGGER status_messages_no_delete BEFORE DELETE ON status_messages"
     " BEGIN SELECT RAISE(ABORT, 'status_messages is append-only'); END;",
     /* Device provisioning components: accounts, tokens (digests only),
-     * catalogs and components (server/store_provisioning.c describes it). */
+     * catalogs and components (store/sqlite/store_provisioning.c describes it). */
     "CREATE TABLE prov_users ("
     "  id            INTEGER PRIMARY KEY CHECK (id >= 0),"
     "  username      TEXT    NOT NULL UNIQUE"
@@ -155,7 +155,7 @@ static const char *const migrations[] = {
     "  FOREIGN KEY (component_type, component_id)"
     "    REFERENCES prov_catalog (component_type, component_id)"
     ") STRICT;",
-    /* DTLS PSK identities and their keys (server/store_devices.c). */
+    /* DTLS PSK identities and their keys (store/sqlite/store_devices.c). */
     "CREATE TABLE devices ("
     "  id         INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  identity   TEXT    NOT NULL UNIQUE"
@@ -166,7 +166,7 @@ static const char *const migrations[] = {
     ") STRICT;",
     /* Provisioning owners: the account (usually a device's) that may read
      * and change a provisioning's components besides admins and operators
-     * (server/res_provisioning.c). NULL: none. */
+     * (server/api/res_provisioning.c). NULL: none. */
     "ALTER TABLE prov_provisionings ADD COLUMN"
     "  owner_id INTEGER REFERENCES prov_users (id);",
     /* Request identifiers (API.md, "Request-Id"): the client's name of a

@@ -1,4 +1,4 @@
-/* edgecoap server: `edgecoap-server admin device-*` (DTLS PSK identities). */
+/* edgecoap admin tool: `edgecoap-server admin device-*` (DTLS PSK identities). */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "admin.h"
 

@@ -5,7 +5,7 @@
 
 #include <stdbool.h>
 
-#include "server.h"
+#include "context.h"
 
 /*
  * What the server remembers per client session (the session's app data):

@@ -4,7 +4,7 @@
 #define EDGECOAP_REQUEST_H
 
 #include "dedup.h"
-#include "server.h"
+#include "context.h"
 
 /*
  * Every handler starts with ec_req_init() and then never touches format

@@ -1,4 +1,4 @@
-/* edgecoap server: one-line, timestamped logs on standard error. */
+/* edgecoap: one-line, timestamped logs on standard error. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "log.h"
 

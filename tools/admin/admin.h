@@ -1,4 +1,4 @@
-/* edgecoap server: `edgecoap-server admin` (catalogs, accounts, DTLS identities). */
+/* edgecoap admin tool: `edgecoap-server admin` (catalogs, accounts, DTLS identities). */
 /* SPDX-License-Identifier: Apache-2.0 */
 #ifndef EDGECOAP_ADMIN_H
 #define EDGECOAP_ADMIN_H
@@ -17,7 +17,7 @@
 int ec_admin_main(int argc, char **argv);
 
 /**
- * Run `edgecoap-server admin device-...` (server/admin_devices.c); argv[0]
+ * Run `edgecoap-server admin device-...` (tools/admin/admin_devices.c); argv[0]
  * is the command:
  *   device-add --db PATH --identity ID [--role device|operator]
  *     (prints the new key on standard output)
@@ -29,7 +29,7 @@ int ec_admin_devices(int argc, char **argv);
 
 /**
  * Run `edgecoap-server admin user-list [--db PATH]` or `user-remove [--db
- * PATH] --username U` (server/admin_users.c); argv[0] is the command.
+ * PATH] --username U` (tools/admin/admin_users.c); argv[0] is the command.
  * @return the process exit status, as ec_admin_main()
  */
 int ec_admin_users(int argc, char **argv);

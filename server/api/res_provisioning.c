@@ -25,7 +25,7 @@
  * every other resource, and so does the 4.03 of an account that may not use
  * a provisioning (caller_t below), which the seed has no code for.
  *
- * Observation of GET ?provisioning_id=N is kept by server/watch.c, because
+ * Observation of GET ?provisioning_id=N is kept by server/coap/watch.c, because
  * libcoap 4.3.1 would notify every observer of the resource at once: an
  * insert or update notifies only the watches of the provisionings it changed
  * (and those without a filter).

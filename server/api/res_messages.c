@@ -12,6 +12,7 @@
 #include "dedup.h"
 #include "edgecoap/status_message.h"
 #include "log.h"
+#include "page.h"
 #include "watch.h"
 #include "util.h"
 

@@ -1,34 +1,12 @@
-/* edgecoap server: small helpers every server module shares (clocks, hashing). */
+/* edgecoap server API: list answers in pages, and the members that say where the next one starts. */
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "util.h"
+#include "page.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "edgecoap/error.h"
-
-uint64_t ec_fnv1a(uint64_t h, const void *p, size_t n) {
-  const uint8_t *b = p;
-  for (size_t i = 0; i < n; i++) {
-    h ^= b[i];
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
-
-int64_t ec_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-uint64_t ec_mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* Append a CBOR head of major type @p major and argument @p v to @p t. */
 static size_t cbor_head(uint8_t *t, unsigned major, uint64_t v) {

@@ -3,7 +3,7 @@
 #ifndef EDGECOAP_DISCOVERY_H
 #define EDGECOAP_DISCOVERY_H
 
-#include "server.h"
+#include "context.h"
 
 /**
  * Register /.well-known/core, which lists the route templates with their

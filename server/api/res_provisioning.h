@@ -3,12 +3,12 @@
 #ifndef EDGECOAP_RES_PROVISIONING_H
 #define EDGECOAP_RES_PROVISIONING_H
 
-#include "server.h"
+#include "context.h"
 
 /**
  * Register /v1/Login and /v1/DeviceProvisioningComponents and set up the
  * module's state (srv->prov): the password hashing, token and login-limit
- * state of server/auth.h (one slow hash, for the dummy) and the watch list
+ * state of server/auth/auth.h (one slow hash, for the dummy) and the watch list
  * of the observable GET.
  * @return 0, or EC_ENOMEM / EC_EINVAL
  */

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "server.h"
+#include "context.h"
 
 /*
  * Over plain CoAP a request's source address may be forged, so a large

@@ -3,7 +3,7 @@
 #ifndef EDGECOAP_SCREEN_H
 #define EDGECOAP_SCREEN_H
 
-#include "server.h"
+#include "context.h"
 
 /*
  * libcoap 4.3.1 answers what it cannot parse with an RST carrying Message

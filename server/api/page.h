@@ -1,24 +1,18 @@
-/* edgecoap server: small helpers every server module shares (clocks, hashing). */
+/* edgecoap server API: list answers in pages, and the members that say where the next one starts. */
 /* SPDX-License-Identifier: Apache-2.0 */
-#ifndef EDGECOAP_UTIL_H
-#define EDGECOAP_UTIL_H
+#ifndef EDGECOAP_PAGE_H
+#define EDGECOAP_PAGE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "edgecoap/codec.h"
 
-/** FNV-1a's 64-bit offset basis: the hash of nothing. */
-#define EC_FNV1A_INIT 0xcbf29ce484222325ull
-
-/** Continue a 64-bit FNV-1a hash @p h over @p n bytes at @p p. */
-uint64_t ec_fnv1a(uint64_t h, const void *p, size_t n);
-
-/** Wall-clock time, UTC milliseconds since the epoch (for stored dates). */
-int64_t ec_now_ms(void);
-
-/** Monotonic milliseconds (for timeouts and ages; never jumps). */
-uint64_t ec_mono_ms(void);
+/* Stored bytes one list answer reads at most (API.md section 1, "Pages"):
+ * past it the page ends and says where the next one starts. */
+#ifndef EC_PAGE_BYTES
+#define EC_PAGE_BYTES (16 * 1024)
+#endif
 
 /**
  * Add the member @p key (1..23 ASCII bytes) with the value @p value >= 0 to
@@ -36,4 +30,4 @@ int ec_envelope_add_int(ec_format_t fmt, uint8_t **buf, size_t *len,
 int ec_envelope_add_text(ec_format_t fmt, uint8_t **buf, size_t *len,
                          const char *key, const char *value);
 
-#endif /* EDGECOAP_UTIL_H */
+#endif /* EDGECOAP_PAGE_H */

@@ -1,4 +1,4 @@
-/* edgecoap server: `edgecoap-server admin user-list` and `user-remove`. */
+/* edgecoap admin tool: `edgecoap-server admin user-list` and `user-remove`. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "admin.h"
 

@@ -1,4 +1,4 @@
-/* edgecoap: the storage layer; every SQL statement lives behind ec_store_*. */
+/* edgecoap: the store contract; every SQL statement lives behind ec_store_* (store/sqlite/). */
 /* SPDX-License-Identifier: Apache-2.0 */
 #ifndef EDGECOAP_STORE_H
 #define EDGECOAP_STORE_H
@@ -200,7 +200,7 @@ int ec_store_each_status(ec_store_t *s,
                          void *ud);
 
 /* ------------------------------------------------------------------------ */
-/* Status messages (server/store_messages.c)                                */
+/* Status messages (store/sqlite/store_messages.c)                                */
 /* ------------------------------------------------------------------------ */
 
 #include "edgecoap/status_message.h"
@@ -362,7 +362,7 @@ int ec_store_prov_user_get(ec_store_t *s, int64_t id, ec_store_prov_user_t *out)
 /**
  * Call @p fn for each account in id order (id, username and role set; no
  * password hash), until it returns non-zero, which is returned
- * (server/store_users.c).
+ * (store/sqlite/store_users.c).
  * @return 0, @p fn's value, EC_EINVAL or EC_ESTORE
  */
 int ec_store_prov_user_each(ec_store_t *s,
@@ -478,7 +478,7 @@ int ec_store_prov_update(ec_store_t *s, const ec_prov_request_t *rq,
 #define EC_STORE_DEVICE_KEY_MIN 16
 #define EC_STORE_DEVICE_KEY_MAX 64
 
-/** What an identity may do (server/access.c applies it). */
+/** What an identity may do (server/coap/access.c applies it). */
 typedef enum {
   EC_DEVICE_ROLE_DEVICE = 0, /**< its own /device/{identity}/... only */
   EC_DEVICE_ROLE_OPERATOR    /**< reads everything, writes no device's status */

@@ -1,4 +1,4 @@
-/* edgecoap server: `edgecoap-server admin` (catalog import, accounts). */
+/* edgecoap admin tool: `edgecoap-server admin` (catalog import, accounts). */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "admin.h"
 
@@ -12,8 +12,8 @@
 
 #include "auth.h"
 #include "log.h"
-#include "startup.h"
 #include "store.h"
+#include "store_sqlite.h"
 
 /*
  * The import file is JSON:

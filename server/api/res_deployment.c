@@ -11,6 +11,7 @@
 #include "batch.h"
 #include "dedup.h"
 #include "log.h"
+#include "page.h"
 #include "util.h"
 #include "watch.h"
 
@@ -23,6 +24,26 @@
  * A deployment id is a UUID and matched case-insensitively, so resources use
  * its lowercase spelling and other spellings are served by the same route.
  */
+
+/** The status resource of one (device, deployment), made on demand (its
+ * coap userdata; res_deployment.c). */
+struct ec_route {
+  struct ec_route *next;    /* srv->routes, the most recently used first */
+  struct ec_route *prev;
+  char *device_id;
+  char *deployment_id;      /* lowercase */
+  coap_resource_t *resource;
+  struct ec_watch_list *watches; /* status: its observers (watch.h), made
+                                  * at the first observation */
+  /* The current report, cached in both formats so that a notification to
+   * thousands of observers costs no store read and no re-encoding. */
+  uint8_t *cbor;
+  size_t cbor_len;
+  uint8_t *json;
+  size_t json_len;
+  int64_t seq;              /* the cached report's history seq (its ETag) */
+};
+
 
 #define HISTORY_DEFAULT_LIMIT 100
 #define HISTORY_MAX_LIMIT 1000
