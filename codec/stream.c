@@ -510,6 +510,34 @@ static int stored_tree(ec__dw_t *d, const uint8_t *cbor, size_t len,
   return rc;
 }
 
+/* Write @p cbor as it is (CBOR) or transcoded as it is read (JSON) when it
+ * is plain; else roll back and give false. */
+static bool plain(ec__dw_t *d, const uint8_t *cbor, size_t len,
+                  const char *skip_key) {
+  if (!d->json) {
+    if (!ec__cbor_plain(cbor, len, d->depth)) {
+      return false;
+    }
+    sep(d);
+    ec_cbor_emit(&d->w, cbor, len);
+    return true;
+  }
+  ec__cr_t r = {cbor, cbor + len};
+  ec__dw_t save = *d;
+  if (skip_key == NULL) {
+    sep(d);
+  }
+  if (plain_item(&r, d->depth, d, skip_key) && r.p == r.end) {
+    return true;
+  }
+  *d = save;
+  return false;
+}
+
+bool ec__dw_plain(ec__dw_t *d, const uint8_t *cbor, size_t len) {
+  return d->rc == 0 && cbor != NULL && plain(d, cbor, len, NULL);
+}
+
 int ec__dw_stored(ec__dw_t *d, const uint8_t *cbor, size_t len, bool want_map,
                   const char *skip_key) {
   if (d->rc != 0) {
@@ -520,26 +548,8 @@ int ec__dw_stored(ec__dw_t *d, const uint8_t *cbor, size_t len, bool want_map,
     return d->rc;
   }
   bool is_map = len > 0 && cbor[0] >> 5 == 5;
-  if (!want_map || is_map) {
-    ec__cr_t r = {cbor, cbor + len};
-    if (!d->json) {
-      if (ec__cbor_plain(cbor, len, d->depth)) {
-        sep(d);
-        ec_cbor_emit(&d->w, cbor, len);
-        return 0;
-      }
-    } else {
-      /* Transcode as it is read; on anything unusual roll back and let the
-       * tree path write it. */
-      ec__dw_t save = *d;
-      if (skip_key == NULL) {
-        sep(d);
-      }
-      if (plain_item(&r, d->depth, d, skip_key) && r.p == r.end) {
-        return 0;
-      }
-      *d = save;
-    }
+  if ((!want_map || is_map) && plain(d, cbor, len, skip_key)) {
+    return 0;
   }
   int rc = stored_tree(d, cbor, len, want_map, skip_key);
   if (rc < 0) {

@@ -109,6 +109,12 @@ ssize_t ec__dw_list(ec_format_t fmt, const char *key, const void *items,
 int ec__dw_stored(ec__dw_t *d, const uint8_t *cbor, size_t len, bool want_map,
                   const char *skip_key);
 
+/**
+ * @p cbor as a value when it is plain (ec__cbor_plain()): copied, or
+ * transcoded to JSON; false, with nothing written, when it is not.
+ */
+bool ec__dw_plain(ec__dw_t *d, const uint8_t *cbor, size_t len);
+
 /* ---- the CBOR pull reader ------------------------------------------------ */
 
 /** A reader over [p, end). Every read checks the bytes left first. */

@@ -31,6 +31,15 @@ bool ec_utf8_valid(const char *str, size_t len) {
   }
   size_t i = 0;
   while (i < len) {
+    /* Most text is ASCII: eight bytes at a time while no top bit is set. */
+    uint64_t word;
+    while (len - i >= 8 &&
+           (memcpy(&word, s + i, 8), (word & 0x8080808080808080u) == 0)) {
+      i += 8;
+    }
+    if (i >= len) {
+      break;
+    }
     uint8_t c = s[i];
     if (c < 0x80) {
       i++;
@@ -789,13 +798,22 @@ ssize_t ec_cbor_to_json(const uint8_t *cbor, size_t len, char *out,
   if ((cbor == NULL && len > 0) || (out == NULL && cap != 0)) {
     return EC_EINVAL;
   }
-  json_t *t;
-  int rc = ec_tree_parse(EC_FORMAT_CBOR, cbor, len, &t, NULL);
-  if (rc < 0) {
-    return rc;
+  /* Most CBOR is already in the form the tree would write back: that is
+   * transcoded as it is read, and only the rest goes through a tree. */
+  ec__dw_t d;
+  ssize_t n;
+  ec__dw_init(&d, EC_FORMAT_JSON, (uint8_t *)out, cap);
+  if (ec__dw_plain(&d, cbor, len)) {
+    n = ec__dw_finish(&d);
+  } else {
+    json_t *t;
+    int rc = ec_tree_parse(EC_FORMAT_CBOR, cbor, len, &t, NULL);
+    if (rc < 0) {
+      return rc;
+    }
+    n = ec_tree_write(EC_FORMAT_JSON, t, false, (uint8_t *)out, cap);
+    json_decref(t);
   }
-  ssize_t n = ec_tree_write(EC_FORMAT_JSON, t, false, (uint8_t *)out, cap);
-  json_decref(t);
   if (n >= 0 && (size_t)n < cap) {
     out[n] = '\0';
   }

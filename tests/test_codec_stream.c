@@ -106,6 +106,7 @@ ADAPTERS(hist, list_t, history_encode(f, x->p, x->n, b, n))
 ADAPTERS(deps, list_t, deployments_encode(f, x->p, x->n, b, n))
 ADAPTERS(msg, list_t, status_message_encode(f, x->p, b, n))
 ADAPTERS(msgs, list_t, status_messages_encode(f, x->p, x->n, b, n))
+ADAPTERS(to_json, list_t, cbor_to_json(x->p, x->n, (char *)b, n))
 ADAPTERS(rows, list_t, msg_rows_encode(f, x->p, x->n, x->envelope, b, n))
 
 /* ---- decoded documents equal, field by field ------------------------------ */
@@ -305,6 +306,26 @@ static void test_messages_equal_over_corpus(void) {
 
 /* Hand-made stored documents that the streaming path must leave to the tree
  * path, and what each gives in a history page. */
+/* ec_cbor_to_json() of any input, and its NUL when there is room. */
+static void check_transcode(const uint8_t *data, size_t len, const char *file) {
+  list_t in = {data, len, false};
+  same(old_to_json, new_to_json, &in, "CBOR as JSON", file);
+  char a[64], b[64];
+  memset(a, 'x', sizeof a);
+  memset(b, 'x', sizeof b);
+  ssize_t r1 = ref_cbor_to_json(data, len, a, sizeof a);
+  ssize_t r2 = ec_cbor_to_json(data, len, b, sizeof b);
+  CU_ASSERT_EQUAL(r1, r2);
+  CU_ASSERT(r1 < 0 || (size_t)r1 >= sizeof a || memcmp(a, b, (size_t)r1 + 1) == 0);
+}
+
+static void test_transcode_equal_over_corpus(void) {
+  files_seen = encodings_compared = 0;
+  each_corpus_file(check_transcode);
+  fprintf(stderr, " (%lu files) ", files_seen);
+  CU_ASSERT(files_seen > 1000);
+}
+
 static void test_stored_fallbacks(void) {
   static const struct {
     const char *name;
@@ -333,6 +354,8 @@ static void test_stored_fallbacks(void) {
     ec_msg_row_t r = {1, cases[i].doc, cases[i].len};
     list_t rows = {&r, 1, true};
     same(old_rows, new_rows, &rows, "rows", cases[i].name);
+    list_t in = {cases[i].doc, cases[i].len, false};
+    same(old_to_json, new_to_json, &in, "CBOR as JSON", cases[i].name);
   }
 }
 
@@ -340,6 +363,7 @@ int main(void) {
   static const ec_test_t tests[] = {
       {test_reports_equal_over_corpus, "reports: streaming == tree over the corpus"},
       {test_messages_equal_over_corpus, "messages: streaming == tree over the corpus"},
+      {test_transcode_equal_over_corpus, "ec_cbor_to_json: streaming == tree over the corpus"},
       {test_stored_fallbacks, "stored CBOR the streaming path leaves to the tree"},
   };
   return ec_test_main("codec_stream", tests, EC_TEST_COUNT(tests), NULL, NULL,

@@ -375,3 +375,23 @@ ssize_t ref_msg_rows_encode(ec_format_t fmt, const ec_msg_row_t *rows, size_t n,
   }
   return ec_encode_finish(fmt, t, rc, buf, cap);
 }
+
+/* ---- the CBOR to JSON transcoder ---- */
+
+ssize_t ref_cbor_to_json(const uint8_t *cbor, size_t len, char *out,
+                         size_t cap) {
+  if ((cbor == NULL && len > 0) || (out == NULL && cap != 0)) {
+    return EC_EINVAL;
+  }
+  json_t *t;
+  int rc = ec_tree_parse(EC_FORMAT_CBOR, cbor, len, &t, NULL);
+  if (rc < 0) {
+    return rc;
+  }
+  ssize_t n = ec_tree_write(EC_FORMAT_JSON, t, false, (uint8_t *)out, cap);
+  json_decref(t);
+  if (n >= 0 && (size_t)n < cap) {
+    out[n] = '\0';
+  }
+  return n;
+}

@@ -24,4 +24,7 @@ ssize_t ref_status_messages_encode(ec_format_t fmt,
 ssize_t ref_msg_rows_encode(ec_format_t fmt, const ec_msg_row_t *rows, size_t n,
                             bool envelope, uint8_t *buf, size_t cap);
 
+ssize_t ref_cbor_to_json(const uint8_t *cbor, size_t len, char *out,
+                         size_t cap);
+
 #endif /* EDGECOAP_TESTS_REF_TREE_H */
