@@ -1,4 +1,4 @@
-/* edgecoap client internals shared by the library's files (client.c, messages.c, provisioning.c). */
+/* edgecoap client internals shared by the library's files (client.c, status.c, messages.c, provisioning.c). */
 /* SPDX-License-Identifier: Apache-2.0 */
 #ifndef EDGECOAP_CLIENT_INTERNAL_H
 #define EDGECOAP_CLIENT_INTERNAL_H
@@ -13,6 +13,17 @@ int ec_client_code_error(int code);
 
 /** The format to decode @p r in; a server may omit Content-Format. */
 int ec_client_answer_format(const ec_response_t *r);
+
+/** The format the client sends and asks for. */
+ec_format_t ec_client_format(const ec_client_t *c);
+
+/**
+ * Send @p len bytes of @p body (NULL: none) in the client's format and wait
+ * for the answer, copied to @p resp (may be NULL).
+ * @return ec_client_code_error() of the answer's code, or < 0 when none came
+ */
+int ec_client_call(ec_client_t *c, uint8_t method, const char *path,
+                   const uint8_t *body, size_t len, ec_response_t *resp);
 
 /** A body the codec refuses is the server's fault, unless the arena is short. */
 int ec_client_decode_error(int rc);

@@ -120,7 +120,16 @@ uint32_t ec_dev_udp_poll(ec_dev_udp_t *u, ec_dev_t *dev, uint32_t wait_ms,
   int ms = wait_ms > 60000u ? 60000 : (int)wait_ms;
   if (poll(&p, 1, ms) > 0) {
     ssize_t n = recv(u->fd, rx, cap, MSG_DONTWAIT);
-    if (n > 0) {
+    const ec_dev_transport_t *t = &u->transport;
+    if (n > 0 && t->dtls_recv != NULL) {
+      /* A DTLS record (device/posix/dtls.c): the datagram it carries, or
+       * none (a handshake or alert record, one that does not decrypt). */
+      const uint8_t *d = NULL;
+      int m = t->dtls_recv(t->ctx, rx, (size_t)n, NULL, 0, &d);
+      if (m > 0 && d != NULL) {
+        return ec_dev_step(dev, udp_now(NULL), d, (size_t)m);
+      }
+    } else if (n > 0) {
       return ec_dev_step(dev, udp_now(NULL), rx, (size_t)n);
     }
   }

@@ -15,7 +15,11 @@
 extern "C" {
 #endif
 
-/** A connection to one edgecoap server; owns a libcoap context. */
+/**
+ * A connection to one edgecoap server: the device core (edgecoap/device.h)
+ * over its POSIX port, one UDP socket, with DTLS PSK through OpenSSL for
+ * coaps://. Calls block until their answer; one runs at a time.
+ */
 typedef struct ec_client ec_client_t;
 
 typedef struct {
@@ -39,9 +43,9 @@ typedef struct {
  *                 copied (the client wipes its copy of the key when freed)
  * @param[out] out release with ec_client_free()
  * @return 0, EC_EINVAL for a bad URL (or coaps:// without both PSK fields,
- *         or PSK fields without coaps://), EC_EIO if no socket could be made
- *         or this libcoap has no DTLS. A failed handshake shows later, as
- *         EC_EHANDSHAKE from the first call.
+ *         or PSK fields without coaps://), EC_EIO if the host did not
+ *         resolve or no socket could be made. A failed handshake shows
+ *         later, as EC_EHANDSHAKE from the first call.
  */
 int ec_client_new(const ec_client_config_t *cfg, ec_client_t **out);
 

@@ -293,9 +293,11 @@ typedef struct {
   /**
    * Optional DTLS hook (NULL for plain CoAP): turn a received record into
    * the CoAP datagram it carries, in place or into @p out (of @p cap
-   * bytes). @return the datagram's length, 0 for a record that carried
+   * bytes; NULL and 0: a buffer of the hook's own), pointed to by
+   * *dgram. @return the datagram's length, 0 for a record that carried
    * none (a handshake message), or < 0 to drop it. With it, send() is
-   * expected to encrypt.
+   * expected to encrypt. The core itself never calls it: the port does,
+   * before ec_dev_step() (device/posix/udp.c with device/posix/dtls.c).
    */
   int (*dtls_recv)(void *ctx, const uint8_t *rec, size_t len, uint8_t *out,
                    size_t cap, const uint8_t **dgram);

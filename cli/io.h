@@ -1,7 +1,7 @@
-/* edgecoap-client: helpers the program's command files share. */
+/* edgecoap-client: what its command files share (cli/io.c); it includes none of them. */
 /* SPDX-License-Identifier: Apache-2.0 */
-#ifndef EDGECOAP_CLI_H
-#define EDGECOAP_CLI_H
+#ifndef EDGECOAP_CLI_IO_H
+#define EDGECOAP_CLI_IO_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -52,4 +52,4 @@ bool ec_cli_observation_ended(const ec_response_t *r, bool seen);
 /** Say that the server at @p url ended the observation. @return EXIT_FAILED */
 int ec_cli_print_ended(const char *url);
 
-#endif /* EDGECOAP_CLI_H */
+#endif /* EDGECOAP_CLI_IO_H */

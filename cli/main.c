@@ -1,4 +1,4 @@
-/* edgecoap: the edgecoap-client program, which prints every answer as JSON. */
+/* edgecoap: the edgecoap-client program (options, the command table, the status commands), which prints every answer as JSON. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <ctype.h>
 #include <errno.h>
@@ -14,13 +14,11 @@
 
 #include "edgecoap/client.h"
 
-#include "cli.h"
-#include "cli_messages.h"
-#include "cli_provisioning.h"
+#include "io.h"
+#include "messages.h"
+#include "provisioning.h"
 
 #define PROG "edgecoap-client"
-/* Far above the server's 64 KiB cap: the server is the one to refuse. */
-#define INPUT_CAP (8u << 20)
 #define ARENA_FIRST (64u * 1024u)
 
 /* Exit statuses, as --help states them. */
@@ -56,47 +54,6 @@ typedef struct {
 } command_t;
 
 /* ---- printing ---- */
-
-/*
- * Write a body as JSON plus one newline: CBOR is transcoded, JSON written as
- * received. @p one_line folds JSON line breaks, which JSON only allows as
- * whitespace, so a notification is always exactly one line.
- */
-int ec_cli_print_body(FILE *f, const ec_response_t *r, bool one_line) {
-  int fmt = r->format;
-
-  if (!r->body_len)
-    return 0;
-  if (fmt < 0)
-    fmt = (int)ec_format_sniff(r->body, r->body_len);
-  if (fmt == EC_FORMAT_JSON) {
-    size_t n = r->body_len;
-    while (n && isspace(r->body[n - 1]))
-      n--;
-    for (size_t i = 0; i < n; i++) {
-      int ch = r->body[i];
-      putc(one_line && (ch == '\n' || ch == '\r') ? ' ' : ch, f);
-    }
-  } else if (fmt == EC_FORMAT_CBOR || fmt == EC_FORMAT_PROBLEM_CBOR) {
-    ssize_t n = ec_cbor_to_json(r->body, r->body_len, NULL, 0);
-    char *json;
-    if (n < 0)
-      return (int)n;
-    json = malloc((size_t)n + 1);
-    if (!json)
-      return EC_ENOMEM;
-    n = ec_cbor_to_json(r->body, r->body_len, json, (size_t)n + 1);
-    if (n >= 0)
-      fwrite(json, 1, (size_t)n, f);
-    free(json);
-    if (n < 0)
-      return (int)n;
-  } else {
-    return EC_EFORMAT;
-  }
-  putc('\n', f);
-  return ferror(f) ? EC_EIO : 0;
-}
 
 /* Say on stderr what an error answer said: its code and problem details. */
 static void print_refusal(const ec_response_t *r) {
@@ -154,66 +111,6 @@ static int outcome(int rc, const ec_response_t *r) {
 }
 
 /* ---- commands ---- */
-
-int ec_cli_read_input(const char *name, uint8_t **out, size_t *len) {
-  FILE *f = strcmp(name, "-") == 0 ? stdin : fopen(name, "rb");
-  uint8_t *buf = NULL;
-  size_t n = 0, cap = 0;
-  const char *why = NULL;
-
-  if (!f) {
-    fprintf(stderr, PROG ": cannot read %s: %s\n", name, strerror(errno));
-    return -1;
-  }
-  while (!why) {
-    if (n == cap) {
-      size_t grown = cap ? 2 * cap : 4096;
-      uint8_t *p = grown <= INPUT_CAP ? realloc(buf, grown) : NULL;
-      if (!p) {
-        why = grown <= INPUT_CAP ? strerror(ENOMEM) : "larger than 8 MiB";
-        break;
-      }
-      buf = p;
-      cap = grown;
-    }
-    n += fread(buf + n, 1, cap - n, f);
-    if (ferror(f))
-      why = "read error";
-    else if (feof(f))
-      break;
-  }
-  if (f != stdin)
-    fclose(f);
-  if (why) {
-    fprintf(stderr, PROG ": cannot read %s: %s\n", name, why);
-    free(buf);
-    return -1;
-  }
-  *out = buf;
-  *len = n;
-  return 0;
-}
-
-int ec_cli_no_answer(const char *url, int rc) {
-  if (rc == EC_EIO)
-    fprintf(stderr, PROG ": no answer from %s: nothing listens there, or it "
-                         "cannot be reached\n", url);
-  else if (rc == EC_ETIMEOUT)
-    fprintf(stderr, PROG ": no answer from %s in time (--timeout)\n", url);
-  else
-    fprintf(stderr, PROG ": %s: %s\n", url, ec_strerror(rc));
-  return EXIT_FAILED;
-}
-
-bool ec_cli_observation_ended(const ec_response_t *r, bool seen) {
-  return seen && (r->code == 503 || r->code == 404);
-}
-
-int ec_cli_print_ended(const char *url) {
-  fprintf(stderr, PROG ": %s ended the observation: the server stopped (or "
-                       "the resource is gone)\n", url);
-  return EXIT_FAILED;
-}
 
 static int run_report(ec_client_t *c, const args_t *a) {
   const char *name = strcmp(a->pos[2], "-") == 0 ? "stdin" : a->pos[2];
@@ -466,7 +363,6 @@ static void print_usage(FILE *f) {
       "2 on a usage error; 3 when no usable answer came (nothing answered,\n"
       "timeout, failed DTLS handshake, bad reply, or the server ended a\n"
       "watch); 4 when a local file (input, key) could not be read.\n"
-      "EDGECOAP_DEBUG=1 turns on libcoap's debug log.\n"
       "A key is never taken from the command line, where other users of the\n"
       "machine could read it.\n",
       f);

@@ -1,8 +1,8 @@
 /* edgecoap: the "messages" commands of edgecoap-client (post, list, get,
  * watch). */
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "cli.h"
-#include "cli_messages.h"
+#include "io.h"
+#include "messages.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -1,7 +1,7 @@
 /* edgecoap: the login, logout and provisioning commands of edgecoap-client. */
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "cli.h"
-#include "cli_provisioning.h"
+#include "io.h"
+#include "provisioning.h"
 
 #include <ctype.h>
 #include <errno.h>
