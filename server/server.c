@@ -1,4 +1,4 @@
-/* edgecoap server: the libcoap context, its endpoint and the request dispatch. */
+/* edgecoap server: the libcoap context, its endpoints and the I/O loop. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "server.h"
 
@@ -12,18 +12,18 @@
 #include "access.h"
 #include "batch.h"
 #include "dedup.h"
-#include "discovery.h"
 #include "log.h"
 #include "peer.h"
 #include "request.h"
 #include "res_deployment.h"
 #include "res_provisioning.h"
 #include "res_messages.h"
+#include "router.h"
+#include "routes.h"
 #include "screen.h"
 #include "startup.h"
 #include "watch.h"
 
-#define MAX_SEGMENTS 8
 
 void ec_server_config_default(ec_server_config_t *cfg) {
   memset(cfg, 0, sizeof(*cfg));
@@ -46,28 +46,6 @@ void ec_server_config_default(ec_server_config_t *cfg) {
   cfg->login_threads = 1;
   cfg->login_queue = 32;
   cfg->psk_port = 5684;
-}
-
-/* Paths with no resource: each module claims its own prefixes. */
-static void hnd_unknown(coap_resource_t *r, coap_session_t *s,
-                        const coap_pdu_t *req, const coap_string_t *q,
-                        coap_pdu_t *resp) {
-  ec_server_t *srv = coap_get_app_data(coap_session_get_context(s));
-  ec_req_t rq;
-  char segs[MAX_SEGMENTS][129];
-
-  if (ec_req_init(&rq, srv, r, s, req, q, resp) < 0)
-    return;
-  int n = ec_req_path(req, segs, MAX_SEGMENTS);
-  if (n < 0) {
-    ec_req_problem(&rq, 404, "not-found", NULL, "no such resource");
-    return;
-  }
-  if (ec_deployment_unknown(&rq, segs, n))
-    return;
-  if (ec_messages_unknown(&rq, segs, n))
-    return;
-  ec_req_problem(&rq, 404, "not-found", NULL, "no such resource");
 }
 
 static int on_event(coap_session_t *session, const coap_event_t event) {
@@ -249,26 +227,13 @@ int ec_server_new(const ec_server_config_t *cfg, ec_server_t **out) {
     goto fail_ctx;
   ec_screen_init(srv);
 
-  coap_resource_t *unknown = coap_resource_unknown_init2(hnd_unknown, 0);
-  if (unknown == NULL) {
-    rc = EC_ENOMEM;
-    goto fail_ctx;
-  }
-  coap_register_request_handler(unknown, COAP_REQUEST_GET, hnd_unknown);
-  coap_register_request_handler(unknown, COAP_REQUEST_POST, hnd_unknown);
-  coap_register_request_handler(unknown, COAP_REQUEST_FETCH, hnd_unknown);
-  /* Without a handler libcoap 4.3.1 answers DELETE on a path it does not
-   * know with 2.02 Deleted, deleting nothing; the modules answer 4.05 on
-   * their routes (no resource offers DELETE, PATCH or iPATCH), 4.04 else. */
-  coap_register_request_handler(unknown, COAP_REQUEST_DELETE, hnd_unknown);
-  coap_register_request_handler(unknown, COAP_REQUEST_PATCH, hnd_unknown);
-  coap_register_request_handler(unknown, COAP_REQUEST_IPATCH, hnd_unknown);
-  coap_add_resource(srv->ctx, unknown);
-
-  rc = ec_discovery_init(srv);
+  /* Every request goes through the one dispatcher and the API's route
+   * table (router.h, routes.c). */
+  ec_router_t *router = NULL;
+  rc = ec_router_new(&ec_api_routes, &router);
   if (rc < 0)
     goto fail_ctx;
-  rc = ec_deployment_init(srv);
+  rc = ec_router_install(srv, router);
   if (rc < 0)
     goto fail_ctx;
   rc = ec_messages_init(srv);
@@ -290,6 +255,7 @@ fail_ctx:
   ec_deployment_free_routes(srv);
   ec_messages_free(srv);
   ec_provisioning_free(srv);
+  ec_router_free(srv);
 fail_coap:
   coap_cleanup();
 fail_store:
@@ -378,6 +344,7 @@ void ec_server_free(ec_server_t *srv) {
   ec_deployment_free_routes(srv);
   ec_messages_free(srv);
   ec_provisioning_free(srv);
+  ec_router_free(srv);
   ec_store_close(srv->store);
   ec_db_unlock(&srv->db_lock);
   ec_dedup_free(srv->dedup);

@@ -299,6 +299,30 @@ static void test_deployments_list_pages(void) {
   CU_ASSERT_TRUE(biggest <= 2 * 16 * 1024);
 }
 
+/* Discovery is link-format: a client that asks for it with Accept 40 (RFC
+ * 6690) gets the same document the route table makes without Accept, and
+ * the document routes still refuse Accept 40 (4.06). */
+static void test_discovery_takes_accept_link_format(void) {
+  CU_ASSERT_TRUE_FATAL(started);
+  static char plain[4096];
+  CU_ASSERT_TRUE_FATAL(discovery(NULL, plain, sizeof(plain)) > 0);
+  it_body_t b;
+  CU_ASSERT_EQUAL_FATAL(it_coap_get_blockwise(&udp, ".well-known/core", 40,
+                                              1024, 64, &b, TIMEOUT_MS),
+                        0);
+  CU_ASSERT_EQUAL(b.code, IT_CODE(2, 5));
+  CU_ASSERT_EQUAL(b.content_format, 40);
+  CU_ASSERT_STRING_EQUAL((const char *)b.body, plain);
+  free(b.body);
+  it_coap_msg_t *resp = calloc(1, sizeof(*resp));
+  CU_ASSERT_PTR_NOT_NULL_FATAL(resp);
+  it_req_t rq = IT_REQ(IT_GET, "device/res-dev-0/deployments");
+  rq.accept = 40;
+  CU_ASSERT_EQUAL(it_coap_request(&udp, &rq, resp, TIMEOUT_MS), 0);
+  CU_ASSERT_EQUAL(resp->code, IT_CODE(4, 6));
+  free(resp);
+}
+
 static const ec_test_t tests[] = {
     {test_discovery_does_not_grow_with_devices,
      "discovery_does_not_grow_with_devices"},
@@ -306,6 +330,8 @@ static const ec_test_t tests[] = {
     {test_evicted_resource_answers_and_is_observed_again,
      "evicted_resource_answers_and_is_observed_again"},
     {test_deployments_list_pages, "deployments_list_pages"},
+    {test_discovery_takes_accept_link_format,
+     "discovery_takes_accept_link_format"},
 };
 
 int main(void) {

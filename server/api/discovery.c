@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "request.h"
+#include "routes.h"
 
 /*
  * Discovery lists the routes, not the resources libcoap holds: the routes
@@ -18,27 +18,6 @@
  * "50 60" only.
  */
 
-typedef struct {
-  const char *href;
-  const char *rt;
-  bool obs;
-} link_t;
-
-static const link_t links[] = {
-    {"/device/{deviceId}/deployment/{deploymentId}/status",
-     "margo.deployment-status", true},
-    {"/device/{deviceId}/deployment/{deploymentId}/status/history",
-     "margo.deployment-status.history", false},
-    {"/device/{deviceId}/deployments", "margo.deployments", false},
-    {"/api/2.3/statusmessages", "on-api.status-messages", false},
-    {"/api/2.3/statusmessages/latest", "on-api.status-messages.latest", true},
-    {"/api/2.3/statusmessages/{statusMessageID}", "on-api.status-message",
-     false},
-    {"/v1/Login", "provisioning.login", false},
-    {"/v1/DeviceProvisioningComponents", "provisioning.components", true},
-};
-
-#define LINK_CT "50 60"
 #define FORMAT_LINK 40 /* application/link-format */
 
 /* Does @p value match the filter @p want (RFC 6690 section 4.1: equal, or
@@ -65,8 +44,16 @@ static bool match_tokens(const char *value, const char *want, size_t wlen) {
   return false;
 }
 
-/* @p q is one Uri-Query option, "name" or "name=value". */
-static bool link_matches(const link_t *l, const uint8_t *q, size_t len) {
+/* The ct attribute of a route: the document formats it takes. */
+static const char *link_ct(const ec_route_spec_t *r) {
+  unsigned doc = r->formats & EC_FMT_DOC;
+  return doc == EC_FMT_DOC ? "50 60" : doc == EC_FMT_CBOR ? "60" : "50";
+}
+
+/* @p q is one Uri-Query option, "name" or "name=value"; @p href the
+ * route's template with its leading '/'. */
+static bool link_matches(const ec_route_spec_t *r, const char *href,
+                         const uint8_t *q, size_t len) {
   const uint8_t *eq = memchr(q, '=', len);
   size_t nlen = eq != NULL ? (size_t)(eq - q) : len;
   const char *want = eq != NULL ? (const char *)eq + 1 : "";
@@ -77,24 +64,17 @@ static bool link_matches(const link_t *l, const uint8_t *q, size_t len) {
   memcpy(name, q, nlen);
   name[nlen] = '\0';
   if (strcmp(name, "href") == 0)
-    return match_one(l->href, strlen(l->href), want, wlen);
+    return match_one(href, strlen(href), want, wlen);
   if (strcmp(name, "rt") == 0)
-    return match_tokens(l->rt, want, wlen);
+    return match_tokens(r->rt, want, wlen);
   if (strcmp(name, "ct") == 0)
-    return match_tokens(LINK_CT, want, wlen);
+    return match_tokens(link_ct(r), want, wlen);
   if (strcmp(name, "obs") == 0)
-    return l->obs;
+    return (r->flags & EC_ROUTE_OBSERVE) != 0;
   return false;
 }
 
-static void hnd_core(coap_resource_t *r, coap_session_t *s,
-                     const coap_pdu_t *req, const coap_string_t *q,
-                     coap_pdu_t *resp) {
-  ec_server_t *srv = coap_get_app_data(coap_session_get_context(s));
-  ec_req_t rq;
-  if (ec_req_init(&rq, srv, r, s, req, q, resp) < 0)
-    return;
-
+void ec_discovery_get(ec_req_t *rq) {
   /* RFC 6690 filters by one attribute; with several, every one must hold. */
   coap_opt_iterator_t it;
   coap_opt_filter_t f;
@@ -102,31 +82,25 @@ static void hnd_core(coap_resource_t *r, coap_session_t *s,
   coap_option_filter_set(&f, COAP_OPTION_URI_QUERY);
   char doc[1024];
   size_t n = 0;
-  for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
-    const link_t *l = &links[i];
+  for (size_t i = 0; i < ec_api_routes.n_routes; i++) {
+    const ec_route_spec_t *r = &ec_api_routes.routes[i];
+    char href[EC_ROUTE_MAX_SEGMENTS * (EC_ROUTE_SEGMENT_MAX + 1) + 1];
+    if (r->rt == NULL)
+      continue; /* discovery itself */
+    snprintf(href, sizeof(href), "/%s", r->path);
     bool ok = true;
     const coap_opt_t *opt;
-    coap_option_iterator_init(req, &it, &f);
+    coap_option_iterator_init(rq->request, &it, &f);
     while (ok && (opt = coap_option_next(&it)) != NULL)
-      ok = link_matches(l, coap_opt_value(opt), coap_opt_length(opt));
+      ok = link_matches(r, href, coap_opt_value(opt), coap_opt_length(opt));
     if (!ok)
       continue;
     int w = snprintf(doc + n, sizeof(doc) - n, "%s<%s>;rt=\"%s\";ct=\"%s\"%s",
-                     n > 0 ? "," : "", l->href, l->rt, LINK_CT,
-                     l->obs ? ";obs" : "");
+                     n > 0 ? "," : "", href, r->rt, link_ct(r),
+                     (r->flags & EC_ROUTE_OBSERVE) ? ";obs" : "");
     if (w < 0 || (size_t)w >= sizeof(doc) - n)
       break; /* cannot happen with this table; a shorter list beats none */
     n += (size_t)w;
   }
-  ec_req_send(&rq, 205, (ec_format_t)FORMAT_LINK, (const uint8_t *)doc, n, 0);
-}
-
-int ec_discovery_init(ec_server_t *srv) {
-  coap_resource_t *r = coap_resource_init(
-      coap_make_str_const(".well-known/core"), 0);
-  if (r == NULL)
-    return EC_ENOMEM;
-  coap_register_request_handler(r, COAP_REQUEST_GET, hnd_core);
-  coap_add_resource(srv->ctx, r);
-  return 0;
+  ec_req_send(rq, 205, (ec_format_t)FORMAT_LINK, (const uint8_t *)doc, n, 0);
 }

@@ -3,15 +3,14 @@
 #ifndef EDGECOAP_DISCOVERY_H
 #define EDGECOAP_DISCOVERY_H
 
-#include "context.h"
+#include "request.h"
 
 /**
- * Register /.well-known/core, which lists the route templates with their
- * rt, ct and obs attributes and answers RFC 6690 filters (href, rt, ct,
- * obs; a trailing '*' matches a prefix). Its size does not depend on how
- * many devices have reported.
- * @return 0 or EC_ENOMEM
+ * GET /.well-known/core: the routes of the table (routes.h) as link
+ * templates with their rt, ct and obs attributes, and RFC 6690 filters
+ * (href, rt, ct, obs; a trailing '*' matches a prefix). Its size does not
+ * depend on how many devices have reported.
  */
-int ec_discovery_init(ec_server_t *srv);
+void ec_discovery_get(ec_req_t *rq);
 
 #endif /* EDGECOAP_DISCOVERY_H */

@@ -2,7 +2,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "res_deployment.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,22 +11,25 @@
 #include "dedup.h"
 #include "log.h"
 #include "page.h"
+#include "routes.h"
 #include "util.h"
 #include "watch.h"
 
 /*
- * libcoap 4.3.1 matches resources by exact path, and only a registered
- * resource can be observed. So each (device, deployment) gets real resources,
- * made when its first report is stored (or at start-up for stored ones):
- * .../status (observable), .../status/history and /device/{d}/deployments.
- * Requests to paths with no resource yet reach ec_deployment_unknown().
- * A deployment id is a UUID and matched case-insensitively, so resources use
- * its lowercase spelling and other spellings are served by the same route.
+ * libcoap 4.3.1 matches resources by exact path. So the status of each
+ * (device, deployment) gets a libcoap resource of its own, made from the
+ * route table (ec_router_resource) when it is first written or read, and
+ * holding the current report's cache; history and deployments have none.
+ * Requests to paths with no resource reach the same handlers through the
+ * dispatcher's unknown resource (router.h). A deployment id is a UUID and
+ * matched case-insensitively, so resources use its lowercase spelling and
+ * other spellings are served by the same route.
  */
 
-/** The status resource of one (device, deployment), made on demand (its
- * coap userdata; res_deployment.c). */
+/* The status resource of one (device, deployment), made on demand (its
+ * coap userdata). */
 struct ec_route {
+  ec_router_res_t res;      /* first: the resource's userdata (router.h) */
   struct ec_route *next;    /* srv->routes, the most recently used first */
   struct ec_route *prev;
   char *device_id;
@@ -45,6 +47,12 @@ struct ec_route {
 };
 
 
+/* What this module's dedup entries name as their route: the table's entry,
+ * not the ec_route_t, which may be evicted and made again inside the dedup
+ * window while a retransmission must still find its answer. The key covers
+ * the Uri-Path, so a matching entry is a write to this very status. */
+#define STATUS_ROUTE (&ec_api_routes.routes[EC_API_STATUS])
+
 #define HISTORY_DEFAULT_LIMIT 100
 #define HISTORY_MAX_LIMIT 1000
 
@@ -58,26 +66,6 @@ struct ec_route {
  */
 #define READ_MAX_AGE_S 10
 #define OBSERVE_MAX_AGE_S 120
-
-/* Route ids: 1..128 bytes of URI-unreserved characters plus ':' and '@',
- * but not "." or "..", which URI clients remove as dot segments (RFC 3986
- * section 5.2.4) and so could never address. */
-static int id_valid(const char *s) {
-  size_t n = strlen(s);
-  if (n == 0 || n > 128 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-    return 0;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (!isalnum(c) && strchr("-._~:@", c) == NULL)
-      return 0;
-  }
-  return 1;
-}
-
-static void lower(char *s) {
-  for (; *s; s++)
-    *s = (char)tolower((unsigned char)*s);
-}
 
 static void route_path(char *out, size_t cap, const char *dev,
                        const char *dep) {
@@ -93,18 +81,11 @@ static ec_route_t *route_find(ec_server_t *srv, const char *dev,
   return r ? coap_resource_get_userdata(r) : NULL;
 }
 
-static void hnd_status_get(coap_resource_t *, coap_session_t *,
-                           const coap_pdu_t *, const coap_string_t *,
-                           coap_pdu_t *);
-static void hnd_status_write(coap_resource_t *, coap_session_t *,
-                             const coap_pdu_t *, const coap_string_t *,
-                             coap_pdu_t *);
-
 /*
  * srv->routes is a list in order of use, the most recent first. Idle routes
  * (no observers) past --max-idle-resources, or past EC_ROUTE_CACHE_BYTES of
  * cached reports, are evicted from its tail: their libcoap resource and
- * cache go, and the next request for them reaches ec_deployment_unknown(),
+ * cache go, and the next request for them reaches the dispatcher,
  * which makes them again. So the memory of resources does not grow with
  * the number of devices that ever reported.
  */
@@ -198,23 +179,12 @@ static ec_route_t *route_add(ec_server_t *srv, const char *dev,
     return NULL;
   rt->device_id = strdup(dev);
   rt->deployment_id = strdup(dep);
-  coap_str_const_t *uri = coap_new_str_const((const uint8_t *)path,
-                                             strlen(path));
-  if (rt->device_id == NULL || rt->deployment_id == NULL || uri == NULL) {
-    coap_delete_str_const(uri);
+  if (rt->device_id == NULL || rt->deployment_id == NULL)
     goto fail_route;
-  }
-  rt->resource = coap_resource_init(uri, COAP_RESOURCE_FLAGS_RELEASE_URI);
-  if (rt->resource == NULL)
-    goto fail_route; /* libcoap freed uri on failure */
-
-  coap_resource_t *r = rt->resource;
-  coap_resource_set_userdata(r, rt);
-  coap_register_request_handler(r, COAP_REQUEST_GET, hnd_status_get);
-  coap_register_request_handler(r, COAP_REQUEST_POST, hnd_status_write);
-  coap_register_request_handler(r, COAP_REQUEST_PUT, hnd_status_write);
   /* Observed through watch.c, not libcoap (see track_observe). */
-  coap_add_resource(srv->ctx, r);
+  rt->resource = ec_router_resource(srv, STATUS_ROUTE, path, &rt->res);
+  if (rt->resource == NULL)
+    goto fail_route;
   lru_push(srv, rt);
   srv->n_routes++;
   routes_evict(srv, rt);
@@ -227,14 +197,6 @@ fail_route:
   ec_log(EC_LOG_ERROR, "out of memory creating the resource of %s/%s", dev,
          dep);
   return NULL;
-}
-
-int ec_deployment_init(ec_server_t *srv) {
-  /* Nothing is made at start: resources come with the first request for
-   * them (ec_deployment_unknown), so start-up costs the same whatever the
-   * store holds. */
-  (void)srv;
-  return 0;
 }
 
 void ec_deployment_free_routes(ec_server_t *srv) {
@@ -449,14 +411,6 @@ static void status_get(ec_req_t *rq, ec_route_t *rt) {
   send_cached(rq, rt, 205);
 }
 
-/*
- * What this module's dedup entries name as their route. Not the ec_route_t:
- * an idle route may be evicted and made again inside the dedup window, and a
- * retransmission must still find its answer. The key covers the Uri-Path, so
- * a matching entry of this module is a write to this very status.
- */
-static const char status_writes = 's';
-#define DEDUP_ROUTE ((void *)&status_writes)
 
 /* Answer @p code with stored report @p seq, @p cbor, in the response format. */
 static void send_stored(ec_req_t *rq, int code, int64_t seq,
@@ -477,14 +431,17 @@ static void send_stored(ec_req_t *rq, int code, int64_t seq,
   free(json);
 }
 
-/* Answer a retransmitted write with its first answer, rebuilt from history. */
-static int replay(ec_req_t *rq, const char *dev, const char *dep) {
-  if (coap_pdu_get_type(rq->request) != COAP_MESSAGE_CON)
-    return 0;
-  const ec_dedup_answer_t *a =
-      ec_dedup_find(rq->srv->dedup, ec_req_dedup_key(rq));
-  if (a == NULL || a->route != DEDUP_ROUTE)
-    return 0;
+/* The device and deployment of a status request: its resource's, or the
+ * path's ids when it came through the unknown resource. */
+static void status_ids(ec_req_t *rq, const char **dev, const char **dep) {
+  const ec_route_t *rt = rq->res;
+  *dev = rt != NULL ? rt->device_id : rq->params[0];
+  *dep = rt != NULL ? rt->deployment_id : rq->params[1];
+}
+
+void ec_deployment_status_replay(ec_req_t *rq, const ec_dedup_answer_t *a) {
+  const char *dev, *dep;
+  status_ids(rq, &dev, &dep);
   ec_history_entry_t *h = NULL;
   size_t n = 0;
   int rc = ec_store_history(rq->srv->store, dev, dep, a->ref - 1, 1, &h, &n);
@@ -492,13 +449,12 @@ static int replay(ec_req_t *rq, const char *dev, const char *dep) {
     free(h);
     ec_req_problem(rq, 500, "storage-failure", NULL,
                    "cannot rebuild the answer to a retransmitted request");
-    return 1;
+    return;
   }
   ec_log(EC_LOG_INFO, "status %s/%s: retransmission of seq %lld answered again",
          dev, dep, (long long)a->ref);
   send_stored(rq, a->code, a->ref, h[0].report, h[0].report_len);
   free(h);
-  return 1;
 }
 
 /*
@@ -582,7 +538,7 @@ static void pending_done(ec_server_t *srv, ec_pending_t *base) {
   } else {
     cache_put(srv, rt, p->seq, cbor, p->cbor_len, json, p->json_len);
   }
-  ec_dedup_answer_t a = {DEDUP_ROUTE, p->code, p->seq, 1};
+  ec_dedup_answer_t a = {STATUS_ROUTE, p->code, p->seq, 1};
   ec_dedup_put(srv->dedup, &p->key, &a);
   ec_log(EC_LOG_DEBUG, "status %s/%s: %s, changed (seq %lld, %u observers)",
          rt->device_id, rt->deployment_id, ec_state_name(p->state),
@@ -747,18 +703,12 @@ static int preconditions(ec_req_t *rq, ec_route_t *rt, const char *dev,
   return 0;
 }
 
-/* POST or PUT a report. @p rt is NULL when the pair has no resources yet. */
+/* POST or PUT a report (the dispatcher has read its Request-Id and body).
+ * @p rt is NULL when the pair has no resources yet. */
 static void status_write(ec_req_t *rq, ec_route_t *rt, const char *dev,
                          const char *dep) {
-  if (replay(rq, dev, dep))
-    return;
-  const uint8_t *rid = NULL;
-  size_t rid_len = 0;
-  if (ec_req_request_id(rq, &rid, &rid_len) < 0)
-    return;
-  int more = ec_req_body(rq);
-  if (more <= 0)
-    return;
+  const uint8_t *rid = rq->rid;
+  size_t rid_len = rq->rid_len;
   if (rq->body_len == 0) {
     ec_req_problem(rq, 400, "missing-body", NULL,
                    "a DeploymentStatus document is required");
@@ -820,7 +770,7 @@ static void status_write(ec_req_t *rq, ec_route_t *rt, const char *dev,
     rq->resource = rt->resource;
   int code = created ? 201 : 204;
   /* Remembered before anything else can fail: it is stored. */
-  ec_dedup_answer_t a = {DEDUP_ROUTE, code, seq, 1};
+  ec_dedup_answer_t a = {STATUS_ROUTE, code, seq, 1};
   if (coap_pdu_get_type(rq->request) == COAP_MESSAGE_CON)
     ec_dedup_put(rq->srv->dedup, ec_req_dedup_key(rq), &a);
   if (rt == NULL || cache_set(rq->srv, rt, seq, doc, (size_t)n, &st) < 0) {
@@ -854,7 +804,7 @@ static void send_page(ec_req_t *rq, uint8_t *buf, size_t len,
 }
 
 /* The history has no resource of its own (nothing observes it): every
- * request comes through ec_deployment_unknown(). */
+ * request comes through the unknown resource. */
 static void history_get(ec_req_t *rq, const char *dev, const char *dep) {
   static const char *const allowed[] = {"since", "limit", NULL};
   int64_t since, limit;
@@ -916,7 +866,7 @@ static void deployments_get(ec_req_t *rq, const char *dev) {
     }
     memcpy(after, v, (size_t)alen);
     after[alen] = '\0';
-    if (!id_valid(after)) {
+    if (!ec_api_id_valid(after)) {
       ec_req_problem(rq, 400, "invalid-query", "after",
                      "after is a deploymentId: A-Z a-z 0-9 - . _ ~ : @");
       return;
@@ -946,38 +896,6 @@ static void deployments_get(ec_req_t *rq, const char *dev) {
   }
   send_page(rq, buf, out_len, "the deployments");
   free(list);
-}
-
-static void hnd_status_get(coap_resource_t *r, coap_session_t *s,
-                           const coap_pdu_t *req, const coap_string_t *q,
-                           coap_pdu_t *resp) {
-  ec_server_t *srv = coap_get_app_data(coap_session_get_context(s));
-  ec_req_t rq;
-  if (ec_req_init(&rq, srv, r, s, req, q, resp) < 0)
-    return;
-  ec_route_t *rt = coap_resource_get_userdata(r);
-  route_touch(srv, rt);
-  status_get(&rq, rt);
-  routes_evict(srv, rt); /* the cache may have grown */
-}
-
-static void hnd_status_write(coap_resource_t *r, coap_session_t *s,
-                             const coap_pdu_t *req, const coap_string_t *q,
-                             coap_pdu_t *resp) {
-  ec_server_t *srv = coap_get_app_data(coap_session_get_context(s));
-  ec_req_t rq;
-  if (ec_req_init_batched(&rq, srv, r, s, req, q, resp) < 0)
-    return;
-  /* libcoap runs the handler again for an answer deferred to a commit. */
-  ec_pending_t *p = ec_batch_take(&rq);
-  if (p != NULL) {
-    ec_batch_answer(&rq, p);
-    return;
-  }
-  ec_route_t *rt = coap_resource_get_userdata(r);
-  route_touch(srv, rt);
-  status_write(&rq, rt, rt->device_id, rt->deployment_id);
-  ec_req_done(&rq);
 }
 
 /*
@@ -1013,58 +931,29 @@ static void status_get_unknown(ec_req_t *rq, ec_route_t *rt, const char *dev,
   routes_evict(rq->srv, rt); /* the cache may have grown */
 }
 
-int ec_deployment_unknown(ec_req_t *rq, char (*segs)[129], int n) {
-  if (n < 3 || strcmp(segs[0], "device") != 0)
-    return 0;
-  const char *dev = segs[1];
-  if (!id_valid(dev)) {
-    ec_req_problem(rq, 400, "invalid-route", "deviceId",
-                   "a deviceId is 1 to 128 of A-Z a-z 0-9 - . _ ~ : @");
-    return 1;
-  }
-
-  if (n == 3 && strcmp(segs[2], "deployments") == 0) {
-    if (rq->method != COAP_REQUEST_CODE_GET) {
-      ec_req_empty(rq, 405);
-      return 1;
-    }
-    deployments_get(rq, dev); /* an unknown device has none: an empty list */
-    return 1;
-  }
-  int is_status = n == 5 && strcmp(segs[2], "deployment") == 0 &&
-                  strcmp(segs[4], "status") == 0;
-  int is_history = n == 6 && strcmp(segs[2], "deployment") == 0 &&
-                   strcmp(segs[4], "status") == 0 &&
-                   strcmp(segs[5], "history") == 0;
-  if (!is_status && !is_history) {
-    ec_req_problem(rq, 404, "not-found", NULL, "no such resource");
-    return 1;
-  }
-  char *dep = segs[3];
-  if (!id_valid(dep)) {
-    ec_req_problem(rq, 400, "invalid-route", "deploymentId",
-                   "a deploymentId is 1 to 128 of A-Z a-z 0-9 - . _ ~ : @");
-    return 1;
-  }
-  lower(dep);
-  int write = rq->method == COAP_REQUEST_CODE_POST ||
-              rq->method == COAP_REQUEST_CODE_PUT;
-  if (rq->method != COAP_REQUEST_CODE_GET && !(is_status && write)) {
-    ec_req_empty(rq, 405);
-    return 1;
-  }
-  if (is_history) {
-    history_get(rq, dev, dep);
-    return 1;
-  }
-  ec_route_t *rt = route_find(rq->srv, dev, dep);
+void ec_deployment_status(ec_req_t *rq) {
+  ec_server_t *srv = rq->srv;
+  ec_route_t *rt = rq->res;
+  const char *dev, *dep;
+  status_ids(rq, &dev, &dep);
+  if (rt == NULL)
+    rt = route_find(srv, dev, dep); /* another spelling, or none yet */
   if (rt != NULL)
-    route_touch(rq->srv, rt);
-  if (write) {
+    route_touch(srv, rt);
+  if (rq->method != COAP_REQUEST_CODE_GET) {
     status_write(rq, rt, dev, dep);
-    ec_req_done(rq);
-    return 1;
+  } else if (rq->res != NULL) {
+    status_get(rq, rt);
+    routes_evict(srv, rt); /* the cache may have grown */
+  } else {
+    status_get_unknown(rq, rt, dev, dep);
   }
-  status_get_unknown(rq, rt, dev, dep);
-  return 1;
+}
+
+void ec_deployment_history(ec_req_t *rq) {
+  history_get(rq, rq->params[0], rq->params[1]);
+}
+
+void ec_deployment_list(ec_req_t *rq) {
+  deployments_get(rq, rq->params[0]); /* an unknown device has none */
 }

@@ -5,15 +5,19 @@
 
 #include "request.h"
 
-/** Create the resources of every (device, deployment) already stored. */
-int ec_deployment_init(ec_server_t *srv);
+/* The handlers of the route table (routes.c), API.md section 2. */
 
-/**
- * Handle a request to a path no resource is registered for yet, if it is
- * one of this module's routes (/device/...).
- * @return 1 when answered, 0 when the path is not this module's
- */
-int ec_deployment_unknown(ec_req_t *rq, char (*segs)[129], int n);
+/** GET, POST or PUT .../deployment/{deploymentId}/status. */
+void ec_deployment_status(ec_req_t *rq);
+
+/** Answer a retransmitted status write again, rebuilt from the history. */
+void ec_deployment_status_replay(ec_req_t *rq, const ec_dedup_answer_t *a);
+
+/** GET .../status/history. */
+void ec_deployment_history(ec_req_t *rq);
+
+/** GET /device/{deviceId}/deployments. */
+void ec_deployment_list(ec_req_t *rq);
 
 /** Free every route's memory (after the libcoap context is gone). */
 void ec_deployment_free_routes(ec_server_t *srv);

@@ -13,6 +13,7 @@
 #include "edgecoap/status_message.h"
 #include "log.h"
 #include "page.h"
+#include "routes.h"
 #include "watch.h"
 #include "util.h"
 
@@ -22,23 +23,19 @@
  * /api/2.3/statusmessages/latest  GET, observed through watch.h so that each
  *                                  observer hears only of its own filter
  * /api/2.3/statusmessages/{id}    GET, reached through the unknown-resource
- *                                  handler (ec_messages_unknown)
+ *                                  handler
  *
- * The module's state hangs off the collection resource's userdata, and its
- * observer list is linked into the server's watch lists, where
- * ec_messages_free() finds it again after the resources are gone.
+ * The module's state is srv->msgs, and its observer list is linked into the
+ * server's watch lists, where ec_messages_free() finds it again.
  */
 
 /* A retransmitted batch is answered again from one read of the store. */
 _Static_assert(EC_MSG_MAX_BATCH <= EC_MSG_LIMIT_MAX,
                "a batch must fit one list read");
 
-#define PATH_COLLECTION "api/2.3/statusmessages"
-#define PATH_LATEST "api/2.3/statusmessages/latest"
-
 static const char watch_name[] = "statusmessages/latest";
 
-typedef struct {
+typedef struct ec_msgs {
   ec_watch_list_t watch; /* latest's observers */
   ec_server_t *srv;
 } msgs_t;
@@ -319,19 +316,12 @@ static void answer_stored(ec_req_t *rq, int code, int64_t first,
 }
 
 /*
- * Dedup entries of this module: route is the module, ref the first ID, and
- * count the number of messages of a batch, or 0 for a single message (whose
- * answer differs from a batch of one).
+ * Dedup entries of this module: route is the collection's, ref the first
+ * ID, and count the number of messages of a batch, or 0 for a single
+ * message (whose answer differs from a batch of one).
  */
-static int replay(ec_req_t *rq, msgs_t *m) {
-  if (coap_pdu_get_type(rq->request) != COAP_MESSAGE_CON)
-    return 0;
-  const ec_dedup_answer_t *a =
-      ec_dedup_find(rq->srv->dedup, ec_req_dedup_key(rq));
-  if (a == NULL || a->route != m)
-    return 0;
+void ec_messages_replay(ec_req_t *rq, const ec_dedup_answer_t *a) {
   answer_stored(rq, a->code, a->ref, a->count, "retransmission");
-  return 1;
 }
 
 /*
@@ -450,12 +440,10 @@ static void request_scope(ec_req_t *rq, char out[EC_STORE_MAX_ID_LEN + 1]) {
   out[n] = '\0';
 }
 
+/* The dispatcher has read the Request-Id and the body. */
 static void collection_post(ec_req_t *rq, msgs_t *m) {
-  const uint8_t *rid = NULL;
-  size_t rid_len = 0;
-  if (replay(rq, m) || ec_req_request_id(rq, &rid, &rid_len) < 0 ||
-      ec_req_body(rq) <= 0)
-    return;
+  const uint8_t *rid = rq->rid;
+  size_t rid_len = rq->rid_len;
   if (rq->body_len == 0) {
     ec_req_problem(rq, 400, "missing-body", NULL,
                    "a StatusMessage or {\"StatusMessages\": [...]} is "
@@ -542,7 +530,7 @@ static void collection_post(ec_req_t *rq, msgs_t *m) {
   for (size_t i = 0; i < n; i++)
     msgs[i].id = first + (int64_t)i;
   ec_dedup_answer_t a = {
-      .route = m, .code = 201, .ref = first, .count = batch ? (int64_t)n : 0};
+      .route = rq->route, .code = 201, .ref = first, .count = batch ? (int64_t)n : 0};
   if (coap_pdu_get_type(rq->request) == COAP_MESSAGE_CON)
     ec_dedup_put(rq->srv->dedup, ec_req_dedup_key(rq), &a);
   if (!batch)
@@ -564,123 +552,47 @@ done:
 
 /* ---- handlers ----------------------------------------------------------- */
 
-static msgs_t *begin(ec_req_t *rq, coap_resource_t *r, coap_session_t *s,
-                     const coap_pdu_t *req, const coap_string_t *q,
-                     coap_pdu_t *resp) {
-  msgs_t *m = coap_resource_get_userdata(r);
-  if (ec_req_init(rq, m->srv, r, s, req, q, resp) < 0)
-    return NULL;
-  return m;
-}
-
-static void hnd_collection(coap_resource_t *r, coap_session_t *s,
-                           const coap_pdu_t *req, const coap_string_t *q,
-                           coap_pdu_t *resp) {
-  ec_req_t rq;
-  msgs_t *m = begin(&rq, r, s, req, q, resp);
-  if (m == NULL)
-    return;
-  if (rq.method == COAP_REQUEST_CODE_POST)
-    collection_post(&rq, m);
-  else if (rq.method == COAP_REQUEST_CODE_FETCH)
-    collection_fetch(&rq);
+void ec_messages_collection(ec_req_t *rq) {
+  if (rq->method == COAP_REQUEST_CODE_POST)
+    collection_post(rq, rq->srv->msgs);
+  else if (rq->method == COAP_REQUEST_CODE_FETCH)
+    collection_fetch(rq);
   else
-    collection_get(&rq);
-  ec_req_done(&rq);
+    collection_get(rq);
 }
 
-static void hnd_latest(coap_resource_t *r, coap_session_t *s,
-                       const coap_pdu_t *req, const coap_string_t *q,
-                       coap_pdu_t *resp) {
-  ec_req_t rq;
-  msgs_t *m = begin(&rq, r, s, req, q, resp);
-  if (m != NULL)
-    latest_get(&rq, m);
+void ec_messages_latest(ec_req_t *rq) {
+  latest_get(rq, rq->srv->msgs);
 }
 
-/* A statusMessageID in a path: 1 to 19 digits, 1..INT64_MAX. */
-static int parse_id(const char *s, int64_t *id) {
-  uint64_t v = 0;
-  size_t len = strlen(s);
-  if (len == 0 || len > 19)
-    return -1;
-  for (size_t i = 0; i < len; i++) {
-    if (s[i] < '0' || s[i] > '9')
-      return -1;
-    v = v * 10 + (uint64_t)(s[i] - '0');
-  }
-  if (v == 0 || v > (uint64_t)INT64_MAX)
-    return -1;
-  *id = (int64_t)v;
-  return 0;
-}
-
-int ec_messages_unknown(ec_req_t *rq, char (*segs)[129], int n) {
-  if (n < 3 || strcmp(segs[0], "api") != 0 || strcmp(segs[1], "2.3") != 0 ||
-      strcmp(segs[2], "statusmessages") != 0)
-    return 0;
-  int64_t id;
-  if (n != 4) {
-    ec_req_problem(rq, 404, "not-found", NULL, "no such resource");
-  } else if (parse_id(segs[3], &id) < 0) {
-    ec_req_problem(rq, 400, "invalid-route", "statusMessageID",
-                   "a statusMessageID is an integer from 1 to "
-                   "9223372036854775807");
-  } else if (rq->method != COAP_REQUEST_CODE_GET) {
-    ec_req_empty(rq, 405);
+void ec_messages_get(ec_req_t *rq) {
+  int64_t id = 0;
+  (void)ec_api_message_id(rq->params[0], &id); /* checked by the router */
+  ec_msg_row_t *row = NULL;
+  int rc = ec_store_msg_get(rq->srv->store, id, &row);
+  if (rc == EC_ENOTFOUND) {
+    ec_req_problem(rq, 404, "no-status-message", NULL,
+                   "no status message has ID %lld", (long long)id);
+  } else if (rc < 0) {
+    read_failed(rq, rc);
   } else {
-    ec_msg_row_t *row = NULL;
-    int rc = ec_store_msg_get(rq->srv->store, id, &row);
-    if (rc == EC_ENOTFOUND) {
-      ec_req_problem(rq, 404, "no-status-message", NULL,
-                     "no status message has ID %lld", (long long)id);
-    } else if (rc < 0) {
-      read_failed(rq, rc);
-    } else {
-      rows_t r = {row, 1, false};
-      send_encoded(rq, 205, enc_rows, &r);
-    }
-    free(row);
+    rows_t r = {row, 1, false};
+    send_encoded(rq, 205, enc_rows, &r);
   }
-  return 1;
+  free(row);
 }
 
 /* ---- set-up ------------------------------------------------------------- */
-
-static coap_resource_t *add_resource(ec_server_t *srv, msgs_t *m,
-                                     const char *path) {
-  /* The resource keeps its URI: a copy it releases, not a temporary. */
-  coap_str_const_t *uri =
-      coap_new_str_const((const uint8_t *)path, strlen(path));
-  if (uri == NULL)
-    return NULL;
-  coap_resource_t *r = coap_resource_init(uri, COAP_RESOURCE_FLAGS_RELEASE_URI);
-  if (r == NULL)
-    return NULL; /* libcoap freed uri */
-  coap_resource_set_userdata(r, m);
-  coap_add_resource(srv->ctx, r);
-  return r;
-}
 
 int ec_messages_init(ec_server_t *srv) {
   msgs_t *m = calloc(1, sizeof(*m));
   if (m == NULL)
     return EC_ENOMEM;
   m->srv = srv;
-  /* Linked first, so that ec_messages_free() finds and frees it even when
-   * a resource below cannot be made. */
+  /* The server keeps latest's observers itself (watch.h), so libcoap does
+   * not treat it as observable; discovery still says it is. */
   ec_watch_list_init(srv, &m->watch, watch_name);
-
-  coap_resource_t *c = add_resource(srv, m, PATH_COLLECTION);
-  coap_resource_t *l = add_resource(srv, m, PATH_LATEST);
-  if (c == NULL || l == NULL)
-    return EC_ENOMEM;
-  coap_register_request_handler(c, COAP_REQUEST_GET, hnd_collection);
-  coap_register_request_handler(c, COAP_REQUEST_POST, hnd_collection);
-  coap_register_request_handler(c, COAP_REQUEST_FETCH, hnd_collection);
-  coap_register_request_handler(l, COAP_REQUEST_GET, hnd_latest);
-  /* The server keeps latest's observers itself (watch.h), so libcoap must
-   * not treat it as observable; discovery.c still says it is. */
+  srv->msgs = m;
   return 0;
 }
 
@@ -690,6 +602,7 @@ void ec_messages_free(ec_server_t *srv) {
       ec_watch_list_t *l = *p;
       *p = l->next;
       free((char *)l - offsetof(msgs_t, watch));
+      srv->msgs = NULL;
       return;
     }
   }

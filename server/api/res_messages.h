@@ -6,18 +6,24 @@
 #include "request.h"
 
 /**
- * Register /api/2.3/statusmessages and .../latest and the list of latest's
- * observers. Call once, after the libcoap context exists.
+ * Set up the module's state (srv->msgs) and the list of latest's observers.
  * @return 0 or EC_ENOMEM
  */
 int ec_messages_init(ec_server_t *srv);
 
-/**
- * Handle a request to a path with no resource if it is one of this
- * module's (/api/2.3/statusmessages/{id}).
- * @return 1 when answered, 0 when the path is not this module's
- */
-int ec_messages_unknown(ec_req_t *rq, char (*segs)[129], int n);
+/* The handlers of the route table (routes.c). */
+
+/** GET, FETCH or POST /api/2.3/statusmessages. */
+void ec_messages_collection(ec_req_t *rq);
+
+/** Answer a retransmitted POST again, from the store. */
+void ec_messages_replay(ec_req_t *rq, const ec_dedup_answer_t *a);
+
+/** GET /api/2.3/statusmessages/latest, observable. */
+void ec_messages_latest(ec_req_t *rq);
+
+/** GET /api/2.3/statusmessages/{statusMessageID}. */
+void ec_messages_get(ec_req_t *rq);
 
 /**
  * Free the module's memory. Call after ec_watch_free_all() (its observer

@@ -31,19 +31,12 @@
  * (and those without a filter).
  */
 
-#define PATH_LOGIN "v1/Login"
-#define PATH_COMPONENTS "v1/DeviceProvisioningComponents"
-
 typedef struct ec_prov ec_prov_t;
 
 struct ec_prov {
   ec_auth_t *auth;
   ec_pwcheck_t *pwcheck; /* password checks, off the I/O thread */
   ec_watch_list_t watches;
-  /* Their addresses tell this module's remembered answers apart in the
-   * server's dedup table. */
-  char login_key;
-  char write_key;
 };
 
 /* What one watch follows. */
@@ -57,9 +50,10 @@ typedef struct {
 /* ---- answers ------------------------------------------------------------- */
 
 /* Send @p buf (malloc'd, taken over) of length @p n, or a 5.00 when encoding
- * failed (@p n < 0); remember it for retransmissions when @p key is set. */
+ * failed (@p n < 0); remember it for retransmissions under @p key (the
+ * route's entry, rq->route) when it is set. */
 static void send_owned(ec_req_t *rq, int code, uint8_t *buf, ssize_t n,
-                       void *key) {
+                       const void *key) {
   if (n < 0 || buf == NULL) {
     free(buf);
     ec_log(EC_LOG_ERROR, "provisioning: cannot encode an answer: %s",
@@ -102,7 +96,7 @@ static void send_owned(ec_req_t *rq, int code, uint8_t *buf, ssize_t n,
 
 static void answer_error(ec_req_t *rq, int code, const char *status,
                          const char *error, const char *detail,
-                         const int64_t *ids, size_t n_ids, void *key) {
+                         const int64_t *ids, size_t n_ids, const void *key) {
   uint8_t *out;
   ssize_t n;
   char cut[EC_PROV_DETAIL_CAP];
@@ -162,13 +156,7 @@ static void answer_server_error(ec_req_t *rq, const char *status, int rc) {
 /* Answer a retransmitted confirmable request with its first answer: the
  * dedup key covers the security context, token, options and body, so only
  * the same request from the same context finds one (dedup.h). */
-static int replay(ec_req_t *rq, void *key) {
-  if (coap_pdu_get_type(rq->request) != COAP_MESSAGE_CON)
-    return 0;
-  const ec_dedup_answer_t *a =
-      ec_dedup_find(rq->srv->dedup, ec_req_dedup_key(rq));
-  if (a == NULL || a->route != key)
-    return 0;
+void ec_provisioning_replay(ec_req_t *rq, const ec_dedup_answer_t *a) {
   ec_log(EC_LOG_INFO, "provisioning: retransmission answered again (%d.%02d)",
          a->code / 100, a->code % 100);
   size_t len;
@@ -179,7 +167,6 @@ static int replay(ec_req_t *rq, void *key) {
     ec_req_send(rq, a->code, (ec_format_t)format, body, len, 0);
   else
     ec_req_empty(rq, a->code); /* applied, but too large to have been kept */
-  return 1;
 }
 
 /*
@@ -478,42 +465,38 @@ static int read_query(ec_req_t *rq, ec_prov_request_t *f) {
   return 0;
 }
 
-static void hnd_get(coap_resource_t *r, coap_session_t *s,
-                    const coap_pdu_t *req, const coap_string_t *q,
-                    coap_pdu_t *resp) {
-  ec_server_t *srv = coap_get_app_data(coap_session_get_context(s));
-  ec_req_t rq;
+static void components_get(ec_req_t *rq) {
+  ec_server_t *srv = rq->srv;
   uint8_t digest[EC_STORE_PROV_DIGEST_LEN];
   caller_t caller;
   coap_opt_iterator_t it;
-  bool wants_observe = coap_check_option(req, COAP_OPTION_OBSERVE, &it) != NULL;
+  bool wants_observe =
+      coap_check_option(rq->request, COAP_OPTION_OBSERVE, &it) != NULL;
   ec_prov_request_t f;
   memset(&f, 0, sizeof(f));
   f.action = EC_PROV_SELECT;
 
-  if (ec_req_init(&rq, srv, r, s, req, q, resp) < 0)
-    return;
-  if (authenticate(&rq, digest, &caller) < 0 || read_query(&rq, &f) < 0 ||
+  if (authenticate(rq, digest, &caller) < 0 || read_query(rq, &f) < 0 ||
       (f.has_provisioning_id &&
-       check_owned(&rq, &caller, f.provisioning_id) < 0)) {
+       check_owned(rq, &caller, f.provisioning_id) < 0)) {
     /* A refused re-registration ends the observation it renewed. */
     if (wants_observe)
-      ec_watch_cancel_request(&rq, &srv->prov->watches);
+      ec_watch_cancel_request(rq, &srv->prov->watches);
     return;
   }
   watch_filter_t *wf = malloc(sizeof(*wf));
   if (wf == NULL) {
-    answer_server_error(&rq, NULL, EC_ENOMEM);
+    answer_server_error(rq, NULL, EC_ENOMEM);
     return;
   }
   wf->provisioning_id = f.has_provisioning_id ? f.provisioning_id : -1;
   wf->scope = caller.scope;
   memcpy(wf->digest, digest, sizeof(digest));
-  int observing = ec_watch_request(&rq, &srv->prov->watches, wf, free);
+  int observing = ec_watch_request(rq, &srv->prov->watches, wf, free);
   if (observing < 0)
     return; /* 5.03 answered */
-  if (answer_select(&rq, &caller, &f, observing > 0) < 0 && observing > 0)
-    ec_watch_cancel_request(&rq, &srv->prov->watches);
+  if (answer_select(rq, &caller, &f, observing > 0) < 0 && observing > 0)
+    ec_watch_cancel_request(rq, &srv->prov->watches);
 }
 
 /* ---- POST /v1/DeviceProvisioningComponents --------------------------- */
@@ -556,7 +539,6 @@ static int check_write(ec_req_t *rq, const caller_t *c,
 
 static void do_write(ec_req_t *rq, const ec_prov_request_t *w,
                      int64_t user_id) {
-  ec_prov_t *p = rq->srv->prov;
   ec_store_prov_outcome_t o;
   int64_t now_s = ec_now_ms() / 1000;
   bool insert = w->action == EC_PROV_INSERT;
@@ -595,48 +577,43 @@ static void do_write(ec_req_t *rq, const ec_prov_request_t *w,
       free(out);
       ec_req_empty(rq, insert ? 201 : 204);
     } else {
-      send_owned(rq, insert ? 201 : 204, out, n, &p->write_key);
+      send_owned(rq, insert ? 201 : 204, out, n, rq->route);
     }
     notify(rq->srv, o.provisionings, o.n_provisionings);
   }
   ec_store_prov_outcome_free(&o);
 }
 
-static void hnd_post(coap_resource_t *r, coap_session_t *s,
-                     const coap_pdu_t *req, const coap_string_t *q,
-                     coap_pdu_t *resp) {
-  ec_server_t *srv = coap_get_app_data(coap_session_get_context(s));
-  ec_req_t rq;
+/* Selects, inserts and updates (a select is a POST too); the dispatcher
+ * challenged an unverified address (echo.h) and answered a retransmission.
+ * The token is checked before the body is taken in. */
+static void components_post(ec_req_t *rq) {
   uint8_t digest[EC_STORE_PROV_DIGEST_LEN];
   caller_t caller;
   ec_prov_request_t w;
   ec_prov_error_t err;
 
-  if (ec_req_init(&rq, srv, r, s, req, q, resp) < 0)
-    goto done;
-  /* Selects, inserts and updates answer whole documents (a select is a
-   * POST too): over plain CoAP only to a verified address (echo.h). */
-  if (!rq.verified) {
-    ec_req_echo_challenge(&rq);
-    goto done;
-  }
-  if (replay(&rq, &srv->prov->write_key) ||
-      authenticate(&rq, digest, &caller) < 0 || ec_req_body(&rq) <= 0)
-    goto done;
-  if (ec_prov_request_decode(rq.req_fmt, rq.body, rq.body_len, &w, &rq.arena,
-                             &err) < 0) {
-    answer_seed_error(&rq, &err);
-    goto done;
+  if (authenticate(rq, digest, &caller) < 0 || ec_req_body(rq) <= 0)
+    return;
+  if (ec_prov_request_decode(rq->req_fmt, rq->body, rq->body_len, &w,
+                             &rq->arena, &err) < 0) {
+    answer_seed_error(rq, &err);
+    return;
   }
   if (w.action == EC_PROV_SELECT) {
     if (!w.has_provisioning_id ||
-        check_owned(&rq, &caller, w.provisioning_id) == 0)
-      answer_select(&rq, &caller, &w, false);
-  } else if (check_write(&rq, &caller, &w) == 0) {
-    do_write(&rq, &w, caller.user_id);
+        check_owned(rq, &caller, w.provisioning_id) == 0)
+      answer_select(rq, &caller, &w, false);
+  } else if (check_write(rq, &caller, &w) == 0) {
+    do_write(rq, &w, caller.user_id);
   }
-done:
-  ec_req_done(&rq);
+}
+
+void ec_provisioning_components(ec_req_t *rq) {
+  if (rq->method == COAP_REQUEST_CODE_POST)
+    components_post(rq);
+  else
+    components_get(rq);
 }
 
 /* ---- POST /v1/Login ------------------------------------------------------ */
@@ -696,8 +673,6 @@ static void login_answer(ec_req_t *rq, ec_pending_t *pp) {
   login_t *l = (login_t *)pp;
   ec_prov_t *p = rq->srv->prov;
   ec_auth_session_t sess;
-  if (coap_pdu_get_code(rq->response) != 0)
-    return; /* ec_req_init refused the second run (a revoked identity) */
   /* Remembered under the request as it first came, which is what a
    * retransmission repeats; the formats are those first negotiated. */
   rq->dedup_key = l->key;
@@ -707,7 +682,7 @@ static void login_answer(ec_req_t *rq, ec_pending_t *pp) {
                                 l->job.match, ec_now_ms(), &sess);
   if (rc == EC_ENOTFOUND) {
     answer_error(rq, 401, "FAILURE", "ACCOUNT_PASSWORD_INCORRECT", NULL, NULL,
-                 0, &p->login_key);
+                 0, rq->route);
     return;
   }
   if (rc < 0) {
@@ -723,7 +698,7 @@ static void login_answer(ec_req_t *rq, ec_pending_t *pp) {
    * CoAP anyone can send from any address, so a copy kept there could
    * only ever help someone else to it; a plain retransmission is
    * evaluated again and earns what its credentials earn. */
-  send_owned(rq, 201, doc, n, l->dtls ? &p->login_key : NULL);
+  send_owned(rq, 201, doc, n, l->dtls ? rq->route : NULL);
   sodium_memzero(&sess, sizeof(sess));
 }
 
@@ -755,7 +730,7 @@ static void login_start(ec_req_t *rq, const ec_login_request_t *lr) {
   }
   if (rc == EC_ENOTFOUND || rc == EC_EINVAL) {
     answer_error(rq, 401, "FAILURE", "ACCOUNT_PASSWORD_INCORRECT", NULL, NULL,
-                 0, &p->login_key);
+                 0, rq->route);
     login_free(&l->base);
     return;
   }
@@ -808,72 +783,47 @@ unsigned ec_provisioning_poll(ec_server_t *srv) {
   return ec_pwcheck_in_flight(srv->prov->pwcheck);
 }
 
-static void hnd_login(coap_resource_t *r, coap_session_t *s,
-                      const coap_pdu_t *req, const coap_string_t *q,
-                      coap_pdu_t *resp) {
-  ec_server_t *srv = coap_get_app_data(coap_session_get_context(s));
+/* The dispatcher challenged an unverified address (a login costs an
+ * Argon2id check and its answer carries a token), answered a due deferred
+ * answer or a retransmission, and took in the body. */
+void ec_provisioning_login(ec_req_t *rq) {
+  ec_server_t *srv = rq->srv;
   ec_prov_t *p = srv->prov;
-  ec_req_t rq;
   ec_login_request_t lr;
   ec_prov_error_t err;
 
-  int init = ec_req_init(&rq, srv, r, s, req, q, resp);
-  ec_pending_t *pending = ec_batch_take(&rq);
-  if (pending != NULL) { /* the check is done: answer it */
-    ec_batch_answer(&rq, pending);
-    goto done;
-  }
-  /* A login costs an Argon2id check and its answer carries a token: over
-   * plain CoAP only for a verified address (echo.h), so that forged
-   * sources can neither load the worker nor draw answers to a victim. */
-  if (init == 0 && !rq.verified) {
-    ec_req_echo_challenge(&rq);
-    goto done;
-  }
-  if (init < 0 || replay(&rq, &p->login_key) || ec_req_body(&rq) <= 0)
-    goto done;
   /* Every answer below is remembered (a success over plain CoAP excepted,
    * see there): even a refusal changed something (a failure counted, a
    * token deleted), so a retransmission must not be evaluated again. */
-  if (ec_login_request_decode(rq.req_fmt, rq.body, rq.body_len, &lr, &rq.arena,
-                              &err) < 0) {
+  if (ec_login_request_decode(rq->req_fmt, rq->body, rq->body_len, &lr,
+                              &rq->arena, &err) < 0) {
     if (err.code == EC_ENOMEM)
-      answer_server_error(&rq, "FAILURE", err.code);
+      answer_server_error(rq, "FAILURE", err.code);
     else
-      answer_error(&rq, 400, "FAILURE", err.error, err.detail, NULL, 0,
-                   &p->login_key);
-    goto done;
+      answer_error(rq, 400, "FAILURE", err.error, err.detail, NULL, 0,
+                   rq->route);
+    return;
   }
   if (lr.token == NULL) {
-    login_start(&rq, &lr);
-    goto done;
+    login_start(rq, &lr);
+    return;
   }
   int rc = ec_auth_logout(p->auth, srv->store, lr.token, ec_now_ms());
   if (rc == EC_ENOTFOUND) {
-    answer_error(&rq, 401, "FAILURE", "INVALID_TOKEN", NULL, NULL, 0,
-                 &p->login_key);
+    answer_error(rq, 401, "FAILURE", "INVALID_TOKEN", NULL, NULL, 0,
+                 rq->route);
   } else if (rc < 0) {
-    answer_server_error(&rq, "FAILURE", rc);
+    answer_server_error(rq, "FAILURE", rc);
   } else {
     ec_login_response_t out = {.status = "LOGGED_OUT", .error = "NO_ERROR"};
     uint8_t *doc;
     ssize_t n;
-    ENCODE(doc, n, ec_login_response_encode(rq.resp_fmt, &out, buf, cap));
-    send_owned(&rq, 202, doc, n, &p->login_key);
+    ENCODE(doc, n, ec_login_response_encode(rq->resp_fmt, &out, buf, cap));
+    send_owned(rq, 202, doc, n, rq->route);
   }
-done:
-  ec_req_done(&rq);
 }
 
 /* ---- set-up -------------------------------------------------------------- */
-
-static coap_resource_t *add_resource(ec_server_t *srv, const char *path) {
-  coap_resource_t *r = coap_resource_init(coap_make_str_const(path), 0);
-  if (r == NULL)
-    return NULL;
-  coap_add_resource(srv->ctx, r);
-  return r;
-}
 
 int ec_provisioning_init(ec_server_t *srv) {
   ec_auth_config_t acfg;
@@ -902,15 +852,8 @@ int ec_provisioning_init(ec_server_t *srv) {
   if (rc < 0)
     return rc; /* srv->prov is freed by ec_provisioning_free() */
 
-  coap_resource_t *login = add_resource(srv, PATH_LOGIN);
-  coap_resource_t *comps = add_resource(srv, PATH_COMPONENTS);
-  if (login == NULL || comps == NULL)
-    return EC_ENOMEM; /* srv->prov is freed by ec_provisioning_free() */
-  coap_register_request_handler(login, COAP_REQUEST_POST, hnd_login);
-  coap_register_request_handler(comps, COAP_REQUEST_GET, hnd_get);
-  coap_register_request_handler(comps, COAP_REQUEST_POST, hnd_post);
-  /* Observed through watch.c, not libcoap; discovery.c lists it as
-   * observable all the same (RFC 6690 "obs"). */
+  /* The components are observed through watch.c, not libcoap; discovery
+   * lists them as observable all the same (RFC 6690 "obs"). */
   ec_log(EC_LOG_INFO,
          "provisioning: token lifetime %lld s; in %lld s, %u failed logins "
          "per user and address and %u per address, and past %u per user a "

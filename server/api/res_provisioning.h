@@ -3,16 +3,28 @@
 #ifndef EDGECOAP_RES_PROVISIONING_H
 #define EDGECOAP_RES_PROVISIONING_H
 
-#include "context.h"
+#include "dedup.h"
+#include "request.h"
 
 /**
- * Register /v1/Login and /v1/DeviceProvisioningComponents and set up the
- * module's state (srv->prov): the password hashing, token and login-limit
- * state of server/auth/auth.h (one slow hash, for the dummy) and the watch list
- * of the observable GET.
+ * Set up the module's state (srv->prov): the password hashing, token and
+ * login-limit state of server/auth/auth.h (one slow hash, for the dummy),
+ * the password-check threads and the watch list of the observable GET.
  * @return 0, or EC_ENOMEM / EC_EINVAL
  */
 int ec_provisioning_init(ec_server_t *srv);
+
+/* The handlers of the route table (routes.c), API.md section 4. */
+
+/** POST /v1/Login: a login (answered once its password check is done) or
+ * a logout. */
+void ec_provisioning_login(ec_req_t *rq);
+
+/** GET (observable) or POST /v1/DeviceProvisioningComponents. */
+void ec_provisioning_components(ec_req_t *rq);
+
+/** Answer a retransmitted POST again with the body remembered with it. */
+void ec_provisioning_replay(ec_req_t *rq, const ec_dedup_answer_t *a);
 
 /**
  * On the I/O thread, once per I/O round: hand the logins whose password

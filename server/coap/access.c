@@ -9,8 +9,6 @@
 
 #include "log.h"
 
-#define MAX_SEGMENTS 8
-
 /* An identity from the network, made safe for one log line. */
 static const char *shown(const uint8_t *s, size_t len, char out[80]) {
   size_t n = 0;
@@ -81,35 +79,36 @@ int ec_access_dtls_init(ec_server_t *srv) {
   return 0;
 }
 
-static bool is(const char *seg, const char *want) {
-  return strcmp(seg, want) == 0;
-}
-
 const char *ec_access_decide(ec_device_role_t role, const char *identity,
-                             coap_pdu_code_t method, char (*segs)[129], int n) {
+                             coap_pdu_code_t method, ec_access_rule_t rule,
+                             const char *owner) {
   bool read =
       method == COAP_REQUEST_CODE_GET || method == COAP_REQUEST_CODE_FETCH;
-  bool device_path = n >= 1 && is(segs[0], "device");
+  bool operator = role == EC_DEVICE_ROLE_OPERATOR;
 
-  /* Provisioning keeps its own token authentication, whoever connects. */
-  if (n >= 1 && is(segs[0], "v1"))
-    return NULL;
-  if (n == 2 && is(segs[0], ".well-known") && is(segs[1], "core") && read)
-    return NULL;
-  if (role == EC_DEVICE_ROLE_OPERATOR) {
-    if (device_path && !read)
-      return "operators read device resources; only the device itself "
-             "reports its status";
-    return NULL;
-  }
-  if (device_path && n >= 2 && is(segs[1], identity))
-    return NULL;
-  if (device_path)
+  switch (rule) {
+  case EC_ACCESS_TOKEN:
+    return NULL; /* provisioning keeps its own token authentication */
+  case EC_ACCESS_READ:
+    if (read)
+      return NULL;
+    break;
+  case EC_ACCESS_DEVICE:
+    if (operator)
+      return read ? NULL
+                  : "operators read device resources; only the device itself "
+                    "reports its status";
+    if (owner != NULL && strcmp(owner, identity) == 0)
+      return NULL;
     return "a device may only use its own /device/{deviceId}/... resources";
-  if (n >= 1 && is(segs[0], "api"))
-    return "status messages are for operators";
-  return "a device may only use its own /device/{deviceId}/... resources "
-         "and /v1";
+  case EC_ACCESS_OPERATOR:
+    return operator ? NULL : "status messages are for operators";
+  case EC_ACCESS_NONE:
+    break;
+  }
+  return operator ? NULL
+                  : "a device may only use its own /device/{deviceId}/... "
+                    "resources and /v1";
 }
 
 /*
@@ -140,7 +139,7 @@ bool ec_access_session_valid(ec_server_t *srv, coap_session_t *session) {
   return session_identity(srv, session, &d) == 1;
 }
 
-int ec_access_check(ec_req_t *rq) {
+int ec_access_check(ec_req_t *rq, ec_access_rule_t rule, const char *owner) {
   /* Plain CoAP is unrestricted: that is what --no-plain is for. */
   if (coap_session_get_proto(rq->session) != COAP_PROTO_DTLS)
     return 0;
@@ -163,9 +162,8 @@ int ec_access_check(ec_req_t *rq) {
     return -1;
   }
 
-  char segs[MAX_SEGMENTS][129];
-  int n = ec_req_path(rq->request, segs, MAX_SEGMENTS);
-  const char *why = ec_access_decide(d.role, d.identity, rq->method, segs, n);
+  const char *why = ec_access_decide(d.role, d.identity, rq->method, rule,
+                                     owner);
   if (why == NULL)
     return 0;
   ec_req_problem(rq, 403, "forbidden", NULL, "%s (identity '%s', %s)", why,

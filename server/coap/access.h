@@ -9,7 +9,8 @@
  * Plain CoAP (coap://) is unauthenticated and unrestricted: it is for
  * development and trusted networks. Over DTLS (coaps://) the client proves
  * a PSK identity stored in the devices table (store_devices.c), and that
- * identity's role decides every request (docs/API.md section 6):
+ * identity's role decides every request by its route's rule (router.h,
+ * docs/API.md section 6):
  *
  *   path                          device D            operator
  *   /device/D/...                 everything          read (GET, FETCH)
@@ -32,11 +33,23 @@
  */
 int ec_access_dtls_init(ec_server_t *srv);
 
+/** What a route lets DTLS identities do (its entry in the route table). */
+typedef enum {
+  EC_ACCESS_NONE = 0, /* no route: operators as plain CoAP (4.04), devices 4.03 */
+  EC_ACCESS_TOKEN,    /* every identity: the API authenticates (/v1 tokens) */
+  EC_ACCESS_READ,     /* every identity may read (GET, FETCH) */
+  EC_ACCESS_DEVICE,   /* the device its path names: everything; operators read */
+  EC_ACCESS_OPERATOR  /* operators only */
+} ec_access_rule_t;
+
 /**
- * Decide one request (ec_req_init() calls it for every handler).
+ * Decide one request by its route's rule (the dispatcher, router.h, calls
+ * it for every request). Plain CoAP always goes on.
+ * @param[in] owner  for EC_ACCESS_DEVICE: the deviceId the path names, or
+ *                   NULL when it names none
  * @return 0 to go on, or < 0 when 4.01, 4.03 or 5.00 was answered
  */
-int ec_access_check(ec_req_t *rq);
+int ec_access_check(ec_req_t *rq, ec_access_rule_t rule, const char *owner);
 
 /**
  * For what a session receives without asking (notifications): true on
@@ -47,12 +60,12 @@ bool ec_access_session_valid(ec_server_t *srv, coap_session_t *session);
 
 /**
  * The rule of the table above, without CoAP or the store.
- * @param[in] segs  the request's Uri-Path segments, @p n of them (n < 0:
- *                  more than fit, which only an operator may send)
+ * @param[in] owner  as for ec_access_check()
  * @return NULL when allowed, else why not (a static English sentence)
  */
 const char *ec_access_decide(ec_device_role_t role, const char *identity,
-                             coap_pdu_code_t method, char (*segs)[129], int n);
+                             coap_pdu_code_t method, ec_access_rule_t rule,
+                             const char *owner);
 
 /** Log DTLS session events (handshake failures, new sessions). */
 void ec_access_on_event(ec_server_t *srv, coap_session_t *session,

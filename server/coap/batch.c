@@ -50,16 +50,26 @@ ec_pending_t *ec_batch_take(ec_req_t *rq) {
   return a ? coap_async_get_app_data(a) : NULL;
 }
 
-void ec_batch_answer(ec_req_t *rq, ec_pending_t *p) {
-  ec_pending_t **pp = &rq->srv->triggered;
+/* Take @p p off the list of triggered answers. */
+static void untrigger(ec_server_t *srv, ec_pending_t *p) {
+  ec_pending_t **pp = &srv->triggered;
   while (*pp != NULL && *pp != p)
     pp = &(*pp)->next;
   if (*pp == p)
     *pp = p->next;
   coap_async_set_app_data(p->async, NULL);
+}
+
+void ec_batch_answer(ec_req_t *rq, ec_pending_t *p) {
+  untrigger(rq->srv, p);
   p->answer(rq, p);
   p->free(p);
   /* libcoap frees the async itself once this handler returns. */
+}
+
+void ec_batch_release(ec_req_t *rq, ec_pending_t *p) {
+  untrigger(rq->srv, p);
+  p->free(p);
 }
 
 int ec_batch_commit(ec_server_t *srv) {

@@ -22,7 +22,7 @@
  * writes (p->done) in the order they were written, so what a later write of
  * the same resource published is what stays.
  *
- * Any other request commits an open batch first (ec_req_init does), so no
+ * Any other request commits an open batch first (the dispatcher does), so no
  * read sees data that is not yet durable and no other write nests in it.
  */
 typedef struct ec_pending ec_pending_t;
@@ -63,6 +63,10 @@ ec_pending_t *ec_batch_take(ec_req_t *rq);
 
 /** Answer a taken pending request and release it. */
 void ec_batch_answer(ec_req_t *rq, ec_pending_t *p);
+
+/** Release a taken pending request unanswered: its run was refused (the
+ * refusal is the answer). */
+void ec_batch_release(ec_req_t *rq, ec_pending_t *p);
 
 /**
  * Commit the open batch (if any) and trigger its answers.

@@ -60,7 +60,9 @@ struct ec_server {
 #define EC_PEER_BUCKETS 1024
   ec_peer_t *peer_hash[EC_PEER_BUCKETS]; /* peers by remote address (peer.c) */
   struct ec_watch_list *watch_lists; /* lists of server-kept observations */
+  struct ec_router *router;   /* the route table, compiled (router.h) */
   struct ec_prov *prov;       /* res_provisioning.c's state */
+  struct ec_msgs *msgs;       /* res_messages.c's state */
   int screen_fd;              /* the coap:// socket, or -1 (screen.h) */
   struct ec_watch *con_watches; /* watches with a CON outstanding (watch.c) */
   uint64_t con_due_min;       /* no earlier than their next retransmission */

@@ -34,7 +34,7 @@ typedef struct {
 } ec_dedup_key_t;
 
 typedef struct {
-  void *route;      /* which module remembered it (a module's own tag) */
+  const void *route; /* which route remembered it: its table entry */
   int code;         /* the CoAP code answered, e.g. 201 */
   int64_t ref;      /* what was written: a sequence number or first id */
   int64_t count;    /* how many records (batches) */

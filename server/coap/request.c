@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "access.h"
-#include "batch.h"
 #include "echo.h"
 #include "log.h"
 #include "peer.h"
@@ -19,8 +17,12 @@ static unsigned option_uint(const coap_opt_t *opt) {
   return coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
 }
 
-static int is_doc_format(unsigned f) {
-  return f == EC_FORMAT_JSON || f == EC_FORMAT_CBOR;
+/* Content-Format 40, application/link-format (RFC 6690). */
+#define FORMAT_LINK 40
+
+static bool format_in(unsigned f, unsigned formats) {
+  return (f == EC_FORMAT_JSON && (formats & EC_FMT_JSON)) ||
+         (f == EC_FORMAT_CBOR && (formats & EC_FMT_CBOR));
 }
 
 /* The request's size on the wire: header, token, options and payload, as
@@ -89,27 +91,14 @@ static void refuse_amplification(ec_req_t *rq, int code) {
     ec_req_echo_challenge(rq);
 }
 
-int ec_req_init(ec_req_t *rq, ec_server_t *srv, coap_resource_t *resource,
-                coap_session_t *session, const coap_pdu_t *request,
-                const coap_string_t *query, coap_pdu_t *response) {
-  /* Every request but a batched write first makes the open batch durable:
-   * no read may see, and no other write nest in, what is not committed. */
-  ec_batch_commit(srv);
-  int rc = ec_req_init_batched(rq, srv, resource, session, request, query,
-                               response);
-  rq->batch_ok = 0;
-  return rc;
-}
-
-int ec_req_init_batched(ec_req_t *rq, ec_server_t *srv,
-                        coap_resource_t *resource, coap_session_t *session,
-                        const coap_pdu_t *request, const coap_string_t *query,
-                        coap_pdu_t *response) {
+int ec_req_setup(ec_req_t *rq, ec_server_t *srv, coap_resource_t *resource,
+                 coap_session_t *session, const coap_pdu_t *request,
+                 const coap_string_t *query, coap_pdu_t *response,
+                 unsigned formats) {
   coap_opt_iterator_t it;
   const coap_opt_t *opt;
 
   memset(rq, 0, sizeof(*rq));
-  rq->batch_ok = 1;
   ec_req_udp_mtu(session);
   rq->srv = srv;
   rq->resource = resource;
@@ -138,7 +127,11 @@ int ec_req_init_batched(ec_req_t *rq, ec_server_t *srv,
   opt = coap_check_option(request, COAP_OPTION_ACCEPT, &it);
   if (opt != NULL) {
     unsigned accept = option_uint(opt);
-    if (!is_doc_format(accept)) {
+    /* A route answering link-format (discovery) takes Accept 40; its own
+     * errors stay problem details in JSON. */
+    if (accept == FORMAT_LINK && (formats & EC_FMT_LINK)) {
+      accept = EC_FORMAT_JSON;
+    } else if (!format_in(accept, formats)) {
       ec_req_problem(rq, 406, "not-acceptable", NULL,
                      "Accept %u is not offered: use 50 (application/json) or "
                      "60 (application/cbor)",
@@ -159,7 +152,7 @@ int ec_req_init_batched(ec_req_t *rq, ec_server_t *srv,
             : NULL;
   if (opt != NULL) {
     unsigned cf = option_uint(opt);
-    if (!is_doc_format(cf)) {
+    if (!format_in(cf, formats)) {
       ec_req_problem(rq, 415, "unsupported-content-format", NULL,
                      "Content-Format %u is not supported: send 50 "
                      "(application/json) or 60 (application/cbor)",
@@ -172,9 +165,7 @@ int ec_req_init_batched(ec_req_t *rq, ec_server_t *srv,
   }
   if (!have_accept && (opt != NULL || has_payload))
     rq->resp_fmt = rq->req_fmt;
-  /* Who may do what (DTLS identities); last, so that a refusal is answered
-   * in the format the client asked for. */
-  return ec_access_check(rq);
+  return 0;
 }
 
 static void refuse_too_big(ec_req_t *rq) {

@@ -6,10 +6,23 @@
 #include "dedup.h"
 #include "context.h"
 
+/* Formats as bits (a route's, router.h): what Accept and Content-Format
+ * may name. Link-format (40) is for answers only: Accept may name it. */
+#define EC_FMT_JSON 1u
+#define EC_FMT_CBOR 2u
+#define EC_FMT_LINK 4u
+#define EC_FMT_DOC (EC_FMT_JSON | EC_FMT_CBOR)
+
+/* Route ids a route template may hold ({deviceId}...; router.h). */
+#define EC_REQ_MAX_PARAMS 4
+
+struct ec_route_spec;
+
 /*
- * Every handler starts with ec_req_init() and then never touches format
- * options or payload plumbing itself: it reads rq->body in rq->req_fmt and
- * answers through ec_req_send() or ec_req_problem(), which always set a code.
+ * The dispatcher (router.h) sets a request up and calls its route's
+ * handler, which never touches format options or payload plumbing itself:
+ * it reads rq->body in rq->req_fmt and answers through ec_req_send() or
+ * ec_req_problem(), which always set a code.
  */
 typedef struct {
   ec_server_t *srv;
@@ -25,31 +38,32 @@ typedef struct {
   size_t body_len;
   ec_arena_t arena;      /* scratch for decoding, reset per request */
   int upload_done;       /* the body came block-wise: release it at the end */
-  int batch_ok;          /* set up by ec_req_init_batched(): may group-commit */
+  int batch_ok;          /* a write that may join the group commit (batch.h) */
   size_t req_size;       /* the request's bytes on the wire */
   bool verified;         /* its address is verified (echo.h): no 3x bound */
   int dedup_keyed;       /* dedup_key is computed (ec_req_dedup_key) */
   ec_dedup_key_t dedup_key;
+  /* Set by the dispatcher before the handler runs (router.h). */
+  const struct ec_route_spec *route; /* the route's table entry */
+  void *res;             /* the route's libcoap resource it came through
+                          * (its ec_router_res_t), NULL for the unknown one */
+  const char *params[EC_REQ_MAX_PARAMS]; /* the path's ids, template order:
+                          * set when res is NULL (the path was matched) */
+  const uint8_t *rid;    /* Request-Id, rid_len bytes (none: 0) */
+  size_t rid_len;
 } ec_req_t;
 
 /**
- * Set up @p rq, check Accept (4.06) and Content-Format (4.15), and decide
- * whether the session's DTLS identity may make this request (4.01, 4.03;
- * access.h).
+ * Set up @p rq, challenge an Observe registration from an unverified
+ * address (echo.h), and check Accept (4.06) and Content-Format (4.15)
+ * against @p formats (EC_FMT_*). It neither commits the open batch nor
+ * decides access: the dispatcher (router.h) does both.
  * @return 0 to go on, or < 0 when the error answer is already written
  */
-int ec_req_init(ec_req_t *rq, ec_server_t *srv, coap_resource_t *resource,
-                coap_session_t *session, const coap_pdu_t *request,
-                const coap_string_t *query, coap_pdu_t *response);
-
-/**
- * ec_req_init() without committing an open batch first, for the handlers
- * that write through the group commit (batch.h) themselves.
- */
-int ec_req_init_batched(ec_req_t *rq, ec_server_t *srv,
-                        coap_resource_t *resource, coap_session_t *session,
-                        const coap_pdu_t *request, const coap_string_t *query,
-                        coap_pdu_t *response);
+int ec_req_setup(ec_req_t *rq, ec_server_t *srv, coap_resource_t *resource,
+                 coap_session_t *session, const coap_pdu_t *request,
+                 const coap_string_t *query, coap_pdu_t *response,
+                 unsigned formats);
 
 /**
  * Collect the request body, reassembling Block1 transfers and enforcing the
@@ -61,7 +75,7 @@ int ec_req_body(ec_req_t *rq);
 
 /**
  * Hold a UDP or DTLS session to RFC 7252's datagram size, undoing what a
- * peer's CSM made libcoap set (see request.c). ec_req_init() does it; so
+ * peer's CSM made libcoap set (see request.c). ec_req_setup() does it; so
  * must anything that sizes a PDU for a session outside a request.
  */
 void ec_req_udp_mtu(coap_session_t *session);
