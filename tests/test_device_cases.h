@@ -18,5 +18,8 @@ typedef struct {
 
 extern const ec_dev_case_t ec_dev_cases[];
 extern const size_t ec_dev_n_cases;
+/* The outbox's (tests/test_device_outbox.c). */
+extern const ec_dev_case_t ec_dev_outbox_cases[];
+extern const size_t ec_dev_n_outbox_cases;
 
 #endif /* EDGECOAP_TEST_DEVICE_CASES_H */

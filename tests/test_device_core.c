@@ -13,8 +13,11 @@ void ec_dev_test_check(bool ok, const char *expr, const char *file, int line) {
 int main(void) {
   static ec_test_t tests[64];
   size_t n = 0;
-  for (; n < ec_dev_n_cases && n < 64; n++) {
-    tests[n] = (ec_test_t){ec_dev_cases[n].fn, ec_dev_cases[n].name};
+  for (size_t i = 0; i < ec_dev_n_cases && n < 64; i++) {
+    tests[n++] = (ec_test_t){ec_dev_cases[i].fn, ec_dev_cases[i].name};
+  }
+  for (size_t i = 0; i < ec_dev_n_outbox_cases && n < 64; i++) {
+    tests[n++] = (ec_test_t){ec_dev_outbox_cases[i].fn, ec_dev_outbox_cases[i].name};
   }
   return ec_test_main("device_core", tests, n, NULL, NULL, NULL);
 }

@@ -340,6 +340,8 @@ static void answer(ec_dev_t *dev, ec__dev_xchg_t *x, const ec_coap_msg_t *m,
       ec_coap_opt_uint(m, EC_COAP_OPT_CONTENT_FORMAT, &v) == 1 ? (int)v : -1;
   a.payload = m->payload;
   a.payload_len = m->payload_len;
+  a.max_age = 60; /* the default of section 5.10.5 */
+  (void)ec_coap_opt_uint(m, EC_COAP_OPT_MAX_AGE, &a.max_age);
   uint32_t b2 = 0;
   bool block = (m->code >> 5) == 2 &&
                ec_coap_opt_uint(m, EC_COAP_OPT_BLOCK2, &b2) == 1;
@@ -375,9 +377,7 @@ static void answer(ec_dev_t *dev, ec__dev_xchg_t *x, const ec_coap_msg_t *m,
   if (!registration && !fresh(x, obs, now)) {
     return;
   }
-  uint32_t max_age = 60; /* the default of section 5.10.5 */
-  (void)ec_coap_opt_uint(m, EC_COAP_OPT_MAX_AGE, &max_age);
-  x->max_age = (uint16_t)(max_age > 43200u ? 43200u : max_age);
+  x->max_age = (uint16_t)(a.max_age > 43200u ? 43200u : a.max_age);
   x->seq = obs;
   x->seq_at = now;
   x->have_seq = true;
@@ -497,7 +497,7 @@ uint32_t ec_dev_step(ec_dev_t *dev, uint32_t now, const uint8_t *dgram,
       on_timer(dev, &dev->x[i], now);
     }
   }
-  uint32_t next = EC_DEV_IDLE;
+  uint32_t next = dev->hook != NULL ? dev->hook(dev->hook_ctx, now) : EC_DEV_IDLE;
   for (unsigned i = 0; i < EC_DEV_MAX_EXCHANGES; i++) {
     const ec__dev_xchg_t *x = &dev->x[i];
     if (x->state != X_FREE) {

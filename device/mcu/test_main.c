@@ -26,14 +26,19 @@ void ec_dev_test_check(bool ok, const char *expr, const char *file, int line) {
   }
 }
 
-int main(void) {
-  for (size_t i = 0; i < ec_dev_n_cases; i++) {
+static void run(const ec_dev_case_t *cases, size_t n) {
+  for (size_t i = 0; i < n; i++) {
     unsigned before = failures;
-    ec_dev_cases[i].fn();
-    printf("  %s ...%s\n", ec_dev_cases[i].name,
+    cases[i].fn();
+    printf("  %s ...%s\n", cases[i].name,
            failures == before ? "passed" : "FAILED");
   }
+}
+
+int main(void) {
+  run(ec_dev_cases, ec_dev_n_cases);
+  run(ec_dev_outbox_cases, ec_dev_n_outbox_cases);
   printf("device core on Cortex-M: %u cases, %u checks, %u failed\n",
-         (unsigned)ec_dev_n_cases, checks, failures);
+         (unsigned)(ec_dev_n_cases + ec_dev_n_outbox_cases), checks, failures);
   return failures == 0 ? 0 : 1;
 }

@@ -318,6 +318,7 @@ typedef struct {
   bool more;            /**< the payload is block 0 of a larger body (Block2) */
   bool observing;       /**< the observation goes on after this answer */
   uint32_t observe;     /**< the Observe sequence number when observing */
+  uint32_t max_age;     /**< Max-Age in seconds (60 when absent) */
 } ec_dev_answer_t;
 
 /**
@@ -373,6 +374,9 @@ struct ec_dev {
    * so a program that never calls it links none of it. */
   void (*tail)(const ec__dev_xchg_t *x, ec_coap_build_t *b, bool body);
   ec__dev_xchg_t x[EC_DEV_MAX_EXCHANGES];
+  /* The outbox's part of ec_dev_step(): its retries and its deadline. */
+  uint32_t (*hook)(void *ctx, uint32_t now);
+  void *hook_ctx;
 };
 
 /** Returned by ec_dev_step() when nothing is pending. */
@@ -385,7 +389,8 @@ void ec_dev_init(ec_dev_t *dev, const ec_dev_transport_t *t);
  * Feed one received datagram (or NULL, 0) and the time, fire what is due
  * (retransmissions, timeouts, re-registrations), run callbacks.
  * @return milliseconds until the next deadline (0: call again now), or
- *         EC_DEV_IDLE when no exchange is open
+ *         EC_DEV_IDLE when no exchange is open and no retry of the outbox
+ *         (ec_dev_outbox_init()) is waiting
  */
 uint32_t ec_dev_step(ec_dev_t *dev, uint32_t now_ms, const uint8_t *dgram,
                      size_t len);
@@ -510,6 +515,118 @@ int ec_dev_request(ec_dev_t *dev, const ec_dev_req_t *rq, bool observe,
  * @return 0, or EC_EINVAL when @p xid is no observation of ec_dev_request()
  */
 int ec_dev_unobserve(ec_dev_t *dev, int xid);
+
+/* ------------------------------------------------------------------------ */
+/* The durable outbox (device/core/outbox.c, docs/DEVICE.md)                 */
+
+/**
+ * Where the outbox keeps its records: @p n_slots slots of @p slot_size
+ * bytes (a flash page each, or a file). Every function gets @p ctx.
+ */
+typedef struct {
+  /**
+   * Read the first @p len bytes of slot @p slot. A slot never written, or
+   * whose write was cut short, may read as anything.
+   * @return 0, or < 0 (the slot is taken to hold no record)
+   */
+  int (*read)(void *ctx, unsigned slot, void *buf, size_t len);
+  /**
+   * Replace what slot @p slot holds with @p len bytes (at most slot_size),
+   * durably before returning 0 (a flash page: erase, program; a file:
+   * write, fsync, rename). A reset in the middle may leave anything in
+   * that slot, and must leave the others as they were.
+   * @return 0, or < 0
+   */
+  int (*write)(void *ctx, unsigned slot, const void *rec, size_t len);
+  void *ctx;
+  unsigned n_slots;  /**< at least 2: one per deployment reported, one more */
+  size_t slot_size;  /**< bytes: 61 plus the largest report in CBOR */
+} ec_dev_storage_t;
+
+/** The outbox's view of one slot, in the caller's array (touch nothing). */
+typedef struct {
+  uint32_t seq;      /* of the record in the slot; 0: none */
+  char dep[37];      /* its deploymentId */
+  bool live;         /* a report not yet delivered */
+} ec_dev_outbox_slot_t;
+
+typedef struct ec_dev_outbox ec_dev_outbox_t;
+
+/**
+ * A record's end: delivered (a->result 0, a->code 2.01 or 2.04, the stored
+ * report in the payload) or given up (a 4.xx other than 4.08 and 4.29, or
+ * a->result EC_ENOSPC for a record this work buffer cannot send, written
+ * by a setup with larger buffers). @p seq is the
+ * record's sequence number, @p deployment_id its deployment's (valid during
+ * the call). A report replaced by a newer one of its deployment gets no
+ * call. Any call of the core may be made from inside.
+ */
+typedef void (*ec_dev_outbox_cb_t)(void *user, uint32_t seq,
+                                   const char *deployment_id,
+                                   const ec_dev_answer_t *a);
+
+/* The outbox's state: callers allocate it (statically on a device) and
+ * touch nothing in it. */
+struct ec_dev_outbox {
+  ec_dev_t *dev;
+  const ec_dev_storage_t *st;
+  ec_dev_outbox_slot_t *slots;
+  const char *device_id;
+  uint8_t *buf;      /* the caller's: the record in flight, as sent */
+  size_t cap;
+  ec_dev_outbox_cb_t cb;
+  void *user;
+  uint32_t next_seq;
+  uint32_t deadline; /* of the retry, when waiting */
+  uint32_t busy_seq; /* the record in flight */
+  int busy;          /* its slot, or -1 */
+  uint8_t failures;  /* in a row, for the retry delay */
+  bool waiting;
+};
+
+/** The first retry's delay after a failed attempt; it doubles, up to 128x. */
+#ifndef EC_DEV_OUTBOX_RETRY_MS
+#define EC_DEV_OUTBOX_RETRY_MS 4000
+#endif
+
+/**
+ * Set up @p ob over @p st, for reports of @p device_id through @p dev (set
+ * up already), and replay it: read every slot, keep each deployment's
+ * newest record with a valid CRC, and start sending the oldest report
+ * with the Request-Id it was first sent with. ec_dev_step() then drives
+ * it, and its retry deadline is part of what ec_dev_step() returns.
+ * @param[in] slots  the caller's, st->n_slots of them, held as long as @p ob
+ * @param[in] buf    the caller's work buffer, held as long as @p ob: at
+ *                   least st->slot_size plus 64 bytes plus the device
+ *                   ID's length, and 1036 bytes more (one block) when a
+ *                   slot can hold a report past one datagram (a
+ *                   slot_size past about 1090 bytes)
+ * @return the reports waiting to be sent (>= 0), or EC_EINVAL (an argument
+ *         missing, fewer than 2 slots, or too small a buffer)
+ */
+int ec_dev_outbox_init(ec_dev_outbox_t *ob, ec_dev_t *dev,
+                       const ec_dev_storage_t *st, ec_dev_outbox_slot_t *slots,
+                       const char *device_id, uint8_t *buf, size_t cap,
+                       ec_dev_outbox_cb_t cb, void *user);
+
+/**
+ * Put a report into the outbox: written to a free slot (durably, when this
+ * returns 0) with the next sequence number and a Request-Id of its own
+ * (8 random bytes and that number), the older record of its deployment,
+ * if any, then replaced by a tombstone; sent when no other report is in
+ * flight, oldest first, and removed only on 2.01/2.04 (ec_dev_outbox_cb_t).
+ * @param[in] rec  scratch for the record during the call: 61 bytes plus
+ *                 the report's CBOR
+ * @return 0, or EC_EINVAL (a missing field, as ec_dev_status_encode()),
+ *         EC_ENOSPC (the report does not fit a slot or @p rec, or a new
+ *         deployment would leave no slot free), EC_EIO (the storage
+ *         failed: nothing was put)
+ */
+int ec_dev_outbox_put(ec_dev_outbox_t *ob, const ec_dev_status_t *st,
+                      uint8_t *rec, size_t cap);
+
+/** How many reports wait in the outbox (the one in flight included). */
+unsigned ec_dev_outbox_pending(const ec_dev_outbox_t *ob);
 
 /** RFC 7252 section 4.8 transmission parameters (milliseconds, counts). */
 #ifndef EC_DEV_ACK_TIMEOUT_MS

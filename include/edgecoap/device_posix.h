@@ -7,6 +7,7 @@
  * device/posix/udp.c: all the port does is move datagrams and tell the
  * time, so the core (edgecoap/device.h) runs on Linux and the BSDs as it
  * does on a microcontroller. It allocates nothing after ec_dev_udp_open().
+ * device/posix/slots.c keeps the outbox's slots in files.
  */
 
 #include "edgecoap/device.h"
@@ -38,6 +39,29 @@ void ec_dev_udp_close(ec_dev_udp_t *u);
  */
 uint32_t ec_dev_udp_poll(ec_dev_udp_t *u, ec_dev_t *dev, uint32_t wait_ms,
                          uint8_t *rx, size_t cap);
+
+/**
+ * The outbox's slots (ec_dev_storage_t) as files in a folder of their own,
+ * slot-0, slot-1, ...: a write goes to slot-N.new, is fsynced and renamed
+ * over slot-N, and the folder fsynced, so a slot holds its old record or
+ * its new one whole whenever the process or the machine stops. It
+ * allocates nothing.
+ */
+typedef struct {
+  int dirfd;                /**< -1 when closed */
+  ec_dev_storage_t storage; /**< pass &storage to ec_dev_outbox_init() */
+} ec_dev_file_slots_t;
+
+/**
+ * Open (and make, if missing) @p dir for @p n_slots slots of @p slot_size
+ * bytes, and fill @p fs->storage.
+ * @return 0, or EC_EINVAL / EC_EIO
+ */
+int ec_dev_file_slots_open(ec_dev_file_slots_t *fs, const char *dir,
+                           unsigned n_slots, size_t slot_size);
+
+/** Close the folder; safe to call twice. */
+void ec_dev_file_slots_close(ec_dev_file_slots_t *fs);
 
 #ifdef __cplusplus
 }
