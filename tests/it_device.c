@@ -1,5 +1,6 @@
 /* edgecoap: the device core over its POSIX port against the real server: reports, observation, loss, restarts, allocations. */
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -427,6 +428,210 @@ static void test_blockwise_reports_and_answers(void) {
   ec_dev_udp_close(&t.udp);
 }
 
+/* ------------------------------------------------------------------------ */
+/* The outbox (docs/DEVICE.md, "The outbox"): over files in the server's
+ * folder, in this process and in the example program.                      */
+
+#define OB_SLOTS 4
+#define OB_SLOT_SIZE 512
+
+typedef struct {
+  ec_dev_file_slots_t files;
+  ec_dev_outbox_t ob;
+  ec_dev_outbox_slot_t slots[OB_SLOTS];
+  uint8_t buf[OB_SLOT_SIZE + 192];
+  uint8_t rec[OB_SLOT_SIZE];
+  int ended;        /* records delivered or given up */
+  uint8_t last_code;
+  int last_result;
+} outbox_t;
+
+static void on_outbox(void *user, uint32_t seq, const char *dep,
+                      const ec_dev_answer_t *a) {
+  (void)seq;
+  (void)dep;
+  outbox_t *o = user;
+  o->ended++;
+  o->last_code = a->code;
+  o->last_result = a->result;
+}
+
+/* Start (or restart) a device @p t with the outbox in @p dir: its records
+ * are read and the oldest sent. @return what ec_dev_outbox_init() gave. */
+static int outbox_boot(device_t *t, outbox_t *o, const char *device,
+                       const char *dir, int drop) {
+  memset(o, 0, sizeof *o);
+  if (device_open(t, device, drop) < 0 ||
+      ec_dev_file_slots_open(&o->files, dir, OB_SLOTS, OB_SLOT_SIZE) < 0) {
+    return -1;
+  }
+  return ec_dev_outbox_init(&o->ob, &t->dev, &o->files.storage, o->slots,
+                            device, o->buf, sizeof o->buf, on_outbox, o);
+}
+
+static void outbox_down(device_t *t, outbox_t *o) {
+  ec_dev_udp_close(&t->udp);
+  ec_dev_file_slots_close(&o->files);
+}
+
+static int outbox_put(outbox_t *o, device_t *t, ec_dev_state_t s) {
+  t->st = status_of(s);
+  return ec_dev_outbox_put(&o->ob, &t->st, o->rec, sizeof o->rec);
+}
+
+/* Wait (at most 10 s) until the server keeps @p want reports of @p device. */
+static int history_reaches(const char *device, int want) {
+  int n = -1;
+  for (int i = 0; i < 100 && (n = history_count(device)) != want; i++) {
+    it_sleep_ms(100);
+  }
+  return n;
+}
+
+/* Through the outbox: a report whose first datagrams are lost arrives
+ * once; a report the server stored while the device went down before
+ * reading the answer is sent again after the restart, with its Request-Id,
+ * and answered 2.04 without a second history entry; then 50 reports, with
+ * their writes to the files, allocate nothing. */
+static void test_outbox_survives_restart_allocates_nothing(void) {
+  static device_t t;
+  static outbox_t o;
+  char dir[320];
+  snprintf(dir, sizeof dir, "%s/outbox-obx1", srv.dir);
+  CU_ASSERT_EQUAL_FATAL(outbox_boot(&t, &o, "obx1", dir, 2), 0);
+  CU_ASSERT_EQUAL(outbox_put(&o, &t, EC_DEV_INSTALLING), 0);
+  CU_ASSERT_TRUE(pump(&t, &o.ended, 1));
+  CU_ASSERT_EQUAL(o.last_code, EC_COAP_CODE(2, 1));
+  CU_ASSERT_TRUE(t.sends >= 3); /* two lost, the third through */
+  CU_ASSERT_EQUAL(history_count("obx1"), 1);
+  /* Sent, stored, and the answer never read: the device goes down. */
+  CU_ASSERT_EQUAL(outbox_put(&o, &t, EC_DEV_INSTALLED), 0);
+  CU_ASSERT_EQUAL(history_reaches("obx1", 2), 2);
+  CU_ASSERT_EQUAL(o.ended, 1);
+  outbox_down(&t, &o);
+  CU_ASSERT_EQUAL_FATAL(outbox_boot(&t, &o, "obx1", dir, 0), 1);
+  CU_ASSERT_TRUE(pump(&t, &o.ended, 1));
+  CU_ASSERT_EQUAL(o.last_result, 0);
+  CU_ASSERT_EQUAL(o.last_code, EC_COAP_CODE(2, 4));
+  CU_ASSERT_EQUAL(history_count("obx1"), 2);
+  CU_ASSERT_EQUAL(ec_dev_outbox_pending(&o.ob), 0);
+  /* Allocations: every report written, sent, answered and buried. */
+  allocs = 0;
+  counting = true;
+  bool ok = true;
+  for (int i = 0; i < 50 && ok; i++) {
+    ok = outbox_put(&o, &t, i % 2 == 0 ? EC_DEV_INSTALLING : EC_DEV_INSTALLED) == 0 &&
+         pump(&t, &o.ended, 2 + i) && o.last_code >> 5 == 2;
+  }
+  counting = false;
+  long n = allocs;
+  CU_ASSERT_TRUE(ok);
+  fprintf(stderr, "it_device: 50 reports through the outbox and its files, "
+                  "%ld heap allocations\n", n);
+  CU_ASSERT_EQUAL(n, 0);
+  CU_ASSERT_EQUAL(history_count("obx1"), 52);
+  outbox_down(&t, &o);
+  CU_ASSERT_EQUAL(outbox_boot(&t, &o, "obx1", dir, 0), 0);
+  outbox_down(&t, &o);
+}
+
+/* The example with --outbox: @p count reports, or 0 to replay only. */
+static int example_spawn(const char *device, const char *dir, int count,
+                         it_proc_t **p) {
+  char port[8];
+  char n[8];
+  snprintf(port, sizeof port, "%u", srv.port);
+  snprintf(n, sizeof n, "%d", count);
+  const char *argv[] = {EC_DEVICE_REPORT_BIN, "--port", port, "--count", n,
+                        "--outbox", dir, device, DEP, NULL};
+  return it_proc_spawn(argv, NULL, 0, p);
+}
+
+/* Run the example until it ends: its output (free it) or NULL. */
+static char *example_run(const char *device, const char *dir, int count) {
+  it_proc_t *p;
+  it_result_t r = {0};
+  if (example_spawn(device, dir, count, &p) < 0) {
+    return NULL;
+  }
+  int rc = it_proc_finish(p, WAIT_MS, &r);
+  if (rc < 0 || !it_result_ok(&r)) {
+    it_result_dump("report example", &r);
+  }
+  char *out = rc == 0 && r.out != NULL ? strdup(r.out) : NULL;
+  it_result_free(&r);
+  return out;
+}
+
+/* The example sends a report into a frozen server (SIGSTOP: the datagram
+ * waits in its socket) and is killed -9 before any answer can come. When
+ * @p server_dies the server is killed as well (the datagram is lost with
+ * it) and started again, else resumed (it stores the report and answers a
+ * device that is gone). Either way the example, run again on the same
+ * outbox, sends the record again with its Request-Id: the server holds
+ * the report once. */
+static void kill9_between_send_and_answer(const char *device, bool server_dies) {
+  char dir[320];
+  snprintf(dir, sizeof dir, "%s/outbox-%s", srv.dir, device);
+  CU_ASSERT_EQUAL_FATAL(kill(srv.pid, SIGSTOP), 0);
+  it_proc_t *p;
+  it_result_t r = {0};
+  CU_ASSERT_EQUAL_FATAL(example_spawn(device, dir, 1, &p), 0);
+  CU_ASSERT_EQUAL(it_proc_wait_for(p, "queued 1", WAIT_MS), 1);
+  it_sleep_ms(300); /* its retransmissions wait in the frozen server's socket too */
+  CU_ASSERT_EQUAL(it_proc_kill(p, &r), 0);
+  CU_ASSERT_EQUAL(r.term_signal, SIGKILL);
+  it_result_free(&r);
+  if (server_dies) {
+    CU_ASSERT_EQUAL_FATAL(it_server_kill(&srv), 0);
+    CU_ASSERT_EQUAL_FATAL(it_server_start_again(&srv), 0);
+    CU_ASSERT_EQUAL(history_count(device), 0);
+  } else {
+    CU_ASSERT_EQUAL_FATAL(kill(srv.pid, SIGCONT), 0);
+    CU_ASSERT_EQUAL(history_reaches(device, 1), 1);
+  }
+  char *out = example_run(device, dir, 0);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+  CU_ASSERT_PTR_NOT_NULL(strstr(out, "outbox"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(out, ": 1 to replay"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(out, server_dies ? " 2.01" : " 2.04"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(out, "done 0 reports"));
+  free(out);
+  CU_ASSERT_EQUAL(history_count(device), 1);
+  /* Nothing is left to send, and the next run reports on from there. */
+  out = example_run(device, dir, 2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+  CU_ASSERT_PTR_NOT_NULL(strstr(out, ": 0 to replay"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(out, "done 2 reports"));
+  free(out);
+  CU_ASSERT_EQUAL(history_count(device), 3);
+}
+
+static void test_example_help_and_version(void) {
+  const char *help[] = {EC_DEVICE_REPORT_BIN, "--help", NULL};
+  const char *version[] = {EC_DEVICE_REPORT_BIN, "--version", NULL};
+  const char *bad[] = {EC_DEVICE_REPORT_BIN, "--count", "0", "dev", DEP, NULL};
+  it_result_t r = {0};
+  CU_ASSERT_EQUAL(it_run(help, NULL, 0, WAIT_MS, &r), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.out ? r.out : "", "--outbox DIR"));
+  it_result_free(&r);
+  CU_ASSERT_EQUAL(it_run(version, NULL, 0, WAIT_MS, &r), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(r.out ? r.out : "", "edgecoap-device-report 0."));
+  it_result_free(&r);
+  /* Nothing to do: no reports and no outbox to replay. */
+  CU_ASSERT_NOT_EQUAL(it_run(bad, NULL, 0, WAIT_MS, &r), 0);
+  CU_ASSERT_EQUAL(r.exit_code, 2);
+  it_result_free(&r);
+}
+
+static void test_outbox_kill9_server_answers_later(void) {
+  kill9_between_send_and_answer("kill1", false);
+}
+
+static void test_outbox_kill9_server_restarts(void) {
+  kill9_between_send_and_answer("kill2", true);
+}
+
 static int suite_init(void) {
   it_init();
   count_init();
@@ -440,6 +645,11 @@ static const ec_test_t tests[] = {
      "reports_while_observing_allocate_nothing"},
     {test_report_across_server_restart, "report_across_server_restart"},
     {test_blockwise_reports_and_answers, "blockwise_reports_and_answers"},
+    {test_outbox_survives_restart_allocates_nothing,
+     "outbox_survives_restart_allocates_nothing"},
+    {test_example_help_and_version, "example_help_and_version"},
+    {test_outbox_kill9_server_answers_later, "outbox_kill9_server_answers_later"},
+    {test_outbox_kill9_server_restarts, "outbox_kill9_server_restarts"},
 };
 
 int main(void) {

@@ -395,6 +395,13 @@ int it_proc_stop(it_proc_t *p, unsigned timeout_ms, it_result_t *r) {
   return r->timed_out ? -1 : 0;
 }
 
+int it_proc_kill(it_proc_t *p, it_result_t *r) {
+  if (!p->reaped)
+    kill(p->pid, SIGKILL);
+  it_proc_finish(p, 5000, r);
+  return r->term_signal == SIGKILL ? 0 : -1;
+}
+
 int it_run(const char *const *argv, const void *in, size_t in_len,
            unsigned timeout_ms, it_result_t *r) {
   it_proc_t *p;

@@ -114,6 +114,13 @@ int it_proc_finish(it_proc_t *p, unsigned timeout_ms, it_result_t *r);
 int it_proc_stop(it_proc_t *p, unsigned timeout_ms, it_result_t *r);
 
 /**
+ * Kill the child with SIGKILL at once, as a power cut looks to it, then as
+ * it_proc_finish(): its output so far into @p r, and @p p freed.
+ * @return 0 when it died of that SIGKILL, -1 otherwise
+ */
+int it_proc_kill(it_proc_t *p, it_result_t *r);
+
+/**
  * Run @p argv to completion with a hard timeout.
  * @return 0 when it exited with status 0 in time, -1 otherwise (@p r says how)
  */
