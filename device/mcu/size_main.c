@@ -12,6 +12,11 @@
  * adds in size terms. Datagram buffers are on main's stack: they are the
  * caller's, left out of the static RAM budget; the core's state (ec_dev_t)
  * is static and counted.
+ *
+ * Built with EC_MCU_OUTBOX, it reports through the durable outbox instead,
+ * over two pages of memory-mapped flash programmed through a flash
+ * controller's registers (its record buffers on the stack too, its state
+ * and slots static).
  */
 
 static volatile uint32_t radio_tx;    /* stands in for a radio's FIFO */
@@ -42,6 +47,36 @@ static const ec_dev_transport_t radio = {radio_send, tick_ms, lcg, NULL, NULL};
 static ec_dev_t dev;
 static volatile int shown_state;
 
+#ifdef EC_MCU_OUTBOX
+/* Two flash pages of 256 bytes: one deployment, one spare. */
+#define PAGE 256
+#define FLASH_PAGES ((const volatile uint8_t *)0x0003F000u)
+static volatile uint32_t flash_erase; /* stands in for the controller */
+static volatile uint32_t flash_data;
+
+static int page_read(void *ctx, unsigned slot, void *buf, size_t len) {
+  (void)ctx;
+  uint8_t *p = buf;
+  for (size_t i = 0; i < len; i++) {
+    p[i] = FLASH_PAGES[slot * PAGE + i];
+  }
+  return 0;
+}
+static int page_write(void *ctx, unsigned slot, const void *rec, size_t len) {
+  (void)ctx;
+  const uint8_t *p = rec;
+  flash_erase = slot;
+  for (size_t i = 0; i < len; i++) {
+    flash_data = p[i];
+  }
+  return 0;
+}
+
+static const ec_dev_storage_t pages = {page_read, page_write, NULL, 2, PAGE};
+static ec_dev_outbox_t outbox;
+static ec_dev_outbox_slot_t slots[2];
+#endif
+
 static void on_status(ec_dev_t *d, void *user, const ec_dev_answer_t *a) {
   (void)d;
   (void)user;
@@ -63,13 +98,30 @@ static const ec_dev_status_t status = {
     "deployment.margo/v1", NULL, "a3e2f5dc-912e-494f-8395-52cf3769bc06", NULL,
     0, EC_DEV_INSTALLED, {NULL, NULL, NULL}, comps, 1};
 
+#ifdef EC_MCU_OUTBOX
+static void on_sent(void *user, uint32_t seq, const char *deployment_id,
+                    const ec_dev_answer_t *a) {
+  (void)seq;
+  (void)deployment_id;
+  on_status(&dev, user, a);
+}
+#endif
+
 int main(void) {
-  uint8_t report_buf[256];
   uint8_t observe_buf[96];
   uint8_t rx[256];
   ec_dev_init(&dev, &radio);
+#ifdef EC_MCU_OUTBOX
+  uint8_t outbox_buf[PAGE + 128];
+  uint8_t record[PAGE];
+  ec_dev_outbox_init(&outbox, &dev, &pages, slots, "dev1", outbox_buf,
+                     sizeof outbox_buf, on_sent, NULL);
+  ec_dev_outbox_put(&outbox, &status, record, sizeof record);
+#else
+  uint8_t report_buf[256];
   ec_dev_report(&dev, "dev1", &status, report_buf, sizeof report_buf,
                 on_status, NULL);
+#endif
   ec_dev_observe(&dev, "dev1", status.deployment_id, observe_buf,
                  sizeof observe_buf, on_status, NULL);
   for (;;) {
