@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "edgecoap/device.h"
@@ -42,6 +43,11 @@ struct ec_client {
    * sent with every request when auth_len > 0. */
   uint8_t auth[255];
   size_t auth_len;
+  /* A Request-Id (option 65004, API.md) for the next request, a status
+   * write or a message post, when it carries no token: the same in the
+   * exchange's retransmissions and blocks. */
+  bool rid_next;
+  uint8_t rid[12];
 
   /* The exchange in progress: the core builds every datagram of it
    * (retransmissions, blocks, re-registrations) from rq and tx. */
@@ -225,6 +231,20 @@ static bool grow_rx(ec_client_t *c) {
   return true;
 }
 
+/* Random bytes for a Request-Id: the kernel's, or the clock's when it has
+ * none (an id only needs to differ from this device's others). */
+static void random_bytes(uint8_t *p, size_t n) {
+  if (getrandom(p, n, 0) == (ssize_t)n)
+    return;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  uint64_t x = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+  for (size_t i = 0; i < n; i++) {
+    x = x * 6364136223846793005u + 1442695040888963407u;
+    p[i] = (uint8_t)(x >> 56);
+  }
+}
+
 static void fill_request(ec_client_t *c, uint8_t method, const char *path,
                          int cf, const uint8_t *body, size_t len) {
   c->rq = (ec_dev_req_t){method, path + 1, len > 0 ? cf : -1,
@@ -234,15 +254,28 @@ static void fill_request(ec_client_t *c, uint8_t method, const char *path,
     c->rq.opt_num = EC_PROV_AUTH_OPTION;
     c->rq.opt_val = c->auth;
     c->rq.opt_len = c->auth_len;
+  } else if (c->rid_next) {
+    random_bytes(c->rid, sizeof c->rid);
+    c->rq.opt_num = EC_COAP_OPT_REQUEST_ID;
+    c->rq.opt_val = c->rid;
+    c->rq.opt_len = sizeof c->rid;
   }
+  c->rid_next = false;
+}
+
+void ec_client_next_has_request_id(ec_client_t *c) {
+  if (c != NULL)
+    c->rid_next = true;
 }
 
 /* Send a request and wait for its answer. */
 static int exchange(ec_client_t *c, uint8_t method, const char *path, int cf,
                     const uint8_t *body, size_t len) {
   int rc;
-  if (c->busy)
+  if (c->busy) {
+    c->rid_next = false;
     return EC_EINVAL; /* called from an observe callback */
+  }
   c->busy = true;
   fill_request(c, method, path, cf, body, len);
   for (;;) {

@@ -25,6 +25,13 @@ ec_format_t ec_client_format(const ec_client_t *c);
 int ec_client_call(ec_client_t *c, uint8_t method, const char *path,
                    const uint8_t *body, size_t len, ec_response_t *resp);
 
+/**
+ * Give the next request of @p c a Request-Id of 12 random bytes (API.md,
+ * "Request-Id"), unless it carries a session token: status writes and
+ * message posts, so a repeat the server applied is not stored twice.
+ */
+void ec_client_next_has_request_id(ec_client_t *c);
+
 /** A body the codec refuses is the server's fault, unless the arena is short. */
 int ec_client_decode_error(int rc);
 

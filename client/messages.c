@@ -95,6 +95,7 @@ int ec_client_msg_post(ec_client_t *c, ec_format_t fmt,
   if (rc < 0)
     goto done;
   ec_response_t r;
+  ec_client_next_has_request_id(c);
   rc = call(c, "POST", COLLECTION, bf, body, (size_t)len, &r, resp);
   /* Every refusal of a post is an error answer, 4.04 included. */
   if (rc == EC_ENOTFOUND)

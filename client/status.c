@@ -156,6 +156,7 @@ int ec_client_status_report(ec_client_t *c, const char *device_id,
                                             : encode_cbor(st, &body);
   if (n < 0)
     return (int)n;
+  ec_client_next_has_request_id(c);
   rc = ec_client_call(c, EC_COAP_POST, path, body, (size_t)n, resp);
   free(body);
   /* The header promises EC_ERESPONSE for every refused report. */

@@ -350,6 +350,61 @@ static void test_message_post_repeat_is_applied_once(void) {
   free(r);
 }
 
+/* edgecoap-client (on the device core) names its status writes and message
+ * posts with a Request-Id of 12 random bytes: run against a stand-in
+ * socket, which receives the request and answers 2.01.
+ * @return true when the request carried one Request-Id of 12 bytes. */
+static bool client_request_id(const char *what, const char *file) {
+  it_udp_t fake;
+  bool ok = false;
+  if (it_udp_listen(&fake) < 0)
+    return false;
+  char url[64];
+  snprintf(url, sizeof(url), "coap://127.0.0.1:%u", fake.port);
+  const char *status[] = {EC_CLIENT_BIN, "--url", url, "--timeout", "5000",
+                          "status", "report", "rid-cli", DEP, file, NULL};
+  const char *post[] = {EC_CLIENT_BIN, "--url", url, "--timeout", "5000",
+                        "messages", "post", file, NULL};
+  it_proc_t *p;
+  if (it_proc_spawn(strcmp(what, "status") == 0 ? status : post, NULL, 0,
+                    &p) < 0) {
+    it_udp_close(&fake);
+    return false;
+  }
+  it_coap_msg_t *req = msg_new(), *ans = msg_new();
+  if (it_udp_recv_msg(&fake, req, TIMEOUT_MS) == 0) {
+    size_t len = 0;
+    const uint8_t *v = it_coap_opt(req, OPT_REQUEST_ID, 0, &len);
+    ok = req->code == IT_POST && v != NULL && len == 12 &&
+         it_coap_opt_count(req, OPT_REQUEST_ID) == 1;
+    it_coap_init(ans, IT_ACK, IT_CODE(2, 1), req->mid, req->token,
+                 req->token_len);
+    uint8_t dgram[IT_COAP_MAX_DGRAM];
+    ssize_t n = it_coap_encode(ans, dgram, sizeof(dgram));
+    if (n > 0)
+      (void)it_udp_send(&fake, dgram, (size_t)n);
+  }
+  it_result_t r;
+  (void)it_proc_finish(p, TIMEOUT_MS, &r);
+  it_result_free(&r);
+  free(req);
+  free(ans);
+  it_udp_close(&fake);
+  return ok;
+}
+
+static void test_client_sends_request_id(void) {
+  char file[320];
+  snprintf(file, sizeof(file), "%s/rid-report.json", srv.dir);
+  const char *doc = report("Installing");
+  CU_ASSERT_EQUAL_FATAL(it_write_file(file, doc, strlen(doc)), 0);
+  CU_ASSERT_TRUE(client_request_id("status", file));
+  static const char msg[] = "{\"messageCode\":101,\"orderId\":\"RID-CLI\"}";
+  snprintf(file, sizeof(file), "%s/rid-message.json", srv.dir);
+  CU_ASSERT_EQUAL_FATAL(it_write_file(file, msg, strlen(msg)), 0);
+  CU_ASSERT_TRUE(client_request_id("post", file));
+}
+
 /* ------------------------------------------------------------------------ */
 /* Set-up                                                                    */
 
@@ -368,6 +423,7 @@ static const ec_test_t tests[] = {
      "repeats_in_one_round_are_applied_once"},
     {test_message_post_repeat_is_applied_once,
      "message_post_repeat_is_applied_once"},
+    {test_client_sends_request_id, "client_sends_request_id"},
 };
 
 int main(void) {
