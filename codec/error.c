@@ -47,6 +47,8 @@ const char *ec_strerror(int err) {
     return "address and port in use";
   case EC_EBUSY:
     return "in use by another process";
+  case EC_ENOTSUP:
+    return "not built into this edgecoap";
   default:
     return "unknown error";
   }

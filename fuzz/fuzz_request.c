@@ -18,6 +18,7 @@
 #include "batch.h"
 #include "res_provisioning.h"
 #include "server.h"
+#include "store_sqlite.h"
 
 /*
  * libcoap 4.3.1 reads requests only from sockets, so one server listens on
@@ -179,7 +180,7 @@ static void setup(void) {
   ec_server_config_default(&cfg);
   cfg.bind_addr = "127.0.0.1";
   cfg.port = free_port();
-  cfg.db_path = db;
+  cfg.store = db;
   /* Unknown users cost one real Argon2id hash (0.1 s) until the peer's
    * failure limit is reached: keep that to a few per server. */
   cfg.login_peer_failures = 3;

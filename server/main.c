@@ -49,6 +49,10 @@ static void usage(FILE *out) {
           "  --no-plain          serve coaps:// only: no unauthenticated "
           "coap://\n"
           "  --db PATH           SQLite database file (default edgecoap.db)\n"
+          "  --store STORE       the store: a database file's path, "
+          "sqlite:PATH or a\n"
+          "                      file: URI (postgres:// is not built in); "
+          "--db is the same\n"
           "  --log-level LEVEL   error, warn, info or debug (default info)\n"
           "  --max-body BYTES    largest request body accepted (default "
           "65536)\n"
@@ -159,6 +163,7 @@ int main(int argc, char **argv) {
       {"bind", required_argument, NULL, OPT_BIND},
       {"port", required_argument, NULL, OPT_PORT},
       {"db", required_argument, NULL, OPT_DB},
+      {"store", required_argument, NULL, OPT_DB},
       {"log-level", required_argument, NULL, OPT_LOG},
       {"max-body", required_argument, NULL, OPT_MAX_BODY},
       {"max-observers", required_argument, NULL, OPT_MAX_OBS},
@@ -208,7 +213,7 @@ int main(int argc, char **argv) {
       cfg.no_plain = true;
       break;
     case OPT_DB:
-      cfg.db_path = optarg;
+      cfg.store = optarg;
       break;
     case OPT_LOG:
       if ((level = ec_log_level_parse(optarg)) < 0)

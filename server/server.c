@@ -29,7 +29,7 @@ void ec_server_config_default(ec_server_config_t *cfg) {
   memset(cfg, 0, sizeof(*cfg));
   cfg->bind_addr = "::";
   cfg->port = 5683;
-  cfg->db_path = "edgecoap.db";
+  cfg->store = "edgecoap.db";
   cfg->max_body = 64 * 1024;
   cfg->max_idle_sessions = 100;
   cfg->max_idle_resources = 1000;
@@ -191,23 +191,17 @@ int ec_server_new(const ec_server_config_t *cfg, ec_server_t **out) {
    * is touched, coaps:// once the store says whether it is needed):
    * libcoap's SO_REUSEADDR would let this server share a port with another
    * one and silently take its traffic. */
-  srv->db_lock.fd = -1;
   coap_address_t plain;
   if (!cfg->no_plain && resolve(cfg->bind_addr, cfg->port, &plain) == 0 &&
       (rc = ec_port_check(&plain, "coap://", cfg->bind_addr, cfg->port)) < 0)
     goto fail_srv;
-  rc = ec_db_lock(cfg->db_path, &srv->db_lock);
+  /* Held for this server alone, and checked to take a write (store.h). */
+  rc = ec_store_open_uri(cfg->store, EC_STORE_SERVE, &srv->store);
   if (rc < 0)
     goto fail_srv;
-  if (srv->db_lock.created)
+  if (ec_store_created(srv->store))
     ec_log(EC_LOG_WARN, "the database %s did not exist: created it, empty",
-           srv->db_lock.path);
-  rc = ec_store_open(srv->db_lock.path, &srv->store);
-  if (rc < 0)
-    goto fail_lock;
-  rc = ec_store_check_writable(srv->store, srv->db_lock.path);
-  if (rc < 0)
-    goto fail_store;
+           ec_store_where(srv->store));
 
   coap_startup();
   libcoap_log_level();
@@ -244,7 +238,7 @@ int ec_server_new(const ec_server_config_t *cfg, ec_server_t **out) {
     goto fail_ctx;
 
   ec_log(EC_LOG_INFO, "serving, database %s, body cap %zu bytes",
-         srv->db_lock.path, cfg->max_body);
+         ec_store_where(srv->store), cfg->max_body);
   *out = srv;
   return 0;
 
@@ -258,10 +252,7 @@ fail_ctx:
   ec_router_free(srv);
 fail_coap:
   coap_cleanup();
-fail_store:
   ec_store_close(srv->store);
-fail_lock:
-  ec_db_unlock(&srv->db_lock);
 fail_srv:
   ec_dedup_free(srv->dedup);
   free(srv->arena_buf);
@@ -346,7 +337,6 @@ void ec_server_free(ec_server_t *srv) {
   ec_provisioning_free(srv);
   ec_router_free(srv);
   ec_store_close(srv->store);
-  ec_db_unlock(&srv->db_lock);
   ec_dedup_free(srv->dedup);
   free(srv->arena_buf);
   sodium_memzero(srv->psk_key, sizeof(srv->psk_key));

@@ -1,4 +1,4 @@
-/* edgecoap: the store contract; every SQL statement lives behind ec_store_* (store/sqlite/). */
+/* edgecoap: the store contract: every read and write the server and admin make, naming no backend. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #ifndef EDGECOAP_STORE_H
 #define EDGECOAP_STORE_H
@@ -12,8 +12,10 @@
 /*
  * The store knows nothing of CoAP or of the wire formats: a report reaches it
  * as an opaque document (the codec's CBOR) plus the few columns it indexes.
- * Every write is one transaction, and a write call returns only after that
- * transaction has committed, so the caller may acknowledge it.
+ * Every write is one transaction. A write call (ec_store_status_put() ...)
+ * returns only after that transaction has committed, so the caller may
+ * acknowledge it; a queued write (ec_store_status_queue()) says so in its
+ * callback instead.
  *
  * Not thread-safe: one ec_store_t belongs to one thread (the server's I/O
  * thread).
@@ -35,42 +37,50 @@ typedef struct ec_store ec_store_t;
 #endif
 
 /**
- * Open (creating or migrating as needed) the database at @p path, in WAL
- * mode with synchronous=FULL. A database written by a newer edgecoap (a
- * schema version above this code's) is refused and left untouched.
+ * Open the store named by @p uri, creating or migrating its schema as
+ * needed. A store written by a newer edgecoap (a schema version above this
+ * code's) is refused and left untouched. The names:
+ *   - a path, `sqlite:PATH` or a `file:` URI: an SQLite database file
+ *     (created if missing, in a folder that must exist);
+ *   - `postgres://...` / `postgresql://...`: reserved for PostgreSQL, which
+ *     this build does not have (EC_ENOTSUP, logged).
+ * Every acknowledged write survives a crash of the process, of the OS and
+ * power loss: a write completes only once it is committed and on disk.
+ * @param[in] flags  EC_STORE_SERVE or 0
  * @param[out] out  the store (NULL on failure); release with ec_store_close()
- * @return 0, EC_EINVAL, EC_ENOMEM, or EC_ESTORE with the reason logged
+ * @return 0, EC_EINVAL, EC_ENOMEM, EC_ENOTSUP (a store this build lacks),
+ *         EC_EBUSY (EC_STORE_SERVE: another server holds it), or EC_ESTORE
+ *         with the reason logged
  */
-int ec_store_open(const char *path, ec_store_t **out);
+int ec_store_open_uri(const char *uri, unsigned flags, ec_store_t **out);
 
 /**
- * Commit one write (the schema version, rewritten as it is), so that a
- * database that cannot take writes (a read-only file, folder or mount, a
- * full disk) is found before anything is served rather than at every
- * request. @p path names it in the log.
- * @return 0, or EC_ESTORE with the reason logged
+ * Open for the serving process. The store is held for it alone where the
+ * backend has no other way to share it (one server per SQLite database:
+ * a second gets EC_EBUSY; the offline admin commands open without the flag
+ * and work beside it), and one write is committed before anything is
+ * served, so that a store that cannot take writes (a read-only file,
+ * folder or mount, a full disk) is found at start (EC_ESTORE, logged)
+ * rather than at every request.
  */
-int ec_store_check_writable(ec_store_t *s, const char *path);
+#define EC_STORE_SERVE 1u
 
-/** Close the store and finalize every statement; NULL is a no-op. */
+/** ec_store_open_uri(@p uri, 0, @p out). */
+int ec_store_open(const char *uri, ec_store_t **out);
+
+/** Close the store, releasing all it holds; NULL is a no-op. Queued writes
+ * not yet flushed are flushed first (their callbacks run). */
 void ec_store_close(ec_store_t *s);
 
-/**
- * Choose how hard commits wait for the disk (PRAGMA synchronous, per
- * connection). The default, "full", syncs the WAL at every commit, so an
- * acknowledged report survives power loss and OS crashes. "normal" survives
- * a crash of the server process but may lose the latest commits on power
- * loss; "off" may also corrupt the database then. For benchmarks.
- * @param[in] mode  "full", "normal" or "off" (any case)
- * @return 0, EC_EINVAL for another mode, or EC_ESTORE
- */
-int ec_store_set_synchronous(ec_store_t *s, const char *mode);
+/** Where the store is, for logs and messages: an SQLite database's
+ * absolute path. Lives as long as @p s. */
+const char *ec_store_where(const ec_store_t *s);
+
+/** True when this open created the store, empty. */
+bool ec_store_created(const ec_store_t *s);
 
 /** The schema version this build creates and migrates to (its migration count). */
 int ec_store_schema_version(void);
-
-/** The last SQLite error message of @p s, for logs. */
-const char *ec_store_errmsg(const ec_store_t *s);
 
 /** One accepted deployment-status report. */
 typedef struct {
@@ -91,8 +101,10 @@ typedef struct {
 /**
  * The write a device made under request identifier @p rid: its
  * deployment (lowercased, into @p dep), history seq and stored report (a
- * new buffer the caller frees). Sees the writes of an open batch too.
- * @return 0, EC_ENOTFOUND, EC_EINVAL, EC_ENOMEM or EC_ESTORE
+ * new buffer the caller frees).
+ * @return 0, EC_ENOTFOUND, EC_EBUSY (a write under @p rid is queued and not
+ *         complete yet: flush, and ask again once its callback ran),
+ *         EC_EINVAL, EC_ENOMEM or EC_ESTORE
  */
 int ec_store_status_by_request(ec_store_t *s, const char *device_id,
                                const uint8_t *rid, size_t rid_len,
@@ -105,26 +117,65 @@ int ec_store_status_by_request(ec_store_t *s, const char *device_id,
  * @param[out] created  1 if this was the first report of that pair, else 0
  * @param[out] seq      the history sequence number given to it (1, 2, ...)
  * @p created and @p seq may be NULL. @p w's buffers are only read during the
- * call.
+ * call. Writes still queued are flushed first, so writes commit in the order
+ * they were made (every synchronous write does so).
  * @return 0, EC_EINVAL (bad IDs or state, or called from an
  *         ec_store_each_status() callback), or EC_ESTORE (nothing stored)
  */
 int ec_store_status_put(ec_store_t *s, const ec_status_write_t *w, int *created,
                         int64_t *seq);
 
-/**
- * Group commit. Between ec_store_batch_begin() and ec_store_batch_commit(),
- * ec_store_status_put() writes inside one transaction (each write in its own
- * savepoint, so a failed one undoes only itself) and its return no longer
- * means durable: nothing written in the batch may be acknowledged before
- * ec_store_batch_commit() returns 0. On its failure every write of the batch
- * is gone. Other writes must not run while a batch is open (EC_EINVAL).
- * @return 0, EC_EINVAL (a batch is already open / none is), or EC_ESTORE
+/*
+ * Queued writes: the group commit. A durable commit waits for the disk (or,
+ * for a network database, a round trip), which is most of a write's cost,
+ * so writes may be queued and flushed together: ec_store_flush() commits
+ * what is queued as one transaction, in which each write is applied or
+ * refused on its own (a failed write takes only itself away, the others
+ * still commit). A queued write's callback runs exactly once, after the
+ * transaction that holds it has committed (rc 0: durable, it may be
+ * acknowledged now) or failed (rc < 0: nothing of it is stored). Callbacks
+ * run in the order the writes were queued, never inside the queueing call:
+ * from ec_store_flush(), from a synchronous write (which flushes first), or
+ * from ec_store_close(). A callback may call the store, queueing included.
+ *
+ * A store whose commits complete at once (SQLite) runs every callback of a
+ * flush before ec_store_flush() returns. One whose commits arrive later
+ * runs them from a later ec_store_flush() (the caller flushes once per I/O
+ * round while ec_store_queued() is not 0). Reads see committed writes;
+ * whether they see one still queued is not said: flush and wait for its
+ * callback first.
  */
-int ec_store_batch_begin(ec_store_t *s);
-int ec_store_batch_commit(ec_store_t *s);
-/** True while a batch is open. */
-bool ec_store_in_batch(const ec_store_t *s);
+
+/** What a queued status write did. */
+typedef struct {
+  int rc;      /**< 0: committed and durable; < 0: nothing of it stored */
+  int created; /**< 1 if it was the first report of its pair, else 0 */
+  int64_t seq; /**< the history sequence number given to it */
+} ec_status_done_t;
+
+/** A queued status write's completion; @p d lives only during the call. */
+typedef void (*ec_status_done_fn)(void *ud, const ec_status_done_t *d);
+
+/**
+ * Queue a report as ec_store_status_put() would store it; @p fn(@p ud, ...)
+ * says when it is committed. @p w and its buffers are copied.
+ * @return 0 (@p fn will run), EC_EINVAL (bad IDs, state or request id, or
+ *         called from an ec_store_each_status() callback) or EC_ENOMEM;
+ *         on failure @p fn never runs
+ */
+int ec_store_status_queue(ec_store_t *s, const ec_status_write_t *w,
+                          ec_status_done_fn fn, void *ud);
+
+/**
+ * Commit the queued writes as one transaction and run the callbacks of
+ * every write whose commit is known.
+ * @return 0 (also when nothing was queued), or the transaction's error
+ *         (EC_ESTORE; each callback has its own rc)
+ */
+int ec_store_flush(ec_store_t *s);
+
+/** How many queued writes have not run their callback yet. */
+size_t ec_store_queued(const ec_store_t *s);
 
 /**
  * Read the current report of (device, deployment). Deployment IDs match
@@ -200,7 +251,7 @@ int ec_store_each_status(ec_store_t *s,
                          void *ud);
 
 /* ------------------------------------------------------------------------ */
-/* Status messages (store/sqlite/store_messages.c)                                */
+/* Status messages (API.md section 3)                                       */
 /* ------------------------------------------------------------------------ */
 
 #include "edgecoap/status_message.h"
@@ -252,7 +303,8 @@ int ec_store_msg_request_find(ec_store_t *s, ec_store_msg_request_t *req,
  * The messages that pass every filter of @p f, in ascending ID order (or
  * descending with @p newest_first), at most @p limit (<= 0: the default
  * EC_MSG_LIMIT_DEFAULT; cut to EC_MSG_LIMIT_MAX). f->limit is not read.
- * Every filter is answered from an index (ec_store_msg_explain() shows how).
+ * Every filter is answered from an index, so a read costs what it returns,
+ * not the size of the table.
  * @param[out] rows  one malloc'd block holding the array and the documents;
  *                   release it with free(); NULL when *n is 0
  * @return 0 (also when none match), EC_EINVAL, EC_ENOMEM or EC_ESTORE
@@ -279,19 +331,8 @@ int ec_store_msg_page(ec_store_t *s, const ec_msg_filter_t *f, int limit,
  */
 int ec_store_msg_get(ec_store_t *s, int64_t id, ec_msg_row_t **row);
 
-/**
- * SQLite's EXPLAIN QUERY PLAN of the read ec_store_msg_list() would run for
- * @p f, its steps joined with "; ", e.g. "SEARCH m USING INDEX
- * status_messages_order (order_id=? AND rowid>? AND rowid<?)". For tests
- * and documentation.
- * @return the length written (NUL-terminated), or EC_EINVAL / EC_ENOSPC /
- *         EC_ESTORE
- */
-int ec_store_msg_explain(ec_store_t *s, const ec_msg_filter_t *f,
-                         bool newest_first, char *out, size_t cap);
-
 /* ------------------------------------------------------------------------ */
-/* Device provisioning components (store_provisioning.c, API.md section 4)   */
+/* Device provisioning components (API.md section 4)                        */
 /* ------------------------------------------------------------------------ */
 
 #include "edgecoap/provisioning.h"
@@ -361,8 +402,7 @@ int ec_store_prov_user_get(ec_store_t *s, int64_t id, ec_store_prov_user_t *out)
 
 /**
  * Call @p fn for each account in id order (id, username and role set; no
- * password hash), until it returns non-zero, which is returned
- * (store/sqlite/store_users.c).
+ * password hash), until it returns non-zero, which is returned.
  * @return 0, @p fn's value, EC_EINVAL or EC_ESTORE
  */
 int ec_store_prov_user_each(ec_store_t *s,
@@ -467,7 +507,7 @@ int ec_store_prov_update(ec_store_t *s, const ec_prov_request_t *rq,
                          ec_store_prov_outcome_t *o);
 
 /* ------------------------------------------------------------------------ */
-/* DTLS PSK identities (store_devices.c; docs/SECURITY.md)                   */
+/* DTLS PSK identities (docs/SECURITY.md)                                   */
 /* ------------------------------------------------------------------------ */
 
 /* An identity is a deviceId (API.md section 2's route ids): 1..128 bytes. */

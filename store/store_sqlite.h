@@ -1,4 +1,4 @@
-/* edgecoap SQLite store: what only SQLite has beside the contract (store.h): the database file and its lock. */
+/* edgecoap SQLite store: what only SQLite has beside the contract (store.h): knobs for tests and benchmarks. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #ifndef EDGECOAP_STORE_SQLITE_H
 #define EDGECOAP_STORE_SQLITE_H
@@ -6,35 +6,32 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/** The exclusive hold one server keeps on its database file. */
-typedef struct {
-  int fd;            /**< open on the database file; -1 when not held */
-  char path[4096];   /**< the database's absolute path */
-  bool created;      /**< the file did not exist: it was created, empty */
-} ec_db_lock_t;
+#include "store.h"
+#include "edgecoap/status_message.h"
+
+/* Only tests, benchmarks and fuzzers include this header: the server and
+ * the admin commands use the contract alone. */
 
 /**
- * The absolute path of database file @p path, whose folder must exist.
- * @param[out] abs  @p cap bytes
- * @return 0, or EC_ESTORE with the reason (a missing folder) logged
+ * Choose how hard commits wait for the disk (PRAGMA synchronous, per
+ * connection). The default, "full", syncs the WAL at every commit, so an
+ * acknowledged report survives power loss and OS crashes. "normal" survives
+ * a crash of the server process but may lose the latest commits on power
+ * loss; "off" may also corrupt the database then. For benchmarks and tests.
+ * @param[in] mode  "full", "normal" or "off" (any case)
+ * @return 0, EC_EINVAL for another mode, or EC_ESTORE
  */
-int ec_db_resolve(const char *path, char *abs, size_t cap);
+int ec_store_set_synchronous(ec_store_t *s, const char *mode);
 
 /**
- * Resolve @p path to an absolute one (its folder must exist), create the
- * file if missing, and take an exclusive flock(2) on it, so that a second
- * server on the same database refuses to start. SQLite's own locks are
- * POSIX record locks, which flock locks do not interfere with on Linux; the
- * offline admin commands take no flock and keep working beside a server.
- * Keep the lock until the store is closed (closing any descriptor of the
- * file would drop SQLite's POSIX locks with it).
- * @param[out] l  release with ec_db_unlock()
- * @return 0; EC_EBUSY when another process holds the lock; EC_ESTORE when
- *         the folder is missing or the file cannot be opened (logged)
+ * SQLite's EXPLAIN QUERY PLAN of the read ec_store_msg_list() would run for
+ * @p f, its steps joined with "; ", e.g. "SEARCH m USING INDEX
+ * status_messages_order (order_id=? AND rowid>? AND rowid<?)". For tests
+ * and documentation.
+ * @return the length written (NUL-terminated), or EC_EINVAL / EC_ENOSPC /
+ *         EC_ESTORE
  */
-int ec_db_lock(const char *path, ec_db_lock_t *l);
-
-/** Release the lock (close the descriptor); safe on a lock not held. */
-void ec_db_unlock(ec_db_lock_t *l);
+int ec_store_msg_explain(ec_store_t *s, const ec_msg_filter_t *f,
+                         bool newest_first, char *out, size_t cap);
 
 #endif /* EDGECOAP_STORE_SQLITE_H */

@@ -14,6 +14,7 @@
 #include "edgecoap/error.h"
 #include "log.h"
 #include "store.h"
+#include "store_sqlite.h"
 #include "suite.h"
 
 #define DEV "dev-1"

@@ -16,6 +16,7 @@
 #include "edgecoap/status_message.h"
 #include "log.h"
 #include "store.h"
+#include "store_sqlite.h"
 #include "suite.h"
 
 #define N_MSGS 600

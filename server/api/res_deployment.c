@@ -474,11 +474,9 @@ static int repeat(ec_req_t *rq, const char *dev, const char *dep,
   size_t old_len = 0;
   int rc = ec_store_status_by_request(store, dev, rid, rid_len, was, &seq,
                                       &old, &old_len);
-  if (rc == 0 && ec_store_in_batch(store)) {
-    /* Written in the open batch, so not durable yet: commit before saying
-     * it is stored (a failed commit took it away: then it is new). */
-    free(old);
-    old = NULL;
+  if (rc == EC_EBUSY) {
+    /* Queued in this round, so not durable yet: commit before saying it is
+     * stored (a failed commit took it away: then it is new). */
     ec_batch_commit(rq->srv);
     rc = ec_store_status_by_request(store, dev, rid, rid_len, was, &seq,
                                     &old, &old_len);
@@ -529,6 +527,8 @@ static uint8_t *memdup(const uint8_t *p, size_t n) {
 static void pending_done(ec_server_t *srv, ec_pending_t *base) {
   status_pending_t *p = (status_pending_t *)base;
   ec_route_t *rt = p->rt;
+  p->seq = base->status.seq;
+  p->code = base->status.created ? 201 : 204;
   uint8_t *cbor = memdup(p->cbor, p->cbor_len);
   uint8_t *json = memdup(p->json, p->json_len);
   if (cbor == NULL || json == NULL) {
@@ -590,35 +590,23 @@ static int status_write_batched(ec_req_t *rq, ec_route_t *rt,
    * and answer it in the ACK (2 datagrams, not an empty ACK and a separate
    * response: 4). Only when other writes are pending or datagrams wait is
    * there a batch to share. */
-  if (!ec_batch_others_waiting(srv)) {
-    ec_batch_commit(srv); /* a batch left open without writes: close it */
+  if (!ec_batch_others_waiting(srv))
     return 0;
-  }
   status_pending_t *p = calloc(1, sizeof(*p));
   if (p == NULL)
     return 0;
   p->json = json_of(st, &p->json_len);
-  if (p->json == NULL || ec_batch_open(srv) < 0) {
+  ec_status_write_t w = {rt->device_id, rt->deployment_id, st->state, doc,
+                         doc_len, ec_now_ms(), rid, rid_len};
+  p->base.done = pending_done;
+  p->base.answer = pending_answer;
+  p->base.free = pending_free;
+  if (p->json == NULL || ec_batch_status_put(srv, &p->base, &w) < 0) {
     free(p->json);
     free(p);
     return 0;
   }
-  ec_status_write_t w = {rt->device_id, rt->deployment_id, st->state, doc,
-                         doc_len, ec_now_ms(), rid, rid_len};
-  int created = 0;
-  int rc = ec_store_status_put(srv->store, &w, &created, &p->seq);
-  if (rc < 0) {
-    free(p->json);
-    free(p);
-    free(doc);
-    ec_req_store_error(rq, rc);
-    return 1;
-  }
-  p->base.done = pending_done;
-  p->base.answer = pending_answer;
-  p->base.free = pending_free;
   p->rt = rt;
-  p->code = created ? 201 : 204;
   p->state = st->state;
   p->key = *ec_req_dedup_key(rq);
   p->cbor = doc;
@@ -626,9 +614,14 @@ static int status_write_batched(ec_req_t *rq, ec_route_t *rt,
   if (ec_batch_defer(rq, &p->base) == 0)
     return 1; /* libcoap sends an empty ACK; the answer follows the COMMIT */
   /* libcoap could not hold the answer: commit now and answer it here. */
-  p->base.committed = ec_batch_commit(srv) == 0;
-  if (p->base.committed)
-    pending_done(srv, &p->base);
+  ec_batch_commit(srv);
+  if (!p->base.complete) {
+    /* A store whose commit arrives later: the batch frees it then. */
+    p->base.orphan = 1;
+    ec_req_problem(rq, 503, "out-of-memory", NULL,
+                   "cannot wait for the commit now: repeat the request");
+    return 1;
+  }
   pending_answer(rq, &p->base);
   pending_free(&p->base);
   return 1;

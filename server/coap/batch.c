@@ -6,10 +6,38 @@
 
 #include "log.h"
 
-int ec_batch_open(ec_server_t *srv) {
-  if (ec_store_in_batch(srv->store))
-    return 0;
-  return ec_store_batch_begin(srv->store);
+/* The store's word on a queued write (store.h): publish it and trigger its
+ * answer, in write order, as the store calls back in queue order. */
+static void on_status_done(void *ud, const ec_status_done_t *d) {
+  ec_pending_t *p = ud;
+  ec_server_t *srv = p->srv;
+  p->status = *d;
+  p->complete = 1;
+  p->committed = d->rc == 0;
+  srv->n_pending--;
+  if (p->committed && p->done != NULL)
+    p->done(srv, p);
+  if (p->orphan) {
+    p->free(p);
+    return;
+  }
+  if (p->async != NULL) {
+    coap_async_trigger(p->async);
+    /* Until libcoap runs the handler again, the answer is the server's. */
+    p->next = srv->triggered;
+    srv->triggered = p;
+  }
+}
+
+int ec_batch_status_put(ec_server_t *srv, ec_pending_t *p,
+                        const ec_status_write_t *w) {
+  p->srv = srv;
+  p->async = NULL;
+  p->complete = p->committed = p->orphan = 0;
+  int rc = ec_store_status_queue(srv->store, w, on_status_done, p);
+  if (rc == 0)
+    srv->n_pending++;
+  return rc;
 }
 
 bool ec_batch_others_waiting(ec_server_t *srv) {
@@ -32,16 +60,12 @@ bool ec_batch_others_waiting(ec_server_t *srv) {
 int ec_batch_defer(ec_req_t *rq, ec_pending_t *p) {
   if (coap_pdu_get_type(rq->request) != COAP_MESSAGE_CON)
     return EC_EINVAL; /* a NON request gets no empty ACK to hold it */
-  /* Delay 0: wait until ec_batch_commit() triggers it. */
+  /* Delay 0: wait until the write's completion triggers it. */
   coap_async_t *a = coap_register_async(rq->session, rq->request, 0);
   if (a == NULL)
     return EC_ENOMEM;
   coap_async_set_app_data(a, p);
   p->async = a;
-  p->committed = 0;
-  p->next = rq->srv->pending;
-  rq->srv->pending = p;
-  rq->srv->n_pending++;
   return 0;
 }
 
@@ -73,36 +97,15 @@ void ec_batch_release(ec_req_t *rq, ec_pending_t *p) {
 }
 
 int ec_batch_commit(ec_server_t *srv) {
-  if (!ec_store_in_batch(srv->store))
+  if (ec_store_queued(srv->store) == 0)
     return 0;
-  int rc = ec_store_batch_commit(srv->store);
+  unsigned n = srv->n_pending;
+  int rc = ec_store_flush(srv->store);
   if (rc < 0)
-    ec_log(EC_LOG_ERROR, "group commit of %u writes failed: %s; answering 5.00",
-           srv->n_pending, ec_strerror(rc));
-  else if (srv->n_pending > 1)
-    ec_log(EC_LOG_DEBUG, "group commit of %u writes", srv->n_pending);
-  /* ec_batch_defer() pushes each write in front: turn the list around, so
-   * that what was written publishes in write order and the last write of
-   * the batch is what caches, ETags and notifications end on. */
-  ec_pending_t *p = NULL;
-  while (srv->pending != NULL) {
-    ec_pending_t *next = srv->pending->next;
-    srv->pending->next = p;
-    p = srv->pending;
-    srv->pending = next;
-  }
-  srv->n_pending = 0;
-  while (p != NULL) {
-    ec_pending_t *next = p->next;
-    p->committed = rc == 0;
-    if (p->committed && p->done != NULL)
-      p->done(srv, p);
-    coap_async_trigger(p->async);
-    /* Until libcoap runs the handler again, the answer is the server's. */
-    p->next = srv->triggered;
-    srv->triggered = p;
-    p = next;
-  }
+    ec_log(EC_LOG_ERROR, "group commit of %u writes failed: %s; answering "
+           "5.00", n, ec_strerror(rc));
+  else if (n > 1)
+    ec_log(EC_LOG_DEBUG, "group commit of %u writes", n);
   return rc;
 }
 

@@ -6,31 +6,39 @@
 #include "request.h"
 
 /*
- * A durable commit costs an fsync, which is most of a write's time. So
- * confirmable writes that arrive in the same I/O round are stored in one
- * open transaction (ec_store_batch_begin), each in its own savepoint, and
- * answered only after that transaction's COMMIT: nothing is acknowledged
- * before it is durable, but many writes share one fsync.
+ * A durable commit costs an fsync (or, for a network database, a round
+ * trip), which is most of a write's time. So confirmable writes that arrive
+ * in the same I/O round are queued in the store (ec_store_status_queue) and
+ * flushed together once the round is drained (ec_batch_commit, which the
+ * server loop runs every round): nothing is acknowledged before the store
+ * says it is committed, but many writes share one commit.
  *
- * A handler that batches registers its answer with ec_batch_defer(): libcoap
- * (coap_register_async) acknowledges the request with an empty ACK at once,
- * so the client does not retransmit, and a retransmission meanwhile is
- * acknowledged again without reaching the handler. ec_batch_commit() commits
- * and then triggers every deferred answer; libcoap runs the handler again
- * with the request, which finds its ec_pending_t with ec_batch_take() and
- * answers with a separate (confirmable) response. The batch publishes its
- * writes (p->done) in the order they were written, so what a later write of
- * the same resource published is what stays.
+ * A handler that batches queues its write with ec_batch_status_put() and
+ * registers its answer with ec_batch_defer(): libcoap (coap_register_async)
+ * acknowledges the request with an empty ACK at once, so the client does
+ * not retransmit, and a retransmission meanwhile is acknowledged again
+ * without reaching the handler. When the store reports the write's commit
+ * (its completion callback, in write order), the batch publishes it
+ * (p->done) and triggers the deferred answer; libcoap runs the handler
+ * again with the request, which finds its ec_pending_t with ec_batch_take()
+ * and answers with a separate (confirmable) response. A store that commits
+ * at once (SQLite) completes every write inside ec_batch_commit(); one
+ * whose commits arrive later completes them in a later round's, the same
+ * way.
  *
- * Any other request commits an open batch first (the dispatcher does), so no
- * read sees data that is not yet durable and no other write nests in it.
+ * Any other request commits the queue first (the dispatcher does), so no
+ * read sees data that is not yet durable and writes commit in the order made.
  */
 typedef struct ec_pending ec_pending_t;
 
 struct ec_pending {
   ec_pending_t *next;
-  coap_async_t *async;
-  int committed;  /* after the commit: 1 stored for good, 0 lost */
+  ec_server_t *srv;
+  coap_async_t *async;   /* the deferred answer; NULL when not deferred */
+  int complete;          /* the store said what became of the write */
+  int committed;         /* then: 1 stored for good, 0 lost */
+  int orphan;            /* its request was answered: free it on completion */
+  ec_status_done_t status; /* a status write's outcome (ec_batch_status_put) */
   /* After the commit, before the answer: publish what was written (caches,
    * dedup, observers) when committed. */
   void (*done)(ec_server_t *srv, ec_pending_t *p);
@@ -39,14 +47,21 @@ struct ec_pending {
   void (*free)(ec_pending_t *p);
 };
 
-/** Open the batch's transaction if none is open; 0 or < 0. */
-int ec_batch_open(ec_server_t *srv);
+/**
+ * Queue status write @p w (copied) for this round's group commit, with
+ * @p p (its done, answer and free set) as what completes it.
+ * @return 0 (@p p now belongs to the batch until it is completed and
+ *         answered), or < 0: nothing queued, @p p still the caller's
+ */
+int ec_batch_status_put(ec_server_t *srv, ec_pending_t *p,
+                        const ec_status_write_t *w);
 
 /**
- * Defer rq's answer to the end of the batch. On success the pending answer
- * is owned by the batch (freed through p->free after it is answered) and the
- * handler must return without setting a response code.
- * @return 0, or < 0 when libcoap cannot defer it (p still the caller's)
+ * Defer rq's answer, queued with ec_batch_status_put(), to its commit. On
+ * success the handler must return without setting a response code; the
+ * batch frees @p p through p->free once it is answered.
+ * @return 0, or < 0 when libcoap cannot defer it (then commit and answer it
+ *         at once)
  */
 int ec_batch_defer(ec_req_t *rq, ec_pending_t *p);
 
@@ -69,8 +84,10 @@ void ec_batch_answer(ec_req_t *rq, ec_pending_t *p);
 void ec_batch_release(ec_req_t *rq, ec_pending_t *p);
 
 /**
- * Commit the open batch (if any) and trigger its answers.
- * @return 0 (also when none was open), or EC_ESTORE when the commit failed
+ * Commit what is queued (if anything): the completed writes are published
+ * and their answers triggered.
+ * @return 0 (also when nothing was queued), or EC_ESTORE when the commit
+ *         failed
  */
 int ec_batch_commit(ec_server_t *srv);
 

@@ -10,13 +10,12 @@
 
 #include "edgecoap/codec.h"
 #include "store.h"
-#include "store_sqlite.h"
 
 /** What main() sets; ec_server_config_default() fills the defaults. */
 typedef struct {
   const char *bind_addr;         /**< "::" (every address, IPv4 too) by default */
   uint16_t port;                 /**< 5683 */
-  const char *db_path;           /**< "edgecoap.db" */
+  const char *store;             /**< a path or URI (store.h): "edgecoap.db" */
   size_t max_body;               /**< request body cap in bytes: 65536 */
   unsigned max_idle_sessions;    /**< 1000; older idle sessions are dropped */
   unsigned max_idle_resources;   /**< status resources kept without observers: 1000 */
@@ -46,8 +45,6 @@ typedef struct ec_route ec_route_t; /* a status resource (res_deployment.c) */
 
 struct ec_server {
   ec_server_config_t cfg;
-  ec_db_lock_t db_lock;       /* held from before the store opens to after it
-                                 closes: one server per database */
   coap_context_t *ctx;
   ec_store_t *store;
   ec_dedup_t *dedup;
@@ -72,9 +69,8 @@ struct ec_server {
   size_t arena_cap;
   size_t held_bytes;  /* answers libcoap keeps for block-wise sending */
   /* Group commit (batch.h). */
-  struct ec_pending *pending;   /* written, waiting for the COMMIT */
   struct ec_pending *triggered; /* committed, waiting to be answered */
-  unsigned n_pending;
+  unsigned n_pending;           /* queued, waiting for their commit */
   /* The key handed to libcoap during a handshake (access.c), which copies
    * it at once. */
   uint8_t psk_key[EC_STORE_DEVICE_KEY_MAX];

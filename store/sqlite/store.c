@@ -43,6 +43,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <errno.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
@@ -249,7 +251,7 @@ void store_stmt_done(sqlite3_stmt *st) {
 }
 
 /* Run a statement that returns no rows and must finish in one step. */
-static int step_done(ec_store_t *s, int which, const char *what) {
+int store_step_done(ec_store_t *s, int which, const char *what) {
   sqlite3_stmt *st = s->st[which];
   int rc = sqlite3_step(st);
   if (rc != SQLITE_DONE)
@@ -262,20 +264,23 @@ static int step_done(ec_store_t *s, int which, const char *what) {
  * roll back by themselves, and ROLLBACK without a transaction is an error). */
 void store_rollback(ec_store_t *s) {
   if (!sqlite3_get_autocommit(s->db))
-    (void)step_done(s, ST_ROLLBACK, "ROLLBACK");
+    (void)store_step_done(s, ST_ROLLBACK, "ROLLBACK");
 }
 
 int store_begin(ec_store_t *s) {
-  if (s->batch) {
-    /* A caller forgot ec_store_batch_commit() before a plain write. */
-    ec_log(EC_LOG_ERROR, "store: a write began inside an open batch");
+  if (s->flushing) {
+    /* A flush's callback runs after its COMMIT, so this cannot happen. */
+    ec_log(EC_LOG_ERROR, "store: a write began inside a flush");
     return EC_EINVAL;
   }
-  return step_done(s, ST_BEGIN, "BEGIN");
+  /* Writes commit in the order they were made: the queue's first. */
+  if (s->queue != NULL)
+    (void)ec_store_flush(s);
+  return store_step_done(s, ST_BEGIN, "BEGIN");
 }
 
 int store_commit(ec_store_t *s) {
-  return step_done(s, ST_COMMIT, "COMMIT");
+  return store_step_done(s, ST_COMMIT, "COMMIT");
 }
 
 sqlite3_stmt *store_stmt(ec_store_t *s, int slot, const char *sql) {
@@ -461,21 +466,60 @@ fail_txn:
 /* Open and close                                                           */
 /* ------------------------------------------------------------------------ */
 
-int ec_store_open(const char *path, ec_store_t **out) {
-  if (path == NULL || out == NULL)
-    return EC_EINVAL;
-  *out = NULL;
+/* Where the database file is (s->where) and whether it exists; for
+ * EC_STORE_SERVE, its lock. */
+static int locate(ec_store_t *s, const char *name, bool is_uri,
+                  unsigned flags) {
+  char path[sizeof(s->where)];
+  bool memory = false;
+  if (is_uri) {
+    if (ec_db_uri_path(name, path, sizeof(path), &memory) < 0)
+      return EC_ESTORE;
+  } else if ((size_t)snprintf(path, sizeof(path), "%s", name) >=
+             sizeof(path)) {
+    ec_log(EC_LOG_ERROR, "--db %s: the path is too long", name);
+    return EC_ESTORE;
+  }
+  if (memory || strcmp(path, ":memory:") == 0) {
+    /* SQLite's in-memory database is no file: nobody else can share it. */
+    snprintf(s->where, sizeof(s->where), ":memory:");
+    return 0;
+  }
+  if (ec_db_resolve(path, s->where, sizeof(s->where)) < 0)
+    return EC_ESTORE;
+  if (flags & EC_STORE_SERVE) {
+    int rc = ec_db_lock(s->where, &s->lock);
+    s->created = s->lock.created;
+    return rc;
+  }
+  struct stat st;
+  s->created = stat(s->where, &st) != 0 && errno == ENOENT;
+  return 0;
+}
 
+static int check_writable(ec_store_t *s);
+
+int store_sqlite_open(const char *name, bool is_uri, unsigned flags,
+                      ec_store_t **out) {
   ec_store_t *s = calloc(1, sizeof(*s));
   if (s == NULL)
     return EC_ENOMEM;
+  s->lock.fd = -1;
+  s->queue_tail = &s->queue;
+  int rc = locate(s, name, is_uri, flags);
+  if (rc < 0) {
+    free(s);
+    return rc;
+  }
+  const char *path = s->where; /* for the messages below */
 
   /* NOMUTEX: a store belongs to one thread, so SQLite's per-call locking
-   * would buy nothing. */
-  int rc = sqlite3_open_v2(path, &s->db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                               SQLITE_OPEN_NOMUTEX,
-                           NULL);
+   * would buy nothing. A plain path is opened by its absolute form, a URI
+   * as given (its query may say more). */
+  rc = sqlite3_open_v2(is_uri ? name : s->where, &s->db,
+                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                           SQLITE_OPEN_NOMUTEX | (is_uri ? SQLITE_OPEN_URI : 0),
+                       NULL);
   if (rc != SQLITE_OK) {
     ec_log(EC_LOG_ERROR, "store: cannot open %s: %s", path,
            s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
@@ -532,6 +576,8 @@ int ec_store_open(const char *path, ec_store_t **out) {
     }
   }
 
+  if ((flags & EC_STORE_SERVE) && check_writable(s) < 0)
+    goto fail_stmts;
   *out = s;
   return 0;
 
@@ -541,11 +587,15 @@ fail_stmts:
 fail_db:
   /* sqlite3_open_v2 hands back a handle even when it fails; close it too. */
   sqlite3_close(s->db);
+  ec_db_unlock(&s->lock);
   free(s);
   return EC_ESTORE;
 }
 
-int ec_store_check_writable(ec_store_t *s, const char *path) {
+/* Commit one write (the schema version, rewritten as it is), so that a
+ * database that cannot take writes is found before anything is served. */
+static int check_writable(ec_store_t *s) {
+  const char *path = s->where;
   char sql[64];
   int version;
 
@@ -574,6 +624,7 @@ int ec_store_check_writable(ec_store_t *s, const char *path) {
 void ec_store_close(ec_store_t *s) {
   if (s == NULL)
     return;
+  (void)ec_store_flush(s);
   for (int i = 0; i < ST_COUNT; i++)
     sqlite3_finalize(s->st[i]);
   for (int i = 0; i < STORE_LAZY_SLOTS; i++)
@@ -582,17 +633,22 @@ void ec_store_close(ec_store_t *s) {
    * checkpoints the WAL and removes it when this is the last connection. */
   if (sqlite3_close(s->db) != SQLITE_OK)
     store_log(s->db, "close");
+  /* Only now: closing the lock's descriptor earlier would have dropped
+   * SQLite's own POSIX locks on the file. */
+  ec_db_unlock(&s->lock);
   free(s);
+}
+
+const char *ec_store_where(const ec_store_t *s) {
+  return s != NULL ? s->where : "";
+}
+
+bool ec_store_created(const ec_store_t *s) {
+  return s != NULL && s->created;
 }
 
 int ec_store_schema_version(void) {
   return N_MIGRATIONS;
-}
-
-const char *ec_store_errmsg(const ec_store_t *s) {
-  if (s == NULL || s->db == NULL)
-    return "no store";
-  return sqlite3_errmsg(s->db);
 }
 
 int ec_store_set_synchronous(ec_store_t *s, const char *mode) {
@@ -625,8 +681,7 @@ int ec_store_set_synchronous(ec_store_t *s, const char *mode) {
 /* Deployment status                                                        */
 /* ------------------------------------------------------------------------ */
 
-int ec_store_status_put(ec_store_t *s, const ec_status_write_t *w, int *created,
-                        int64_t *seq) {
+int store_status_check(const ec_store_t *s, const ec_status_write_t *w) {
   if (s == NULL || w == NULL || !store_id_ok(w->device_id) ||
       !store_id_ok(w->deployment_id) || (int)w->state < 0 ||
       w->state >= EC_STATE_COUNT || (w->doc == NULL && w->doc_len > 0) ||
@@ -634,18 +689,17 @@ int ec_store_status_put(ec_store_t *s, const ec_status_write_t *w, int *created,
        (w->request_id == NULL || w->request_id_len < EC_REQUEST_ID_MIN ||
         w->request_id_len > EC_REQUEST_ID_MAX)))
     return EC_EINVAL;
-  if (s->walking)
-    return EC_EINVAL;
+  return s->walking ? EC_EINVAL : 0;
+}
 
+int store_status_apply(ec_store_t *s, const ec_status_write_t *w,
+                       int *created, int64_t *seq) {
   char dep[EC_STORE_MAX_ID_LEN + 1];
   store_lower_id(w->deployment_id, dep);
   /* A NULL pointer would bind SQL NULL; an empty document is a zero-length
    * blob. */
   static const uint8_t empty[1];
   const uint8_t *doc = w->doc_len > 0 ? w->doc : empty;
-
-  if (step_done(s, s->batch ? ST_SAVEPOINT : ST_BEGIN, "BEGIN") != 0)
-    return EC_ESTORE;
 
   sqlite3_stmt *up = s->st[ST_STATUS_UPSERT];
   if (bind_pair(s, up, w->device_id, dep) != 0)
@@ -688,13 +742,6 @@ int ec_store_status_put(ec_store_t *s, const ec_status_write_t *w, int *created,
     goto fail_hi;
   }
   store_stmt_done(hi);
-
-  /* Only a successful COMMIT makes the report durable; until then the
-   * caller must not acknowledge it. In a batch that COMMIT is
-   * ec_store_batch_commit()'s. */
-  if (step_done(s, s->batch ? ST_RELEASE : ST_COMMIT, "COMMIT") != 0)
-    goto fail_txn;
-
   if (created)
     *created = new_seq == 1;
   if (seq)
@@ -703,19 +750,31 @@ int ec_store_status_put(ec_store_t *s, const ec_status_write_t *w, int *created,
 
 fail_hi:
   store_stmt_done(hi);
-  goto fail_txn;
+  return EC_ESTORE;
 fail_up:
   store_stmt_done(up);
-fail_txn:
-  if (s->batch) {
-    /* Undo this write only; the batch's transaction stays open. */
-    if (step_done(s, ST_ROLLBACK_TO, "ROLLBACK TO") != 0 ||
-        step_done(s, ST_RELEASE, "RELEASE") != 0)
-      store_log(s->db, "undo a write in a batch");
-  } else {
-    store_rollback(s);
-  }
   return EC_ESTORE;
+}
+
+int ec_store_status_put(ec_store_t *s, const ec_status_write_t *w, int *created,
+                        int64_t *seq) {
+  if (store_status_check(s, w) < 0)
+    return EC_EINVAL;
+  int c = 0;
+  int64_t n = 0;
+  if (store_begin(s) != 0)
+    return EC_ESTORE;
+  /* Only a successful COMMIT makes the report durable; until then the
+   * caller must not acknowledge it. */
+  if (store_status_apply(s, w, &c, &n) != 0 || store_commit(s) != 0) {
+    store_rollback(s);
+    return EC_ESTORE;
+  }
+  if (created)
+    *created = c;
+  if (seq)
+    *seq = n;
+  return 0;
 }
 
 int ec_store_status_by_request(ec_store_t *s, const char *device_id,
@@ -726,6 +785,13 @@ int ec_store_status_by_request(ec_store_t *s, const char *device_id,
       rid_len < EC_REQUEST_ID_MIN || rid_len > EC_REQUEST_ID_MAX ||
       dep == NULL || doc == NULL || doc_len == NULL)
     return EC_EINVAL;
+  /* The queue is not in the database yet: a write waiting there under this
+   * id cannot be answered before its commit is known. */
+  for (const store_queued_t *q = s->queue; q != NULL; q = q->next)
+    if (q->w.request_id_len == rid_len &&
+        memcmp(q->w.request_id, rid, rid_len) == 0 &&
+        strcmp(q->w.device_id, device_id) == 0)
+      return EC_EBUSY;
   sqlite3_stmt *st = s->st[ST_BY_REQUEST];
   int rc = EC_ESTORE;
   if (sqlite3_bind_text(st, 1, device_id, -1, SQLITE_STATIC) != SQLITE_OK ||
@@ -768,30 +834,6 @@ int ec_store_status_by_request(ec_store_t *s, const char *device_id,
 out:
   store_stmt_done(st);
   return rc;
-}
-
-int ec_store_batch_begin(ec_store_t *s) {
-  if (s == NULL || s->batch || s->walking)
-    return EC_EINVAL;
-  if (step_done(s, ST_BEGIN, "BEGIN IMMEDIATE") != 0)
-    return EC_ESTORE;
-  s->batch = true;
-  return 0;
-}
-
-int ec_store_batch_commit(ec_store_t *s) {
-  if (s == NULL || !s->batch)
-    return EC_EINVAL;
-  s->batch = false;
-  if (step_done(s, ST_COMMIT, "COMMIT") != 0) {
-    store_rollback(s);
-    return EC_ESTORE;
-  }
-  return 0;
-}
-
-bool ec_store_in_batch(const ec_store_t *s) {
-  return s != NULL && s->batch;
 }
 
 int ec_store_status_get(ec_store_t *s, const char *device_id,

@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "store_sqlite.h"
 
 /*
  * The store is one ec_store_t split over several files, one per API family
@@ -43,6 +44,60 @@ enum {
   STORE_LAZY_SLOTS = 96
 };
 
+/** The exclusive hold one server keeps on its database file (dbfile.c). */
+typedef struct {
+  int fd;            /**< open on the database file; -1 when not held */
+  bool created;      /**< the file did not exist: it was created, empty */
+} ec_db_lock_t;
+
+/**
+ * The absolute path of database file @p path, whose folder must exist.
+ * @param[out] abs  @p cap bytes
+ * @return 0, or EC_ESTORE with the reason (a missing folder) logged
+ */
+int ec_db_resolve(const char *path, char *abs, size_t cap);
+
+/**
+ * Create the file at absolute path @p abs if missing, and take an exclusive
+ * flock(2) on it, so that a second server on the same database refuses to
+ * start. SQLite's own locks are POSIX record locks, which flock locks do not
+ * interfere with on Linux; the offline admin commands take no flock and
+ * keep working beside a server. Keep the lock until the database is closed
+ * (closing any descriptor of the file would drop SQLite's POSIX locks with
+ * it).
+ * @param[out] l  release with ec_db_unlock()
+ * @return 0; EC_EBUSY when another process holds the lock; EC_ESTORE when
+ *         the file cannot be opened (logged)
+ */
+int ec_db_lock(const char *abs, ec_db_lock_t *l);
+
+/** Release the lock (close the descriptor); safe on a lock not held. */
+void ec_db_unlock(ec_db_lock_t *l);
+
+/**
+ * The file an SQLite URI filename ("file:...") names, %XX decoded, in
+ * @p out (@p cap bytes); *memory when it names an in-memory database.
+ * @return 0, or EC_ESTORE (another host, an over-long or NUL name; logged)
+ */
+int ec_db_uri_path(const char *uri, char *out, size_t cap, bool *memory);
+
+/**
+ * Open the SQLite database @p name: a path, or (@p is_uri) an SQLite URI
+ * filename ("file:..."). store.h's ec_store_open_uri() after its scheme.
+ */
+int store_sqlite_open(const char *name, bool is_uri, unsigned flags,
+                      ec_store_t **out);
+
+/* A status write waiting in the queue (store_queue.c): the write, copied
+ * into the same block, and its callback. */
+typedef struct store_queued {
+  struct store_queued *next;
+  ec_status_write_t w;
+  ec_status_done_fn fn;
+  void *ud;
+  ec_status_done_t done;
+} store_queued_t;
+
 struct ec_store {
   sqlite3 *db;
   sqlite3_stmt *st[ST_COUNT];
@@ -50,9 +105,15 @@ struct ec_store {
   /* Set while ec_store_each_status() runs: its callback must not restart the
    * walk's statement or write under it. */
   bool walking;
-  /* Set between ec_store_batch_begin() and its commit: writes that support
-   * it run in savepoints inside that one transaction (group commit). */
-  bool batch;
+  /* Set while ec_store_flush() applies the queue: its writes run in
+   * savepoints inside that one transaction (group commit). */
+  bool flushing;
+  /* Queued writes, oldest first, and how many have not completed. */
+  store_queued_t *queue, **queue_tail;
+  size_t n_queued;
+  ec_db_lock_t lock;  /* EC_STORE_SERVE: held until after sqlite3_close */
+  bool created;       /* the open created the database file */
+  char where[4096];   /* the database's absolute path, or ":memory:" */
 };
 
 /** Log the connection's last error as "store: WHAT: message (code)". */
@@ -67,7 +128,8 @@ void store_stmt_done(sqlite3_stmt *st);
  */
 sqlite3_stmt *store_stmt(ec_store_t *s, int slot, const char *sql);
 
-/** BEGIN IMMEDIATE / COMMIT; 0 or EC_ESTORE (logged). */
+/** BEGIN IMMEDIATE (after flushing the queue, so that writes commit in
+ * the order they were made) / COMMIT; 0 or EC_ESTORE (logged). */
 int store_begin(ec_store_t *s);
 int store_commit(ec_store_t *s);
 /** Undo the open transaction, if any. */
@@ -75,6 +137,20 @@ void store_rollback(ec_store_t *s);
 
 /** Run SQL text with no results; 0 or EC_ESTORE (logged). */
 int store_exec(sqlite3 *db, const char *sql, const char *what);
+
+/**
+ * Apply one status write inside the open transaction (no BEGIN or COMMIT).
+ * @return 0 or EC_ESTORE (logged); the transaction is left as it was
+ *         after the failed statement, for the caller to undo
+ */
+int store_status_apply(ec_store_t *s, const ec_status_write_t *w,
+                       int *created, int64_t *seq);
+
+/** Check a status write's fields: 0 or EC_EINVAL. */
+int store_status_check(const ec_store_t *s, const ec_status_write_t *w);
+
+/** Run one statement of store.c's that returns no rows; 0 or EC_ESTORE. */
+int store_step_done(ec_store_t *s, int which, const char *what);
 
 /** True for an id of 1..EC_STORE_MAX_ID_LEN bytes. */
 bool store_id_ok(const char *id);

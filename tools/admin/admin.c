@@ -13,7 +13,6 @@
 #include "auth.h"
 #include "log.h"
 #include "store.h"
-#include "store_sqlite.h"
 
 /*
  * The import file is JSON:
@@ -61,6 +60,8 @@ static void usage_admin(FILE *f) {
         "\n"
         "--db PATH is the server's database, edgecoap.db in the current\n"
         "folder by default (as for the server); a missing one is created.\n"
+        "--store STORE names it as the server's --store does (a path,\n"
+        "sqlite:PATH or a file: URI); every command takes either.\n"
         "COMMAND --help describes one command.\n",
         f);
 }
@@ -96,19 +97,13 @@ static void usage_user_add(FILE *f) {
 }
 
 int ec_admin_open(const char *db, ec_store_t **out) {
-  char abs[4096];
-  struct stat st;
-
-  if (ec_db_resolve(db, abs, sizeof(abs)) < 0)
-    return -1;
-  bool existed = stat(abs, &st) == 0;
-  if (ec_store_open(abs, out) < 0) {
-    fprintf(stderr, PROG ": cannot open the database %s\n", abs);
+  if (ec_store_open(db, out) < 0) {
+    fprintf(stderr, PROG ": cannot open the database %s\n", db);
     return -1;
   }
-  if (!existed)
+  if (ec_store_created(*out))
     fprintf(stderr, PROG ": the database %s did not exist: created it\n",
-            abs);
+            ec_store_where(*out));
   return 0;
 }
 
@@ -415,6 +410,7 @@ enum { OPT_DB = 256, OPT_USERNAME, OPT_ROLE, OPT_ID };
 int ec_admin_main(int argc, char **argv) {
   static const struct option opts[] = {
       {"db", required_argument, NULL, OPT_DB},
+      {"store", required_argument, NULL, OPT_DB},
       {"username", required_argument, NULL, OPT_USERNAME},
       {"role", required_argument, NULL, OPT_ROLE},
       {"id", required_argument, NULL, OPT_ID},

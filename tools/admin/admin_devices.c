@@ -135,7 +135,7 @@ static int do_add(ec_store_t *store, const char *db, const char *identity,
             rc == EC_EINVAL ? "refused (added meanwhile?)" : ec_strerror(rc));
     goto done;
   }
-  restrict_files(db);
+  restrict_files(ec_store_where(store));
   fprintf(stderr,
           PROG ": added identity %s (role %s); its key follows on standard "
                "output and is not shown again. A server started without "
@@ -180,6 +180,7 @@ enum { OPT_DB = 256, OPT_IDENTITY, OPT_ROLE };
 int ec_admin_devices(int argc, char **argv) {
   static const struct option opts[] = {
       {"db", required_argument, NULL, OPT_DB},
+      {"store", required_argument, NULL, OPT_DB},
       {"identity", required_argument, NULL, OPT_IDENTITY},
       {"role", required_argument, NULL, OPT_ROLE},
       {"help", no_argument, NULL, 'h'},

@@ -51,6 +51,7 @@ static int unknown_hash(char out[EC_STORE_PROV_HASH_MAX]) {
 int ec_admin_users(int argc, char **argv) {
   static const struct option opts[] = {
       {"db", required_argument, NULL, 'd'},
+      {"store", required_argument, NULL, 'd'},
       {"username", required_argument, NULL, 'u'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
