@@ -183,21 +183,31 @@ static void test_missing_folder_named(void) {
   it_result_free(&r);
 }
 
+/* Start a server in a new folder @p sub with "--OPTION 'NAME'" (its store),
+ * its log on standard output, where it_proc_wait_for() looks, until it
+ * says it serves database file @p file there; the folder's real path in
+ * @p real. */
+static void serve_in(const char *sub, const char *option, const char *name,
+                     const char *file, char real[PATH_MAX], it_proc_t **p) {
+  char dir[320], cmd[1400], needle[PATH_MAX + 64];
+  CU_ASSERT_EQUAL_FATAL(subdir(sub, dir, real), 0);
+  snprintf(cmd, sizeof(cmd),
+           "cd '%s' && exec '%s' --bind 127.0.0.1 --port %u --psk-port %u "
+           "--%s '%s' 2>&1",
+           dir, EC_SERVER_BIN, it_free_port(), it_free_port(), option, name);
+  const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+  CU_ASSERT_EQUAL_FATAL(it_proc_spawn(argv, NULL, 0, p), 0);
+  snprintf(needle, sizeof(needle), "serving, database %s/%s", real, file);
+  CU_ASSERT_EQUAL(it_proc_wait_for(*p, needle, 10000), 1);
+}
+
 /* Started from a folder of its own with a relative --db: the log names the
  * database's full path, and says that it was just created. */
 static void test_full_path_logged(void) {
-  char dir[320], real[PATH_MAX], cmd[1024], needle[PATH_MAX + 64];
+  char real[PATH_MAX], needle[PATH_MAX + 64];
   it_proc_t *p = NULL;
   it_result_t r = {0};
-  CU_ASSERT_EQUAL_FATAL(subdir("elsewhere", dir, real), 0);
-  snprintf(cmd, sizeof(cmd),
-           "cd '%s' && exec '%s' --bind 127.0.0.1 --port %u --psk-port %u "
-           "--db here.db 2>&1",
-           dir, EC_SERVER_BIN, it_free_port(), it_free_port());
-  const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
-  CU_ASSERT_EQUAL_FATAL(it_proc_spawn(argv, NULL, 0, &p), 0);
-  snprintf(needle, sizeof(needle), "serving, database %s/here.db", real);
-  CU_ASSERT_EQUAL(it_proc_wait_for(p, needle, 10000), 1);
+  serve_in("elsewhere", "db", "here.db", "here.db", real, &p);
   snprintf(needle, sizeof(needle), "%s/here.db did not exist: created it",
            real);
   CU_ASSERT(has(it_proc_stdout(p), needle));
@@ -239,6 +249,41 @@ static void test_read_only_database_refused(void) {
   it_result_free(&r);
   if (root)
     chmod(srv.dir, 0700);
+}
+
+/* --store names the store: sqlite:PATH and a file: URI are the same SQLite
+ * database as --db PATH (one server on it, the admin commands beside it),
+ * and postgres:// is refused as not built in, without echoing the URI. */
+static void test_store_names(void) {
+  char real[PATH_MAX], name[PATH_MAX + 64];
+  it_proc_t *p = NULL;
+  it_result_t r = {0};
+  /* Relative to the folder the server starts in, as a path would be. */
+  serve_in("named", "store", "sqlite:named.db", "named.db", real, &p);
+
+  snprintf(name, sizeof(name), "file:%s/named.db?cache=private", real);
+  second_server(it_free_port(), name, &r);
+  CU_ASSERT_EQUAL(r.exit_code, 4); /* the same database, named otherwise */
+  CU_ASSERT(has(r.err, "in use by another edgecoap-server"));
+  it_result_free(&r);
+  const char *list[] = {EC_SERVER_BIN, "admin", "device-list", "--store",
+                        name, NULL};
+  CU_ASSERT_EQUAL(it_run(list, NULL, 0, RUN_MS, &r), 0);
+  it_result_free(&r);
+  it_proc_stop(p, 5000, &r);
+  it_result_free(&r);
+
+  second_server(it_free_port(), "postgres://edge:s3cret@db.example/edgecoap",
+                &r);
+  CU_ASSERT_EQUAL(r.exit_code, 1);
+  CU_ASSERT(has(r.err, "not built into this edgecoap"));
+  CU_ASSERT(!has(r.err, "s3cret"));
+  it_result_free(&r);
+  const char *pg[] = {EC_SERVER_BIN, "admin", "user-list", "--store",
+                      "postgresql://db.example/edgecoap", NULL};
+  CU_ASSERT_NOT_EQUAL(it_run(pg, NULL, 0, RUN_MS, &r), 0);
+  CU_ASSERT(has(r.err, "not built into this edgecoap"));
+  it_result_free(&r);
 }
 
 /* Without --db the admin commands use edgecoap.db in the current folder,
@@ -449,6 +494,7 @@ static const ec_test_t tests[] = {
     {test_read_only_database_refused, "read_only_database_refused"},
     {test_admin_defaults_to_the_servers_database,
      "admin_defaults_to_the_servers_database"},
+    {test_store_names, "store_names"},
     {test_client_no_answer_named, "client_no_answer_named"},
     {test_client_missing_file_exit_code, "client_missing_file_exit_code"},
     {test_client_version_and_help, "client_version_and_help"},

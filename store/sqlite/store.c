@@ -273,10 +273,14 @@ int store_begin(ec_store_t *s) {
     ec_log(EC_LOG_ERROR, "store: a write began inside a flush");
     return EC_EINVAL;
   }
-  /* Writes commit in the order they were made: the queue's first. */
-  if (s->queue != NULL)
-    (void)ec_store_flush(s);
+  store_settle(s);
   return store_step_done(s, ST_BEGIN, "BEGIN");
+}
+
+void store_settle(ec_store_t *s) {
+  /* Writes commit in the order they were made: the queue's first. */
+  if (s->queue != NULL && !s->flushing)
+    (void)ec_store_flush(s);
 }
 
 int store_commit(ec_store_t *s) {

@@ -101,6 +101,7 @@ int ec_store_device_add(ec_store_t *s, const ec_store_device_t *d,
       d->key_len < EC_STORE_DEVICE_KEY_MIN ||
       d->key_len > EC_STORE_DEVICE_KEY_MAX)
     return EC_EINVAL;
+  store_settle(s);
   sqlite3_stmt *st = stmt(s, SD_ADD);
   if (st == NULL)
     return EC_ESTORE;
@@ -155,6 +156,7 @@ int ec_store_device_find(ec_store_t *s, const uint8_t *identity, size_t len,
 int ec_store_device_remove(ec_store_t *s, const char *identity) {
   if (s == NULL || !identity_ok(identity))
     return EC_EINVAL;
+  store_settle(s);
   sqlite3_stmt *st = stmt(s, SD_REMOVE);
   if (st == NULL)
     return EC_ESTORE;

@@ -135,6 +135,10 @@ int store_commit(ec_store_t *s);
 /** Undo the open transaction, if any. */
 void store_rollback(ec_store_t *s);
 
+/** Before a write outside store_begin(): flush the queue, so that writes
+ * commit in the order they were made. */
+void store_settle(ec_store_t *s);
+
 /** Run SQL text with no results; 0 or EC_ESTORE (logged). */
 int store_exec(sqlite3 *db, const char *sql, const char *what);
 

@@ -390,6 +390,7 @@ int ec_store_prov_token_use(ec_store_t *s, const uint8_t *digest,
   if (now_ms - last >= ttl_ms)
     return EC_ENOTFOUND;
   if (touch_ms >= 0 && now_ms - last >= touch_ms) {
+    store_settle(s);
     sqlite3_stmt *t = stmt(s, SP_TOKEN_TOUCH);
     if (t == NULL)
       return EC_ESTORE;
@@ -406,6 +407,7 @@ int ec_store_prov_token_delete(ec_store_t *s, const uint8_t *digest,
                                int64_t now_ms, int64_t ttl_ms) {
   if (s == NULL || digest == NULL)
     return EC_EINVAL;
+  store_settle(s);
   sqlite3_stmt *st = stmt(s, SP_TOKEN_DELETE);
   if (st == NULL)
     return EC_ESTORE;

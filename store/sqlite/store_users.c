@@ -73,6 +73,7 @@ int ec_store_prov_user_remove(ec_store_t *s, const char *username,
   if (s == NULL || username == NULL || unknown_hash == NULL || kept == NULL)
     return EC_EINVAL;
   *kept = false;
+  store_settle(s);
   if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
     store_log(s->db, "remove user");
     return EC_ESTORE;

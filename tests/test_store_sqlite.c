@@ -1,0 +1,365 @@
+/* edgecoap: CUnit tests of what only the SQLite store has (store_sqlite.h): its file, schema, PRAGMAs and query plans. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
+#include <sqlite3.h>
+
+#include "edgecoap/error.h"
+#include "edgecoap/status_message.h"
+#include "log.h"
+#include "store.h"
+#include "store_fx.h"
+#include "store_sqlite.h"
+#include "suite.h"
+
+/*
+ * The contract's suites (test_store*.c) run on any backend; these look
+ * into the SQLite database itself, through a connection of the test's own.
+ */
+
+#define DEV "dev-1"
+#define DEP "0b7c8f2e-3a41-4d5e-9f60-71a2b3c4d5e6"
+#define DEP2 "1a2b3c4d-0000-4000-8000-000000000002"
+
+static int put(ec_store_t *s, const char *dev, const char *dep, ec_state_t st,
+               const void *doc, size_t len, int64_t at, int *created,
+               int64_t *seq) {
+  ec_status_write_t w = {dev, dep, st, doc, len, at, NULL, 0};
+  return ec_store_status_put(s, &w, created, seq);
+}
+
+/* Read a PRAGMA from a connection of the test's own, not the store's. */
+static void external_pragma(const char *path, const char *sql, char *out,
+                            size_t cap) {
+  sqlite3 *db = NULL;
+  sqlite3_stmt *st = NULL;
+  out[0] = '\0';
+  CU_ASSERT_EQUAL_FATAL(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL),
+                        SQLITE_OK);
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+/* Run @p sql on a connection of the test's own: its result code. */
+static int external_run(const char *path, const char *sql) {
+  sqlite3 *db = NULL;
+  CU_ASSERT_EQUAL_FATAL(
+      sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                      NULL),
+      SQLITE_OK);
+  int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+  sqlite3_close(db);
+  return rc;
+}
+
+static void external_exec(const char *path, const char *sql) {
+  CU_ASSERT_EQUAL(external_run(path, sql), SQLITE_OK);
+}
+
+static void external_exec_fails(const char *path, const char *sql) {
+  CU_ASSERT_NOT_EQUAL(external_run(path, sql), SQLITE_OK);
+}
+
+/* Three messages that between them use every filtered column. */
+static void store_some(ec_store_t *s) {
+  static const uint8_t doc[] = {0xa0};
+  uint64_t macs[] = {UINT64_C(0xaabbccddee00)};
+  ec_status_message_t m[3];
+  ec_store_msg_write_t w[3];
+  memset(m, 0, sizeof(m));
+  for (int i = 0; i < 3; i++) {
+    m[i].code = 101 + i;
+    m[i].has_date = true;
+    m[i].date_ms = 1000000 + i;
+    w[i] = (ec_store_msg_write_t){&m[i], doc, sizeof(doc)};
+  }
+  m[0].order_id = "O1";
+  m[0].macs = macs;
+  m[0].n_macs = 1;
+  m[1].subscription_id = "S1";
+  m[2].access_id = "A1";
+  int64_t first = 0;
+  CU_ASSERT_EQUAL_FATAL(ec_store_msg_insert(s, w, 3, 5000, &first), 0);
+}
+
+static void test_future_user_version_refused(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_PENDING, "a", 1, 1, NULL, NULL),
+                  0);
+  ec_store_close(f.s);
+  f.s = NULL;
+  /* As if a newer edgecoap had migrated this database. */
+  external_exec(f.path, "PRAGMA user_version = 1000");
+
+  ec_store_t *s = (ec_store_t *)&f;
+  CU_ASSERT_EQUAL(ec_store_open(f.path, &s), EC_ESTORE);
+  CU_ASSERT_PTR_NULL(s);
+  char v[32];
+  external_pragma(f.path, "PRAGMA user_version", v, sizeof(v));
+  CU_ASSERT_STRING_EQUAL(v, "1000"); /* left as it was */
+  ec_store_fx_teardown(&f);
+}
+
+static void test_fresh_database_is_current_version_in_wal(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  char v[32], want[16];
+  snprintf(want, sizeof(want), "%d", ec_store_schema_version());
+  CU_ASSERT(ec_store_schema_version() >= 1);
+  external_pragma(f.path, "PRAGMA journal_mode", v, sizeof(v));
+  CU_ASSERT_STRING_EQUAL(v, "wal");
+  external_pragma(f.path, "PRAGMA user_version", v, sizeof(v));
+  CU_ASSERT_STRING_EQUAL(v, want);
+  /* Reopening an up-to-date database migrates nothing and keeps WAL. */
+  ec_store_fx_reopen(&f);
+  external_pragma(f.path, "PRAGMA journal_mode", v, sizeof(v));
+  CU_ASSERT_STRING_EQUAL(v, "wal");
+  external_pragma(f.path, "PRAGMA user_version", v, sizeof(v));
+  CU_ASSERT_STRING_EQUAL(v, want);
+  ec_store_fx_teardown(&f);
+}
+
+static void test_set_synchronous(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  CU_ASSERT_EQUAL(ec_store_set_synchronous(f.s, "normal"), 0);
+  CU_ASSERT_EQUAL(ec_store_set_synchronous(f.s, "OFF"), 0);
+  CU_ASSERT_EQUAL(ec_store_set_synchronous(f.s, "full"), 0);
+  CU_ASSERT_EQUAL(ec_store_set_synchronous(f.s, "extra"), EC_EINVAL);
+  CU_ASSERT_EQUAL(ec_store_set_synchronous(f.s, "2"), EC_EINVAL);
+  CU_ASSERT_EQUAL(ec_store_set_synchronous(f.s, NULL), EC_EINVAL);
+  /* The store still writes after a change of mode. */
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_PENDING, "a", 1, 1, NULL, NULL),
+                  0);
+  ec_store_fx_teardown(&f);
+}
+
+/* Guards the transaction: when the history append fails after the status
+ * row was already updated, neither change may survive. */
+static void test_failed_put_stores_nothing(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_PENDING, "one", 3, 1, NULL, NULL),
+                  0);
+  external_exec(f.path,
+                "CREATE TRIGGER inject BEFORE INSERT ON status_history"
+                " BEGIN SELECT RAISE(ABORT, 'injected failure'); END;");
+
+  int created = -1;
+  int64_t seq = -1;
+  ec_log_level_t level = ec_log_get_level();
+  ec_log_set_level(EC_LOG_ERROR); /* the expected failure is logged */
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_FAILED, "two", 3, 2, &created,
+                      &seq),
+                  EC_ESTORE);
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP2, EC_STATE_FAILED, "new", 3, 2, NULL, NULL),
+                  EC_ESTORE);
+  ec_log_set_level(level);
+  CU_ASSERT_EQUAL(created, -1);
+  CU_ASSERT_EQUAL(seq, -1);
+
+  uint8_t *doc = NULL;
+  size_t len = 0;
+  int64_t at = 0;
+  CU_ASSERT_EQUAL_FATAL(ec_store_status_get(f.s, DEV, DEP, &doc, &len, &at, NULL), 0);
+  CU_ASSERT_EQUAL(len, 3);
+  CU_ASSERT_EQUAL(memcmp(doc, "one", 3), 0);
+  CU_ASSERT_EQUAL(at, 1);
+  free(doc);
+  CU_ASSERT_EQUAL(ec_store_status_get(f.s, DEV, DEP2, &doc, &len, NULL, NULL),
+                  EC_ENOTFOUND);
+
+  external_exec(f.path, "DROP TRIGGER inject");
+  /* The store recovers, and the failed put used no sequence number. */
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_INSTALLED, "two", 3, 3, &created,
+                      &seq),
+                  0);
+  CU_ASSERT_EQUAL(created, 0);
+  CU_ASSERT_EQUAL(seq, 2);
+  ec_history_entry_t *h = NULL;
+  size_t n = 0;
+  CU_ASSERT_EQUAL(ec_store_history(f.s, DEV, DEP, 0, 0, &h, &n), 0);
+  CU_ASSERT_EQUAL(n, 2);
+  free(h);
+  ec_store_fx_teardown(&f);
+}
+
+static void test_history_is_append_only(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_PENDING, "a", 1, 1, NULL, NULL),
+                  0);
+  external_exec_fails(f.path, "UPDATE status_history SET doc = x'00'");
+  external_exec_fails(f.path, "DELETE FROM status_history");
+  ec_store_fx_teardown(&f);
+}
+
+static void test_open_refuses_non_database(void) {
+  char dir[] = "/tmp/ec_store_test_XXXXXX";
+  char path[64];
+  CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+  snprintf(path, sizeof(path), "%s/junk.db", dir);
+  FILE *fp = fopen(path, "w");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+  for (int i = 0; i < 256; i++)
+    fputs("this is not an SQLite database\n", fp);
+  fclose(fp);
+
+  ec_store_t *s = NULL;
+  ec_log_level_t level = ec_log_get_level();
+  ec_log_set_level(EC_LOG_ERROR);
+  CU_ASSERT_EQUAL(ec_store_open(path, &s), EC_ESTORE);
+  CU_ASSERT_PTR_NULL(s);
+  snprintf(path, sizeof(path), "%s/missing-dir/x.db", dir);
+  CU_ASSERT_EQUAL(ec_store_open(path, &s), EC_ESTORE);
+  ec_log_set_level(level);
+
+  snprintf(path, sizeof(path), "%s/junk.db", dir);
+  unlink(path);
+  CU_ASSERT_EQUAL(rmdir(dir), 0);
+}
+
+/* The plan of each filter names its index and never scans a table. */
+static void check_plan(ec_store_t *s, const ec_msg_filter_t *flt,
+                       const char *want, const char *what) {
+  for (int d = 0; d < 2; d++) {
+    char plan[1024];
+    int n = ec_store_msg_explain(s, flt, d != 0, plan, sizeof(plan));
+    CU_ASSERT_FATAL(n > 0);
+    bool ok = strstr(plan, want) != NULL && strstr(plan, "SCAN") == NULL;
+    if (!ok)
+      fprintf(stderr, "\n%s: plan \"%s\" (wanted %s, no SCAN)\n", what, plan,
+              want);
+    CU_ASSERT_TRUE(ok);
+  }
+}
+
+static void test_every_filter_is_answered_from_an_index(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  store_some(f.s);
+  ec_msg_filter_t flt = {0};
+  check_plan(f.s, &flt,
+             "SEARCH m USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)",
+             "no filter");
+  flt.order_id = "O1";
+  check_plan(f.s, &flt,
+             "SEARCH m USING INDEX status_messages_order (order_id=? AND "
+             "rowid>? AND rowid<?)",
+             "orderId");
+  memset(&flt, 0, sizeof(flt));
+  flt.subscription_id = "S1";
+  check_plan(f.s, &flt,
+             "SEARCH m USING INDEX status_messages_subscription "
+             "(subscription_id=? AND rowid>? AND rowid<?)",
+             "subscriptionId");
+  memset(&flt, 0, sizeof(flt));
+  flt.access_id = "A1";
+  check_plan(f.s, &flt,
+             "SEARCH m USING INDEX status_messages_access (access_id=? AND "
+             "rowid>? AND rowid<?)",
+             "accessId");
+  memset(&flt, 0, sizeof(flt));
+  flt.has_mac = true;
+  check_plan(f.s, &flt,
+             "SEARCH x USING PRIMARY KEY (mac=? AND message_id>? AND "
+             "message_id<?); SEARCH m USING INTEGER PRIMARY KEY (rowid=?)",
+             "macAddress");
+  memset(&flt, 0, sizeof(flt));
+  flt.has_from_date = true;
+  check_plan(f.s, &flt, "SEARCH m USING INDEX status_messages_date",
+             "fromDateTime");
+  memset(&flt, 0, sizeof(flt));
+  flt.has_to_date = true;
+  check_plan(f.s, &flt, "SEARCH m USING INDEX status_messages_date",
+             "toDateTime");
+  memset(&flt, 0, sizeof(flt));
+  flt.has_from_id = flt.has_to_id = true;
+  flt.to_id = 10;
+  check_plan(f.s, &flt,
+             "SEARCH m USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)",
+             "ID range");
+  /* Combined, the first of the precedence drives; the mac test of the
+   * others is an index lookup per row, not a scan. */
+  ec_msg_filter_t all = {.order_id = "O1",
+                         .subscription_id = "S1",
+                         .access_id = "A1",
+                         .has_mac = true,
+                         .has_from_date = true,
+                         .has_to_date = true,
+                         .has_from_id = true,
+                         .has_to_id = true,
+                         .to_id = 100};
+  check_plan(f.s, &all,
+             "status_messages_order (order_id=? AND rowid>? AND rowid<?)",
+             "everything");
+  check_plan(f.s, &all, "SEARCH y USING PRIMARY KEY (mac=? AND message_id=?)",
+             "everything");
+  all.order_id = NULL;
+  check_plan(f.s, &all, "status_messages_subscription", "all but order");
+  all.subscription_id = NULL;
+  check_plan(f.s, &all, "status_messages_access", "all but order, sub");
+  all.access_id = NULL;
+  check_plan(f.s, &all, "SEARCH x USING PRIMARY KEY", "mac, dates, IDs");
+  all.has_mac = false;
+  check_plan(f.s, &all, "status_messages_date", "dates and IDs");
+  ec_store_fx_teardown(&f);
+}
+
+static void test_messages_are_append_only(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  store_some(f.s);
+  external_exec_fails(f.path, "UPDATE status_messages SET message_code = 999");
+  external_exec_fails(f.path, "DELETE FROM status_messages WHERE id = 1");
+  /* And the table itself refuses a message without any identifier. */
+  external_exec_fails(f.path, "INSERT INTO status_messages (message_date,"
+                              " received_at, message_code, doc) VALUES"
+                              " (1, 1, 101, x'a0')");
+  CU_ASSERT_EQUAL(ec_store_fx_messages(f.s), 3);
+  ec_store_fx_teardown(&f);
+}
+
+
+static void test_explain_needs_room(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  ec_msg_filter_t flt = {0};
+  char plan[16];
+  CU_ASSERT_EQUAL(ec_store_msg_explain(f.s, &flt, false, plan, sizeof(plan)),
+                  EC_ENOSPC);
+  ec_store_fx_teardown(&f);
+}
+
+/* ------------------------------------------------------------------------ */
+
+static const ec_test_t tests[] = {
+    {test_future_user_version_refused, "future_user_version_refused"},
+    {test_fresh_database_is_current_version_in_wal, "fresh_database_is_current_version_in_wal"},
+    {test_set_synchronous, "set_synchronous"},
+    {test_failed_put_stores_nothing, "failed_put_stores_nothing"},
+    {test_history_is_append_only, "history_is_append_only"},
+    {test_open_refuses_non_database, "open_refuses_non_database"},
+    {test_every_filter_is_answered_from_an_index,
+     "every filter is answered from an index (query plans)"},
+    {test_messages_are_append_only, "messages are append-only"},
+    {test_explain_needs_room, "explain needs room"},
+};
+
+int main(void) {
+  /* Each test opens a fresh database; its "migrated" line is noise here. */
+  ec_log_set_level(EC_LOG_WARN);
+  return ec_test_main("store_sqlite", tests, EC_TEST_COUNT(tests), NULL, NULL,
+                      NULL);
+}
