@@ -211,10 +211,12 @@ void ec_deployment_free_routes(ec_server_t *srv) {
 
 /*
  * The ETag of report @p seq of a status in @p fmt. It is made of what is
- * stored, so it never names two representations: not after a restart (a
- * counter in memory would start again), not across formats (the low bit),
- * and it grows in write order (seq is the history's order). seq >= 1, so
- * it is never 0 (no ETag).
+ * stored: the resource names the device and deployment, seq the report
+ * (the history's, given by the store in the write's own transaction), the
+ * low bit the format. So it never names two representations: not after a
+ * restart (a counter in memory would start again), not on another server
+ * sharing the store (each derives the same one), not across formats; and
+ * it grows in write order. seq >= 1, so it is never 0 (no ETag).
  */
 static uint64_t status_etag(int64_t seq, ec_format_t fmt) {
   return (uint64_t)seq << 1 | (fmt == EC_FORMAT_CBOR);
@@ -307,11 +309,21 @@ static int same_path(const coap_pdu_t *request, coap_resource_t *r) {
 }
 
 
-/* Replace the route's cached report @p seq with these encodings (taken
- * over). */
-static void cache_put(ec_server_t *srv, ec_route_t *rt, int64_t seq,
+/*
+ * Replace the route's cached report with report @p seq's encodings (taken
+ * over), unless the cached one is as new or newer: the cache only moves
+ * forward, whatever order commits are published in (a later round's
+ * completion, or a write another server made to the same store). Returns
+ * true when report @p seq is the one cached now.
+ */
+static bool cache_put(ec_server_t *srv, ec_route_t *rt, int64_t seq,
                       uint8_t *cbor, size_t cbor_len, uint8_t *json,
                       size_t json_len) {
+  if (rt->cbor != NULL && rt->seq >= seq) {
+    free(cbor);
+    free(json);
+    return rt->seq == seq;
+  }
   cache_drop(srv, rt);
   rt->cbor = cbor;
   rt->cbor_len = cbor_len;
@@ -319,6 +331,7 @@ static void cache_put(ec_server_t *srv, ec_route_t *rt, int64_t seq,
   rt->json_len = json_len;
   srv->route_bytes += cbor_len + json_len;
   rt->seq = seq;
+  return true;
 }
 
 /* Encode @p st as JSON into a new buffer; NULL when out of memory. */
@@ -336,7 +349,8 @@ static uint8_t *json_of(const ec_deployment_status_t *st, size_t *len) {
 }
 
 /* Cache report @p seq, @p cbor (taken over), with its JSON form made from
- * @p st. */
+ * @p st: 0, 1 when a newer report is cached already (cache_put), or
+ * EC_ENOMEM. */
 static int cache_set(ec_server_t *srv, ec_route_t *rt, int64_t seq,
                      uint8_t *cbor, size_t cbor_len,
                      const ec_deployment_status_t *st) {
@@ -346,8 +360,7 @@ static int cache_set(ec_server_t *srv, ec_route_t *rt, int64_t seq,
     free(cbor);
     return EC_ENOMEM;
   }
-  cache_put(srv, rt, seq, cbor, cbor_len, json, json_len);
-  return 0;
+  return cache_put(srv, rt, seq, cbor, cbor_len, json, json_len) ? 0 : 1;
 }
 
 /* Fill the cache from the store when a route has none yet. */
@@ -531,19 +544,23 @@ static void pending_done(ec_server_t *srv, ec_pending_t *base) {
   p->code = base->status.created ? 201 : 204;
   uint8_t *cbor = memdup(p->cbor, p->cbor_len);
   uint8_t *json = memdup(p->json, p->json_len);
+  bool fresh; /* this report is the newest the route has seen */
   if (cbor == NULL || json == NULL) {
     free(cbor);
     free(json);
-    cache_drop(srv, rt); /* stale now: the next read reloads it */
+    fresh = rt->cbor == NULL || rt->seq < p->seq;
+    if (fresh)
+      cache_drop(srv, rt); /* stale now: the next read reloads it */
   } else {
-    cache_put(srv, rt, p->seq, cbor, p->cbor_len, json, p->json_len);
+    fresh = cache_put(srv, rt, p->seq, cbor, p->cbor_len, json, p->json_len);
   }
   ec_dedup_answer_t a = {STATUS_ROUTE, p->code, p->seq, 1};
   ec_dedup_put(srv->dedup, &p->key, &a);
   ec_log(EC_LOG_DEBUG, "status %s/%s: %s, changed (seq %lld, %u observers)",
          rt->device_id, rt->deployment_id, ec_state_name(p->state),
          (long long)p->seq, n_observers(rt));
-  notify_observers(srv, rt);
+  if (fresh) /* else observers heard of a newer one already */
+    notify_observers(srv, rt);
 }
 
 static void pending_answer(ec_req_t *rq, ec_pending_t *base) {
@@ -766,9 +783,15 @@ static void status_write(ec_req_t *rq, ec_route_t *rt, const char *dev,
   ec_dedup_answer_t a = {STATUS_ROUTE, code, seq, 1};
   if (coap_pdu_get_type(rq->request) == COAP_MESSAGE_CON)
     ec_dedup_put(rq->srv->dedup, ec_req_dedup_key(rq), &a);
-  if (rt == NULL || cache_set(rq->srv, rt, seq, doc, (size_t)n, &st) < 0) {
-    /* The report is stored; answer it from the encoded copy we still have. */
-    ec_req_empty(rq, code);
+  int cached = rt != NULL ? cache_set(rq->srv, rt, seq, doc, (size_t)n, &st)
+                          : EC_ENOMEM;
+  if (cached != 0) {
+    /* The report is stored, and no encoding of it is left to answer with
+     * (out of memory), or a newer one is cached: name it by its ETag. */
+    if (cached == 1)
+      ec_req_empty_etag(rq, code, status_etag(seq, rq->resp_fmt));
+    else
+      ec_req_empty(rq, code);
     if (rt == NULL)
       free(doc);
     return;
