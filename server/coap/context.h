@@ -17,9 +17,9 @@ typedef struct {
   uint16_t port;                 /**< 5683 */
   const char *store;             /**< a path or URI (store.h): "edgecoap.db" */
   size_t max_body;               /**< request body cap in bytes: 65536 */
-  unsigned max_idle_sessions;    /**< 1000; older idle sessions are dropped */
+  unsigned max_idle_sessions;    /**< 100; older idle sessions are dropped */
   unsigned max_idle_resources;   /**< status resources kept without observers: 1000 */
-  unsigned session_timeout_s;    /**< 60 s without traffic ends a session */
+  unsigned session_timeout_s;    /**< 30 s without traffic ends a session */
   unsigned max_observers;        /**< per resource: 20000 */
   unsigned max_peer_observations;/**< per client session: 64 */
   unsigned dedup_slots;          /**< remembered write answers: 16384 */
