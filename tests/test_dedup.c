@@ -1,6 +1,5 @@
 /* edgecoap: CUnit tests of the retransmission table's key (server/coap/dedup.c). */
 /* SPDX-License-Identifier: Apache-2.0 */
-#include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +11,7 @@
 
 #include "dedup.h"
 #include "suite.h"
+#include "udpsess.h"
 
 /*
  * A remembered answer goes back only for a true retransmission (RFC 7252:
@@ -155,18 +155,6 @@ static void test_each_table_has_its_own_secret(void) {
   CU_ASSERT_NOT_EQUAL(memcmp(&a, &b, sizeof(a)), 0);
 }
 
-/* A session whose remote address (what the key takes as the peer) is
- * 127.0.0.1:@p port; nothing is sent on it. */
-static coap_session_t *session_to(uint16_t port) {
-  coap_address_t dst;
-  coap_address_init(&dst);
-  dst.addr.sin.sin_family = AF_INET;
-  dst.addr.sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  dst.addr.sin.sin_port = htons(port);
-  dst.size = sizeof(dst.addr.sin);
-  return coap_new_client_session(ctx, NULL, &dst, COAP_PROTO_UDP);
-}
-
 static int suite_init(void) {
   coap_startup();
   coap_set_log_level(LOG_EMERG);
@@ -175,8 +163,8 @@ static int suite_init(void) {
   if (ctx == NULL || dd == NULL)
     return -1;
   /* Two peers on one host: one address, two ports. */
-  sess_a = session_to(40001);
-  sess_b = session_to(40002);
+  sess_a = ec_test_session_to(ctx, 40001);
+  sess_b = ec_test_session_to(ctx, 40002);
   return sess_a != NULL && sess_b != NULL ? 0 : -1;
 }
 

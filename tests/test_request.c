@@ -1,0 +1,360 @@
+/* edgecoap: CUnit tests of one request's context and the per-session peers (server/coap/request.c, peer.c, echo.c). */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <CUnit/CUnit.h>
+#include <coap3/coap.h>
+
+#include "edgecoap/error.h"
+#include "peer.h"
+#include "request.h"
+#include "suite.h"
+#include "udpsess.h"
+
+/*
+ * Requests are built as libcoap PDUs and run through the request layer
+ * with a server state of its own (no endpoint, no store): what a handler
+ * sees of formats, path, query and Request-Id, and which code a refusal
+ * sets. Two client sessions stand for two peers (nothing is sent).
+ */
+
+static coap_context_t *ctx;
+static coap_session_t *sess_a, *sess_b;
+static ec_server_t *srv;
+
+static int suite_init(void) {
+  coap_startup();
+  coap_set_log_level(LOG_EMERG);
+  ctx = coap_new_context(NULL);
+  srv = calloc(1, sizeof(*srv));
+  if (ctx == NULL || srv == NULL)
+    return 1;
+  srv->cfg.max_body = 4096;
+  srv->arena_cap = 64 * 1024;
+  srv->arena_buf = malloc(srv->arena_cap);
+  srv->ctx = ctx;
+  sess_a = ec_test_session_to(ctx, 5683);
+  sess_b = ec_test_session_to(ctx, 5684);
+  return srv->arena_buf == NULL || sess_a == NULL || sess_b == NULL;
+}
+
+static int suite_cleanup(void) {
+  if (srv != NULL) {
+    ec_peer_free_all(srv);
+    free(srv->arena_buf);
+    free(srv);
+  }
+  if (ctx != NULL)
+    coap_free_context(ctx);
+  coap_cleanup();
+  return 0;
+}
+
+/* A request: Uri-Path segments of @p path ('/' between them), a Uri-Query
+ * per '&' of @p query, and the options and payload below. */
+typedef struct {
+  coap_pdu_code_t code;
+  const char *path;
+  const char *query;
+  int accept;         /* -1: none */
+  int content_format; /* -1: none */
+  int observe;        /* -1: none */
+  const char *payload;
+} req_t;
+
+static const req_t plain = {COAP_REQUEST_CODE_GET, "a/b", NULL, -1, -1, -1,
+                            NULL};
+
+static void add_uint(coap_pdu_t *pdu, uint16_t num, unsigned v) {
+  uint8_t buf[4];
+  coap_add_option(pdu, num, coap_encode_var_safe(buf, sizeof(buf), v), buf);
+}
+
+static void add_split(coap_pdu_t *pdu, uint16_t num, const char *s, char sep) {
+  while (s != NULL) {
+    const char *end = strchr(s, sep);
+    size_t len = end != NULL ? (size_t)(end - s) : strlen(s);
+    coap_add_option(pdu, num, len, (const uint8_t *)s);
+    s = end != NULL ? end + 1 : NULL;
+  }
+}
+
+static coap_pdu_t *make(const req_t *r) {
+  coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_CON, r->code, 0x4242, 8192);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pdu);
+  CU_ASSERT_FATAL(coap_add_token(pdu, 2, (const uint8_t *)"tk"));
+  if (r->observe >= 0)
+    add_uint(pdu, COAP_OPTION_OBSERVE, (unsigned)r->observe);
+  add_split(pdu, COAP_OPTION_URI_PATH, r->path, '/');
+  if (r->content_format >= 0)
+    add_uint(pdu, COAP_OPTION_CONTENT_FORMAT, (unsigned)r->content_format);
+  add_split(pdu, COAP_OPTION_URI_QUERY, r->query, '&');
+  if (r->accept >= 0)
+    add_uint(pdu, COAP_OPTION_ACCEPT, (unsigned)r->accept);
+  if (r->payload != NULL)
+    CU_ASSERT_FATAL(coap_add_data(pdu, strlen(r->payload),
+                                  (const uint8_t *)r->payload));
+  return pdu;
+}
+
+/* One request through ec_req_setup() from @p s with @p formats: its
+ * result; *code is the response's code (class*100+detail), 0 if none. */
+typedef struct {
+  ec_req_t rq;
+  coap_pdu_t *req, *resp;
+} run_t;
+
+static int start(run_t *x, const req_t *r, coap_session_t *s,
+                 unsigned formats) {
+  x->req = make(r);
+  x->resp = coap_pdu_init(COAP_MESSAGE_ACK, 0, 0x4242, 1400);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(x->resp);
+  return ec_req_setup(&x->rq, srv, NULL, s, x->req, NULL, x->resp, formats);
+}
+
+static int code_of(const run_t *x) {
+  coap_pdu_code_t c = coap_pdu_get_code(x->resp);
+  return c == 0 ? 0 : (c >> 5) * 100 + (c & 0x1f);
+}
+
+static void finish(run_t *x) {
+  ec_req_done(&x->rq);
+  coap_delete_pdu(x->req);
+  coap_delete_pdu(x->resp);
+}
+
+/* A peer whose address is verified (echo.h): its answers are not bounded
+ * to 3x the request, so a refusal shows its own code. */
+static coap_session_t *verified(void) {
+  ec_peer_t *p = ec_peer_get(srv, sess_b);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+  p->verified = true;
+  return sess_b;
+}
+
+static void test_formats_are_negotiated(void) {
+  run_t x;
+  req_t r = plain;
+  /* Nothing said: JSON both ways. */
+  CU_ASSERT_EQUAL(start(&x, &r, sess_a, EC_FMT_DOC), 0);
+  CU_ASSERT_EQUAL(x.rq.resp_fmt, EC_FORMAT_JSON);
+  CU_ASSERT_EQUAL(code_of(&x), 0);
+  finish(&x);
+  /* Accept decides the answer. */
+  r.accept = 60;
+  CU_ASSERT_EQUAL(start(&x, &r, sess_a, EC_FMT_DOC), 0);
+  CU_ASSERT_EQUAL(x.rq.resp_fmt, EC_FORMAT_CBOR);
+  finish(&x);
+  /* Without Accept the answer follows the body, sniffed when unlabelled. */
+  r = plain;
+  r.code = COAP_REQUEST_CODE_POST;
+  r.payload = "\xa1\x61x\x01";
+  CU_ASSERT_EQUAL(start(&x, &r, sess_a, EC_FMT_DOC), 0);
+  CU_ASSERT_EQUAL(x.rq.req_fmt, EC_FORMAT_CBOR);
+  CU_ASSERT_EQUAL(x.rq.resp_fmt, EC_FORMAT_CBOR);
+  finish(&x);
+  r.payload = " {\"x\":1}";
+  CU_ASSERT_EQUAL(start(&x, &r, sess_a, EC_FMT_DOC), 0);
+  CU_ASSERT_EQUAL(x.rq.req_fmt, EC_FORMAT_JSON);
+  finish(&x);
+  r.content_format = 60;
+  r.accept = 50;
+  CU_ASSERT_EQUAL(start(&x, &r, sess_a, EC_FMT_DOC), 0);
+  CU_ASSERT_EQUAL(x.rq.req_fmt, EC_FORMAT_CBOR);
+  CU_ASSERT_EQUAL(x.rq.resp_fmt, EC_FORMAT_JSON);
+  finish(&x);
+}
+
+static void test_formats_outside_the_route_are_refused(void) {
+  run_t x;
+  req_t r = plain;
+  r.accept = 41;
+  CU_ASSERT_TRUE(start(&x, &r, verified(), EC_FMT_DOC) < 0);
+  CU_ASSERT_EQUAL(code_of(&x), 406);
+  finish(&x);
+  /* Link-format only where the route answers in it (discovery). */
+  r.accept = 40;
+  CU_ASSERT_TRUE(start(&x, &r, verified(), EC_FMT_DOC) < 0);
+  CU_ASSERT_EQUAL(code_of(&x), 406);
+  finish(&x);
+  CU_ASSERT_EQUAL(start(&x, &r, verified(), EC_FMT_DOC | EC_FMT_LINK), 0);
+  CU_ASSERT_EQUAL(x.rq.resp_fmt, EC_FORMAT_JSON); /* its refusals' format */
+  finish(&x);
+  r.accept = 50;
+  CU_ASSERT_TRUE(start(&x, &r, verified(), EC_FMT_CBOR) < 0);
+  CU_ASSERT_EQUAL(code_of(&x), 406);
+  finish(&x);
+  r = plain;
+  r.code = COAP_REQUEST_CODE_POST;
+  r.content_format = 0; /* text/plain */
+  r.payload = "hello";
+  CU_ASSERT_TRUE(start(&x, &r, verified(), EC_FMT_DOC) < 0);
+  CU_ASSERT_EQUAL(code_of(&x), 415);
+  finish(&x);
+  /* A Content-Format without a payload describes nothing: not checked. */
+  r.payload = NULL;
+  CU_ASSERT_EQUAL(start(&x, &r, verified(), EC_FMT_DOC), 0);
+  finish(&x);
+}
+
+static void test_unverified_observe_is_challenged(void) {
+  run_t x;
+  req_t r = plain;
+  r.observe = 0;
+  CU_ASSERT_TRUE(start(&x, &r, sess_a, EC_FMT_DOC) < 0);
+  CU_ASSERT_EQUAL(code_of(&x), 401);
+  coap_opt_iterator_t it;
+  CU_ASSERT_PTR_NOT_NULL(coap_check_option(x.resp, COAP_OPTION_ECHO, &it));
+  finish(&x);
+  /* Deregistering is no observation; a verified peer observes. */
+  r.observe = 1;
+  CU_ASSERT_EQUAL(start(&x, &r, sess_a, EC_FMT_DOC), 0);
+  finish(&x);
+  r.observe = 0;
+  CU_ASSERT_EQUAL(start(&x, &r, verified(), EC_FMT_DOC), 0);
+  CU_ASSERT_TRUE(x.rq.verified);
+  finish(&x);
+}
+
+static void test_path_segments(void) {
+  char segs[4][129];
+  req_t r = plain;
+  r.path = "device/d1/deployments";
+  coap_pdu_t *pdu = make(&r);
+  CU_ASSERT_EQUAL(ec_req_path(pdu, segs, 4), 3);
+  CU_ASSERT_STRING_EQUAL(segs[1], "d1");
+  coap_delete_pdu(pdu);
+  /* More segments than asked for: -1, as is an over-long one. */
+  r.path = "a/b/c/d/e";
+  pdu = make(&r);
+  CU_ASSERT_EQUAL(ec_req_path(pdu, segs, 4), -1);
+  coap_delete_pdu(pdu);
+  char long_seg[200];
+  memset(long_seg, 'x', sizeof(long_seg) - 1);
+  long_seg[sizeof(long_seg) - 1] = '\0';
+  r.path = long_seg;
+  pdu = make(&r);
+  CU_ASSERT_EQUAL(ec_req_path(pdu, segs, 4), -1);
+  coap_delete_pdu(pdu);
+}
+
+static void test_query_parameters(void) {
+  run_t x;
+  req_t r = plain;
+  r.query = "limit=5&since=12&flag";
+  CU_ASSERT_EQUAL_FATAL(start(&x, &r, verified(), EC_FMT_DOC), 0);
+  const uint8_t *v;
+  CU_ASSERT_EQUAL(ec_req_query(&x.rq, "since", &v), 2);
+  CU_ASSERT_EQUAL(memcmp(v, "12", 2), 0);
+  CU_ASSERT_EQUAL(ec_req_query(&x.rq, "nope", &v), -1);
+  int64_t n = 0;
+  CU_ASSERT_EQUAL(ec_req_query_int(&x.rq, "limit", 1, 10, 3, &n), 0);
+  CU_ASSERT_EQUAL(n, 5);
+  CU_ASSERT_EQUAL(ec_req_query_int(&x.rq, "absent", 1, 10, 3, &n), 0);
+  CU_ASSERT_EQUAL(n, 3);
+  static const char *const all[] = {"limit", "since", "flag", NULL};
+  CU_ASSERT_EQUAL(ec_req_query_check(&x.rq, all), 0);
+  CU_ASSERT_EQUAL(code_of(&x), 0);
+  finish(&x);
+  /* Out of range, and a name no route takes: 4.00. */
+  CU_ASSERT_EQUAL_FATAL(start(&x, &r, verified(), EC_FMT_DOC), 0);
+  CU_ASSERT_TRUE(ec_req_query_int(&x.rq, "limit", 6, 10, 6, &n) < 0);
+  CU_ASSERT_EQUAL(code_of(&x), 400);
+  finish(&x);
+  static const char *const some[] = {"limit", NULL};
+  CU_ASSERT_EQUAL_FATAL(start(&x, &r, verified(), EC_FMT_DOC), 0);
+  CU_ASSERT_TRUE(ec_req_query_check(&x.rq, some) < 0);
+  CU_ASSERT_EQUAL(code_of(&x), 400);
+  finish(&x);
+}
+
+static void test_request_id(void) {
+  run_t x;
+  req_t r = plain;
+  r.code = COAP_REQUEST_CODE_POST;
+  const uint8_t *id = NULL;
+  size_t len = 0;
+  CU_ASSERT_EQUAL_FATAL(start(&x, &r, verified(), EC_FMT_DOC), 0);
+  CU_ASSERT_EQUAL(ec_req_request_id(&x.rq, &id, &len), 0);
+  finish(&x);
+  static const uint8_t good[EC_REQUEST_ID_MIN + 4] = {1, 2, 3};
+  CU_ASSERT_EQUAL_FATAL(start(&x, &r, verified(), EC_FMT_DOC), 0);
+  coap_add_option(x.req, EC_OPTION_REQUEST_ID, sizeof(good), good);
+  CU_ASSERT_EQUAL(ec_req_request_id(&x.rq, &id, &len), 1);
+  CU_ASSERT_EQUAL(len, sizeof(good));
+  finish(&x);
+  /* Too long, and twice: 4.02. */
+  static const uint8_t too_long[EC_REQUEST_ID_MAX + 1] = {0};
+  CU_ASSERT_EQUAL_FATAL(start(&x, &r, verified(), EC_FMT_DOC), 0);
+  coap_add_option(x.req, EC_OPTION_REQUEST_ID, sizeof(too_long), too_long);
+  CU_ASSERT_EQUAL(ec_req_request_id(&x.rq, &id, &len), -1);
+  CU_ASSERT_EQUAL(code_of(&x), 402);
+  finish(&x);
+  CU_ASSERT_EQUAL_FATAL(start(&x, &r, verified(), EC_FMT_DOC), 0);
+  coap_add_option(x.req, EC_OPTION_REQUEST_ID, sizeof(good), good);
+  coap_add_option(x.req, EC_OPTION_REQUEST_ID, sizeof(good), good);
+  CU_ASSERT_EQUAL(ec_req_request_id(&x.rq, &id, &len), -1);
+  CU_ASSERT_EQUAL(code_of(&x), 402);
+  finish(&x);
+}
+
+static void test_body_over_the_cap_is_refused(void) {
+  run_t x;
+  req_t r = plain;
+  r.code = COAP_REQUEST_CODE_POST;
+  static char big[5000];
+  memset(big, 'x', sizeof(big) - 1);
+  r.payload = big;
+  r.content_format = 50;
+  CU_ASSERT_EQUAL_FATAL(start(&x, &r, verified(), EC_FMT_DOC), 0);
+  CU_ASSERT_TRUE(ec_req_body(&x.rq) < 0);
+  CU_ASSERT_EQUAL(code_of(&x), 413);
+  coap_opt_iterator_t it;
+  CU_ASSERT_PTR_NOT_NULL(coap_check_option(x.resp, COAP_OPTION_SIZE1, &it));
+  finish(&x);
+  r.payload = "{\"x\":1}";
+  CU_ASSERT_EQUAL_FATAL(start(&x, &r, verified(), EC_FMT_DOC), 0);
+  CU_ASSERT_EQUAL(ec_req_body(&x.rq), 1);
+  CU_ASSERT_EQUAL(x.rq.body_len, strlen(r.payload));
+  finish(&x);
+}
+
+static void test_peers_are_per_session(void) {
+  ec_peer_t *a = ec_peer_get(srv, sess_a);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+  CU_ASSERT_PTR_EQUAL(ec_peer_get(srv, sess_a), a);
+  ec_peer_t *b = ec_peer_get(srv, sess_b);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+  CU_ASSERT_PTR_NOT_EQUAL(a, b);
+  CU_ASSERT_PTR_EQUAL(ec_peer_find(srv, coap_session_get_addr_remote(sess_a)),
+                      a);
+  CU_ASSERT_PTR_EQUAL(ec_peer_find(srv, coap_session_get_addr_remote(sess_b)),
+                      b);
+  /* Dropped, it is found no more and comes back new (not verified). */
+  b->verified = true;
+  ec_peer_drop(srv, sess_b);
+  CU_ASSERT_PTR_NULL(ec_peer_find(srv, coap_session_get_addr_remote(sess_b)));
+  b = ec_peer_get(srv, sess_b);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+  CU_ASSERT_FALSE(b->verified);
+}
+
+static const ec_test_t tests[] = {
+    {test_formats_are_negotiated, "formats_are_negotiated"},
+    {test_formats_outside_the_route_are_refused,
+     "formats_outside_the_route_are_refused"},
+    {test_unverified_observe_is_challenged, "unverified_observe_is_challenged"},
+    {test_path_segments, "path_segments"},
+    {test_query_parameters, "query_parameters"},
+    {test_request_id, "request_id"},
+    {test_body_over_the_cap_is_refused, "body_over_the_cap_is_refused"},
+    {test_peers_are_per_session, "peers_are_per_session"},
+};
+
+int main(void) {
+  return ec_test_main("request", tests, EC_TEST_COUNT(tests), suite_init,
+                      suite_cleanup, NULL);
+}
