@@ -1,4 +1,4 @@
-/* edgecoap: CUnit tests of one request's context and the per-session peers (server/coap/request.c, peer.c, echo.c). */
+/* edgecoap: CUnit tests of one request's context, the per-session peers and the observations (server/coap/request.c, peer.c, echo.c, watch.c). */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <stdbool.h>
 #include <stdint.h>
@@ -11,6 +11,7 @@
 #include "edgecoap/error.h"
 #include "peer.h"
 #include "request.h"
+#include "watch.h"
 #include "suite.h"
 #include "udpsess.h"
 
@@ -33,6 +34,8 @@ static int suite_init(void) {
   if (ctx == NULL || srv == NULL)
     return 1;
   srv->cfg.max_body = 4096;
+  srv->cfg.max_observers = 3;
+  srv->cfg.max_peer_observations = 2;
   srv->arena_cap = 64 * 1024;
   srv->arena_buf = malloc(srv->arena_cap);
   srv->ctx = ctx;
@@ -43,6 +46,7 @@ static int suite_init(void) {
 
 static int suite_cleanup(void) {
   if (srv != NULL) {
+    ec_watch_free_all(srv);
     ec_peer_free_all(srv);
     free(srv->arena_buf);
     free(srv);
@@ -63,6 +67,7 @@ typedef struct {
   int content_format; /* -1: none */
   int observe;        /* -1: none */
   const char *payload;
+  const char *token;  /* NULL: "tk" */
 } req_t;
 
 static const req_t plain = {COAP_REQUEST_CODE_GET, "a/b", NULL, -1, -1, -1,
@@ -85,7 +90,8 @@ static void add_split(coap_pdu_t *pdu, uint16_t num, const char *s, char sep) {
 static coap_pdu_t *make(const req_t *r) {
   coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_CON, r->code, 0x4242, 8192);
   CU_ASSERT_PTR_NOT_NULL_FATAL(pdu);
-  CU_ASSERT_FATAL(coap_add_token(pdu, 2, (const uint8_t *)"tk"));
+  const char *tok = r->token != NULL ? r->token : "tk";
+  CU_ASSERT_FATAL(coap_add_token(pdu, strlen(tok), (const uint8_t *)tok));
   if (r->observe >= 0)
     add_uint(pdu, COAP_OPTION_OBSERVE, (unsigned)r->observe);
   add_split(pdu, COAP_OPTION_URI_PATH, r->path, '/');
@@ -342,6 +348,90 @@ static void test_peers_are_per_session(void) {
   CU_ASSERT_FALSE(b->verified);
 }
 
+/* ---- observations (watch.c) --------------------------------------------- */
+
+static int filters_freed;
+
+static void filter_free(void *f) {
+  filters_freed++;
+  free(f);
+}
+
+/* Ask @p list to observe (@p observe 0), cancel (1) or just read (-1) with
+ * token @p tok from @p s; ec_watch_request()'s result, *code the answer's. */
+static int observe(ec_watch_list_t *list, coap_session_t *s, const char *tok,
+                   int observe_value, int *code) {
+  run_t x;
+  req_t r = plain;
+  r.observe = observe_value;
+  r.token = tok;
+  x.req = make(&r);
+  x.resp = coap_pdu_init(COAP_MESSAGE_ACK, 0, 0x4242, 1400);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(x.resp);
+  CU_ASSERT_EQUAL_FATAL(ec_req_setup(&x.rq, srv, NULL, s, x.req, NULL,
+                                     x.resp, EC_FMT_DOC),
+                        0);
+  int rc = ec_watch_request(&x.rq, list, malloc(8), filter_free);
+  *code = code_of(&x);
+  coap_opt_iterator_t it;
+  if (rc == 1)
+    CU_ASSERT_PTR_NOT_NULL(coap_check_option(x.resp, COAP_OPTION_OBSERVE, &it));
+  finish(&x);
+  return rc;
+}
+
+static void test_observations_register_and_cancel(void) {
+  static ec_watch_list_t list;
+  int code;
+  ec_watch_list_init(srv, &list, "test");
+  filters_freed = 0;
+  coap_session_t *s = verified();
+  CU_ASSERT_EQUAL(observe(&list, s, "w1", 0, &code), 1);
+  CU_ASSERT_EQUAL(list.count, 1u);
+  /* The same session and token again: the same watch, a new filter. */
+  CU_ASSERT_EQUAL(observe(&list, s, "w1", 0, &code), 1);
+  CU_ASSERT_EQUAL(list.count, 1u);
+  CU_ASSERT_EQUAL(filters_freed, 1);
+  /* A plain read keeps it and owns no filter. */
+  CU_ASSERT_EQUAL(observe(&list, s, "w1", -1, &code), 0);
+  CU_ASSERT_EQUAL(list.count, 1u);
+  CU_ASSERT_EQUAL(filters_freed, 2);
+  /* Another token is another observation; Observe 1 ends the one it names. */
+  CU_ASSERT_EQUAL(observe(&list, s, "w2", 0, &code), 1);
+  CU_ASSERT_EQUAL(list.count, 2u);
+  CU_ASSERT_EQUAL(observe(&list, s, "w1", 1, &code), 0);
+  CU_ASSERT_EQUAL(list.count, 1u);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(list.head);
+  CU_ASSERT_EQUAL(memcmp(list.head->token, "w2", 2), 0);
+  ec_watch_remove(list.head);
+  CU_ASSERT_EQUAL(list.count, 0u);
+}
+
+static void test_observations_are_capped(void) {
+  static ec_watch_list_t list;
+  int code;
+  ec_watch_list_init(srv, &list, "capped");
+  filters_freed = 0;
+  coap_session_t *s = verified();
+  /* Two per session (max_peer_observations): the third is 5.03 and its
+   * filter is freed. */
+  CU_ASSERT_EQUAL(observe(&list, s, "c1", 0, &code), 1);
+  CU_ASSERT_EQUAL(observe(&list, s, "c2", 0, &code), 1);
+  CU_ASSERT_TRUE(observe(&list, s, "c3", 0, &code) < 0);
+  CU_ASSERT_EQUAL(code, 503);
+  CU_ASSERT_EQUAL(filters_freed, 1);
+  CU_ASSERT_EQUAL(list.count, 2u);
+  /* Ending them frees the session's share again. */
+  while (list.head != NULL)
+    ec_watch_remove(list.head);
+  CU_ASSERT_EQUAL(filters_freed, 3); /* a watch owns its filter */
+  CU_ASSERT_EQUAL(observe(&list, s, "c3", 0, &code), 1);
+  CU_ASSERT_EQUAL(list.count, 1u);
+  ec_watch_free_all(srv);
+  CU_ASSERT_EQUAL(list.count, 0u);
+  CU_ASSERT_EQUAL(filters_freed, 4);
+}
+
 static const ec_test_t tests[] = {
     {test_formats_are_negotiated, "formats_are_negotiated"},
     {test_formats_outside_the_route_are_refused,
@@ -351,6 +441,9 @@ static const ec_test_t tests[] = {
     {test_query_parameters, "query_parameters"},
     {test_request_id, "request_id"},
     {test_body_over_the_cap_is_refused, "body_over_the_cap_is_refused"},
+    {test_observations_register_and_cancel,
+     "observations_register_and_cancel"},
+    {test_observations_are_capped, "observations_are_capped"},
     {test_peers_are_per_session, "peers_are_per_session"},
 };
 
