@@ -33,3 +33,14 @@ target_compile_definitions(it_device PRIVATE
 add_dependencies(it_device edgecoap-server edgecoap-device-report)
 add_test(NAME integration_device COMMAND it_device)
 set_tests_properties(integration_device PROPERTIES TIMEOUT 300)
+
+# The core reads and observes a provisioning with a login's token
+# (tests/it_device_prov.c), compared with the client library's reading.
+add_executable(it_device_prov ${CMAKE_SOURCE_DIR}/tests/it_device_prov.c
+  ${CMAKE_SOURCE_DIR}/tests/it_prov_util.c)
+target_include_directories(it_device_prov PRIVATE ${CMAKE_SOURCE_DIR}/tests)
+target_link_libraries(it_device_prov PRIVATE edgecoap::device_posix
+                      edgecoap_itest PkgConfig::JANSSON PkgConfig::SQLITE)
+add_dependencies(it_device_prov edgecoap-server edgecoap-client)
+add_test(NAME integration_device_prov COMMAND it_device_prov)
+set_tests_properties(integration_device_prov PROPERTIES TIMEOUT 180)

@@ -327,6 +327,152 @@ static void cbor_message_page(void) {
   DCHECK(refused);
 }
 
+/* ec_prov_select_encode(CBOR) of two rows: {12, 11, Sensor, 2, "Carbon
+ * Monoxide", 1, 1, 2021-10-11 18:35:44} and {13, 11, Group Parameter, 4,
+ * "T", 0, 2, 2000-02-29 00:00:00}. */
+static const uint8_t prov_cbor[] = {
+    0xa1, 0x69, 0x72, 0x65, 0x73, 0x70, 0x6f, 0x6e, 0x73, 0x65, 0x73, 0xa2,
+    0x6a, 0x72, 0x65, 0x73, 0x70, 0x6f, 0x6e, 0x73, 0x65, 0x5f, 0x30, 0xa8,
+    0x78, 0x19, 0x70, 0x72, 0x6f, 0x76, 0x69, 0x73, 0x69, 0x6f, 0x6e, 0x69,
+    0x6e, 0x67, 0x5f, 0x63, 0x6f, 0x6d, 0x70, 0x6f, 0x6e, 0x65, 0x6e, 0x74,
+    0x5f, 0x69, 0x64, 0x0c, 0x6f, 0x70, 0x72, 0x6f, 0x76, 0x69, 0x73, 0x69,
+    0x6f, 0x6e, 0x69, 0x6e, 0x67, 0x5f, 0x69, 0x64, 0x0b, 0x6e, 0x63, 0x6f,
+    0x6d, 0x70, 0x6f, 0x6e, 0x65, 0x6e, 0x74, 0x5f, 0x74, 0x79, 0x70, 0x65,
+    0x66, 0x53, 0x65, 0x6e, 0x73, 0x6f, 0x72, 0x6c, 0x63, 0x6f, 0x6d, 0x70,
+    0x6f, 0x6e, 0x65, 0x6e, 0x74, 0x5f, 0x69, 0x64, 0x02, 0x64, 0x6e, 0x61,
+    0x6d, 0x65, 0x6f, 0x43, 0x61, 0x72, 0x62, 0x6f, 0x6e, 0x20, 0x4d, 0x6f,
+    0x6e, 0x6f, 0x78, 0x69, 0x64, 0x65, 0x6d, 0x61, 0x63, 0x74, 0x69, 0x76,
+    0x65, 0x5f, 0x73, 0x74, 0x61, 0x74, 0x75, 0x73, 0x01, 0x70, 0x6c, 0x61,
+    0x73, 0x74, 0x5f, 0x6d, 0x6f, 0x64, 0x69, 0x66, 0x69, 0x65, 0x64, 0x5f,
+    0x62, 0x79, 0x01, 0x76, 0x6c, 0x61, 0x73, 0x74, 0x5f, 0x6d, 0x6f, 0x64,
+    0x69, 0x66, 0x69, 0x65, 0x64, 0x5f, 0x64, 0x61, 0x74, 0x65, 0x74, 0x69,
+    0x6d, 0x65, 0x73, 0x32, 0x30, 0x32, 0x31, 0x2d, 0x31, 0x30, 0x2d, 0x31,
+    0x31, 0x20, 0x31, 0x38, 0x3a, 0x33, 0x35, 0x3a, 0x34, 0x34, 0x6a, 0x72,
+    0x65, 0x73, 0x70, 0x6f, 0x6e, 0x73, 0x65, 0x5f, 0x31, 0xa8, 0x78, 0x19,
+    0x70, 0x72, 0x6f, 0x76, 0x69, 0x73, 0x69, 0x6f, 0x6e, 0x69, 0x6e, 0x67,
+    0x5f, 0x63, 0x6f, 0x6d, 0x70, 0x6f, 0x6e, 0x65, 0x6e, 0x74, 0x5f, 0x69,
+    0x64, 0x0d, 0x6f, 0x70, 0x72, 0x6f, 0x76, 0x69, 0x73, 0x69, 0x6f, 0x6e,
+    0x69, 0x6e, 0x67, 0x5f, 0x69, 0x64, 0x0b, 0x6e, 0x63, 0x6f, 0x6d, 0x70,
+    0x6f, 0x6e, 0x65, 0x6e, 0x74, 0x5f, 0x74, 0x79, 0x70, 0x65, 0x6f, 0x47,
+    0x72, 0x6f, 0x75, 0x70, 0x20, 0x50, 0x61, 0x72, 0x61, 0x6d, 0x65, 0x74,
+    0x65, 0x72, 0x6c, 0x63, 0x6f, 0x6d, 0x70, 0x6f, 0x6e, 0x65, 0x6e, 0x74,
+    0x5f, 0x69, 0x64, 0x04, 0x64, 0x6e, 0x61, 0x6d, 0x65, 0x61, 0x54, 0x6d,
+    0x61, 0x63, 0x74, 0x69, 0x76, 0x65, 0x5f, 0x73, 0x74, 0x61, 0x74, 0x75,
+    0x73, 0x00, 0x70, 0x6c, 0x61, 0x73, 0x74, 0x5f, 0x6d, 0x6f, 0x64, 0x69,
+    0x66, 0x69, 0x65, 0x64, 0x5f, 0x62, 0x79, 0x02, 0x76, 0x6c, 0x61, 0x73,
+    0x74, 0x5f, 0x6d, 0x6f, 0x64, 0x69, 0x66, 0x69, 0x65, 0x64, 0x5f, 0x64,
+    0x61, 0x74, 0x65, 0x74, 0x69, 0x6d, 0x65, 0x73, 0x32, 0x30, 0x30, 0x30,
+    0x2d, 0x30, 0x32, 0x2d, 0x32, 0x39, 0x20, 0x30, 0x30, 0x3a, 0x30, 0x30,
+    0x3a, 0x30, 0x30};
+
+static ec_dev_prov_row_t prov_rows[2];
+static int on_prov_row(void *ctx, size_t idx, const ec_dev_prov_row_t *row) {
+  (void)ctx;
+  if (idx < 2) {
+    prov_rows[idx] = *row;
+  }
+  return idx == 5 ? -99 : 0;
+}
+
+static bool str_eq(ec_dev_str_t s, const char *c) {
+  return s.ptr != NULL && s.len == strlen(c) && memcmp(s.ptr, c, s.len) == 0;
+}
+
+/* prov_cbor with the first @p from (of its length) replaced by @p to, the
+ * result decoded. */
+static int prov_with(const char *from, const char *to) {
+  static uint8_t doc[sizeof prov_cbor + 16];
+  size_t fl = strlen(from), tl = strlen(to), n = 0;
+  for (size_t i = 0; i < sizeof prov_cbor; i++) {
+    if (fl > 0 && i + fl <= sizeof prov_cbor && memcmp(prov_cbor + i, from, fl) == 0) {
+      memcpy(doc + n, to, tl);
+      n += tl;
+      i += fl - 1;
+      fl = 0;
+    } else {
+      doc[n++] = prov_cbor[i];
+    }
+  }
+  size_t rows;
+  return ec_dev_prov_decode(at_edge(doc, n), n, NULL, NULL, &rows);
+}
+
+static void cbor_prov_decode(void) {
+  size_t n = 9;
+  memset(prov_rows, 0, sizeof prov_rows);
+  DCHECK(ec_dev_prov_decode(prov_cbor, sizeof prov_cbor, on_prov_row, NULL,
+                            &n) == 0);
+  DCHECK(n == 2);
+  const ec_dev_prov_row_t *a = &prov_rows[0], *b = &prov_rows[1];
+  DCHECK(a->provisioning_component_id == 12 && a->provisioning_id == 11);
+  DCHECK(a->component_type == 0 && a->component_id == 2);
+  DCHECK(str_eq(a->name, "Carbon Monoxide") && a->active_status == 1);
+  DCHECK(a->last_modified_by == 1 &&
+         str_eq(a->last_modified, "2021-10-11 18:35:44"));
+  DCHECK(b->provisioning_component_id == 13 && b->provisioning_id == 11);
+  DCHECK(b->component_type == 2 && b->component_id == 4);
+  DCHECK(str_eq(b->name, "T") && b->active_status == 0);
+  DCHECK(b->last_modified_by == 2 &&
+         str_eq(b->last_modified, "2000-02-29 00:00:00"));
+  /* Every truncation is refused, every byte read inside the input; so is
+   * a trailing byte. */
+  bool refused = true;
+  for (size_t cut = 0; cut < sizeof prov_cbor; cut++) {
+    refused = refused && ec_dev_prov_decode(at_edge(prov_cbor, cut), cut,
+                                            NULL, NULL, &n) < 0;
+  }
+  DCHECK(refused && n == 0);
+  static uint8_t more[sizeof prov_cbor + 1];
+  memcpy(more, prov_cbor, sizeof prov_cbor);
+  DCHECK(ec_dev_prov_decode(more, sizeof more, NULL, NULL, &n) == EC_ESYNTAX);
+  /* What the codec reads too: digit strings, a type's number or name in
+   * any case, an active_status past 1 (read as 1), unknown members. */
+  DCHECK(prov_with("\x0c", "\x62" "12") == 0);
+  DCHECK(prov_with("\x66Sensor", "\x66sENSOR") == 0);
+  DCHECK(prov_with("\x66Sensor", "\x61" "2") == 0);
+  DCHECK(prov_with("\x66Sensor", "\x01") == 0);
+  DCHECK(prov_with("status\x01", "status\x07") == 0);
+  DCHECK(prov_with("\x64name", "\x64nome") == EC_EBADDOC); /* name missing */
+  /* What it refuses: every member is required and typed, a type past 2,
+   * a negative number, a digit string of 19 digits, a day that does not
+   * exist, a second 60 that carries into the next day, rows out of
+   * order, responses that are no map, no responses at all. */
+  DCHECK(prov_with("\x66Sensor", "\x03") == EC_EBADDOC);
+  DCHECK(prov_with("\x66Sensor", "\x66Sensar") == EC_EBADDOC);
+  DCHECK(prov_with("\x0c", "\x2b") == EC_EBADDOC);
+  DCHECK(prov_with("\x0c", "\x73" "1234567890123456789") == EC_EBADDOC);
+  DCHECK(prov_with("\x0c", "\x72" "123456789012345678") == 0);
+  DCHECK(prov_with("\x64name\x6f", "\x64name\x0f") == EC_EBADDOC);
+  DCHECK(prov_with("2000-02-29", "2001-02-29") == EC_EBADDOC);
+  DCHECK(prov_with("2000-02-29", "2100-02-29") == EC_EBADDOC);
+  DCHECK(prov_with("2021-10-11", "2021-09-31") == EC_EBADDOC);
+  DCHECK(prov_with("2021-10-11", "2021-13-11") == EC_EBADDOC);
+  DCHECK(prov_with("18:35:44", "23:59:60") == EC_EBADDOC);
+  DCHECK(prov_with("18:35:44", "18:59:60") == 0);
+  DCHECK(prov_with("18:35:44", "24:00:00") == EC_EBADDOC);
+  DCHECK(prov_with("18:35:44", "18:35-44") == EC_EBADDOC);
+  DCHECK(prov_with("response_0", "response_1") == EC_EBADDOC);
+  DCHECK(prov_with("\x6aresponse_1", "\x6bresponse_01") == 0);
+  DCHECK(prov_with("\x69responses\xa2", "\x69responses\x82") == EC_EBADDOC);
+  DCHECK(prov_with("responses", "responsez") == EC_EBADDOC);
+  /* Hostile heads: a map of 2^62 pairs, a text of 2^63 bytes, nesting past
+   * the cap inside an unknown member. */
+  DCHECK(prov_with("\x69responses\xa2",
+                   "\x69responses\xbb\x40\x00\x00\x00\x00\x00\x00\x00") ==
+         EC_ESYNTAX);
+  DCHECK(prov_with("\x64name\x6f",
+                   "\x64name\x7b\x7f\xff\xff\xff\xff\xff\xff\xff") ==
+         EC_ESYNTAX);
+  DCHECK(prov_with("\x64name", "\x61x\x81\x81\x81\x81\x81\x81\x80\x64name") ==
+         EC_ETOOBIG);
+  static const uint8_t none[] = {0xa1, 0x69, 'r', 'e', 's', 'p', 'o',
+                                 'n',  's',  'e', 's', 0xa0};
+  static const uint8_t empty[] = {0xa0};
+  DCHECK(ec_dev_prov_decode(none, sizeof none, NULL, NULL, &n) == 0 && n == 0);
+  DCHECK(ec_dev_prov_decode(empty, 1, NULL, NULL, &n) == EC_EBADDOC);
+  DCHECK(ec_dev_prov_decode(NULL, 0, NULL, NULL, &n) == EC_ESYNTAX);
+}
+
 /* ---- exchanges --------------------------------------------------------- */
 
 /* A transport that records what is sent and draws "random" bytes from a
@@ -982,6 +1128,70 @@ static void req_unobserve(void) {
          ec_dev_unobserve(&dev, 0) == EC_EINVAL);
 }
 
+/* A provisioning read: the route, the query and the token (option 65000,
+ * after every other option), kept through an Echo challenge and in the
+ * follow-up GETs of a block-wise answer. */
+static bool has_token(const ec_coap_msg_t *m, const uint8_t *tok) {
+  const uint8_t *v;
+  size_t len;
+  return ec_coap_opt(m, EC_COAP_OPT_AUTH_TOKEN, 0, &v, &len) == 1 &&
+         len == 32 && memcmp(v, tok, 32) == 0;
+}
+
+static void xchg_prov_get(void) {
+  uint8_t tok[32];
+  for (int i = 0; i < 32; i++) {
+    tok[i] = (uint8_t)(0xA0 + i);
+  }
+  reset(&dev, 7);
+  DCHECK(ec_dev_prov_get(&dev, 11, tok, 31, false, rq, sizeof rq, on_answer,
+                         NULL) == EC_EINVAL);
+  DCHECK(ec_dev_prov_get(&dev, 11, tok, 32, false, rq, 60, on_answer, NULL) ==
+         EC_ENOSPC);
+  int xid = ec_dev_prov_get(&dev, 4294967295u, tok, 32, false, rq, 150,
+                            on_answer, NULL);
+  DCHECK(xid >= 0 && ec_dev_set_body(&dev, xid, body, sizeof body) == 0);
+  ec_coap_msg_t req = last_sent(), fu;
+  const uint8_t *v;
+  size_t len;
+  uint32_t u;
+  DCHECK(req.code == EC_COAP_GET && has_token(&req, tok));
+  DCHECK(ec_coap_opt(&req, EC_COAP_OPT_URI_PATH, 0, &v, &len) == 1 &&
+         len == 2 && memcmp(v, "v1", 2) == 0);
+  DCHECK(ec_coap_opt(&req, EC_COAP_OPT_URI_PATH, 1, &v, &len) == 1 &&
+         len == 28 && memcmp(v, "DeviceProvisioningComponents", 28) == 0);
+  DCHECK(ec_coap_opt(&req, EC_COAP_OPT_URI_QUERY, 0, &v, &len) == 1 &&
+         len == 26 && memcmp(v, "provisioning_id=4294967295", 26) == 0);
+  DCHECK(ec_coap_opt_uint(&req, EC_COAP_OPT_ACCEPT, &u) == 1 && u == 60);
+  DCHECK(ec_coap_opt(&req, EC_COAP_OPT_OBSERVE, 0, &v, &len) == 0);
+  /* 4.01 with Echo: again with the value, before the token. */
+  uint8_t buf[64];
+  ec_coap_build_t b;
+  ec_coap_start(&b, buf, sizeof buf, EC_COAP_ACK, EC_COAP_CODE(4, 1), req.mid,
+                req.token, 4);
+  ec_coap_add(&b, EC_COAP_OPT_ECHO, "\x01\x02\x03", 3);
+  int n = ec_coap_finish(&b);
+  ec_dev_step(&dev, fake_now, buf, n > 0 ? (size_t)n : 0);
+  req = last_sent();
+  DCHECK(got.calls == 0 && req.code == EC_COAP_GET && has_token(&req, tok));
+  DCHECK(ec_coap_opt(&req, EC_COAP_OPT_ECHO, 0, &v, &len) == 1 && len == 3);
+  /* A block-wise answer: each follow-up carries the token too. */
+  uint8_t t4[4];
+  memcpy(t4, req.token, 4);
+  feed_block(EC_COAP_ACK, req.mid, t4, -1, "e1", 0x08, 20, rep, 16);
+  DCHECK(asked_block(t4, &fu) == 1 && has_token(&fu, tok));
+  feed_block(EC_COAP_ACK, fu.mid, fu.token, -1, "e1", 0x10, 0, rep + 16, 4);
+  DCHECK(got.calls == 1 && got.last.result == 0 && got.last.payload_len == 20);
+  /* Smallest id, observed. */
+  DCHECK(ec_dev_prov_get(&dev, 0, tok, 32, true, rq, sizeof rq, on_answer,
+                         NULL) >= 0);
+  req = last_sent();
+  DCHECK(ec_coap_opt(&req, EC_COAP_OPT_OBSERVE, 0, &v, &len) == 1 &&
+         has_token(&req, tok));
+  DCHECK(ec_coap_opt(&req, EC_COAP_OPT_URI_QUERY, 0, &v, &len) == 1 &&
+         len == 17 && memcmp(v, "provisioning_id=0", 17) == 0);
+}
+
 const ec_dev_case_t ec_dev_cases[] = {
     {coap_roundtrip, "coap_roundtrip"},
     {coap_every_prefix, "coap_every_prefix"},
@@ -991,6 +1201,7 @@ const ec_dev_case_t ec_dev_cases[] = {
     {cbor_hostile, "cbor_hostile"},
     {cbor_problem, "cbor_problem"},
     {cbor_message_page, "cbor_message_page"},
+    {cbor_prov_decode, "cbor_prov_decode"},
     {xchg_retransmit_timing, "xchg_retransmit_timing"},
     {xchg_piggybacked_and_separate, "xchg_piggybacked_and_separate"},
     {xchg_observe, "xchg_observe"},
@@ -1004,5 +1215,6 @@ const ec_dev_case_t ec_dev_cases[] = {
     {req_block1_then_block2, "req_block1_then_block2"},
     {req_echo, "req_echo"},
     {req_unobserve, "req_unobserve"},
+    {xchg_prov_get, "xchg_prov_get"},
 };
 const size_t ec_dev_n_cases = sizeof ec_dev_cases / sizeof ec_dev_cases[0];

@@ -10,26 +10,10 @@ static void emit(ec__cbw_t *w, const void *p, size_t n) {
   w->len += n;
 }
 
-void ec__cbw_head(ec__cbw_t *w, uint8_t major, uint64_t v) {
-  uint8_t h[9];
-  size_t n;
-  h[0] = (uint8_t)(major << 5);
-  if (v < 24) {
-    h[0] |= (uint8_t)v;
-    n = 0;
-  } else if (v <= 0xFF) {
-    h[0] |= 24;
-    n = 1;
-  } else if (v <= 0xFFFF) {
-    h[0] |= 25;
-    n = 2;
-  } else if (v <= 0xFFFFFFFFu) {
-    h[0] |= 26;
-    n = 4;
-  } else {
-    h[0] |= 27;
-    n = 8;
-  }
+void ec__cbw_head(ec__cbw_t *w, uint8_t major, uint32_t v) {
+  uint8_t h[5];
+  size_t n = v < 24 ? 0 : v <= 0xFF ? 1 : v <= 0xFFFF ? 2 : 4;
+  h[0] = (uint8_t)(major << 5 | (n == 0 ? v : 24 + (n >> 1)));
   for (size_t i = 0; i < n; i++) {
     h[n - i] = (uint8_t)(v >> (8 * i));
   }
@@ -72,7 +56,7 @@ bool ec__same(const void *a, const void *b, size_t n) {
 
 void ec__cbw_text(ec__cbw_t *w, const char *s) {
   size_t n = ec__len(s);
-  ec__cbw_head(w, 3, n);
+  ec__cbw_head(w, 3, (uint32_t)n);
   emit(w, s, n);
 }
 

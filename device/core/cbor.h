@@ -13,8 +13,9 @@ typedef struct {
   size_t len;
 } ec__cbw_t;
 
-/* A head of @p major (0..7) with argument @p v, in its shortest form. */
-void ec__cbw_head(ec__cbw_t *w, uint8_t major, uint64_t v);
+/* A head of @p major (0..7) with argument @p v, in its shortest form (what
+ * a device writes fits 32 bits). */
+void ec__cbw_head(ec__cbw_t *w, uint8_t major, uint32_t v);
 /* A definite-length text string. */
 void ec__cbw_text(ec__cbw_t *w, const char *s);
 
@@ -40,27 +41,43 @@ int ec__cbr_int(ec__cbr_t *r, int64_t *v);
  * more levels. */
 int ec__cbr_skip(ec__cbr_t *r, int depth);
 
-/* The map walk all decoders share (device/core/docs.c): enter the map
- * (EC_EBADDOC when the member is of another type, EC_ESYNTAX at the end of
- * input), and for each key found in @p names (NULL-terminated) or, for
- * integer keys, in @p ikeys (may be NULL) call @p fn with its index;
- * unknown members are skipped, a known one given twice is refused as the
- * codec refuses duplicate keys. *seen gets a bit per index found. */
-typedef int (*ec__member_fn)(ec__cbr_t *r, int f, void *ctx, int depth);
-int ec__cbr_members(ec__cbr_t *r, const char *const *names,
-                    const int16_t *ikeys, ec__member_fn fn, void *ctx,
-                    int depth, unsigned *seen);
+/* The map walk all decoders share (device/core/docs.c), driven by a table
+ * of the members a document knows, ended by a NULL name: each member's
+ * name (and, for problem details, its integer key; 0 for none), what its
+ * value is, and where in the output struct it goes. The walk enters the
+ * map (EC_EBADDOC when the member is of another type, EC_ESYNTAX at the end
+ * of input), reads known members of the simple kinds itself and calls
+ * @p fn with the member's index for EC__M_FN ones; unknown members are
+ * skipped, a known one given twice is refused as the codec refuses
+ * duplicate keys. *seen gets a bit per index found. */
+enum {
+  EC__M_FN = 0,   /* read by the document's own function */
+  EC__M_TEXT,     /* an ec_dev_str_t */
+  EC__M_NONEMPTY, /* an ec_dev_str_t, not "" */
+  EC__M_STATE,    /* an ec_dev_state_t, from its name */
+  EC__M_NUM       /* an int64_t: an integer >= 0, or 1 to 18 decimal digits */
+};
+typedef struct {
+  const char *name;
+  int16_t ikey;
+  uint8_t kind;
+  uint8_t off;
+} ec__member_t;
+typedef int (*ec__member_fn)(ec__cbr_t *r, int f, void *out, int depth);
+int ec__cbr_map(ec__cbr_t *r, const ec__member_t *m, ec__member_fn fn,
+                void *out, int depth, unsigned *seen);
 /* Enter an array member: EC_EBADDOC when it is of another type, EC_ETOOBIG
  * when @p depth (levels still allowed) is used up; *n its elements. */
 int ec__cbr_member_array(ec__cbr_t *r, int depth, size_t *n);
 /* A member's text value; another type is a mistyped member (4.00 in the
  * codec), not a syntax error. */
 int ec__cbr_member_text(ec__cbr_t *r, ec_dev_str_t *s);
-/* The checks every decoder makes on its input as a whole, then @p r over
- * it; and at the end, that nothing follows the document. */
-int ec__cbr_start(const uint8_t *buf, size_t len, const void *out,
-                  ec__cbr_t *r);
-int ec__cbr_done(const ec__cbr_t *r, int rc);
+/* A whole document: the checks every decoder makes on its input, the map
+ * walk over it from the top (EC_ESYNTAX when it is no map), that nothing
+ * follows it, and that the members of the mask @p required (bits as
+ * *seen) are there (EC_EBADDOC). */
+int ec__cbr_doc(const uint8_t *buf, size_t len, const ec__member_t *m,
+                ec__member_fn fn, void *out, unsigned required);
 
 /* A report's Request-Id (API.md, "Request-Id"), 12 bytes (the server takes
  * 8 to 16): random from ec_dev_report(); from the outbox 8 random and the
@@ -80,5 +97,7 @@ size_t ec__len(const char *s);
 void ec__copy(void *dst, const void *src, size_t n);
 void ec__zero(void *dst, size_t n);
 bool ec__same(const void *a, const void *b, size_t n);
+/* @p alen bytes of @p a equal NUL-terminated @p b, ASCII case ignored. */
+bool ec__ieq(const char *a, size_t alen, const char *b);
 
 #endif /* EDGECOAP_DEVICE_CBOR_H */

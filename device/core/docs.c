@@ -11,7 +11,7 @@ static char lower(char c) {
 }
 
 /* ASCII-only on purpose, as the codec's ec_ascii_ieq(): no locale. */
-static bool ieq(const char *a, size_t alen, const char *b) {
+bool ec__ieq(const char *a, size_t alen, const char *b) {
   for (size_t i = 0; i < alen; i++) {
     if (b[i] == '\0' || lower(a[i]) != lower(b[i])) {
       return false;
@@ -26,7 +26,7 @@ static bool eq(ec_dev_str_t s, const char *b) {
 
 int ec_dev_state_parse(const char *s, size_t len) {
   for (int i = 0; i < EC_DEV_STATE_COUNT; i++) {
-    if (ieq(s, len, state_names[i])) {
+    if (ec__ieq(s, len, state_names[i])) {
       return i;
     }
   }
@@ -50,78 +50,118 @@ static bool uuid_ok(const char *s, size_t len) {
 /* ---- encoding ---------------------------------------------------------- */
 
 /* The codec builds a tree and writes its members in insertion order with
- * definite lengths and the shortest heads; these writers follow the same
- * order so that both give the same bytes. */
-static int put_error(ec__cbw_t *w, const ec_dev_error_t *e) {
-  if (e->message == NULL) {
-    return EC_EINVAL;
-  }
-  ec__cbw_text(w, "error");
-  ec__cbw_head(w, 5, e->source != NULL ? 3 : 2);
-  ec__cbw_text(w, "code");
-  ec__cbw_text(w, e->code);
-  ec__cbw_text(w, "message");
-  ec__cbw_text(w, e->message);
-  if (e->source != NULL) {
-    ec__cbw_text(w, "source");
-    ec__cbw_text(w, e->source);
-  }
-  return 0;
-}
+ * definite lengths and the shortest heads. The encoder writes each map from
+ * a table in the same order: its keys, each member's kind, and where in the
+ * caller's struct its value is, so one loop writes every map of the report.
+ * The keys are the decoder's too. */
+enum {
+  E_TEXT,     /* const char *, required */
+  E_NONEMPTY, /* const char *, required and not "" */
+  E_OPTIONAL, /* const char *, left out when NULL */
+  E_KIND,     /* const char *, "DeploymentStatus" when NULL */
+  E_UINT,     /* uint32_t, left out when 0 */
+  E_STATE,    /* ec_dev_state_t */
+  E_ERROR,    /* ec_dev_error_t, left out when its code is NULL */
+  E_STATUS,   /* {state, error} of the report */
+  E_COMPONENTS
+};
 
-static int put_state(ec__cbw_t *w, ec_dev_state_t s, const ec_dev_error_t *e) {
-  if ((unsigned)s >= EC_DEV_STATE_COUNT) {
-    return EC_EINVAL;
+static const char *const status_keys[] = {
+    "apiVersion", "kind",   "deploymentId", "deviceId",
+    "adoptedManifestVersion", "status", "components", NULL};
+/* A component's members; a status has the last two. */
+static const char *const entry_keys[] = {"name", "state", "error", NULL};
+static const char *const error_keys[] = {"code", "message", "source", NULL};
+
+typedef struct {
+  const char *const *keys;
+  uint8_t kind[7];
+  uint8_t off[7];
+} map_t;
+
+#define OFF(t, m) ((uint8_t)offsetof(t, m))
+static const map_t status_map = {
+    status_keys,
+    {E_NONEMPTY, E_KIND, E_TEXT, E_OPTIONAL, E_UINT, E_STATUS, E_COMPONENTS},
+    {OFF(ec_dev_status_t, api_version), OFF(ec_dev_status_t, kind),
+     OFF(ec_dev_status_t, deployment_id), OFF(ec_dev_status_t, device_id),
+     OFF(ec_dev_status_t, adopted_manifest_version),
+     OFF(ec_dev_status_t, state)}};
+static const map_t entry_map = {
+    entry_keys,
+    {E_NONEMPTY, E_STATE, E_ERROR},
+    {OFF(ec_dev_component_t, name), OFF(ec_dev_component_t, state),
+     OFF(ec_dev_component_t, error)}};
+/* The status's {state, error}, in the report's struct. */
+static const map_t state_map = {
+    entry_keys + 1,
+    {E_STATE, E_ERROR},
+    {OFF(ec_dev_status_t, state), OFF(ec_dev_status_t, error)}};
+static const map_t error_map = {
+    error_keys,
+    {E_TEXT, E_TEXT, E_OPTIONAL},
+    {OFF(ec_dev_error_t, code), OFF(ec_dev_error_t, message),
+     OFF(ec_dev_error_t, source)}};
+
+/* Each map has fewer than 24 members, so its head is one byte, written
+ * first and given its count at the end. */
+static int put_map(ec__cbw_t *w, const map_t *m, const void *at) {
+  const uint8_t *base = at;
+  size_t head = w->len;
+  unsigned n = 0;
+  int rc = 0;
+  ec__cbw_head(w, 5, 0);
+  for (int i = 0; m->keys[i] != NULL && rc == 0; i++) {
+    const void *v = base + m->off[i];
+    const char *s = *(const char *const *)v;
+    uint8_t kind = m->kind[i];
+    uint32_t u = *(const uint32_t *)v;
+    if ((kind == E_OPTIONAL && s == NULL) || (kind == E_UINT && u == 0) ||
+        (kind == E_ERROR && ((const ec_dev_error_t *)v)->code == NULL)) {
+      continue;
+    }
+    n++;
+    ec__cbw_text(w, m->keys[i]);
+    if (kind == E_KIND && s == NULL) {
+      s = "DeploymentStatus";
+    } else if (kind == E_STATE) {
+      s = u < EC_DEV_STATE_COUNT ? state_names[u] : NULL;
+    } else if (kind == E_UINT) {
+      ec__cbw_head(w, 0, u);
+      continue;
+    } else if (kind >= E_ERROR) {
+      const ec_dev_status_t *st = at;
+      size_t k = kind == E_COMPONENTS ? st->n_components : 0;
+      if (kind == E_COMPONENTS) {
+        ec__cbw_head(w, 4, (uint32_t)k);
+      } else {
+        rc = kind == E_ERROR ? put_map(w, &error_map, v)
+                             : put_map(w, &state_map, at);
+      }
+      for (size_t j = 0; j < k && rc == 0; j++) {
+        rc = put_map(w, &entry_map, &st->components[j]);
+      }
+      continue;
+    }
+    if (s == NULL || (kind == E_NONEMPTY && s[0] == '\0')) {
+      return EC_EINVAL;
+    }
+    ec__cbw_text(w, s);
   }
-  ec__cbw_head(w, 5, e->code != NULL ? 2 : 1);
-  ec__cbw_text(w, "state");
-  ec__cbw_text(w, state_names[s]);
-  return e->code != NULL ? put_error(w, e) : 0;
+  if (w->buf != NULL && head < w->cap) {
+    w->buf[head] = (uint8_t)(0xa0 | n);
+  }
+  return rc;
 }
 
 int ec_dev_status_encode(const ec_dev_status_t *st, uint8_t *buf, size_t cap) {
-  if (st == NULL || (buf == NULL && cap != 0) || st->api_version == NULL ||
-      st->api_version[0] == '\0' || st->deployment_id == NULL ||
+  if (st == NULL || (buf == NULL && cap != 0) || st->deployment_id == NULL ||
       !uuid_ok(st->deployment_id, ec__len(st->deployment_id)) ||
       (st->components == NULL && st->n_components > 0)) {
     return EC_EINVAL;
   }
   ec__cbw_t w = {buf, cap, 0};
-  ec__cbw_head(&w, 5,
-               5 + (st->device_id != NULL) + (st->adopted_manifest_version > 0));
-  ec__cbw_text(&w, "apiVersion");
-  ec__cbw_text(&w, st->api_version);
-  ec__cbw_text(&w, "kind");
-  ec__cbw_text(&w, st->kind != NULL ? st->kind : "DeploymentStatus");
-  ec__cbw_text(&w, "deploymentId");
-  ec__cbw_text(&w, st->deployment_id);
-  if (st->device_id != NULL) {
-    ec__cbw_text(&w, "deviceId");
-    ec__cbw_text(&w, st->device_id);
-  }
-  if (st->adopted_manifest_version > 0) {
-    ec__cbw_text(&w, "adoptedManifestVersion");
-    ec__cbw_head(&w, 0, st->adopted_manifest_version);
-  }
-  ec__cbw_text(&w, "status");
-  int rc = put_state(&w, st->state, &st->error);
-  ec__cbw_text(&w, "components");
-  ec__cbw_head(&w, 4, st->n_components);
-  for (size_t i = 0; i < st->n_components && rc == 0; i++) {
-    const ec_dev_component_t *c = &st->components[i];
-    if (c->name == NULL || c->name[0] == '\0' ||
-        (unsigned)c->state >= EC_DEV_STATE_COUNT) {
-      return EC_EINVAL;
-    }
-    ec__cbw_head(&w, 5, c->error.code != NULL ? 3 : 2);
-    ec__cbw_text(&w, "name");
-    ec__cbw_text(&w, c->name);
-    ec__cbw_text(&w, "state");
-    ec__cbw_text(&w, state_names[c->state]);
-    if (c->error.code != NULL) {
-      rc = put_error(&w, &c->error);
-    }
-  }
+  int rc = put_map(&w, &status_map, st);
   if (rc < 0) {
     return rc;
   }
@@ -130,14 +170,47 @@ int ec_dev_status_encode(const ec_dev_status_t *st, uint8_t *buf, size_t cap) {
 
 /* ---- decoding ---------------------------------------------------------- */
 
+static int read_state(ec__cbr_t *r, ec_dev_state_t *out) {
+  ec_dev_str_t s;
+  int rc = ec__cbr_member_text(r, &s);
+  if (rc < 0 || (rc = ec_dev_state_parse(s.ptr, s.len)) < 0) {
+    return rc;
+  }
+  *out = (ec_dev_state_t)rc;
+  return 0;
+}
+
+/* An integer >= 0, or a string of 1 to 18 decimal digits, as the codec
+ * reads the numbers of provisioning answers. */
+static int read_num(ec__cbr_t *r, int64_t *v) {
+  int t = ec__cbr_peek(r);
+  if (t == 0) {
+    return ec__cbr_int(r, v);
+  }
+  ec_dev_str_t s;
+  int rc = t == 3 ? ec__cbr_text(r, &s) : EC_EBADDOC;
+  if (rc < 0) {
+    return rc;
+  }
+  int64_t x = 0;
+  for (size_t i = 0; i < s.len; i++) {
+    if (s.ptr[i] < '0' || s.ptr[i] > '9') {
+      return EC_EBADDOC;
+    }
+    x = x * 10 + (s.ptr[i] - '0');
+  }
+  *v = x;
+  return s.len == 0 || s.len > 18 ? EC_EBADDOC : 0;
+}
+
 /* The map walk (cbor.h). */
-int ec__cbr_members(ec__cbr_t *r, const char *const *names,
-                    const int16_t *ikeys, ec__member_fn fn, void *ctx,
-                    int depth, unsigned *seen) {
+int ec__cbr_map(ec__cbr_t *r, const ec__member_t *m, ec__member_fn fn,
+                void *out, int depth, unsigned *seen) {
   size_t n = 0;
+  int t = ec__cbr_peek(r);
   *seen = 0;
-  if (ec__cbr_peek(r) != 5) {
-    return ec__cbr_peek(r) < 0 ? EC_ESYNTAX : EC_EBADDOC;
+  if (t != 5) {
+    return t < 0 ? EC_ESYNTAX : EC_EBADDOC;
   }
   if (depth <= 0) {
     return EC_ETOOBIG;
@@ -146,12 +219,12 @@ int ec__cbr_members(ec__cbr_t *r, const char *const *names,
   for (size_t i = 0; i < n && rc == 0; i++) {
     ec_dev_str_t k = {NULL, 0};
     int64_t ik = 0;
-    int t = ec__cbr_peek(r);
     int f = -1;
+    t = ec__cbr_peek(r);
     rc = t == 3 ? ec__cbr_text(r, &k) : t == 0 || t == 1 ? ec__cbr_int(r, &ik)
                                                          : EC_ESYNTAX;
-    for (int j = 0; rc == 0 && names[j] != NULL; j++) {
-      if (k.ptr != NULL ? eq(k, names[j]) : ikeys != NULL && ik == ikeys[j]) {
+    for (int j = 0; rc == 0 && m[j].name != NULL; j++) {
+      if (k.ptr != NULL ? eq(k, m[j].name) : m[j].ikey != 0 && ik == m[j].ikey) {
         f = j;
       }
     }
@@ -160,11 +233,30 @@ int ec__cbr_members(ec__cbr_t *r, const char *const *names,
     }
     if (f < 0) {
       rc = ec__cbr_skip(r, depth - 1);
-    } else if ((*seen & (1u << f)) != 0) {
-      rc = EC_ESYNTAX;
-    } else {
-      *seen |= 1u << f;
-      rc = fn(r, f, ctx, depth - 1);
+      continue;
+    }
+    if ((*seen & (1u << f)) != 0) {
+      return EC_ESYNTAX;
+    }
+    *seen |= 1u << f;
+    void *dst = (uint8_t *)out + m[f].off;
+    switch (m[f].kind) {
+    case EC__M_TEXT:
+    case EC__M_NONEMPTY:
+      rc = ec__cbr_member_text(r, dst);
+      if (rc == 0 && m[f].kind == EC__M_NONEMPTY &&
+          ((ec_dev_str_t *)dst)->len == 0) {
+        rc = EC_EBADDOC;
+      }
+      break;
+    case EC__M_STATE:
+      rc = read_state(r, dst);
+      break;
+    case EC__M_NUM:
+      rc = read_num(r, dst);
+      break;
+    default:
+      rc = fn(r, f, out, depth - 1);
     }
   }
   return rc;
@@ -182,42 +274,32 @@ int ec__cbr_member_text(ec__cbr_t *r, ec_dev_str_t *s) {
   return ec__cbr_peek(r) == 3 ? ec__cbr_text(r, s) : EC_EBADDOC;
 }
 
-static int read_state(ec__cbr_t *r, ec_dev_state_t *out) {
-  ec_dev_str_t s;
-  int rc = ec__cbr_member_text(r, &s);
-  if (rc < 0 || (rc = ec_dev_state_parse(s.ptr, s.len)) < 0) {
-    return rc;
+int ec__cbr_doc(const uint8_t *buf, size_t len, const ec__member_t *m,
+                ec__member_fn fn, void *out, unsigned required) {
+  unsigned seen;
+  if (out == NULL || (buf == NULL && len > 0)) {
+    return EC_EINVAL;
   }
-  *out = (ec_dev_state_t)rc;
-  return 0;
-}
-
-static int error_member(ec__cbr_t *r, int f, void *ctx, int depth) {
-  (void)depth;
-  return ec__cbr_member_text(r, &((ec_dev_str_t *)ctx)[f]);
+  if (buf == NULL || len == 0 || buf[0] >> 5 != 5) {
+    return EC_ESYNTAX; /* an empty body, or no map, is no document */
+  }
+  ec__cbr_t r = {buf, buf + len};
+  int rc = ec__cbr_map(&r, m, fn, out, EC_DEV_MAX_DEPTH, &seen);
+  if (rc == 0 && r.p != r.end) {
+    return EC_ESYNTAX;
+  }
+  return rc == 0 && (seen & required) != required ? EC_EBADDOC : rc;
 }
 
 /* {"code", "message", "source"?}: an error whose present fields are all
  * empty is no error; a real one needs code and message (the codec's rule). */
-static int read_error(ec__cbr_t *r, ec_dev_str_t *code, ec_dev_str_t *msg,
-                      int depth) {
-  static const char *const names[] = {"code", "message", "source", NULL};
-  ec_dev_str_t v[3];
-  unsigned seen;
-  ec__zero(v, sizeof v);
-  int rc = ec__cbr_members(r, names, NULL, error_member, v, depth, &seen);
-  if (rc < 0 || (v[0].len == 0 && v[1].len == 0 && v[2].len == 0)) {
-    return rc;
-  }
-  if (v[0].ptr == NULL || v[1].ptr == NULL) {
-    return EC_EBADDOC;
-  }
-  *code = v[0];
-  *msg = v[1];
-  return 0;
-}
+static const ec__member_t error_members[] = {
+    {"code", 0, EC__M_TEXT, 0},
+    {"message", 0, EC__M_TEXT, sizeof(ec_dev_str_t)},
+    {"source", 0, EC__M_TEXT, 2 * sizeof(ec_dev_str_t)},
+    {NULL, 0, 0, 0}};
 
-/* A status or a component: {"state", "error"?, "name" (components)}. */
+/* A status or a component: {"name" (components), "state", "error"?}. */
 typedef struct {
   ec_dev_str_t name;
   ec_dev_state_t state;
@@ -225,136 +307,116 @@ typedef struct {
   ec_dev_str_t emsg;
 } entry_t;
 
-static int entry_member(ec__cbr_t *r, int f, void *ctx, int depth) {
-  entry_t *e = ctx;
-  switch (f) {
-  case 0:
-    return read_state(r, &e->state);
-  case 1:
-    return read_error(r, &e->ecode, &e->emsg, depth);
-  default: {
-    int rc = ec__cbr_member_text(r, &e->name);
-    return rc == 0 && e->name.len == 0 ? EC_EBADDOC : rc;
+static int entry_member(ec__cbr_t *r, int f, void *out, int depth) {
+  entry_t *e = out;
+  ec_dev_str_t v[3];
+  unsigned seen;
+  (void)f;
+  ec__zero(v, sizeof v);
+  int rc = ec__cbr_map(r, error_members, NULL, v, depth, &seen);
+  if (rc < 0 || (v[0].len == 0 && v[1].len == 0 && v[2].len == 0)) {
+    return rc;
   }
+  if (v[0].ptr == NULL || v[1].ptr == NULL) {
+    return EC_EBADDOC;
   }
+  e->ecode = v[0];
+  e->emsg = v[1];
+  return 0;
 }
 
+static const ec__member_t entry_members[] = {
+    {"name", 0, EC__M_NONEMPTY, offsetof(entry_t, name)},
+    {"state", 0, EC__M_STATE, offsetof(entry_t, state)},
+    {"error", 0, EC__M_FN, 0},
+    {NULL, 0, 0, 0}};
+
+/* A component (name and state required) or, from "state" on, a status
+ * (state required). */
 static int read_entry(ec__cbr_t *r, bool component, entry_t *e, int depth) {
-  static const char *const status_names[] = {"state", "error", NULL};
-  static const char *const comp_names[] = {"state", "error", "name", NULL};
   unsigned seen;
   ec__zero(e, sizeof *e);
-  int rc = ec__cbr_members(r, component ? comp_names : status_names, NULL,
-                       entry_member, e, depth, &seen);
-  unsigned need = component ? 5u : 1u;
+  int rc = ec__cbr_map(r, entry_members + !component, entry_member, e, depth,
+                       &seen);
+  unsigned need = component ? 3u : 1u;
   return rc == 0 && (seen & need) != need ? EC_EBADDOC : rc;
 }
 
 enum { F_API, F_KIND, F_DEPLOYMENT, F_DEVICE, F_AMV, F_STATUS, F_COMPONENTS };
 
 typedef struct {
-  ec_dev_status_view_t *out;
+  ec_dev_status_view_t v; /* first: the walk's offsets are the view's */
   ec_dev_component_fn fn;
   void *ctx;
 } status_ctx_t;
 
-static int read_components(ec__cbr_t *r, status_ctx_t *c, int depth) {
-  size_t n;
-  int rc = ec__cbr_member_array(r, depth, &n);
-  for (size_t i = 0; i < n && rc == 0; i++) {
-    entry_t e;
-    rc = read_entry(r, true, &e, depth - 1);
-    if (rc == 0 && c->fn != NULL) {
-      rc = c->fn(c->ctx, i, e.name, e.state);
-    }
-  }
-  c->out->n_components = n;
-  return rc;
-}
-
-static int status_member(ec__cbr_t *r, int f, void *ctx, int depth) {
-  status_ctx_t *c = ctx;
-  ec_dev_status_view_t *out = c->out;
+static int status_member(ec__cbr_t *r, int f, void *out, int depth) {
+  status_ctx_t *c = out;
+  entry_t e;
   int64_t v;
+  size_t n;
   int rc;
-  switch (f) {
-  case F_AMV:
+  if (f == F_AMV) {
     if (ec__cbr_peek(r) > 1) {
       return EC_EBADDOC;
     }
     if ((rc = ec__cbr_int(r, &v)) < 0) {
       return rc;
     }
-    out->adopted_manifest_version = (uint64_t)v;
+    c->v.adopted_manifest_version = (uint64_t)v;
     return v < 1 ? EC_EBADDOC : 0;
-  case F_STATUS: {
-    entry_t e;
+  }
+  if (f == F_STATUS) {
     rc = read_entry(r, false, &e, depth);
-    out->state = e.state;
-    out->error_code = e.ecode;
-    out->error_message = e.emsg;
+    c->v.state = e.state;
+    c->v.error_code = e.ecode;
+    c->v.error_message = e.emsg;
     return rc;
   }
-  case F_COMPONENTS:
-    return read_components(r, c, depth);
-  default: {
-    ec_dev_str_t *s = f == F_API          ? &out->api_version
-                      : f == F_KIND       ? &out->kind
-                      : f == F_DEPLOYMENT ? &out->deployment_id
-                                          : &out->device_id;
-    return ec__cbr_member_text(r, s);
+  rc = ec__cbr_member_array(r, depth, &n);
+  for (size_t i = 0; i < n && rc == 0; i++) {
+    rc = read_entry(r, true, &e, depth - 1);
+    if (rc == 0 && c->fn != NULL) {
+      rc = c->fn(c->ctx, i, e.name, e.state);
+    }
   }
-  }
+  c->v.n_components = n;
+  return rc;
 }
 
-int ec__cbr_start(const uint8_t *buf, size_t len, const void *out,
-                  ec__cbr_t *r) {
-  if (out == NULL || (buf == NULL && len > 0)) {
-    return EC_EINVAL;
-  }
-  if (buf == NULL) {
-    return EC_ESYNTAX; /* an empty body is no document */
-  }
-  r->p = buf;
-  r->end = buf + len;
-  return 0;
-}
-
-int ec__cbr_done(const ec__cbr_t *r, int rc) {
-  return rc == 0 && r->p != r->end ? EC_ESYNTAX : rc;
-}
+#define VIEW(m) offsetof(ec_dev_status_view_t, m)
+static const ec__member_t status_members[] = {
+    {"apiVersion", 0, EC__M_TEXT, VIEW(api_version)},
+    {"kind", 0, EC__M_TEXT, VIEW(kind)},
+    {"deploymentId", 0, EC__M_TEXT, VIEW(deployment_id)},
+    {"deviceId", 0, EC__M_NONEMPTY, VIEW(device_id)},
+    {"adoptedManifestVersion", 0, EC__M_FN, 0},
+    {"status", 0, EC__M_FN, 0},
+    {"components", 0, EC__M_FN, 0},
+    {NULL, 0, 0, 0}};
 
 int ec_dev_status_decode(const uint8_t *buf, size_t len,
                          ec_dev_status_view_t *out, ec_dev_component_fn fn,
                          void *ctx) {
-  static const char *const names[] = {
-      "apiVersion", "kind",   "deploymentId", "deviceId",
-      "adoptedManifestVersion", "status", "components", NULL};
-  ec__cbr_t r;
-  int rc = ec__cbr_start(buf, len, out, &r);
-  if (rc < 0) {
-    return rc;
+  status_ctx_t c;
+  if (out == NULL) {
+    return EC_EINVAL;
   }
-  ec__zero(out, sizeof *out);
-  status_ctx_t c = {out, fn, ctx};
-  unsigned seen;
-  if (ec__cbr_peek(&r) != 5) {
-    return EC_ESYNTAX;
-  }
-  if ((rc = ec__cbr_done(&r, ec__cbr_members(&r, names, NULL, status_member, &c,
-                                 EC_DEV_MAX_DEPTH, &seen))) < 0) {
-    return rc;
-  }
-  const unsigned required = 1u << F_API | 1u << F_KIND | 1u << F_DEPLOYMENT |
-                            1u << F_STATUS | 1u << F_COMPONENTS;
-  if ((seen & required) != required || out->api_version.len == 0 ||
-      !(eq(out->kind, "DeploymentStatus") ||
-        eq(out->kind, "DeploymentStatusManifest")) ||
-      !uuid_ok(out->deployment_id.ptr, out->deployment_id.len) ||
-      ((seen >> F_DEVICE) & 1 && out->device_id.len == 0)) {
+  ec__zero(&c, sizeof c);
+  c.fn = fn;
+  c.ctx = ctx;
+  int rc = ec__cbr_doc(buf, len, status_members, status_member, &c,
+                       1u << F_API | 1u << F_KIND | 1u << F_DEPLOYMENT |
+                           1u << F_STATUS | 1u << F_COMPONENTS);
+  ec__copy(out, &c.v, sizeof *out);
+  if (rc == 0 &&
+      (out->api_version.len == 0 ||
+       !(eq(out->kind, "DeploymentStatus") ||
+         eq(out->kind, "DeploymentStatusManifest")) ||
+       !uuid_ok(out->deployment_id.ptr, out->deployment_id.len))) {
     return EC_EBADDOC;
   }
-  return 0;
+  return rc;
 }
 
 /* "4.22" -> 150, as the codec reads the JSON spelling. */
@@ -368,15 +430,14 @@ static int dotted(ec_dev_str_t s) {
   return dd > 31 ? EC_EBADDOC : (p[0] - '0') * 32 + dd;
 }
 
-static int problem_member(ec__cbr_t *r, int f, void *ctx, int depth) {
-  ec_dev_problem_t *p = ctx;
-  (void)depth;
-  if (f != 2) {
-    return ec__cbr_member_text(r, f == 0 ? &p->title : f == 1 ? &p->detail : &p->field);
-  }
+/* response-code: an integer 0..255 or the dotted spelling. */
+static int problem_member(ec__cbr_t *r, int f, void *out, int depth) {
+  ec_dev_problem_t *p = out;
   ec_dev_str_t t;
   int64_t v;
   int rc;
+  (void)f;
+  (void)depth;
   if (ec__cbr_peek(r) == 3) {
     if ((rc = ec__cbr_text(r, &t)) < 0 || (rc = dotted(t)) < 0) {
       return rc;
@@ -397,21 +458,18 @@ static int problem_member(ec__cbr_t *r, int f, void *ctx, int depth) {
   return 0;
 }
 
+#define PROBLEM(m) offsetof(ec_dev_problem_t, m)
+static const ec__member_t problem_members[] = {
+    {"title", -1, EC__M_TEXT, PROBLEM(title)},
+    {"detail", -2, EC__M_TEXT, PROBLEM(detail)},
+    {"response-code", -4, EC__M_FN, 0},
+    {"field", -256, EC__M_TEXT, PROBLEM(field)},
+    {NULL, 0, 0, 0}};
+
 int ec_dev_problem_decode(const uint8_t *buf, size_t len,
                           ec_dev_problem_t *out) {
-  static const char *const names[] = {"title", "detail", "response-code",
-                                      "field", NULL};
-  static const int16_t keys[] = {-1, -2, -4, -256};
-  ec__cbr_t r;
-  unsigned seen;
-  int rc = ec__cbr_start(buf, len, out, &r);
-  if (rc < 0) {
-    return rc;
+  if (out != NULL) {
+    ec__zero(out, sizeof *out);
   }
-  ec__zero(out, sizeof *out);
-  if (ec__cbr_peek(&r) != 5) {
-    return EC_ESYNTAX;
-  }
-  return ec__cbr_done(&r, ec__cbr_members(&r, names, keys, problem_member, out,
-                              EC_DEV_MAX_DEPTH, &seen));
+  return ec__cbr_doc(buf, len, problem_members, problem_member, out, 0);
 }

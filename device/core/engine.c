@@ -3,7 +3,6 @@
 
 #include "engine.h"
 
-
 /* A notification older than this is no longer compared by sequence number
  * (RFC 7641 section 3.4). */
 #define FRESH_MS 128000u
@@ -42,17 +41,6 @@ static void send_empty(ec_dev_t *dev, uint8_t type, uint16_t mid) {
   (void)send_dgram(dev, h, sizeof h);
 }
 
-/* Send the exchange's datagram as a fresh confirmable transmission: the
- * first timeout is random in [ACK_TIMEOUT, ACK_TIMEOUT * 1.5] (section 4.8). */
-int ec__dev_transmit(ec_dev_t *dev, ec__dev_xchg_t *x, uint32_t now) {
-  x->state = X_WAIT_ACK;
-  x->retries = 0;
-  x->timeout =
-      EC_DEV_ACK_TIMEOUT_MS + rnd32(dev) % (EC_DEV_ACK_TIMEOUT_MS / 2 + 1);
-  x->deadline = now + x->timeout;
-  return send_dgram(dev, x->buf, x->len);
-}
-
 /* Free the exchange, then run its callback: the callback may start another
  * exchange in the same slot. */
 static void finish(ec_dev_t *dev, ec__dev_xchg_t *x, ec_dev_answer_t *a) {
@@ -71,6 +59,53 @@ static void fail(ec_dev_t *dev, ec__dev_xchg_t *x, int result) {
   a.result = result;
   a.content_format = -1;
   finish(dev, x, &a);
+}
+
+/* Rebuild the request from its header and options up to Accept (the
+ * observation's own token again), for options to be added after them. */
+static void again(ec__dev_xchg_t *x, ec_coap_build_t *b) {
+  x->buf[7] = x->token[3];
+  *b = (ec_coap_build_t){x->buf, x->cap, x->req_len, EC_COAP_OPT_ACCEPT, 0};
+}
+
+/* What follows the options of a request built again: the option that
+ * comes after all others (a token, a Request-Id), if any; for a request of
+ * ec_dev_request() its extra option, and its body when @p body and it was
+ * sent whole (device/core/request.c). */
+static void tail(const ec_dev_t *dev, const ec__dev_xchg_t *x,
+                 ec_coap_build_t *b, bool body) {
+  if (x->req != NULL) {
+    dev->tail(x, b, body);
+  } else if (x->tail_len > 0) {
+    ec_coap_add(b, x->tail_num, x->buf + x->cap, x->tail_len);
+  }
+}
+
+/* Finish the request in @p b and send it on a new Message ID as a fresh
+ * confirmable transmission: the first timeout is random in [ACK_TIMEOUT,
+ * ACK_TIMEOUT * 1.5] (RFC 7252 section 4.8). A request that no longer fits
+ * ends the exchange; a failed send is left to the retransmissions. */
+static int resend(ec_dev_t *dev, ec__dev_xchg_t *x, ec_coap_build_t *b,
+                  uint32_t now) {
+  int len = ec_coap_finish(b);
+  if (len < 0) {
+    fail(dev, x, len);
+    return len;
+  }
+  x->len = (uint16_t)len;
+  x->mid = dev->next_mid++;
+  x->buf[2] = (uint8_t)(x->mid >> 8);
+  x->buf[3] = (uint8_t)x->mid;
+  return ec__dev_transmit(dev, x, now);
+}
+
+int ec__dev_transmit(ec_dev_t *dev, ec__dev_xchg_t *x, uint32_t now) {
+  x->state = X_WAIT_ACK;
+  x->retries = 0;
+  x->timeout =
+      EC_DEV_ACK_TIMEOUT_MS + rnd32(dev) % (EC_DEV_ACK_TIMEOUT_MS / 2 + 1);
+  x->deadline = now + x->timeout;
+  return send_dgram(dev, x->buf, x->len);
 }
 
 /* RFC 7641 section 3.4: is notification @p v2 newer than the last one? */
@@ -95,51 +130,11 @@ static int token_kind(const ec__dev_xchg_t *x, const ec_coap_msg_t *m) {
                                                     : 0;
 }
 
-/* A new Message ID for the exchange's datagram, which goes as a new
- * message (a later block, an Echo retry, a re-registration). Out of line,
- * as reopen() below. */
-static __attribute__((noinline)) void renumber(ec_dev_t *dev,
-                                                ec__dev_xchg_t *x) {
-  x->mid = dev->next_mid++;
-  x->buf[2] = (uint8_t)(x->mid >> 8);
-  x->buf[3] = (uint8_t)x->mid;
-}
-
-/* The request up to its own options (req_len, which end with Accept), to
- * add Block2, Block1 or Echo to. Kept out of line: inlined at its four
- * callers it costs 16 bytes of flash. */
-static __attribute__((noinline)) void reopen(const ec__dev_xchg_t *x,
-                                              ec_coap_build_t *b) {
-  b->buf = x->buf;
-  b->cap = x->cap;
-  b->len = x->req_len;
-  b->last = EC_COAP_OPT_ACCEPT;
-  b->err = 0;
-}
-
-/* End a request built again from its options (req_len) plus Block2,
- * Block1 or Echo: a request of ec_dev_request() has its extra option, and
- * its body when @p body and it was sent whole, after those. */
-static int again_done(ec_dev_t *dev, const ec__dev_xchg_t *x,
-                      ec_coap_build_t *b, bool body) {
-  if (x->req != NULL) {
-    dev->tail(x, b, body);
-  }
-  return ec_coap_finish(b);
-}
-
 /* Pass on a whole answer: a notification keeps the observation going
  * (until its Max-Age passes); anything else ends the exchange. */
 static void deliver(ec_dev_t *dev, ec__dev_xchg_t *x, ec_dev_answer_t *a,
                     bool notification, uint32_t now) {
-  if (x->fetching) {
-    x->fetching = false;
-    /* The request as it was, for a re-registration. */
-    ec_coap_build_t b;
-  reopen(x, &b);
-    x->len = (uint16_t)again_done(dev, x, &b, true);
-    x->buf[7] = x->token[3];
-  }
+  x->fetching = false;
   if (!notification) {
     finish(dev, x, a);
     return;
@@ -158,64 +153,56 @@ static void deliver(ec_dev_t *dev, ec__dev_xchg_t *x, ec_dev_answer_t *a,
 static void fetch(ec_dev_t *dev, ec__dev_xchg_t *x, uint32_t num, uint8_t szx,
                   uint32_t now) {
   ec_coap_build_t b;
-  reopen(x, &b);
+  again(x, &b);
+  x->buf[7] = (uint8_t)(x->token[3] ^ FOLLOW_UP);
   ec_coap_add_uint(&b, EC_COAP_OPT_BLOCK2, num << 4 | szx);
-  int len = again_done(dev, x, &b, true);
-  if (len < 0) {
-    fail(dev, x, len);
-    return;
-  }
+  tail(dev, x, &b, true);
   x->fetching = true;
   x->next_block = num;
-  x->len = (uint16_t)len;
-  renumber(dev, x);
-  x->buf[7] = (uint8_t)(x->token[3] ^ FOLLOW_UP);
-  (void)ec__dev_transmit(dev, x, now);
+  (void)resend(dev, x, &b, now);
 }
 
-/* Send block @p num of a block-wise report (RFC 7959 section 2.5): the
- * request's header and options again, Block1 (and Size1 with block 0), and
- * that slice of the CBOR kept at the end of the caller's buffer, on a new
- * Message ID. */
-void ec__dev_send_block(ec_dev_t *dev, ec__dev_xchg_t *x, uint32_t num,
-                        uint32_t now) {
+/* Send block @p num of a report (RFC 7959 section 2.5), or the whole
+ * report in one datagram: the request's header and options again, Block1
+ * (and Size1 with block 0) when it goes block-wise, its Request-Id, and
+ * that slice of its CBOR (kept at the end of the caller's buffer). */
+static int send_block(ec_dev_t *dev, ec__dev_xchg_t *x, uint32_t num,
+                      uint32_t now) {
   size_t bs = (size_t)16 << x->szx;
   size_t off = (size_t)num * bs;
-  size_t n = x->body_len - off < bs ? x->body_len - off : bs;
+  size_t n = !x->uploading || x->body_len - off < bs ? x->body_len - off : bs;
   ec_coap_build_t b;
-  reopen(x, &b);
-  ec_coap_add_uint(&b, EC_COAP_OPT_BLOCK1,
-                   num << 4 | (off + n < x->body_len ? 8u : 0u) | x->szx);
-  if (num == 0) {
-    ec_coap_add_uint(&b, EC_COAP_OPT_SIZE1, (uint32_t)x->body_len);
-  }
-  if (x->req != NULL) {
-    dev->tail(x, &b, false); /* a request of ec_dev_request(): its option */
+  again(x, &b);
+  if (!x->uploading) {
+    /* One datagram, built once: it may run over the tail option's value
+     * and the CBOR behind it, both copied down, front to back. */
+    b.cap += x->tail_len + x->body_len;
   } else {
-    ec_coap_add(&b, EC_COAP_OPT_REQUEST_ID, x->body - EC__RID_LEN, EC__RID_LEN);
+    ec_coap_add_uint(&b, EC_COAP_OPT_BLOCK1,
+                     num << 4 | (off + n < x->body_len ? 8u : 0u) | x->szx);
+    if (num == 0) {
+      ec_coap_add_uint(&b, EC_COAP_OPT_SIZE1, (uint32_t)x->body_len);
+    }
   }
+  tail(dev, x, &b, false);
   size_t room;
   uint8_t *p = ec_coap_payload_room(&b, &room);
   if (p != NULL && room >= n) {
     ec__copy(p, (x->req != NULL ? x->req->body : x->body) + off, n);
   }
   ec_coap_payload_done(&b, n);
-  int len = ec_coap_finish(&b);
-  if (len < 0) {
-    fail(dev, x, len);
-    return;
-  }
   x->next_block = num;
-  x->len = (uint16_t)len;
-  if (num > 0) {
-    renumber(dev, x);
-  }
-  (void)ec__dev_transmit(dev, x, now);
+  return resend(dev, x, &b, now);
+}
+
+void ec__dev_send_block(ec_dev_t *dev, ec__dev_xchg_t *x, uint32_t num,
+                        uint32_t now) {
+  (void)send_block(dev, x, num, now);
 }
 
 /* The answer to one block of an upload: 2.31 Continue for it asks for the
  * next (in the server's block size, if smaller: section 2.5); anything
- * else is the answer to the whole report (false). */
+ * else is the answer to the whole body (false). */
 static bool on_upload(ec_dev_t *dev, ec__dev_xchg_t *x, const ec_coap_msg_t *m,
                       uint32_t now) {
   uint32_t b1;
@@ -228,7 +215,7 @@ static bool on_upload(ec_dev_t *dev, ec__dev_xchg_t *x, const ec_coap_msg_t *m,
       fail(dev, x, EC_EPROTO); /* Continue, with nothing left to send */
       return true;
     }
-    ec__dev_send_block(dev, x, next, now);
+    (void)send_block(dev, x, next, now);
     return true;
   }
   x->uploading = false; /* the answer: taken as that of a request sent whole */
@@ -305,24 +292,19 @@ static bool echo_again(ec_dev_t *dev, ec__dev_xchg_t *x,
   const uint8_t *v;
   size_t n;
   uint8_t val[40];
-  if (m->code != EC_COAP_CODE(4, 1) || x->echoed || x->uploading ||
-      x->fetching || (x->buf[1] != EC_COAP_GET && x->req == NULL) ||
+  if (m->code != EC_COAP_CODE(4, 1) || x->echoed || x->fetching ||
+      x->uploading || (x->buf[1] != EC_COAP_GET && x->req == NULL) ||
       ec_coap_opt(m, EC_COAP_OPT_ECHO, 0, &v, &n) != 1 || n == 0 ||
       n > sizeof val) {
     return false;
   }
-  ec__copy(val, v, n);
+  ec__copy(val, v, n); /* it is in the datagram, the request's is rebuilt */
   ec_coap_build_t b;
-  reopen(x, &b);
+  again(x, &b);
   ec_coap_add(&b, EC_COAP_OPT_ECHO, val, n);
-  int len = again_done(dev, x, &b, true);
-  if (len < 0) {
-    return false;
-  }
+  tail(dev, x, &b, true);
   x->echoed = true;
-  x->len = (uint16_t)len;
-  renumber(dev, x);
-  (void)ec__dev_transmit(dev, x, now);
+  (void)resend(dev, x, &b, now);
   return true;
 }
 
@@ -343,49 +325,41 @@ static void answer(ec_dev_t *dev, ec__dev_xchg_t *x, const ec_coap_msg_t *m,
   a.max_age = 60; /* the default of section 5.10.5 */
   (void)ec_coap_opt_uint(m, EC_COAP_OPT_MAX_AGE, &a.max_age);
   uint32_t b2 = 0;
-  bool block = (m->code >> 5) == 2 &&
-               ec_coap_opt_uint(m, EC_COAP_OPT_BLOCK2, &b2) == 1;
+  bool ok = (m->code >> 5) == 2;
+  bool block = ok && ec_coap_opt_uint(m, EC_COAP_OPT_BLOCK2, &b2) == 1;
   a.more = block && (b2 & 8) != 0;
   if (x->uploading && on_upload(dev, x, m, now)) {
     return;
   }
+  /* A report's body is its CBOR, not a buffer to reassemble into. */
+  bool notification = false;
+  bool reassemble = a.more && x->body != NULL &&
+                    (x->buf[1] == EC_COAP_GET || x->req != NULL);
+  uint32_t obs;
   if (token_kind(x, m) == 2) { /* a later block's answer */
     if (!x->fetching) {
       return; /* a late answer to a reassembly given up */
     }
-    if (block) {
-      on_block(dev, x, m, &a, b2, x->observe && x->have_seq, now);
-    } else {
-      deliver(dev, x, &a, false, now); /* an error ends it */
+    notification = block && x->observe && x->have_seq;
+    reassemble = block; /* an error ends it */
+  } else if (x->observe && ok &&
+             ec_coap_opt_uint(m, EC_COAP_OPT_OBSERVE, &obs) == 1) {
+    /* The answer to the registration itself is always taken; later
+     * notifications only when fresher than the last. */
+    if (x->state == X_OBSERVING && !fresh(x, obs, now)) {
+      return;
     }
-    return;
-  }
-  uint32_t obs;
-  if (!x->observe || (m->code >> 5) != 2 ||
-      ec_coap_opt_uint(m, EC_COAP_OPT_OBSERVE, &obs) != 1) {
-    if (a.more && x->body != NULL &&
-        (x->buf[1] == EC_COAP_GET || x->req != NULL)) {
-      on_block(dev, x, m, &a, b2, false, now);
-    } else {
-      deliver(dev, x, &a, false, now); /* a plain answer, or the end */
-    }
-    return;
-  }
-  /* The answer to the registration itself is always taken; later
-   * notifications only when fresher than the last. */
-  bool registration = x->state != X_OBSERVING && !x->fetching;
-  if (!registration && !fresh(x, obs, now)) {
-    return;
-  }
-  x->max_age = (uint16_t)(a.max_age > 43200u ? 43200u : a.max_age);
-  x->seq = obs;
-  x->seq_at = now;
-  x->have_seq = true;
-  if (a.more && x->body != NULL) {
+    x->max_age = (uint16_t)(a.max_age > 43200u ? 43200u : a.max_age);
+    x->seq = obs;
+    x->seq_at = now;
+    x->have_seq = true;
     x->restarts = 0;
-    on_block(dev, x, m, &a, b2, true, now);
+    notification = true;
+  }
+  if (reassemble) {
+    on_block(dev, x, m, &a, b2, notification, now);
   } else {
-    deliver(dev, x, &a, true, now);
+    deliver(dev, x, &a, notification, now);
   }
 }
 
@@ -464,26 +438,21 @@ static void on_dgram(ec_dev_t *dev, uint32_t now, const uint8_t *d,
 }
 
 static void on_timer(ec_dev_t *dev, ec__dev_xchg_t *x, uint32_t now) {
-  switch (x->state) {
-  case X_WAIT_ACK:
-    if (x->retries >= EC_DEV_MAX_RETRANSMIT) {
-      fail(dev, x, EC_ETIMEOUT);
-      return;
-    }
+  ec_coap_build_t b;
+  if (x->state == X_OBSERVING) {
+    /* Max-Age passed without a notification: the server may have lost the
+     * observation (a restart), so register again with the same token and
+     * a new Message ID. */
+    again(x, &b);
+    tail(dev, x, &b, true);
+    (void)resend(dev, x, &b, now);
+  } else if (x->state == X_WAIT_SEP || x->retries >= EC_DEV_MAX_RETRANSMIT) {
+    fail(dev, x, EC_ETIMEOUT);
+  } else {
     x->retries++;
     x->timeout *= 2;
     x->deadline = now + x->timeout;
     (void)send_dgram(dev, x->buf, x->len); /* a failure is one more loss */
-    return;
-  case X_WAIT_SEP:
-    fail(dev, x, EC_ETIMEOUT);
-    return;
-  default:
-    /* Max-Age passed without a notification: the server may have lost the
-     * observation (a restart), so register again with the same token and
-     * a new Message ID. */
-    renumber(dev, x);
-    (void)ec__dev_transmit(dev, x, now);
   }
 }
 
@@ -508,10 +477,13 @@ uint32_t ec_dev_step(ec_dev_t *dev, uint32_t now, const uint8_t *dgram,
   return next;
 }
 
-/* Take a free exchange and start its request in @p buf: a CON with a new
- * Message ID and a 4-byte token, Observe 0 when observing. */
-ec__dev_xchg_t *ec__dev_begin(ec_dev_t *dev, ec_coap_build_t *b, uint8_t *buf,
-                              size_t cap, uint8_t code, bool observe) {
+/* Take a free exchange and start its request in @p buf: a CON with a
+ * 4-byte token, Observe 0 when observing. An option to follow all the
+ * others (@p tnum, @p tval, @p tlen) is kept at the end of @p buf, which
+ * is that much smaller for datagrams. */
+static ec__dev_xchg_t *begin(ec_dev_t *dev, ec_coap_build_t *b, uint8_t *buf,
+                             size_t cap, uint8_t code, bool observe,
+                             uint16_t tnum, const void *tval, uint8_t tlen) {
   for (unsigned i = 0; i < EC_DEV_MAX_EXCHANGES; i++) {
     ec__dev_xchg_t *x = &dev->x[i];
     if (x->state != X_FREE) {
@@ -530,10 +502,17 @@ ec__dev_xchg_t *ec__dev_begin(ec_dev_t *dev, ec_coap_build_t *b, uint8_t *buf,
     x->token[1] = (uint8_t)(t >> 16);
     x->token[2] = (uint8_t)(t >> 8);
     x->token[3] = (uint8_t)t;
-    x->mid = dev->next_mid++;
     x->observe = observe;
     x->buf = buf;
-    ec_coap_start(b, buf, cap, EC_COAP_CON, code, x->mid, x->token, 4);
+    cap = cap > 0xFFFF ? 0xFFFF : cap;
+    x->cap = (uint16_t)(cap >= tlen ? cap - tlen : 0);
+    if (cap >= tlen) {
+      x->tail_num = tnum;
+      x->tail_len = tlen;
+      ec__copy(buf + x->cap, tval, tlen);
+    }
+    x->szx = EC_DEV_BLOCK_SZX;
+    ec_coap_start(b, buf, x->cap, EC_COAP_CON, code, 0, x->token, 4);
     if (observe) {
       ec_coap_add(b, EC_COAP_OPT_OBSERVE, NULL, 0);
     }
@@ -542,29 +521,50 @@ ec__dev_xchg_t *ec__dev_begin(ec_dev_t *dev, ec_coap_build_t *b, uint8_t *buf,
   return NULL;
 }
 
-int ec__dev_launch(ec_dev_t *dev, ec__dev_xchg_t *x, ec_coap_build_t *b,
-                   ec_dev_cb_t cb, void *user) {
-  int len = ec_coap_finish(b);
-  if (len < 0) {
-    return len;
+/* The request's options are all in @p b but for Accept and the tail: add
+ * them, and note where a rebuilt request starts adding its own. */
+static void opts_done(ec__dev_xchg_t *x, ec_coap_build_t *b) {
+  ec_coap_add_uint(b, EC_COAP_OPT_ACCEPT, FORMAT_CBOR);
+  x->req_len = (uint16_t)b->len;
+}
+
+ec__dev_xchg_t *ec__dev_begin(ec_dev_t *dev, ec_coap_build_t *b, uint8_t *buf,
+                              size_t cap, uint8_t code, bool observe) {
+  return begin(dev, b, buf, cap, code, observe, 0, NULL, 0);
+}
+
+/* Send the first datagram, the request in @p b (its options up to Accept
+ * in req_len, what follows after), or the report's block 0 when @p b is
+ * NULL; the exchange is the caller's from here on. */
+static int launch(ec_dev_t *dev, ec__dev_xchg_t *x, ec_coap_build_t *b,
+                  ec_dev_cb_t cb, void *user) {
+  uint32_t now = dev->t->now_ms(dev->t->ctx);
+  int rc = b == NULL ? send_block(dev, x, 0, now) : resend(dev, x, b, now);
+  if (rc < 0) {
+    x->state = X_FREE;
+    return rc == EC_ENOSPC || rc == EC_EINVAL ? rc : EC_EIO;
   }
-  if (len > 0xFFFF) {
-    return EC_ENOSPC;
-  }
-  x->len = (uint16_t)len;
-  x->req_len = (uint16_t)len;
-  x->cap = (uint16_t)(b->cap > 0xFFFF ? 0xFFFF : b->cap);
   x->cb = cb;
   x->user = user;
-  if (ec__dev_transmit(dev, x, dev->t->now_ms(dev->t->ctx)) < 0) {
-    x->state = X_FREE;
-    return EC_EIO;
-  }
   return (int)(x - dev->x);
 }
 
-/* Option @p num holding @p n bytes of @p s, lowercased when @p low (a
- * deploymentId: the server observes only its lowercase spelling). */
+int ec__dev_launch(ec_dev_t *dev, ec__dev_xchg_t *x, ec_coap_build_t *b,
+                   ec_dev_cb_t cb, void *user) {
+  x->req_len = (uint16_t)b->len;
+  return launch(dev, x, b, cb, user);
+}
+
+/* A GET's options are all in @p b: Accept, then its tail; send it. */
+static int get_done(ec_dev_t *dev, ec__dev_xchg_t *x, ec_coap_build_t *b,
+                    ec_dev_cb_t cb, void *user) {
+  opts_done(x, b);
+  tail(dev, x, b, true);
+  return launch(dev, x, b, cb, user);
+}
+
+/* Uri-Path @p s of @p n bytes, lowercased when @p low (a deploymentId: the
+ * server observes only its lowercase spelling). */
 static void segment(ec_coap_build_t *b, uint16_t num, const char *s, size_t n,
                     bool low) {
   ec_coap_add(b, num, s, n);
@@ -597,43 +597,30 @@ int ec__dev_post(ec_dev_t *dev, const char *device_id, const char *deployment_id
   }
   size_t front = cap - n - EC__RID_LEN;
   ec_coap_build_t b;
-  ec__dev_xchg_t *x = ec__dev_begin(dev, &b, buf, front, EC_COAP_POST, false);
+  ec__dev_xchg_t *x =
+      begin(dev, &b, buf, front + EC__RID_LEN, EC_COAP_POST, false,
+            EC_COAP_OPT_REQUEST_ID, buf + front, EC__RID_LEN);
   if (x == NULL) {
     return EC_ENOMEM;
   }
   status_path(&b, device_id, deployment_id);
   ec_coap_add_uint(&b, EC_COAP_OPT_CONTENT_FORMAT, FORMAT_CBOR);
-  ec_coap_add_uint(&b, EC_COAP_OPT_ACCEPT, FORMAT_CBOR);
-  if (b.err != 0) {
-    return b.err; /* begin() left the exchange free */
+  opts_done(x, &b);
+  if (b.err != 0 || (size_t)x->req_len + 3 + EC__RID_LEN > front) {
+    /* The options, the Request-Id's among them, go in front of its value;
+     * begin() left the exchange free. */
+    return b.err != 0 ? b.err : EC_ENOSPC;
   }
-  size_t hdr = b.len;
-  uint8_t *rid = buf + front;
-  if (hdr + 4 + EC__RID_LEN + n <= EC_DEV_MAX_DATAGRAM) {
-    ec_coap_add(&b, EC_COAP_OPT_REQUEST_ID, rid, EC__RID_LEN);
-    b.cap = cap;
-    size_t room;
-    uint8_t *p = ec_coap_payload_room(&b, &room);
-    if (p != NULL) {
-      ec__copy(p, rid + EC__RID_LEN, n); /* down: front to back is safe */
-    }
-    ec_coap_payload_done(&b, n);
-    return ec__dev_launch(dev, x, &b, cb, user);
-  }
-  size_t bs = (size_t)16 << EC_DEV_BLOCK_SZX;
-  if (front < hdr + 19 + EC__RID_LEN + bs) {
-    return EC_ENOSPC;
-  }
-  x->body = rid + EC__RID_LEN;
+  x->body = buf + front + EC__RID_LEN;
   x->body_len = n;
-  x->uploading = true;
-  x->szx = EC_DEV_BLOCK_SZX;
-  x->cb = cb;
-  x->user = user;
-  x->req_len = (uint16_t)hdr;
-  x->cap = (uint16_t)front;
-  ec__dev_send_block(dev, x, 0, dev->t->now_ms(dev->t->ctx));
-  return x->state == X_FREE ? EC_EIO : (int)(x - dev->x);
+  if (x->req_len + 4 + EC__RID_LEN + n > EC_DEV_MAX_DATAGRAM) {
+    size_t bs = (size_t)16 << EC_DEV_BLOCK_SZX;
+    if (front < x->req_len + 19 + EC__RID_LEN + bs) {
+      return EC_ENOSPC;
+    }
+    x->uploading = true;
+  }
+  return launch(dev, x, NULL, cb, user);
 }
 
 int ec_dev_report(ec_dev_t *dev, const char *device_id,
@@ -662,7 +649,8 @@ int ec_dev_get(ec_dev_t *dev, const char *path, bool observe, uint8_t *buf,
     return EC_EINVAL;
   }
   ec_coap_build_t b;
-  ec__dev_xchg_t *x = ec__dev_begin(dev, &b, buf, cap, EC_COAP_GET, observe);
+  ec__dev_xchg_t *x =
+      begin(dev, &b, buf, cap, EC_COAP_GET, observe, 0, NULL, 0);
   if (x == NULL) {
     return EC_ENOMEM;
   }
@@ -684,8 +672,36 @@ int ec_dev_get(ec_dev_t *dev, const char *path, bool observe, uint8_t *buf,
       s = p + 1;
     }
   }
-  ec_coap_add_uint(&b, EC_COAP_OPT_ACCEPT, FORMAT_CBOR);
-  return ec__dev_launch(dev, x, &b, cb, user);
+  return get_done(dev, x, &b, cb, user);
+}
+
+int ec_dev_prov_get(ec_dev_t *dev, uint32_t provisioning_id,
+                    const uint8_t *token, size_t token_len, bool observe,
+                    uint8_t *buf, size_t cap, ec_dev_cb_t cb, void *user) {
+  static const char query[] = "provisioning_id=4294967295";
+  char q[sizeof query];
+  size_t n = sizeof query - 1;
+  if (dev == NULL || buf == NULL || token == NULL ||
+      (token_len != 32 && token_len != 64)) {
+    return EC_EINVAL;
+  }
+  ec_coap_build_t b;
+  ec__dev_xchg_t *x = begin(dev, &b, buf, cap, EC_COAP_GET, observe,
+                            EC_COAP_OPT_AUTH_TOKEN, token, (uint8_t)token_len);
+  if (x == NULL) {
+    return EC_ENOMEM;
+  }
+  segment(&b, EC_COAP_OPT_URI_PATH, "v1", 2, false);
+  segment(&b, EC_COAP_OPT_URI_PATH, "DeviceProvisioningComponents", 28, false);
+  /* The number's digits, written from the end of q. */
+  do {
+    q[--n] = (char)('0' + provisioning_id % 10);
+    provisioning_id /= 10;
+  } while (provisioning_id > 0);
+  ec__copy(q + n - 16, query, 16);
+  segment(&b, EC_COAP_OPT_URI_QUERY, q + n - 16, sizeof query - 1 - (n - 16),
+          false);
+  return get_done(dev, x, &b, cb, user);
 }
 
 int ec_dev_observe(ec_dev_t *dev, const char *device_id,
@@ -696,13 +712,12 @@ int ec_dev_observe(ec_dev_t *dev, const char *device_id,
     return EC_EINVAL;
   }
   ec_coap_build_t b;
-  ec__dev_xchg_t *x = ec__dev_begin(dev, &b, buf, cap, EC_COAP_GET, true);
+  ec__dev_xchg_t *x = begin(dev, &b, buf, cap, EC_COAP_GET, true, 0, NULL, 0);
   if (x == NULL) {
     return EC_ENOMEM;
   }
   status_path(&b, device_id, deployment_id);
-  ec_coap_add_uint(&b, EC_COAP_OPT_ACCEPT, FORMAT_CBOR);
-  return ec__dev_launch(dev, x, &b, cb, user);
+  return get_done(dev, x, &b, cb, user);
 }
 
 int ec_dev_set_body(ec_dev_t *dev, int xid, uint8_t *body, size_t cap) {

@@ -90,11 +90,19 @@ typedef struct {
   int64_t next_from;
 } page_t;
 
+static const ec__member_t msg_members[] = {
+    {"statusMessageID", 0, EC__M_FN, 0},
+    {"messageDate", 0, EC__M_FN, 0},
+    {"messageCode", 0, EC__M_FN, 0},
+    {"orderId", 0, EC__M_FN, 0},
+    {"subscriptionId", 0, EC__M_FN, 0},
+    {"accessId", 0, EC__M_FN, 0},
+    {"messageParameters", 0, EC__M_FN, 0},
+    {"macAddress", 0, EC__M_FN, 0},
+    {"dhcpOption", 0, EC__M_FN, 0},
+    {NULL, 0, 0, 0}};
+
 static int page_member(ec__cbr_t *r, int f, void *ctx, int depth) {
-  static const char *const names[] = {
-      "statusMessageID", "messageDate",       "messageCode",
-      "orderId",         "subscriptionId",    "accessId",
-      "messageParameters", "macAddress",      "dhcpOption", NULL};
   page_t *p = ctx;
   if (f == 1) {
     int rc = read_int(r, &p->next_from);
@@ -106,7 +114,7 @@ static int page_member(ec__cbr_t *r, int f, void *ctx, int depth) {
     ec_dev_msg_t m;
     unsigned seen;
     ec__zero(&m, sizeof m);
-    rc = ec__cbr_members(r, names, NULL, msg_member, &m, depth - 1, &seen);
+    rc = ec__cbr_map(r, msg_members, msg_member, &m, depth - 1, &seen);
     /* The server always writes the ID and the code, and one of the three
      * IDs a message must have. */
     if (rc == 0 && ((seen & (1u << M_ID | 1u << M_CODE)) !=
@@ -121,25 +129,15 @@ static int page_member(ec__cbr_t *r, int f, void *ctx, int depth) {
   return rc;
 }
 
+static const ec__member_t page_members[] = {
+    {"StatusMessages", 0, EC__M_FN, 0},
+    {"nextFromStatusMessageID", 0, EC__M_FN, 0},
+    {NULL, 0, 0, 0}};
+
 int ec_dev_msgs_decode(const uint8_t *buf, size_t len, ec_dev_msg_fn fn,
                        void *ctx, int64_t *next_from) {
-  static const char *const names[] = {"StatusMessages",
-                                      "nextFromStatusMessageID", NULL};
-  ec__cbr_t r;
   page_t p = {fn, ctx, 0};
-  unsigned seen;
-  int rc = ec__cbr_start(buf, len, &p, &r);
-  if (rc < 0) {
-    return rc;
-  }
-  if (ec__cbr_peek(&r) != 5) {
-    return EC_ESYNTAX;
-  }
-  rc = ec__cbr_done(&r, ec__cbr_members(&r, names, NULL, page_member, &p,
-                                        EC_DEV_MAX_DEPTH, &seen));
-  if (rc == 0 && (seen & 1) == 0) {
-    rc = EC_EBADDOC;
-  }
+  int rc = ec__cbr_doc(buf, len, page_members, page_member, &p, 1);
   if (rc == 0 && next_from != NULL) {
     *next_from = p.next_from;
   }

@@ -62,6 +62,7 @@ enum {
   EC_COAP_OPT_SIZE2 = 28,
   EC_COAP_OPT_SIZE1 = 60,
   EC_COAP_OPT_ECHO = 252, /* RFC 9175 */
+  EC_COAP_OPT_AUTH_TOKEN = 65000, /* API.md section 4, "Tokens" */
   EC_COAP_OPT_REQUEST_ID = 65004 /* edgecoap's (API.md, "Request-Id") */
 };
 
@@ -273,6 +274,35 @@ typedef int (*ec_dev_msg_fn)(void *ctx, size_t idx, const ec_dev_msg_t *m);
 int ec_dev_msgs_decode(const uint8_t *buf, size_t len, ec_dev_msg_fn fn,
                        void *ctx, int64_t *next_from);
 
+/** One row of a provisioning select answer (API.md section 4), read in place. */
+typedef struct {
+  int64_t provisioning_component_id;
+  int64_t provisioning_id;
+  int64_t component_id;
+  int64_t last_modified_by;   /**< a user id */
+  int component_type;         /**< 0 Sensor, 1 Parameter, 2 Group Parameter */
+  int active_status;          /**< 0 active, 1 inactive */
+  ec_dev_str_t name;          /**< from the catalog of its type */
+  ec_dev_str_t last_modified; /**< "YYYY-MM-DD HH:MM:SS", UTC, checked */
+} ec_dev_prov_row_t;
+
+/** Called per row by ec_dev_prov_decode(); < 0 stops the decoding. */
+typedef int (*ec_dev_prov_fn)(void *ctx, size_t idx,
+                              const ec_dev_prov_row_t *row);
+
+/**
+ * Pull-decode a provisioning select answer, {"responses": {"response_0":
+ * {...}, ...}} in CBOR (the answer to ec_dev_prov_get()), one callback per
+ * row. Every member of a row is required; integers may be digit strings
+ * and component_type a type's name (as the codec reads answers);
+ * unknown members are skipped. Rows must come in the order the server
+ * writes them, response_0 first.
+ * @param[out] n_rows  the number of rows; may be NULL
+ * @return 0, EC_ESYNTAX, EC_EBADDOC, or what @p fn returned
+ */
+int ec_dev_prov_decode(const uint8_t *buf, size_t len, ec_dev_prov_fn fn,
+                       void *ctx, size_t *n_rows);
+
 /** Parse a state name case-insensitively: the state, or EC_EBADDOC. */
 int ec_dev_state_parse(const char *s, size_t len);
 
@@ -333,10 +363,6 @@ typedef struct {
   uint8_t state;
   uint8_t retries;
   uint8_t token[4];
-  uint16_t mid;
-  uint16_t len;      /* the datagram now in buf */
-  uint16_t req_len;  /* the request without a Block2 option */
-  uint16_t cap;      /* of buf */
   bool observe;
   bool have_seq;
   bool fetching;     /* asking for the next block of an answer */
@@ -346,10 +372,16 @@ typedef struct {
   uint8_t etag_len;
   uint8_t etag[8];   /* of the answer being reassembled */
   uint8_t restarts;  /* a changed ETag restarts a reassembly, a few times */
+  uint8_t tail_len;  /* an option after Accept, its value kept at buf + cap */
+  uint16_t tail_num;
+  uint16_t mid;
+  uint16_t len;      /* the datagram now in buf */
+  uint16_t req_len;  /* the request's header and options up to Accept */
+  uint16_t cap;      /* of buf, for datagrams */
   uint16_t max_age;  /* of block 0, for the observation's deadline */
   uint32_t next_block;
   uint32_t size2;    /* of block 0, 0 if absent */
-  uint8_t *body;     /* the caller's reassembly buffer, or NULL */
+  uint8_t *body;     /* the caller's reassembly buffer, or the report's CBOR */
   size_t body_cap;
   size_t body_len;
   uint32_t seq;      /* the last notification's Observe value */
@@ -437,6 +469,23 @@ int ec_dev_observe(ec_dev_t *dev, const char *device_id,
  */
 int ec_dev_get(ec_dev_t *dev, const char *path, bool observe, uint8_t *buf,
                size_t cap, ec_dev_cb_t cb, void *user);
+
+/**
+ * Read provisioning @p provisioning_id: a confirmable GET of
+ * /v1/DeviceProvisioningComponents?provisioning_id=N with Accept CBOR and
+ * the session token (option 65000: the 32 bytes a login's 64 hex digits
+ * spell, or those digits), optionally observing it. The answer is the
+ * select document (ec_dev_prov_decode()), or the server's {"error": ...}
+ * with 4.01 (a token expired: log in again), 4.03 or 4.04; more than about
+ * four rows come block-wise, so give the exchange a body buffer
+ * (ec_dev_set_body()).
+ * @param[in] token  copied into @p buf, which must hold it too: ~150 bytes
+ *                   in all with a 32-byte token and an Echo value
+ * @return as ec_dev_report(); EC_EINVAL for a token of another length
+ */
+int ec_dev_prov_get(ec_dev_t *dev, uint32_t provisioning_id,
+                    const uint8_t *token, size_t token_len, bool observe,
+                    uint8_t *buf, size_t cap, ec_dev_cb_t cb, void *user);
 
 /**
  * Give exchange @p xid (just started) a buffer of @p cap bytes to reassemble

@@ -1,0 +1,160 @@
+/* edgecoap device core: the provisioning select answer (API.md section 4) pulled from CBOR, one row at a time. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "cbor.h"
+
+typedef struct {
+  ec_dev_prov_row_t row; /* first: the walk's offsets are the row's */
+  int64_t active_status;
+} row_t;
+
+static bool leap(int y) { return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0); }
+
+/* "YYYY-MM-DD HH:MM:SS" as the codec reads it: the day exists in its
+ * month, and a second 60 does not carry into the next day (the codec's
+ * timegm() check refuses both). */
+static int datetime(const char *s, size_t len) {
+  static const char form[] = "dddd-dd-dd dd:dd:dd";
+  static const uint8_t mdays[12] = {31, 28, 31, 30, 31, 30,
+                                    31, 31, 30, 31, 30, 31};
+  int v[6];
+  int k = 0;
+  if (len != sizeof form - 1) {
+    return EC_EBADDOC;
+  }
+  ec__zero(v, sizeof v);
+  for (size_t i = 0; i < len; i++) {
+    if (form[i] != 'd') {
+      if (s[i] != form[i]) {
+        return EC_EBADDOC;
+      }
+      k++;
+    } else if (s[i] < '0' || s[i] > '9') {
+      return EC_EBADDOC;
+    } else {
+      v[k] = v[k] * 10 + (s[i] - '0');
+    }
+  }
+  int mo = v[1], d = v[2];
+  int last = mo >= 1 && mo <= 12 ? mdays[mo - 1] + (mo == 2 && leap(v[0])) : 0;
+  if (d < 1 || d > last || v[3] > 23 || v[4] > 59 || v[5] > 60 ||
+      (v[5] == 60 && v[4] == 59 && v[3] == 23)) {
+    return EC_EBADDOC;
+  }
+  return 0;
+}
+
+enum { R_TYPE = 2, R_DATETIME = 7 };
+
+/* component_type: 0..2, "0".."2", or a type's name in any case. */
+static int row_member(ec__cbr_t *r, int f, void *out, int depth) {
+  static const char *const types[] = {"Sensor", "Parameter",
+                                      "Group Parameter"};
+  ec_dev_prov_row_t *row = out;
+  ec_dev_str_t s;
+  int64_t v;
+  int rc;
+  (void)depth;
+  if (f == R_DATETIME) {
+    rc = ec__cbr_member_text(r, &row->last_modified);
+    return rc < 0 ? rc : datetime(row->last_modified.ptr, row->last_modified.len);
+  }
+  if (ec__cbr_peek(r) != 3) {
+    if ((rc = ec__cbr_peek(r)) != 0) {
+      return rc < 0 ? rc : EC_EBADDOC;
+    }
+    if ((rc = ec__cbr_int(r, &v)) < 0) {
+      return rc;
+    }
+    row->component_type = (int)v;
+    return v > 2 ? EC_EBADDOC : 0;
+  }
+  if ((rc = ec__cbr_text(r, &s)) < 0) {
+    return rc;
+  }
+  for (int i = 0; i < 3; i++) {
+    if ((s.len == 1 && s.ptr[0] == '0' + i) ||
+        ec__ieq(s.ptr, s.len, types[i])) {
+      row->component_type = i;
+      return 0;
+    }
+  }
+  return EC_EBADDOC;
+}
+
+#define ROW(m) offsetof(row_t, m)
+static const ec__member_t row_members[] = {
+    {"provisioning_component_id", 0, EC__M_NUM,
+     ROW(row.provisioning_component_id)},
+    {"provisioning_id", 0, EC__M_NUM, ROW(row.provisioning_id)},
+    {"component_type", 0, EC__M_FN, 0},
+    {"component_id", 0, EC__M_NUM, ROW(row.component_id)},
+    {"name", 0, EC__M_TEXT, ROW(row.name)},
+    {"active_status", 0, EC__M_NUM, ROW(active_status)},
+    {"last_modified_by", 0, EC__M_NUM, ROW(row.last_modified_by)},
+    {"last_modified_datetime", 0, EC__M_FN, 0},
+    {NULL, 0, 0, 0}};
+
+typedef struct {
+  ec_dev_prov_fn fn;
+  void *ctx;
+  size_t n;
+} page_t;
+
+/* {"response_0": row, "response_1": row, ...}: in that order, as the
+ * server writes them (the codec takes them in any order, each N once). */
+static int responses(ec__cbr_t *r, int f, void *out, int depth) {
+  static const char prefix[] = "response_";
+  page_t *p = out;
+  size_t n;
+  int rc;
+  (void)f;
+  if (ec__cbr_peek(r) != 5) {
+    return ec__cbr_peek(r) < 0 ? EC_ESYNTAX : EC_EBADDOC;
+  }
+  if (depth <= 0) {
+    return EC_ETOOBIG;
+  }
+  rc = ec__cbr_container(r, 5, &n);
+  for (size_t i = 0; i < n && rc == 0; i++) {
+    ec_dev_str_t k;
+    row_t row;
+    unsigned seen;
+    if ((rc = ec__cbr_member_text(r, &k)) < 0) {
+      return rc;
+    }
+    size_t idx = 0;
+    size_t d = sizeof prefix - 1;
+    bool ok = k.len > d && k.len <= d + 9 && ec__same(k.ptr, prefix, d);
+    for (; ok && d < k.len; d++) {
+      ok = k.ptr[d] >= '0' && k.ptr[d] <= '9';
+      idx = idx * 10 + (size_t)(k.ptr[d] - '0');
+    }
+    if (!ok || idx != i) {
+      return EC_EBADDOC;
+    }
+    ec__zero(&row, sizeof row);
+    rc = ec__cbr_map(r, row_members, row_member, &row, depth - 1, &seen);
+    if (rc == 0 && seen != 0xFF) {
+      rc = EC_EBADDOC; /* every member is required */
+    }
+    row.row.active_status = row.active_status > 0;
+    if (rc == 0 && p->fn != NULL) {
+      rc = p->fn(p->ctx, i, &row.row);
+    }
+  }
+  p->n = n;
+  return rc;
+}
+
+static const ec__member_t prov_members[] = {{"responses", 0, EC__M_FN, 0},
+                                            {NULL, 0, 0, 0}};
+
+int ec_dev_prov_decode(const uint8_t *buf, size_t len, ec_dev_prov_fn fn,
+                       void *ctx, size_t *n_rows) {
+  page_t p = {fn, ctx, 0};
+  int rc = ec__cbr_doc(buf, len, prov_members, responses, &p, 1);
+  if (n_rows != NULL) {
+    *n_rows = rc == 0 ? p.n : 0;
+  }
+  return rc;
+}
