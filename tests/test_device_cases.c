@@ -969,6 +969,18 @@ static void xchg_request_id(void) {
   DCHECK(n_sent == 0);
 }
 
+/* A piggybacked 4.01 with Echo @p val (RFC 9175) for @p req, fed to the
+ * core. */
+static void feed_echo(const ec_coap_msg_t *req, const char *val, size_t len) {
+  uint8_t buf[64];
+  ec_coap_build_t b;
+  ec_coap_start(&b, buf, sizeof buf, EC_COAP_ACK, EC_COAP_CODE(4, 1), req->mid,
+                req->token, 4);
+  ec_coap_add(&b, EC_COAP_OPT_ECHO, val, len);
+  int n = ec_coap_finish(&b);
+  ec_dev_step(&dev, fake_now, buf, n > 0 ? (size_t)n : 0);
+}
+
 /* ---- requests of any kind (device/core/request.c) --------------------- */
 
 /* Option @p num (occurrence @p idx) of @p m equals @p want. */
@@ -1087,13 +1099,7 @@ static void req_echo(void) {
   reset(&dev, 11);
   DCHECK(ec_dev_request(&dev, &post, false, rq, sizeof rq, on_answer, NULL) == 0);
   ec_coap_msg_t req = last_sent();
-  uint8_t buf[32];
-  ec_coap_build_t b;
-  ec_coap_start(&b, buf, sizeof buf, EC_COAP_ACK, EC_COAP_CODE(4, 1), req.mid,
-                req.token, 4);
-  ec_coap_add(&b, EC_COAP_OPT_ECHO, "ECHO", 4);
-  int n = ec_coap_finish(&b);
-  ec_dev_step(&dev, fake_now, buf, n > 0 ? (size_t)n : 0);
+  feed_echo(&req, "ECHO", 4);
   ec_coap_msg_t again = last_sent();
   DCHECK(got.calls == 0 && again.mid != req.mid && again.code == EC_COAP_POST &&
          opt_is(&again, EC_COAP_OPT_ECHO, 0, "ECHO") && opt_is(&again, 65000, 0, "t") &&
@@ -1165,13 +1171,7 @@ static void xchg_prov_get(void) {
   DCHECK(ec_coap_opt_uint(&req, EC_COAP_OPT_ACCEPT, &u) == 1 && u == 60);
   DCHECK(ec_coap_opt(&req, EC_COAP_OPT_OBSERVE, 0, &v, &len) == 0);
   /* 4.01 with Echo: again with the value, before the token. */
-  uint8_t buf[64];
-  ec_coap_build_t b;
-  ec_coap_start(&b, buf, sizeof buf, EC_COAP_ACK, EC_COAP_CODE(4, 1), req.mid,
-                req.token, 4);
-  ec_coap_add(&b, EC_COAP_OPT_ECHO, "\x01\x02\x03", 3);
-  int n = ec_coap_finish(&b);
-  ec_dev_step(&dev, fake_now, buf, n > 0 ? (size_t)n : 0);
+  feed_echo(&req, "\x01\x02\x03", 3);
   req = last_sent();
   DCHECK(got.calls == 0 && req.code == EC_COAP_GET && has_token(&req, tok));
   DCHECK(ec_coap_opt(&req, EC_COAP_OPT_ECHO, 0, &v, &len) == 1 && len == 3);
