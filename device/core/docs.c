@@ -113,9 +113,16 @@ static int put_map(ec__cbw_t *w, const map_t *m, const void *at) {
   ec__cbw_head(w, 5, 0);
   for (int i = 0; m->keys[i] != NULL && rc == 0; i++) {
     const void *v = base + m->off[i];
-    const char *s = *(const char *const *)v;
     uint8_t kind = m->kind[i];
-    uint32_t u = *(const uint32_t *)v;
+    /* Each member is read as what it is: a string, or a number or state
+     * (both 32 bits). */
+    const char *s = NULL;
+    uint32_t u = 0;
+    if (kind <= E_KIND) {
+      s = *(const char *const *)v;
+    } else if (kind <= E_STATE) {
+      u = *(const uint32_t *)v;
+    }
     if ((kind == E_OPTIONAL && s == NULL) || (kind == E_UINT && u == 0) ||
         (kind == E_ERROR && ((const ec_dev_error_t *)v)->code == NULL)) {
       continue;
