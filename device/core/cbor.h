@@ -66,9 +66,10 @@ typedef struct {
 typedef int (*ec__member_fn)(ec__cbr_t *r, int f, void *out, int depth);
 int ec__cbr_map(ec__cbr_t *r, const ec__member_t *m, ec__member_fn fn,
                 void *out, int depth, unsigned *seen);
-/* Enter an array member: EC_EBADDOC when it is of another type, EC_ETOOBIG
- * when @p depth (levels still allowed) is used up; *n its elements. */
-int ec__cbr_member_array(ec__cbr_t *r, int depth, size_t *n);
+/* Enter a map or array member of @p major: EC_EBADDOC when it is of
+ * another type (EC_ESYNTAX at the end of input), EC_ETOOBIG when @p depth
+ * (levels still allowed) is used up; *n its elements (pairs for a map). */
+int ec__cbr_enter(ec__cbr_t *r, uint8_t major, int depth, size_t *n);
 /* A member's text value; another type is a mistyped member (4.00 in the
  * codec), not a syntax error. */
 int ec__cbr_member_text(ec__cbr_t *r, ec_dev_str_t *s);
@@ -97,6 +98,9 @@ size_t ec__len(const char *s);
 void ec__copy(void *dst, const void *src, size_t n);
 void ec__zero(void *dst, size_t n);
 bool ec__same(const void *a, const void *b, size_t n);
+/* The value of the @p n (> 0) decimal digits at @p s, or -1 when there are
+ * none or one is no digit (n <= 18 cannot overflow). */
+int64_t ec__digits(const char *s, size_t n);
 /* @p alen bytes of @p a equal NUL-terminated @p b, ASCII case ignored. */
 bool ec__ieq(const char *a, size_t alen, const char *b);
 

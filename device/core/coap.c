@@ -136,34 +136,30 @@ void ec_coap_start(ec_coap_build_t *b, uint8_t *buf, size_t cap, uint8_t type,
   put(b, token, tkl);
 }
 
-/* An option nibble and its extension bytes (section 3.1). */
-static size_t ext(uint32_t v, uint8_t *nib, uint8_t *x) {
-  if (v < 13) {
-    *nib = (uint8_t)v;
-    return 0;
-  }
-  if (v < 269) {
-    *nib = 13;
-    x[0] = (uint8_t)(v - 13);
-    return 1;
-  }
-  *nib = 14;
-  x[0] = (uint8_t)((v - 269) >> 8);
-  x[1] = (uint8_t)(v - 269);
-  return 2;
-}
-
 void ec_coap_add(ec_coap_build_t *b, uint16_t num, const void *val,
                  size_t len) {
   if (b->err == 0 && (num < b->last || len > 0xFFFF - 269)) {
     b->err = EC_EINVAL;
   }
-  uint8_t h[5];
-  uint8_t dn, ln;
+  /* The delta and the length, each a nibble and 0 to 2 extension bytes
+   * (section 3.1). */
+  uint8_t h[5] = {0};
   size_t n = 1;
-  n += ext((uint32_t)(num - b->last), &dn, h + n);
-  n += ext((uint32_t)len, &ln, h + n);
-  h[0] = (uint8_t)(dn << 4 | ln);
+  uint32_t v[2] = {(uint32_t)(num - b->last), (uint32_t)len};
+  for (int i = 0; i < 2; i++) {
+    uint32_t x = v[i];
+    uint32_t nib = x < 13 ? x : x < 269 ? 13 : 14;
+    if (nib == 14) {
+      x -= 269;
+      h[n++] = (uint8_t)(x >> 8);
+    } else if (nib == 13) {
+      x -= 13;
+    }
+    if (nib >= 13) {
+      h[n++] = (uint8_t)x;
+    }
+    h[0] = (uint8_t)(h[0] << 4 | nib);
+  }
   put(b, h, n);
   put(b, val, len);
   b->last = num;

@@ -199,35 +199,32 @@ static int read_num(ec__cbr_t *r, int64_t *v) {
   if (rc < 0) {
     return rc;
   }
+  *v = s.len <= 18 ? ec__digits(s.ptr, s.len) : -1;
+  return *v < 0 ? EC_EBADDOC : 0;
+}
+
+int64_t ec__digits(const char *s, size_t n) {
   int64_t x = 0;
-  for (size_t i = 0; i < s.len; i++) {
-    if (s.ptr[i] < '0' || s.ptr[i] > '9') {
-      return EC_EBADDOC;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9') {
+      return -1;
     }
-    x = x * 10 + (s.ptr[i] - '0');
+    x = x * 10 + (s[i] - '0');
   }
-  *v = x;
-  return s.len == 0 || s.len > 18 ? EC_EBADDOC : 0;
+  return n > 0 ? x : -1;
 }
 
 /* The map walk (cbor.h). */
 int ec__cbr_map(ec__cbr_t *r, const ec__member_t *m, ec__member_fn fn,
                 void *out, int depth, unsigned *seen) {
-  size_t n = 0;
-  int t = ec__cbr_peek(r);
+  size_t n;
   *seen = 0;
-  if (t != 5) {
-    return t < 0 ? EC_ESYNTAX : EC_EBADDOC;
-  }
-  if (depth <= 0) {
-    return EC_ETOOBIG;
-  }
-  int rc = ec__cbr_container(r, 5, &n);
+  int rc = ec__cbr_enter(r, 5, depth, &n);
   for (size_t i = 0; i < n && rc == 0; i++) {
     ec_dev_str_t k = {NULL, 0};
     int64_t ik = 0;
     int f = -1;
-    t = ec__cbr_peek(r);
+    int t = ec__cbr_peek(r);
     rc = t == 3 ? ec__cbr_text(r, &k) : t == 0 || t == 1 ? ec__cbr_int(r, &ik)
                                                          : EC_ESYNTAX;
     for (int j = 0; rc == 0 && m[j].name != NULL; j++) {
@@ -269,12 +266,13 @@ int ec__cbr_map(ec__cbr_t *r, const ec__member_t *m, ec__member_fn fn,
   return rc;
 }
 
-int ec__cbr_member_array(ec__cbr_t *r, int depth, size_t *n) {
+int ec__cbr_enter(ec__cbr_t *r, uint8_t major, int depth, size_t *n) {
+  int t = ec__cbr_peek(r);
   *n = 0;
-  if (ec__cbr_peek(r) != 4) {
-    return EC_EBADDOC;
+  if (t != major) {
+    return t < 0 ? EC_ESYNTAX : EC_EBADDOC;
   }
-  return depth <= 0 ? EC_ETOOBIG : ec__cbr_container(r, 4, n);
+  return depth <= 0 ? EC_ETOOBIG : ec__cbr_container(r, major, n);
 }
 
 int ec__cbr_member_text(ec__cbr_t *r, ec_dev_str_t *s) {
@@ -380,7 +378,7 @@ static int status_member(ec__cbr_t *r, int f, void *out, int depth) {
     c->v.error_message = e.emsg;
     return rc;
   }
-  rc = ec__cbr_member_array(r, depth, &n);
+  rc = ec__cbr_enter(r, 4, depth, &n);
   for (size_t i = 0; i < n && rc == 0; i++) {
     rc = read_entry(r, true, &e, depth - 1);
     if (rc == 0 && c->fn != NULL) {

@@ -233,10 +233,12 @@ static void on_block(ec_dev_t *dev, ec__dev_xchg_t *x, const ec_coap_msg_t *m,
   uint8_t szx = b2 & 7;
   const uint8_t *etag = NULL;
   size_t etag_len = 0;
+  size_t off = (size_t)num << (szx + 4);
+  bool more = (b2 & 8) != 0;
+  int err = EC_EPROTO;
   (void)ec_coap_opt(m, EC_COAP_OPT_ETAG, 0, &etag, &etag_len);
   if (szx == 7 || etag_len > sizeof x->etag) {
-    fail(dev, x, EC_EPROTO);
-    return;
+    goto fail;
   }
   if (num == 0) {
     uint32_t size2 = 0;
@@ -247,20 +249,19 @@ static void on_block(ec_dev_t *dev, ec__dev_xchg_t *x, const ec_coap_msg_t *m,
     ec__copy(x->etag, etag, etag_len);
   } else if (num != x->next_block || etag_len != x->etag_len ||
              !ec__same(etag, x->etag, etag_len)) {
-    if (x->restarts++ < 3) {
-      fetch(dev, x, 0, szx, now);
-    } else {
-      fail(dev, x, EC_EPROTO);
+    if (x->restarts++ >= 3) {
+      goto fail;
     }
+    fetch(dev, x, 0, szx, now);
     return;
   }
-  size_t off = (size_t)num << (szx + 4);
-  bool more = (b2 & 8) != 0;
-  if (x->size2 > x->body_cap || off != x->body_len ||
-      m->payload_len > x->body_cap - off ||
+  if (off != x->body_len) {
+    goto fail;
+  }
+  err = EC_ETOOBIG;
+  if (x->size2 > x->body_cap || m->payload_len > x->body_cap - off ||
       (more && m->payload_len != (size_t)16 << szx)) {
-    fail(dev, x, off != x->body_len ? EC_EPROTO : EC_ETOOBIG);
-    return;
+    goto fail;
   }
   ec__copy(x->body + off, m->payload, m->payload_len);
   x->body_len = off + m->payload_len;
@@ -268,15 +269,18 @@ static void on_block(ec_dev_t *dev, ec__dev_xchg_t *x, const ec_coap_msg_t *m,
     fetch(dev, x, num + 1, szx, now);
     return;
   }
+  err = EC_EPROTO;
   if (x->size2 != 0 && x->size2 != x->body_len) {
-    fail(dev, x, EC_EPROTO);
-    return;
+    goto fail;
   }
   x->restarts = 0;
   a->payload = x->body;
   a->payload_len = x->body_len;
   a->more = false;
   deliver(dev, x, a, notification, now);
+  return;
+fail:
+  fail(dev, x, err);
 }
 
 /*
@@ -291,17 +295,16 @@ static bool echo_again(ec_dev_t *dev, ec__dev_xchg_t *x,
                        const ec_coap_msg_t *m, uint32_t now) {
   const uint8_t *v;
   size_t n;
-  uint8_t val[40];
   if (m->code != EC_COAP_CODE(4, 1) || x->echoed || x->fetching ||
       x->uploading || (x->buf[1] != EC_COAP_GET && x->req == NULL) ||
-      ec_coap_opt(m, EC_COAP_OPT_ECHO, 0, &v, &n) != 1 || n == 0 ||
-      n > sizeof val) {
+      ec_coap_opt(m, EC_COAP_OPT_ECHO, 0, &v, &n) != 1 || n == 0 || n > 40) {
     return false;
   }
-  ec__copy(val, v, n); /* it is in the datagram, the request's is rebuilt */
+  /* The value is in the received datagram, the caller's, not in the
+   * request buffer rebuilt here. */
   ec_coap_build_t b;
   again(x, &b);
-  ec_coap_add(&b, EC_COAP_OPT_ECHO, val, n);
+  ec_coap_add(&b, EC_COAP_OPT_ECHO, v, n);
   tail(dev, x, &b, true);
   x->echoed = true;
   (void)resend(dev, x, &b, now);
@@ -363,10 +366,12 @@ static void answer(ec_dev_t *dev, ec__dev_xchg_t *x, const ec_coap_msg_t *m,
   }
 }
 
-/* Was the server's CON @p mid seen lately (the last EC_DEV_DEDUP)? */
+/* Was the server's CON @p mid seen lately (the last EC_DEV_DEDUP)? Entries
+ * carry a bit above the Message ID, so an empty one matches none. */
+#define SEEN 0x10000u
 static bool seen_before(const ec_dev_t *dev, uint16_t mid) {
-  for (unsigned i = 0; i < dev->n_seen; i++) {
-    if (dev->seen[i] == mid) {
+  for (unsigned i = 0; i < EC_DEV_DEDUP; i++) {
+    if (dev->seen[i] == (SEEN | mid)) {
       return true;
     }
   }
@@ -374,21 +379,8 @@ static bool seen_before(const ec_dev_t *dev, uint16_t mid) {
 }
 
 static void remember(ec_dev_t *dev, uint16_t mid) {
-  dev->seen[dev->seen_head] = mid;
+  dev->seen[dev->seen_head] = SEEN | mid;
   dev->seen_head = (uint8_t)((dev->seen_head + 1) % EC_DEV_DEDUP);
-  if (dev->n_seen < EC_DEV_DEDUP) {
-    dev->n_seen++;
-  }
-}
-
-static ec__dev_xchg_t *by_token(ec_dev_t *dev, const ec_coap_msg_t *m) {
-  for (unsigned i = 0; i < EC_DEV_MAX_EXCHANGES; i++) {
-    ec__dev_xchg_t *x = &dev->x[i];
-    if (x->state != X_FREE && token_kind(x, m) != 0) {
-      return x;
-    }
-  }
-  return NULL;
 }
 
 static void on_dgram(ec_dev_t *dev, uint32_t now, const uint8_t *d,
@@ -397,31 +389,38 @@ static void on_dgram(ec_dev_t *dev, uint32_t now, const uint8_t *d,
   if (ec_coap_parse(&m, d, len) < 0) {
     return; /* not CoAP: nothing can be answered to it */
   }
-  if (m.type == EC_COAP_ACK || m.type == EC_COAP_RST) {
-    for (unsigned i = 0; i < EC_DEV_MAX_EXCHANGES; i++) {
-      ec__dev_xchg_t *x = &dev->x[i];
-      if (x->state != X_WAIT_ACK || x->mid != m.mid) {
-        continue;
-      }
-      if (m.type == EC_COAP_RST) {
-        fail(dev, x, EC_EPROTO);
-      } else if (m.code == 0) { /* the answer will come separately */
-        x->state = X_WAIT_SEP;
-        x->deadline = now + EC_DEV_SEPARATE_WAIT_MS;
-      } else if (token_kind(x, &m) != 0) {
-        answer(dev, x, &m, now);
-      }
-      return;
-    }
-    return;
-  }
   if (m.type == EC_COAP_CON && seen_before(dev, m.mid)) {
     /* Our ACK was lost and the server sent it again: it was passed on
      * already, so it is only acknowledged again. */
     send_empty(dev, EC_COAP_ACK, m.mid);
     return;
   }
-  ec__dev_xchg_t *x = (m.code >> 5) >= 2 ? by_token(dev, &m) : NULL;
+  /* An ACK or RST is for the exchange waiting on its Message ID; a CON or
+   * NON response for the one its token names. */
+  bool reply = m.type >= EC_COAP_ACK;
+  ec__dev_xchg_t *x = NULL;
+  for (unsigned i = 0; i < EC_DEV_MAX_EXCHANGES && x == NULL; i++) {
+    ec__dev_xchg_t *y = &dev->x[i];
+    if (y->state != X_FREE &&
+        (reply ? y->state == X_WAIT_ACK && y->mid == m.mid
+               : (m.code >> 5) >= 2 && token_kind(y, &m) != 0)) {
+      x = y;
+    }
+  }
+  if (reply) {
+    if (x == NULL) {
+      return;
+    }
+    if (m.type == EC_COAP_RST) {
+      fail(dev, x, EC_EPROTO);
+    } else if (m.code == 0) { /* the answer will come separately */
+      x->state = X_WAIT_SEP;
+      x->deadline = now + EC_DEV_SEPARATE_WAIT_MS;
+    } else if (token_kind(x, &m) != 0) {
+      answer(dev, x, &m, now);
+    }
+    return;
+  }
   if (x == NULL) {
     /* A request, a ping or a notification for nothing we asked (a
      * cancelled observation): an RST ends it (RFC 7641 section 3.6). */
@@ -492,16 +491,13 @@ static ec__dev_xchg_t *begin(ec_dev_t *dev, ec_coap_build_t *b, uint8_t *buf,
     ec__zero(x, sizeof *x);
     /* Tokens keep the top bit of their last byte clear: follow-up tokens
      * set it (FOLLOW_UP), so the two can never meet however long an
-     * observation lives. */
+     * observation lives. The counter's 31 low bits are spread over the
+     * other 31, so no two of 2^31 tokens in a row are alike. */
     uint32_t t = dev->next_token++;
-    if ((t & FOLLOW_UP) != 0) {
-      t += FOLLOW_UP;
-      dev->next_token = t + 1;
-    }
-    x->token[0] = (uint8_t)(t >> 24);
-    x->token[1] = (uint8_t)(t >> 16);
-    x->token[2] = (uint8_t)(t >> 8);
-    x->token[3] = (uint8_t)t;
+    x->token[0] = (uint8_t)(t >> 23);
+    x->token[1] = (uint8_t)(t >> 15);
+    x->token[2] = (uint8_t)(t >> 7);
+    x->token[3] = (uint8_t)(t & 0x7F);
     x->observe = observe;
     x->buf = buf;
     cap = cap > 0xFFFF ? 0xFFFF : cap;

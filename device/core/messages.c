@@ -30,7 +30,7 @@ static int read_int(ec__cbr_t *r, int64_t *v) {
  * macAddress). *n gets their count. */
 static int read_list(ec__cbr_t *r, int major, size_t *n, int depth) {
   size_t count;
-  int rc = ec__cbr_member_array(r, depth - 1, &count);
+  int rc = ec__cbr_enter(r, 4, depth - 1, &count);
   for (size_t i = 0; i < count && rc == 0; i++) {
     ec_dev_str_t s;
     size_t one;
@@ -109,7 +109,7 @@ static int page_member(ec__cbr_t *r, int f, void *ctx, int depth) {
     return rc == 0 && p->next_from < 1 ? EC_EBADDOC : rc;
   }
   size_t n;
-  int rc = ec__cbr_member_array(r, depth, &n);
+  int rc = ec__cbr_enter(r, 4, depth, &n);
   for (size_t i = 0; i < n && rc == 0; i++) {
     ec_dev_msg_t m;
     unsigned seen;

@@ -7,35 +7,25 @@ typedef struct {
   int64_t active_status;
 } row_t;
 
-static bool leap(int y) { return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0); }
-
 /* "YYYY-MM-DD HH:MM:SS" as the codec reads it: the day exists in its
  * month, and a second 60 does not carry into the next day (the codec's
  * timegm() check refuses both). */
 static int datetime(const char *s, size_t len) {
-  static const char form[] = "dddd-dd-dd dd:dd:dd";
   static const uint8_t mdays[12] = {31, 28, 31, 30, 31, 30,
                                     31, 31, 30, 31, 30, 31};
   int v[6];
-  int k = 0;
-  if (len != sizeof form - 1) {
+  bool ok = len == 19;
+  for (int k = 0; ok && k < 6; k++) {
+    /* The year at 0, the others at 5, 8, ...; each followed by "-- ::". */
+    v[k] = (int)(k == 0 ? ec__digits(s, 4) : ec__digits(s + 2 + 3 * k, 2));
+    ok = v[k] >= 0 && (k == 5 || s[4 + 3 * k] == "-- ::"[k]);
+  }
+  if (!ok) {
     return EC_EBADDOC;
   }
-  ec__zero(v, sizeof v);
-  for (size_t i = 0; i < len; i++) {
-    if (form[i] != 'd') {
-      if (s[i] != form[i]) {
-        return EC_EBADDOC;
-      }
-      k++;
-    } else if (s[i] < '0' || s[i] > '9') {
-      return EC_EBADDOC;
-    } else {
-      v[k] = v[k] * 10 + (s[i] - '0');
-    }
-  }
-  int mo = v[1], d = v[2];
-  int last = mo >= 1 && mo <= 12 ? mdays[mo - 1] + (mo == 2 && leap(v[0])) : 0;
+  int y = v[0], mo = v[1], d = v[2];
+  bool leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+  int last = mo >= 1 && mo <= 12 ? mdays[mo - 1] + (mo == 2 && leap) : 0;
   if (d < 1 || d > last || v[3] > 23 || v[4] > 59 || v[5] > 60 ||
       (v[5] == 60 && v[4] == 59 && v[3] == 23)) {
     return EC_EBADDOC;
@@ -106,15 +96,8 @@ static int responses(ec__cbr_t *r, int f, void *out, int depth) {
   static const char prefix[] = "response_";
   page_t *p = out;
   size_t n;
-  int rc;
   (void)f;
-  if (ec__cbr_peek(r) != 5) {
-    return ec__cbr_peek(r) < 0 ? EC_ESYNTAX : EC_EBADDOC;
-  }
-  if (depth <= 0) {
-    return EC_ETOOBIG;
-  }
-  rc = ec__cbr_container(r, 5, &n);
+  int rc = ec__cbr_enter(r, 5, depth, &n);
   for (size_t i = 0; i < n && rc == 0; i++) {
     ec_dev_str_t k;
     row_t row;
@@ -122,14 +105,9 @@ static int responses(ec__cbr_t *r, int f, void *out, int depth) {
     if ((rc = ec__cbr_member_text(r, &k)) < 0) {
       return rc;
     }
-    size_t idx = 0;
     size_t d = sizeof prefix - 1;
-    bool ok = k.len > d && k.len <= d + 9 && ec__same(k.ptr, prefix, d);
-    for (; ok && d < k.len; d++) {
-      ok = k.ptr[d] >= '0' && k.ptr[d] <= '9';
-      idx = idx * 10 + (size_t)(k.ptr[d] - '0');
-    }
-    if (!ok || idx != i) {
+    if (k.len <= d || k.len > d + 9 || !ec__same(k.ptr, prefix, d) ||
+        ec__digits(k.ptr + d, k.len - d) != (int64_t)i) {
       return EC_EBADDOC;
     }
     ec__zero(&row, sizeof row);

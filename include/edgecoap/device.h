@@ -398,9 +398,8 @@ struct ec_dev {
   const ec_dev_transport_t *t;
   uint32_t next_token;
   uint16_t next_mid;
-  uint8_t n_seen;
   uint8_t seen_head;
-  uint16_t seen[EC_DEV_DEDUP]; /* Message IDs of the server's last CON messages */
+  uint32_t seen[EC_DEV_DEDUP]; /* Message IDs of the server's last CON messages */
   /* What ec_dev_request() puts after the options the engine adds to a
    * request sent again (device/core/request.c); NULL until it is called,
    * so a program that never calls it links none of it. */
