@@ -381,7 +381,7 @@ static bool str_eq(ec_dev_str_t s, const char *c) {
 /* prov_cbor with the first @p from (of its length) replaced by @p to, the
  * result decoded. */
 static int prov_with(const char *from, const char *to) {
-  static uint8_t doc[sizeof prov_cbor + 16];
+  static uint8_t doc[sizeof prov_cbor + 64]; /* @p to is < 64 bytes */
   size_t fl = strlen(from), tl = strlen(to), n = 0;
   for (size_t i = 0; i < sizeof prov_cbor; i++) {
     if (fl > 0 && i + fl <= sizeof prov_cbor && memcmp(prov_cbor + i, from, fl) == 0) {
