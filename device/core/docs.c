@@ -114,14 +114,16 @@ static int put_map(ec__cbw_t *w, const map_t *m, const void *at) {
   for (int i = 0; m->keys[i] != NULL && rc == 0; i++) {
     const void *v = base + m->off[i];
     uint8_t kind = m->kind[i];
-    /* Each member is read as what it is: a string, or a number or state
-     * (both 32 bits). */
+    /* Each member is read as what it is: a string, a number or a state
+     * (an enum, a byte where enums are short, as on arm-none-eabi). */
     const char *s = NULL;
     uint32_t u = 0;
     if (kind <= E_KIND) {
       s = *(const char *const *)v;
-    } else if (kind <= E_STATE) {
+    } else if (kind == E_UINT) {
       u = *(const uint32_t *)v;
+    } else if (kind == E_STATE) {
+      u = (uint32_t)*(const ec_dev_state_t *)v;
     }
     if ((kind == E_OPTIONAL && s == NULL) || (kind == E_UINT && u == 0) ||
         (kind == E_ERROR && ((const ec_dev_error_t *)v)->code == NULL)) {
