@@ -18,4 +18,7 @@ int64_t ec_now_ms(void);
 /** Monotonic milliseconds (for timeouts and ages; never jumps). */
 uint64_t ec_mono_ms(void);
 
+/** Monotonic microseconds (for latencies). */
+uint64_t ec_mono_us(void);
+
 #endif /* EDGECOAP_UTIL_H */
