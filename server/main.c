@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "admin.h"
+#include "http.h"
 #include "log.h"
 #include "pwcheck.h"
 #include "server.h"
@@ -53,6 +54,25 @@ static void usage(FILE *out) {
           "sqlite:PATH or a\n"
           "                      file: URI (postgres:// is not built in); "
           "--db is the same\n"
+          "  --http ADDR:PORT    the operators' HTTP endpoint: /metrics, "
+          "/healthz,\n"
+          "                      /readyz (default " EC_HTTP_DEFAULT
+          ", loopback; [ADDR]:PORT\n"
+          "                      for IPv6; 'off' for none). Beyond "
+          "loopback every\n"
+          "                      request needs an operator's bearer token\n"
+          "  --observe-check S   send each observer a confirmable "
+          "notification at\n"
+          "                      least every S seconds, so that one gone "
+          "silent is\n"
+          "                      dropped (default 240; 0: only every "
+          "fifth one)\n"
+          "  --ack-timeout MS    RFC 7252 ACK_TIMEOUT of the server's "
+          "confirmable\n"
+          "                      messages: the first retransmission's wait; "
+          "four\n"
+          "                      doublings later an observer is given up "
+          "(default 2000)\n"
           "  --log-level LEVEL   error, warn, info or debug (default info)\n"
           "  --max-body BYTES    largest request body accepted (default "
           "65536)\n"
@@ -134,7 +154,10 @@ enum {
   OPT_LOGIN_QUEUE,
   OPT_PSK_PORT,
   OPT_DTLS,
-  OPT_NO_PLAIN
+  OPT_NO_PLAIN,
+  OPT_HTTP,
+  OPT_OBSERVE_CHECK,
+  OPT_ACK_TIMEOUT
 };
 
 /* A duration: minutes, or a number with the unit s, m or h. */
@@ -183,6 +206,9 @@ int main(int argc, char **argv) {
       {"psk-port", required_argument, NULL, OPT_PSK_PORT},
       {"dtls", no_argument, NULL, OPT_DTLS},
       {"no-plain", no_argument, NULL, OPT_NO_PLAIN},
+      {"http", required_argument, NULL, OPT_HTTP},
+      {"observe-check", required_argument, NULL, OPT_OBSERVE_CHECK},
+      {"ack-timeout", required_argument, NULL, OPT_ACK_TIMEOUT},
       {NULL, 0, NULL, 0}};
   ec_server_config_t cfg;
   unsigned long v;
@@ -214,6 +240,29 @@ int main(int argc, char **argv) {
       break;
     case OPT_DB:
       cfg.store = optarg;
+      break;
+    case OPT_HTTP: {
+      struct sockaddr_storage sa;
+      socklen_t len;
+      if (strcmp(optarg, "off") == 0) {
+        cfg.http_addr = NULL;
+        break;
+      }
+      if (ec_http_parse_addr(optarg, &sa, &len) < 0)
+        goto bad_value;
+      cfg.http_addr = optarg;
+      cfg.http_explicit = true;
+      break;
+    }
+    case OPT_OBSERVE_CHECK:
+      if (parse_uint(optarg, 86400, &v) < 0)
+        goto bad_value;
+      cfg.observe_check_s = (unsigned)v;
+      break;
+    case OPT_ACK_TIMEOUT:
+      if (parse_uint(optarg, 60000, &v) < 0 || v < 10)
+        goto bad_value;
+      cfg.ack_timeout_ms = (unsigned)v;
       break;
     case OPT_LOG:
       if ((level = ec_log_level_parse(optarg)) < 0)

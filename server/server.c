@@ -12,6 +12,7 @@
 #include "access.h"
 #include "batch.h"
 #include "dedup.h"
+#include "http.h"
 #include "log.h"
 #include "peer.h"
 #include "request.h"
@@ -46,14 +47,31 @@ void ec_server_config_default(ec_server_config_t *cfg) {
   cfg->login_threads = 1;
   cfg->login_queue = 32;
   cfg->psk_port = 5684;
+  cfg->http_addr = EC_HTTP_DEFAULT;
+  cfg->observe_check_s = 240;
+  cfg->ack_timeout_ms = 2000;
 }
 
 static int on_event(coap_session_t *session, const coap_event_t event) {
   ec_server_t *srv = coap_get_app_data(coap_session_get_context(session));
-  if (event == COAP_EVENT_SERVER_SESSION_DEL)
+  if (event == COAP_EVENT_SERVER_SESSION_NEW) {
+    ec_metrics_add(srv->metrics, EC_M_SESSIONS, 1);
+    /* libcoap's own confirmable messages (over coaps://, and separate
+     * answers) wait as long as the server's notifications (watch.c). */
+    coap_fixed_point_t ack = {srv->cfg.ack_timeout_ms / 1000,
+                              srv->cfg.ack_timeout_ms % 1000};
+    coap_session_set_ack_timeout(session, ack);
+  }
+  else if (event == COAP_EVENT_DTLS_CONNECTED)
+    ec_metrics_add(srv->metrics, EC_M_DTLS_HANDSHAKES, 1);
+  else if (event == COAP_EVENT_DTLS_ERROR)
+    ec_metrics_add(srv->metrics, EC_M_DTLS_FAILURES, 1);
+  if (event == COAP_EVENT_SERVER_SESSION_DEL) {
+    ec_metrics_add(srv->metrics, EC_M_SESSIONS, -1);
     ec_peer_drop(srv, session);
-  else
+  } else {
     ec_access_on_event(srv, session, event);
+  }
   return 0;
 }
 
@@ -62,7 +80,7 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent,
   ec_server_t *srv = coap_get_app_data(coap_session_get_context(session));
   if (reason == COAP_NACK_RST || reason == COAP_NACK_TOO_MANY_RETRIES ||
       reason == COAP_NACK_NOT_DELIVERABLE)
-    ec_watch_on_nack(srv, session, sent);
+    ec_watch_on_nack(srv, session, sent, reason != COAP_NACK_RST);
 }
 
 static int resolve(const char *host, uint16_t port, coap_address_t *out) {
@@ -168,7 +186,8 @@ static void libcoap_log_level(void) {
 int ec_server_new(const ec_server_config_t *cfg, ec_server_t **out) {
   int rc;
 
-  if (cfg == NULL || out == NULL || cfg->max_body == 0)
+  if (cfg == NULL || out == NULL || cfg->max_body == 0 ||
+      cfg->ack_timeout_ms == 0)
     return EC_EINVAL;
   if (sodium_init() < 0) /* the Echo key below, tokens and passwords */
     return EC_EIO;
@@ -182,7 +201,8 @@ int ec_server_new(const ec_server_config_t *cfg, ec_server_t **out) {
   srv->arena_cap = 4 * cfg->max_body + 64 * 1024;
   srv->arena_buf = malloc(srv->arena_cap);
   srv->dedup = ec_dedup_new(cfg->dedup_slots);
-  if (srv->arena_buf == NULL || srv->dedup == NULL) {
+  if (srv->arena_buf == NULL || srv->dedup == NULL ||
+      ec_metrics_new(&srv->metrics) < 0) {
     rc = EC_ENOMEM;
     goto fail_srv;
   }
@@ -202,6 +222,7 @@ int ec_server_new(const ec_server_config_t *cfg, ec_server_t **out) {
   if (ec_store_created(srv->store))
     ec_log(EC_LOG_WARN, "the database %s did not exist: created it, empty",
            ec_store_where(srv->store));
+  ec_store_set_metrics(srv->store, srv->metrics);
 
   coap_startup();
   libcoap_log_level();
@@ -236,6 +257,13 @@ int ec_server_new(const ec_server_config_t *cfg, ec_server_t **out) {
   rc = ec_provisioning_init(srv);
   if (rc < 0)
     goto fail_ctx;
+  const char *libcoap = coap_package_version(); /* "libcoap 4.3.1" */
+  if (strncmp(libcoap, "libcoap ", 8) == 0)
+    libcoap += 8;
+  ec_metrics_set_build(srv->metrics, EDGECOAP_VERSION, libcoap);
+  rc = ec_http_start(srv, &srv->http);
+  if (rc < 0)
+    goto fail_ctx;
 
   ec_log(EC_LOG_INFO, "serving, database %s, body cap %zu bytes",
          ec_store_where(srv->store), cfg->max_body);
@@ -254,6 +282,7 @@ fail_coap:
   coap_cleanup();
   ec_store_close(srv->store);
 fail_srv:
+  ec_metrics_free(srv->metrics);
   ec_dedup_free(srv->dedup);
   free(srv->arena_buf);
   free(srv);
@@ -272,23 +301,29 @@ fail_srv:
  * reaching libcoap before it was screened.
  */
 static int io_round(ec_server_t *srv, int wait_ms) {
-  struct pollfd ready = {coap_context_get_coap_fd(srv->ctx), POLLIN, 0};
-  if (ready.fd < 0 || srv->screen_fd < 0)
+  struct pollfd ready[2] = {{coap_context_get_coap_fd(srv->ctx), POLLIN, 0},
+                            {ec_http_fd(srv->http), POLLIN, 0}};
+  int n_fds = ready[1].fd >= 0 ? 2 : 1;
+  if (ready[0].fd < 0 || (srv->screen_fd < 0 && n_fds == 1))
     return coap_io_process(srv->ctx, wait_ms > 0 ? (uint32_t)wait_ms
                                                  : COAP_IO_NO_WAIT);
   /* While datagrams keep coming there is no need to wait (and no cost of
    * a poll per datagram): only an empty socket waits, for a datagram, a
-   * libcoap timer, or the server's own retransmissions (watch.c). */
-  if (!ec_screen_run(srv)) {
+   * libcoap timer, the server's own retransmissions (watch.c) or an HTTP
+   * request (http.h). */
+  if (srv->screen_fd < 0 || !ec_screen_run(srv)) {
     int due = ec_watch_next_ms(srv);
     if (due >= 0 && due < wait_ms)
       wait_ms = due;
-    if (poll(&ready, 1, wait_ms) < 0 && errno != EINTR)
+    if (poll(ready, (nfds_t)n_fds, wait_ms) < 0 && errno != EINTR)
       return -1;
-    ec_screen_run(srv);
+    if (srv->screen_fd >= 0)
+      ec_screen_run(srv);
   }
   int rc = coap_io_process(srv->ctx, COAP_IO_NO_WAIT);
   ec_watch_tick(srv);
+  if (n_fds == 2)
+    ec_http_run(srv->http);
   return rc;
 }
 
@@ -336,8 +371,10 @@ void ec_server_free(ec_server_t *srv) {
   ec_messages_free(srv);
   ec_provisioning_free(srv);
   ec_router_free(srv);
+  ec_http_stop(srv->http);
   ec_store_close(srv->store);
   ec_dedup_free(srv->dedup);
+  ec_metrics_free(srv->metrics);
   free(srv->arena_buf);
   sodium_memzero(srv->psk_key, sizeof(srv->psk_key));
   free(srv);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "edgecoap/deployment.h"
+#include "metrics.h"
 
 /*
  * The store knows nothing of CoAP or of the wire formats: a report reaches it
@@ -67,6 +68,25 @@ int ec_store_open_uri(const char *uri, unsigned flags, ec_store_t **out);
 
 /** ec_store_open_uri(@p uri, 0, @p out). */
 int ec_store_open(const char *uri, ec_store_t **out);
+
+/**
+ * Readiness: one read and one committed write (the schema version,
+ * rewritten as it is), for a health check while serving.
+ * @return 0, EC_EBUSY (called from a flush's callback), or EC_ESTORE
+ *         (logged)
+ */
+int ec_store_ping(ec_store_t *s);
+
+/**
+ * Count every commit of a write into @p m (borrowed; NULL: none): its
+ * latency (EC_H_COMMIT_SECONDS), the writes it made durable
+ * (EC_H_COMMIT_WRITES) and failures.
+ */
+void ec_store_set_metrics(ec_store_t *s, ec_metrics_t *m);
+
+/** The bytes the store's data takes (SQLite: pages times page size). */
+int ec_store_size(ec_store_t *s, int64_t *bytes);
+
 
 /** Close the store, releasing all it holds; NULL is a no-op. Queued writes
  * not yet flushed are flushed first (their callbacks run). */

@@ -681,6 +681,7 @@ static void login_answer(ec_req_t *rq, ec_pending_t *pp) {
   int rc = ec_auth_login_finish(p->auth, rq->srv->store, &l->attempt,
                                 l->job.match, ec_now_ms(), &sess);
   if (rc == EC_ENOTFOUND) {
+    ec_metrics_add(rq->srv->metrics, EC_M_LOGIN_FAILED_COAP, 1);
     answer_error(rq, 401, "FAILURE", "ACCOUNT_PASSWORD_INCORRECT", NULL, NULL,
                  0, rq->route);
     return;
@@ -729,6 +730,7 @@ static void login_start(ec_req_t *rq, const ec_login_request_t *lr) {
                               ec_now_ms(), NULL);
   }
   if (rc == EC_ENOTFOUND || rc == EC_EINVAL) {
+    ec_metrics_add(rq->srv->metrics, EC_M_LOGIN_FAILED_COAP, 1);
     answer_error(rq, 401, "FAILURE", "ACCOUNT_PASSWORD_INCORRECT", NULL, NULL,
                  0, rq->route);
     login_free(&l->base);
@@ -864,6 +866,33 @@ int ec_provisioning_init(ec_server_t *srv) {
          (long long)acfg.slow_max_ms, srv->cfg.login_threads,
          srv->cfg.login_queue);
   return 0;
+}
+
+static int find_privileged(void *ud, const ec_store_prov_user_t *u) {
+  (void)ud;
+  return privileged(u->role) ? 1 : 0;
+}
+
+bool ec_provisioning_has_operator(ec_server_t *srv) {
+  return ec_store_prov_user_each(srv->store, find_privileged, NULL) == 1;
+}
+
+int ec_provisioning_check_operator(ec_server_t *srv, const char *token,
+                                   size_t len) {
+  int64_t user_id;
+  ec_store_prov_user_t u;
+  if (len != EC_PROV_TOKEN_HEX)
+    return EC_ENOTFOUND;
+  int rc = ec_auth_check(srv->prov->auth, srv->store, (const uint8_t *)token,
+                         len, ec_now_ms(), NULL, &user_id);
+  if (rc == 0)
+    rc = ec_store_prov_user_get(srv->store, user_id, &u);
+  if (rc == 0) {
+    sodium_memzero(u.password_hash, sizeof(u.password_hash));
+    if (!privileged(u.role))
+      rc = EC_ENOTFOUND;
+  }
+  return rc;
 }
 
 void ec_provisioning_free(ec_server_t *srv) {

@@ -35,6 +35,21 @@ void ec_provisioning_replay(ec_req_t *rq, const ec_dedup_answer_t *a);
 unsigned ec_provisioning_poll(ec_server_t *srv);
 
 /**
+ * True when the store holds an account whose role is operator or admin:
+ * someone who may use the HTTP endpoint when it listens beyond loopback.
+ */
+bool ec_provisioning_has_operator(ec_server_t *srv);
+
+/**
+ * Check a session token (@p len hex digits, as login gave it) of an
+ * operator or admin account, counting it as a use (its expiry slides).
+ * @return 0, EC_ENOTFOUND (malformed, unknown, expired, or another role's)
+ *         or EC_ESTORE
+ */
+int ec_provisioning_check_operator(ec_server_t *srv, const char *token,
+                                   size_t len);
+
+/**
  * Free the module's state. Call after ec_watch_free_all() (the watch list
  * lives in that state) and after the libcoap context is gone (the password
  * checks still in flight are dropped); NULL state is

@@ -66,6 +66,7 @@ int ec_batch_defer(ec_req_t *rq, ec_pending_t *p) {
     return EC_ENOMEM;
   coap_async_set_app_data(a, p);
   p->async = a;
+  p->since_us = rq->since_us;
   return 0;
 }
 

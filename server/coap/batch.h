@@ -45,6 +45,7 @@ struct ec_pending {
   /* When libcoap runs the handler again: write the answer into rq. */
   void (*answer)(ec_req_t *rq, ec_pending_t *p);
   void (*free)(ec_pending_t *p);
+  uint64_t since_us; /* when the request came (ec_mono_us), for metrics */
 };
 
 /**

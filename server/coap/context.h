@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "edgecoap/codec.h"
+#include "metrics.h"
 #include "store.h"
 
 /** What main() sets; ec_server_config_default() fills the defaults. */
@@ -36,6 +37,13 @@ typedef struct {
   uint16_t psk_port;             /**< coaps:// port: 5684 */
   bool dtls;                     /**< bind DTLS even with no identity stored */
   bool no_plain;                 /**< no coap:// endpoint (implies dtls) */
+  /* Operators' HTTP endpoint (server/http.h, docs/OPERATIONS.md). */
+  const char *http_addr;         /**< "127.0.0.1:5680"; NULL: off */
+  bool http_explicit;            /**< given by --http: failing to bind is fatal */
+  unsigned observe_check_s;      /**< a CON to each observer at least this
+                                      often: 240 s (0: only every fifth) */
+  unsigned ack_timeout_ms;       /**< RFC 7252 ACK_TIMEOUT of the server's
+                                      confirmable messages: 2000 */
 } ec_server_config_t;
 
 typedef struct ec_server ec_server_t;
@@ -64,6 +72,7 @@ struct ec_server {
   struct ec_watch *con_watches; /* watches with a CON outstanding (watch.c) */
   uint64_t con_due_min;       /* no earlier than their next retransmission */
   unsigned n_deferred;        /* watches with a deferred notification */
+  uint64_t check_next_ms;     /* the next look for silent observers */
   /* One scratch arena reused by every request: handlers never nest. */
   uint8_t *arena_buf;
   size_t arena_cap;
@@ -76,6 +85,8 @@ struct ec_server {
   uint8_t psk_key[EC_STORE_DEVICE_KEY_MAX];
   uint8_t echo_key[32]; /* Echo values' MAC key, random per start (echo.h) */
   coap_bin_const_t psk;
+  ec_metrics_t *metrics;      /* counted on the I/O thread (metrics.h) */
+  struct ec_http *http;       /* the operators' endpoint, or NULL (http.h) */
 };
 
 #endif /* EDGECOAP_CONTEXT_H */

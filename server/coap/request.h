@@ -51,6 +51,7 @@ typedef struct {
                           * set when res is NULL (the path was matched) */
   const uint8_t *rid;    /* Request-Id, rid_len bytes (none: 0) */
   size_t rid_len;
+  uint64_t since_us;     /* when the dispatcher took it (ec_mono_us) */
 } ec_req_t;
 
 /**

@@ -7,6 +7,7 @@
 
 #include "batch.h"
 #include "log.h"
+#include "util.h"
 
 /* One template, split once at start: a literal segment, or the index of
  * its id's parameter. */
@@ -20,6 +21,7 @@ typedef struct {
   seg_t segs[EC_ROUTE_MAX_SEGMENTS];
   int n;
   int first_id; /* the segment of the first id, or -1 */
+  int metric;   /* its route in the metrics registry (metrics.h) */
 } compiled_t;
 
 struct ec_router {
@@ -161,10 +163,11 @@ static bool is_write(coap_pdu_code_t method) {
 /* Answer the request libcoap runs again for a deferred answer (batch.h):
  * when it was refused this time (a revoked identity), the answer is
  * dropped and the refusal stands. */
-static bool deferred(ec_req_t *rq, int refused) {
+static bool deferred(ec_req_t *rq, int refused, uint64_t *since_us) {
   ec_pending_t *p = ec_batch_take(rq);
   if (p == NULL)
     return false;
+  *since_us = p->since_us; /* its time runs from its first dispatch */
   if (refused)
     ec_batch_release(rq, p);
   else
@@ -176,6 +179,7 @@ static void dispatch(coap_resource_t *resource, coap_session_t *session,
                      const coap_pdu_t *request, const coap_string_t *query,
                      coap_pdu_t *response) {
   ec_server_t *srv = coap_get_app_data(coap_session_get_context(session));
+  uint64_t since_us = ec_mono_us();
   ec_router_t *r = srv->router;
   ec_router_res_t *res =
       resource == r->unknown ? NULL : coap_resource_get_userdata(resource);
@@ -215,6 +219,7 @@ static void dispatch(coap_resource_t *resource, coap_session_t *session,
   rq.batch_ok = batched;
   rq.route = spec;
   rq.res = res;
+  rq.since_us = since_us;
   if (res == NULL)
     memcpy(rq.params, m.params, sizeof(rq.params));
   if (rc == 0) {
@@ -227,7 +232,7 @@ static void dispatch(coap_resource_t *resource, coap_session_t *session,
     rc = ec_access_check(&rq, rule, owner);
   }
   if (spec != NULL && (spec->flags & EC_ROUTE_DEFER) && write &&
-      deferred(&rq, rc < 0))
+      deferred(&rq, rc < 0, &since_us))
     goto done;
   if (rc < 0)
     goto done;
@@ -268,6 +273,15 @@ static void dispatch(coap_resource_t *resource, coap_session_t *session,
   spec->handler(&rq);
 done:
   ec_req_done(&rq);
+  /* Every answered request is counted here, by its route's template; one
+   * whose answer waits for a group commit (code 0: an empty ACK now) is
+   * counted when libcoap runs it again to answer. */
+  coap_pdu_code_t code = coap_pdu_get_code(response);
+  if (code != 0)
+    ec_metrics_request(srv->metrics,
+                       spec != NULL ? r->compiled[spec - r->table->routes].metric
+                                    : -1,
+                       method, code, ec_mono_us() - since_us);
 }
 
 static void register_methods(coap_resource_t *resource, unsigned methods) {
@@ -282,6 +296,9 @@ static void register_methods(coap_resource_t *resource, unsigned methods) {
 
 int ec_router_install(ec_server_t *srv, ec_router_t *r) {
   srv->router = r;
+  for (size_t i = 0; i < r->table->n_routes; i++)
+    r->compiled[i].metric = ec_metrics_route(srv->metrics,
+                                             r->table->routes[i].path);
   r->unknown = coap_resource_unknown_init2(dispatch, 0);
   if (r->unknown == NULL)
     return EC_ENOMEM;

@@ -71,6 +71,7 @@ void ec_watch_remove(ec_watch_t *w) {
     w->peer_next->peer_prev = w->peer_prev;
   if (peer->n_watches > 0)
     peer->n_watches--;
+  ec_metrics_add(w->srv->metrics, EC_M_OBSERVERS, -1);
   if (w->filter_free != NULL)
     w->filter_free(w->filter);
   coap_session_release(w->session);
@@ -156,6 +157,13 @@ int ec_watch_request(ec_req_t *rq, ec_watch_list_t *list, void *filter,
       peer->watches->peer_prev = w;
     peer->watches = w;
     peer->n_watches++;
+    ec_metrics_add(rq->srv->metrics, EC_M_OBSERVERS, 1);
+    /* Registrations of one burst are checked spread over a quarter of the
+     * interval, not all in the same second. */
+    unsigned jitter = 0;
+    coap_prng(&jitter, sizeof(jitter));
+    w->confirmed_ms = ec_mono_ms() -
+                      jitter % (rq->srv->cfg.observe_check_s * 250u + 1);
     ec_log(EC_LOG_DEBUG, "%s: observation registered (%u now)", list->name,
            list->count);
   } else if (w->filter_free != NULL) {
@@ -187,9 +195,8 @@ static void opt_uint(opt_t *o, uint16_t num, uint64_t v) {
   o->len = (uint8_t)coap_encode_var_safe8(o->val, sizeof(o->val), v);
 }
 
-/* RFC 7252 section 4.8: ACK_TIMEOUT 2 s, ACK_RANDOM_FACTOR 1.5,
- * MAX_RETRANSMIT 4. */
-#define ACK_TIMEOUT_MS 2000
+/* RFC 7252 section 4.8: ACK_RANDOM_FACTOR 1.5, MAX_RETRANSMIT 4;
+ * ACK_TIMEOUT is cfg.ack_timeout_ms (2 s). */
 #define MAX_RETRANSMIT 4
 
 static void con_clear(ec_server_t *srv, ec_watch_t *w) {
@@ -294,7 +301,8 @@ static int deliver(ec_server_t *srv, ec_watch_t *w, uint8_t code,
         /* ACK_TIMEOUT times a random factor of 1 to 1.5. */
         unsigned r = 0;
         coap_prng(&r, sizeof(r));
-        w->con_timeout_ms = ACK_TIMEOUT_MS + r % (ACK_TIMEOUT_MS / 2);
+        unsigned ack = srv->cfg.ack_timeout_ms;
+        w->con_timeout_ms = ack + r % (ack / 2 + 1);
         w->con_next = srv->con_watches;
         if (srv->con_watches != NULL)
           srv->con_watches->con_prev = w;
@@ -330,6 +338,7 @@ static int deliver(ec_server_t *srv, ec_watch_t *w, uint8_t code,
   }
   if (con) {
     w->non_count = 0;
+    w->confirmed_ms = ec_mono_ms();
   } else {
     w->non_count++;
     w->non_mids[w->n_non_mids++ % EC_WATCH_NON_MIDS] = (uint16_t)mid;
@@ -417,14 +426,17 @@ void ec_watch_end_all(ec_server_t *srv, int code, const char *title,
       ec_watch_end(srv, p->watches, code, title, detail);
 }
 
-static void gone(ec_watch_t *w, const char *how) {
+/* An observer that stopped answering (@p silent) or refused a notification. */
+static void gone(ec_watch_t *w, const char *how, bool silent) {
   ec_log(EC_LOG_INFO, "%s: observer gone (%s), observation ended",
          w->list->name, how);
+  ec_metrics_add(w->srv->metrics,
+                 silent ? EC_M_OBS_DROPPED_SILENT : EC_M_OBS_DROPPED_RESET, 1);
   ec_watch_remove(w);
 }
 
 void ec_watch_on_nack(ec_server_t *srv, coap_session_t *session,
-                      const coap_pdu_t *sent) {
+                      const coap_pdu_t *sent, bool silent) {
   ec_peer_t *peer = coap_session_get_app_data(session);
   (void)srv;
   if (sent == NULL || peer == NULL)
@@ -433,7 +445,8 @@ void ec_watch_on_nack(ec_server_t *srv, coap_session_t *session,
   for (ec_watch_t *w = peer->watches; w != NULL; w = w->peer_next)
     if (w->token_len == token.length &&
         memcmp(w->token, token.s, token.length) == 0) {
-      gone(w, "notification refused or unanswered");
+      gone(w, silent ? "notification unanswered" : "notification refused",
+           silent);
       return;
     }
 }
@@ -492,10 +505,41 @@ static void send_deferred(ec_server_t *srv) {
   }
 }
 
+/*
+ * RFC 7641 section 4.5: a server that sends only NON notifications never
+ * learns that an observer is gone, and an observation of something that
+ * does not change sends nothing at all, so a vanished device would be kept
+ * (and its session with it) for ever. Each watch that had no confirmable
+ * notification for cfg.observe_check_s gets one of the current state; if
+ * it goes unanswered, the watch ends as any other (counted as silent).
+ */
+static void check_silent(ec_server_t *srv, uint64_t now) {
+  uint64_t every = (uint64_t)srv->cfg.observe_check_s * 1000u;
+  for (ec_peer_t *p = srv->peers; p != NULL; p = p->next) {
+    ec_watch_t *next;
+    for (ec_watch_t *w = p->watches; w != NULL; w = next) {
+      next = w->peer_next;
+      if (now - w->confirmed_ms < every || w->con_dgram != NULL ||
+          w->deferred || ec_watch_busy(w))
+        continue;
+      w->non_count = MAX_NON_IN_A_ROW; /* the next one is confirmable */
+      if (w->list->refresh == NULL)
+        continue; /* no state to send: its next notification checks */
+      w->confirmed_ms = now; /* once per interval, even if it fails */
+      ec_metrics_add(srv->metrics, EC_M_OBS_CHECKS, 1);
+      w->list->refresh(srv, w); /* may end w */
+    }
+  }
+}
+
 void ec_watch_tick(ec_server_t *srv) {
   if (srv->n_deferred > 0)
     send_deferred(srv);
   uint64_t now = ec_mono_ms();
+  if (srv->cfg.observe_check_s > 0 && now >= srv->check_next_ms) {
+    srv->check_next_ms = now + 1000;
+    check_silent(srv, now);
+  }
   /* srv->con_due_min is never later than the earliest due time (an ACK
    * may have made it early), so most rounds end here without a walk. */
   if (srv->con_watches == NULL || now < srv->con_due_min)
@@ -506,7 +550,7 @@ void ec_watch_tick(ec_server_t *srv) {
     next = w->con_next;
     if (w->con_due_ms <= now) {
       if (w->con_tries >= MAX_RETRANSMIT) {
-        gone(w, "confirmable notification unanswered");
+        gone(w, "confirmable notification unanswered", true);
         continue;
       }
       w->con_tries++;
@@ -538,14 +582,14 @@ void ec_watch_on_rst(ec_server_t *srv, coap_session_t *session, uint16_t mid) {
     return;
   for (ec_watch_t *w = peer->watches; w != NULL; w = w->peer_next) {
     if (w->con_dgram != NULL && w->con_mid == mid) {
-      gone(w, "a notification was reset");
+      gone(w, "a notification was reset", false);
       return;
     }
     unsigned n = w->n_non_mids < EC_WATCH_NON_MIDS ? w->n_non_mids
                                                    : EC_WATCH_NON_MIDS;
     for (unsigned i = 0; i < n; i++)
       if (w->non_mids[i] == mid) {
-        gone(w, "a notification was reset");
+        gone(w, "a notification was reset", false);
         return;
       }
   }

@@ -64,6 +64,10 @@ struct ec_watch {
    * (monotonic ms; 0: not): a new notification waits (deferred). */
   uint64_t fetch_until;
   bool deferred;
+  /* Monotonic ms of the last confirmable notification to it (or of its
+   * registration): past srv->cfg.observe_check_s, one is sent to see that
+   * the observer is still there (ec_watch_tick()). */
+  uint64_t confirmed_ms;
   void *filter;            /* the module's filter, owned by the watch */
   void (*filter_free)(void *filter);
 };
@@ -165,7 +169,11 @@ void ec_watch_defer(ec_server_t *srv, ec_watch_t *w);
 void ec_watch_on_ack(ec_server_t *srv, coap_session_t *session, uint16_t mid);
 
 /** Retransmit the confirmable notifications that are due; end the watches
- * whose last retransmission went unanswered. Call after each I/O round. */
+ * whose last retransmission went unanswered; send the liveness checks that
+ * are due (a confirmable notification of the current state, to each watch
+ * whose list can send it and that had none for cfg.observe_check_s; the
+ * next notification of any other watch goes confirmable). Call after each
+ * I/O round. */
 void ec_watch_tick(ec_server_t *srv);
 
 /** Milliseconds until ec_watch_tick() has something to do, or -1. */
@@ -185,8 +193,9 @@ void ec_watch_free_all(ec_server_t *srv);
 void ec_watch_end_all(ec_server_t *srv, int code, const char *title,
                       const char *detail);
 
-/** The server's libcoap nack handler: ends watches whose notification failed. */
+/** The server's libcoap nack handler: ends watches whose notification
+ * failed, counted as @p silent (unanswered) or reset. */
 void ec_watch_on_nack(ec_server_t *srv, coap_session_t *session,
-                      const coap_pdu_t *sent);
+                      const coap_pdu_t *sent, bool silent);
 
 #endif /* EDGECOAP_WATCH_H */

@@ -51,6 +51,7 @@
 #include "edgecoap/error.h"
 #include "log.h"
 #include "store_internal.h"
+#include "util.h"
 
 /*
  * Migrations, applied in order, each in its own transaction that also sets
@@ -253,10 +254,24 @@ void store_stmt_done(sqlite3_stmt *st) {
 /* Run a statement that returns no rows and must finish in one step. */
 int store_step_done(ec_store_t *s, int which, const char *what) {
   sqlite3_stmt *st = s->st[which];
+  uint64_t t0 = which == ST_COMMIT ? ec_mono_us() : 0;
   int rc = sqlite3_step(st);
   if (rc != SQLITE_DONE)
     store_log(s->db, what);
   store_stmt_done(st);
+  if (which == ST_BEGIN) {
+    s->txn_writes = 1;
+  } else if (which == ST_COMMIT) {
+    /* Every durable write ends in this COMMIT: its time (the sync, mostly)
+     * and how many writes shared it. An empty batch is no write. */
+    if (rc != SQLITE_DONE) {
+      ec_metrics_add(s->metrics, EC_M_COMMITS_FAILED, 1);
+    } else if (s->txn_writes > 0) {
+      ec_metrics_observe(s->metrics, EC_H_COMMIT_SECONDS, ec_mono_us() - t0);
+      ec_metrics_observe(s->metrics, EC_H_COMMIT_WRITES, s->txn_writes);
+    }
+    s->txn_writes = 0;
+  }
   return rc == SQLITE_DONE ? 0 : EC_ESTORE;
 }
 
@@ -596,12 +611,31 @@ fail_db:
   return EC_ESTORE;
 }
 
-/* Commit one write (the schema version, rewritten as it is), so that a
- * database that cannot take writes is found before anything is served. */
-static int check_writable(ec_store_t *s) {
-  const char *path = s->where;
+/* One read and one committed write: the schema version, rewritten as it
+ * is. On failure *err is SQLite's message (sqlite3_free() it), or NULL. */
+static int rewrite_version(ec_store_t *s, char **err) {
   char sql[64];
   int version;
+
+  *err = NULL;
+  if (pragma_int(s->db, "PRAGMA user_version", &version) != 0)
+    return EC_ESTORE;
+  snprintf(sql, sizeof(sql), "BEGIN IMMEDIATE; PRAGMA user_version = %d; "
+           "COMMIT", version);
+  if (sqlite3_exec(s->db, sql, NULL, NULL, err) != SQLITE_OK) {
+    if (*err == NULL)
+      *err = sqlite3_mprintf("%s", sqlite3_errmsg(s->db));
+    (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return EC_ESTORE;
+  }
+  return 0;
+}
+
+/* Commit one write, so that a database that cannot take writes is found
+ * before anything is served. */
+static int check_writable(ec_store_t *s) {
+  const char *path = s->where;
+  char *err = NULL;
 
   if (sqlite3_db_readonly(s->db, "main") == 1) {
     ec_log(EC_LOG_ERROR, "store: the database %s is read-only (the file or "
@@ -609,19 +643,44 @@ static int check_writable(ec_store_t *s) {
            "fail", path);
     return EC_ESTORE;
   }
-  if (pragma_int(s->db, "PRAGMA user_version", &version) != 0)
-    return EC_ESTORE;
-  snprintf(sql, sizeof(sql), "BEGIN IMMEDIATE; PRAGMA user_version = %d; "
-           "COMMIT", version);
-  char *err = NULL;
-  if (sqlite3_exec(s->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+  if (rewrite_version(s, &err) < 0) {
     ec_log(EC_LOG_ERROR, "store: cannot write to the database %s: %s (a "
            "read-only file, folder or mount, or a full disk?)", path,
-           err ? err : sqlite3_errmsg(s->db));
+           err ? err : "the schema version cannot be read");
     sqlite3_free(err);
-    (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return EC_ESTORE;
   }
+  return 0;
+}
+
+int ec_store_ping(ec_store_t *s) {
+  char *err = NULL;
+  if (s == NULL)
+    return EC_EINVAL;
+  if (s->flushing)
+    return EC_EBUSY;
+  store_settle(s);
+  int rc = rewrite_version(s, &err);
+  if (rc < 0)
+    ec_log(EC_LOG_WARN, "store: readiness check failed: %s",
+           err ? err : "the schema version cannot be read");
+  sqlite3_free(err);
+  return rc;
+}
+
+void ec_store_set_metrics(ec_store_t *s, ec_metrics_t *m) {
+  if (s != NULL)
+    s->metrics = m;
+}
+
+int ec_store_size(ec_store_t *s, int64_t *bytes) {
+  int pages, page_size;
+  if (s == NULL || bytes == NULL)
+    return EC_EINVAL;
+  if (pragma_int(s->db, "PRAGMA page_count", &pages) != 0 ||
+      pragma_int(s->db, "PRAGMA page_size", &page_size) != 0)
+    return EC_ESTORE;
+  *bytes = (int64_t)pages * page_size;
   return 0;
 }
 

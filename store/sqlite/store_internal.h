@@ -114,6 +114,10 @@ struct ec_store {
   ec_db_lock_t lock;  /* EC_STORE_SERVE: held until after sqlite3_close */
   bool created;       /* the open created the database file */
   char where[4096];   /* the database's absolute path, or ":memory:" */
+  /* Writes of the open transaction (1 for a plain one, the savepoints
+   * released in a flush), and where its commit is counted (metrics.h). */
+  unsigned txn_writes;
+  ec_metrics_t *metrics;
 };
 
 /** Log the connection's last error as "store: WHAT: message (code)". */

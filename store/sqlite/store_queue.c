@@ -61,6 +61,7 @@ static void apply_one(ec_store_t *s, store_queued_t *q) {
   if (store_status_apply(s, &q->w, &q->done.created, &q->done.seq) == 0 &&
       store_step_done(s, ST_RELEASE, "RELEASE") == 0) {
     q->done.rc = 0;
+    s->txn_writes++;
     return;
   }
   /* Undo this write only; the flush's transaction stays open. */
@@ -82,6 +83,7 @@ int ec_store_flush(ec_store_t *s) {
 
   int rc = store_step_done(s, ST_BEGIN, "BEGIN IMMEDIATE");
   if (rc == 0) {
+    s->txn_writes = 0; /* counted as each write's savepoint is released */
     s->flushing = true;
     for (store_queued_t *q = list; q != NULL; q = q->next)
       apply_one(s, q);

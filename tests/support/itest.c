@@ -488,7 +488,7 @@ static bool server_exited(it_server_t *s, char *why, size_t cap) {
 static int start_once(it_server_t *s, uint16_t port) {
   char port_s[8];
   snprintf(port_s, sizeof(port_s), "%u", port);
-  const char *argv[12 + IT_MAX_EXTRA_ARGS];
+  const char *argv[14 + IT_MAX_EXTRA_ARGS];
   int n = 0;
   /* EC_TEST_SERVER_BIN runs a suite against another build (bench/rss, or an
    * older binary to see a regression test fail). */
@@ -504,6 +504,10 @@ static int start_once(it_server_t *s, uint16_t port) {
   argv[n++] = s->db;
   argv[n++] = "--log-level";
   argv[n++] = "debug";
+  /* Tests run servers side by side: none takes the default HTTP port, a
+   * suite that wants HTTP names a port of its own (a later --http wins). */
+  argv[n++] = "--http";
+  argv[n++] = "off";
   for (int i = 0; i < s->n_extra; i++)
     argv[n++] = s->extra[i];
   argv[n] = NULL;
