@@ -17,6 +17,7 @@
 #include "peer.h"
 #include "request.h"
 #include "res_deployment.h"
+#include "res_fleet.h"
 #include "res_provisioning.h"
 #include "res_messages.h"
 #include "router.h"
@@ -257,6 +258,9 @@ int ec_server_new(const ec_server_config_t *cfg, ec_server_t **out) {
   rc = ec_provisioning_init(srv);
   if (rc < 0)
     goto fail_ctx;
+  rc = ec_fleet_init(srv);
+  if (rc < 0)
+    goto fail_ctx;
   const char *libcoap = coap_package_version(); /* "libcoap 4.3.1" */
   if (strncmp(libcoap, "libcoap ", 8) == 0)
     libcoap += 8;
@@ -276,6 +280,7 @@ fail_ctx:
   coap_free_context(srv->ctx);
   ec_deployment_free_routes(srv);
   ec_messages_free(srv);
+  ec_fleet_free(srv);
   ec_provisioning_free(srv);
   ec_router_free(srv);
 fail_coap:
@@ -334,7 +339,11 @@ int ec_server_run(ec_server_t *srv, volatile sig_atomic_t *stop) {
      * password checks run on their threads (res_provisioning.c), rounds are
      * short, so that each answer goes out within a few milliseconds of its
      * check: libcoap cannot be woken from another thread. */
-    if (io_round(srv, logins_in_flight > 0 ? 2 : 1000) < 0) {
+    int wait_ms = logins_in_flight > 0 ? 2 : 1000;
+    int fleet_ms = ec_fleet_next_ms(srv);
+    if (fleet_ms >= 0 && fleet_ms < wait_ms)
+      wait_ms = fleet_ms;
+    if (io_round(srv, wait_ms) < 0) {
       ec_log(EC_LOG_ERROR, "the CoAP I/O loop failed");
       return EC_EIO;
     }
@@ -350,6 +359,8 @@ int ec_server_run(ec_server_t *srv, volatile sig_atomic_t *stop) {
         break;
     }
     ec_batch_commit(srv);
+    /* Roll-up observers hear of this round's reports once committed. */
+    ec_fleet_poll(srv);
     logins_in_flight = ec_provisioning_poll(srv);
   }
   ec_batch_commit(srv);
@@ -369,6 +380,7 @@ void ec_server_free(ec_server_t *srv) {
   coap_free_context(srv->ctx);
   ec_deployment_free_routes(srv);
   ec_messages_free(srv);
+  ec_fleet_free(srv);
   ec_provisioning_free(srv);
   ec_router_free(srv);
   ec_http_stop(srv->http);

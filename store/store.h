@@ -9,6 +9,7 @@
 
 #include "edgecoap/deployment.h"
 #include "metrics.h"
+#include "edgecoap/fleet.h"
 
 /*
  * The store knows nothing of CoAP or of the wire formats: a report reaches it
@@ -112,6 +113,12 @@ typedef struct {
   int64_t received_at_ms;
   const uint8_t *request_id; /**< the client's Request-Id, or NULL */
   size_t request_id_len;     /**< 0, or EC_REQUEST_ID_MIN..MAX bytes */
+  /* For the fleet's roll-ups (ec_store_fleet_*): may be left zero. */
+  const char *error_code;    /**< status.error.code, or NULL */
+  const ec_fleet_failure_t *failed; /**< the components whose state is
+                              *   Failed, with their error codes (devices
+                              *   ignored); names unique */
+  size_t n_failed;
 } ec_status_write_t;
 
 /** Bounds of a request identifier (API.md, "Request-Id"). */
@@ -269,6 +276,88 @@ int ec_store_each_status(ec_store_t *s,
                          int (*fn)(void *ud, const char *device_id,
                                    const char *deployment_id),
                          void *ud);
+
+/* ------------------------------------------------------------------------ */
+/* The fleet (store/sqlite/store_fleet.c)                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Every status write keeps, in its own transaction, a roll-up per
+ * deployment (how many devices are in each state, and how many have a
+ * component that failed with each error code), so that reading a roll-up
+ * costs one indexed lookup whatever the fleet's size. Every read below is
+ * index-backed (tests/test_store_fleet.c holds the query plans).
+ */
+
+/* Failure entries one roll-up read returns at most. */
+#ifndef EC_STORE_FLEET_MAX_FAILURES
+#define EC_STORE_FLEET_MAX_FAILURES 64
+#endif
+/* ec_store_fleet_devices() and ec_store_fleet_rollups(): limits. */
+#ifndef EC_STORE_FLEET_DEFAULT
+#define EC_STORE_FLEET_DEFAULT 100
+#endif
+#ifndef EC_STORE_FLEET_MAX
+#define EC_STORE_FLEET_MAX 1000
+#endif
+
+/** Which (device, deployment) rows ec_store_fleet_devices() reads. */
+typedef struct {
+  const char *device_id;     /**< only this device's rows, or NULL */
+  const char *deployment_id; /**< only this deployment's, or NULL */
+  int state;                 /**< only this state (ec_state_t), or -1 */
+  /** Start after this row: ordered by deviceId then deploymentId, or by
+   * deviceId alone when deployment_id is set (after_deployment ignored).
+   * NULL: from the first. */
+  const char *after_device;
+  const char *after_deployment;
+  int limit;                 /**< <= 0: EC_STORE_FLEET_DEFAULT; at most
+                              *   EC_STORE_FLEET_MAX */
+} ec_store_fleet_query_t;
+
+/**
+ * Read the rows @p q selects, with their latest state, stopping once the
+ * answer would pass about @p max_bytes (0: no cap; at least one row).
+ * @param[out] list  one malloc'd block with the array and its strings;
+ *                   free() it; NULL when @p *n is 0
+ * @param[out] more  set when more rows follow (the limit or the cap ended
+ *                   the page); may be NULL
+ * @return 0 (also when there are none), EC_EINVAL, EC_ENOMEM or EC_ESTORE
+ */
+int ec_store_fleet_devices(ec_store_t *s, const ec_store_fleet_query_t *q,
+                           size_t max_bytes, ec_fleet_device_t **list,
+                           size_t *n, bool *more);
+
+/**
+ * Read one deployment's roll-up, with at most EC_STORE_FLEET_MAX_FAILURES
+ * failure entries (ordered by component, then code).
+ * @param[out] out    its strings and failures live in *block
+ * @param[out] block  malloc'd; free() it (also on failure: NULL then)
+ * @return 0, EC_ENOTFOUND (no device reported on it), EC_EINVAL,
+ *         EC_ENOMEM or EC_ESTORE
+ */
+int ec_store_fleet_rollup(ec_store_t *s, const char *deployment_id,
+                          ec_fleet_rollup_t *out, void **block);
+
+/**
+ * Read the roll-ups (without failures) of the deployments after @p after
+ * (NULL: from the first), ordered by deploymentId, at most @p limit
+ * (as ec_store_fleet_query_t's).
+ * @param[out] list  one malloc'd block; free() it; NULL when @p *n is 0
+ * @param[out] more  set when more follow; may be NULL
+ * @return 0, EC_EINVAL, EC_ENOMEM or EC_ESTORE
+ */
+int ec_store_fleet_rollups(ec_store_t *s, const char *after, int limit,
+                           ec_fleet_rollup_t **list, size_t *n, bool *more);
+
+/**
+ * The query plan SQLite chooses for the read ec_store_fleet_devices()
+ * makes for @p q (or, with @p q NULL, for ec_store_fleet_rollup()), as
+ * EXPLAIN QUERY PLAN's details joined by "; ", into @p out. For tests.
+ * @return 0, EC_EINVAL or EC_ESTORE
+ */
+int ec_store_fleet_plan(ec_store_t *s, const ec_store_fleet_query_t *q,
+                        char *out, size_t cap);
 
 /* ------------------------------------------------------------------------ */
 /* Status messages (API.md section 3)                                       */

@@ -146,8 +146,11 @@ static void test_discovery_does_not_grow_with_devices(void) {
   CU_ASSERT_EQUAL(count_links(doc), 3);
   CU_ASSERT_TRUE(discovery("href=/v1/*", doc, sizeof(doc)) > 0);
   CU_ASSERT_EQUAL(count_links(doc), 2);
+  /* status, latest, provisioning components and a deployment's roll-up */
   CU_ASSERT_TRUE(discovery("obs", doc, sizeof(doc)) > 0);
-  CU_ASSERT_EQUAL(count_links(doc), 3);
+  CU_ASSERT_EQUAL(count_links(doc), 4);
+  CU_ASSERT_TRUE(discovery("rt=edgecoap.fleet*", doc, sizeof(doc)) > 0);
+  CU_ASSERT_EQUAL(count_links(doc), 4);
 }
 
 static void test_first_reports_keep_memory_flat(void) {

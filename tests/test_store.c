@@ -515,6 +515,130 @@ static void test_invalid_arguments(void) {
 }
 
 
+/* ---- the fleet (store_fleet.c) ------------------------------------------ */
+
+#define FLEET_DEP "f1ee7000-0000-4000-8000-0000000000aa"
+
+/* A report of @p dev to FLEET_DEP in @p st, whose component "db" failed
+ * with @p code when @p code is not NULL. */
+static int fleet_put(ec_store_t *s, const char *dev, ec_state_t st,
+                     const char *code) {
+  ec_fleet_failure_t failed = {"db", code, 1};
+  ec_status_write_t w = {
+      .device_id = dev,
+      .deployment_id = FLEET_DEP,
+      .state = st,
+      .doc = (const uint8_t *)"x",
+      .doc_len = 1,
+      .received_at_ms = 1000,
+      .error_code = code,
+      .failed = code != NULL ? &failed : NULL,
+      .n_failed = code != NULL ? 1 : 0,
+  };
+  return ec_store_status_put(s, &w, NULL, NULL);
+}
+
+/* FLEET_DEP's roll-up: its counts, and one failure entry "db" @p code. */
+static void check_rollup(ec_store_t *s, int64_t pending, int64_t failed,
+                         int64_t installed, const char *code,
+                         int64_t devices) {
+  ec_fleet_rollup_t r;
+  void *block = NULL;
+  CU_ASSERT_EQUAL_FATAL(ec_store_fleet_rollup(s, FLEET_DEP, &r, &block), 0);
+  CU_ASSERT_EQUAL(r.counts[EC_STATE_PENDING], pending);
+  CU_ASSERT_EQUAL(r.counts[EC_STATE_FAILED], failed);
+  CU_ASSERT_EQUAL(r.counts[EC_STATE_INSTALLED], installed);
+  CU_ASSERT_EQUAL_FATAL(r.n_failures, 1);
+  CU_ASSERT_STRING_EQUAL(r.failures[0].component, "db");
+  CU_ASSERT_STRING_EQUAL(r.failures[0].code, code);
+  CU_ASSERT_EQUAL(r.failures[0].devices, devices);
+  free(block);
+}
+
+static void test_fleet_rollup_follows_writes(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  ec_fleet_rollup_t r;
+  void *block = NULL;
+  CU_ASSERT_EQUAL(ec_store_fleet_rollup(f.s, FLEET_DEP, &r, &block),
+                  EC_ENOTFOUND);
+  CU_ASSERT_EQUAL(fleet_put(f.s, "d1", EC_STATE_PENDING, NULL), 0);
+  CU_ASSERT_EQUAL(fleet_put(f.s, "d2", EC_STATE_PENDING, NULL), 0);
+  /* No failures yet: an empty list (regression: the block was joined from
+   * a NULL array, which UBSan refused). */
+  CU_ASSERT_EQUAL_FATAL(ec_store_fleet_rollup(f.s, FLEET_DEP, &r, &block), 0);
+  CU_ASSERT_EQUAL(r.counts[EC_STATE_PENDING], 2);
+  CU_ASSERT_EQUAL(r.n_failures, 0);
+  CU_ASSERT_PTR_NULL(r.failures);
+  free(block);
+  CU_ASSERT_EQUAL(fleet_put(f.s, "d1", EC_STATE_FAILED, "E1"), 0);
+  CU_ASSERT_EQUAL(fleet_put(f.s, "d2", EC_STATE_FAILED, "E1"), 0);
+  check_rollup(f.s, 0, 2, 0, "E1", 2);
+  /* A later report replaces the device's failures: d2 recovers, d1 fails
+   * with another code. */
+  CU_ASSERT_EQUAL(fleet_put(f.s, "d2", EC_STATE_INSTALLED, NULL), 0);
+  CU_ASSERT_EQUAL(fleet_put(f.s, "d1", EC_STATE_FAILED, "E2"), 0);
+  check_rollup(f.s, 0, 1, 1, "E2", 1);
+
+  /* The latest states and error codes, one deployment's in one state. */
+  ec_store_fleet_query_t q = {.deployment_id = FLEET_DEP,
+                              .state = EC_STATE_FAILED};
+  ec_fleet_device_t *list = NULL;
+  size_t n = 0;
+  bool more = true;
+  CU_ASSERT_EQUAL(ec_store_fleet_devices(f.s, &q, 0, &list, &n, &more), 0);
+  CU_ASSERT_EQUAL_FATAL(n, 1);
+  CU_ASSERT_FALSE(more);
+  CU_ASSERT_STRING_EQUAL(list[0].device_id, "d1");
+  CU_ASSERT_STRING_EQUAL(list[0].error_code, "E2");
+  free(list);
+
+  /* Counts survive a reopen (they are rows, not memory). */
+  ec_store_fx_reopen(&f);
+  ec_fleet_rollup_t *all = NULL;
+  CU_ASSERT_EQUAL(ec_store_fleet_rollups(f.s, NULL, 10, &all, &n, &more), 0);
+  CU_ASSERT_EQUAL_FATAL(n, 1);
+  CU_ASSERT_EQUAL(all[0].counts[EC_STATE_FAILED], 1);
+  CU_ASSERT_EQUAL(all[0].counts[EC_STATE_INSTALLED], 1);
+  free(all);
+  ec_store_fx_teardown(&f);
+}
+
+/* Each fleet read is driven by an index: no plan scans a table. */
+static void test_fleet_reads_are_index_backed(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  static const struct {
+    ec_store_fleet_query_t q;
+    const char *index;
+  } cases[] = {
+      {{NULL, NULL, -1, "a", "b", 10}, "sqlite_autoindex_deployment_status_1"},
+      {{"d1", NULL, -1, NULL, "b", 10}, "sqlite_autoindex_deployment_status_1"},
+      {{NULL, NULL, EC_STATE_FAILED, "a", "b", 10},
+       "deployment_status_by_state"},
+      {{NULL, FLEET_DEP, -1, "a", NULL, 10},
+       "deployment_status_by_deployment "},
+      {{NULL, FLEET_DEP, EC_STATE_FAILED, "a", NULL, 10},
+       "deployment_status_by_deployment_state"},
+  };
+  char plan[512];
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    CU_ASSERT_EQUAL_FATAL(ec_store_fleet_plan(f.s, &cases[i].q, plan,
+                                              sizeof(plan)), 0);
+    bool ok = strstr(plan, cases[i].index) != NULL &&
+              strstr(plan, "SCAN") == NULL &&
+              strstr(plan, "TEMP B-TREE") == NULL;
+    if (!ok)
+      fprintf(stderr, "\ncase %zu: plan \"%s\" (wanted %s)\n", i, plan,
+              cases[i].index);
+    CU_ASSERT_TRUE(ok);
+  }
+  CU_ASSERT_EQUAL(ec_store_fleet_plan(f.s, NULL, plan, sizeof(plan)), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(plan, "SEARCH"));
+  CU_ASSERT_PTR_NULL(strstr(plan, "SCAN"));
+  ec_store_fx_teardown(&f);
+}
+
 /* ------------------------------------------------------------------------ */
 
 /* Pages end at the entry that brings the documents read to the byte cap,
@@ -582,6 +706,8 @@ static void test_pages_stop_at_the_byte_cap(void) {
 }
 
 static const ec_test_t tests[] = {
+    {test_fleet_rollup_follows_writes, "fleet_rollup_follows_writes"},
+    {test_fleet_reads_are_index_backed, "fleet_reads_are_index_backed"},
     {test_put_creates_first_report, "put_creates_first_report"},
     {test_put_updates_existing, "put_updates_existing"},
     {test_get_returns_latest_doc, "get_returns_latest_doc"},

@@ -1,6 +1,7 @@
 /* edgecoap server: the Margo deployment-status resources (API.md section 2). */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "res_deployment.h"
+#include "res_fleet.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,27 +260,9 @@ static int track_observe(ec_req_t *rq, ec_route_t *rt) {
 static void notify_one(ec_server_t *srv, ec_route_t *rt, ec_watch_t *w) {
   if (rt->cbor == NULL || rt->json == NULL)
     return; /* no cached report to send (out of memory) */
-  /* A DTLS identity removed since the observation began gets no more. */
-  if (!ec_access_session_valid(srv, w->session)) {
-    ec_watch_end(srv, w, 401, "credentials-revoked",
-                 "this DTLS session's identity was removed or given a new "
-                 "key");
-    return;
-  }
-  /* An observer still fetching the blocks of the last notification gets
-   * this one when it is done: sent now, it would cut into that transfer,
-   * and libcoap 4.3.1's client then dropped both (RFC 7641 section 4.5
-   * lets a notification wait; the one sent is the newest). */
-  if (ec_watch_busy(w)) {
-    ec_watch_defer(srv, w);
-    return;
-  }
-  if (w->fmt == EC_FORMAT_CBOR)
-    ec_watch_notify(srv, w, rt->cbor, rt->cbor_len,
-                    status_etag(rt->seq, EC_FORMAT_CBOR), OBSERVE_MAX_AGE_S);
-  else
-    ec_watch_notify(srv, w, rt->json, rt->json_len,
-                    status_etag(rt->seq, EC_FORMAT_JSON), OBSERVE_MAX_AGE_S);
+  ec_watch_deliver(srv, w, rt->cbor, rt->cbor_len,
+                   status_etag(rt->seq, EC_FORMAT_CBOR), rt->json, rt->json_len,
+                   status_etag(rt->seq, EC_FORMAT_JSON), OBSERVE_MAX_AGE_S);
 }
 
 /* A deferred notification is due (watch.h). */
@@ -540,6 +523,7 @@ static uint8_t *memdup(const uint8_t *p, size_t n) {
 static void pending_done(ec_server_t *srv, ec_pending_t *base) {
   status_pending_t *p = (status_pending_t *)base;
   ec_route_t *rt = p->rt;
+  ec_fleet_changed(srv, rt->deployment_id);
   p->seq = base->status.seq;
   p->code = base->status.created ? 201 : 204;
   uint8_t *cbor = memdup(p->cbor, p->cbor_len);
@@ -614,7 +598,12 @@ static int status_write_batched(ec_req_t *rq, ec_route_t *rt,
     return 0;
   p->json = json_of(st, &p->json_len);
   ec_status_write_t w = {rt->device_id, rt->deployment_id, st->state, doc,
-                         doc_len, ec_now_ms(), rid, rid_len};
+                         doc_len, ec_now_ms(), rid, rid_len, NULL, NULL, 0};
+  if (ec_fleet_write_facts(st, &rq->arena, &w) < 0) {
+    free(p->json);
+    free(p);
+    return 0;
+  }
   p->base.done = pending_done;
   p->base.answer = pending_answer;
   p->base.free = pending_free;
@@ -758,15 +747,18 @@ static void status_write(ec_req_t *rq, ec_route_t *rt, const char *dev,
     return;
 
   ec_status_write_t w = {dev,         dep, st.state, doc, (size_t)n,
-                         ec_now_ms(), rid, rid_len};
+                         ec_now_ms(), rid, rid_len, NULL, NULL, 0};
   int created = 0;
   int64_t seq = 0;
-  int rc = ec_store_status_put(rq->srv->store, &w, &created, &seq);
+  int rc = ec_fleet_write_facts(&st, &rq->arena, &w);
+  if (rc == 0)
+    rc = ec_store_status_put(rq->srv->store, &w, &created, &seq);
   if (rc < 0) {
     free(doc);
     ec_req_store_error(rq, rc);
     return;
   }
+  ec_fleet_changed(rq->srv, dep);
 
   /* Committed: from here on the answer is a success whatever else fails. */
   if (rt == NULL)

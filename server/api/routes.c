@@ -7,6 +7,7 @@
 
 #include "discovery.h"
 #include "res_deployment.h"
+#include "res_fleet.h"
 #include "res_messages.h"
 #include "res_provisioning.h"
 
@@ -110,6 +111,23 @@ static const ec_route_spec_t routes[EC_API_N_ROUTES] = {
     [EC_API_DISCOVERY] = {".well-known/core", EC_GET, EC_ACCESS_READ,
                           EC_FMT_DOC | EC_FMT_LINK, 0, NULL,
                           ec_discovery_get, NULL},
+    /* The fleet (res_fleet.c), after the routes whose first segments they
+     * share: a path no route matches takes the first one's rule. A device
+     * reads /device too and sees its own rows only; the deployments'
+     * roll-ups are for operators. */
+    [EC_API_FLEET_DEVICES] = {"device", EC_GET, EC_ACCESS_READ, EC_FMT_DOC, 0,
+                              "edgecoap.fleet.devices", ec_fleet_devices,
+                              NULL},
+    [EC_API_FLEET_DEPLOYMENTS] = {"deployment", EC_GET, EC_ACCESS_OPERATOR,
+                                  EC_FMT_DOC, 0, "edgecoap.fleet.deployments",
+                                  ec_fleet_deployments, NULL},
+    [EC_API_FLEET_ROLLUP] = {"deployment/{deploymentId}/rollup", EC_GET,
+                             EC_ACCESS_OPERATOR, EC_FMT_DOC, EC_ROUTE_OBSERVE,
+                             "edgecoap.fleet.rollup", ec_fleet_rollup, NULL},
+    [EC_API_FLEET_MEMBERS] = {"deployment/{deploymentId}/devices", EC_GET,
+                              EC_ACCESS_OPERATOR, EC_FMT_DOC, 0,
+                              "edgecoap.fleet.members", ec_fleet_members,
+                              NULL},
 };
 
 const ec_route_table_t ec_api_routes = {

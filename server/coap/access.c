@@ -171,6 +171,23 @@ int ec_access_check(ec_req_t *rq, ec_access_rule_t rule, const char *owner) {
   return -1;
 }
 
+int ec_access_own_device(ec_req_t *rq, char *device, size_t cap) {
+  if (coap_session_get_proto(rq->session) != COAP_PROTO_DTLS)
+    return 0;
+  ec_store_device_t d;
+  int rc = session_identity(rq->srv, rq->session, &d);
+  if (rc != 1) {
+    /* ec_access_check() has just seen it valid: only the store failed. */
+    ec_req_problem(rq, 500, "storage-failure", NULL,
+                   "cannot check this session's identity");
+    return -1;
+  }
+  if (d.role == EC_DEVICE_ROLE_OPERATOR)
+    return 0;
+  snprintf(device, cap, "%s", d.identity);
+  return 1;
+}
+
 void ec_access_on_event(ec_server_t *srv, coap_session_t *session,
                         coap_event_t event) {
   (void)srv;

@@ -67,6 +67,15 @@ const char *ec_access_decide(ec_device_role_t role, const char *identity,
                              coap_pdu_code_t method, ec_access_rule_t rule,
                              const char *owner);
 
+/**
+ * Whose rows a fleet read may show (API.md section 7): a device's DTLS
+ * session sees only its own. Call after ec_access_check() let it through.
+ * @param[out] device  the identity, when 1 is returned (@p cap >= 129)
+ * @return 0 for everyone's (plain CoAP, an operator), 1 for @p device's
+ *         only, or < 0 when 5.00 was answered
+ */
+int ec_access_own_device(ec_req_t *rq, char *device, size_t cap);
+
 /** Log DTLS session events (handshake failures, new sessions). */
 void ec_access_on_event(ec_server_t *srv, coap_session_t *session,
                         coap_event_t event);

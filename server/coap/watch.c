@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "log.h"
 #include "peer.h"
 #include "util.h"
@@ -593,4 +594,28 @@ void ec_watch_on_rst(ec_server_t *srv, coap_session_t *session, uint16_t mid) {
         return;
       }
   }
+}
+
+void ec_watch_deliver(ec_server_t *srv, ec_watch_t *w, const uint8_t *cbor,
+                      size_t cbor_len, uint64_t cbor_etag, const uint8_t *json,
+                      size_t json_len, uint64_t json_etag, unsigned max_age) {
+  /* A DTLS identity removed since the observation began gets no more. */
+  if (!ec_access_session_valid(srv, w->session)) {
+    ec_watch_end(srv, w, 401, "credentials-revoked",
+                 "this DTLS session's identity was removed or given a new "
+                 "key");
+    return;
+  }
+  /* An observer still fetching the blocks of the last notification gets
+   * this one when it is done: sent now, it would cut into that transfer,
+   * and libcoap 4.3.1's client then dropped both (RFC 7641 section 4.5
+   * lets a notification wait; the one sent is the newest). */
+  if (ec_watch_busy(w)) {
+    ec_watch_defer(srv, w);
+    return;
+  }
+  if (w->fmt == EC_FORMAT_CBOR)
+    ec_watch_notify(srv, w, cbor, cbor_len, cbor_etag, max_age);
+  else
+    ec_watch_notify(srv, w, json, json_len, json_etag, max_age);
 }

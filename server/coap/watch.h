@@ -134,6 +134,17 @@ int ec_watch_notify(ec_server_t *srv, ec_watch_t *w, const uint8_t *data,
                     size_t len, uint64_t etag, unsigned max_age);
 
 /**
+ * Send @p w the current state, in its format: @p cbor or @p json with its
+ * ETag, as ec_watch_notify(). Over DTLS a session whose identity was
+ * removed or re-keyed is ended with 4.01 instead; an observer still
+ * fetching the blocks of the last notification gets this one when done
+ * (ec_watch_defer(): list->refresh sends the newest state then).
+ */
+void ec_watch_deliver(ec_server_t *srv, ec_watch_t *w, const uint8_t *cbor,
+                      size_t cbor_len, uint64_t cbor_etag, const uint8_t *json,
+                      size_t json_len, uint64_t json_etag, unsigned max_age);
+
+/**
  * End @p w with a final response @p code (e.g. 401, class*100+detail) and
  * an optional problem body (@p title, @p detail may be NULL): a response
  * without Observe ends the observation at the client (RFC 7641 3.2).

@@ -190,6 +190,80 @@ static const char *const migrations[] = {
     "  count      INTEGER NOT NULL CHECK (count >= 0),"
     "  PRIMARY KEY (scope, request_id)"
     ") STRICT, WITHOUT ROWID;",
+    /* The fleet (store/sqlite/store_fleet.c): each report's error code,
+     * indexes for the fleet's lists, and per deployment a roll-up of its
+     * devices' states and of their failed components, kept by triggers in
+     * every write's own transaction. Rows stored before this migration are
+     * counted by state at once; their error codes and failed components
+     * come with their next report (the documents are opaque here). */
+    "ALTER TABLE deployment_status ADD COLUMN error_code TEXT;"
+    "CREATE INDEX deployment_status_by_deployment"
+    " ON deployment_status (deployment_id, device_id);"
+    "CREATE INDEX deployment_status_by_deployment_state"
+    " ON deployment_status (deployment_id, state, device_id);"
+    "CREATE INDEX deployment_status_by_state"
+    " ON deployment_status (state, device_id, deployment_id);"
+    "CREATE TABLE fleet_rollup ("
+    "  deployment_id TEXT PRIMARY KEY,"
+    "  pending    INTEGER NOT NULL DEFAULT 0 CHECK (pending >= 0),"
+    "  installing INTEGER NOT NULL DEFAULT 0 CHECK (installing >= 0),"
+    "  installed  INTEGER NOT NULL DEFAULT 0 CHECK (installed >= 0),"
+    "  failed     INTEGER NOT NULL DEFAULT 0 CHECK (failed >= 0),"
+    "  removing   INTEGER NOT NULL DEFAULT 0 CHECK (removing >= 0),"
+    "  removed    INTEGER NOT NULL DEFAULT 0 CHECK (removed >= 0),"
+    "  updated_at INTEGER NOT NULL DEFAULT 0"
+    ") STRICT, WITHOUT ROWID;"
+    "INSERT INTO fleet_rollup (deployment_id, pending, installing, "
+    "installed, failed, removing, removed, updated_at) SELECT "
+    "deployment_id, sum(state = 0), sum(state = 1), sum(state = 2), "
+    "sum(state = 3), sum(state = 4), sum(state = 5), max(updated_at) "
+    "FROM deployment_status GROUP BY deployment_id;"
+    "CREATE TRIGGER fleet_rollup_insert AFTER INSERT ON deployment_status"
+    " BEGIN INSERT OR IGNORE INTO fleet_rollup (deployment_id)"
+    " VALUES (new.deployment_id);"
+    " UPDATE fleet_rollup SET pending = pending + (new.state = 0), "
+    "installing = installing + (new.state = 1), installed = installed + "
+    "(new.state = 2), failed = failed + (new.state = 3), removing = "
+    "removing + (new.state = 4), removed = removed + (new.state = 5), "
+    "updated_at = max(updated_at, new.updated_at) WHERE deployment_id = "
+    "new.deployment_id; END;"
+    "CREATE TRIGGER fleet_rollup_update"
+    " AFTER UPDATE OF state, updated_at ON deployment_status BEGIN"
+    " UPDATE fleet_rollup SET pending = pending + (new.state = 0) - "
+    "(old.state = 0), installing = installing + (new.state = 1) - "
+    "(old.state = 1), installed = installed + (new.state = 2) - "
+    "(old.state = 2), failed = failed + (new.state = 3) - (old.state = "
+    "3), removing = removing + (new.state = 4) - (old.state = 4), "
+    "removed = removed + (new.state = 5) - (old.state = 5), updated_at "
+    "= max(updated_at, new.updated_at) WHERE deployment_id = "
+    "new.deployment_id; END;"
+    "CREATE TABLE status_failures ("
+    "  deployment_id TEXT NOT NULL,"
+    "  device_id     TEXT NOT NULL,"
+    "  component     TEXT NOT NULL,"
+    "  code          TEXT NOT NULL,"
+    "  PRIMARY KEY (deployment_id, device_id, component)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE TABLE fleet_failures ("
+    "  deployment_id TEXT    NOT NULL,"
+    "  component     TEXT    NOT NULL,"
+    "  code          TEXT    NOT NULL,"
+    "  devices       INTEGER NOT NULL CHECK (devices >= 0),"
+    "  PRIMARY KEY (deployment_id, component, code)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE TRIGGER fleet_failure_insert AFTER INSERT ON status_failures"
+    " BEGIN INSERT OR IGNORE INTO fleet_failures"
+    " VALUES (new.deployment_id, new.component, new.code, 0);"
+    " UPDATE fleet_failures SET devices = devices + 1"
+    " WHERE deployment_id = new.deployment_id"
+    " AND component = new.component AND code = new.code; END;"
+    "CREATE TRIGGER fleet_failure_delete AFTER DELETE ON status_failures"
+    " BEGIN UPDATE fleet_failures SET devices = devices - 1"
+    " WHERE deployment_id = old.deployment_id"
+    " AND component = old.component AND code = old.code;"
+    " DELETE FROM fleet_failures WHERE deployment_id = old.deployment_id"
+    " AND component = old.component AND code = old.code"
+    " AND devices = 0; END;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -384,7 +458,10 @@ void *store_join_block(const growbuf_t *array, const growbuf_t *data,
   unsigned char *block = malloc(array->len + data->len ? array->len + data->len : 1);
   if (block == NULL)
     return NULL;
-  memcpy(block, array->p, array->len);
+  /* An empty array may have no buffer at all (a roll-up without failures):
+   * memcpy from NULL is undefined even for 0 bytes. */
+  if (array->len > 0)
+    memcpy(block, array->p, array->len);
   if (data->len > 0)
     memcpy(block + array->len, data->p, data->len);
   *data_out = block + array->len;
@@ -750,8 +827,12 @@ int store_status_check(const ec_store_t *s, const ec_status_write_t *w) {
       w->state >= EC_STATE_COUNT || (w->doc == NULL && w->doc_len > 0) ||
       (w->request_id_len > 0 &&
        (w->request_id == NULL || w->request_id_len < EC_REQUEST_ID_MIN ||
-        w->request_id_len > EC_REQUEST_ID_MAX)))
+        w->request_id_len > EC_REQUEST_ID_MAX)) ||
+      (w->n_failed > 0 && w->failed == NULL))
     return EC_EINVAL;
+  for (size_t i = 0; i < w->n_failed; i++)
+    if (w->failed[i].component == NULL)
+      return EC_EINVAL;
   return s->walking ? EC_EINVAL : 0;
 }
 
@@ -805,6 +886,8 @@ int store_status_apply(ec_store_t *s, const ec_status_write_t *w,
     goto fail_hi;
   }
   store_stmt_done(hi);
+  if (store_fleet_put(s, w, dep) != 0)
+    return EC_ESTORE;
   if (created)
     *created = new_seq == 1;
   if (seq)

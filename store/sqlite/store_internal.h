@@ -41,7 +41,8 @@ enum {
   STORE_SLOTS_MESSAGES = 0,      /* store_messages.c: 0..31 */
   STORE_SLOTS_PROVISIONING = 32, /* store_provisioning.c: 32..63 */
   STORE_SLOTS_DEVICES = 64,      /* store_devices.c: 64..95 */
-  STORE_LAZY_SLOTS = 96
+  STORE_SLOTS_FLEET = 96,        /* store_fleet.c: 96..111 */
+  STORE_LAZY_SLOTS = 112
 };
 
 /** The exclusive hold one server keeps on its database file (dbfile.c). */
@@ -187,5 +188,24 @@ int store_growbuf_append(growbuf_t *b, const void *data, size_t n);
  */
 void *store_join_block(const growbuf_t *array, const growbuf_t *data,
                        unsigned char **data_out);
+
+/**
+ * The fleet's share of a status write (store_fleet.c), inside its
+ * transaction (or savepoint): the report's error code and its failed
+ * components. @p dep is lowercase. @return 0 or EC_ESTORE (logged)
+ */
+int store_fleet_put(ec_store_t *s, const ec_status_write_t *w,
+                    const char *dep);
+
+/** Bytes store_fleet_copy() needs for @p w's fleet members. */
+size_t store_fleet_size(const ec_status_write_t *w);
+
+/**
+ * Copy @p from's fleet members (error code, failed components) to
+ * @p p, which is aligned for pointers and store_fleet_size() bytes long,
+ * and point @p to's at the copies. @return the byte after them
+ */
+char *store_fleet_copy(ec_status_write_t *to, const ec_status_write_t *from,
+                       char *p);
 
 #endif /* EDGECOAP_STORE_INTERNAL_H */

@@ -24,14 +24,17 @@ int ec_store_status_queue(ec_store_t *s, const ec_status_write_t *w,
     return EC_EINVAL;
   size_t dev_len = strlen(w->device_id) + 1;
   size_t dep_len = strlen(w->deployment_id) + 1;
-  /* One block: the entry, then its strings, request id and document. */
-  store_queued_t *q = malloc(sizeof(*q) + dev_len + dep_len +
+  size_t fleet_len = store_fleet_size(w);
+  /* One block: the entry, the fleet's share (its array first), then the
+   * strings, request id and document. */
+  store_queued_t *q = malloc(sizeof(*q) + fleet_len + dev_len + dep_len +
                              w->request_id_len + w->doc_len);
   if (q == NULL)
     return EC_ENOMEM;
   char *p = (char *)(q + 1);
   q->next = NULL;
   q->w = *w;
+  p = store_fleet_copy(&q->w, w, p);
   q->w.device_id = memcpy(p, w->device_id, dev_len);
   p += dev_len;
   q->w.deployment_id = memcpy(p, w->deployment_id, dep_len);
