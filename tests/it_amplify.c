@@ -162,7 +162,7 @@ static const probe_t probes[] = {
 /* Send @p p from a fresh socket; the bytes sent and received in the window. */
 static int probe(const probe_t *p, size_t *in, size_t *out, int *codes) {
   it_udp_t u;
-  if (it_udp_open(&u, srv.port) < 0)
+  if (it_udp_open_fresh(&u, srv.port) < 0)
     return -1;
   it_coap_msg_t m;
   uint8_t tok[4], dgram[IT_COAP_MAX_DGRAM];

@@ -297,11 +297,13 @@ static void run_case(hcase_t *c) {
      * for EXCHANGE_LIFETIME, refused or not, and answers a later transfer
      * in another Content-Format 4.08 "Content-Format mismatch" before the
      * server sees it. A real client would send a Request-Tag; each upload
-     * here gets a session of its own instead. */
+     * here gets a session of its own instead, from a source address of its
+     * own (a new socket alone may get a just-closed one's port back, and
+     * with it that session). */
     it_udp_t fresh;
     it_udp_t *u = &udp;
     if (c->body.len > BLOCK) {
-      CU_ASSERT_EQUAL_FATAL(it_udp_open(&fresh, srv.port), 0);
+      CU_ASSERT_EQUAL_FATAL(it_udp_open_fresh(&fresh, srv.port), 0);
       /* Its refusals are problem details larger than 3x a block: only
        * for a verified address (RFC 9175; docs/SECURITY.md). */
       CU_ASSERT_EQUAL_FATAL(it_udp_verify(&fresh), 0);

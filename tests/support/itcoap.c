@@ -300,7 +300,9 @@ static void seed_ids(it_udp_t *u) {
   u->next_token = seed * 2246822519u;
 }
 
-int it_udp_open(it_udp_t *u, uint16_t port) {
+/* Open a socket connected to 127.0.0.1:@p port, bound first to 127.0.0.@p
+ * src when it is not 0 (else the kernel picks 127.0.0.1). */
+static int udp_open_from(it_udp_t *u, uint16_t port, uint8_t src) {
   memset(u, 0, sizeof(*u));
   u->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (u->fd < 0) {
@@ -310,6 +312,15 @@ int it_udp_open(it_udp_t *u, uint16_t port) {
   struct sockaddr_in a;
   memset(&a, 0, sizeof(a));
   a.sin_family = AF_INET;
+  if (src != 0) {
+    a.sin_addr.s_addr = htonl(0x7f000000u | src);
+    if (bind(u->fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+      fprintf(stderr, "itest: bind 127.0.0.%u: %s\n", src, strerror(errno));
+      close(u->fd);
+      u->fd = -1;
+      return -1;
+    }
+  }
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   a.sin_port = htons(port);
   if (connect(u->fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
@@ -321,6 +332,18 @@ int it_udp_open(it_udp_t *u, uint16_t port) {
   u->port = port;
   seed_ids(u);
   return 0;
+}
+
+int it_udp_open(it_udp_t *u, uint16_t port) { return udp_open_from(u, port, 0); }
+
+int it_udp_open_fresh(it_udp_t *u, uint16_t port) {
+  /* 127.0.0.2 .. 127.0.0.254 in turn: the kernel may hand a just-closed
+   * socket's port to the next one, and the server would take it for the
+   * same peer (same libcoap session, same verified address); a new source
+   * address is a new peer whatever the port. */
+  static unsigned next;
+  uint8_t src = (uint8_t)(2 + next++ % 253);
+  return udp_open_from(u, port, src);
 }
 
 /* A UDP port on 127.0.0.1 that nothing holds, for a server to listen on.

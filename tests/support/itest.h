@@ -379,6 +379,14 @@ typedef struct {
 /** Open a socket connected to the loopback server on @p port. @return 0, -1 */
 int it_udp_open(it_udp_t *u, uint16_t port);
 
+/**
+ * Like it_udp_open(), from a source address of its own (127.0.0.2 .. .254
+ * in turn), so the server sees a peer it has never seen: no libcoap session,
+ * Block1 state or verified address left from an earlier socket that had the
+ * same port. @return 0, -1
+ */
+int it_udp_open_fresh(it_udp_t *u, uint16_t port);
+
 /** Listen on a free loopback port (u->port). @return 0, -1 */
 int it_udp_listen(it_udp_t *u);
 
