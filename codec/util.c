@@ -2,6 +2,7 @@
  * ASCII, tree building). */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tree.h"
@@ -106,5 +107,34 @@ ssize_t ec_encode_finish(ec_format_t fmt, json_t *t, int rc, uint8_t *buf,
                          size_t cap) {
   ssize_t n = rc < 0 ? rc : ec_tree_write(fmt, t, false, buf, cap);
   json_decref(t);
+  return n;
+}
+
+/* Most documents fit here, so they are encoded once and copied instead of
+ * encoded twice (a measure pass, then the write). */
+#define ENCODE_STACK 2048
+
+ssize_t ec_encode_new(ec_encode_fn fn, ec_format_t fmt, const void *doc,
+                      uint8_t **out) {
+  uint8_t stack[ENCODE_STACK];
+  if (fn == NULL || out == NULL) {
+    return EC_EINVAL;
+  }
+  ssize_t n = fn(fmt, doc, stack, sizeof(stack));
+  if (n < 0) {
+    return n;
+  }
+  uint8_t *buf = (size_t)n < SIZE_MAX ? malloc((size_t)n + 1) : NULL;
+  if (buf == NULL) {
+    return EC_ENOMEM;
+  }
+  if ((size_t)n <= sizeof(stack)) {
+    memcpy(buf, stack, (size_t)n);
+  } else if (fn(fmt, doc, buf, (size_t)n) != n) {
+    free(buf);
+    return EC_ENOMEM; /* the document changed under us: cannot happen */
+  }
+  buf[n] = 0;
+  *out = buf;
   return n;
 }

@@ -73,6 +73,26 @@ typedef struct {
 ec_format_t ec_format_sniff(const uint8_t *buf, size_t len);
 
 /**
+ * An encoder of one document into a caller buffer (NULL with @p cap 0
+ * measures), returning the length it needs (which may exceed @p cap) or
+ * < 0: the shape of every ec_*_encode() of the documents, with the
+ * document as @p doc.
+ */
+typedef ssize_t (*ec_encode_fn)(ec_format_t fmt, const void *doc, uint8_t *buf,
+                                size_t cap);
+
+/**
+ * Encode @p doc with @p fn into a new buffer of its length plus a NUL
+ * byte (JSON can be used as a string). The document is written once when
+ * it fits a buffer on the stack (most do), else measured and written.
+ * @param[out] out  a new buffer on success (free() it), else untouched
+ * @return the length without the NUL, or < 0 (the encoder's failure, or
+ *         EC_ENOMEM)
+ */
+ssize_t ec_encode_new(ec_encode_fn fn, ec_format_t fmt, const void *doc,
+                      uint8_t **out);
+
+/**
  * Transcode any CBOR document whose shape JSON can carry into compact JSON
  * text (integer map keys become their decimal strings).
  * @param[out] out  caller buffer, or NULL with @p cap 0 to measure

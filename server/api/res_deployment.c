@@ -38,11 +38,13 @@ struct ec_route {
   coap_resource_t *resource;
   struct ec_watch_list *watches; /* status: its observers (watch.h), made
                                   * at the first observation */
-  /* The current report, cached in both formats so that a notification to
-   * thousands of observers costs no store read and no re-encoding. */
+  /* The current report, cached so that a notification to thousands of
+   * observers costs no store read and no re-encoding: its stored CBOR, and
+   * its JSON made from that at the first JSON read or observer (most
+   * readers, and every device, use CBOR). */
   uint8_t *cbor;
   size_t cbor_len;
-  uint8_t *json;
+  uint8_t *json;            /* NULL until needed */
   size_t json_len;
   int64_t seq;              /* the cached report's history seq (its ETag) */
 };
@@ -122,6 +124,8 @@ static void route_touch(ec_server_t *srv, ec_route_t *rt) {
     lru_push(srv, rt);
   }
 }
+
+static int cache_json(ec_server_t *srv, ec_route_t *rt);
 
 static void cache_drop(ec_server_t *srv, ec_route_t *rt) {
   srv->route_bytes -= rt->cbor_len + rt->json_len;
@@ -239,8 +243,7 @@ static unsigned n_observers(const ec_route_t *rt) {
 static void refresh_one(ec_server_t *srv, ec_watch_t *w);
 
 static int track_observe(ec_req_t *rq, ec_route_t *rt) {
-  coap_opt_iterator_t it;
-  if (coap_check_option(rq->request, COAP_OPTION_OBSERVE, &it) == NULL)
+  if (rq->opt.observe == NULL)
     return 0;
   if (rt->watches == NULL) {
     rt->watches = malloc(sizeof(*rt->watches));
@@ -258,7 +261,7 @@ static int track_observe(ec_req_t *rq, ec_route_t *rt) {
 /* Send the route's current report to each of its observers. */
 /* Send the route's current report to one observer. */
 static void notify_one(ec_server_t *srv, ec_route_t *rt, ec_watch_t *w) {
-  if (rt->cbor == NULL || rt->json == NULL)
+  if (rt->cbor == NULL || cache_json(srv, rt) < 0)
     return; /* no cached report to send (out of memory) */
   ec_watch_deliver(srv, w, rt->cbor, rt->cbor_len,
                    status_etag(rt->seq, EC_FORMAT_CBOR), rt->json, rt->json_len,
@@ -293,57 +296,51 @@ static int same_path(const coap_pdu_t *request, coap_resource_t *r) {
 
 
 /*
- * Replace the route's cached report with report @p seq's encodings (taken
+ * Replace the route's cached report with report @p seq's CBOR (taken
  * over), unless the cached one is as new or newer: the cache only moves
  * forward, whatever order commits are published in (a later round's
  * completion, or a write another server made to the same store). Returns
  * true when report @p seq is the one cached now.
  */
 static bool cache_put(ec_server_t *srv, ec_route_t *rt, int64_t seq,
-                      uint8_t *cbor, size_t cbor_len, uint8_t *json,
-                      size_t json_len) {
+                      uint8_t *cbor, size_t cbor_len) {
   if (rt->cbor != NULL && rt->seq >= seq) {
     free(cbor);
-    free(json);
     return rt->seq == seq;
   }
   cache_drop(srv, rt);
   rt->cbor = cbor;
   rt->cbor_len = cbor_len;
-  rt->json = json;
-  rt->json_len = json_len;
-  srv->route_bytes += cbor_len + json_len;
+  srv->route_bytes += cbor_len;
   rt->seq = seq;
   return true;
 }
 
-/* Encode @p st as JSON into a new buffer; NULL when out of memory. */
-static uint8_t *json_of(const ec_deployment_status_t *st, size_t *len) {
-  ssize_t n = ec_deployment_status_encode(EC_FORMAT_JSON, st, NULL, 0);
-  uint8_t *json = n >= 0 ? malloc((size_t)n + 1) : NULL;
-  if (json == NULL ||
-      ec_deployment_status_encode(EC_FORMAT_JSON, st, json, (size_t)n + 1) !=
-          n) {
-    free(json);
-    return NULL;
-  }
-  *len = (size_t)n;
-  return json;
+static ssize_t enc_status(ec_format_t fmt, const void *doc, uint8_t *buf,
+                          size_t cap) {
+  return ec_deployment_status_encode(fmt, doc, buf, cap);
 }
 
-/* Cache report @p seq, @p cbor (taken over), with its JSON form made from
- * @p st: 0, 1 when a newer report is cached already (cache_put), or
+static ssize_t enc_cbor_json(ec_format_t fmt, const void *doc, uint8_t *buf,
+                             size_t cap) {
+  const ec_route_t *rt = doc;
+  (void)fmt;
+  return ec_cbor_to_json(rt->cbor, rt->cbor_len, (char *)buf, cap);
+}
+
+/* The cached report's JSON, made from its CBOR when first needed: 0, or
  * EC_ENOMEM. */
-static int cache_set(ec_server_t *srv, ec_route_t *rt, int64_t seq,
-                     uint8_t *cbor, size_t cbor_len,
-                     const ec_deployment_status_t *st) {
-  size_t json_len;
-  uint8_t *json = json_of(st, &json_len);
-  if (json == NULL) {
-    free(cbor);
+static int cache_json(ec_server_t *srv, ec_route_t *rt) {
+  if (rt->json != NULL)
+    return 0;
+  uint8_t *json;
+  ssize_t n = ec_encode_new(enc_cbor_json, EC_FORMAT_JSON, rt, &json);
+  if (n < 0)
     return EC_ENOMEM;
-  }
-  return cache_put(srv, rt, seq, cbor, cbor_len, json, json_len) ? 0 : 1;
+  rt->json = json;
+  rt->json_len = (size_t)n;
+  srv->route_bytes += (size_t)n;
+  return 0;
 }
 
 /* Fill the cache from the store when a route has none yet. */
@@ -366,16 +363,19 @@ static int cache_load(ec_req_t *rq, ec_route_t *rt) {
     free(doc);
     return EC_ESTORE;
   }
-  return cache_set(rq->srv, rt, seq, doc, len, &st);
+  cache_put(rq->srv, rt, seq, doc, len);
+  return 0;
 }
 
 static void send_cached(ec_req_t *rq, ec_route_t *rt, int code) {
   if (rq->resp_fmt == EC_FORMAT_CBOR)
     ec_req_send(rq, code, EC_FORMAT_CBOR, rt->cbor, rt->cbor_len,
                 status_etag(rt->seq, EC_FORMAT_CBOR));
-  else
+  else if (cache_json(rq->srv, rt) == 0)
     ec_req_send(rq, code, EC_FORMAT_JSON, rt->json, rt->json_len,
                 status_etag(rt->seq, EC_FORMAT_JSON));
+  else
+    ec_req_problem(rq, 500, "out-of-memory", NULL, "cannot encode");
 }
 
 static void status_get(ec_req_t *rq, ec_route_t *rt) {
@@ -395,15 +395,13 @@ static void status_get(ec_req_t *rq, ec_route_t *rt) {
   if ((rq->resource == rt->resource || same_path(rq->request, rt->resource)) &&
       track_observe(rq, rt) < 0)
     return;
-  if (rt->watches != NULL)
+  if (rt->watches != NULL &&
+      (rq->resp_fmt == EC_FORMAT_CBOR || cache_json(rq->srv, rt) == 0))
     ec_watch_note_fetch(rq, rt->watches, rq->resp_fmt == EC_FORMAT_CBOR
                                              ? rt->cbor_len
                                              : rt->json_len);
-  coap_opt_iterator_t it;
-  ec_req_max_age(rq, coap_check_option(rq->request, COAP_OPTION_OBSERVE,
-                                       &it) != NULL
-                         ? OBSERVE_MAX_AGE_S
-                         : READ_MAX_AGE_S);
+  ec_req_max_age(rq, rq->opt.observe != NULL ? OBSERVE_MAX_AGE_S
+                                              : READ_MAX_AGE_S);
   send_cached(rq, rt, 205);
 }
 
@@ -416,10 +414,10 @@ static void send_stored(ec_req_t *rq, int code, int64_t seq,
                 status_etag(seq, EC_FORMAT_CBOR));
     return;
   }
+  ec_route_t stored = {.cbor = (uint8_t *)cbor, .cbor_len = cbor_len};
   uint8_t *json = NULL;
-  ssize_t len = ec_cbor_to_json(cbor, cbor_len, NULL, 0);
-  if (len >= 0 && (json = malloc((size_t)len + 1)) != NULL &&
-      ec_cbor_to_json(cbor, cbor_len, (char *)json, (size_t)len + 1) == len)
+  ssize_t len = ec_encode_new(enc_cbor_json, EC_FORMAT_JSON, &stored, &json);
+  if (len >= 0)
     ec_req_send(rq, code, EC_FORMAT_JSON, json, (size_t)len,
                 status_etag(seq, EC_FORMAT_JSON));
   else
@@ -506,10 +504,8 @@ typedef struct {
   int64_t seq;
   ec_state_t state;
   ec_dedup_key_t key;  /* the request's, for the dedup entry */
-  uint8_t *cbor;       /* the stored report, both forms: the answer */
+  uint8_t *cbor;       /* the stored report: the answer */
   size_t cbor_len;
-  uint8_t *json;
-  size_t json_len;
 } status_pending_t;
 
 static uint8_t *memdup(const uint8_t *p, size_t n) {
@@ -527,16 +523,13 @@ static void pending_done(ec_server_t *srv, ec_pending_t *base) {
   p->seq = base->status.seq;
   p->code = base->status.created ? 201 : 204;
   uint8_t *cbor = memdup(p->cbor, p->cbor_len);
-  uint8_t *json = memdup(p->json, p->json_len);
   bool fresh; /* this report is the newest the route has seen */
-  if (cbor == NULL || json == NULL) {
-    free(cbor);
-    free(json);
+  if (cbor == NULL) {
     fresh = rt->cbor == NULL || rt->seq < p->seq;
     if (fresh)
       cache_drop(srv, rt); /* stale now: the next read reloads it */
   } else {
-    fresh = cache_put(srv, rt, p->seq, cbor, p->cbor_len, json, p->json_len);
+    fresh = cache_put(srv, rt, p->seq, cbor, p->cbor_len);
   }
   ec_dedup_answer_t a = {STATUS_ROUTE, p->code, p->seq, 1};
   ec_dedup_put(srv->dedup, &p->key, &a);
@@ -562,18 +555,12 @@ static void pending_answer(ec_req_t *rq, ec_pending_t *base) {
     ec_req_empty_etag(rq, p->code, status_etag(p->seq, rq->resp_fmt));
     return;
   }
-  if (rq->resp_fmt == EC_FORMAT_CBOR)
-    ec_req_send(rq, p->code, EC_FORMAT_CBOR, p->cbor, p->cbor_len,
-                status_etag(p->seq, EC_FORMAT_CBOR));
-  else
-    ec_req_send(rq, p->code, EC_FORMAT_JSON, p->json, p->json_len,
-                status_etag(p->seq, EC_FORMAT_JSON));
+  send_stored(rq, p->code, p->seq, p->cbor, p->cbor_len);
 }
 
 static void pending_free(ec_pending_t *base) {
   status_pending_t *p = (status_pending_t *)base;
   free(p->cbor);
-  free(p->json);
   free(p);
 }
 
@@ -596,19 +583,16 @@ static int status_write_batched(ec_req_t *rq, ec_route_t *rt,
   status_pending_t *p = calloc(1, sizeof(*p));
   if (p == NULL)
     return 0;
-  p->json = json_of(st, &p->json_len);
   ec_status_write_t w = {rt->device_id, rt->deployment_id, st->state, doc,
                          doc_len, ec_now_ms(), rid, rid_len, NULL, NULL, 0};
   if (ec_fleet_write_facts(st, &rq->arena, &w) < 0) {
-    free(p->json);
     free(p);
     return 0;
   }
   p->base.done = pending_done;
   p->base.answer = pending_answer;
   p->base.free = pending_free;
-  if (p->json == NULL || ec_batch_status_put(srv, &p->base, &w) < 0) {
-    free(p->json);
+  if (ec_batch_status_put(srv, &p->base, &w) < 0) {
     free(p);
     return 0;
   }
@@ -645,10 +629,8 @@ static int preconditions(ec_req_t *rq, ec_route_t *rt, const char *dev,
   coap_opt_iterator_t it;
   coap_opt_filter_t filter;
   const coap_opt_t *opt;
-  int none_match =
-      coap_check_option(rq->request, COAP_OPTION_IF_NONE_MATCH, &it) != NULL;
-  int has_match = coap_check_option(rq->request, COAP_OPTION_IF_MATCH, &it) !=
-                  NULL;
+  int none_match = rq->opt.if_none_match != NULL;
+  int has_match = rq->opt.if_match != NULL;
   if (!has_match && !none_match)
     return 0;
   /* Compare with what is committed, the writes of an open batch included:
@@ -723,10 +705,9 @@ static void status_write(ec_req_t *rq, ec_route_t *rt, const char *dev,
     return;
   }
 
-  ssize_t n = ec_deployment_status_encode(EC_FORMAT_CBOR, &st, NULL, 0);
-  uint8_t *doc = n > 0 ? malloc((size_t)n) : NULL;
-  if (doc == NULL ||
-      ec_deployment_status_encode(EC_FORMAT_CBOR, &st, doc, (size_t)n) != n) {
+  uint8_t *doc = NULL;
+  ssize_t n = ec_encode_new(enc_status, EC_FORMAT_CBOR, &st, &doc);
+  if (n <= 0) {
     free(doc);
     ec_req_problem(rq, 500, "out-of-memory", NULL, "cannot encode the report");
     return;
@@ -775,8 +756,9 @@ static void status_write(ec_req_t *rq, ec_route_t *rt, const char *dev,
   ec_dedup_answer_t a = {STATUS_ROUTE, code, seq, 1};
   if (coap_pdu_get_type(rq->request) == COAP_MESSAGE_CON)
     ec_dedup_put(rq->srv->dedup, ec_req_dedup_key(rq), &a);
-  int cached = rt != NULL ? cache_set(rq->srv, rt, seq, doc, (size_t)n, &st)
-                          : EC_ENOMEM;
+  int cached = rt == NULL                                   ? EC_ENOMEM
+               : cache_put(rq->srv, rt, seq, doc, (size_t)n) ? 0
+                                                             : 1;
   if (cached != 0) {
     /* The report is stored, and no encoding of it is left to answer with
      * (out of memory), or a newer one is cached: name it by its ETag. */
@@ -809,6 +791,17 @@ static void send_page(ec_req_t *rq, uint8_t *buf, size_t len,
                    what);
   }
   free(buf);
+}
+
+typedef struct {
+  const ec_history_entry_t *h;
+  size_t n;
+} history_t;
+
+static ssize_t enc_history(ec_format_t fmt, const void *doc, uint8_t *buf,
+                           size_t cap) {
+  const history_t *l = doc;
+  return ec_history_encode(fmt, l->h, l->n, buf, cap);
 }
 
 /* The history has no resource of its own (nothing observes it): every
@@ -845,18 +838,29 @@ static void history_get(ec_req_t *rq, const char *dev, const char *dep) {
                    ec_strerror(rc));
     return;
   }
-  ssize_t len = ec_history_encode(rq->resp_fmt, h, n, NULL, 0);
-  uint8_t *buf = len >= 0 ? malloc((size_t)len + 1) : NULL;
+  history_t list = {h, n};
+  uint8_t *buf = NULL;
+  ssize_t len = ec_encode_new(enc_history, rq->resp_fmt, &list, &buf);
   size_t out_len = (size_t)len;
-  if (buf != NULL &&
-      (ec_history_encode(rq->resp_fmt, h, n, buf, (size_t)len + 1) != len ||
-       (more && ec_envelope_add_int(rq->resp_fmt, &buf, &out_len, "nextSince",
-                                    h[n - 1].seq) < 0))) {
+  if (len >= 0 &&
+      more && ec_envelope_add_int(rq->resp_fmt, &buf, &out_len, "nextSince",
+                                  h[n - 1].seq) < 0) {
     free(buf);
     buf = NULL;
   }
   send_page(rq, buf, out_len, "the history");
   free(h);
+}
+
+typedef struct {
+  const ec_deployment_summary_t *list;
+  size_t n;
+} summaries_t;
+
+static ssize_t enc_summaries(ec_format_t fmt, const void *doc, uint8_t *buf,
+                             size_t cap) {
+  const summaries_t *l = doc;
+  return ec_deployments_encode(fmt, l->list, l->n, buf, cap);
 }
 
 /* One page of at most EC_PAGE_BYTES of the device's deployments, after
@@ -891,14 +895,13 @@ static void deployments_get(ec_req_t *rq, const char *dev) {
                    ec_strerror(rc));
     return;
   }
-  ssize_t len = ec_deployments_encode(rq->resp_fmt, list, n, NULL, 0);
-  uint8_t *buf = len >= 0 ? malloc((size_t)len + 1) : NULL;
+  summaries_t all = {list, n};
+  uint8_t *buf = NULL;
+  ssize_t len = ec_encode_new(enc_summaries, rq->resp_fmt, &all, &buf);
   size_t out_len = (size_t)len;
-  if (buf != NULL &&
-      (ec_deployments_encode(rq->resp_fmt, list, n, buf, (size_t)len + 1) !=
-           len ||
-       (more && ec_envelope_add_text(rq->resp_fmt, &buf, &out_len, "nextAfter",
-                                     list[n - 1].deployment_id) < 0))) {
+  if (len >= 0 && more &&
+      ec_envelope_add_text(rq->resp_fmt, &buf, &out_len, "nextAfter",
+                           list[n - 1].deployment_id) < 0) {
     free(buf);
     buf = NULL;
   }

@@ -62,29 +62,12 @@ static const char watch_name[] = "deployment roll-up";
 
 /* ---- answers ------------------------------------------------------------ */
 
-/* Encode with @p enc (measure, then write) into a new buffer. */
-typedef ssize_t (*enc_fn)(ec_format_t fmt, const void *arg, uint8_t *buf,
-                          size_t cap);
-
-static uint8_t *encode(ec_format_t fmt, enc_fn enc, const void *arg,
-                       size_t *len) {
-  ssize_t n = enc(fmt, arg, NULL, 0);
-  if (n < 0)
-    return NULL;
-  uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);
-  if (buf != NULL && enc(fmt, arg, buf, (size_t)n) != n) {
-    free(buf);
-    return NULL;
-  }
-  *len = (size_t)n;
-  return buf;
-}
-
-static void send_encoded(ec_req_t *rq, enc_fn enc, const void *arg,
+static void send_encoded(ec_req_t *rq, ec_encode_fn enc, const void *arg,
                          unsigned max_age, uint64_t etag) {
-  size_t len = 0;
-  uint8_t *buf = encode(rq->resp_fmt, enc, arg, &len);
-  if (buf == NULL) {
+  uint8_t *buf = NULL;
+  ssize_t n = ec_encode_new(enc, rq->resp_fmt, arg, &buf);
+  size_t len = (size_t)n;
+  if (n < 0) {
     ec_req_problem(rq, 500, "encoding-failure", NULL, "cannot encode the answer");
     return;
   }
@@ -302,11 +285,11 @@ static int read_rollup(ec_server_t *srv, const char *dep, ec_fleet_rollup_t *r,
 /* The ETag of a roll-up document: a digest of its CBOR form, so it
  * changes exactly when a count does. */
 static uint64_t rollup_hash(const ec_fleet_rollup_t *r) {
-  size_t len = 0;
-  uint8_t *cbor = encode(EC_FORMAT_CBOR, enc_rollup, r, &len);
-  if (cbor == NULL)
+  uint8_t *cbor = NULL;
+  ssize_t len = ec_encode_new(enc_rollup, EC_FORMAT_CBOR, r, &cbor);
+  if (len < 0)
     return 0;
-  uint64_t h = ec_fnv1a(0xcbf29ce484222325ull, cbor, len);
+  uint64_t h = ec_fnv1a(0xcbf29ce484222325ull, cbor, (size_t)len);
   free(cbor);
   return h != 0 ? h : 1;
 }
@@ -350,10 +333,12 @@ static unsigned notify_dep(ec_server_t *srv, fleet_t *f, dep_t *d,
   unsigned observers = 0;
   if (read_rollup(srv, d->id, &r, &block) < 0)
     goto done; /* logged by the store; the next change tries again */
-  cbor = encode(EC_FORMAT_CBOR, enc_rollup, &r, &cbor_len);
-  json = encode(EC_FORMAT_JSON, enc_rollup, &r, &json_len);
-  if (cbor == NULL || json == NULL)
+  ssize_t n = ec_encode_new(enc_rollup, EC_FORMAT_CBOR, &r, &cbor);
+  ssize_t m = n < 0 ? n : ec_encode_new(enc_rollup, EC_FORMAT_JSON, &r, &json);
+  if (n < 0 || m < 0)
     goto done;
+  cbor_len = (size_t)n;
+  json_len = (size_t)m;
   uint64_t hash = ec_fnv1a(0xcbf29ce484222325ull, cbor, cbor_len);
   hash = hash != 0 ? hash : 1;
   bool same = hash == d->sent_hash;

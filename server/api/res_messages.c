@@ -50,20 +50,12 @@ static uint64_t etag_of(const uint8_t *p, size_t n) {
 
 /* ---- answers ------------------------------------------------------------ */
 
-/* Encode with the codec's measure-then-write protocol into a malloc'd
- * buffer; NULL when it fails. */
-typedef ssize_t (*encode_fn)(const void *what, ec_format_t fmt, uint8_t *buf,
-                             size_t cap);
-
-static uint8_t *encode_alloc(encode_fn fn, const void *what, ec_format_t fmt,
-                             size_t *len) {
-  ssize_t n = fn(what, fmt, NULL, 0);
-  uint8_t *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
-  if (buf == NULL || fn(what, fmt, buf, (size_t)n + 1) != n) {
-    free(buf);
-    return NULL;
-  }
-  *len = (size_t)n;
+/* Encode into a malloc'd buffer (ec_encode_new()); NULL when it fails. */
+static uint8_t *encode_alloc(ec_encode_fn fn, const void *what,
+                             ec_format_t fmt, size_t *len) {
+  uint8_t *buf = NULL;
+  ssize_t n = ec_encode_new(fn, fmt, what, &buf);
+  *len = n < 0 ? 0 : (size_t)n;
   return buf;
 }
 
@@ -73,7 +65,7 @@ typedef struct {
   bool envelope;
 } rows_t;
 
-static ssize_t enc_rows(const void *what, ec_format_t fmt, uint8_t *buf,
+static ssize_t enc_rows(ec_format_t fmt, const void *what, uint8_t *buf,
                         size_t cap) {
   const rows_t *r = what;
   return ec_msg_rows_encode(fmt, r->rows, r->n, r->envelope, buf, cap);
@@ -85,7 +77,7 @@ typedef struct {
   bool envelope;
 } msgs_list_t;
 
-static ssize_t enc_msgs(const void *what, ec_format_t fmt, uint8_t *buf,
+static ssize_t enc_msgs(ec_format_t fmt, const void *what, uint8_t *buf,
                         size_t cap) {
   const msgs_list_t *l = what;
   return l->envelope ? ec_status_messages_encode(fmt, l->msgs, l->n, buf, cap)
@@ -94,7 +86,7 @@ static ssize_t enc_msgs(const void *what, ec_format_t fmt, uint8_t *buf,
 
 /* Answer @p code with what @p fn encodes; < 0 when that failed (then 5.00
  * was answered, or the bare code for a 2.01: the messages are stored). */
-static int send_encoded(ec_req_t *rq, int code, encode_fn fn,
+static int send_encoded(ec_req_t *rq, int code, ec_encode_fn fn,
                         const void *what) {
   size_t len;
   uint8_t *buf = encode_alloc(fn, what, rq->resp_fmt, &len);

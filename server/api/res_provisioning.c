@@ -469,9 +469,7 @@ static void components_get(ec_req_t *rq) {
   ec_server_t *srv = rq->srv;
   uint8_t digest[EC_STORE_PROV_DIGEST_LEN];
   caller_t caller;
-  coap_opt_iterator_t it;
-  bool wants_observe =
-      coap_check_option(rq->request, COAP_OPTION_OBSERVE, &it) != NULL;
+  bool wants_observe = rq->opt.observe != NULL;
   ec_prov_request_t f;
   memset(&f, 0, sizeof(f));
   f.action = EC_PROV_SELECT;

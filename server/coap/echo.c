@@ -57,15 +57,13 @@ static bool echo_valid(const ec_server_t *srv, coap_session_t *session,
 }
 
 bool ec_echo_verified(ec_server_t *srv, coap_session_t *session,
-                      const coap_pdu_t *request) {
+                      const coap_opt_t *opt) {
   if (!COAP_PROTO_NOT_RELIABLE(coap_session_get_proto(session)) ||
       coap_session_get_proto(session) == COAP_PROTO_DTLS)
     return true;
   ec_peer_t *peer = coap_session_get_app_data(session);
   if (peer != NULL && peer->verified)
     return true;
-  coap_opt_iterator_t it;
-  const coap_opt_t *opt = coap_check_option(request, COAP_OPTION_ECHO, &it);
   if (opt == NULL ||
       !echo_valid(srv, session, coap_opt_value(opt), coap_opt_length(opt)))
     return false;

@@ -34,10 +34,11 @@ void ec_echo_make(const ec_server_t *srv, coap_session_t *session,
 
 /**
  * True when @p session's address is verified: a DTLS session, or a plain
- * one whose peer once sent a valid Echo value. If @p request carries a
- * valid one now, the session becomes verified.
+ * one whose peer once sent a valid Echo value. If @p echo, the request's
+ * Echo option (NULL when it has none), is valid, the session becomes
+ * verified.
  */
 bool ec_echo_verified(ec_server_t *srv, coap_session_t *session,
-                      const coap_pdu_t *request);
+                      const coap_opt_t *echo);
 
 #endif /* EDGECOAP_ECHO_H */

@@ -25,10 +25,11 @@ static bool format_in(unsigned f, unsigned formats) {
          (f == EC_FORMAT_CBOR && (formats & EC_FMT_CBOR));
 }
 
-/* The request's size on the wire: header, token, options and payload, as
- * RFC 7252 section 3 encodes them. The answer to an unverified address is
- * bounded by three times this (echo.h). */
-static size_t wire_size(const coap_pdu_t *pdu) {
+/* Walk the request's options once: note those the server reads in @p o
+ * and return the request's size on the wire (header, token, options and
+ * payload, as RFC 7252 section 3 encodes them). The answer to an
+ * unverified address is bounded by three times that size (echo.h). */
+static size_t scan_options(const coap_pdu_t *pdu, ec_req_opts_t *o) {
   coap_opt_iterator_t it;
   const coap_opt_t *opt;
   size_t n = 4 + coap_pdu_get_token(pdu).length;
@@ -40,6 +41,25 @@ static size_t wire_size(const coap_pdu_t *pdu) {
     last = it.number;
     n += 1 + len + (delta >= 269 ? 2 : delta >= 13 ? 1 : 0) +
          (len >= 269 ? 2 : len >= 13 ? 1 : 0);
+    const coap_opt_t **slot = NULL;
+    switch (it.number) {
+    case COAP_OPTION_OBSERVE: slot = &o->observe; break;
+    case COAP_OPTION_ACCEPT: slot = &o->accept; break;
+    case COAP_OPTION_CONTENT_FORMAT: slot = &o->content_format; break;
+    case COAP_OPTION_BLOCK1: slot = &o->block1; break;
+    case COAP_OPTION_BLOCK2: slot = &o->block2; break;
+    case COAP_OPTION_SIZE1: slot = &o->size1; break;
+    case COAP_OPTION_ECHO: slot = &o->echo; break;
+    case COAP_OPTION_IF_MATCH: slot = &o->if_match; break;
+    case COAP_OPTION_IF_NONE_MATCH: slot = &o->if_none_match; break;
+    case EC_OPTION_REQUEST_ID:
+      o->request_ids++;
+      slot = &o->request_id;
+      break;
+    default: break;
+    }
+    if (slot != NULL && *slot == NULL)
+      *slot = opt;
   }
   size_t plen;
   const uint8_t *data;
@@ -95,7 +115,6 @@ int ec_req_setup(ec_req_t *rq, ec_server_t *srv, coap_resource_t *resource,
                  coap_session_t *session, const coap_pdu_t *request,
                  const coap_string_t *query, coap_pdu_t *response,
                  unsigned formats) {
-  coap_opt_iterator_t it;
   const coap_opt_t *opt;
 
   memset(rq, 0, sizeof(*rq));
@@ -110,12 +129,12 @@ int ec_req_setup(ec_req_t *rq, ec_server_t *srv, coap_resource_t *resource,
   rq->req_fmt = EC_FORMAT_JSON;
   rq->resp_fmt = EC_FORMAT_JSON;
   ec_arena_init(&rq->arena, srv->arena_buf, srv->arena_cap);
-  rq->req_size = wire_size(request);
-  rq->verified = ec_echo_verified(srv, session, request);
+  rq->req_size = scan_options(request, &rq->opt);
+  rq->verified = ec_echo_verified(srv, session, rq->opt.echo);
 
   /* An observation sends to its address for as long as it lasts: over
    * plain CoAP only to a verified one (RFC 9175 section 2.4). */
-  opt = coap_check_option(request, COAP_OPTION_OBSERVE, &it);
+  opt = rq->opt.observe;
   if (opt != NULL && !rq->verified && option_uint(opt) == 0 &&
       (rq->method == COAP_REQUEST_CODE_GET ||
        rq->method == COAP_REQUEST_CODE_FETCH)) {
@@ -124,7 +143,7 @@ int ec_req_setup(ec_req_t *rq, ec_server_t *srv, coap_resource_t *resource,
   }
 
   int have_accept = 0;
-  opt = coap_check_option(request, COAP_OPTION_ACCEPT, &it);
+  opt = rq->opt.accept;
   if (opt != NULL) {
     unsigned accept = option_uint(opt);
     /* A route answering link-format (discovery) takes Accept 40; its own
@@ -146,10 +165,8 @@ int ec_req_setup(ec_req_t *rq, ec_server_t *srv, coap_resource_t *resource,
   const uint8_t *data = NULL;
   int has_payload = coap_get_data(request, &len, &data) && len > 0;
   /* Content-Format describes a payload: without one there is nothing to
-   * check (and each option lookup walks every option of the request). */
-  opt = has_payload
-            ? coap_check_option(request, COAP_OPTION_CONTENT_FORMAT, &it)
-            : NULL;
+   * check. */
+  opt = has_payload ? rq->opt.content_format : NULL;
   if (opt != NULL) {
     unsigned cf = option_uint(opt);
     if (!format_in(cf, formats)) {
@@ -187,7 +204,8 @@ static void refuse_too_big(ec_req_t *rq) {
 static void echo_block1(ec_req_t *rq) {
   coap_block_b_t b;
   uint8_t buf[4];
-  if (!coap_get_block_b(rq->session, rq->request, COAP_OPTION_BLOCK1, &b))
+  if (rq->opt.block1 == NULL ||
+      !coap_get_block_b(rq->session, rq->request, COAP_OPTION_BLOCK1, &b))
     return;
   coap_add_option(rq->response, COAP_OPTION_BLOCK1,
                   coap_encode_var_safe(buf, sizeof(buf),
@@ -198,14 +216,12 @@ static void echo_block1(ec_req_t *rq) {
 int ec_req_body(ec_req_t *rq) {
   size_t len = 0, offset = 0, total = 0;
   const uint8_t *data = NULL;
-  coap_opt_iterator_t it;
-  const coap_opt_t *size1;
+  const coap_opt_t *size1 = rq->opt.size1;
   size_t cap = rq->srv->cfg.max_body;
 
   if (!coap_get_data_large(rq->request, &len, &data, &offset, &total))
     return 1; /* no body */
 
-  size1 = coap_check_option(rq->request, COAP_OPTION_SIZE1, &it);
   if ((size1 != NULL && option_uint(size1) > cap) || total > cap ||
       offset + len > cap) {
     refuse_too_big(rq);
@@ -325,14 +341,13 @@ static void release_copy(coap_session_t *session, void *p) {
  */
 static int send_small(ec_req_t *rq, int code, ec_format_t fmt,
                       const uint8_t *data, size_t len, uint64_t etag) {
-  coap_opt_iterator_t it;
   uint8_t buf[8];
 
   /* Room for the header, a token and the options a handler may have added
    * (Observe, Location-Path) besides these two, in one datagram. */
   size_t room = coap_session_max_pdu_size(rq->session);
   if (room < SMALL_ANSWER_MARGIN || len > room - SMALL_ANSWER_MARGIN ||
-      coap_check_option(rq->request, COAP_OPTION_BLOCK2, &it) != NULL)
+      rq->opt.block2 != NULL)
     return 0;
   coap_pdu_set_code(rq->response, COAP_RESPONSE_CODE(code));
   coap_add_option(rq->response, COAP_OPTION_CONTENT_FORMAT,
@@ -371,7 +386,8 @@ static int send_blocks(ec_req_t *rq, int code, ec_format_t fmt,
   if (rq->method != COAP_REQUEST_CODE_GET)
     return 0;
   unsigned szx = 6, num = 0;
-  if (coap_get_block_b(rq->session, rq->request, COAP_OPTION_BLOCK2, &want)) {
+  if (rq->opt.block2 != NULL &&
+      coap_get_block_b(rq->session, rq->request, COAP_OPTION_BLOCK2, &want)) {
     szx = want.szx < 6 ? want.szx : 6;
     num = want.num;
   }
@@ -434,7 +450,8 @@ int ec_req_request_id(ec_req_t *rq, const uint8_t **id, size_t *len) {
  */
 static int block_past_end(ec_req_t *rq, size_t len) {
   coap_block_b_t want;
-  if (!coap_get_block_b(rq->session, rq->request, COAP_OPTION_BLOCK2, &want) ||
+  if (rq->opt.block2 == NULL ||
+      !coap_get_block_b(rq->session, rq->request, COAP_OPTION_BLOCK2, &want) ||
       want.num == 0)
     return 0;
   size_t size = (size_t)1 << ((want.szx < 6 ? want.szx : 6) + 4);
@@ -490,10 +507,9 @@ void ec_req_send(ec_req_t *rq, int code, ec_format_t fmt, const uint8_t *data,
   coap_pdu_set_code(rq->response, COAP_RESPONSE_CODE(code));
   /* libcoap sized this response before ec_req_udp_mtu() could undo a CSM;
    * asking for block 0 of 1024 bytes keeps a large answer block-wise. */
-  coap_opt_iterator_t it;
   if (len > 1024 &&
       COAP_PROTO_NOT_RELIABLE(coap_session_get_proto(rq->session)) &&
-      coap_check_option(rq->request, COAP_OPTION_BLOCK2, &it) == NULL) {
+      rq->opt.block2 == NULL) {
     uint8_t b[4];
     coap_add_option(rq->response, COAP_OPTION_BLOCK2,
                     coap_encode_var_safe(b, sizeof(b), 6), b);

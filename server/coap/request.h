@@ -19,6 +19,26 @@
 struct ec_route_spec;
 
 /*
+ * The options the server reads, found in one walk over the request's
+ * options in ec_req_setup(): libcoap's coap_check_option() walks them all
+ * from the start on every lookup, which was most of the server's own cost
+ * of a small request. Each is the first of its number, NULL when absent.
+ */
+typedef struct {
+  const coap_opt_t *observe;
+  const coap_opt_t *accept;
+  const coap_opt_t *content_format;
+  const coap_opt_t *block1;
+  const coap_opt_t *block2;
+  const coap_opt_t *size1;
+  const coap_opt_t *echo;
+  const coap_opt_t *if_match;
+  const coap_opt_t *if_none_match;
+  const coap_opt_t *request_id;
+  unsigned request_ids; /* how many Request-Id options came */
+} ec_req_opts_t;
+
+/*
  * The dispatcher (router.h) sets a request up and calls its route's
  * handler, which never touches format options or payload plumbing itself:
  * it reads rq->body in rq->req_fmt and answers through ec_req_send() or
@@ -31,6 +51,7 @@ typedef struct {
   const coap_pdu_t *request;
   coap_pdu_t *response;
   const coap_string_t *query;
+  ec_req_opts_t opt;     /* its options (ec_req_setup) */
   coap_pdu_code_t method;
   ec_format_t req_fmt;   /* the body's format (valid when body_len > 0) */
   ec_format_t resp_fmt;  /* the answer's format: Accept, else req_fmt, else JSON */

@@ -87,9 +87,7 @@ static void set_observe_option(coap_pdu_t *pdu, uint32_t value) {
 
 int ec_watch_request(ec_req_t *rq, ec_watch_list_t *list, void *filter,
                      void (*filter_free)(void *filter)) {
-  coap_opt_iterator_t it;
-  const coap_opt_t *opt = coap_check_option(rq->request, COAP_OPTION_OBSERVE,
-                                            &it);
+  const coap_opt_t *opt = rq->opt.observe;
   coap_bin_const_t token = coap_pdu_get_token(rq->request);
   unsigned action = opt ? coap_decode_var_bytes(coap_opt_value(opt),
                                                 coap_opt_length(opt))
