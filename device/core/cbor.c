@@ -60,26 +60,26 @@ void ec__cbw_text(ec__cbw_t *w, const char *s) {
   emit(w, s, n);
 }
 
-/* One head: major type, additional info and argument. Reserved additional
+/* One head: its major type (returned) and argument. Reserved additional
  * info (28-30) and indefinite lengths (31) are refused: the server never
  * writes them, and refusing them keeps every length definite. */
-static int head(ec__cbr_t *r, uint8_t *major, uint8_t *ai, uint64_t *arg) {
-  if (r->p >= r->end) {
+static int head(ec__cbr_t *r, uint64_t *arg) {
+  const uint8_t *p = r->p;
+  if (p >= r->end) {
     return EC_ESYNTAX;
   }
-  *major = r->p[0] >> 5;
-  *ai = r->p[0] & 0x1F;
-  size_t n = *ai < 24 ? 0 : *ai < 28 ? (size_t)1 << (*ai - 24) : 9;
-  if (n > 8 || n >= (size_t)(r->end - r->p)) {
+  uint8_t ai = p[0] & 0x1F;
+  size_t n = ai < 24 ? 0 : ai < 28 ? (size_t)1 << (ai - 24) : 9;
+  if (n > 8 || n >= (size_t)(r->end - p)) {
     return EC_ESYNTAX;
   }
-  uint64_t v = n == 0 ? *ai : 0;
+  uint64_t v = n == 0 ? ai : 0;
   for (size_t i = 1; i <= n; i++) {
-    v = v << 8 | r->p[i];
+    v = v << 8 | p[i];
   }
   *arg = v;
-  r->p += n + 1;
-  return 0;
+  r->p = p + n + 1;
+  return p[0] >> 5;
 }
 
 int ec__cbr_peek(const ec__cbr_t *r) {
@@ -87,15 +87,11 @@ int ec__cbr_peek(const ec__cbr_t *r) {
 }
 
 int ec__cbr_container(ec__cbr_t *r, uint8_t major, size_t *n) {
-  uint8_t m, ai;
   uint64_t v;
-  if (head(r, &m, &ai, &v) < 0 || m != major) {
-    return EC_ESYNTAX;
-  }
   /* Each element is at least one byte, each pair two: a claim of more
    * elements than bytes left is a lie, refused before any loop. */
-  uint64_t left = (uint64_t)(r->end - r->p);
-  if (v > left || (major == 5 && v > left / 2)) {
+  if (head(r, &v) != major ||
+      v > (uint64_t)(r->end - r->p) >> (major == 5)) {
     return EC_ESYNTAX;
   }
   *n = (size_t)v;
@@ -138,9 +134,8 @@ static bool utf8_ok(const uint8_t *s, size_t len) {
 }
 
 int ec__cbr_text(ec__cbr_t *r, ec_dev_str_t *s) {
-  uint8_t m, ai;
   uint64_t v;
-  if (head(r, &m, &ai, &v) < 0 || m != 3 || v > (uint64_t)(r->end - r->p)) {
+  if (head(r, &v) != 3 || v > (uint64_t)(r->end - r->p)) {
     return EC_ESYNTAX;
   }
   if (v > EC_DEV_MAX_TEXT) {
@@ -156,71 +151,64 @@ int ec__cbr_text(ec__cbr_t *r, ec_dev_str_t *s) {
 }
 
 int ec__cbr_int(ec__cbr_t *r, int64_t *out) {
-  uint8_t m, ai;
   uint64_t v;
-  if (head(r, &m, &ai, &v) < 0 || m > 1) {
-    return EC_ESYNTAX;
-  }
-  if (v > (uint64_t)INT64_MAX) {
+  int m = head(r, &v);
+  if (m < 0 || m > 1 || v > (uint64_t)INT64_MAX) {
     return EC_ESYNTAX; /* outside int64, as the codec refuses */
   }
   *out = m == 0 ? (int64_t)v : -1 - (int64_t)v;
   return 0;
 }
 
-/* A half, single or double whose exponent bits are all ones is an infinity
- * or a NaN, which JSON cannot carry and the codec refuses. */
-static bool is_finite(uint8_t ai, uint64_t v) {
-  uint64_t e = ai == 25 ? 0x7C00u : ai == 26 ? 0x7F800000u : 0x7FF0000000000000u;
-  return (v & e) != e;
-}
-
 int ec__cbr_skip(ec__cbr_t *r, int depth) {
-  uint8_t m, ai;
-  uint64_t v;
-  ec_dev_str_t s;
+  int t = ec__cbr_peek(r);
   size_t n;
-  switch (ec__cbr_peek(r)) {
-  case 0:
-  case 1: {
+  uint64_t v;
+  if (t == 0 || t == 1) {
     int64_t i;
     return ec__cbr_int(r, &i);
   }
-  case 3:
+  if (t == 3) {
+    ec_dev_str_t s;
     return ec__cbr_text(r, &s);
-  case 4:
-  case 5: {
-    int major = ec__cbr_peek(r);
+  }
+  if (t == 4 || t == 5) {
     if (depth <= 0) {
       return EC_ETOOBIG;
     }
-    if (ec__cbr_container(r, (uint8_t)major, &n) < 0) {
+    if (ec__cbr_container(r, (uint8_t)t, &n) < 0) {
       return EC_ESYNTAX;
     }
+    /* A map's keys and values, one after the other (at most the bytes
+     * left, so no overflow). */
+    n <<= t == 5;
     for (size_t i = 0; i < n; i++) {
       int rc;
       /* Map keys are text or integers, as JSON names can carry. */
-      if (major == 5 && ec__cbr_peek(r) != 3 && ec__cbr_peek(r) > 1) {
+      int k = ec__cbr_peek(r);
+      if (t == 5 && (i & 1) == 0 && k != 3 && k > 1) {
         return EC_ESYNTAX;
       }
-      if ((rc = ec__cbr_skip(r, depth - 1)) < 0 ||
-          (major == 5 && (rc = ec__cbr_skip(r, depth - 1)) < 0)) {
+      if ((rc = ec__cbr_skip(r, depth - 1)) < 0) {
         return rc;
       }
     }
     return 0;
   }
-  case 7:
-    if (head(r, &m, &ai, &v) < 0) {
-      return EC_ESYNTAX;
-    }
-    /* false, true and null; finite floats. Undefined and other simple
-     * values have no JSON form. */
-    if ((ai >= 20 && ai <= 22) || (ai >= 25 && ai <= 27 && is_finite(ai, v))) {
-      return 0;
-    }
-    return EC_ESYNTAX;
-  default: /* byte strings, tags, the end of input */
+  if (t != 7) {
+    return EC_ESYNTAX; /* byte strings, tags, the end of input */
+  }
+  uint8_t ai = r->p[0] & 0x1F;
+  if (head(r, &v) < 0) {
     return EC_ESYNTAX;
   }
+  /* false, true and null; floats whose exponent bits are not all ones (an
+   * infinity or a NaN, which JSON cannot carry and the codec refuses).
+   * Undefined and other simple values have no JSON form. */
+  uint32_t hi = ai == 27 ? (uint32_t)(v >> 32) : (uint32_t)v;
+  uint32_t e = ai == 25 ? 0x7C00u : ai == 26 ? 0x7F800000u : 0x7FF00000u;
+  if ((ai >= 20 && ai <= 22) || (ai >= 25 && ai <= 27 && (hi & e) != e)) {
+    return 0;
+  }
+  return EC_ESYNTAX;
 }

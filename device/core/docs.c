@@ -373,21 +373,24 @@ static int status_member(ec__cbr_t *r, int f, void *out, int depth) {
     c->v.adopted_manifest_version = (uint64_t)v;
     return v < 1 ? EC_EBADDOC : 0;
   }
-  if (f == F_STATUS) {
-    rc = read_entry(r, false, &e, depth);
-    c->v.state = e.state;
-    c->v.error_code = e.ecode;
-    c->v.error_message = e.emsg;
-    return rc;
+  /* The status is one entry, the components an array of them. */
+  bool comp = f == F_COMPONENTS;
+  n = 1;
+  rc = 0;
+  if (comp) {
+    rc = ec__cbr_enter(r, 4, depth--, &n);
+    c->v.n_components = n;
   }
-  rc = ec__cbr_enter(r, 4, depth, &n);
   for (size_t i = 0; i < n && rc == 0; i++) {
-    rc = read_entry(r, true, &e, depth - 1);
-    if (rc == 0 && c->fn != NULL) {
+    rc = read_entry(r, comp, &e, depth);
+    if (!comp) {
+      c->v.state = e.state;
+      c->v.error_code = e.ecode;
+      c->v.error_message = e.emsg;
+    } else if (rc == 0 && c->fn != NULL) {
       rc = c->fn(c->ctx, i, e.name, e.state);
     }
   }
-  c->v.n_components = n;
   return rc;
 }
 

@@ -148,18 +148,31 @@ static void deliver(ec_dev_t *dev, ec__dev_xchg_t *x, ec_dev_answer_t *a,
   }
 }
 
+/* Send the request again on a new Message ID: its header and options up
+ * to Accept, one more option @p num (none when 0) of the @p n bytes at
+ * @p v, or with @p v NULL the unsigned integer @p n (a Block2 on the
+ * follow-up token), and its tail. */
+static void again_with(ec_dev_t *dev, ec__dev_xchg_t *x, uint16_t num,
+                       const uint8_t *v, uint32_t n, uint32_t now) {
+  ec_coap_build_t b;
+  again(x, &b);
+  if (v != NULL) {
+    ec_coap_add(&b, num, v, n);
+  } else if (num != 0) {
+    x->buf[7] = (uint8_t)(x->token[3] ^ FOLLOW_UP);
+    ec_coap_add_uint(&b, num, n);
+  }
+  tail(dev, x, &b, true);
+  (void)resend(dev, x, &b, now);
+}
+
 /* Ask for block @p num of the answer being reassembled, on a new Message
  * ID with the follow-up token: the request again, plus Block2. */
 static void fetch(ec_dev_t *dev, ec__dev_xchg_t *x, uint32_t num, uint8_t szx,
                   uint32_t now) {
-  ec_coap_build_t b;
-  again(x, &b);
-  x->buf[7] = (uint8_t)(x->token[3] ^ FOLLOW_UP);
-  ec_coap_add_uint(&b, EC_COAP_OPT_BLOCK2, num << 4 | szx);
-  tail(dev, x, &b, true);
   x->fetching = true;
   x->next_block = num;
-  (void)resend(dev, x, &b, now);
+  again_with(dev, x, EC_COAP_OPT_BLOCK2, NULL, num << 4 | szx, now);
 }
 
 /* Send block @p num of a report (RFC 7959 section 2.5), or the whole
@@ -302,12 +315,8 @@ static bool echo_again(ec_dev_t *dev, ec__dev_xchg_t *x,
   }
   /* The value is in the received datagram, the caller's, not in the
    * request buffer rebuilt here. */
-  ec_coap_build_t b;
-  again(x, &b);
-  ec_coap_add(&b, EC_COAP_OPT_ECHO, v, n);
-  tail(dev, x, &b, true);
   x->echoed = true;
-  (void)resend(dev, x, &b, now);
+  again_with(dev, x, EC_COAP_OPT_ECHO, v, (uint32_t)n, now);
   return true;
 }
 
@@ -437,14 +446,11 @@ static void on_dgram(ec_dev_t *dev, uint32_t now, const uint8_t *d,
 }
 
 static void on_timer(ec_dev_t *dev, ec__dev_xchg_t *x, uint32_t now) {
-  ec_coap_build_t b;
   if (x->state == X_OBSERVING) {
     /* Max-Age passed without a notification: the server may have lost the
      * observation (a restart), so register again with the same token and
      * a new Message ID. */
-    again(x, &b);
-    tail(dev, x, &b, true);
-    (void)resend(dev, x, &b, now);
+    again_with(dev, x, 0, NULL, 0, now);
   } else if (x->state == X_WAIT_SEP || x->retries >= EC_DEV_MAX_RETRANSMIT) {
     fail(dev, x, EC_ETIMEOUT);
   } else {
@@ -573,11 +579,11 @@ static void segment(ec_coap_build_t *b, uint16_t num, const char *s, size_t n,
 
 static void status_path(ec_coap_build_t *b, const char *device_id,
                         const char *deployment_id) {
-  segment(b, EC_COAP_OPT_URI_PATH, "device", 6, false);
-  segment(b, EC_COAP_OPT_URI_PATH, device_id, ec__len(device_id), false);
-  segment(b, EC_COAP_OPT_URI_PATH, "deployment", 10, false);
-  segment(b, EC_COAP_OPT_URI_PATH, deployment_id, ec__len(deployment_id), true);
-  segment(b, EC_COAP_OPT_URI_PATH, "status", 6, false);
+  const char *seg[] = {"device", device_id, "deployment", deployment_id,
+                       "status"};
+  for (int i = 0; i < 5; i++) {
+    segment(b, EC_COAP_OPT_URI_PATH, seg[i], ec__len(seg[i]), i == 3);
+  }
 }
 
 /* The last @p n bytes of @p buf hold a report's CBOR, the EC__RID_LEN

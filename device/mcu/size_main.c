@@ -13,6 +13,10 @@
  * caller's, left out of the static RAM budget; the core's state (ec_dev_t)
  * is static and counted.
  *
+ * Built with EC_MCU_PROV, it also reads its provisioning (a GET with the
+ * session token, the select answer decoded row by row), the program the
+ * budget holds (scripts/build-mcu).
+ *
  * Built with EC_MCU_OUTBOX, it reports through the durable outbox instead,
  * over two pages of memory-mapped flash programmed through a flash
  * controller's registers (its record buffers on the stack too, its state
@@ -98,6 +102,27 @@ static const ec_dev_status_t status = {
     "deployment.margo/v1", NULL, "a3e2f5dc-912e-494f-8395-52cf3769bc06", NULL,
     0, EC_DEV_INSTALLED, {NULL, NULL, NULL}, comps, 1};
 
+#ifdef EC_MCU_PROV
+static volatile int64_t shown_component;
+static const uint8_t session_token[32] = {0x5e, 0x55, 0x10, 0x4};
+
+static int on_row(void *ctx, size_t idx, const ec_dev_prov_row_t *row) {
+  (void)ctx;
+  (void)idx;
+  shown_component = row->active_status == 0 ? row->component_id : -1;
+  return 0;
+}
+
+static void on_prov(ec_dev_t *d, void *user, const ec_dev_answer_t *a) {
+  (void)d;
+  (void)user;
+  if (a->result != 0 ||
+      ec_dev_prov_decode(a->payload, a->payload_len, on_row, NULL, NULL) < 0) {
+    shown_component = -1;
+  }
+}
+#endif
+
 #ifdef EC_MCU_OUTBOX
 static void on_sent(void *user, uint32_t seq, const char *deployment_id,
                     const ec_dev_answer_t *a) {
@@ -124,6 +149,13 @@ int main(void) {
 #endif
   ec_dev_observe(&dev, "dev1", status.deployment_id, observe_buf,
                  sizeof observe_buf, on_status, NULL);
+#ifdef EC_MCU_PROV
+  uint8_t prov_buf[160];
+  uint8_t prov_body[1024];
+  int px = ec_dev_prov_get(&dev, 1, session_token, sizeof session_token,
+                           false, prov_buf, sizeof prov_buf, on_prov, NULL);
+  ec_dev_set_body(&dev, px, prov_body, sizeof prov_body);
+#endif
   for (;;) {
     size_t n = (size_t)radio_tx; /* a received datagram's length, if any */
     ec_dev_step(&dev, ticks, n > 0 ? rx : NULL, n > sizeof rx ? sizeof rx : n);
