@@ -3,12 +3,14 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 static ec_log_level_t current_level = EC_LOG_INFO;
+static ec_log_format_t current_format = EC_LOG_TEXT;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 static const char *const level_tags[] = {"ERROR", "WARN", "INFO", "DEBUG"};
@@ -19,6 +21,20 @@ void ec_log_set_level(ec_log_level_t level) {
 
 ec_log_level_t ec_log_get_level(void) {
   return current_level;
+}
+
+void ec_log_set_format(ec_log_format_t format) {
+  current_format = format;
+}
+
+int ec_log_format_parse(const char *name) {
+  if (name == NULL)
+    return -1;
+  if (strcmp(name, "text") == 0)
+    return EC_LOG_TEXT;
+  if (strcmp(name, "json") == 0)
+    return EC_LOG_JSON;
+  return -1;
 }
 
 int ec_log_level_parse(const char *name) {
@@ -64,16 +80,153 @@ static uint64_t mono_ms(void) {
   return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void write_line(ec_log_level_t level, const char *msg) {
+/* A growing line in a fixed buffer; what does not fit is cut. */
+typedef struct {
+  char buf[4096];
+  size_t len;
+} line_t;
+
+/* What a value leaves free at the end of a line: its closing quote, the
+ * JSON object's brace and the newline always fit. */
+#define LINE_RESERVE 16
+
+static void put_mem(line_t *l, const char *s, size_t n) {
+  size_t room = sizeof(l->buf) - 1 - l->len;
+  if (n > room)
+    n = room;
+  memcpy(l->buf + l->len, s, n);
+  l->len += n;
+}
+
+static void put_str(line_t *l, const char *s) { put_mem(l, s, strlen(s)); }
+
+/* The length of the valid UTF-8 sequence at @p s (at most @p n bytes), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n) {
+  size_t len = s[0] >= 0xF0 && s[0] <= 0xF4   ? 4
+               : s[0] >= 0xE0                 ? 3
+               : s[0] >= 0xC2 && s[0] <= 0xDF ? 2
+                                              : 0;
+  if (len == 0 || len > n)
+    return 0;
+  for (size_t i = 1; i < len; i++)
+    if ((s[i] & 0xC0) != 0x80)
+      return 0;
+  return len;
+}
+
+/*
+ * A value as one token of its line. JSON: a string with what RFC 8259
+ * requires escaped, and bytes that are no UTF-8 as U+FFFD, so that every
+ * line parses. Text: quoted with \" and \\ when it is empty or holds a
+ * space, quote or '=' (logfmt), other bytes outside printable ASCII as
+ * \xHH, so that no value from the network can end a line or forge a field.
+ */
+static void put_value(line_t *l, const char *v, bool json) {
+  const unsigned char *s = (const unsigned char *)v;
+  size_t n = strlen(v);
+  bool quote = json || n == 0 || strpbrk(v, " \"=") != NULL;
+  char esc[8];
+  if (quote)
+    put_mem(l, "\"", 1);
+  for (size_t i = 0; i < n && l->len + LINE_RESERVE < sizeof(l->buf); i++) {
+    unsigned char c = s[i];
+    if (c == '"' || c == '\\') {
+      esc[0] = '\\';
+      esc[1] = (char)c;
+      put_mem(l, esc, 2);
+    } else if (c >= 0x20 && c < 0x7f) {
+      put_mem(l, (const char *)&s[i], 1);
+    } else if (json && c >= 0x80) {
+      size_t k = utf8_len(s + i, n - i);
+      if (k > 0) {
+        put_mem(l, (const char *)&s[i], k);
+        i += k - 1;
+      } else {
+        put_str(l, "\\ufffd");
+      }
+    } else {
+      snprintf(esc, sizeof(esc), json ? "\\u%04x" : "\\x%02x", c);
+      put_str(l, esc);
+    }
+  }
+  if (quote)
+    put_mem(l, "\"", 1);
+}
+
+/* The start of a line: its time and level, and in JSON the message's key. */
+static void line_start(line_t *l, ec_log_level_t level) {
   struct timespec ts;
   struct tm tm;
-  char stamp[40];
+  char stamp[48], ms[24];
   clock_gettime(CLOCK_REALTIME, &ts);
   gmtime_r(&ts.tv_sec, &tm);
   strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-  /* One fprintf per line keeps lines whole when stderr is shared. */
-  fprintf(stderr, "%s.%03ldZ edgecoap[%s] %s\n", stamp, ts.tv_nsec / 1000000L,
-          level_tags[level], msg);
+  snprintf(ms, sizeof(ms), ".%03ldZ", ts.tv_nsec / 1000000L);
+  l->len = 0;
+  if (current_format == EC_LOG_JSON) {
+    put_str(l, "{\"time\":\"");
+    put_str(l, stamp);
+    put_str(l, ms);
+    put_str(l, "\",\"level\":\"");
+    put_str(l, level_names[level]);
+    put_str(l, "\",\"msg\":");
+  } else {
+    put_str(l, stamp);
+    put_str(l, ms);
+    put_str(l, " edgecoap[");
+    put_str(l, level_tags[level]);
+    put_str(l, "] ");
+  }
+}
+
+static void line_end(line_t *l) {
+  /* Room for the closing brace and newline is kept whatever was cut. */
+  if (l->len > sizeof(l->buf) - 3)
+    l->len = sizeof(l->buf) - 3; /* a text line cut short */
+  if (current_format == EC_LOG_JSON)
+    l->buf[l->len++] = '}';
+  l->buf[l->len++] = '\n';
+  /* One write per line keeps lines whole when stderr is shared. */
+  fwrite(l->buf, 1, l->len, stderr);
+}
+
+static void write_line(ec_log_level_t level, const char *msg) {
+  line_t l;
+  line_start(&l, level);
+  if (current_format == EC_LOG_JSON)
+    put_value(&l, msg, true);
+  else
+    put_str(&l, msg);
+  line_end(&l);
+}
+
+void ec_log_fields(ec_log_level_t level, const char *event,
+                   const ec_log_field_t *fields, size_t n) {
+  if (level > current_level)
+    return;
+  bool json = current_format == EC_LOG_JSON;
+  line_t l;
+  line_start(&l, level);
+  if (json)
+    put_value(&l, event, true);
+  else
+    put_str(&l, event);
+  for (size_t i = 0; i < n; i++) {
+    const ec_log_field_t *f = &fields[i];
+    char num[24];
+    if (l.len + 4 * LINE_RESERVE > sizeof(l.buf))
+      break; /* the rest is left out, and the line stays whole */
+    put_str(&l, json ? ",\"" : " ");
+    put_str(&l, f->key);
+    put_str(&l, json ? "\":" : "=");
+    if (f->str != NULL) {
+      put_value(&l, f->str, json);
+    } else {
+      snprintf(num, sizeof(num), "%lld", f->num);
+      put_str(&l, num);
+    }
+  }
+  line_end(&l);
 }
 
 static void report_suppressed(site_t *s) {

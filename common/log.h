@@ -10,17 +10,47 @@ typedef enum {
   EC_LOG_DEBUG
 } ec_log_level_t;
 
+#include <stddef.h>
+
+typedef enum {
+  EC_LOG_TEXT = 0, /**< "2026-11-22T10:00:00.123Z edgecoap[INFO] message" */
+  EC_LOG_JSON      /**< one JSON object per line: time, level, msg, fields */
+} ec_log_format_t;
+
 /** Messages above @p level are dropped; the default is EC_LOG_INFO. */
 void ec_log_set_level(ec_log_level_t level);
 ec_log_level_t ec_log_get_level(void);
 
+/** How every line is written from now on; the default is EC_LOG_TEXT. */
+void ec_log_set_format(ec_log_format_t format);
+
+/** "text" or "json" -> the format, or -1. */
+int ec_log_format_parse(const char *name);
+
 /** "error", "warn", "info" or "debug" -> the level, or -1. */
 int ec_log_level_parse(const char *name);
 
-/** Write "2026-11-22T10:00:00.123Z edgecoap[INFO] message" to stderr,
- * within the rate limit below. */
+/** Write "2026-11-22T10:00:00.123Z edgecoap[INFO] message" to stderr (or,
+ * in JSON, {"time":"...","level":"info","msg":"message"}), within the rate
+ * limit below. */
 void ec_log(ec_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/** One field of a structured line: a string, or (str NULL) a number. */
+typedef struct {
+  const char *key; /**< a literal name: written as it is */
+  const char *str; /**< any bytes: escaped as the format wants */
+  long long num;
+} ec_log_field_t;
+
+/**
+ * Write one structured line: @p event, then each field, as
+ * "TIME edgecoap[INFO] access peer=... path=\"/a b\" code=2.05 in=24" or, in
+ * JSON, {"time":...,"level":"info","msg":"access","peer":"...","in":24}.
+ * Not rate-limited here: the caller limits what it logs (accesslog.c).
+ */
+void ec_log_fields(ec_log_level_t level, const char *event,
+                   const ec_log_field_t *fields, size_t n);
 
 /**
  * Limit each call site (format string) to @p burst lines per @p window_ms

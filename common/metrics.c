@@ -64,6 +64,10 @@ static const scalar_t scalars[EC_M_COUNT] = {
                          "an observer is still there (--observe-check)"},
     [EC_M_COMMITS_FAILED] = {"edgecoap_store_commit_failures_total", "",
                              "counter", "Group commits that failed"},
+    [EC_M_LOG_SUPPRESSED] = {"edgecoap_log_lines_suppressed_total", "",
+                             "counter",
+                             "Access-log lines of error answers left out by "
+                             "the per-peer rate limit"},
     [EC_M_SESSIONS] = {"edgecoap_sessions", "", "gauge",
                        "Client sessions (coap:// and coaps://) open"},
     [EC_M_OBSERVERS] = {"edgecoap_observers", "", "gauge",

@@ -26,6 +26,7 @@ typedef enum {
   EC_M_OBS_DROPPED_RESET,   /**< counter: observers that answered RST */
   EC_M_OBS_CHECKS,          /**< counter: liveness checks sent (CON) */
   EC_M_COMMITS_FAILED,      /**< counter: group commits that failed */
+  EC_M_LOG_SUPPRESSED,      /**< counter: access-log lines rate-limited */
   EC_M_SESSIONS,            /**< gauge: client sessions open */
   EC_M_OBSERVERS,           /**< gauge: observations kept */
   EC_M_DB_BYTES,            /**< gauge: the database's size */

@@ -74,6 +74,14 @@ static void usage(FILE *out) {
           "                      doublings later an observer is given up "
           "(default 2000)\n"
           "  --log-level LEVEL   error, warn, info or debug (default info)\n"
+          "  --log-format FMT    text, or json: one JSON object per line, "
+          "for log\n"
+          "                      shippers (default text)\n"
+          "  --access-log on|off a line per answered request at info: peer, "
+          "DTLS\n"
+          "                      identity, method, path, code, bytes, "
+          "microseconds;\n"
+          "                      errors rate-limited per peer (default on)\n"
           "  --max-body BYTES    largest request body accepted (default "
           "65536)\n"
           "  --max-observers N   observers of one resource (default 20000)\n"
@@ -157,7 +165,9 @@ enum {
   OPT_NO_PLAIN,
   OPT_HTTP,
   OPT_OBSERVE_CHECK,
-  OPT_ACK_TIMEOUT
+  OPT_ACK_TIMEOUT,
+  OPT_LOG_FORMAT,
+  OPT_ACCESS_LOG
 };
 
 /* A duration: minutes, or a number with the unit s, m or h. */
@@ -209,6 +219,8 @@ int main(int argc, char **argv) {
       {"http", required_argument, NULL, OPT_HTTP},
       {"observe-check", required_argument, NULL, OPT_OBSERVE_CHECK},
       {"ack-timeout", required_argument, NULL, OPT_ACK_TIMEOUT},
+      {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+      {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
       {NULL, 0, NULL, 0}};
   ec_server_config_t cfg;
   unsigned long v;
@@ -268,6 +280,16 @@ int main(int argc, char **argv) {
       if ((level = ec_log_level_parse(optarg)) < 0)
         goto bad_value;
       ec_log_set_level((ec_log_level_t)level);
+      break;
+    case OPT_LOG_FORMAT:
+      if ((level = ec_log_format_parse(optarg)) < 0)
+        goto bad_value;
+      ec_log_set_format((ec_log_format_t)level);
+      break;
+    case OPT_ACCESS_LOG:
+      if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0)
+        goto bad_value;
+      cfg.access_log = strcmp(optarg, "on") == 0;
       break;
     case OPT_MAX_BODY:
       if (parse_uint(optarg, 16ul << 20, &v) < 0 || v < 1024)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "access.h"
+#include "accesslog.h"
 #include "batch.h"
 #include "dedup.h"
 #include "http.h"
@@ -51,6 +52,7 @@ void ec_server_config_default(ec_server_config_t *cfg) {
   cfg->http_addr = EC_HTTP_DEFAULT;
   cfg->observe_check_s = 240;
   cfg->ack_timeout_ms = 2000;
+  cfg->access_log = true;
 }
 
 static int on_event(coap_session_t *session, const coap_event_t event) {
@@ -203,7 +205,8 @@ int ec_server_new(const ec_server_config_t *cfg, ec_server_t **out) {
   srv->arena_buf = malloc(srv->arena_cap);
   srv->dedup = ec_dedup_new(cfg->dedup_slots);
   if (srv->arena_buf == NULL || srv->dedup == NULL ||
-      ec_metrics_new(&srv->metrics) < 0) {
+      ec_metrics_new(&srv->metrics) < 0 ||
+      ec_accesslog_new(srv, cfg->access_log) < 0) {
     rc = EC_ENOMEM;
     goto fail_srv;
   }
@@ -287,6 +290,7 @@ fail_coap:
   coap_cleanup();
   ec_store_close(srv->store);
 fail_srv:
+  ec_accesslog_free(srv);
   ec_metrics_free(srv->metrics);
   ec_dedup_free(srv->dedup);
   free(srv->arena_buf);
@@ -362,6 +366,7 @@ int ec_server_run(ec_server_t *srv, volatile sig_atomic_t *stop) {
     /* Roll-up observers hear of this round's reports once committed. */
     ec_fleet_poll(srv);
     logins_in_flight = ec_provisioning_poll(srv);
+    ec_accesslog_tick(srv);
   }
   ec_batch_commit(srv);
   return 0;
@@ -386,6 +391,7 @@ void ec_server_free(ec_server_t *srv) {
   ec_http_stop(srv->http);
   ec_store_close(srv->store);
   ec_dedup_free(srv->dedup);
+  ec_accesslog_free(srv);
   ec_metrics_free(srv->metrics);
   free(srv->arena_buf);
   sodium_memzero(srv->psk_key, sizeof(srv->psk_key));

@@ -747,6 +747,7 @@ static void login_start(ec_req_t *rq, const ec_login_request_t *lr) {
   l->dtls = coap_session_get_proto(rq->session) == COAP_PROTO_DTLS;
   l->base.answer = login_answer;
   l->base.free = login_free;
+  l->base.since_us = rq->since_us; /* its time runs from its first run */
   /* Delay 0: until ec_provisioning_poll() triggers it. */
   coap_async_t *async = coap_register_async(rq->session, rq->request, 0);
   if (async == NULL) {

@@ -44,6 +44,7 @@ typedef struct {
                                       often: 240 s (0: only every fifth) */
   unsigned ack_timeout_ms;       /**< RFC 7252 ACK_TIMEOUT of the server's
                                       confirmable messages: 2000 */
+  bool access_log;               /**< a line per answer at info: true */
 } ec_server_config_t;
 
 typedef struct ec_server ec_server_t;
@@ -88,6 +89,7 @@ struct ec_server {
   coap_bin_const_t psk;
   ec_metrics_t *metrics;      /* counted on the I/O thread (metrics.h) */
   struct ec_http *http;       /* the operators' endpoint, or NULL (http.h) */
+  struct ec_accesslog *accesslog; /* the access log (accesslog.h) */
 };
 
 #endif /* EDGECOAP_CONTEXT_H */

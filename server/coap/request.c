@@ -68,6 +68,11 @@ static size_t scan_options(const coap_pdu_t *pdu, ec_req_opts_t *o) {
   return n;
 }
 
+size_t ec_req_wire_size(const coap_pdu_t *pdu) {
+  ec_req_opts_t o;
+  return scan_options(pdu, &o);
+}
+
 /* RFC 9175 section 2.4: at most three times the request to an address that
  * is not verified. */
 #define AMPLIFICATION_MAX 3

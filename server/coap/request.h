@@ -108,6 +108,10 @@ void ec_req_udp_mtu(coap_session_t *session);
  */
 const ec_dedup_key_t *ec_req_dedup_key(ec_req_t *rq);
 
+/** A PDU's size on the wire: header, token, options and payload, as RFC
+ * 7252 section 3 encodes them. */
+size_t ec_req_wire_size(const coap_pdu_t *pdu);
+
 /** Release what ec_req_body() held; call once the handler is done. */
 void ec_req_done(ec_req_t *rq);
 

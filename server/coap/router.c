@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "accesslog.h"
 #include "batch.h"
 #include "log.h"
 #include "util.h"
@@ -273,25 +274,31 @@ static void dispatch(coap_resource_t *resource, coap_session_t *session,
   spec->handler(&rq);
 done:
   ec_req_done(&rq);
-  /* Every answered request is counted here, by its route's template; one
-   * whose answer waits for a group commit (code 0: an empty ACK now) is
-   * counted when libcoap runs it again to answer. */
+  /* Every answered request is counted and logged here, by its route's
+   * template; one whose answer waits for a group commit or a password
+   * check (code 0: an empty ACK now) is counted and logged when libcoap
+   * runs it again to answer, with its final code and whole time. */
   coap_pdu_code_t code = coap_pdu_get_code(response);
-  if (code != 0)
+  if (code != 0) {
+    uint64_t usec = ec_mono_us() - since_us;
     ec_metrics_request(srv->metrics,
                        spec != NULL ? r->compiled[spec - r->table->routes].metric
                                     : -1,
-                       method, code, ec_mono_us() - since_us);
+                       method, code, usec);
+    ec_accesslog_request(srv, session, request, rq.req_size, response, usec);
+  }
 }
 
-static void register_methods(coap_resource_t *resource, unsigned methods) {
+/* Every method goes to the dispatcher, which answers 4.05 to those a
+ * route has not, so that the answer is counted and logged like any other
+ * (libcoap's own 4.05 would be neither). */
+static void register_methods(coap_resource_t *resource) {
   static const coap_request_t all[] = {
       COAP_REQUEST_GET,   COAP_REQUEST_POST,  COAP_REQUEST_PUT,
       COAP_REQUEST_DELETE, COAP_REQUEST_FETCH, COAP_REQUEST_PATCH,
       COAP_REQUEST_IPATCH};
   for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-    if (methods & EC_METHOD(all[i]))
-      coap_register_request_handler(resource, all[i], dispatch);
+    coap_register_request_handler(resource, all[i], dispatch);
 }
 
 int ec_router_install(ec_server_t *srv, ec_router_t *r) {
@@ -305,14 +312,10 @@ int ec_router_install(ec_server_t *srv, ec_router_t *r) {
   /* Without a handler libcoap 4.3.1 answers DELETE on a path it does not
    * know with 2.02 Deleted, deleting nothing: the dispatcher answers 4.05
    * on the routes (none offers DELETE, PATCH or iPATCH), 4.04 elsewhere. */
-  register_methods(r->unknown, EC_GET | EC_POST | EC_FETCH |
-                                   EC_METHOD(COAP_REQUEST_CODE_DELETE) |
-                                   EC_METHOD(COAP_REQUEST_CODE_PATCH) |
-                                   EC_METHOD(COAP_REQUEST_CODE_IPATCH));
+  register_methods(r->unknown);
   coap_add_resource(srv->ctx, r->unknown);
 
-  /* A route without ids is one path: its resource is made now. Its
-   * methods alone are registered, so libcoap answers 4.05 to others. */
+  /* A route without ids is one path: its resource is made now. */
   for (size_t i = 0; i < r->table->n_routes; i++) {
     const ec_route_spec_t *spec = &r->table->routes[i];
     if (r->compiled[i].first_id >= 0)
@@ -324,7 +327,7 @@ int ec_router_install(ec_server_t *srv, ec_router_t *r) {
     r->own[i].spec = spec;
     r->own[i].resource = res;
     coap_resource_set_userdata(res, &r->own[i]);
-    register_methods(res, spec->methods);
+    register_methods(res);
     coap_add_resource(srv->ctx, res);
   }
   return 0;
@@ -348,7 +351,7 @@ coap_resource_t *ec_router_resource(ec_server_t *srv,
   res->spec = spec;
   res->resource = r;
   coap_resource_set_userdata(r, res);
-  register_methods(r, spec->methods);
+  register_methods(r);
   /* Observed through watch.c, not libcoap. */
   coap_add_resource(srv->ctx, r);
   return r;

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "accesslog.h"
 #include "log.h"
 #include "peer.h"
 #include "watch.h"
@@ -100,9 +101,12 @@ static void send_rst(ec_server_t *srv, const uint8_t *h,
  * Answer request @p h (its first 4 + token bytes) with @p code: a
  * piggybacked ACK for a CON, a NON with a Message ID of our own for a NON.
  * A 4.13 carries Block1 (block 0 of 1024 bytes) and Size1 (the body cap).
+ * Refused before libcoap sees it, the request of @p in bytes is logged
+ * here (accesslog.h).
  */
 static void send_answer(ec_server_t *srv, const uint8_t *h, uint8_t code,
-                        const struct sockaddr_storage *from, socklen_t flen) {
+                        size_t in, const struct sockaddr_storage *from,
+                        socklen_t flen) {
   static uint16_t own_mid;
   uint8_t out[32], v[4];
   unsigned tkl = h[0] & 0x0f;
@@ -122,6 +126,9 @@ static void send_answer(ec_server_t *srv, const uint8_t *h, uint8_t code,
     p = put_option(p, COAP_OPTION_BLOCK1, COAP_OPTION_SIZE1, v,
                    uint_bytes((uint32_t)srv->cfg.max_body, v));
   }
+  /* Logged first: whoever reads the log after the answer finds it. */
+  ec_accesslog_raw(srv, (const struct sockaddr *)from, flen, h[1], in, code,
+                   (size_t)(p - out));
   reply(srv, out, (size_t)(p - out), from, flen);
 }
 
@@ -191,9 +198,9 @@ int ec_screen_run(ec_server_t *srv) {
     if (recv(srv->screen_fd, h, 1, MSG_DONTWAIT) < 0)
       return 0;
     if (answer_413)
-      send_answer(srv, h, COAP_RESPONSE_CODE(413), &from, flen);
+      send_answer(srv, h, COAP_RESPONSE_CODE(413), (size_t)n, &from, flen);
     else if (answer_405)
-      send_answer(srv, h, COAP_RESPONSE_CODE(405), &from, flen);
+      send_answer(srv, h, COAP_RESPONSE_CODE(405), (size_t)n, &from, flen);
     else if (rst)
       send_rst(srv, h, &from, flen);
   }

@@ -1,0 +1,315 @@
+/* edgecoap server: the access log: one line per answered request, errors rate-limited per peer. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "accesslog.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "request.h"
+#include "util.h"
+
+/* A token bucket: @p tokens lines may go now; one more each interval. */
+typedef struct {
+  unsigned tokens;
+  uint64_t at_ms; /* when the last token was added (monotonic) */
+} bucket_t;
+
+/* A peer address (its port left out) and its bucket. */
+typedef struct {
+  bool used;
+  uint8_t family; /* AF_INET or AF_INET6 */
+  uint8_t addr[16];
+  bucket_t bucket;
+  uint64_t suppressed; /* error lines left out since it last logged */
+} slot_t;
+
+struct ec_accesslog {
+  bool on;
+  bucket_t all;
+  uint64_t others; /* suppressed lines of peers whose slot was taken */
+  uint64_t next_tick_ms;
+  slot_t slots[EC_ACCESSLOG_SLOTS];
+};
+
+/* A path, its query and a peer as written, at most (longer ones are cut
+ * with "..."): a line stays far below the log's limit. */
+#define PATH_MAX_SHOWN 400
+#define PEER_MAX_SHOWN 64
+#define IDENTITY_MAX_SHOWN 129
+
+static void refill(bucket_t *b, unsigned burst, unsigned every_ms,
+                   uint64_t now) {
+  uint64_t add = (now - b->at_ms) / every_ms;
+  if (add == 0)
+    return;
+  b->tokens = b->tokens + add >= burst ? burst : b->tokens + (unsigned)add;
+  b->at_ms = b->tokens == burst ? now : b->at_ms + add * every_ms;
+}
+
+int ec_accesslog_new(ec_server_t *srv, bool on) {
+  ec_accesslog_t *a = calloc(1, sizeof(*a));
+  if (a == NULL)
+    return EC_ENOMEM;
+  a->on = on && ec_log_get_level() >= EC_LOG_INFO;
+  a->all.tokens = EC_ACCESSLOG_ALL_BURST;
+  a->all.at_ms = ec_mono_ms();
+  srv->accesslog = a;
+  return 0;
+}
+
+/* The address of @p sa, an IPv4-mapped one as IPv4, into @p s (its bytes)
+ * and @p out (as written, with the port when @p port). */
+static void address_of(const struct sockaddr *sa, slot_t *s, char *out,
+                       size_t cap) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  unsigned port = 0;
+  memset(s, 0, sizeof(*s));
+  if (sa->sa_family == AF_INET6) {
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+    port = ntohs(in6->sin6_port);
+    if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+      s->family = AF_INET;
+      memcpy(s->addr, in6->sin6_addr.s6_addr + 12, 4);
+    } else {
+      s->family = AF_INET6;
+      memcpy(s->addr, in6->sin6_addr.s6_addr, 16);
+    }
+  } else if (sa->sa_family == AF_INET) {
+    const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+    port = ntohs(in->sin_port);
+    s->family = AF_INET;
+    memcpy(s->addr, &in->sin_addr, 4);
+  }
+  if (s->family != 0)
+    inet_ntop(s->family, s->addr, host, sizeof(host));
+  if (out == NULL)
+    return;
+  if (port == 0)
+    snprintf(out, cap, "%s", host);
+  else if (s->family == AF_INET6)
+    snprintf(out, cap, "[%s]:%u", host, port);
+  else
+    snprintf(out, cap, "%s:%u", host, port);
+}
+
+static void address_shown(const slot_t *s, char *out, size_t cap) {
+  if (s->family == 0 || inet_ntop(s->family, s->addr, out, (socklen_t)cap) ==
+                            NULL)
+    snprintf(out, cap, "?");
+}
+
+static void say_suppressed(const char *who, uint64_t n) {
+  ec_log_field_t f[] = {{"peer", who, 0}, {"lines", NULL, (long long)n}};
+  char msg[96];
+  snprintf(msg, sizeof(msg), "access: suppressed %llu lines from %s",
+           (unsigned long long)n, who);
+  /* The count in a field of its own too, for a shipper to add up. */
+  ec_log_fields(EC_LOG_INFO, msg, f, 2);
+}
+
+static void slot_summary(slot_t *s) {
+  char who[INET6_ADDRSTRLEN];
+  address_shown(s, who, sizeof(who));
+  say_suppressed(who, s->suppressed);
+  s->suppressed = 0;
+}
+
+/* The slot of @p key's address, taken over when another holds it. */
+static slot_t *slot_for(ec_accesslog_t *a, const slot_t *key, uint64_t now) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (size_t i = 0; i < sizeof(key->addr); i++)
+    h = (h ^ key->addr[i]) * 16777619u;
+  slot_t *s = &a->slots[h % EC_ACCESSLOG_SLOTS];
+  if (s->used && s->family == key->family &&
+      memcmp(s->addr, key->addr, sizeof(s->addr)) == 0)
+    return s;
+  a->others += s->suppressed;
+  *s = *key;
+  s->used = true;
+  s->bucket.tokens = EC_ACCESSLOG_BURST;
+  s->bucket.at_ms = now;
+  return s;
+}
+
+/* May an error answer to @p key's address be logged? Says what was
+ * suppressed first when it may. */
+static bool error_ok(ec_server_t *srv, const slot_t *key) {
+  ec_accesslog_t *a = srv->accesslog;
+  uint64_t now = ec_mono_ms();
+  refill(&a->all, EC_ACCESSLOG_ALL_BURST, 1000 / EC_ACCESSLOG_ALL_PER_S, now);
+  slot_t *s = slot_for(a, key, now);
+  refill(&s->bucket, EC_ACCESSLOG_BURST, EC_ACCESSLOG_REFILL_MS, now);
+  if (s->bucket.tokens > 0 && a->all.tokens > 0 && s->suppressed > 0) {
+    slot_summary(s);
+    a->all.tokens--;
+  }
+  if (s->bucket.tokens == 0 || a->all.tokens == 0) {
+    s->suppressed++;
+    ec_metrics_add(srv->metrics, EC_M_LOG_SUPPRESSED, 1);
+    return false;
+  }
+  s->bucket.tokens--;
+  a->all.tokens--;
+  return true;
+}
+
+static const char *method_name(unsigned m, char out[8]) {
+  static const char *const names[] = {NULL,     "GET",   "POST", "PUT",
+                                      "DELETE", "FETCH", "PATCH", "iPATCH"};
+  if (m < sizeof(names) / sizeof(names[0]) && names[m] != NULL)
+    return names[m];
+  snprintf(out, 8, "%u.%02u", (m >> 5) & 7, m & 31);
+  return out;
+}
+
+/* Percent-encode @p len bytes of an option into @p out at @p *n: what a
+ * URI would not show as it is, and the separators the path is joined with. */
+static void put_encoded(char *out, size_t cap, size_t *n, const uint8_t *v,
+                        size_t len, bool query) {
+  static const char keep[] = "-._~!$'()*+,;=:@";
+  for (size_t i = 0; i < len && *n + 4 < cap; i++) {
+    uint8_t c = v[i];
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+        (c >= '0' && c <= '9') || (c != 0 && strchr(keep, c) != NULL) ||
+        (query && (c == '/' || c == '?'))) {
+      out[(*n)++] = (char)c;
+    } else {
+      snprintf(out + *n, cap - *n, "%%%02X", c);
+      *n += 3;
+    }
+  }
+}
+
+/* The request's path and query as a URI shows them: "/a/b?x=1&y". */
+static void path_of(const coap_pdu_t *request, char *out, size_t cap) {
+  coap_opt_iterator_t it;
+  const coap_opt_t *opt;
+  size_t n = 0;
+  int queries = 0;
+  coap_option_iterator_init(request, &it, COAP_OPT_ALL);
+  while ((opt = coap_option_next(&it)) != NULL) {
+    if (it.number != COAP_OPTION_URI_PATH &&
+        it.number != COAP_OPTION_URI_QUERY)
+      continue;
+    if (n + 8 >= cap) {
+      memcpy(out + n, "...", 3);
+      n += 3;
+      break;
+    }
+    bool query = it.number == COAP_OPTION_URI_QUERY;
+    if (query && n == 0)
+      out[n++] = '/'; /* the root's query */
+    out[n++] = query ? (queries++ == 0 ? '?' : '&') : '/';
+    put_encoded(out, cap, &n, coap_opt_value(opt), coap_opt_length(opt),
+                query);
+  }
+  if (n == 0)
+    out[n++] = '/';
+  out[n] = '\0';
+}
+
+static void write_line(const char *peer, const char *identity,
+                       unsigned method, const char *path, unsigned code,
+                       size_t in, size_t out, uint64_t usec) {
+  char mbuf[8], cbuf[8];
+  snprintf(cbuf, sizeof(cbuf), "%u.%02u", (code >> 5) & 7, code & 31);
+  ec_log_field_t f[8];
+  size_t n = 0;
+  f[n++] = (ec_log_field_t){"peer", peer, 0};
+  if (identity != NULL)
+    f[n++] = (ec_log_field_t){"identity", identity, 0};
+  f[n++] = (ec_log_field_t){"method", method_name(method, mbuf), 0};
+  f[n++] = (ec_log_field_t){"path", path, 0};
+  f[n++] = (ec_log_field_t){"code", cbuf, 0};
+  f[n++] = (ec_log_field_t){"in", NULL, (long long)in};
+  f[n++] = (ec_log_field_t){"out", NULL, (long long)out};
+  f[n++] = (ec_log_field_t){"us", NULL, (long long)usec};
+  ec_log_fields(EC_LOG_INFO, "access", f, n);
+}
+
+static bool is_error(unsigned code) { return (code >> 5) >= 4; }
+
+void ec_accesslog_request(ec_server_t *srv, coap_session_t *session,
+                          const coap_pdu_t *request, size_t in,
+                          const coap_pdu_t *response, uint64_t usec) {
+  ec_accesslog_t *a = srv->accesslog;
+  unsigned code = coap_pdu_get_code(response);
+  if (a == NULL || !a->on || code == 0)
+    return;
+  const coap_address_t *remote = coap_session_get_addr_remote(session);
+  slot_t key;
+  char peer[PEER_MAX_SHOWN], path[PATH_MAX_SHOWN], id[IDENTITY_MAX_SHOWN];
+  address_of(&remote->addr.sa, &key, peer, sizeof(peer));
+  if (is_error(code) && !error_ok(srv, &key))
+    return;
+  const char *identity = NULL;
+  if (coap_session_get_proto(session) == COAP_PROTO_DTLS) {
+    const coap_bin_const_t *psk = coap_session_get_psk_identity(session);
+    size_t len = psk != NULL && psk->s != NULL ? psk->length : 0;
+    if (len > sizeof(id) - 1)
+      len = sizeof(id) - 1;
+    for (size_t i = 0; i < len; i++)
+      id[i] = psk->s[i] != 0 ? (char)psk->s[i] : '?';
+    id[len] = '\0';
+    identity = id;
+  }
+  path_of(request, path, sizeof(path));
+  write_line(peer, identity, coap_pdu_get_code(request), path, code, in,
+             ec_req_wire_size(response), usec);
+}
+
+void ec_accesslog_raw(ec_server_t *srv, const struct sockaddr *from,
+                      socklen_t from_len, unsigned method, size_t in,
+                      unsigned code, size_t out) {
+  ec_accesslog_t *a = srv->accesslog;
+  (void)from_len;
+  if (a == NULL || !a->on)
+    return;
+  slot_t key;
+  char peer[PEER_MAX_SHOWN];
+  address_of(from, &key, peer, sizeof(peer));
+  if (is_error(code) && !error_ok(srv, &key))
+    return;
+  write_line(peer, NULL, method, "-", code, in, out, 0);
+}
+
+void ec_accesslog_tick(ec_server_t *srv) {
+  ec_accesslog_t *a = srv->accesslog;
+  uint64_t now = ec_mono_ms();
+  if (a == NULL || !a->on || now < a->next_tick_ms)
+    return;
+  a->next_tick_ms = now + 1000;
+  refill(&a->all, EC_ACCESSLOG_ALL_BURST, 1000 / EC_ACCESSLOG_ALL_PER_S, now);
+  for (size_t i = 0; i < EC_ACCESSLOG_SLOTS && a->all.tokens > 0; i++) {
+    slot_t *s = &a->slots[i];
+    if (s->suppressed == 0)
+      continue;
+    refill(&s->bucket, EC_ACCESSLOG_BURST, EC_ACCESSLOG_REFILL_MS, now);
+    if (s->bucket.tokens == 0)
+      continue;
+    slot_summary(s);
+    a->all.tokens--;
+  }
+  if (a->others > 0 && a->all.tokens > 0) {
+    say_suppressed("other peers", a->others);
+    a->others = 0;
+    a->all.tokens--;
+  }
+}
+
+void ec_accesslog_free(ec_server_t *srv) {
+  ec_accesslog_t *a = srv->accesslog;
+  if (a == NULL)
+    return;
+  for (size_t i = 0; i < EC_ACCESSLOG_SLOTS; i++)
+    if (a->slots[i].suppressed > 0)
+      slot_summary(&a->slots[i]);
+  if (a->others > 0)
+    say_suppressed("other peers", a->others);
+  free(a);
+  srv->accesslog = NULL;
+}
