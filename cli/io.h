@@ -49,7 +49,38 @@ int ec_cli_no_answer(const char *url, int rc);
  */
 bool ec_cli_observation_ended(const ec_response_t *r, bool seen);
 
-/** Say that the server at @p url ended the observation. @return EXIT_FAILED */
-int ec_cli_print_ended(const char *url);
+/**
+ * Say on stderr what an error answer said: its code, then its problem
+ * details' title, detail and field (RFC 9290: CBOR read by the device
+ * core's decoder, JSON by the codec), or else its body (JSON, CBOR
+ * transcoded, or diagnostic text with control bytes as '?').
+ */
+void ec_cli_print_problem(const ec_response_t *r);
+
+/** One watch: an observation whose notifications are printed as JSON lines. */
+typedef struct {
+  const char *url;  /**< the server, named in messages */
+  long long count;  /**< lines to print before stopping; 0: no limit */
+  unsigned max_ms;  /**< how long to watch; 0: no limit */
+  /** Says what an error answer (the first, or a notification) said. */
+  void (*refusal)(const ec_response_t *r);
+} ec_cli_watch_t;
+
+/** Start the observation with @p cb and @p ud: an ec_client_*_observe()
+ * call with the command's own arguments, @p arg. */
+typedef int (*ec_cli_observe_fn)(ec_client_t *c, const void *arg,
+                                 ec_observe_cb cb, void *ud, unsigned max_ms);
+
+/**
+ * Run a watch: print each 2.xx notification as one line of JSON on stdout,
+ * flushed, until @p w->count lines, @p w->max_ms, an error answer, or
+ * SIGINT/SIGTERM (which end the observation on the server too).
+ * @return the exit status: EXIT_OK; EXIT_REFUSED for an error answer
+ *         (said by @p w->refusal); EXIT_FAILED when no answer came, the
+ *         server ended the observation (5.03 or 4.04 after a notification),
+ *         did not accept Observe (a 2.xx without it), or stdout failed
+ */
+int ec_cli_watch(ec_client_t *c, const ec_cli_watch_t *w,
+                 ec_cli_observe_fn observe, const void *arg);
 
 #endif /* EDGECOAP_CLI_IO_H */

@@ -55,45 +55,6 @@ typedef struct {
 
 /* ---- printing ---- */
 
-/* Say on stderr what an error answer said: its code and problem details. */
-static void print_refusal(const ec_response_t *r) {
-  int fmt = r->format < 0 && r->body_len
-                ? (int)ec_format_sniff(r->body, r->body_len)
-                : r->format;
-  size_t cap = 2 * r->body_len + 1024;
-  void *mem = malloc(cap);
-  ec_arena_t arena;
-  ec_problem_t p = {0};
-
-  fprintf(stderr, PROG ": %d.%02d", r->code / 100, r->code % 100);
-  if (mem && r->body_len &&
-      (fmt == EC_FORMAT_JSON || fmt == EC_FORMAT_CBOR ||
-       fmt == EC_FORMAT_PROBLEM_CBOR)) {
-    ec_arena_init(&arena, mem, cap);
-    if (ec_problem_decode(fmt, r->body, r->body_len, &p, &arena) != 0)
-      p = (ec_problem_t){0};
-  }
-  if (p.title || p.detail) {
-    fprintf(stderr, " %s%s%s", p.title ? p.title : "",
-            p.title && p.detail ? ": " : "", p.detail ? p.detail : "");
-    if (p.field && *p.field)
-      fprintf(stderr, " (field: %s)", p.field);
-    putc('\n', stderr);
-  } else if (r->body_len) {
-    /* Not a problem: JSON, or else diagnostic text (RFC 7252 5.5.2). */
-    putc(' ', stderr);
-    if (ec_cli_print_body(stderr, r, true) < 0) {
-      for (size_t i = 0; i < r->body_len; i++)
-        putc(r->body[i] < 0x20 || r->body[i] == 0x7f ? '?' : r->body[i],
-             stderr);
-      putc('\n', stderr);
-    }
-  } else {
-    putc('\n', stderr);
-  }
-  free(mem);
-}
-
 /* Turn a typed call's result into output and an exit status. */
 static int outcome(int rc, const ec_response_t *r) {
   if (rc == 0) {
@@ -104,7 +65,7 @@ static int outcome(int rc, const ec_response_t *r) {
     return EXIT_FAILED;
   }
   if (r->code >= 400) {
-    print_refusal(r);
+    ec_cli_print_problem(r);
     return EXIT_REFUSED;
   }
   return ec_cli_no_answer(server_url, rc);
@@ -214,80 +175,15 @@ static int run_deployments(ec_client_t *c, const args_t *a) {
   return typed_read(c, a, read_deployments);
 }
 
-typedef struct {
-  long long left; /* lines still wanted; 0 for no limit */
-  bool printed;   /* at least one notification was printed */
-  bool refused;   /* an error answer was printed */
-  bool ended;     /* the server ended the observation */
-  bool broken;    /* stdout failed or the body could not be printed */
-} watch_t;
-
-static int on_notification(void *ud, const ec_response_t *r) {
-  watch_t *w = ud;
-
-  if (r->code >= 300) {
-    if (ec_cli_observation_ended(r, w->printed))
-      w->ended = true;
-    else
-      print_refusal(r);
-    w->refused = !w->ended;
-    return 1;
-  }
-  /* Flushed per line so a pipe reader sees each notification as it comes. */
-  if (ec_cli_print_body(stdout, r, true) < 0 || fflush(stdout) != 0) {
-    w->broken = true;
-    return 1;
-  }
-  w->printed = true;
-  return w->left > 0 && --w->left == 0;
-}
-
-/* The client a watch runs on, for the signal handler. */
-static ec_client_t *watching;
-
-static void stop_watching(int sig) {
-  (void)sig;
-  ec_client_interrupt(watching);
+static int observe_status(ec_client_t *c, const void *arg, ec_observe_cb cb,
+                          void *ud, unsigned max_ms) {
+  const args_t *a = arg;
+  return ec_client_status_observe(c, a->pos[0], a->pos[1], cb, ud, max_ms);
 }
 
 static int run_watch(ec_client_t *c, const args_t *a) {
-  watch_t w = {a->count, false, false, false, false};
-  struct sigaction sa, old_int, old_term;
-
-  /* Ctrl-C ends the watch through the client, which cancels the observation
-   * so that the server stops notifying at once. */
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = stop_watching;
-  watching = c;
-  sigaction(SIGINT, &sa, &old_int);
-  sigaction(SIGTERM, &sa, &old_term);
-  int rc = ec_client_status_observe(c, a->pos[0], a->pos[1], on_notification,
-                                    &w, a->max_ms);
-  sigaction(SIGINT, &old_int, NULL);
-  sigaction(SIGTERM, &old_term, NULL);
-  watching = NULL;
-
-  if (w.ended)
-    return ec_cli_print_ended(server_url);
-  if (w.refused)
-    return EXIT_REFUSED;
-  if (w.broken) {
-    fprintf(stderr, PROG ": cannot print a notification\n");
-    return EXIT_FAILED;
-  }
-  if (rc < 0) {
-    /* A 2.xx answer, then EC_EPROTO: the resource is not observable. */
-    const char *why =
-        rc == EC_EPROTO && w.printed
-            ? "the answer carried no Observe option: no notifications will come"
-            : ec_strerror(rc);
-    if (rc == EC_EPROTO && w.printed) {
-      fprintf(stderr, PROG ": %s: %s\n", server_url, why);
-      return EXIT_FAILED;
-    }
-    return ec_cli_no_answer(server_url, rc);
-  }
-  return EXIT_OK;
+  ec_cli_watch_t w = {server_url, a->count, a->max_ms, ec_cli_print_problem};
+  return ec_cli_watch(c, &w, observe_status, a);
 }
 
 /* ---- the command table and argument parsing ---- */
@@ -333,7 +229,7 @@ static const command_t commands[] = {
 static void print_usage(FILE *f) {
   fputs(
       "Usage: " PROG
-      " [--url URL] [--json|--cbor] [--timeout MS]\n"
+      " [--url URL] [--format cbor|json] [--timeout MS]\n"
       "       [--psk-identity ID [--psk-key-file PATH]] COMMAND ...\n\n"
       "Talk to an edgecoap server over CoAP; answers go to stdout as JSON.\n\n"
       "Options:\n"
@@ -344,8 +240,9 @@ static void print_usage(FILE *f) {
       "  --psk-key-file PATH  coaps://: a file holding the key that\n"
       "                'edgecoap-server admin device-add' printed; without it\n"
       "                the key comes from $EDGECOAP_PSK_KEY\n"
-      "  --json        send JSON and ask for JSON\n"
-      "  --cbor        send CBOR and ask for CBOR (the default)\n"
+      "  --format cbor|json  the body format sent and asked for: CBOR (the\n"
+      "                default; a report's CBOR is the device core's) or JSON\n"
+      "  --json, --cbor      the same as --format json, --format cbor\n"
       "  --timeout MS  per request, retransmissions included (default 10000)\n"
       "  -h, --help    this text; COMMAND --help for one command\n"
       "  --version     the program's version\n\n"
@@ -359,10 +256,14 @@ static void print_usage(FILE *f) {
   ec_cli_provisioning_usage(f);
   fputs(
       "\nExit status: 0 on a 2.xx answer; 1 when the server answered an error\n"
-      "(on stderr: its code and problem details) or the report is invalid;\n"
-      "2 on a usage error; 3 when no usable answer came (nothing answered,\n"
-      "timeout, failed DTLS handshake, bad reply, or the server ended a\n"
-      "watch); 4 when a local file (input, key) could not be read.\n"
+      "(on stderr: its code and problem details' title) or the document is\n"
+      "invalid; 2 on a usage error; 3 when no usable answer came: \"no server\n"
+      "at HOST:PORT\" at once when nothing listens there (ICMP port\n"
+      "unreachable), else a timeout, a failed DTLS handshake, a bad reply, or\n"
+      "the server ended a watch; 4 when a local file (input, key) could not\n"
+      "be read.\n"
+      "EDGECOAP_DEBUG=1 writes each datagram sent and received to stderr (type,\n"
+      "code, Message ID, token, options, payload length).\n"
       "A key is never taken from the command line, where other users of the\n"
       "machine could read it.\n",
       f);
@@ -599,6 +500,7 @@ int main(int argc, char **argv) {
       {"url", required_argument, NULL, 'u'},
       {"json", no_argument, NULL, 'j'},
       {"cbor", no_argument, NULL, 'c'},
+      {"format", required_argument, NULL, 'f'},
       {"timeout", required_argument, NULL, 't'},
       {"psk-identity", required_argument, NULL, 'i'},
       {"psk-key-file", required_argument, NULL, 'k'},
@@ -614,6 +516,9 @@ int main(int argc, char **argv) {
   long long v;
   int opt, words, status, rc;
 
+  /* Each datagram on stderr, for a look at what went over the wire. */
+  const char *debug = getenv("EDGECOAP_DEBUG");
+  cfg.debug = debug != NULL && *debug != '\0' && strcmp(debug, "0") != 0;
   /* A closed stdout becomes a write error, not a kill mid-exchange. */
   signal(SIGPIPE, SIG_IGN);
   opterr = 0;
@@ -636,6 +541,12 @@ int main(int argc, char **argv) {
       break;
     case 'c':
       cfg.format = EC_FORMAT_CBOR;
+      break;
+    case 'f':
+      if (strcmp(optarg, "cbor") != 0 && strcmp(optarg, "json") != 0)
+        return usage_error(NULL, "--format wants cbor or json, not '%s'",
+                           optarg);
+      cfg.format = optarg[0] == 'c' ? EC_FORMAT_CBOR : EC_FORMAT_JSON;
       break;
     case 't':
       if (!parse_ll(optarg, 1, UINT_MAX, &v))

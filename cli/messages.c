@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,72 +71,17 @@ static int usage(const char *sub, const char *fmt, const char *arg) {
 
 /* ---- output ---- */
 
-/* Write a body as one line of JSON; CBOR (problem details too) is
- * transcoded, JSON written as it came with its line breaks folded. */
-static int print_json(FILE *f, const uint8_t *body, size_t len, int fmt) {
-  if (len == 0)
-    return 0;
-  if (fmt < 0)
-    fmt = (int)ec_format_sniff(body, len);
-  if (fmt == EC_FORMAT_JSON) {
-    while (len > 0 && (body[len - 1] == '\n' || body[len - 1] == ' ' ||
-                       body[len - 1] == '\r' || body[len - 1] == '\t'))
-      len--;
-    for (size_t i = 0; i < len; i++)
-      putc(body[i] == '\n' || body[i] == '\r' ? ' ' : body[i], f);
-  } else {
-    ssize_t n = ec_cbor_to_json(body, len, NULL, 0);
-    char *json = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (json == NULL || ec_cbor_to_json(body, len, json, (size_t)n + 1) != n) {
-      free(json);
-      return n < 0 ? (int)n : EC_ENOMEM;
-    }
-    fwrite(json, 1, (size_t)n, f);
-    free(json);
-  }
-  putc('\n', f);
-  return ferror(f) ? EC_EIO : 0;
-}
-
-/* Say on stderr what an error answer said: its code and problem details. */
-static void print_refusal(const ec_response_t *r) {
-  int fmt = r->format;
-  size_t cap = 2 * r->body_len + 1024;
-  void *mem = malloc(cap);
-  ec_arena_t arena;
-  ec_problem_t p = {0};
-
-  if (fmt < 0 && r->body_len > 0)
-    fmt = (int)ec_format_sniff(r->body, r->body_len);
-  fprintf(stderr, PROG ": %d.%02d", r->code / 100, r->code % 100);
-  if (mem != NULL && r->body_len > 0) {
-    ec_arena_init(&arena, mem, cap);
-    if (ec_problem_decode(fmt == EC_FORMAT_PROBLEM_CBOR ? EC_FORMAT_CBOR
-                                                        : (ec_format_t)fmt,
-                          r->body, r->body_len, &p, &arena) != 0)
-      p = (ec_problem_t){0};
-  }
-  if (p.title != NULL || p.detail != NULL) {
-    fprintf(stderr, " %s%s%s", p.title ? p.title : "",
-            p.title && p.detail ? ": " : "", p.detail ? p.detail : "");
-    if (p.field != NULL && *p.field != '\0')
-      fprintf(stderr, " (field: %s)", p.field);
-  }
-  putc('\n', stderr);
-  free(mem);
-}
-
 /* A typed call's result as output and an exit status. */
 static int outcome(const opts_t *o, int rc, const ec_response_t *r) {
   if (rc == 0 || (rc == EC_ENOMEM && r->code / 100 == 2)) {
     /* The body is printed as it came; the decode only checked it. */
-    if (print_json(stdout, r->body, r->body_len, r->format) == 0)
+    if (ec_cli_print_body(stdout, r, true) == 0)
       return EXIT_OK;
     fprintf(stderr, PROG ": cannot print the answer\n");
     return EXIT_FAILED;
   }
   if (r->code >= 400) {
-    print_refusal(r);
+    ec_cli_print_problem(r);
     return EXIT_REFUSED;
   }
   return ec_cli_no_answer(o->url, rc);
@@ -278,65 +222,15 @@ static int run_get(ec_client_t *c, opts_t *o) {
   return typed_read(c, o, true);
 }
 
-typedef struct {
-  long long left;
-  bool refused, broken;
-  bool seen, ended; /* a notification came; the server ended the watch */
-} watch_t;
-
-static int on_note(void *ud, const ec_response_t *r) {
-  watch_t *w = ud;
-  if (r->code >= 300) {
-    w->ended = ec_cli_observation_ended(r, w->seen);
-    if (!w->ended)
-      print_refusal(r);
-    w->refused = !w->ended;
-    return 1;
-  }
-  w->seen = true;
-  /* Flushed per line so that a pipe reader sees each one as it comes. */
-  if (print_json(stdout, r->body, r->body_len, r->format) < 0 ||
-      fflush(stdout) != 0) {
-    w->broken = true;
-    return 1;
-  }
-  return w->left > 0 && --w->left == 0;
-}
-
-/* The client a watch runs on, for the signal handler. */
-static ec_client_t *watching;
-
-static void stop_watching(int sig) {
-  (void)sig;
-  ec_client_interrupt(watching);
+static int observe_latest(ec_client_t *c, const void *arg, ec_observe_cb cb,
+                          void *ud, unsigned max_ms) {
+  const opts_t *o = arg;
+  return ec_client_msg_observe(c, &o->filter, cb, ud, max_ms);
 }
 
 static int run_watch(ec_client_t *c, opts_t *o) {
-  watch_t w = {o->count, false, false, false, false};
-  struct sigaction sa, old_int, old_term;
-
-  /* Ctrl-C (or SIGTERM) ends the watch through the client, which cancels
-   * the observation so that the server stops notifying at once. */
-  memset(&sa, 0, sizeof(sa));
-  sa.sa_handler = stop_watching;
-  watching = c;
-  sigaction(SIGINT, &sa, &old_int);
-  sigaction(SIGTERM, &sa, &old_term);
-  int rc = ec_client_msg_observe(c, &o->filter, on_note, &w, o->max_ms);
-  sigaction(SIGINT, &old_int, NULL);
-  sigaction(SIGTERM, &old_term, NULL);
-  watching = NULL;
-  if (w.ended)
-    return ec_cli_print_ended(o->url);
-  if (w.refused)
-    return EXIT_REFUSED;
-  if (w.broken) {
-    fprintf(stderr, PROG ": %s: cannot print a notification\n", o->url);
-    return EXIT_FAILED;
-  }
-  if (rc < 0)
-    return ec_cli_no_answer(o->url, rc);
-  return EXIT_OK;
+  ec_cli_watch_t w = {o->url, o->count, o->max_ms, ec_cli_print_problem};
+  return ec_cli_watch(c, &w, observe_latest, o);
 }
 
 /* ---- argument parsing ---- */

@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,68 +219,20 @@ static int run_update(ec_client_t *c, opts_t *o) {
   return run_write(c, o, false);
 }
 
-typedef struct {
-  long long left;
-  bool refused;
-  bool broken;
-  bool seen, ended; /* a notification came; the server ended the watch */
-} watch_t;
-
-static int on_notification(void *ud, const ec_response_t *r) {
-  watch_t *w = ud;
-  if (r->code >= 300) {
-    w->ended = ec_cli_observation_ended(r, w->seen);
-    if (!w->ended)
-      print_refusal(r);
-    w->refused = !w->ended;
-    return 1;
-  }
-  w->seen = true;
-  /* Flushed per line so that a pipe reader sees each one as it comes. */
-  if (ec_cli_print_body(stdout, r, true) < 0 || fflush(stdout) != 0) {
-    w->broken = true;
-    return 1;
-  }
-  return w->left > 0 && --w->left == 0;
-}
-
-static ec_client_t *watching;
-
-static void stop_watching(int sig) {
-  (void)sig;
-  ec_client_interrupt(watching);
+static int observe_components(ec_client_t *c, const void *arg,
+                              ec_observe_cb cb, void *ud, unsigned max_ms) {
+  const opts_t *o = arg;
+  return ec_client_prov_observe(
+      c, o->rq.has_provisioning_id ? o->rq.provisioning_id : -1, cb, ud,
+      max_ms);
 }
 
 static int run_watch(ec_client_t *c, opts_t *o) {
-  watch_t w = {o->count, false, false, false, false};
-  struct sigaction sa, old_int, old_term;
   int st = need_token(c, o);
   if (st >= 0)
     return st;
-  /* Ctrl-C cancels the observation through the client, so the server stops
-   * notifying at once. */
-  memset(&sa, 0, sizeof(sa));
-  sa.sa_handler = stop_watching;
-  watching = c;
-  sigaction(SIGINT, &sa, &old_int);
-  sigaction(SIGTERM, &sa, &old_term);
-  int rc = ec_client_prov_observe(
-      c, o->rq.has_provisioning_id ? o->rq.provisioning_id : -1,
-      on_notification, &w, o->max_ms);
-  sigaction(SIGINT, &old_int, NULL);
-  sigaction(SIGTERM, &old_term, NULL);
-  watching = NULL;
-  if (w.ended)
-    return ec_cli_print_ended(o->url);
-  if (w.refused)
-    return EXIT_REFUSED;
-  if (w.broken) {
-    fprintf(stderr, PROG ": cannot print a notification\n");
-    return EXIT_FAILED;
-  }
-  if (rc < 0)
-    return ec_cli_no_answer(o->url, rc);
-  return EXIT_OK;
+  ec_cli_watch_t w = {o->url, o->count, o->max_ms, print_refusal};
+  return ec_cli_watch(c, &w, observe_components, o);
 }
 
 /* ---- the command table and argument parsing ------------------------------ */

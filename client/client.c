@@ -35,6 +35,10 @@ struct ec_client {
   ec_dev_udp_t udp;
   ec_dev_dtls_t *dtls; /* coaps:// only */
   ec_dev_t dev;
+  /* With cfg->debug the core sends through traced, which writes each
+   * datagram to stderr and hands it to wire, the port's (or DTLS's). */
+  ec_dev_transport_t wire;
+  ec_dev_transport_t traced;
   char host[MAX_HOST + 1];
   uint16_t port;
   ec_format_t format;
@@ -175,6 +179,10 @@ static int pump(ec_client_t *c, uint64_t answer_by, uint64_t end_at) {
       until = answer_by;
     if (until != 0 && now >= until)
       return c->answered ? 0 : EC_ETIMEOUT;
+    /* An ICMP port unreachable before any answer: nothing listens there,
+     * and retransmitting for the whole timeout would only hide it. */
+    if (c->udp.refused && !c->answered)
+      return EC_ECONNREFUSED;
     uint64_t wait = until != 0 ? until - now : IO_SLICE_MS;
     if (wait > IO_SLICE_MS)
       wait = IO_SLICE_MS;
@@ -202,6 +210,7 @@ static int start(ec_client_t *c, bool observe) {
   c->answered = false;
   c->result = 0;
   c->cancelling = false;
+  c->udp.refused = false;
   c->resp = (ec_response_t){.code = 0, .format = -1, .body = c->rx,
                             .body_len = 0};
   c->xid = ec_dev_request(&c->dev, &c->rq, observe, c->tx, sizeof c->tx,
@@ -379,6 +388,19 @@ int ec_client_observe(ec_client_t *c, const char *path, ec_observe_cb cb,
   return rc;
 }
 
+/* EDGECOAP_DEBUG: each datagram, as the core sends it (before DTLS) and
+ * as it is handed to the core (after). */
+static int traced_send(void *ctx, const uint8_t *d, size_t len) {
+  ec_client_t *c = ctx;
+  ec_client_trace(stderr, true, d, len);
+  return c->wire.send(c->wire.ctx, d, len);
+}
+
+static void traced_recv(void *ctx, const uint8_t *d, size_t len) {
+  (void)ctx;
+  ec_client_trace(stderr, false, d, len);
+}
+
 /* "coap://host[:port][/]" or "coaps://...", the host a name, an IPv4
  * literal or an IPv6 one in brackets. */
 static int parse_url(ec_client_t *c, const char *url, bool *secure) {
@@ -480,7 +502,15 @@ int ec_client_new(const ec_client_config_t *cfg, ec_client_t **out) {
       (rc = ec_dev_dtls_new(&c->udp, cfg->psk_identity, cfg->psk_key,
                             cfg->psk_key_len, &c->dtls)) < 0)
     goto fail_client;
-  ec_dev_init(&c->dev, &c->udp.transport);
+  c->wire = c->udp.transport;
+  if (cfg && cfg->debug) {
+    c->traced = c->wire;
+    c->traced.send = traced_send;
+    c->traced.ctx = c;
+    c->udp.on_recv = traced_recv;
+    c->udp.on_recv_ctx = c;
+  }
+  ec_dev_init(&c->dev, cfg && cfg->debug ? &c->traced : &c->udp.transport);
   *out = c;
   return 0;
 

@@ -3,6 +3,9 @@
 #ifndef EDGECOAP_CLIENT_INTERNAL_H
 #define EDGECOAP_CLIENT_INTERNAL_H
 
+#include <stdbool.h>
+#include <stdio.h>
+
 #include "edgecoap/client.h"
 
 /** A typed call's body format: 0 means CBOR; EC_EINVAL for anything else. */
@@ -34,5 +37,13 @@ void ec_client_next_has_request_id(ec_client_t *c);
 
 /** A body the codec refuses is the server's fault, unless the arena is short. */
 int ec_client_decode_error(int rc);
+
+/**
+ * Write one line to @p f describing datagram @p d (client/trace.c): the
+ * direction (@p sent '>' or '<'), type, code, Message ID, token, the
+ * options by name and the payload's length. A session token's value is
+ * not written, only its length.
+ */
+void ec_client_trace(FILE *f, bool sent, const uint8_t *d, size_t len);
 
 #endif /* EDGECOAP_CLIENT_INTERNAL_H */

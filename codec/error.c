@@ -49,6 +49,8 @@ const char *ec_strerror(int err) {
     return "in use by another process";
   case EC_ENOTSUP:
     return "not built into this edgecoap";
+  case EC_ECONNREFUSED:
+    return "nothing listens at that address and port";
   default:
     return "unknown error";
   }

@@ -24,8 +24,10 @@
  * cannot take writes, or whose folder is missing, is refused before
  * serving with a message that names it; the database's full path is
  * logged; the admin commands default to edgecoap.db as the server does.
- * The client says what happened when nothing answers, when a watched
- * server stops and when an input file is missing (exit 4), has --version,
+ * The client says what happened when nothing listens (at once), when
+ * nothing answers, when a watched server stops and when an input file is
+ * missing (exit 4), exits as --help says, traces its datagrams with
+ * EDGECOAP_DEBUG=1, has --version,
  * does not advertise coap+tcp://, and lists only the options a command
  * takes. Every program is the real one, on 127.0.0.1.
  */
@@ -305,19 +307,133 @@ static void test_admin_defaults_to_the_servers_database(void) {
   it_result_free(&r);
 }
 
+/* A UDP socket on 127.0.0.1 that never answers: its port in *port. */
+static int silent_socket(uint16_t *port) {
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  socklen_t len = sizeof(a);
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+      getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
+    if (fd >= 0)
+      close(fd);
+    return -1;
+  }
+  *port = ntohs(a.sin_port);
+  return fd;
+}
+
+/* A closed port is said at once (the ICMP port unreachable), not after
+ * every retransmission: "no server at HOST:PORT", exit 3, well before the
+ * 20 s timeout, for a request and for a watch. */
 static void test_client_no_answer_named(void) {
-  char url[64];
+  char url[64], needle[96];
   it_result_t r = {0};
-  snprintf(url, sizeof(url), "coap://127.0.0.1:%u", it_free_port());
-  const char *argv[] = {EC_CLIENT_BIN, "--url", url, "--timeout", "3000",
-                        "deployments", "dev1", NULL};
-  it_run(argv, NULL, 0, RUN_MS, &r);
+  uint16_t port = it_free_port();
+  snprintf(url, sizeof(url), "coap://127.0.0.1:%u", port);
+  snprintf(needle, sizeof(needle), "no server at 127.0.0.1:%u", port);
+  const char *get[] = {EC_CLIENT_BIN, "--url", url, "--timeout", "20000",
+                       "deployments", "dev1", NULL};
+  const char *watch[] = {EC_CLIENT_BIN, "--url",  url, "--timeout", "20000",
+                         "status",      "watch", "dev1", DEP,       NULL};
+  const char *const *runs[] = {get, watch};
+  for (int i = 0; i < 2; i++) {
+    uint64_t t0 = it_now_ms();
+    it_run(runs[i], NULL, 0, RUN_MS, &r);
+    CU_ASSERT_EQUAL(r.exit_code, 3);
+    CU_ASSERT(it_now_ms() - t0 < 5000);
+    CU_ASSERT(has(r.err, needle));
+    if (!has(r.err, needle))
+      it_result_dump("client against a closed port", &r);
+    it_result_free(&r);
+  }
+  /* A port that takes datagrams and never answers: the timeout's message. */
+  int fd = silent_socket(&port);
+  CU_ASSERT_TRUE_FATAL(fd >= 0);
+  snprintf(url, sizeof(url), "coap://127.0.0.1:%u", port);
+  snprintf(needle, sizeof(needle), "no answer from %s in time", url);
+  const char *silent[] = {EC_CLIENT_BIN, "--url", url, "--timeout", "1500",
+                          "deployments", "dev1", NULL};
+  it_run(silent, NULL, 0, RUN_MS, &r);
+  close(fd);
   CU_ASSERT_EQUAL(r.exit_code, 3);
-  char needle[96];
-  snprintf(needle, sizeof(needle), "no answer from %s", url);
   CU_ASSERT(has(r.err, needle));
   if (!has(r.err, needle))
-    it_result_dump("client against nothing", &r);
+    it_result_dump("client against a silent port", &r);
+  it_result_free(&r);
+}
+
+/* Each exit status --help lists, from the real server: 0 for a 2.xx
+ * answer, 1 for an error answer (its code and problem title on stderr),
+ * 2 for a usage error (nothing sent); 3 and 4 have tests of their own. */
+static void test_client_exit_statuses(void) {
+  it_result_t r = {0};
+  const char *help[] = {EC_CLIENT_BIN, "--help", NULL};
+  CU_ASSERT_EQUAL(it_run(help, NULL, 0, RUN_MS, &r), 0);
+  CU_ASSERT(has(r.out, "Exit status: 0 on a 2.xx answer; 1 when the server"));
+  CU_ASSERT(has(r.out, "3 when no usable answer came"));
+  CU_ASSERT(has(r.out, "EDGECOAP_DEBUG=1"));
+  it_result_free(&r);
+  CU_ASSERT_EQUAL_FATAL(post_status(srv.url, "Installing"), 0);
+  const char *ok[] = {EC_CLIENT_BIN, "--url", srv.url, "status",
+                      "get",         "dev1",  DEP,     NULL};
+  CU_ASSERT_EQUAL(it_run(ok, NULL, 0, RUN_MS, &r), 0);
+  CU_ASSERT(has(r.out, "\"Installing\""));
+  it_result_free(&r);
+  for (int json = 0; json < 2; json++) {
+    const char *refused[] = {EC_CLIENT_BIN,
+                             "--url",
+                             srv.url,
+                             "--format",
+                             json ? "json" : "cbor",
+                             "status",
+                             "get",
+                             "dev1",
+                             "5e1f5e1f-0000-4000-8000-0000000000ff",
+                             NULL};
+    it_run(refused, NULL, 0, RUN_MS, &r);
+    CU_ASSERT_EQUAL(r.exit_code, 1);
+    CU_ASSERT(has(r.err, "edgecoap-client: 4.04 no-status: no status was "
+                         "reported for device dev1"));
+    if (r.exit_code != 1 || !has(r.err, "4.04 no-status: "))
+      it_result_dump(json ? "a refusal in JSON" : "a refusal in CBOR", &r);
+    CU_ASSERT(r.out_len == 0);
+    it_result_free(&r);
+  }
+  const char *usage[] = {EC_CLIENT_BIN, "--url", srv.url, "status", "get",
+                         "dev1", NULL};
+  it_run(usage, NULL, 0, RUN_MS, &r);
+  CU_ASSERT_EQUAL(r.exit_code, 2);
+  CU_ASSERT(has(r.err, "missing arguments"));
+  it_result_free(&r);
+}
+
+/* EDGECOAP_DEBUG=1: each datagram sent and received on stderr (type,
+ * code, Message ID, token, options), stdout unchanged; without it, none. */
+static void test_client_debug_trace(void) {
+  it_result_t r = {0};
+  CU_ASSERT_EQUAL_FATAL(post_status(srv.url, "Installing"), 0);
+  const char *get[] = {EC_CLIENT_BIN, "--url", srv.url, "status",
+                       "get",         "dev1",  DEP,     NULL};
+  setenv("EDGECOAP_DEBUG", "1", 1);
+  int rc = it_run(get, NULL, 0, RUN_MS, &r);
+  unsetenv("EDGECOAP_DEBUG");
+  CU_ASSERT_EQUAL(rc, 0);
+  CU_ASSERT(has(r.out, "\"Installing\""));
+  CU_ASSERT_FALSE(has(r.out, "coap >"));
+  CU_ASSERT(has(r.err, "coap > "));
+  CU_ASSERT(has(r.err, ": CON GET mid="));
+  CU_ASSERT(has(r.err, " token="));
+  CU_ASSERT(has(r.err, "Uri-Path=\"deployment\" Uri-Path=\"" DEP
+                       "\" Uri-Path=\"status\" Accept=60"));
+  CU_ASSERT(has(r.err, "coap < "));
+  CU_ASSERT(has(r.err, ": ACK 2.05 mid="));
+  CU_ASSERT(has(r.err, "Content-Format=60"));
+  if (!has(r.err, ": ACK 2.05 mid="))
+    it_result_dump("status get with EDGECOAP_DEBUG=1", &r);
+  it_result_free(&r);
+  CU_ASSERT_EQUAL(it_run(get, NULL, 0, RUN_MS, &r), 0);
+  CU_ASSERT_FALSE(has(r.err, "coap >"));
   it_result_free(&r);
 }
 
@@ -496,6 +612,8 @@ static const ec_test_t tests[] = {
      "admin_defaults_to_the_servers_database"},
     {test_store_names, "store_names"},
     {test_client_no_answer_named, "client_no_answer_named"},
+    {test_client_exit_statuses, "client_exit_statuses"},
+    {test_client_debug_trace, "client_debug_trace"},
     {test_client_missing_file_exit_code, "client_missing_file_exit_code"},
     {test_client_version_and_help, "client_version_and_help"},
     {test_watchers_told_the_server_stopped,

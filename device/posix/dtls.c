@@ -206,6 +206,13 @@ int ec_dev_dtls_handshake(ec_dev_dtls_t *d, uint32_t timeout_ms) {
     struct pollfd p = {d->u->fd, POLLIN, 0};
     int ready = poll(&p, 1, (int)(wait > 1000 ? 1000 : wait));
     ssize_t n = ready > 0 ? recv(d->u->fd, buf, sizeof buf, MSG_DONTWAIT) : -1;
+    if (n < 0 && errno == ECONNREFUSED) {
+      /* An ICMP port unreachable: nothing listens there, and no handshake
+       * can come; said at once rather than after every retransmission. */
+      d->u->refused = true;
+      drop_session(d);
+      return EC_ECONNREFUSED;
+    }
     if (n > 0) {
       (void)BIO_reset(d->rbio);
       BIO_write(d->rbio, buf, (int)n);

@@ -22,6 +22,9 @@ static int udp_send(void *ctx, const uint8_t *d, size_t len) {
   /* An ICMP error from an earlier datagram (nobody listening: the server
    * restarting) is reported on this call; to the core it is one more lost
    * datagram, which it retransmits. */
+  if (errno == ECONNREFUSED) {
+    u->refused = true;
+  }
   return errno == ECONNREFUSED || errno == EAGAIN || errno == ENOBUFS ? 0 : -1;
 }
 
@@ -114,6 +117,15 @@ void ec_dev_udp_close(ec_dev_udp_t *u) {
   }
 }
 
+/* Step the core with a received CoAP datagram. */
+static uint32_t step_with(ec_dev_udp_t *u, ec_dev_t *dev, const uint8_t *d,
+                          size_t len) {
+  if (u->on_recv != NULL) {
+    u->on_recv(u->on_recv_ctx, d, len);
+  }
+  return ec_dev_step(dev, udp_now(NULL), d, len);
+}
+
 uint32_t ec_dev_udp_poll(ec_dev_udp_t *u, ec_dev_t *dev, uint32_t wait_ms,
                          uint8_t *rx, size_t cap) {
   struct pollfd p = {u->fd, POLLIN, 0};
@@ -121,16 +133,18 @@ uint32_t ec_dev_udp_poll(ec_dev_udp_t *u, ec_dev_t *dev, uint32_t wait_ms,
   if (poll(&p, 1, ms) > 0) {
     ssize_t n = recv(u->fd, rx, cap, MSG_DONTWAIT);
     const ec_dev_transport_t *t = &u->transport;
-    if (n > 0 && t->dtls_recv != NULL) {
+    if (n < 0 && errno == ECONNREFUSED) {
+      u->refused = true; /* the ICMP error of a datagram sent before */
+    } else if (n > 0 && t->dtls_recv != NULL) {
       /* A DTLS record (device/posix/dtls.c): the datagram it carries, or
        * none (a handshake or alert record, one that does not decrypt). */
       const uint8_t *d = NULL;
       int m = t->dtls_recv(t->ctx, rx, (size_t)n, NULL, 0, &d);
       if (m > 0 && d != NULL) {
-        return ec_dev_step(dev, udp_now(NULL), d, (size_t)m);
+        return step_with(u, dev, d, (size_t)m);
       }
     } else if (n > 0) {
-      return ec_dev_step(dev, udp_now(NULL), rx, (size_t)n);
+      return step_with(u, dev, rx, (size_t)n);
     }
   }
   return ec_dev_step(dev, udp_now(NULL), NULL, 0);

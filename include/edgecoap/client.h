@@ -18,7 +18,10 @@ extern "C" {
 /**
  * A connection to one edgecoap server: the device core (edgecoap/device.h)
  * over its POSIX port, one UDP socket, with DTLS PSK through OpenSSL for
- * coaps://. Calls block until their answer; one runs at a time.
+ * coaps://. Calls block until their answer; one runs at a time. A call
+ * that gets no answer returns EC_ETIMEOUT after the config's timeout, or
+ * EC_ECONNREFUSED at once when the kernel says that nothing listens at
+ * the server's port (an ICMP port unreachable before any answer).
  */
 typedef struct ec_client ec_client_t;
 
@@ -34,6 +37,10 @@ typedef struct {
                                  by `edgecoap-server admin device-add`, its 64
                                  characters as they are (not hex-decoded) */
   size_t psk_key_len;       /**< 1..64 */
+  /** Non-zero: write one line per datagram sent and received to stderr
+   * (type, code, Message ID, token, options, payload length);
+   * edgecoap-client sets it from $EDGECOAP_DEBUG. */
+  int debug;
 } ec_client_config_t;
 
 /**

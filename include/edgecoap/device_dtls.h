@@ -41,7 +41,8 @@ int ec_dev_dtls_new(ec_dev_udp_t *u, const char *identity, const uint8_t *key,
  * (OpenSSL retransmits its flights meanwhile). Blocking: call it before
  * starting exchanges, and again after ec_dev_dtls_up() turned false.
  * @return 0, EC_EHANDSHAKE (an alert: an unknown identity or a wrong key;
- *         or no answer in time), EC_ENOMEM
+ *         or no answer in time), EC_ECONNREFUSED (an ICMP port unreachable:
+ *         nothing listens there), EC_ENOMEM
  */
 int ec_dev_dtls_handshake(ec_dev_dtls_t *d, uint32_t timeout_ms);
 

@@ -20,6 +20,15 @@ extern "C" {
 typedef struct {
   int fd;                        /**< -1 when closed */
   ec_dev_transport_t transport;  /**< pass &transport to ec_dev_init() */
+  /** Set when the kernel said that nothing listens at the server's port
+   * (an ICMP port unreachable, ECONNREFUSED on a send or a receive); the
+   * core takes it as loss and retransmits, the caller may clear it and
+   * give up sooner. */
+  bool refused;
+  /** Optional: called with each CoAP datagram received (after DTLS)
+   * before the core steps it, e.g. to trace it; NULL for none. */
+  void (*on_recv)(void *ctx, const uint8_t *dgram, size_t len);
+  void *on_recv_ctx;
 } ec_dev_udp_t;
 
 /**

@@ -31,7 +31,8 @@ enum {
   EC_EHANDSHAKE = -15,  /**< the DTLS handshake failed or never completed (unknown identity or wrong key) */
   EC_EADDRINUSE = -16,  /**< the address and port are in use by another socket */
   EC_EBUSY = -17,       /**< the resource (a database) is held by another process, or not ready yet */
-  EC_ENOTSUP = -18      /**< not built into this edgecoap (a kind of store) */
+  EC_ENOTSUP = -18,     /**< not built into this edgecoap (a kind of store) */
+  EC_ECONNREFUSED = -19 /**< nothing listens at the server's address and port (ICMP port unreachable) */
 };
 
 /**
