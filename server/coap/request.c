@@ -52,10 +52,6 @@ static size_t scan_options(const coap_pdu_t *pdu, ec_req_opts_t *o) {
     case COAP_OPTION_ECHO: slot = &o->echo; break;
     case COAP_OPTION_IF_MATCH: slot = &o->if_match; break;
     case COAP_OPTION_IF_NONE_MATCH: slot = &o->if_none_match; break;
-    case EC_OPTION_REQUEST_ID:
-      o->request_ids++;
-      slot = &o->request_id;
-      break;
     default: break;
     }
     if (slot != NULL && *slot == NULL)

@@ -34,8 +34,6 @@ typedef struct {
   const coap_opt_t *echo;
   const coap_opt_t *if_match;
   const coap_opt_t *if_none_match;
-  const coap_opt_t *request_id;
-  unsigned request_ids; /* how many Request-Id options came */
 } ec_req_opts_t;
 
 /*
