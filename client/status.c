@@ -244,24 +244,3 @@ int ec_client_status_observe(ec_client_t *c, const char *device_id,
 
   return rc < 0 ? rc : ec_client_observe(c, path, cb, ud, max_ms);
 }
-
-ec_state_t ec_client_rollup(const ec_deployment_status_t *st) {
-  /* The precedence is a maximum, so chunks roll up like the whole list. */
-  ec_state_t chunk[64] = {EC_STATE_PENDING}, acc[2];
-  size_t n_acc = 0;
-
-  if (!st || !st->components || !st->n_components)
-    return ec_state_rollup(chunk, 0);
-  for (size_t i = 0; i < st->n_components;) {
-    size_t k = 0;
-    while (k < sizeof chunk / sizeof chunk[0] && i < st->n_components)
-      chunk[k++] = st->components[i++].state;
-    acc[n_acc++] = ec_state_rollup(chunk, k);
-    if (n_acc == 2) {
-      acc[0] = ec_state_rollup(acc, 2);
-      n_acc = 1;
-    }
-  }
-  return acc[0];
-}
-

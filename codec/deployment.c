@@ -17,7 +17,7 @@ int ec_state_parse(const char *s, size_t len) {
     return EC_EINVAL;
   }
   for (int i = 0; i < EC_STATE_COUNT; i++) {
-    if (ec_ascii_ieq(s, len, state_names[i])) {
+    if (ec__ascii_ieq(s, len, state_names[i])) {
       return i;
     }
   }
@@ -81,18 +81,18 @@ bool ec_uuid_valid(const char *s, size_t len) {
 static int get_state(const json_t *obj, const char *path, ec_state_t *out,
                      ec_codec_error_t *err) {
   const json_t *v;
-  int rc = ec_get_member(obj, "state", path, true, JSON_STRING, &v, err);
+  int rc = ec__get_member(obj, "state", path, true, JSON_STRING, &v, err);
   if (rc < 0) {
     return rc;
   }
   int s = ec_state_parse(json_string_value(v), json_string_length(v));
   if (s < 0) {
     char field[EC_FIELD_CAP];
-    ec_path_key(field, sizeof field, path, "state");
-    return ec_fail(err, EC_ESEMANTIC, "invalid-state", field,
-                   "%s must be one of Pending, Installing, Installed, Failed, "
-                   "Removing, Removed",
-                   field);
+    ec__path_key(field, sizeof field, path, "state");
+    return ec__fail(err, EC_ESEMANTIC, "invalid-state", field,
+                    "%s must be one of Pending, Installing, Installed, Failed, "
+                    "Removing, Removed",
+                    field);
   }
   *out = (ec_state_t)s;
   return 0;
@@ -101,15 +101,15 @@ static int get_state(const json_t *obj, const char *path, ec_state_t *out,
 static int get_time(const json_t *obj, const char *key, const char *path,
                     int64_t *out, ec_codec_error_t *err) {
   const json_t *v;
-  int rc = ec_get_member(obj, key, path, true, JSON_STRING, &v, err);
+  int rc = ec__get_member(obj, key, path, true, JSON_STRING, &v, err);
   if (rc < 0) {
     return rc;
   }
   if (ec_time_parse_ms(json_string_value(v), json_string_length(v), out) < 0) {
     char field[EC_FIELD_CAP];
-    ec_path_key(field, sizeof field, path, key);
-    return ec_fail(err, EC_EBADDOC, "invalid-date-time", field,
-                   "%s must be an RFC 3339 date-time", field);
+    ec__path_key(field, sizeof field, path, key);
+    return ec__fail(err, EC_EBADDOC, "invalid-date-time", field,
+                    "%s must be an RFC 3339 date-time", field);
   }
   return 0;
 }
@@ -122,21 +122,21 @@ static int get_error(const json_t *parent, const char *path, bool *has,
                      ec_error_info_t *out, ec_arena_t *arena,
                      ec_codec_error_t *err) {
   const json_t *e;
-  int rc = ec_get_member(parent, "error", path, false, JSON_OBJECT, &e, err);
+  int rc = ec__get_member(parent, "error", path, false, JSON_OBJECT, &e, err);
   *has = false;
   if (rc < 0 || e == NULL) {
     return rc;
   }
   char epath[EC_FIELD_CAP];
-  ec_path_key(epath, sizeof epath, path, "error");
+  ec__path_key(epath, sizeof epath, path, "error");
   size_t mark = arena->used;
   ec_error_info_t info = {0};
-  if ((rc = ec_get_string(e, "code", epath, false, 0, EC_MAX_TEXT, arena,
-                          &info.code, err)) < 0 ||
-      (rc = ec_get_string(e, "message", epath, false, 0, EC_MAX_TEXT, arena,
-                          &info.message, err)) < 0 ||
-      (rc = ec_get_string(e, "source", epath, false, 0, EC_MAX_TEXT, arena,
-                          &info.source, err)) < 0) {
+  if ((rc = ec__get_string(e, "code", epath, false, 0, EC_MAX_TEXT, arena,
+                           &info.code, err)) < 0 ||
+      (rc = ec__get_string(e, "message", epath, false, 0, EC_MAX_TEXT, arena,
+                           &info.message, err)) < 0 ||
+      (rc = ec__get_string(e, "source", epath, false, 0, EC_MAX_TEXT, arena,
+                           &info.source, err)) < 0) {
     return rc;
   }
   if ((info.code == NULL || *info.code == '\0') &&
@@ -150,9 +150,9 @@ static int get_error(const json_t *parent, const char *path, bool *has,
                                                : NULL;
   if (missing != NULL) {
     char field[EC_FIELD_CAP];
-    ec_path_key(field, sizeof field, epath, missing);
-    return ec_fail(err, EC_EBADDOC, "missing-field", field,
-                   "%s is required in an error", field);
+    ec__path_key(field, sizeof field, epath, missing);
+    return ec__fail(err, EC_EBADDOC, "missing-field", field,
+                    "%s is required in an error", field);
   }
   *has = true;
   *out = info;
@@ -164,31 +164,31 @@ static int get_components(const json_t *doc, const char *path,
                           ec_codec_error_t *err) {
   const json_t *a;
   char apath[EC_FIELD_CAP];
-  int rc = ec_get_member(doc, "components", path, true, JSON_ARRAY, &a, err);
+  int rc = ec__get_member(doc, "components", path, true, JSON_ARRAY, &a, err);
   if (rc < 0) {
     return rc;
   }
-  ec_path_key(apath, sizeof apath, path, "components");
+  ec__path_key(apath, sizeof apath, path, "components");
   size_t n = json_array_size(a);
   if (n > EC_MAX_COMPONENTS) {
-    return ec_fail(err, EC_ETOOBIG, "too-large", apath,
-                   "a report has at most %d components", EC_MAX_COMPONENTS);
+    return ec__fail(err, EC_ETOOBIG, "too-large", apath,
+                    "a report has at most %d components", EC_MAX_COMPONENTS);
   }
   ec_component_status_t *c = NULL;
-  if (n > 0 && (c = ec_alloc_array(arena, n, sizeof *c, apath, err)) == NULL) {
+  if (n > 0 && (c = ec__alloc_array(arena, n, sizeof *c, apath, err)) == NULL) {
     return EC_ENOMEM;
   }
   for (size_t i = 0; i < n; i++) {
     const json_t *o = json_array_get(a, i);
     char cpath[EC_FIELD_CAP];
-    ec_path_index(cpath, sizeof cpath, apath, i);
+    ec__path_index(cpath, sizeof cpath, apath, i);
     memset(&c[i], 0, sizeof c[i]);
     if (!json_is_object(o)) {
-      return ec_fail(err, EC_EBADDOC, "invalid-type", cpath,
-                     "%s must be an object", cpath);
+      return ec__fail(err, EC_EBADDOC, "invalid-type", cpath,
+                      "%s must be an object", cpath);
     }
-    if ((rc = ec_get_string(o, "name", cpath, true, 1, EC_MAX_TEXT, arena,
-                            &c[i].name, err)) < 0 ||
+    if ((rc = ec__get_string(o, "name", cpath, true, 1, EC_MAX_TEXT, arena,
+                             &c[i].name, err)) < 0 ||
         (rc = get_state(o, cpath, &c[i].state, err)) < 0 ||
         (rc = get_error(o, cpath, &c[i].has_error, &c[i].error, arena, err)) <
             0) {
@@ -199,9 +199,9 @@ static int get_components(const json_t *doc, const char *path,
     for (size_t j = 0; j < i; j++) {
       if (strcmp(c[j].name, c[i].name) == 0) {
         char field[EC_FIELD_CAP];
-        ec_path_key(field, sizeof field, cpath, "name");
-        return ec_fail(err, EC_ESEMANTIC, "duplicate-component", field,
-                       "component \"%s\" is reported twice", c[i].name);
+        ec__path_key(field, sizeof field, cpath, "name");
+        return ec__fail(err, EC_ESEMANTIC, "duplicate-component", field,
+                        "component \"%s\" is reported twice", c[i].name);
       }
     }
   }
@@ -224,41 +224,42 @@ static int status_from_tree(const json_t *doc, const char *path,
   int rc;
   memset(st, 0, sizeof *st);
   if (!json_is_object(doc)) {
-    return ec_fail(err, EC_EBADDOC, "invalid-type", path,
-                   "a DeploymentStatus must be an object");
+    return ec__fail(err, EC_EBADDOC, "invalid-type", path,
+                    "a DeploymentStatus must be an object");
   }
-  if ((rc = ec_check_keys(doc, path, keys, err)) < 0 ||
-      (rc = ec_get_string(doc, "apiVersion", path, true, 1, EC_MAX_TEXT, arena,
-                          &st->api_version, err)) < 0 ||
-      (rc = ec_get_string(doc, "kind", path, true, 0, EC_MAX_TEXT, arena,
-                          &st->kind, err)) < 0) {
+  if ((rc = ec__check_keys(doc, path, keys, err)) < 0 ||
+      (rc = ec__get_string(doc, "apiVersion", path, true, 1, EC_MAX_TEXT, arena,
+                           &st->api_version, err)) < 0 ||
+      (rc = ec__get_string(doc, "kind", path, true, 0, EC_MAX_TEXT, arena,
+                           &st->kind, err)) < 0) {
     return rc;
   }
   if (strcmp(st->kind, "DeploymentStatus") != 0 &&
       strcmp(st->kind, "DeploymentStatusManifest") != 0) {
-    ec_path_key(field, sizeof field, path, "kind");
-    return ec_fail(err, EC_ESEMANTIC, "invalid-kind", field,
-                   "kind must be DeploymentStatus or DeploymentStatusManifest");
+    ec__path_key(field, sizeof field, path, "kind");
+    return ec__fail(
+        err, EC_ESEMANTIC, "invalid-kind", field,
+        "kind must be DeploymentStatus or DeploymentStatusManifest");
   }
-  if ((rc = ec_get_string(doc, "deploymentId", path, true, 0, EC_MAX_TEXT,
-                          arena, &st->deployment_id, err)) < 0) {
+  if ((rc = ec__get_string(doc, "deploymentId", path, true, 0, EC_MAX_TEXT,
+                           arena, &st->deployment_id, err)) < 0) {
     return rc;
   }
   if (!ec_uuid_valid(st->deployment_id, strlen(st->deployment_id))) {
-    ec_path_key(field, sizeof field, path, "deploymentId");
-    return ec_fail(err, EC_ESEMANTIC, "invalid-deployment-id", field,
-                   "deploymentId must be a UUID");
+    ec__path_key(field, sizeof field, path, "deploymentId");
+    return ec__fail(err, EC_ESEMANTIC, "invalid-deployment-id", field,
+                    "deploymentId must be a UUID");
   }
-  if ((rc = ec_get_string(doc, "deviceId", path, false, 1, EC_MAX_TEXT, arena,
-                          &st->device_id, err)) < 0 ||
-      (rc = ec_get_int(doc, "adoptedManifestVersion", path, false, 1, INT64_MAX,
-                       &amv, NULL, err)) < 0 ||
-      (rc = ec_get_member(doc, "status", path, true, JSON_OBJECT, &status,
-                          err)) < 0) {
+  if ((rc = ec__get_string(doc, "deviceId", path, false, 1, EC_MAX_TEXT, arena,
+                           &st->device_id, err)) < 0 ||
+      (rc = ec__get_int(doc, "adoptedManifestVersion", path, false, 1,
+                        INT64_MAX, &amv, NULL, err)) < 0 ||
+      (rc = ec__get_member(doc, "status", path, true, JSON_OBJECT, &status,
+                           err)) < 0) {
     return rc;
   }
   st->adopted_manifest_version = (uint64_t)amv;
-  ec_path_key(field, sizeof field, path, "status");
+  ec__path_key(field, sizeof field, path, "status");
   if ((rc = get_state(status, field, &st->state, err)) < 0 ||
       (rc = get_error(status, field, &st->has_error, &st->error, arena, err)) <
           0) {
@@ -394,8 +395,8 @@ static bool fast_components(fast_t *f, ec_deployment_status_t *st) {
     return false;
   }
   ec_component_status_t *c = NULL;
-  if (n > 0 && (c = ec_alloc_array(f->arena, (size_t)n, sizeof *c, "",
-                                   NULL)) == NULL) {
+  if (n > 0 &&
+      (c = ec__alloc_array(f->arena, (size_t)n, sizeof *c, "", NULL)) == NULL) {
     return false;
   }
   for (size_t i = 0; i < n; i++) {
@@ -486,8 +487,8 @@ int ec_deployment_status_decode(ec_format_t fmt, const uint8_t *buf,
                                 size_t len, ec_deployment_status_t *out,
                                 ec_arena_t *arena, ec_codec_error_t *err) {
   if (out == NULL || arena == NULL || (buf == NULL && len > 0)) {
-    return ec_fail(err, EC_EINVAL, "invalid-argument", "",
-                   "a required argument is NULL");
+    return ec__fail(err, EC_EINVAL, "invalid-argument", "",
+                    "a required argument is NULL");
   }
   size_t mark = arena->used;
   ec_deployment_status_t st;
@@ -504,11 +505,11 @@ int ec__deployment_status_decode_tree(ec_format_t fmt, const uint8_t *buf,
                                       ec_arena_t *arena,
                                       ec_codec_error_t *err) {
   if (out == NULL || arena == NULL || (buf == NULL && len > 0)) {
-    return ec_fail(err, EC_EINVAL, "invalid-argument", "",
-                   "a required argument is NULL");
+    return ec__fail(err, EC_EINVAL, "invalid-argument", "",
+                    "a required argument is NULL");
   }
   json_t *t;
-  int rc = ec_doc_parse(fmt, buf, len, &t, err);
+  int rc = ec__doc_parse(fmt, buf, len, &t, err);
   if (rc < 0) {
     return rc;
   }
@@ -530,13 +531,13 @@ int ec_deployment_status_check_route(const ec_deployment_status_t *st,
   if (st == NULL || st->deployment_id == NULL || route_deployment_id == NULL) {
     return EC_EINVAL;
   }
-  if (ec_ascii_ieq(st->deployment_id, strlen(st->deployment_id),
-                   route_deployment_id)) {
+  if (ec__ascii_ieq(st->deployment_id, strlen(st->deployment_id),
+                    route_deployment_id)) {
     return 0;
   }
-  return ec_fail(err, EC_ESEMANTIC, "deployment-mismatch", "deploymentId",
-                 "deploymentId %s does not match the route's %s",
-                 st->deployment_id, route_deployment_id);
+  return ec__fail(err, EC_ESEMANTIC, "deployment-mismatch", "deploymentId",
+                  "deploymentId %s does not match the route's %s",
+                  st->deployment_id, route_deployment_id);
 }
 
 /* ---- encoding ---------------------------------------------------------- */
@@ -546,7 +547,7 @@ int ec_deployment_status_check_route(const ec_deployment_status_t *st,
  * order its jansson objects kept): apiVersion, kind, deploymentId,
  * deviceId, adoptedManifestVersion, status {state, error}, components
  * [{name, state, error}]; an error is {code, message, source}. Every
- * string is checked as ec_set_str() checked it.
+ * string is checked as ec__set_str() checked it.
  */
 static void put_error(ec__dw_t *d, const ec_error_info_t *e) {
   ec__dw_key(d, "error");
@@ -672,14 +673,15 @@ ssize_t ec_deployments_encode(ec_format_t fmt,
 static int list_start(ec_format_t fmt, const uint8_t *buf, size_t len,
                       const char *key, json_t **t, const json_t **a,
                       ec_codec_error_t *err) {
-  int rc = ec_doc_parse(fmt, buf, len, t, err);
+  int rc = ec__doc_parse(fmt, buf, len, t, err);
   if (rc < 0) {
     return rc;
   }
   if (!json_is_object(*t)) {
-    rc = ec_fail(err, EC_EBADDOC, "invalid-type", "", "the body must be an object");
+    rc = ec__fail(err, EC_EBADDOC, "invalid-type", "",
+                  "the body must be an object");
   } else {
-    rc = ec_get_member(*t, key, "", true, JSON_ARRAY, a, err);
+    rc = ec__get_member(*t, key, "", true, JSON_ARRAY, a, err);
   }
   if (rc < 0) {
     json_decref(*t);
@@ -691,8 +693,8 @@ int ec_history_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
                       ec_history_item_t **items, size_t *n, ec_arena_t *arena,
                       ec_codec_error_t *err) {
   if (items == NULL || n == NULL || arena == NULL || (buf == NULL && len > 0)) {
-    return ec_fail(err, EC_EINVAL, "invalid-argument", "",
-                   "a required argument is NULL");
+    return ec__fail(err, EC_EINVAL, "invalid-argument", "",
+                    "a required argument is NULL");
   }
   json_t *t;
   const json_t *a;
@@ -702,24 +704,24 @@ int ec_history_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
   }
   size_t mark = arena->used;
   size_t count = json_array_size(a);
-  ec_history_item_t *it = ec_alloc_array(arena, count, sizeof *it, "", err);
+  ec_history_item_t *it = ec__alloc_array(arena, count, sizeof *it, "", err);
   rc = it == NULL ? EC_ENOMEM : 0;
   for (size_t i = 0; i < count && rc == 0; i++) {
     const json_t *o = json_array_get(a, i);
     const json_t *r;
     char path[EC_FIELD_CAP];
     char rpath[EC_FIELD_CAP];
-    ec_path_index(path, sizeof path, "reports", i);
-    ec_path_key(rpath, sizeof rpath, path, "report");
+    ec__path_index(path, sizeof path, "reports", i);
+    ec__path_key(rpath, sizeof rpath, path, "report");
     if (!json_is_object(o)) {
-      rc = ec_fail(err, EC_EBADDOC, "invalid-type", path, "%s must be an object",
-                   path);
-    } else if ((rc = ec_get_int(o, "seq", path, true, 1, INT64_MAX, &it[i].seq,
-                                NULL, err)) == 0 &&
+      rc = ec__fail(err, EC_EBADDOC, "invalid-type", path,
+                    "%s must be an object", path);
+    } else if ((rc = ec__get_int(o, "seq", path, true, 1, INT64_MAX, &it[i].seq,
+                                 NULL, err)) == 0 &&
                (rc = get_time(o, "receivedAt", path, &it[i].received_at_ms,
                               err)) == 0 &&
-               (rc = ec_get_member(o, "report", path, true, JSON_OBJECT, &r,
-                                   err)) == 0) {
+               (rc = ec__get_member(o, "report", path, true, JSON_OBJECT, &r,
+                                    err)) == 0) {
       rc = status_from_tree(r, rpath, &it[i].report, arena, err);
     }
   }
@@ -737,8 +739,8 @@ int ec_deployments_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
                           ec_deployment_summary_t **list, size_t *n,
                           ec_arena_t *arena, ec_codec_error_t *err) {
   if (list == NULL || n == NULL || arena == NULL || (buf == NULL && len > 0)) {
-    return ec_fail(err, EC_EINVAL, "invalid-argument", "",
-                   "a required argument is NULL");
+    return ec__fail(err, EC_EINVAL, "invalid-argument", "",
+                    "a required argument is NULL");
   }
   json_t *t;
   const json_t *a;
@@ -748,18 +750,19 @@ int ec_deployments_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
   }
   size_t mark = arena->used;
   size_t count = json_array_size(a);
-  ec_deployment_summary_t *d = ec_alloc_array(arena, count, sizeof *d, "", err);
+  ec_deployment_summary_t *d =
+      ec__alloc_array(arena, count, sizeof *d, "", err);
   rc = d == NULL ? EC_ENOMEM : 0;
   for (size_t i = 0; i < count && rc == 0; i++) {
     const json_t *o = json_array_get(a, i);
     char path[EC_FIELD_CAP];
-    ec_path_index(path, sizeof path, "deployments", i);
+    ec__path_index(path, sizeof path, "deployments", i);
     if (!json_is_object(o)) {
-      rc = ec_fail(err, EC_EBADDOC, "invalid-type", path, "%s must be an object",
-                   path);
-    } else if ((rc = ec_get_string(o, "deploymentId", path, true, 1,
-                                   EC_MAX_TEXT, arena, &d[i].deployment_id,
-                                   err)) == 0 &&
+      rc = ec__fail(err, EC_EBADDOC, "invalid-type", path,
+                    "%s must be an object", path);
+    } else if ((rc = ec__get_string(o, "deploymentId", path, true, 1,
+                                    EC_MAX_TEXT, arena, &d[i].deployment_id,
+                                    err)) == 0 &&
                (rc = get_state(o, path, &d[i].state, err)) == 0) {
       rc = get_time(o, "updatedAt", path, &d[i].updated_at_ms, err);
     }

@@ -77,8 +77,8 @@ static void utf8_trim(char *s, size_t cap) {
   }
 }
 
-int ec_fail(ec_codec_error_t *err, int code, const char *title,
-            const char *field, const char *fmt, ...) {
+int ec__fail(ec_codec_error_t *err, int code, const char *title,
+             const char *field, const char *fmt, ...) {
   if (err == NULL) {
     return code;
   }
@@ -97,7 +97,7 @@ int ec_fail(ec_codec_error_t *err, int code, const char *title,
   return code;
 }
 
-void ec_path_key(char *out, size_t cap, const char *path, const char *key) {
+void ec__path_key(char *out, size_t cap, const char *path, const char *key) {
   if (out == NULL || cap == 0) {
     return;
   }
@@ -109,7 +109,7 @@ void ec_path_key(char *out, size_t cap, const char *path, const char *key) {
   utf8_trim(out, cap);
 }
 
-void ec_path_index(char *out, size_t cap, const char *path, size_t i) {
+void ec__path_index(char *out, size_t cap, const char *path, size_t i) {
   if (out == NULL || cap == 0) {
     return;
   }
@@ -121,21 +121,21 @@ void ec_path_index(char *out, size_t cap, const char *path, size_t i) {
 static int lookup(const json_t *obj, const char *key, const char *path,
                   bool required, const json_t **v, char *field, size_t cap,
                   ec_codec_error_t *err) {
-  ec_path_key(field, cap, path, key);
+  ec__path_key(field, cap, path, key);
   *v = json_object_get(obj, key);
   if (*v != NULL) {
     return 1;
   }
   if (required) {
-    return ec_fail(err, EC_EBADDOC, "missing-field", field,
-                   "%s is required", field);
+    return ec__fail(err, EC_EBADDOC, "missing-field", field, "%s is required",
+                    field);
   }
   return 0;
 }
 
-int ec_get_member(const json_t *obj, const char *key, const char *path,
-                  bool required, json_type type, const json_t **v,
-                  ec_codec_error_t *err) {
+int ec__get_member(const json_t *obj, const char *key, const char *path,
+                   bool required, json_type type, const json_t **v,
+                   ec_codec_error_t *err) {
   static const char *const type_names[] = {
       [JSON_OBJECT] = "an object", [JSON_ARRAY] = "an array",
       [JSON_STRING] = "a string",  [JSON_INTEGER] = "an integer",
@@ -151,15 +151,15 @@ int ec_get_member(const json_t *obj, const char *key, const char *path,
     return rc;
   }
   if (json_typeof(*v) != type) {
-    return ec_fail(err, EC_EBADDOC, "invalid-type", field, "%s must be %s",
-                   field, type_names[type]);
+    return ec__fail(err, EC_EBADDOC, "invalid-type", field, "%s must be %s",
+                    field, type_names[type]);
   }
   return 0;
 }
 
-int ec_get_string(const json_t *obj, const char *key, const char *path,
-                  bool required, size_t min_len, size_t max_len,
-                  ec_arena_t *arena, const char **out, ec_codec_error_t *err) {
+int ec__get_string(const json_t *obj, const char *key, const char *path,
+                   bool required, size_t min_len, size_t max_len,
+                   ec_arena_t *arena, const char **out, ec_codec_error_t *err) {
   if (!json_is_object(obj) || key == NULL || arena == NULL || out == NULL) {
     return EC_EINVAL;
   }
@@ -170,18 +170,19 @@ int ec_get_string(const json_t *obj, const char *key, const char *path,
     return rc;
   }
   if (!json_is_string(v)) {
-    return ec_fail(err, EC_EBADDOC, "invalid-type", field,
-                   "%s must be a string", field);
+    return ec__fail(err, EC_EBADDOC, "invalid-type", field,
+                    "%s must be a string", field);
   }
   size_t len = json_string_length(v);
   if (len < min_len || len > max_len) {
-    return ec_fail(err, EC_ESEMANTIC, "invalid-length", field,
-                   "%s must be %zu to %zu bytes long", field, min_len, max_len);
+    return ec__fail(err, EC_ESEMANTIC, "invalid-length", field,
+                    "%s must be %zu to %zu bytes long", field, min_len,
+                    max_len);
   }
   const char *s = ec_arena_strndup(arena, json_string_value(v), len);
   if (s == NULL) {
-    return ec_fail(err, EC_ENOMEM, "out-of-memory", field,
-                   "the decode arena is full at %s", field);
+    return ec__fail(err, EC_ENOMEM, "out-of-memory", field,
+                    "the decode arena is full at %s", field);
   }
   *out = s;
   return 0;
@@ -222,24 +223,24 @@ static int get_int(const json_t *obj, const char *key, const char *path,
       if (*end != '\0') {
         digits = false;
       } else if (range) {
-        return ec_fail(err, EC_ESEMANTIC, "out-of-range", field,
-                       "%s must be between %" PRId64 " and %" PRId64, field,
-                       min, max);
+        return ec__fail(err, EC_ESEMANTIC, "out-of-range", field,
+                        "%s must be between %" PRId64 " and %" PRId64, field,
+                        min, max);
       }
     }
     if (!digits) {
-      return ec_fail(err, EC_EBADDOC, "invalid-type", field,
-                     "%s must be an integer", field);
+      return ec__fail(err, EC_EBADDOC, "invalid-type", field,
+                      "%s must be an integer", field);
     }
     n = (int64_t)ll;
   } else {
-    return ec_fail(err, EC_EBADDOC, "invalid-type", field,
-                   "%s must be an integer", field);
+    return ec__fail(err, EC_EBADDOC, "invalid-type", field,
+                    "%s must be an integer", field);
   }
   if (n < min || n > max) {
-    return ec_fail(err, EC_ESEMANTIC, "out-of-range", field,
-                   "%s must be between %" PRId64 " and %" PRId64, field, min,
-                   max);
+    return ec__fail(err, EC_ESEMANTIC, "out-of-range", field,
+                    "%s must be between %" PRId64 " and %" PRId64, field, min,
+                    max);
   }
   *out = n;
   if (present != NULL) {
@@ -248,20 +249,20 @@ static int get_int(const json_t *obj, const char *key, const char *path,
   return 0;
 }
 
-int ec_get_int(const json_t *obj, const char *key, const char *path,
-               bool required, int64_t min, int64_t max, int64_t *out,
-               bool *present, ec_codec_error_t *err) {
+int ec__get_int(const json_t *obj, const char *key, const char *path,
+                bool required, int64_t min, int64_t max, int64_t *out,
+                bool *present, ec_codec_error_t *err) {
   return get_int(obj, key, path, required, min, max, out, present, false, err);
 }
 
-int ec_get_int_lenient(const json_t *obj, const char *key, const char *path,
-                       bool required, int64_t min, int64_t max, int64_t *out,
-                       bool *present, ec_codec_error_t *err) {
+int ec__get_int_lenient(const json_t *obj, const char *key, const char *path,
+                        bool required, int64_t min, int64_t max, int64_t *out,
+                        bool *present, ec_codec_error_t *err) {
   return get_int(obj, key, path, required, min, max, out, present, true, err);
 }
 
-int ec_check_keys(const json_t *obj, const char *path,
-                  const char *const *allowed, ec_codec_error_t *err) {
+int ec__check_keys(const json_t *obj, const char *path,
+                   const char *const *allowed, ec_codec_error_t *err) {
   if (!json_is_object(obj)) {
     return EC_EINVAL;
   }
@@ -274,9 +275,9 @@ int ec_check_keys(const json_t *obj, const char *path,
     }
     if (!known) {
       char field[sizeof err->field];
-      ec_path_key(field, sizeof field, path, key);
-      return ec_fail(err, EC_EBADDOC, "unknown-key", field,
-                     "unknown key \"%s\"", key);
+      ec__path_key(field, sizeof field, path, key);
+      return ec__fail(err, EC_EBADDOC, "unknown-key", field,
+                      "unknown key \"%s\"", key);
     }
   }
   return 0;

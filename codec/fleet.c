@@ -75,7 +75,7 @@ static ssize_t encode_page(ec_format_t fmt, const char *key, const void *items,
                            size_t n, size_t size,
                            void (*put)(ec__dw_t *d, const void *item),
                            const char *next_after, uint8_t *buf, size_t cap) {
-  int rc = ec_encode_args(fmt, items, n, buf, cap);
+  int rc = ec__encode_args(fmt, items, n, buf, cap);
   if (rc < 0)
     return rc;
   ec__dw_t d;
@@ -112,7 +112,7 @@ ssize_t ec_fleet_devices_encode(ec_format_t fmt, const ec_fleet_device_t *list,
 
 ssize_t ec_fleet_rollup_encode(ec_format_t fmt, const ec_fleet_rollup_t *r,
                                uint8_t *buf, size_t cap) {
-  int rc = ec_encode_args(fmt, r, 1, buf, cap);
+  int rc = ec__encode_args(fmt, r, 1, buf, cap);
   if (rc < 0)
     return rc;
   if (r->deployment_id == NULL || (r->failures == NULL && r->n_failures > 0))

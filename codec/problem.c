@@ -6,7 +6,7 @@
 #include "tree.h"
 
 /* Concise problem details (RFC 9290 section 6) use negative integer keys;
- * the tree holds them as decimal strings and ec_tree_write() turns them back
+ * the tree holds them as decimal strings and ec__tree_write() turns them back
  * into integers. */
 #define KEY_TITLE "-1"
 #define KEY_DETAIL "-2"
@@ -23,7 +23,7 @@ static int add_text(json_t *obj, const char *key, const char *s,
   if (s == NULL || (skip_empty && *s == '\0')) {
     return 0;
   }
-  return ec_set_str(obj, key, s);
+  return ec__set_str(obj, key, s);
 }
 
 ssize_t ec_problem_encode(ec_format_t fmt, const char *title,
@@ -54,14 +54,14 @@ ssize_t ec_problem_encode(ec_format_t fmt, const char *title,
       snprintf(s, sizeof s, "%d.%02d", coap_code >> 5, coap_code & 0x1F);
       v = json_string_nocheck(s);
     }
-    rc = ec_set_new(t, cbor ? KEY_CODE : "response-code", v);
+    rc = ec__set_new(t, cbor ? KEY_CODE : "response-code", v);
   }
   if (rc == 0) {
     rc = add_text(t, cbor ? KEY_FIELD : "field", field, true);
   }
   if (rc == 0) {
-    rc = ec_tree_write(cbor ? EC_FORMAT_CBOR : EC_FORMAT_JSON, t, cbor, buf,
-                       cap);
+    rc = ec__tree_write(cbor ? EC_FORMAT_CBOR : EC_FORMAT_JSON, t, cbor, buf,
+                        cap);
   }
   json_decref(t);
   return rc;
@@ -74,7 +74,7 @@ static int get_text(const json_t *t, const char *name, const char *alt,
   if (key == NULL) {
     return 0;
   }
-  return ec_get_string(t, key, "", false, 0, EC_MAX_TEXT, arena, out, NULL);
+  return ec__get_string(t, key, "", false, 0, EC_MAX_TEXT, arena, out, NULL);
 }
 
 /* "4.22" -> 150: a class digit 0..7, a dot, two detail digits 00..31. */
@@ -116,7 +116,7 @@ int ec_problem_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
     return EC_EINVAL;
   }
   json_t *t;
-  int rc = ec_tree_parse(fmt, buf, len, &t, NULL);
+  int rc = ec__tree_parse(fmt, buf, len, &t, NULL);
   if (rc < 0) {
     return rc;
   }

@@ -13,7 +13,7 @@ static const char *const type_names[EC_COMP_TYPE_COUNT] = {
     "Sensor", "Parameter", "Group Parameter"};
 static const char *const action_names[] = {"select", "insert", "update"};
 
-/* ASCII-only, as ec_ascii_ieq(): a locale must not decide how a key is
+/* ASCII-only, as ec__ascii_ieq(): a locale must not decide how a key is
  * spelt in an error code. */
 static char upper(char c) {
   return c >= 'a' && c <= 'z' ? (char)(c - 32) : c;
@@ -31,7 +31,7 @@ int ec_comp_type_parse(const char *s, size_t len) {
     return s[0] - '0';
   }
   for (int i = 0; i < EC_COMP_TYPE_COUNT; i++) {
-    if (ec_ascii_ieq(s, len, type_names[i])) {
+    if (ec__ascii_ieq(s, len, type_names[i])) {
       return i;
     }
   }
@@ -100,8 +100,8 @@ int ec_prov_datetime_parse(const char *s, size_t len, int64_t *out) {
 }
 
 /* Fill @p err (may be NULL) and return @p code. */
-int ec_prov_fail(ec_prov_error_t *err, int code, const char *error,
-                 const char *fmt, ...) {
+int ec__prov_fail(ec_prov_error_t *err, int code, const char *error,
+                  const char *fmt, ...) {
   if (err != NULL) {
     err->code = code;
     err->error = error;
@@ -118,26 +118,26 @@ int ec_prov_fail(ec_prov_error_t *err, int code, const char *error,
 
 /* Parse failures are the seed's "incorrect JSON format", except memory,
  * which the server answers as its own failure. */
-int ec_prov_parse(ec_format_t fmt, const uint8_t *buf, size_t len, json_t **t,
-                  ec_prov_error_t *err) {
+int ec__prov_parse(ec_format_t fmt, const uint8_t *buf, size_t len, json_t **t,
+                   ec_prov_error_t *err) {
   if (fmt != EC_FORMAT_JSON && fmt != EC_FORMAT_CBOR) {
-    return ec_prov_fail(err, EC_EFORMAT, "INVALID_REQUEST_PRAM", NULL);
+    return ec__prov_fail(err, EC_EFORMAT, "INVALID_REQUEST_PRAM", NULL);
   }
   ec_codec_error_t cerr;
-  int rc = ec_tree_parse(fmt, buf, len, t, &cerr);
+  int rc = ec__tree_parse(fmt, buf, len, t, &cerr);
   if (rc < 0) {
-    return ec_prov_fail(err, rc, "INVALID_REQUEST_PRAM", NULL);
+    return ec__prov_fail(err, rc, "INVALID_REQUEST_PRAM", NULL);
   }
   if (!json_is_object(*t)) {
     json_decref(*t);
-    return ec_prov_fail(err, EC_EBADDOC, "INVALID_REQUEST_PRAM", NULL);
+    return ec__prov_fail(err, EC_EBADDOC, "INVALID_REQUEST_PRAM", NULL);
   }
   return 0;
 }
 
-int ec_prov_bad_key(ec_prov_error_t *err, const char *key) {
+int ec__prov_bad_key(ec_prov_error_t *err, const char *key) {
   if (err != NULL) {
-    ec_prov_fail(err, EC_EBADDOC, "INVALID_INPUT_PRAM", "INVALID_PRAM_");
+    ec__prov_fail(err, EC_EBADDOC, "INVALID_INPUT_PRAM", "INVALID_PRAM_");
     size_t at = strlen(err->detail);
     for (size_t i = 0; key[i] != '\0' && at + 1 < sizeof err->detail; i++) {
       err->detail[at++] = upper(key[i]);
@@ -243,7 +243,7 @@ static const char *const *allowed_keys(ec_prov_action_t a) {
   return a == EC_PROV_SELECT ? sel : a == EC_PROV_INSERT ? ins : upd;
 }
 
-bool ec_prov_key_allowed(const char *const *allowed, const char *k) {
+bool ec__prov_key_allowed(const char *const *allowed, const char *k) {
   for (; *allowed != NULL; allowed++) {
     if (strcmp(*allowed, k) == 0) {
       return true;
@@ -261,10 +261,10 @@ static int check_keys(const json_t *t, ec_prov_action_t a,
   const char *k;
   json_t *v;
   json_object_foreach((json_t *)t, k, v) {
-    if (ec_prov_key_allowed(allowed, k)) {
+    if (ec__prov_key_allowed(allowed, k)) {
       continue;
     }
-    return ec_prov_bad_key(err, k);
+    return ec__prov_bad_key(err, k);
   }
   return 0;
 }
@@ -279,42 +279,44 @@ static int check_values(const json_t *t, ec_prov_request_t *rq,
   if ((v = json_object_get(t, "provisioning_component_id")) != NULL &&
       (rc = read_ids(v, &rq->provisioning_component_id, arena)) != 0) {
     /* The seed's update table spells this one without INVALID_ and _PRAM. */
-    return rc < 0 ? ec_prov_fail(err, rc, "INVALID_REQUEST_PRAM", NULL)
-                  : ec_prov_fail(err, EC_EBADDOC,
-                                 rq->action == EC_PROV_UPDATE
-                                     ? "PROVISIONING_COMPONENT_ID"
-                                     : "INVALID_PROVISIONING_COMPONENT_ID_PRAM",
-                                 NULL);
+    return rc < 0
+               ? ec__prov_fail(err, rc, "INVALID_REQUEST_PRAM", NULL)
+               : ec__prov_fail(err, EC_EBADDOC,
+                               rq->action == EC_PROV_UPDATE
+                                   ? "PROVISIONING_COMPONENT_ID"
+                                   : "INVALID_PROVISIONING_COMPONENT_ID_PRAM",
+                               NULL);
   }
   if ((v = json_object_get(t, "provisioning_id")) != NULL) {
     if (!read_uint(v, &rq->provisioning_id)) {
-      return ec_prov_fail(err, EC_EBADDOC, "INVALID_PROVISIONING_ID_PRAM",
-                          NULL);
+      return ec__prov_fail(err, EC_EBADDOC, "INVALID_PROVISIONING_ID_PRAM",
+                           NULL);
     }
     rq->has_provisioning_id = true;
   }
   if ((v = json_object_get(t, "component_type")) != NULL) {
     if (!read_type(v, &rq->component_type)) {
-      return ec_prov_fail(err, EC_EBADDOC, "INVALID_COMPONENT_TYPE_PRAM", NULL);
+      return ec__prov_fail(err, EC_EBADDOC, "INVALID_COMPONENT_TYPE_PRAM",
+                           NULL);
     }
     rq->has_component_type = true;
   }
   if ((v = json_object_get(t, "component_id")) != NULL &&
       (rc = read_ids(v, &rq->component_id, arena)) != 0) {
-    return rc < 0 ? ec_prov_fail(err, rc, "INVALID_REQUEST_PRAM", NULL)
-                  : ec_prov_fail(err, EC_EBADDOC, "INVALID_COMPONENT_ID_PRAM",
-                                 NULL);
+    return rc < 0 ? ec__prov_fail(err, rc, "INVALID_REQUEST_PRAM", NULL)
+                  : ec__prov_fail(err, EC_EBADDOC, "INVALID_COMPONENT_ID_PRAM",
+                                  NULL);
   }
   if ((v = json_object_get(t, "active_status")) != NULL) {
     if (!read_uint(v, &i) || i > 1) {
-      return ec_prov_fail(err, EC_EBADDOC, "INVALID_ACTIVE_STATUS_PRAM", NULL);
+      return ec__prov_fail(err, EC_EBADDOC, "INVALID_ACTIVE_STATUS_PRAM", NULL);
     }
     rq->has_active_status = true;
     rq->active_status = (int)i;
   }
   if ((v = json_object_get(t, "limit")) != NULL) {
     if (!read_uint(v, &rq->limit)) {
-      return ec_prov_fail(err, EC_EBADDOC, "INVALID_LIMIT_PRAM", NULL);
+      return ec__prov_fail(err, EC_EBADDOC, "INVALID_LIMIT_PRAM", NULL);
     }
     rq->has_limit = true;
   }
@@ -344,36 +346,36 @@ static int check_action(const json_t *t, const ec_prov_request_t *rq,
     return 0;
   case EC_PROV_INSERT:
     missing = missing_triple(rq);
-    return missing ? ec_prov_fail(err, EC_EBADDOC, missing, NULL) : 0;
+    return missing ? ec__prov_fail(err, EC_EBADDOC, missing, NULL) : 0;
   case EC_PROV_UPDATE:
     /* Nothing but the action: nothing to change and nothing to change it in. */
     if (json_object_size(t) == 1) {
-      return ec_prov_fail(err, EC_EBADDOC, "NO_UPDATED_PRAMS", NULL);
+      return ec__prov_fail(err, EC_EBADDOC, "NO_UPDATED_PRAMS", NULL);
     }
     if (rq->provisioning_component_id.present &&
         (rq->has_provisioning_id || rq->has_component_type ||
          rq->component_id.present)) {
-      return ec_prov_fail(err, EC_EBADDOC,
-                          "INVALID_INCOMPATABLE_IDENTIFICATION_PARAMS_PRAM",
-                          NULL);
+      return ec__prov_fail(err, EC_EBADDOC,
+                           "INVALID_INCOMPATABLE_IDENTIFICATION_PARAMS_PRAM",
+                           NULL);
     }
     if (!rq->has_active_status) {
-      return ec_prov_fail(err, EC_EBADDOC, "MISSING_ACTIVE_STATUS_PRAM", NULL);
+      return ec__prov_fail(err, EC_EBADDOC, "MISSING_ACTIVE_STATUS_PRAM", NULL);
     }
     missing = rq->provisioning_component_id.present ? NULL : missing_triple(rq);
-    return missing ? ec_prov_fail(err, EC_EBADDOC, missing, NULL) : 0;
+    return missing ? ec__prov_fail(err, EC_EBADDOC, missing, NULL) : 0;
   }
-  return ec_prov_fail(err, EC_EINVAL, "INVALID_ACTION_PRAM", NULL);
+  return ec__prov_fail(err, EC_EINVAL, "INVALID_ACTION_PRAM", NULL);
 }
 
 int ec_prov_request_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
                            ec_prov_request_t *out, ec_arena_t *arena,
                            ec_prov_error_t *err) {
   if (out == NULL || arena == NULL || (buf == NULL && len > 0)) {
-    return ec_prov_fail(err, EC_EINVAL, "INVALID_REQUEST_PRAM", NULL);
+    return ec__prov_fail(err, EC_EINVAL, "INVALID_REQUEST_PRAM", NULL);
   }
   json_t *t;
-  int rc = ec_prov_parse(fmt, buf, len, &t, err);
+  int rc = ec__prov_parse(fmt, buf, len, &t, err);
   if (rc < 0) {
     return rc;
   }
@@ -383,17 +385,17 @@ int ec_prov_request_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
   const json_t *a = json_object_get(t, "action");
   int act = -1;
   if (a == NULL) {
-    rc = ec_prov_fail(err, EC_EBADDOC, "INVALID_REQUEST_PRAM", NULL);
+    rc = ec__prov_fail(err, EC_EBADDOC, "INVALID_REQUEST_PRAM", NULL);
     goto done;
   }
   for (int i = 0; json_is_string(a) && i < 3; i++) {
-    if (ec_ascii_ieq(json_string_value(a), json_string_length(a),
-                     action_names[i])) {
+    if (ec__ascii_ieq(json_string_value(a), json_string_length(a),
+                      action_names[i])) {
       act = i;
     }
   }
   if (act < 0) {
-    rc = ec_prov_fail(err, EC_EBADDOC, "INVALID_ACTION_PRAM", NULL);
+    rc = ec__prov_fail(err, EC_EBADDOC, "INVALID_ACTION_PRAM", NULL);
     goto done;
   }
   rq.action = (ec_prov_action_t)act;
@@ -420,10 +422,10 @@ static int set_ids(json_t *o, const char *k, const ec_prov_ids_t *ids,
     return EC_EINVAL;
   }
   if (!ids->is_array && !force_array) {
-    return ec_set_int(o, k, ids->v[0]);
+    return ec__set_int(o, k, ids->v[0]);
   }
   json_t *a = json_array();
-  int rc = ec_set_new(o, k, a);
+  int rc = ec__set_new(o, k, a);
   for (size_t i = 0; rc == 0 && i < ids->n; i++) {
     rc = json_array_append_new(a, json_integer(ids->v[i])) ? EC_ENOMEM : 0;
   }
@@ -432,7 +434,7 @@ static int set_ids(json_t *o, const char *k, const ec_prov_ids_t *ids,
 
 static int set_type(json_t *o, const char *k, ec_comp_type_t t) {
   const char *name = ec_comp_type_name(t);
-  return name ? ec_set_str(o, k, name) : EC_EINVAL;
+  return name ? ec__set_str(o, k, name) : EC_EINVAL;
 }
 
 static int set_datetime(json_t *o, const char *k, int64_t s) {
@@ -440,12 +442,12 @@ static int set_datetime(json_t *o, const char *k, int64_t s) {
   if (ec_prov_datetime_format(s, dt) < 0) {
     return EC_EINVAL;
   }
-  return ec_set_str(o, k, dt);
+  return ec__set_str(o, k, dt);
 }
 
 ssize_t ec_prov_request_encode(ec_format_t fmt, const ec_prov_request_t *rq,
                                uint8_t *buf, size_t cap) {
-  int rc = ec_encode_args(fmt, rq, 1, buf, cap);
+  int rc = ec__encode_args(fmt, rq, 1, buf, cap);
   if (rc < 0) {
     return rc;
   }
@@ -456,13 +458,13 @@ ssize_t ec_prov_request_encode(ec_format_t fmt, const ec_prov_request_t *rq,
   if (t == NULL) {
     return EC_ENOMEM;
   }
-  rc = ec_set_str(t, "action", action_names[rq->action]);
+  rc = ec__set_str(t, "action", action_names[rq->action]);
   if (rc == 0 && rq->provisioning_component_id.present) {
     rc = set_ids(t, "provisioning_component_id", &rq->provisioning_component_id,
                  false);
   }
   if (rc == 0 && rq->has_provisioning_id) {
-    rc = ec_set_int(t, "provisioning_id", rq->provisioning_id);
+    rc = ec__set_int(t, "provisioning_id", rq->provisioning_id);
   }
   if (rc == 0 && rq->has_component_type) {
     rc = set_type(t, "component_type", rq->component_type);
@@ -471,26 +473,26 @@ ssize_t ec_prov_request_encode(ec_format_t fmt, const ec_prov_request_t *rq,
     rc = set_ids(t, "component_id", &rq->component_id, false);
   }
   if (rc == 0 && rq->has_active_status) {
-    rc = ec_set_int(t, "active_status", rq->active_status);
+    rc = ec__set_int(t, "active_status", rq->active_status);
   }
   if (rc == 0 && rq->has_limit) {
-    rc = ec_set_int(t, "limit", rq->limit);
+    rc = ec__set_int(t, "limit", rq->limit);
   }
-  return ec_encode_finish(fmt, t, rc, buf, cap);
+  return ec__encode_finish(fmt, t, rc, buf, cap);
 }
 
 /* ---- select answers ------------------------------------------------------ */
 
 static int row_to_tree(json_t *o, const ec_prov_component_t *r) {
   int rc;
-  if ((rc = ec_set_int(o, "provisioning_component_id",
-                       r->provisioning_component_id)) < 0 ||
-      (rc = ec_set_int(o, "provisioning_id", r->provisioning_id)) < 0 ||
+  if ((rc = ec__set_int(o, "provisioning_component_id",
+                        r->provisioning_component_id)) < 0 ||
+      (rc = ec__set_int(o, "provisioning_id", r->provisioning_id)) < 0 ||
       (rc = set_type(o, "component_type", r->component_type)) < 0 ||
-      (rc = ec_set_int(o, "component_id", r->component_id)) < 0 ||
-      (rc = ec_set_str(o, "name", r->name)) < 0 ||
-      (rc = ec_set_int(o, "active_status", r->active_status)) < 0 ||
-      (rc = ec_set_int(o, "last_modified_by", r->last_modified_by)) < 0) {
+      (rc = ec__set_int(o, "component_id", r->component_id)) < 0 ||
+      (rc = ec__set_str(o, "name", r->name)) < 0 ||
+      (rc = ec__set_int(o, "active_status", r->active_status)) < 0 ||
+      (rc = ec__set_int(o, "last_modified_by", r->last_modified_by)) < 0) {
     return rc;
   }
   return set_datetime(o, "last_modified_datetime", r->last_modified_s);
@@ -498,12 +500,12 @@ static int row_to_tree(json_t *o, const ec_prov_component_t *r) {
 
 ssize_t ec_prov_select_encode(ec_format_t fmt, const ec_prov_component_t *rows,
                               size_t n, uint8_t *buf, size_t cap) {
-  int rc = ec_encode_args(fmt, rows, n, buf, cap);
+  int rc = ec__encode_args(fmt, rows, n, buf, cap);
   if (rc < 0) {
     return rc;
   }
   json_t *all = json_object();
-  json_t *t = ec_envelope("responses", all);
+  json_t *t = ec__envelope("responses", all);
   if (t == NULL) {
     return EC_ENOMEM;
   }
@@ -511,11 +513,11 @@ ssize_t ec_prov_select_encode(ec_format_t fmt, const ec_prov_component_t *rows,
     char key[32];
     snprintf(key, sizeof key, "response_%zu", i);
     json_t *o = json_object();
-    if ((rc = ec_set_new(all, key, o)) == 0) {
+    if ((rc = ec__set_new(all, key, o)) == 0) {
       rc = row_to_tree(o, &rows[i]);
     }
   }
-  return ec_encode_finish(fmt, t, rc, buf, cap);
+  return ec__encode_finish(fmt, t, rc, buf, cap);
 }
 
 /* ---- reading answers (client side) --------------------------------------- */
@@ -525,23 +527,23 @@ ssize_t ec_prov_select_encode(ec_format_t fmt, const ec_prov_component_t *rows,
  * server may add some) and integers written as digit strings, as the seed's
  * examples do, are taken too.
  */
-int ec_prov_need_uint(const json_t *o, const char *k, int64_t *out,
-                      ec_prov_error_t *err) {
+int ec__prov_need_uint(const json_t *o, const char *k, int64_t *out,
+                       ec_prov_error_t *err) {
   const json_t *v = json_object_get(o, k);
   if (v == NULL || !read_uint(v, out)) {
-    return ec_prov_fail(err, EC_EBADDOC, "INVALID_RESPONSE", "%s", k);
+    return ec__prov_fail(err, EC_EBADDOC, "INVALID_RESPONSE", "%s", k);
   }
   return 0;
 }
 
-int ec_prov_need_str(const json_t *o, const char *k, const char **out,
-                     ec_arena_t *arena, ec_prov_error_t *err) {
+int ec__prov_need_str(const json_t *o, const char *k, const char **out,
+                      ec_arena_t *arena, ec_prov_error_t *err) {
   const json_t *v = json_object_get(o, k);
   if (!json_is_string(v)) {
-    return ec_prov_fail(err, EC_EBADDOC, "INVALID_RESPONSE", "%s", k);
+    return ec__prov_fail(err, EC_EBADDOC, "INVALID_RESPONSE", "%s", k);
   }
   *out = ec_arena_strndup(arena, json_string_value(v), json_string_length(v));
-  return *out ? 0 : ec_prov_fail(err, EC_ENOMEM, "INVALID_RESPONSE", "%s", k);
+  return *out ? 0 : ec__prov_fail(err, EC_ENOMEM, "INVALID_RESPONSE", "%s", k);
 }
 
 static int need_type(const json_t *o, const char *k, ec_comp_type_t *out,
@@ -549,7 +551,7 @@ static int need_type(const json_t *o, const char *k, ec_comp_type_t *out,
   const json_t *v = json_object_get(o, k);
   return v != NULL && read_type(v, out)
              ? 0
-             : ec_prov_fail(err, EC_EBADDOC, "INVALID_RESPONSE", "%s", k);
+             : ec__prov_fail(err, EC_EBADDOC, "INVALID_RESPONSE", "%s", k);
 }
 
 static int need_datetime(const json_t *o, const char *k, int64_t *out,
@@ -558,7 +560,7 @@ static int need_datetime(const json_t *o, const char *k, int64_t *out,
   if (!json_is_string(v) ||
       ec_prov_datetime_parse(json_string_value(v), json_string_length(v), out) <
           0) {
-    return ec_prov_fail(err, EC_EBADDOC, "INVALID_RESPONSE", "%s", k);
+    return ec__prov_fail(err, EC_EBADDOC, "INVALID_RESPONSE", "%s", k);
   }
   return 0;
 }
@@ -588,18 +590,18 @@ static int row_from_tree(const json_t *o, ec_prov_component_t *r,
   int64_t st;
   int rc;
   if (!json_is_object(o)) {
-    return ec_prov_fail(err, EC_EBADDOC, "INVALID_RESPONSE", "responses");
+    return ec__prov_fail(err, EC_EBADDOC, "INVALID_RESPONSE", "responses");
   }
-  if ((rc = ec_prov_need_uint(o, "provisioning_component_id",
-                              &r->provisioning_component_id, err)) < 0 ||
-      (rc = ec_prov_need_uint(o, "provisioning_id", &r->provisioning_id, err)) <
-          0 ||
+  if ((rc = ec__prov_need_uint(o, "provisioning_component_id",
+                               &r->provisioning_component_id, err)) < 0 ||
+      (rc = ec__prov_need_uint(o, "provisioning_id", &r->provisioning_id,
+                               err)) < 0 ||
       (rc = need_type(o, "component_type", &r->component_type, err)) < 0 ||
-      (rc = ec_prov_need_uint(o, "component_id", &r->component_id, err)) < 0 ||
-      (rc = ec_prov_need_str(o, "name", &r->name, arena, err)) < 0 ||
-      (rc = ec_prov_need_uint(o, "active_status", &st, err)) < 0 ||
-      (rc = ec_prov_need_uint(o, "last_modified_by", &r->last_modified_by,
-                              err)) < 0 ||
+      (rc = ec__prov_need_uint(o, "component_id", &r->component_id, err)) < 0 ||
+      (rc = ec__prov_need_str(o, "name", &r->name, arena, err)) < 0 ||
+      (rc = ec__prov_need_uint(o, "active_status", &st, err)) < 0 ||
+      (rc = ec__prov_need_uint(o, "last_modified_by", &r->last_modified_by,
+                               err)) < 0 ||
       (rc = need_datetime(o, "last_modified_datetime", &r->last_modified_s,
                           err)) < 0) {
     return rc;
@@ -612,10 +614,10 @@ int ec_prov_select_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
                           ec_prov_component_t **rows, size_t *n,
                           ec_arena_t *arena, ec_prov_error_t *err) {
   if (rows == NULL || n == NULL || arena == NULL || (buf == NULL && len > 0)) {
-    return ec_prov_fail(err, EC_EINVAL, "INVALID_RESPONSE", NULL);
+    return ec__prov_fail(err, EC_EINVAL, "INVALID_RESPONSE", NULL);
   }
   json_t *t;
-  int rc = ec_prov_parse(fmt, buf, len, &t, err);
+  int rc = ec__prov_parse(fmt, buf, len, &t, err);
   if (rc < 0) {
     return rc;
   }
@@ -624,16 +626,16 @@ int ec_prov_select_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
   size_t count = json_object_size(all);
   ec_prov_component_t *r = NULL;
   if (!json_is_object(all)) {
-    rc = ec_prov_fail(err, EC_EBADDOC, "INVALID_RESPONSE", "responses");
+    rc = ec__prov_fail(err, EC_EBADDOC, "INVALID_RESPONSE", "responses");
   } else if (count > 0 &&
              (r = ec_arena_alloc(arena, count * sizeof *r)) == NULL) {
-    rc = ec_prov_fail(err, EC_ENOMEM, "INVALID_RESPONSE", NULL);
+    rc = ec__prov_fail(err, EC_ENOMEM, "INVALID_RESPONSE", NULL);
   }
   /* Rows go to the slot their N names, so the key order of the map does not
    * matter; every N from 0 to count-1 must be there exactly once. */
   bool *seen = count > 0 && rc == 0 ? calloc(count, sizeof *seen) : NULL;
   if (count > 0 && rc == 0 && seen == NULL) {
-    rc = ec_prov_fail(err, EC_ENOMEM, "INVALID_RESPONSE", NULL);
+    rc = ec__prov_fail(err, EC_ENOMEM, "INVALID_RESPONSE", NULL);
   }
   const char *k;
   json_t *v;
@@ -641,7 +643,7 @@ int ec_prov_select_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
     json_object_foreach((json_t *)all, k, v) {
       long i = response_index(k);
       if (i < 0 || (size_t)i >= count || seen[i]) {
-        rc = ec_prov_fail(err, EC_EBADDOC, "INVALID_RESPONSE", "%s", k);
+        rc = ec__prov_fail(err, EC_EBADDOC, "INVALID_RESPONSE", "%s", k);
         break;
       }
       seen[i] = true;
@@ -665,7 +667,7 @@ int ec_prov_select_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
 
 ssize_t ec_prov_result_encode(ec_format_t fmt, const ec_prov_result_t *r,
                               uint8_t *buf, size_t cap) {
-  int rc = ec_encode_args(fmt, r, 1, buf, cap);
+  int rc = ec__encode_args(fmt, r, 1, buf, cap);
   if (rc < 0) {
     return rc;
   }
@@ -679,21 +681,22 @@ ssize_t ec_prov_result_encode(ec_format_t fmt, const ec_prov_result_t *r,
   if (r->action == EC_PROV_UPDATE && r->by_pc_id) {
     rc = set_ids(t, "provisioning_component_id", &r->provisioning_component_id,
                  true);
-  } else if ((rc = ec_set_int(t, "provisioning_id", r->provisioning_id)) == 0 &&
+  } else if ((rc = ec__set_int(t, "provisioning_id", r->provisioning_id)) ==
+                 0 &&
              (rc = set_type(t, "component_type", r->component_type)) == 0) {
     rc = set_ids(t, "component_id", &r->component_id, true);
   }
   if (rc == 0) {
-    rc = ec_set_int(t, "active_status", r->active_status);
+    rc = ec__set_int(t, "active_status", r->active_status);
   }
   if (rc == 0 && r->action == EC_PROV_INSERT &&
-      (rc = ec_set_int(t, "last_modified_by", r->last_modified_by)) == 0) {
+      (rc = ec__set_int(t, "last_modified_by", r->last_modified_by)) == 0) {
     rc = set_datetime(t, "last_modified_datetime", r->last_modified_s);
   }
   if (rc == 0) {
-    rc = ec_set_str(t, "error", "NO_ERROR");
+    rc = ec__set_str(t, "error", "NO_ERROR");
   }
-  return ec_encode_finish(fmt, t, rc, buf, cap);
+  return ec__encode_finish(fmt, t, rc, buf, cap);
 }
 
 /* An array of ids as an answer writes them (or one id, leniently). */
@@ -702,19 +705,19 @@ static int need_ids(const json_t *o, const char *k, ec_prov_ids_t *ids,
   const json_t *v = json_object_get(o, k);
   int rc = v != NULL ? read_ids(v, ids, arena) : 1;
   if (rc == EC_ENOMEM) {
-    return ec_prov_fail(err, EC_ENOMEM, "INVALID_RESPONSE", NULL);
+    return ec__prov_fail(err, EC_ENOMEM, "INVALID_RESPONSE", NULL);
   }
-  return rc ? ec_prov_fail(err, EC_EBADDOC, "INVALID_RESPONSE", "%s", k) : 0;
+  return rc ? ec__prov_fail(err, EC_EBADDOC, "INVALID_RESPONSE", "%s", k) : 0;
 }
 
 int ec_prov_result_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
                           ec_prov_result_t *out, ec_arena_t *arena,
                           ec_prov_error_t *err) {
   if (out == NULL || arena == NULL || (buf == NULL && len > 0)) {
-    return ec_prov_fail(err, EC_EINVAL, "INVALID_RESPONSE", NULL);
+    return ec__prov_fail(err, EC_EINVAL, "INVALID_RESPONSE", NULL);
   }
   json_t *t;
-  int rc = ec_prov_parse(fmt, buf, len, &t, err);
+  int rc = ec__prov_parse(fmt, buf, len, &t, err);
   if (rc < 0) {
     return rc;
   }
@@ -730,22 +733,22 @@ int ec_prov_result_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
   r.by_pc_id = r.action == EC_PROV_UPDATE &&
                json_object_get(t, "provisioning_component_id") != NULL;
   if (!json_is_string(e) || strcmp(json_string_value(e), "NO_ERROR") != 0) {
-    rc = ec_prov_fail(err, EC_EBADDOC, "INVALID_RESPONSE", "error");
+    rc = ec__prov_fail(err, EC_EBADDOC, "INVALID_RESPONSE", "error");
   } else if (r.by_pc_id) {
     rc = need_ids(t, "provisioning_component_id", &r.provisioning_component_id,
                   arena, err);
-  } else if ((rc = ec_prov_need_uint(t, "provisioning_id", &r.provisioning_id,
-                                     err)) == 0 &&
+  } else if ((rc = ec__prov_need_uint(t, "provisioning_id", &r.provisioning_id,
+                                      err)) == 0 &&
              (rc = need_type(t, "component_type", &r.component_type, err)) ==
                  0) {
     rc = need_ids(t, "component_id", &r.component_id, arena, err);
   }
-  if (rc == 0 && (rc = ec_prov_need_uint(t, "active_status", &st, err)) == 0) {
+  if (rc == 0 && (rc = ec__prov_need_uint(t, "active_status", &st, err)) == 0) {
     r.active_status = (int)(st > 1 ? 1 : st);
   }
   if (rc == 0 && r.action == EC_PROV_INSERT &&
-      (rc = ec_prov_need_uint(t, "last_modified_by", &r.last_modified_by,
-                              err)) == 0) {
+      (rc = ec__prov_need_uint(t, "last_modified_by", &r.last_modified_by,
+                               err)) == 0) {
     rc = need_datetime(t, "last_modified_datetime", &r.last_modified_s, err);
   }
   json_decref(t);
@@ -763,7 +766,7 @@ ssize_t ec_prov_error_encode(ec_format_t fmt, const char *status,
                              const char *error, const char *detail,
                              const int64_t *ids, size_t n_ids, uint8_t *buf,
                              size_t cap) {
-  int rc = ec_encode_args(fmt, error, 1, buf, cap);
+  int rc = ec__encode_args(fmt, error, 1, buf, cap);
   if (rc < 0) {
     return rc;
   }
@@ -772,20 +775,20 @@ ssize_t ec_prov_error_encode(ec_format_t fmt, const char *status,
     return EC_ENOMEM;
   }
   if (status != NULL) {
-    rc = ec_set_str(t, "status", status);
+    rc = ec__set_str(t, "status", status);
   }
   if (rc == 0) {
-    rc = ec_set_str(t, "error", error);
+    rc = ec__set_str(t, "error", error);
   }
   if (rc == 0 && ids != NULL) {
     ec_prov_ids_t list = {ids, n_ids, true, true};
     /* An empty list still says "these ids", so it is written as []. */
     rc = n_ids > 0 ? set_ids(t, "error_detail", &list, true)
-                   : ec_set_new(t, "error_detail", json_array());
+                   : ec__set_new(t, "error_detail", json_array());
   } else if (rc == 0 && detail != NULL && *detail != '\0') {
-    rc = ec_set_str(t, "error_detail", detail);
+    rc = ec__set_str(t, "error_detail", detail);
   }
-  return ec_encode_finish(fmt, t, rc, buf, cap);
+  return ec__encode_finish(fmt, t, rc, buf, cap);
 }
 
 static int opt_str(const json_t *o, const char *k, const char **out,
@@ -804,7 +807,7 @@ int ec_prov_error_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
     return EC_EINVAL;
   }
   json_t *t;
-  int rc = ec_prov_parse(fmt, buf, len, &t, NULL);
+  int rc = ec__prov_parse(fmt, buf, len, &t, NULL);
   if (rc < 0) {
     return rc;
   }

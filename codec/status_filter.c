@@ -71,15 +71,15 @@ static int set_int(ec_msg_filter_t *f, int which, int64_t v,
   const char *name = names[which];
   if (which == F_LIMIT) {
     if (v < 1 || v > EC_MSG_LIMIT_MAX) {
-      return ec_fail(err, EC_EBADDOC, "out-of-range", name,
-                     "limit must be between 1 and %d", EC_MSG_LIMIT_MAX);
+      return ec__fail(err, EC_EBADDOC, "out-of-range", name,
+                      "limit must be between 1 and %d", EC_MSG_LIMIT_MAX);
     }
     f->limit = (int)v;
     return 0;
   }
   if (v < 0) {
-    return ec_fail(err, EC_EBADDOC, "out-of-range", name,
-                   "%s must be between 0 and %" PRId64, name, INT64_MAX);
+    return ec__fail(err, EC_EBADDOC, "out-of-range", name,
+                    "%s must be between 0 and %" PRId64, name, INT64_MAX);
   }
   if (which == F_FROM_ID) {
     f->has_from_id = true;
@@ -96,18 +96,18 @@ static int parse_int(const char *s, size_t len, const char *name, int64_t *out,
                      ec_codec_error_t *err) {
   uint64_t v = 0;
   if (len == 0) {
-    return ec_fail(err, EC_EBADDOC, "invalid-type", name,
-                   "%s must be an integer", name);
+    return ec__fail(err, EC_EBADDOC, "invalid-type", name,
+                    "%s must be an integer", name);
   }
   for (size_t i = 0; i < len; i++) {
     if (s[i] < '0' || s[i] > '9') {
-      return ec_fail(err, EC_EBADDOC, "invalid-type", name,
-                     "%s must be an integer", name);
+      return ec__fail(err, EC_EBADDOC, "invalid-type", name,
+                      "%s must be an integer", name);
     }
     v = v * 10 + (uint64_t)(s[i] - '0');
     if (v > (uint64_t)INT64_MAX) {
-      return ec_fail(err, EC_EBADDOC, "out-of-range", name,
-                     "%s is beyond int64", name);
+      return ec__fail(err, EC_EBADDOC, "out-of-range", name,
+                      "%s is beyond int64", name);
     }
   }
   *out = (int64_t)v;
@@ -126,13 +126,13 @@ static int set_text(ec_msg_filter_t *f, int which, const char *value,
     ec_msg_id_kind_t kind = which == F_ORDER          ? EC_MSG_ORDER
                             : which == F_SUBSCRIPTION ? EC_MSG_SUBSCRIPTION
                                                       : EC_MSG_ACCESS;
-    if ((rc = ec_msg_check_id(kind, value, len, name, err)) < 0) {
+    if ((rc = ec__msg_check_id(kind, value, len, name, err)) < 0) {
       return rc;
     }
     const char *copy = ec_arena_strndup(arena, value, len);
     if (copy == NULL) {
-      return ec_fail(err, EC_ENOMEM, "out-of-memory", name,
-                     "the decode arena is full");
+      return ec__fail(err, EC_ENOMEM, "out-of-memory", name,
+                      "the decode arena is full");
     }
     *(which == F_ORDER          ? &f->order_id
       : which == F_SUBSCRIPTION ? &f->subscription_id
@@ -140,19 +140,20 @@ static int set_text(ec_msg_filter_t *f, int which, const char *value,
     return 0;
   }
   case F_MAC:
-    if ((rc = ec_msg_parse_mac(value, len, name, &f->mac, err)) < 0) {
+    if ((rc = ec__msg_parse_mac(value, len, name, &f->mac, err)) < 0) {
       return rc;
     }
     f->has_mac = true;
     return 0;
   case F_FROM_DATE:
-    if ((rc = ec_msg_parse_date(value, len, name, &f->from_date_ms, err)) < 0) {
+    if ((rc = ec__msg_parse_date(value, len, name, &f->from_date_ms, err)) <
+        0) {
       return rc;
     }
     f->has_from_date = true;
     return 0;
   case F_TO_DATE:
-    if ((rc = ec_msg_parse_date(value, len, name, &f->to_date_ms, err)) < 0) {
+    if ((rc = ec__msg_parse_date(value, len, name, &f->to_date_ms, err)) < 0) {
       return rc;
     }
     f->has_to_date = true;
@@ -169,17 +170,17 @@ int ec_msg_filter_set(ec_msg_filter_t *f, const char *name, const char *value,
                       size_t len, ec_arena_t *arena, ec_codec_error_t *err) {
   if (f == NULL || name == NULL || arena == NULL ||
       (value == NULL && len > 0)) {
-    return ec_fail(err, EC_EINVAL, "invalid-argument", "",
-                   "a required argument is NULL");
+    return ec__fail(err, EC_EINVAL, "invalid-argument", "",
+                    "a required argument is NULL");
   }
   int which = name_index(name);
   if (which < 0) {
-    return ec_fail(err, EC_EBADDOC, "unknown-query", name,
-                   "%s is not a filter of status messages", name);
+    return ec__fail(err, EC_EBADDOC, "unknown-query", name,
+                    "%s is not a filter of status messages", name);
   }
   if (is_set(f, which)) {
-    return ec_fail(err, EC_EBADDOC, "duplicate-query", name,
-                   "%s is given twice", name);
+    return ec__fail(err, EC_EBADDOC, "duplicate-query", name,
+                    "%s is given twice", name);
   }
   return set_text(f, which, value != NULL ? value : "", len, arena, err);
 }
@@ -188,10 +189,10 @@ int ec_msg_filter_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
                          ec_msg_filter_t *f, ec_arena_t *arena,
                          ec_codec_error_t *err) {
   if (f == NULL || arena == NULL || (buf == NULL && len > 0)) {
-    return ec_fail(err, EC_EINVAL, "invalid-argument", "",
-                   "a required argument is NULL");
+    return ec__fail(err, EC_EINVAL, "invalid-argument", "",
+                    "a required argument is NULL");
   }
-  int rc = ec_doc_format(fmt, err);
+  int rc = ec__doc_format(fmt, err);
   if (rc < 0) {
     return rc;
   }
@@ -202,14 +203,14 @@ int ec_msg_filter_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
     return 0;
   }
   json_t *t;
-  rc = ec_tree_parse(fmt, buf, len, &t, err);
+  rc = ec__tree_parse(fmt, buf, len, &t, err);
   if (rc < 0) {
     return rc;
   }
   size_t mark = arena->used;
   if (!json_is_object(t)) {
-    rc = ec_fail(err, EC_EBADDOC, "invalid-type", "",
-                 "a filter must be an object");
+    rc = ec__fail(err, EC_EBADDOC, "invalid-type", "",
+                  "a filter must be an object");
   }
   const char *key;
   json_t *v;
@@ -220,8 +221,8 @@ int ec_msg_filter_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
     int which = name_index(key);
     bool numeric = which == F_FROM_ID || which == F_TO_ID || which == F_LIMIT;
     if (which < 0) {
-      rc = ec_fail(err, EC_EBADDOC, "unknown-key", key,
-                   "%s is not a filter of status messages", key);
+      rc = ec__fail(err, EC_EBADDOC, "unknown-key", key,
+                    "%s is not a filter of status messages", key);
     } else if (numeric && json_is_integer(v)) {
       rc = set_int(&nf, which, (int64_t)json_integer_value(v), err);
     } else if (json_is_string(v)) {
@@ -229,8 +230,8 @@ int ec_msg_filter_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
       rc = set_text(&nf, which, json_string_value(v), json_string_length(v),
                     arena, err);
     } else {
-      rc = ec_fail(err, EC_EBADDOC, "invalid-type", key, "%s must be %s", key,
-                   numeric ? "an integer" : "a string");
+      rc = ec__fail(err, EC_EBADDOC, "invalid-type", key, "%s must be %s", key,
+                    numeric ? "an integer" : "a string");
     }
   }
   json_decref(t);
@@ -274,10 +275,10 @@ static int text_value(const ec_msg_filter_t *f, int which, char *out,
   }
   /* A caller's own strings must pass the rules a server would apply. */
   if (strlen(s) >= cap ||
-      ec_msg_check_id(which == F_ORDER          ? EC_MSG_ORDER
-                      : which == F_SUBSCRIPTION ? EC_MSG_SUBSCRIPTION
-                                                : EC_MSG_ACCESS,
-                      s, strlen(s), names[which], NULL) < 0) {
+      ec__msg_check_id(which == F_ORDER          ? EC_MSG_ORDER
+                       : which == F_SUBSCRIPTION ? EC_MSG_SUBSCRIPTION
+                                                 : EC_MSG_ACCESS,
+                       s, strlen(s), names[which], NULL) < 0) {
     return EC_EINVAL;
   }
   snprintf(out, cap, "%s", s);
@@ -296,7 +297,7 @@ ssize_t ec_msg_filter_encode(ec_format_t fmt, const ec_msg_filter_t *f,
   if (f != NULL && !filter_ok(f)) {
     return EC_EINVAL;
   }
-  int rc = ec_encode_args(fmt, f, 1, buf, cap);
+  int rc = ec__encode_args(fmt, f, 1, buf, cap);
   if (rc < 0) {
     return rc;
   }
@@ -311,12 +312,12 @@ ssize_t ec_msg_filter_encode(ec_format_t fmt, const ec_msg_filter_t *f,
       int64_t n = i == F_FROM_ID ? f->from_id
                   : i == F_TO_ID ? f->to_id
                                  : (int64_t)f->limit;
-      rc = ec_set_int(t, names[i], n);
+      rc = ec__set_int(t, names[i], n);
     } else if ((rc = text_value(f, i, v, sizeof v)) == 0) {
-      rc = ec_set_new(t, names[i], json_string(v));
+      rc = ec__set_new(t, names[i], json_string(v));
     }
   }
-  return ec_encode_finish(fmt, t, rc, buf, cap);
+  return ec__encode_finish(fmt, t, rc, buf, cap);
 }
 
 ssize_t ec_msg_filter_query(const ec_msg_filter_t *f, char *out, size_t cap) {

@@ -36,20 +36,20 @@ static bool is_alnum(char c) {
          (c >= 'A' && c <= 'Z');
 }
 
-int ec_msg_check_id(ec_msg_id_kind_t kind, const char *s, size_t len,
-                    const char *field, ec_codec_error_t *err) {
+int ec__msg_check_id(ec_msg_id_kind_t kind, const char *s, size_t len,
+                     const char *field, ec_codec_error_t *err) {
   bool dash_dot = kind != EC_MSG_ACCESS;
   size_t max = dash_dot ? EC_MSG_ORDER_ID_MAX : EC_MSG_ACCESS_ID_MAX;
   if (s == NULL || len < 1 || len > max) {
-    return ec_fail(err, EC_EBADDOC, "invalid-length", field,
-                   "%s must be 1 to %zu characters long", field, max);
+    return ec__fail(err, EC_EBADDOC, "invalid-length", field,
+                    "%s must be 1 to %zu characters long", field, max);
   }
   for (size_t i = 0; i < len; i++) {
     /* ASCII classes by hand: isalnum() follows the locale. */
     if (!is_alnum(s[i]) && !(dash_dot && (s[i] == '-' || s[i] == '.'))) {
-      return ec_fail(err, EC_EBADDOC, "invalid-characters", field,
-                     "%s may only hold %s", field,
-                     dash_dot ? "A-Z a-z 0-9 - ." : "A-Z a-z 0-9");
+      return ec__fail(err, EC_EBADDOC, "invalid-characters", field,
+                      "%s may only hold %s", field,
+                      dash_dot ? "A-Z a-z 0-9 - ." : "A-Z a-z 0-9");
     }
   }
   return 0;
@@ -85,7 +85,7 @@ int ec_mac_parse(const char *s, size_t len, uint64_t *mac) {
       }
       continue;
     }
-    int d = ec_hex_digit(s[i]);
+    int d = ec__hex_digit(s[i]);
     if (d < 0) {
       return EC_EBADDOC;
     }
@@ -109,28 +109,28 @@ void ec_mac_format(uint64_t mac, char out[18]) {
   }
 }
 
-int ec_msg_parse_mac(const char *s, size_t len, const char *field,
-                     uint64_t *mac, ec_codec_error_t *err) {
+int ec__msg_parse_mac(const char *s, size_t len, const char *field,
+                      uint64_t *mac, ec_codec_error_t *err) {
   if (len < 12 || len > 17) {
-    return ec_fail(err, EC_EBADDOC, "invalid-length", field,
-                   "%s must be 12 to 17 characters long", field);
+    return ec__fail(err, EC_EBADDOC, "invalid-length", field,
+                    "%s must be 12 to 17 characters long", field);
   }
   if (ec_mac_parse(s, len, mac) < 0) {
-    return ec_fail(err, EC_EBADDOC, "invalid-mac-address", field,
-                   "%s must be 12 hex digits, alone or as aa:bb:cc:dd:ee:ff, "
-                   "aa-bb-cc-dd-ee-ff or aabb.ccdd.eeff",
-                   field);
+    return ec__fail(err, EC_EBADDOC, "invalid-mac-address", field,
+                    "%s must be 12 hex digits, alone or as aa:bb:cc:dd:ee:ff, "
+                    "aa-bb-cc-dd-ee-ff or aabb.ccdd.eeff",
+                    field);
   }
   return 0;
 }
 
-int ec_msg_parse_date(const char *s, size_t len, const char *field, int64_t *ms,
-                      ec_codec_error_t *err) {
+int ec__msg_parse_date(const char *s, size_t len, const char *field,
+                       int64_t *ms, ec_codec_error_t *err) {
   if (ec_time_parse_ms(s, len, ms) < 0) {
-    return ec_fail(err, EC_EBADDOC, "invalid-date-time", field,
-                   "%s must be an RFC 3339 date-time such as "
-                   "2018-06-17T14:50:10.033Z",
-                   field);
+    return ec__fail(err, EC_EBADDOC, "invalid-date-time", field,
+                    "%s must be an RFC 3339 date-time such as "
+                    "2018-06-17T14:50:10.033Z",
+                    field);
   }
   return 0;
 }
@@ -142,19 +142,19 @@ int ec_msg_parse_date(const char *s, size_t len, const char *field, int64_t *ms,
 static int get_object(const json_t *parent, const char *key, const char *path,
                       ec_msg_kind_t kind, const char *const *allowed,
                       const json_t **v, char *sub, ec_codec_error_t *err) {
-  ec_path_key(sub, EC_FIELD_CAP, path, key);
-  int rc = ec_get_member(parent, key, path, false, JSON_OBJECT, v, err);
+  ec__path_key(sub, EC_FIELD_CAP, path, key);
+  int rc = ec__get_member(parent, key, path, false, JSON_OBJECT, v, err);
   if (rc < 0 || *v == NULL) {
     return rc;
   }
-  return kind == EC_MSG_NEW ? ec_check_keys(*v, sub, allowed, err) : 0;
+  return kind == EC_MSG_NEW ? ec__check_keys(*v, sub, allowed, err) : 0;
 }
 
 static int get_text(const json_t *obj, const char *key, const char *path,
                     ec_arena_t *arena, const char **out,
                     ec_codec_error_t *err) {
   return as_baddoc(
-      ec_get_string(obj, key, path, false, 0, EC_MAX_TEXT, arena, out, err),
+      ec__get_string(obj, key, path, false, 0, EC_MAX_TEXT, arena, out, err),
       err);
 }
 
@@ -220,14 +220,14 @@ static int get_dhcp(const json_t *msg, const char *path, ec_msg_kind_t kind,
 static int get_list(const json_t *msg, const char *key, const char *path,
                     size_t cap, const json_t **a, char *apath,
                     ec_codec_error_t *err) {
-  ec_path_key(apath, EC_FIELD_CAP, path, key);
-  int rc = ec_get_member(msg, key, path, false, JSON_ARRAY, a, err);
+  ec__path_key(apath, EC_FIELD_CAP, path, key);
+  int rc = ec__get_member(msg, key, path, false, JSON_ARRAY, a, err);
   if (rc < 0 || *a == NULL) {
     return rc;
   }
   if (json_array_size(*a) > cap) {
-    return ec_fail(err, EC_ETOOBIG, "too-large", apath,
-                   "%s holds at most %zu entries", apath, cap);
+    return ec__fail(err, EC_ETOOBIG, "too-large", apath,
+                    "%s holds at most %zu entries", apath, cap);
   }
   return 0;
 }
@@ -243,37 +243,38 @@ static int get_params(const json_t *msg, const char *path,
     return rc;
   }
   size_t n = json_array_size(a);
-  ec_msg_param_t *p = ec_alloc_array(arena, n, sizeof *p, apath, err);
+  ec_msg_param_t *p = ec__alloc_array(arena, n, sizeof *p, apath, err);
   if (p == NULL) {
     return EC_ENOMEM;
   }
   for (size_t i = 0; i < n; i++) {
     const json_t *e = json_array_get(a, i);
     char epath[EC_FIELD_CAP], vpath[EC_FIELD_CAP];
-    ec_path_index(epath, sizeof epath, apath, i);
+    ec__path_index(epath, sizeof epath, apath, i);
     if (!json_is_object(e) || json_object_size(e) != 1) {
-      return ec_fail(err, EC_EBADDOC,
-                     json_is_object(e) ? "invalid-parameter" : "invalid-type",
-                     epath, "%s must be an object with exactly one key", epath);
+      return ec__fail(err, EC_EBADDOC,
+                      json_is_object(e) ? "invalid-parameter" : "invalid-type",
+                      epath, "%s must be an object with exactly one key",
+                      epath);
     }
     void *it = json_object_iter((json_t *)e);
     const char *key = json_object_iter_key(it);
     const json_t *val = json_object_iter_value(it);
-    ec_path_key(vpath, sizeof vpath, epath, key);
+    ec__path_key(vpath, sizeof vpath, epath, key);
     if (*key == '\0') {
-      return ec_fail(err, EC_EBADDOC, "invalid-length", epath,
-                     "%s has an empty key", epath);
+      return ec__fail(err, EC_EBADDOC, "invalid-length", epath,
+                      "%s has an empty key", epath);
     }
     if (!json_is_string(val)) {
-      return ec_fail(err, EC_EBADDOC, "invalid-type", vpath,
-                     "%s must be a string", vpath);
+      return ec__fail(err, EC_EBADDOC, "invalid-type", vpath,
+                      "%s must be a string", vpath);
     }
     p[i].key = ec_arena_strndup(arena, key, strlen(key));
     p[i].value = ec_arena_strndup(arena, json_string_value(val),
                                   json_string_length(val));
     if (p[i].key == NULL || p[i].value == NULL) {
-      return ec_fail(err, EC_ENOMEM, "out-of-memory", vpath,
-                     "the decode arena is full");
+      return ec__fail(err, EC_ENOMEM, "out-of-memory", vpath,
+                      "the decode arena is full");
     }
   }
   m->params = p;
@@ -290,20 +291,20 @@ static int get_macs(const json_t *msg, const char *path, ec_status_message_t *m,
     return rc;
   }
   size_t n = json_array_size(a);
-  uint64_t *macs = ec_alloc_array(arena, n, sizeof *macs, apath, err);
+  uint64_t *macs = ec__alloc_array(arena, n, sizeof *macs, apath, err);
   if (macs == NULL) {
     return EC_ENOMEM;
   }
   for (size_t i = 0; i < n; i++) {
     const json_t *e = json_array_get(a, i);
     char epath[EC_FIELD_CAP];
-    ec_path_index(epath, sizeof epath, apath, i);
+    ec__path_index(epath, sizeof epath, apath, i);
     if (!json_is_string(e)) {
-      return ec_fail(err, EC_EBADDOC, "invalid-type", epath,
-                     "%s must be a string", epath);
+      return ec__fail(err, EC_EBADDOC, "invalid-type", epath,
+                      "%s must be a string", epath);
     }
-    if ((rc = ec_msg_parse_mac(json_string_value(e), json_string_length(e),
-                               epath, &macs[i], err)) < 0) {
+    if ((rc = ec__msg_parse_mac(json_string_value(e), json_string_length(e),
+                                epath, &macs[i], err)) < 0) {
       return rc;
     }
   }
@@ -320,8 +321,8 @@ static int get_id(const json_t *msg, const char *key, const char *path,
     return rc;
   }
   char field[EC_FIELD_CAP];
-  ec_path_key(field, sizeof field, path, key);
-  return ec_msg_check_id(kind, *out, strlen(*out), field, err);
+  ec__path_key(field, sizeof field, path, key);
+  return ec__msg_check_id(kind, *out, strlen(*out), field, err);
 }
 
 static int get_date(const json_t *msg, const char *path, bool required,
@@ -329,13 +330,13 @@ static int get_date(const json_t *msg, const char *path, bool required,
   char field[EC_FIELD_CAP];
   const json_t *v;
   int rc =
-      ec_get_member(msg, "messageDate", path, required, JSON_STRING, &v, err);
+      ec__get_member(msg, "messageDate", path, required, JSON_STRING, &v, err);
   if (rc < 0 || v == NULL) {
     return rc;
   }
-  ec_path_key(field, sizeof field, path, "messageDate");
-  rc = ec_msg_parse_date(json_string_value(v), json_string_length(v), field,
-                         &m->date_ms, err);
+  ec__path_key(field, sizeof field, path, "messageDate");
+  rc = ec__msg_parse_date(json_string_value(v), json_string_length(v), field,
+                          &m->date_ms, err);
   m->has_date = rc == 0;
   return rc;
 }
@@ -350,29 +351,29 @@ static int msg_from_tree(const json_t *o, const char *path, ec_msg_kind_t kind,
   int rc;
   memset(m, 0, sizeof *m);
   if (!json_is_object(o)) {
-    return ec_fail(err, EC_EBADDOC, "invalid-type", path,
-                   "a StatusMessage must be an object");
+    return ec__fail(err, EC_EBADDOC, "invalid-type", path,
+                    "a StatusMessage must be an object");
   }
   if (kind == EC_MSG_NEW) {
-    if ((rc = ec_check_keys(o, path, message_keys, err)) < 0) {
+    if ((rc = ec__check_keys(o, path, message_keys, err)) < 0) {
       return rc;
     }
     if (json_object_get(o, "statusMessageID") != NULL) {
-      ec_path_key(field, sizeof field, path, "statusMessageID");
-      return ec_fail(err, EC_EBADDOC, "server-assigned", field,
-                     "%s is assigned by the server and must not be sent",
-                     field);
+      ec__path_key(field, sizeof field, path, "statusMessageID");
+      return ec__fail(err, EC_EBADDOC, "server-assigned", field,
+                      "%s is assigned by the server and must not be sent",
+                      field);
     }
-  } else if ((rc =
-                  as_baddoc(ec_get_int_lenient(o, "statusMessageID", path, true,
-                                               1, INT64_MAX, &m->id, NULL, err),
-                            err)) < 0) {
+  } else if ((rc = as_baddoc(ec__get_int_lenient(o, "statusMessageID", path,
+                                                 true, 1, INT64_MAX, &m->id,
+                                                 NULL, err),
+                             err)) < 0) {
     return rc;
   }
   if ((rc = get_date(o, path, kind == EC_MSG_STORED, m, err)) < 0 ||
-      (rc = as_baddoc(ec_get_int_lenient(o, "messageCode", path, true,
-                                         EC_MSG_CODE_MIN, EC_MSG_CODE_MAX,
-                                         &code, NULL, err),
+      (rc = as_baddoc(ec__get_int_lenient(o, "messageCode", path, true,
+                                          EC_MSG_CODE_MIN, EC_MSG_CODE_MAX,
+                                          &code, NULL, err),
                       err)) < 0 ||
       (rc = get_params(o, path, m, arena, err)) < 0 ||
       (rc = get_id(o, "orderId", path, EC_MSG_ORDER, arena, &m->order_id,
@@ -387,10 +388,10 @@ static int msg_from_tree(const json_t *o, const char *path, ec_msg_kind_t kind,
   if (m->order_id == NULL && m->subscription_id == NULL &&
       m->access_id == NULL) {
     /* The rule is about three fields; the first is the one named. */
-    ec_path_key(field, sizeof field, path, "orderId");
-    return ec_fail(err, EC_EBADDOC, "missing-field", field,
-                   "at least one of orderId, subscriptionId and accessId is "
-                   "required");
+    ec__path_key(field, sizeof field, path, "orderId");
+    return ec__fail(err, EC_EBADDOC, "missing-field", field,
+                    "at least one of orderId, subscriptionId and accessId is "
+                    "required");
   }
   if ((rc = get_macs(o, path, m, arena, err)) < 0) {
     return rc;
@@ -403,11 +404,11 @@ int ec_status_message_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
                              ec_arena_t *arena, ec_codec_error_t *err) {
   if (out == NULL || arena == NULL || (buf == NULL && len > 0) ||
       (kind != EC_MSG_NEW && kind != EC_MSG_STORED)) {
-    return ec_fail(err, EC_EINVAL, "invalid-argument", "",
-                   "a required argument is NULL");
+    return ec__fail(err, EC_EINVAL, "invalid-argument", "",
+                    "a required argument is NULL");
   }
   json_t *t;
-  int rc = ec_doc_parse(fmt, buf, len, &t, err);
+  int rc = ec__doc_parse(fmt, buf, len, &t, err);
   if (rc < 0) {
     return rc;
   }
@@ -430,30 +431,30 @@ static int batch_from_tree(const json_t *t, ec_msg_kind_t kind,
   const json_t *a = json_object_get(t, "StatusMessages");
   int rc;
   if (kind == EC_MSG_NEW &&
-      (rc = ec_check_keys(t, "", envelope_keys, err)) < 0) {
+      (rc = ec__check_keys(t, "", envelope_keys, err)) < 0) {
     return rc;
   }
   if (!json_is_array(a)) {
-    return ec_fail(err, EC_EBADDOC, "invalid-type", "StatusMessages",
-                   "StatusMessages must be an array");
+    return ec__fail(err, EC_EBADDOC, "invalid-type", "StatusMessages",
+                    "StatusMessages must be an array");
   }
   size_t count = json_array_size(a);
   if (kind == EC_MSG_NEW && count == 0) {
-    return ec_fail(err, EC_EBADDOC, "invalid-length", "StatusMessages",
-                   "a batch holds 1 to %d messages", EC_MSG_MAX_BATCH);
+    return ec__fail(err, EC_EBADDOC, "invalid-length", "StatusMessages",
+                    "a batch holds 1 to %d messages", EC_MSG_MAX_BATCH);
   }
   if (kind == EC_MSG_NEW && count > EC_MSG_MAX_BATCH) {
-    return ec_fail(err, EC_ETOOBIG, "too-large", "StatusMessages",
-                   "a batch holds at most %d messages", EC_MSG_MAX_BATCH);
+    return ec__fail(err, EC_ETOOBIG, "too-large", "StatusMessages",
+                    "a batch holds at most %d messages", EC_MSG_MAX_BATCH);
   }
   ec_status_message_t *m = NULL;
-  if (count > 0 && (m = ec_alloc_array(arena, count, sizeof *m,
-                                       "StatusMessages", err)) == NULL) {
+  if (count > 0 && (m = ec__alloc_array(arena, count, sizeof *m,
+                                        "StatusMessages", err)) == NULL) {
     return EC_ENOMEM;
   }
   for (size_t i = 0; i < count; i++) {
     char path[EC_FIELD_CAP];
-    ec_path_index(path, sizeof path, "StatusMessages", i);
+    ec__path_index(path, sizeof path, "StatusMessages", i);
     if ((rc = msg_from_tree(json_array_get(a, i), path, kind, &m[i], arena,
                             err)) < 0) {
       return rc;
@@ -470,11 +471,11 @@ int ec_status_messages_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
                               ec_codec_error_t *err) {
   if (msgs == NULL || n == NULL || arena == NULL || (buf == NULL && len > 0) ||
       (kind != EC_MSG_NEW && kind != EC_MSG_STORED)) {
-    return ec_fail(err, EC_EINVAL, "invalid-argument", "",
-                   "a required argument is NULL");
+    return ec__fail(err, EC_EINVAL, "invalid-argument", "",
+                    "a required argument is NULL");
   }
   json_t *t;
-  int rc = ec_doc_parse(fmt, buf, len, &t, err);
+  int rc = ec__doc_parse(fmt, buf, len, &t, err);
   if (rc < 0) {
     return rc;
   }
@@ -487,7 +488,7 @@ int ec_status_messages_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
       json_is_object(t) && json_object_get(t, "StatusMessages") != NULL;
   if (is_batch) {
     rc = batch_from_tree(t, kind, &m, &count, arena, err);
-  } else if ((m = ec_alloc_array(arena, 1, sizeof *m, "", err)) == NULL) {
+  } else if ((m = ec__alloc_array(arena, 1, sizeof *m, "", err)) == NULL) {
     rc = EC_ENOMEM;
   } else {
     rc = msg_from_tree(t, "", kind, m, arena, err);
@@ -519,7 +520,7 @@ static void put_id(ec__dw_t *d, const char *key, ec_msg_id_kind_t kind,
   if (s == NULL) {
     return;
   }
-  if (ec_msg_check_id(kind, s, strlen(s), key, NULL) < 0) {
+  if (ec__msg_check_id(kind, s, strlen(s), key, NULL) < 0) {
     ec__dw_fail(d, EC_EINVAL);
     return;
   }
@@ -603,7 +604,7 @@ static void put_msg(ec__dw_t *d, const void *item) {
     ec__dw_array(d, m->n_params);
     for (size_t i = 0; i < m->n_params && d->rc == 0; i++) {
       const char *k = m->params[i].key;
-      if (k == NULL || *k == '\0' || !ec_utf8_valid(k, strlen(k))) {
+      if (k == NULL || *k == '\0' || !ec__utf8_valid(k, strlen(k))) {
         ec__dw_fail(d, EC_EINVAL);
         return;
       }
@@ -702,10 +703,10 @@ static ssize_t rows_cbor(const ec_msg_row_t *rows, size_t n, bool envelope,
   static const char id_key[] = "statusMessageID";
   ec_wbuf_t w = {buf, cap, 0, false};
   if (envelope) {
-    ec_cbor_head(&w, 5, 1);
-    ec_cbor_head(&w, 3, sizeof list_key - 1);
-    ec_cbor_emit(&w, list_key, sizeof list_key - 1);
-    ec_cbor_head(&w, 4, n);
+    ec__cbor_head(&w, 5, 1);
+    ec__cbor_head(&w, 3, sizeof list_key - 1);
+    ec__cbor_emit(&w, list_key, sizeof list_key - 1);
+    ec__cbor_head(&w, 4, n);
   }
   for (size_t i = 0; i < n; i++) {
     uint64_t pairs;
@@ -716,18 +717,18 @@ static ssize_t rows_cbor(const ec_msg_row_t *rows, size_t n, bool envelope,
     if (stored_map_head(rows[i].doc, rows[i].doc_len, &pairs, &head) < 0) {
       return EC_ESYNTAX;
     }
-    ec_cbor_head(&w, 5, pairs + 1);
-    ec_cbor_head(&w, 3, sizeof id_key - 1);
-    ec_cbor_emit(&w, id_key, sizeof id_key - 1);
-    ec_cbor_head(&w, 0, (uint64_t)rows[i].id);
-    ec_cbor_emit(&w, rows[i].doc + head, rows[i].doc_len - head);
+    ec__cbor_head(&w, 5, pairs + 1);
+    ec__cbor_head(&w, 3, sizeof id_key - 1);
+    ec__cbor_emit(&w, id_key, sizeof id_key - 1);
+    ec__cbor_head(&w, 0, (uint64_t)rows[i].id);
+    ec__cbor_emit(&w, rows[i].doc + head, rows[i].doc_len - head);
   }
   return w.overflow || w.len > SSIZE_MAX ? EC_ENOMEM : (ssize_t)w.len;
 }
 
 ssize_t ec_msg_rows_encode(ec_format_t fmt, const ec_msg_row_t *rows, size_t n,
                            bool with_envelope, uint8_t *buf, size_t cap) {
-  int rc = ec_encode_args(fmt, rows, n, buf, cap);
+  int rc = ec__encode_args(fmt, rows, n, buf, cap);
   if (rc < 0) {
     return rc;
   }

@@ -23,20 +23,20 @@ typedef enum {
  * @return 0, or EC_EBADDOC "invalid-length" / "invalid-characters" naming
  *         @p field
  */
-int ec_msg_check_id(ec_msg_id_kind_t kind, const char *s, size_t len,
-                    const char *field, ec_codec_error_t *err);
+int ec__msg_check_id(ec_msg_id_kind_t kind, const char *s, size_t len,
+                     const char *field, ec_codec_error_t *err);
 
 /**
  * Parse a MAC address field value, with the error a request gets for it:
  * EC_EBADDOC "invalid-length" outside 12..17 characters, else
  * "invalid-mac-address" naming @p field.
  */
-int ec_msg_parse_mac(const char *s, size_t len, const char *field,
-                     uint64_t *mac, ec_codec_error_t *err);
+int ec__msg_parse_mac(const char *s, size_t len, const char *field,
+                      uint64_t *mac, ec_codec_error_t *err);
 
 /** Parse an RFC 3339 field value; EC_EBADDOC "invalid-date-time" naming @p
  * field. */
-int ec_msg_parse_date(const char *s, size_t len, const char *field, int64_t *ms,
-                      ec_codec_error_t *err);
+int ec__msg_parse_date(const char *s, size_t len, const char *field,
+                       int64_t *ms, ec_codec_error_t *err);
 
 #endif /* EDGECOAP_CODEC_STATUS_MESSAGE_INTERNAL_H */

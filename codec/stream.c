@@ -10,7 +10,7 @@
 
 /* Writes past the caller's capacity are only counted, which gives the
  * measure-only pass and the "needed length" answer from one walk. */
-void ec_cbor_emit(ec_wbuf_t *w, const void *p, size_t n) {
+void ec__cbor_emit(ec_wbuf_t *w, const void *p, size_t n) {
   if (n > SIZE_MAX - w->len) {
     w->overflow = true;
     return;
@@ -21,7 +21,7 @@ void ec_cbor_emit(ec_wbuf_t *w, const void *p, size_t n) {
   w->len += n;
 }
 
-void ec_cbor_head(ec_wbuf_t *w, uint8_t major, uint64_t v) {
+void ec__cbor_head(ec_wbuf_t *w, uint8_t major, uint64_t v) {
   uint8_t h[9];
   size_t n;
   uint8_t mt = (uint8_t)(major << 5);
@@ -45,10 +45,12 @@ void ec_cbor_head(ec_wbuf_t *w, uint8_t major, uint64_t v) {
     h[i] = (uint8_t)v;
     v >>= 8;
   }
-  ec_cbor_emit(w, h, n);
+  ec__cbor_emit(w, h, n);
 }
 
-static void emit_byte(ec_wbuf_t *w, char c) { ec_cbor_emit(w, &c, 1); }
+static void emit_byte(ec_wbuf_t *w, char c) {
+  ec__cbor_emit(w, &c, 1);
+}
 
 /* A JSON string as jansson writes it (JSON_COMPACT, no JSON_ENSURE_ASCII):
  * '"' and '\\' escaped, the five named control characters by name, the rest
@@ -62,7 +64,7 @@ static void json_quoted(ec_wbuf_t *w, const char *s, size_t len) {
     if (c >= 0x20 && c != '"' && c != '\\') {
       continue;
     }
-    ec_cbor_emit(w, s + run, i - run);
+    ec__cbor_emit(w, s + run, i - run);
     run = i + 1;
     char esc[6] = {'\\', 0, 0, 0, 0, 0};
     size_t n = 2;
@@ -92,9 +94,9 @@ static void json_quoted(ec_wbuf_t *w, const char *s, size_t len) {
       esc[5] = hex[c & 15];
       n = 6;
     }
-    ec_cbor_emit(w, esc, n);
+    ec__cbor_emit(w, esc, n);
   }
-  ec_cbor_emit(w, s + run, len - run);
+  ec__cbor_emit(w, s + run, len - run);
   emit_byte(w, '"');
 }
 
@@ -110,7 +112,7 @@ static void json_decimal(ec_wbuf_t *w, bool neg, uint64_t mag) {
   if (neg) {
     d[--i] = '-';
   }
-  ec_cbor_emit(w, d + i, sizeof d - i);
+  ec__cbor_emit(w, d + i, sizeof d - i);
 }
 
 /* ---- the document writer -------------------------------------------------- */
@@ -156,7 +158,7 @@ static void open_container(ec__dw_t *d, uint8_t major, size_t n, char c) {
     sep(d);
     emit_byte(&d->w, c);
   } else {
-    ec_cbor_head(&d->w, major, n);
+    ec__cbor_head(&d->w, major, n);
   }
   d->depth++;
   d->first[d->depth] = true;
@@ -185,8 +187,8 @@ static void text_unchecked(ec__dw_t *d, const char *s, size_t len) {
   if (d->json) {
     json_quoted(&d->w, s, len);
   } else {
-    ec_cbor_head(&d->w, 3, len);
-    ec_cbor_emit(&d->w, s, len);
+    ec__cbor_head(&d->w, 3, len);
+    ec__cbor_emit(&d->w, s, len);
   }
 }
 
@@ -208,7 +210,7 @@ void ec__dw_textn(ec__dw_t *d, const char *s, size_t len) {
   if (d->rc != 0) {
     return;
   }
-  if (s == NULL || !ec_utf8_valid(s, len)) {
+  if (s == NULL || !ec__utf8_valid(s, len)) {
     d->rc = EC_EINVAL;
     return;
   }
@@ -233,9 +235,9 @@ void ec__dw_int(ec__dw_t *d, int64_t v) {
   if (d->json) {
     json_decimal(&d->w, v < 0, mag);
   } else if (v >= 0) {
-    ec_cbor_head(&d->w, 0, mag);
+    ec__cbor_head(&d->w, 0, mag);
   } else {
-    ec_cbor_head(&d->w, 1, mag - 1);
+    ec__cbor_head(&d->w, 1, mag - 1);
   }
 }
 
@@ -265,7 +267,7 @@ ssize_t ec__dw_finish(const ec__dw_t *d) {
 ssize_t ec__dw_list(ec_format_t fmt, const char *key, const void *items,
                     size_t n, size_t size, ec__dw_put_fn put, uint8_t *buf,
                     size_t cap) {
-  int rc = ec_encode_args(fmt, items, key != NULL ? n : 1, buf, cap);
+  int rc = ec__encode_args(fmt, items, key != NULL ? n : 1, buf, cap);
   if (rc < 0) {
     return rc;
   }
@@ -338,7 +340,7 @@ bool ec__cr_head(ec__cr_t *r, uint8_t major, uint64_t *v) {
 static bool text_ok(const uint8_t *s, uint64_t len, const uint8_t *end) {
   return len <= EC_MAX_TEXT && len <= (uint64_t)(end - s) &&
          memchr(s, 0, (size_t)len) == NULL &&
-         ec_utf8_valid((const char *)s, (size_t)len);
+         ec__utf8_valid((const char *)s, (size_t)len);
 }
 
 bool ec__cr_text(ec__cr_t *r, const char **s, size_t *len) {
@@ -460,7 +462,7 @@ static bool plain_item(ec__cr_t *r, int level, ec__dw_t *out,
     if (w != NULL) {
       static const char *const words[] = {"false", "true", "null"};
       const char *word = words[start[0] - 0xF4];
-      ec_cbor_emit(w, word, strlen(word));
+      ec__cbor_emit(w, word, strlen(word));
     }
     return true;
   default: /* byte strings and tags have no JSON form */
@@ -468,7 +470,13 @@ static bool plain_item(ec__cr_t *r, int level, ec__dw_t *out,
   }
 }
 
-bool ec__cbor_plain(const uint8_t *cbor, size_t len, int depth) {
+/*
+ * True when @p cbor is exactly one item that the tree path would read and
+ * write back unchanged (shortest heads, definite lengths, text keys without
+ * duplicates, no floats, tags or byte strings, every cap of codec.h), with
+ * its containers nested less than EC_MAX_DEPTH - @p depth deep.
+ */
+static bool cbor_plain(const uint8_t *cbor, size_t len, int depth) {
   if (cbor == NULL) {
     return false;
   }
@@ -477,11 +485,11 @@ bool ec__cbor_plain(const uint8_t *cbor, size_t len, int depth) {
 }
 
 /* The tree path for what the streaming one does not take: parse, then
- * write as ec_tree_write() would at this depth. */
+ * write as ec__tree_write() would at this depth. */
 static int stored_tree(ec__dw_t *d, const uint8_t *cbor, size_t len,
                        bool want_map, const char *skip_key) {
   json_t *t;
-  int rc = ec_tree_parse(EC_FORMAT_CBOR, cbor, len, &t, NULL);
+  int rc = ec__tree_parse(EC_FORMAT_CBOR, cbor, len, &t, NULL);
   if (rc < 0) {
     return rc == EC_ENOMEM ? rc : EC_ESYNTAX;
   }
@@ -515,11 +523,11 @@ static int stored_tree(ec__dw_t *d, const uint8_t *cbor, size_t len,
 static bool plain(ec__dw_t *d, const uint8_t *cbor, size_t len,
                   const char *skip_key) {
   if (!d->json) {
-    if (!ec__cbor_plain(cbor, len, d->depth)) {
+    if (!cbor_plain(cbor, len, d->depth)) {
       return false;
     }
     sep(d);
-    ec_cbor_emit(&d->w, cbor, len);
+    ec__cbor_emit(&d->w, cbor, len);
     return true;
   }
   ec__cr_t r = {cbor, cbor + len};

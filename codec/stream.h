@@ -40,9 +40,9 @@ typedef struct {
 } ec_wbuf_t;
 
 /** Append @p n bytes. */
-void ec_cbor_emit(ec_wbuf_t *w, const void *p, size_t n);
+void ec__cbor_emit(ec_wbuf_t *w, const void *p, size_t n);
 /** Append a CBOR head (major type 0..7, argument @p v), shortest form. */
-void ec_cbor_head(ec_wbuf_t *w, uint8_t major, uint64_t v);
+void ec__cbor_head(ec_wbuf_t *w, uint8_t major, uint64_t v);
 
 /* ---- one writer for both formats ---------------------------------------- */
 
@@ -71,7 +71,7 @@ void ec__dw_end_array(ec__dw_t *d);
 void ec__dw_key(ec__dw_t *d, const char *s);
 /**
  * A text value from the caller: EC_EINVAL when NULL or not UTF-8 (as the
- * tree path's ec_set_str()).
+ * tree path's ec__set_str()).
  */
 void ec__dw_text(ec__dw_t *d, const char *s);
 void ec__dw_textn(ec__dw_t *d, const char *s, size_t len);
@@ -89,7 +89,7 @@ typedef void (*ec__dw_put_fn)(ec__dw_t *d, const void *item);
 /**
  * Encode one document (@p key NULL) or the list answer {@p key: [...]} of
  * @p n items of @p size bytes each, every one written by @p put; arguments
- * checked as ec_encode_args() does.
+ * checked as ec__encode_args() does.
  * @return the length written (may exceed @p cap), or < 0
  */
 ssize_t ec__dw_list(ec_format_t fmt, const char *key, const void *items,
@@ -110,7 +110,10 @@ int ec__dw_stored(ec__dw_t *d, const uint8_t *cbor, size_t len, bool want_map,
                   const char *skip_key);
 
 /**
- * @p cbor as a value when it is plain (ec__cbor_plain()): copied, or
+ * @p cbor as a value when it is plain (exactly one item that the tree path
+ * would read and write back unchanged: shortest heads, definite lengths,
+ * text keys without duplicates, no floats, tags or byte strings, every cap
+ * of codec.h, nested less than EC_MAX_DEPTH - d->depth deep): copied, or
  * transcoded to JSON; false, with nothing written, when it is not.
  */
 bool ec__dw_plain(ec__dw_t *d, const uint8_t *cbor, size_t len);
@@ -135,13 +138,5 @@ bool ec__cr_head(ec__cr_t *r, uint8_t major, uint64_t *v);
  * input (not NUL-terminated).
  */
 bool ec__cr_text(ec__cr_t *r, const char **s, size_t *len);
-
-/**
- * True when @p cbor is exactly one item that the tree path would read and
- * write back unchanged (shortest heads, definite lengths, text keys without
- * duplicates, no floats, tags or byte strings, every cap of codec.h), with
- * its containers nested less than EC_MAX_DEPTH - @p depth deep.
- */
-bool ec__cbor_plain(const uint8_t *cbor, size_t len, int depth);
 
 #endif /* EDGECOAP_CODEC_STREAM_H */

@@ -24,7 +24,7 @@ static const char *parse_title(int code) {
   }
 }
 
-bool ec_utf8_valid(const char *str, size_t len) {
+bool ec__utf8_valid(const char *str, size_t len) {
   const uint8_t *s = (const uint8_t *)str;
   if (s == NULL) {
     return len == 0;
@@ -116,14 +116,14 @@ static int json_caps(const json_t *v, ec_codec_error_t *err) {
   switch (json_typeof(v)) {
   case JSON_STRING:
     if (json_string_length(v) > EC_MAX_TEXT) {
-      return ec_fail(err, EC_ETOOBIG, "too-large", "",
-                     "a text string is longer than %d bytes", EC_MAX_TEXT);
+      return ec__fail(err, EC_ETOOBIG, "too-large", "",
+                      "a text string is longer than %d bytes", EC_MAX_TEXT);
     }
     return 0;
   case JSON_ARRAY:
     if (json_array_size(v) > EC_MAX_ITEMS) {
-      return ec_fail(err, EC_ETOOBIG, "too-large", "",
-                     "an array has more than %d elements", EC_MAX_ITEMS);
+      return ec__fail(err, EC_ETOOBIG, "too-large", "",
+                      "an array has more than %d elements", EC_MAX_ITEMS);
     }
     json_array_foreach(v, i, val) {
       int rc = json_caps(val, err);
@@ -134,13 +134,13 @@ static int json_caps(const json_t *v, ec_codec_error_t *err) {
     return 0;
   case JSON_OBJECT:
     if (json_object_size(v) > EC_MAX_ITEMS) {
-      return ec_fail(err, EC_ETOOBIG, "too-large", "",
-                     "an object has more than %d members", EC_MAX_ITEMS);
+      return ec__fail(err, EC_ETOOBIG, "too-large", "",
+                      "an object has more than %d members", EC_MAX_ITEMS);
     }
     json_object_foreach((json_t *)v, key, val) {
       if (strlen(key) > EC_MAX_TEXT) {
-        return ec_fail(err, EC_ETOOBIG, "too-large", "",
-                       "a key is longer than %d bytes", EC_MAX_TEXT);
+        return ec__fail(err, EC_ETOOBIG, "too-large", "",
+                        "a key is longer than %d bytes", EC_MAX_TEXT);
       }
       int rc = json_caps(val, err);
       if (rc < 0) {
@@ -156,8 +156,8 @@ static int json_caps(const json_t *v, ec_codec_error_t *err) {
 static int parse_json(const uint8_t *buf, size_t len, json_t **out,
                       ec_codec_error_t *err) {
   if (!json_depth_ok(buf, len)) {
-    return ec_fail(err, EC_ETOOBIG, "too-large", "",
-                   "nesting is deeper than %d levels", EC_MAX_DEPTH);
+    return ec__fail(err, EC_ETOOBIG, "too-large", "",
+                    "nesting is deeper than %d levels", EC_MAX_DEPTH);
   }
   json_error_t je;
   /* Any value may stand at the top so the transcoders handle scalars too;
@@ -172,8 +172,8 @@ static int parse_json(const uint8_t *buf, size_t len, json_t **out,
     } else if (json_error_code(&je) == json_error_stack_overflow) {
       code = EC_ETOOBIG;
     }
-    return ec_fail(err, code, parse_title(code), "", "%s at byte %d",
-                   je.text, je.position);
+    return ec__fail(err, code, parse_title(code), "", "%s at byte %d", je.text,
+                    je.position);
   }
   int rc = json_caps(t, err);
   if (rc < 0) {
@@ -224,7 +224,7 @@ cfail(cbor_ctx_t *c, int code, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
-    ec_fail(c->err, code, parse_title(code), "", "%s", detail);
+    ec__fail(c->err, code, parse_title(code), "", "%s", detail);
   }
 }
 
@@ -396,7 +396,7 @@ static void on_string(void *ctx, cbor_data data, size_t len) {
   }
   /* Each chunk must be valid on its own: RFC 8949 forbids splitting a
    * character between chunks. */
-  if (!ec_utf8_valid((const char *)data, len)) {
+  if (!ec__utf8_valid((const char *)data, len)) {
     cfail(c, EC_ESYNTAX, "a text string is not valid UTF-8");
     return;
   }
@@ -559,11 +559,11 @@ static int parse_cbor(const uint8_t *buf, size_t len, json_t **out,
   return 0;
 }
 
-int ec_tree_parse(ec_format_t fmt, const uint8_t *buf, size_t len,
-                  json_t **out, ec_codec_error_t *err) {
+int ec__tree_parse(ec_format_t fmt, const uint8_t *buf, size_t len,
+                   json_t **out, ec_codec_error_t *err) {
   if (out == NULL || (buf == NULL && len > 0)) {
-    return ec_fail(err, EC_EINVAL, "invalid-argument", "",
-                   "a required argument is NULL");
+    return ec__fail(err, EC_EINVAL, "invalid-argument", "",
+                    "a required argument is NULL");
   }
   switch (fmt) {
   case EC_FORMAT_JSON:
@@ -572,23 +572,23 @@ int ec_tree_parse(ec_format_t fmt, const uint8_t *buf, size_t len,
   case EC_FORMAT_PROBLEM_CBOR:
     return parse_cbor(buf, len, out, err);
   default:
-    return ec_fail(err, EC_EFORMAT, "unsupported-format", "",
-                   "content format %d is not supported", (int)fmt);
+    return ec__fail(err, EC_EFORMAT, "unsupported-format", "",
+                    "content format %d is not supported", (int)fmt);
   }
 }
 
 /* ---- CBOR writing ------------------------------------------------------ */
 
 static void emit_text(ec_wbuf_t *w, const char *s, size_t len) {
-  ec_cbor_head(w, 3, len);
-  ec_cbor_emit(w, s, len);
+  ec__cbor_head(w, 3, len);
+  ec__cbor_emit(w, s, len);
 }
 
 static void emit_int(ec_wbuf_t *w, int64_t v) {
   if (v >= 0) {
-    ec_cbor_head(w, 0, (uint64_t)v);
+    ec__cbor_head(w, 0, (uint64_t)v);
   } else {
-    ec_cbor_head(w, 1, (uint64_t)(-(v + 1)));
+    ec__cbor_head(w, 1, (uint64_t)(-(v + 1)));
   }
 }
 
@@ -604,7 +604,7 @@ static void emit_real(ec_wbuf_t *w, double d) {
     for (int i = 4; i >= 1; i--, u >>= 8) {
       b[i] = (uint8_t)u;
     }
-    ec_cbor_emit(w, b, 5);
+    ec__cbor_emit(w, b, 5);
     return;
   }
   uint64_t u;
@@ -613,7 +613,7 @@ static void emit_real(ec_wbuf_t *w, double d) {
   for (int i = 8; i >= 1; i--, u >>= 8) {
     b[i] = (uint8_t)u;
   }
-  ec_cbor_emit(w, b, 9);
+  ec__cbor_emit(w, b, 9);
 }
 
 /* True when @p k is an int64 in its one canonical decimal spelling, so that
@@ -654,7 +654,7 @@ static int write_cbor(ec_wbuf_t *w, const json_t *v, bool int_keys, int depth) {
       return EC_ETOOBIG;
     }
     if (json_is_array(v)) {
-      ec_cbor_head(w, 4, json_array_size(v));
+      ec__cbor_head(w, 4, json_array_size(v));
       json_array_foreach(v, i, val) {
         int rc = write_cbor(w, val, int_keys, depth + 1);
         if (rc < 0) {
@@ -663,7 +663,7 @@ static int write_cbor(ec_wbuf_t *w, const json_t *v, bool int_keys, int depth) {
       }
       return 0;
     }
-    ec_cbor_head(w, 5, json_object_size(v));
+    ec__cbor_head(w, 5, json_object_size(v));
     json_object_foreach((json_t *)v, key, val) {
       if (int_keys && int_key(key, &ik)) {
         emit_int(w, ik);
@@ -686,13 +686,13 @@ static int write_cbor(ec_wbuf_t *w, const json_t *v, bool int_keys, int depth) {
     emit_real(w, json_real_value(v));
     return 0;
   case JSON_TRUE:
-    ec_cbor_emit(w, "\xF5", 1);
+    ec__cbor_emit(w, "\xF5", 1);
     return 0;
   case JSON_FALSE:
-    ec_cbor_emit(w, "\xF4", 1);
+    ec__cbor_emit(w, "\xF4", 1);
     return 0;
   case JSON_NULL:
-    ec_cbor_emit(w, "\xF6", 1);
+    ec__cbor_emit(w, "\xF6", 1);
     return 0;
   }
   return EC_EINVAL;
@@ -748,8 +748,8 @@ int ec__tree_emit(ec_wbuf_t *w, bool json, const json_t *tree, int depth) {
   return 0;
 }
 
-ssize_t ec_tree_write(ec_format_t fmt, const json_t *tree, bool int_keys,
-                      uint8_t *buf, size_t cap) {
+ssize_t ec__tree_write(ec_format_t fmt, const json_t *tree, bool int_keys,
+                       uint8_t *buf, size_t cap) {
   if (tree == NULL || (buf == NULL && cap != 0)) {
     return EC_EINVAL;
   }
@@ -807,11 +807,11 @@ ssize_t ec_cbor_to_json(const uint8_t *cbor, size_t len, char *out,
     n = ec__dw_finish(&d);
   } else {
     json_t *t;
-    int rc = ec_tree_parse(EC_FORMAT_CBOR, cbor, len, &t, NULL);
+    int rc = ec__tree_parse(EC_FORMAT_CBOR, cbor, len, &t, NULL);
     if (rc < 0) {
       return rc;
     }
-    n = ec_tree_write(EC_FORMAT_JSON, t, false, (uint8_t *)out, cap);
+    n = ec__tree_write(EC_FORMAT_JSON, t, false, (uint8_t *)out, cap);
     json_decref(t);
   }
   if (n >= 0 && (size_t)n < cap) {
@@ -826,11 +826,11 @@ ssize_t ec_json_to_cbor(const char *json, size_t len, uint8_t *out,
     return EC_EINVAL;
   }
   json_t *t;
-  int rc = ec_tree_parse(EC_FORMAT_JSON, (const uint8_t *)json, len, &t, NULL);
+  int rc = ec__tree_parse(EC_FORMAT_JSON, (const uint8_t *)json, len, &t, NULL);
   if (rc < 0) {
     return rc;
   }
-  ssize_t n = ec_tree_write(EC_FORMAT_CBOR, t, false, out, cap);
+  ssize_t n = ec__tree_write(EC_FORMAT_CBOR, t, false, out, cap);
   json_decref(t);
   return n;
 }

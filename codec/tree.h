@@ -38,8 +38,8 @@
  * @param[out] out  a new reference; json_decref() it
  * @return 0, EC_ESYNTAX, EC_ETOOBIG or EC_ENOMEM, with @p err filled
  */
-int ec_tree_parse(ec_format_t fmt, const uint8_t *buf, size_t len,
-                  json_t **out, ec_codec_error_t *err);
+int ec__tree_parse(ec_format_t fmt, const uint8_t *buf, size_t len,
+                   json_t **out, ec_codec_error_t *err);
 
 /**
  * Write @p tree in @p fmt (JSON compact; CBOR with the shortest heads).
@@ -51,11 +51,11 @@ int ec_tree_parse(ec_format_t fmt, const uint8_t *buf, size_t len,
  * @param[out] buf  caller buffer, or NULL with @p cap 0 to measure
  * @return the length (may exceed @p cap, then call again bigger), or < 0
  */
-ssize_t ec_tree_write(ec_format_t fmt, const json_t *tree, bool int_keys,
-                      uint8_t *buf, size_t cap);
+ssize_t ec__tree_write(ec_format_t fmt, const json_t *tree, bool int_keys,
+                       uint8_t *buf, size_t cap);
 
 /**
- * Write @p tree into @p w as ec_tree_write() would (JSON when @p json, else
+ * Write @p tree into @p w as ec__tree_write() would (JSON when @p json, else
  * CBOR without integer keys), with its root at nesting level @p depth: a
  * container at level EC_MAX_DEPTH or deeper is EC_ETOOBIG. For the
  * streaming writers (stream.h), which fall back to it.
@@ -63,8 +63,8 @@ ssize_t ec_tree_write(ec_format_t fmt, const json_t *tree, bool int_keys,
 int ec__tree_emit(ec_wbuf_t *w, bool json, const json_t *tree, int depth);
 
 /** Fill @p err (may be NULL) and return @p code. */
-int ec_fail(ec_codec_error_t *err, int code, const char *title,
-            const char *field, const char *fmt, ...)
+int ec__fail(ec_codec_error_t *err, int code, const char *title,
+             const char *field, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
 /*
@@ -81,34 +81,34 @@ int ec_fail(ec_codec_error_t *err, int code, const char *title,
  * written as JSON strings are accepted only by the _lenient readers. A NULL
  * @p obj (or one that is not an object), key or output is EC_EINVAL.
  */
-int ec_get_string(const json_t *obj, const char *key, const char *path,
-                  bool required, size_t min_len, size_t max_len,
-                  ec_arena_t *arena, const char **out, ec_codec_error_t *err);
-int ec_get_int(const json_t *obj, const char *key, const char *path,
-               bool required, int64_t min, int64_t max, int64_t *out,
-               bool *present, ec_codec_error_t *err);
-/** Like ec_get_int() but also takes a string of decimal digits ("101"). */
-int ec_get_int_lenient(const json_t *obj, const char *key, const char *path,
-                       bool required, int64_t min, int64_t max, int64_t *out,
-                       bool *present, ec_codec_error_t *err);
+int ec__get_string(const json_t *obj, const char *key, const char *path,
+                   bool required, size_t min_len, size_t max_len,
+                   ec_arena_t *arena, const char **out, ec_codec_error_t *err);
+int ec__get_int(const json_t *obj, const char *key, const char *path,
+                bool required, int64_t min, int64_t max, int64_t *out,
+                bool *present, ec_codec_error_t *err);
+/** Like ec__get_int() but also takes a string of decimal digits ("101"). */
+int ec__get_int_lenient(const json_t *obj, const char *key, const char *path,
+                        bool required, int64_t min, int64_t max, int64_t *out,
+                        bool *present, ec_codec_error_t *err);
 
 /**
  * Refuse keys of @p obj outside the NULL-terminated @p allowed list:
  * EC_EBADDOC "unknown-key" naming the first one (in document order).
  */
-int ec_check_keys(const json_t *obj, const char *path,
-                  const char *const *allowed, ec_codec_error_t *err);
+int ec__check_keys(const json_t *obj, const char *path,
+                   const char *const *allowed, ec_codec_error_t *err);
 
 /**
  * True when @p s holds @p len bytes of well-formed UTF-8 (RFC 3629: no
  * overlong forms, no surrogates, nothing past U+10FFFF). Encoders use it to
  * tell a caller's bad string (EC_EINVAL) from an allocation failure.
  */
-bool ec_utf8_valid(const char *s, size_t len);
+bool ec__utf8_valid(const char *s, size_t len);
 
 /** Build "path.key" or "path[i]" into @p out (truncating safely). */
-void ec_path_key(char *out, size_t cap, const char *path, const char *key);
-void ec_path_index(char *out, size_t cap, const char *path, size_t i);
+void ec__path_key(char *out, size_t cap, const char *path, const char *key);
+void ec__path_index(char *out, size_t cap, const char *path, size_t i);
 
 /** The size of ec_codec_error_t's field, for path buffers. */
 #define EC_FIELD_CAP sizeof(((ec_codec_error_t *)0)->field)
@@ -128,27 +128,27 @@ void ec_path_index(char *out, size_t cap, const char *path, size_t i);
  * borrowed from @p obj. A NULL @p obj (or not an object), key or @p v is
  * EC_EINVAL.
  */
-int ec_get_member(const json_t *obj, const char *key, const char *path,
-                  bool required, json_type type, const json_t **v,
-                  ec_codec_error_t *err);
+int ec__get_member(const json_t *obj, const char *key, const char *path,
+                   bool required, json_type type, const json_t **v,
+                   ec_codec_error_t *err);
 
 /**
  * 0 when @p fmt is EC_FORMAT_JSON or EC_FORMAT_CBOR, the two formats a
  * document comes in; else EC_EFORMAT "unsupported-format".
  */
-int ec_doc_format(ec_format_t fmt, ec_codec_error_t *err);
+int ec__doc_format(ec_format_t fmt, ec_codec_error_t *err);
 
-/** ec_doc_format(), then ec_tree_parse() (any root; callers check it). */
-int ec_doc_parse(ec_format_t fmt, const uint8_t *buf, size_t len, json_t **t,
-                 ec_codec_error_t *err);
+/** ec__doc_format(), then ec__tree_parse() (any root; callers check it). */
+int ec__doc_parse(ec_format_t fmt, const uint8_t *buf, size_t len, json_t **t,
+                  ec_codec_error_t *err);
 
 /**
  * Allocate @p n elements of @p size bytes from @p arena; when it is full (or
  * @p n * @p size overflows), NULL with EC_ENOMEM "out-of-memory" naming
  * @p field. @p n 0 still gets a distinct pointer (ec_arena_alloc()).
  */
-void *ec_alloc_array(ec_arena_t *arena, size_t n, size_t size,
-                     const char *field, ec_codec_error_t *err);
+void *ec__alloc_array(ec_arena_t *arena, size_t n, size_t size,
+                      const char *field, ec_codec_error_t *err);
 
 /**
  * True when @p a (@p alen bytes) and the C string @p b are equal but for
@@ -156,49 +156,49 @@ void *ec_alloc_array(ec_arena_t *arena, size_t n, size_t size,
  * strncasecmp() could make two IDs or names equal on one machine and
  * different on another.
  */
-bool ec_ascii_ieq(const char *a, size_t alen, const char *b);
+bool ec__ascii_ieq(const char *a, size_t alen, const char *b);
 
 /** The value of hex digit @p c (0-9, a-f, A-F), or -1 for any other. */
-int ec_hex_digit(int c);
+int ec__hex_digit(int c);
 
 /**
  * Check an encoder's arguments: EC_EINVAL when @p p is NULL but @p n items
  * (n > 0) were promised, or @p buf is NULL with @p cap not 0; then
  * EC_EFORMAT unless @p fmt is JSON or CBOR; else 0.
  */
-int ec_encode_args(ec_format_t fmt, const void *p, size_t n, const uint8_t *buf,
-                   size_t cap);
+int ec__encode_args(ec_format_t fmt, const void *p, size_t n,
+                    const uint8_t *buf, size_t cap);
 
 /**
  * Set @p o[@p k] to @p v, taking the reference to @p v whatever happens (a
  * NULL @p v, from a failed allocation, is EC_ENOMEM). @p k is not checked:
- * pass a constant or a string already checked with ec_utf8_valid().
+ * pass a constant or a string already checked with ec__utf8_valid().
  */
-int ec_set_new(json_t *o, const char *k, json_t *v);
+int ec__set_new(json_t *o, const char *k, json_t *v);
 
 /**
  * Set @p o[@p k] to a copy of the caller's string @p s: EC_EINVAL when @p s
  * is NULL or not UTF-8 (json_string() could not tell that from a failed
  * allocation), EC_ENOMEM when jansson fails.
  */
-int ec_set_str(json_t *o, const char *k, const char *s);
+int ec__set_str(json_t *o, const char *k, const char *s);
 
 /** Set @p o[@p k] to integer @p v. */
-int ec_set_int(json_t *o, const char *k, int64_t v);
+int ec__set_int(json_t *o, const char *k, int64_t v);
 
 /**
  * A new object holding only @p v (stolen) under @p key, the envelope of a
  * list answer. NULL when an allocation fails (@p v is released then).
  */
-json_t *ec_envelope(const char *key, json_t *v);
+json_t *ec__envelope(const char *key, json_t *v);
 
 /**
- * Write the finished tree @p t in @p fmt into @p buf (as ec_tree_write(),
+ * Write the finished tree @p t in @p fmt into @p buf (as ec__tree_write(),
  * without integer keys), or pass on @p rc when building it failed (< 0);
  * releases @p t either way.
  */
-ssize_t ec_encode_finish(ec_format_t fmt, json_t *t, int rc, uint8_t *buf,
-                         size_t cap);
+ssize_t ec__encode_finish(ec_format_t fmt, json_t *t, int rc, uint8_t *buf,
+                          size_t cap);
 
 /* Forward declarations for the tree-path entry points that tests compare
  * the streaming paths with. */

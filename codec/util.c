@@ -9,29 +9,30 @@
 
 /* ---- decoding ------------------------------------------------------------ */
 
-int ec_doc_format(ec_format_t fmt, ec_codec_error_t *err) {
+int ec__doc_format(ec_format_t fmt, ec_codec_error_t *err) {
   /* Concise problem details are CBOR too, but no document comes in them. */
   if (fmt != EC_FORMAT_JSON && fmt != EC_FORMAT_CBOR) {
-    return ec_fail(err, EC_EFORMAT, "unsupported-format", "",
-                   "content format %d is not JSON or CBOR", (int)fmt);
+    return ec__fail(err, EC_EFORMAT, "unsupported-format", "",
+                    "content format %d is not JSON or CBOR", (int)fmt);
   }
   return 0;
 }
 
-int ec_doc_parse(ec_format_t fmt, const uint8_t *buf, size_t len, json_t **t,
-                 ec_codec_error_t *err) {
-  int rc = ec_doc_format(fmt, err);
-  return rc < 0 ? rc : ec_tree_parse(fmt, buf, len, t, err);
+int ec__doc_parse(ec_format_t fmt, const uint8_t *buf, size_t len, json_t **t,
+                  ec_codec_error_t *err) {
+  int rc = ec__doc_format(fmt, err);
+  return rc < 0 ? rc : ec__tree_parse(fmt, buf, len, t, err);
 }
 
-void *ec_alloc_array(ec_arena_t *arena, size_t n, size_t size,
-                     const char *field, ec_codec_error_t *err) {
+void *ec__alloc_array(ec_arena_t *arena, size_t n, size_t size,
+                      const char *field, ec_codec_error_t *err) {
   /* The caps keep n * size far from overflow; the check keeps a future cap
    * change from turning into a short allocation. */
   void *p =
       size > 0 && n > SIZE_MAX / size ? NULL : ec_arena_alloc(arena, n * size);
   if (p == NULL) {
-    ec_fail(err, EC_ENOMEM, "out-of-memory", field, "the decode arena is full");
+    ec__fail(err, EC_ENOMEM, "out-of-memory", field,
+             "the decode arena is full");
   }
   return p;
 }
@@ -40,7 +41,7 @@ static char ascii_lower(char c) {
   return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
 }
 
-bool ec_ascii_ieq(const char *a, size_t alen, const char *b) {
+bool ec__ascii_ieq(const char *a, size_t alen, const char *b) {
   if (alen != strlen(b)) {
     return false;
   }
@@ -52,7 +53,7 @@ bool ec_ascii_ieq(const char *a, size_t alen, const char *b) {
   return true;
 }
 
-int ec_hex_digit(int c) {
+int ec__hex_digit(int c) {
   if (c >= '0' && c <= '9') {
     return c - '0';
   }
@@ -67,45 +68,45 @@ int ec_hex_digit(int c) {
 
 /* ---- encoding ------------------------------------------------------------ */
 
-int ec_encode_args(ec_format_t fmt, const void *p, size_t n, const uint8_t *buf,
-                   size_t cap) {
+int ec__encode_args(ec_format_t fmt, const void *p, size_t n,
+                    const uint8_t *buf, size_t cap) {
   if ((p == NULL && n > 0) || (buf == NULL && cap != 0)) {
     return EC_EINVAL;
   }
   return fmt == EC_FORMAT_JSON || fmt == EC_FORMAT_CBOR ? 0 : EC_EFORMAT;
 }
 
-int ec_set_new(json_t *o, const char *k, json_t *v) {
+int ec__set_new(json_t *o, const char *k, json_t *v) {
   return json_object_set_new_nocheck(o, k, v) != 0 ? EC_ENOMEM : 0;
 }
 
-int ec_set_str(json_t *o, const char *k, const char *s) {
-  if (s == NULL || !ec_utf8_valid(s, strlen(s))) {
+int ec__set_str(json_t *o, const char *k, const char *s) {
+  if (s == NULL || !ec__utf8_valid(s, strlen(s))) {
     return EC_EINVAL;
   }
-  return ec_set_new(o, k, json_string_nocheck(s));
+  return ec__set_new(o, k, json_string_nocheck(s));
 }
 
-int ec_set_int(json_t *o, const char *k, int64_t v) {
-  return ec_set_new(o, k, json_integer((json_int_t)v));
+int ec__set_int(json_t *o, const char *k, int64_t v) {
+  return ec__set_new(o, k, json_integer((json_int_t)v));
 }
 
-json_t *ec_envelope(const char *key, json_t *v) {
+json_t *ec__envelope(const char *key, json_t *v) {
   json_t *t = json_object();
   if (t == NULL) {
     json_decref(v);
     return NULL;
   }
-  if (ec_set_new(t, key, v) < 0) {
+  if (ec__set_new(t, key, v) < 0) {
     json_decref(t);
     return NULL;
   }
   return t;
 }
 
-ssize_t ec_encode_finish(ec_format_t fmt, json_t *t, int rc, uint8_t *buf,
-                         size_t cap) {
-  ssize_t n = rc < 0 ? rc : ec_tree_write(fmt, t, false, buf, cap);
+ssize_t ec__encode_finish(ec_format_t fmt, json_t *t, int rc, uint8_t *buf,
+                          size_t cap) {
+  ssize_t n = rc < 0 ? rc : ec__tree_write(fmt, t, false, buf, cap);
   json_decref(t);
   return n;
 }

@@ -507,7 +507,7 @@ static void test_hostile_cbor_fails_cleanly(void) {
     memcpy(p, hostile[i].bytes, hostile[i].len);
     json_t *t = NULL;
     ec_codec_error_t err = {0};
-    int rc = ec_tree_parse(EC_FORMAT_CBOR, p, hostile[i].len, &t, &err);
+    int rc = ec__tree_parse(EC_FORMAT_CBOR, p, hostile[i].len, &t, &err);
     if (rc != hostile[i].code) {
       fprintf(stderr, "\nvector %zu %s: %d (%s)\n", i, hostile[i].name, rc, err.detail);
     }
@@ -535,8 +535,8 @@ static void test_hostile_json_fails_cleanly(void) {
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     json_t *t = NULL;
     ec_codec_error_t err = {0};
-    int rc = ec_tree_parse(EC_FORMAT_JSON, (const uint8_t *)cases[i].doc,
-                           strlen(cases[i].doc), &t, &err);
+    int rc = ec__tree_parse(EC_FORMAT_JSON, (const uint8_t *)cases[i].doc,
+                            strlen(cases[i].doc), &t, &err);
     CU_ASSERT_EQUAL(rc, cases[i].code);
     json_decref(rc == 0 ? t : NULL);
   }
@@ -563,7 +563,7 @@ static uint8_t *nest(size_t n, const char *open, const char *mid,
 static void expect_parse(ec_format_t fmt, uint8_t *p, size_t len, int code) {
   json_t *t = NULL;
   ec_codec_error_t err = {0};
-  int rc = ec_tree_parse(fmt, p, len, &t, &err);
+  int rc = ec__tree_parse(fmt, p, len, &t, &err);
   CU_ASSERT_EQUAL(rc, code);
   if (rc == 0) {
     json_decref(t);
@@ -695,16 +695,18 @@ static void test_tree_write_int_keys_only_when_canonical(void) {
   static const uint8_t want[] = "\xA5\x20\x61t\x62" "01" "\x01\x62-0\x02\x05\x03"
                                 "\x73" "9223372036854775808" "\x04";
   uint8_t out[64];
-  CU_ASSERT_EQUAL_FATAL(ec_tree_write(EC_FORMAT_CBOR, t, true, out, sizeof out),
-                        (ssize_t)LEN(want));
+  CU_ASSERT_EQUAL_FATAL(
+      ec__tree_write(EC_FORMAT_CBOR, t, true, out, sizeof out),
+      (ssize_t)LEN(want));
   CU_ASSERT_EQUAL(memcmp(out, want, LEN(want)), 0);
   /* Without int_keys "-1" and "5" stay text: two and one bytes longer. */
-  CU_ASSERT_EQUAL(ec_tree_write(EC_FORMAT_CBOR, t, false, out, sizeof out),
+  CU_ASSERT_EQUAL(ec__tree_write(EC_FORMAT_CBOR, t, false, out, sizeof out),
                   (ssize_t)LEN(want) + 3);
   static const char json[] =
       "{\"-1\":\"t\",\"01\":1,\"-0\":2,\"5\":3,\"9223372036854775808\":4}";
-  CU_ASSERT_EQUAL(ec_tree_write(EC_FORMAT_JSON, t, true, NULL, 0), (ssize_t)LEN(json));
-  CU_ASSERT_EQUAL(ec_tree_write(42, t, true, NULL, 0), EC_EFORMAT);
+  CU_ASSERT_EQUAL(ec__tree_write(EC_FORMAT_JSON, t, true, NULL, 0),
+                  (ssize_t)LEN(json));
+  CU_ASSERT_EQUAL(ec__tree_write(42, t, true, NULL, 0), EC_EFORMAT);
   json_decref(t);
   /* Trees as deep as the reader allows are written; one level more is not,
    * in either format. */
@@ -714,11 +716,13 @@ static void test_tree_write_int_keys_only_when_canonical(void) {
     json_array_append_new(outer, t);
     t = outer;
     bool ok = d <= EC_MAX_DEPTH;
-    CU_ASSERT_EQUAL(ec_tree_write(EC_FORMAT_JSON, t, false, NULL, 0) > 0, ok);
-    CU_ASSERT_EQUAL(ec_tree_write(EC_FORMAT_CBOR, t, false, NULL, 0) > 0, ok);
+    CU_ASSERT_EQUAL(ec__tree_write(EC_FORMAT_JSON, t, false, NULL, 0) > 0, ok);
+    CU_ASSERT_EQUAL(ec__tree_write(EC_FORMAT_CBOR, t, false, NULL, 0) > 0, ok);
   }
-  CU_ASSERT_EQUAL(ec_tree_write(EC_FORMAT_JSON, t, false, NULL, 0), EC_ETOOBIG);
-  CU_ASSERT_EQUAL(ec_tree_write(EC_FORMAT_CBOR, t, false, NULL, 0), EC_ETOOBIG);
+  CU_ASSERT_EQUAL(ec__tree_write(EC_FORMAT_JSON, t, false, NULL, 0),
+                  EC_ETOOBIG);
+  CU_ASSERT_EQUAL(ec__tree_write(EC_FORMAT_CBOR, t, false, NULL, 0),
+                  EC_ETOOBIG);
   json_decref(t);
 }
 
@@ -731,52 +735,66 @@ static void test_typed_readers(void) {
   int64_t v = -99;
   bool present = true;
   ec_arena_init(&arena, arena_mem, sizeof arena_mem);
-  CU_ASSERT_EQUAL(ec_get_string(o, "s", "p", true, 1, 3, &arena, &s, &err), 0);
+  CU_ASSERT_EQUAL(ec__get_string(o, "s", "p", true, 1, 3, &arena, &s, &err), 0);
   CU_ASSERT_STRING_EQUAL(s, "abc");
   CU_ASSERT((const uint8_t *)s >= arena_mem && (const uint8_t *)s < arena_mem + sizeof arena_mem);
-  CU_ASSERT_EQUAL(ec_get_string(o, "x", "p", false, 0, 9, &arena, &s, &err), 0);
+  CU_ASSERT_EQUAL(ec__get_string(o, "x", "p", false, 0, 9, &arena, &s, &err),
+                  0);
   CU_ASSERT_STRING_EQUAL(s, "abc");
-  CU_ASSERT_EQUAL(ec_get_string(o, "x", "p", true, 0, 9, &arena, &s, &err), EC_EBADDOC);
+  CU_ASSERT_EQUAL(ec__get_string(o, "x", "p", true, 0, 9, &arena, &s, &err),
+                  EC_EBADDOC);
   CU_ASSERT_STRING_EQUAL(err.title, "missing-field");
   CU_ASSERT_STRING_EQUAL(err.field, "p.x");
-  CU_ASSERT_EQUAL(ec_get_string(o, "i", "", true, 0, 9, &arena, &s, &err), EC_EBADDOC);
+  CU_ASSERT_EQUAL(ec__get_string(o, "i", "", true, 0, 9, &arena, &s, &err),
+                  EC_EBADDOC);
   CU_ASSERT_STRING_EQUAL(err.title, "invalid-type");
   CU_ASSERT_STRING_EQUAL(err.field, "i");
-  CU_ASSERT_EQUAL(ec_get_string(o, "s", "", true, 4, 9, &arena, &s, &err), EC_ESEMANTIC);
+  CU_ASSERT_EQUAL(ec__get_string(o, "s", "", true, 4, 9, &arena, &s, &err),
+                  EC_ESEMANTIC);
   CU_ASSERT_STRING_EQUAL(err.title, "invalid-length");
-  CU_ASSERT_EQUAL(ec_get_int(o, "i", "", true, 0, 9, &v, &present, &err), 0);
+  CU_ASSERT_EQUAL(ec__get_int(o, "i", "", true, 0, 9, &v, &present, &err), 0);
   CU_ASSERT_EQUAL(v, 5);
   CU_ASSERT_TRUE(present);
-  CU_ASSERT_EQUAL(ec_get_int(o, "x", "", false, 0, 9, &v, &present, &err), 0);
+  CU_ASSERT_EQUAL(ec__get_int(o, "x", "", false, 0, 9, &v, &present, &err), 0);
   CU_ASSERT_FALSE(present);
   CU_ASSERT_EQUAL(v, 5);
-  CU_ASSERT_EQUAL(ec_get_int(o, "i", "", true, 6, 9, &v, NULL, &err), EC_ESEMANTIC);
+  CU_ASSERT_EQUAL(ec__get_int(o, "i", "", true, 6, 9, &v, NULL, &err),
+                  EC_ESEMANTIC);
   CU_ASSERT_STRING_EQUAL(err.title, "out-of-range");
-  CU_ASSERT_EQUAL(ec_get_int(o, "r", "", true, 0, 9, &v, NULL, &err), EC_EBADDOC);
+  CU_ASSERT_EQUAL(ec__get_int(o, "r", "", true, 0, 9, &v, NULL, &err),
+                  EC_EBADDOC);
   CU_ASSERT_STRING_EQUAL(err.title, "invalid-type");
-  CU_ASSERT_EQUAL(ec_get_int(o, "n", "", true, 0, 999, &v, NULL, &err), EC_EBADDOC);
-  CU_ASSERT_EQUAL(ec_get_int_lenient(o, "n", "", true, 0, 999, &v, NULL, &err), 0);
+  CU_ASSERT_EQUAL(ec__get_int(o, "n", "", true, 0, 999, &v, NULL, &err),
+                  EC_EBADDOC);
+  CU_ASSERT_EQUAL(ec__get_int_lenient(o, "n", "", true, 0, 999, &v, NULL, &err),
+                  0);
   CU_ASSERT_EQUAL(v, 101);
-  CU_ASSERT_EQUAL(ec_get_int_lenient(o, "neg", "", true, -9, 9, &v, NULL, &err), 0);
+  CU_ASSERT_EQUAL(
+      ec__get_int_lenient(o, "neg", "", true, -9, 9, &v, NULL, &err), 0);
   CU_ASSERT_EQUAL(v, -7);
-  CU_ASSERT_EQUAL(ec_get_int_lenient(o, "i", "", true, 0, 9, &v, NULL, &err), 0);
-  CU_ASSERT_EQUAL(ec_get_int_lenient(o, "bad", "", true, 0, 9, &v, NULL, &err), EC_EBADDOC);
-  CU_ASSERT_EQUAL(ec_get_int_lenient(o, "sp", "", true, 0, 9, &v, NULL, &err), EC_EBADDOC);
-  CU_ASSERT_EQUAL(ec_get_int_lenient(o, "r", "", true, 0, 9, &v, NULL, &err), EC_EBADDOC);
-  CU_ASSERT_EQUAL(ec_get_int_lenient(o, "big", "", true, 0, 9, &v, NULL, &err), EC_ESEMANTIC);
+  CU_ASSERT_EQUAL(ec__get_int_lenient(o, "i", "", true, 0, 9, &v, NULL, &err),
+                  0);
+  CU_ASSERT_EQUAL(ec__get_int_lenient(o, "bad", "", true, 0, 9, &v, NULL, &err),
+                  EC_EBADDOC);
+  CU_ASSERT_EQUAL(ec__get_int_lenient(o, "sp", "", true, 0, 9, &v, NULL, &err),
+                  EC_EBADDOC);
+  CU_ASSERT_EQUAL(ec__get_int_lenient(o, "r", "", true, 0, 9, &v, NULL, &err),
+                  EC_EBADDOC);
+  CU_ASSERT_EQUAL(ec__get_int_lenient(o, "big", "", true, 0, 9, &v, NULL, &err),
+                  EC_ESEMANTIC);
   static const char *const allowed[] = {"s", "i", "r", "n", "neg", NULL};
-  CU_ASSERT_EQUAL(ec_check_keys(o, "top", allowed, &err), EC_EBADDOC);
+  CU_ASSERT_EQUAL(ec__check_keys(o, "top", allowed, &err), EC_EBADDOC);
   CU_ASSERT_STRING_EQUAL(err.title, "unknown-key");
   CU_ASSERT_STRING_EQUAL(err.field, "top.bad"); /* first in document order */
   json_decref(o);
   char path[8];
-  ec_path_key(path, sizeof path, "", "k");
+  ec__path_key(path, sizeof path, "", "k");
   CU_ASSERT_STRING_EQUAL(path, "k");
-  ec_path_key(path, sizeof path, "a", "k");
+  ec__path_key(path, sizeof path, "a", "k");
   CU_ASSERT_STRING_EQUAL(path, "a.k");
-  ec_path_index(path, sizeof path, "comp", 12);
+  ec__path_index(path, sizeof path, "comp", 12);
   CU_ASSERT_STRING_EQUAL(path, "comp[12");
-  CU_ASSERT_EQUAL(ec_fail(NULL, EC_ESYNTAX, "t", NULL, "x"), EC_ESYNTAX);
+  CU_ASSERT_EQUAL(ec__fail(NULL, EC_ESYNTAX, "t", NULL, "x"), EC_ESYNTAX);
 }
 
 static void test_problem_details_both_forms(void) {
@@ -1039,8 +1057,8 @@ static void test_error_field_cut_keeps_utf8_valid(void) {
                                               strlen(json), &st, &a, &err),
                   EC_EBADDOC);
   CU_ASSERT_STRING_EQUAL(err.title, "unknown-key");
-  CU_ASSERT_TRUE(ec_utf8_valid(err.field, strlen(err.field)));
-  CU_ASSERT_TRUE(ec_utf8_valid(err.detail, strlen(err.detail)));
+  CU_ASSERT_TRUE(ec__utf8_valid(err.field, strlen(err.field)));
+  CU_ASSERT_TRUE(ec__utf8_valid(err.detail, strlen(err.detail)));
   uint8_t out[1024];
   CU_ASSERT_TRUE(ec_problem_encode(EC_FORMAT_JSON, err.title, err.detail, 128,
                                    err.field, out, sizeof out) > 0);

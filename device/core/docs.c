@@ -10,7 +10,7 @@ static char lower(char c) {
   return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
 }
 
-/* ASCII-only on purpose, as the codec's ec_ascii_ieq(): no locale. */
+/* ASCII-only on purpose, as the codec's ec__ascii_ieq(): no locale. */
 bool ec__ieq(const char *a, size_t alen, const char *b) {
   for (size_t i = 0; i < alen; i++) {
     if (b[i] == '\0' || lower(a[i]) != lower(b[i])) {

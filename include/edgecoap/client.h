@@ -141,9 +141,6 @@ int ec_client_status_observe(ec_client_t *c, const char *device_id,
                              const char *deployment_id, ec_observe_cb cb,
                              void *ud, unsigned max_ms);
 
-/** The overall state of a report's components (Margo's precedence). */
-ec_state_t ec_client_rollup(const ec_deployment_status_t *st);
-
 /* ------------------------------------------------------------------------ */
 /* Status messages (ON-API, API.md section 3): client/messages.c            */
 /* ------------------------------------------------------------------------ */

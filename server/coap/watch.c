@@ -384,13 +384,15 @@ int ec_watch_send(ec_server_t *srv, ec_watch_t *w, const uint8_t *data,
   return notify(srv, w, data, len, 0, 0, 1);
 }
 
-int ec_watch_notify(ec_server_t *srv, ec_watch_t *w, const uint8_t *data,
-                    size_t len, uint64_t etag, unsigned max_age) {
+static int notify_state(ec_server_t *srv, ec_watch_t *w, const uint8_t *data,
+                        size_t len, uint64_t etag, unsigned max_age) {
   return notify(srv, w, data, len, etag, max_age, 0);
 }
 
-void ec_watch_end(ec_server_t *srv, ec_watch_t *w, int code, const char *title,
-                  const char *detail) {
+/* A final response @p code without Observe ends the observation at the
+ * client (RFC 7641 3.2); @p title and @p detail make its problem body. */
+static void end_watch(ec_server_t *srv, ec_watch_t *w, int code,
+                      const char *title, const char *detail) {
   uint8_t body[320];
   opt_t o[1];
   int n = 0;
@@ -422,7 +424,7 @@ void ec_watch_end_all(ec_server_t *srv, int code, const char *title,
                       const char *detail) {
   for (ec_peer_t *p = srv->peers; p != NULL; p = p->next)
     while (p->watches != NULL)
-      ec_watch_end(srv, p->watches, code, title, detail);
+      end_watch(srv, p->watches, code, title, detail);
 }
 
 /* An observer that stopped answering (@p silent) or refused a notification. */
@@ -476,11 +478,14 @@ void ec_watch_note_fetch(ec_req_t *rq, ec_watch_list_t *list, size_t len) {
       w->fetch_until = until;
 }
 
-bool ec_watch_busy(const ec_watch_t *w) {
+/* True while @p w's observer fetches a notification's later blocks. */
+static bool fetching(const ec_watch_t *w) {
   return w->fetch_until != 0 && w->fetch_until > ec_mono_ms();
 }
 
-void ec_watch_defer(ec_server_t *srv, ec_watch_t *w) {
+/* Send @p w the list's current state (list->refresh) once it is no longer
+ * busy, from ec_watch_tick(). */
+static void defer(ec_server_t *srv, ec_watch_t *w) {
   if (w->deferred)
     return;
   w->deferred = true;
@@ -494,7 +499,7 @@ static void send_deferred(ec_server_t *srv) {
     ec_watch_t *next;
     for (ec_watch_t *w = p->watches; w != NULL; w = next) {
       next = w->peer_next;
-      if (!w->deferred || ec_watch_busy(w))
+      if (!w->deferred || fetching(w))
         continue;
       w->deferred = false;
       srv->n_deferred--;
@@ -519,7 +524,7 @@ static void check_silent(ec_server_t *srv, uint64_t now) {
     for (ec_watch_t *w = p->watches; w != NULL; w = next) {
       next = w->peer_next;
       if (now - w->confirmed_ms < every || w->con_dgram != NULL ||
-          w->deferred || ec_watch_busy(w))
+          w->deferred || fetching(w))
         continue;
       w->non_count = MAX_NON_IN_A_ROW; /* the next one is confirmable */
       if (w->list->refresh == NULL)
@@ -599,21 +604,21 @@ void ec_watch_deliver(ec_server_t *srv, ec_watch_t *w, const uint8_t *cbor,
                       size_t json_len, uint64_t json_etag, unsigned max_age) {
   /* A DTLS identity removed since the observation began gets no more. */
   if (!ec_access_session_valid(srv, w->session)) {
-    ec_watch_end(srv, w, 401, "credentials-revoked",
-                 "this DTLS session's identity was removed or given a new "
-                 "key");
+    end_watch(srv, w, 401, "credentials-revoked",
+              "this DTLS session's identity was removed or given a new "
+              "key");
     return;
   }
   /* An observer still fetching the blocks of the last notification gets
    * this one when it is done: sent now, it would cut into that transfer,
    * and libcoap 4.3.1's client then dropped both (RFC 7641 section 4.5
    * lets a notification wait; the one sent is the newest). */
-  if (ec_watch_busy(w)) {
-    ec_watch_defer(srv, w);
+  if (fetching(w)) {
+    defer(srv, w);
     return;
   }
   if (w->fmt == EC_FORMAT_CBOR)
-    ec_watch_notify(srv, w, cbor, cbor_len, cbor_etag, max_age);
+    notify_state(srv, w, cbor, cbor_len, cbor_etag, max_age);
   else
-    ec_watch_notify(srv, w, json, json_len, json_etag, max_age);
+    notify_state(srv, w, json, json_len, json_etag, max_age);
 }

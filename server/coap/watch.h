@@ -123,34 +123,18 @@ int ec_watch_send(ec_server_t *srv, ec_watch_t *w, const uint8_t *data,
                   size_t len);
 
 /**
- * Send one 2.05 notification of @p data, @p len bytes in w->fmt with ETag
- * @p etag and Max-Age @p max_age (0: none, for either), to @p w. A body larger than one datagram goes as its
- * first 1024-byte block with Block2 and Size2, and the observer fetches the
- * rest with GETs (RFC 7959 section 3.4), which the resource answers from
- * the same representation while its ETag lasts.
- * @return 0, or < 0 (the watch stays; a failed session will be nacked)
- */
-int ec_watch_notify(ec_server_t *srv, ec_watch_t *w, const uint8_t *data,
-                    size_t len, uint64_t etag, unsigned max_age);
-
-/**
  * Send @p w the current state, in its format: @p cbor or @p json with its
- * ETag, as ec_watch_notify(). Over DTLS a session whose identity was
- * removed or re-keyed is ended with 4.01 instead; an observer still
- * fetching the blocks of the last notification gets this one when done
- * (ec_watch_defer(): list->refresh sends the newest state then).
+ * ETag (Max-Age @p max_age, 0 for none); a body larger than one datagram
+ * goes as its first 1024-byte block with Block2 and Size2, and the observer
+ * fetches the rest with GETs (RFC 7959 section 3.4), which the resource
+ * answers from the same representation while its ETag lasts. Over DTLS a
+ * session whose identity was removed or re-keyed is ended with 4.01 instead; an
+ * observer still fetching the blocks of the last notification gets this one
+ * when done (list->refresh sends the newest state then, from ec_watch_tick()).
  */
 void ec_watch_deliver(ec_server_t *srv, ec_watch_t *w, const uint8_t *cbor,
                       size_t cbor_len, uint64_t cbor_etag, const uint8_t *json,
                       size_t json_len, uint64_t json_etag, unsigned max_age);
-
-/**
- * End @p w with a final response @p code (e.g. 401, class*100+detail) and
- * an optional problem body (@p title, @p detail may be NULL): a response
- * without Observe ends the observation at the client (RFC 7641 3.2).
- */
-void ec_watch_end(ec_server_t *srv, ec_watch_t *w, int code, const char *title,
-                  const char *detail);
 
 /**
  * An RST with Message ID @p mid came from @p session's peer (seen before
@@ -167,13 +151,6 @@ void ec_watch_on_rst(ec_server_t *srv, coap_session_t *session, uint16_t mid);
  * block-wise makes its watch busy the same way.
  */
 void ec_watch_note_fetch(ec_req_t *rq, ec_watch_list_t *list, size_t len);
-
-/** True while @p w's observer fetches a notification's later blocks. */
-bool ec_watch_busy(const ec_watch_t *w);
-
-/** Send @p w the list's current state (list->refresh) once it is no longer
- * busy, from ec_watch_tick(). */
-void ec_watch_defer(ec_server_t *srv, ec_watch_t *w);
 
 /** An ACK with Message ID @p mid from @p session's peer (screen.c): the
  * outstanding confirmable notification it answers is done. */
@@ -197,9 +174,11 @@ void ec_watch_remove(ec_watch_t *w);
 void ec_watch_free_all(ec_server_t *srv);
 
 /**
- * End every watch with a last notification of @p code (as ec_watch_end()),
- * so that observers learn that no more notifications will come (at a
- * normal shutdown, before ec_watch_free_all()).
+ * End every watch with a last response of @p code (e.g. 503,
+ * class*100+detail) without Observe and an optional problem body (@p title,
+ * @p detail may be NULL), so that observers learn that no more
+ * notifications will come (RFC 7641 3.2; at a normal shutdown, before
+ * ec_watch_free_all()).
  */
 void ec_watch_end_all(ec_server_t *srv, int code, const char *title,
                       const char *detail);

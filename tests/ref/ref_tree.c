@@ -22,18 +22,18 @@ static int ec_set_time(json_t *o, const char *k, int64_t ms) {
   if (ec_time_format_ms(ms, ts) < 0) {
     return EC_EINVAL;
   }
-  return ec_set_str(o, k, ts);
+  return ec__set_str(o, k, ts);
 }
 
 static ssize_t ec_encode_list(ec_format_t fmt, const char *key, const void *items,
                        size_t n, size_t size, ec_fill_fn fill, uint8_t *buf,
                        size_t cap) {
-  int rc = ec_encode_args(fmt, items, n, buf, cap);
+  int rc = ec__encode_args(fmt, items, n, buf, cap);
   if (rc < 0) {
     return rc;
   }
   json_t *a = json_array();
-  json_t *t = ec_envelope(key, a);
+  json_t *t = ec__envelope(key, a);
   if (t == NULL) {
     return EC_ENOMEM;
   }
@@ -44,20 +44,20 @@ static ssize_t ec_encode_list(ec_format_t fmt, const char *key, const void *item
     json_t *o = json_object();
     rc = json_array_append_new(a, o) != 0 ? EC_ENOMEM : fill(o, item);
   }
-  return ec_encode_finish(fmt, t, rc, buf, cap);
+  return ec__encode_finish(fmt, t, rc, buf, cap);
 }
 
 static int add_error(json_t *parent, const ec_error_info_t *e) {
   json_t *o = json_object();
-  int rc = ec_set_new(parent, "error", o);
+  int rc = ec__set_new(parent, "error", o);
   if (rc == 0) {
-    rc = ec_set_str(o, "code", e->code);
+    rc = ec__set_str(o, "code", e->code);
   }
   if (rc == 0) {
-    rc = ec_set_str(o, "message", e->message);
+    rc = ec__set_str(o, "message", e->message);
   }
   if (rc == 0 && e->source != NULL) {
-    rc = ec_set_str(o, "source", e->source);
+    rc = ec__set_str(o, "source", e->source);
   }
   return rc;
 }
@@ -70,28 +70,28 @@ static int status_to_tree(const ec_deployment_status_t *st, json_t *t) {
     return EC_EINVAL;
   }
   int rc;
-  if ((rc = ec_set_str(t, "apiVersion", st->api_version)) < 0 ||
-      (rc = ec_set_str(t, "kind", st->kind)) < 0 ||
-      (rc = ec_set_str(t, "deploymentId", st->deployment_id)) < 0) {
+  if ((rc = ec__set_str(t, "apiVersion", st->api_version)) < 0 ||
+      (rc = ec__set_str(t, "kind", st->kind)) < 0 ||
+      (rc = ec__set_str(t, "deploymentId", st->deployment_id)) < 0) {
     return rc;
   }
   if (st->device_id != NULL &&
-      (rc = ec_set_str(t, "deviceId", st->device_id)) < 0) {
+      (rc = ec__set_str(t, "deviceId", st->device_id)) < 0) {
     return rc;
   }
   if (st->adopted_manifest_version > 0 &&
-      (rc = ec_set_int(t, "adoptedManifestVersion",
-                       (int64_t)st->adopted_manifest_version)) < 0) {
+      (rc = ec__set_int(t, "adoptedManifestVersion",
+                        (int64_t)st->adopted_manifest_version)) < 0) {
     return rc;
   }
   json_t *s = json_object();
-  if ((rc = ec_set_new(t, "status", s)) < 0 ||
-      (rc = ec_set_str(s, "state", ec_state_name(st->state))) < 0 ||
+  if ((rc = ec__set_new(t, "status", s)) < 0 ||
+      (rc = ec__set_str(s, "state", ec_state_name(st->state))) < 0 ||
       (st->has_error && (rc = add_error(s, &st->error)) < 0)) {
     return rc;
   }
   json_t *a = json_array();
-  if ((rc = ec_set_new(t, "components", a)) < 0) {
+  if ((rc = ec__set_new(t, "components", a)) < 0) {
     return rc;
   }
   for (size_t i = 0; i < st->n_components; i++) {
@@ -100,8 +100,8 @@ static int status_to_tree(const ec_deployment_status_t *st, json_t *t) {
     if (json_array_append_new(a, o) != 0) {
       return EC_ENOMEM;
     }
-    if ((rc = ec_set_str(o, "name", c->name)) < 0 ||
-        (rc = ec_set_str(o, "state", ec_state_name(c->state))) < 0 ||
+    if ((rc = ec__set_str(o, "name", c->name)) < 0 ||
+        (rc = ec__set_str(o, "state", ec_state_name(c->state))) < 0 ||
         (c->has_error && (rc = add_error(o, &c->error)) < 0)) {
       return rc;
     }
@@ -112,7 +112,7 @@ static int status_to_tree(const ec_deployment_status_t *st, json_t *t) {
 ssize_t ref_deployment_status_encode(ec_format_t fmt,
                                     const ec_deployment_status_t *st,
                                     uint8_t *buf, size_t cap) {
-  int rc = ec_encode_args(fmt, st, 1, buf, cap);
+  int rc = ec__encode_args(fmt, st, 1, buf, cap);
   if (rc < 0) {
     return rc;
   }
@@ -120,7 +120,7 @@ ssize_t ref_deployment_status_encode(ec_format_t fmt,
   if (t == NULL) {
     return EC_ENOMEM;
   }
-  return ec_encode_finish(fmt, t, status_to_tree(st, t), buf, cap);
+  return ec__encode_finish(fmt, t, status_to_tree(st, t), buf, cap);
 }
 
 /* Embed one stored report: it was written by ec_deployment_status_encode(),
@@ -130,7 +130,7 @@ static int add_report(json_t *o, const ec_history_entry_t *e) {
   if (e->report == NULL && e->report_len > 0) {
     return EC_EINVAL;
   }
-  int rc = ec_tree_parse(EC_FORMAT_CBOR, e->report, e->report_len, &r, NULL);
+  int rc = ec__tree_parse(EC_FORMAT_CBOR, e->report, e->report_len, &r, NULL);
   if (rc < 0) {
     return rc == EC_ENOMEM ? rc : EC_ESYNTAX;
   }
@@ -138,13 +138,13 @@ static int add_report(json_t *o, const ec_history_entry_t *e) {
     json_decref(r);
     return EC_ESYNTAX;
   }
-  return ec_set_new(o, "report", r);
+  return ec__set_new(o, "report", r);
 }
 
 static int history_entry_to_tree(json_t *o, const void *item) {
   const ec_history_entry_t *e = item;
   int rc;
-  if ((rc = ec_set_int(o, "seq", e->seq)) < 0 ||
+  if ((rc = ec__set_int(o, "seq", e->seq)) < 0 ||
       (rc = ec_set_time(o, "receivedAt", e->received_at_ms)) < 0) {
     return rc;
   }
@@ -160,8 +160,8 @@ ssize_t ref_history_encode(ec_format_t fmt, const ec_history_entry_t *entries,
 static int summary_to_tree(json_t *o, const void *item) {
   const ec_deployment_summary_t *d = item;
   int rc;
-  if ((rc = ec_set_str(o, "deploymentId", d->deployment_id)) < 0 ||
-      (rc = ec_set_str(o, "state", ec_state_name(d->state))) < 0) {
+  if ((rc = ec__set_str(o, "deploymentId", d->deployment_id)) < 0 ||
+      (rc = ec__set_str(o, "state", ec_state_name(d->state))) < 0) {
     return rc;
   }
   return ec_set_time(o, "updatedAt", d->updated_at_ms);
@@ -184,10 +184,10 @@ static int put_id(json_t *t, const char *key, ec_msg_id_kind_t kind,
   if (s == NULL) {
     return 0;
   }
-  if (ec_msg_check_id(kind, s, strlen(s), key, NULL) < 0) {
+  if (ec__msg_check_id(kind, s, strlen(s), key, NULL) < 0) {
     return EC_EINVAL;
   }
-  return ec_set_str(t, key, s);
+  return ec__set_str(t, key, s);
 }
 
 /* An object under @p k of @p parent when @p has, else NULL with rc 0. */
@@ -197,7 +197,7 @@ static int sub(json_t *parent, const char *k, bool has, json_t **out) {
     return 0;
   }
   *out = json_object();
-  return ec_set_new(parent, k, *out);
+  return ec__set_new(parent, k, *out);
 }
 
 static int put_dhcp(json_t *t, const ec_dhcp_option_t *d) {
@@ -213,9 +213,9 @@ static int put_dhcp(json_t *t, const ec_dhcp_option_t *d) {
     }
     if (o != NULL &&
         ((d->option82_remote_id != NULL &&
-          (rc = ec_set_str(o, "remoteId", d->option82_remote_id)) < 0) ||
+          (rc = ec__set_str(o, "remoteId", d->option82_remote_id)) < 0) ||
          (d->option82_circuit_id != NULL &&
-          (rc = ec_set_str(o, "circuitId", d->option82_circuit_id)) < 0))) {
+          (rc = ec__set_str(o, "circuitId", d->option82_circuit_id)) < 0))) {
       return rc;
     }
   }
@@ -224,10 +224,10 @@ static int put_dhcp(json_t *t, const ec_dhcp_option_t *d) {
   }
   if ((rc = sub(v6, "option18", d->has_option18, &o)) < 0 ||
       (o != NULL && d->option18_interface_id != NULL &&
-       (rc = ec_set_str(o, "interfaceId", d->option18_interface_id)) < 0) ||
+       (rc = ec__set_str(o, "interfaceId", d->option18_interface_id)) < 0) ||
       (rc = sub(v6, "option37", d->has_option37, &o)) < 0 ||
       (o != NULL && d->option37_remote_id != NULL &&
-       (rc = ec_set_str(o, "remoteId", d->option37_remote_id)) < 0)) {
+       (rc = ec__set_str(o, "remoteId", d->option37_remote_id)) < 0)) {
     return rc;
   }
   return 0;
@@ -246,14 +246,14 @@ static int msg_to_tree(json_t *t, const void *item) {
        m->access_id == NULL)) {
     return EC_EINVAL;
   }
-  if ((m->id > 0 && (rc = ec_set_int(t, "statusMessageID", m->id)) < 0) ||
+  if ((m->id > 0 && (rc = ec__set_int(t, "statusMessageID", m->id)) < 0) ||
       (m->has_date && (rc = ec_set_time(t, "messageDate", m->date_ms)) < 0) ||
-      (rc = ec_set_int(t, "messageCode", m->code)) < 0) {
+      (rc = ec__set_int(t, "messageCode", m->code)) < 0) {
     return rc;
   }
   if (m->n_params > 0) {
     json_t *a = json_array();
-    if ((rc = ec_set_new(t, "messageParameters", a)) < 0) {
+    if ((rc = ec__set_new(t, "messageParameters", a)) < 0) {
       return rc;
     }
     for (size_t i = 0; i < m->n_params; i++) {
@@ -262,10 +262,10 @@ static int msg_to_tree(json_t *t, const void *item) {
         return EC_ENOMEM;
       }
       const char *k = m->params[i].key;
-      if (k == NULL || *k == '\0' || !ec_utf8_valid(k, strlen(k))) {
+      if (k == NULL || *k == '\0' || !ec__utf8_valid(k, strlen(k))) {
         return EC_EINVAL;
       }
-      if ((rc = ec_set_str(o, k, m->params[i].value)) < 0) {
+      if ((rc = ec__set_str(o, k, m->params[i].value)) < 0) {
         return rc;
       }
     }
@@ -278,7 +278,7 @@ static int msg_to_tree(json_t *t, const void *item) {
   }
   if (m->n_macs > 0) {
     json_t *a = json_array();
-    if ((rc = ec_set_new(t, "macAddress", a)) < 0) {
+    if ((rc = ec__set_new(t, "macAddress", a)) < 0) {
       return rc;
     }
     for (size_t i = 0; i < m->n_macs; i++) {
@@ -297,7 +297,7 @@ static int msg_to_tree(json_t *t, const void *item) {
 
 ssize_t ref_status_message_encode(ec_format_t fmt, const ec_status_message_t *m,
                                  uint8_t *buf, size_t cap) {
-  int rc = ec_encode_args(fmt, m, 1, buf, cap);
+  int rc = ec__encode_args(fmt, m, 1, buf, cap);
   if (rc < 0) {
     return rc;
   }
@@ -305,7 +305,7 @@ ssize_t ref_status_message_encode(ec_format_t fmt, const ec_status_message_t *m,
   if (t == NULL) {
     return EC_ENOMEM;
   }
-  return ec_encode_finish(fmt, t, msg_to_tree(t, m), buf, cap);
+  return ec__encode_finish(fmt, t, msg_to_tree(t, m), buf, cap);
 }
 
 ssize_t ref_status_messages_encode(ec_format_t fmt,
@@ -323,14 +323,14 @@ static int row_to_tree(const ec_msg_row_t *r, json_t **out) {
   if ((r->doc == NULL && r->doc_len > 0) || r->id < 1) {
     return EC_EINVAL;
   }
-  int rc = ec_tree_parse(EC_FORMAT_CBOR, r->doc, r->doc_len, &d, NULL);
+  int rc = ec__tree_parse(EC_FORMAT_CBOR, r->doc, r->doc_len, &d, NULL);
   if (rc < 0) {
     return rc == EC_ENOMEM ? rc : EC_ESYNTAX;
   }
   json_t *o = json_object();
   if (!json_is_object(d)) {
     rc = EC_ESYNTAX;
-  } else if (o == NULL || ec_set_int(o, "statusMessageID", r->id) < 0 ||
+  } else if (o == NULL || ec__set_int(o, "statusMessageID", r->id) < 0 ||
              json_object_update_missing(o, d) != 0) {
     rc = EC_ENOMEM;
   }
@@ -345,7 +345,7 @@ static int row_to_tree(const ec_msg_row_t *r, json_t **out) {
 
 ssize_t ref_msg_rows_encode(ec_format_t fmt, const ec_msg_row_t *rows, size_t n,
                            bool with_envelope, uint8_t *buf, size_t cap) {
-  int rc = ec_encode_args(fmt, rows, n, buf, cap);
+  int rc = ec__encode_args(fmt, rows, n, buf, cap);
   if (rc < 0) {
     return rc;
   }
@@ -359,10 +359,10 @@ ssize_t ref_msg_rows_encode(ec_format_t fmt, const ec_msg_row_t *rows, size_t n,
       return EC_EINVAL;
     }
     rc = row_to_tree(&rows[0], &o);
-    return rc < 0 ? rc : ec_encode_finish(fmt, o, 0, buf, cap);
+    return rc < 0 ? rc : ec__encode_finish(fmt, o, 0, buf, cap);
   }
   json_t *a = json_array();
-  json_t *t = ec_envelope("StatusMessages", a);
+  json_t *t = ec__envelope("StatusMessages", a);
   if (t == NULL) {
     return EC_ENOMEM;
   }
@@ -373,7 +373,7 @@ ssize_t ref_msg_rows_encode(ec_format_t fmt, const ec_msg_row_t *rows, size_t n,
       rc = EC_ENOMEM;
     }
   }
-  return ec_encode_finish(fmt, t, rc, buf, cap);
+  return ec__encode_finish(fmt, t, rc, buf, cap);
 }
 
 /* ---- the CBOR to JSON transcoder ---- */
@@ -384,11 +384,11 @@ ssize_t ref_cbor_to_json(const uint8_t *cbor, size_t len, char *out,
     return EC_EINVAL;
   }
   json_t *t;
-  int rc = ec_tree_parse(EC_FORMAT_CBOR, cbor, len, &t, NULL);
+  int rc = ec__tree_parse(EC_FORMAT_CBOR, cbor, len, &t, NULL);
   if (rc < 0) {
     return rc;
   }
-  ssize_t n = ec_tree_write(EC_FORMAT_JSON, t, false, (uint8_t *)out, cap);
+  ssize_t n = ec__tree_write(EC_FORMAT_JSON, t, false, (uint8_t *)out, cap);
   json_decref(t);
   if (n >= 0 && (size_t)n < cap) {
     out[n] = '\0';
