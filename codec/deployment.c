@@ -58,6 +58,20 @@ ec_state_t ec_state_rollup(const ec_state_t *states, size_t n) {
   return best;
 }
 
+bool ec_id_valid(const char *s) {
+  size_t n = s ? strlen(s) : 0;
+  if (n == 0 || n > EC_ID_MAX || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+    return false;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                 (c >= 'A' && c <= 'Z');
+    if (!alnum && strchr("-._~:@", c) == NULL)
+      return false;
+  }
+  return true;
+}
+
 bool ec_uuid_valid(const char *s, size_t len) {
   if (s == NULL || len != 36) {
     return false;

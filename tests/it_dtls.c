@@ -274,6 +274,11 @@ static void test_admin_device_commands(void) {
                   -1);
   CU_ASSERT_EQUAL(r.exit_code, 2);
   it_result_free(&r);
+  /* ".." is no route's deviceId (a dot segment): the same check refuses it. */
+  CU_ASSERT_EQUAL(admin(&r, srv.db, "device-add", "--identity", "..", NULL),
+                  -1);
+  CU_ASSERT_EQUAL(r.exit_code, 2);
+  it_result_free(&r);
   CU_ASSERT_EQUAL(admin(&r, srv.db, "device-add", "--identity", "dev-c",
                         "--role", "root", NULL),
                   -1);

@@ -244,9 +244,9 @@ static void test_api_ids_are_checked(void) {
                   EC_API_STATUS);
   CU_ASSERT_EQUAL(m.bad_param, 1);
   CU_ASSERT_STRING_EQUAL(m.bad->name, "deploymentId");
-  CU_ASSERT_TRUE(ec_api_id_valid("A-z.0_~:@"));
-  CU_ASSERT_FALSE(ec_api_id_valid("."));
-  CU_ASSERT_FALSE(ec_api_id_valid("a/b"));
+  CU_ASSERT_TRUE(ec_id_valid("A-z.0_~:@"));
+  CU_ASSERT_FALSE(ec_id_valid("."));
+  CU_ASSERT_FALSE(ec_id_valid("a/b"));
   /* No route: the nearest one's rule covers the path. */
   CU_ASSERT_EQUAL(match(r, t, "device/d1", segs, &m), -1);
   CU_ASSERT_PTR_EQUAL(m.spec, &t->routes[EC_API_STATUS]);

@@ -105,6 +105,19 @@ ssize_t ec_deployment_status_encode(ec_format_t fmt,
                                     const ec_deployment_status_t *st,
                                     uint8_t *buf, size_t cap);
 
+#ifndef EC_ID_MAX
+#define EC_ID_MAX 128
+#endif
+
+/**
+ * True when @p s may be a route id ({deviceId}, {deploymentId}) and so a
+ * DTLS identity (API.md section 2): 1..EC_ID_MAX bytes of URI-unreserved
+ * characters plus ':' and '@', but not "." or "..", which URI clients
+ * remove as dot segments (RFC 3986 section 5.2.4) and so could never
+ * address. ASCII only, whatever the locale. NULL is false.
+ */
+bool ec_id_valid(const char *s);
+
 /** True when @p s is a UUID in 8-4-4-4-12 hex form. */
 bool ec_uuid_valid(const char *s, size_t len);
 

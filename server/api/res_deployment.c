@@ -878,7 +878,7 @@ static void deployments_get(ec_req_t *rq, const char *dev) {
     }
     memcpy(after, v, (size_t)alen);
     after[alen] = '\0';
-    if (!ec_api_id_valid(after)) {
+    if (!ec_id_valid(after)) {
       ec_req_problem(rq, 400, "invalid-query", "after",
                      "after is a deploymentId: A-Z a-z 0-9 - . _ ~ : @");
       return;

@@ -120,7 +120,7 @@ static int query_id(ec_req_t *rq, const char *name, char *out, size_t cap,
   char *slash = allow_slash ? strchr(out, '/') : NULL;
   if (slash != NULL)
     *slash = '\0';
-  bool ok = ec_api_id_valid(out) && (slash == NULL || ec_api_id_valid(slash + 1));
+  bool ok = ec_id_valid(out) && (slash == NULL || ec_id_valid(slash + 1));
   if (slash != NULL)
     *slash = '/';
   if (!ok) {

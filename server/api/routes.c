@@ -6,22 +6,11 @@
 #include <string.h>
 
 #include "discovery.h"
+#include "edgecoap/deployment.h"
 #include "res_deployment.h"
 #include "res_fleet.h"
 #include "res_messages.h"
 #include "res_provisioning.h"
-
-bool ec_api_id_valid(const char *s) {
-  size_t n = strlen(s);
-  if (n == 0 || n > 128 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-    return false;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (!isalnum(c) && strchr("-._~:@", c) == NULL)
-      return false;
-  }
-  return true;
-}
 
 int ec_api_message_id(const char *s, int64_t *id) {
   uint64_t v = 0;
@@ -40,13 +29,13 @@ int ec_api_message_id(const char *s, int64_t *id) {
 }
 
 static bool device_id(char *s) {
-  return ec_api_id_valid(s);
+  return ec_id_valid(s);
 }
 
 /* A deploymentId is a UUID, matched case-insensitively: its lowercase
  * spelling names the resources (API.md section 2). */
 static bool deployment_id(char *s) {
-  if (!ec_api_id_valid(s))
+  if (!ec_id_valid(s))
     return false;
   for (; *s; s++)
     *s = (char)tolower((unsigned char)*s);

@@ -31,14 +31,6 @@ enum {
   EC_API_N_ROUTES
 };
 
-/**
- * A route id ({deviceId}, {deploymentId}): 1..128 bytes of URI-unreserved
- * characters plus ':' and '@', but not "." or "..", which URI clients
- * remove as dot segments (RFC 3986 section 5.2.4) and so could never
- * address.
- */
-bool ec_api_id_valid(const char *s);
-
 /** A {statusMessageID}: 1 to 19 digits, 1..INT64_MAX. @return 0 or -1 */
 int ec_api_message_id(const char *s, int64_t *id);
 

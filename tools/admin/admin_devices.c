@@ -2,7 +2,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "admin.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <sodium.h>
@@ -13,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "edgecoap/codec.h"
+#include "edgecoap/deployment.h"
 #include "store.h"
 #include "util.h"
 
@@ -57,20 +57,6 @@ static const char *const usages[] = {
         "their next request and its new handshakes. To give an identity a\n"
         "new key, remove it and add it again.\n",
 };
-
-/* The characters of a route id (docs/API.md section 2), so that a device's
- * identity can always be its deviceId. */
-static bool identity_valid(const char *s) {
-  size_t n = strlen(s);
-  if (n == 0 || n > EC_STORE_DEVICE_ID_MAX)
-    return false;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (!isalnum(c) && strchr("-._~:@", c) == NULL)
-      return false;
-  }
-  return true;
-}
 
 /*
  * The database holds the keys in clear: take group and other access away
@@ -226,11 +212,11 @@ int ec_admin_devices(int argc, char **argv) {
     fputs(usages[cmd], stderr);
     return EXIT_USAGE;
   }
-  if (identity != NULL && !identity_valid(identity)) {
+  if (identity != NULL && !ec_id_valid(identity)) {
     fprintf(stderr,
             PROG ": --identity wants 1 to %d of A-Z a-z 0-9 - . _ ~ "
-                 ": @\n",
-            EC_STORE_DEVICE_ID_MAX);
+                 ": @, not . or .. (a route's deviceId)\n",
+            EC_ID_MAX);
     return EXIT_USAGE;
   }
   ec_device_role_t role = EC_DEVICE_ROLE_DEVICE;
