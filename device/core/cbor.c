@@ -160,10 +160,14 @@ int ec__cbr_int(ec__cbr_t *r, int64_t *out) {
   return 0;
 }
 
+/* A map of no members: the walk skips every member of it. */
+static const ec__map_t no_members = {"", NULL};
+
 int ec__cbr_skip(ec__cbr_t *r, int depth) {
   int t = ec__cbr_peek(r);
   size_t n;
   uint64_t v;
+  unsigned seen;
   if (t == 0 || t == 1) {
     int64_t i;
     return ec__cbr_int(r, &i);
@@ -172,28 +176,16 @@ int ec__cbr_skip(ec__cbr_t *r, int depth) {
     ec_dev_str_t s;
     return ec__cbr_text(r, &s);
   }
-  if (t == 4 || t == 5) {
-    if (depth <= 0) {
-      return EC_ETOOBIG;
+  if (t == 5) {
+    /* Its keys are text or integers, as JSON names can carry. */
+    return ec__cbr_map(r, &no_members, NULL, NULL, depth, &seen);
+  }
+  if (t == 4) {
+    int rc = ec__cbr_enter(r, 4, depth, &n);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+      rc = ec__cbr_skip(r, depth - 1);
     }
-    if (ec__cbr_container(r, (uint8_t)t, &n) < 0) {
-      return EC_ESYNTAX;
-    }
-    /* A map's keys and values, one after the other (at most the bytes
-     * left, so no overflow). */
-    n <<= t == 5;
-    for (size_t i = 0; i < n; i++) {
-      int rc;
-      /* Map keys are text or integers, as JSON names can carry. */
-      int k = ec__cbr_peek(r);
-      if (t == 5 && (i & 1) == 0 && k != 3 && k > 1) {
-        return EC_ESYNTAX;
-      }
-      if ((rc = ec__cbr_skip(r, depth - 1)) < 0) {
-        return rc;
-      }
-    }
-    return 0;
+    return rc;
   }
   if (t != 7) {
     return EC_ESYNTAX; /* byte strings, tags, the end of input */
@@ -211,4 +203,159 @@ int ec__cbr_skip(ec__cbr_t *r, int depth) {
     return 0;
   }
   return EC_ESYNTAX;
+}
+
+/* ---- the map walk (cbor.h) ---------------------------------------------- */
+
+static char lower(char c) {
+  return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
+}
+
+/* @p alen bytes of @p a equal NUL-terminated @p b, ASCII case ignored when
+ * @p fold (ASCII-only on purpose, as the codec's ec__ascii_ieq(): no
+ * locale). */
+static bool same_name(const char *a, size_t alen, const char *b, bool fold) {
+  for (size_t i = 0; i < alen; i++) {
+    if (b[i] == '\0' || (fold ? lower(a[i]) != lower(b[i]) : a[i] != b[i])) {
+      return false;
+    }
+  }
+  return b[alen] == '\0';
+}
+
+const char *ec__nth(const char *names, unsigned i) {
+  for (; *names != '\0' && i > 0; i--) {
+    names += ec__len(names) + 1;
+  }
+  return names;
+}
+
+int ec__lookup(const char *names, const char *s, size_t len, bool fold) {
+  for (int i = 0; *names != '\0'; i++, names += ec__len(names) + 1) {
+    if (same_name(s, len, names, fold)) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+int64_t ec__digits(const char *s, size_t n) {
+  int64_t x = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9') {
+      return -1;
+    }
+    x = x * 10 + (s[i] - '0');
+  }
+  return n > 0 ? x : -1;
+}
+
+/* A member's value of the kinds the walk reads itself. */
+static int read_value(ec__cbr_t *r, uint8_t kind, void *dst) {
+  ec_dev_str_t s;
+  int64_t v;
+  int t = ec__cbr_peek(r);
+  int rc;
+  if (kind == EC__M_POS || (kind == EC__M_NUM && t == 0)) {
+    /* An integer: >= 1 for EC__M_POS, >= 0 for EC__M_NUM. */
+    if (t > 1) {
+      return EC_EBADDOC;
+    }
+    if ((rc = ec__cbr_int(r, &v)) < 0) {
+      return rc;
+    }
+    *(int64_t *)dst = v;
+    return v < (kind == EC__M_POS) ? EC_EBADDOC : 0;
+  }
+  if ((rc = ec__cbr_member_text(r, &s)) < 0) {
+    return rc;
+  }
+  if (kind == EC__M_NUM) {
+    /* A string of 1 to 18 decimal digits, as the codec reads the numbers
+     * of provisioning answers. */
+    v = s.len <= 18 ? ec__digits(s.ptr, s.len) : -1;
+    *(int64_t *)dst = v;
+    return v < 0 ? EC_EBADDOC : 0;
+  }
+  if (kind == EC__M_STATE) {
+    if ((rc = ec_dev_state_parse(s.ptr, s.len)) < 0) {
+      return rc;
+    }
+    *(ec_dev_state_t *)dst = (ec_dev_state_t)rc;
+    return 0;
+  }
+  *(ec_dev_str_t *)dst = s;
+  return kind == EC__M_NONEMPTY && s.len == 0 ? EC_EBADDOC : 0;
+}
+
+int ec__cbr_map(ec__cbr_t *r, const ec__map_t *m, ec__member_fn fn,
+                void *out, int depth, unsigned *seen) {
+  size_t n;
+  *seen = 0;
+  int rc = ec__cbr_enter(r, 5, depth, &n);
+  for (size_t i = 0; i < n && rc == 0; i++) {
+    ec_dev_str_t k;
+    int64_t ik = 0;
+    int f = -1;
+    int t = ec__cbr_peek(r);
+    rc = t == 3 ? ec__cbr_text(r, &k) : t == 0 || t == 1 ? ec__cbr_int(r, &ik)
+                                                         : EC_ESYNTAX;
+    if (rc < 0) {
+      break;
+    }
+    if (t == 3) {
+      f = ec__lookup(m->names, k.ptr, k.len, false);
+    } else {
+      /* Integer keys are -2^(e-1) (cbor.h, EC__IKEY). */
+      const char *nm = m->names;
+      for (int j = 0; *nm != '\0'; j++, nm += ec__len(nm) + 1) {
+        unsigned e = m->spec[2 * j] >> 4;
+        if (e != 0 && ik == -((int64_t)1 << (e - 1))) {
+          f = j;
+        }
+      }
+    }
+    if (f < 0) {
+      rc = ec__cbr_skip(r, depth - 1);
+      continue;
+    }
+    if ((*seen & (1u << f)) != 0) {
+      return EC_ESYNTAX;
+    }
+    *seen |= 1u << f;
+    uint8_t kind = m->spec[2 * f] & 0x0F;
+    rc = kind == EC__M_FN ? fn(r, f, out, depth - 1)
+                          : read_value(r, kind, (uint8_t *)out + m->spec[2 * f + 1]);
+  }
+  return rc;
+}
+
+int ec__cbr_enter(ec__cbr_t *r, uint8_t major, int depth, size_t *n) {
+  int t = ec__cbr_peek(r);
+  *n = 0;
+  if (t != major) {
+    return t < 0 ? EC_ESYNTAX : EC_EBADDOC;
+  }
+  return depth <= 0 ? EC_ETOOBIG : ec__cbr_container(r, major, n);
+}
+
+int ec__cbr_member_text(ec__cbr_t *r, ec_dev_str_t *s) {
+  return ec__cbr_peek(r) == 3 ? ec__cbr_text(r, s) : EC_EBADDOC;
+}
+
+int ec__cbr_doc(const uint8_t *buf, size_t len, const ec__map_t *m,
+                ec__member_fn fn, void *out, unsigned required) {
+  unsigned seen;
+  if (out == NULL || (buf == NULL && len > 0)) {
+    return EC_EINVAL;
+  }
+  if (buf == NULL || len == 0 || buf[0] >> 5 != 5) {
+    return EC_ESYNTAX; /* an empty body, or no map, is no document */
+  }
+  ec__cbr_t r = {buf, buf + len};
+  int rc = ec__cbr_map(&r, m, fn, out, EC_DEV_MAX_DEPTH, &seen);
+  if (rc == 0 && r.p != r.end) {
+    return EC_ESYNTAX;
+  }
+  return rc == 0 && (seen & required) != required ? EC_EBADDOC : rc;
 }

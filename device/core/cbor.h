@@ -41,30 +41,45 @@ int ec__cbr_int(ec__cbr_t *r, int64_t *v);
  * more levels. */
 int ec__cbr_skip(ec__cbr_t *r, int depth);
 
-/* The map walk all decoders share (device/core/docs.c), driven by a table
- * of the members a document knows, ended by a NULL name: each member's
- * name (and, for problem details, its integer key; 0 for none), what its
- * value is, and where in the output struct it goes. The walk enters the
- * map (EC_EBADDOC when the member is of another type, EC_ESYNTAX at the end
- * of input), reads known members of the simple kinds itself and calls
- * @p fn with the member's index for EC__M_FN ones; unknown members are
- * skipped, a known one given twice is refused as the codec refuses
- * duplicate keys. *seen gets a bit per index found. */
+/* A map's members, for the walk all decoders share and for the encoder
+ * (device/core/docs.c): their names one after the other, each ended by its
+ * NUL and the list by an empty name (so "a\0b\0" names two), and for each
+ * member two bytes of @p spec, what its value is and where in the struct
+ * it goes. A member name is kept once, for both directions: a member
+ * table costs two bytes a member and the names' own bytes. */
+typedef struct {
+  const char *names;
+  const uint8_t *spec;
+} ec__map_t;
+
+/* What a member's value is to the walk (the low nibble of its first spec
+ * byte). The high nibble, e, is non-zero for a member that also has an
+ * integer key, -2^(e-1): problem details' concise keys (RFC 9290) are -1,
+ * -2, -4 and -256. */
 enum {
   EC__M_FN = 0,   /* read by the document's own function */
   EC__M_TEXT,     /* an ec_dev_str_t */
   EC__M_NONEMPTY, /* an ec_dev_str_t, not "" */
   EC__M_STATE,    /* an ec_dev_state_t, from its name */
-  EC__M_NUM       /* an int64_t: an integer >= 0, or 1 to 18 decimal digits */
+  EC__M_NUM,      /* an int64_t: an integer >= 0, or 1 to 18 decimal digits */
+  EC__M_POS       /* a uint64_t: an integer (no digits) >= 1 */
 };
-typedef struct {
-  const char *name;
-  int16_t ikey;
-  uint8_t kind;
-  uint8_t off;
-} ec__member_t;
+#define EC__IKEY(e) ((e) << 4)
+
+/* The index of the name @p s (@p len bytes) in @p names, ASCII case
+ * ignored when @p fold; -1 when it is none of them. */
+int ec__lookup(const char *names, const char *s, size_t len, bool fold);
+/* The @p i-th name of @p names, "" past the last. */
+const char *ec__nth(const char *names, unsigned i);
+
+/* The walk enters the map (EC_EBADDOC when the member is of another type,
+ * EC_ESYNTAX at the end of input), reads known members of the simple kinds
+ * itself and calls @p fn with the member's index for EC__M_FN ones;
+ * unknown members are skipped, a known one given twice is refused as the
+ * codec refuses duplicate keys. *seen gets a bit per index found. With a
+ * map of no members it checks and skips any map (ec__cbr_skip()). */
 typedef int (*ec__member_fn)(ec__cbr_t *r, int f, void *out, int depth);
-int ec__cbr_map(ec__cbr_t *r, const ec__member_t *m, ec__member_fn fn,
+int ec__cbr_map(ec__cbr_t *r, const ec__map_t *m, ec__member_fn fn,
                 void *out, int depth, unsigned *seen);
 /* Enter a map or array member of @p major: EC_EBADDOC when it is of
  * another type (EC_ESYNTAX at the end of input), EC_ETOOBIG when @p depth
@@ -77,7 +92,7 @@ int ec__cbr_member_text(ec__cbr_t *r, ec_dev_str_t *s);
  * walk over it from the top (EC_ESYNTAX when it is no map), that nothing
  * follows it, and that the members of the mask @p required (bits as
  * *seen) are there (EC_EBADDOC). */
-int ec__cbr_doc(const uint8_t *buf, size_t len, const ec__member_t *m,
+int ec__cbr_doc(const uint8_t *buf, size_t len, const ec__map_t *m,
                 ec__member_fn fn, void *out, unsigned required);
 
 /* A report's Request-Id (API.md, "Request-Id"), 12 bytes (the server takes
@@ -101,7 +116,5 @@ bool ec__same(const void *a, const void *b, size_t n);
 /* The value of the @p n (> 0) decimal digits at @p s, or -1 when there are
  * none or one is no digit (n <= 18 cannot overflow). */
 int64_t ec__digits(const char *s, size_t n);
-/* @p alen bytes of @p a equal NUL-terminated @p b, ASCII case ignored. */
-bool ec__ieq(const char *a, size_t alen, const char *b);
 
 #endif /* EDGECOAP_DEVICE_CBOR_H */

@@ -3,34 +3,19 @@
 
 #include "cbor.h"
 
-static const char *const state_names[EC_DEV_STATE_COUNT] = {
-    "Pending", "Installing", "Installed", "Failed", "Removing", "Removed"};
+/* The states' names, in the order of ec_dev_state_t. */
+static const char state_names[] =
+    "Pending\0Installing\0Installed\0Failed\0Removing\0Removed\0";
+/* The report's kinds: the first is the default the encoder writes. */
+static const char kinds[] = "DeploymentStatus\0DeploymentStatusManifest\0";
+
+int ec_dev_state_parse(const char *s, size_t len) {
+  int i = ec__lookup(state_names, s, len, true);
+  return i < 0 ? EC_EBADDOC : i;
+}
 
 static char lower(char c) {
   return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
-}
-
-/* ASCII-only on purpose, as the codec's ec__ascii_ieq(): no locale. */
-bool ec__ieq(const char *a, size_t alen, const char *b) {
-  for (size_t i = 0; i < alen; i++) {
-    if (b[i] == '\0' || lower(a[i]) != lower(b[i])) {
-      return false;
-    }
-  }
-  return b[alen] == '\0';
-}
-
-static bool eq(ec_dev_str_t s, const char *b) {
-  return ec__len(b) == s.len && ec__same(s.ptr, b, s.len);
-}
-
-int ec_dev_state_parse(const char *s, size_t len) {
-  for (int i = 0; i < EC_DEV_STATE_COUNT; i++) {
-    if (ec__ieq(s, len, state_names[i])) {
-      return i;
-    }
-  }
-  return EC_EBADDOC;
 }
 
 /* A UUID in 8-4-4-4-12 hex form, @p len bytes of @p s. */
@@ -66,54 +51,52 @@ enum {
   E_COMPONENTS
 };
 
-static const char *const status_keys[] = {
-    "apiVersion", "kind",   "deploymentId", "deviceId",
-    "adoptedManifestVersion", "status", "components", NULL};
-/* A component's members; a status has the last two. */
-static const char *const entry_keys[] = {"name", "state", "error", NULL};
-static const char *const error_keys[] = {"code", "message", "source", NULL};
-
-typedef struct {
-  const char *const *keys;
-  uint8_t kind[7];
-  uint8_t off[7];
-} map_t;
+/* The members' names, each kept once for the encoder and the decoder. A
+ * status's {state, error} is a component's map from "state" on. */
+static const char status_names[] =
+    "apiVersion\0kind\0deploymentId\0deviceId\0adoptedManifestVersion\0"
+    "status\0components\0";
+static const char entry_names[] = "name\0state\0error\0";
+#define STATE_NAMES (entry_names + 5)
+static const char error_names[] = "code\0message\0source\0";
 
 #define OFF(t, m) ((uint8_t)offsetof(t, m))
-static const map_t status_map = {
-    status_keys,
-    {E_NONEMPTY, E_KIND, E_TEXT, E_OPTIONAL, E_UINT, E_STATUS, E_COMPONENTS},
-    {OFF(ec_dev_status_t, api_version), OFF(ec_dev_status_t, kind),
-     OFF(ec_dev_status_t, deployment_id), OFF(ec_dev_status_t, device_id),
-     OFF(ec_dev_status_t, adopted_manifest_version),
-     OFF(ec_dev_status_t, state)}};
-static const map_t entry_map = {
-    entry_keys,
-    {E_NONEMPTY, E_STATE, E_ERROR},
-    {OFF(ec_dev_component_t, name), OFF(ec_dev_component_t, state),
-     OFF(ec_dev_component_t, error)}};
-/* The status's {state, error}, in the report's struct. */
-static const map_t state_map = {
-    entry_keys + 1,
-    {E_STATE, E_ERROR},
-    {OFF(ec_dev_status_t, state), OFF(ec_dev_status_t, error)}};
-static const map_t error_map = {
-    error_keys,
-    {E_TEXT, E_TEXT, E_OPTIONAL},
-    {OFF(ec_dev_error_t, code), OFF(ec_dev_error_t, message),
-     OFF(ec_dev_error_t, source)}};
+static const uint8_t status_enc[] = {
+    E_NONEMPTY, OFF(ec_dev_status_t, api_version),
+    E_KIND,     OFF(ec_dev_status_t, kind),
+    E_TEXT,     OFF(ec_dev_status_t, deployment_id),
+    E_OPTIONAL, OFF(ec_dev_status_t, device_id),
+    E_UINT,     OFF(ec_dev_status_t, adopted_manifest_version),
+    E_STATUS,   0,
+    E_COMPONENTS, 0};
+static const uint8_t entry_enc[] = {
+    E_NONEMPTY, OFF(ec_dev_component_t, name),
+    E_STATE,    OFF(ec_dev_component_t, state),
+    E_ERROR,    OFF(ec_dev_component_t, error)};
+static const uint8_t state_enc[] = {E_STATE, OFF(ec_dev_status_t, state),
+                                    E_ERROR, OFF(ec_dev_status_t, error)};
+static const uint8_t error_enc[] = {
+    E_TEXT,     OFF(ec_dev_error_t, code),
+    E_TEXT,     OFF(ec_dev_error_t, message),
+    E_OPTIONAL, OFF(ec_dev_error_t, source)};
+static const ec__map_t status_map = {status_names, status_enc};
+static const ec__map_t entry_map = {entry_names, entry_enc};
+static const ec__map_t state_map = {STATE_NAMES, state_enc};
+static const ec__map_t error_map = {error_names, error_enc};
 
 /* Each map has fewer than 24 members, so its head is one byte, written
  * first and given its count at the end. */
-static int put_map(ec__cbw_t *w, const map_t *m, const void *at) {
+static int put_map(ec__cbw_t *w, const ec__map_t *m, const void *at) {
   const uint8_t *base = at;
   size_t head = w->len;
   unsigned n = 0;
   int rc = 0;
   ec__cbw_head(w, 5, 0);
-  for (int i = 0; m->keys[i] != NULL && rc == 0; i++) {
-    const void *v = base + m->off[i];
-    uint8_t kind = m->kind[i];
+  const uint8_t *sp = m->spec;
+  for (const char *key = m->names; *key != '\0' && rc == 0;
+       key += ec__len(key) + 1, sp += 2) {
+    const void *v = base + sp[1];
+    uint8_t kind = sp[0];
     /* Each member is read as what it is: a string, a number or a state
      * (an enum, a byte where enums are short, as on arm-none-eabi). */
     const char *s = NULL;
@@ -130,11 +113,11 @@ static int put_map(ec__cbw_t *w, const map_t *m, const void *at) {
       continue;
     }
     n++;
-    ec__cbw_text(w, m->keys[i]);
+    ec__cbw_text(w, key);
     if (kind == E_KIND && s == NULL) {
-      s = "DeploymentStatus";
+      s = kinds;
     } else if (kind == E_STATE) {
-      s = u < EC_DEV_STATE_COUNT ? state_names[u] : NULL;
+      s = u < EC_DEV_STATE_COUNT ? ec__nth(state_names, u) : NULL;
     } else if (kind == E_UINT) {
       ec__cbw_head(w, 0, u);
       continue;
@@ -179,132 +162,12 @@ int ec_dev_status_encode(const ec_dev_status_t *st, uint8_t *buf, size_t cap) {
 
 /* ---- decoding ---------------------------------------------------------- */
 
-static int read_state(ec__cbr_t *r, ec_dev_state_t *out) {
-  ec_dev_str_t s;
-  int rc = ec__cbr_member_text(r, &s);
-  if (rc < 0 || (rc = ec_dev_state_parse(s.ptr, s.len)) < 0) {
-    return rc;
-  }
-  *out = (ec_dev_state_t)rc;
-  return 0;
-}
-
-/* An integer >= 0, or a string of 1 to 18 decimal digits, as the codec
- * reads the numbers of provisioning answers. */
-static int read_num(ec__cbr_t *r, int64_t *v) {
-  int t = ec__cbr_peek(r);
-  if (t == 0) {
-    return ec__cbr_int(r, v);
-  }
-  ec_dev_str_t s;
-  int rc = t == 3 ? ec__cbr_text(r, &s) : EC_EBADDOC;
-  if (rc < 0) {
-    return rc;
-  }
-  *v = s.len <= 18 ? ec__digits(s.ptr, s.len) : -1;
-  return *v < 0 ? EC_EBADDOC : 0;
-}
-
-int64_t ec__digits(const char *s, size_t n) {
-  int64_t x = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (s[i] < '0' || s[i] > '9') {
-      return -1;
-    }
-    x = x * 10 + (s[i] - '0');
-  }
-  return n > 0 ? x : -1;
-}
-
-/* The map walk (cbor.h). */
-int ec__cbr_map(ec__cbr_t *r, const ec__member_t *m, ec__member_fn fn,
-                void *out, int depth, unsigned *seen) {
-  size_t n;
-  *seen = 0;
-  int rc = ec__cbr_enter(r, 5, depth, &n);
-  for (size_t i = 0; i < n && rc == 0; i++) {
-    ec_dev_str_t k = {NULL, 0};
-    int64_t ik = 0;
-    int f = -1;
-    int t = ec__cbr_peek(r);
-    rc = t == 3 ? ec__cbr_text(r, &k) : t == 0 || t == 1 ? ec__cbr_int(r, &ik)
-                                                         : EC_ESYNTAX;
-    for (int j = 0; rc == 0 && m[j].name != NULL; j++) {
-      if (k.ptr != NULL ? eq(k, m[j].name) : m[j].ikey != 0 && ik == m[j].ikey) {
-        f = j;
-      }
-    }
-    if (rc < 0) {
-      break;
-    }
-    if (f < 0) {
-      rc = ec__cbr_skip(r, depth - 1);
-      continue;
-    }
-    if ((*seen & (1u << f)) != 0) {
-      return EC_ESYNTAX;
-    }
-    *seen |= 1u << f;
-    void *dst = (uint8_t *)out + m[f].off;
-    switch (m[f].kind) {
-    case EC__M_TEXT:
-    case EC__M_NONEMPTY:
-      rc = ec__cbr_member_text(r, dst);
-      if (rc == 0 && m[f].kind == EC__M_NONEMPTY &&
-          ((ec_dev_str_t *)dst)->len == 0) {
-        rc = EC_EBADDOC;
-      }
-      break;
-    case EC__M_STATE:
-      rc = read_state(r, dst);
-      break;
-    case EC__M_NUM:
-      rc = read_num(r, dst);
-      break;
-    default:
-      rc = fn(r, f, out, depth - 1);
-    }
-  }
-  return rc;
-}
-
-int ec__cbr_enter(ec__cbr_t *r, uint8_t major, int depth, size_t *n) {
-  int t = ec__cbr_peek(r);
-  *n = 0;
-  if (t != major) {
-    return t < 0 ? EC_ESYNTAX : EC_EBADDOC;
-  }
-  return depth <= 0 ? EC_ETOOBIG : ec__cbr_container(r, major, n);
-}
-
-int ec__cbr_member_text(ec__cbr_t *r, ec_dev_str_t *s) {
-  return ec__cbr_peek(r) == 3 ? ec__cbr_text(r, s) : EC_EBADDOC;
-}
-
-int ec__cbr_doc(const uint8_t *buf, size_t len, const ec__member_t *m,
-                ec__member_fn fn, void *out, unsigned required) {
-  unsigned seen;
-  if (out == NULL || (buf == NULL && len > 0)) {
-    return EC_EINVAL;
-  }
-  if (buf == NULL || len == 0 || buf[0] >> 5 != 5) {
-    return EC_ESYNTAX; /* an empty body, or no map, is no document */
-  }
-  ec__cbr_t r = {buf, buf + len};
-  int rc = ec__cbr_map(&r, m, fn, out, EC_DEV_MAX_DEPTH, &seen);
-  if (rc == 0 && r.p != r.end) {
-    return EC_ESYNTAX;
-  }
-  return rc == 0 && (seen & required) != required ? EC_EBADDOC : rc;
-}
-
 /* {"code", "message", "source"?}: an error whose present fields are all
  * empty is no error; a real one needs code and message (the codec's rule). */
-static const ec__member_t error_members[] = {
-    {"code", 0, EC__M_TEXT, 0},
-    {"message", 0, EC__M_TEXT, sizeof(ec_dev_str_t)},
-    {"source", 0, EC__M_TEXT, 2 * sizeof(ec_dev_str_t)},
-    {NULL, 0, 0, 0}};
+static const uint8_t error_dec[] = {EC__M_TEXT, 0, EC__M_TEXT,
+                                    sizeof(ec_dev_str_t), EC__M_TEXT,
+                                    2 * sizeof(ec_dev_str_t)};
+static const ec__map_t error_members = {error_names, error_dec};
 
 /* A status or a component: {"name" (components), "state", "error"?}. */
 typedef struct {
@@ -320,7 +183,7 @@ static int entry_member(ec__cbr_t *r, int f, void *out, int depth) {
   unsigned seen;
   (void)f;
   ec__zero(v, sizeof v);
-  int rc = ec__cbr_map(r, error_members, NULL, v, depth, &seen);
+  int rc = ec__cbr_map(r, &error_members, NULL, v, depth, &seen);
   if (rc < 0 || (v[0].len == 0 && v[1].len == 0 && v[2].len == 0)) {
     return rc;
   }
@@ -332,19 +195,18 @@ static int entry_member(ec__cbr_t *r, int f, void *out, int depth) {
   return 0;
 }
 
-static const ec__member_t entry_members[] = {
-    {"name", 0, EC__M_NONEMPTY, offsetof(entry_t, name)},
-    {"state", 0, EC__M_STATE, offsetof(entry_t, state)},
-    {"error", 0, EC__M_FN, 0},
-    {NULL, 0, 0, 0}};
+static const uint8_t entry_dec[] = {
+    EC__M_NONEMPTY, offsetof(entry_t, name), EC__M_STATE,
+    offsetof(entry_t, state), EC__M_FN, 0};
+static const ec__map_t component_members = {entry_names, entry_dec};
+static const ec__map_t state_members = {STATE_NAMES, entry_dec + 2};
 
-/* A component (name and state required) or, from "state" on, a status
- * (state required). */
+/* A component (name and state required) or a status (state required). */
 static int read_entry(ec__cbr_t *r, bool component, entry_t *e, int depth) {
   unsigned seen;
   ec__zero(e, sizeof *e);
-  int rc = ec__cbr_map(r, entry_members + !component, entry_member, e, depth,
-                       &seen);
+  int rc = ec__cbr_map(r, component ? &component_members : &state_members,
+                       entry_member, e, depth, &seen);
   unsigned need = component ? 3u : 1u;
   return rc == 0 && (seen & need) != need ? EC_EBADDOC : rc;
 }
@@ -357,26 +219,13 @@ typedef struct {
   void *ctx;
 } status_ctx_t;
 
+/* The status is one entry, the components an array of them. */
 static int status_member(ec__cbr_t *r, int f, void *out, int depth) {
   status_ctx_t *c = out;
   entry_t e;
-  int64_t v;
-  size_t n;
-  int rc;
-  if (f == F_AMV) {
-    if (ec__cbr_peek(r) > 1) {
-      return EC_EBADDOC;
-    }
-    if ((rc = ec__cbr_int(r, &v)) < 0) {
-      return rc;
-    }
-    c->v.adopted_manifest_version = (uint64_t)v;
-    return v < 1 ? EC_EBADDOC : 0;
-  }
-  /* The status is one entry, the components an array of them. */
+  size_t n = 1;
+  int rc = 0;
   bool comp = f == F_COMPONENTS;
-  n = 1;
-  rc = 0;
   if (comp) {
     rc = ec__cbr_enter(r, 4, depth--, &n);
     c->v.n_components = n;
@@ -395,15 +244,15 @@ static int status_member(ec__cbr_t *r, int f, void *out, int depth) {
 }
 
 #define VIEW(m) offsetof(ec_dev_status_view_t, m)
-static const ec__member_t status_members[] = {
-    {"apiVersion", 0, EC__M_TEXT, VIEW(api_version)},
-    {"kind", 0, EC__M_TEXT, VIEW(kind)},
-    {"deploymentId", 0, EC__M_TEXT, VIEW(deployment_id)},
-    {"deviceId", 0, EC__M_NONEMPTY, VIEW(device_id)},
-    {"adoptedManifestVersion", 0, EC__M_FN, 0},
-    {"status", 0, EC__M_FN, 0},
-    {"components", 0, EC__M_FN, 0},
-    {NULL, 0, 0, 0}};
+static const uint8_t status_dec[] = {
+    EC__M_TEXT,     VIEW(api_version),
+    EC__M_TEXT,     VIEW(kind),
+    EC__M_TEXT,     VIEW(deployment_id),
+    EC__M_NONEMPTY, VIEW(device_id),
+    EC__M_POS,      VIEW(adopted_manifest_version),
+    EC__M_FN,       0,
+    EC__M_FN,       0};
+static const ec__map_t status_members = {status_names, status_dec};
 
 int ec_dev_status_decode(const uint8_t *buf, size_t len,
                          ec_dev_status_view_t *out, ec_dev_component_fn fn,
@@ -415,14 +264,13 @@ int ec_dev_status_decode(const uint8_t *buf, size_t len,
   ec__zero(&c, sizeof c);
   c.fn = fn;
   c.ctx = ctx;
-  int rc = ec__cbr_doc(buf, len, status_members, status_member, &c,
+  int rc = ec__cbr_doc(buf, len, &status_members, status_member, &c,
                        1u << F_API | 1u << F_KIND | 1u << F_DEPLOYMENT |
                            1u << F_STATUS | 1u << F_COMPONENTS);
   ec__copy(out, &c.v, sizeof *out);
   if (rc == 0 &&
       (out->api_version.len == 0 ||
-       !(eq(out->kind, "DeploymentStatus") ||
-         eq(out->kind, "DeploymentStatusManifest")) ||
+       ec__lookup(kinds, out->kind.ptr, out->kind.len, false) < 0 ||
        !uuid_ok(out->deployment_id.ptr, out->deployment_id.len))) {
     return EC_EBADDOC;
   }
@@ -468,18 +316,21 @@ static int problem_member(ec__cbr_t *r, int f, void *out, int depth) {
   return 0;
 }
 
+/* Concise keys (RFC 9290): title -1, detail -2, response-code -4,
+ * field -256. */
 #define PROBLEM(m) offsetof(ec_dev_problem_t, m)
-static const ec__member_t problem_members[] = {
-    {"title", -1, EC__M_TEXT, PROBLEM(title)},
-    {"detail", -2, EC__M_TEXT, PROBLEM(detail)},
-    {"response-code", -4, EC__M_FN, 0},
-    {"field", -256, EC__M_TEXT, PROBLEM(field)},
-    {NULL, 0, 0, 0}};
+static const char problem_names[] = "title\0detail\0response-code\0field\0";
+static const uint8_t problem_dec[] = {
+    EC__M_TEXT | EC__IKEY(1), PROBLEM(title),
+    EC__M_TEXT | EC__IKEY(2), PROBLEM(detail),
+    EC__M_FN | EC__IKEY(3),   0,
+    EC__M_TEXT | EC__IKEY(9), PROBLEM(field)};
+static const ec__map_t problem_members = {problem_names, problem_dec};
 
 int ec_dev_problem_decode(const uint8_t *buf, size_t len,
                           ec_dev_problem_t *out) {
   if (out != NULL) {
     ec__zero(out, sizeof *out);
   }
-  return ec__cbr_doc(buf, len, problem_members, problem_member, out, 0);
+  return ec__cbr_doc(buf, len, &problem_members, problem_member, out, 0);
 }

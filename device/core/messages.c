@@ -90,17 +90,12 @@ typedef struct {
   int64_t next_from;
 } page_t;
 
-static const ec__member_t msg_members[] = {
-    {"statusMessageID", 0, EC__M_FN, 0},
-    {"messageDate", 0, EC__M_FN, 0},
-    {"messageCode", 0, EC__M_FN, 0},
-    {"orderId", 0, EC__M_FN, 0},
-    {"subscriptionId", 0, EC__M_FN, 0},
-    {"accessId", 0, EC__M_FN, 0},
-    {"messageParameters", 0, EC__M_FN, 0},
-    {"macAddress", 0, EC__M_FN, 0},
-    {"dhcpOption", 0, EC__M_FN, 0},
-    {NULL, 0, 0, 0}};
+/* Every member is read by msg_member(). */
+static const uint8_t fn_spec[18];
+static const ec__map_t msg_members = {
+    "statusMessageID\0messageDate\0messageCode\0orderId\0subscriptionId\0"
+    "accessId\0messageParameters\0macAddress\0dhcpOption\0",
+    fn_spec};
 
 static int page_member(ec__cbr_t *r, int f, void *ctx, int depth) {
   page_t *p = ctx;
@@ -114,7 +109,7 @@ static int page_member(ec__cbr_t *r, int f, void *ctx, int depth) {
     ec_dev_msg_t m;
     unsigned seen;
     ec__zero(&m, sizeof m);
-    rc = ec__cbr_map(r, msg_members, msg_member, &m, depth - 1, &seen);
+    rc = ec__cbr_map(r, &msg_members, msg_member, &m, depth - 1, &seen);
     /* The server always writes the ID and the code, and one of the three
      * IDs a message must have. */
     if (rc == 0 && ((seen & (1u << M_ID | 1u << M_CODE)) !=
@@ -129,15 +124,13 @@ static int page_member(ec__cbr_t *r, int f, void *ctx, int depth) {
   return rc;
 }
 
-static const ec__member_t page_members[] = {
-    {"StatusMessages", 0, EC__M_FN, 0},
-    {"nextFromStatusMessageID", 0, EC__M_FN, 0},
-    {NULL, 0, 0, 0}};
+static const ec__map_t page_members = {
+    "StatusMessages\0nextFromStatusMessageID\0", fn_spec};
 
 int ec_dev_msgs_decode(const uint8_t *buf, size_t len, ec_dev_msg_fn fn,
                        void *ctx, int64_t *next_from) {
   page_t p = {fn, ctx, 0};
-  int rc = ec__cbr_doc(buf, len, page_members, page_member, &p, 1);
+  int rc = ec__cbr_doc(buf, len, &page_members, page_member, &p, 1);
   if (rc == 0 && next_from != NULL) {
     *next_from = p.next_from;
   }

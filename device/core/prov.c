@@ -37,8 +37,6 @@ enum { R_TYPE = 2, R_DATETIME = 7 };
 
 /* component_type: 0..2, "0".."2", or a type's name in any case. */
 static int row_member(ec__cbr_t *r, int f, void *out, int depth) {
-  static const char *const types[] = {"Sensor", "Parameter",
-                                      "Group Parameter"};
   ec_dev_prov_row_t *row = out;
   ec_dev_str_t s;
   int64_t v;
@@ -61,28 +59,29 @@ static int row_member(ec__cbr_t *r, int f, void *out, int depth) {
   if ((rc = ec__cbr_text(r, &s)) < 0) {
     return rc;
   }
-  for (int i = 0; i < 3; i++) {
-    if ((s.len == 1 && s.ptr[0] == '0' + i) ||
-        ec__ieq(s.ptr, s.len, types[i])) {
-      row->component_type = i;
-      return 0;
-    }
+  rc = ec__lookup("Sensor\0Parameter\0Group Parameter\0", s.ptr, s.len, true);
+  if (rc < 0 && s.len == 1 && s.ptr[0] >= '0' && s.ptr[0] <= '2') {
+    rc = s.ptr[0] - '0';
   }
-  return EC_EBADDOC;
+  row->component_type = rc;
+  return rc < 0 ? EC_EBADDOC : 0;
 }
 
 #define ROW(m) offsetof(row_t, m)
-static const ec__member_t row_members[] = {
-    {"provisioning_component_id", 0, EC__M_NUM,
-     ROW(row.provisioning_component_id)},
-    {"provisioning_id", 0, EC__M_NUM, ROW(row.provisioning_id)},
-    {"component_type", 0, EC__M_FN, 0},
-    {"component_id", 0, EC__M_NUM, ROW(row.component_id)},
-    {"name", 0, EC__M_TEXT, ROW(row.name)},
-    {"active_status", 0, EC__M_NUM, ROW(active_status)},
-    {"last_modified_by", 0, EC__M_NUM, ROW(row.last_modified_by)},
-    {"last_modified_datetime", 0, EC__M_FN, 0},
-    {NULL, 0, 0, 0}};
+static const char row_names[] =
+    "provisioning_component_id\0provisioning_id\0component_type\0"
+    "component_id\0name\0active_status\0last_modified_by\0"
+    "last_modified_datetime\0";
+static const uint8_t row_spec[] = {
+    EC__M_NUM,  ROW(row.provisioning_component_id),
+    EC__M_NUM,  ROW(row.provisioning_id),
+    EC__M_FN,   0,
+    EC__M_NUM,  ROW(row.component_id),
+    EC__M_TEXT, ROW(row.name),
+    EC__M_NUM,  ROW(active_status),
+    EC__M_NUM,  ROW(row.last_modified_by),
+    EC__M_FN,   0};
+static const ec__map_t row_members = {row_names, row_spec};
 
 typedef struct {
   ec_dev_prov_fn fn;
@@ -111,7 +110,7 @@ static int responses(ec__cbr_t *r, int f, void *out, int depth) {
       return EC_EBADDOC;
     }
     ec__zero(&row, sizeof row);
-    rc = ec__cbr_map(r, row_members, row_member, &row, depth - 1, &seen);
+    rc = ec__cbr_map(r, &row_members, row_member, &row, depth - 1, &seen);
     if (rc == 0 && seen != 0xFF) {
       rc = EC_EBADDOC; /* every member is required */
     }
@@ -124,13 +123,13 @@ static int responses(ec__cbr_t *r, int f, void *out, int depth) {
   return rc;
 }
 
-static const ec__member_t prov_members[] = {{"responses", 0, EC__M_FN, 0},
-                                            {NULL, 0, 0, 0}};
+static const uint8_t prov_spec[] = {EC__M_FN, 0};
+static const ec__map_t prov_members = {"responses\0", prov_spec};
 
 int ec_dev_prov_decode(const uint8_t *buf, size_t len, ec_dev_prov_fn fn,
                        void *ctx, size_t *n_rows) {
   page_t p = {fn, ctx, 0};
-  int rc = ec__cbr_doc(buf, len, prov_members, responses, &p, 1);
+  int rc = ec__cbr_doc(buf, len, &prov_members, responses, &p, 1);
   if (n_rows != NULL) {
     *n_rows = rc == 0 ? p.n : 0;
   }
