@@ -313,23 +313,30 @@ static int io_round(ec_server_t *srv, int wait_ms) {
   struct pollfd ready[2] = {{coap_context_get_coap_fd(srv->ctx), POLLIN, 0},
                             {ec_http_fd(srv->http), POLLIN, 0}};
   int n_fds = ready[1].fd >= 0 ? 2 : 1;
-  if (ready[0].fd < 0 || (srv->screen_fd < 0 && n_fds == 1))
-    return coap_io_process(srv->ctx, wait_ms > 0 ? (uint32_t)wait_ms
-                                                 : COAP_IO_NO_WAIT);
-  /* While datagrams keep coming there is no need to wait (and no cost of
-   * a poll per datagram): only an empty socket waits, for a datagram, a
-   * libcoap timer, the server's own retransmissions (watch.c) or an HTTP
-   * request (http.h). */
-  if (srv->screen_fd < 0 || !ec_screen_run(srv)) {
-    int due = ec_watch_next_ms(srv);
-    if (due >= 0 && due < wait_ms)
-      wait_ms = due;
-    if (poll(ready, (nfds_t)n_fds, wait_ms) < 0 && errno != EINTR)
-      return -1;
-    if (srv->screen_fd >= 0)
-      ec_screen_run(srv);
+  /* The wait ends in time for the server's own retransmissions and
+   * liveness checks (watch.c), whichever way the round waits. */
+  int due = ec_watch_next_ms(srv);
+  if (due >= 0 && due < wait_ms)
+    wait_ms = due;
+  int rc;
+  if (ready[0].fd < 0 || (srv->screen_fd < 0 && n_fds == 1)) {
+    /* Nothing of ours to poll beside libcoap's sockets (coaps:// alone,
+     * no HTTP): libcoap waits itself. */
+    rc = coap_io_process(srv->ctx, wait_ms > 0 ? (uint32_t)wait_ms
+                                               : COAP_IO_NO_WAIT);
+  } else {
+    /* While datagrams keep coming there is no need to wait (and no cost of
+     * a poll per datagram): only an empty socket waits, for a datagram, a
+     * libcoap timer, the server's own retransmissions or an HTTP request
+     * (http.h). */
+    if (srv->screen_fd < 0 || !ec_screen_run(srv)) {
+      if (poll(ready, (nfds_t)n_fds, wait_ms) < 0 && errno != EINTR)
+        return -1;
+      if (srv->screen_fd >= 0)
+        ec_screen_run(srv);
+    }
+    rc = coap_io_process(srv->ctx, COAP_IO_NO_WAIT);
   }
-  int rc = coap_io_process(srv->ctx, COAP_IO_NO_WAIT);
   ec_watch_tick(srv);
   if (n_fds == 2)
     ec_http_run(srv->http);

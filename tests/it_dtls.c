@@ -640,6 +640,68 @@ static void test_no_plain(void) {
   it_result_free(&r);
 }
 
+/* Occurrences of @p needle in @p hay. */
+static int count_of(const char *hay, const char *needle) {
+  int n = 0;
+  for (const char *p = hay; p != NULL && (p = strstr(p, needle)) != NULL;
+       p += strlen(needle))
+    n++;
+  return n;
+}
+
+/* coaps:// alone and no HTTP endpoint: the I/O loop then has nothing but
+ * libcoap's sockets to wait on, and must still send the liveness checks
+ * of --observe-check (a confirmable notification of an unchanged state). */
+static void test_no_plain_no_http_still_checks_observers(void) {
+  char db[320], port_s[8], pport_s[8], key[KEY_LEN + 1], url[256], path[160];
+  uint16_t port = it_free_port(), pport = it_free_port();
+  it_proc_t *srvp = NULL, *obs = NULL;
+  it_result_t r;
+
+  CU_ASSERT_TRUE_FATAL(port != 0 && pport != 0 && port != pport);
+  snprintf(db, sizeof(db), "%s/no-plain-checks.db", srv.dir);
+  CU_ASSERT_EQUAL_FATAL(add_identity(db, "dev-c", "device", key), 0);
+  snprintf(port_s, sizeof(port_s), "%u", port);
+  snprintf(pport_s, sizeof(pport_s), "%u", pport);
+  const char *argv[] = {EC_SERVER_BIN, "--bind", "127.0.0.1", "--port",
+                        port_s, "--psk-port", pport_s, "--db", db,
+                        "--no-plain", "--http", "off", "--observe-check", "1",
+                        NULL};
+  CU_ASSERT_EQUAL_FATAL(it_proc_spawn(argv, NULL, 0, &srvp), 0);
+
+  /* The device's report, over DTLS once the server is up (bounded). */
+  coaps_url(url, sizeof(url), pport, status_path(path, sizeof(path), "dev-c"));
+  int code = -1;
+  for (uint64_t deadline = it_now_ms() + 15000;
+       code != 201 && it_now_ms() < deadline;) {
+    it_cc_t cc;
+    cc_dtls(&cc, "2", "dev-c", key, "-m", "post", "-t", "50", "-e",
+            report(DEP, "Pending"), url, NULL);
+    code = it_cc_last_code(&cc);
+    it_cc_free(&cc);
+  }
+  CU_ASSERT_EQUAL_FATAL(code, 201);
+
+  /* Observed for 8 s while nothing changes: the first answer, then a
+   * check about every second (each acknowledged by coap-client). */
+  const char *oargv[] = {COAP_CLIENT_OPENSSL_BIN, "-u", "dev-c", "-k", key,
+                         "-s", "8", "-A", "50", url, NULL};
+  CU_ASSERT_EQUAL_FATAL(it_proc_spawn(oargv, NULL, 0, &obs), 0);
+  CU_ASSERT_TRUE(it_proc_wait_for(obs, "\"state\":\"Pending\"", 10000));
+  (void)it_proc_wait_for(obs, "never printed", 4000);
+  /* One document per notification (the state is named twice in each). */
+  int seen = count_of(it_proc_stdout(obs), "\"kind\":\"DeploymentStatus\"");
+  CU_ASSERT(seen >= 2);
+  it_proc_stop(obs, 5000, &r);
+  if (seen < 2)
+    it_result_dump("coap-client-openssl observing", &r);
+  it_result_free(&r);
+
+  CU_ASSERT_EQUAL(it_proc_stop(srvp, 5000, &r), 0);
+  CU_ASSERT_EQUAL(r.exit_code, 0);
+  it_result_free(&r);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Last: everything above left a server that stops cleanly                   */
 
@@ -687,6 +749,8 @@ static const struct {
     {test_client_key_from_file, "client_key_from_file"},
     {test_removed_identity_refused, "removed_identity_refused"},
     {test_observer_notified_then_revoked, "observer_notified_then_revoked"},
+    {test_no_plain_no_http_still_checks_observers,
+     "no_plain_no_http_still_checks_observers"},
     {test_no_plain, "no_plain"},
     {test_server_stops_cleanly, "server_stops_cleanly"},
 };
