@@ -274,6 +274,26 @@ static void latest_get(ec_req_t *rq, msgs_t *m) {
   free(rows);
 }
 
+/* A liveness check (--observe-check) or a deferred notification (watch.h):
+ * what GET latest answers for the watch's filter, in its format, its first
+ * block when it does not fit one datagram. */
+static void refresh_latest(ec_server_t *srv, ec_watch_t *w) {
+  ec_msg_row_t *rows = NULL;
+  size_t n = 0, len = 0;
+  int rc = ec_store_msg_list(srv->store, w->filter, 1, true, &rows, &n);
+  if (rc < 0) {
+    ec_log(EC_LOG_WARN, "%s: cannot read for a notification: %s", watch_name,
+           ec_strerror(rc));
+    return;
+  }
+  rows_t r = {rows, n, true};
+  uint8_t *buf = encode_alloc(enc_rows, &r, w->fmt, &len);
+  free(rows);
+  if (buf != NULL)
+    (void)ec_watch_notify(srv, w, buf, len, etag_of(buf, len), 0);
+  free(buf);
+}
+
 /* ---- writes ------------------------------------------------------------- */
 
 /*
@@ -584,6 +604,7 @@ int ec_messages_init(ec_server_t *srv) {
   /* The server keeps latest's observers itself (watch.h), so libcoap does
    * not treat it as observable; discovery still says it is. */
   ec_watch_list_init(srv, &m->watch, watch_name);
+  m->watch.refresh = refresh_latest;
   srv->msgs = m;
   return 0;
 }

@@ -333,11 +333,62 @@ static bool lost_ownership(const watch_filter_t *f, const int64_t *provs,
   return false;
 }
 
+/* A token logged out or expired since the observation began ends it:
+ * nobody may keep hearing of changes without a live session. */
+static bool token_live(ec_server_t *srv, ec_watch_t *w) {
+  const watch_filter_t *f = w->filter;
+  if (ec_auth_check_digest(srv->prov->auth, srv->store, f->digest,
+                           ec_now_ms()) == 0)
+    return true;
+  ec_log(EC_LOG_INFO, "provisioning: observation ended, its token is no "
+                      "longer valid");
+  ec_watch_remove(w);
+  return false;
+}
+
+/* Send @p w its notification: @p c's document when @p c is not NULL (one
+ * encoding shared by the watches of a round), else one encoded for it; the
+ * short form when the list does not fit one datagram. @return 0 or < 0 */
+static int send_one(ec_server_t *srv, ec_watch_t *w, const cached_t *c) {
+  const watch_filter_t *f = w->filter;
+  cached_t one = {f->provisioning_id, f->scope, w->fmt, NULL, 0};
+  if (c == NULL) {
+    one.len = notification(srv, f->provisioning_id, f->scope, w->fmt, false,
+                           &one.doc);
+    c = &one;
+  }
+  /* A document that cannot fit one datagram (header, token and options
+   * take at most about 32 bytes) goes straight to the short form. */
+  ec_req_udp_mtu(w->session);
+  int rc = c->len < 0 ? (int)c->len
+           : (size_t)c->len + 32 > coap_session_max_pdu_size(w->session)
+               ? EC_ETOOBIG
+               : ec_watch_send(srv, w, c->doc, (size_t)c->len);
+  if (rc == EC_ETOOBIG) {
+    uint8_t *small = NULL;
+    ssize_t sl = notification(srv, f->provisioning_id, f->scope, w->fmt,
+                              true, &small);
+    rc = sl < 0 ? (int)sl : ec_watch_send(srv, w, small, (size_t)sl);
+    free(small);
+  }
+  free(one.doc);
+  if (rc < 0)
+    ec_log(EC_LOG_WARN, "provisioning: a notification failed: %s",
+           ec_strerror(rc));
+  return rc;
+}
+
+/* A liveness check (--observe-check) or a deferred notification (watch.h):
+ * the watch's current list, as a change would send it. */
+static void refresh_one(ec_server_t *srv, ec_watch_t *w) {
+  if (token_live(srv, w))
+    (void)send_one(srv, w, NULL);
+}
+
 static void notify(ec_server_t *srv, const int64_t *provs, size_t n_provs) {
   ec_watch_list_t *list = &srv->prov->watches;
   cached_t cache[8];
   size_t n_cache = 0;
-  int64_t now = ec_now_ms();
   unsigned sent = 0;
   int64_t *owners = malloc((n_provs + 1) * sizeof(*owners));
   if (owners == NULL) {
@@ -359,15 +410,8 @@ static void notify(ec_server_t *srv, const int64_t *provs, size_t n_provs) {
     }
     if (!changed(f, provs, owners, n_provs))
       continue;
-    /* A token logged out or expired since the observation began ends it:
-     * nobody may keep hearing of changes without a live session. */
-    if (ec_auth_check_digest(srv->prov->auth, srv->store, f->digest, now) !=
-        0) {
-      ec_log(EC_LOG_INFO, "provisioning: observation ended, its token is no "
-                          "longer valid");
-      ec_watch_remove(w);
+    if (!token_live(srv, w))
       continue;
-    }
     cached_t *c = NULL;
     for (size_t i = 0; i < n_cache && c == NULL; i++)
       if (cache[i].provisioning_id == f->provisioning_id &&
@@ -381,31 +425,7 @@ static void notify(ec_server_t *srv, const int64_t *provs, size_t n_provs) {
       c->len = notification(srv, f->provisioning_id, f->scope, w->fmt, false,
                             &c->doc);
     }
-    cached_t one = {f->provisioning_id, f->scope, w->fmt, NULL, 0};
-    if (c == NULL) { /* more kinds than the cache holds: encode for this one */
-      c = &one;
-      c->len = notification(srv, f->provisioning_id, f->scope, w->fmt, false,
-                            &c->doc);
-    }
-    /* A document that cannot fit one datagram (header, token and options
-     * take at most about 32 bytes) goes straight to the short form. */
-    ec_req_udp_mtu(w->session);
-    int rc = c->len < 0 ? (int)c->len
-             : (size_t)c->len + 32 > coap_session_max_pdu_size(w->session)
-                 ? EC_ETOOBIG
-                 : ec_watch_send(srv, w, c->doc, (size_t)c->len);
-    if (rc == EC_ETOOBIG) {
-      uint8_t *small = NULL;
-      ssize_t sl = notification(srv, f->provisioning_id, f->scope, w->fmt,
-                                true, &small);
-      rc = sl < 0 ? (int)sl : ec_watch_send(srv, w, small, (size_t)sl);
-      free(small);
-    }
-    free(one.doc);
-    if (rc < 0)
-      ec_log(EC_LOG_WARN, "provisioning: a notification failed: %s",
-             ec_strerror(rc));
-    else
+    if (send_one(srv, w, c) == 0)
       sent++;
   }
   for (size_t i = 0; i < n_cache; i++)
@@ -848,6 +868,7 @@ int ec_provisioning_init(ec_server_t *srv) {
   }
   srv->prov = p;
   ec_watch_list_init(srv, &p->watches, "provisioning");
+  p->watches.refresh = refresh_one;
   rc = ec_pwcheck_new(srv->cfg.login_threads, srv->cfg.login_queue,
                       &p->pwcheck);
   if (rc < 0)
