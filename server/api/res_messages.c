@@ -289,8 +289,10 @@ static void refresh_latest(ec_server_t *srv, ec_watch_t *w) {
   rows_t r = {rows, n, true};
   uint8_t *buf = encode_alloc(enc_rows, &r, w->fmt, &len);
   free(rows);
+  /* buf is in the watch's format, the only side ec_watch_deliver() reads. */
+  uint64_t etag = buf != NULL ? etag_of(buf, len) : 0;
   if (buf != NULL)
-    (void)ec_watch_notify(srv, w, buf, len, etag_of(buf, len), 0);
+    ec_watch_deliver(srv, w, buf, len, etag, buf, len, etag, 0);
   free(buf);
 }
 
