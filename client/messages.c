@@ -9,6 +9,7 @@
 
 #include "client_internal.h"
 #include "edgecoap/client.h"
+#include "edgecoap/device.h"
 
 /* Built on ec_client_request() and ec_client_observe(), so this file needs
  * nothing of the client's internals. */
@@ -61,6 +62,90 @@ static int filter_path(char *out, size_t cap, const char *tail,
   return 0;
 }
 
+/*
+ * Messages to post as CBOR from the device core's encoder
+ * (ec_dev_msgs_encode(), the server codec's bytes): the same CBOR a device
+ * sends. The core's messages borrow the strings; they and their parameters
+ * are malloc'd here.
+ */
+static ssize_t encode_cbor(const ec_status_message_t *msgs, size_t n,
+                           bool batch, uint8_t **out) {
+  size_t n_params = 0;
+  for (size_t i = 0; i < n; i++)
+    n_params += msgs[i].n_params;
+  ec_dev_msg_new_t *dm = calloc(n, sizeof *dm);
+  ec_dev_msg_param_t *params = calloc(n_params ? n_params : 1, sizeof *params);
+  ssize_t len = EC_ENOMEM;
+  *out = NULL;
+  if (dm == NULL || params == NULL)
+    goto done;
+  ec_dev_msg_param_t *p = params;
+  for (size_t i = 0; i < n; i++) {
+    const ec_status_message_t *m = &msgs[i];
+    const ec_dhcp_option_t *o = &m->dhcp;
+    dm[i] = (ec_dev_msg_new_t){m->code, m->has_date, m->date_ms, m->order_id,
+                               m->subscription_id, m->access_id, p,
+                               m->n_params, m->macs, m->n_macs,
+                               {o->present, o->has_ipv4, o->has_option82,
+                                o->has_ipv6, o->has_option18, o->has_option37,
+                                o->option82_remote_id, o->option82_circuit_id,
+                                o->option18_interface_id,
+                                o->option37_remote_id}};
+    if (m->params == NULL)
+      dm[i].params = NULL; /* refused by the encoder when n_params > 0 */
+    for (size_t j = 0; m->params != NULL && j < m->n_params; j++)
+      *p++ = (ec_dev_msg_param_t){m->params[j].key, m->params[j].value};
+  }
+  int need = ec_dev_msgs_encode(dm, n, batch, NULL, 0);
+  len = need;
+  if (need >= 0) {
+    *out = malloc(need > 0 ? (size_t)need : 1);
+    len = *out == NULL ? EC_ENOMEM
+                       : ec_dev_msgs_encode(dm, n, batch, *out, (size_t)need);
+  }
+done:
+  free(dm);
+  free(params);
+  if (len < 0) {
+    free(*out);
+    *out = NULL;
+  }
+  return len;
+}
+
+/* Messages to post as JSON from the codec: JSON bodies are sent as JSON.
+ * The server assigns IDs and refuses any sent: copies are written
+ * without. */
+static ssize_t encode_json(const ec_status_message_t *msgs, size_t n,
+                           bool batch, uint8_t **out) {
+  ec_status_message_t *copy = malloc(n * sizeof(*copy));
+  ssize_t len = EC_ENOMEM;
+  *out = NULL;
+  if (copy == NULL)
+    return len;
+  for (size_t i = 0; i < n; i++) {
+    copy[i] = msgs[i];
+    copy[i].id = 0;
+  }
+  len = batch ? ec_status_messages_encode(EC_FORMAT_JSON, copy, n, NULL, 0)
+              : ec_status_message_encode(EC_FORMAT_JSON, copy, NULL, 0);
+  if (len >= 0 && (*out = malloc((size_t)len + 1)) == NULL)
+    len = EC_ENOMEM;
+  if (len >= 0) {
+    ssize_t m = batch ? ec_status_messages_encode(EC_FORMAT_JSON, copy, n,
+                                                  *out, (size_t)len + 1)
+                      : ec_status_message_encode(EC_FORMAT_JSON, copy, *out,
+                                                 (size_t)len + 1);
+    if (m != len) {
+      free(*out);
+      *out = NULL;
+      len = m < 0 ? m : EC_EINVAL;
+    }
+  }
+  free(copy);
+  return len;
+}
+
 int ec_client_msg_post(ec_client_t *c, ec_format_t fmt,
                        const ec_status_message_t *msgs, size_t n, bool batch,
                        ec_status_message_t **stored, size_t *n_stored,
@@ -71,39 +156,20 @@ int ec_client_msg_post(ec_client_t *c, ec_format_t fmt,
     return EC_EINVAL;
   if (n > 1)
     batch = true;
-  /* The server assigns IDs and refuses any sent: write copies without. */
-  ec_status_message_t *copy = malloc(n * sizeof(*copy));
-  if (copy == NULL)
-    return EC_ENOMEM;
-  for (size_t i = 0; i < n; i++) {
-    copy[i] = msgs[i];
-    copy[i].id = 0;
-  }
-  ssize_t len =
-      batch ? ec_status_messages_encode((ec_format_t)bf, copy, n, NULL, 0)
-            : ec_status_message_encode((ec_format_t)bf, copy, NULL, 0);
-  uint8_t *body = len >= 0 ? malloc((size_t)len + 1) : NULL;
-  int rc = len < 0 ? (int)len : EC_ENOMEM;
-  if (body != NULL) {
-    ssize_t m = batch ? ec_status_messages_encode((ec_format_t)bf, copy, n,
-                                                  body, (size_t)len + 1)
-                      : ec_status_message_encode((ec_format_t)bf, copy, body,
-                                                 (size_t)len + 1);
-    rc = m == len ? 0 : EC_EINVAL;
-  }
-  free(copy);
-  if (rc < 0)
-    goto done;
+  uint8_t *body;
+  ssize_t len = bf == EC_FORMAT_CBOR ? encode_cbor(msgs, n, batch, &body)
+                                     : encode_json(msgs, n, batch, &body);
+  if (len < 0)
+    return (int)len;
   ec_response_t r;
   ec_client_next_has_request_id(c);
-  rc = call(c, "POST", COLLECTION, bf, body, (size_t)len, &r, resp);
+  int rc = call(c, "POST", COLLECTION, bf, body, (size_t)len, &r, resp);
+  free(body);
   /* Every refusal of a post is an error answer, 4.04 included. */
   if (rc == EC_ENOTFOUND)
     rc = EC_ERESPONSE;
   if (rc == 0 && stored != NULL)
     rc = decode_list(&r, stored, n_stored, arena);
-done:
-  free(body);
   return rc;
 }
 

@@ -1192,6 +1192,144 @@ static void xchg_prov_get(void) {
          len == 17 && memcmp(v, "provisioning_id=0", 17) == 0);
 }
 
+/* ---- status messages posted ---------------------------------------- */
+
+/* {"messageDate": "2018-06-17T14:50:10.033Z", "messageCode": 101,
+ * "orderId": "O1", "macAddress": ["fe:00:ae:35:44:ac"]}, as the codec's
+ * ec_status_message_encode(CBOR) writes it. */
+static const uint8_t msg_cbor[] =
+    "\xa4\x6bmessageDate\x78\x18" "2018-06-17T14:50:10.033Z"
+    "\x6bmessageCode\x18\x65\x67orderId\x62O1"
+    "\x6amacAddress\x81\x71" "fe:00:ae:35:44:ac";
+static const uint64_t msg_macs[] = {0xfe00ae3544acULL};
+static const ec_dev_msg_new_t msg_sample = {
+    .code = 101, .has_date = true, .date_ms = 1529247010033,
+    .order_id = "O1", .macs = msg_macs, .n_macs = 1};
+
+static void cbor_message_post(void) {
+  uint8_t buf[128];
+  int n = ec_dev_msgs_encode(&msg_sample, 1, false, buf, sizeof buf);
+  DCHECK(n == (int)sizeof msg_cbor - 1 && memcmp(buf, msg_cbor, (size_t)n) == 0);
+  /* A batch of one: the envelope around the same map. */
+  n = ec_dev_msgs_encode(&msg_sample, 1, true, buf, sizeof buf);
+  DCHECK(n == (int)sizeof msg_cbor - 1 + 17 && buf[0] == 0xa1 &&
+         buf[16] == 0x81 && memcmp(buf + 17, msg_cbor, sizeof msg_cbor - 1) == 0);
+  /* Dates before 1970 and at the year's end, through 64-bit division. */
+  ec_dev_msg_new_t m = msg_sample;
+  m.date_ms = -1;
+  DCHECK(ec_dev_msgs_encode(&m, 1, false, buf, sizeof buf) == n - 17 &&
+         memcmp(buf + 15, "1969-12-31T23:59:59.999Z", 24) == 0);
+  m.date_ms = 253402300799999; /* 9999-12-31T23:59:59.999Z */
+  DCHECK(ec_dev_msgs_encode(&m, 1, false, buf, sizeof buf) == n - 17 &&
+         memcmp(buf + 15, "9999-12-31T23:59:59.999Z", 24) == 0);
+  m.date_ms++;
+  DCHECK(ec_dev_msgs_encode(&m, 1, false, buf, sizeof buf) == EC_EINVAL);
+  m = msg_sample;
+  m.access_id = "a.b"; /* accessId takes no '.' */
+  DCHECK(ec_dev_msgs_encode(&m, 1, false, NULL, 0) == EC_EINVAL);
+  /* The answer to a post: the stored message with its ID, read in place;
+   * every truncation refused. */
+  static const uint8_t stored[] =
+      "\xa3\x6fstatusMessageID\x19\x12\x67\x6bmessageCode\x18\x65"
+      "\x6esubscriptionId\x61S";
+  ec_dev_msg_t v;
+  DCHECK(ec_dev_msg_decode(stored, sizeof stored - 1, &v) == 0 &&
+         v.id == 4711 && v.code == 101 && v.subscription_id.len == 1 &&
+         v.order_id.ptr == NULL);
+  bool refused = true;
+  for (size_t cut = 0; cut < sizeof stored - 1; cut++) {
+    refused = refused && ec_dev_msg_decode(at_edge(stored, cut), cut, &v) < 0;
+  }
+  DCHECK(refused);
+  DCHECK(ec_dev_msg_decode(msg_cbor, sizeof msg_cbor - 1, &v) == EC_EBADDOC);
+}
+
+/* A post carries the path, CBOR both ways, and a Request-Id: the
+ * transport's 12 random bytes, or the caller's, the same in each
+ * retransmission and block; its answer comes through the callback. */
+static void xchg_msg_post(void) {
+  const uint8_t *v;
+  size_t len;
+  reset(&dev, 0x4d);
+  int user = 3;
+  DCHECK(ec_dev_msg_post(&dev, &msg_sample, 1, false, NULL, 0, rq, sizeof rq,
+                         on_answer, &user) == 0);
+  ec_coap_msg_t req = last_sent();
+  static const char *const seg[] = {"api", "2.3", "statusmessages"};
+  for (unsigned i = 0; i < 3; i++) {
+    DCHECK(ec_coap_opt(&req, EC_COAP_OPT_URI_PATH, i, &v, &len) == 1 &&
+           len == strlen(seg[i]) && memcmp(v, seg[i], len) == 0);
+  }
+  uint32_t u = 0;
+  DCHECK(req.code == EC_COAP_POST && req.type == EC_COAP_CON);
+  DCHECK(ec_coap_opt_uint(&req, EC_COAP_OPT_CONTENT_FORMAT, &u) == 1 && u == 60);
+  DCHECK(ec_coap_opt_uint(&req, EC_COAP_OPT_ACCEPT, &u) == 1 && u == 60);
+  DCHECK(ec_coap_opt(&req, EC_COAP_OPT_REQUEST_ID, 0, &v, &len) == 1 &&
+         len == 12 && v[0] == 0x4d && v[11] == 0x4d);
+  DCHECK(req.payload_len == sizeof msg_cbor - 1 &&
+         memcmp(req.payload, msg_cbor, req.payload_len) == 0);
+  ec_dev_step(&dev, fake_now + 3000, NULL, 0);
+  DCHECK(n_sent == 2 && sent_len[1] == sent_len[0] &&
+         memcmp(sent[1], sent[0], sent_len[0]) == 0);
+  feed(&dev, EC_COAP_ACK, EC_COAP_CODE(2, 1), req.mid, &req, -1, -1);
+  DCHECK(got.calls == 1 && got.user == &user &&
+         got.last.code == EC_COAP_CODE(2, 1));
+  /* The caller's Request-Id, of 16 bytes (a longer option header). */
+  static const uint8_t rid[16] = "boot0001-msg0042";
+  DCHECK(ec_dev_msg_post(&dev, &msg_sample, 1, false, rid, 16, rq, sizeof rq,
+                         on_answer, NULL) >= 0);
+  req = last_sent();
+  DCHECK(ec_coap_opt(&req, EC_COAP_OPT_REQUEST_ID, 0, &v, &len) == 1 &&
+         len == 16 && memcmp(v, rid, 16) == 0);
+  DCHECK(req.payload_len == sizeof msg_cbor - 1 &&
+         memcmp(req.payload, msg_cbor, req.payload_len) == 0);
+  ec_dev_cancel(&dev, 0);
+  /* Refused before anything is sent: a Request-Id of a wrong length, a
+   * bad message, too small a buffer. */
+  unsigned before = n_sent;
+  DCHECK(ec_dev_msg_post(&dev, &msg_sample, 1, false, rid, 7, rq, sizeof rq,
+                         on_answer, NULL) == EC_EINVAL);
+  DCHECK(ec_dev_msg_post(&dev, &msg_sample, 1, false, rid, 17, rq, sizeof rq,
+                         on_answer, NULL) == EC_EINVAL);
+  DCHECK(ec_dev_msg_post(&dev, &msg_sample, 1, false, NULL, 12, rq, sizeof rq,
+                         on_answer, NULL) == EC_EINVAL);
+  ec_dev_msg_new_t bad = msg_sample;
+  bad.code = 42;
+  DCHECK(ec_dev_msg_post(&dev, &bad, 1, false, NULL, 0, rq, sizeof rq,
+                         on_answer, NULL) == EC_EINVAL);
+  DCHECK(ec_dev_msg_post(&dev, &msg_sample, 1, false, NULL, 0, rq,
+                         sizeof msg_cbor - 1 + 62, on_answer,
+                         NULL) == EC_ENOSPC);
+  DCHECK(n_sent == before);
+  /* 39 bytes and twice the Request-Id are enough (docs/DEVICE.md). */
+  DCHECK(ec_dev_msg_post(&dev, &msg_sample, 1, false, NULL, 0, rq,
+                         sizeof msg_cbor - 1 + 63, on_answer, NULL) >= 0);
+  DCHECK(n_sent == before + 1);
+  /* A batch past one datagram goes block-wise, the Request-Id in each
+   * block after Block1 (and Size1). */
+  static ec_dev_msg_new_t batch[16];
+  for (unsigned i = 0; i < 16; i++) {
+    batch[i] = msg_sample;
+  }
+  int n = ec_dev_msgs_encode(batch, 16, true, NULL, 0);
+  DCHECK(n > 1152 && n < 2048);
+  reset(&dev, 0x21);
+  DCHECK(ec_dev_msg_post(&dev, batch, 16, true, NULL, 0, big_rq, sizeof big_rq,
+                         on_answer, NULL) == 0);
+  uint32_t size1;
+  DCHECK(sent_block1(&req, &size1) == 0x0e && size1 == (uint32_t)n);
+  DCHECK(ec_coap_opt(&req, EC_COAP_OPT_REQUEST_ID, 0, &v, &len) == 1 &&
+         len == 12 && v[0] == 0x21 && req.payload_len == 1024);
+  uint8_t tok[4];
+  memcpy(tok, req.token, 4);
+  feed_b1(req.mid, tok, EC_COAP_CODE(2, 31), 0x0e);
+  DCHECK(sent_block1(&req, &size1) == 0x16);
+  DCHECK(ec_coap_opt(&req, EC_COAP_OPT_REQUEST_ID, 0, &v, &len) == 1 &&
+         len == 12 && v[11] == 0x21 && req.payload_len == (size_t)n - 1024);
+  feed_b1(req.mid, tok, EC_COAP_CODE(2, 1), 0x16);
+  DCHECK(got.calls == 1 && got.last.code == EC_COAP_CODE(2, 1));
+}
+
 const ec_dev_case_t ec_dev_cases[] = {
     {coap_roundtrip, "coap_roundtrip"},
     {coap_every_prefix, "coap_every_prefix"},
@@ -1216,5 +1354,7 @@ const ec_dev_case_t ec_dev_cases[] = {
     {req_echo, "req_echo"},
     {req_unobserve, "req_unobserve"},
     {xchg_prov_get, "xchg_prov_get"},
+    {cbor_message_post, "cbor_message_post"},
+    {xchg_msg_post, "xchg_msg_post"},
 };
 const size_t ec_dev_n_cases = sizeof ec_dev_cases / sizeof ec_dev_cases[0];

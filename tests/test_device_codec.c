@@ -1,6 +1,7 @@
 /* edgecoap tests: the device core's CBOR against the server's codec, document by document. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <CUnit/Basic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "edgecoap/codec.h"
@@ -235,6 +236,170 @@ static void test_message_page_from_codec(void) {
   }
 }
 
+
+/* ---- status messages posted: the core's CBOR is the codec's ------------ */
+
+/* The device's message built from the codec's, every field carried over;
+ * @p params gets the parameters (the two structs have one layout, but the
+ * copy does not rely on it). */
+static void msg_to_device(const ec_status_message_t *m, ec_dev_msg_new_t *d,
+                          ec_dev_msg_param_t *params) {
+  memset(d, 0, sizeof *d);
+  d->code = m->code;
+  d->has_date = m->has_date;
+  d->date_ms = m->date_ms;
+  d->order_id = m->order_id;
+  d->subscription_id = m->subscription_id;
+  d->access_id = m->access_id;
+  for (size_t i = 0; m->params != NULL && i < m->n_params; i++) {
+    params[i] = (ec_dev_msg_param_t){m->params[i].key, m->params[i].value};
+  }
+  d->params = m->params != NULL ? params : NULL;
+  d->n_params = m->n_params;
+  d->macs = m->macs;
+  d->n_macs = m->n_macs;
+  const ec_dhcp_option_t *o = &m->dhcp;
+  d->dhcp = (ec_dev_dhcp_t){o->present, o->has_ipv4, o->has_option82,
+                            o->has_ipv6, o->has_option18, o->has_option37,
+                            o->option82_remote_id, o->option82_circuit_id,
+                            o->option18_interface_id, o->option37_remote_id};
+}
+
+#define LONG40 "0123456789012345678901234567890123456789"
+/* Posts covering every member: dates with an offset, before 1970 and at
+ * both ends of the four-digit years; every dhcpOption object, empty ones
+ * too; addresses in each spelling; non-ASCII and long text (one- and
+ * two-byte heads); 30 parameters (a two-byte array head); batches. */
+static const char *const msg_docs[] = {
+    "{\"messageCode\":\"101\",\"orderId\":\"O10000004234345\",\"subscriptionId\":"
+    "\"S100943053344\",\"macAddress\":[\"FE-00-AE-35-44-AC\",\"fe00.ae35.44ad\","
+    "\"0123456789ab\"],\"messageParameters\":[{\"Delivery date\":\"2018-06-17\"},"
+    "{\"k\":\"\"}],\"dhcpOption\":{\"IPv4\":{\"option82\":{\"remoteId\":\"r\","
+    "\"circuitId\":\"A100003453455\"}},\"IPv6\":{\"option18\":{\"interfaceId\":"
+    "\"i\"},\"option37\":{\"remoteId\":\"r6\"}}}}",
+    "{\"messageCode\":999,\"accessId\":\"A1\",\"messageDate\":"
+    "\"2018-06-17T16:05:41.201+02:00\",\"dhcpOption\":{}}",
+    "{\"messageCode\":100,\"subscriptionId\":\"s.-1\",\"messageDate\":"
+    "\"1969-12-31T23:59:59.999Z\",\"dhcpOption\":{\"IPv4\":{},\"IPv6\":"
+    "{\"option18\":{},\"option37\":{}}}}",
+    "{\"messageCode\":102,\"orderId\":\"" "012345678901234567890123456789-.ABCD\",\"messageDate\":"
+    "\"0000-01-01T00:00:00.000Z\"}",
+    "{\"messageCode\":102,\"accessId\":\"" "01234567890123456789012345678901"
+    "\",\"messageDate\":\"9999-12-31T23:59:59.999Z\",\"messageParameters\":"
+    "[{\"n\xc3\xa4me\":\"v\xc3\xa4lue " LONG40 LONG40 LONG40 LONG40 LONG40
+    LONG40 LONG40 "\"}]}",
+    "{\"StatusMessages\":[{\"messageCode\":102,\"orderId\":\"O1\"},"
+    "{\"messageCode\":106,\"accessId\":\"A100003453455\",\"messageDate\":"
+    "\"2018-06-17T16:05:41.201\"},{\"messageCode\":110,\"orderId\":\"O1\","
+    "\"messageDate\":\"2000-02-29T12:00:00Z\"}]}",
+    "{\"StatusMessages\":[{\"messageCode\":103,\"orderId\":\"O2\"}]}",
+    "{\"messageCode\":104,\"orderId\":\"P\",\"messageParameters\":["
+    "{\"a\":\"1\"},{\"b\":\"2\"},{\"c\":\"3\"},{\"d\":\"4\"},{\"e\":\"5\"},"
+    "{\"f\":\"6\"},{\"g\":\"7\"},{\"h\":\"8\"},{\"i\":\"9\"},{\"j\":\"10\"},"
+    "{\"k\":\"11\"},{\"l\":\"12\"},{\"m\":\"13\"},{\"n\":\"14\"},{\"o\":\"15\"},"
+    "{\"p\":\"16\"},{\"q\":\"17\"},{\"r\":\"18\"},{\"s\":\"19\"},{\"t\":\"20\"},"
+    "{\"u\":\"21\"},{\"v\":\"22\"},{\"w\":\"23\"},{\"x\":\"24\"},{\"y\":\"25\"},"
+    "{\"z\":\"26\"},{\"A\":\"27\"},{\"B\":\"28\"},{\"C\":\"29\"},{\"D\":\"30\"}]}",
+};
+
+static void test_message_post_bytes_equal_codec(void) {
+  for (size_t d = 0; d < sizeof msg_docs / sizeof msg_docs[0]; d++) {
+    ec_arena_t arena;
+    ec_arena_init(&arena, arena_mem, sizeof arena_mem);
+    ec_status_message_t *msgs;
+    size_t n;
+    bool batch;
+    ec_codec_error_t err;
+    int rc = ec_status_messages_decode(EC_FORMAT_JSON,
+                                       (const uint8_t *)msg_docs[d],
+                                       strlen(msg_docs[d]), EC_MSG_NEW, &msgs,
+                                       &n, &batch, &arena, &err);
+    if (rc != 0) {
+      printf("doc %zu: %s %s\n", d, err.title, err.field);
+    }
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    CU_ASSERT_FATAL(n <= 4);
+    static uint8_t a[4096], b[4096];
+    ssize_t na = batch ? ec_status_messages_encode(EC_FORMAT_CBOR, msgs, n, a,
+                                                   sizeof a)
+                       : ec_status_message_encode(EC_FORMAT_CBOR, msgs, a,
+                                                  sizeof a);
+    ec_dev_msg_new_t dm[4];
+    ec_dev_msg_param_t params[4][32];
+    for (size_t i = 0; i < n; i++) {
+      CU_ASSERT_FATAL(msgs[i].n_params <= 32);
+      msg_to_device(&msgs[i], &dm[i], params[i]);
+    }
+    int measured = ec_dev_msgs_encode(dm, n, batch, NULL, 0);
+    int nb = ec_dev_msgs_encode(dm, n, batch, b, sizeof b);
+    CU_ASSERT_TRUE_FATAL(na > 0);
+    CU_ASSERT_EQUAL(measured, nb);
+    CU_ASSERT_EQUAL_FATAL(na, nb);
+    CU_ASSERT_EQUAL(memcmp(a, b, (size_t)na), 0);
+    /* A buffer one byte short is reported by the length. */
+    CU_ASSERT_EQUAL(ec_dev_msgs_encode(dm, n, batch, b, (size_t)nb - 1), nb);
+    /* And the core reads back the stored form the codec writes, with its
+     * ID and date: one message, or a page. */
+    msgs[0].id = 42;
+    if (!msgs[0].has_date) {
+      msgs[0].has_date = true;
+      msgs[0].date_ms = 1529247010033;
+    }
+    na = ec_status_message_encode(EC_FORMAT_CBOR, msgs, a, sizeof a);
+    ec_dev_msg_t v;
+    CU_ASSERT_EQUAL(ec_dev_msg_decode(a, (size_t)na, &v), 0);
+    CU_ASSERT_EQUAL(v.id, 42);
+    CU_ASSERT_EQUAL(v.code, msgs[0].code);
+    CU_ASSERT_EQUAL(v.n_params, msgs[0].n_params);
+    CU_ASSERT_EQUAL(v.n_macs, msgs[0].n_macs);
+    CU_ASSERT_EQUAL(v.date.len, 24);
+  }
+}
+
+/* What the codec's encoder refuses, the core's refuses too. */
+static void test_message_post_refused_by_both(void) {
+  static const ec_msg_param_t empty_key[] = {{"", "v"}};
+  static const uint64_t wide[] = {1ULL << 48};
+  static const char too_long[] = LONG40;
+  ec_status_message_t bad[] = {
+      {.code = 99, .order_id = "O"},
+      {.code = 1000, .order_id = "O"},
+      {.code = 101},
+      {.code = 101, .order_id = "O/1"},
+      {.code = 101, .order_id = ""},
+      {.code = 101, .order_id = too_long},
+      {.code = 101, .access_id = "A-1"},
+      {.code = 101, .order_id = "O", .params = empty_key, .n_params = 1},
+      {.code = 101, .order_id = "O", .macs = wide, .n_macs = 1},
+      {.code = 101, .order_id = "O", .has_date = true,
+       .date_ms = 253402300800000}, /* 10000-01-01 */
+      {.code = 101, .order_id = "O", .has_date = true,
+       .date_ms = -62167219200001}, /* a millisecond before year 0 */
+      {.code = 101, .order_id = "O", .n_params = 1},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    ec_dev_msg_new_t dm;
+    ec_dev_msg_param_t params[1];
+    msg_to_device(&bad[i], &dm, params);
+    uint8_t buf[256];
+    CU_ASSERT_TRUE(ec_status_message_encode(EC_FORMAT_CBOR, &bad[i], buf,
+                                            sizeof buf) < 0);
+    CU_ASSERT_EQUAL(ec_dev_msgs_encode(&dm, 1, false, buf, sizeof buf),
+                    EC_EINVAL);
+  }
+  /* The first and last days of year 0 to 9999 are written by both. */
+  ec_status_message_t ok = {.code = 101, .order_id = "O", .has_date = true,
+                            .date_ms = -62167219200000};
+  ec_dev_msg_new_t dm;
+  msg_to_device(&ok, &dm, NULL);
+  CU_ASSERT_TRUE(ec_dev_msgs_encode(&dm, 1, false, NULL, 0) > 0);
+  CU_ASSERT_TRUE(ec_status_message_encode(EC_FORMAT_CBOR, &ok, NULL, 0) > 0);
+  /* Two messages need the batch form. */
+  ec_dev_msg_new_t two[2] = {dm, dm};
+  CU_ASSERT_EQUAL(ec_dev_msgs_encode(two, 2, false, NULL, 0), EC_EINVAL);
+  CU_ASSERT_EQUAL(ec_dev_msgs_encode(two, 0, true, NULL, 0), EC_EINVAL);
+}
+
 int main(void) {
   static const ec_test_t tests[] = {
       {test_report_bytes_equal_codec, "report_bytes_equal_codec"},
@@ -242,6 +407,8 @@ int main(void) {
       {test_problem_from_codec, "problem_from_codec"},
       {test_truncations_refused_by_both, "truncations_refused_by_both"},
       {test_message_page_from_codec, "message_page_from_codec"},
+      {test_message_post_bytes_equal_codec, "message_post_bytes_equal_codec"},
+      {test_message_post_refused_by_both, "message_post_refused_by_both"},
   };
   return ec_test_main("device_codec", tests, EC_TEST_COUNT(tests), NULL, NULL,
                       NULL);

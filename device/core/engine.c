@@ -531,8 +531,9 @@ static void opts_done(ec__dev_xchg_t *x, ec_coap_build_t *b) {
 }
 
 ec__dev_xchg_t *ec__dev_begin(ec_dev_t *dev, ec_coap_build_t *b, uint8_t *buf,
-                              size_t cap, uint8_t code, bool observe) {
-  return begin(dev, b, buf, cap, code, observe, 0, NULL, 0);
+                              size_t cap, uint8_t code, bool observe,
+                              uint16_t tnum, const void *tval, uint8_t tlen) {
+  return begin(dev, b, buf, cap, code, observe, tnum, tval, tlen);
 }
 
 /* Send the first datagram, the request in @p b (its options up to Accept
@@ -553,7 +554,9 @@ static int launch(ec_dev_t *dev, ec__dev_xchg_t *x, ec_coap_build_t *b,
 
 int ec__dev_launch(ec_dev_t *dev, ec__dev_xchg_t *x, ec_coap_build_t *b,
                    ec_dev_cb_t cb, void *user) {
-  x->req_len = (uint16_t)b->len;
+  if (b != NULL) {
+    x->req_len = (uint16_t)b->len;
+  }
   return launch(dev, x, b, cb, user);
 }
 

@@ -8,12 +8,17 @@
 enum { X_FREE = 0, X_WAIT_ACK, X_WAIT_SEP, X_OBSERVING };
 
 /* Take a free exchange and start its request in @p buf: a CON with a new
- * Message ID and a 4-byte token, Observe 0 when observing. NULL when none
- * is free; the exchange stays free until ec__dev_launch(). */
+ * Message ID and a 4-byte token, Observe 0 when observing. An option to
+ * follow all others (@p tnum, @p tlen bytes at @p tval; 0 for none) is
+ * kept at the end of @p buf, which is that much smaller for datagrams.
+ * NULL when none is free; the exchange stays free until ec__dev_launch(). */
 ec__dev_xchg_t *ec__dev_begin(ec_dev_t *dev, ec_coap_build_t *b, uint8_t *buf,
-                              size_t cap, uint8_t code, bool observe);
-/* Finish the request in @p b and send it: the exchange's number, or < 0
- * (the exchange is left free). */
+                              size_t cap, uint8_t code, bool observe,
+                              uint16_t tnum, const void *tval, uint8_t tlen);
+/* Finish the request in @p b and send it, or with @p b NULL the body's
+ * first block (its options up to Accept in x->req_len, x->body and
+ * x->body_len set): the exchange's number, or < 0 (the exchange is left
+ * free). */
 int ec__dev_launch(ec_dev_t *dev, ec__dev_xchg_t *x, ec_coap_build_t *b,
                    ec_dev_cb_t cb, void *user);
 /* Send the exchange's datagram as a fresh confirmable transmission. */

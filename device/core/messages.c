@@ -1,6 +1,8 @@
-/* edgecoap device core: a page of status messages (ON-API) pulled from CBOR, one message at a time. */
+/* edgecoap device core: status messages (ON-API): posted as CBOR, and read back one message at a time. */
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "cbor.h"
+#include "engine.h"
+
+#define FORMAT_CBOR 60
 
 /* An integer, or a string of decimal digits as the codec reads numbers in
  * answers ("statusMessageID": "1000023424553123"). */
@@ -97,6 +99,14 @@ static const ec__map_t msg_members = {
     "accessId\0messageParameters\0macAddress\0dhcpOption\0",
     fn_spec};
 
+#define MSG_REQUIRED (1u << M_ID | 1u << M_CODE)
+
+/* A message has at least one of its three IDs (a text read sets ptr). */
+static bool has_an_id(const ec_dev_msg_t *m) {
+  return m->order_id.ptr != NULL || m->subscription_id.ptr != NULL ||
+         m->access_id.ptr != NULL;
+}
+
 static int page_member(ec__cbr_t *r, int f, void *ctx, int depth) {
   page_t *p = ctx;
   if (f == 1) {
@@ -112,9 +122,7 @@ static int page_member(ec__cbr_t *r, int f, void *ctx, int depth) {
     rc = ec__cbr_map(r, &msg_members, msg_member, &m, depth - 1, &seen);
     /* The server always writes the ID and the code, and one of the three
      * IDs a message must have. */
-    if (rc == 0 && ((seen & (1u << M_ID | 1u << M_CODE)) !=
-                        (1u << M_ID | 1u << M_CODE) ||
-                    (seen & (1u << M_ORDER | 1u << M_SUB | 1u << M_ACCESS)) == 0)) {
+    if (rc == 0 && ((seen & MSG_REQUIRED) != MSG_REQUIRED || !has_an_id(&m))) {
       rc = EC_EBADDOC;
     }
     if (rc == 0 && p->fn != NULL) {
@@ -135,4 +143,288 @@ int ec_dev_msgs_decode(const uint8_t *buf, size_t len, ec_dev_msg_fn fn,
     *next_from = p.next_from;
   }
   return rc;
+}
+
+int ec_dev_msg_decode(const uint8_t *buf, size_t len, ec_dev_msg_t *out) {
+  if (out != NULL) {
+    ec__zero(out, sizeof *out);
+  }
+  int rc = ec__cbr_doc(buf, len, &msg_members, msg_member, out, MSG_REQUIRED);
+  return rc == 0 && !has_an_id(out) ? EC_EBADDOC : rc;
+}
+
+/* ---- encoding ---------------------------------------------------------- */
+
+/* Written as the codec writes a message (codec/status_message.c): its
+ * members in the seed's order, statusMessageID (never posted) left out,
+ * each map's count written first. Every map here has fewer than 24
+ * members, so its head is one byte. */
+
+static void key_text(ec__cbw_t *w, const char *key, const char *s) {
+  ec__cbw_text(w, key);
+  ec__cbw_text(w, s);
+}
+
+/* An ID of 1 to @p max of A-Z a-z 0-9, and '-' '.' when @p dash_dot. */
+static bool id_ok(const char *s, size_t max, bool dash_dot) {
+  size_t n = 0;
+  for (; s[n] != '\0'; n++) {
+    char c = s[n];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+          (c >= 'A' && c <= 'Z') || (dash_dot && (c == '-' || c == '.')))) {
+      return false;
+    }
+  }
+  return n >= 1 && n <= max;
+}
+
+static char *two(char *p, unsigned v) {
+  p[0] = (char)('0' + v / 10 % 10);
+  p[1] = (char)('0' + v % 10);
+  return p + 2;
+}
+
+/* RFC 3339 in UTC with milliseconds, as the codec's ec_time_format_ms():
+ * the days to a civil date by Howard Hinnant's algorithm (exact over the
+ * proleptic Gregorian calendar), for years 0 to 9999 only. */
+#define MS_PER_DAY 86400000u
+#define MIN_MS (-62167219200000) /* 0000-01-01T00:00:00.000Z */
+#define END_MS 253402300800000   /* 10000-01-01T00:00:00.000Z */
+static bool put_date(ec__cbw_t *w, int64_t ms) {
+  if (ms < MIN_MS || ms >= END_MS) {
+    return false;
+  }
+  /* The milliseconds since year 0 split into days and the time of day
+   * four bits at a time, in 32-bit steps: a Cortex-M divides 32 bits in
+   * one instruction, and libgcc's 64-bit division would cost more flash
+   * than this whole function. r stays below 2^27, so r << 4 fits, and
+   * days below 3652425. */
+  uint64_t t = (uint64_t)(ms - MIN_MS);
+  uint32_t days = 0;
+  uint32_t r = 0;
+  for (int sh = 60; sh >= 0; sh -= 4) {
+    r = r << 4 | ((uint32_t)(t >> sh) & 15u);
+    days = days << 4 | r / MS_PER_DAY;
+    r %= MS_PER_DAY;
+  }
+  /* Days since 1970 (days - 719528) shifted to start from 0000-03-01. */
+  int32_t z = (int32_t)days - 60;
+  int32_t era = (z >= 0 ? z : z - 146096) / 146097;
+  uint32_t doe = (uint32_t)(z - era * 146097);
+  uint32_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  uint32_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  uint32_t mp = (5 * doy + 2) / 153;
+  uint32_t d = doy - (153 * mp + 2) / 5 + 1;
+  uint32_t m = mp < 10 ? mp + 3 : mp - 9;
+  uint32_t y = (uint32_t)((int32_t)yoe + era * 400) + (m <= 2);
+  char ts[25];
+  char *p = two(two(ts, y / 100), y % 100);
+  *p++ = '-';
+  p = two(p, m);
+  *p++ = '-';
+  p = two(p, d);
+  *p++ = 'T';
+  p = two(p, r / 3600000);
+  *p++ = ':';
+  p = two(p, r / 60000 % 60);
+  *p++ = ':';
+  p = two(p, r / 1000 % 60);
+  *p++ = '.';
+  *p++ = (char)('0' + r % 1000 / 100);
+  p = two(p, r % 100);
+  *p++ = 'Z';
+  *p = '\0';
+  key_text(w, "messageDate", ts);
+  return true;
+}
+
+/* "aa:bb:cc:dd:ee:ff", as the codec's ec_mac_format(). */
+static void put_mac(ec__cbw_t *w, uint64_t mac) {
+  static const char hex[] = "0123456789abcdef";
+  char s[18];
+  for (int i = 0; i < 6; i++) {
+    uint8_t b = (uint8_t)(mac >> (40 - 8 * i));
+    s[3 * i] = hex[b >> 4];
+    s[3 * i + 1] = hex[b & 15];
+    s[3 * i + 2] = i < 5 ? ':' : '\0';
+  }
+  ec__cbw_text(w, s);
+}
+
+/* An object of the optional strings @p v (NULL: absent) under @p keys. */
+static void put_strings(ec__cbw_t *w, const char *key,
+                        const char *const *keys, const char *const *v,
+                        unsigned n) {
+  unsigned count = 0;
+  for (unsigned i = 0; i < n; i++) {
+    count += v[i] != NULL;
+  }
+  ec__cbw_text(w, key);
+  ec__cbw_head(w, 5, count);
+  for (unsigned i = 0; i < n; i++) {
+    if (v[i] != NULL) {
+      key_text(w, keys[i], v[i]);
+    }
+  }
+}
+
+static void put_dhcp(ec__cbw_t *w, const ec_dev_dhcp_t *o) {
+  static const char *const o82[] = {"remoteId", "circuitId"};
+  static const char *const o18[] = {"interfaceId"};
+  const char *const v82[] = {o->option82_remote_id, o->option82_circuit_id};
+  ec__cbw_text(w, "dhcpOption");
+  ec__cbw_head(w, 5, (uint32_t)o->has_ipv4 + o->has_ipv6);
+  if (o->has_ipv4) {
+    ec__cbw_text(w, "IPv4");
+    ec__cbw_head(w, 5, o->has_option82);
+    if (o->has_option82) {
+      put_strings(w, "option82", o82, v82, 2);
+    }
+  }
+  if (o->has_ipv6) {
+    ec__cbw_text(w, "IPv6");
+    ec__cbw_head(w, 5, (uint32_t)o->has_option18 + o->has_option37);
+    if (o->has_option18) {
+      put_strings(w, "option18", o18, &o->option18_interface_id, 1);
+    }
+    if (o->has_option37) {
+      put_strings(w, "option37", o82, &o->option37_remote_id, 1);
+    }
+  }
+}
+
+static int put_msg(ec__cbw_t *w, const ec_dev_msg_new_t *m) {
+  static const char *const id_keys[] = {"orderId", "subscriptionId",
+                                        "accessId"};
+  const char *const ids[] = {m->order_id, m->subscription_id, m->access_id};
+  if (m->code < 100 || m->code > 999 ||
+      (m->params == NULL && m->n_params > 0) ||
+      (m->macs == NULL && m->n_macs > 0) ||
+      (ids[0] == NULL && ids[1] == NULL && ids[2] == NULL)) {
+    return EC_EINVAL;
+  }
+  for (int i = 0; i < 3; i++) {
+    if (ids[i] != NULL && !id_ok(ids[i], i < 2 ? 36 : 32, i < 2)) {
+      return EC_EINVAL;
+    }
+  }
+  ec__cbw_head(w, 5,
+               (uint32_t)m->has_date + 1 + (m->n_params > 0) +
+                   (ids[0] != NULL) + (ids[1] != NULL) + (ids[2] != NULL) +
+                   (m->n_macs > 0) + m->dhcp.present);
+  if (m->has_date && !put_date(w, m->date_ms)) {
+    return EC_EINVAL;
+  }
+  ec__cbw_text(w, "messageCode");
+  ec__cbw_head(w, 0, (uint32_t)m->code);
+  if (m->n_params > 0) {
+    ec__cbw_text(w, "messageParameters");
+    ec__cbw_head(w, 4, (uint32_t)m->n_params);
+    for (size_t i = 0; i < m->n_params; i++) {
+      const ec_dev_msg_param_t *p = &m->params[i];
+      if (p->key == NULL || p->key[0] == '\0' || p->value == NULL) {
+        return EC_EINVAL;
+      }
+      ec__cbw_head(w, 5, 1);
+      key_text(w, p->key, p->value);
+    }
+  }
+  for (int i = 0; i < 3; i++) {
+    if (ids[i] != NULL) {
+      key_text(w, id_keys[i], ids[i]);
+    }
+  }
+  if (m->n_macs > 0) {
+    ec__cbw_text(w, "macAddress");
+    ec__cbw_head(w, 4, (uint32_t)m->n_macs);
+    for (size_t i = 0; i < m->n_macs; i++) {
+      if (m->macs[i] >> 48 != 0) {
+        return EC_EINVAL;
+      }
+      put_mac(w, m->macs[i]);
+    }
+  }
+  if (m->dhcp.present) {
+    put_dhcp(w, &m->dhcp);
+  }
+  return 0;
+}
+
+int ec_dev_msgs_encode(const ec_dev_msg_new_t *msgs, size_t n, bool batch,
+                       uint8_t *buf, size_t cap) {
+  if (msgs == NULL || n == 0 || (n > 1 && !batch) || (buf == NULL && cap != 0)) {
+    return EC_EINVAL;
+  }
+  ec__cbw_t w = {buf, cap, 0};
+  if (batch) {
+    ec__cbw_head(&w, 5, 1);
+    ec__cbw_text(&w, "StatusMessages");
+    ec__cbw_head(&w, 4, (uint32_t)n);
+  }
+  for (size_t i = 0; i < n; i++) {
+    int rc = put_msg(&w, &msgs[i]);
+    if (rc < 0) {
+      return rc;
+    }
+  }
+  return w.len > (size_t)INT32_MAX ? EC_ENOSPC : (int)w.len;
+}
+
+/* ---- the post ---------------------------------------------------------- */
+
+/* The messages' CBOR goes at the end of the caller's buffer with the
+ * Request-Id before it, as a report's (ec__dev_post()): sent in one
+ * datagram built in front of them, or block-wise (Block1) in blocks built
+ * there. */
+int ec_dev_msg_post(ec_dev_t *dev, const ec_dev_msg_new_t *msgs, size_t n,
+                    bool batch, const uint8_t *rid, size_t rid_len,
+                    uint8_t *buf, size_t cap, ec_dev_cb_t cb, void *user) {
+  static const char *const path[] = {"api", "2.3", "statusmessages"};
+  if (dev == NULL || buf == NULL ||
+      (rid == NULL ? rid_len != 0 : rid_len < 8 || rid_len > 16)) {
+    return EC_EINVAL;
+  }
+  size_t rl = rid == NULL ? EC__RID_LEN : rid_len;
+  int len = ec_dev_msgs_encode(msgs, n, batch || n > 1, NULL, 0);
+  if (len < 0 || cap < (size_t)len + rl) {
+    return len < 0 ? len : EC_ENOSPC;
+  }
+  size_t front = cap - (size_t)len - rl;
+  uint8_t *id = buf + front;
+  if (rid == NULL) {
+    dev->t->random(dev->t->ctx, id, rl);
+  } else {
+    ec__copy(id, rid, rl);
+  }
+  (void)ec_dev_msgs_encode(msgs, n, batch || n > 1, id + rl, (size_t)len);
+  ec_coap_build_t b;
+  ec__dev_xchg_t *x = ec__dev_begin(dev, &b, buf, front + rl, EC_COAP_POST,
+                                    false, EC_COAP_OPT_REQUEST_ID, id,
+                                    (uint8_t)rl);
+  if (x == NULL) {
+    return EC_ENOMEM;
+  }
+  for (int i = 0; i < 3; i++) {
+    ec_coap_add(&b, EC_COAP_OPT_URI_PATH, path[i], ec__len(path[i]));
+  }
+  ec_coap_add_uint(&b, EC_COAP_OPT_CONTENT_FORMAT, FORMAT_CBOR);
+  ec_coap_add_uint(&b, EC_COAP_OPT_ACCEPT, FORMAT_CBOR);
+  x->req_len = (uint16_t)b.len;
+  /* The Request-Id's option header: one byte, two of delta past Accept,
+   * and one of length past 12 bytes. */
+  size_t hdr = 3 + (rl > 12);
+  if (b.err != 0 || b.len + hdr + rl > front) {
+    return b.err != 0 ? b.err : EC_ENOSPC; /* the exchange is still free */
+  }
+  x->body = id + rl;
+  x->body_len = (size_t)len;
+  if (b.len + hdr + rl + 1 + (size_t)len > EC_DEV_MAX_DATAGRAM) {
+    /* Each block's datagram is built in front of the Request-Id: Block1
+     * and Size1 take at most 10 bytes more. */
+    if (front < b.len + 10 + hdr + rl + 1 + ((size_t)16 << EC_DEV_BLOCK_SZX)) {
+      return EC_ENOSPC;
+    }
+    x->uploading = true;
+  }
+  return ec__dev_launch(dev, x, NULL, cb, user);
 }

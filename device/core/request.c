@@ -97,7 +97,8 @@ int ec_dev_request(ec_dev_t *dev, const ec_dev_req_t *rq, bool observe,
     return EC_EINVAL;
   }
   ec_coap_build_t b;
-  ec__dev_xchg_t *x = ec__dev_begin(dev, &b, buf, cap, rq->method, observe);
+  ec__dev_xchg_t *x = ec__dev_begin(dev, &b, buf, cap, rq->method, observe, 0,
+                                    NULL, 0);
   if (x == NULL) {
     return EC_ENOMEM;
   }

@@ -274,6 +274,73 @@ typedef int (*ec_dev_msg_fn)(void *ctx, size_t idx, const ec_dev_msg_t *m);
 int ec_dev_msgs_decode(const uint8_t *buf, size_t len, ec_dev_msg_fn fn,
                        void *ctx, int64_t *next_from);
 
+/**
+ * Pull-decode one StatusMessage in CBOR, the answer to a post of a single
+ * message (ec_dev_msg_post()) or to GET /api/2.3/statusmessages/{id}:
+ * the members and checks of ec_dev_msgs_decode(), for one map.
+ * @return 0, EC_ESYNTAX or EC_EBADDOC
+ */
+int ec_dev_msg_decode(const uint8_t *buf, size_t len, ec_dev_msg_t *out);
+
+/** One messageParameters entry of a message to post: {"key": "value"}. */
+typedef struct {
+  const char *key;   /**< not "" */
+  const char *value; /**< may be "" */
+} ec_dev_msg_param_t;
+
+/**
+ * dhcpOption of a message to post: {"IPv4": {"option82": {remoteId,
+ * circuitId}}, "IPv6": {"option18": {interfaceId}, "option37":
+ * {remoteId}}}. The has_ flags say which objects are written (an empty
+ * one too); a string is NULL when absent.
+ */
+typedef struct {
+  bool present; /**< dhcpOption itself */
+  bool has_ipv4;
+  bool has_option82;
+  bool has_ipv6;
+  bool has_option18;
+  bool has_option37;
+  const char *option82_remote_id;
+  const char *option82_circuit_id;
+  const char *option18_interface_id;
+  const char *option37_remote_id;
+} ec_dev_dhcp_t;
+
+/**
+ * A StatusMessage to post (API.md section 3), as the device writes it: the
+ * server assigns its statusMessageID. Strings are the caller's
+ * NUL-terminated ones and are only read.
+ */
+typedef struct {
+  int code;        /**< messageCode, 100..999 */
+  bool has_date;   /**< false: the server dates it at its receipt */
+  int64_t date_ms; /**< messageDate, UTC milliseconds since 1970, years 0 to 9999 */
+  const char *order_id;        /**< 1..36 of A-Z a-z 0-9 - . ; NULL if absent */
+  const char *subscription_id; /**< as order_id */
+  const char *access_id;       /**< 1..32 of A-Z a-z 0-9; NULL if absent */
+  const ec_dev_msg_param_t *params; /**< messageParameters, in order */
+  size_t n_params;
+  const uint64_t *macs; /**< 48-bit addresses, written "aa:bb:cc:dd:ee:ff" */
+  size_t n_macs;
+  ec_dev_dhcp_t dhcp;
+} ec_dev_msg_new_t;
+
+/**
+ * Encode @p n messages as the CBOR the server's codec writes for them
+ * (ec_status_message_encode() for one message when @p batch is false and
+ * @p n is 1, else ec_status_messages_encode()'s {"StatusMessages": [...]},
+ * byte for byte): members in the codec's order, empty lists and absent
+ * strings left out, messageDate as 2018-06-17T14:50:10.033Z.
+ * @param[out] buf  caller buffer, or NULL with @p cap 0 to measure
+ * @return the length (may exceed @p cap: then nothing useful is in @p buf),
+ *         or EC_EINVAL: no message, a code out of range, none of the three
+ *         IDs or one that breaks its rule, an empty parameter key, a NULL
+ *         string, an address past 48 bits or a date past year 9999
+ */
+int ec_dev_msgs_encode(const ec_dev_msg_new_t *msgs, size_t n, bool batch,
+                       uint8_t *buf, size_t cap);
+
 /** One row of a provisioning select answer (API.md section 4), read in place. */
 typedef struct {
   int64_t provisioning_component_id;
@@ -445,6 +512,34 @@ uint32_t ec_dev_step(ec_dev_t *dev, uint32_t now_ms, const uint8_t *dgram,
 int ec_dev_report(ec_dev_t *dev, const char *device_id,
                   const ec_dev_status_t *st, uint8_t *buf, size_t cap,
                   ec_dev_cb_t cb, void *user);
+
+/**
+ * Start a confirmable POST of @p n status messages as CBOR
+ * (ec_dev_msgs_encode()) to /api/2.3/statusmessages, answered through
+ * @p cb: 2.01 with the stored message (or {"StatusMessages": [...]}), its
+ * statusMessageID and date set (ec_dev_msg_decode(), ec_dev_msgs_decode()),
+ * 2.04 with what was stored then for a repeat, or the server's error. It
+ * carries a Request-Id (option 65004, API.md section 3): @p rid, or with
+ * @p rid NULL (and @p rid_len 0) 12 random bytes from the transport, the
+ * same in every retransmission and block. To have a repeat recognised
+ * after a reboot, choose the Request-Id yourself (e.g. a boot counter kept
+ * in flash and a sequence number) and post the same messages under it
+ * again: the server answers 2.04 with the messages it stored, and stores
+ * and notifies nothing. An answer larger than one datagram (a large batch)
+ * is passed on as its block 0, with more set.
+ * @param[in] rid  8 to 16 bytes, copied into @p buf
+ * @param[in] buf  the caller's, holding the request until @p cb has run:
+ *                 the messages' CBOR plus 39 bytes plus twice the
+ *                 Request-Id (63 bytes with 12); past one datagram, as a
+ *                 report, block-wise (Block1), with one block and 11
+ *                 bytes more
+ * @return the exchange (>= 0), EC_EINVAL (a message as
+ *         ec_dev_msgs_encode() refuses it, or a Request-Id of another
+ *         length), or as ec_dev_report()
+ */
+int ec_dev_msg_post(ec_dev_t *dev, const ec_dev_msg_new_t *msgs, size_t n,
+                    bool batch, const uint8_t *rid, size_t rid_len,
+                    uint8_t *buf, size_t cap, ec_dev_cb_t cb, void *user);
 
 /**
  * Observe /device/{device_id}/deployment/{deployment_id}/status (the
