@@ -44,3 +44,13 @@ target_link_libraries(it_device_prov PRIVATE edgecoap::device_posix
 add_dependencies(it_device_prov edgecoap-server edgecoap-client)
 add_test(NAME integration_device_prov COMMAND it_device_prov)
 set_tests_properties(integration_device_prov PROPERTIES TIMEOUT 180)
+
+# The core posts status messages (tests/it_device_feed.c) while another
+# device observes the feed: a repeat under its Request-Id, after a server
+# restart too, is 2.04 with the first IDs, stored and notified once.
+add_executable(it_device_feed ${CMAKE_SOURCE_DIR}/tests/it_device_feed.c)
+target_link_libraries(it_device_feed PRIVATE edgecoap::device_posix
+                      edgecoap_itest PkgConfig::JANSSON)
+add_dependencies(it_device_feed edgecoap-server)
+add_test(NAME integration_device_feed COMMAND it_device_feed)
+set_tests_properties(integration_device_feed PROPERTIES TIMEOUT 180)
