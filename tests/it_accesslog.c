@@ -152,13 +152,7 @@ static int exchange(it_udp_t *u, int method, const char *path,
 }
 
 static const char *report(const char *state, char *buf, size_t cap) {
-  snprintf(buf, cap,
-           "{\"apiVersion\":\"deployment.margo/v1\",\"kind\":"
-           "\"DeploymentStatus\",\"deploymentId\":\"%s\",\"status\":"
-           "{\"state\":\"%s\"},\"components\":[{\"name\":\"app\","
-           "\"state\":\"%s\"}]}",
-           DEP, state, state);
-  return buf;
+  return it_report(buf, cap, DEP, state, "app", state);
 }
 
 /* Check the last line of @p path: exactly @p n lines, its peer, method,

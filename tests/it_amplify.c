@@ -36,8 +36,12 @@ static it_server_t srv;
 static it_udp_t udp;
 static bool started;
 
+/* A report without components, written by suite_init() for the probes. */
+static char small_report[256];
+
 static int suite_init(void) {
   it_init();
+  it_report(small_report, sizeof(small_report), DEP, "Installing", NULL, NULL);
   if (it_server_start(&srv, NULL) < 0 || it_udp_open(&udp, srv.port) < 0)
     return -1;
   started = true;
@@ -51,19 +55,14 @@ static int suite_cleanup(void) {
 
 /* A report of about 5 KB (60 components). */
 static size_t big_report(const char *state, char *out, size_t cap) {
-  size_t n = (size_t)snprintf(out, cap,
-                              "{\"apiVersion\":\"deployment.margo/v1\","
-                              "\"kind\":\"DeploymentStatus\",\"deploymentId\":"
-                              "\"" DEP "\",\"status\":{\"state\":\"%s\"},"
-                              "\"components\":[",
-                              state);
-  for (int i = 0; i < 60 && n < cap; i++)
-    n += (size_t)snprintf(out + n, cap - n,
+  char comps[4096];
+  size_t n = 0;
+  for (int i = 0; i < 60 && n < sizeof(comps); i++)
+    n += (size_t)snprintf(comps + n, sizeof(comps) - n,
                           "%s{\"name\":\"component-%02d-with-a-long-name\","
                           "\"state\":\"Installed\"}",
                           i ? "," : "", i);
-  n += (size_t)snprintf(out + n, cap - n, "]}");
-  return n;
+  return strlen(it_report_with(out, cap, DEP, state, comps));
 }
 
 static void seed(void) {
@@ -105,11 +104,6 @@ typedef struct {
   int block2;       /* -1 none, else the block number of 1024 bytes */
   const char *body;
 } probe_t;
-
-static const char small_report[] =
-    "{\"apiVersion\":\"deployment.margo/v1\",\"kind\":\"DeploymentStatus\","
-    "\"deploymentId\":\"" DEP "\",\"status\":{\"state\":\"Installing\"},"
-    "\"components\":[]}";
 
 static const probe_t probes[] = {
     {"GET /.well-known/core", IT_CON, IT_GET, ".well-known/core", -1, -1, -1,

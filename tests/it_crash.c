@@ -133,17 +133,14 @@ static int64_t prov_id_of(const writer_t *w) {
 static void body_of(writer_t *w, int n, char *out, size_t cap, char *path,
                     size_t pcap) {
   int type, id;
+  char comp[16];
   out[0] = path[0] = '\0';
   switch (w->kind) {
   case W_STATUS:
     snprintf(path, pcap, "device/crash-dev%d/deployment/%s/status", w->idx,
              dep_of(w));
-    snprintf(out, cap,
-             "{\"apiVersion\":\"deployment.margo/v1\",\"kind\":"
-             "\"DeploymentStatus\",\"deploymentId\":\"%s\",\"status\":{"
-             "\"state\":\"%s\"},\"components\":[{\"name\":\"m%d\",\"state\":"
-             "\"%s\"}]}",
-             dep_of(w), states[n % 6], n, states[(n + 1) % 6]);
+    snprintf(comp, sizeof(comp), "m%d", n);
+    it_report(out, cap, dep_of(w), states[n % 6], comp, states[(n + 1) % 6]);
     break;
   case W_MSG_ONE:
     snprintf(path, pcap, "api/2.3/statusmessages");

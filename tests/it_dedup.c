@@ -198,15 +198,9 @@ static bool payload_has(const it_coap_msg_t *m, const char *needle) {
   return false;
 }
 
-static char *report(const char *dev, const char *state) {
+static const char *report(const char *dev, const char *state) {
   static char buf[512];
-  snprintf(buf, sizeof(buf),
-           "{\"apiVersion\":\"deployment.margo/v1\",\"kind\":"
-           "\"DeploymentStatus\",\"deploymentId\":\"%s\",\"status\":"
-           "{\"state\":\"%s\"},\"components\":[{\"name\":\"%s\","
-           "\"state\":\"%s\"}]}",
-           DEP, state, dev, state);
-  return buf;
+  return it_report(buf, sizeof(buf), DEP, state, dev, state);
 }
 
 static const char *status_path(char *out, size_t cap, const char *dev,

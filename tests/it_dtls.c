@@ -192,15 +192,9 @@ static int dtls_answers(const char *identity, const char *key,
   return n;
 }
 
-static char *report(const char *dep, const char *state) {
+static const char *report(const char *dep, const char *state) {
   static char buf[512];
-  snprintf(buf, sizeof(buf),
-           "{\"apiVersion\":\"deployment.margo/v1\",\"kind\":"
-           "\"DeploymentStatus\",\"deploymentId\":\"%s\",\"status\":"
-           "{\"state\":\"%s\"},\"components\":[{\"name\":\"app\","
-           "\"state\":\"%s\"}]}",
-           dep, state, state);
-  return buf;
+  return it_report(buf, sizeof(buf), dep, state, "app", state);
 }
 
 static const char *status_path(char *out, size_t cap, const char *dev) {

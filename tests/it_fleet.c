@@ -69,7 +69,7 @@ static json_t *get_json(ec_client_t *c, const char *path, int *code) {
 }
 
 static int report(ec_client_t *c, int dev, int state, const char *code) {
-  char body[640], path[160], comp[200];
+  char body[640], path[160], comp[200], comps[320];
   const char *dep = deps[dev % N_DEPS];
   if (code != NULL)
     snprintf(comp, sizeof(comp),
@@ -79,12 +79,9 @@ static int report(ec_client_t *c, int dev, int state, const char *code) {
   else
     snprintf(comp, sizeof(comp), "{\"name\":\"db\",\"state\":\"%s\"}",
              states[state]);
-  snprintf(body, sizeof(body),
-           "{\"apiVersion\":\"deployment.margo/v1\",\"kind\":"
-           "\"DeploymentStatus\",\"deploymentId\":\"%s\",\"status\":"
-           "{\"state\":\"%s\"},\"components\":[%s,{\"name\":\"web\","
-           "\"state\":\"%s\"}]}",
-           dep, states[state], comp, code != NULL ? "Installed" : states[state]);
+  snprintf(comps, sizeof(comps), "%s,{\"name\":\"web\",\"state\":\"%s\"}", comp,
+           code != NULL ? "Installed" : states[state]);
+  it_report_with(body, sizeof(body), dep, states[state], comps);
   snprintf(path, sizeof(path), "/device/sim-%03d/deployment/%s/status", dev,
            dep);
   ec_response_t r;

@@ -48,13 +48,7 @@ static const char *status_path(char *out, size_t cap, const char *dev,
 
 static const char *report(const char *state) {
   static char buf[512];
-  snprintf(buf, sizeof(buf),
-           "{\"apiVersion\":\"deployment.margo/v1\",\"kind\":"
-           "\"DeploymentStatus\",\"deploymentId\":\"%s\",\"status\":"
-           "{\"state\":\"%s\"},\"components\":[{\"name\":\"app\","
-           "\"state\":\"%s\"}]}",
-           DEP, state, state);
-  return buf;
+  return it_report(buf, sizeof(buf), DEP, state, "app", state);
 }
 
 /* Encode a CON POST of @p body to @p path under @p rid (none when

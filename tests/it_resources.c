@@ -71,15 +71,11 @@ static int put_report(it_udp_t *u, const char *dev_name, const char *dep,
   char path[192], body[256];
   snprintf(path, sizeof(path), "device/%s/deployment/%s/status", dev_name,
            dep);
-  int n = snprintf(body, sizeof(body),
-                   "{\"apiVersion\":\"deployment.margo/v1\",\"kind\":"
-                   "\"DeploymentStatus\",\"deploymentId\":\"%s\",\"status\":"
-                   "{\"state\":\"%s\"},\"components\":[]}",
-                   dep, state);
+  it_report(body, sizeof(body), dep, state, NULL, NULL);
   it_req_t rq = IT_REQ(IT_PUT, path);
   rq.content_format = 50;
   rq.payload = body;
-  rq.payload_len = (size_t)n;
+  rq.payload_len = strlen(body);
   it_coap_msg_t resp;
   if (it_coap_request(u, &rq, &resp, TIMEOUT_MS) < 0)
     return -1;

@@ -43,13 +43,7 @@ static it_server_t srv;
 
 static const char *report(const char *state) {
   static char buf[320];
-  snprintf(buf, sizeof(buf),
-           "{\"apiVersion\":\"deployment.margo/v1\",\"kind\":"
-           "\"DeploymentStatus\",\"deploymentId\":\"%s\",\"status\":"
-           "{\"state\":\"%s\"},\"components\":[{\"name\":\"c\","
-           "\"state\":\"%s\"}]}",
-           DEP, state, state);
-  return buf;
+  return it_report(buf, sizeof(buf), DEP, state, "c", state);
 }
 
 /* `sh -c SCRIPT` (for a working folder or a user of its own). */

@@ -51,13 +51,7 @@ static const char *status_path(char *out, size_t cap, const char *dev,
 /* A report whose one component is named @p name. */
 static const char *report(const char *state, const char *name) {
   static char buf[512];
-  snprintf(buf, sizeof(buf),
-           "{\"apiVersion\":\"deployment.margo/v1\",\"kind\":"
-           "\"DeploymentStatus\",\"deploymentId\":\"%s\",\"status\":"
-           "{\"state\":\"%s\"},\"components\":[{\"name\":\"%s\","
-           "\"state\":\"%s\"}]}",
-           DEP, state, name, state);
-  return buf;
+  return it_report(buf, sizeof(buf), DEP, state, name, state);
 }
 
 /* An ETag option as a number (they are at most 8 bytes); 0 when absent. */

@@ -529,6 +529,28 @@ int it_problem_parse(const uint8_t *body, size_t len, int cf, it_problem_t *p);
 void it_problem_free(it_problem_t *p);
 
 /* ------------------------------------------------------------------------ */
+/* Deployment-status reports (API.md section 2)                              */
+
+/**
+ * Write into @p buf the JSON report that suites send: apiVersion
+ * "deployment.margo/v1", kind "DeploymentStatus", deploymentId @p dep,
+ * status.state @p state and components, whose array holds @p components
+ * (JSON text, "" for none), in that order.
+ * @param[out] buf  @p cap bytes; a report that does not fit aborts the
+ *                  program (a test's mistake, not the server's)
+ * @return @p buf
+ */
+const char *it_report_with(char *buf, size_t cap, const char *dep,
+                           const char *state, const char *components);
+
+/**
+ * it_report_with() for the usual report: one component named @p comp in
+ * @p comp_state, or none when @p comp is NULL.
+ */
+const char *it_report(char *buf, size_t cap, const char *dep, const char *state,
+                      const char *comp, const char *comp_state);
+
+/* ------------------------------------------------------------------------ */
 /* libcoap's coap-client                                                     */
 
 /** What coap-client did: the result, the answer codes it logged, the body. */

@@ -1,4 +1,5 @@
-/* edgecoap tests: helpers shared by itest.c and itcoap.c, not for suites. */
+/* edgecoap tests: helpers shared by the support files (itproc.c, itserver.c,
+ * itcoap.c), not for suites. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #ifndef EDGECOAP_ITEST_INTERNAL_H
 #define EDGECOAP_ITEST_INTERNAL_H
@@ -18,5 +19,9 @@ int it__buf_append(it__buf_t *b, const void *p, size_t n);
 
 /** Milliseconds left until the it_now_ms() @p deadline (0 when past). */
 unsigned it__remaining_ms(uint64_t deadline);
+
+/** Complete lines of @p text that contain @p needle (an unfinished last
+ * line is not counted yet). */
+int it__count_lines(const char *text, const char *needle);
 
 #endif /* EDGECOAP_ITEST_INTERNAL_H */
