@@ -16,6 +16,7 @@
 #include "access.h"
 #include "edgecoap/error.h"
 #include "request.h"
+#include "srvfx.h"
 #include "store_fx.h"
 #include "suite.h"
 #include "udpsess.h"
@@ -68,22 +69,15 @@ static int add_identity(const char *id, ec_device_role_t role,
 }
 
 static int suite_init(void) {
-  coap_startup();
-  coap_set_log_level(LOG_EMERG);
-  coap_dtls_set_log_level(LOG_EMERG);
-  if (!coap_dtls_is_supported())
+  if ((srv = ec_test_server_new(&sctx, 16 * 1024)) == NULL)
     return -1;
-  sctx = coap_new_context(NULL);
+  coap_dtls_set_log_level(LOG_EMERG);
   cctx = coap_new_context(NULL);
-  srv = calloc(1, sizeof(*srv));
-  if (sctx == NULL || cctx == NULL || srv == NULL ||
+  if (!coap_dtls_is_supported() || cctx == NULL ||
       (port = ec_test_free_port()) == 0)
     return -1;
-  srv->ctx = sctx;
   srv->cfg.max_body = 4096;
-  srv->arena_cap = 16 * 1024;
-  srv->arena_buf = malloc(srv->arena_cap);
-  if (srv->arena_buf == NULL || ec_access_dtls_init(srv) != 0)
+  if (ec_access_dtls_init(srv) != 0)
     return -1;
   coap_address_t a = ec_test_addr("127.0.0.1", port);
   if (coap_new_endpoint(sctx, &a, COAP_PROTO_DTLS) == NULL)
@@ -125,15 +119,9 @@ static void drop_store(void) {
 static int suite_cleanup(void) {
   if (cctx != NULL)
     coap_free_context(cctx);
-  if (sctx != NULL)
-    coap_free_context(sctx);
-  if (srv != NULL) {
-    if (srv->store != NULL)
-      drop_store();
-    free(srv->arena_buf);
-    free(srv);
-  }
-  coap_cleanup();
+  if (srv != NULL && srv->store != NULL)
+    drop_store();
+  ec_test_server_free(srv, sctx);
   return 0;
 }
 

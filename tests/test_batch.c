@@ -15,6 +15,7 @@
 #include "batch.h"
 #include "edgecoap/error.h"
 #include "request.h"
+#include "srvfx.h"
 #include "store_fx.h"
 #include "suite.h"
 #include "udpsess.h"
@@ -94,31 +95,19 @@ static ec_status_write_t write_of(const char *dep, const char *doc,
 }
 
 static int suite_init(void) {
-  coap_startup();
-  coap_set_log_level(LOG_EMERG);
-  ctx = coap_new_context(NULL);
-  srv = calloc(1, sizeof(*srv));
-  if (ctx == NULL || srv == NULL || (port = ec_test_free_port()) == 0)
+  if ((srv = ec_test_server_new(&ctx, 16 * 1024)) == NULL ||
+      (port = ec_test_free_port()) == 0)
     return -1;
   coap_address_t addr = ec_test_addr("127.0.0.1", port);
   if (coap_new_endpoint(ctx, &addr, COAP_PROTO_UDP) == NULL)
     return -1;
-  srv->ctx = ctx;
   srv->cfg.max_body = 4096;
-  srv->arena_cap = 16 * 1024;
-  srv->arena_buf = malloc(srv->arena_cap);
   sess = ec_test_session_to(ctx, 41501);
-  return srv->arena_buf != NULL && sess != NULL ? 0 : -1;
+  return sess != NULL ? 0 : -1;
 }
 
 static int suite_cleanup(void) {
-  if (srv != NULL) {
-    free(srv->arena_buf);
-    free(srv);
-  }
-  if (ctx != NULL)
-    coap_free_context(ctx);
-  coap_cleanup();
+  ec_test_server_free(srv, ctx);
   return 0;
 }
 

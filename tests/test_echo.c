@@ -12,6 +12,7 @@
 
 #include "echo.h"
 #include "peer.h"
+#include "srvfx.h"
 #include "suite.h"
 #include "udpsess.h"
 #include "util.h"
@@ -32,13 +33,8 @@ static ec_server_t *srv;
 static int suite_init(void) {
   if (sodium_init() < 0)
     return -1;
-  coap_startup();
-  coap_set_log_level(LOG_EMERG);
-  ctx = coap_new_context(NULL);
-  srv = calloc(1, sizeof(*srv));
-  if (ctx == NULL || srv == NULL)
+  if ((srv = ec_test_server_new(&ctx, 0)) == NULL)
     return -1;
-  srv->ctx = ctx;
   randombytes_buf(srv->echo_key, sizeof(srv->echo_key));
   a1 = ec_test_session_to(ctx, 41001);
   a2 = ec_test_session_to(ctx, 41002);
@@ -47,13 +43,7 @@ static int suite_init(void) {
 }
 
 static int suite_cleanup(void) {
-  if (srv != NULL) {
-    ec_peer_free_all(srv);
-    free(srv);
-  }
-  if (ctx != NULL)
-    coap_free_context(ctx);
-  coap_cleanup();
+  ec_test_server_free(srv, ctx);
   return 0;
 }
 

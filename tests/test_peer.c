@@ -9,6 +9,7 @@
 #include <coap3/coap.h>
 
 #include "peer.h"
+#include "srvfx.h"
 #include "suite.h"
 #include "udpsess.h"
 
@@ -29,13 +30,8 @@ static coap_session_t *sess[N_SESS];
 static ec_server_t *srv;
 
 static int suite_init(void) {
-  coap_startup();
-  coap_set_log_level(LOG_EMERG);
-  ctx = coap_new_context(NULL);
-  srv = calloc(1, sizeof(*srv));
-  if (ctx == NULL || srv == NULL)
+  if ((srv = ec_test_server_new(&ctx, 0)) == NULL)
     return -1;
-  srv->ctx = ctx;
   for (int i = 0; i < N_SESS; i++)
     if ((sess[i] = ec_test_session_to(ctx, (uint16_t)(20000 + i))) == NULL)
       return -1;
@@ -43,13 +39,7 @@ static int suite_init(void) {
 }
 
 static int suite_cleanup(void) {
-  if (srv != NULL) {
-    ec_peer_free_all(srv);
-    free(srv);
-  }
-  if (ctx != NULL)
-    coap_free_context(ctx);
-  coap_cleanup();
+  ec_test_server_free(srv, ctx);
   return 0;
 }
 

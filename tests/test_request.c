@@ -11,9 +11,10 @@
 #include "edgecoap/error.h"
 #include "peer.h"
 #include "request.h"
-#include "watch.h"
+#include "srvfx.h"
 #include "suite.h"
 #include "udpsess.h"
+#include "watch.h"
 
 /*
  * Requests are built as libcoap PDUs and run through the request layer
@@ -27,33 +28,18 @@ static coap_session_t *sess_a, *sess_b;
 static ec_server_t *srv;
 
 static int suite_init(void) {
-  coap_startup();
-  coap_set_log_level(LOG_EMERG);
-  ctx = coap_new_context(NULL);
-  srv = calloc(1, sizeof(*srv));
-  if (ctx == NULL || srv == NULL)
+  if ((srv = ec_test_server_new(&ctx, 64 * 1024)) == NULL)
     return 1;
   srv->cfg.max_body = 4096;
   srv->cfg.max_observers = 3;
   srv->cfg.max_peer_observations = 2;
-  srv->arena_cap = 64 * 1024;
-  srv->arena_buf = malloc(srv->arena_cap);
-  srv->ctx = ctx;
   sess_a = ec_test_session_to(ctx, 5683);
   sess_b = ec_test_session_to(ctx, 5684);
-  return srv->arena_buf == NULL || sess_a == NULL || sess_b == NULL;
+  return sess_a == NULL || sess_b == NULL;
 }
 
 static int suite_cleanup(void) {
-  if (srv != NULL) {
-    ec_watch_free_all(srv);
-    ec_peer_free_all(srv);
-    free(srv->arena_buf);
-    free(srv);
-  }
-  if (ctx != NULL)
-    coap_free_context(ctx);
-  coap_cleanup();
+  ec_test_server_free(srv, ctx);
   return 0;
 }
 
