@@ -68,10 +68,24 @@ static const scalar_t scalars[EC_M_COUNT] = {
                              "counter",
                              "Access-log lines of error answers left out by "
                              "the per-peer rate limit"},
+    [EC_M_HTTP_EVENTS] = {"edgecoap_http_events_total", "", "counter",
+                          "Committed reports put in the dashboard's event "
+                          "ring"},
+    [EC_M_HTTP_EVENTS_SENT] = {"edgecoap_http_events_sent_total", "",
+                               "counter",
+                               "Events written to the dashboard's event "
+                               "streams (one per stream)"},
+    [EC_M_HTTP_STREAMS_REFUSED] = {"edgecoap_http_event_streams_refused_total",
+                                   "", "counter",
+                                   "Event streams refused with 503: as many "
+                                   "as --http-streams were open"},
     [EC_M_SESSIONS] = {"edgecoap_sessions", "", "gauge",
                        "Client sessions (coap:// and coaps://) open"},
     [EC_M_OBSERVERS] = {"edgecoap_observers", "", "gauge",
                         "Observations the server keeps"},
+    [EC_M_HTTP_STREAMS] = {"edgecoap_http_event_streams", "", "gauge",
+                           "The dashboard's event streams open "
+                           "(/api/events)"},
     [EC_M_DB_BYTES] = {"edgecoap_database_bytes", "", "gauge",
                        "Size of the database"},
 };

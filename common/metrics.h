@@ -27,8 +27,12 @@ typedef enum {
   EC_M_OBS_CHECKS,          /**< counter: liveness checks sent (CON) */
   EC_M_COMMITS_FAILED,      /**< counter: group commits that failed */
   EC_M_LOG_SUPPRESSED,      /**< counter: access-log lines rate-limited */
+  EC_M_HTTP_EVENTS,         /**< counter: reports put in the event ring */
+  EC_M_HTTP_EVENTS_SENT,    /**< counter: events written to streams */
+  EC_M_HTTP_STREAMS_REFUSED,/**< counter: event streams refused (503) */
   EC_M_SESSIONS,            /**< gauge: client sessions open */
   EC_M_OBSERVERS,           /**< gauge: observations kept */
+  EC_M_HTTP_STREAMS,        /**< gauge: the dashboard's event streams open */
   EC_M_DB_BYTES,            /**< gauge: the database's size */
   EC_M_COUNT
 } ec_metric_t;

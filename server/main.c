@@ -54,13 +54,18 @@ static void usage(FILE *out) {
           "sqlite:PATH or a\n"
           "                      file: URI (postgres:// is not built in); "
           "--db is the same\n"
-          "  --http ADDR:PORT    the operators' HTTP endpoint: /metrics, "
-          "/healthz,\n"
-          "                      /readyz (default " EC_HTTP_DEFAULT
+          "  --http ADDR:PORT    the operators' HTTP endpoint: the "
+          "dashboard (/),\n"
+          "                      /metrics, /healthz, /readyz (default "
+          EC_HTTP_DEFAULT
           ", loopback; [ADDR]:PORT\n"
           "                      for IPv6; 'off' for none). Beyond "
           "loopback every\n"
           "                      request needs an operator's bearer token\n"
+          "  --http-streams N    the dashboard's live event streams open "
+          "at once;\n"
+          "                      one more is answered 503 (default 32, "
+          "at most 60)\n"
           "  --observe-check S   send each observer a confirmable "
           "notification at\n"
           "                      least every S seconds, so that one gone "
@@ -76,7 +81,8 @@ static void usage(FILE *out) {
           "  --log-level LEVEL   error, warn, info or debug (default info)\n"
           "  --log-format FMT    text, or json: one JSON object per line, "
           "for log\n"
-          "                      shippers (default text)\n"
+          "                      shippers (default text)\n");
+  fprintf(out,
           "  --access-log on|off a line per answered request at info: peer, "
           "DTLS\n"
           "                      identity, method, path, code, bytes, "
@@ -167,7 +173,8 @@ enum {
   OPT_OBSERVE_CHECK,
   OPT_ACK_TIMEOUT,
   OPT_LOG_FORMAT,
-  OPT_ACCESS_LOG
+  OPT_ACCESS_LOG,
+  OPT_HTTP_STREAMS
 };
 
 /* A duration: minutes, or a number with the unit s, m or h. */
@@ -221,6 +228,7 @@ int main(int argc, char **argv) {
       {"ack-timeout", required_argument, NULL, OPT_ACK_TIMEOUT},
       {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
       {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
+      {"http-streams", required_argument, NULL, OPT_HTTP_STREAMS},
       {NULL, 0, NULL, 0}};
   ec_server_config_t cfg;
   unsigned long v;
@@ -266,6 +274,11 @@ int main(int argc, char **argv) {
       cfg.http_explicit = true;
       break;
     }
+    case OPT_HTTP_STREAMS:
+      if (parse_uint(optarg, 60, &v) < 0 || v < 1)
+        goto bad_value;
+      cfg.http_streams = (unsigned)v;
+      break;
     case OPT_OBSERVE_CHECK:
       if (parse_uint(optarg, 86400, &v) < 0)
         goto bad_value;

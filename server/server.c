@@ -50,6 +50,7 @@ void ec_server_config_default(ec_server_config_t *cfg) {
   cfg->login_queue = 32;
   cfg->psk_port = 5684;
   cfg->http_addr = EC_HTTP_DEFAULT;
+  cfg->http_streams = 32;
   cfg->observe_check_s = 240;
   cfg->ack_timeout_ms = 2000;
   cfg->access_log = true;
@@ -354,6 +355,9 @@ int ec_server_run(ec_server_t *srv, volatile sig_atomic_t *stop) {
     int fleet_ms = ec_fleet_next_ms(srv);
     if (fleet_ms >= 0 && fleet_ms < wait_ms)
       wait_ms = fleet_ms;
+    int http_ms = ec_http_next_ms(srv->http);
+    if (http_ms >= 0 && http_ms < wait_ms)
+      wait_ms = http_ms;
     if (io_round(srv, wait_ms) < 0) {
       ec_log(EC_LOG_ERROR, "the CoAP I/O loop failed");
       return EC_EIO;
@@ -372,6 +376,9 @@ int ec_server_run(ec_server_t *srv, volatile sig_atomic_t *stop) {
     ec_batch_commit(srv);
     /* Roll-up observers hear of this round's reports once committed. */
     ec_fleet_poll(srv);
+    /* The dashboard's streams, likewise (their reports were heard at the
+     * commit, through srv->on_report). */
+    ec_http_poll(srv->http);
     logins_in_flight = ec_provisioning_poll(srv);
     ec_accesslog_tick(srv);
   }

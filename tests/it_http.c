@@ -10,6 +10,7 @@
 
 #include "it_prov_util.h"
 #include "itest.h"
+#include "ithttp.h"
 #include "suite.h"
 
 /*
@@ -26,9 +27,6 @@
 #define N_UNKNOWN 5
 #define TIMEOUT_MS 5000
 
-#ifndef CURL_BIN
-#error "CURL_BIN must name curl"
-#endif
 #ifndef PROMTOOL_BIN
 #error "PROMTOOL_BIN must name promtool"
 #endif
@@ -39,46 +37,10 @@ static uint16_t http_port;
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                   */
 
-/* One request with curl: its HTTP status (or -1), the response's headers
- * and body into *out (malloc'd) when @p out is not NULL. */
+/* One request with curl (tests/support/ithttp.c). */
 static int http(uint16_t port, const char *method, const char *path,
                 const char *token, char **out) {
-  char url[128], auth[128], status[8];
-  snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
-  snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token ? token : "");
-  const char *argv[16];
-  int n = 0;
-  argv[n++] = CURL_BIN;
-  argv[n++] = "-sS";
-  argv[n++] = "-i";
-  argv[n++] = "--max-time";
-  argv[n++] = "5";
-  argv[n++] = "-X";
-  argv[n++] = method;
-  argv[n++] = "-w";
-  argv[n++] = "\n%{http_code}";
-  if (token != NULL) {
-    argv[n++] = "-H";
-    argv[n++] = auth;
-  }
-  argv[n++] = url;
-  argv[n] = NULL;
-  it_result_t r;
-  int rc = it_run(argv, NULL, 0, 10000, &r);
-  int code = -1;
-  if (rc == 0) {
-    const char *last = strrchr(r.out, '\n');
-    snprintf(status, sizeof(status), "%s", last ? last + 1 : "");
-    code = atoi(status);
-  } else if (r.exit_code != 7) { /* 7: nothing listens (yet) */
-    it_result_dump("curl", &r);
-  }
-  if (out != NULL) {
-    *out = r.out;
-    r.out = NULL;
-  }
-  it_result_free(&r);
-  return code;
+  return it_http(port, method, path, token, NULL, out);
 }
 
 /* The body of a scrape (headers cut off), malloc'd, or NULL. */
@@ -379,6 +341,31 @@ static void test_beyond_loopback_needs_an_operator(void) {
                                            "via=\"coap\"} 1\n")
                              : NULL);
   free(out);
+
+  /* The dashboard: a browser without the token is given the sign-in form
+   * (and its script and style, nothing of the fleet); with the token in
+   * its cookie (EventSource sends no header), the page and its reads. */
+  CU_ASSERT_EQUAL(it_http(hport, "GET", "/", NULL, NULL, &out), 401);
+  CU_ASSERT_PTR_NOT_NULL(out ? strstr(out, "id=\"signin\"") : NULL);
+  free(out);
+  CU_ASSERT_EQUAL(it_http(hport, "GET", "/signin.js", NULL, NULL, NULL), 200);
+  CU_ASSERT_EQUAL(it_http(hport, "GET", "/dashboard.js", NULL, NULL, NULL),
+                  401);
+  CU_ASSERT_EQUAL(it_http(hport, "GET", "/api/deployments", NULL, NULL, NULL),
+                  401);
+  CU_ASSERT_EQUAL(it_http(hport, "GET", "/api/events", NULL, NULL, NULL), 401);
+  char cookie[EC_PROV_TOKEN_HEX + 40];
+  snprintf(cookie, sizeof(cookie), "Cookie: edgecoap_token=%s", ops);
+  CU_ASSERT_EQUAL(it_http(hport, "GET", "/", NULL, cookie, &out), 200);
+  CU_ASSERT_PTR_NOT_NULL(out ? strstr(out, "/dashboard.js") : NULL);
+  free(out);
+  CU_ASSERT_EQUAL(
+      it_http(hport, "GET", "/api/deployments", NULL, cookie, &out), 200);
+  CU_ASSERT_PTR_NOT_NULL(out ? strstr(out, "{\"deployments\":[") : NULL);
+  free(out);
+  snprintf(cookie, sizeof(cookie), "Cookie: edgecoap_token=%s", plain);
+  CU_ASSERT_EQUAL(
+      it_http(hport, "GET", "/api/deployments", NULL, cookie, NULL), 401);
   it_udp_close(&u);
   CU_ASSERT_EQUAL(it_proc_stop(p, 5000, &r), 0);
   it_result_free(&r);

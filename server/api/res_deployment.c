@@ -503,6 +503,8 @@ typedef struct {
   int code;
   int64_t seq;
   ec_state_t state;
+  int64_t at_ms;       /* when it was received */
+  char *error_code;    /* status.error.code, or NULL */
   ec_dedup_key_t key;  /* the request's, for the dedup entry */
   uint8_t *cbor;       /* the stored report: the answer */
   size_t cbor_len;
@@ -519,8 +521,10 @@ static uint8_t *memdup(const uint8_t *p, size_t n) {
 static void pending_done(ec_server_t *srv, ec_pending_t *base) {
   status_pending_t *p = (status_pending_t *)base;
   ec_route_t *rt = p->rt;
-  ec_fleet_changed(srv, rt->deployment_id);
   p->seq = base->status.seq;
+  ec_report_t r = {rt->device_id, rt->deployment_id, p->state, p->error_code,
+                   p->at_ms, p->seq};
+  ec_fleet_reported(srv, &r);
   p->code = base->status.created ? 201 : 204;
   uint8_t *cbor = memdup(p->cbor, p->cbor_len);
   bool fresh; /* this report is the newest the route has seen */
@@ -561,6 +565,7 @@ static void pending_answer(ec_req_t *rq, ec_pending_t *base) {
 static void pending_free(ec_pending_t *base) {
   status_pending_t *p = (status_pending_t *)base;
   free(p->cbor);
+  free(p->error_code);
   free(p);
 }
 
@@ -598,6 +603,9 @@ static int status_write_batched(ec_req_t *rq, ec_route_t *rt,
   }
   p->rt = rt;
   p->state = st->state;
+  p->at_ms = w.received_at_ms;
+  /* Lost only to the live view (srv->on_report) when memory is short. */
+  p->error_code = w.error_code != NULL ? strdup(w.error_code) : NULL;
   p->key = *ec_req_dedup_key(rq);
   p->cbor = doc;
   p->cbor_len = doc_len;
@@ -739,7 +747,8 @@ static void status_write(ec_req_t *rq, ec_route_t *rt, const char *dev,
     ec_req_store_error(rq, rc);
     return;
   }
-  ec_fleet_changed(rq->srv, dep);
+  ec_report_t r = {dev, dep, st.state, w.error_code, w.received_at_ms, seq};
+  ec_fleet_reported(rq->srv, &r);
 
   /* Committed: from here on the answer is a success whatever else fails. */
   if (rt == NULL)

@@ -26,7 +26,7 @@
  *
  * Every read is one indexed store read of a bounded page (store.h). The
  * store keeps the roll-ups in each write's transaction; a write tells this
- * module which deployment changed (ec_fleet_changed()), and once per I/O
+ * module which deployment changed (ec_fleet_reported()), and once per I/O
  * round ec_fleet_poll() notifies the observers of the roll-ups that
  * changed, each at most once per EC_FLEET_NOTIFY_MS: a burst of reports
  * costs a bounded number of notifications, the last of which carries the
@@ -442,11 +442,13 @@ int ec_fleet_write_facts(const ec_deployment_status_t *st, ec_arena_t *arena,
   return 0;
 }
 
-void ec_fleet_changed(ec_server_t *srv, const char *dep) {
+void ec_fleet_reported(ec_server_t *srv, const ec_report_t *r) {
   fleet_t *f = srv->fleet;
+  if (srv->on_report != NULL)
+    srv->on_report(srv->on_report_ud, r);
   if (f == NULL || f->deps == NULL)
     return;
-  dep_t *d = dep_find(f, dep);
+  dep_t *d = dep_find(f, r->deployment_id);
   if (d != NULL && !d->dirty) {
     d->dirty = true;
     f->n_dirty++;

@@ -34,9 +34,10 @@ void ec_fleet_members(ec_req_t *rq);
 int ec_fleet_write_facts(const ec_deployment_status_t *st, ec_arena_t *arena,
                          ec_status_write_t *w);
 
-/** A report to deployment @p dep (lowercase) was stored: its roll-up's
- * observers are notified from ec_fleet_poll(), coalesced. */
-void ec_fleet_changed(ec_server_t *srv, const char *dep);
+/** Report @p r (its deployment lowercase) was committed: its roll-up's
+ * observers are notified from ec_fleet_poll(), coalesced, and the
+ * server's report listener (srv->on_report) hears of it at once. */
+void ec_fleet_reported(ec_server_t *srv, const ec_report_t *r);
 
 /** Send the notifications that are due; call once per I/O round, with no
  * batch open. */

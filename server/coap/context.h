@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "edgecoap/codec.h"
+#include "edgecoap/deployment.h"
 #include "metrics.h"
 #include "store.h"
 
@@ -40,6 +41,7 @@ typedef struct {
   /* Operators' HTTP endpoint (server/http.h, docs/OPERATIONS.md). */
   const char *http_addr;         /**< "127.0.0.1:5680"; NULL: off */
   bool http_explicit;            /**< given by --http: failing to bind is fatal */
+  unsigned http_streams;         /**< the dashboard's event streams at once: 32 */
   unsigned observe_check_s;      /**< a CON to each observer at least this
                                       often: 240 s (0: only every fifth) */
   unsigned ack_timeout_ms;       /**< RFC 7252 ACK_TIMEOUT of the server's
@@ -49,6 +51,20 @@ typedef struct {
 
 typedef struct ec_server ec_server_t;
 typedef struct ec_dedup ec_dedup_t;
+
+/** A status report, once committed (ec_fleet_reported()): what the
+ * operators' live view hears of it. Strings live only during the call. */
+typedef struct {
+  const char *device_id;
+  const char *deployment_id; /**< lowercase */
+  ec_state_t state;          /**< the report's overall state */
+  const char *error_code;    /**< status.error.code, or NULL */
+  int64_t at_ms;             /**< when it was received (UTC ms) */
+  int64_t seq;               /**< its history seq */
+} ec_report_t;
+
+/** Called on the I/O thread for each committed report; must not block. */
+typedef void (*ec_report_fn)(void *ud, const ec_report_t *r);
 typedef struct ec_peer ec_peer_t;
 typedef struct ec_route ec_route_t; /* a status resource (res_deployment.c) */
 
@@ -90,6 +106,8 @@ struct ec_server {
   ec_metrics_t *metrics;      /* counted on the I/O thread (metrics.h) */
   struct ec_http *http;       /* the operators' endpoint, or NULL (http.h) */
   struct ec_accesslog *accesslog; /* the access log (accesslog.h) */
+  ec_report_fn on_report;     /* committed reports' listener, or NULL */
+  void *on_report_ud;         /* (the HTTP endpoint's events, server/http) */
 };
 
 #endif /* EDGECOAP_CONTEXT_H */

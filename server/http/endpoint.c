@@ -1,6 +1,6 @@
-/* edgecoap server: the operators' HTTP endpoint (/metrics, /healthz, /readyz), served from the I/O loop. */
+/* edgecoap server: the operators' HTTP endpoint: the daemon in the I/O loop, paths, credentials, answers. */
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "http.h"
+#include "internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "batch.h"
@@ -21,14 +22,6 @@
  * and a few people's browsers, not a public web server. */
 #define HTTP_CONNECTIONS 64
 #define HTTP_TIMEOUT_S 15
-
-struct ec_http {
-  ec_server_t *srv;
-  struct MHD_Daemon *daemon;
-  int epoll_fd;
-  bool need_auth; /* listening beyond loopback */
-  char where[80]; /* "127.0.0.1:5680", for logs */
-};
 
 int ec_http_parse_addr(const char *s, struct sockaddr_storage *sa,
                        socklen_t *len) {
@@ -85,9 +78,9 @@ bool ec_http_is_loopback(const struct sockaddr *sa) {
 
 /* ---- answers ------------------------------------------------------------- */
 
-static enum MHD_Result answer(struct MHD_Connection *c, unsigned status,
-                              const char *type, char *body, size_t len,
-                              enum MHD_ResponseMemoryMode mode) {
+enum MHD_Result ec__http_answer(struct MHD_Connection *c, unsigned status,
+                                const char *type, char *body, size_t len,
+                                enum MHD_ResponseMemoryMode mode) {
   struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
   if (r == NULL) {
     if (mode == MHD_RESPMEM_MUST_FREE)
@@ -101,15 +94,54 @@ static enum MHD_Result answer(struct MHD_Connection *c, unsigned status,
                             "Bearer realm=\"edgecoap\"");
   if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
     MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+  if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
+    MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "5");
   enum MHD_Result rc = MHD_queue_response(c, status, r);
   MHD_destroy_response(r);
   return rc;
 }
 
-static enum MHD_Result text(struct MHD_Connection *c, unsigned status,
-                            const char *msg) {
-  return answer(c, status, "text/plain; charset=utf-8", (char *)msg,
-                strlen(msg), MHD_RESPMEM_PERSISTENT);
+enum MHD_Result ec__http_text(struct MHD_Connection *c, unsigned status,
+                              const char *msg) {
+  return ec__http_answer(c, status, "text/plain; charset=utf-8", (char *)msg,
+                         strlen(msg), MHD_RESPMEM_PERSISTENT);
+}
+
+enum MHD_Result ec__http_json(struct MHD_Connection *c, unsigned status,
+                              char *body, size_t len) {
+  return ec__http_answer(c, status, "application/json", body, len,
+                         MHD_RESPMEM_MUST_FREE);
+}
+
+enum MHD_Result ec__http_problem(struct MHD_Connection *c, unsigned status,
+                                 const char *code, const char *fmt, ...) {
+  char detail[384], *body = malloc(512);
+  va_list ap;
+  if (body == NULL)
+    return ec__http_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory\n");
+  va_start(ap, fmt);
+  vsnprintf(detail, sizeof(detail), fmt, ap);
+  va_end(ap);
+  /* The details are the server's own words, but may quote a query value:
+   * anything that would need escaping in JSON is left out. */
+  for (char *p = detail; *p != '\0'; p++)
+    if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+      *p = '?';
+  int n = snprintf(body, 512, "{\"error\":\"%s\",\"detail\":\"%s\"}", code,
+                   detail);
+  return ec__http_json(c, status, body, n < 512 ? (size_t)n : 511);
+}
+
+
+void ec__http_time(int64_t ms, char out[32]) {
+  time_t t = (time_t)(ms / 1000);
+  struct tm tm;
+  if (ms < 0 || gmtime_r(&t, &tm) == NULL) {
+    snprintf(out, 32, "1970-01-01T00:00:00.000Z");
+    return;
+  }
+  size_t n = strftime(out, 24, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(out + n, 32 - n, ".%03uZ", (unsigned)(ms % 1000));
 }
 
 /* The gauges that are read, not counted: set just before a scrape. */
@@ -124,9 +156,9 @@ static enum MHD_Result serve_metrics(ec_http_t *h, struct MHD_Connection *c) {
   size_t n = ec_metrics_render(h->srv->metrics, NULL, 0);
   char *buf = malloc(n + 1);
   if (buf == NULL)
-    return text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory\n");
+    return ec__http_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory\n");
   n = ec_metrics_render(h->srv->metrics, buf, n);
-  return answer(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
+  return ec__http_answer(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
                 buf, n, MHD_RESPMEM_MUST_FREE);
 }
 
@@ -137,12 +169,12 @@ static enum MHD_Result serve_ready(ec_http_t *h, struct MHD_Connection *c) {
   ec_batch_commit(h->srv);
   int64_t bytes;
   if (ec_store_size(h->srv->store, &bytes) < 0)
-    return text(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+    return ec__http_text(c, MHD_HTTP_SERVICE_UNAVAILABLE,
                 "not ready: the store does not answer a read\n");
   if (ec_store_ping(h->srv->store) < 0)
-    return text(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+    return ec__http_text(c, MHD_HTTP_SERVICE_UNAVAILABLE,
                 "not ready: a write to the store does not commit\n");
-  return text(c, MHD_HTTP_OK, "ready\n");
+  return ec__http_text(c, MHD_HTTP_OK, "ready\n");
 }
 
 static const char *peer_name(struct MHD_Connection *c, char *buf, size_t cap) {
@@ -164,12 +196,20 @@ static bool authorized(ec_http_t *h, struct MHD_Connection *c) {
     return true;
   const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                               MHD_HTTP_HEADER_AUTHORIZATION);
-  if (v == NULL)
+  /* A browser's EventSource cannot send a header: the dashboard keeps the
+   * token in a cookie of the same name (page.c's sign-in). */
+  const char *cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND,
+                                                   EC_HTTP_TOKEN_COOKIE);
+  if (v == NULL && cookie == NULL)
     return false;
   char who[64];
   int rc = EC_ENOTFOUND;
-  if (strncasecmp(v, "Bearer ", 7) == 0) {
-    const char *t = v + 7;
+  const char *t = NULL;
+  if (v != NULL && strncasecmp(v, "Bearer ", 7) == 0)
+    t = v + 7;
+  else if (v == NULL)
+    t = cookie;
+  if (t != NULL) {
     while (*t == ' ')
       t++;
     size_t len = strlen(t);
@@ -198,20 +238,32 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
   (void)req_cls;
   if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
       strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-    return text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
-  if (!authorized(h, c))
-    return text(c, MHD_HTTP_UNAUTHORIZED,
-                "this endpoint listens beyond loopback: send "
+    return ec__http_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+  enum MHD_Result rc;
+  if (!authorized(h, c)) {
+    /* The page's sign-in form asks a browser for the token. */
+    if (ec__http_page_signin(c, url, &rc))
+      return rc;
+    return ec__http_text(c, MHD_HTTP_UNAUTHORIZED,
+                         "this endpoint listens beyond loopback: send "
                 "'Authorization: Bearer TOKEN', the token of an operator "
                 "or admin account (edgecoap-client login USER)\n");
+  }
   if (strcmp(url, "/metrics") == 0)
     return serve_metrics(h, c);
   if (strcmp(url, "/healthz") == 0)
-    return text(c, MHD_HTTP_OK, "ok\n");
+    return ec__http_text(c, MHD_HTTP_OK, "ok\n");
   if (strcmp(url, "/readyz") == 0)
     return serve_ready(h, c);
-  return text(c, MHD_HTTP_NOT_FOUND,
-              "not found: /metrics, /healthz and /readyz are served\n");
+  if (strcmp(url, "/api/events") == 0)
+    return ec__http_events_serve(h, c);
+  if (strncmp(url, "/api/", 5) == 0)
+    return ec__http_api(h, c, url);
+  if (ec__http_page(h, c, url, &rc))
+    return rc;
+  return ec__http_text(c, MHD_HTTP_NOT_FOUND,
+              "not found: / (the dashboard), /api/..., /metrics, /healthz "
+              "and /readyz are served\n");
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -293,7 +345,14 @@ int ec_http_start(ec_server_t *srv, ec_http_t **out) {
   h->srv = srv;
   h->need_auth = need_auth;
   snprintf(h->where, sizeof(h->where), "%s", cfg->http_addr);
-  unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+  if (ec__http_events_new(h) < 0) {
+    close(fd);
+    free(h);
+    return EC_ENOMEM;
+  }
+  /* Suspend and resume: an event stream with nothing to send waits
+   * without being polled (events.c). */
+  unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
   if (sa.ss_family == AF_INET6)
     flags |= MHD_USE_IPv6;
   h->daemon = MHD_start_daemon(
@@ -312,12 +371,13 @@ int ec_http_start(ec_server_t *srv, ec_http_t **out) {
       MHD_stop_daemon(h->daemon);
     else
       close(fd);
+    ec__http_events_free(h);
     free(h);
     return EC_EIO;
   }
   h->epoll_fd = di->epoll_fd;
-  ec_log(EC_LOG_INFO, "listening on http://%s (/metrics, /healthz, /readyz; "
-         "%s)", cfg->http_addr,
+  ec_log(EC_LOG_INFO, "listening on http://%s (the dashboard at /, /api, "
+         "/metrics, /healthz, /readyz; %s)", cfg->http_addr,
          need_auth ? "beyond loopback: operators' bearer tokens required"
                    : "loopback: no credentials asked");
   *out = h;
@@ -331,9 +391,32 @@ void ec_http_run(ec_http_t *h) {
     (void)MHD_run(h->daemon);
 }
 
+void ec_http_poll(ec_http_t *h) {
+  /* A resumed stream is written by the next MHD_run(): run it now rather
+   * than wait for the round after. */
+  if (h != NULL && ec__http_events_poll(h))
+    (void)MHD_run(h->daemon);
+}
+
+int ec_http_next_ms(const ec_http_t *h) {
+  if (h == NULL)
+    return -1;
+  int due = ec__http_events_next_ms(h);
+  /* libmicrohttpd's own: 0 while resumed connections wait to be served
+   * (its epoll set reports a socket once, and one resumed was writable
+   * all along), else its connections' timeouts. */
+  MHD_UNSIGNED_LONG_LONG t;
+  if (MHD_get_timeout(h->daemon, &t) == MHD_YES &&
+      (due < 0 || t < (MHD_UNSIGNED_LONG_LONG)due))
+    due = t > 1000 ? 1000 : (int)t;
+  return due;
+}
+
 void ec_http_stop(ec_http_t *h) {
   if (h == NULL)
     return;
+  ec__http_events_close(h);
   MHD_stop_daemon(h->daemon); /* closes the listening socket too */
+  ec__http_events_free(h);
   free(h);
 }

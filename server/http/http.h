@@ -1,4 +1,4 @@
-/* edgecoap server: the operators' HTTP endpoint (/metrics, /healthz, /readyz), served from the I/O loop. */
+/* edgecoap server: the operators' HTTP endpoint (the dashboard, its JSON and events, /metrics, /healthz, /readyz), served from the I/O loop. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #ifndef EDGECOAP_HTTP_H
 #define EDGECOAP_HTTP_H
@@ -14,7 +14,11 @@
  * (ec_http_fd), and ec_http_run() answers what is ready, on the I/O thread.
  * So a handler may read the server's state and the store as any CoAP
  * handler does, and no lock is needed; an answer costs the I/O loop its
- * rendering (a /metrics scrape is a few tens of microseconds).
+ * rendering (a /metrics scrape is a few tens of microseconds). The
+ * dashboard's reads (/api/...) are the fleet's bounded, indexed store
+ * reads; its event stream (/api/events) is fed by the server's report
+ * listener (context.h's on_report) from a fixed ring, and a stream with
+ * nothing to send is suspended, not polled (server/http/events.c).
  *
  * Bound to a loopback address, every local process may read it. Bound to
  * any other address, every request must carry `Authorization: Bearer
@@ -54,6 +58,13 @@ int ec_http_fd(const ec_http_t *h);
 
 /** Answer what is ready, without waiting; NULL is a no-op. */
 void ec_http_run(ec_http_t *h);
+
+/** Once per I/O round, after the round's commit: wake the event streams
+ * that have reports or a keep-alive to send; NULL is a no-op. */
+void ec_http_poll(ec_http_t *h);
+
+/** Milliseconds until ec_http_poll() has a keep-alive to send, or -1. */
+int ec_http_next_ms(const ec_http_t *h);
 
 /** Stop listening and release; NULL is a no-op. */
 void ec_http_stop(ec_http_t *h);
