@@ -8,7 +8,6 @@
 
 #include "edgecoap/fleet.h"
 #include "internal.h"
-#include "routes.h"
 
 /*
  * GET /api/deployments                       every deployment's counts
@@ -83,7 +82,7 @@ static int state_of(const call_t *k) {
 
 /* An id from the path or a query (route characters, 1..128). */
 static bool id_ok(const char *s) {
-  return s != NULL && ec_api_id_valid(s);
+  return s != NULL && ec_id_valid(s);
 }
 
 static enum MHD_Result send_encoded(const call_t *k, ec_encode_fn enc,
