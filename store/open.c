@@ -6,9 +6,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "backend.h"
 #include "edgecoap/error.h"
 #include "log.h"
-#include "store_internal.h"
 
 /* True when @p name starts with @p prefix, ASCII case-insensitively
  * (URI schemes are case-insensitive, RFC 3986 section 3.1). */

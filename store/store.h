@@ -100,9 +100,6 @@ const char *ec_store_where(const ec_store_t *s);
 /** True when this open created the store, empty. */
 bool ec_store_created(const ec_store_t *s);
 
-/** The schema version this build creates and migrates to (its migration count). */
-int ec_store_schema_version(void);
-
 /** One accepted deployment-status report. */
 typedef struct {
   const char *device_id;
@@ -286,7 +283,7 @@ int ec_store_each_status(ec_store_t *s,
  * deployment (how many devices are in each state, and how many have a
  * component that failed with each error code), so that reading a roll-up
  * costs one indexed lookup whatever the fleet's size. Every read below is
- * index-backed (tests/test_store_fleet.c holds the query plans).
+ * index-backed (tests/test_store_sqlite.c holds SQLite's query plans).
  */
 
 /* Failure entries one roll-up read returns at most. */
@@ -349,15 +346,6 @@ int ec_store_fleet_rollup(ec_store_t *s, const char *deployment_id,
  */
 int ec_store_fleet_rollups(ec_store_t *s, const char *after, int limit,
                            ec_fleet_rollup_t **list, size_t *n, bool *more);
-
-/**
- * The query plan SQLite chooses for the read ec_store_fleet_devices()
- * makes for @p q (or, with @p q NULL, for ec_store_fleet_rollup()), as
- * EXPLAIN QUERY PLAN's details joined by "; ", into @p out. For tests.
- * @return 0, EC_EINVAL or EC_ESTORE
- */
-int ec_store_fleet_plan(ec_store_t *s, const ec_store_fleet_query_t *q,
-                        char *out, size_t cap);
 
 /* ------------------------------------------------------------------------ */
 /* Status messages (API.md section 3)                                       */

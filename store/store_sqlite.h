@@ -12,6 +12,12 @@
 /* Only tests, benchmarks and fuzzers include this header: the server and
  * the admin commands use the contract alone. */
 
+/* Each call below answers EC_EINVAL for a store of another backend. */
+
+/** The schema version this build creates and migrates to (its migration
+ * count). */
+int ec_store_schema_version(void);
+
 /**
  * Choose how hard commits wait for the disk (PRAGMA synchronous, per
  * connection). The default, "full", syncs the WAL at every commit, so an
@@ -33,5 +39,14 @@ int ec_store_set_synchronous(ec_store_t *s, const char *mode);
  */
 int ec_store_msg_explain(ec_store_t *s, const ec_msg_filter_t *f,
                          bool newest_first, char *out, size_t cap);
+
+/**
+ * The query plan SQLite chooses for the read ec_store_fleet_devices()
+ * makes for @p q (or, with @p q NULL, for ec_store_fleet_rollup()), as
+ * EXPLAIN QUERY PLAN's details joined by "; ", into @p out. For tests.
+ * @return 0, EC_EINVAL or EC_ESTORE
+ */
+int ec_store_fleet_plan(ec_store_t *s, const ec_store_fleet_query_t *q,
+                        char *out, size_t cap);
 
 #endif /* EDGECOAP_STORE_SQLITE_H */

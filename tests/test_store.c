@@ -604,41 +604,6 @@ static void test_fleet_rollup_follows_writes(void) {
   ec_store_fx_teardown(&f);
 }
 
-/* Each fleet read is driven by an index: no plan scans a table. */
-static void test_fleet_reads_are_index_backed(void) {
-  ec_store_fx_t f;
-  ec_store_fx_setup(&f);
-  static const struct {
-    ec_store_fleet_query_t q;
-    const char *index;
-  } cases[] = {
-      {{NULL, NULL, -1, "a", "b", 10}, "sqlite_autoindex_deployment_status_1"},
-      {{"d1", NULL, -1, NULL, "b", 10}, "sqlite_autoindex_deployment_status_1"},
-      {{NULL, NULL, EC_STATE_FAILED, "a", "b", 10},
-       "deployment_status_by_state"},
-      {{NULL, FLEET_DEP, -1, "a", NULL, 10},
-       "deployment_status_by_deployment "},
-      {{NULL, FLEET_DEP, EC_STATE_FAILED, "a", NULL, 10},
-       "deployment_status_by_deployment_state"},
-  };
-  char plan[512];
-  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    CU_ASSERT_EQUAL_FATAL(ec_store_fleet_plan(f.s, &cases[i].q, plan,
-                                              sizeof(plan)), 0);
-    bool ok = strstr(plan, cases[i].index) != NULL &&
-              strstr(plan, "SCAN") == NULL &&
-              strstr(plan, "TEMP B-TREE") == NULL;
-    if (!ok)
-      fprintf(stderr, "\ncase %zu: plan \"%s\" (wanted %s)\n", i, plan,
-              cases[i].index);
-    CU_ASSERT_TRUE(ok);
-  }
-  CU_ASSERT_EQUAL(ec_store_fleet_plan(f.s, NULL, plan, sizeof(plan)), 0);
-  CU_ASSERT_PTR_NOT_NULL(strstr(plan, "SEARCH"));
-  CU_ASSERT_PTR_NULL(strstr(plan, "SCAN"));
-  ec_store_fx_teardown(&f);
-}
-
 /* ------------------------------------------------------------------------ */
 
 /* Pages end at the entry that brings the documents read to the byte cap,
@@ -707,7 +672,6 @@ static void test_pages_stop_at_the_byte_cap(void) {
 
 static const ec_test_t tests[] = {
     {test_fleet_rollup_follows_writes, "fleet_rollup_follows_writes"},
-    {test_fleet_reads_are_index_backed, "fleet_reads_are_index_backed"},
     {test_put_creates_first_report, "put_creates_first_report"},
     {test_put_updates_existing, "put_updates_existing"},
     {test_get_returns_latest_doc, "get_returns_latest_doc"},

@@ -27,6 +27,7 @@
 #define DEV "dev-1"
 #define DEP "0b7c8f2e-3a41-4d5e-9f60-71a2b3c4d5e6"
 #define DEP2 "1a2b3c4d-0000-4000-8000-000000000002"
+#define FLEET_DEP "f1ee7000-0000-4000-8000-0000000000aa"
 
 static int put(ec_store_t *s, const char *dev, const char *dep, ec_state_t st,
                const void *doc, size_t len, int64_t at, int *created,
@@ -331,6 +332,40 @@ static void test_messages_are_append_only(void) {
   ec_store_fx_teardown(&f);
 }
 
+/* Each fleet read is driven by an index: no plan scans a table. */
+static void test_fleet_reads_are_index_backed(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  static const struct {
+    ec_store_fleet_query_t q;
+    const char *index;
+  } cases[] = {
+      {{NULL, NULL, -1, "a", "b", 10}, "sqlite_autoindex_deployment_status_1"},
+      {{"d1", NULL, -1, NULL, "b", 10}, "sqlite_autoindex_deployment_status_1"},
+      {{NULL, NULL, EC_STATE_FAILED, "a", "b", 10},
+       "deployment_status_by_state"},
+      {{NULL, FLEET_DEP, -1, "a", NULL, 10},
+       "deployment_status_by_deployment "},
+      {{NULL, FLEET_DEP, EC_STATE_FAILED, "a", NULL, 10},
+       "deployment_status_by_deployment_state"},
+  };
+  char plan[512];
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    CU_ASSERT_EQUAL_FATAL(ec_store_fleet_plan(f.s, &cases[i].q, plan,
+                                              sizeof(plan)), 0);
+    bool ok = strstr(plan, cases[i].index) != NULL &&
+              strstr(plan, "SCAN") == NULL &&
+              strstr(plan, "TEMP B-TREE") == NULL;
+    if (!ok)
+      fprintf(stderr, "\ncase %zu: plan \"%s\" (wanted %s)\n", i, plan,
+              cases[i].index);
+    CU_ASSERT_TRUE(ok);
+  }
+  CU_ASSERT_EQUAL(ec_store_fleet_plan(f.s, NULL, plan, sizeof(plan)), 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(plan, "SEARCH"));
+  CU_ASSERT_PTR_NULL(strstr(plan, "SCAN"));
+  ec_store_fx_teardown(&f);
+}
 
 static void test_explain_needs_room(void) {
   ec_store_fx_t f;
@@ -355,6 +390,7 @@ static const ec_test_t tests[] = {
      "every filter is answered from an index (query plans)"},
     {test_messages_are_append_only, "messages are append-only"},
     {test_explain_needs_room, "explain needs room"},
+    {test_fleet_reads_are_index_backed, "fleet_reads_are_index_backed"},
 };
 
 int main(void) {

@@ -326,7 +326,7 @@ void store_stmt_done(sqlite3_stmt *st) {
 }
 
 /* Run a statement that returns no rows and must finish in one step. */
-int store_step_done(ec_store_t *s, int which, const char *what) {
+int store_step_done(store_db_t *s, int which, const char *what) {
   sqlite3_stmt *st = s->st[which];
   uint64_t t0 = which == ST_COMMIT ? ec_mono_us() : 0;
   int rc = sqlite3_step(st);
@@ -351,12 +351,12 @@ int store_step_done(ec_store_t *s, int which, const char *what) {
 
 /* Undo the open transaction, if SQLite has not already done so (some errors
  * roll back by themselves, and ROLLBACK without a transaction is an error). */
-void store_rollback(ec_store_t *s) {
+void store_rollback(store_db_t *s) {
   if (!sqlite3_get_autocommit(s->db))
     (void)store_step_done(s, ST_ROLLBACK, "ROLLBACK");
 }
 
-int store_begin(ec_store_t *s) {
+int store_begin(store_db_t *s) {
   if (s->flushing) {
     /* A flush's callback runs after its COMMIT, so this cannot happen. */
     ec_log(EC_LOG_ERROR, "store: a write began inside a flush");
@@ -366,17 +366,17 @@ int store_begin(ec_store_t *s) {
   return store_step_done(s, ST_BEGIN, "BEGIN");
 }
 
-void store_settle(ec_store_t *s) {
+void store_settle(store_db_t *s) {
   /* Writes commit in the order they were made: the queue's first. */
   if (s->queue != NULL && !s->flushing)
-    (void)ec_store_flush(s);
+    (void)store_sqlite_flush(&s->base);
 }
 
-int store_commit(ec_store_t *s) {
+int store_commit(store_db_t *s) {
   return store_step_done(s, ST_COMMIT, "COMMIT");
 }
 
-sqlite3_stmt *store_stmt(ec_store_t *s, int slot, const char *sql) {
+sqlite3_stmt *store_stmt(store_db_t *s, int slot, const char *sql) {
   if (slot < 0 || slot >= STORE_LAZY_SLOTS)
     return NULL;
   if (s->lazy[slot] == NULL &&
@@ -408,7 +408,7 @@ void store_lower_id(const char *id, char *out) {
   out[i] = '\0';
 }
 
-static int bind_pair(ec_store_t *s, sqlite3_stmt *st, const char *device_id,
+static int bind_pair(store_db_t *s, sqlite3_stmt *st, const char *device_id,
                      const char *deployment_lc) {
   if (sqlite3_bind_text(st, 1, device_id, -1, SQLITE_STATIC) != SQLITE_OK ||
       sqlite3_bind_text(st, 2, deployment_lc, -1, SQLITE_STATIC) != SQLITE_OK) {
@@ -417,7 +417,6 @@ static int bind_pair(ec_store_t *s, sqlite3_stmt *st, const char *device_id,
   }
   return 0;
 }
-
 
 int store_page_cut(sqlite3_stmt *st, bool *more) {
   int rc = sqlite3_step(st);
@@ -564,7 +563,7 @@ fail_txn:
 
 /* Where the database file is (s->where) and whether it exists; for
  * EC_STORE_SERVE, its lock. */
-static int locate(ec_store_t *s, const char *name, bool is_uri,
+static int locate(store_db_t *s, const char *name, bool is_uri,
                   unsigned flags) {
   char path[sizeof(s->where)];
   bool memory = false;
@@ -593,13 +592,14 @@ static int locate(ec_store_t *s, const char *name, bool is_uri,
   return 0;
 }
 
-static int check_writable(ec_store_t *s);
+static int check_writable(store_db_t *s);
 
 int store_sqlite_open(const char *name, bool is_uri, unsigned flags,
                       ec_store_t **out) {
-  ec_store_t *s = calloc(1, sizeof(*s));
+  store_db_t *s = calloc(1, sizeof(*s));
   if (s == NULL)
     return EC_ENOMEM;
+  s->base.be = &store_sqlite_backend;
   s->lock.fd = -1;
   s->queue_tail = &s->queue;
   int rc = locate(s, name, is_uri, flags);
@@ -674,7 +674,7 @@ int store_sqlite_open(const char *name, bool is_uri, unsigned flags,
 
   if ((flags & EC_STORE_SERVE) && check_writable(s) < 0)
     goto fail_stmts;
-  *out = s;
+  *out = &s->base;
   return 0;
 
 fail_stmts:
@@ -690,7 +690,7 @@ fail_db:
 
 /* One read and one committed write: the schema version, rewritten as it
  * is. On failure *err is SQLite's message (sqlite3_free() it), or NULL. */
-static int rewrite_version(ec_store_t *s, char **err) {
+static int rewrite_version(store_db_t *s, char **err) {
   char sql[64];
   int version;
 
@@ -710,7 +710,7 @@ static int rewrite_version(ec_store_t *s, char **err) {
 
 /* Commit one write, so that a database that cannot take writes is found
  * before anything is served. */
-static int check_writable(ec_store_t *s) {
+static int check_writable(store_db_t *s) {
   const char *path = s->where;
   char *err = NULL;
 
@@ -730,7 +730,8 @@ static int check_writable(ec_store_t *s) {
   return 0;
 }
 
-int ec_store_ping(ec_store_t *s) {
+int store_sqlite_ping(ec_store_t *base) {
+  store_db_t *s = (store_db_t *)base;
   char *err = NULL;
   if (s == NULL)
     return EC_EINVAL;
@@ -745,12 +746,14 @@ int ec_store_ping(ec_store_t *s) {
   return rc;
 }
 
-void ec_store_set_metrics(ec_store_t *s, ec_metrics_t *m) {
+void store_sqlite_set_metrics(ec_store_t *base, ec_metrics_t *m) {
+  store_db_t *s = (store_db_t *)base;
   if (s != NULL)
     s->metrics = m;
 }
 
-int ec_store_size(ec_store_t *s, int64_t *bytes) {
+int store_sqlite_size(ec_store_t *base, int64_t *bytes) {
+  store_db_t *s = (store_db_t *)base;
   int pages, page_size;
   if (s == NULL || bytes == NULL)
     return EC_EINVAL;
@@ -761,10 +764,11 @@ int ec_store_size(ec_store_t *s, int64_t *bytes) {
   return 0;
 }
 
-void ec_store_close(ec_store_t *s) {
+void store_sqlite_close(ec_store_t *base) {
+  store_db_t *s = (store_db_t *)base;
   if (s == NULL)
     return;
-  (void)ec_store_flush(s);
+  (void)store_sqlite_flush(&s->base);
   for (int i = 0; i < ST_COUNT; i++)
     sqlite3_finalize(s->st[i]);
   for (int i = 0; i < STORE_LAZY_SLOTS; i++)
@@ -779,11 +783,13 @@ void ec_store_close(ec_store_t *s) {
   free(s);
 }
 
-const char *ec_store_where(const ec_store_t *s) {
+const char *store_sqlite_where(const ec_store_t *base) {
+  const store_db_t *s = (const store_db_t *)base;
   return s != NULL ? s->where : "";
 }
 
-bool ec_store_created(const ec_store_t *s) {
+bool store_sqlite_created(const ec_store_t *base) {
+  const store_db_t *s = (const store_db_t *)base;
   return s != NULL && s->created;
 }
 
@@ -791,7 +797,8 @@ int ec_store_schema_version(void) {
   return N_MIGRATIONS;
 }
 
-int ec_store_set_synchronous(ec_store_t *s, const char *mode) {
+int ec_store_set_synchronous(ec_store_t *base, const char *mode) {
+  store_db_t *s = store_db_of(base);
   if (s == NULL || mode == NULL)
     return EC_EINVAL;
   static const struct {
@@ -821,7 +828,7 @@ int ec_store_set_synchronous(ec_store_t *s, const char *mode) {
 /* Deployment status                                                        */
 /* ------------------------------------------------------------------------ */
 
-int store_status_check(const ec_store_t *s, const ec_status_write_t *w) {
+int store_status_check(const store_db_t *s, const ec_status_write_t *w) {
   if (s == NULL || w == NULL || !store_id_ok(w->device_id) ||
       !store_id_ok(w->deployment_id) || (int)w->state < 0 ||
       w->state >= EC_STATE_COUNT || (w->doc == NULL && w->doc_len > 0) ||
@@ -836,8 +843,8 @@ int store_status_check(const ec_store_t *s, const ec_status_write_t *w) {
   return s->walking ? EC_EINVAL : 0;
 }
 
-int store_status_apply(ec_store_t *s, const ec_status_write_t *w,
-                       int *created, int64_t *seq) {
+int store_status_apply(store_db_t *s, const ec_status_write_t *w, int *created,
+                       int64_t *seq) {
   char dep[EC_STORE_MAX_ID_LEN + 1];
   store_lower_id(w->deployment_id, dep);
   /* A NULL pointer would bind SQL NULL; an empty document is a zero-length
@@ -902,8 +909,9 @@ fail_up:
   return EC_ESTORE;
 }
 
-int ec_store_status_put(ec_store_t *s, const ec_status_write_t *w, int *created,
-                        int64_t *seq) {
+int store_sqlite_status_put(ec_store_t *base, const ec_status_write_t *w,
+                            int *created, int64_t *seq) {
+  store_db_t *s = (store_db_t *)base;
   if (store_status_check(s, w) < 0)
     return EC_EINVAL;
   int c = 0;
@@ -923,10 +931,12 @@ int ec_store_status_put(ec_store_t *s, const ec_status_write_t *w, int *created,
   return 0;
 }
 
-int ec_store_status_by_request(ec_store_t *s, const char *device_id,
-                               const uint8_t *rid, size_t rid_len,
-                               char dep[EC_STORE_MAX_ID_LEN + 1],
-                               int64_t *seq, uint8_t **doc, size_t *doc_len) {
+int store_sqlite_status_by_request(ec_store_t *base, const char *device_id,
+                                   const uint8_t *rid, size_t rid_len,
+                                   char dep[EC_STORE_MAX_ID_LEN + 1],
+                                   int64_t *seq, uint8_t **doc,
+                                   size_t *doc_len) {
+  store_db_t *s = (store_db_t *)base;
   if (s == NULL || !store_id_ok(device_id) || rid == NULL ||
       rid_len < EC_REQUEST_ID_MIN || rid_len > EC_REQUEST_ID_MAX ||
       dep == NULL || doc == NULL || doc_len == NULL)
@@ -982,10 +992,11 @@ out:
   return rc;
 }
 
-int ec_store_status_get(ec_store_t *s, const char *device_id,
-                        const char *deployment_id, uint8_t **doc,
-                        size_t *doc_len, int64_t *updated_at_ms,
-                        int64_t *seq) {
+int store_sqlite_status_get(ec_store_t *base, const char *device_id,
+                            const char *deployment_id, uint8_t **doc,
+                            size_t *doc_len, int64_t *updated_at_ms,
+                            int64_t *seq) {
+  store_db_t *s = (store_db_t *)base;
   if (s == NULL || !store_id_ok(device_id) || !store_id_ok(deployment_id) || doc == NULL ||
       doc_len == NULL)
     return EC_EINVAL;
@@ -1042,17 +1053,12 @@ fail_stmt:
  * Each entry's report points at its document's copy in the same block, so
  * one free() releases everything.
  */
-int ec_store_history(ec_store_t *s, const char *device_id,
-                     const char *deployment_id, int64_t since, int limit,
-                     ec_history_entry_t **entries, size_t *n) {
-  return ec_store_history_page(s, device_id, deployment_id, since, limit, 0,
-                               entries, n, NULL);
-}
-
-int ec_store_history_page(ec_store_t *s, const char *device_id,
-                          const char *deployment_id, int64_t since, int limit,
-                          size_t max_bytes, ec_history_entry_t **entries,
-                          size_t *n, bool *more) {
+int store_sqlite_history_page(ec_store_t *base, const char *device_id,
+                              const char *deployment_id, int64_t since,
+                              int limit, size_t max_bytes,
+                              ec_history_entry_t **entries, size_t *n,
+                              bool *more) {
+  store_db_t *s = (store_db_t *)base;
   if (more != NULL)
     *more = false;
   if (s == NULL || !store_id_ok(device_id) || !store_id_ok(deployment_id) ||
@@ -1141,15 +1147,11 @@ fail_bufs:
  *
  *   [ ec_deployment_summary_t[0 .. n-1] ][ "id0\0" "id1\0" ... ]
  */
-int ec_store_deployments(ec_store_t *s, const char *device_id,
-                         ec_deployment_summary_t **list, size_t *n) {
-  return ec_store_deployments_page(s, device_id, NULL, 0, list, n, NULL);
-}
-
-int ec_store_deployments_page(ec_store_t *s, const char *device_id,
-                              const char *after, size_t max_bytes,
-                              ec_deployment_summary_t **list, size_t *n,
-                              bool *more) {
+int store_sqlite_deployments_page(ec_store_t *base, const char *device_id,
+                                  const char *after, size_t max_bytes,
+                                  ec_deployment_summary_t **list, size_t *n,
+                                  bool *more) {
+  store_db_t *s = (store_db_t *)base;
   if (more != NULL)
     *more = false;
   if (s == NULL || !store_id_ok(device_id) || list == NULL || n == NULL ||
@@ -1233,10 +1235,11 @@ fail_bufs:
   return err;
 }
 
-int ec_store_each_status(ec_store_t *s,
-                         int (*fn)(void *ud, const char *device_id,
-                                   const char *deployment_id),
-                         void *ud) {
+int store_sqlite_each_status(ec_store_t *base,
+                             int (*fn)(void *ud, const char *device_id,
+                                       const char *deployment_id),
+                             void *ud) {
+  store_db_t *s = (store_db_t *)base;
   if (s == NULL || fn == NULL || s->walking)
     return EC_EINVAL;
 
@@ -1263,3 +1266,52 @@ int ec_store_each_status(ec_store_t *s,
   store_stmt_done(st);
   return ret;
 }
+
+store_db_t *store_db_of(ec_store_t *s) {
+  return s != NULL && s->be == &store_sqlite_backend ? (store_db_t *)s : NULL;
+}
+
+const ec_store_backend_t store_sqlite_backend = {
+    .name = "sqlite",
+    .ping = store_sqlite_ping,
+    .set_metrics = store_sqlite_set_metrics,
+    .size = store_sqlite_size,
+    .close = store_sqlite_close,
+    .where = store_sqlite_where,
+    .created = store_sqlite_created,
+    .status_by_request = store_sqlite_status_by_request,
+    .status_put = store_sqlite_status_put,
+    .status_queue = store_sqlite_status_queue,
+    .flush = store_sqlite_flush,
+    .queued = store_sqlite_queued,
+    .status_get = store_sqlite_status_get,
+    .history_page = store_sqlite_history_page,
+    .deployments_page = store_sqlite_deployments_page,
+    .each_status = store_sqlite_each_status,
+    .fleet_devices = store_sqlite_fleet_devices,
+    .fleet_rollup = store_sqlite_fleet_rollup,
+    .fleet_rollups = store_sqlite_fleet_rollups,
+    .msg_insert_req = store_sqlite_msg_insert_req,
+    .msg_request_find = store_sqlite_msg_request_find,
+    .msg_page = store_sqlite_msg_page,
+    .msg_get = store_sqlite_msg_get,
+    .prov_import = store_sqlite_prov_import,
+    .prov_user_put = store_sqlite_prov_user_put,
+    .prov_user_find = store_sqlite_prov_user_find,
+    .prov_user_get = store_sqlite_prov_user_get,
+    .prov_user_each = store_sqlite_prov_user_each,
+    .prov_user_remove = store_sqlite_prov_user_remove,
+    .prov_owner = store_sqlite_prov_owner,
+    .prov_component_of = store_sqlite_prov_component_of,
+    .prov_token_add = store_sqlite_prov_token_add,
+    .prov_token_use = store_sqlite_prov_token_use,
+    .prov_token_delete = store_sqlite_prov_token_delete,
+    .prov_select_owned = store_sqlite_prov_select_owned,
+    .prov_insert = store_sqlite_prov_insert,
+    .prov_update = store_sqlite_prov_update,
+    .device_add = store_sqlite_device_add,
+    .device_find = store_sqlite_device_find,
+    .device_remove = store_sqlite_device_remove,
+    .device_each = store_sqlite_device_each,
+    .device_count = store_sqlite_device_count,
+};

@@ -43,12 +43,8 @@ static const char *const sd_sql[SD_COUNT] = {
     [SD_COUNT_ROWS] = "SELECT count(*) FROM devices",
 };
 
-static sqlite3_stmt *stmt(ec_store_t *s, int which) {
+static sqlite3_stmt *stmt(store_db_t *s, int which) {
   return store_stmt(s, STORE_SLOTS_DEVICES + which, sd_sql[which]);
-}
-
-const char *ec_store_device_role_name(ec_device_role_t role) {
-  return role == EC_DEVICE_ROLE_OPERATOR ? "operator" : "device";
 }
 
 static int role_parse(const unsigned char *name, ec_device_role_t *out) {
@@ -93,8 +89,9 @@ static bool identity_ok(const char *identity) {
   return n >= 1 && n <= EC_STORE_DEVICE_ID_MAX;
 }
 
-int ec_store_device_add(ec_store_t *s, const ec_store_device_t *d,
-                        int64_t *id) {
+int store_sqlite_device_add(ec_store_t *base, const ec_store_device_t *d,
+                            int64_t *id) {
+  store_db_t *s = (store_db_t *)base;
   if (s == NULL || d == NULL || !identity_ok(d->identity) ||
       (d->role != EC_DEVICE_ROLE_DEVICE &&
        d->role != EC_DEVICE_ROLE_OPERATOR) ||
@@ -125,8 +122,9 @@ int ec_store_device_add(ec_store_t *s, const ec_store_device_t *d,
   return rc;
 }
 
-int ec_store_device_find(ec_store_t *s, const uint8_t *identity, size_t len,
-                         ec_store_device_t *out) {
+int store_sqlite_device_find(ec_store_t *base, const uint8_t *identity,
+                             size_t len, ec_store_device_t *out) {
+  store_db_t *s = (store_db_t *)base;
   if (s == NULL || identity == NULL || out == NULL)
     return EC_EINVAL;
   /* Identities come from the network here: refuse what no row can match
@@ -153,7 +151,8 @@ int ec_store_device_find(ec_store_t *s, const uint8_t *identity, size_t len,
   return rc;
 }
 
-int ec_store_device_remove(ec_store_t *s, const char *identity) {
+int store_sqlite_device_remove(ec_store_t *base, const char *identity) {
+  store_db_t *s = (store_db_t *)base;
   if (s == NULL || !identity_ok(identity))
     return EC_EINVAL;
   store_settle(s);
@@ -172,9 +171,10 @@ int ec_store_device_remove(ec_store_t *s, const char *identity) {
   return rc;
 }
 
-int ec_store_device_each(ec_store_t *s,
-                         int (*fn)(void *ud, const ec_store_device_t *d),
-                         void *ud) {
+int store_sqlite_device_each(ec_store_t *base,
+                             int (*fn)(void *ud, const ec_store_device_t *d),
+                             void *ud) {
+  store_db_t *s = (store_db_t *)base;
   if (s == NULL || fn == NULL)
     return EC_EINVAL;
   sqlite3_stmt *st = stmt(s, SD_EACH);
@@ -195,7 +195,8 @@ int ec_store_device_each(ec_store_t *s,
   return rc;
 }
 
-int ec_store_device_count(ec_store_t *s, int64_t *n) {
+int store_sqlite_device_count(ec_store_t *base, int64_t *n) {
+  store_db_t *s = (store_db_t *)base;
   if (s == NULL || n == NULL)
     return EC_EINVAL;
   sqlite3_stmt *st = stmt(s, SD_COUNT_ROWS);

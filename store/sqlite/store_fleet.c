@@ -86,7 +86,7 @@ static const char *const sql[SL_END - STORE_SLOTS_FLEET] = {
 };
 
 /* store_stmt() takes the absolute slot; this wraps it with the SQL. */
-static sqlite3_stmt *prepared(ec_store_t *s, int slot) {
+static sqlite3_stmt *prepared(store_db_t *s, int slot) {
   return store_stmt(s, slot, sql[slot - STORE_SLOTS_FLEET]);
 }
 
@@ -95,7 +95,7 @@ static int bind_text(sqlite3_stmt *st, int i, const char *v) {
                    : sqlite3_bind_null(st, i);
 }
 
-static int run(ec_store_t *s, sqlite3_stmt *st, const char *what) {
+static int run(store_db_t *s, sqlite3_stmt *st, const char *what) {
   int rc = sqlite3_step(st);
   if (rc != SQLITE_DONE)
     store_log(s->db, what);
@@ -103,7 +103,7 @@ static int run(ec_store_t *s, sqlite3_stmt *st, const char *what) {
   return rc == SQLITE_DONE ? 0 : EC_ESTORE;
 }
 
-int store_fleet_put(ec_store_t *s, const ec_status_write_t *w,
+int store_fleet_put(store_db_t *s, const ec_status_write_t *w,
                     const char *dep) {
   sqlite3_stmt *er = prepared(s, SL_ERROR);
   sqlite3_stmt *del = prepared(s, SL_FAILED_DELETE);
@@ -193,9 +193,9 @@ static bool id_or_null(const char *id) {
 
 /* The statement for @p q, bound; its deployment ids lowercased into the
  * caller's buffers. NULL when it cannot be prepared or bound (logged). */
-static sqlite3_stmt *devices_stmt(ec_store_t *s, const ec_store_fleet_query_t *q,
-                                  int limit, char *dep,
-                                  char *after_dep) {
+static sqlite3_stmt *devices_stmt(store_db_t *s,
+                                  const ec_store_fleet_query_t *q, int limit,
+                                  char *dep, char *after_dep) {
   int slot = q->device_id != NULL ? SL_DEVICE
              : q->deployment_id != NULL
                  ? (q->state >= 0 ? SL_DEP_STATE : SL_DEPLOYMENT)
@@ -268,7 +268,7 @@ static bool page_full(const rows_t *r, int limit, bool *more) {
 
 /* Finish a statement's read: SQLITE_DONE is 0, another code EC_ESTORE
  * (logged). */
-static int read_end(ec_store_t *s, sqlite3_stmt *st, int rc, const char *what) {
+static int read_end(store_db_t *s, sqlite3_stmt *st, int rc, const char *what) {
   if (rc != SQLITE_DONE)
     store_log(s->db, what);
   store_stmt_done(st);
@@ -296,9 +296,11 @@ static int add_device(rows_t *r, sqlite3_stmt *st) {
   return 0;
 }
 
-int ec_store_fleet_devices(ec_store_t *s, const ec_store_fleet_query_t *q,
-                           size_t max_bytes, ec_fleet_device_t **list,
-                           size_t *n, bool *more) {
+int store_sqlite_fleet_devices(ec_store_t *base,
+                               const ec_store_fleet_query_t *q,
+                               size_t max_bytes, ec_fleet_device_t **list,
+                               size_t *n, bool *more) {
+  store_db_t *s = (store_db_t *)base;
   if (more != NULL)
     *more = false;
   if (s == NULL || q == NULL || list == NULL || n == NULL ||
@@ -364,7 +366,7 @@ static bool read_rollup(sqlite3_stmt *st, ec_fleet_rollup_t *r) {
 
 /* Bind text @p a (and, unless @p b_int is < 0, integer @p b_int) to @p st;
  * false when it failed (logged, @p st reset). */
-static bool bind2(ec_store_t *s, sqlite3_stmt *st, const char *a, int b_int) {
+static bool bind2(store_db_t *s, sqlite3_stmt *st, const char *a, int b_int) {
   if (sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC) == SQLITE_OK &&
       (b_int < 0 || sqlite3_bind_int(st, 2, b_int) == SQLITE_OK))
     return true;
@@ -373,8 +375,9 @@ static bool bind2(ec_store_t *s, sqlite3_stmt *st, const char *a, int b_int) {
   return false;
 }
 
-int ec_store_fleet_rollup(ec_store_t *s, const char *deployment_id,
-                          ec_fleet_rollup_t *out, void **block) {
+int store_sqlite_fleet_rollup(ec_store_t *base, const char *deployment_id,
+                              ec_fleet_rollup_t *out, void **block) {
+  store_db_t *s = (store_db_t *)base;
   if (block != NULL)
     *block = NULL;
   if (s == NULL || !store_id_ok(deployment_id) || out == NULL || block == NULL)
@@ -434,8 +437,10 @@ int ec_store_fleet_rollup(ec_store_t *s, const char *deployment_id,
   return 0;
 }
 
-int ec_store_fleet_rollups(ec_store_t *s, const char *after, int limit,
-                           ec_fleet_rollup_t **list, size_t *n, bool *more) {
+int store_sqlite_fleet_rollups(ec_store_t *base, const char *after, int limit,
+                               ec_fleet_rollup_t **list, size_t *n,
+                               bool *more) {
+  store_db_t *s = (store_db_t *)base;
   if (more != NULL)
     *more = false;
   if (s == NULL || list == NULL || n == NULL || !id_or_null(after))
@@ -486,8 +491,9 @@ int ec_store_fleet_rollups(ec_store_t *s, const char *after, int limit,
   return 0;
 }
 
-int ec_store_fleet_plan(ec_store_t *s, const ec_store_fleet_query_t *q,
+int ec_store_fleet_plan(ec_store_t *base, const ec_store_fleet_query_t *q,
                         char *out, size_t cap) {
+  store_db_t *s = store_db_of(base);
   if (s == NULL || out == NULL || cap == 0)
     return EC_EINVAL;
   const char *text;

@@ -8,14 +8,18 @@
 
 #include <sqlite3.h>
 
+#include "backend.h"
 #include "store.h"
 #include "store_sqlite.h"
 
 /*
- * The store is one ec_store_t split over several files, one per API family
- * (store.c: open, migrations and deployment status). Each file prepares its
- * statements on first use through store_stmt() into its own range of slots,
- * and they stay prepared until ec_store_close().
+ * The SQLite store is one store_db_t split over several files, one per API
+ * family (store.c: open, migrations and deployment status), each of them
+ * filling its entries of the backend table (store_sqlite_backend, backend.h)
+ * with store_sqlite_* functions that take the ec_store_t the table is
+ * called with. Each file prepares its statements on first use through
+ * store_stmt() into its own range of slots, and they stay prepared until
+ * store_sqlite_close().
  */
 
 /* The statements of store.c, prepared once at open. */
@@ -82,15 +86,10 @@ void ec_db_unlock(ec_db_lock_t *l);
  */
 int ec_db_uri_path(const char *uri, char *out, size_t cap, bool *memory);
 
-/**
- * Open the SQLite database @p name: a path, or (@p is_uri) an SQLite URI
- * filename ("file:..."). store.h's ec_store_open_uri() after its scheme.
- */
-int store_sqlite_open(const char *name, bool is_uri, unsigned flags,
-                      ec_store_t **out);
-
 /* A status write waiting in the queue (store_queue.c): the write, copied
  * into the same block, and its callback. */
+typedef struct store_db store_db_t;
+
 typedef struct store_queued {
   struct store_queued *next;
   ec_status_write_t w;
@@ -99,14 +98,15 @@ typedef struct store_queued {
   ec_status_done_t done;
 } store_queued_t;
 
-struct ec_store {
+struct store_db {
+  struct ec_store base; /* first: an ec_store_t * of ours is a store_db_t * */
   sqlite3 *db;
   sqlite3_stmt *st[ST_COUNT];
   sqlite3_stmt *lazy[STORE_LAZY_SLOTS];
-  /* Set while ec_store_each_status() runs: its callback must not restart the
-   * walk's statement or write under it. */
+  /* Set while store_sqlite_each_status() runs: its callback must not restart
+   * the walk's statement or write under it. */
   bool walking;
-  /* Set while ec_store_flush() applies the queue: its writes run in
+  /* Set while store_sqlite_flush() applies the queue: its writes run in
    * savepoints inside that one transaction (group commit). */
   bool flushing;
   /* Queued writes, oldest first, and how many have not completed. */
@@ -131,18 +131,18 @@ void store_stmt_done(sqlite3_stmt *st);
  * The statement of @p slot, prepared from @p sql on first use.
  * @return the statement, or NULL (logged) when it cannot be prepared
  */
-sqlite3_stmt *store_stmt(ec_store_t *s, int slot, const char *sql);
+sqlite3_stmt *store_stmt(store_db_t *s, int slot, const char *sql);
 
 /** BEGIN IMMEDIATE (after flushing the queue, so that writes commit in
  * the order they were made) / COMMIT; 0 or EC_ESTORE (logged). */
-int store_begin(ec_store_t *s);
-int store_commit(ec_store_t *s);
+int store_begin(store_db_t *s);
+int store_commit(store_db_t *s);
 /** Undo the open transaction, if any. */
-void store_rollback(ec_store_t *s);
+void store_rollback(store_db_t *s);
 
 /** Before a write outside store_begin(): flush the queue, so that writes
  * commit in the order they were made. */
-void store_settle(ec_store_t *s);
+void store_settle(store_db_t *s);
 
 /** Run SQL text with no results; 0 or EC_ESTORE (logged). */
 int store_exec(sqlite3 *db, const char *sql, const char *what);
@@ -152,14 +152,14 @@ int store_exec(sqlite3 *db, const char *sql, const char *what);
  * @return 0 or EC_ESTORE (logged); the transaction is left as it was
  *         after the failed statement, for the caller to undo
  */
-int store_status_apply(ec_store_t *s, const ec_status_write_t *w,
-                       int *created, int64_t *seq);
+int store_status_apply(store_db_t *s, const ec_status_write_t *w, int *created,
+                       int64_t *seq);
 
 /** Check a status write's fields: 0 or EC_EINVAL. */
-int store_status_check(const ec_store_t *s, const ec_status_write_t *w);
+int store_status_check(const store_db_t *s, const ec_status_write_t *w);
 
 /** Run one statement of store.c's that returns no rows; 0 or EC_ESTORE. */
-int store_step_done(ec_store_t *s, int which, const char *what);
+int store_step_done(store_db_t *s, int which, const char *what);
 
 /** True for an id of 1..EC_STORE_MAX_ID_LEN bytes. */
 bool store_id_ok(const char *id);
@@ -194,8 +194,7 @@ void *store_join_block(const growbuf_t *array, const growbuf_t *data,
  * transaction (or savepoint): the report's error code and its failed
  * components. @p dep is lowercase. @return 0 or EC_ESTORE (logged)
  */
-int store_fleet_put(ec_store_t *s, const ec_status_write_t *w,
-                    const char *dep);
+int store_fleet_put(store_db_t *s, const ec_status_write_t *w, const char *dep);
 
 /** Bytes store_fleet_copy() needs for @p w's fleet members. */
 size_t store_fleet_size(const ec_status_write_t *w);
@@ -207,5 +206,107 @@ size_t store_fleet_size(const ec_status_write_t *w);
  */
 char *store_fleet_copy(ec_status_write_t *to, const ec_status_write_t *from,
                        char *p);
+
+/* The backend table's entries (backend.h), each the store.h call of its name
+ * on a store_db_t. */
+extern const ec_store_backend_t store_sqlite_backend;
+
+/** @p s as the SQLite store it is, or NULL when it is NULL or another
+ * backend's (store_sqlite.h's calls answer EC_EINVAL then). */
+store_db_t *store_db_of(ec_store_t *s);
+
+int store_sqlite_ping(ec_store_t *s);
+void store_sqlite_set_metrics(ec_store_t *s, ec_metrics_t *m);
+int store_sqlite_size(ec_store_t *s, int64_t *bytes);
+void store_sqlite_close(ec_store_t *s);
+const char *store_sqlite_where(const ec_store_t *s);
+bool store_sqlite_created(const ec_store_t *s);
+int store_sqlite_status_by_request(ec_store_t *s, const char *device_id,
+                                   const uint8_t *rid, size_t rid_len,
+                                   char dep[EC_STORE_MAX_ID_LEN + 1],
+                                   int64_t *seq, uint8_t **doc,
+                                   size_t *doc_len);
+int store_sqlite_status_put(ec_store_t *s, const ec_status_write_t *w,
+                            int *created, int64_t *seq);
+int store_sqlite_status_queue(ec_store_t *s, const ec_status_write_t *w,
+                              ec_status_done_fn fn, void *ud);
+int store_sqlite_flush(ec_store_t *s);
+size_t store_sqlite_queued(const ec_store_t *s);
+int store_sqlite_status_get(ec_store_t *s, const char *device_id,
+                            const char *deployment_id, uint8_t **doc,
+                            size_t *doc_len, int64_t *updated_at_ms,
+                            int64_t *seq);
+int store_sqlite_history_page(ec_store_t *s, const char *device_id,
+                              const char *deployment_id, int64_t since,
+                              int limit, size_t max_bytes,
+                              ec_history_entry_t **entries, size_t *n,
+                              bool *more);
+int store_sqlite_deployments_page(ec_store_t *s, const char *device_id,
+                                  const char *after, size_t max_bytes,
+                                  ec_deployment_summary_t **list, size_t *n,
+                                  bool *more);
+int store_sqlite_each_status(ec_store_t *s,
+                             int (*fn)(void *ud, const char *device_id,
+                                       const char *deployment_id),
+                             void *ud);
+int store_sqlite_fleet_devices(ec_store_t *s, const ec_store_fleet_query_t *q,
+                               size_t max_bytes, ec_fleet_device_t **list,
+                               size_t *n, bool *more);
+int store_sqlite_fleet_rollup(ec_store_t *s, const char *deployment_id,
+                              ec_fleet_rollup_t *out, void **block);
+int store_sqlite_fleet_rollups(ec_store_t *s, const char *after, int limit,
+                               ec_fleet_rollup_t **list, size_t *n, bool *more);
+int store_sqlite_msg_insert_req(ec_store_t *s, const ec_store_msg_write_t *w,
+                                size_t n, int64_t received_at_ms,
+                                const ec_store_msg_request_t *req,
+                                int64_t *first_id);
+int store_sqlite_msg_request_find(ec_store_t *s, ec_store_msg_request_t *req,
+                                  int64_t *first_id);
+int store_sqlite_msg_page(ec_store_t *s, const ec_msg_filter_t *f, int limit,
+                          bool newest_first, size_t max_bytes,
+                          ec_msg_row_t **rows, size_t *n, bool *more);
+int store_sqlite_msg_get(ec_store_t *s, int64_t id, ec_msg_row_t **row);
+int store_sqlite_prov_import(ec_store_t *s, const ec_store_prov_import_t *im);
+int store_sqlite_prov_user_put(ec_store_t *s, const ec_store_prov_user_t *u,
+                               int64_t *id, int *created);
+int store_sqlite_prov_user_find(ec_store_t *s, const char *username,
+                                ec_store_prov_user_t *out);
+int store_sqlite_prov_user_get(ec_store_t *s, int64_t id,
+                               ec_store_prov_user_t *out);
+int store_sqlite_prov_user_each(ec_store_t *s,
+                                int (*fn)(void *ud,
+                                          const ec_store_prov_user_t *u),
+                                void *ud);
+int store_sqlite_prov_user_remove(ec_store_t *s, const char *username,
+                                  const char *unknown_hash, bool *kept);
+int store_sqlite_prov_owner(ec_store_t *s, int64_t id, int64_t *owner_id);
+int store_sqlite_prov_component_of(ec_store_t *s, int64_t pc_id,
+                                   int64_t *provisioning_id);
+int store_sqlite_prov_token_add(ec_store_t *s, const uint8_t *digest,
+                                int64_t user_id, int64_t now_ms,
+                                int64_t ttl_ms);
+int store_sqlite_prov_token_use(ec_store_t *s, const uint8_t *digest,
+                                int64_t now_ms, int64_t ttl_ms,
+                                int64_t touch_ms, int64_t *user_id);
+int store_sqlite_prov_token_delete(ec_store_t *s, const uint8_t *digest,
+                                   int64_t now_ms, int64_t ttl_ms);
+int store_sqlite_prov_select_owned(ec_store_t *s, const ec_prov_request_t *f,
+                                   int64_t owner_id, ec_prov_component_t **rows,
+                                   size_t *n);
+int store_sqlite_prov_insert(ec_store_t *s, const ec_prov_request_t *rq,
+                             int64_t user_id, int64_t now_s,
+                             ec_store_prov_outcome_t *o);
+int store_sqlite_prov_update(ec_store_t *s, const ec_prov_request_t *rq,
+                             int64_t user_id, int64_t now_s,
+                             ec_store_prov_outcome_t *o);
+int store_sqlite_device_add(ec_store_t *s, const ec_store_device_t *d,
+                            int64_t *id);
+int store_sqlite_device_find(ec_store_t *s, const uint8_t *identity, size_t len,
+                             ec_store_device_t *out);
+int store_sqlite_device_remove(ec_store_t *s, const char *identity);
+int store_sqlite_device_each(ec_store_t *s,
+                             int (*fn)(void *ud, const ec_store_device_t *d),
+                             void *ud);
+int store_sqlite_device_count(ec_store_t *s, int64_t *n);
 
 #endif /* EDGECOAP_STORE_INTERNAL_H */

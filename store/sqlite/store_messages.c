@@ -131,7 +131,7 @@ static int bind_text_or_null(sqlite3_stmt *st, int i, const char *s) {
                    : sqlite3_bind_null(st, i);
 }
 
-static int bind_filter(ec_store_t *s, sqlite3_stmt *st,
+static int bind_filter(store_db_t *s, sqlite3_stmt *st,
                        const ec_msg_filter_t *f, int limit) {
   int rc = bind_text_or_null(st, 1, f->order_id);
   if (rc == SQLITE_OK)
@@ -171,7 +171,7 @@ static int clamp_limit(int limit) {
   return limit > EC_MSG_LIMIT_MAX ? EC_MSG_LIMIT_MAX : limit;
 }
 
-static sqlite3_stmt *list_stmt(ec_store_t *s, const ec_msg_filter_t *f,
+static sqlite3_stmt *list_stmt(store_db_t *s, const ec_msg_filter_t *f,
                                bool newest_first) {
   char sql[1024];
   driver_t d = choose(f);
@@ -202,7 +202,7 @@ static bool write_valid(const ec_store_msg_write_t *w) {
 }
 
 /* Insert one message and its addresses; its ID in *id. */
-static int insert_one(ec_store_t *s, sqlite3_stmt *ins, sqlite3_stmt *mac,
+static int insert_one(store_db_t *s, sqlite3_stmt *ins, sqlite3_stmt *mac,
                       const ec_store_msg_write_t *w, int64_t received_at_ms,
                       int64_t *id) {
   static const uint8_t empty[1];
@@ -251,7 +251,7 @@ static bool request_valid(const ec_store_msg_request_t *r) {
          r->id_len <= EC_REQUEST_ID_MAX && r->count >= 0;
 }
 
-static int bind_request(ec_store_t *s, sqlite3_stmt *st,
+static int bind_request(store_db_t *s, sqlite3_stmt *st,
                         const ec_store_msg_request_t *r) {
   if (sqlite3_bind_text(st, 1, r->scope, -1, SQLITE_STATIC) != SQLITE_OK ||
       sqlite3_bind_blob(st, 2, r->id, (int)r->id_len, SQLITE_STATIC) !=
@@ -263,7 +263,7 @@ static int bind_request(ec_store_t *s, sqlite3_stmt *st,
 }
 
 /* Record @p r for the post whose messages start at @p first. */
-static int request_insert(ec_store_t *s, const ec_store_msg_request_t *r,
+static int request_insert(store_db_t *s, const ec_store_msg_request_t *r,
                           int64_t first) {
   sqlite3_stmt *st = store_stmt(
       s, STORE_SLOTS_MESSAGES + SM_REQ_INSERT,
@@ -286,8 +286,9 @@ static int request_insert(ec_store_t *s, const ec_store_msg_request_t *r,
   return rc;
 }
 
-int ec_store_msg_request_find(ec_store_t *s, ec_store_msg_request_t *req,
-                              int64_t *first_id) {
+int store_sqlite_msg_request_find(ec_store_t *base, ec_store_msg_request_t *req,
+                                  int64_t *first_id) {
+  store_db_t *s = (store_db_t *)base;
   if (s == NULL || req == NULL || first_id == NULL || !request_valid(req))
     return EC_EINVAL;
   sqlite3_stmt *st = store_stmt(
@@ -315,15 +316,11 @@ int ec_store_msg_request_find(ec_store_t *s, ec_store_msg_request_t *req,
   return rc;
 }
 
-int ec_store_msg_insert(ec_store_t *s, const ec_store_msg_write_t *w, size_t n,
-                        int64_t received_at_ms, int64_t *first_id) {
-  return ec_store_msg_insert_req(s, w, n, received_at_ms, NULL, first_id);
-}
-
-int ec_store_msg_insert_req(ec_store_t *s, const ec_store_msg_write_t *w,
-                            size_t n, int64_t received_at_ms,
-                            const ec_store_msg_request_t *req,
-                            int64_t *first_id) {
+int store_sqlite_msg_insert_req(ec_store_t *base, const ec_store_msg_write_t *w,
+                                size_t n, int64_t received_at_ms,
+                                const ec_store_msg_request_t *req,
+                                int64_t *first_id) {
+  store_db_t *s = (store_db_t *)base;
   if (s == NULL || w == NULL || n == 0 || first_id == NULL || s->walking ||
       (req != NULL && !request_valid(req)))
     return EC_EINVAL;
@@ -387,7 +384,7 @@ fail_txn:
  *
  * so one free() releases everything.
  */
-static int collect(ec_store_t *s, sqlite3_stmt *st, size_t max_bytes,
+static int collect(store_db_t *s, sqlite3_stmt *st, size_t max_bytes,
                    ec_msg_row_t **rows, size_t *n, bool *more) {
   growbuf_t array = {0}, docs = {0};
   size_t count = 0;
@@ -444,14 +441,10 @@ fail:
   return err;
 }
 
-int ec_store_msg_list(ec_store_t *s, const ec_msg_filter_t *f, int limit,
-                      bool newest_first, ec_msg_row_t **rows, size_t *n) {
-  return ec_store_msg_page(s, f, limit, newest_first, 0, rows, n, NULL);
-}
-
-int ec_store_msg_page(ec_store_t *s, const ec_msg_filter_t *f, int limit,
-                      bool newest_first, size_t max_bytes, ec_msg_row_t **rows,
-                      size_t *n, bool *more) {
+int store_sqlite_msg_page(ec_store_t *base, const ec_msg_filter_t *f, int limit,
+                          bool newest_first, size_t max_bytes,
+                          ec_msg_row_t **rows, size_t *n, bool *more) {
+  store_db_t *s = (store_db_t *)base;
   if (more != NULL)
     *more = false;
   if (s == NULL || !filter_valid(f) || rows == NULL || n == NULL)
@@ -468,7 +461,8 @@ int ec_store_msg_page(ec_store_t *s, const ec_msg_filter_t *f, int limit,
   return collect(s, st, max_bytes, rows, n, more);
 }
 
-int ec_store_msg_get(ec_store_t *s, int64_t id, ec_msg_row_t **row) {
+int store_sqlite_msg_get(ec_store_t *base, int64_t id, ec_msg_row_t **row) {
+  store_db_t *s = (store_db_t *)base;
   if (s == NULL || row == NULL || id < 1)
     return EC_EINVAL;
   *row = NULL;
@@ -489,8 +483,9 @@ int ec_store_msg_get(ec_store_t *s, int64_t id, ec_msg_row_t **row) {
   return rc;
 }
 
-int ec_store_msg_explain(ec_store_t *s, const ec_msg_filter_t *f,
+int ec_store_msg_explain(ec_store_t *base, const ec_msg_filter_t *f,
                          bool newest_first, char *out, size_t cap) {
+  store_db_t *s = store_db_of(base);
   if (s == NULL || !filter_valid(f) || out == NULL || cap == 0)
     return EC_EINVAL;
   char sql[1100];

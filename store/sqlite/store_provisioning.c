@@ -135,7 +135,7 @@ static const char *const sp_sql[SP_COUNT] = {
         " last_modified_by = ?3, last_modified_at = ?4 WHERE id = ?1",
 };
 
-static sqlite3_stmt *stmt(ec_store_t *s, int which) {
+static sqlite3_stmt *stmt(store_db_t *s, int which) {
   return store_stmt(s, STORE_SLOTS_PROVISIONING + which, sp_sql[which]);
 }
 
@@ -145,7 +145,7 @@ static bool text_ok(const char *t) {
 
 /* Constraint failures are the caller's data (a username taken by another
  * id); anything else is the store's. */
-static int step_error(ec_store_t *s, const char *what) {
+static int step_error(store_db_t *s, const char *what) {
   store_log(s->db, what);
   return (sqlite3_extended_errcode(s->db) & 0xff) == SQLITE_CONSTRAINT
              ? EC_EINVAL
@@ -153,7 +153,7 @@ static int step_error(ec_store_t *s, const char *what) {
 }
 
 /* Run @p st, bound already, to its end; reset it either way. */
-static int run_done(ec_store_t *s, sqlite3_stmt *st, const char *what) {
+static int run_done(store_db_t *s, sqlite3_stmt *st, const char *what) {
   int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : step_error(s, what);
   store_stmt_done(st);
   return rc;
@@ -161,7 +161,7 @@ static int run_done(ec_store_t *s, sqlite3_stmt *st, const char *what) {
 
 /* ---- catalogs and accounts ----------------------------------------------- */
 
-static int put_user(ec_store_t *s, const ec_store_prov_user_t *u) {
+static int put_user(store_db_t *s, const ec_store_prov_user_t *u) {
   sqlite3_stmt *st = stmt(s, SP_USER_UPSERT);
   if (st == NULL) {
     return EC_ESTORE;
@@ -180,7 +180,7 @@ static int put_user(ec_store_t *s, const ec_store_prov_user_t *u) {
   return run_done(s, st, "store user");
 }
 
-static int put_item(ec_store_t *s, int which, int type,
+static int put_item(store_db_t *s, int which, int type,
                     const ec_store_prov_item_t *it) {
   sqlite3_stmt *st = stmt(s, which);
   if (st == NULL) {
@@ -209,7 +209,9 @@ static int put_item(ec_store_t *s, int which, int type,
   return run_done(s, st, "store catalog entry");
 }
 
-int ec_store_prov_import(ec_store_t *s, const ec_store_prov_import_t *im) {
+int store_sqlite_prov_import(ec_store_t *base,
+                             const ec_store_prov_import_t *im) {
+  store_db_t *s = (store_db_t *)base;
   if (s == NULL || im == NULL || (im->users == NULL && im->n_users > 0) ||
       (im->provisionings == NULL && im->n_provisionings > 0))
     return EC_EINVAL;
@@ -232,8 +234,9 @@ int ec_store_prov_import(ec_store_t *s, const ec_store_prov_import_t *im) {
   return rc;
 }
 
-int ec_store_prov_user_put(ec_store_t *s, const ec_store_prov_user_t *u,
-                           int64_t *id, int *created) {
+int store_sqlite_prov_user_put(ec_store_t *base, const ec_store_prov_user_t *u,
+                               int64_t *id, int *created) {
+  store_db_t *s = (store_db_t *)base;
   if (s == NULL || u == NULL || !text_ok(u->username))
     return EC_EINVAL;
   if (store_begin(s) < 0)
@@ -297,7 +300,7 @@ static void copy_col(sqlite3_stmt *st, int col, char *out, size_t cap) {
 }
 
 /* The one row of a bound SP_USER_FIND or SP_USER_GET. */
-static int read_user(ec_store_t *s, sqlite3_stmt *st,
+static int read_user(store_db_t *s, sqlite3_stmt *st,
                      ec_store_prov_user_t *out) {
   int r = sqlite3_step(st);
   int rc = 0;
@@ -317,8 +320,9 @@ static int read_user(ec_store_t *s, sqlite3_stmt *st,
   return rc;
 }
 
-int ec_store_prov_user_find(ec_store_t *s, const char *username,
-                            ec_store_prov_user_t *out) {
+int store_sqlite_prov_user_find(ec_store_t *base, const char *username,
+                                ec_store_prov_user_t *out) {
+  store_db_t *s = (store_db_t *)base;
   if (s == NULL || username == NULL || out == NULL)
     return EC_EINVAL;
   sqlite3_stmt *st = stmt(s, SP_USER_FIND);
@@ -328,8 +332,9 @@ int ec_store_prov_user_find(ec_store_t *s, const char *username,
   return read_user(s, st, out);
 }
 
-int ec_store_prov_user_get(ec_store_t *s, int64_t id,
-                           ec_store_prov_user_t *out) {
+int store_sqlite_prov_user_get(ec_store_t *base, int64_t id,
+                               ec_store_prov_user_t *out) {
+  store_db_t *s = (store_db_t *)base;
   if (s == NULL || out == NULL)
     return EC_EINVAL;
   sqlite3_stmt *st = stmt(s, SP_USER_GET);
@@ -341,8 +346,10 @@ int ec_store_prov_user_get(ec_store_t *s, int64_t id,
 
 /* ---- tokens -------------------------------------------------------------- */
 
-int ec_store_prov_token_add(ec_store_t *s, const uint8_t *digest,
-                            int64_t user_id, int64_t now_ms, int64_t ttl_ms) {
+int store_sqlite_prov_token_add(ec_store_t *base, const uint8_t *digest,
+                                int64_t user_id, int64_t now_ms,
+                                int64_t ttl_ms) {
+  store_db_t *s = (store_db_t *)base;
   if (s == NULL || digest == NULL)
     return EC_EINVAL;
   sqlite3_stmt *purge = stmt(s, SP_TOKEN_PURGE);
@@ -365,9 +372,10 @@ int ec_store_prov_token_add(ec_store_t *s, const uint8_t *digest,
   return rc < 0 ? EC_ESTORE : rc;
 }
 
-int ec_store_prov_token_use(ec_store_t *s, const uint8_t *digest,
-                            int64_t now_ms, int64_t ttl_ms, int64_t touch_ms,
-                            int64_t *user_id) {
+int store_sqlite_prov_token_use(ec_store_t *base, const uint8_t *digest,
+                                int64_t now_ms, int64_t ttl_ms,
+                                int64_t touch_ms, int64_t *user_id) {
+  store_db_t *s = (store_db_t *)base;
   if (s == NULL || digest == NULL || user_id == NULL)
     return EC_EINVAL;
   sqlite3_stmt *st = stmt(s, SP_TOKEN_GET);
@@ -403,8 +411,9 @@ int ec_store_prov_token_use(ec_store_t *s, const uint8_t *digest,
   return 0;
 }
 
-int ec_store_prov_token_delete(ec_store_t *s, const uint8_t *digest,
-                               int64_t now_ms, int64_t ttl_ms) {
+int store_sqlite_prov_token_delete(ec_store_t *base, const uint8_t *digest,
+                                   int64_t now_ms, int64_t ttl_ms) {
+  store_db_t *s = (store_db_t *)base;
   if (s == NULL || digest == NULL)
     return EC_EINVAL;
   store_settle(s);
@@ -453,27 +462,24 @@ static int bind_list(sqlite3_stmt *st, int col, const ec_prov_ids_t *ids,
              : EC_ESTORE;
 }
 
-static int query_row(ec_store_t *s, int which, int nargs, int64_t a, int64_t b,
+static int query_row(store_db_t *s, int which, int nargs, int64_t a, int64_t b,
                      int64_t c, int64_t *out);
 
-int ec_store_prov_owner(ec_store_t *s, int64_t id, int64_t *owner_id) {
+int store_sqlite_prov_owner(ec_store_t *base, int64_t id, int64_t *owner_id) {
+  store_db_t *s = (store_db_t *)base;
   if (s == NULL || owner_id == NULL)
     return EC_EINVAL;
   int r = query_row(s, SP_PROV_OWNER, 1, id, 0, 0, owner_id);
   return r < 0 ? r : r == 0 ? EC_ENOTFOUND : 0;
 }
 
-int ec_store_prov_component_of(ec_store_t *s, int64_t pc_id,
-                               int64_t *provisioning_id) {
+int store_sqlite_prov_component_of(ec_store_t *base, int64_t pc_id,
+                                   int64_t *provisioning_id) {
+  store_db_t *s = (store_db_t *)base;
   if (s == NULL || provisioning_id == NULL)
     return EC_EINVAL;
   int r = query_row(s, SP_COMP_BY_ID, 1, pc_id, 0, 0, provisioning_id);
   return r < 0 ? r : r == 0 ? EC_ENOTFOUND : 0;
-}
-
-int ec_store_prov_select(ec_store_t *s, const ec_prov_request_t *f,
-                         ec_prov_component_t **rows, size_t *n) {
-  return ec_store_prov_select_owned(s, f, -1, rows, n);
 }
 
 /*
@@ -481,9 +487,10 @@ int ec_store_prov_select(ec_store_t *s, const ec_prov_request_t *f,
  *
  *   [ ec_prov_component_t[0 .. n-1] ][ "name0\0" "name1\0" ... ]
  */
-int ec_store_prov_select_owned(ec_store_t *s, const ec_prov_request_t *f,
-                               int64_t owner_id, ec_prov_component_t **rows,
-                               size_t *n) {
+int store_sqlite_prov_select_owned(ec_store_t *base, const ec_prov_request_t *f,
+                                   int64_t owner_id, ec_prov_component_t **rows,
+                                   size_t *n) {
+  store_db_t *s = (store_db_t *)base;
   if (s == NULL || f == NULL || rows == NULL || n == NULL ||
       (f->has_limit && f->limit < 0))
     return EC_EINVAL;
@@ -572,14 +579,6 @@ fail_bufs:
   return err;
 }
 
-void ec_store_prov_outcome_free(ec_store_prov_outcome_t *o) {
-  if (o == NULL)
-    return;
-  free(o->unknown);
-  free(o->provisionings);
-  memset(o, 0, sizeof(*o));
-}
-
 /* Append @p v to a malloc'd list unless it is there already: the lists hold
  * ids named in one request, which EC_MAX_ITEMS bounds. */
 static int list_add(int64_t **list, size_t *n, int64_t v) {
@@ -598,7 +597,7 @@ static int list_add(int64_t **list, size_t *n, int64_t v) {
 
 /* One row of a one-column query bound with up to three integers: 1 when a
  * row came (its first column in *out), 0 when none, or EC_ESTORE. */
-static int query_row(ec_store_t *s, int which, int nargs, int64_t a, int64_t b,
+static int query_row(store_db_t *s, int which, int nargs, int64_t a, int64_t b,
                      int64_t c, int64_t *out) {
   sqlite3_stmt *st = stmt(s, which);
   if (st == NULL)
@@ -618,7 +617,7 @@ static int query_row(ec_store_t *s, int which, int nargs, int64_t a, int64_t b,
   return EC_ESTORE;
 }
 
-static int set_status(ec_store_t *s, int64_t pc_id, int active, int64_t user_id,
+static int set_status(store_db_t *s, int64_t pc_id, int active, int64_t user_id,
                       int64_t now_s) {
   sqlite3_stmt *st = stmt(s, SP_COMP_SET_STATUS);
   if (st == NULL)
@@ -630,7 +629,7 @@ static int set_status(ec_store_t *s, int64_t pc_id, int active, int64_t user_id,
   return run_done(s, st, "update component") < 0 ? EC_ESTORE : 0;
 }
 
-static int upsert(ec_store_t *s, const ec_prov_request_t *rq, int64_t cid,
+static int upsert(store_db_t *s, const ec_prov_request_t *rq, int64_t cid,
                   int64_t user_id, int64_t now_s) {
   sqlite3_stmt *st = stmt(s, SP_COMP_UPSERT);
   if (st == NULL)
@@ -645,7 +644,7 @@ static int upsert(ec_store_t *s, const ec_prov_request_t *rq, int64_t cid,
 }
 
 /* Check that the request's provisioning exists; 0 when it does. */
-static int need_provisioning(ec_store_t *s, const ec_prov_request_t *rq,
+static int need_provisioning(store_db_t *s, const ec_prov_request_t *rq,
                              ec_store_prov_outcome_t *o) {
   int r = query_row(s, SP_PROV_EXISTS, 1, rq->provisioning_id, 0, 0, NULL);
   if (r < 0)
@@ -657,9 +656,10 @@ static int need_provisioning(ec_store_t *s, const ec_prov_request_t *rq,
   return list_add(&o->provisionings, &o->n_provisionings, rq->provisioning_id);
 }
 
-int ec_store_prov_insert(ec_store_t *s, const ec_prov_request_t *rq,
-                         int64_t user_id, int64_t now_s,
-                         ec_store_prov_outcome_t *o) {
+int store_sqlite_prov_insert(ec_store_t *base, const ec_prov_request_t *rq,
+                             int64_t user_id, int64_t now_s,
+                             ec_store_prov_outcome_t *o) {
+  store_db_t *s = (store_db_t *)base;
   if (o != NULL)
     memset(o, 0, sizeof(*o));
   if (s == NULL || rq == NULL || o == NULL || !rq->has_provisioning_id ||
@@ -691,9 +691,10 @@ int ec_store_prov_insert(ec_store_t *s, const ec_prov_request_t *rq,
   return rc;
 }
 
-int ec_store_prov_update(ec_store_t *s, const ec_prov_request_t *rq,
-                         int64_t user_id, int64_t now_s,
-                         ec_store_prov_outcome_t *o) {
+int store_sqlite_prov_update(ec_store_t *base, const ec_prov_request_t *rq,
+                             int64_t user_id, int64_t now_s,
+                             ec_store_prov_outcome_t *o) {
+  store_db_t *s = (store_db_t *)base;
   if (o != NULL)
     memset(o, 0, sizeof(*o));
   bool by_pc = rq != NULL && rq->provisioning_component_id.present;

@@ -18,8 +18,9 @@
  * sees a write whose commit is not known.
  */
 
-int ec_store_status_queue(ec_store_t *s, const ec_status_write_t *w,
-                          ec_status_done_fn fn, void *ud) {
+int store_sqlite_status_queue(ec_store_t *base, const ec_status_write_t *w,
+                              ec_status_done_fn fn, void *ud) {
+  store_db_t *s = (store_db_t *)base;
   if (fn == NULL || store_status_check(s, w) < 0)
     return EC_EINVAL;
   size_t dev_len = strlen(w->device_id) + 1;
@@ -53,12 +54,13 @@ int ec_store_status_queue(ec_store_t *s, const ec_status_write_t *w,
   return 0;
 }
 
-size_t ec_store_queued(const ec_store_t *s) {
+size_t store_sqlite_queued(const ec_store_t *base) {
+  const store_db_t *s = (const store_db_t *)base;
   return s != NULL ? s->n_queued : 0;
 }
 
 /* Apply @p q in its own savepoint; its outcome goes to q->done. */
-static void apply_one(ec_store_t *s, store_queued_t *q) {
+static void apply_one(store_db_t *s, store_queued_t *q) {
   if (store_step_done(s, ST_SAVEPOINT, "SAVEPOINT") != 0)
     return;
   if (store_status_apply(s, &q->w, &q->done.created, &q->done.seq) == 0 &&
@@ -73,7 +75,8 @@ static void apply_one(ec_store_t *s, store_queued_t *q) {
     store_log(s->db, "undo a write in a flush");
 }
 
-int ec_store_flush(ec_store_t *s) {
+int store_sqlite_flush(ec_store_t *base) {
+  store_db_t *s = (store_db_t *)base;
   if (s == NULL)
     return EC_EINVAL;
   if (s->queue == NULL || s->flushing)

@@ -16,9 +16,11 @@
  * nobody knows and the role "removed", which no rule grants anything.
  */
 
-int ec_store_prov_user_each(ec_store_t *s,
-                            int (*fn)(void *ud, const ec_store_prov_user_t *u),
-                            void *ud) {
+int store_sqlite_prov_user_each(ec_store_t *base,
+                                int (*fn)(void *ud,
+                                          const ec_store_prov_user_t *u),
+                                void *ud) {
+  store_db_t *s = (store_db_t *)base;
   sqlite3_stmt *st = NULL;
   if (s == NULL || fn == NULL)
     return EC_EINVAL;
@@ -49,7 +51,7 @@ int ec_store_prov_user_each(ec_store_t *s,
 }
 
 /* Run @p sql with @p id bound to ?1. */
-static int exec_id(ec_store_t *s, const char *sql, int64_t id, void *unused) {
+static int exec_id(store_db_t *s, const char *sql, int64_t id, void *unused) {
   (void)unused;
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
@@ -65,8 +67,9 @@ static int exec_id(ec_store_t *s, const char *sql, int64_t id, void *unused) {
   return 0;
 }
 
-int ec_store_prov_user_remove(ec_store_t *s, const char *username,
-                              const char *unknown_hash, bool *kept) {
+int store_sqlite_prov_user_remove(ec_store_t *base, const char *username,
+                                  const char *unknown_hash, bool *kept) {
+  store_db_t *s = (store_db_t *)base;
   ec_store_prov_user_t u;
   int rc;
 
@@ -78,7 +81,7 @@ int ec_store_prov_user_remove(ec_store_t *s, const char *username,
     store_log(s->db, "remove user");
     return EC_ESTORE;
   }
-  rc = ec_store_prov_user_find(s, username, &u);
+  rc = store_sqlite_prov_user_find(&s->base, username, &u);
   if (rc < 0)
     goto fail;
   rc = exec_id(s, "DELETE FROM prov_tokens WHERE user_id = ?1", u.id, NULL);

@@ -1,0 +1,293 @@
+/* edgecoap store: every public call dispatched through its store's backend
+ * table (backend.h); no backend's code. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "edgecoap/error.h"
+
+/* ------------------------------------------------------------------------ */
+/* Calls written once for every backend                                     */
+/* ------------------------------------------------------------------------ */
+
+int ec_store_history(ec_store_t *s, const char *device_id,
+                     const char *deployment_id, int64_t since, int limit,
+                     ec_history_entry_t **entries, size_t *n) {
+  return ec_store_history_page(s, device_id, deployment_id, since, limit, 0,
+                               entries, n, NULL);
+}
+
+int ec_store_deployments(ec_store_t *s, const char *device_id,
+                         ec_deployment_summary_t **list, size_t *n) {
+  return ec_store_deployments_page(s, device_id, NULL, 0, list, n, NULL);
+}
+
+int ec_store_msg_insert(ec_store_t *s, const ec_store_msg_write_t *w, size_t n,
+                        int64_t received_at_ms, int64_t *first_id) {
+  return ec_store_msg_insert_req(s, w, n, received_at_ms, NULL, first_id);
+}
+
+int ec_store_msg_list(ec_store_t *s, const ec_msg_filter_t *f, int limit,
+                      bool newest_first, ec_msg_row_t **rows, size_t *n) {
+  return ec_store_msg_page(s, f, limit, newest_first, 0, rows, n, NULL);
+}
+
+int ec_store_prov_select(ec_store_t *s, const ec_prov_request_t *f,
+                         ec_prov_component_t **rows, size_t *n) {
+  return ec_store_prov_select_owned(s, f, -1, rows, n);
+}
+
+void ec_store_prov_outcome_free(ec_store_prov_outcome_t *o) {
+  if (o == NULL)
+    return;
+  free(o->unknown);
+  free(o->provisionings);
+  memset(o, 0, sizeof(*o));
+}
+
+const char *ec_store_device_role_name(ec_device_role_t role) {
+  return role == EC_DEVICE_ROLE_OPERATOR ? "operator" : "device";
+}
+
+/* ------------------------------------------------------------------------ */
+/* Dispatch: one line each, so the contract's argument checks stay the     */
+/* backend's                                                                */
+/* ------------------------------------------------------------------------ */
+
+int ec_store_ping(ec_store_t *s) {
+  return s != NULL ? s->be->ping(s) : EC_EINVAL;
+}
+
+void ec_store_set_metrics(ec_store_t *s, ec_metrics_t *m) {
+  if (s != NULL)
+    s->be->set_metrics(s, m);
+}
+
+int ec_store_size(ec_store_t *s, int64_t *bytes) {
+  return s != NULL ? s->be->size(s, bytes) : EC_EINVAL;
+}
+
+void ec_store_close(ec_store_t *s) {
+  if (s != NULL)
+    s->be->close(s);
+}
+
+const char *ec_store_where(const ec_store_t *s) {
+  return s != NULL ? s->be->where(s) : "";
+}
+
+bool ec_store_created(const ec_store_t *s) {
+  return s != NULL && s->be->created(s);
+}
+
+int ec_store_status_by_request(ec_store_t *s, const char *device_id,
+                               const uint8_t *rid, size_t rid_len,
+                               char dep[EC_STORE_MAX_ID_LEN + 1], int64_t *seq,
+                               uint8_t **doc, size_t *doc_len) {
+  return s != NULL ? s->be->status_by_request(s, device_id, rid, rid_len, dep,
+                                              seq, doc, doc_len)
+                   : EC_EINVAL;
+}
+
+int ec_store_status_put(ec_store_t *s, const ec_status_write_t *w, int *created,
+                        int64_t *seq) {
+  return s != NULL ? s->be->status_put(s, w, created, seq) : EC_EINVAL;
+}
+
+int ec_store_status_queue(ec_store_t *s, const ec_status_write_t *w,
+                          ec_status_done_fn fn, void *ud) {
+  return s != NULL ? s->be->status_queue(s, w, fn, ud) : EC_EINVAL;
+}
+
+int ec_store_flush(ec_store_t *s) {
+  return s != NULL ? s->be->flush(s) : EC_EINVAL;
+}
+
+size_t ec_store_queued(const ec_store_t *s) {
+  return s != NULL ? s->be->queued(s) : 0;
+}
+
+int ec_store_status_get(ec_store_t *s, const char *device_id,
+                        const char *deployment_id, uint8_t **doc,
+                        size_t *doc_len, int64_t *updated_at_ms, int64_t *seq) {
+  return s != NULL ? s->be->status_get(s, device_id, deployment_id, doc,
+                                       doc_len, updated_at_ms, seq)
+                   : EC_EINVAL;
+}
+
+int ec_store_history_page(ec_store_t *s, const char *device_id,
+                          const char *deployment_id, int64_t since, int limit,
+                          size_t max_bytes, ec_history_entry_t **entries,
+                          size_t *n, bool *more) {
+  return s != NULL ? s->be->history_page(s, device_id, deployment_id, since,
+                                         limit, max_bytes, entries, n, more)
+                   : EC_EINVAL;
+}
+
+int ec_store_deployments_page(ec_store_t *s, const char *device_id,
+                              const char *after, size_t max_bytes,
+                              ec_deployment_summary_t **list, size_t *n,
+                              bool *more) {
+  return s != NULL ? s->be->deployments_page(s, device_id, after, max_bytes,
+                                             list, n, more)
+                   : EC_EINVAL;
+}
+
+int ec_store_each_status(ec_store_t *s,
+                         int (*fn)(void *ud, const char *device_id,
+                                   const char *deployment_id),
+                         void *ud) {
+  return s != NULL ? s->be->each_status(s, fn, ud) : EC_EINVAL;
+}
+
+int ec_store_fleet_devices(ec_store_t *s, const ec_store_fleet_query_t *q,
+                           size_t max_bytes, ec_fleet_device_t **list,
+                           size_t *n, bool *more) {
+  return s != NULL ? s->be->fleet_devices(s, q, max_bytes, list, n, more)
+                   : EC_EINVAL;
+}
+
+int ec_store_fleet_rollup(ec_store_t *s, const char *deployment_id,
+                          ec_fleet_rollup_t *out, void **block) {
+  return s != NULL ? s->be->fleet_rollup(s, deployment_id, out, block)
+                   : EC_EINVAL;
+}
+
+int ec_store_fleet_rollups(ec_store_t *s, const char *after, int limit,
+                           ec_fleet_rollup_t **list, size_t *n, bool *more) {
+  return s != NULL ? s->be->fleet_rollups(s, after, limit, list, n, more)
+                   : EC_EINVAL;
+}
+
+int ec_store_msg_insert_req(ec_store_t *s, const ec_store_msg_write_t *w,
+                            size_t n, int64_t received_at_ms,
+                            const ec_store_msg_request_t *req,
+                            int64_t *first_id) {
+  return s != NULL
+             ? s->be->msg_insert_req(s, w, n, received_at_ms, req, first_id)
+             : EC_EINVAL;
+}
+
+int ec_store_msg_request_find(ec_store_t *s, ec_store_msg_request_t *req,
+                              int64_t *first_id) {
+  return s != NULL ? s->be->msg_request_find(s, req, first_id) : EC_EINVAL;
+}
+
+int ec_store_msg_page(ec_store_t *s, const ec_msg_filter_t *f, int limit,
+                      bool newest_first, size_t max_bytes, ec_msg_row_t **rows,
+                      size_t *n, bool *more) {
+  return s != NULL ? s->be->msg_page(s, f, limit, newest_first, max_bytes, rows,
+                                     n, more)
+                   : EC_EINVAL;
+}
+
+int ec_store_msg_get(ec_store_t *s, int64_t id, ec_msg_row_t **row) {
+  return s != NULL ? s->be->msg_get(s, id, row) : EC_EINVAL;
+}
+
+int ec_store_prov_import(ec_store_t *s, const ec_store_prov_import_t *im) {
+  return s != NULL ? s->be->prov_import(s, im) : EC_EINVAL;
+}
+
+int ec_store_prov_user_put(ec_store_t *s, const ec_store_prov_user_t *u,
+                           int64_t *id, int *created) {
+  return s != NULL ? s->be->prov_user_put(s, u, id, created) : EC_EINVAL;
+}
+
+int ec_store_prov_user_find(ec_store_t *s, const char *username,
+                            ec_store_prov_user_t *out) {
+  return s != NULL ? s->be->prov_user_find(s, username, out) : EC_EINVAL;
+}
+
+int ec_store_prov_user_get(ec_store_t *s, int64_t id,
+                           ec_store_prov_user_t *out) {
+  return s != NULL ? s->be->prov_user_get(s, id, out) : EC_EINVAL;
+}
+
+int ec_store_prov_user_each(ec_store_t *s,
+                            int (*fn)(void *ud, const ec_store_prov_user_t *u),
+                            void *ud) {
+  return s != NULL ? s->be->prov_user_each(s, fn, ud) : EC_EINVAL;
+}
+
+int ec_store_prov_user_remove(ec_store_t *s, const char *username,
+                              const char *unknown_hash, bool *kept) {
+  return s != NULL ? s->be->prov_user_remove(s, username, unknown_hash, kept)
+                   : EC_EINVAL;
+}
+
+int ec_store_prov_owner(ec_store_t *s, int64_t id, int64_t *owner_id) {
+  return s != NULL ? s->be->prov_owner(s, id, owner_id) : EC_EINVAL;
+}
+
+int ec_store_prov_component_of(ec_store_t *s, int64_t pc_id,
+                               int64_t *provisioning_id) {
+  return s != NULL ? s->be->prov_component_of(s, pc_id, provisioning_id)
+                   : EC_EINVAL;
+}
+
+int ec_store_prov_token_add(ec_store_t *s, const uint8_t *digest,
+                            int64_t user_id, int64_t now_ms, int64_t ttl_ms) {
+  return s != NULL ? s->be->prov_token_add(s, digest, user_id, now_ms, ttl_ms)
+                   : EC_EINVAL;
+}
+
+int ec_store_prov_token_use(ec_store_t *s, const uint8_t *digest,
+                            int64_t now_ms, int64_t ttl_ms, int64_t touch_ms,
+                            int64_t *user_id) {
+  return s != NULL ? s->be->prov_token_use(s, digest, now_ms, ttl_ms, touch_ms,
+                                           user_id)
+                   : EC_EINVAL;
+}
+
+int ec_store_prov_token_delete(ec_store_t *s, const uint8_t *digest,
+                               int64_t now_ms, int64_t ttl_ms) {
+  return s != NULL ? s->be->prov_token_delete(s, digest, now_ms, ttl_ms)
+                   : EC_EINVAL;
+}
+
+int ec_store_prov_select_owned(ec_store_t *s, const ec_prov_request_t *f,
+                               int64_t owner_id, ec_prov_component_t **rows,
+                               size_t *n) {
+  return s != NULL ? s->be->prov_select_owned(s, f, owner_id, rows, n)
+                   : EC_EINVAL;
+}
+
+int ec_store_prov_insert(ec_store_t *s, const ec_prov_request_t *rq,
+                         int64_t user_id, int64_t now_s,
+                         ec_store_prov_outcome_t *o) {
+  return s != NULL ? s->be->prov_insert(s, rq, user_id, now_s, o) : EC_EINVAL;
+}
+
+int ec_store_prov_update(ec_store_t *s, const ec_prov_request_t *rq,
+                         int64_t user_id, int64_t now_s,
+                         ec_store_prov_outcome_t *o) {
+  return s != NULL ? s->be->prov_update(s, rq, user_id, now_s, o) : EC_EINVAL;
+}
+
+int ec_store_device_add(ec_store_t *s, const ec_store_device_t *d,
+                        int64_t *id) {
+  return s != NULL ? s->be->device_add(s, d, id) : EC_EINVAL;
+}
+
+int ec_store_device_find(ec_store_t *s, const uint8_t *identity, size_t len,
+                         ec_store_device_t *out) {
+  return s != NULL ? s->be->device_find(s, identity, len, out) : EC_EINVAL;
+}
+
+int ec_store_device_remove(ec_store_t *s, const char *identity) {
+  return s != NULL ? s->be->device_remove(s, identity) : EC_EINVAL;
+}
+
+int ec_store_device_each(ec_store_t *s,
+                         int (*fn)(void *ud, const ec_store_device_t *d),
+                         void *ud) {
+  return s != NULL ? s->be->device_each(s, fn, ud) : EC_EINVAL;
+}
+
+int ec_store_device_count(ec_store_t *s, int64_t *n) {
+  return s != NULL ? s->be->device_count(s, n) : EC_EINVAL;
+}
