@@ -1122,6 +1122,85 @@ static int suite_init(void) {
   return it_udp_open(&udp, srv.port) == 0 ? 0 : -1;
 }
 
+/* ---- a block-wise page is one snapshot --------------------------------- */
+
+/* Block @p num (of 256 bytes) of GET @p path in JSON on @p u; its ETag into
+ * @p etag (8 bytes, zero-padded). @return the code, or -1 */
+static int get_block(it_udp_t *u, const char *path, uint32_t num,
+                     uint8_t etag[8], it_coap_msg_t *resp) {
+  it_coap_msg_t *req = msg_new();
+  uint8_t tok[4];
+  size_t len = 0;
+  it_udp_token(u, tok);
+  it_coap_init(req, IT_CON, IT_GET, it_udp_mid(u), tok, sizeof(tok));
+  it_coap_add_path(req, path);
+  it_coap_add_uint(req, IT_OPT_ACCEPT, EC_FORMAT_JSON);
+  it_coap_add_block(req, IT_OPT_BLOCK2, num, false, 256);
+  int rc = it_coap_exchange(u, req, resp, RAW_TIMEOUT_MS);
+  free(req);
+  memset(etag, 0, 8);
+  const uint8_t *v = rc == 0 ? it_coap_opt(resp, IT_OPT_ETAG, 0, &len) : NULL;
+  if (v != NULL && len <= 8)
+    memcpy(etag, v, len);
+  return rc == 0 ? IT_CODE_INT(resp->code) : -1;
+}
+
+/* A list answer's later blocks come from the page built for its first, so
+ * a message stored in between cannot tear the transfer; the next first
+ * block is built anew, with another ETag, the same for every requester. */
+static void test_blockwise_page_is_one_snapshot(void) {
+  CU_ASSERT_TRUE_FATAL(server_ok());
+  static const char path[] = COLL "?orderId=SNAP-1";
+  char body[256];
+  it_coap_msg_t *resp = msg_new();
+  for (int i = 0; i < 6; i++) {
+    int n = snprintf(body, sizeof(body),
+                     "{\"messageCode\":%d,\"orderId\":\"SNAP-1\","
+                     "\"messageParameters\":[{\"Delivery date\":"
+                     "\"2018-06-%02d\"}]}",
+                     101 + i, 10 + i);
+    CU_ASSERT_EQUAL(raw(IT_POST, COLL, EC_FORMAT_JSON, -1, body, (size_t)n,
+                        resp),
+                    0);
+    CU_ASSERT_EQUAL(IT_CODE_INT(resp->code), 201);
+  }
+  uint8_t e0[8], e1[8], e_new[8], e_other[8];
+  CU_ASSERT_EQUAL_FATAL(get_block(&udp, path, 0, e0, resp), 205);
+  it_block_t b;
+  CU_ASSERT_EQUAL_FATAL(it_coap_block(resp, IT_OPT_BLOCK2, &b), 0);
+  CU_ASSERT_TRUE_FATAL(b.more);
+
+  /* Stored between block 0 and block 1: not in this transfer. */
+  int n = snprintf(body, sizeof(body),
+                   "{\"messageCode\":120,\"orderId\":\"SNAP-1\"}");
+  CU_ASSERT_EQUAL(raw(IT_POST, COLL, EC_FORMAT_JSON, -1, body, (size_t)n,
+                      resp),
+                  0);
+  CU_ASSERT_EQUAL(get_block(&udp, path, 1, e1, resp), 205);
+  CU_ASSERT_EQUAL(memcmp(e0, e1, 8), 0);
+
+  /* Another requester's first block, and this one's next first block, hold
+   * the new message: one new ETag for both. */
+  it_udp_t other;
+  CU_ASSERT_EQUAL_FATAL(it_udp_open_fresh(&other, srv.port), 0);
+  CU_ASSERT_EQUAL(get_block(&other, path, 0, e_other, resp), 205);
+  it_udp_close(&other);
+  CU_ASSERT_EQUAL(get_block(&udp, path, 0, e_new, resp), 205);
+  CU_ASSERT_NOT_EQUAL(memcmp(e0, e_new, 8), 0);
+  CU_ASSERT_EQUAL(memcmp(e_other, e_new, 8), 0);
+
+  /* The whole answer, block by block, now has all seven. */
+  it_body_t whole;
+  CU_ASSERT_EQUAL_FATAL(it_coap_get_blockwise(&udp, path, EC_FORMAT_JSON, 256,
+                                              64, &whole, RAW_TIMEOUT_MS),
+                        0);
+  json_t *j = parse_json(whole.body, whole.len);
+  CU_ASSERT_EQUAL(json_array_size(json_object_get(j, "StatusMessages")), 7);
+  json_decref(j);
+  free(whole.body);
+  free(resp);
+}
+
 static int suite_cleanup(void) {
   it_udp_close(&udp);
   return 0;
@@ -1144,6 +1223,7 @@ static const ec_test_t tests[] = {
      "incremental_sync_returns_every_message_once"},
     {test_latest_observer_hears_only_its_filter,
      "latest_observer_hears_only_its_filter"},
+    {test_blockwise_page_is_one_snapshot, "blockwise_page_is_one_snapshot"},
     {test_well_known_core_lists_the_resources,
      "well_known_core_lists_the_resources"},
     {test_server_stops_cleanly, "server_stops_cleanly"},

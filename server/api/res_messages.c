@@ -13,6 +13,7 @@
 #include "edgecoap/status_message.h"
 #include "log.h"
 #include "page.h"
+#include "pagecache.h"
 #include "routes.h"
 #include "watch.h"
 #include "util.h"
@@ -38,6 +39,7 @@ static const char watch_name[] = "statusmessages/latest";
 typedef struct ec_msgs {
   ec_watch_list_t watch; /* latest's observers */
   ec_server_t *srv;
+  ec_pagecache_t *pages; /* list pages kept for their later blocks */
 } msgs_t;
 
 /* FNV-1a of the representation: equal bodies get equal ETags, so every
@@ -201,7 +203,8 @@ static ec_msg_filter_t *filter_dup(const ec_msg_filter_t *f) {
  * the byte cap cut the page, nextFromStatusMessageID says where the next one
  * starts (API.md section 3).
  */
-static void list_and_answer(ec_req_t *rq, const ec_msg_filter_t *f) {
+static void list_and_answer(ec_req_t *rq, const ec_msg_filter_t *f,
+                            ec_pagecache_t *kept) {
   ec_msg_row_t *rows = NULL;
   size_t n = 0, len;
   bool more = false;
@@ -219,20 +222,30 @@ static void list_and_answer(ec_req_t *rq, const ec_msg_filter_t *f) {
     free(buf);
     buf = NULL;
   }
+  /* A stored message never changes, so a page is its messages' IDs, its
+   * format and whether it says where the next starts: the ETag is theirs,
+   * not a hash of every byte. */
+  uint8_t tag[2] = {(uint8_t)rq->resp_fmt, more};
+  uint64_t etag = ec_fnv1a(EC_FNV1A_INIT, tag, sizeof(tag));
+  for (size_t i = 0; i < n; i++)
+    etag = ec_fnv1a(etag, &rows[i].id, sizeof(rows[i].id));
   free(rows);
   if (buf == NULL) {
     ec_req_problem(rq, 500, "encoding-failure", NULL,
                    "cannot encode the status messages");
     return;
   }
-  ec_req_send(rq, 205, rq->resp_fmt, buf, len, etag_of(buf, len));
+  ec_pagecache_send(kept, rq, 205, buf, len, etag ? etag : 1);
   free(buf);
 }
 
-static void collection_get(ec_req_t *rq) {
+static void collection_get(ec_req_t *rq, msgs_t *m) {
   ec_msg_filter_t f;
+  /* A later block of a page just built for this requester. */
+  if (ec_pagecache_answer(m->pages, rq))
+    return;
   if (query_filter(rq, &f, true) == 0)
-    list_and_answer(rq, &f);
+    list_and_answer(rq, &f, m->pages);
 }
 
 static void collection_fetch(ec_req_t *rq) {
@@ -247,7 +260,7 @@ static void collection_fetch(ec_req_t *rq) {
     ec_req_codec_error(rq, &err);
     return;
   }
-  list_and_answer(rq, &f);
+  list_and_answer(rq, &f, NULL);
 }
 
 static void latest_get(ec_req_t *rq, msgs_t *m) {
@@ -572,7 +585,7 @@ void ec_messages_collection(ec_req_t *rq) {
   else if (rq->method == COAP_REQUEST_CODE_FETCH)
     collection_fetch(rq);
   else
-    collection_get(rq);
+    collection_get(rq, rq->srv->msgs);
 }
 
 void ec_messages_latest(ec_req_t *rq) {
@@ -603,6 +616,13 @@ int ec_messages_init(ec_server_t *srv) {
   if (m == NULL)
     return EC_ENOMEM;
   m->srv = srv;
+  /* A page (EC_PAGE_BYTES of stored CBOR) is at most about 2.5 times that
+   * in JSON: 32 requesters' pages, 2 MiB at most. */
+  m->pages = ec_pagecache_new(32, 4 * EC_PAGE_BYTES);
+  if (m->pages == NULL) {
+    free(m);
+    return EC_ENOMEM;
+  }
   /* The server keeps latest's observers itself (watch.h), so libcoap does
    * not treat it as observable; discovery still says it is. */
   ec_watch_list_init(srv, &m->watch, watch_name);
@@ -616,7 +636,9 @@ void ec_messages_free(ec_server_t *srv) {
     if ((*p)->name == watch_name) {
       ec_watch_list_t *l = *p;
       *p = l->next;
-      free((char *)l - offsetof(msgs_t, watch));
+      msgs_t *m = (msgs_t *)((char *)l - offsetof(msgs_t, watch));
+      ec_pagecache_free(m->pages);
+      free(m);
       srv->msgs = NULL;
       return;
     }
