@@ -7,6 +7,7 @@
 
 #include "client_internal.h"
 #include "edgecoap/client.h"
+#include "edgecoap/device.h"
 
 /* Built on ec_client_request() and ec_client_observe(); the token travels
  * in option 65000, which ec_client_set_auth_token() puts on every request. */
@@ -18,8 +19,15 @@
 typedef ssize_t (*encode_fn)(ec_format_t fmt, const void *doc, uint8_t *buf,
                              size_t cap);
 
+/* A login or logout body in CBOR is the device core's (the codec's bytes,
+ * tests/test_device_codec.c), the one a device sends; in JSON the
+ * codec's. */
 static ssize_t encode_login(ec_format_t fmt, const void *doc, uint8_t *buf,
                             size_t cap) {
+  const ec_login_request_t *rq = doc;
+  if (fmt == EC_FORMAT_CBOR)
+    return ec_dev_login_encode(rq->username, rq->password, rq->token, buf,
+                               cap);
   return ec_login_request_encode(fmt, doc, buf, cap);
 }
 

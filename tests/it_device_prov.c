@@ -199,6 +199,61 @@ static void test_refusals(void) {
   ec_dev_udp_close(&t.port);
 }
 
+/* The core logs in itself (ec_dev_login(): its CBOR body, the answer read
+ * by ec_dev_login_decode()) and reads its provisioning with the token it
+ * was given; a wrong password is 4.01 with no token. */
+typedef struct {
+  int answers;
+  uint8_t code;
+  int rc;
+  char token[EC_PROV_TOKEN_HEX + 1];
+} login_t;
+
+static void on_login(ec_dev_t *dev, void *user, const ec_dev_answer_t *a) {
+  (void)dev;
+  login_t *l = user;
+  ec_dev_login_t v;
+  l->answers++;
+  l->code = a->code;
+  l->rc = a->result < 0 ? a->result
+                        : ec_dev_login_decode(a->payload, a->payload_len, &v);
+  if (l->rc == 0 && v.token.ptr != NULL && v.token.len == EC_PROV_TOKEN_HEX) {
+    memcpy(l->token, v.token.ptr, v.token.len);
+  }
+}
+
+static void test_login_then_read(void) {
+  static device_t t;
+  for (int wrong = 1; wrong >= 0; wrong--) {
+    login_t l = {0};
+    memset(&t, 0, sizeof t);
+    CU_ASSERT_EQUAL_FATAL(ec_dev_udp_open(&t.port, "127.0.0.1", srv.port), 0);
+    ec_dev_init(&t.dev, &t.port.transport);
+    CU_ASSERT_TRUE_FATAL(ec_dev_login(&t.dev, "device",
+                                      wrong ? "not-the-password" : ITP_DEVICE_PW,
+                                      t.req, sizeof t.req, on_login, &l) >= 0);
+    uint64_t end = it_now_ms() + WAIT_MS;
+    while (l.answers < 1 && it_now_ms() < end) {
+      (void)ec_dev_udp_poll(&t.port, &t.dev, 100, t.rx, sizeof t.rx);
+    }
+    CU_ASSERT_EQUAL_FATAL(l.answers, 1);
+    CU_ASSERT_EQUAL(l.rc, 0);
+    CU_ASSERT_EQUAL(l.code, wrong ? EC_COAP_CODE(4, 1) : EC_COAP_CODE(2, 1));
+    CU_ASSERT_EQUAL(strlen(l.token), wrong ? 0 : EC_PROV_TOKEN_HEX);
+    ec_dev_udp_close(&t.port);
+    if (wrong) {
+      continue;
+    }
+    CU_ASSERT_EQUAL_FATAL(start(&t, 11, l.token, EC_PROV_TOKEN_HEX, false), 0);
+    run_until(&t, 1);
+    CU_ASSERT_EQUAL_FATAL(t.answers, 1);
+    CU_ASSERT_TRUE(t.result == 0 && t.code == EC_COAP_CODE(2, 5));
+    CU_ASSERT_EQUAL(t.rc, 0);
+    check_rows(&t);
+    ec_dev_udp_close(&t.port);
+  }
+}
+
 static int suite_init(void) {
   it_init();
   itp_use_server(&srv);
@@ -229,6 +284,7 @@ int main(void) {
       {test_observe_provisioning, "observe_provisioning"},
       {test_read_large_provisioning, "read_large_provisioning"},
       {test_refusals, "refusals"},
+      {test_login_then_read, "login_then_read"},
   };
   return ec_test_main("it_device_prov", tests, EC_TEST_COUNT(tests),
                       suite_init, suite_cleanup, NULL);

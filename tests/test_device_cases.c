@@ -1330,6 +1330,74 @@ static void xchg_msg_post(void) {
   DCHECK(got.calls == 1 && got.last.code == EC_COAP_CODE(2, 1));
 }
 
+/* The login: {"username": "dev", "password": "pw"} as the codec writes
+ * it, its answer read in place, and the POST that carries it. */
+static void xchg_login(void) {
+  static const uint8_t login_body[] = "\xa2\x68username\x63" "dev\x68password\x62pw";
+  uint8_t buf[64];
+  DCHECK(ec_dev_login_encode("dev", "pw", NULL, buf, sizeof buf) ==
+             (int)sizeof login_body - 1 &&
+         memcmp(buf, login_body, sizeof login_body - 1) == 0);
+  DCHECK(ec_dev_login_encode(NULL, NULL, "ab", buf, sizeof buf) == 10 &&
+         buf[0] == 0xa1 && buf[7] == 0x62);
+  DCHECK(ec_dev_login_encode("dev", NULL, NULL, buf, sizeof buf) == EC_EINVAL);
+  DCHECK(ec_dev_login_encode("dev", "pw", "t", buf, sizeof buf) == EC_EINVAL);
+  static const uint8_t ok[] =
+      "\xa6\x66status\x67SUCCESS\x65" "error\x60\x65token\x62" "ab"
+      "\x66userid\x07\x68userrole\x66" "device\x68username\x63" "dev";
+  ec_dev_login_t l;
+  DCHECK(ec_dev_login_decode(ok, sizeof ok - 1, &l) == 0 && l.userid == 7 &&
+         l.token.len == 2 && l.username.len == 3 && l.error.len == 0);
+  bool refused = true;
+  for (size_t cut = 0; cut < sizeof ok - 1; cut++) {
+    refused = refused && ec_dev_login_decode(at_edge(ok, cut), cut, &l) < 0;
+  }
+  DCHECK(refused);
+  /* A refusal has no token; a token without its user is refused. */
+  static const uint8_t no[] =
+      "\xa2\x66status\x6cINVALID_USER\x65" "error\x61x";
+  DCHECK(ec_dev_login_decode(no, sizeof no - 1, &l) == 0 && l.token.ptr == NULL);
+  static const uint8_t half[] =
+      "\xa3\x66status\x67SUCCESS\x65" "error\x60\x65token\x62" "ab";
+  DCHECK(ec_dev_login_decode(half, sizeof half - 1, &l) == EC_EBADDOC);
+  reset(&dev, 9);
+  DCHECK(ec_dev_login(&dev, "dev", "pw", rq, sizeof rq, on_answer, NULL) == 0);
+  ec_coap_msg_t req = last_sent();
+  const uint8_t *v;
+  size_t len;
+  uint32_t u = 0;
+  DCHECK(req.code == EC_COAP_POST &&
+         ec_coap_opt(&req, EC_COAP_OPT_URI_PATH, 1, &v, &len) == 1 &&
+         len == 5 && memcmp(v, "Login", 5) == 0);
+  DCHECK(ec_coap_opt_uint(&req, EC_COAP_OPT_CONTENT_FORMAT, &u) == 1 && u == 60);
+  DCHECK(ec_coap_opt(&req, EC_COAP_OPT_REQUEST_ID, 0, &v, &len) == 0);
+  DCHECK(req.payload_len == sizeof login_body - 1 &&
+         memcmp(req.payload, login_body, sizeof login_body - 1) == 0);
+  feed(&dev, EC_COAP_ACK, EC_COAP_CODE(2, 1), req.mid, &req, -1, -1);
+  DCHECK(got.calls == 1 && got.last.code == EC_COAP_CODE(2, 1));
+  /* A 4.01 with Echo (the server verifying the address) is answered with
+   * the request again, the value and the body. */
+  reset(&dev, 9);
+  DCHECK(ec_dev_login(&dev, "dev", "pw", rq + 1, sizeof rq - 1, on_answer,
+                      NULL) == 0);
+  req = last_sent();
+  feed_echo(&req, "e-1", 3);
+  req = last_sent();
+  DCHECK(n_sent == 2 && got.calls == 0 && req.code == EC_COAP_POST &&
+         ec_coap_opt(&req, EC_COAP_OPT_ECHO, 0, &v, &len) == 1 && len == 3 &&
+         req.payload_len == sizeof login_body - 1 &&
+         memcmp(req.payload, login_body, sizeof login_body - 1) == 0);
+  /* Twice the body and 120 bytes are enough (docs/DEVICE.md). */
+  size_t least = 0;
+  for (size_t cap = 0; cap < 300 && least == 0; cap++) {
+    reset(&dev, 9);
+    if (ec_dev_login(&dev, "dev", "pw", rq, cap, on_answer, NULL) >= 0) {
+      least = cap;
+    }
+  }
+  DCHECK(least > 0 && least <= 2 * (sizeof login_body - 1) + 120);
+}
+
 const ec_dev_case_t ec_dev_cases[] = {
     {coap_roundtrip, "coap_roundtrip"},
     {coap_every_prefix, "coap_every_prefix"},
@@ -1356,5 +1424,6 @@ const ec_dev_case_t ec_dev_cases[] = {
     {xchg_prov_get, "xchg_prov_get"},
     {cbor_message_post, "cbor_message_post"},
     {xchg_msg_post, "xchg_msg_post"},
+    {xchg_login, "xchg_login"},
 };
 const size_t ec_dev_n_cases = sizeof ec_dev_cases / sizeof ec_dev_cases[0];

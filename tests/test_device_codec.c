@@ -7,6 +7,7 @@
 #include "edgecoap/codec.h"
 #include "edgecoap/deployment.h"
 #include "edgecoap/device.h"
+#include "edgecoap/provisioning.h"
 #include "edgecoap/status_message.h"
 #include "suite.h"
 
@@ -400,6 +401,41 @@ static void test_message_post_refused_by_both(void) {
   CU_ASSERT_EQUAL(ec_dev_msgs_encode(two, 0, true, NULL, 0), EC_EINVAL);
 }
 
+/* The login body, both forms, is the codec's; the core reads the codec's
+ * answers. */
+static void test_login_equals_codec(void) {
+  static const ec_login_request_t rqs[] = {
+      {"device", "p\xc3\xa4ssw0rd", NULL},
+      {"a-user-name-longer-than-twenty-three", "", NULL},
+      {NULL, NULL, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
+  };
+  for (size_t i = 0; i < sizeof rqs / sizeof rqs[0]; i++) {
+    uint8_t a[256], b[256];
+    ssize_t na = ec_login_request_encode(EC_FORMAT_CBOR, &rqs[i], a, sizeof a);
+    int nb = ec_dev_login_encode(rqs[i].username, rqs[i].password,
+                                 rqs[i].token, b, sizeof b);
+    CU_ASSERT_TRUE_FATAL(na > 0);
+    CU_ASSERT_EQUAL_FATAL(na, nb);
+    CU_ASSERT_EQUAL(memcmp(a, b, (size_t)na), 0);
+  }
+  ec_login_response_t ok = {"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                            42, "device", "dev1", "SUCCESS", ""};
+  ec_login_response_t no = {NULL, 0, NULL, NULL, "INVALID_USER", "no such user"};
+  uint8_t buf[512];
+  ssize_t n = ec_login_response_encode(EC_FORMAT_CBOR, &ok, buf, sizeof buf);
+  ec_dev_login_t l;
+  CU_ASSERT_TRUE_FATAL(n > 0);
+  CU_ASSERT_EQUAL(ec_dev_login_decode(buf, (size_t)n, &l), 0);
+  CU_ASSERT_EQUAL(l.userid, 42);
+  CU_ASSERT_TRUE(str_is(l.token, ok.token));
+  CU_ASSERT_TRUE(str_is(l.username, "dev1"));
+  CU_ASSERT_TRUE(str_is(l.status, "SUCCESS"));
+  n = ec_login_response_encode(EC_FORMAT_CBOR, &no, buf, sizeof buf);
+  CU_ASSERT_EQUAL(ec_dev_login_decode(buf, (size_t)n, &l), 0);
+  CU_ASSERT_PTR_NULL(l.token.ptr);
+  CU_ASSERT_TRUE(str_is(l.error, "no such user"));
+}
+
 int main(void) {
   static const ec_test_t tests[] = {
       {test_report_bytes_equal_codec, "report_bytes_equal_codec"},
@@ -409,6 +445,7 @@ int main(void) {
       {test_message_page_from_codec, "message_page_from_codec"},
       {test_message_post_bytes_equal_codec, "message_post_bytes_equal_codec"},
       {test_message_post_refused_by_both, "message_post_refused_by_both"},
+      {test_login_equals_codec, "login_equals_codec"},
   };
   return ec_test_main("device_codec", tests, EC_TEST_COUNT(tests), NULL, NULL,
                       NULL);

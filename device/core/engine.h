@@ -28,4 +28,14 @@ int ec__dev_transmit(ec_dev_t *dev, ec__dev_xchg_t *x, uint32_t now);
 void ec__dev_send_block(ec_dev_t *dev, ec__dev_xchg_t *x, uint32_t num,
                         uint32_t now);
 
+/* POST the @p len bytes of CBOR at the end of @p buf (of @p cap bytes,
+ * at least len + rl) to the Uri-Path segments of @p path ("a\0b\0",
+ * ended by an empty one) with Content-Format and Accept CBOR, and with a
+ * Request-Id of the @p rl bytes before the CBOR when @p rl (at most 16)
+ * is not 0; block-wise past one datagram (device/core/messages.c).
+ * @return as ec_dev_report() */
+int ec__dev_post_cbor(ec_dev_t *dev, const char *path, uint8_t *buf,
+                      size_t cap, size_t len, size_t rl, ec_dev_cb_t cb,
+                      void *user);
+
 #endif /* EDGECOAP_DEVICE_ENGINE_H */

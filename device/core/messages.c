@@ -372,14 +372,51 @@ int ec_dev_msgs_encode(const ec_dev_msg_new_t *msgs, size_t n, bool batch,
 
 /* ---- the post ---------------------------------------------------------- */
 
-/* The messages' CBOR goes at the end of the caller's buffer with the
- * Request-Id before it, as a report's (ec__dev_post()): sent in one
- * datagram built in front of them, or block-wise (Block1) in blocks built
- * there. */
+/* The engine.h helper: the body's CBOR is at the end of the caller's
+ * buffer with the Request-Id, if any, before it, as a report's
+ * (ec__dev_post()): sent in one datagram built in front of them, or
+ * block-wise (Block1) in blocks built there. */
+int ec__dev_post_cbor(ec_dev_t *dev, const char *path, uint8_t *buf,
+                      size_t cap, size_t len, size_t rl, ec_dev_cb_t cb,
+                      void *user) {
+  size_t front = cap - len - rl;
+  uint8_t *id = buf + front;
+  ec_coap_build_t b;
+  ec__dev_xchg_t *x =
+      ec__dev_begin(dev, &b, buf, front + rl, EC_COAP_POST, false,
+                    rl > 0 ? EC_COAP_OPT_REQUEST_ID : 0, id, (uint8_t)rl);
+  if (x == NULL) {
+    return EC_ENOMEM;
+  }
+  for (const char *p = path; *p != '\0'; p += ec__len(p) + 1) {
+    ec_coap_add(&b, EC_COAP_OPT_URI_PATH, p, ec__len(p));
+  }
+  ec_coap_add_uint(&b, EC_COAP_OPT_CONTENT_FORMAT, FORMAT_CBOR);
+  ec_coap_add_uint(&b, EC_COAP_OPT_ACCEPT, FORMAT_CBOR);
+  x->req_len = (uint16_t)b.len;
+  /* What goes between the options and the body: the Request-Id's option
+   * (a header of one byte, two of delta past Accept, and one of length
+   * past 12 bytes), or only the payload marker. */
+  size_t mid = rl > 0 ? 3 + (rl > 12) + rl : 1;
+  if (b.err != 0 || b.len + mid > front) {
+    return b.err != 0 ? b.err : EC_ENOSPC; /* the exchange is still free */
+  }
+  x->body = id + rl;
+  x->body_len = len;
+  if (b.len + mid + 1 + len > EC_DEV_MAX_DATAGRAM) {
+    /* Each block's datagram is built in front of the Request-Id: Block1
+     * and Size1 take at most 10 bytes more. */
+    if (front < b.len + 10 + mid + 1 + ((size_t)16 << EC_DEV_BLOCK_SZX)) {
+      return EC_ENOSPC;
+    }
+    x->uploading = true;
+  }
+  return ec__dev_launch(dev, x, NULL, cb, user);
+}
+
 int ec_dev_msg_post(ec_dev_t *dev, const ec_dev_msg_new_t *msgs, size_t n,
                     bool batch, const uint8_t *rid, size_t rid_len,
                     uint8_t *buf, size_t cap, ec_dev_cb_t cb, void *user) {
-  static const char *const path[] = {"api", "2.3", "statusmessages"};
   if (dev == NULL || buf == NULL ||
       (rid == NULL ? rid_len != 0 : rid_len < 8 || rid_len > 16)) {
     return EC_EINVAL;
@@ -389,42 +426,13 @@ int ec_dev_msg_post(ec_dev_t *dev, const ec_dev_msg_new_t *msgs, size_t n,
   if (len < 0 || cap < (size_t)len + rl) {
     return len < 0 ? len : EC_ENOSPC;
   }
-  size_t front = cap - (size_t)len - rl;
-  uint8_t *id = buf + front;
+  uint8_t *id = buf + cap - (size_t)len - rl;
   if (rid == NULL) {
     dev->t->random(dev->t->ctx, id, rl);
   } else {
     ec__copy(id, rid, rl);
   }
   (void)ec_dev_msgs_encode(msgs, n, batch || n > 1, id + rl, (size_t)len);
-  ec_coap_build_t b;
-  ec__dev_xchg_t *x = ec__dev_begin(dev, &b, buf, front + rl, EC_COAP_POST,
-                                    false, EC_COAP_OPT_REQUEST_ID, id,
-                                    (uint8_t)rl);
-  if (x == NULL) {
-    return EC_ENOMEM;
-  }
-  for (int i = 0; i < 3; i++) {
-    ec_coap_add(&b, EC_COAP_OPT_URI_PATH, path[i], ec__len(path[i]));
-  }
-  ec_coap_add_uint(&b, EC_COAP_OPT_CONTENT_FORMAT, FORMAT_CBOR);
-  ec_coap_add_uint(&b, EC_COAP_OPT_ACCEPT, FORMAT_CBOR);
-  x->req_len = (uint16_t)b.len;
-  /* The Request-Id's option header: one byte, two of delta past Accept,
-   * and one of length past 12 bytes. */
-  size_t hdr = 3 + (rl > 12);
-  if (b.err != 0 || b.len + hdr + rl > front) {
-    return b.err != 0 ? b.err : EC_ENOSPC; /* the exchange is still free */
-  }
-  x->body = id + rl;
-  x->body_len = (size_t)len;
-  if (b.len + hdr + rl + 1 + (size_t)len > EC_DEV_MAX_DATAGRAM) {
-    /* Each block's datagram is built in front of the Request-Id: Block1
-     * and Size1 take at most 10 bytes more. */
-    if (front < b.len + 10 + hdr + rl + 1 + ((size_t)16 << EC_DEV_BLOCK_SZX)) {
-      return EC_ENOSPC;
-    }
-    x->uploading = true;
-  }
-  return ec__dev_launch(dev, x, NULL, cb, user);
+  return ec__dev_post_cbor(dev, "api\0" "2.3\0" "statusmessages\0", buf, cap,
+                           (size_t)len, rl, cb, user);
 }

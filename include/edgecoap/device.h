@@ -581,6 +581,53 @@ int ec_dev_prov_get(ec_dev_t *dev, uint32_t provisioning_id,
                     const uint8_t *token, size_t token_len, bool observe,
                     uint8_t *buf, size_t cap, ec_dev_cb_t cb, void *user);
 
+/** A /v1/Login answer (API.md section 4), read in place. */
+typedef struct {
+  ec_dev_str_t status;   /**< "SUCCESS", or the seed's error status */
+  ec_dev_str_t error;    /**< "" on success */
+  ec_dev_str_t token;    /**< 64 hex digits; ptr NULL when none was given */
+  int64_t userid;        /**< with a token */
+  ec_dev_str_t userrole; /**< with a token */
+  ec_dev_str_t username; /**< with a token */
+} ec_dev_login_t;
+
+/**
+ * Encode a /v1/Login body as the server's codec writes it
+ * (ec_login_request_encode(), byte for byte): {"username", "password"}
+ * for a login, or {"token"} for a logout (then @p username and
+ * @p password are NULL).
+ * @param[out] buf  caller buffer, or NULL with @p cap 0 to measure
+ * @return the length, or EC_EINVAL
+ */
+int ec_dev_login_encode(const char *username, const char *password,
+                        const char *token, uint8_t *buf, size_t cap);
+
+/**
+ * Pull-decode a /v1/Login answer in CBOR: status and error always, and
+ * with a token also userid, userrole and username, as the codec requires.
+ * @return 0, EC_ESYNTAX or EC_EBADDOC
+ */
+int ec_dev_login_decode(const uint8_t *buf, size_t len, ec_dev_login_t *out);
+
+/**
+ * Log in for provisioning reads: a confirmable POST of
+ * {"username", "password"} in CBOR to /v1/Login, answered through @p cb
+ * (2.01 with the token, ec_dev_login_decode(), whose 64 hex digits
+ * ec_dev_prov_get() takes as they are; or the seed's error with 4.01).
+ * No Request-Id: a login repeated is a new session, and the server
+ * remembers a login answer over DTLS only (API.md section 1). It goes
+ * through ec_dev_request() (device/core/request.c, linked with it), which
+ * answers the server's Echo challenge: over plain CoAP the answer with
+ * its token is more than three times the request.
+ * @param[in] buf  the caller's, holding the request until @p cb has run:
+ *                 twice the body (ec_dev_login_encode() measures it) plus
+ *                 about 120 bytes (a request struct, the options and room
+ *                 for the Echo value)
+ * @return as ec_dev_request()
+ */
+int ec_dev_login(ec_dev_t *dev, const char *username, const char *password,
+                 uint8_t *buf, size_t cap, ec_dev_cb_t cb, void *user);
+
 /**
  * Give exchange @p xid (just started) a buffer of @p cap bytes to reassemble
  * an answer larger than one datagram into (Block2, RFC 7959): the core asks
