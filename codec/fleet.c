@@ -129,3 +129,20 @@ ssize_t ec_fleet_rollups_encode(ec_format_t fmt, const ec_fleet_rollup_t *list,
   return encode_page(fmt, "deployments", list, n, sizeof(*list),
                      put_rollup_item, next_after, buf, cap);
 }
+
+ssize_t ec_fleet_devices_page_encode(ec_format_t fmt, const void *doc,
+                                     uint8_t *buf, size_t cap) {
+  const ec_fleet_page_t *p = doc;
+  return ec_fleet_devices_encode(fmt, p->list, p->n, p->next_after, buf, cap);
+}
+
+ssize_t ec_fleet_rollups_page_encode(ec_format_t fmt, const void *doc,
+                                     uint8_t *buf, size_t cap) {
+  const ec_fleet_page_t *p = doc;
+  return ec_fleet_rollups_encode(fmt, p->list, p->n, p->next_after, buf, cap);
+}
+
+ssize_t ec_fleet_rollup_doc_encode(ec_format_t fmt, const void *doc,
+                                   uint8_t *buf, size_t cap) {
+  return ec_fleet_rollup_encode(fmt, doc, buf, cap);
+}

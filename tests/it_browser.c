@@ -58,8 +58,8 @@ static char http_s[32];
 /* Reports                                                                   */
 
 static ec_client_t *client(void) {
-  ec_client_config_t cfg = {.url = srv.url, .format = EC_FORMAT_JSON,
-                            .timeout_ms = 10000};
+  ec_client_config_t cfg = {
+      .url = srv.url, .format = EC_FORMAT_JSON, .timeout_ms = 10000};
   ec_client_t *c = NULL;
   CU_ASSERT_EQUAL_FATAL(ec_client_new(&cfg, &c), 0);
   return c;
@@ -114,9 +114,9 @@ static void seed(void) {
 
 typedef struct {
   pid_t pid;
-  int to;          /* its descriptor 3: our messages */
-  int from;        /* its descriptor 4: its answers and events */
-  char *buf;       /* what was read and not yet taken */
+  int to;    /* its descriptor 3: our messages */
+  int from;  /* its descriptor 4: its answers and events */
+  char *buf; /* what was read and not yet taken */
   size_t len, cap;
   int next_id;
   char session[128];
@@ -154,13 +154,21 @@ static int cdp_start(cdp_t *b) {
     for (int fd = 5; fd < 1024; fd++)
       close(fd);
     /* No sandbox: it needs privileges a test (often root) lacks. */
-    const char *argv[] = {CHROMIUM_BIN, "--headless", "--no-sandbox",
-                          "--disable-gpu", "--disable-dev-shm-usage",
-                          "--no-first-run", "--no-default-browser-check",
-                          "--disable-extensions", "--disable-sync",
+    const char *argv[] = {CHROMIUM_BIN,
+                          "--headless",
+                          "--no-sandbox",
+                          "--disable-gpu",
+                          "--disable-dev-shm-usage",
+                          "--no-first-run",
+                          "--no-default-browser-check",
+                          "--disable-extensions",
+                          "--disable-sync",
                           "--disable-background-networking",
-                          "--hide-scrollbars", "--window-size=1440,1000",
-                          "--remote-debugging-pipe", dir, "about:blank",
+                          "--hide-scrollbars",
+                          "--window-size=1440,1000",
+                          "--remote-debugging-pipe",
+                          dir,
+                          "about:blank",
                           NULL};
     execv(argv[0], (char *const *)argv);
     _exit(127);
@@ -224,8 +232,8 @@ static json_t *cdp_read(cdp_t *b, unsigned ms) {
 static json_t *cdp_call(cdp_t *b, bool page, const char *method,
                         json_t *params) {
   int id = b->next_id++;
-  json_t *m = json_pack("{s:i, s:s, s:o}", "id", id, "method", method,
-                        "params", params ? params : json_object());
+  json_t *m = json_pack("{s:i, s:s, s:o}", "id", id, "method", method, "params",
+                        params ? params : json_object());
   if (page)
     json_object_set_new(m, "sessionId", json_string(b->session));
   char *text = json_dumps(m, JSON_COMPACT);
@@ -256,16 +264,16 @@ static json_t *cdp_call(cdp_t *b, bool page, const char *method,
 
 /* Open @p url in a new tab and attach to it. */
 static int cdp_open(cdp_t *b, const char *url) {
-  json_t *r = cdp_call(b, false, "Target.createTarget",
-                       json_pack("{s:s}", "url", url));
+  json_t *r =
+      cdp_call(b, false, "Target.createTarget", json_pack("{s:s}", "url", url));
   const char *target = json_string_value(json_object_get(r, "targetId"));
   if (target == NULL) {
     json_decref(r);
     return -1;
   }
-  json_t *a = cdp_call(b, false, "Target.attachToTarget",
-                       json_pack("{s:s, s:b}", "targetId", target, "flatten",
-                                 1));
+  json_t *a =
+      cdp_call(b, false, "Target.attachToTarget",
+               json_pack("{s:s, s:b}", "targetId", target, "flatten", 1));
   json_decref(r);
   const char *s = json_string_value(json_object_get(a, "sessionId"));
   if (s != NULL)
@@ -277,9 +285,9 @@ static int cdp_open(cdp_t *b, const char *url) {
 /* The page's value of JavaScript expression @p js as a string (malloc'd;
  * "" for null or undefined), or NULL when it could not be asked. */
 static char *cdp_eval(cdp_t *b, const char *js) {
-  json_t *r = cdp_call(b, true, "Runtime.evaluate",
-                       json_pack("{s:s, s:b}", "expression", js,
-                                 "returnByValue", 1));
+  json_t *r =
+      cdp_call(b, true, "Runtime.evaluate",
+               json_pack("{s:s, s:b}", "expression", js, "returnByValue", 1));
   json_t *v = json_object_get(json_object_get(r, "result"), "value");
   char *out = NULL;
   if (r != NULL)
@@ -290,8 +298,7 @@ static char *cdp_eval(cdp_t *b, const char *js) {
 
 /* Ask @p js every 50 ms until it is @p want or @p ms pass; the time it
  * took in ms, or -1. */
-static long wait_for(cdp_t *b, const char *js, const char *want,
-                     unsigned ms) {
+static long wait_for(cdp_t *b, const char *js, const char *want, unsigned ms) {
   uint64_t t0 = it_now_ms();
   char *last = NULL;
   do {
@@ -349,8 +356,8 @@ static int screenshot(cdp_t *b, const char *path) {
 /* ------------------------------------------------------------------------ */
 /* The test                                                                  */
 
-#define ROW_STATE(dev)                                                       \
-  "(document.querySelector('#devices tr[data-device=\"" dev "\"] "           \
+#define ROW_STATE(dev)                                                         \
+  "(document.querySelector('#devices tr[data-device=\"" dev "\"] "             \
   ".state') || {}).textContent"
 
 static void test_page_shows_a_report_within_2s(void) {
@@ -406,8 +413,8 @@ static void test_page_shows_a_report_within_2s(void) {
                            ".textContent");
   CU_ASSERT_STRING_EQUAL(err ? err : "", "E_TIMEOUT");
   free(err);
-  printf("\n    report to row %ld ms, to bar %ld ms, to feed %ld ms ",
-         row_ms, bar_ms, feed_ms);
+  printf("\n    report to row %ld ms, to bar %ld ms, to feed %ld ms ", row_ms,
+         bar_ms, feed_ms);
 
   /* Its history, opened from its row, newest first. */
   free(cdp_eval(&b, "document.querySelector('#devices "
@@ -416,9 +423,27 @@ static void test_page_shows_a_report_within_2s(void) {
                      "(document.querySelector('#history li .state') || {})"
                      ".textContent",
                      "Failed", 5000) >= 0);
-  CU_ASSERT(wait_for(&b, "String(document.querySelectorAll('#history li')"
-                         ".length)",
+  CU_ASSERT(wait_for(&b,
+                     "String(document.querySelectorAll('#history li')"
+                     ".length)",
                      "2", 5000) >= 0);
+
+  /* A device new to the fleet, within the page shown: it appears. */
+  CU_ASSERT_EQUAL(report(c, "gw-0007b", deps[1], "Pending", NULL), 201);
+  long new_ms = wait_for(&b, ROW_STATE("gw-0007b"), "Pending", LIVE_MS);
+  CU_ASSERT(new_ms >= 0);
+
+  /* The server restarts: the page connects again by itself (its ids are
+   * of the old run, so it is told to read everything again) and is live
+   * with the new one. */
+  ec_client_free(c);
+  CU_ASSERT_EQUAL_FATAL(it_server_restart(&srv), 0);
+  c = client();
+  CU_ASSERT(wait_for(&b, "document.getElementById('live').dataset.state",
+                     "live", 10000) >= 0);
+  CU_ASSERT_EQUAL(report(c, "gw-0007b", deps[1], "Installing", NULL), 204);
+  CU_ASSERT(wait_for(&b, ROW_STATE("gw-0007b"), "Installing", LIVE_MS) >= 0);
+  printf("new device's row %ld ms, after a restart live again ", new_ms);
 
   /* A few more reports, so the picture shows the page live. */
   static const char *const more[][2] = {{"gw-0010", "Installed"},
@@ -427,8 +452,8 @@ static void test_page_shows_a_report_within_2s(void) {
                                         {"gw-0019", "Installed"}};
   for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++)
     CU_ASSERT(report(c, more[i][0], deps[1], more[i][1],
-                     strcmp(more[i][1], "Failed") == 0 ? "E_DISK_FULL"
-                                                       : NULL) > 0);
+                     strcmp(more[i][1], "Failed") == 0 ? "E_DISK_FULL" : NULL) >
+              0);
   CU_ASSERT(wait_for(&b,
                      "(document.querySelector('#feed li') || {})"
                      ".dataset.device",
@@ -461,6 +486,6 @@ static const ec_test_t tests[] = {
 
 int main(void) {
   static const ec_test_after_t after = {it_after_run, &srv, "it_browser"};
-  return ec_test_main("browser", tests, EC_TEST_COUNT(tests), suite_init,
-                      NULL, &after);
+  return ec_test_main("browser", tests, EC_TEST_COUNT(tests), suite_init, NULL,
+                      &after);
 }

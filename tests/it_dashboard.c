@@ -47,8 +47,8 @@ static int dev_state[N_DEVICES];
 static const char *dev_code[N_DEVICES];
 
 static ec_client_t *client(void) {
-  ec_client_config_t cfg = {.url = srv.url, .format = EC_FORMAT_JSON,
-                            .timeout_ms = TIMEOUT_MS};
+  ec_client_config_t cfg = {
+      .url = srv.url, .format = EC_FORMAT_JSON, .timeout_ms = TIMEOUT_MS};
   ec_client_t *c = NULL;
   CU_ASSERT_EQUAL_FATAL(ec_client_new(&cfg, &c), 0);
   return c;
@@ -112,9 +112,8 @@ static void test_api_reads_the_fleet(void) {
     CU_ASSERT_EQUAL(report(c, dev, deps[i % 2], "Installing", NULL), 201);
     dev_state[i] = i % 4;
     dev_code[i] = dev_state[i] == 3 ? codes[(i / 4) % 2] : NULL;
-    CU_ASSERT_EQUAL(report(c, dev, deps[i % 2], states[dev_state[i]],
-                           dev_code[i]),
-                    204);
+    CU_ASSERT_EQUAL(
+        report(c, dev, deps[i % 2], states[dev_state[i]], dev_code[i]), 204);
   }
   ec_client_free(c);
 
@@ -133,8 +132,7 @@ static void test_api_reads_the_fleet(void) {
       int want = 0;
       for (int i = which; i < N_DEVICES; i += 2)
         want += dev_state[i] == s;
-      CU_ASSERT_EQUAL(json_integer_value(json_object_get(st, states[s])),
-                      want);
+      CU_ASSERT_EQUAL(json_integer_value(json_object_get(st, states[s])), want);
     }
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(d, "devices")),
                     N_DEVICES / 2);
@@ -150,8 +148,8 @@ static void test_api_reads_the_fleet(void) {
   int64_t failed = 0;
   json_t *f = json_object_get(doc, "failures");
   for (size_t k = 0; k < json_array_size(f); k++)
-    failed += json_integer_value(
-        json_object_get(json_array_get(f, k), "devices"));
+    failed +=
+        json_integer_value(json_object_get(json_array_get(f, k), "devices"));
   CU_ASSERT_EQUAL(failed, N_DEVICES / 4);
   json_decref(doc);
 
@@ -188,8 +186,8 @@ static int walk(const char *base, int limit, int seen[N_DEVICES]) {
     pages++;
     json_t *list = json_object_get(doc, "devices");
     for (size_t k = 0; k < json_array_size(list); k++) {
-      const char *id =
-          json_string_value(json_object_get(json_array_get(list, k), "deviceId"));
+      const char *id = json_string_value(
+          json_object_get(json_array_get(list, k), "deviceId"));
       int i = id != NULL ? dev_index(id) : -1;
       if (i >= 0)
         seen[i]++;
@@ -258,9 +256,9 @@ static void test_history_is_newest_first_with_errors(void) {
   json_t *last = json_array_get(list, 0), *first = json_array_get(list, 1);
   CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(last, "state")),
                          "Failed");
-  CU_ASSERT_STRING_EQUAL(
-      json_string_value(json_object_get(json_object_get(last, "error"), "code")),
-      dev_code[3]);
+  CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(
+                             json_object_get(last, "error"), "code")),
+                         dev_code[3]);
   CU_ASSERT_EQUAL(json_integer_value(json_object_get(last, "seq")), 2);
   CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(first, "state")),
                          "Installing");
@@ -359,14 +357,14 @@ static void test_events_stream_each_report(void) {
   ec_client_t *c = client();
   uint64_t t0 = it_now_ms();
   CU_ASSERT_EQUAL(report(c, "live-001", deps[0], "Installing", NULL), 201);
-  CU_ASSERT_EQUAL(it_proc_wait_for(a, "\"deviceId\":\"live-001\","
-                                      "\"state\":\"Installing\"",
+  CU_ASSERT_EQUAL(it_proc_wait_for(a,
+                                   "\"deviceId\":\"live-001\","
+                                   "\"state\":\"Installing\"",
                                    LIVE_MS),
                   1);
   uint64_t took = it_now_ms() - t0;
   CU_ASSERT(took < LIVE_MS);
-  printf("\n    a report to its event: %llu ms ",
-         (unsigned long long)took);
+  printf("\n    a report to its event: %llu ms ", (unsigned long long)took);
 
   /* A burst: every report is an event, in order, its error code in it. */
   char dev[32];
@@ -450,8 +448,8 @@ static void test_page_is_served_from_the_binary(void) {
   free(all);
   snprintf(header, sizeof(header), "If-None-Match: %s", etag);
   CU_ASSERT_EQUAL(it_http(http_port, "GET", "/", NULL, header, NULL), 304);
-  CU_ASSERT_EQUAL(
-      it_http(http_port, "GET", "/dashboard.js", NULL, NULL, &all), 200);
+  CU_ASSERT_EQUAL(it_http(http_port, "GET", "/dashboard.js", NULL, NULL, &all),
+                  200);
   CU_ASSERT_PTR_NOT_NULL(all ? strstr(all, "text/javascript") : NULL);
   CU_ASSERT_PTR_NOT_NULL(all ? strstr(all, "EventSource") : NULL);
   free(all);

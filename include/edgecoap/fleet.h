@@ -69,6 +69,26 @@ ssize_t ec_fleet_rollups_encode(ec_format_t fmt, const ec_fleet_rollup_t *list,
                                 size_t n, const char *next_after, uint8_t *buf,
                                 size_t cap);
 
+/** One page of a list answer: its items and where the next starts
+ * (NULL: none). Nothing is owned. */
+typedef struct {
+  const void *list; /**< ec_fleet_device_t or ec_fleet_rollup_t items */
+  size_t n;
+  const char *next_after;
+} ec_fleet_page_t;
+
+/*
+ * The three documents in ec_encode_fn's form (codec.h), for
+ * ec_encode_new(): @p doc is an ec_fleet_page_t of devices, an
+ * ec_fleet_page_t of roll-ups, or one ec_fleet_rollup_t.
+ */
+ssize_t ec_fleet_devices_page_encode(ec_format_t fmt, const void *doc,
+                                     uint8_t *buf, size_t cap);
+ssize_t ec_fleet_rollups_page_encode(ec_format_t fmt, const void *doc,
+                                     uint8_t *buf, size_t cap);
+ssize_t ec_fleet_rollup_doc_encode(ec_format_t fmt, const void *doc,
+                                   uint8_t *buf, size_t cap);
+
 #ifdef __cplusplus
 }
 #endif

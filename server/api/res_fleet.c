@@ -142,19 +142,6 @@ static int query_limit(ec_req_t *rq, int *limit) {
 
 /* ---- GET /device and /deployment/{id}/devices ----------------------------- */
 
-/* One page of a list answer: its items and where the next starts. */
-typedef struct {
-  const void *list;
-  size_t n;
-  const char *next;
-} page_t;
-
-static ssize_t enc_devices(ec_format_t fmt, const void *arg, uint8_t *buf,
-                           size_t cap) {
-  const page_t *p = arg;
-  return ec_fleet_devices_encode(fmt, p->list, p->n, p->next, buf, cap);
-}
-
 /* Read the page @p q selects and answer it; @p by_device: the cursor is
  * the deviceId alone (one deployment's devices), else "device/deployment". */
 static void answer_devices(ec_req_t *rq, const ec_store_fleet_query_t *q,
@@ -169,7 +156,7 @@ static void answer_devices(ec_req_t *rq, const ec_store_fleet_query_t *q,
     return;
   }
   char next[2 * EC_STORE_MAX_ID_LEN + 2];
-  page_t d = {list, n, NULL};
+  ec_fleet_page_t d = {list, n, NULL};
   if (more && n > 0) {
     const ec_fleet_device_t *last = &list[n - 1];
     if (by_device)
@@ -177,9 +164,9 @@ static void answer_devices(ec_req_t *rq, const ec_store_fleet_query_t *q,
     else
       snprintf(next, sizeof(next), "%s/%s", last->device_id,
                last->deployment_id);
-    d.next = next;
+    d.next_after = next;
   }
-  send_encoded(rq, enc_devices, &d, READ_MAX_AGE_S, 0);
+  send_encoded(rq, ec_fleet_devices_page_encode, &d, READ_MAX_AGE_S, 0);
   free(list);
 }
 
@@ -232,12 +219,6 @@ void ec_fleet_members(ec_req_t *rq) {
 
 /* ---- GET /deployment ------------------------------------------------------ */
 
-static ssize_t enc_rollups(ec_format_t fmt, const void *arg, uint8_t *buf,
-                           size_t cap) {
-  const page_t *p = arg;
-  return ec_fleet_rollups_encode(fmt, p->list, p->n, p->next, buf, cap);
-}
-
 void ec_fleet_deployments(ec_req_t *rq) {
   static const char *const allowed[] = {"after", "limit", NULL};
   char after[EC_STORE_MAX_ID_LEN + 1];
@@ -256,17 +237,13 @@ void ec_fleet_deployments(ec_req_t *rq) {
     read_failed(rq, rc);
     return;
   }
-  page_t r = {list, n, more && n > 0 ? list[n - 1].deployment_id : NULL};
-  send_encoded(rq, enc_rollups, &r, READ_MAX_AGE_S, 0);
+  ec_fleet_page_t r = {list, n,
+                       more && n > 0 ? list[n - 1].deployment_id : NULL};
+  send_encoded(rq, ec_fleet_rollups_page_encode, &r, READ_MAX_AGE_S, 0);
   free(list);
 }
 
 /* ---- GET /deployment/{id}/rollup and its observers ------------------------- */
-
-static ssize_t enc_rollup(ec_format_t fmt, const void *arg, uint8_t *buf,
-                          size_t cap) {
-  return ec_fleet_rollup_encode(fmt, arg, buf, cap);
-}
 
 /* Read @p dep's roll-up; a deployment nobody reported on has zero counts
  * (an observer may start before the first report). *block is freed by
@@ -286,7 +263,7 @@ static int read_rollup(ec_server_t *srv, const char *dep, ec_fleet_rollup_t *r,
  * changes exactly when a count does. */
 static uint64_t rollup_hash(const ec_fleet_rollup_t *r) {
   uint8_t *cbor = NULL;
-  ssize_t len = ec_encode_new(enc_rollup, EC_FORMAT_CBOR, r, &cbor);
+  ssize_t len = ec_encode_new(ec_fleet_rollup_doc_encode, EC_FORMAT_CBOR, r, &cbor);
   if (len < 0)
     return 0;
   uint64_t h = ec_fnv1a(0xcbf29ce484222325ull, cbor, (size_t)len);
@@ -333,8 +310,8 @@ static unsigned notify_dep(ec_server_t *srv, fleet_t *f, dep_t *d,
   unsigned observers = 0;
   if (read_rollup(srv, d->id, &r, &block) < 0)
     goto done; /* logged by the store; the next change tries again */
-  ssize_t n = ec_encode_new(enc_rollup, EC_FORMAT_CBOR, &r, &cbor);
-  ssize_t m = n < 0 ? n : ec_encode_new(enc_rollup, EC_FORMAT_JSON, &r, &json);
+  ssize_t n = ec_encode_new(ec_fleet_rollup_doc_encode, EC_FORMAT_CBOR, &r, &cbor);
+  ssize_t m = n < 0 ? n : ec_encode_new(ec_fleet_rollup_doc_encode, EC_FORMAT_JSON, &r, &json);
   if (n < 0 || m < 0)
     goto done;
   cbor_len = (size_t)n;
@@ -406,7 +383,7 @@ void ec_fleet_rollup(ec_req_t *rq) {
     if (!known)
       d->sent_hash = hash;
   }
-  send_encoded(rq, enc_rollup, &r,
+  send_encoded(rq, ec_fleet_rollup_doc_encode, &r,
                observing ? OBSERVE_MAX_AGE_S : READ_MAX_AGE_S,
                etag_of(hash, rq->resp_fmt));
   free(block);

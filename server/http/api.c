@@ -49,10 +49,9 @@ static const char *arg(const call_t *k, const char *name) {
   return v != NULL && *v != '\0' ? v : NULL;
 }
 
-static enum MHD_Result bad(const call_t *k, const char *name,
-                           const char *why) {
-  return ec__http_problem(k->c, MHD_HTTP_BAD_REQUEST, "invalid-query",
-                          "%s: %s", name, why);
+static enum MHD_Result bad(const call_t *k, const char *name, const char *why) {
+  return ec__http_problem(k->c, MHD_HTTP_BAD_REQUEST, "invalid-query", "%s: %s",
+                          name, why);
 }
 
 static enum MHD_Result read_failed(const call_t *k, int rc) {
@@ -96,30 +95,7 @@ static enum MHD_Result send_encoded(const call_t *k, ec_encode_fn enc,
   return ec__http_json(k->c, MHD_HTTP_OK, (char *)buf, (size_t)n);
 }
 
-/* ---- /api/deployments ------------------------------------------------------ */
-
-typedef struct {
-  const void *list;
-  size_t n;
-  const char *next;
-} page_t;
-
-static ssize_t enc_rollups(ec_format_t fmt, const void *arg_, uint8_t *buf,
-                           size_t cap) {
-  const page_t *p = arg_;
-  return ec_fleet_rollups_encode(fmt, p->list, p->n, p->next, buf, cap);
-}
-
-static ssize_t enc_rollup(ec_format_t fmt, const void *arg_, uint8_t *buf,
-                          size_t cap) {
-  return ec_fleet_rollup_encode(fmt, arg_, buf, cap);
-}
-
-static ssize_t enc_devices(ec_format_t fmt, const void *arg_, uint8_t *buf,
-                           size_t cap) {
-  const page_t *p = arg_;
-  return ec_fleet_devices_encode(fmt, p->list, p->n, p->next, buf, cap);
-}
+/* ---- /api/deployments --------------------------------------------------- */
 
 static enum MHD_Result deployments(const call_t *k) {
   const char *after = arg(k, "after");
@@ -131,12 +107,13 @@ static enum MHD_Result deployments(const call_t *k) {
   ec_fleet_rollup_t *list = NULL;
   size_t n = 0;
   bool more = false;
-  int rc = ec_store_fleet_rollups(k->h->srv->store, after, limit, &list, &n,
-                                  &more);
+  int rc =
+      ec_store_fleet_rollups(k->h->srv->store, after, limit, &list, &n, &more);
   if (rc < 0)
     return read_failed(k, rc);
-  page_t p = {list, n, more && n > 0 ? list[n - 1].deployment_id : NULL};
-  enum MHD_Result r = send_encoded(k, enc_rollups, &p);
+  ec_fleet_page_t p = {list, n,
+                       more && n > 0 ? list[n - 1].deployment_id : NULL};
+  enum MHD_Result r = send_encoded(k, ec_fleet_rollups_page_encode, &p);
   free(list);
   return r;
 }
@@ -154,12 +131,12 @@ static enum MHD_Result rollup(const call_t *k, const char *dep) {
     free(block);
     return read_failed(k, rc);
   }
-  enum MHD_Result res = send_encoded(k, enc_rollup, &r);
+  enum MHD_Result res = send_encoded(k, ec_fleet_rollup_doc_encode, &r);
   free(block);
   return res;
 }
 
-/* ---- devices ------------------------------------------------------------------ */
+/* ---- devices ------------------------------------------------------------ */
 
 /* The last id before every id that starts with @p q: @p q with its last
  * byte one less and DEL after it (ids are printable ASCII below DEL). */
@@ -205,16 +182,16 @@ static enum MHD_Result devices_page(const call_t *k, ec_store_fleet_query_t *q,
   }
   /* The cursor is the last row read, kept or not. */
   char next[2 * EC_STORE_MAX_ID_LEN + 2];
-  page_t p = {list, kept, NULL};
+  ec_fleet_page_t p = {list, kept, NULL};
   if (more && n > 0) {
     if (by_device)
       snprintf(next, sizeof(next), "%s", list[n - 1].device_id);
     else
       snprintf(next, sizeof(next), "%s/%s", list[n - 1].device_id,
                list[n - 1].deployment_id);
-    p.next = next;
+    p.next_after = next;
   }
-  enum MHD_Result r = send_encoded(k, enc_devices, &p);
+  enum MHD_Result r = send_encoded(k, ec_fleet_devices_page_encode, &p);
   free(list);
   return r;
 }
@@ -224,8 +201,9 @@ static int common_query(const call_t *k, ec_store_fleet_query_t *q,
                         const char **prefix, enum MHD_Result *r) {
   q->state = state_of(k);
   if (q->state == -2) {
-    *r = bad(k, "state", "one of Pending, Installing, Installed, Failed, "
-                         "Removing, Removed");
+    *r = bad(k, "state",
+             "one of Pending, Installing, Installed, Failed, "
+             "Removing, Removed");
     return -1;
   }
   q->limit = limit_of(k, EC_STORE_FLEET_DEFAULT, EC_STORE_FLEET_MAX);
@@ -294,7 +272,7 @@ static enum MHD_Result devices(const call_t *k) {
   return devices_page(k, &q, prefix, device != NULL ? dep : NULL, false);
 }
 
-/* ---- a device's history ------------------------------------------------------ */
+/* ---- a device's history ------------------------------------------------- */
 
 typedef struct {
   json_t *item;
@@ -330,8 +308,8 @@ static json_t *history_item(const char *dep, const ec_history_entry_t *e,
   ec__http_time(e->received_at_ms, at);
   json_object_set_new(o, "receivedAt", json_string(at));
   ec_arena_reset(arena);
-  if (ec_deployment_status_decode(EC_FORMAT_CBOR, e->report, e->report_len,
-                                  &st, arena, &err) < 0) {
+  if (ec_deployment_status_decode(EC_FORMAT_CBOR, e->report, e->report_len, &st,
+                                  arena, &err) < 0) {
     json_object_set_new(o, "state", json_string("unreadable"));
     return o;
   }
@@ -456,7 +434,7 @@ out:
   return res;
 }
 
-/* ---- the paths ------------------------------------------------------------------ */
+/* ---- the paths ---------------------------------------------------------- */
 
 enum MHD_Result ec__http_api(ec_http_t *h, struct MHD_Connection *c,
                              const char *url) {

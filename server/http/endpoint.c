@@ -76,7 +76,7 @@ bool ec_http_is_loopback(const struct sockaddr *sa) {
   return false;
 }
 
-/* ---- answers ------------------------------------------------------------- */
+/* ---- answers ------------------------------------------------------------ */
 
 enum MHD_Result ec__http_answer(struct MHD_Connection *c, unsigned status,
                                 const char *type, char *body, size_t len,
@@ -127,11 +127,10 @@ enum MHD_Result ec__http_problem(struct MHD_Connection *c, unsigned status,
   for (char *p = detail; *p != '\0'; p++)
     if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
       *p = '?';
-  int n = snprintf(body, 512, "{\"error\":\"%s\",\"detail\":\"%s\"}", code,
-                   detail);
+  int n =
+      snprintf(body, 512, "{\"error\":\"%s\",\"detail\":\"%s\"}", code, detail);
   return ec__http_json(c, status, body, n < 512 ? (size_t)n : 511);
 }
-
 
 void ec__http_time(int64_t ms, char out[32]) {
   time_t t = (time_t)(ms / 1000);
@@ -158,8 +157,9 @@ static enum MHD_Result serve_metrics(ec_http_t *h, struct MHD_Connection *c) {
   if (buf == NULL)
     return ec__http_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory\n");
   n = ec_metrics_render(h->srv->metrics, buf, n);
-  return ec__http_answer(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
-                buf, n, MHD_RESPMEM_MUST_FREE);
+  return ec__http_answer(c, MHD_HTTP_OK,
+                         "text/plain; version=0.0.4; charset=utf-8", buf, n,
+                         MHD_RESPMEM_MUST_FREE);
 }
 
 /* Ready when the store answers a read and a write commits. Writes of the
@@ -170,10 +170,10 @@ static enum MHD_Result serve_ready(ec_http_t *h, struct MHD_Connection *c) {
   int64_t bytes;
   if (ec_store_size(h->srv->store, &bytes) < 0)
     return ec__http_text(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-                "not ready: the store does not answer a read\n");
+                         "not ready: the store does not answer a read\n");
   if (ec_store_ping(h->srv->store) < 0)
     return ec__http_text(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-                "not ready: a write to the store does not commit\n");
+                         "not ready: a write to the store does not commit\n");
   return ec__http_text(c, MHD_HTTP_OK, "ready\n");
 }
 
@@ -198,8 +198,8 @@ static bool authorized(ec_http_t *h, struct MHD_Connection *c) {
                                               MHD_HTTP_HEADER_AUTHORIZATION);
   /* A browser's EventSource cannot send a header: the dashboard keeps the
    * token in a cookie of the same name (page.c's sign-in). */
-  const char *cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND,
-                                                   EC_HTTP_TOKEN_COOKIE);
+  const char *cookie =
+      MHD_lookup_connection_value(c, MHD_COOKIE_KIND, EC_HTTP_TOKEN_COOKIE);
   if (v == NULL && cookie == NULL)
     return false;
   char who[64];
@@ -244,10 +244,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     /* The page's sign-in form asks a browser for the token. */
     if (ec__http_page_signin(c, url, &rc))
       return rc;
-    return ec__http_text(c, MHD_HTTP_UNAUTHORIZED,
-                         "this endpoint listens beyond loopback: send "
-                "'Authorization: Bearer TOKEN', the token of an operator "
-                "or admin account (edgecoap-client login USER)\n");
+    return ec__http_text(
+        c, MHD_HTTP_UNAUTHORIZED,
+        "this endpoint listens beyond loopback: send "
+        "'Authorization: Bearer TOKEN', the token of an operator "
+        "or admin account (edgecoap-client login USER)\n");
   }
   if (strcmp(url, "/metrics") == 0)
     return serve_metrics(h, c);
@@ -261,9 +262,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     return ec__http_api(h, c, url);
   if (ec__http_page(h, c, url, &rc))
     return rc;
-  return ec__http_text(c, MHD_HTTP_NOT_FOUND,
-              "not found: / (the dashboard), /api/..., /metrics, /healthz "
-              "and /readyz are served\n");
+  return ec__http_text(
+      c, MHD_HTTP_NOT_FOUND,
+      "not found: / (the dashboard), /api/..., /metrics, /healthz "
+      "and /readyz are served\n");
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -280,8 +282,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
  * address in use is told apart from other failures. */
 static int listen_on(const struct sockaddr_storage *sa, socklen_t len,
                      int *out) {
-  int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                  0);
+  int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0)
     return EC_EIO;
   int one = 1;
@@ -307,13 +308,16 @@ int ec_http_start(ec_server_t *srv, ec_http_t **out) {
   if (cfg->http_addr == NULL)
     return 0;
   if (ec_http_parse_addr(cfg->http_addr, &sa, &len) < 0) {
-    ec_log(EC_LOG_ERROR, "--http %s: not ADDR:PORT with a numeric address "
-           "([ADDR]:PORT for IPv6), nor 'off'", cfg->http_addr);
+    ec_log(EC_LOG_ERROR,
+           "--http %s: not ADDR:PORT with a numeric address "
+           "([ADDR]:PORT for IPv6), nor 'off'",
+           cfg->http_addr);
     return EC_EINVAL;
   }
   bool need_auth = !ec_http_is_loopback((const struct sockaddr *)&sa);
   if (need_auth && !ec_provisioning_has_operator(srv)) {
-    ec_log(EC_LOG_ERROR, "--http %s listens beyond loopback, where every "
+    ec_log(EC_LOG_ERROR,
+           "--http %s listens beyond loopback, where every "
            "request needs an operator's credentials, and the store has no "
            "account with role operator or admin: add one ('admin user-add "
            "--username U --role operator'), or listen on 127.0.0.1",
@@ -326,15 +330,19 @@ int ec_http_start(ec_server_t *srv, ec_http_t **out) {
   }
   int rc = listen_on(&sa, len, &fd);
   if (rc == EC_EADDRINUSE && !cfg->http_explicit) {
-    ec_log(EC_LOG_WARN, "http://%s is in use (another server on this "
+    ec_log(EC_LOG_WARN,
+           "http://%s is in use (another server on this "
            "host?): serving without the HTTP endpoint; give --http ADDR:PORT "
-           "or --http off", cfg->http_addr);
+           "or --http off",
+           cfg->http_addr);
     return 0;
   }
   if (rc < 0) {
     ec_log(EC_LOG_ERROR, "cannot listen on TCP %s for HTTP (%s)",
-           cfg->http_addr, rc == EC_EADDRINUSE ? "in use" : "not an address "
-           "of this host?");
+           cfg->http_addr,
+           rc == EC_EADDRINUSE ? "in use"
+                               : "not an address "
+                                 "of this host?");
     return rc;
   }
   ec_http_t *h = calloc(1, sizeof(*h));
@@ -356,11 +364,10 @@ int ec_http_start(ec_server_t *srv, ec_http_t **out) {
   if (sa.ss_family == AF_INET6)
     flags |= MHD_USE_IPv6;
   h->daemon = MHD_start_daemon(
-      flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
-      mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTIONS,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
-      MHD_OPTION_END);
+      flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+      NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+      (unsigned)HTTP_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+      (unsigned)HTTP_TIMEOUT_S, MHD_OPTION_END);
   const union MHD_DaemonInfo *di =
       h->daemon ? MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_EPOLL_FD)
                 : NULL;
@@ -376,15 +383,19 @@ int ec_http_start(ec_server_t *srv, ec_http_t **out) {
     return EC_EIO;
   }
   h->epoll_fd = di->epoll_fd;
-  ec_log(EC_LOG_INFO, "listening on http://%s (the dashboard at /, /api, "
-         "/metrics, /healthz, /readyz; %s)", cfg->http_addr,
+  ec_log(EC_LOG_INFO,
+         "listening on http://%s (the dashboard at /, /api, "
+         "/metrics, /healthz, /readyz; %s)",
+         cfg->http_addr,
          need_auth ? "beyond loopback: operators' bearer tokens required"
                    : "loopback: no credentials asked");
   *out = h;
   return 0;
 }
 
-int ec_http_fd(const ec_http_t *h) { return h != NULL ? h->epoll_fd : -1; }
+int ec_http_fd(const ec_http_t *h) {
+  return h != NULL ? h->epoll_fd : -1;
+}
 
 void ec_http_run(ec_http_t *h) {
   if (h != NULL)

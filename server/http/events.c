@@ -66,27 +66,27 @@ typedef struct stream {
   struct stream *next, **prev;
   ec_http_events_t *ev;
   struct MHD_Connection *conn;
-  int fd;             /* its socket, to see a closed peer while suspended */
-  uint64_t want;      /* the number of the next event to send */
-  uint64_t last_ms;   /* the last write (monotonic) */
+  int fd;           /* its socket, to see a closed peer while suspended */
+  uint64_t want;    /* the number of the next event to send */
+  uint64_t last_ms; /* the last write (monotonic) */
   bool suspended;
-  bool hello;         /* the retry field and greeting not sent yet */
-  bool reset;         /* a reset event is due first */
-  bool closing;       /* the server stops: end the stream */
+  bool hello;   /* the retry field and greeting not sent yet */
+  bool reset;   /* a reset event is due first */
+  bool closing; /* the server stops: end the stream */
 } stream_t;
 
 struct ec_http_events {
   ec_http_t *h;
-  char boot[16];      /* the server's start, base 36: the ids' first part */
-  uint64_t next;      /* the number the next report gets (the first is 1) */
-  entry_t *ring;      /* event n in ring[n % EC_HTTP_EVENTS] */
+  char boot[16]; /* the server's start, base 36: the ids' first part */
+  uint64_t next; /* the number the next report gets (the first is 1) */
+  entry_t *ring; /* event n in ring[n % EC_HTTP_EVENTS] */
   stream_t *streams;
   unsigned n_streams;
   unsigned n_closing; /* of them, ending: no longer counted for the cap */
   uint64_t probe_ms;  /* the last look at suspended streams' sockets */
 };
 
-/* ---- the ring -------------------------------------------------------------- */
+/* ---- the ring ----------------------------------------------------------- */
 
 static uint64_t oldest(const ec_http_events_t *ev) {
   return ev->next > EC_HTTP_EVENTS ? ev->next - EC_HTTP_EVENTS : 1;
@@ -215,7 +215,7 @@ void ec__http_events_free(ec_http_t *h) {
   h->events = NULL;
 }
 
-/* ---- one stream -------------------------------------------------------------- */
+/* ---- one stream --------------------------------------------------------- */
 
 static size_t put(char *buf, size_t max, size_t n, const char *text) {
   size_t len = strlen(text);
@@ -326,8 +326,8 @@ static unsigned probe(ec_http_events_t *ev) {
       continue;
     char b;
     ssize_t r = recv(s->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
-                   errno != EINTR)) {
+    if (r == 0 ||
+        (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
       s->closing = true;
       ev->n_closing++;
       s->suspended = false;
@@ -360,8 +360,8 @@ enum MHD_Result ec__http_events_serve(ec_http_t *h, struct MHD_Connection *c) {
   s->last_ms = ec_mono_ms();
   /* A browser sends the header when it connects again; a page that starts
    * with data it read just before may name the event it read up to. */
-  const char *last = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                 "Last-Event-ID");
+  const char *last =
+      MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
   if (last == NULL)
     last = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
   start_at(ev, last, s);
@@ -400,9 +400,8 @@ bool ec__http_events_poll(ec_http_t *h) {
     resumed = probe(ev) > 0;
   }
   for (stream_t *s = ev->streams; s != NULL; s = s->next) {
-    if (s->suspended &&
-        (s->want < ev->next || s->reset ||
-         now >= s->last_ms + EC_HTTP_KEEPALIVE_MS)) {
+    if (s->suspended && (s->want < ev->next || s->reset ||
+                         now >= s->last_ms + EC_HTTP_KEEPALIVE_MS)) {
       s->suspended = false;
       MHD_resume_connection(s->conn);
       resumed = true;

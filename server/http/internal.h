@@ -30,7 +30,7 @@ struct ec_http {
   ec_http_events_t *events;
 };
 
-/* ---- answers (endpoint.c) ------------------------------------------------ */
+/* ---- answers (endpoint.c) ----------------------------------------------- */
 
 /** Queue @p body (taken over with MHD_RESPMEM_MUST_FREE, even on failure). */
 enum MHD_Result ec__http_answer(struct MHD_Connection *c, unsigned status,
@@ -54,13 +54,13 @@ enum MHD_Result ec__http_problem(struct MHD_Connection *c, unsigned status,
  * time form) into @p out. */
 void ec__http_time(int64_t ms, char out[32]);
 
-/* ---- the JSON reads (api.c) ---------------------------------------------- */
+/* ---- the JSON reads (api.c) --------------------------------------------- */
 
 /** Answer GET @p url under /api/ (the events excepted). */
 enum MHD_Result ec__http_api(ec_http_t *h, struct MHD_Connection *c,
                              const char *url);
 
-/* ---- the event stream (events.c) ----------------------------------------- */
+/* ---- the event stream (events.c) ---------------------------------------- */
 
 /** Make the ring and register it as the server's report listener. */
 int ec__http_events_new(ec_http_t *h);
@@ -80,7 +80,7 @@ bool ec__http_events_poll(ec_http_t *h);
 /** Milliseconds until a stream's keep-alive is due, or -1. */
 int ec__http_events_next_ms(const ec_http_t *h);
 
-/* ---- the page (page.c) ----------------------------------------------------- */
+/* ---- the page (page.c) -------------------------------------------------- */
 
 /** The cookie that carries a browser's bearer token beyond loopback. */
 #define EC_HTTP_TOKEN_COOKIE "edgecoap_token"

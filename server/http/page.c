@@ -20,9 +20,9 @@
  */
 
 /* The page loads nothing from elsewhere, and runs no inline script. */
-#define CSP                                                                  \
-  "default-src 'none'; script-src 'self'; style-src 'self'; "                \
-  "connect-src 'self'; img-src 'self' data:; base-uri 'none'; "              \
+#define CSP                                                                    \
+  "default-src 'none'; script-src 'self'; style-src 'self'; "                  \
+  "connect-src 'self'; img-src 'self' data:; base-uri 'none'; "                \
   "form-action 'none'; frame-ancestors 'none'"
 
 static const ec_http_asset_t *find(const char *path) {
@@ -43,9 +43,9 @@ static enum MHD_Result send_asset(struct MHD_Connection *c, unsigned status,
   /* An ETag of the bytes: a browser asks again and is told 304 only after
    * a new build changed them. */
   char etag[24];
-  snprintf(etag, sizeof(etag), "\"%016llx\"",
-           (unsigned long long)ec_fnv1a(0xcbf29ce484222325ull, a->data,
-                                        a->len));
+  snprintf(
+      etag, sizeof(etag), "\"%016llx\"",
+      (unsigned long long)ec_fnv1a(0xcbf29ce484222325ull, a->data, a->len));
   const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                 MHD_HTTP_HEADER_IF_NONE_MATCH);
   if (status == MHD_HTTP_OK && inm != NULL && strcmp(inm, etag) == 0) {
@@ -91,9 +91,9 @@ bool ec__http_page_signin(struct MHD_Connection *c, const char *url,
   const ec_http_asset_t *a = find(name);
   if (a == NULL)
     return false;
-  *rc = send_asset(c, strcmp(name, "/signin.html") == 0
-                          ? MHD_HTTP_UNAUTHORIZED
-                          : MHD_HTTP_OK,
+  *rc = send_asset(c,
+                   strcmp(name, "/signin.html") == 0 ? MHD_HTTP_UNAUTHORIZED
+                                                     : MHD_HTTP_OK,
                    a);
   return true;
 }

@@ -199,6 +199,7 @@ function renderChips() {
   };
   box.replaceChildren();
   for (const s of [""].concat(STATES)) {
+    if ((s === "Removing" || s === "Removed") && count(s) === 0 && view.state !== s) continue;
     const c = el("button", { class: "chip" + (s ? " s-" + s : ""), role: "tab", "data-state": s },
       s ? el("i") : null, s || "All", el("b", { text: String(count(s)) }));
     c.setAttribute("aria-selected", String(view.state === s));
