@@ -130,12 +130,19 @@ static void put_value(line_t *l, const char *v, bool json) {
     put_mem(l, "\"", 1);
   for (size_t i = 0; i < n && l->len + LINE_RESERVE < sizeof(l->buf); i++) {
     unsigned char c = s[i];
+    size_t run = 0;
+    while (i + run < n && s[i + run] >= 0x20 && s[i + run] < 0x7f &&
+           s[i + run] != '"' && s[i + run] != '\\')
+      run++;
+    if (run > 0) { /* plain bytes, copied as they are */
+      put_mem(l, (const char *)&s[i], run);
+      i += run - 1;
+      continue;
+    }
     if (c == '"' || c == '\\') {
       esc[0] = '\\';
       esc[1] = (char)c;
       put_mem(l, esc, 2);
-    } else if (c >= 0x20 && c < 0x7f) {
-      put_mem(l, (const char *)&s[i], 1);
     } else if (json && c >= 0x80) {
       size_t k = utf8_len(s + i, n - i);
       if (k > 0) {
@@ -155,13 +162,27 @@ static void put_value(line_t *l, const char *v, bool json) {
 
 /* The start of a line: its time and level, and in JSON the message's key. */
 static void line_start(line_t *l, ec_log_level_t level) {
+  /* The date and time to the second are formatted once a second (lines
+   * come from the I/O thread and the password checks' threads: each keeps
+   * its own). */
+  static _Thread_local time_t stamp_sec = (time_t)-1;
+  static _Thread_local char stamp[48];
   struct timespec ts;
-  struct tm tm;
-  char stamp[48], ms[24];
+  char ms[6];
   clock_gettime(CLOCK_REALTIME, &ts);
-  gmtime_r(&ts.tv_sec, &tm);
-  strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(ms, sizeof(ms), ".%03ldZ", ts.tv_nsec / 1000000L);
+  if (ts.tv_sec != stamp_sec) {
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+    stamp_sec = ts.tv_sec;
+  }
+  long milli = ts.tv_nsec / 1000000L;
+  ms[0] = '.';
+  ms[1] = (char)('0' + milli / 100);
+  ms[2] = (char)('0' + milli / 10 % 10);
+  ms[3] = (char)('0' + milli % 10);
+  ms[4] = 'Z';
+  ms[5] = '\0';
   l->len = 0;
   if (current_format == EC_LOG_JSON) {
     put_str(l, "{\"time\":\"");
@@ -222,8 +243,18 @@ void ec_log_fields(ec_log_level_t level, const char *event,
     if (f->str != NULL) {
       put_value(&l, f->str, json);
     } else {
-      snprintf(num, sizeof(num), "%lld", f->num);
-      put_str(&l, num);
+      /* Decimal digits from the end; the magnitude as unsigned, so that
+       * LLONG_MIN too has one. */
+      unsigned long long v = f->num < 0 ? 0ull - (unsigned long long)f->num
+                                        : (unsigned long long)f->num;
+      size_t at = sizeof(num);
+      do {
+        num[--at] = (char)('0' + v % 10);
+        v /= 10;
+      } while (v > 0);
+      if (f->num < 0)
+        num[--at] = '-';
+      put_mem(&l, num + at, sizeof(num) - at);
     }
   }
   line_end(&l);

@@ -87,9 +87,49 @@ static void test_debug_lines_are_not_limited(void) {
   free(out);
 }
 
+/* Structured lines in both formats: numbers at their limits, strings that
+ * need quoting and escaping between plain runs. */
+static void field_lines(void) {
+  ec_log_field_t f[] = {
+      {"zero", NULL, 0},
+      {"neg", NULL, -42},
+      {"min", NULL, -9223372036854775807LL - 1},
+      {"max", NULL, 9223372036854775807LL},
+      {"plain", "127.0.0.1:5683", 0},
+      {"mixed", "a \"b\"\\c\x01" "d", 0},
+      {"empty", "", 0},
+  };
+  ec_log_set_format(EC_LOG_TEXT);
+  ec_log_fields(EC_LOG_INFO, "access", f, sizeof(f) / sizeof(f[0]));
+  ec_log_set_format(EC_LOG_JSON);
+  ec_log_fields(EC_LOG_INFO, "access", f, sizeof(f) / sizeof(f[0]));
+  ec_log_set_format(EC_LOG_TEXT);
+}
+
+static void test_fields_are_written_exactly(void) {
+  char *out = capture(field_lines);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+  CU_ASSERT_PTR_NOT_NULL(strstr(
+      out, "] access zero=0 neg=-42 min=-9223372036854775808 "
+           "max=9223372036854775807 plain=127.0.0.1:5683 "
+           "mixed=\"a \\\"b\\\"\\\\c\\x01d\" empty=\"\"\n"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(
+      out, "\"msg\":\"access\",\"zero\":0,\"neg\":-42,"
+           "\"min\":-9223372036854775808,\"max\":9223372036854775807,"
+           "\"plain\":\"127.0.0.1:5683\",\"mixed\":\"a \\\"b\\\"\\\\c\\u0001d\","
+           "\"empty\":\"\"}\n"));
+  /* The time: 2026-12-02T18:00:00.123Z, milliseconds with three digits. */
+  CU_ASSERT_TRUE(strlen(out) > 24 && out[4] == '-' && out[10] == 'T' &&
+                 out[19] == '.' && out[23] == 'Z');
+  if (strstr(out, "min=-9223372036854775808") == NULL)
+    fprintf(stderr, "\n%s", out);
+  free(out);
+}
+
 static const ec_test_t tests[] = {
     {test_repeated_line_is_rate_limited, "repeated_line_is_rate_limited"},
     {test_debug_lines_are_not_limited, "debug_lines_are_not_limited"},
+    {test_fields_are_written_exactly, "fields_are_written_exactly"},
 };
 
 int main(void) {

@@ -63,6 +63,19 @@ int ec_accesslog_new(ec_server_t *srv, bool on) {
 
 /* The address of @p sa, an IPv4-mapped one as IPv4, into @p s (its bytes)
  * and @p out (as written, with the port when @p port). */
+/* Write @p v in decimal at @p out (no terminator); its length. */
+static size_t put_decimal(char *out, unsigned v) {
+  char d[10];
+  size_t n = 0, k = 0;
+  do {
+    d[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v > 0);
+  while (n > 0)
+    out[k++] = d[--n];
+  return k;
+}
+
 static void address_of(const struct sockaddr *sa, slot_t *s, char *out,
                        size_t cap) {
   char host[INET6_ADDRSTRLEN] = "?";
@@ -84,10 +97,25 @@ static void address_of(const struct sockaddr *sa, slot_t *s, char *out,
     s->family = AF_INET;
     memcpy(s->addr, &in->sin_addr, 4);
   }
-  if (s->family != 0)
-    inet_ntop(s->family, s->addr, host, sizeof(host));
   if (out == NULL)
     return;
+  if (s->family == AF_INET && cap >= sizeof("255.255.255.255:65535")) {
+    /* The common case by hand: inet_ntop and snprintf were a good part of
+     * an access line's cost. */
+    size_t n = 0;
+    for (int i = 0; i < 4; i++) {
+      n += put_decimal(out + n, s->addr[i]);
+      out[n++] = i < 3 ? '.' : ':';
+    }
+    if (port == 0)
+      n--;
+    else
+      n += put_decimal(out + n, port);
+    out[n] = '\0';
+    return;
+  }
+  if (s->family != 0)
+    inet_ntop(s->family, s->addr, host, sizeof(host));
   if (port == 0)
     snprintf(out, cap, "%s", host);
   else if (s->family == AF_INET6)
@@ -215,8 +243,9 @@ static void path_of(const coap_pdu_t *request, char *out, size_t cap) {
 static void write_line(const char *peer, const char *identity,
                        unsigned method, const char *path, unsigned code,
                        size_t in, size_t out, uint64_t usec) {
-  char mbuf[8], cbuf[8];
-  snprintf(cbuf, sizeof(cbuf), "%u.%02u", (code >> 5) & 7, code & 31);
+  char mbuf[8], cbuf[8] = {(char)('0' + ((code >> 5) & 7)), '.',
+                             (char)('0' + (code & 31) / 10),
+                             (char)('0' + (code & 31) % 10), '\0'};
   ec_log_field_t f[8];
   size_t n = 0;
   f[n++] = (ec_log_field_t){"peer", peer, 0};
