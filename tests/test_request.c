@@ -293,6 +293,43 @@ static void test_request_id(void) {
   finish(&x);
 }
 
+/* Block2 as the options walk found it: the values coap_get_block_b()
+ * reads, and nothing for a missing, BERT or over-long option. */
+static void test_block2_from_the_walk(void) {
+  static const struct {
+    int len;        /* -1: no option */
+    unsigned value; /* as sent */
+    int ok;
+  } cases[] = {{-1, 0, 0}, {1, 5u << 4 | 1u << 3 | 2, 1}, {2, 300u << 4 | 6, 1},
+               {0, 0, 1}, {1, 7, 0}, {4, 1u << 4 | 2, 0}};
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    run_t x;
+    x.req = make(&plain);
+    if (cases[i].len >= 0) {
+      uint8_t v[4] = {0};
+      for (int k = 0; k < cases[i].len; k++)
+        v[k] = (uint8_t)(cases[i].value >> (8 * (cases[i].len - 1 - k)));
+      coap_add_option(x.req, COAP_OPTION_BLOCK2, (size_t)cases[i].len, v);
+    }
+    x.resp = coap_pdu_init(COAP_MESSAGE_ACK, 0, 0x4242, 1400);
+    CU_ASSERT_EQUAL_FATAL(ec_req_setup(&x.rq, srv, NULL, verified(), x.req,
+                                       NULL, x.resp, EC_FMT_DOC),
+                          0);
+    coap_block_b_t b, lib;
+    int ok = ec_req_block2(&x.rq, &b);
+    CU_ASSERT_EQUAL(ok, cases[i].ok);
+    if (ok) {
+      CU_ASSERT_EQUAL(b.num, cases[i].value >> 4);
+      CU_ASSERT_EQUAL(b.m, (cases[i].value >> 3) & 1);
+      CU_ASSERT_EQUAL(b.szx, cases[i].value & 7);
+      CU_ASSERT_TRUE_FATAL(coap_get_block_b(sess_b, x.req, COAP_OPTION_BLOCK2,
+                                            &lib));
+      CU_ASSERT_TRUE(lib.num == b.num && lib.m == b.m && lib.szx == b.szx);
+    }
+    finish(&x);
+  }
+}
+
 static void test_body_over_the_cap_is_refused(void) {
   run_t x;
   req_t r = plain;
@@ -426,6 +463,7 @@ static const ec_test_t tests[] = {
     {test_path_segments, "path_segments"},
     {test_query_parameters, "query_parameters"},
     {test_request_id, "request_id"},
+    {test_block2_from_the_walk, "block2_from_the_walk"},
     {test_body_over_the_cap_is_refused, "body_over_the_cap_is_refused"},
     {test_observations_register_and_cancel,
      "observations_register_and_cancel"},

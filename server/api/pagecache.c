@@ -83,8 +83,7 @@ static size_t key_of(const ec_req_t *rq, uint8_t *out) {
 static unsigned block_num(const ec_req_t *rq, size_t *size) {
   coap_block_b_t want;
   *size = BLOCK_BYTES;
-  if (rq->opt.block2 == NULL ||
-      !coap_get_block_b(rq->session, rq->request, COAP_OPTION_BLOCK2, &want))
+  if (!ec_req_block2(rq, &want))
     return 0;
   if (want.szx < 6)
     *size = (size_t)1 << (want.szx + 4);

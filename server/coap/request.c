@@ -387,8 +387,7 @@ static int send_blocks(ec_req_t *rq, int code, ec_format_t fmt,
   if (rq->method != COAP_REQUEST_CODE_GET)
     return 0;
   unsigned szx = 6, num = 0;
-  if (rq->opt.block2 != NULL &&
-      coap_get_block_b(rq->session, rq->request, COAP_OPTION_BLOCK2, &want)) {
+  if (ec_req_block2(rq, &want)) {
     szx = want.szx < 6 ? want.szx : 6;
     num = want.num;
   }
@@ -413,6 +412,20 @@ static int send_blocks(ec_req_t *rq, int code, ec_format_t fmt,
     ec_log(EC_LOG_ERROR, "a %zu-byte block did not fit its datagram", chunk);
     coap_pdu_set_code(rq->response, COAP_RESPONSE_CODE(500));
   }
+  return 1;
+}
+
+int ec_req_block2(const ec_req_t *rq, coap_block_b_t *b) {
+  const coap_opt_t *opt = rq->opt.block2;
+  if (opt == NULL || coap_opt_length(opt) > 3)
+    return 0;
+  unsigned v = coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
+  if ((v & 7) == 7)
+    return 0; /* BERT, for reliable transports only (RFC 8323) */
+  memset(b, 0, sizeof(*b));
+  b->num = v >> 4;
+  b->m = (v >> 3) & 1;
+  b->szx = v & 7;
   return 1;
 }
 
@@ -451,9 +464,7 @@ int ec_req_request_id(ec_req_t *rq, const uint8_t **id, size_t *len) {
  */
 static int block_past_end(ec_req_t *rq, size_t len) {
   coap_block_b_t want;
-  if (rq->opt.block2 == NULL ||
-      !coap_get_block_b(rq->session, rq->request, COAP_OPTION_BLOCK2, &want) ||
-      want.num == 0)
+  if (!ec_req_block2(rq, &want) || want.num == 0)
     return 0;
   size_t size = (size_t)1 << ((want.szx < 6 ? want.szx : 6) + 4);
   if ((size_t)want.num * size < len)

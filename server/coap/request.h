@@ -146,6 +146,15 @@ void ec_req_problem(ec_req_t *rq, int code, const char *title,
 /** Answer a codec refusal: EC_ESEMANTIC is 4.22, EC_ETOOBIG 4.13, others 4.00. */
 void ec_req_codec_error(ec_req_t *rq, const ec_codec_error_t *err);
 
+/**
+ * The request's Block2 option, read from the options walked once in
+ * ec_req_setup() (rq->opt.block2) rather than searched for again as
+ * coap_get_block_b() does. @return 1 with @p b's num, m and szx set, or 0
+ * when there is none or it is not a valid one over UDP (more than 3 bytes,
+ * or SZX 7).
+ */
+int ec_req_block2(const ec_req_t *rq, coap_block_b_t *b);
+
 /*
  * Request-Id (API.md): an elective option in the experimental range that a
  * client puts on a write and keeps across its retries and reboots, so that

@@ -95,8 +95,7 @@ int ec_watch_request(ec_req_t *rq, ec_watch_list_t *list, void *filter,
   ec_watch_t *w = find(list, rq->session, token.s, token.length);
   coap_block_b_t block;
   int later_block =
-      coap_get_block_b(rq->session, rq->request, COAP_OPTION_BLOCK2, &block) &&
-      block.num > 0;
+      ec_req_block2(rq, &block) && block.num > 0;
 
   if (opt != NULL && action == COAP_OBSERVE_ESTABLISH && later_block) {
     /* The rest of a notification, asked for with the observation's token:
@@ -468,7 +467,7 @@ void ec_watch_note_fetch(ec_req_t *rq, ec_watch_list_t *list, size_t len) {
   ec_peer_t *peer = coap_session_get_app_data(rq->session);
   if (peer == NULL || peer->watches == NULL)
     return;
-  if (!coap_get_block_b(rq->session, rq->request, COAP_OPTION_BLOCK2, &b))
+  if (!ec_req_block2(rq, &b))
     b.szx = NOTIFY_BLOCK_SZX; /* block 0 of the server's size */
   size_t size = (size_t)1 << ((b.szx < 6 ? b.szx : 6) + 4);
   int last = ((size_t)b.num + 1) * size >= len;
