@@ -357,6 +357,28 @@ static void test_message_post_bytes_equal_codec(void) {
   }
 }
 
+/* messageDate over the whole range, one date every 37 days and a bit (so
+ * every month, leap day and time of day comes round): the core's civil
+ * date is the codec's. */
+static void test_message_dates_equal_codec(void) {
+  const int64_t first = -62167219200000, end = 253402300800000;
+  const int64_t step = 37 * INT64_C(86400000) + 3723457;
+  int differ = 0;
+  long n = 0;
+  for (int64_t ms = first; ms < end; ms += step, n++) {
+    ec_status_message_t m = {.code = 101, .order_id = "O", .has_date = true,
+                             .date_ms = ms};
+    ec_dev_msg_new_t d;
+    msg_to_device(&m, &d, NULL);
+    uint8_t a[128], b[128];
+    ssize_t na = ec_status_message_encode(EC_FORMAT_CBOR, &m, a, sizeof a);
+    int nb = ec_dev_msgs_encode(&d, 1, false, b, sizeof b);
+    differ += na != nb || na < 0 || memcmp(a, b, (size_t)na) != 0;
+  }
+  CU_ASSERT_TRUE(n > 90000);
+  CU_ASSERT_EQUAL(differ, 0);
+}
+
 /* What the codec's encoder refuses, the core's refuses too. */
 static void test_message_post_refused_by_both(void) {
   static const ec_msg_param_t empty_key[] = {{"", "v"}};
@@ -445,6 +467,7 @@ int main(void) {
       {test_message_page_from_codec, "message_page_from_codec"},
       {test_message_post_bytes_equal_codec, "message_post_bytes_equal_codec"},
       {test_message_post_refused_by_both, "message_post_refused_by_both"},
+      {test_message_dates_equal_codec, "message_dates_equal_codec"},
       {test_login_equals_codec, "login_equals_codec"},
   };
   return ec_test_main("device_codec", tests, EC_TEST_COUNT(tests), NULL, NULL,

@@ -17,6 +17,9 @@
  * session token, the select answer decoded row by row), the program the
  * budget holds (scripts/build-mcu).
  *
+ * Built with EC_MCU_MSG, it also posts an ON-API status message and reads
+ * the statusMessageID it was given (printed, not held to the budget).
+ *
  * Built with EC_MCU_OUTBOX, it reports through the durable outbox instead,
  * over two pages of memory-mapped flash programmed through a flash
  * controller's registers (its record buffers on the stack too, its state
@@ -123,6 +126,19 @@ static void on_prov(ec_dev_t *d, void *user, const ec_dev_answer_t *a) {
 }
 #endif
 
+#ifdef EC_MCU_MSG
+static volatile int64_t posted_id;
+static void on_posted(ec_dev_t *d, void *user, const ec_dev_answer_t *a) {
+  (void)d;
+  (void)user;
+  ec_dev_msg_t m;
+  posted_id = a->result == 0 &&
+                      ec_dev_msg_decode(a->payload, a->payload_len, &m) == 0
+                  ? m.id
+                  : -1;
+}
+#endif
+
 #ifdef EC_MCU_OUTBOX
 static void on_sent(void *user, uint32_t seq, const char *deployment_id,
                     const ec_dev_answer_t *a) {
@@ -155,6 +171,16 @@ int main(void) {
   int px = ec_dev_prov_get(&dev, 1, session_token, sizeof session_token,
                            false, prov_buf, sizeof prov_buf, on_prov, NULL);
   ec_dev_set_body(&dev, px, prov_body, sizeof prov_body);
+#endif
+#ifdef EC_MCU_MSG
+  static ec_dev_msg_new_t msg;
+  uint8_t msg_buf[160];
+  msg.code = 101;
+  msg.has_date = true;
+  msg.date_ms = (int64_t)ticks * 1000; /* a clock set by SNTP, say */
+  msg.order_id = "O1";
+  ec_dev_msg_post(&dev, &msg, 1, false, NULL, 0, msg_buf, sizeof msg_buf,
+                  on_posted, NULL);
 #endif
   for (;;) {
     size_t n = (size_t)radio_tx; /* a received datagram's length, if any */
