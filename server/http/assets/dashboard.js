@@ -258,11 +258,19 @@ async function loadDevices() {
 
 const refreshDevices = throttle(() => loadDevices().catch(showError), 1000);
 
+// A new view starts at its first page; the old page's cursor is no
+// longer one of its own, so Next waits for the new page.
+function firstPage() {
+  view.cursors = [null];
+  view.page = 0;
+  view.next = null;
+  $("pg-next").disabled = true;
+}
+
 function choose(deployment, state) {
   view.deployment = deployment;
   view.state = state;
-  view.cursors = [null];
-  view.page = 0;
+  firstPage();
   for (const c of document.querySelectorAll(".dep"))
     c.classList.toggle("selected", c.dataset.deployment === deployment);
   $("f-deployment").value = deployment;
@@ -412,8 +420,7 @@ function start() {
     clearTimeout(typing);
     typing = setTimeout(() => {
       view.prefix = $("f-device").value.trim();
-      view.cursors = [null];
-      view.page = 0;
+      firstPage();
       loadDevices().catch(showError);
       saveView();
     }, 250);
@@ -424,6 +431,7 @@ function start() {
     if (!view.next) return;
     view.cursors[view.page + 1] = view.next;
     view.page++;
+    view.next = null;
     loadDevices().catch(showError);
   });
   $("pg-prev").addEventListener("click", () => { if (view.page > 0) { view.page--; loadDevices().catch(showError); } });
