@@ -48,7 +48,11 @@ struct ec_store_backend {
   int (*status_queue)(ec_store_t *s, const ec_status_write_t *w,
                       ec_status_done_fn fn, void *ud);
   int (*flush)(ec_store_t *s);
+  int (*wait)(ec_store_t *s);
   size_t (*queued)(const ec_store_t *s);
+  int (*msg_queue)(ec_store_t *s, const ec_store_msg_write_t *w, size_t n,
+                   int64_t received_at_ms, const ec_store_msg_request_t *req,
+                   ec_msg_done_fn fn, void *ud);
   int (*status_get)(ec_store_t *s, const char *device_id,
                     const char *deployment_id, uint8_t **doc, size_t *doc_len,
                     int64_t *updated_at_ms, int64_t *seq);

@@ -106,6 +106,18 @@ int ec_store_flush(ec_store_t *s) {
   return s != NULL ? s->be->flush(s) : EC_EINVAL;
 }
 
+int ec_store_wait(ec_store_t *s) {
+  return s != NULL ? s->be->wait(s) : EC_EINVAL;
+}
+
+int ec_store_msg_queue(ec_store_t *s, const ec_store_msg_write_t *w, size_t n,
+                       int64_t received_at_ms,
+                       const ec_store_msg_request_t *req, ec_msg_done_fn fn,
+                       void *ud) {
+  return s != NULL ? s->be->msg_queue(s, w, n, received_at_ms, req, fn, ud)
+                   : EC_EINVAL;
+}
+
 size_t ec_store_queued(const ec_store_t *s) {
   return s != NULL ? s->be->queued(s) : 0;
 }

@@ -88,9 +88,8 @@ void ec_store_set_metrics(ec_store_t *s, ec_metrics_t *m);
 /** The bytes the store's data takes (SQLite: pages times page size). */
 int ec_store_size(ec_store_t *s, int64_t *bytes);
 
-
 /** Close the store, releasing all it holds; NULL is a no-op. Queued writes
- * not yet flushed are flushed first (their callbacks run). */
+ * are waited for first (ec_store_wait(): their callbacks run). */
 void ec_store_close(ec_store_t *s);
 
 /** Where the store is, for logs and messages: an SQLite database's
@@ -127,7 +126,7 @@ typedef struct {
  * deployment (lowercased, into @p dep), history seq and stored report (a
  * new buffer the caller frees).
  * @return 0, EC_ENOTFOUND, EC_EBUSY (a write under @p rid is queued and not
- *         complete yet: flush, and ask again once its callback ran),
+ *         complete yet: ask again once its callback ran),
  *         EC_EINVAL, EC_ENOMEM or EC_ESTORE
  */
 int ec_store_status_by_request(ec_store_t *s, const char *device_id,
@@ -141,7 +140,7 @@ int ec_store_status_by_request(ec_store_t *s, const char *device_id,
  * @param[out] created  1 if this was the first report of that pair, else 0
  * @param[out] seq      the history sequence number given to it (1, 2, ...)
  * @p created and @p seq may be NULL. @p w's buffers are only read during the
- * call. Writes still queued are flushed first, so writes commit in the order
+ * call. Writes still queued are waited for first, so writes commit in the order
  * they were made (every synchronous write does so).
  * @return 0, EC_EINVAL (bad IDs or state, or called from an
  *         ec_store_each_status() callback), or EC_ESTORE (nothing stored)
@@ -159,15 +158,22 @@ int ec_store_status_put(ec_store_t *s, const ec_status_write_t *w, int *created,
  * transaction that holds it has committed (rc 0: durable, it may be
  * acknowledged now) or failed (rc < 0: nothing of it is stored). Callbacks
  * run in the order the writes were queued, never inside the queueing call:
- * from ec_store_flush(), from a synchronous write (which flushes first), or
- * from ec_store_close(). A callback may call the store, queueing included.
+ * from ec_store_flush() or ec_store_wait(), from a synchronous write (which
+ * waits for the queue first), or from ec_store_close(). A callback may call the
+ * store, queueing included.
  *
+ * Flushing comes in two steps, so that a store whose commit arrives later
+ * (a network database) fits: ec_store_flush() never waits for a commit. It
+ * starts committing what is queued and runs the callbacks of the writes
+ * whose commit is known by then; the server's I/O loop calls it once per
+ * round while ec_store_queued() is not 0, and answers from the callbacks.
+ * ec_store_wait() blocks until every write queued before it has run its
+ * callback: for the admin commands, tests and shutdown, never the I/O loop.
  * A store whose commits complete at once (SQLite) runs every callback of a
- * flush before ec_store_flush() returns. One whose commits arrive later
- * runs them from a later ec_store_flush() (the caller flushes once per I/O
- * round while ec_store_queued() is not 0). Reads see committed writes;
- * whether they see one still queued is not said: flush and wait for its
- * callback first.
+ * flush before ec_store_flush() returns, so there the two are the same; a
+ * caller that needs the callbacks to have run must still say so with
+ * ec_store_wait(). Reads see committed writes; whether they see one still
+ * queued is not said: wait for its callback first.
  */
 
 /** What a queued status write did. */
@@ -191,12 +197,21 @@ int ec_store_status_queue(ec_store_t *s, const ec_status_write_t *w,
                           ec_status_done_fn fn, void *ud);
 
 /**
- * Commit the queued writes as one transaction and run the callbacks of
- * every write whose commit is known.
+ * Start committing the queued writes as one transaction, without waiting
+ * for the commit, and run the callbacks of every write whose commit is
+ * known by now (with SQLite: all of them).
  * @return 0 (also when nothing was queued), or the transaction's error
  *         (EC_ESTORE; each callback has its own rc)
  */
 int ec_store_flush(ec_store_t *s);
+
+/**
+ * Flush, and wait until every write queued before this call has run its
+ * callback (writes the callbacks queue wait for the next flush). Blocks:
+ * never on the I/O loop.
+ * @return as ec_store_flush()
+ */
+int ec_store_wait(ec_store_t *s);
 
 /** How many queued writes have not run their callback yet. */
 size_t ec_store_queued(const ec_store_t *s);
@@ -389,9 +404,35 @@ int ec_store_msg_insert_req(ec_store_t *s, const ec_store_msg_write_t *w,
                             const ec_store_msg_request_t *req,
                             int64_t *first_id);
 
+/** What a queued message post did. */
+typedef struct {
+  int rc;           /**< 0: committed and durable; < 0: none of it stored */
+  int64_t first_id; /**< then its messages' IDs: first_id, first_id + 1 ... */
+} ec_msg_done_t;
+
+/** A queued post's completion; @p d lives only during the call. */
+typedef void (*ec_msg_done_fn)(void *ud, const ec_msg_done_t *d);
+
+/**
+ * Queue ec_store_msg_insert_req(@p w, @p n, @p received_at_ms, @p req) as
+ * one write of the next flush (the queue's rules: see
+ * ec_store_status_queue()); @p fn(@p ud, ...) says when it committed.
+ * Nothing is copied: @p w, the messages and documents it points at and
+ * @p req (NULL: none) must stay as they are until @p fn has run.
+ * @return 0 (@p fn will run), or EC_EINVAL as ec_store_msg_insert_req()
+ *         (also with @p fn NULL), EC_ENOMEM; on failure @p fn never runs
+ */
+int ec_store_msg_queue(ec_store_t *s, const ec_store_msg_write_t *w, size_t n,
+                       int64_t received_at_ms,
+                       const ec_store_msg_request_t *req, ec_msg_done_fn fn,
+                       void *ud);
+
 /**
  * The post recorded under (req->scope, req->id): fills req->digest and
- * req->count and *first_id. @return 0, EC_ENOTFOUND, EC_EINVAL or EC_ESTORE
+ * req->count and *first_id.
+ * @return 0, EC_ENOTFOUND, EC_EBUSY (a post under that id is queued and not
+ *         complete yet: ask again once its callback ran), EC_EINVAL or
+ *         EC_ESTORE
  */
 int ec_store_msg_request_find(ec_store_t *s, ec_store_msg_request_t *req,
                               int64_t *first_id);

@@ -1,4 +1,5 @@
-/* edgecoap: status writes: group commits, ETags, conditional requests, answers. */
+/* edgecoap: status writes and message posts: group commits, ETags, conditional
+ * requests, answers. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <signal.h>
 #include <stdbool.h>
@@ -299,6 +300,120 @@ static void test_concurrent_writes_end_on_the_newest(void) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* Concurrent message posts in one group commit                              */
+
+#define COLL "api/2.3/statusmessages"
+
+/* A CON POST of one message whose orderId is @p order, under Request-Id
+ * @p rid (NULL: none); its token into @p tok. */
+static ssize_t build_post(it_udp_t *u, const char *order, const char *rid,
+                          uint8_t tok[4], uint8_t *dgram, size_t cap) {
+  char body[128];
+  snprintf(body, sizeof(body), "{\"messageCode\":\"101\",\"orderId\":\"%s\"}",
+           order);
+  it_coap_msg_t *m = msg_new();
+  it_udp_token(u, tok);
+  it_coap_init(m, IT_CON, IT_POST, it_udp_mid(u), tok, 4);
+  it_coap_add_path(m, COLL);
+  it_coap_add_uint(m, IT_OPT_CONTENT_FORMAT, 50);
+  it_coap_add_uint(m, IT_OPT_ACCEPT, 50);
+  if (rid != NULL)
+    it_coap_add_opt(m, 65004 /* Request-Id */, rid, strlen(rid));
+  it_coap_set_payload(m, body, strlen(body));
+  ssize_t n = it_coap_encode(m, dgram, cap);
+  free(m);
+  return n;
+}
+
+/* The statusMessageID of an answer's message (JSON), or -1. */
+static long long message_id(const it_coap_msg_t *m) {
+  json_t *j = body_json(m);
+  json_t *id = json_object_get(j, "statusMessageID");
+  long long v = json_is_integer(id) ? (long long)json_integer_value(id) : -1;
+  json_decref(j);
+  return v;
+}
+
+/*
+ * Posts that arrive in one I/O round share its commit, as status writes
+ * do: each answered 2.01 after it, with an ID of its own, the IDs one run
+ * without gaps; a post repeated under its Request-Id in the same round is
+ * answered 2.04 with the first one's message, stored once.
+ */
+static void test_concurrent_posts_share_commits(void) {
+  enum { N = N_CONCURRENT };
+  CU_ASSERT_TRUE_FATAL(server_up);
+  it_coap_msg_t *r = msg_new();
+  int commits = it_server_log_count(&srv, "group commit of");
+  it_udp_t u[N + 1];
+  uint8_t d[N + 1][IT_COAP_MAX_DGRAM];
+  size_t dl[N + 1];
+  uint8_t tok[N + 1][4];
+  long long id[N + 1];
+  int code[N + 1];
+  bool done[N + 1];
+  for (int w = 0; w <= N; w++) {
+    char order[32];
+    /* The last repeats the first: same body, same Request-Id. */
+    snprintf(order, sizeof(order), "cp-%d", w < N ? w : 0);
+    CU_ASSERT_EQUAL_FATAL(it_udp_open(&u[w], srv.port), 0);
+    ssize_t k =
+        build_post(&u[w], order, w == 0 || w == N ? "post-rid-01" : NULL,
+                   tok[w], d[w], sizeof(d[w]));
+    CU_ASSERT_FATAL(k > 0);
+    dl[w] = (size_t)k;
+    id[w] = -1;
+    code[w] = 0;
+    done[w] = false;
+  }
+  CU_ASSERT_EQUAL_FATAL(kill(srv.pid, SIGSTOP), 0);
+  for (int w = 0; w <= N; w++)
+    CU_ASSERT_EQUAL(it_udp_send(&u[w], d[w], dl[w]), 0);
+  CU_ASSERT_EQUAL_FATAL(kill(srv.pid, SIGCONT), 0);
+  int left = N + 1;
+  uint64_t end = it_now_ms() + 3 * TIMEOUT_MS;
+  while (left > 0 && it_now_ms() < end) {
+    for (int w = 0; w <= N; w++) {
+      while (!done[w] && it_udp_recv_msg(&u[w], r, 5) == 0) {
+        ack(&u[w], r);
+        if (r->code == 0 || memcmp(r->token, tok[w], 4) != 0)
+          continue; /* the empty ACK of a deferred answer */
+        code[w] = IT_CODE_INT(r->code);
+        id[w] = message_id(r);
+        done[w] = true;
+        left--;
+      }
+    }
+  }
+  CU_ASSERT_EQUAL_FATAL(left, 0);
+  for (int w = 0; w <= N; w++)
+    it_udp_close(&u[w]);
+  long long lo = id[0], hi = id[0];
+  for (int w = 0; w < N; w++) {
+    CU_ASSERT_EQUAL(code[w], 201);
+    CU_ASSERT(id[w] >= 1);
+    for (int o = 0; o < w; o++)
+      CU_ASSERT_NOT_EQUAL(id[w], id[o]);
+    lo = id[w] < lo ? id[w] : lo;
+    hi = id[w] > hi ? id[w] : hi;
+  }
+  CU_ASSERT_EQUAL(hi - lo, N - 1); /* one run, no gaps */
+  CU_ASSERT_EQUAL(code[N], 204);
+  CU_ASSERT_EQUAL(id[N], id[0]);
+  /* Nothing stored twice: no message follows the run's last. */
+  char path[64];
+  snprintf(path, sizeof(path), COLL "/%lld", hi);
+  CU_ASSERT_EQUAL(request(IT_GET, path, NULL, r), 0);
+  CU_ASSERT_EQUAL(IT_CODE_INT(r->code), 205);
+  CU_ASSERT_EQUAL(message_id(r), hi);
+  snprintf(path, sizeof(path), COLL "/%lld", hi + 1);
+  CU_ASSERT_EQUAL(request(IT_GET, path, NULL, r), 0);
+  CU_ASSERT_EQUAL(IT_CODE_INT(r->code), 404);
+  CU_ASSERT(it_server_log_count(&srv, "group commit of") > commits);
+  free(r);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Conditional requests (RFC 7252 section 5.10.8)                            */
 
 /* A write with If-Match @p etag (@p len < 0: none) or If-None-Match; the
@@ -557,6 +672,7 @@ static int suite_init(void) {
 static const ec_test_t tests[] = {
     {test_concurrent_writes_end_on_the_newest,
      "concurrent_writes_end_on_the_newest"},
+    {test_concurrent_posts_share_commits, "concurrent_posts_share_commits"},
     {test_conditional_writes, "conditional_writes"},
     {test_etags_name_one_representation, "etags_name_one_representation"},
     {test_lone_write_is_piggybacked, "lone_write_is_piggybacked"},

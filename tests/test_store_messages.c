@@ -368,6 +368,81 @@ static void test_request_ids_of_posts(void) {
   ec_store_fx_teardown(&f);
 }
 
+/* What the callbacks of queued posts said, in the order they ran. */
+typedef struct {
+  int n;
+  int tag[8];
+  ec_msg_done_t d[8];
+} posts_seen_t;
+
+typedef struct {
+  posts_seen_t *seen;
+  int tag;
+} post_ticket_t;
+
+static void on_post_done(void *ud, const ec_msg_done_t *d) {
+  post_ticket_t *t = ud;
+  CU_ASSERT_FATAL(t->seen->n < 8);
+  t->seen->tag[t->seen->n] = t->tag;
+  t->seen->d[t->seen->n++] = *d;
+}
+
+/* Posts queue beside status writes and complete in queue order; a post
+ * under a Request-Id already used is refused alone; while queued, its id
+ * is neither found nor new. */
+static void test_queued_posts_complete_in_order(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  make_feed();
+  static const uint8_t doc[] = {0xa0};
+  ec_store_msg_write_t w[3] = {{&feed[0].m, doc, sizeof(doc)},
+                               {&feed[1].m, doc, sizeof(doc)},
+                               {&feed[2].m, doc, sizeof(doc)}};
+  ec_store_msg_request_t req = {.scope = "dev-7",
+                                .id = (const uint8_t *)"post-0001",
+                                .id_len = 9,
+                                .count = 2};
+  posts_seen_t v = {0};
+  post_ticket_t t[3] = {{&v, 0}, {&v, 1}, {&v, 2}};
+  CU_ASSERT_EQUAL(ec_store_msg_queue(f.s, w, 2, 7, &req, on_post_done, &t[0]),
+                  0);
+  CU_ASSERT_EQUAL(
+      ec_store_msg_queue(f.s, w + 2, 1, 7, &req, on_post_done, &t[1]), 0);
+  CU_ASSERT_EQUAL(
+      ec_store_msg_queue(f.s, w + 2, 1, 7, NULL, on_post_done, &t[2]), 0);
+  CU_ASSERT_EQUAL(v.n, 0);
+  CU_ASSERT_EQUAL(ec_store_queued(f.s), 3);
+  int64_t first = 0;
+  ec_store_msg_request_t ask = req;
+  CU_ASSERT_EQUAL(ec_store_msg_request_find(f.s, &ask, &first), EC_EBUSY);
+  ask.scope = "dev-8";
+  CU_ASSERT_EQUAL(ec_store_msg_request_find(f.s, &ask, &first), EC_ENOTFOUND);
+  CU_ASSERT_EQUAL(ec_store_flush(f.s), 0);
+  CU_ASSERT_EQUAL(ec_store_wait(f.s), 0);
+  CU_ASSERT_EQUAL(ec_store_queued(f.s), 0);
+  CU_ASSERT_EQUAL_FATAL(v.n, 3);
+  for (int i = 0; i < 3; i++)
+    CU_ASSERT_EQUAL(v.tag[i], i);
+  CU_ASSERT(v.d[0].rc == 0 && v.d[0].first_id == 1);
+  CU_ASSERT(v.d[1].rc < 0); /* the same (poster, id) again */
+  CU_ASSERT(v.d[2].rc == 0 && v.d[2].first_id == 3);
+  ec_store_fx_reopen(&f);
+  CU_ASSERT_EQUAL(ec_store_fx_messages(f.s), 3);
+  ask = req;
+  CU_ASSERT_EQUAL_FATAL(ec_store_msg_request_find(f.s, &ask, &first), 0);
+  CU_ASSERT(first == 1 && ask.count == 2);
+  /* Refused at once, without a callback. */
+  CU_ASSERT_EQUAL(ec_store_msg_queue(f.s, w, 0, 7, NULL, on_post_done, &t[0]),
+                  EC_EINVAL);
+  CU_ASSERT_EQUAL(ec_store_msg_queue(f.s, w, 1, 7, NULL, NULL, NULL),
+                  EC_EINVAL);
+  CU_ASSERT_EQUAL(ec_store_msg_queue(NULL, w, 1, 7, NULL, on_post_done, &t[0]),
+                  EC_EINVAL);
+  CU_ASSERT_EQUAL(ec_store_queued(f.s), 0);
+  CU_ASSERT_EQUAL(v.n, 3);
+  ec_store_fx_teardown(&f);
+}
+
 /* A page ends at the message that brings the documents read to the cap. */
 static void test_pages_stop_at_the_byte_cap(void) {
   ec_store_fx_t f;
@@ -411,6 +486,7 @@ static const ec_test_t tests[] = {
      "every filter alone and combined agrees with the matcher"},
     {test_limit_default_max_and_paging, "limit default, maximum and paging"},
     {test_request_ids_of_posts, "Request-Ids of posts"},
+    {test_queued_posts_complete_in_order, "queued posts complete in order"},
     {test_pages_stop_at_the_byte_cap, "pages stop at the byte cap"},
     {test_invalid_arguments, "invalid arguments"},
 };

@@ -609,19 +609,7 @@ static int status_write_batched(ec_req_t *rq, ec_route_t *rt,
   p->key = *ec_req_dedup_key(rq);
   p->cbor = doc;
   p->cbor_len = doc_len;
-  if (ec_batch_defer(rq, &p->base) == 0)
-    return 1; /* libcoap sends an empty ACK; the answer follows the COMMIT */
-  /* libcoap could not hold the answer: commit now and answer it here. */
-  ec_batch_commit(srv);
-  if (!p->base.complete) {
-    /* A store whose commit arrives later: the batch frees it then. */
-    p->base.orphan = 1;
-    ec_req_problem(rq, 503, "out-of-memory", NULL,
-                   "cannot wait for the commit now: repeat the request");
-    return 1;
-  }
-  pending_answer(rq, &p->base);
-  pending_free(&p->base);
+  ec_batch_hold(rq, &p->base);
   return 1;
 }
 

@@ -9,14 +9,15 @@
 
 #include <sodium.h>
 
+#include "batch.h"
 #include "dedup.h"
 #include "edgecoap/status_message.h"
 #include "log.h"
 #include "page.h"
 #include "pagecache.h"
 #include "routes.h"
-#include "watch.h"
 #include "util.h"
+#include "watch.h"
 
 /*
  * /api/2.3/statusmessages         GET (Uri-Query filters), FETCH (filter
@@ -360,6 +361,20 @@ static int repeat(ec_req_t *rq, const ec_store_msg_request_t *req) {
   ec_store_msg_request_t was = *req;
   int64_t first = 0;
   int rc = ec_store_msg_request_find(rq->srv->store, &was, &first);
+  if (rc == EC_EBUSY) {
+    /* Queued in this round, so not durable yet: commit before saying it is
+     * stored (a failed commit took it away: then it is new). */
+    ec_batch_commit(rq->srv);
+    rc = ec_store_msg_request_find(rq->srv->store, &was, &first);
+  }
+  if (rc == EC_EBUSY) {
+    /* A store whose commit arrives later: the first post's answer is on
+     * its way, and this one will find it once it is. */
+    ec_req_problem(rq, 503, "request-pending", NULL,
+                   "a post under this Request-Id is being stored: repeat "
+                   "the request");
+    return 1;
+  }
   if (rc == EC_ENOTFOUND)
     return 0;
   if (rc < 0)
@@ -467,6 +482,187 @@ static void request_scope(ec_req_t *rq, char out[EC_STORE_MAX_ID_LEN + 1]) {
   out[n] = '\0';
 }
 
+/* Committed: the messages have their IDs. Remember the answer for
+ * retransmissions (@p key NULL: a NON request has none), tell latest's
+ * observers and log. */
+static void published(msgs_t *m, const ec_dedup_key_t *key, const void *route,
+                      ec_status_message_t *msgs, size_t n, bool batch,
+                      int64_t first) {
+  for (size_t i = 0; i < n; i++)
+    msgs[i].id = first + (int64_t)i;
+  ec_dedup_answer_t a = {.route = route,
+                         .code = 201,
+                         .ref = first,
+                         .count = batch ? (int64_t)n : 0};
+  if (key != NULL)
+    ec_dedup_put(m->srv->dedup, key, &a);
+  unsigned notified = notify(m, msgs, n);
+  ec_log(EC_LOG_INFO,
+         "statusmessages: stored %zu (IDs %lld..%lld), %u of "
+         "%u observers notified",
+         n, (long long)first, (long long)(first + (int64_t)n - 1), notified,
+         m->watch.count);
+}
+
+/* The 2.01 of a stored post: the messages with their IDs. */
+static void answer_created(ec_req_t *rq, const ec_status_message_t *msgs,
+                           size_t n, bool batch) {
+  if (!batch)
+    add_location(rq, msgs[0].id);
+  msgs_list_t l = {msgs, n, batch};
+  send_encoded(rq, 201, enc_msgs, &l);
+}
+
+/* What a post holds while it is decoded and stored: the decoded messages
+ * (in the arena @p mem), their stored documents and the store's writes. */
+typedef struct {
+  void *mem;
+  ec_status_message_t *msgs;
+  size_t n;
+  bool batch;
+  uint8_t *docs;
+  ec_store_msg_write_t *w;
+} post_t;
+
+static void post_free(post_t *po) {
+  free(po->docs);
+  free(po->w);
+  free(po->mem);
+}
+
+/* A post queued in the open batch, waiting for its COMMIT (batch.h). */
+typedef struct {
+  ec_pending_t base;
+  post_t post;
+  msgs_t *m;
+  const void *route;
+  ec_dedup_key_t key;
+  /* The Request-Id, copied: the store reads it at the flush. */
+  bool has_req;
+  ec_store_msg_request_t req;
+  char scope[EC_STORE_MAX_ID_LEN + 1];
+  uint8_t rid[EC_REQUEST_ID_MAX];
+} post_pending_t;
+
+static void post_done(ec_server_t *srv, ec_pending_t *base) {
+  (void)srv;
+  post_pending_t *p = (post_pending_t *)base;
+  published(p->m, &p->key, p->route, p->post.msgs, p->post.n, p->post.batch,
+            base->msgs.first_id);
+}
+
+static void post_answer(ec_req_t *rq, ec_pending_t *base) {
+  post_pending_t *p = (post_pending_t *)base;
+  if (!base->committed) {
+    ec_req_problem(rq, 500, "storage-failure", NULL,
+                   "the messages were not stored: the commit failed");
+    return;
+  }
+  answer_created(rq, p->post.msgs, p->post.n, p->post.batch);
+}
+
+static void post_pending_free(ec_pending_t *base) {
+  post_pending_t *p = (post_pending_t *)base;
+  post_free(&p->post);
+  free(p);
+}
+
+/*
+ * Queue @p po in the open batch and defer its answer to the COMMIT, taking
+ * @p po. Returns 1 when the request is dealt with (deferred or answered),
+ * 0 when it must go the synchronous way (@p po still the caller's).
+ */
+static int post_batched(ec_req_t *rq, msgs_t *m, post_t *po, int64_t now,
+                        const ec_store_msg_request_t *req) {
+  ec_server_t *srv = rq->srv;
+  /* A post alone in its round commits at once and is answered in the ACK,
+   * as a status write is (res_deployment.c). */
+  if (!rq->batch_ok || rq->upload_done ||
+      coap_pdu_get_type(rq->request) != COAP_MESSAGE_CON ||
+      !ec_batch_others_waiting(srv))
+    return 0;
+  post_pending_t *p = calloc(1, sizeof(*p));
+  if (p == NULL)
+    return 0;
+  p->post = *po;
+  p->m = m;
+  p->route = rq->route;
+  p->key = *ec_req_dedup_key(rq);
+  if (req != NULL) {
+    p->has_req = true;
+    p->req = *req;
+    snprintf(p->scope, sizeof(p->scope), "%s", req->scope);
+    memcpy(p->rid, req->id, req->id_len);
+    p->req.scope = p->scope;
+    p->req.id = p->rid;
+  }
+  p->base.done = post_done;
+  p->base.answer = post_answer;
+  p->base.free = post_pending_free;
+  if (ec_batch_msg_put(srv, &p->base, po->w, po->n, now,
+                       p->has_req ? &p->req : NULL) < 0) {
+    free(p);
+    return 0;
+  }
+  *po = (post_t){0}; /* the pending's now */
+  ec_batch_hold(rq, &p->base);
+  return 1;
+}
+
+/* Decode the body into @p po's messages and encode each as it is stored.
+ * @return 0, or < 0 when the error was answered */
+static int post_decode(ec_req_t *rq, post_t *po, int64_t now) {
+  /* Decoded messages take more room than their wire form (structs, and
+   * tiny messages of a big batch): an arena sized from this body. */
+  size_t cap = 8 * rq->body_len + 64 * 1024;
+  po->mem = malloc(cap);
+  if (po->mem == NULL) {
+    ec_req_problem(rq, 500, "out-of-memory", NULL, "no memory for the body");
+    return -1;
+  }
+  ec_arena_t arena;
+  ec_arena_init(&arena, po->mem, cap);
+  ec_codec_error_t err;
+  if (ec_status_messages_decode(rq->req_fmt, rq->body, rq->body_len, EC_MSG_NEW,
+                                &po->msgs, &po->n, &po->batch, &arena,
+                                &err) < 0) {
+    ec_req_codec_error(rq, &err);
+    return -1;
+  }
+
+  /* messageDate defaults to the time of receipt; every message is stored
+   * as its CBOR without the ID, which the store assigns. */
+  ec_status_message_t *msgs = po->msgs;
+  size_t n = po->n, total = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!msgs[i].has_date) {
+      msgs[i].has_date = true;
+      msgs[i].date_ms = now;
+    }
+    ssize_t len = ec_status_message_encode(EC_FORMAT_CBOR, &msgs[i], NULL, 0);
+    if (len < 0) {
+      ec_req_problem(rq, 500, "encoding-failure", NULL,
+                     "cannot encode message %zu", i);
+      return -1;
+    }
+    total += (size_t)len;
+  }
+  po->w = calloc(n, sizeof(*po->w));
+  po->docs = malloc(total ? total : 1);
+  if (po->w == NULL || po->docs == NULL) {
+    ec_req_problem(rq, 500, "out-of-memory", NULL, "no memory for the batch");
+    return -1;
+  }
+  size_t off = 0;
+  for (size_t i = 0; i < n; i++) {
+    ssize_t len = ec_status_message_encode(EC_FORMAT_CBOR, &msgs[i],
+                                           po->docs + off, total - off);
+    po->w[i] = (ec_store_msg_write_t){&msgs[i], po->docs + off, (size_t)len};
+    off += (size_t)len;
+  }
+  return 0;
+}
+
 /* The dispatcher has read the Request-Id and the body. */
 static void collection_post(ec_req_t *rq, msgs_t *m) {
   const uint8_t *rid = rq->rid;
@@ -492,89 +688,29 @@ static void collection_post(ec_req_t *rq, msgs_t *m) {
     if (repeat(rq, &req))
       return;
   }
-  /* Decoded messages take more room than their wire form (structs, and
-   * tiny messages of a big batch): an arena sized from this body. */
-  size_t cap = 8 * rq->body_len + 64 * 1024;
-  void *mem = malloc(cap);
-  ec_store_msg_write_t *w = NULL;
-  uint8_t *docs = NULL;
-  if (mem == NULL) {
-    ec_req_problem(rq, 500, "out-of-memory", NULL, "no memory for the body");
-    return;
-  }
-  ec_arena_t arena;
-  ec_arena_init(&arena, mem, cap);
-  ec_status_message_t *msgs;
-  size_t n;
-  bool batch;
-  ec_codec_error_t err;
-  if (ec_status_messages_decode(rq->req_fmt, rq->body, rq->body_len, EC_MSG_NEW,
-                                &msgs, &n, &batch, &arena, &err) < 0) {
-    ec_req_codec_error(rq, &err);
-    goto done;
-  }
-
-  /* messageDate defaults to the time of receipt; every message is stored
-   * as its CBOR without the ID, which the store assigns. */
   int64_t now = ec_now_ms();
-  size_t total = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (!msgs[i].has_date) {
-      msgs[i].has_date = true;
-      msgs[i].date_ms = now;
-    }
-    ssize_t len = ec_status_message_encode(EC_FORMAT_CBOR, &msgs[i], NULL, 0);
-    if (len < 0) {
-      ec_req_problem(rq, 500, "encoding-failure", NULL,
-                     "cannot encode message %zu", i);
-      goto done;
-    }
-    total += (size_t)len;
-  }
-  w = calloc(n, sizeof(*w));
-  docs = malloc(total ? total : 1);
-  if (w == NULL || docs == NULL) {
-    ec_req_problem(rq, 500, "out-of-memory", NULL, "no memory for the batch");
+  post_t po = {0};
+  if (post_decode(rq, &po, now) < 0)
     goto done;
-  }
-  size_t off = 0;
-  for (size_t i = 0; i < n; i++) {
-    ssize_t len = ec_status_message_encode(EC_FORMAT_CBOR, &msgs[i], docs + off,
-                                           total - off);
-    w[i] = (ec_store_msg_write_t){&msgs[i], docs + off, (size_t)len};
-    off += (size_t)len;
-  }
+  req.count = po.batch ? (int64_t)po.n : 0;
+  const ec_store_msg_request_t *r = rid_len > 0 ? &req : NULL;
+  if (post_batched(rq, m, &po, now, r))
+    goto done;
 
   int64_t first;
-  req.count = batch ? (int64_t)n : 0;
-  int rc = ec_store_msg_insert_req(rq->srv->store, w, n, now,
-                                   rid_len > 0 ? &req : NULL, &first);
+  int rc = ec_store_msg_insert_req(rq->srv->store, po.w, po.n, now, r, &first);
   if (rc < 0) {
     ec_req_store_error(rq, rc);
     goto done;
   }
   /* Committed: from here on the answer is a success whatever else fails. */
-  for (size_t i = 0; i < n; i++)
-    msgs[i].id = first + (int64_t)i;
-  ec_dedup_answer_t a = {
-      .route = rq->route, .code = 201, .ref = first, .count = batch ? (int64_t)n : 0};
-  if (coap_pdu_get_type(rq->request) == COAP_MESSAGE_CON)
-    ec_dedup_put(rq->srv->dedup, ec_req_dedup_key(rq), &a);
-  if (!batch)
-    add_location(rq, first);
-  msgs_list_t l = {msgs, n, batch};
-  send_encoded(rq, 201, enc_msgs, &l);
-  unsigned notified = notify(m, msgs, n);
-  ec_log(EC_LOG_INFO,
-         "statusmessages: stored %zu (IDs %lld..%lld), %u of "
-         "%u observers notified",
-         n, (long long)first, (long long)(first + (int64_t)n - 1), notified,
-         m->watch.count);
+  bool con = coap_pdu_get_type(rq->request) == COAP_MESSAGE_CON;
+  published(m, con ? ec_req_dedup_key(rq) : NULL, rq->route, po.msgs, po.n,
+            po.batch, first);
+  answer_created(rq, po.msgs, po.n, po.batch);
 
 done:
-  free(docs);
-  free(w);
-  free(mem);
+  post_free(&po);
 }
 
 /* ---- handlers ----------------------------------------------------------- */

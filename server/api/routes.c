@@ -76,7 +76,9 @@ static const ec_route_spec_t routes[EC_API_N_ROUTES] = {
                             "margo.deployments", ec_deployment_list, NULL},
     [EC_API_MESSAGES] = {"api/2.3/statusmessages",
                          EC_GET | EC_POST | EC_FETCH, EC_ACCESS_OPERATOR,
-                         EC_FMT_DOC, EC_ROUTE_REQUEST_ID | EC_ROUTE_BODY,
+                         EC_FMT_DOC,
+                         EC_ROUTE_BATCH | EC_ROUTE_DEFER |
+                             EC_ROUTE_REQUEST_ID | EC_ROUTE_BODY,
                          "on-api.status-messages", ec_messages_collection,
                          ec_messages_replay},
     [EC_API_LATEST] = {"api/2.3/statusmessages/latest", EC_GET,

@@ -8,12 +8,10 @@
 
 /* The store's word on a queued write (store.h): publish it and trigger its
  * answer, in write order, as the store calls back in queue order. */
-static void on_status_done(void *ud, const ec_status_done_t *d) {
-  ec_pending_t *p = ud;
+static void settle(ec_pending_t *p, int rc) {
   ec_server_t *srv = p->srv;
-  p->status = *d;
   p->complete = 1;
-  p->committed = d->rc == 0;
+  p->committed = rc == 0;
   srv->n_pending--;
   if (p->committed && p->done != NULL)
     p->done(srv, p);
@@ -29,12 +27,41 @@ static void on_status_done(void *ud, const ec_status_done_t *d) {
   }
 }
 
-int ec_batch_status_put(ec_server_t *srv, ec_pending_t *p,
-                        const ec_status_write_t *w) {
+static void on_status_done(void *ud, const ec_status_done_t *d) {
+  ec_pending_t *p = ud;
+  p->status = *d;
+  settle(p, d->rc);
+}
+
+static void on_msg_done(void *ud, const ec_msg_done_t *d) {
+  ec_pending_t *p = ud;
+  p->msgs = *d;
+  settle(p, d->rc);
+}
+
+/* Make @p p ready to be queued. */
+static void pending_init(ec_server_t *srv, ec_pending_t *p) {
   p->srv = srv;
   p->async = NULL;
   p->complete = p->committed = p->orphan = 0;
+}
+
+int ec_batch_status_put(ec_server_t *srv, ec_pending_t *p,
+                        const ec_status_write_t *w) {
+  pending_init(srv, p);
   int rc = ec_store_status_queue(srv->store, w, on_status_done, p);
+  if (rc == 0)
+    srv->n_pending++;
+  return rc;
+}
+
+int ec_batch_msg_put(ec_server_t *srv, ec_pending_t *p,
+                     const ec_store_msg_write_t *w, size_t n,
+                     int64_t received_at_ms,
+                     const ec_store_msg_request_t *req) {
+  pending_init(srv, p);
+  int rc =
+      ec_store_msg_queue(srv->store, w, n, received_at_ms, req, on_msg_done, p);
   if (rc == 0)
     srv->n_pending++;
   return rc;
@@ -68,6 +95,22 @@ int ec_batch_defer(ec_req_t *rq, ec_pending_t *p) {
   p->async = a;
   p->since_us = rq->since_us;
   return 0;
+}
+
+void ec_batch_hold(ec_req_t *rq, ec_pending_t *p) {
+  if (ec_batch_defer(rq, p) == 0)
+    return; /* libcoap sends an empty ACK; the answer follows the COMMIT */
+  /* libcoap could not hold the answer: commit now and answer it here. */
+  ec_batch_commit(rq->srv);
+  if (!p->complete) {
+    /* A store whose commit arrives later: the batch frees it then. */
+    p->orphan = 1;
+    ec_req_problem(rq, 503, "out-of-memory", NULL,
+                   "cannot wait for the commit now: repeat the request");
+    return;
+  }
+  p->answer(rq, p);
+  p->free(p);
 }
 
 ec_pending_t *ec_batch_take(ec_req_t *rq) {
@@ -111,7 +154,10 @@ int ec_batch_commit(ec_server_t *srv) {
 }
 
 void ec_batch_free_all(ec_server_t *srv) {
-  ec_batch_commit(srv);
+  /* At shutdown the loop may block: every queued write learns its fate,
+   * even from a store whose commits arrive later. */
+  if (ec_store_queued(srv->store) > 0 && ec_store_wait(srv->store) < 0)
+    ec_log(EC_LOG_ERROR, "the last group commit failed: answering 5.00");
   while (srv->triggered != NULL) {
     ec_pending_t *p = srv->triggered;
     srv->triggered = p->next;

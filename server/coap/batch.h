@@ -8,7 +8,8 @@
 /*
  * A durable commit costs an fsync (or, for a network database, a round
  * trip), which is most of a write's time. So confirmable writes that arrive
- * in the same I/O round are queued in the store (ec_store_status_queue) and
+ * in the same I/O round (status reports and message posts) are queued in
+ * the store (ec_store_status_queue, ec_store_msg_queue) and
  * flushed together once the round is drained (ec_batch_commit, which the
  * server loop runs every round): nothing is acknowledged before the store
  * says it is committed, but many writes share one commit.
@@ -39,6 +40,7 @@ struct ec_pending {
   int committed;         /* then: 1 stored for good, 0 lost */
   int orphan;            /* its request was answered: free it on completion */
   ec_status_done_t status; /* a status write's outcome (ec_batch_status_put) */
+  ec_msg_done_t msgs;      /* a message post's (ec_batch_msg_put) */
   /* After the commit, before the answer: publish what was written (caches,
    * dedup, observers) when committed. */
   void (*done)(ec_server_t *srv, ec_pending_t *p);
@@ -58,13 +60,32 @@ int ec_batch_status_put(ec_server_t *srv, ec_pending_t *p,
                         const ec_status_write_t *w);
 
 /**
- * Defer rq's answer, queued with ec_batch_status_put(), to its commit. On
- * success the handler must return without setting a response code; the
- * batch frees @p p through p->free once it is answered.
+ * Queue a post of @p n status messages for this round's group commit, as
+ * ec_batch_status_put() does a status write. Nothing is copied: @p w, what
+ * it points at and @p req (NULL: none) must live until @p p completes
+ * (p->done or p->free; they belong with @p p).
+ * @return 0 (@p p now belongs to the batch), or < 0: nothing queued
+ */
+int ec_batch_msg_put(ec_server_t *srv, ec_pending_t *p,
+                     const ec_store_msg_write_t *w, size_t n,
+                     int64_t received_at_ms, const ec_store_msg_request_t *req);
+
+/**
+ * Defer rq's answer, queued with ec_batch_status_put() or
+ * ec_batch_msg_put(), to its commit. On success the handler must return
+ * without setting a response code; the batch frees @p p through p->free
+ * once it is answered.
  * @return 0, or < 0 when libcoap cannot defer it (then commit and answer it
  *         at once)
  */
 int ec_batch_defer(ec_req_t *rq, ec_pending_t *p);
+
+/**
+ * Defer rq's answer as ec_batch_defer() does; when libcoap cannot, commit
+ * now and answer it here (or 5.03 when the commit is not known yet). Either
+ * way @p p is the batch's from now on.
+ */
+void ec_batch_hold(ec_req_t *rq, ec_pending_t *p);
 
 /**
  * True when the current write would not commit alone: other writes are
@@ -92,7 +113,8 @@ void ec_batch_release(ec_req_t *rq, ec_pending_t *p);
  */
 int ec_batch_commit(ec_server_t *srv);
 
-/** Commit, then release answers never sent (at shutdown, before libcoap). */
+/** Wait for the queue (ec_store_wait: the loop may block now), then
+ * release answers never sent (at shutdown, before libcoap). */
 void ec_batch_free_all(ec_server_t *srv);
 
 #endif /* EDGECOAP_BATCH_H */

@@ -369,7 +369,7 @@ int store_begin(store_db_t *s) {
 void store_settle(store_db_t *s) {
   /* Writes commit in the order they were made: the queue's first. */
   if (s->queue != NULL && !s->flushing)
-    (void)store_sqlite_flush(&s->base);
+    (void)store_sqlite_wait(&s->base);
 }
 
 int store_commit(store_db_t *s) {
@@ -768,7 +768,7 @@ void store_sqlite_close(ec_store_t *base) {
   store_db_t *s = (store_db_t *)base;
   if (s == NULL)
     return;
-  (void)store_sqlite_flush(&s->base);
+  (void)store_sqlite_wait(&s->base);
   for (int i = 0; i < ST_COUNT; i++)
     sqlite3_finalize(s->st[i]);
   for (int i = 0; i < STORE_LAZY_SLOTS; i++)
@@ -944,9 +944,9 @@ int store_sqlite_status_by_request(ec_store_t *base, const char *device_id,
   /* The queue is not in the database yet: a write waiting there under this
    * id cannot be answered before its commit is known. */
   for (const store_queued_t *q = s->queue; q != NULL; q = q->next)
-    if (q->w.request_id_len == rid_len &&
-        memcmp(q->w.request_id, rid, rid_len) == 0 &&
-        strcmp(q->w.device_id, device_id) == 0)
+    if (q->kind == STORE_Q_STATUS && q->u.st.w.request_id_len == rid_len &&
+        memcmp(q->u.st.w.request_id, rid, rid_len) == 0 &&
+        strcmp(q->u.st.w.device_id, device_id) == 0)
       return EC_EBUSY;
   sqlite3_stmt *st = s->st[ST_BY_REQUEST];
   int rc = EC_ESTORE;
@@ -1283,7 +1283,9 @@ const ec_store_backend_t store_sqlite_backend = {
     .status_put = store_sqlite_status_put,
     .status_queue = store_sqlite_status_queue,
     .flush = store_sqlite_flush,
+    .wait = store_sqlite_wait,
     .queued = store_sqlite_queued,
+    .msg_queue = store_sqlite_msg_queue,
     .status_get = store_sqlite_status_get,
     .history_page = store_sqlite_history_page,
     .deployments_page = store_sqlite_deployments_page,

@@ -86,16 +86,32 @@ void ec_db_unlock(ec_db_lock_t *l);
  */
 int ec_db_uri_path(const char *uri, char *out, size_t cap, bool *memory);
 
-/* A status write waiting in the queue (store_queue.c): the write, copied
- * into the same block, and its callback. */
 typedef struct store_db store_db_t;
+
+/* A write waiting in the queue (store_queue.c): a status write (copied into
+ * the same block) or a message post (the caller's, not copied), and its
+ * callback. */
+typedef enum { STORE_Q_STATUS, STORE_Q_MSGS } store_qkind_t;
 
 typedef struct store_queued {
   struct store_queued *next;
-  ec_status_write_t w;
-  ec_status_done_fn fn;
+  store_qkind_t kind;
   void *ud;
-  ec_status_done_t done;
+  union {
+    struct {
+      ec_status_write_t w;
+      ec_status_done_fn fn;
+      ec_status_done_t done;
+    } st;
+    struct {
+      const ec_store_msg_write_t *w;
+      size_t n;
+      int64_t received_at_ms;
+      const ec_store_msg_request_t *req;
+      ec_msg_done_fn fn;
+      ec_msg_done_t done;
+    } msg;
+  } u;
 } store_queued_t;
 
 struct store_db {
@@ -154,6 +170,22 @@ int store_exec(sqlite3 *db, const char *sql, const char *what);
  */
 int store_status_apply(store_db_t *s, const ec_status_write_t *w, int *created,
                        int64_t *seq);
+
+/** Check a message post's fields: 0 or EC_EINVAL. */
+int store_msg_check(const store_db_t *s, const ec_store_msg_write_t *w,
+                    size_t n, const ec_store_msg_request_t *req);
+
+/**
+ * Apply one message post inside the open transaction, as
+ * store_status_apply() does a status write. @return 0 or EC_ESTORE
+ */
+int store_msg_apply(store_db_t *s, const ec_store_msg_write_t *w, size_t n,
+                    int64_t received_at_ms, const ec_store_msg_request_t *req,
+                    int64_t *first_id);
+
+/** True when a post queued and not yet complete has @p r's scope and id. */
+bool store_queue_has_request(const store_db_t *s,
+                             const ec_store_msg_request_t *r);
 
 /** Check a status write's fields: 0 or EC_EINVAL. */
 int store_status_check(const store_db_t *s, const ec_status_write_t *w);
@@ -231,7 +263,12 @@ int store_sqlite_status_put(ec_store_t *s, const ec_status_write_t *w,
 int store_sqlite_status_queue(ec_store_t *s, const ec_status_write_t *w,
                               ec_status_done_fn fn, void *ud);
 int store_sqlite_flush(ec_store_t *s);
+int store_sqlite_wait(ec_store_t *s);
 size_t store_sqlite_queued(const ec_store_t *s);
+int store_sqlite_msg_queue(ec_store_t *s, const ec_store_msg_write_t *w,
+                           size_t n, int64_t received_at_ms,
+                           const ec_store_msg_request_t *req, ec_msg_done_fn fn,
+                           void *ud);
 int store_sqlite_status_get(ec_store_t *s, const char *device_id,
                             const char *deployment_id, uint8_t **doc,
                             size_t *doc_len, int64_t *updated_at_ms,

@@ -291,6 +291,10 @@ int store_sqlite_msg_request_find(ec_store_t *base, ec_store_msg_request_t *req,
   store_db_t *s = (store_db_t *)base;
   if (s == NULL || req == NULL || first_id == NULL || !request_valid(req))
     return EC_EINVAL;
+  /* A post queued under this id is not in the database yet: it cannot be
+   * called stored or new before its commit is known. */
+  if (store_queue_has_request(s, req))
+    return EC_EBUSY;
   sqlite3_stmt *st = store_stmt(
       s, STORE_SLOTS_MESSAGES + SM_REQ_FIND,
       "SELECT digest, first_id, count FROM status_message_requests"
@@ -316,18 +320,20 @@ int store_sqlite_msg_request_find(ec_store_t *base, ec_store_msg_request_t *req,
   return rc;
 }
 
-int store_sqlite_msg_insert_req(ec_store_t *base, const ec_store_msg_write_t *w,
-                                size_t n, int64_t received_at_ms,
-                                const ec_store_msg_request_t *req,
-                                int64_t *first_id) {
-  store_db_t *s = (store_db_t *)base;
-  if (s == NULL || w == NULL || n == 0 || first_id == NULL || s->walking ||
+int store_msg_check(const store_db_t *s, const ec_store_msg_write_t *w,
+                    size_t n, const ec_store_msg_request_t *req) {
+  if (s == NULL || w == NULL || n == 0 || s->walking ||
       (req != NULL && !request_valid(req)))
     return EC_EINVAL;
   for (size_t i = 0; i < n; i++)
     if (!write_valid(&w[i]))
       return EC_EINVAL;
+  return 0;
+}
 
+int store_msg_apply(store_db_t *s, const ec_store_msg_write_t *w, size_t n,
+                    int64_t received_at_ms, const ec_store_msg_request_t *req,
+                    int64_t *first_id) {
   sqlite3_stmt *ins = store_stmt(
       s, STORE_SLOTS_MESSAGES + SM_INSERT,
       "INSERT INTO status_messages (message_date, received_at, message_code,"
@@ -339,14 +345,11 @@ int store_sqlite_msg_insert_req(ec_store_t *base, const ec_store_msg_write_t *w,
                  " VALUES (?1, ?2)");
   if (ins == NULL || mac == NULL)
     return EC_ESTORE;
-
-  if (store_begin(s) != 0)
-    return EC_ESTORE;
   int64_t first = 0;
   for (size_t i = 0; i < n; i++) {
     int64_t id;
     if (insert_one(s, ins, mac, &w[i], received_at_ms, &id) != 0)
-      goto fail_txn;
+      return EC_ESTORE;
     if (i == 0) {
       first = id;
     } else if (id != first + (int64_t)i) {
@@ -356,21 +359,34 @@ int store_sqlite_msg_insert_req(ec_store_t *base, const ec_store_msg_write_t *w,
              "store: status message IDs of one batch are not "
              "consecutive (%lld after %lld)",
              (long long)id, (long long)(first + (int64_t)i - 1));
-      goto fail_txn;
+      return EC_ESTORE;
     }
   }
   if (req != NULL && request_insert(s, req, first) != 0)
-    goto fail_txn;
-  /* Only a successful COMMIT makes the batch durable; until then the caller
-   * must not acknowledge it. */
-  if (store_commit(s) != 0)
-    goto fail_txn;
+    return EC_ESTORE;
   *first_id = first;
   return 0;
+}
 
-fail_txn:
-  store_rollback(s);
-  return EC_ESTORE;
+int store_sqlite_msg_insert_req(ec_store_t *base, const ec_store_msg_write_t *w,
+                                size_t n, int64_t received_at_ms,
+                                const ec_store_msg_request_t *req,
+                                int64_t *first_id) {
+  store_db_t *s = (store_db_t *)base;
+  if (first_id == NULL || store_msg_check(s, w, n, req) < 0)
+    return EC_EINVAL;
+  int64_t first = 0;
+  if (store_begin(s) != 0)
+    return EC_ESTORE;
+  /* Only a successful COMMIT makes the batch durable; until then the caller
+   * must not acknowledge it. */
+  if (store_msg_apply(s, w, n, received_at_ms, req, &first) != 0 ||
+      store_commit(s) != 0) {
+    store_rollback(s);
+    return EC_ESTORE;
+  }
+  *first_id = first;
+  return 0;
 }
 
 /* ------------------------------------------------------------------------ */

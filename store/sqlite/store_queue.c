@@ -1,4 +1,5 @@
-/* edgecoap SQLite store: queued status writes, flushed as one transaction (the group commit). */
+/* edgecoap SQLite store: queued writes (status reports, message posts), flushed
+ * as one transaction (the group commit). */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,17 @@
  * sees a write whose commit is not known.
  */
 
+/* Put @p q at the queue's end. */
+static void enqueue(store_db_t *s, store_queued_t *q, store_qkind_t kind,
+                    void *ud) {
+  q->next = NULL;
+  q->kind = kind;
+  q->ud = ud;
+  *s->queue_tail = q;
+  s->queue_tail = &q->next;
+  s->n_queued++;
+}
+
 int store_sqlite_status_queue(ec_store_t *base, const ec_status_write_t *w,
                               ec_status_done_fn fn, void *ud) {
   store_db_t *s = (store_db_t *)base;
@@ -33,25 +45,53 @@ int store_sqlite_status_queue(ec_store_t *base, const ec_status_write_t *w,
   if (q == NULL)
     return EC_ENOMEM;
   char *p = (char *)(q + 1);
-  q->next = NULL;
-  q->w = *w;
-  p = store_fleet_copy(&q->w, w, p);
-  q->w.device_id = memcpy(p, w->device_id, dev_len);
+  ec_status_write_t *c = &q->u.st.w;
+  *c = *w;
+  p = store_fleet_copy(c, w, p);
+  c->device_id = memcpy(p, w->device_id, dev_len);
   p += dev_len;
-  q->w.deployment_id = memcpy(p, w->deployment_id, dep_len);
+  c->deployment_id = memcpy(p, w->deployment_id, dep_len);
   p += dep_len;
-  q->w.request_id = w->request_id_len > 0
-                        ? memcpy(p, w->request_id, w->request_id_len)
-                        : NULL;
+  c->request_id = w->request_id_len > 0
+                      ? memcpy(p, w->request_id, w->request_id_len)
+                      : NULL;
   p += w->request_id_len;
-  q->w.doc = w->doc_len > 0 ? memcpy(p, w->doc, w->doc_len) : NULL;
-  q->fn = fn;
-  q->ud = ud;
-  q->done = (ec_status_done_t){EC_ESTORE, 0, 0};
-  *s->queue_tail = q;
-  s->queue_tail = &q->next;
-  s->n_queued++;
+  c->doc = w->doc_len > 0 ? memcpy(p, w->doc, w->doc_len) : NULL;
+  q->u.st.fn = fn;
+  q->u.st.done = (ec_status_done_t){EC_ESTORE, 0, 0};
+  enqueue(s, q, STORE_Q_STATUS, ud);
   return 0;
+}
+
+int store_sqlite_msg_queue(ec_store_t *base, const ec_store_msg_write_t *w,
+                           size_t n, int64_t received_at_ms,
+                           const ec_store_msg_request_t *req, ec_msg_done_fn fn,
+                           void *ud) {
+  store_db_t *s = (store_db_t *)base;
+  if (fn == NULL || store_msg_check(s, w, n, req) < 0)
+    return EC_EINVAL;
+  store_queued_t *q = malloc(sizeof(*q));
+  if (q == NULL)
+    return EC_ENOMEM;
+  q->u.msg.w = w;
+  q->u.msg.n = n;
+  q->u.msg.received_at_ms = received_at_ms;
+  q->u.msg.req = req;
+  q->u.msg.fn = fn;
+  q->u.msg.done = (ec_msg_done_t){EC_ESTORE, 0};
+  enqueue(s, q, STORE_Q_MSGS, ud);
+  return 0;
+}
+
+bool store_queue_has_request(const store_db_t *s,
+                             const ec_store_msg_request_t *r) {
+  for (const store_queued_t *q = s->queue; q != NULL; q = q->next) {
+    const ec_store_msg_request_t *o = q->u.msg.req;
+    if (q->kind == STORE_Q_MSGS && o != NULL && o->id_len == r->id_len &&
+        memcmp(o->id, r->id, r->id_len) == 0 && strcmp(o->scope, r->scope) == 0)
+      return true;
+  }
+  return false;
 }
 
 size_t store_sqlite_queued(const ec_store_t *base) {
@@ -59,13 +99,30 @@ size_t store_sqlite_queued(const ec_store_t *base) {
   return s != NULL ? s->n_queued : 0;
 }
 
-/* Apply @p q in its own savepoint; its outcome goes to q->done. */
+/* Apply @p q's write inside the open savepoint; its outcome to q's done. */
+static int apply_write(store_db_t *s, store_queued_t *q) {
+  if (q->kind == STORE_Q_STATUS)
+    return store_status_apply(s, &q->u.st.w, &q->u.st.done.created,
+                              &q->u.st.done.seq);
+  return store_msg_apply(s, q->u.msg.w, q->u.msg.n, q->u.msg.received_at_ms,
+                         q->u.msg.req, &q->u.msg.done.first_id);
+}
+
+/* Set @p q's outcome to @p rc, keeping what apply_write() said of it. */
+static void set_rc(store_queued_t *q, int rc) {
+  if (q->kind == STORE_Q_STATUS)
+    q->u.st.done.rc = rc;
+  else
+    q->u.msg.done.rc = rc;
+}
+
+/* Apply @p q in its own savepoint; its outcome goes to its done. */
 static void apply_one(store_db_t *s, store_queued_t *q) {
   if (store_step_done(s, ST_SAVEPOINT, "SAVEPOINT") != 0)
     return;
-  if (store_status_apply(s, &q->w, &q->done.created, &q->done.seq) == 0 &&
+  if (apply_write(s, q) == 0 &&
       store_step_done(s, ST_RELEASE, "RELEASE") == 0) {
-    q->done.rc = 0;
+    set_rc(q, 0);
     s->txn_writes++;
     return;
   }
@@ -73,6 +130,19 @@ static void apply_one(store_db_t *s, store_queued_t *q) {
   if (store_step_done(s, ST_ROLLBACK_TO, "ROLLBACK TO") != 0 ||
       store_step_done(s, ST_RELEASE, "RELEASE") != 0)
     store_log(s->db, "undo a write in a flush");
+}
+
+/* Tell @p q's caller what became of it. */
+static void complete(store_queued_t *q, int rc) {
+  if (q->kind == STORE_Q_STATUS) {
+    if (rc != 0)
+      q->u.st.done = (ec_status_done_t){EC_ESTORE, 0, 0};
+    q->u.st.fn(q->ud, &q->u.st.done);
+  } else {
+    if (rc != 0)
+      q->u.msg.done = (ec_msg_done_t){EC_ESTORE, 0};
+    q->u.msg.fn(q->ud, &q->u.msg.done);
+  }
 }
 
 int store_sqlite_flush(ec_store_t *base) {
@@ -105,11 +175,15 @@ int store_sqlite_flush(ec_store_t *base) {
   while (list != NULL) {
     store_queued_t *q = list;
     list = q->next;
-    if (rc != 0)
-      q->done = (ec_status_done_t){EC_ESTORE, 0, 0};
     s->n_queued--;
-    q->fn(q->ud, &q->done);
+    complete(q, rc);
     free(q);
   }
   return rc;
+}
+
+/* SQLite's flush runs the whole commit and every callback before it
+ * returns: there is nothing more to wait for. */
+int store_sqlite_wait(ec_store_t *base) {
+  return store_sqlite_flush(base);
 }
