@@ -38,12 +38,13 @@
  */
 #include "store.h"
 
+#include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <errno.h>
 #include <sys/stat.h>
 
 #include <sqlite3.h>
@@ -465,6 +466,47 @@ void *store_join_block(const growbuf_t *array, const growbuf_t *data,
     memcpy(block + array->len, data->p, data->len);
   *data_out = block + array->len;
   return block;
+}
+
+int store_add_str(growbuf_t *b, const unsigned char *str) {
+  return store_growbuf_append(b, str, strlen((const char *)str) + 1);
+}
+
+const char *store_next_str(unsigned char **data) {
+  const char *str = (const char *)*data;
+  *data += strlen(str) + 1;
+  return str;
+}
+
+void *store_rows_join(store_rows_t *r, unsigned char **data) {
+  void *block = store_join_block(&r->array, &r->strs, data);
+  free(r->array.p);
+  free(r->strs.p);
+  return block;
+}
+
+int store_read_end(store_db_t *s, sqlite3_stmt *st, int rc, const char *what) {
+  if (rc != SQLITE_DONE)
+    store_log(s->db, what);
+  store_stmt_done(st);
+  return rc == SQLITE_DONE ? 0 : EC_ESTORE;
+}
+
+int store_rows_finish(store_db_t *s, sqlite3_stmt *st, int rc, int err,
+                      store_rows_t *r, const char *what, void **block,
+                      unsigned char **data) {
+  *block = NULL;
+  if (err == 0)
+    err = store_read_end(s, st, rc == SQLITE_ROW ? SQLITE_DONE : rc, what);
+  else
+    store_stmt_done(st);
+  if (err < 0 || r->count == 0) {
+    free(r->array.p);
+    free(r->strs.p);
+    return err;
+  }
+  *block = store_rows_join(r, data);
+  return *block != NULL ? 0 : EC_ENOMEM;
 }
 
 static int pragma_int(sqlite3 *db, const char *sql, int *out) {
@@ -1045,6 +1087,13 @@ fail_stmt:
   return err;
 }
 
+/* A history row's seq and time (ST_HISTORY_GET's columns 0 and 1). */
+static void fill_history(sqlite3_stmt *st, void *entry) {
+  ec_history_entry_t *e = entry;
+  e->seq = sqlite3_column_int64(st, 0);
+  e->received_at_ms = sqlite3_column_int64(st, 1);
+}
+
 /*
  * The block returned by ec_store_history():
  *
@@ -1074,60 +1123,79 @@ int store_sqlite_history_page(ec_store_t *base, const char *device_id,
   char dep[EC_STORE_MAX_ID_LEN + 1];
   store_lower_id(deployment_id, dep);
   sqlite3_stmt *st = s->st[ST_HISTORY_GET];
-  growbuf_t array = {0}, docs = {0};
-  int err = EC_ESTORE;
-  size_t count = 0;
-
   if (bind_pair(s, st, device_id, dep) != 0)
-    goto fail_stmt;
+    goto fail;
   if (sqlite3_bind_int64(st, 3, since) != SQLITE_OK ||
       sqlite3_bind_int(st, 4, limit) != SQLITE_OK) {
     store_log(s->db, "bind history read");
-    goto fail_stmt;
+    goto fail;
   }
+  static const store_docs_t shape = {sizeof(ec_history_entry_t),
+                                     offsetof(ec_history_entry_t, report),
+                                     offsetof(ec_history_entry_t, report_len),
+                                     2,
+                                     fill_history,
+                                     "read history"};
+  void *block;
+  int rc = store_read_docs(s, st, &shape, max_bytes, &block, n, more);
+  *entries = block;
+  return rc;
 
-  int rc;
+fail:
+  store_stmt_done(st);
+  return EC_ESTORE;
+}
+
+int store_read_docs(store_db_t *s, sqlite3_stmt *st, const store_docs_t *shape,
+                    size_t max_bytes, void **out, size_t *n, bool *more) {
+  growbuf_t array = {0}, docs = {0};
+  int err = EC_ESTORE, rc;
+  size_t count = 0;
+  *out = NULL;
+  *n = 0;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    ec_history_entry_t e = {
-        .seq = sqlite3_column_int64(st, 0),
-        .received_at_ms = sqlite3_column_int64(st, 1),
-        .report = NULL, /* set once the block's address is known */
-    };
-    const void *blob = sqlite3_column_blob(st, 2);
-    e.report_len = (size_t)sqlite3_column_bytes(st, 2);
+    _Alignas(max_align_t) unsigned char e[STORE_DOC_ENTRY_MAX] = {0};
+    shape->fill(st, e);
+    const void *blob = sqlite3_column_blob(st, shape->col);
+    size_t len = (size_t)sqlite3_column_bytes(st, shape->col);
+    memcpy(e + shape->len_at, &len, sizeof(len));
     /* A NULL blob with a length means SQLite ran out of memory. */
-    if ((blob == NULL && e.report_len > 0) ||
-        store_growbuf_append(&array, &e, sizeof(e)) != 0 ||
-        store_growbuf_append(&docs, blob, e.report_len) != 0) {
+    if ((blob == NULL && len > 0) ||
+        store_growbuf_append(&array, e, shape->size) != 0 ||
+        store_growbuf_append(&docs, blob, len) != 0) {
       err = EC_ENOMEM;
       goto fail_stmt;
     }
     count++;
-    /* A page holds at least one entry, so paging always moves on. */
+    /* A page holds at least one row, so paging always moves on. */
     if (max_bytes > 0 && docs.len >= max_bytes) {
       rc = store_page_cut(st, more);
       break;
     }
   }
   if (rc != SQLITE_DONE) {
-    store_log(s->db, "read history");
+    store_log(s->db, shape->what);
     goto fail_stmt;
   }
   store_stmt_done(st);
 
   if (count > 0) {
     unsigned char *data;
-    ec_history_entry_t *block = store_join_block(&array, &docs, &data);
+    unsigned char *block = store_join_block(&array, &docs, &data);
     if (block == NULL) {
       err = EC_ENOMEM;
       goto fail_bufs;
     }
-    /* Documents were appended in entry order, so offsets are running sums. */
+    /* Documents were appended in row order, so offsets are running sums. */
     for (size_t i = 0; i < count; i++) {
-      block[i].report = data;
-      data += block[i].report_len;
+      unsigned char *e = block + i * shape->size;
+      const uint8_t *doc = data;
+      size_t len;
+      memcpy(&len, e + shape->len_at, sizeof(len));
+      memcpy(e + shape->doc_at, &doc, sizeof(doc));
+      data += len;
     }
-    *entries = block;
+    *out = block;
     *n = count;
   }
   free(array.p);
@@ -1161,10 +1229,6 @@ int store_sqlite_deployments_page(ec_store_t *base, const char *device_id,
   *n = 0;
 
   sqlite3_stmt *st = s->st[ST_DEPLOYMENTS];
-  growbuf_t array = {0}, strs = {0};
-  int err = EC_ESTORE;
-  size_t count = 0;
-
   /* Every stored id is longer than "", so no "after" starts at the first;
    * ids are lowercase, as the route spells "after". */
   char low[EC_STORE_MAX_ID_LEN + 1] = "";
@@ -1173,66 +1237,49 @@ int store_sqlite_deployments_page(ec_store_t *base, const char *device_id,
   if (sqlite3_bind_text(st, 1, device_id, -1, SQLITE_STATIC) != SQLITE_OK ||
       sqlite3_bind_text(st, 2, low, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
     store_log(s->db, "bind deployments");
-    goto fail_stmt;
+    store_stmt_done(st);
+    return EC_ESTORE;
   }
-  int rc;
+  store_rows_t r = {0};
+  int err = 0, rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     const unsigned char *id = sqlite3_column_text(st, 0);
-    size_t id_len = (size_t)sqlite3_column_bytes(st, 0);
     int state = sqlite3_column_int(st, 1);
     if (id == NULL || state < 0 || state >= EC_STATE_COUNT) {
       /* Only a newer edgecoap or a hand edit could have written this. */
       ec_log(EC_LOG_ERROR, "store: device %s has a corrupt deployment row",
              device_id);
-      goto fail_stmt;
+      err = EC_ESTORE;
+      break;
     }
     ec_deployment_summary_t d = {
         .deployment_id = NULL, /* set once the block's address is known */
         .state = (ec_state_t)state,
         .updated_at_ms = sqlite3_column_int64(st, 2),
     };
-    if (store_growbuf_append(&array, &d, sizeof(d)) != 0 ||
-        store_growbuf_append(&strs, id, id_len + 1) != 0) {
+    if (store_growbuf_append(&r.array, &d, sizeof(d)) != 0 ||
+        store_add_str(&r.strs, id) != 0) {
       err = EC_ENOMEM;
-      goto fail_stmt;
+      break;
     }
-    count++;
+    r.count++;
     /* A summary's answer is its id and about 80 bytes more. */
-    if (max_bytes > 0 && strs.len + 80 * count >= max_bytes) {
+    if (max_bytes > 0 && r.strs.len + 80 * r.count >= max_bytes) {
       rc = store_page_cut(st, more);
       break;
     }
   }
-  if (rc != SQLITE_DONE) {
-    store_log(s->db, "read deployments");
-    goto fail_stmt;
-  }
-  store_stmt_done(st);
-
-  if (count > 0) {
-    unsigned char *data;
-    ec_deployment_summary_t *block = store_join_block(&array, &strs, &data);
-    if (block == NULL) {
-      err = EC_ENOMEM;
-      goto fail_bufs;
-    }
-    for (size_t i = 0; i < count; i++) {
-      block[i].deployment_id = (const char *)data;
-      data += strlen((const char *)data) + 1;
-    }
-    *list = block;
-    *n = count;
-  }
-  free(array.p);
-  free(strs.p);
+  unsigned char *data;
+  void *out;
+  err = store_rows_finish(s, st, rc, err, &r, "read deployments", &out, &data);
+  if (out == NULL)
+    return err;
+  ec_deployment_summary_t *block = out;
+  for (size_t i = 0; i < r.count; i++)
+    block[i].deployment_id = store_next_str(&data);
+  *list = block;
+  *n = r.count;
   return 0;
-
-fail_stmt:
-  store_stmt_done(st);
-fail_bufs:
-  free(array.p);
-  free(strs.p);
-  return err;
 }
 
 int store_sqlite_each_status(ec_store_t *base,

@@ -230,35 +230,8 @@ static sqlite3_stmt *devices_stmt(store_db_t *s,
 /* A sentinel in a row's error_code until the block's strings are placed. */
 static const char has_error[] = "";
 
-/* Append the NUL-terminated @p s to @p b; 0 or EC_ENOMEM. */
-static int add_str(growbuf_t *b, const unsigned char *s) {
-  return store_growbuf_append(b, s, strlen((const char *)s) + 1);
-}
-
-/* The next string of a joined block's data, and past it. */
-static const char *next_str(unsigned char **data) {
-  const char *s = (const char *)*data;
-  *data += strlen(s) + 1;
-  return s;
-}
-
-/* A read's rows and strings, gathered, then joined into one block. */
-typedef struct {
-  growbuf_t array, strs;
-  size_t count;
-} rows_t;
-
-/* Join @p r into one block (its data part in *data) and release the
- * buffers; NULL when out of memory. */
-static void *rows_join(rows_t *r, unsigned char **data) {
-  void *block = store_join_block(&r->array, &r->strs, data);
-  free(r->array.p);
-  free(r->strs.p);
-  return block;
-}
-
 /* A row past @p limit came: it says more follow (*more, may be NULL). */
-static bool page_full(const rows_t *r, int limit, bool *more) {
+static bool page_full(const store_rows_t *r, int limit, bool *more) {
   if (r->count < (size_t)limit)
     return false;
   if (more != NULL)
@@ -266,17 +239,8 @@ static bool page_full(const rows_t *r, int limit, bool *more) {
   return true;
 }
 
-/* Finish a statement's read: SQLITE_DONE is 0, another code EC_ESTORE
- * (logged). */
-static int read_end(store_db_t *s, sqlite3_stmt *st, int rc, const char *what) {
-  if (rc != SQLITE_DONE)
-    store_log(s->db, what);
-  store_stmt_done(st);
-  return rc == SQLITE_DONE ? 0 : EC_ESTORE;
-}
-
 /* One device row (COLS) into @p r: 0, EC_ENOMEM or EC_ESTORE. */
-static int add_device(rows_t *r, sqlite3_stmt *st) {
+static int add_device(store_rows_t *r, sqlite3_stmt *st) {
   const unsigned char *dev = sqlite3_column_text(st, 0);
   const unsigned char *dp = sqlite3_column_text(st, 1);
   const unsigned char *ec = sqlite3_column_text(st, 3);
@@ -289,8 +253,8 @@ static int add_device(rows_t *r, sqlite3_stmt *st) {
                          ec != NULL ? has_error : NULL,
                          sqlite3_column_int64(st, 4)};
   if (store_growbuf_append(&r->array, &d, sizeof(d)) != 0 ||
-      add_str(&r->strs, dev) != 0 || add_str(&r->strs, dp) != 0 ||
-      (ec != NULL && add_str(&r->strs, ec) != 0))
+      store_add_str(&r->strs, dev) != 0 || store_add_str(&r->strs, dp) != 0 ||
+      (ec != NULL && store_add_str(&r->strs, ec) != 0))
     return EC_ENOMEM;
   r->count++;
   return 0;
@@ -317,7 +281,7 @@ int store_sqlite_fleet_devices(ec_store_t *base,
   if (st == NULL)
     return EC_ESTORE;
 
-  rows_t r = {0};
+  store_rows_t r = {0};
   int err = 0, rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW && !page_full(&r, limit, more)) {
     if ((err = add_device(&r, st)) < 0)
@@ -328,27 +292,18 @@ int store_sqlite_fleet_devices(ec_store_t *base,
       break;
     }
   }
-  if (rc == SQLITE_ROW)
-    rc = SQLITE_DONE; /* a full page, or an error in err */
-  if (err == 0)
-    err = read_end(s, st, rc, "read fleet devices");
-  else
-    store_stmt_done(st);
   unsigned char *data;
-  ec_fleet_device_t *block = err == 0 && r.count > 0 ? rows_join(&r, &data)
-                                                      : NULL;
-  if (err < 0 || r.count == 0) {
-    free(r.array.p);
-    free(r.strs.p);
+  void *out;
+  err =
+      store_rows_finish(s, st, rc, err, &r, "read fleet devices", &out, &data);
+  if (out == NULL)
     return err;
-  }
-  if (block == NULL)
-    return EC_ENOMEM;
+  ec_fleet_device_t *block = out;
   for (size_t i = 0; i < r.count; i++) {
-    block[i].device_id = next_str(&data);
-    block[i].deployment_id = next_str(&data);
+    block[i].device_id = store_next_str(&data);
+    block[i].deployment_id = store_next_str(&data);
     if (block[i].error_code != NULL)
-      block[i].error_code = next_str(&data);
+      block[i].error_code = store_next_str(&data);
   }
   *list = block;
   *n = r.count;
@@ -394,11 +349,11 @@ int store_sqlite_fleet_rollup(ec_store_t *base, const char *deployment_id,
     return EC_ENOTFOUND;
   }
   bool ok = rc == SQLITE_ROW && read_rollup(ru, out);
-  if (read_end(s, ru, ok ? SQLITE_DONE : rc, "read roll-up") < 0 || !ok)
+  if (store_read_end(s, ru, ok ? SQLITE_DONE : rc, "read roll-up") < 0 || !ok)
     return EC_ESTORE;
 
-  rows_t r = {0};
-  int err = add_str(&r.strs, (const unsigned char *)dep);
+  store_rows_t r = {0};
+  int err = store_add_str(&r.strs, (const unsigned char *)dep);
   if (err == 0 && !bind2(s, fa, dep, EC_STORE_FLEET_MAX_FAILURES))
     err = EC_ESTORE;
   while (err == 0 && (rc = sqlite3_step(fa)) == SQLITE_ROW) {
@@ -408,17 +363,18 @@ int store_sqlite_fleet_rollup(ec_store_t *base, const char *deployment_id,
     if (c == NULL || code == NULL)
       err = EC_ESTORE;
     else if (store_growbuf_append(&r.array, &f, sizeof(f)) != 0 ||
-             add_str(&r.strs, c) != 0 || add_str(&r.strs, code) != 0)
+             store_add_str(&r.strs, c) != 0 ||
+             store_add_str(&r.strs, code) != 0)
       err = EC_ENOMEM;
     else
       r.count++;
   }
   if (err == 0)
-    err = read_end(s, fa, rc, "read failures");
+    err = store_read_end(s, fa, rc, "read failures");
   else
     store_stmt_done(fa);
   unsigned char *data;
-  ec_fleet_failure_t *fails = err == 0 ? rows_join(&r, &data) : NULL;
+  ec_fleet_failure_t *fails = err == 0 ? store_rows_join(&r, &data) : NULL;
   if (err < 0) {
     free(r.array.p);
     free(r.strs.p);
@@ -426,10 +382,10 @@ int store_sqlite_fleet_rollup(ec_store_t *base, const char *deployment_id,
   }
   if (fails == NULL)
     return EC_ENOMEM;
-  out->deployment_id = next_str(&data);
+  out->deployment_id = store_next_str(&data);
   for (size_t i = 0; i < r.count; i++) {
-    fails[i].component = next_str(&data);
-    fails[i].code = next_str(&data);
+    fails[i].component = store_next_str(&data);
+    fails[i].code = store_next_str(&data);
   }
   out->failures = r.count > 0 ? fails : NULL;
   out->n_failures = r.count;
@@ -454,7 +410,7 @@ int store_sqlite_fleet_rollups(ec_store_t *base, const char *after, int limit,
   sqlite3_stmt *st = prepared(s, SL_ROLLUPS);
   if (st == NULL || !bind2(s, st, low, limit + 1))
     return EC_ESTORE;
-  rows_t r = {0};
+  store_rows_t r = {0};
   int err = 0, rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW && !page_full(&r, limit, more)) {
     ec_fleet_rollup_t x;
@@ -463,29 +419,20 @@ int store_sqlite_fleet_rollups(ec_store_t *base, const char *after, int limit,
       break;
     }
     if (store_growbuf_append(&r.array, &x, sizeof(x)) != 0 ||
-        add_str(&r.strs, sqlite3_column_text(st, 0)) != 0) {
+        store_add_str(&r.strs, sqlite3_column_text(st, 0)) != 0) {
       err = EC_ENOMEM;
       break;
     }
     r.count++;
   }
-  if (rc == SQLITE_ROW)
-    rc = SQLITE_DONE; /* a full page, or an error in err */
-  if (err == 0)
-    err = read_end(s, st, rc, "read roll-ups");
-  else
-    store_stmt_done(st);
-  if (err < 0 || r.count == 0) {
-    free(r.array.p);
-    free(r.strs.p);
-    return err;
-  }
   unsigned char *data;
-  ec_fleet_rollup_t *block = rows_join(&r, &data);
-  if (block == NULL)
-    return EC_ENOMEM;
+  void *out;
+  err = store_rows_finish(s, st, rc, err, &r, "read roll-ups", &out, &data);
+  if (out == NULL)
+    return err;
+  ec_fleet_rollup_t *block = out;
   for (size_t i = 0; i < r.count; i++)
-    block[i].deployment_id = next_str(&data);
+    block[i].deployment_id = store_next_str(&data);
   *list = block;
   *n = r.count;
   return 0;

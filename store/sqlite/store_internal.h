@@ -221,6 +221,62 @@ int store_growbuf_append(growbuf_t *b, const void *data, size_t n);
 void *store_join_block(const growbuf_t *array, const growbuf_t *data,
                        unsigned char **data_out);
 
+/* A read's rows and their strings, gathered, then joined into one block. */
+typedef struct {
+  growbuf_t array, strs;
+  size_t count;
+} store_rows_t;
+
+/** Append the NUL-terminated @p str to @p b; 0 or EC_ENOMEM. */
+int store_add_str(growbuf_t *b, const unsigned char *str);
+
+/** The next string of a joined block's data, and past it. */
+const char *store_next_str(unsigned char **data);
+
+/** Join @p r into one block (its strings' part in *data) and release the
+ * buffers; NULL when out of memory. */
+void *store_rows_join(store_rows_t *r, unsigned char **data);
+
+/**
+ * End a list read of @p r from @p st: its last step said @p rc (SQLITE_ROW
+ * when a full page stopped it) and the rows @p err (0, or < 0 to give up).
+ * @p st is reset; on success with rows, *block is the joined block (its
+ * strings' part in *data), else NULL and @p r's buffers are released.
+ * @return 0, @p err, EC_ESTORE (logged as @p what) or EC_ENOMEM
+ */
+int store_rows_finish(store_db_t *s, sqlite3_stmt *st, int rc, int err,
+                      store_rows_t *r, const char *what, void **block,
+                      unsigned char **data);
+
+/** Finish a statement's read: SQLITE_DONE is 0, another code EC_ESTORE
+ * (logged as @p what). @p st is reset either way. */
+int store_read_end(store_db_t *s, sqlite3_stmt *st, int rc, const char *what);
+
+/*
+ * A read whose rows each hold one stored document (history entries,
+ * status messages): each row is an entry of @p size bytes (at most
+ * STORE_DOC_ENTRY_MAX) whose document pointer and length are at @p doc_at
+ * and @p len_at; fill() sets the rest from the statement's columns, and
+ * the document is column @p col.
+ */
+#define STORE_DOC_ENTRY_MAX 64
+typedef struct {
+  size_t size, doc_at, len_at;
+  int col;
+  void (*fill)(sqlite3_stmt *st, void *entry);
+  const char *what; /**< for the log: "read history" */
+} store_docs_t;
+
+/**
+ * Step @p st (bound) to its end, or until the documents read reach
+ * @p max_bytes (0: no cap; store_page_cut() then says *more, which may be
+ * NULL), and hand back the rows as one malloc'd block: the entries, then
+ * the documents, each entry pointing at its own. @p st is reset.
+ * @return 0 (*out NULL when *n is 0), EC_ENOMEM or EC_ESTORE (logged)
+ */
+int store_read_docs(store_db_t *s, sqlite3_stmt *st, const store_docs_t *shape,
+                    size_t max_bytes, void **out, size_t *n, bool *more);
+
 /**
  * The fleet's share of a status write (store_fleet.c), inside its
  * transaction (or savepoint): the report's error code and its failed

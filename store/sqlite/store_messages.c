@@ -36,6 +36,7 @@
  * the SQL with INDEXED BY / CROSS JOIN rather than left to the planner,
  * which has no statistics and must never fall back to a scan.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -400,61 +401,23 @@ int store_sqlite_msg_insert_req(ec_store_t *base, const ec_store_msg_write_t *w,
  *
  * so one free() releases everything.
  */
+/* A message row's ID (column 0; its document is column 1). */
+static void fill_msg(sqlite3_stmt *st, void *entry) {
+  ((ec_msg_row_t *)entry)->id = sqlite3_column_int64(st, 0);
+}
+
 static int collect(store_db_t *s, sqlite3_stmt *st, size_t max_bytes,
                    ec_msg_row_t **rows, size_t *n, bool *more) {
-  growbuf_t array = {0}, docs = {0};
-  size_t count = 0;
-  int err = EC_ESTORE, rc;
-
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    ec_msg_row_t r = {.id = sqlite3_column_int64(st, 0), .doc = NULL};
-    const void *blob = sqlite3_column_blob(st, 1);
-    r.doc_len = (size_t)sqlite3_column_bytes(st, 1);
-    /* A NULL blob with a length means SQLite ran out of memory. */
-    if ((blob == NULL && r.doc_len > 0) ||
-        store_growbuf_append(&array, &r, sizeof(r)) != 0 ||
-        store_growbuf_append(&docs, blob, r.doc_len) != 0) {
-      err = EC_ENOMEM;
-      goto fail;
-    }
-    count++;
-    /* A page holds at least one message, so paging always moves on. */
-    if (max_bytes > 0 && docs.len >= max_bytes) {
-      rc = store_page_cut(st, more);
-      break;
-    }
-  }
-  if (rc != SQLITE_DONE) {
-    store_log(s->db, "read status messages");
-    goto fail;
-  }
-  store_stmt_done(st);
-  *rows = NULL;
-  *n = count;
-  if (count > 0) {
-    unsigned char *data;
-    ec_msg_row_t *block = store_join_block(&array, &docs, &data);
-    if (block == NULL) {
-      free(array.p);
-      free(docs.p);
-      return EC_ENOMEM;
-    }
-    /* Documents were appended in row order: offsets are running sums. */
-    for (size_t i = 0; i < count; i++) {
-      block[i].doc = data;
-      data += block[i].doc_len;
-    }
-    *rows = block;
-  }
-  free(array.p);
-  free(docs.p);
-  return 0;
-
-fail:
-  store_stmt_done(st);
-  free(array.p);
-  free(docs.p);
-  return err;
+  static const store_docs_t shape = {sizeof(ec_msg_row_t),
+                                     offsetof(ec_msg_row_t, doc),
+                                     offsetof(ec_msg_row_t, doc_len),
+                                     1,
+                                     fill_msg,
+                                     "read status messages"};
+  void *block;
+  int rc = store_read_docs(s, st, &shape, max_bytes, &block, n, more);
+  *rows = block;
+  return rc;
 }
 
 int store_sqlite_msg_page(ec_store_t *base, const ec_msg_filter_t *f, int limit,
