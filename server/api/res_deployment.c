@@ -475,6 +475,10 @@ static int repeat(ec_req_t *rq, const char *dev, const char *dep,
     rc = ec_store_status_by_request(store, dev, rid, rid_len, was, &seq,
                                     &old, &old_len);
   }
+  if (rc == EC_EBUSY) {
+    ec_batch_busy(rq);
+    return 1;
+  }
   if (rc == EC_ENOTFOUND)
     return 0;
   if (rc < 0) {

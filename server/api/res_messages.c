@@ -368,11 +368,7 @@ static int repeat(ec_req_t *rq, const ec_store_msg_request_t *req) {
     rc = ec_store_msg_request_find(rq->srv->store, &was, &first);
   }
   if (rc == EC_EBUSY) {
-    /* A store whose commit arrives later: the first post's answer is on
-     * its way, and this one will find it once it is. */
-    ec_req_problem(rq, 503, "request-pending", NULL,
-                   "a post under this Request-Id is being stored: repeat "
-                   "the request");
+    ec_batch_busy(rq);
     return 1;
   }
   if (rc == EC_ENOTFOUND)

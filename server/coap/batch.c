@@ -113,6 +113,14 @@ void ec_batch_hold(ec_req_t *rq, ec_pending_t *p) {
   p->free(p);
 }
 
+void ec_batch_busy(ec_req_t *rq) {
+  /* The first write's answer is on its way; the repeat finds what it
+   * stored once its commit is known. */
+  ec_req_problem(rq, 503, "request-pending", NULL,
+                 "a write under this Request-Id is being stored: repeat "
+                 "the request");
+}
+
 ec_pending_t *ec_batch_take(ec_req_t *rq) {
   coap_async_t *a = coap_find_async(rq->session, coap_pdu_get_token(rq->request));
   return a ? coap_async_get_app_data(a) : NULL;

@@ -95,6 +95,11 @@ void ec_batch_hold(ec_req_t *rq, ec_pending_t *p);
  */
 bool ec_batch_others_waiting(ec_server_t *srv);
 
+/** Answer a repeat (same Request-Id) of a write still queued after a
+ * commit, as a store whose commits arrive later leaves it: 5.03
+ * request-pending, to be sent again. */
+void ec_batch_busy(ec_req_t *rq);
+
 /** The pending answer of a request libcoap runs again, or NULL. */
 ec_pending_t *ec_batch_take(ec_req_t *rq);
 
