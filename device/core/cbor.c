@@ -99,36 +99,33 @@ int ec__cbr_container(ec__cbr_t *r, uint8_t major, size_t *n) {
 }
 
 /* RFC 3629 UTF-8: no overlong forms, surrogates or code points past
- * U+10FFFF, exactly what the codec accepts. */
+ * U+10FFFF, exactly what the codec accepts; no NUL either. */
 static bool utf8_ok(const uint8_t *s, size_t len) {
-  size_t i = 0;
-  while (i < len) {
-    uint8_t c = s[i];
-    if (c < 0x80) {
-      if (c == 0) {
+  /* The fewest bits a code point of 2, 3 and 4 bytes has. */
+  static const uint8_t min_bits[3] = {8, 12, 17};
+  const uint8_t *end = s + len;
+  while (s < end) {
+    uint32_t cp = *s++;
+    size_t n = cp >= 0xF8 ? 0 : cp >= 0xF0 ? 3 : cp >= 0xE0 ? 2 : cp >= 0xC0;
+    if (cp < 0x80) {
+      if (cp == 0) {
         return false;
       }
-      i++;
       continue;
     }
-    size_t n = (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
-               : (c & 0xF8) == 0xF0                      ? 3
-                                                         : 0;
-    if (n == 0 || n > len - i - 1) {
+    if (n == 0 || n > (size_t)(end - s)) {
       return false;
     }
-    uint32_t cp = c & (0x3Fu >> n);
-    for (size_t k = 1; k <= n; k++) {
-      if ((s[i + k] & 0xC0) != 0x80) {
+    cp &= 0x3Fu >> n;
+    for (size_t k = 0; k < n; k++, s++) {
+      if ((*s & 0xC0) != 0x80) {
         return false;
       }
-      cp = cp << 6 | (s[i + k] & 0x3Fu);
+      cp = cp << 6 | (*s & 0x3Fu);
     }
-    static const uint32_t min[4] = {0, 0x80, 0x800, 0x10000};
-    if (cp < min[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+    if (cp >> (min_bits[n - 1] - 1) == 0 || cp > 0x10FFFF || cp >> 11 == 0x1B) {
       return false;
     }
-    i += n + 1;
   }
   return true;
 }
@@ -161,7 +158,7 @@ int ec__cbr_int(ec__cbr_t *r, int64_t *out) {
 }
 
 /* A map of no members: the walk skips every member of it. */
-static const ec__map_t no_members = {"", NULL};
+static const ec__map_t no_members[2] = {0, 0};
 
 int ec__cbr_skip(ec__cbr_t *r, int depth) {
   int t = ec__cbr_peek(r);
@@ -178,7 +175,7 @@ int ec__cbr_skip(ec__cbr_t *r, int depth) {
   }
   if (t == 5) {
     /* Its keys are text or integers, as JSON names can carry. */
-    return ec__cbr_map(r, &no_members, NULL, NULL, depth, &seen);
+    return ec__cbr_map(r, no_members, NULL, NULL, depth, &seen);
   }
   if (t == 4) {
     int rc = ec__cbr_enter(r, 4, depth, &n);
@@ -304,13 +301,12 @@ int ec__cbr_map(ec__cbr_t *r, const ec__map_t *m, ec__member_fn fn,
       break;
     }
     if (t == 3) {
-      f = ec__lookup(m->names, k.ptr, k.len, false);
+      f = ec__lookup(EC__NAMES(m), k.ptr, k.len, false);
     } else {
       /* Integer keys are -2^(e-1) (cbor.h, EC__IKEY). */
-      const char *nm = m->names;
-      for (int j = 0; *nm != '\0'; j++, nm += ec__len(nm) + 1) {
-        unsigned e = m->spec[2 * j] >> 4;
-        if (e != 0 && ik == -((int64_t)1 << (e - 1))) {
+      for (int j = 0; j < m[0]; j++) {
+        unsigned e = m[1 + 2 * j] >> 4;
+        if (e != 0 && ik == -(int32_t)(1u << (e - 1))) {
           f = j;
         }
       }
@@ -323,9 +319,9 @@ int ec__cbr_map(ec__cbr_t *r, const ec__map_t *m, ec__member_fn fn,
       return EC_ESYNTAX;
     }
     *seen |= 1u << f;
-    uint8_t kind = m->spec[2 * f] & 0x0F;
+    uint8_t kind = m[1 + 2 * f] & 0x0F;
     rc = kind == EC__M_FN ? fn(r, f, out, depth - 1)
-                          : read_value(r, kind, (uint8_t *)out + m->spec[2 * f + 1]);
+                          : read_value(r, kind, (uint8_t *)out + m[2 + 2 * f]);
   }
   return rc;
 }

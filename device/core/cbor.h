@@ -42,15 +42,32 @@ int ec__cbr_int(ec__cbr_t *r, int64_t *v);
 int ec__cbr_skip(ec__cbr_t *r, int depth);
 
 /* A map's members, for the walk all decoders share and for the encoder
- * (device/core/docs.c): their names one after the other, each ended by its
- * NUL and the list by an empty name (so "a\0b\0" names two), and for each
- * member two bytes of @p spec, what its value is and where in the struct
- * it goes. A member name is kept once, for both directions: a member
- * table costs two bytes a member and the names' own bytes. */
-typedef struct {
-  const char *names;
-  const uint8_t *spec;
-} ec__map_t;
+ * (device/core/docs.c), in one run of bytes: their count n; for each
+ * member two bytes, what its value is to the walk and where in the output
+ * struct it goes; their names one after the other, each ended by its NUL
+ * and the list by an empty name (so "a\0b\0" names two); and, for a map
+ * the encoder writes, two bytes a member for it. A member name is kept
+ * once, for both directions, and a map costs no pointers: a member table
+ * is two bytes a member (four when encoded too) and the names' own bytes.
+ * EC__MAP() declares the type of one, EC__MAP2() of one with the encoder's
+ * bytes; pass it as EC__M(map). */
+typedef uint8_t ec__map_t;
+#define EC__MAP(n, names)                                                     \
+  struct {                                                                    \
+    uint8_t count;                                                            \
+    uint8_t spec[2 * (n)];                                                    \
+    char nm[sizeof(names)];                                                   \
+  }
+#define EC__MAP2(n, names)                                                    \
+  struct {                                                                    \
+    uint8_t count;                                                            \
+    uint8_t spec[2 * (n)];                                                    \
+    char nm[sizeof(names)];                                                   \
+    uint8_t enc[2 * (n)];                                                     \
+  }
+#define EC__M(map) (&(map).count)
+/* The names of map @p m. */
+#define EC__NAMES(m) ((const char *)(m) + 1 + 2 * (m)[0])
 
 /* What a member's value is to the walk (the low nibble of its first spec
  * byte). The high nibble, e, is non-zero for a member that also has an

@@ -51,38 +51,60 @@ enum {
   E_COMPONENTS
 };
 
-/* The members' names, each kept once for the encoder and the decoder. A
- * status's {state, error} is a component's map from "state" on. */
-static const char status_names[] =
-    "apiVersion\0kind\0deploymentId\0deviceId\0adoptedManifestVersion\0"
-    "status\0components\0";
-static const char entry_names[] = "name\0state\0error\0";
-#define STATE_NAMES (entry_names + 5)
-static const char error_names[] = "code\0message\0source\0";
+/* Each map's members, their names kept once for the encoder and the
+ * decoder (cbor.h): the decoder's bytes come first (see below), the
+ * encoder's after the names. A status's {state, error} is a component's
+ * map from "state" on. */
+#define STATUS_NAMES                                                          \
+  "apiVersion\0kind\0deploymentId\0deviceId\0adoptedManifestVersion\0"         \
+  "status\0components\0"
+#define ENTRY_NAMES "name\0state\0error\0"
+#define STATE_NAMES "state\0error\0"
+#define ERROR_NAMES "code\0message\0source\0"
 
 #define OFF(t, m) ((uint8_t)offsetof(t, m))
-static const uint8_t status_enc[] = {
-    E_NONEMPTY, OFF(ec_dev_status_t, api_version),
-    E_KIND,     OFF(ec_dev_status_t, kind),
-    E_TEXT,     OFF(ec_dev_status_t, deployment_id),
-    E_OPTIONAL, OFF(ec_dev_status_t, device_id),
-    E_UINT,     OFF(ec_dev_status_t, adopted_manifest_version),
-    E_STATUS,   0,
-    E_COMPONENTS, 0};
-static const uint8_t entry_enc[] = {
-    E_NONEMPTY, OFF(ec_dev_component_t, name),
-    E_STATE,    OFF(ec_dev_component_t, state),
-    E_ERROR,    OFF(ec_dev_component_t, error)};
-static const uint8_t state_enc[] = {E_STATE, OFF(ec_dev_status_t, state),
-                                    E_ERROR, OFF(ec_dev_status_t, error)};
-static const uint8_t error_enc[] = {
-    E_TEXT,     OFF(ec_dev_error_t, code),
-    E_TEXT,     OFF(ec_dev_error_t, message),
-    E_OPTIONAL, OFF(ec_dev_error_t, source)};
-static const ec__map_t status_map = {status_names, status_enc};
-static const ec__map_t entry_map = {entry_names, entry_enc};
-static const ec__map_t state_map = {STATE_NAMES, state_enc};
-static const ec__map_t error_map = {error_names, error_enc};
+#define VIEW(m) OFF(ec_dev_status_view_t, m)
+/* A status or a component as the decoder reads it. */
+typedef struct {
+  ec_dev_str_t name;
+  ec_dev_state_t state;
+  ec_dev_str_t ecode;
+  ec_dev_str_t emsg;
+} entry_t;
+
+static const EC__MAP2(7, STATUS_NAMES) status_map = {
+    7,
+    {EC__M_TEXT, VIEW(api_version), EC__M_TEXT, VIEW(kind), EC__M_TEXT,
+     VIEW(deployment_id), EC__M_NONEMPTY, VIEW(device_id), EC__M_POS,
+     VIEW(adopted_manifest_version), EC__M_FN, 0, EC__M_FN, 0},
+    STATUS_NAMES,
+    {E_NONEMPTY, OFF(ec_dev_status_t, api_version), E_KIND,
+     OFF(ec_dev_status_t, kind), E_TEXT, OFF(ec_dev_status_t, deployment_id),
+     E_OPTIONAL, OFF(ec_dev_status_t, device_id), E_UINT,
+     OFF(ec_dev_status_t, adopted_manifest_version), E_STATUS, 0,
+     E_COMPONENTS, 0}};
+static const EC__MAP2(3, ENTRY_NAMES) entry_map = {
+    3,
+    {EC__M_NONEMPTY, OFF(entry_t, name), EC__M_STATE, OFF(entry_t, state),
+     EC__M_FN, 0},
+    ENTRY_NAMES,
+    {E_NONEMPTY, OFF(ec_dev_component_t, name), E_STATE,
+     OFF(ec_dev_component_t, state), E_ERROR, OFF(ec_dev_component_t, error)}};
+static const EC__MAP2(2, STATE_NAMES) state_map = {
+    2,
+    {EC__M_STATE, OFF(entry_t, state), EC__M_FN, 0},
+    STATE_NAMES,
+    {E_STATE, OFF(ec_dev_status_t, state), E_ERROR,
+     OFF(ec_dev_status_t, error)}};
+/* {"code", "message", "source"?}: an error whose present fields are all
+ * empty is no error; a real one needs code and message (the codec's rule). */
+static const EC__MAP2(3, ERROR_NAMES) error_map = {
+    3,
+    {EC__M_TEXT, 0, EC__M_TEXT, sizeof(ec_dev_str_t), EC__M_TEXT,
+     2 * sizeof(ec_dev_str_t)},
+    ERROR_NAMES,
+    {E_TEXT, OFF(ec_dev_error_t, code), E_TEXT, OFF(ec_dev_error_t, message),
+     E_OPTIONAL, OFF(ec_dev_error_t, source)}};
 
 /* Each map has fewer than 24 members, so its head is one byte, written
  * first and given its count at the end. */
@@ -92,8 +114,9 @@ static int put_map(ec__cbw_t *w, const ec__map_t *m, const void *at) {
   unsigned n = 0;
   int rc = 0;
   ec__cbw_head(w, 5, 0);
-  const uint8_t *sp = m->spec;
-  for (const char *key = m->names; *key != '\0' && rc == 0;
+  const char *key = EC__NAMES(m);
+  const uint8_t *sp = (const uint8_t *)ec__nth(key, m[0]) + 1;
+  for (; *key != '\0' && rc == 0;
        key += ec__len(key) + 1, sp += 2) {
     const void *v = base + sp[1];
     uint8_t kind = sp[0];
@@ -127,11 +150,11 @@ static int put_map(ec__cbw_t *w, const ec__map_t *m, const void *at) {
       if (kind == E_COMPONENTS) {
         ec__cbw_head(w, 4, (uint32_t)k);
       } else {
-        rc = kind == E_ERROR ? put_map(w, &error_map, v)
-                             : put_map(w, &state_map, at);
+        rc = kind == E_ERROR ? put_map(w, EC__M(error_map), v)
+                             : put_map(w, EC__M(state_map), at);
       }
       for (size_t j = 0; j < k && rc == 0; j++) {
-        rc = put_map(w, &entry_map, &st->components[j]);
+        rc = put_map(w, EC__M(entry_map), &st->components[j]);
       }
       continue;
     }
@@ -153,7 +176,7 @@ int ec_dev_status_encode(const ec_dev_status_t *st, uint8_t *buf, size_t cap) {
     return EC_EINVAL;
   }
   ec__cbw_t w = {buf, cap, 0};
-  int rc = put_map(&w, &status_map, st);
+  int rc = put_map(&w, EC__M(status_map), st);
   if (rc < 0) {
     return rc;
   }
@@ -162,28 +185,13 @@ int ec_dev_status_encode(const ec_dev_status_t *st, uint8_t *buf, size_t cap) {
 
 /* ---- decoding ---------------------------------------------------------- */
 
-/* {"code", "message", "source"?}: an error whose present fields are all
- * empty is no error; a real one needs code and message (the codec's rule). */
-static const uint8_t error_dec[] = {EC__M_TEXT, 0, EC__M_TEXT,
-                                    sizeof(ec_dev_str_t), EC__M_TEXT,
-                                    2 * sizeof(ec_dev_str_t)};
-static const ec__map_t error_members = {error_names, error_dec};
-
-/* A status or a component: {"name" (components), "state", "error"?}. */
-typedef struct {
-  ec_dev_str_t name;
-  ec_dev_state_t state;
-  ec_dev_str_t ecode;
-  ec_dev_str_t emsg;
-} entry_t;
-
 static int entry_member(ec__cbr_t *r, int f, void *out, int depth) {
   entry_t *e = out;
   ec_dev_str_t v[3];
   unsigned seen;
   (void)f;
   ec__zero(v, sizeof v);
-  int rc = ec__cbr_map(r, &error_members, NULL, v, depth, &seen);
+  int rc = ec__cbr_map(r, EC__M(error_map), NULL, v, depth, &seen);
   if (rc < 0 || (v[0].len == 0 && v[1].len == 0 && v[2].len == 0)) {
     return rc;
   }
@@ -195,17 +203,11 @@ static int entry_member(ec__cbr_t *r, int f, void *out, int depth) {
   return 0;
 }
 
-static const uint8_t entry_dec[] = {
-    EC__M_NONEMPTY, offsetof(entry_t, name), EC__M_STATE,
-    offsetof(entry_t, state), EC__M_FN, 0};
-static const ec__map_t component_members = {entry_names, entry_dec};
-static const ec__map_t state_members = {STATE_NAMES, entry_dec + 2};
-
 /* A component (name and state required) or a status (state required). */
 static int read_entry(ec__cbr_t *r, bool component, entry_t *e, int depth) {
   unsigned seen;
   ec__zero(e, sizeof *e);
-  int rc = ec__cbr_map(r, component ? &component_members : &state_members,
+  int rc = ec__cbr_map(r, component ? EC__M(entry_map) : EC__M(state_map),
                        entry_member, e, depth, &seen);
   unsigned need = component ? 3u : 1u;
   return rc == 0 && (seen & need) != need ? EC_EBADDOC : rc;
@@ -243,17 +245,6 @@ static int status_member(ec__cbr_t *r, int f, void *out, int depth) {
   return rc;
 }
 
-#define VIEW(m) offsetof(ec_dev_status_view_t, m)
-static const uint8_t status_dec[] = {
-    EC__M_TEXT,     VIEW(api_version),
-    EC__M_TEXT,     VIEW(kind),
-    EC__M_TEXT,     VIEW(deployment_id),
-    EC__M_NONEMPTY, VIEW(device_id),
-    EC__M_POS,      VIEW(adopted_manifest_version),
-    EC__M_FN,       0,
-    EC__M_FN,       0};
-static const ec__map_t status_members = {status_names, status_dec};
-
 int ec_dev_status_decode(const uint8_t *buf, size_t len,
                          ec_dev_status_view_t *out, ec_dev_component_fn fn,
                          void *ctx) {
@@ -264,7 +255,7 @@ int ec_dev_status_decode(const uint8_t *buf, size_t len,
   ec__zero(&c, sizeof c);
   c.fn = fn;
   c.ctx = ctx;
-  int rc = ec__cbr_doc(buf, len, &status_members, status_member, &c,
+  int rc = ec__cbr_doc(buf, len, EC__M(status_map), status_member, &c,
                        1u << F_API | 1u << F_KIND | 1u << F_DEPLOYMENT |
                            1u << F_STATUS | 1u << F_COMPONENTS);
   ec__copy(out, &c.v, sizeof *out);
@@ -319,18 +310,18 @@ static int problem_member(ec__cbr_t *r, int f, void *out, int depth) {
 /* Concise keys (RFC 9290): title -1, detail -2, response-code -4,
  * field -256. */
 #define PROBLEM(m) offsetof(ec_dev_problem_t, m)
-static const char problem_names[] = "title\0detail\0response-code\0field\0";
-static const uint8_t problem_dec[] = {
-    EC__M_TEXT | EC__IKEY(1), PROBLEM(title),
-    EC__M_TEXT | EC__IKEY(2), PROBLEM(detail),
-    EC__M_FN | EC__IKEY(3),   0,
-    EC__M_TEXT | EC__IKEY(9), PROBLEM(field)};
-static const ec__map_t problem_members = {problem_names, problem_dec};
+#define PROBLEM_NAMES "title\0detail\0response-code\0field\0"
+static const EC__MAP(4, PROBLEM_NAMES) problem_map = {
+    4,
+    {EC__M_TEXT | EC__IKEY(1), PROBLEM(title), EC__M_TEXT | EC__IKEY(2),
+     PROBLEM(detail), EC__M_FN | EC__IKEY(3), 0, EC__M_TEXT | EC__IKEY(9),
+     PROBLEM(field)},
+    PROBLEM_NAMES};
 
 int ec_dev_problem_decode(const uint8_t *buf, size_t len,
                           ec_dev_problem_t *out) {
   if (out != NULL) {
     ec__zero(out, sizeof *out);
   }
-  return ec__cbr_doc(buf, len, &problem_members, problem_member, out, 0);
+  return ec__cbr_doc(buf, len, EC__M(problem_map), problem_member, out, 0);
 }

@@ -327,11 +327,11 @@ static void answer(ec_dev_t *dev, ec__dev_xchg_t *x, const ec_coap_msg_t *m,
     return;
   }
   ec_dev_answer_t a;
-  uint32_t v;
+  uint32_t v = (uint32_t)-1; /* -1: none */
   ec__zero(&a, sizeof a);
   a.code = m->code;
-  a.content_format =
-      ec_coap_opt_uint(m, EC_COAP_OPT_CONTENT_FORMAT, &v) == 1 ? (int)v : -1;
+  (void)ec_coap_opt_uint(m, EC_COAP_OPT_CONTENT_FORMAT, &v);
+  a.content_format = (int)v;
   a.payload = m->payload;
   a.payload_len = m->payload_len;
   a.max_age = 60; /* the default of section 5.10.5 */
@@ -683,9 +683,11 @@ int ec_dev_get(ec_dev_t *dev, const char *path, bool observe, uint8_t *buf,
 int ec_dev_prov_get(ec_dev_t *dev, uint32_t provisioning_id,
                     const uint8_t *token, size_t token_len, bool observe,
                     uint8_t *buf, size_t cap, ec_dev_cb_t cb, void *user) {
-  static const char query[] = "provisioning_id=4294967295";
-  char q[sizeof query];
-  size_t n = sizeof query - 1;
+  /* Its two Uri-Path segments and its Uri-Query's name, in one literal. */
+  static const char path[] = "v1\0DeviceProvisioningComponents\0"
+                             "provisioning_id=";
+  char q[26]; /* the query's name and 10 digits */
+  size_t n = sizeof q;
   if (dev == NULL || buf == NULL || token == NULL ||
       (token_len != 32 && token_len != 64)) {
     return EC_EINVAL;
@@ -696,16 +698,16 @@ int ec_dev_prov_get(ec_dev_t *dev, uint32_t provisioning_id,
   if (x == NULL) {
     return EC_ENOMEM;
   }
-  segment(&b, EC_COAP_OPT_URI_PATH, "v1", 2, false);
-  segment(&b, EC_COAP_OPT_URI_PATH, "DeviceProvisioningComponents", 28, false);
-  /* The number's digits, written from the end of q. */
+  segment(&b, EC_COAP_OPT_URI_PATH, path, 2, false);
+  segment(&b, EC_COAP_OPT_URI_PATH, path + 3, 28, false);
+  /* The number's digits, written from the end of q, the name before them. */
   do {
     q[--n] = (char)('0' + provisioning_id % 10);
     provisioning_id /= 10;
   } while (provisioning_id > 0);
-  ec__copy(q + n - 16, query, 16);
-  segment(&b, EC_COAP_OPT_URI_QUERY, q + n - 16, sizeof query - 1 - (n - 16),
-          false);
+  n -= 16;
+  ec__copy(q + n, path + 32, 16);
+  segment(&b, EC_COAP_OPT_URI_QUERY, q + n, sizeof q - n, false);
   return get_done(dev, x, &b, cb, user);
 }
 
@@ -726,14 +728,16 @@ int ec_dev_observe(ec_dev_t *dev, const char *device_id,
 }
 
 int ec_dev_set_body(ec_dev_t *dev, int xid, uint8_t *body, size_t cap) {
-  if (dev == NULL || xid < 0 || xid >= EC_DEV_MAX_EXCHANGES ||
-      dev->x[xid].state == X_FREE ||
-      (dev->x[xid].buf[1] != EC_COAP_GET && dev->x[xid].req == NULL) ||
+  if (dev == NULL || xid < 0 || xid >= EC_DEV_MAX_EXCHANGES) {
+    return EC_EINVAL;
+  }
+  ec__dev_xchg_t *x = &dev->x[xid];
+  if (x->state == X_FREE || (x->buf[1] != EC_COAP_GET && x->req == NULL) ||
       (body == NULL && cap > 0)) {
     return EC_EINVAL;
   }
-  dev->x[xid].body = body;
-  dev->x[xid].body_cap = cap;
+  x->body = body;
+  x->body_cap = cap;
   return 0;
 }
 

@@ -93,11 +93,10 @@ typedef struct {
 } page_t;
 
 /* Every member is read by msg_member(). */
-static const uint8_t fn_spec[18];
-static const ec__map_t msg_members = {
-    "statusMessageID\0messageDate\0messageCode\0orderId\0subscriptionId\0"
-    "accessId\0messageParameters\0macAddress\0dhcpOption\0",
-    fn_spec};
+#define MSG_NAMES                                                             \
+  "statusMessageID\0messageDate\0messageCode\0orderId\0subscriptionId\0"       \
+  "accessId\0messageParameters\0macAddress\0dhcpOption\0"
+static const EC__MAP(9, MSG_NAMES) msg_map = {9, {0}, MSG_NAMES};
 
 #define MSG_REQUIRED (1u << M_ID | 1u << M_CODE)
 
@@ -119,7 +118,7 @@ static int page_member(ec__cbr_t *r, int f, void *ctx, int depth) {
     ec_dev_msg_t m;
     unsigned seen;
     ec__zero(&m, sizeof m);
-    rc = ec__cbr_map(r, &msg_members, msg_member, &m, depth - 1, &seen);
+    rc = ec__cbr_map(r, EC__M(msg_map), msg_member, &m, depth - 1, &seen);
     /* The server always writes the ID and the code, and one of the three
      * IDs a message must have. */
     if (rc == 0 && ((seen & MSG_REQUIRED) != MSG_REQUIRED || !has_an_id(&m))) {
@@ -132,13 +131,13 @@ static int page_member(ec__cbr_t *r, int f, void *ctx, int depth) {
   return rc;
 }
 
-static const ec__map_t page_members = {
-    "StatusMessages\0nextFromStatusMessageID\0", fn_spec};
+#define PAGE_NAMES "StatusMessages\0nextFromStatusMessageID\0"
+static const EC__MAP(2, PAGE_NAMES) page_map = {2, {0}, PAGE_NAMES};
 
 int ec_dev_msgs_decode(const uint8_t *buf, size_t len, ec_dev_msg_fn fn,
                        void *ctx, int64_t *next_from) {
   page_t p = {fn, ctx, 0};
-  int rc = ec__cbr_doc(buf, len, &page_members, page_member, &p, 1);
+  int rc = ec__cbr_doc(buf, len, EC__M(page_map), page_member, &p, 1);
   if (rc == 0 && next_from != NULL) {
     *next_from = p.next_from;
   }

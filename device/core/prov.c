@@ -11,23 +11,32 @@ typedef struct {
  * month, and a second 60 does not carry into the next day (the codec's
  * timegm() check refuses both). */
 static int datetime(const char *s, size_t len) {
-  static const uint8_t mdays[12] = {31, 28, 31, 30, 31, 30,
-                                    31, 31, 30, 31, 30, 31};
+  static const char form[] = "0000-00-00 00:00:00";
   int v[6];
-  bool ok = len == 19;
-  for (int k = 0; ok && k < 6; k++) {
-    /* The year at 0, the others at 5, 8, ...; each followed by "-- ::". */
-    v[k] = (int)(k == 0 ? ec__digits(s, 4) : ec__digits(s + 2 + 3 * k, 2));
-    ok = v[k] >= 0 && (k == 5 || s[4 + 3 * k] == "-- ::"[k]);
-  }
-  if (!ok) {
+  int k = 0;
+  if (len != sizeof form - 1) {
     return EC_EBADDOC;
+  }
+  ec__zero(v, sizeof v);
+  for (size_t i = 0; i < len; i++) {
+    if (form[i] != '0') {
+      k++; /* a separator ends a field */
+      if (s[i] != form[i]) {
+        return EC_EBADDOC;
+      }
+    } else if (s[i] < '0' || s[i] > '9') {
+      return EC_EBADDOC;
+    } else {
+      v[k] = v[k] * 10 + (s[i] - '0');
+    }
   }
   int y = v[0], mo = v[1], d = v[2];
   bool leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
-  int last = mo >= 1 && mo <= 12 ? mdays[mo - 1] + (mo == 2 && leap) : 0;
-  if (d < 1 || d > last || v[3] > 23 || v[4] > 59 || v[5] > 60 ||
-      (v[5] == 60 && v[4] == 59 && v[3] == 23)) {
+  /* 31 days in the odd months up to July and the even ones from August,
+   * 30 in the others, and February's 28 or 29. */
+  int last = mo == 2 ? 28 + leap : 30 + ((mo ^ mo >> 3) & 1);
+  if (mo < 1 || mo > 12 || d < 1 || d > last || v[3] > 23 || v[4] > 59 ||
+      v[5] > 60 || (v[5] == 60 && v[4] == 59 && v[3] == 23)) {
     return EC_EBADDOC;
   }
   return 0;
@@ -68,20 +77,17 @@ static int row_member(ec__cbr_t *r, int f, void *out, int depth) {
 }
 
 #define ROW(m) offsetof(row_t, m)
-static const char row_names[] =
-    "provisioning_component_id\0provisioning_id\0component_type\0"
-    "component_id\0name\0active_status\0last_modified_by\0"
-    "last_modified_datetime\0";
-static const uint8_t row_spec[] = {
-    EC__M_NUM,  ROW(row.provisioning_component_id),
-    EC__M_NUM,  ROW(row.provisioning_id),
-    EC__M_FN,   0,
-    EC__M_NUM,  ROW(row.component_id),
-    EC__M_TEXT, ROW(row.name),
-    EC__M_NUM,  ROW(active_status),
-    EC__M_NUM,  ROW(row.last_modified_by),
-    EC__M_FN,   0};
-static const ec__map_t row_members = {row_names, row_spec};
+#define ROW_NAMES                                                             \
+  "provisioning_component_id\0provisioning_id\0component_type\0"               \
+  "component_id\0name\0active_status\0last_modified_by\0"                      \
+  "last_modified_datetime\0"
+static const EC__MAP(8, ROW_NAMES) row_map = {
+    8,
+    {EC__M_NUM, ROW(row.provisioning_component_id), EC__M_NUM,
+     ROW(row.provisioning_id), EC__M_FN, 0, EC__M_NUM, ROW(row.component_id),
+     EC__M_TEXT, ROW(row.name), EC__M_NUM, ROW(active_status), EC__M_NUM,
+     ROW(row.last_modified_by), EC__M_FN, 0},
+    ROW_NAMES};
 
 typedef struct {
   ec_dev_prov_fn fn;
@@ -110,7 +116,7 @@ static int responses(ec__cbr_t *r, int f, void *out, int depth) {
       return EC_EBADDOC;
     }
     ec__zero(&row, sizeof row);
-    rc = ec__cbr_map(r, &row_members, row_member, &row, depth - 1, &seen);
+    rc = ec__cbr_map(r, EC__M(row_map), row_member, &row, depth - 1, &seen);
     if (rc == 0 && seen != 0xFF) {
       rc = EC_EBADDOC; /* every member is required */
     }
@@ -123,13 +129,13 @@ static int responses(ec__cbr_t *r, int f, void *out, int depth) {
   return rc;
 }
 
-static const uint8_t prov_spec[] = {EC__M_FN, 0};
-static const ec__map_t prov_members = {"responses\0", prov_spec};
+static const EC__MAP(1, "responses\0") prov_map = {1, {EC__M_FN, 0},
+                                                   "responses\0"};
 
 int ec_dev_prov_decode(const uint8_t *buf, size_t len, ec_dev_prov_fn fn,
                        void *ctx, size_t *n_rows) {
   page_t p = {fn, ctx, 0};
-  int rc = ec__cbr_doc(buf, len, &prov_members, responses, &p, 1);
+  int rc = ec__cbr_doc(buf, len, EC__M(prov_map), responses, &p, 1);
   if (n_rows != NULL) {
     *n_rows = rc == 0 ? p.n : 0;
   }
