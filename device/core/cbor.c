@@ -320,8 +320,8 @@ int ec__cbr_map(ec__cbr_t *r, const ec__map_t *m, ec__member_fn fn,
     }
     *seen |= 1u << f;
     uint8_t kind = m[1 + 2 * f] & 0x0F;
-    rc = kind == EC__M_FN ? fn(r, f, out, depth - 1)
-                          : read_value(r, kind, (uint8_t *)out + m[2 + 2 * f]);
+    uint8_t *dst = (uint8_t *)out + m[2 + 2 * f];
+    rc = kind == EC__M_FN ? fn(r, f, dst, depth - 1) : read_value(r, kind, dst);
   }
   return rc;
 }

@@ -91,7 +91,9 @@ const char *ec__nth(const char *names, unsigned i);
 
 /* The walk enters the map (EC_EBADDOC when the member is of another type,
  * EC_ESYNTAX at the end of input), reads known members of the simple kinds
- * itself and calls @p fn with the member's index for EC__M_FN ones;
+ * itself and calls @p fn with the member's index for EC__M_FN ones (and
+ * @p out advanced by the member's offset, 0 for a function that reads the
+ * whole struct);
  * unknown members are skipped, a known one given twice is refused as the
  * codec refuses duplicate keys. *seen gets a bit per index found. With a
  * map of no members it checks and skips any map (ec__cbr_skip()). */

@@ -83,16 +83,18 @@ static const EC__MAP2(7, STATUS_NAMES) status_map = {
      E_OPTIONAL, OFF(ec_dev_status_t, device_id), E_UINT,
      OFF(ec_dev_status_t, adopted_manifest_version), E_STATUS, 0,
      E_COMPONENTS, 0}};
+/* An error's code and message go to two ec_dev_str_t one after the other
+ * (entry_member()). */
 static const EC__MAP2(3, ENTRY_NAMES) entry_map = {
     3,
     {EC__M_NONEMPTY, OFF(entry_t, name), EC__M_STATE, OFF(entry_t, state),
-     EC__M_FN, 0},
+     EC__M_FN, OFF(entry_t, ecode)},
     ENTRY_NAMES,
     {E_NONEMPTY, OFF(ec_dev_component_t, name), E_STATE,
      OFF(ec_dev_component_t, state), E_ERROR, OFF(ec_dev_component_t, error)}};
 static const EC__MAP2(2, STATE_NAMES) state_map = {
     2,
-    {EC__M_STATE, OFF(entry_t, state), EC__M_FN, 0},
+    {EC__M_STATE, VIEW(state), EC__M_FN, VIEW(error_code)},
     STATE_NAMES,
     {E_STATE, OFF(ec_dev_status_t, state), E_ERROR,
      OFF(ec_dev_status_t, error)}};
@@ -116,34 +118,37 @@ static int put_map(ec__cbw_t *w, const ec__map_t *m, const void *at) {
   ec__cbw_head(w, 5, 0);
   const char *key = EC__NAMES(m);
   const uint8_t *sp = (const uint8_t *)ec__nth(key, m[0]) + 1;
-  for (; *key != '\0' && rc == 0;
-       key += ec__len(key) + 1, sp += 2) {
+  for (; *key != '\0' && rc == 0; key += ec__len(key) + 1, sp += 2) {
     const void *v = base + sp[1];
     uint8_t kind = sp[0];
     /* Each member is read as what it is: a string, a number or a state
-     * (an enum, a byte where enums are short, as on arm-none-eabi). */
+     * (an enum, a byte where enums are short, as on arm-none-eabi); a
+     * state and a default kind are written as the text they stand for. */
     const char *s = NULL;
     uint32_t u = 0;
-    if (kind <= E_KIND) {
-      s = *(const char *const *)v;
-    } else if (kind == E_UINT) {
+    if (kind == E_UINT) {
       u = *(const uint32_t *)v;
+      if (u == 0) {
+        continue;
+      }
     } else if (kind == E_STATE) {
       u = (uint32_t)*(const ec_dev_state_t *)v;
-    }
-    if ((kind == E_OPTIONAL && s == NULL) || (kind == E_UINT && u == 0) ||
-        (kind == E_ERROR && ((const ec_dev_error_t *)v)->code == NULL)) {
+      s = u < EC_DEV_STATE_COUNT ? ec__nth(state_names, u) : NULL;
+    } else if (kind <= E_KIND) {
+      s = *(const char *const *)v;
+      if (kind == E_KIND && s == NULL) {
+        s = kinds;
+      }
+      if (kind == E_OPTIONAL && s == NULL) {
+        continue;
+      }
+    } else if (kind == E_ERROR && ((const ec_dev_error_t *)v)->code == NULL) {
       continue;
     }
     n++;
     ec__cbw_text(w, key);
-    if (kind == E_KIND && s == NULL) {
-      s = kinds;
-    } else if (kind == E_STATE) {
-      s = u < EC_DEV_STATE_COUNT ? ec__nth(state_names, u) : NULL;
-    } else if (kind == E_UINT) {
+    if (kind == E_UINT) {
       ec__cbw_head(w, 0, u);
-      continue;
     } else if (kind >= E_ERROR) {
       const ec_dev_status_t *st = at;
       size_t k = kind == E_COMPONENTS ? st->n_components : 0;
@@ -156,12 +161,11 @@ static int put_map(ec__cbw_t *w, const ec__map_t *m, const void *at) {
       for (size_t j = 0; j < k && rc == 0; j++) {
         rc = put_map(w, EC__M(entry_map), &st->components[j]);
       }
-      continue;
-    }
-    if (s == NULL || (kind == E_NONEMPTY && s[0] == '\0')) {
+    } else if (s == NULL || (kind == E_NONEMPTY && s[0] == '\0')) {
       return EC_EINVAL;
+    } else {
+      ec__cbw_text(w, s);
     }
-    ec__cbw_text(w, s);
   }
   if (w->buf != NULL && head < w->cap) {
     w->buf[head] = (uint8_t)(0xa0 | n);
@@ -185,8 +189,9 @@ int ec_dev_status_encode(const ec_dev_status_t *st, uint8_t *buf, size_t cap) {
 
 /* ---- decoding ---------------------------------------------------------- */
 
+/* An error: its code and message to out[0] and out[1]. */
 static int entry_member(ec__cbr_t *r, int f, void *out, int depth) {
-  entry_t *e = out;
+  ec_dev_str_t *e = out;
   ec_dev_str_t v[3];
   unsigned seen;
   (void)f;
@@ -198,19 +203,9 @@ static int entry_member(ec__cbr_t *r, int f, void *out, int depth) {
   if (v[0].ptr == NULL || v[1].ptr == NULL) {
     return EC_EBADDOC;
   }
-  e->ecode = v[0];
-  e->emsg = v[1];
+  e[0] = v[0];
+  e[1] = v[1];
   return 0;
-}
-
-/* A component (name and state required) or a status (state required). */
-static int read_entry(ec__cbr_t *r, bool component, entry_t *e, int depth) {
-  unsigned seen;
-  ec__zero(e, sizeof *e);
-  int rc = ec__cbr_map(r, component ? EC__M(entry_map) : EC__M(state_map),
-                       entry_member, e, depth, &seen);
-  unsigned need = component ? 3u : 1u;
-  return rc == 0 && (seen & need) != need ? EC_EBADDOC : rc;
 }
 
 enum { F_API, F_KIND, F_DEPLOYMENT, F_DEVICE, F_AMV, F_STATUS, F_COMPONENTS };
@@ -221,24 +216,28 @@ typedef struct {
   void *ctx;
 } status_ctx_t;
 
-/* The status is one entry, the components an array of them. */
+/* The status ({state, error?}, read into the view, state required) or
+ * the components, an array of {name, state, error?} (name and state
+ * required), each passed to the caller's function. */
 static int status_member(ec__cbr_t *r, int f, void *out, int depth) {
   status_ctx_t *c = out;
+  unsigned seen;
   entry_t e;
-  size_t n = 1;
-  int rc = 0;
-  bool comp = f == F_COMPONENTS;
-  if (comp) {
-    rc = ec__cbr_enter(r, 4, depth--, &n);
-    c->v.n_components = n;
+  size_t n;
+  int rc;
+  if (f == F_STATUS) {
+    rc = ec__cbr_map(r, EC__M(state_map), entry_member, &c->v, depth, &seen);
+    return rc == 0 && (seen & 1) == 0 ? EC_EBADDOC : rc;
   }
+  rc = ec__cbr_enter(r, 4, depth, &n);
+  c->v.n_components = n;
   for (size_t i = 0; i < n && rc == 0; i++) {
-    rc = read_entry(r, comp, &e, depth);
-    if (!comp) {
-      c->v.state = e.state;
-      c->v.error_code = e.ecode;
-      c->v.error_message = e.emsg;
-    } else if (rc == 0 && c->fn != NULL) {
+    ec__zero(&e, sizeof e);
+    rc = ec__cbr_map(r, EC__M(entry_map), entry_member, &e, depth - 1, &seen);
+    if (rc == 0 && (seen & 3) != 3) {
+      rc = EC_EBADDOC;
+    }
+    if (rc == 0 && c->fn != NULL) {
       rc = c->fn(c->ctx, i, e.name, e.state);
     }
   }
