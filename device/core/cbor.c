@@ -261,28 +261,27 @@ static int read_value(ec__cbr_t *r, uint8_t kind, void *dst) {
     if ((rc = ec__cbr_int(r, &v)) < 0) {
       return rc;
     }
-    *(int64_t *)dst = v;
-    return v < (kind == EC__M_POS) ? EC_EBADDOC : 0;
-  }
-  if ((rc = ec__cbr_member_text(r, &s)) < 0) {
-    return rc;
-  }
-  if (kind == EC__M_NUM) {
+  } else {
+    if ((rc = ec__cbr_member_text(r, &s)) < 0) {
+      return rc;
+    }
+    if (kind == EC__M_STATE) {
+      if ((rc = ec_dev_state_parse(s.ptr, s.len)) < 0) {
+        return rc;
+      }
+      *(ec_dev_state_t *)dst = (ec_dev_state_t)rc;
+      return 0;
+    }
+    if (kind != EC__M_NUM) {
+      *(ec_dev_str_t *)dst = s;
+      return kind == EC__M_NONEMPTY && s.len == 0 ? EC_EBADDOC : 0;
+    }
     /* A string of 1 to 18 decimal digits, as the codec reads the numbers
      * of provisioning answers. */
     v = s.len <= 18 ? ec__digits(s.ptr, s.len) : -1;
-    *(int64_t *)dst = v;
-    return v < 0 ? EC_EBADDOC : 0;
   }
-  if (kind == EC__M_STATE) {
-    if ((rc = ec_dev_state_parse(s.ptr, s.len)) < 0) {
-      return rc;
-    }
-    *(ec_dev_state_t *)dst = (ec_dev_state_t)rc;
-    return 0;
-  }
-  *(ec_dev_str_t *)dst = s;
-  return kind == EC__M_NONEMPTY && s.len == 0 ? EC_EBADDOC : 0;
+  *(int64_t *)dst = v;
+  return v < (kind == EC__M_POS) ? EC_EBADDOC : 0;
 }
 
 int ec__cbr_map(ec__cbr_t *r, const ec__map_t *m, ec__member_fn fn,

@@ -14,18 +14,14 @@ int ec_dev_state_parse(const char *s, size_t len) {
   return i < 0 ? EC_EBADDOC : i;
 }
 
-static char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
-}
-
-/* A UUID in 8-4-4-4-12 hex form, @p len bytes of @p s. */
+/* A UUID in 8-4-4-4-12 hex form, @p len bytes of @p s: dashes at 8, 13, 18
+ * and 23 (the bits of 0x842100), hex digits in either case elsewhere. */
 static bool uuid_ok(const char *s, size_t len) {
-  size_t i = 0;
-  for (; i < len; i++) {
-    char c = lower(s[i]);
-    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+  for (size_t i = 0; i < len; i++) {
+    unsigned c = (uint8_t)s[i];
+    bool dash = i < 24 && ((0x842100u >> i) & 1) != 0;
     if (dash ? c != '-'
-             : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+             : c - '0' > 9u && (c | 0x20) - 'a' > 5u) {
       return false;
     }
   }
@@ -286,14 +282,15 @@ static int problem_member(ec__cbr_t *r, int f, void *out, int depth) {
   int rc;
   (void)f;
   (void)depth;
-  if (ec__cbr_peek(r) == 3) {
+  int type = ec__cbr_peek(r);
+  if (type == 3) {
     if ((rc = ec__cbr_text(r, &t)) < 0 || (rc = dotted(t)) < 0) {
       return rc;
     }
     p->code = rc;
     return 0;
   }
-  if (ec__cbr_peek(r) > 1) {
+  if (type > 1) {
     return EC_EBADDOC;
   }
   if ((rc = ec__cbr_int(r, &v)) < 0) {
