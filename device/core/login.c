@@ -23,12 +23,13 @@ int ec_dev_login_encode(const char *username, const char *password,
 }
 
 #define LOGIN(m) offsetof(ec_dev_login_t, m)
-static const uint8_t login_spec[] = {
-    EC__M_TEXT, LOGIN(status),   EC__M_TEXT, LOGIN(error),
-    EC__M_TEXT, LOGIN(token),    EC__M_NUM,  LOGIN(userid),
-    EC__M_TEXT, LOGIN(userrole), EC__M_TEXT, LOGIN(username)};
-static const ec__map_t login_members = {
-    "status\0error\0token\0userid\0userrole\0username\0", login_spec};
+#define LOGIN_NAMES "status\0error\0token\0userid\0userrole\0username\0"
+static const EC__MAP(6, LOGIN_NAMES) login_map = {
+    6,
+    {EC__M_TEXT, LOGIN(status), EC__M_TEXT, LOGIN(error), EC__M_TEXT,
+     LOGIN(token), EC__M_NUM, LOGIN(userid), EC__M_TEXT, LOGIN(userrole),
+     EC__M_TEXT, LOGIN(username)},
+    LOGIN_NAMES};
 
 int ec_dev_login_decode(const uint8_t *buf, size_t len, ec_dev_login_t *out) {
   if (out == NULL) {
@@ -38,9 +39,9 @@ int ec_dev_login_decode(const uint8_t *buf, size_t len, ec_dev_login_t *out) {
   /* status and error always; with a token, the user it was given to as
    * well, as the codec requires (a second walk, with every member
    * required). */
-  int rc = ec__cbr_doc(buf, len, &login_members, NULL, out, 0x03);
+  int rc = ec__cbr_doc(buf, len, EC__M(login_map), NULL, out, 0x03);
   if (rc == 0 && out->token.ptr != NULL) {
-    rc = ec__cbr_doc(buf, len, &login_members, NULL, out, 0x3F);
+    rc = ec__cbr_doc(buf, len, EC__M(login_map), NULL, out, 0x3F);
   }
   return rc;
 }

@@ -148,7 +148,7 @@ int ec_dev_msg_decode(const uint8_t *buf, size_t len, ec_dev_msg_t *out) {
   if (out != NULL) {
     ec__zero(out, sizeof *out);
   }
-  int rc = ec__cbr_doc(buf, len, &msg_members, msg_member, out, MSG_REQUIRED);
+  int rc = ec__cbr_doc(buf, len, EC__M(msg_map), msg_member, out, MSG_REQUIRED);
   return rc == 0 && !has_an_id(out) ? EC_EBADDOC : rc;
 }
 
