@@ -122,6 +122,28 @@ struct ec_store_backend {
   int (*device_count)(ec_store_t *s, int64_t *n);
 };
 
+/* Helpers every backend shares (store.c). */
+
+/** True for an id of 1..EC_STORE_MAX_ID_LEN bytes. */
+bool ec__store_id_ok(const char *id);
+
+/** ASCII-lowercase @p id (ec__store_id_ok()) into @p out
+ * (EC_STORE_MAX_ID_LEN + 1 bytes), as deployment ids are stored. */
+void ec__store_lower_id(const char *id, char *out);
+
+/** A status write's fields as status_put checks them: 0 or EC_EINVAL. */
+int ec__store_status_check(const ec_status_write_t *w);
+
+/**
+ * One malloc'd block for a queued write: @p head bytes (the backend's
+ * entry, a struct with the ec_status_write_t at @p w_offset in it), then
+ * copies of everything @p w points at, which that ec_status_write_t is set
+ * to (the rest of the entry is left for the caller to fill).
+ * @return the block (free() it), or NULL when out of memory
+ */
+void *ec__store_status_dup(const ec_status_write_t *w, size_t head,
+                           size_t w_offset);
+
 /*
  * The backends this build has. Each open function takes the name after
  * open.c took its scheme off, and fills *out with a store whose be is its

@@ -53,6 +53,89 @@ const char *ec_store_device_role_name(ec_device_role_t role) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* Helpers every backend shares (backend.h)                                 */
+/* ------------------------------------------------------------------------ */
+
+bool ec__store_id_ok(const char *id) {
+  if (id == NULL)
+    return false;
+  size_t len = strlen(id);
+  return len > 0 && len <= EC_STORE_MAX_ID_LEN;
+}
+
+/* Deployment IDs are UUIDs, which match case-insensitively; every backend
+ * stores and looks them up ASCII-lowercased (not with SQL's lower(), which
+ * a locale or an ICU build would change). */
+void ec__store_lower_id(const char *id, char *out) {
+  size_t i = 0;
+  for (; id[i] != '\0' && i < EC_STORE_MAX_ID_LEN; i++) {
+    char c = id[i];
+    out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+  }
+  out[i] = '\0';
+}
+
+int ec__store_status_check(const ec_status_write_t *w) {
+  if (w == NULL || !ec__store_id_ok(w->device_id) ||
+      !ec__store_id_ok(w->deployment_id) || (int)w->state < 0 ||
+      w->state >= EC_STATE_COUNT || (w->doc == NULL && w->doc_len > 0) ||
+      (w->request_id_len > 0 &&
+       (w->request_id == NULL || w->request_id_len < EC_REQUEST_ID_MIN ||
+        w->request_id_len > EC_REQUEST_ID_MAX)) ||
+      (w->n_failed > 0 && w->failed == NULL))
+    return EC_EINVAL;
+  for (size_t i = 0; i < w->n_failed; i++)
+    if (w->failed[i].component == NULL)
+      return EC_EINVAL;
+  return 0;
+}
+
+/* Copy the string @p s to @p *p and move past it. */
+static const char *copy_str(char **p, const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = memcpy(*p, s, n);
+  *p += n;
+  return d;
+}
+
+void *ec__store_status_dup(const ec_status_write_t *w, size_t head,
+                           size_t w_offset) {
+  size_t n = w->n_failed * sizeof(ec_fleet_failure_t);
+  if (w->error_code != NULL)
+    n += strlen(w->error_code) + 1;
+  for (size_t i = 0; i < w->n_failed; i++)
+    n += strlen(w->failed[i].component) + 1 +
+         strlen(w->failed[i].code != NULL ? w->failed[i].code : "") + 1;
+  n += strlen(w->device_id) + 1 + strlen(w->deployment_id) + 1 +
+       w->request_id_len + w->doc_len;
+  /* head is a struct's size, so the array after it is aligned. */
+  char *block = malloc(head + n);
+  if (block == NULL)
+    return NULL;
+  ec_status_write_t *to = (ec_status_write_t *)(void *)(block + w_offset);
+  char *p = block + head;
+  *to = *w;
+  ec_fleet_failure_t *a = (ec_fleet_failure_t *)(void *)p;
+  p += w->n_failed * sizeof(*a);
+  for (size_t i = 0; i < w->n_failed; i++) {
+    a[i].component = copy_str(&p, w->failed[i].component);
+    a[i].code = copy_str(&p, w->failed[i].code != NULL ? w->failed[i].code
+                                                       : "");
+    a[i].devices = 1;
+  }
+  to->failed = w->n_failed > 0 ? a : NULL;
+  to->error_code = w->error_code != NULL ? copy_str(&p, w->error_code) : NULL;
+  to->device_id = copy_str(&p, w->device_id);
+  to->deployment_id = copy_str(&p, w->deployment_id);
+  to->request_id =
+      w->request_id_len > 0 ? memcpy(p, w->request_id, w->request_id_len)
+                            : NULL;
+  p += w->request_id_len;
+  to->doc = w->doc_len > 0 ? memcpy(p, w->doc, w->doc_len) : NULL;
+  return block;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Dispatch: one line each, so the contract's argument checks stay the     */
 /* backend's                                                                */
 /* ------------------------------------------------------------------------ */

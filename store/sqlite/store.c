@@ -389,25 +389,6 @@ sqlite3_stmt *store_stmt(store_db_t *s, int slot, const char *sql) {
   return s->lazy[slot];
 }
 
-bool store_id_ok(const char *id) {
-  if (id == NULL)
-    return false;
-  size_t len = strlen(id);
-  return len > 0 && len <= EC_STORE_MAX_ID_LEN;
-}
-
-/* Deployment IDs are UUIDs, which match case-insensitively; store and look
- * them up ASCII-lowercased. SQLite's lower() is not used because an ICU
- * build would make it locale-dependent. @p out holds EC_STORE_MAX_ID_LEN + 1
- * bytes and store_id_ok(@p id) holds. */
-void store_lower_id(const char *id, char *out) {
-  size_t i = 0;
-  for (; id[i] != '\0'; i++) {
-    char c = id[i];
-    out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-  }
-  out[i] = '\0';
-}
 
 static int bind_pair(store_db_t *s, sqlite3_stmt *st, const char *device_id,
                      const char *deployment_lc) {
@@ -871,17 +852,8 @@ int ec_store_set_synchronous(ec_store_t *base, const char *mode) {
 /* ------------------------------------------------------------------------ */
 
 int store_status_check(const store_db_t *s, const ec_status_write_t *w) {
-  if (s == NULL || w == NULL || !store_id_ok(w->device_id) ||
-      !store_id_ok(w->deployment_id) || (int)w->state < 0 ||
-      w->state >= EC_STATE_COUNT || (w->doc == NULL && w->doc_len > 0) ||
-      (w->request_id_len > 0 &&
-       (w->request_id == NULL || w->request_id_len < EC_REQUEST_ID_MIN ||
-        w->request_id_len > EC_REQUEST_ID_MAX)) ||
-      (w->n_failed > 0 && w->failed == NULL))
+  if (s == NULL || ec__store_status_check(w) < 0)
     return EC_EINVAL;
-  for (size_t i = 0; i < w->n_failed; i++)
-    if (w->failed[i].component == NULL)
-      return EC_EINVAL;
   return s->walking ? EC_EINVAL : 0;
 }
 

@@ -144,40 +144,6 @@ int store_fleet_put(store_db_t *s, const ec_status_write_t *w,
   return 0;
 }
 
-size_t store_fleet_size(const ec_status_write_t *w) {
-  size_t n = w->n_failed * sizeof(ec_fleet_failure_t);
-  if (w->error_code != NULL)
-    n += strlen(w->error_code) + 1;
-  for (size_t i = 0; i < w->n_failed; i++)
-    n += strlen(w->failed[i].component) + 1 +
-         strlen(w->failed[i].code != NULL ? w->failed[i].code : "") + 1;
-  return n;
-}
-
-/* Copy the string @p s to @p *p and move past it. */
-static const char *copy_str(char **p, const char *s) {
-  size_t n = strlen(s) + 1;
-  char *d = memcpy(*p, s, n);
-  *p += n;
-  return d;
-}
-
-char *store_fleet_copy(ec_status_write_t *to, const ec_status_write_t *from,
-                       char *p) {
-  ec_fleet_failure_t *a = (ec_fleet_failure_t *)(void *)p;
-  p += from->n_failed * sizeof(*a);
-  for (size_t i = 0; i < from->n_failed; i++) {
-    a[i].component = copy_str(&p, from->failed[i].component);
-    a[i].code = copy_str(&p, from->failed[i].code != NULL
-                                 ? from->failed[i].code
-                                 : "");
-    a[i].devices = 1;
-  }
-  to->failed = from->n_failed > 0 ? a : NULL;
-  to->error_code =
-      from->error_code != NULL ? copy_str(&p, from->error_code) : NULL;
-  return p;
-}
 
 /* ---- reads ---------------------------------------------------------------- */
 

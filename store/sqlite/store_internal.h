@@ -193,10 +193,13 @@ int store_status_check(const store_db_t *s, const ec_status_write_t *w);
 /** Run one statement of store.c's that returns no rows; 0 or EC_ESTORE. */
 int store_step_done(store_db_t *s, int which, const char *what);
 
-/** True for an id of 1..EC_STORE_MAX_ID_LEN bytes. */
-bool store_id_ok(const char *id);
-/** ASCII-lowercase @p id into @p out (EC_STORE_MAX_ID_LEN + 1 bytes). */
-void store_lower_id(const char *id, char *out);
+/** ec__store_id_ok() and ec__store_lower_id() (backend.h). */
+static inline bool store_id_ok(const char *id) {
+  return ec__store_id_ok(id);
+}
+static inline void store_lower_id(const char *id, char *out) {
+  ec__store_lower_id(id, out);
+}
 
 /**
  * A byte cap ended a page read: step once more to learn whether more rows
@@ -284,16 +287,6 @@ int store_read_docs(store_db_t *s, sqlite3_stmt *st, const store_docs_t *shape,
  */
 int store_fleet_put(store_db_t *s, const ec_status_write_t *w, const char *dep);
 
-/** Bytes store_fleet_copy() needs for @p w's fleet members. */
-size_t store_fleet_size(const ec_status_write_t *w);
-
-/**
- * Copy @p from's fleet members (error code, failed components) to
- * @p p, which is aligned for pointers and store_fleet_size() bytes long,
- * and point @p to's at the copies. @return the byte after them
- */
-char *store_fleet_copy(ec_status_write_t *to, const ec_status_write_t *from,
-                       char *p);
 
 /* The backend table's entries (backend.h), each the store.h call of its name
  * on a store_db_t. */

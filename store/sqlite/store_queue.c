@@ -1,6 +1,7 @@
 /* edgecoap SQLite store: queued writes (status reports, message posts), flushed
  * as one transaction (the group commit). */
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,28 +36,11 @@ int store_sqlite_status_queue(ec_store_t *base, const ec_status_write_t *w,
   store_db_t *s = (store_db_t *)base;
   if (fn == NULL || store_status_check(s, w) < 0)
     return EC_EINVAL;
-  size_t dev_len = strlen(w->device_id) + 1;
-  size_t dep_len = strlen(w->deployment_id) + 1;
-  size_t fleet_len = store_fleet_size(w);
-  /* One block: the entry, the fleet's share (its array first), then the
-   * strings, request id and document. */
-  store_queued_t *q = malloc(sizeof(*q) + fleet_len + dev_len + dep_len +
-                             w->request_id_len + w->doc_len);
+  /* One block: the entry, then the copies of what the write points at. */
+  store_queued_t *q =
+      ec__store_status_dup(w, sizeof(*q), offsetof(store_queued_t, u.st.w));
   if (q == NULL)
     return EC_ENOMEM;
-  char *p = (char *)(q + 1);
-  ec_status_write_t *c = &q->u.st.w;
-  *c = *w;
-  p = store_fleet_copy(c, w, p);
-  c->device_id = memcpy(p, w->device_id, dev_len);
-  p += dev_len;
-  c->deployment_id = memcpy(p, w->deployment_id, dep_len);
-  p += dep_len;
-  c->request_id = w->request_id_len > 0
-                      ? memcpy(p, w->request_id, w->request_id_len)
-                      : NULL;
-  p += w->request_id_len;
-  c->doc = w->doc_len > 0 ? memcpy(p, w->doc, w->doc_len) : NULL;
   q->u.st.fn = fn;
   q->u.st.done = (ec_status_done_t){EC_ESTORE, 0, 0};
   enqueue(s, q, STORE_Q_STATUS, ud);

@@ -11,12 +11,17 @@
  * variable EC_TEST_STORE (CTest sets it from EDGECOAP_TEST_STORE):
  *   sqlite (or unset)  a new database file in a new folder, sqlite:PATH
  *   file               the same, named by an SQLite file: URI
+ *   postgres://...     a new schema in that PostgreSQL database (dropped
+ *                      at teardown), opened with the incomplete backend's
+ *                      test-only ec_store_postgres_open_incomplete(); the
+ *                      store suites of what it lacks are not run on it
  * A backend without a fixture here fails the suite at its first test.
  */
 typedef struct {
-  char dir[64];   /**< the test's own folder (file backends) */
+  char dir[64];   /**< the test's own folder (file backends) or schema
+                   *   (PostgreSQL) */
   char path[128]; /**< the database file in it (file backends) */
-  char uri[192];  /**< the name the store was opened by */
+  char uri[384];  /**< the name the store was opened by */
   ec_store_t *s;  /**< the open store */
 } ec_store_fx_t;
 
@@ -29,7 +34,8 @@ void ec_store_fx_reopen(ec_store_fx_t *f);
 /** Close the store and remove everything it left. */
 void ec_store_fx_teardown(ec_store_fx_t *f);
 
-/** Let commits wait less for the disk (SQLite: synchronous=OFF), for tests
+/** Let commits wait less for the disk (SQLite: synchronous=OFF;
+ * PostgreSQL: the store reopened with synchronous_commit=off), for tests
  * that write thousands of times and test no durability. */
 void ec_store_fx_fast(ec_store_fx_t *f);
 

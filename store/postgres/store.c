@@ -1,0 +1,551 @@
+/* edgecoap: the PostgreSQL store: open, schema and migrations, and the backend table. */
+/* SPDX-License-Identifier: Apache-2.0 */
+
+/*
+ * Schema, version 1 (the table schema_version holds it, one row): the same
+ * tables and rules as SQLite's (store/sqlite/store.c), written for
+ * PostgreSQL 15. Identifiers are text with the "C" collation, so that
+ * every order is bytewise, as SQLite's is; documents are bytea; times and
+ * sequences bigint. History is append-only: a trigger refuses UPDATE,
+ * DELETE and TRUNCATE on status_history. The fleet's roll-ups are kept by
+ * triggers in each write's own transaction, as in SQLite.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <endian.h>
+
+#include "edgecoap/error.h"
+#include "log.h"
+#include "pg_internal.h"
+#include "store_postgres.h"
+#include "util.h"
+
+/*
+ * Migrations, applied in order, each (its statements, NULL-terminated) in
+ * its own transaction that also sets schema_version to its 1-based index.
+ * Never edit a released entry: append.
+ */
+/* 1: deployment status, its history and the fleet's roll-ups. */
+static const char *const migration_1[] = {
+    "CREATE TABLE deployment_status ("
+    "  device_id     text COLLATE \"C\" NOT NULL,"
+    "  deployment_id text COLLATE \"C\" NOT NULL,"
+    "  state         integer NOT NULL CHECK (state >= 0),"
+    "  doc           bytea   NOT NULL,"
+    "  updated_at    bigint  NOT NULL,"
+    "  last_seq      bigint  NOT NULL CHECK (last_seq >= 1),"
+    "  error_code    text COLLATE \"C\","
+    "  PRIMARY KEY (device_id, deployment_id));",
+    "CREATE TABLE status_history ("
+    "  id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "  device_id     text COLLATE \"C\" NOT NULL,"
+    "  deployment_id text COLLATE \"C\" NOT NULL,"
+    "  seq           bigint NOT NULL CHECK (seq >= 1),"
+    "  received_at   bigint NOT NULL,"
+    "  doc           bytea  NOT NULL,"
+    "  request_id    bytea CHECK (request_id IS NULL OR"
+    "                 octet_length(request_id) BETWEEN 8 AND 16),"
+    "  UNIQUE (device_id, deployment_id, seq),"
+    "  FOREIGN KEY (device_id, deployment_id)"
+    "    REFERENCES deployment_status (device_id, deployment_id));",
+    "CREATE UNIQUE INDEX status_history_request"
+    " ON status_history (device_id, request_id) WHERE request_id IS NOT NULL;",
+    "CREATE FUNCTION ec_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+    " $$BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END$$;",
+    "CREATE TRIGGER status_history_append_only"
+    " BEFORE UPDATE OR DELETE ON status_history"
+    " FOR EACH ROW EXECUTE FUNCTION ec_append_only();",
+    "CREATE TRIGGER status_history_no_truncate"
+    " BEFORE TRUNCATE ON status_history"
+    " FOR EACH STATEMENT EXECUTE FUNCTION ec_append_only();",
+    "CREATE INDEX deployment_status_by_deployment"
+    " ON deployment_status (deployment_id, device_id);",
+    "CREATE INDEX deployment_status_by_deployment_state"
+    " ON deployment_status (deployment_id, state, device_id);",
+    "CREATE INDEX deployment_status_by_state"
+    " ON deployment_status (state, device_id, deployment_id);",
+    "CREATE TABLE fleet_rollup ("
+    "  deployment_id text COLLATE \"C\" PRIMARY KEY,"
+    "  pending    bigint NOT NULL DEFAULT 0 CHECK (pending >= 0),"
+    "  installing bigint NOT NULL DEFAULT 0 CHECK (installing >= 0),"
+    "  installed  bigint NOT NULL DEFAULT 0 CHECK (installed >= 0),"
+    "  failed     bigint NOT NULL DEFAULT 0 CHECK (failed >= 0),"
+    "  removing   bigint NOT NULL DEFAULT 0 CHECK (removing >= 0),"
+    "  removed    bigint NOT NULL DEFAULT 0 CHECK (removed >= 0),"
+    "  updated_at bigint NOT NULL DEFAULT 0);"
+    /* One function for both triggers: an insert counts the new state, an
+     * update moves one device from its old state to the new one. The
+     * row's upsert takes the roll-up row's lock, so concurrent writers of
+     * one deployment serialise here and the counts stay exact. */
+    "CREATE FUNCTION ec_fleet_rollup() RETURNS trigger LANGUAGE plpgsql AS $$"
+    "DECLARE o integer := -1; BEGIN"
+    " IF TG_OP = 'UPDATE' THEN o := OLD.state; END IF;"
+    " INSERT INTO fleet_rollup AS r (deployment_id, pending, installing,"
+    "  installed, failed, removing, removed, updated_at)"
+    " VALUES (NEW.deployment_id, (NEW.state = 0)::int, (NEW.state = 1)::int,"
+    "  (NEW.state = 2)::int, (NEW.state = 3)::int, (NEW.state = 4)::int,"
+    "  (NEW.state = 5)::int, NEW.updated_at)"
+    " ON CONFLICT (deployment_id) DO UPDATE SET"
+    "  pending = r.pending + (NEW.state = 0)::int - (o = 0)::int,"
+    "  installing = r.installing + (NEW.state = 1)::int - (o = 1)::int,"
+    "  installed = r.installed + (NEW.state = 2)::int - (o = 2)::int,"
+    "  failed = r.failed + (NEW.state = 3)::int - (o = 3)::int,"
+    "  removing = r.removing + (NEW.state = 4)::int - (o = 4)::int,"
+    "  removed = r.removed + (NEW.state = 5)::int - (o = 5)::int,"
+    "  updated_at = greatest(r.updated_at, NEW.updated_at);"
+    " RETURN NULL; END$$;",
+    "CREATE TRIGGER fleet_rollup_insert AFTER INSERT ON deployment_status"
+    " FOR EACH ROW EXECUTE FUNCTION ec_fleet_rollup();",
+    "CREATE TRIGGER fleet_rollup_update"
+    " AFTER UPDATE OF state, updated_at ON deployment_status"
+    " FOR EACH ROW EXECUTE FUNCTION ec_fleet_rollup();",
+    "CREATE TABLE status_failures ("
+    "  deployment_id text COLLATE \"C\" NOT NULL,"
+    "  device_id     text COLLATE \"C\" NOT NULL,"
+    "  component     text COLLATE \"C\" NOT NULL,"
+    "  code          text COLLATE \"C\" NOT NULL,"
+    "  PRIMARY KEY (deployment_id, device_id, component));",
+    "CREATE TABLE fleet_failures ("
+    "  deployment_id text COLLATE \"C\" NOT NULL,"
+    "  component     text COLLATE \"C\" NOT NULL,"
+    "  code          text COLLATE \"C\" NOT NULL,"
+    "  devices       bigint NOT NULL CHECK (devices >= 0),"
+    "  PRIMARY KEY (deployment_id, component, code));",
+    "CREATE FUNCTION ec_fleet_failure() RETURNS trigger LANGUAGE plpgsql AS $$"
+    "BEGIN IF TG_OP = 'INSERT' THEN"
+    "  INSERT INTO fleet_failures AS f VALUES"
+    "   (NEW.deployment_id, NEW.component, NEW.code, 1)"
+    "  ON CONFLICT (deployment_id, component, code)"
+    "   DO UPDATE SET devices = f.devices + 1;"
+    " ELSE"
+    "  UPDATE fleet_failures SET devices = devices - 1"
+    "   WHERE deployment_id = OLD.deployment_id"
+    "   AND component = OLD.component AND code = OLD.code;"
+    "  DELETE FROM fleet_failures WHERE deployment_id = OLD.deployment_id"
+    "   AND component = OLD.component AND code = OLD.code AND devices = 0;"
+    " END IF; RETURN NULL; END$$;",
+    "CREATE TRIGGER fleet_failure_change"
+    " AFTER INSERT OR DELETE ON status_failures"
+    " FOR EACH ROW EXECUTE FUNCTION ec_fleet_failure();",
+    NULL,
+};
+
+const char *const *const pg_migrations[] = {migration_1};
+const int pg_n_migrations =
+    (int)(sizeof(pg_migrations) / sizeof(pg_migrations[0]));
+
+/* Every opener of any edgecoap schema in the database takes this
+ * session-level advisory lock ("edgecoap" in ASCII) around its migration,
+ * so N nodes starting together migrate once and the others find it done. */
+#define PG_SCHEMA_LOCK "7306078180659388784"
+
+/* ------------------------------------------------------------------------ */
+/* Helpers                                                                  */
+/* ------------------------------------------------------------------------ */
+
+void pg_log(pg_store_t *s, const PGresult *res, const char *what) {
+  const char *msg = res != NULL ? PQresultErrorMessage(res) : "";
+  if (msg == NULL || *msg == '\0')
+    msg = PQerrorMessage(s->conn);
+  /* libpq's messages end in a newline. */
+  size_t len = strlen(msg);
+  while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
+    len--;
+  ec_log(EC_LOG_ERROR, "store: %s: %.*s", what, (int)len, msg);
+}
+
+PGresult *pg_run(pg_store_t *s, const char *sql, int n,
+                 const char *const *vals, const int *lens, const int *fmts,
+                 ExecStatusType want, const char *what) {
+  PGresult *res = PQexecParams(s->conn, sql, n, NULL, vals, lens, fmts, 1);
+  if (res == NULL || PQresultStatus(res) != want) {
+    pg_log(s, res, what);
+    PQclear(res);
+    return NULL;
+  }
+  return res;
+}
+
+int pg_exec(pg_store_t *s, const char *sql, const char *what) {
+  PGresult *res = PQexec(s->conn, sql);
+  ExecStatusType st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    pg_log(s, res, what);
+    PQclear(res);
+    return EC_ESTORE;
+  }
+  PQclear(res);
+  return 0;
+}
+
+int64_t pg_i64(const PGresult *res, int row, int col) {
+  uint64_t v;
+  if (PQgetlength(res, row, col) != (int)sizeof(v))
+    return 0;
+  memcpy(&v, PQgetvalue(res, row, col), sizeof(v));
+  return (int64_t)be64toh(v);
+}
+
+void pg_settle(pg_store_t *s) {
+  if (s->queue != NULL && !s->flushing)
+    (void)store_pg_flush(&s->base);
+}
+
+void pg_rollback(pg_store_t *s) {
+  if (PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+    (void)pg_exec(s, "ROLLBACK", "ROLLBACK");
+}
+
+int pg_commit(pg_store_t *s) {
+  uint64_t t0 = ec_mono_us();
+  PGresult *res = PQexec(s->conn, "COMMIT");
+  /* A COMMIT of a transaction that failed answers ROLLBACK with
+   * PGRES_COMMAND_OK: only the command tag tells them apart. */
+  int rc = res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK &&
+                   strcmp(PQcmdStatus(res), "COMMIT") == 0
+               ? 0
+               : EC_ESTORE;
+  if (rc != 0) {
+    pg_log(s, res, "COMMIT");
+    ec_metrics_add(s->metrics, EC_M_COMMITS_FAILED, 1);
+  } else if (s->txn_writes > 0) {
+    ec_metrics_observe(s->metrics, EC_H_COMMIT_SECONDS, ec_mono_us() - t0);
+    ec_metrics_observe(s->metrics, EC_H_COMMIT_WRITES, s->txn_writes);
+  }
+  PQclear(res);
+  s->txn_writes = 0;
+  return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Open and migrate                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* The version the schema_version table holds, 0 when there is none yet;
+ * < 0 on failure. */
+static int read_version(pg_store_t *s) {
+  PGresult *res = pg_run(
+      s, "SELECT CASE WHEN to_regclass('schema_version') IS NULL THEN -1"
+         " ELSE 0 END::int8",
+      0, NULL, NULL, NULL, PGRES_TUPLES_OK, "read the schema version");
+  if (res == NULL)
+    return EC_ESTORE;
+  bool missing = PQntuples(res) == 1 && pg_i64(res, 0, 0) == -1;
+  PQclear(res);
+  if (missing)
+    return 0;
+  res = pg_run(s, "SELECT version::int8 FROM schema_version", 0, NULL, NULL,
+               NULL, PGRES_TUPLES_OK, "read the schema version");
+  if (res == NULL)
+    return EC_ESTORE;
+  int v = PQntuples(res) == 1 ? (int)pg_i64(res, 0, 0) : EC_ESTORE;
+  PQclear(res);
+  if (v < 0)
+    ec_log(EC_LOG_ERROR, "store: schema_version must hold one row");
+  return v;
+}
+
+/* Run each of @p sql's statements; 0 or EC_ESTORE (logged). */
+static int run_all(pg_store_t *s, const char *const *sql) {
+  for (; *sql != NULL; sql++)
+    if (pg_exec(s, *sql, "migrate") != 0)
+      return EC_ESTORE;
+  return 0;
+}
+
+/* Bring the schema to this build's version; the caller holds the lock. */
+static int migrate(pg_store_t *s) {
+  int version = read_version(s);
+  if (version < 0)
+    return EC_ESTORE;
+  if (version > pg_n_migrations) {
+    ec_log(EC_LOG_ERROR, "store: %s has schema version %d, newer than this "
+           "edgecoap's %d: upgrade edgecoap (the database is left as it is)",
+           s->where, version, pg_n_migrations);
+    return EC_ESTORE;
+  }
+  s->created = version == 0;
+  if (version == 0 &&
+      pg_exec(s, "BEGIN; CREATE TABLE schema_version (version integer NOT"
+                 " NULL CHECK (version >= 0)); INSERT INTO schema_version"
+                 " VALUES (0); COMMIT",
+              "create schema_version") != 0) {
+    pg_rollback(s);
+    return EC_ESTORE;
+  }
+  for (int v = version; v < pg_n_migrations; v++) {
+    char set[80];
+    snprintf(set, sizeof(set), "UPDATE schema_version SET version = %d",
+             v + 1);
+    if (pg_exec(s, "BEGIN", "BEGIN") != 0 ||
+        run_all(s, pg_migrations[v]) != 0 || pg_exec(s, set, "migrate") != 0 ||
+        pg_commit(s) != 0) {
+      pg_rollback(s);
+      ec_log(EC_LOG_ERROR, "store: migration to version %d failed: %s is "
+             "left at version %d", v + 1, s->where, v);
+      return EC_ESTORE;
+    }
+    ec_log(EC_LOG_INFO, "store: %s migrated to schema version %d", s->where,
+           v + 1);
+  }
+  return 0;
+}
+
+/* The server's notices and warnings go to the log, not to stderr. */
+static void notice(void *ud, const char *msg) {
+  (void)ud;
+  size_t len = strlen(msg);
+  while (len > 0 && msg[len - 1] == '\n')
+    len--;
+  ec_log(EC_LOG_WARN, "store: PostgreSQL says: %.*s", (int)len, msg);
+}
+
+/* Refuse a password in the URI: command lines and logs are seen by others,
+ * and libpq reads PGPASSFILE or ~/.pgpass itself. */
+static int check_uri(const char *uri) {
+  char *err = NULL;
+  PQconninfoOption *opts = PQconninfoParse(uri, &err);
+  if (opts == NULL) {
+    /* Not err itself: libpq may quote the URI, password and all. */
+    ec_log(EC_LOG_ERROR, "store: not a PostgreSQL URI libpq can read");
+    PQfreemem(err);
+    return EC_EINVAL;
+  }
+  int rc = 0;
+  for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+    if (strcmp(o->keyword, "password") == 0 && o->val != NULL &&
+        *o->val != '\0') {
+      ec_log(EC_LOG_ERROR, "store: the PostgreSQL URI holds a password: "
+             "put it in PGPASSFILE or ~/.pgpass instead");
+      rc = EC_EINVAL;
+    }
+  PQconninfoFree(opts);
+  return rc;
+}
+
+int ec_store_postgres_open_incomplete(const char *uri, unsigned flags,
+                                      ec_store_t **out) {
+  if (out != NULL)
+    *out = NULL;
+  if (uri == NULL || out == NULL || (flags & ~EC_STORE_SERVE) ||
+      !(strncasecmp(uri, "postgres://", 11) == 0 ||
+        strncasecmp(uri, "postgresql://", 13) == 0))
+    return EC_EINVAL;
+  int rc = check_uri(uri);
+  if (rc != 0)
+    return rc;
+  pg_store_t *s = calloc(1, sizeof(*s));
+  if (s == NULL)
+    return EC_ENOMEM;
+  s->base.be = &store_pg_backend;
+  s->queue_tail = &s->queue;
+  rc = EC_ESTORE;
+
+  s->conn = PQconnectdb(uri);
+  if (s->conn == NULL) {
+    rc = EC_ENOMEM;
+    goto fail_conn;
+  }
+  if (PQstatus(s->conn) != CONNECTION_OK) {
+    pg_log(s, NULL, "connect to PostgreSQL");
+    goto fail_conn;
+  }
+  PQsetNoticeProcessor(s->conn, notice, NULL);
+  snprintf(s->where, sizeof(s->where), "postgres://%s:%s/%s", PQhost(s->conn),
+           PQport(s->conn), PQdb(s->conn));
+  /* Times in the schema are integers; only the client encoding matters for
+   * the ids' text. */
+  if (pg_exec(s, "SET client_encoding TO 'UTF8'", "set the encoding") != 0)
+    goto fail_conn;
+  if (pg_exec(s, "SELECT pg_advisory_lock(" PG_SCHEMA_LOCK ")",
+              "take the schema lock") != 0)
+    goto fail_conn;
+  rc = migrate(s);
+  if (pg_exec(s, "SELECT pg_advisory_unlock(" PG_SCHEMA_LOCK ")",
+              "release the schema lock") != 0 && rc == 0)
+    rc = EC_ESTORE;
+  if (rc != 0)
+    goto fail_conn;
+  /* A store that cannot take writes is found before anything is served. */
+  if ((flags & EC_STORE_SERVE) && store_pg_backend.ping(&s->base) != 0) {
+    rc = EC_ESTORE;
+    goto fail_conn;
+  }
+  *out = &s->base;
+  return 0;
+
+fail_conn:
+  PQfinish(s->conn);
+  free(s);
+  return rc;
+}
+
+int ec_store_postgres_schema_version(void) {
+  return pg_n_migrations;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The store's own calls                                                    */
+/* ------------------------------------------------------------------------ */
+
+static int store_pg_ping(ec_store_t *base) {
+  pg_store_t *s = (pg_store_t *)base;
+  if (s->flushing)
+    return EC_EBUSY;
+  pg_settle(s);
+  /* One read and one committed write, as SQLite's: the version, rewritten
+   * as it is. */
+  if (pg_exec(s, "BEGIN", "BEGIN") != 0 ||
+      pg_exec(s, "UPDATE schema_version SET version = version",
+              "readiness check") != 0 ||
+      pg_commit(s) != 0) {
+    pg_rollback(s);
+    ec_log(EC_LOG_WARN, "store: readiness check failed");
+    return EC_ESTORE;
+  }
+  return 0;
+}
+
+/* Every flush here completes each write before it returns (the commit is
+ * synchronous), so waiting is flushing. */
+static int store_pg_wait(ec_store_t *base) {
+  return store_pg_flush(base);
+}
+
+static void store_pg_set_metrics(ec_store_t *base, ec_metrics_t *m) {
+  ((pg_store_t *)base)->metrics = m;
+}
+
+/* The bytes of this store's tables, their indexes and TOAST, in the schema
+ * it lives in (the database's catalogs are not counted). */
+static int store_pg_size(ec_store_t *base, int64_t *bytes) {
+  pg_store_t *s = (pg_store_t *)base;
+  if (bytes == NULL)
+    return EC_EINVAL;
+  PGresult *res = pg_run(
+      s, "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::int8"
+         " FROM pg_class c WHERE c.relkind = 'r' AND c.relnamespace ="
+         " (SELECT relnamespace FROM pg_class WHERE oid ="
+         " 'schema_version'::regclass)",
+      0, NULL, NULL, NULL, PGRES_TUPLES_OK, "size");
+  if (res == NULL)
+    return EC_ESTORE;
+  *bytes = pg_i64(res, 0, 0);
+  PQclear(res);
+  return 0;
+}
+
+static void store_pg_close(ec_store_t *base) {
+  pg_store_t *s = (pg_store_t *)base;
+  (void)store_pg_flush(&s->base);
+  PQfinish(s->conn);
+  free(s);
+}
+
+static const char *store_pg_where(const ec_store_t *base) {
+  return ((const pg_store_t *)base)->where;
+}
+
+static bool store_pg_created(const ec_store_t *base) {
+  return ((const pg_store_t *)base)->created;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Not implemented yet: a clear refusal, never a fake                       */
+/* ------------------------------------------------------------------------ */
+
+static int todo(const char *what) {
+  ec_log(EC_LOG_ERROR, "store: PostgreSQL: %s is not implemented yet", what);
+  return EC_ENOTSUP;
+}
+
+#define TODO(name, ...)                                                        \
+  static int store_pg_##name(ec_store_t *s, __VA_ARGS__) {                     \
+    (void)s;                                                                   \
+    return todo(#name);                                                        \
+  }
+
+TODO(msg_insert_req, const ec_store_msg_write_t *w, size_t n, int64_t at,
+     const ec_store_msg_request_t *req, int64_t *first_id)
+TODO(msg_queue, const ec_store_msg_write_t *w, size_t n, int64_t at,
+     const ec_store_msg_request_t *req, ec_msg_done_fn fn, void *ud)
+TODO(msg_request_find, ec_store_msg_request_t *req, int64_t *first_id)
+TODO(msg_page, const ec_msg_filter_t *f, int limit, bool newest_first,
+     size_t max_bytes, ec_msg_row_t **rows, size_t *n, bool *more)
+TODO(msg_get, int64_t id, ec_msg_row_t **row)
+TODO(prov_import, const ec_store_prov_import_t *im)
+TODO(prov_user_put, const ec_store_prov_user_t *u, int64_t *id, int *created)
+TODO(prov_user_find, const char *username, ec_store_prov_user_t *out)
+TODO(prov_user_get, int64_t id, ec_store_prov_user_t *out)
+TODO(prov_user_each, int (*fn)(void *ud, const ec_store_prov_user_t *u),
+     void *ud)
+TODO(prov_user_remove, const char *username, const char *unknown_hash,
+     bool *kept)
+TODO(prov_owner, int64_t id, int64_t *owner_id)
+TODO(prov_component_of, int64_t pc_id, int64_t *provisioning_id)
+TODO(prov_token_add, const uint8_t *digest, int64_t user_id, int64_t now_ms,
+     int64_t ttl_ms)
+TODO(prov_token_use, const uint8_t *digest, int64_t now_ms, int64_t ttl_ms,
+     int64_t touch_ms, int64_t *user_id)
+TODO(prov_token_delete, const uint8_t *digest, int64_t now_ms, int64_t ttl_ms)
+TODO(prov_select_owned, const ec_prov_request_t *f, int64_t owner_id,
+     ec_prov_component_t **rows, size_t *n)
+TODO(prov_insert, const ec_prov_request_t *rq, int64_t user_id, int64_t now_s,
+     ec_store_prov_outcome_t *o)
+TODO(prov_update, const ec_prov_request_t *rq, int64_t user_id, int64_t now_s,
+     ec_store_prov_outcome_t *o)
+TODO(device_add, const ec_store_device_t *d, int64_t *id)
+TODO(device_find, const uint8_t *identity, size_t len, ec_store_device_t *out)
+TODO(device_remove, const char *identity)
+TODO(device_each, int (*fn)(void *ud, const ec_store_device_t *d), void *ud)
+TODO(device_count, int64_t *n)
+
+const ec_store_backend_t store_pg_backend = {
+    .name = "postgres",
+    .ping = store_pg_ping,
+    .set_metrics = store_pg_set_metrics,
+    .size = store_pg_size,
+    .close = store_pg_close,
+    .where = store_pg_where,
+    .created = store_pg_created,
+    .status_by_request = store_pg_status_by_request,
+    .status_put = store_pg_status_put,
+    .status_queue = store_pg_status_queue,
+    .flush = store_pg_flush,
+    .wait = store_pg_wait,
+    .msg_queue = store_pg_msg_queue,
+    .queued = store_pg_queued,
+    .status_get = store_pg_status_get,
+    .history_page = store_pg_history_page,
+    .deployments_page = store_pg_deployments_page,
+    .each_status = store_pg_each_status,
+    .fleet_devices = store_pg_fleet_devices,
+    .fleet_rollup = store_pg_fleet_rollup,
+    .fleet_rollups = store_pg_fleet_rollups,
+    .msg_insert_req = store_pg_msg_insert_req,
+    .msg_request_find = store_pg_msg_request_find,
+    .msg_page = store_pg_msg_page,
+    .msg_get = store_pg_msg_get,
+    .prov_import = store_pg_prov_import,
+    .prov_user_put = store_pg_prov_user_put,
+    .prov_user_find = store_pg_prov_user_find,
+    .prov_user_get = store_pg_prov_user_get,
+    .prov_user_each = store_pg_prov_user_each,
+    .prov_user_remove = store_pg_prov_user_remove,
+    .prov_owner = store_pg_prov_owner,
+    .prov_component_of = store_pg_prov_component_of,
+    .prov_token_add = store_pg_prov_token_add,
+    .prov_token_use = store_pg_prov_token_use,
+    .prov_token_delete = store_pg_prov_token_delete,
+    .prov_select_owned = store_pg_prov_select_owned,
+    .prov_insert = store_pg_prov_insert,
+    .prov_update = store_pg_prov_update,
+    .device_add = store_pg_device_add,
+    .device_find = store_pg_device_find,
+    .device_remove = store_pg_device_remove,
+    .device_each = store_pg_device_each,
+    .device_count = store_pg_device_count,
+};
