@@ -63,7 +63,8 @@ int ec_http_parse_addr(const char *s, struct sockaddr_storage *sa,
   return 0;
 }
 
-bool ec_http_is_loopback(const struct sockaddr *sa) {
+/* True for 127.0.0.0/8, ::1 and IPv4-mapped 127.0.0.0/8. */
+static bool is_loopback(const struct sockaddr *sa) {
   if (sa->sa_family == AF_INET) {
     const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
     return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
@@ -314,7 +315,7 @@ int ec_http_start(ec_server_t *srv, ec_http_t **out) {
            cfg->http_addr);
     return EC_EINVAL;
   }
-  bool need_auth = !ec_http_is_loopback((const struct sockaddr *)&sa);
+  bool need_auth = !is_loopback((const struct sockaddr *)&sa);
   if (need_auth && !ec_provisioning_has_operator(srv)) {
     ec_log(EC_LOG_ERROR,
            "--http %s listens beyond loopback, where every "

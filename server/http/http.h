@@ -41,9 +41,6 @@ typedef struct ec_http ec_http_t;
 int ec_http_parse_addr(const char *s, struct sockaddr_storage *sa,
                        socklen_t *len);
 
-/** True for 127.0.0.0/8, ::1 and IPv4-mapped 127.0.0.0/8. */
-bool ec_http_is_loopback(const struct sockaddr *sa);
-
 /**
  * Listen on srv->cfg.http_addr (NULL: off, *out NULL and 0 returned).
  * An address in use is EC_EADDRINUSE when cfg.http_explicit, and a logged

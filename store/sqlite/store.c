@@ -528,7 +528,8 @@ fail:
   return EC_ESTORE;
 }
 
-int store_exec(sqlite3 *db, const char *sql, const char *what) {
+/* Run SQL text with no results; 0 or EC_ESTORE (logged). */
+static int store_exec(sqlite3 *db, const char *sql, const char *what) {
   char *err = NULL;
   if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
     ec_log(EC_LOG_ERROR, "store: %s: %s", what, err ? err : sqlite3_errmsg(db));

@@ -160,8 +160,6 @@ void store_rollback(store_db_t *s);
  * commit in the order they were made. */
 void store_settle(store_db_t *s);
 
-/** Run SQL text with no results; 0 or EC_ESTORE (logged). */
-int store_exec(sqlite3 *db, const char *sql, const char *what);
 
 /**
  * Apply one status write inside the open transaction (no BEGIN or COMMIT).
