@@ -12,6 +12,7 @@
 
 #include "edgecoap/device_posix.h"
 #include "itest.h"
+#include "itlossy.h"
 #include "suite.h"
 
 /*
@@ -124,10 +125,7 @@ static ec_dev_status_t status_of(ec_dev_state_t s) {
 
 /* One device: the port, the core and its buffers, and what came back. */
 typedef struct {
-  ec_dev_udp_t udp;
-  ec_dev_transport_t lossy; /* the port's transport, dropping sends */
-  int drop;                 /* sends still to drop */
-  int sends;
+  it_lossy_t net;           /* the port, losing its first sends */
   ec_dev_t dev;
   uint8_t rx[1280];
   uint8_t report_buf[512];
@@ -144,34 +142,13 @@ typedef struct {
   bool failed;
 } device_t;
 
-static int lossy_send(void *ctx, const uint8_t *d, size_t len) {
-  device_t *t = ctx;
-  t->sends++;
-  if (t->drop > 0) {
-    t->drop--;
-    return 0; /* lost on the way */
-  }
-  return t->udp.transport.send(&t->udp, d, len);
-}
-static uint32_t lossy_now(void *ctx) {
-  device_t *t = ctx;
-  return t->udp.transport.now_ms(&t->udp);
-}
-static void lossy_random(void *ctx, void *buf, size_t len) {
-  device_t *t = ctx;
-  t->udp.transport.random(&t->udp, buf, len);
-}
-
 static int device_open(device_t *t, const char *device, int drop) {
   memset(t, 0, sizeof *t);
-  if (ec_dev_udp_open(&t->udp, "127.0.0.1", srv.port) < 0) {
+  if (it_lossy_open(&t->net, srv.port, drop) < 0)
     return -1;
-  }
-  t->lossy = (ec_dev_transport_t){lossy_send, lossy_now, lossy_random, NULL, t};
-  t->drop = drop;
   t->device = device;
   t->shown = -1;
-  ec_dev_init(&t->dev, &t->lossy);
+  ec_dev_init(&t->dev, &t->net.transport);
   return 0;
 }
 
@@ -216,7 +193,7 @@ static bool pump_for(device_t *t, const int *flag, int want, unsigned ms) {
   uint64_t end = it_now_ms() + ms;
   uint32_t wait = 0;
   while (*flag < want && !t->failed && it_now_ms() < end) {
-    wait = ec_dev_udp_poll(&t->udp, &t->dev, wait > 100 ? 100 : wait, t->rx,
+    wait = ec_dev_udp_poll(&t->net.udp, &t->dev, wait > 100 ? 100 : wait, t->rx,
                            sizeof t->rx);
   }
   return *flag >= want;
@@ -253,9 +230,9 @@ static void test_lossy_report_arrives_once(void) {
   CU_ASSERT_TRUE(pump(&t, &t.answers, 1));
   CU_ASSERT_EQUAL(t.last_result, 0);
   CU_ASSERT_EQUAL(t.last_code, EC_COAP_CODE(2, 1));
-  CU_ASSERT_TRUE(t.sends >= 3); /* two lost, the third through */
+  CU_ASSERT_TRUE(t.net.sends >= 3); /* two lost, the third through */
   CU_ASSERT_EQUAL(history_count("lossy1"), 1);
-  ec_dev_udp_close(&t.udp);
+  ec_dev_udp_close(&t.net.udp);
 }
 
 static void on_notify(ec_dev_t *dev, void *user, const ec_dev_answer_t *a) {
@@ -308,7 +285,7 @@ static void test_reports_while_observing_allocate_nothing(void) {
           t.answers - 1, t.notifications - 1, n);
   CU_ASSERT_EQUAL(n, 0);
   CU_ASSERT_EQUAL(history_count("obs1"), 101);
-  ec_dev_udp_close(&t.udp);
+  ec_dev_udp_close(&t.net.udp);
 }
 
 /* The server dies before the report is sent and comes back while the core
@@ -323,7 +300,7 @@ static void test_report_across_server_restart(void) {
   /* Let the first transmission and a retransmission meet no server. */
   uint64_t until = it_now_ms() + 2500;
   while (it_now_ms() < until) {
-    (void)ec_dev_udp_poll(&t.udp, &t.dev, 100, t.rx, sizeof t.rx);
+    (void)ec_dev_udp_poll(&t.net.udp, &t.dev, 100, t.rx, sizeof t.rx);
   }
   CU_ASSERT_EQUAL(t.answers, 1);
   uint16_t port = srv.port;
@@ -332,14 +309,14 @@ static void test_report_across_server_restart(void) {
     /* Another process took the port meanwhile and the server came back on
      * another: the device follows it, as one that looks its server's name
      * up again would. The exchange in the core is the same. */
-    ec_dev_udp_close(&t.udp);
-    CU_ASSERT_EQUAL_FATAL(ec_dev_udp_open(&t.udp, "127.0.0.1", srv.port), 0);
+    ec_dev_udp_close(&t.net.udp);
+    CU_ASSERT_EQUAL_FATAL(ec_dev_udp_open(&t.net.udp, "127.0.0.1", srv.port), 0);
   }
   CU_ASSERT_TRUE(pump(&t, &t.answers, 2));
   CU_ASSERT_EQUAL(t.last_result, 0);
   CU_ASSERT_EQUAL(t.last_code, EC_COAP_CODE(2, 4));
   CU_ASSERT_EQUAL(history_count("restart1"), 2);
-  ec_dev_udp_close(&t.udp);
+  ec_dev_udp_close(&t.net.udp);
 }
 
 /* A report of @p n components (about 55 bytes each in CBOR), sent by the
@@ -425,7 +402,7 @@ static void test_blockwise_reports_and_answers(void) {
   CU_ASSERT_EQUAL(t.shown, EC_DEV_INSTALLED);
   CU_ASSERT_EQUAL(components_seen, 50);
   CU_ASSERT_EQUAL(history_count("big1"), 2);
-  ec_dev_udp_close(&t.udp);
+  ec_dev_udp_close(&t.net.udp);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -470,7 +447,7 @@ static int outbox_boot(device_t *t, outbox_t *o, const char *device,
 }
 
 static void outbox_down(device_t *t, outbox_t *o) {
-  ec_dev_udp_close(&t->udp);
+  ec_dev_udp_close(&t->net.udp);
   ec_dev_file_slots_close(&o->files);
 }
 
@@ -502,7 +479,7 @@ static void test_outbox_survives_restart_allocates_nothing(void) {
   CU_ASSERT_EQUAL(outbox_put(&o, &t, EC_DEV_INSTALLING), 0);
   CU_ASSERT_TRUE(pump(&t, &o.ended, 1));
   CU_ASSERT_EQUAL(o.last_code, EC_COAP_CODE(2, 1));
-  CU_ASSERT_TRUE(t.sends >= 3); /* two lost, the third through */
+  CU_ASSERT_TRUE(t.net.sends >= 3); /* two lost, the third through */
   CU_ASSERT_EQUAL(history_count("obx1"), 1);
   /* Sent, stored, and the answer never read: the device goes down. */
   CU_ASSERT_EQUAL(outbox_put(&o, &t, EC_DEV_INSTALLED), 0);

@@ -11,6 +11,7 @@
 
 #include "edgecoap/device_posix.h"
 #include "itest.h"
+#include "itlossy.h"
 #include "suite.h"
 
 /*
@@ -31,10 +32,7 @@ static it_server_t srv;
 
 /* One device: the port, the core, its buffers and what came back. */
 typedef struct {
-  ec_dev_udp_t udp;
-  ec_dev_transport_t lossy; /* the port's transport, dropping sends */
-  int drop;                 /* sends still to drop */
-  int sends;
+  it_lossy_t net;           /* the port, losing its first sends */
   ec_dev_t dev;
   uint8_t rx[1280];
   uint8_t req[4096];
@@ -48,39 +46,19 @@ typedef struct {
   char title[64]; /* of a problem-details answer */
 } device_t;
 
-static int lossy_send(void *ctx, const uint8_t *d, size_t len) {
-  device_t *t = ctx;
-  t->sends++;
-  if (t->drop > 0) {
-    t->drop--;
-    return 0; /* lost on the way */
-  }
-  return t->udp.transport.send(&t->udp, d, len);
-}
-static uint32_t lossy_now(void *ctx) {
-  device_t *t = ctx;
-  return t->udp.transport.now_ms(&t->udp);
-}
-static void lossy_random(void *ctx, void *buf, size_t len) {
-  device_t *t = ctx;
-  t->udp.transport.random(&t->udp, buf, len);
-}
-
 static device_t *device_new(int drop) {
   device_t *t = calloc(1, sizeof *t);
-  if (t == NULL || ec_dev_udp_open(&t->udp, "127.0.0.1", srv.port) < 0) {
+  if (t == NULL || it_lossy_open(&t->net, srv.port, drop) < 0) {
     free(t);
     return NULL;
   }
-  t->lossy = (ec_dev_transport_t){lossy_send, lossy_now, lossy_random, NULL, t};
-  t->drop = drop;
-  ec_dev_init(&t->dev, &t->lossy);
+  ec_dev_init(&t->dev, &t->net.transport);
   return t;
 }
 
 static void device_free(device_t *t) {
   if (t != NULL) {
-    ec_dev_udp_close(&t->udp);
+    ec_dev_udp_close(&t->net.udp);
     free(t);
   }
 }
@@ -132,7 +110,7 @@ static bool pump(device_t *const *d, const int *flag, int want, unsigned ms) {
   uint64_t end = it_now_ms() + ms;
   while ((flag == NULL || *flag < want) && it_now_ms() < end) {
     for (int i = 0; d[i] != NULL; i++) {
-      (void)ec_dev_udp_poll(&d[i]->udp, &d[i]->dev, 5, d[i]->rx,
+      (void)ec_dev_udp_poll(&d[i]->net.udp, &d[i]->dev, 5, d[i]->rx,
                             sizeof d[i]->rx);
     }
   }
@@ -261,7 +239,7 @@ static void test_lossy_post_is_stored_once(void) {
   ec_dev_msg_new_t m = message("FEED-LOSSY", 105);
   device_t *p;
   CU_ASSERT_EQUAL(post_from_new(&m, 1, false, NULL, 0, 2, NULL, &p), 201);
-  CU_ASSERT_TRUE(p != NULL && p->sends >= 3);
+  CU_ASSERT_TRUE(p != NULL && p->net.sends >= 3);
   device_free(p);
   CU_ASSERT_EQUAL(stored_count("FEED-LOSSY"), 1);
 }
