@@ -136,30 +136,6 @@ static int post_from_new(const ec_dev_msg_new_t *m, size_t n, bool batch,
              : -1;
 }
 
-/* How many messages of order @p order the server stores, read with raw
- * CoAP as JSON, or -1. */
-static int stored_count(const char *order) {
-  char path[128];
-  it_udp_t u;
-  it_body_t b = {0};
-  int count = -1;
-  snprintf(path, sizeof path, "api/2.3/statusmessages?orderId=%s", order);
-  if (it_udp_open(&u, srv.port) < 0) {
-    return -1;
-  }
-  if (it_udp_verify(&u) == 0 &&
-      it_coap_get_blockwise(&u, path, 50, 1024, 100, &b, 5000) == 0 &&
-      IT_CODE_INT(b.code) == 205) {
-    json_t *j = json_loadb((const char *)b.body, b.len, 0, NULL);
-    json_t *list = json_object_get(j, "StatusMessages");
-    count = json_is_array(list) ? (int)json_array_size(list) : -1;
-    json_decref(j);
-  }
-  free(b.body);
-  it_udp_close(&u);
-  return count;
-}
-
 static const ec_dev_msg_param_t params[] = {{"Delivery date", "2018-06-17"}};
 static const uint64_t macs[] = {0xfe00ae3544acULL};
 
@@ -206,7 +182,7 @@ static void test_repeat_is_answered_from_the_store(void) {
   device_free(p);
   (void)pump(only_obs, NULL, 0, QUIET_MS);
   CU_ASSERT_EQUAL(obs->answers, 2);
-  CU_ASSERT_EQUAL(stored_count("FEED-1"), 1);
+  CU_ASSERT_EQUAL(it_messages_count(srv.port, "FEED-1", 5000), 1);
 
   /* Another message under the same Request-Id: 4.09, nothing stored or
    * notified. */
@@ -217,7 +193,7 @@ static void test_repeat_is_answered_from_the_store(void) {
   device_free(p);
   (void)pump(only_obs, NULL, 0, QUIET_MS);
   CU_ASSERT_EQUAL(obs->answers, 2);
-  CU_ASSERT_EQUAL(stored_count("FEED-1"), 1);
+  CU_ASSERT_EQUAL(it_messages_count(srv.port, "FEED-1", 5000), 1);
   device_free(obs);
 
   /* After a restart of the server the repeat is still recognised. */
@@ -225,12 +201,12 @@ static void test_repeat_is_answered_from_the_store(void) {
   CU_ASSERT_EQUAL(post_from_new(&m, 1, false, rid, sizeof rid, 0, NULL, &p), 204);
   CU_ASSERT_EQUAL(p->id, id);
   device_free(p);
-  CU_ASSERT_EQUAL(stored_count("FEED-1"), 1);
+  CU_ASSERT_EQUAL(it_messages_count(srv.port, "FEED-1", 5000), 1);
   /* Without a Request-Id of its own the core draws one: a new post. */
   CU_ASSERT_EQUAL(post_from_new(&m, 1, false, NULL, 0, 0, NULL, &p), 201);
   CU_ASSERT_TRUE(p->id > id);
   device_free(p);
-  CU_ASSERT_EQUAL(stored_count("FEED-1"), 2);
+  CU_ASSERT_EQUAL(it_messages_count(srv.port, "FEED-1", 5000), 2);
 }
 
 /* The first two datagrams of a post are lost: the retransmission is
@@ -241,7 +217,7 @@ static void test_lossy_post_is_stored_once(void) {
   CU_ASSERT_EQUAL(post_from_new(&m, 1, false, NULL, 0, 2, NULL, &p), 201);
   CU_ASSERT_TRUE(p != NULL && p->net.sends >= 3);
   device_free(p);
-  CU_ASSERT_EQUAL(stored_count("FEED-LOSSY"), 1);
+  CU_ASSERT_EQUAL(it_messages_count(srv.port, "FEED-LOSSY", 5000), 1);
 }
 
 /* A batch past one datagram goes block-wise (Block1), each block with the
@@ -260,7 +236,7 @@ static void test_blockwise_batch_and_its_repeat(void) {
                     round == 0 ? 201 : 204);
     CU_ASSERT_TRUE(p != NULL && p->more);
     device_free(p);
-    CU_ASSERT_EQUAL(stored_count("FEED-BATCH"), 20);
+    CU_ASSERT_EQUAL(it_messages_count(srv.port, "FEED-BATCH", 5000), 20);
   }
 }
 

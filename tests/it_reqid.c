@@ -108,27 +108,6 @@ static int post(const char *dev, const char *body, const uint8_t *rid,
 
 #define MSGS "api/2.3/statusmessages"
 
-/* How many status messages of order @p order are stored, or -1. */
-static int messages_count(const char *order) {
-  char path[128];
-  it_udp_t u;
-  it_body_t b;
-  int count = -1;
-  snprintf(path, sizeof(path), MSGS "?orderId=%s", order);
-  if (it_udp_open(&u, srv.port) < 0)
-    return -1;
-  if (it_udp_verify(&u) == 0 &&
-      it_coap_get_blockwise(&u, path, 50, 1024, 100, &b, TIMEOUT_MS) == 0) {
-    json_t *j = json_loadb((const char *)b.body, b.len, 0, NULL);
-    json_t *list = json_object_get(j, "StatusMessages");
-    count = json_is_array(list) ? (int)json_array_size(list) : -1;
-    json_decref(j);
-    free(b.body);
-  }
-  it_udp_close(&u);
-  return count;
-}
-
 /* The first message's id of a post's answer (single or batch), or -1. */
 static long long first_id_of(const it_coap_msg_t *m) {
   json_t *j = json_loadb((const char *)m->payload, m->payload_len, 0, NULL);
@@ -330,17 +309,17 @@ static void test_message_post_repeat_is_applied_once(void) {
   CU_ASSERT_EQUAL(it_coap_opt_count(r, IT_OPT_LOCATION_PATH), 4);
   CU_ASSERT_EQUAL(post_to(MSGS, two, RID_B, sizeof(RID_B), r), 204);
   CU_ASSERT_EQUAL(first_id_of(r), id2);
-  CU_ASSERT_EQUAL(messages_count("RID-ONE"), 1);
-  CU_ASSERT_EQUAL(messages_count("RID-TWO"), 2);
+  CU_ASSERT_EQUAL(it_messages_count(srv.port, "RID-ONE", TIMEOUT_MS), 1);
+  CU_ASSERT_EQUAL(it_messages_count(srv.port, "RID-TWO", TIMEOUT_MS), 2);
 
   /* Another body under a used id: refused, nothing stored. */
   CU_ASSERT_EQUAL(post_to(MSGS, two, RID_A, sizeof(RID_A), r), 409);
-  CU_ASSERT_EQUAL(messages_count("RID-TWO"), 2);
+  CU_ASSERT_EQUAL(it_messages_count(srv.port, "RID-TWO", TIMEOUT_MS), 2);
   /* A wrong length: 4.02. */
   CU_ASSERT_EQUAL(post_to(MSGS, one, RID_A, 5, r), 402);
   /* No id, or a new one: stored. */
   CU_ASSERT_EQUAL(post_to(MSGS, one, NULL, 0, r), 201);
-  CU_ASSERT_EQUAL(messages_count("RID-ONE"), 2);
+  CU_ASSERT_EQUAL(it_messages_count(srv.port, "RID-ONE", TIMEOUT_MS), 2);
   free(r);
 }
 

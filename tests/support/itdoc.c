@@ -1,4 +1,4 @@
-/* edgecoap tests: problem details read and deployment-status reports written. */
+/* edgecoap tests: problem details read, status messages counted and deployment-status reports written. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "itest.h"
 
@@ -96,6 +96,31 @@ void it_problem_free(it_problem_t *p) {
   free(p->field);
   free(p->code_text);
   memset(p, 0, sizeof(*p));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Status messages                                                           */
+
+int it_messages_count(uint16_t port, const char *order_id,
+                      unsigned timeout_ms) {
+  char path[128];
+  it_udp_t u;
+  it_body_t b = {0};
+  int count = -1;
+  snprintf(path, sizeof(path), "api/2.3/statusmessages?orderId=%s", order_id);
+  if (it_udp_open(&u, port) < 0)
+    return -1;
+  if (it_udp_verify(&u) == 0 &&
+      it_coap_get_blockwise(&u, path, 50, 1024, 100, &b, timeout_ms) == 0 &&
+      IT_CODE_INT(b.code) == 205) {
+    json_t *j = json_loadb((const char *)b.body, b.len, 0, NULL);
+    json_t *list = json_object_get(j, "StatusMessages");
+    count = json_is_array(list) ? (int)json_array_size(list) : -1;
+    json_decref(j);
+  }
+  free(b.body);
+  it_udp_close(&u);
+  return count;
 }
 
 /* ------------------------------------------------------------------------ */

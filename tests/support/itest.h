@@ -529,6 +529,18 @@ int it_problem_parse(const uint8_t *body, size_t len, int cf, it_problem_t *p);
 void it_problem_free(it_problem_t *p);
 
 /* ------------------------------------------------------------------------ */
+/* Status messages (API.md section 3)                                        */
+
+/**
+ * How many status messages of order @p order_id the server on 127.0.0.1:
+ * @p port holds: GET api/2.3/statusmessages?orderId=... in JSON, block-wise,
+ * from a fresh verified socket. @return the count, or -1 when no 2.05 list
+ * came within @p timeout_ms
+ */
+int it_messages_count(uint16_t port, const char *order_id,
+                      unsigned timeout_ms);
+
+/* ------------------------------------------------------------------------ */
 /* Deployment-status reports (API.md section 2)                              */
 
 /**
