@@ -311,9 +311,19 @@ fail_srv:
  * reaching libcoap before it was screened.
  */
 static int io_round(ec_server_t *srv, int wait_ms) {
-  struct pollfd ready[2] = {{coap_context_get_coap_fd(srv->ctx), POLLIN, 0},
-                            {ec_http_fd(srv->http), POLLIN, 0}};
-  int n_fds = ready[1].fd >= 0 ? 2 : 1;
+  struct pollfd ready[3] = {{coap_context_get_coap_fd(srv->ctx), POLLIN, 0},
+                            {ec_http_fd(srv->http), POLLIN, 0},
+                            {-1, 0, 0}};
+  int http = ready[1].fd >= 0;
+  /* A store whose commits arrive later (store.h, ec_store_fd): its answer
+   * ends the wait too, and the loop's flush reads it. */
+  int store_due;
+  ready[2].fd = ec_store_fd(srv->store, &ready[2].events, &store_due);
+  if (!http) /* keep the array dense: HTTP's slot is the store's */
+    ready[1] = ready[2];
+  int n_fds = 1 + http + (ready[2].fd >= 0);
+  if (store_due >= 0 && store_due < wait_ms)
+    wait_ms = store_due;
   /* The wait ends in time for the server's own retransmissions and
    * liveness checks (watch.c), whichever way the round waits. */
   int due = ec_watch_next_ms(srv);
@@ -322,14 +332,19 @@ static int io_round(ec_server_t *srv, int wait_ms) {
   int rc;
   if (ready[0].fd < 0 || (srv->screen_fd < 0 && n_fds == 1)) {
     /* Nothing of ours to poll beside libcoap's sockets (coaps:// alone,
-     * no HTTP): libcoap waits itself. */
+     * no HTTP): libcoap waits itself, briefly while the store has an
+     * answer to come. */
+    if (ready[0].fd < 0 && n_fds > 1 && wait_ms > 1)
+      wait_ms = 1;
     rc = coap_io_process(srv->ctx, wait_ms > 0 ? (uint32_t)wait_ms
                                                : COAP_IO_NO_WAIT);
   } else {
     /* While datagrams keep coming there is no need to wait (and no cost of
      * a poll per datagram): only an empty socket waits, for a datagram, a
-     * libcoap timer, the server's own retransmissions or an HTTP request
-     * (http.h). */
+     * libcoap timer, the server's own retransmissions, an HTTP request
+     * (http.h) or the store's answer. libcoap 4.3.1 is built with epoll
+     * here and its coap_io_process_with_fds() ignores other descriptors,
+     * so the poll is ours and libcoap's processing never waits. */
     if (srv->screen_fd < 0 || !ec_screen_run(srv)) {
       if (poll(ready, (nfds_t)n_fds, wait_ms) < 0 && errno != EINTR)
         return -1;
@@ -339,7 +354,7 @@ static int io_round(ec_server_t *srv, int wait_ms) {
     rc = coap_io_process(srv->ctx, COAP_IO_NO_WAIT);
   }
   ec_watch_tick(srv);
-  if (n_fds == 2)
+  if (http)
     ec_http_run(srv->http);
   return rc;
 }

@@ -50,6 +50,8 @@ struct ec_store_backend {
   int (*flush)(ec_store_t *s);
   int (*wait)(ec_store_t *s);
   size_t (*queued)(const ec_store_t *s);
+  /** NULL: no descriptor (store.c answers -1). */
+  int (*fd)(ec_store_t *s, short *events, int *due_ms);
   int (*msg_queue)(ec_store_t *s, const ec_store_msg_write_t *w, size_t n,
                    int64_t received_at_ms, const ec_store_msg_request_t *req,
                    ec_msg_done_fn fn, void *ud);

@@ -205,6 +205,14 @@ size_t ec_store_queued(const ec_store_t *s) {
   return s != NULL ? s->be->queued(s) : 0;
 }
 
+int ec_store_fd(ec_store_t *s, short *events, int *due_ms) {
+  if (events == NULL || due_ms == NULL)
+    return -1;
+  *events = 0;
+  *due_ms = -1;
+  return s != NULL && s->be->fd != NULL ? s->be->fd(s, events, due_ms) : -1;
+}
+
 int ec_store_status_get(ec_store_t *s, const char *device_id,
                         const char *deployment_id, uint8_t **doc,
                         size_t *doc_len, int64_t *updated_at_ms, int64_t *seq) {

@@ -143,7 +143,9 @@ int ec_store_status_by_request(ec_store_t *s, const char *device_id,
  * call. Writes still queued are waited for first, so writes commit in the order
  * they were made (every synchronous write does so).
  * @return 0, EC_EINVAL (bad IDs or state, or called from an
- *         ec_store_each_status() callback), or EC_ESTORE (nothing stored)
+ *         ec_store_each_status() callback), EC_EBUSY (called from a
+ *         queued write's callback by a store whose commits complete later,
+ *         which cannot wait there), or EC_ESTORE (nothing stored)
  */
 int ec_store_status_put(ec_store_t *s, const ec_status_write_t *w, int *created,
                         int64_t *seq);
@@ -215,6 +217,19 @@ int ec_store_wait(ec_store_t *s);
 
 /** How many queued writes have not run their callback yet. */
 size_t ec_store_queued(const ec_store_t *s);
+
+/**
+ * What the I/O loop waits on for this store beside its own sockets, so
+ * that a commit arriving later is read at once: poll the descriptor for
+ * @p events, and call ec_store_flush() when it is ready, or when
+ * @p due_ms milliseconds have passed (a reconnect to try, a write to
+ * time out, writes queued and not sent yet: 0).
+ * @param[out] events  POLLIN and/or POLLOUT (0 when no descriptor)
+ * @param[out] due_ms  -1: no time of its own
+ * @return the descriptor, or -1 (none: no commit in flight, or a store
+ *         whose commits complete inside ec_store_flush(), SQLite)
+ */
+int ec_store_fd(ec_store_t *s, short *events, int *due_ms);
 
 /**
  * Read the current report of (device, deployment). Deployment IDs match

@@ -12,7 +12,7 @@
  * postgres:// names for the server and the admin commands; this opens one
  * all the same, for the store suites that cover what it has.
  *
- * Implemented: ping, size, where, created, close, set_metrics and the
+ * Implemented: ping, size, where, created, close, set_metrics, fd and the
  * deployment status (status_put, status_queue, flush, wait, queued, status_get,
  * status_by_request, history, deployments, each_status) with the fleet
  * roll-ups they keep and read. Every other call answers EC_ENOTSUP

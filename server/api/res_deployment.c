@@ -551,8 +551,8 @@ static void pending_done(ec_server_t *srv, ec_pending_t *base) {
 static void pending_answer(ec_req_t *rq, ec_pending_t *base) {
   status_pending_t *p = (status_pending_t *)base;
   if (!p->base.committed) {
-    ec_req_problem(rq, 500, "storage-failure", NULL,
-                   "the report was not stored: the commit failed");
+    ec_batch_not_stored(rq, p->base.status.rc,
+                        "the report was not stored: the commit failed");
     return;
   }
   /* A separate answer is confirmable, and libcoap sends it up to five times

@@ -550,8 +550,8 @@ static void post_done(ec_server_t *srv, ec_pending_t *base) {
 static void post_answer(ec_req_t *rq, ec_pending_t *base) {
   post_pending_t *p = (post_pending_t *)base;
   if (!base->committed) {
-    ec_req_problem(rq, 500, "storage-failure", NULL,
-                   "the messages were not stored: the commit failed");
+    ec_batch_not_stored(rq, base->msgs.rc,
+                        "the messages were not stored: the commit failed");
     return;
   }
   answer_created(rq, p->post.msgs, p->post.n, p->post.batch);

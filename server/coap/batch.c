@@ -121,6 +121,17 @@ void ec_batch_busy(ec_req_t *rq) {
                  "the request");
 }
 
+void ec_batch_not_stored(ec_req_t *rq, int rc, const char *what) {
+  if (rc == EC_ETIMEOUT) {
+    ec_req_max_age(rq, EC_BATCH_RETRY_S);
+    ec_req_problem(rq, 503, "storage-unavailable", NULL,
+                   "the store is out of reach: nothing was stored; send the "
+                   "request again after Max-Age, with the same Request-Id");
+    return;
+  }
+  ec_req_problem(rq, 500, "storage-failure", NULL, what);
+}
+
 ec_pending_t *ec_batch_take(ec_req_t *rq) {
   coap_async_t *a = coap_find_async(rq->session, coap_pdu_get_token(rq->request));
   return a ? coap_async_get_app_data(a) : NULL;

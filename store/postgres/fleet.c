@@ -99,6 +99,7 @@ int store_pg_fleet_devices(ec_store_t *base, const ec_store_fleet_query_t *q,
   const char *v[6] = {q->after_device != NULL ? q->after_device : "",
                       after_dep, state, lim, q->device_id,
                       q->deployment_id != NULL ? dep : NULL};
+  pg_conn_check(s);
   PGresult *res = PQexecParams(s->conn, devices_sql(q), 6, devices_types, v,
                                NULL, NULL, 1);
   if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {

@@ -13,36 +13,78 @@
 #include "store.h"
 
 /*
- * The PostgreSQL store (a first step: see docs/ARCHITECTURE.md): one libpq
- * connection, used synchronously. store.c opens it, migrates the schema
- * under an advisory lock and fills the backend table; status.c holds the
- * deployment-status entries and the queue. The entries not written yet
- * answer EC_ENOTSUP (logged), and open.c does not offer this backend to
- * the server or admin.
+ * The PostgreSQL store (a first step: see docs/ARCHITECTURE.md): two libpq
+ * connections, both conn.c's. The pipeline (s->pipe) carries the queued
+ * writes, one implicit transaction per round, without waiting for it;
+ * s->conn carries the reads and the synchronous writes. store.c opens the
+ * store, migrates the schema under an advisory lock and fills the backend
+ * table; status.c holds the deployment-status entries. The entries not
+ * written yet answer EC_ENOTSUP (logged), and open.c does not offer this
+ * backend to the server or admin.
  */
 
-/* A status write waiting in the queue: the write, copied into the same
- * block, and its callback. */
-typedef struct pg_queued {
-  struct pg_queued *next;
-  ec_status_write_t w;
-  ec_status_done_fn fn;
-  void *ud;
-  ec_status_done_t done;
-} pg_queued_t;
+typedef struct pg_store pg_store_t;
+typedef struct pg_write pg_write_t;
 
+/*
+ * What a kind of queued write does on the pipeline (conn.c calls these;
+ * status.c's status writes are one kind). A write is sent as statements
+ * none of which reads another's result (all are sent before any answer
+ * comes); conn.c decides which transaction holds them.
+ */
 typedef struct {
+  /** Send the write's statements with pg_send(): how many, or < 0 when
+   * one could not be sent (the connection is then reset). */
+  int (*send)(pg_store_t *s, pg_write_t *w);
+  /** Statement @p i's successful result, to read what it returned. */
+  void (*result)(pg_store_t *s, pg_write_t *w, int i, const PGresult *res);
+  /** After a lost connection, whether the write committed, asked on
+   * s->conn: 1 (committed: its outcome filled in as result() would),
+   * 0 (not: it is sent again), < 0 (cannot tell: it fails). NULL: < 0. */
+  int (*resolve)(pg_store_t *s, pg_write_t *w);
+  /** Its outcome, once: @p rc 0 (committed) or < 0 (nothing of it
+   * stored, or not known to be: EC_ESTORE; EC_ETIMEOUT: PostgreSQL was
+   * out of reach for EC_STORE_PG_WAIT_MS). Calls the caller back and
+   * frees @p w. */
+  void (*done)(pg_store_t *s, pg_write_t *w, int rc);
+} pg_write_ops_t;
+
+/** The head of every queued write (first in the kind's own struct). */
+struct pg_write {
+  pg_write_t *next;
+  const pg_write_ops_t *ops;
+  uint64_t serial;    /* queue order, for ec_store_wait() */
+  int64_t queued_ms;  /* ec_mono_ms() when queued, for the bound */
+  int n_sent, n_seen; /* statements sent in its round, results read */
+  int rc;             /* in its round so far: 0, or EC_ESTORE */
+  bool in_doubt;      /* in flight when the connection was lost */
+};
+
+struct pg_store {
   struct ec_store base; /* first: an ec_store_t * of ours is a pg_store_t * */
-  PGconn *conn;
+  PGconn *conn;  /* reads and synchronous writes */
+  PGconn *pipe;  /* queued writes, pipeline mode; NULL while out of reach */
+  char *uri;     /* for reconnecting (it holds no password) */
   bool walking;  /* store_pg_each_status() runs: no writes, no second walk */
-  bool flushing; /* store_pg_flush() applies the queue */
-  pg_queued_t *queue, **queue_tail;
-  size_t n_queued;
-  bool created;       /* this open created the schema */
-  char where[512];    /* postgres://host:port/dbname, no user or password */
+  bool pumping;  /* conn.c reads results and calls back */
+  /* Every queued write not completed, in order; the first n_round are
+   * sent, as one transaction or (single) each in its own. */
+  pg_write_t *queue, **queue_tail;
+  size_t n_queued, n_round;
+  pg_write_t *cur;       /* the first sent write with results to come */
+  bool single;           /* the round re-runs its writes one by one */
+  bool seg_failed;       /* a statement of the open transaction failed */
+  bool want_null;        /* a result came: libpq's NULL follows */
+  uint64_t serial;       /* the last queued write's */
+  uint64_t round_t0;     /* ec_mono_us() when the round was sent */
+  int64_t next_try_ms;   /* out of reach: when to reconnect next */
+  int64_t down_since_ms; /* 0, or when the pipeline was lost */
+  int64_t conn_try_ms;   /* s->conn lost: when to reconnect it next */
+  bool created;          /* this open created the schema */
+  char where[512];       /* postgres://host:port/dbname, no user or password */
   unsigned txn_writes;
   ec_metrics_t *metrics;
-} pg_store_t;
+};
 
 extern const ec_store_backend_t store_pg_backend;
 
@@ -65,9 +107,34 @@ int pg_exec(pg_store_t *s, const char *sql, const char *what);
 /** A binary int8 column of @p res (network order). */
 int64_t pg_i64(const PGresult *res, int row, int col);
 
-/** Before a write: flush the queue, so that writes commit in the order
- * they were made. */
+/** Before a synchronous write: wait for the queue, so that writes commit
+ * in the order they were made (from a callback it cannot: it goes on). */
 void pg_settle(pg_store_t *s);
+
+/* The connections (conn.c). */
+
+/** Open both connections to @p uri (copied) and put the pipeline in
+ * pipeline mode; 0, EC_ENOMEM or EC_ESTORE (logged). */
+int pg_conn_open(pg_store_t *s, const char *uri);
+
+/** Wait for the queue, then close both connections. */
+void pg_conn_close(pg_store_t *s);
+
+/** libpq's connection to @p uri, with the settings every one of ours has
+ * (UTF-8, a connect timeout); check PQstatus(). */
+PGconn *pg_connect(const char *uri);
+
+/** Send one statement of a write on the pipeline (PQsendQueryParams's
+ * arguments, results in binary); 0 or EC_ESTORE. */
+int pg_send(pg_store_t *s, const char *sql, int n, const char *const *vals,
+            const int *lens, const int *fmts);
+
+/** Queue @p w (its kind's part and ops set) at the end. */
+void pg_queue_add(pg_store_t *s, pg_write_t *w);
+
+/** Before a statement on s->conn: reconnect it when it was lost (at most
+ * every few hundred milliseconds). */
+void pg_conn_check(pg_store_t *s);
 
 /** Undo the open transaction, if any. */
 void pg_rollback(pg_store_t *s);
@@ -88,6 +155,8 @@ int store_pg_status_put(ec_store_t *s, const ec_status_write_t *w,
 int store_pg_status_queue(ec_store_t *s, const ec_status_write_t *w,
                           ec_status_done_fn fn, void *ud);
 int store_pg_flush(ec_store_t *s);
+int store_pg_wait(ec_store_t *s);
+int store_pg_fd(ec_store_t *s, short *events, int *due_ms);
 size_t store_pg_queued(const ec_store_t *s);
 int store_pg_status_get(ec_store_t *s, const char *device_id,
                         const char *deployment_id, uint8_t **doc,

@@ -27,127 +27,127 @@ static const char empty[1];
 /* Writes                                                                   */
 /* ------------------------------------------------------------------------ */
 
-/* Apply @p w inside the open transaction: the status row (its seq from
- * the upsert), the history entry, and the pair's failed components, which
- * the triggers count into the roll-ups. 0 or EC_ESTORE (logged), the
- * transaction left for the caller to undo. */
-static int status_apply(pg_store_t *s, const ec_status_write_t *w,
-                        int *created, int64_t *seq) {
-  char dep[EC_STORE_MAX_ID_LEN + 1], state[16], at[32], seqtxt[32];
-  ec__store_lower_id(w->deployment_id, dep);
+/*
+ * A status write is sent as statements that read no result of another, so
+ * that a round pipelines them all (conn.c): the status row's upsert, whose
+ * RETURNING gives the seq; the history entry, taking that seq from the row
+ * the upsert left; and the pair's failed components, which the triggers
+ * count into the roll-ups.
+ */
+typedef struct {
+  pg_write_t base; /* first */
+  ec_status_write_t w;
+  char dep[EC_STORE_MAX_ID_LEN + 1]; /* lowercased */
+  ec_status_done_fn fn;
+  void *ud;
+  ec_status_done_t done;
+} status_q_t;
+
+static int status_send(pg_store_t *s, pg_write_t *base) {
+  status_q_t *q = (status_q_t *)base;
+  const ec_status_write_t *w = &q->w;
+  char state[16], at[32];
   snprintf(state, sizeof(state), "%d", (int)w->state);
   snprintf(at, sizeof(at), "%lld", (long long)w->received_at_ms);
   const char *doc = w->doc_len > 0 ? (const char *)w->doc : empty;
 
-  const char *up_v[] = {w->device_id, dep, state, doc, at, w->error_code};
+  const char *up_v[] = {w->device_id, q->dep, state, doc, at, w->error_code};
   const int up_l[] = {0, 0, 0, (int)w->doc_len, 0, 0};
   const int up_f[] = {0, 0, 0, 1, 0, 0};
-  PGresult *res = pg_run(
-      s,
-      "INSERT INTO deployment_status (device_id, deployment_id, state, doc,"
-      " updated_at, last_seq, error_code)"
-      " VALUES ($1, $2, $3::int, $4, $5::int8, 1, $6)"
-      " ON CONFLICT (device_id, deployment_id) DO UPDATE SET"
-      "  state = excluded.state, doc = excluded.doc,"
-      "  updated_at = excluded.updated_at,"
-      "  last_seq = deployment_status.last_seq + 1,"
-      "  error_code = excluded.error_code"
-      " RETURNING last_seq::int8",
-      6, up_v, up_l, up_f, PGRES_TUPLES_OK, "store status");
-  if (res == NULL)
+  if (pg_send(s,
+              "INSERT INTO deployment_status (device_id, deployment_id, state,"
+              " doc, updated_at, last_seq, error_code)"
+              " VALUES ($1, $2, $3::int, $4, $5::int8, 1, $6)"
+              " ON CONFLICT (device_id, deployment_id) DO UPDATE SET"
+              "  state = excluded.state, doc = excluded.doc,"
+              "  updated_at = excluded.updated_at,"
+              "  last_seq = deployment_status.last_seq + 1,"
+              "  error_code = excluded.error_code"
+              " RETURNING last_seq::int8",
+              6, up_v, up_l, up_f) != 0)
     return EC_ESTORE;
-  int64_t new_seq = PQntuples(res) == 1 ? pg_i64(res, 0, 0) : 0;
-  PQclear(res);
-  if (new_seq < 1) {
-    ec_log(EC_LOG_ERROR, "store: store status: no sequence came back");
-    return EC_ESTORE;
-  }
-  snprintf(seqtxt, sizeof(seqtxt), "%lld", (long long)new_seq);
 
-  const char *hi_v[] = {w->device_id, dep, seqtxt, at, doc,
+  const char *hi_v[] = {w->device_id, q->dep, at, doc,
                         w->request_id_len > 0 ? (const char *)w->request_id
                                               : NULL};
-  const int hi_l[] = {0, 0, 0, 0, (int)w->doc_len, (int)w->request_id_len};
-  const int hi_f[] = {0, 0, 0, 0, 1, 1};
-  res = pg_run(s,
-               "INSERT INTO status_history (device_id, deployment_id, seq,"
-               " received_at, doc, request_id)"
-               " VALUES ($1, $2, $3::int8, $4::int8, $5, $6)",
-               6, hi_v, hi_l, hi_f, PGRES_COMMAND_OK, "append history");
-  if (res == NULL)
+  const int hi_l[] = {0, 0, 0, (int)w->doc_len, (int)w->request_id_len};
+  const int hi_f[] = {0, 0, 0, 1, 1};
+  if (pg_send(s,
+              "INSERT INTO status_history (device_id, deployment_id, seq,"
+              " received_at, doc, request_id)"
+              " SELECT $1, $2, last_seq, $3::int8, $4::bytea, $5::bytea"
+              " FROM deployment_status"
+              " WHERE device_id = $1 AND deployment_id = $2",
+              5, hi_v, hi_l, hi_f) != 0)
     return EC_ESTORE;
-  PQclear(res);
 
   /* A write replaces its pair's failed components (usually none). */
-  const char *del_v[] = {w->device_id, dep};
-  res = pg_run(s,
-               "DELETE FROM status_failures"
-               " WHERE deployment_id = $2 AND device_id = $1",
-               2, del_v, NULL, NULL, PGRES_COMMAND_OK,
-               "replace failed components");
-  if (res == NULL)
+  const char *del_v[] = {w->device_id, q->dep};
+  if (pg_send(s,
+              "DELETE FROM status_failures"
+              " WHERE deployment_id = $2 AND device_id = $1",
+              2, del_v, NULL, NULL) != 0)
     return EC_ESTORE;
-  PQclear(res);
   for (size_t i = 0; i < w->n_failed; i++) {
     const ec_fleet_failure_t *f = &w->failed[i];
-    const char *ins_v[] = {w->device_id, dep, f->component,
+    const char *ins_v[] = {w->device_id, q->dep, f->component,
                            f->code != NULL ? f->code : ""};
-    res = pg_run(s,
-                 "INSERT INTO status_failures (deployment_id, device_id,"
-                 " component, code) VALUES ($2, $1, $3, $4)",
-                 4, ins_v, NULL, NULL, PGRES_COMMAND_OK,
-                 "store a failed component");
-    if (res == NULL)
+    if (pg_send(s,
+                "INSERT INTO status_failures (deployment_id, device_id,"
+                " component, code) VALUES ($2, $1, $3, $4)",
+                4, ins_v, NULL, NULL) != 0)
       return EC_ESTORE;
-    PQclear(res);
   }
-  if (created)
-    *created = new_seq == 1;
-  if (seq)
-    *seq = new_seq;
-  return 0;
+  return 3 + (int)w->n_failed;
 }
 
-int store_pg_status_put(ec_store_t *base, const ec_status_write_t *w,
-                        int *created, int64_t *seq) {
-  pg_store_t *s = (pg_store_t *)base;
-  if (status_check(s, w) < 0)
-    return EC_EINVAL;
-  if (s->flushing) {
-    /* A flush's callbacks run after its COMMIT, so this cannot happen. */
-    ec_log(EC_LOG_ERROR, "store: a write began inside a flush");
-    return EC_EINVAL;
-  }
-  pg_settle(s);
-  int c = 0;
-  int64_t n = 0;
-  if (pg_exec(s, "BEGIN", "BEGIN") != 0)
-    return EC_ESTORE;
-  s->txn_writes = 1;
-  /* Only a successful COMMIT makes the report durable; until then the
-   * caller must not acknowledge it. */
-  if (status_apply(s, w, &c, &n) != 0 || pg_commit(s) != 0) {
-    pg_rollback(s);
-    return EC_ESTORE;
-  }
-  if (created)
-    *created = c;
-  if (seq)
-    *seq = n;
-  return 0;
+static void status_result(pg_store_t *s, pg_write_t *base, int i,
+                          const PGresult *res) {
+  (void)s;
+  status_q_t *q = (status_q_t *)base;
+  if (i != 0 || PQntuples(res) != 1)
+    return;
+  q->done.seq = pg_i64(res, 0, 0);
+  q->done.created = q->done.seq == 1;
 }
 
-/* ------------------------------------------------------------------------ */
-/* The queue                                                                */
-/* ------------------------------------------------------------------------ */
+/* A write in flight when the connection was lost committed when its
+ * request identifier is in the history (the unique index keeps it once). */
+static int status_resolve(pg_store_t *s, pg_write_t *base) {
+  status_q_t *q = (status_q_t *)base;
+  if (q->w.request_id_len == 0)
+    return -1;
+  const char *v[] = {q->w.device_id, (const char *)q->w.request_id};
+  const int l[] = {0, (int)q->w.request_id_len};
+  const int f[] = {0, 1};
+  PGresult *res = pg_run(s,
+                         "SELECT seq::int8 FROM status_history"
+                         " WHERE device_id = $1 AND request_id = $2",
+                         2, v, l, f, PGRES_TUPLES_OK, "resolve a write");
+  if (res == NULL)
+    return -1;
+  int r = 0;
+  if (PQntuples(res) == 1) {
+    q->done.seq = pg_i64(res, 0, 0);
+    q->done.created = q->done.seq == 1;
+    r = 1;
+  }
+  PQclear(res);
+  return r;
+}
 
-/*
- * This first step commits as SQLite does, at once: a flush is BEGIN, each
- * queued write in its own savepoint (a write that fails undoes only
- * itself), COMMIT, then the callbacks in queue order, all before
- * store_pg_flush() returns. Pipelined commits that complete in a later
- * flush are the next step (docs/ARCHITECTURE.md).
- */
+static void status_done(pg_store_t *s, pg_write_t *base, int rc) {
+  (void)s;
+  status_q_t *q = (status_q_t *)base;
+  q->done.rc = rc;
+  if (rc != 0)
+    q->done.created = 0, q->done.seq = 0;
+  q->fn(q->ud, &q->done);
+  free(q);
+}
+
+static const pg_write_ops_t status_ops = {status_send, status_result,
+                                          status_resolve, status_done};
 
 int store_pg_status_queue(ec_store_t *base, const ec_status_write_t *w,
                           ec_status_done_fn fn, void *ud) {
@@ -155,75 +155,53 @@ int store_pg_status_queue(ec_store_t *base, const ec_status_write_t *w,
   if (fn == NULL || status_check(s, w) < 0)
     return EC_EINVAL;
   /* One block: the entry, then the copies of what the write points at. */
-  pg_queued_t *q =
-      ec__store_status_dup(w, sizeof(*q), offsetof(pg_queued_t, w));
+  status_q_t *q =
+      ec__store_status_dup(w, sizeof(*q), offsetof(status_q_t, w));
   if (q == NULL)
     return EC_ENOMEM;
-  q->next = NULL;
+  q->base.ops = &status_ops;
+  ec__store_lower_id(w->deployment_id, q->dep);
   q->fn = fn;
   q->ud = ud;
   q->done = (ec_status_done_t){EC_ESTORE, 0, 0};
-  *s->queue_tail = q;
-  s->queue_tail = &q->next;
-  s->n_queued++;
+  pg_queue_add(s, &q->base);
   return 0;
 }
 
-size_t store_pg_queued(const ec_store_t *base) {
-  return ((const pg_store_t *)base)->n_queued;
+/* What a synchronous write learned from its callback. */
+typedef struct {
+  bool ran;
+  ec_status_done_t d;
+} sync_done_t;
+
+static void on_sync_done(void *ud, const ec_status_done_t *d) {
+  sync_done_t *r = ud;
+  r->ran = true;
+  r->d = *d;
 }
 
-/* Apply @p q in its own savepoint; its outcome goes to q->done. */
-static void apply_one(pg_store_t *s, pg_queued_t *q) {
-  if (pg_exec(s, "SAVEPOINT ec_write", "SAVEPOINT") != 0)
-    return;
-  if (status_apply(s, &q->w, &q->done.created, &q->done.seq) == 0 &&
-      pg_exec(s, "RELEASE ec_write", "RELEASE") == 0) {
-    q->done.rc = 0;
-    s->txn_writes++;
-    return;
-  }
-  /* Undo this write only; the flush's transaction goes on. */
-  if (pg_exec(s, "ROLLBACK TO ec_write", "ROLLBACK TO") != 0 ||
-      pg_exec(s, "RELEASE ec_write", "RELEASE") != 0)
-    ec_log(EC_LOG_ERROR, "store: cannot undo a write in a flush");
-}
-
-int store_pg_flush(ec_store_t *base) {
+/* A synchronous write is a queued one waited for: the same statements,
+ * after every write queued before it. */
+int store_pg_status_put(ec_store_t *base, const ec_status_write_t *w,
+                        int *created, int64_t *seq) {
   pg_store_t *s = (pg_store_t *)base;
-  if (s->queue == NULL || s->flushing)
-    return 0;
-  /* Take the queue: what the callbacks queue waits for the next flush. */
-  pg_queued_t *list = s->queue;
-  s->queue = NULL;
-  s->queue_tail = &s->queue;
-  size_t n = s->n_queued;
-
-  int rc = pg_exec(s, "BEGIN", "BEGIN");
-  if (rc == 0) {
-    s->txn_writes = 0; /* counted as each write's savepoint is released */
-    s->flushing = true;
-    for (pg_queued_t *q = list; q != NULL; q = q->next)
-      apply_one(s, q);
-    s->flushing = false;
-    rc = pg_commit(s);
-    if (rc != 0)
-      pg_rollback(s);
-  }
+  if (status_check(s, w) < 0)
+    return EC_EINVAL;
+  /* A store whose commits arrive later cannot wait inside a callback. */
+  if (s->pumping)
+    return EC_EBUSY;
+  sync_done_t r = {false, {EC_ESTORE, 0, 0}};
+  int rc = store_pg_status_queue(base, w, on_sync_done, &r);
   if (rc != 0)
-    ec_log(EC_LOG_ERROR, "store: a flush of %zu writes failed: none stored",
-           n);
-  /* Committed (or not): now, and only now, each write learns its fate. */
-  while (list != NULL) {
-    pg_queued_t *q = list;
-    list = q->next;
-    if (rc != 0)
-      q->done = (ec_status_done_t){EC_ESTORE, 0, 0};
-    s->n_queued--;
-    q->fn(q->ud, &q->done);
-    free(q);
-  }
-  return rc;
+    return rc;
+  (void)store_pg_wait(base);
+  if (!r.ran || r.d.rc != 0)
+    return EC_ESTORE; /* (ran: wait returns only once it has) */
+  if (created)
+    *created = r.d.created;
+  if (seq)
+    *seq = r.d.seq;
+  return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -241,11 +219,13 @@ int store_pg_status_by_request(ec_store_t *base, const char *device_id,
     return EC_EINVAL;
   /* A write waiting in the queue under this id cannot be answered before
    * its commit is known. */
-  for (const pg_queued_t *q = s->queue; q != NULL; q = q->next)
-    if (q->w.request_id_len == rid_len &&
+  for (const pg_write_t *b = s->queue; b != NULL; b = b->next) {
+    const status_q_t *q = (const status_q_t *)b;
+    if (b->ops == &status_ops && q->w.request_id_len == rid_len &&
         memcmp(q->w.request_id, rid, rid_len) == 0 &&
         strcmp(q->w.device_id, device_id) == 0)
       return EC_EBUSY;
+  }
   const char *v[] = {device_id, (const char *)rid};
   const int l[] = {0, (int)rid_len};
   const int f[] = {0, 1};

@@ -160,6 +160,7 @@ void pg_log(pg_store_t *s, const PGresult *res, const char *what) {
 PGresult *pg_run(pg_store_t *s, const char *sql, int n,
                  const char *const *vals, const int *lens, const int *fmts,
                  ExecStatusType want, const char *what) {
+  pg_conn_check(s);
   PGresult *res = PQexecParams(s->conn, sql, n, NULL, vals, lens, fmts, 1);
   if (res == NULL || PQresultStatus(res) != want) {
     pg_log(s, res, what);
@@ -170,6 +171,7 @@ PGresult *pg_run(pg_store_t *s, const char *sql, int n,
 }
 
 int pg_exec(pg_store_t *s, const char *sql, const char *what) {
+  pg_conn_check(s);
   PGresult *res = PQexec(s->conn, sql);
   ExecStatusType st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -189,13 +191,10 @@ int64_t pg_i64(const PGresult *res, int row, int col) {
   return (int64_t)be64toh(v);
 }
 
-void pg_settle(pg_store_t *s) {
-  if (s->queue != NULL && !s->flushing)
-    (void)store_pg_flush(&s->base);
-}
-
 void pg_rollback(pg_store_t *s) {
-  if (PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+  /* A lost connection took its transaction with it. */
+  if (PQstatus(s->conn) == CONNECTION_OK &&
+      PQtransactionStatus(s->conn) != PQTRANS_IDLE)
     (void)pg_exec(s, "ROLLBACK", "ROLLBACK");
 }
 
@@ -294,15 +293,6 @@ static int migrate(pg_store_t *s) {
   return 0;
 }
 
-/* The server's notices and warnings go to the log, not to stderr. */
-static void notice(void *ud, const char *msg) {
-  (void)ud;
-  size_t len = strlen(msg);
-  while (len > 0 && msg[len - 1] == '\n')
-    len--;
-  ec_log(EC_LOG_WARN, "store: PostgreSQL says: %.*s", (int)len, msg);
-}
-
 /* Refuse a password in the URI: command lines and logs are seen by others,
  * and libpq reads PGPASSFILE or ~/.pgpass itself. */
 static int check_uri(const char *uri) {
@@ -341,25 +331,12 @@ int ec_store_postgres_open_incomplete(const char *uri, unsigned flags,
   if (s == NULL)
     return EC_ENOMEM;
   s->base.be = &store_pg_backend;
-  s->queue_tail = &s->queue;
+  rc = pg_conn_open(s, uri);
+  if (rc != 0)
+    goto fail_conn;
   rc = EC_ESTORE;
-
-  s->conn = PQconnectdb(uri);
-  if (s->conn == NULL) {
-    rc = EC_ENOMEM;
-    goto fail_conn;
-  }
-  if (PQstatus(s->conn) != CONNECTION_OK) {
-    pg_log(s, NULL, "connect to PostgreSQL");
-    goto fail_conn;
-  }
-  PQsetNoticeProcessor(s->conn, notice, NULL);
   snprintf(s->where, sizeof(s->where), "postgres://%s:%s/%s", PQhost(s->conn),
            PQport(s->conn), PQdb(s->conn));
-  /* Times in the schema are integers; only the client encoding matters for
-   * the ids' text. */
-  if (pg_exec(s, "SET client_encoding TO 'UTF8'", "set the encoding") != 0)
-    goto fail_conn;
   if (pg_exec(s, "SELECT pg_advisory_lock(" PG_SCHEMA_LOCK ")",
               "take the schema lock") != 0)
     goto fail_conn;
@@ -378,7 +355,7 @@ int ec_store_postgres_open_incomplete(const char *uri, unsigned flags,
   return 0;
 
 fail_conn:
-  PQfinish(s->conn);
+  pg_conn_close(s);
   free(s);
   return rc;
 }
@@ -393,7 +370,7 @@ int ec_store_postgres_schema_version(void) {
 
 static int store_pg_ping(ec_store_t *base) {
   pg_store_t *s = (pg_store_t *)base;
-  if (s->flushing)
+  if (s->pumping)
     return EC_EBUSY;
   pg_settle(s);
   /* One read and one committed write, as SQLite's: the version, rewritten
@@ -407,12 +384,6 @@ static int store_pg_ping(ec_store_t *base) {
     return EC_ESTORE;
   }
   return 0;
-}
-
-/* Every flush here completes each write before it returns (the commit is
- * synchronous), so waiting is flushing. */
-static int store_pg_wait(ec_store_t *base) {
-  return store_pg_flush(base);
 }
 
 static void store_pg_set_metrics(ec_store_t *base, ec_metrics_t *m) {
@@ -440,8 +411,7 @@ static int store_pg_size(ec_store_t *base, int64_t *bytes) {
 
 static void store_pg_close(ec_store_t *base) {
   pg_store_t *s = (pg_store_t *)base;
-  (void)store_pg_flush(&s->base);
-  PQfinish(s->conn);
+  pg_conn_close(s);
   free(s);
 }
 
@@ -518,6 +488,7 @@ const ec_store_backend_t store_pg_backend = {
     .wait = store_pg_wait,
     .msg_queue = store_pg_msg_queue,
     .queued = store_pg_queued,
+    .fd = store_pg_fd,
     .status_get = store_pg_status_get,
     .history_page = store_pg_history_page,
     .deployments_page = store_pg_deployments_page,

@@ -1,0 +1,476 @@
+/* edgecoap: the PostgreSQL store's connections: queued writes pipelined, one transaction per round, reads beside them, reconnecting. */
+/* SPDX-License-Identifier: Apache-2.0 */
+
+/*
+ * Two connections. s->conn is used synchronously, for reads and the
+ * synchronous writes. s->pipe is in libpq's pipeline mode and
+ * non-blocking: a flush sends every queued write's statements and one
+ * Sync, so that the round is one implicit transaction, committed when the
+ * Sync is reached and rolled back when any statement failed, and returns
+ * without waiting. Later flushes (the server's I/O loop polls the socket:
+ * ec_store_fd()) read the results; when the Sync's result comes, every
+ * write of the round learns its fate, in queue order. While a round is in
+ * flight, new writes wait for the next one, so one write's statements never
+ * race another's.
+ *
+ * A statement that fails aborts its round: the round's writes are sent
+ * again, each followed by its own Sync (one transaction each, still in one
+ * flight), so that only the guilty one fails.
+ *
+ * A lost connection leaves the writes in flight in doubt: their commit may
+ * have happened without its answer. After reconnecting (each flush tries,
+ * at most every EC_STORE_PG_RETRY_MS), each is asked about (its kind's
+ * resolve(), by its request identifier): committed, it completes as such;
+ * not, it is sent again; who cannot tell fails, unacknowledged. Writes
+ * waiting longer than EC_STORE_PG_WAIT_MS while PostgreSQL is out of reach
+ * fail with EC_ETIMEOUT, so that the server answers 5.03 with Max-Age.
+ * Nothing is reported committed that did not reach its Sync without error.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "edgecoap/error.h"
+#include "log.h"
+#include "pg_internal.h"
+#include "util.h"
+
+#ifndef EC_STORE_PG_WAIT_MS
+#define EC_STORE_PG_WAIT_MS 5000
+#endif
+#ifndef EC_STORE_PG_RETRY_MS
+#define EC_STORE_PG_RETRY_MS 250
+#endif
+/* Writes one round sends at most; the rest wait for the next. */
+#ifndef EC_STORE_PG_ROUND_MAX
+#define EC_STORE_PG_ROUND_MAX 256
+#endif
+
+static int64_t now_ms(void) {
+  return (int64_t)ec_mono_ms();
+}
+
+/* The server's notices and warnings go to the log, not to stderr. */
+static void notice(void *ud, const char *msg) {
+  (void)ud;
+  size_t len = strlen(msg);
+  while (len > 0 && msg[len - 1] == '\n')
+    len--;
+  ec_log(EC_LOG_WARN, "store: PostgreSQL says: %.*s", (int)len, msg);
+}
+
+PGconn *pg_connect(const char *uri) {
+  /* Settings as connection parameters, not SET, so that PQreset() keeps
+   * them. Times in the schema are integers; only the client encoding
+   * matters for the ids' text. */
+  static const char *const keys[] = {"dbname", "client_encoding",
+                                     "connect_timeout", NULL};
+  const char *const v[] = {uri, "UTF8", "5", NULL};
+  PGconn *c = PQconnectdbParams(keys, v, 1);
+  if (c != NULL)
+    PQsetNoticeProcessor(c, notice, NULL);
+  return c;
+}
+
+/* Log @p c's last error as "store: WHAT: ...". */
+static void log_conn(PGconn *c, const char *what) {
+  const char *msg = c != NULL ? PQerrorMessage(c) : "out of memory";
+  size_t len = strlen(msg);
+  while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
+    len--;
+  ec_log(EC_LOG_ERROR, "store: %s: %.*s", what, (int)len, msg);
+}
+
+/* The pipeline connection, or NULL (logged). */
+static PGconn *open_pipe(const char *uri) {
+  PGconn *c = pg_connect(uri);
+  if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+    log_conn(c, "connect to PostgreSQL for writes");
+    PQfinish(c);
+    return NULL;
+  }
+  if (PQenterPipelineMode(c) != 1 || PQsetnonblocking(c, 1) != 0) {
+    log_conn(c, "enter pipeline mode");
+    PQfinish(c);
+    return NULL;
+  }
+  return c;
+}
+
+int pg_conn_open(pg_store_t *s, const char *uri) {
+  s->queue_tail = &s->queue;
+  s->uri = strdup(uri);
+  if (s->uri == NULL)
+    return EC_ENOMEM;
+  s->conn = pg_connect(uri);
+  if (s->conn == NULL)
+    return EC_ENOMEM;
+  if (PQstatus(s->conn) != CONNECTION_OK) {
+    log_conn(s->conn, "connect to PostgreSQL");
+    return EC_ESTORE;
+  }
+  s->pipe = open_pipe(uri);
+  return s->pipe != NULL ? 0 : EC_ESTORE;
+}
+
+/* True when idle @p c was closed by the server (a restart, a crash): a
+ * closing server sends its reason, then the end of the stream, and libpq
+ * notices only when it reads them. */
+static bool idle_closed(PGconn *c) {
+  for (int i = 0; i < 2 && PQstatus(c) == CONNECTION_OK; i++) {
+    struct pollfd p = {PQsocket(c), POLLIN, 0};
+    if (poll(&p, 1, 0) <= 0)
+      break;
+    if (PQconsumeInput(c) != 1)
+      return true;
+  }
+  return PQstatus(c) != CONNECTION_OK;
+}
+
+void pg_conn_check(pg_store_t *s) {
+  if (!idle_closed(s->conn))
+    return;
+  int64_t now = now_ms();
+  if (now < s->conn_try_ms)
+    return;
+  s->conn_try_ms = now + EC_STORE_PG_RETRY_MS;
+  PQreset(s->conn);
+  if (PQstatus(s->conn) == CONNECTION_OK)
+    ec_log(EC_LOG_INFO, "store: reconnected to PostgreSQL for reads");
+}
+
+int pg_send(pg_store_t *s, const char *sql, int n, const char *const *vals,
+            const int *lens, const int *fmts) {
+  if (PQsendQueryParams(s->pipe, sql, n, NULL, vals, lens, fmts, 1) != 1) {
+    log_conn(s->pipe, "send a write");
+    return EC_ESTORE;
+  }
+  return 0;
+}
+
+void pg_queue_add(pg_store_t *s, pg_write_t *w) {
+  w->next = NULL;
+  w->serial = ++s->serial;
+  w->queued_ms = now_ms();
+  w->n_sent = w->n_seen = 0;
+  w->rc = 0;
+  w->in_doubt = false;
+  *s->queue_tail = w;
+  s->queue_tail = &w->next;
+  s->n_queued++;
+}
+
+/* Take @p w (after @p prev, NULL: the head) off the queue and tell its
+ * caller @p rc. The store's state is whole before the callback runs, as
+ * it may call the store. */
+static void complete(pg_store_t *s, pg_write_t *prev, pg_write_t *w, int rc) {
+  pg_write_t **at = prev != NULL ? &prev->next : &s->queue;
+  *at = w->next;
+  if (s->queue_tail == &w->next)
+    s->queue_tail = at;
+  s->n_queued--;
+  if (s->cur == w)
+    s->cur = w->next;
+  w->ops->done(s, w, rc);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Rounds                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static void lose(pg_store_t *s, const char *why);
+
+/* Send up to @p max writes from the head of the queue: one Sync after all
+ * of them, or (single) after each. */
+static void send_round(pg_store_t *s, size_t max, bool single) {
+  size_t n = 0;
+  s->single = single;
+  s->seg_failed = false;
+  s->want_null = false;
+  for (pg_write_t *w = s->queue; w != NULL && n < max; w = w->next, n++) {
+    w->n_seen = 0;
+    w->rc = 0;
+    w->n_sent = w->ops->send(s, w);
+    if (w->n_sent < 0 || (single && PQpipelineSync(s->pipe) != 1)) {
+      s->n_round = n + 1;
+      lose(s, "a write could not be sent");
+      return;
+    }
+  }
+  s->n_round = n;
+  s->cur = s->queue;
+  s->round_t0 = ec_mono_us();
+  if (n == 0)
+    return;
+  if (!single && PQpipelineSync(s->pipe) != 1) {
+    lose(s, "a round could not be sent");
+    return;
+  }
+  s->txn_writes = (unsigned)n;
+  if (PQflush(s->pipe) < 0)
+    lose(s, "a round could not be sent");
+}
+
+/* A Sync's result: the transaction before it ended. */
+static void segment_end(pg_store_t *s) {
+  bool failed = s->seg_failed;
+  s->seg_failed = false;
+  if (s->single) {
+    /* The head's own transaction. */
+    pg_write_t *w = s->queue;
+    s->n_round--;
+    if (s->n_round == 0)
+      s->single = false;
+    complete(s, NULL, w, failed || w->rc != 0 ? EC_ESTORE : 0);
+    return;
+  }
+  size_t n = s->n_round;
+  if (failed) {
+    ec_metrics_add(s->metrics, EC_M_COMMITS_FAILED, 1);
+    ec_log(EC_LOG_WARN, "store: a statement of a round of %zu writes failed:"
+           " each is sent again on its own", n);
+    send_round(s, n, true);
+    return;
+  }
+  ec_metrics_observe(s->metrics, EC_H_COMMIT_SECONDS,
+                     ec_mono_us() - s->round_t0);
+  ec_metrics_observe(s->metrics, EC_H_COMMIT_WRITES, n);
+  /* Committed: each write's callback, in queue order. n_round counts down
+   * first, so that a callback's flush sees the round over. */
+  s->n_round = 0;
+  for (size_t i = 0; i < n; i++)
+    complete(s, NULL, s->queue, 0);
+}
+
+/* One result of the pipeline. */
+static void take_result(pg_store_t *s, PGresult *res) {
+  ExecStatusType st = PQresultStatus(res);
+  if (st == PGRES_PIPELINE_SYNC) {
+    PQclear(res);
+    segment_end(s);
+    return;
+  }
+  s->want_null = true;
+  /* The write this result answers: the first sent one still owed. */
+  pg_write_t *w = s->cur;
+  while (w != NULL && w->n_seen >= w->n_sent)
+    w = w->next;
+  s->cur = w;
+  if (st == PGRES_FATAL_ERROR) {
+    /* A write's statement, or the commit at the Sync. */
+    pg_log(s, res, w != NULL ? "a queued write" : "a round's commit");
+    s->seg_failed = true;
+    if (w != NULL)
+      w->rc = EC_ESTORE;
+  } else if (st == PGRES_PIPELINE_ABORTED) {
+    if (w != NULL)
+      w->rc = EC_ESTORE;
+  } else if (w != NULL && w->rc == 0 && w->ops->result != NULL) {
+    w->ops->result(s, w, w->n_seen, res);
+  }
+  if (w != NULL)
+    w->n_seen++;
+  PQclear(res);
+}
+
+/* Read whatever results have come, without waiting. */
+static void pump(pg_store_t *s) {
+  if (PQconsumeInput(s->pipe) != 1 || PQflush(s->pipe) < 0) {
+    lose(s, "the connection failed");
+    return;
+  }
+  while (s->pipe != NULL && s->n_round > 0 && !PQisBusy(s->pipe)) {
+    PGresult *res = PQgetResult(s->pipe);
+    if (res == NULL) {
+      /* The end of one statement's results; another NULL means nothing
+       * more has come yet. */
+      if (!s->want_null)
+        break;
+      s->want_null = false;
+      continue;
+    }
+    take_result(s, res);
+  }
+  if (s->pipe != NULL && PQstatus(s->pipe) == CONNECTION_BAD)
+    lose(s, "the connection failed");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Losing PostgreSQL and finding it again                                   */
+/* ------------------------------------------------------------------------ */
+
+static void lose(pg_store_t *s, const char *why) {
+  size_t n = 0;
+  pg_write_t *w = s->queue;
+  for (; w != NULL && n < s->n_round; w = w->next, n++)
+    w->in_doubt = true;
+  ec_log(EC_LOG_ERROR, "store: PostgreSQL out of reach for writes (%s): "
+         "%zu in flight are asked about after reconnecting, %zu queued wait "
+         "at most %d ms", why, n, s->n_queued - n, EC_STORE_PG_WAIT_MS);
+  ec_metrics_add(s->metrics, EC_M_COMMITS_FAILED, 1);
+  PQfinish(s->pipe);
+  s->pipe = NULL;
+  s->n_round = 0;
+  s->single = false;
+  s->cur = NULL;
+  if (s->down_since_ms == 0)
+    s->down_since_ms = now_ms();
+  s->next_try_ms = 0; /* at once: a restarted server takes it */
+}
+
+/* Settle each write in doubt, on a live s->conn. */
+static void resolve_in_doubt(pg_store_t *s) {
+  pg_write_t *prev = NULL, *w = s->queue;
+  while (w != NULL) {
+    pg_write_t *next = w->next;
+    if (!w->in_doubt) {
+      prev = w;
+      w = next;
+      continue;
+    }
+    int r = w->ops->resolve != NULL ? w->ops->resolve(s, w) : -1;
+    if (r == 0) {
+      w->in_doubt = false; /* never committed: it goes again */
+      prev = w;
+    } else {
+      if (r < 0)
+        ec_log(EC_LOG_WARN, "store: a write in flight when PostgreSQL was "
+               "lost cannot be told committed: it is not acknowledged");
+      complete(s, prev, w, r > 0 ? 0 : EC_ESTORE);
+    }
+    w = next;
+  }
+}
+
+static void reconnect(pg_store_t *s) {
+  int64_t now = now_ms();
+  if (now < s->next_try_ms)
+    return;
+  s->next_try_ms = now + EC_STORE_PG_RETRY_MS;
+  /* The reads' connection answers the questions about writes in doubt:
+   * one the server closed while idle is found (and replaced) first. */
+  if (idle_closed(s->conn)) {
+    PQreset(s->conn);
+    if (PQstatus(s->conn) != CONNECTION_OK)
+      return;
+  }
+  s->pipe = open_pipe(s->uri);
+  if (s->pipe == NULL)
+    return;
+  ec_log(EC_LOG_INFO, "store: reconnected to PostgreSQL after %lld ms",
+         (long long)(now - s->down_since_ms));
+  s->down_since_ms = 0;
+  resolve_in_doubt(s);
+}
+
+/* Out of reach: fail the writes that waited past the bound. */
+static void expire(pg_store_t *s) {
+  int64_t now = now_ms();
+  pg_write_t *prev = NULL, *w = s->queue;
+  while (w != NULL) {
+    pg_write_t *next = w->next;
+    if (now - w->queued_ms >= EC_STORE_PG_WAIT_MS)
+      complete(s, prev, w, EC_ETIMEOUT);
+    else
+      prev = w;
+    w = next;
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The store's calls                                                        */
+/* ------------------------------------------------------------------------ */
+
+int store_pg_flush(ec_store_t *base) {
+  pg_store_t *s = (pg_store_t *)base;
+  /* From a callback: the outer flush goes on. */
+  if (s->pumping)
+    return 0;
+  s->pumping = true;
+  /* A connection the server closed while it was idle (a restart) is found
+   * before a round goes out on it, so that it leaves no write in doubt. */
+  if (s->pipe != NULL && s->n_round == 0 && s->queue != NULL &&
+      idle_closed(s->pipe))
+    lose(s, "closed while idle");
+  if (s->pipe == NULL && s->queue != NULL)
+    reconnect(s);
+  if (s->pipe != NULL && s->n_round > 0)
+    pump(s);
+  if (s->pipe != NULL && s->n_round == 0 && s->queue != NULL)
+    send_round(s, EC_STORE_PG_ROUND_MAX, false);
+  if (s->pipe == NULL)
+    expire(s);
+  s->pumping = false;
+  return s->pipe != NULL ? 0 : EC_ESTORE;
+}
+
+int store_pg_fd(ec_store_t *base, short *events, int *due_ms) {
+  pg_store_t *s = (pg_store_t *)base;
+  *events = 0;
+  *due_ms = -1;
+  if (s->queue == NULL)
+    return -1;
+  if (s->pipe == NULL) {
+    int64_t left = s->next_try_ms - now_ms();
+    *due_ms = left > 0 ? (int)left : 0;
+    return -1;
+  }
+  if (s->n_round == 0) {
+    *due_ms = 0; /* queued, not sent: flush now */
+    return -1;
+  }
+  *events = POLLIN;
+  if (PQflush(s->pipe) == 1)
+    *events |= POLLOUT;
+  return PQsocket(s->pipe);
+}
+
+int store_pg_wait(ec_store_t *base) {
+  pg_store_t *s = (pg_store_t *)base;
+  if (s->pumping)
+    return EC_EBUSY; /* a callback cannot wait for its own round */
+  uint64_t last = s->serial;
+  int rc = 0;
+  /* Bounded: a round's answer comes or its connection fails, and writes
+   * wait for a lost PostgreSQL at most EC_STORE_PG_WAIT_MS. */
+  while (s->queue != NULL && s->queue->serial <= last) {
+    rc = store_pg_flush(base);
+    if (s->queue == NULL || s->queue->serial > last)
+      break;
+    short ev;
+    int due;
+    int fd = store_pg_fd(base, &ev, &due);
+    if (fd >= 0) {
+      struct pollfd p = {fd, ev, 0};
+      if (poll(&p, 1, 1000) < 0 && errno != EINTR)
+        return EC_EIO;
+    } else if (due > 0) {
+      poll(NULL, 0, due);
+    }
+  }
+  return s->pipe != NULL ? 0 : rc;
+}
+
+size_t store_pg_queued(const ec_store_t *base) {
+  return ((const pg_store_t *)base)->n_queued;
+}
+
+void pg_settle(pg_store_t *s) {
+  if (s->queue != NULL && !s->pumping)
+    (void)store_pg_wait(&s->base);
+}
+
+void pg_conn_close(pg_store_t *s) {
+  if (s->conn != NULL && s->queue != NULL)
+    (void)store_pg_wait(&s->base);
+  /* What is left (PostgreSQL never came back in time) fails. */
+  while (s->queue != NULL)
+    complete(s, NULL, s->queue, s->pipe != NULL ? EC_ESTORE : EC_ETIMEOUT);
+  PQfinish(s->pipe);
+  PQfinish(s->conn);
+  free(s->uri);
+  s->pipe = s->conn = NULL;
+  s->uri = NULL;
+}
