@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -114,6 +115,30 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
   return len;
 }
 
+/* What each byte of a value asks for (put_value): ESCAPE, written as an
+ * escape in either format (not printable ASCII, or a quote or backslash);
+ * QUOTE, a text value holding it is quoted (space, quote, '='). */
+#define ESCAPE 1
+#define QUOTE 2
+static const unsigned char byte_class[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    2, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
 /*
  * A value as one token of its line. JSON: a string with what RFC 8259
  * requires escaped, and bytes that are no UTF-8 as U+FFFD, so that every
@@ -123,16 +148,24 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
  */
 static void put_value(line_t *l, const char *v, bool json) {
   const unsigned char *s = (const unsigned char *)v;
-  size_t n = strlen(v);
-  bool quote = json || n == 0 || strpbrk(v, " \"=") != NULL;
+  unsigned seen = 0;
+  size_t n = 0;
+  /* One pass for the length and what the value's bytes ask for. */
+  for (; s[n] != 0; n++)
+    seen |= byte_class[s[n]];
+  bool quote = json || n == 0 || (seen & QUOTE);
   char esc[8];
   if (quote)
     put_mem(l, "\"", 1);
+  if (!(seen & ESCAPE)) { /* the usual case: one run, copied as it is */
+    if (l->len + LINE_RESERVE < sizeof(l->buf))
+      put_mem(l, v, n);
+    n = 0;
+  }
   for (size_t i = 0; i < n && l->len + LINE_RESERVE < sizeof(l->buf); i++) {
     unsigned char c = s[i];
     size_t run = 0;
-    while (i + run < n && s[i + run] >= 0x20 && s[i + run] < 0x7f &&
-           s[i + run] != '"' && s[i + run] != '\\')
+    while (i + run < n && !(byte_class[s[i + run]] & ESCAPE))
       run++;
     if (run > 0) { /* plain bytes, copied as they are */
       put_mem(l, (const char *)&s[i], run);
@@ -200,13 +233,65 @@ static void line_start(line_t *l, ec_log_level_t level) {
   }
 }
 
-static void line_end(line_t *l) {
+/*
+ * Lines a thread holds (ec_log_hold): written together by ec_log_sync(),
+ * or when the next would not fit. PIPE_BUF bytes at most, so that one
+ * write stays whole on a pipe shared with other writers, as a single line
+ * does.
+ */
+#define HELD_CAP 4096
+
+typedef struct {
+  char *buf; /* HELD_CAP bytes while held, else NULL */
+  size_t len;
+  uint64_t since_ms; /* when its first line came (monotonic) */
+} held_t;
+
+static _Thread_local held_t held;
+
+static void held_write(void) {
+  if (held.len > 0)
+    fwrite(held.buf, 1, held.len, stderr);
+  held.len = 0;
+}
+
+void ec_log_hold(bool on) {
+  if (on && held.buf == NULL) {
+    held.buf = malloc(HELD_CAP); /* without it, lines go out one by one */
+    held.len = 0;
+  } else if (!on && held.buf != NULL) {
+    held_write();
+    free(held.buf);
+    held.buf = NULL;
+  }
+}
+
+void ec_log_sync(unsigned older_than_ms) {
+  if (held.len == 0 || (older_than_ms > 0 &&
+                        mono_ms() - held.since_ms < older_than_ms))
+    return;
+  held_write();
+}
+
+/* @p hold: a structured line, which waits while its thread holds lines;
+ * any other line writes those first, so that the order stays. */
+static void line_end(line_t *l, bool hold) {
   /* Room for the closing brace and newline is kept whatever was cut. */
   if (l->len > sizeof(l->buf) - 3)
     l->len = sizeof(l->buf) - 3; /* a text line cut short */
   if (current_format == EC_LOG_JSON)
     l->buf[l->len++] = '}';
   l->buf[l->len++] = '\n';
+  if (held.buf != NULL && hold) {
+    if (held.len + l->len > HELD_CAP)
+      held_write();
+    if (held.len == 0)
+      held.since_ms = mono_ms();
+    memcpy(held.buf + held.len, l->buf, l->len);
+    held.len += l->len;
+    return;
+  }
+  held_write();
   /* One write per line keeps lines whole when stderr is shared. */
   fwrite(l->buf, 1, l->len, stderr);
 }
@@ -218,7 +303,7 @@ static void write_line(ec_log_level_t level, const char *msg) {
     put_value(&l, msg, true);
   else
     put_str(&l, msg);
-  line_end(&l);
+  line_end(&l, false);
 }
 
 void ec_log_fields(ec_log_level_t level, const char *event,
@@ -257,7 +342,7 @@ void ec_log_fields(ec_log_level_t level, const char *event,
       put_mem(&l, num + at, sizeof(num) - at);
     }
   }
-  line_end(&l);
+  line_end(&l, true);
 }
 
 static void report_suppressed(site_t *s) {

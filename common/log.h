@@ -10,6 +10,7 @@ typedef enum {
   EC_LOG_DEBUG
 } ec_log_level_t;
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef enum {
@@ -59,6 +60,21 @@ void ec_log_fields(ec_log_level_t level, const char *event,
  * turns the limit off. Resets every count.
  */
 void ec_log_set_rate(unsigned burst, unsigned window_ms);
+
+/**
+ * Hold (@p on) the calling thread's ec_log_fields() lines from now on and
+ * write them together, at most 4096 bytes in one write, at ec_log_sync(),
+ * before the thread's next ec_log() line, or when the next would not fit;
+ * turning it off writes what is held. Lines stay in their order; other
+ * threads are not affected.
+ */
+void ec_log_hold(bool on);
+
+/**
+ * Write the lines the calling thread holds, when the first of them came
+ * at least @p older_than_ms ago (0: whatever their age).
+ */
+void ec_log_sync(unsigned older_than_ms);
 
 /** Log the counts of lines suppressed so far (at shutdown). */
 void ec_log_flush(void);

@@ -336,6 +336,7 @@ static int io_round(ec_server_t *srv, int wait_ms) {
      * answer to come. */
     if (ready[0].fd < 0 && n_fds > 1 && wait_ms > 1)
       wait_ms = 1;
+    ec_log_sync(0);
     rc = coap_io_process(srv->ctx, wait_ms > 0 ? (uint32_t)wait_ms
                                                : COAP_IO_NO_WAIT);
   } else {
@@ -346,6 +347,8 @@ static int io_round(ec_server_t *srv, int wait_ms) {
      * here and its coap_io_process_with_fds() ignores other descriptors,
      * so the poll is ours and libcoap's processing never waits. */
     if (srv->screen_fd < 0 || !ec_screen_run(srv)) {
+      /* Nothing waits: held log lines go out before the wait. */
+      ec_log_sync(0);
       if (poll(ready, (nfds_t)n_fds, wait_ms) < 0 && errno != EINTR)
         return -1;
       if (srv->screen_fd >= 0)
@@ -359,7 +362,8 @@ static int io_round(ec_server_t *srv, int wait_ms) {
   return rc;
 }
 
-int ec_server_run(ec_server_t *srv, volatile sig_atomic_t *stop) {
+/* The loop itself; ec_server_run holds the log lines around it. */
+static int run(ec_server_t *srv, volatile sig_atomic_t *stop) {
   unsigned logins_in_flight = 0;
   while (!*stop) {
     /* A bounded wait lets a signal's flag be seen within a second; while
@@ -396,9 +400,20 @@ int ec_server_run(ec_server_t *srv, volatile sig_atomic_t *stop) {
     ec_http_poll(srv->http);
     logins_in_flight = ec_provisioning_poll(srv);
     ec_accesslog_tick(srv);
+    /* Under a load that never lets the loop wait (accesslog.h). */
+    ec_log_sync(EC_LOG_HOLD_MS);
   }
   ec_batch_commit(srv);
   return 0;
+}
+
+int ec_server_run(ec_server_t *srv, volatile sig_atomic_t *stop) {
+  /* The access log's lines are written together (accesslog.h); whatever
+   * is held is written when the loop ends, as it ends. */
+  ec_log_hold(true);
+  int rc = run(srv, stop);
+  ec_log_hold(false);
+  return rc;
 }
 
 void ec_server_free(ec_server_t *srv) {

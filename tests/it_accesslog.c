@@ -326,6 +326,49 @@ static void test_group_committed_write_logs_its_real_code(void) {
   CU_ASSERT_EQUAL(access_lines("code", "0.00", NULL, 0), 0);
 }
 
+/* Requests that wait together in the socket: the server may hold their
+ * lines while the next waits (accesslog.h), but by the time the last
+ * answer arrives every one of them is in the log. */
+static void test_burst_is_logged_by_its_last_answer(void) {
+#define N_BURST 40
+  it_udp_t u;
+  uint8_t d[N_BURST][IT_COAP_MAX_DGRAM];
+  size_t dl[N_BURST];
+  char path[N_BURST][64];
+  CU_ASSERT_EQUAL_FATAL(it_udp_open(&u, srv.port), 0);
+  CU_ASSERT_EQUAL_FATAL(it_udp_verify(&u), 0);
+  for (int i = 0; i < N_BURST; i++) {
+    snprintf(path[i], sizeof(path[i]), "device?device=dev-al-burst-%d", i);
+    ssize_t n = build(&u, IT_GET, path[i], NULL, d[i], sizeof(d[i]));
+    CU_ASSERT_FATAL(n > 0);
+    dl[i] = (size_t)n;
+  }
+  CU_ASSERT_EQUAL_FATAL(kill(srv.pid, SIGSTOP), 0);
+  for (int i = 0; i < N_BURST; i++)
+    CU_ASSERT_EQUAL(it_udp_send(&u, d[i], dl[i]), 0);
+  CU_ASSERT_EQUAL_FATAL(kill(srv.pid, SIGCONT), 0);
+
+  it_coap_msg_t *r = itp_msg_new();
+  int answered = 0;
+  uint64_t end = it_now_ms() + 3 * TIMEOUT_MS;
+  while (answered < N_BURST && it_now_ms() < end)
+    if (it_udp_recv_msg(&u, r, 100) == 0 && r->code != 0) {
+      CU_ASSERT_EQUAL(IT_CODE_INT(r->code), 205);
+      answered++;
+    }
+  free(r);
+  CU_ASSERT_EQUAL(answered, N_BURST);
+  /* Read at once: no waiting for the log to catch up. */
+  int missing = 0;
+  for (int i = 0; i < N_BURST; i++) {
+    char slash[80];
+    snprintf(slash, sizeof(slash), "/%.63s", path[i]);
+    missing += access_lines("path", slash, NULL, 0) != 1;
+  }
+  CU_ASSERT_EQUAL(missing, 0);
+  it_udp_close(&u);
+}
+
 static void test_dtls_request_shows_its_identity(void) {
   it_result_t r;
   const char *argv[] = {EC_SERVER_BIN, "admin", "device-add", "--identity",
@@ -503,6 +546,8 @@ static const ec_test_t tests[] = {
      "each_answer_is_one_line_with_its_fields"},
     {test_group_committed_write_logs_its_real_code,
      "group_committed_write_logs_its_real_code"},
+    {test_burst_is_logged_by_its_last_answer,
+     "burst_is_logged_by_its_last_answer"},
     {test_dtls_request_shows_its_identity, "dtls_request_shows_its_identity"},
     {test_error_flood_is_rate_limited, "error_flood_is_rate_limited"},
     {test_json_lines_parse, "json_lines_parse"},

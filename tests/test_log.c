@@ -126,10 +126,71 @@ static void test_fields_are_written_exactly(void) {
   free(out);
 }
 
+/* Held structured lines: none written before a sync, then all of them in
+ * order, a plain line writing those before it first; past 4 KiB they go
+ * out by themselves, none lost. @p offsets: how much of the output there
+ * was at three points. */
+static long hold_offsets[3];
+
+static long written(void) {
+  fflush(stderr);
+  return (long)lseek(2, 0, SEEK_CUR);
+}
+
+static void held_lines(void) {
+  ec_log_field_t one[] = {{"n", NULL, 1}, {"v", "a b=c", 0}};
+  ec_log_field_t two[] = {{"n", NULL, 2}, {"v", "x", 0}};
+  ec_log_set_format(EC_LOG_TEXT);
+  ec_log_hold(true);
+  ec_log_fields(EC_LOG_INFO, "held", one, 2);
+  ec_log_fields(EC_LOG_INFO, "held", two, 2);
+  ec_log_sync(60000); /* not that old yet */
+  hold_offsets[0] = written();
+  ec_log(EC_LOG_WARN, "a plain line after two held ones");
+  hold_offsets[1] = written();
+  for (int i = 0; i < 100; i++) {
+    ec_log_field_t f[] = {{"i", NULL, i},
+                          {"pad", "0123456789012345678901234567890123456789",
+                           0}};
+    ec_log_fields(EC_LOG_INFO, "many", f, 2);
+  }
+  hold_offsets[2] = written();
+  ec_log_hold(false);
+}
+
+static void test_held_lines_keep_their_order(void) {
+  char *out = capture(held_lines);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+  CU_ASSERT_EQUAL(hold_offsets[0], 0);
+  const char *a = strstr(out, "] held n=1 v=\"a b=c\"\n");
+  const char *b = strstr(out, "] held n=2 v=x\n");
+  const char *c = strstr(out, "a plain line after two held ones\n");
+  CU_ASSERT_TRUE(a != NULL && b != NULL && c != NULL && a < b && b < c);
+  CU_ASSERT_TRUE(hold_offsets[1] > 0 && c != NULL &&
+                 hold_offsets[1] == (long)(strchr(c, '\n') + 1 - out));
+  /* 100 lines of about 100 bytes: some written while held, all at the end,
+   * in order. */
+  CU_ASSERT_TRUE(hold_offsets[2] > hold_offsets[1]);
+  CU_ASSERT_TRUE(hold_offsets[2] < (long)strlen(out));
+  CU_ASSERT_EQUAL(count(out, "] many i="), 100);
+  const char *at = out;
+  for (int i = 0; i < 100 && at != NULL; i++) {
+    char want[32];
+    snprintf(want, sizeof(want), "] many i=%d pad=", i);
+    at = strstr(at, want);
+    CU_ASSERT_PTR_NOT_NULL(at);
+  }
+  if (CU_get_number_of_failures() > 0)
+    fprintf(stderr, "%ld %ld %ld\n%s", hold_offsets[0], hold_offsets[1],
+            hold_offsets[2], out);
+  free(out);
+}
+
 static const ec_test_t tests[] = {
     {test_repeated_line_is_rate_limited, "repeated_line_is_rate_limited"},
     {test_debug_lines_are_not_limited, "debug_lines_are_not_limited"},
     {test_fields_are_written_exactly, "fields_are_written_exactly"},
+    {test_held_lines_keep_their_order, "held_lines_keep_their_order"},
 };
 
 int main(void) {

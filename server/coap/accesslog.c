@@ -196,20 +196,42 @@ static const char *method_name(unsigned m, char out[8]) {
 
 /* Percent-encode @p len bytes of an option into @p out at @p *n: what a
  * URI would not show as it is, and the separators the path is joined with. */
+/* Which bytes a path shows as they are (put_encoded): 1, unreserved and
+ * sub-delims, ':' and '@' (RFC 3986); 2, '/' and '?', in a query only. */
+static const uint8_t shown_as_is[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 1, 0, 0, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 2,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
 static void put_encoded(char *out, size_t cap, size_t *n, const uint8_t *v,
                         size_t len, bool query) {
-  static const char keep[] = "-._~!$'()*+,;=:@";
-  for (size_t i = 0; i < len && *n + 4 < cap; i++) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t k = *n;
+  for (size_t i = 0; i < len && k + 4 < cap; i++) {
     uint8_t c = v[i];
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-        (c >= '0' && c <= '9') || (c != 0 && strchr(keep, c) != NULL) ||
-        (query && (c == '/' || c == '?'))) {
-      out[(*n)++] = (char)c;
+    if (shown_as_is[c] == 1 || (query && shown_as_is[c] == 2)) {
+      out[k++] = (char)c;
     } else {
-      snprintf(out + *n, cap - *n, "%%%02X", c);
-      *n += 3;
+      out[k++] = '%';
+      out[k++] = hex[c >> 4];
+      out[k++] = hex[c & 15];
     }
   }
+  *n = k;
 }
 
 /* The request's path and query as a URI shows them: "/a/b?x=1&y". */
@@ -262,6 +284,26 @@ static void write_line(const char *peer, const char *identity,
 
 static bool is_error(unsigned code) { return (code >> 5) >= 4; }
 
+/*
+ * The I/O thread holds its access lines (server.c): a line goes out now,
+ * with those held before it and before its answer, unless a request
+ * already waits on the coap:// socket. That one's answer is logged next;
+ * the server writes what it holds before it waits for more (or after
+ * EC_LOG_HOLD_MS under a load that never lets it wait), so a busy server
+ * makes one write per 4 KiB of lines instead of one per line.
+ */
+static void sync_unless_more(ec_server_t *srv) {
+  uint8_t h[2];
+  ssize_t n = srv->screen_fd >= 0
+                  ? recv(srv->screen_fd, h, sizeof(h),
+                         MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC)
+                  : -1;
+  /* A CoAP request (version 1, a method code) waits; ACKs do not count. */
+  if (n >= 4 && h[0] >> 6 == 1 && h[1] >= 1 && h[1] <= 31)
+    return;
+  ec_log_sync(0);
+}
+
 void ec_accesslog_request(ec_server_t *srv, coap_session_t *session,
                           const coap_pdu_t *request, size_t in,
                           const coap_pdu_t *response, uint64_t usec) {
@@ -289,6 +331,7 @@ void ec_accesslog_request(ec_server_t *srv, coap_session_t *session,
   path_of(request, path, sizeof(path));
   write_line(peer, identity, coap_pdu_get_code(request), path, code, in,
              ec_req_wire_size(response), usec);
+  sync_unless_more(srv);
 }
 
 void ec_accesslog_raw(ec_server_t *srv, const struct sockaddr *from,
@@ -304,6 +347,7 @@ void ec_accesslog_raw(ec_server_t *srv, const struct sockaddr *from,
   if (is_error(code) && !error_ok(srv, &key))
     return;
   write_line(peer, NULL, method, "-", code, in, out, 0);
+  sync_unless_more(srv);
 }
 
 void ec_accesslog_tick(ec_server_t *srv) {

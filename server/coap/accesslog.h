@@ -15,6 +15,10 @@
  * logs what it answers (router.c), a deferred answer when it is sent (a
  * group-committed write, a login after its password check), never the
  * empty ACK before it; the screen logs what it refuses itself (screen.c).
+ * A line is written before its answer is sent, unless another request
+ * already waits: then it is held (log.h ec_log_hold) with the lines that
+ * follow, and written with them before the server waits again, or at the
+ * latest after EC_LOG_HOLD_MS or 4 KiB of lines.
  *
  * A peer that draws errors (4.xx, 5.xx) at the request rate would fill the
  * disk, so error lines are limited per peer address (its port left out, so
@@ -28,6 +32,8 @@
  * other's count into the line for "other peers".
  */
 #define EC_ACCESSLOG_SLOTS 256
+/* The longest the I/O thread holds an access line that waits for others. */
+#define EC_LOG_HOLD_MS 50
 #define EC_ACCESSLOG_BURST 20
 #define EC_ACCESSLOG_REFILL_MS 1000
 #define EC_ACCESSLOG_ALL_BURST 200
