@@ -634,6 +634,42 @@ static void xchg_piggybacked_and_separate(void) {
   DCHECK(got.calls == 3 && got.last.result == EC_EPROTO);
 }
 
+/* The answer's options, read in one walk: the first of a repeated option
+ * counts, an integer option past 4 bytes counts as absent (Max-Age then
+ * its default 60), options the core does not read are passed over. */
+static void xchg_answer_options(void) {
+  static const uint8_t five[5] = {0, 0, 0, 1, 0};
+  reset(&dev, 1);
+  DCHECK(ec_dev_report(&dev, "dev1", &sample, rq, sizeof rq, on_answer, NULL) == 0);
+  ec_coap_msg_t req = last_sent();
+  uint8_t buf[64];
+  ec_coap_build_t b;
+  ec_coap_start(&b, buf, sizeof buf, EC_COAP_ACK, EC_COAP_CODE(2, 4), req.mid,
+                req.token, req.tkl);
+  ec_coap_add(&b, 8, "x", 1); /* Location-Path: not read */
+  ec_coap_add_uint(&b, EC_COAP_OPT_CONTENT_FORMAT, 60);
+  ec_coap_add_uint(&b, EC_COAP_OPT_CONTENT_FORMAT, 50);
+  ec_coap_add(&b, EC_COAP_OPT_MAX_AGE, five, sizeof five);
+  ec_coap_add_uint(&b, EC_COAP_OPT_MAX_AGE, 7);
+  ec_coap_add(&b, 65001, "y", 1);
+  int n = ec_coap_finish(&b);
+  DCHECK(n > 0);
+  ec_dev_step(&dev, fake_now, buf, (size_t)n);
+  DCHECK(got.calls == 1 && got.last.result == 0 &&
+         got.last.content_format == 60 && got.last.max_age == 60 &&
+         !got.last.more);
+  /* One Max-Age of 4 bytes is read; no Content-Format is -1. */
+  DCHECK(ec_dev_report(&dev, "dev1", &sample, rq, sizeof rq, on_answer, NULL) == 0);
+  req = last_sent();
+  ec_coap_start(&b, buf, sizeof buf, EC_COAP_ACK, EC_COAP_CODE(2, 4), req.mid,
+                req.token, req.tkl);
+  ec_coap_add_uint(&b, EC_COAP_OPT_MAX_AGE, 0x01020304);
+  n = ec_coap_finish(&b);
+  ec_dev_step(&dev, fake_now, buf, (size_t)n);
+  DCHECK(got.calls == 2 && got.last.content_format == -1 &&
+         got.last.max_age == 0x01020304);
+}
+
 static uint8_t report_buf[512];
 static int reports_from_cb;
 static void on_notify(ec_dev_t *d, void *user, const ec_dev_answer_t *a) {
@@ -1410,6 +1446,7 @@ const ec_dev_case_t ec_dev_cases[] = {
     {cbor_prov_decode, "cbor_prov_decode"},
     {xchg_retransmit_timing, "xchg_retransmit_timing"},
     {xchg_piggybacked_and_separate, "xchg_piggybacked_and_separate"},
+    {xchg_answer_options, "xchg_answer_options"},
     {xchg_observe, "xchg_observe"},
     {xchg_limits, "xchg_limits"},
     {xchg_block2, "xchg_block2"},

@@ -114,6 +114,19 @@ int ec__cbr_member_text(ec__cbr_t *r, ec_dev_str_t *s);
 int ec__cbr_doc(const uint8_t *buf, size_t len, const ec__map_t *m,
                 ec__member_fn fn, void *out, unsigned required);
 
+/* The first value of each option of @p nums (n of them in number order,
+ * then 0xFFFF), read in one walk over the options of @p m: v NULL when
+ * absent, and for an unsigned integer (a 0 bit in @p bytes) also when
+ * past 4 bytes; u the value of an integer. A table instead of a walk per
+ * option read (device/core/engine.c). */
+typedef struct {
+  const uint8_t *v;
+  size_t len;
+  uint32_t u;
+} ec__opt_t;
+void ec__coap_opts(const ec_coap_msg_t *m, const uint16_t *nums, unsigned n,
+                   unsigned bytes, ec__opt_t *o);
+
 /* A report's Request-Id (API.md, "Request-Id"), 12 bytes (the server takes
  * 8 to 16): random from ec_dev_report(); from the outbox 8 random and the
  * record's sequence number. */

@@ -92,6 +92,36 @@ int ec_coap_opt(const ec_coap_msg_t *m, uint16_t num, unsigned idx,
   return 0;
 }
 
+void ec__coap_opts(const ec_coap_msg_t *m, const uint16_t *nums, unsigned n,
+                   unsigned bytes, ec__opt_t *o) {
+  const uint8_t *p = m->opts;
+  const uint8_t *end = m->opts + m->opts_len;
+  const uint8_t *val;
+  size_t len;
+  uint32_t num = 0;
+  unsigned j = 0;
+  ec__zero(o, n * sizeof *o);
+  /* Both are in number order: one merge. Past the table's last number
+   * its 0xFFFF stops the search; a repeated option finds j moved on, so
+   * only the first counts, as ec_coap_opt() reads index 0. */
+  while (opt_next(&p, end, &num, &val, &len) == 1) {
+    while (nums[j] < num) {
+      j++;
+    }
+    if (j >= n || nums[j] != num) {
+      continue;
+    }
+    if (len <= 4 || ((bytes >> j) & 1) != 0) { /* an integer past 4 bytes is none */
+      o[j].v = val;
+      o[j].len = len;
+      for (size_t k = 0; k < len; k++) {
+        o[j].u = o[j].u << 8 | val[k];
+      }
+    }
+    j++;
+  }
+}
+
 int ec_coap_opt_uint(const ec_coap_msg_t *m, uint16_t num, uint32_t *v) {
   const uint8_t *val;
   size_t len;

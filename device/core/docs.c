@@ -119,14 +119,15 @@ static int put_map(ec__cbw_t *w, const ec__map_t *m, const void *at) {
     uint8_t kind = sp[0];
     /* Each member is read as what it is: a string, a number or a state
      * (an enum, a byte where enums are short, as on arm-none-eabi); a
-     * state and a default kind are written as the text they stand for. */
+     * state and a default kind are written as the text they stand for.
+     * What is left out is decided first, so the key is written in one
+     * place. */
     const char *s = NULL;
     uint32_t u = 0;
+    bool skip = false;
     if (kind == E_UINT) {
       u = *(const uint32_t *)v;
-      if (u == 0) {
-        continue;
-      }
+      skip = u == 0;
     } else if (kind == E_STATE) {
       u = (uint32_t)*(const ec_dev_state_t *)v;
       s = u < EC_DEV_STATE_COUNT ? ec__nth(state_names, u) : NULL;
@@ -135,32 +136,34 @@ static int put_map(ec__cbw_t *w, const ec__map_t *m, const void *at) {
       if (kind == E_KIND && s == NULL) {
         s = kinds;
       }
-      if (kind == E_OPTIONAL && s == NULL) {
-        continue;
-      }
-    } else if (kind == E_ERROR && ((const ec_dev_error_t *)v)->code == NULL) {
+      skip = kind == E_OPTIONAL && s == NULL;
+    } else if (kind == E_ERROR) {
+      skip = ((const ec_dev_error_t *)v)->code == NULL;
+    }
+    if (skip) {
       continue;
+    }
+    bool text = kind <= E_STATE && kind != E_UINT;
+    if (text && (s == NULL || (kind == E_NONEMPTY && s[0] == '\0'))) {
+      return EC_EINVAL;
     }
     n++;
     ec__cbw_text(w, key);
-    if (kind == E_UINT) {
+    if (text) {
+      ec__cbw_text(w, s);
+    } else if (kind == E_UINT) {
       ec__cbw_head(w, 0, u);
-    } else if (kind >= E_ERROR) {
+    } else if (kind == E_COMPONENTS) {
       const ec_dev_status_t *st = at;
-      size_t k = kind == E_COMPONENTS ? st->n_components : 0;
-      if (kind == E_COMPONENTS) {
-        ec__cbw_head(w, 4, (uint32_t)k);
-      } else {
-        rc = kind == E_ERROR ? put_map(w, EC__M(error_map), v)
-                             : put_map(w, EC__M(state_map), at);
-      }
-      for (size_t j = 0; j < k && rc == 0; j++) {
+      ec__cbw_head(w, 4, (uint32_t)st->n_components);
+      for (size_t j = 0; j < st->n_components && rc == 0; j++) {
         rc = put_map(w, EC__M(entry_map), &st->components[j]);
       }
-    } else if (s == NULL || (kind == E_NONEMPTY && s[0] == '\0')) {
-      return EC_EINVAL;
     } else {
-      ec__cbw_text(w, s);
+      /* An error, or the report's {state, error} (at offset 0: the
+       * report itself). */
+      rc = put_map(w, kind == E_ERROR ? EC__M(error_map) : EC__M(state_map),
+                   v);
     }
   }
   if (w->buf != NULL && head < w->cap) {

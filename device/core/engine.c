@@ -213,14 +213,22 @@ void ec__dev_send_block(ec_dev_t *dev, ec__dev_xchg_t *x, uint32_t num,
   (void)send_block(dev, x, num, now);
 }
 
+/* The options an answer is read by, in number order, walked once
+ * (ec__coap_opts()); ETag and Echo are bytes, the others integers. */
+enum { O_ETAG, O_OBSERVE, O_CF, O_MAX_AGE, O_BLOCK2, O_BLOCK1, O_SIZE2, O_ECHO,
+       O_N };
+static const uint16_t opt_nums[O_N + 1] = {
+    EC_COAP_OPT_ETAG,   EC_COAP_OPT_OBSERVE, EC_COAP_OPT_CONTENT_FORMAT,
+    EC_COAP_OPT_MAX_AGE, EC_COAP_OPT_BLOCK2, EC_COAP_OPT_BLOCK1,
+    EC_COAP_OPT_SIZE2,  EC_COAP_OPT_ECHO,    0xFFFF};
+
 /* The answer to one block of an upload: 2.31 Continue for it asks for the
  * next (in the server's block size, if smaller: section 2.5); anything
  * else is the answer to the whole body (false). */
 static bool on_upload(ec_dev_t *dev, ec__dev_xchg_t *x, const ec_coap_msg_t *m,
-                      uint32_t now) {
-  uint32_t b1;
-  if (m->code == EC_COAP_CODE(2, 31) &&
-      ec_coap_opt_uint(m, EC_COAP_OPT_BLOCK1, &b1) == 1 &&
+                      const ec__opt_t *o, uint32_t now) {
+  uint32_t b1 = o[O_BLOCK1].u;
+  if (m->code == EC_COAP_CODE(2, 31) && o[O_BLOCK1].v != NULL &&
       b1 >> 4 == x->next_block && (b1 & 7) <= x->szx) {
     uint32_t next = (x->next_block + 1) << (x->szx - (b1 & 7));
     x->szx = b1 & 7;
@@ -240,23 +248,21 @@ static bool on_upload(ec_dev_t *dev, ec__dev_xchg_t *x, const ec_coap_msg_t *m,
  * block must be the next one with the same ETag, or the representation
  * changed in between and the reassembly starts again from block 0. */
 static void on_block(ec_dev_t *dev, ec__dev_xchg_t *x, const ec_coap_msg_t *m,
-                     ec_dev_answer_t *a, uint32_t b2, bool notification,
+                     const ec__opt_t *o, ec_dev_answer_t *a, bool notification,
                      uint32_t now) {
+  uint32_t b2 = o[O_BLOCK2].u;
   uint32_t num = b2 >> 4;
   uint8_t szx = b2 & 7;
-  const uint8_t *etag = NULL;
-  size_t etag_len = 0;
+  const uint8_t *etag = o[O_ETAG].v;
+  size_t etag_len = o[O_ETAG].len;
   size_t off = (size_t)num << (szx + 4);
   bool more = (b2 & 8) != 0;
   int err = EC_EPROTO;
-  (void)ec_coap_opt(m, EC_COAP_OPT_ETAG, 0, &etag, &etag_len);
   if (szx == 7 || etag_len > sizeof x->etag) {
     goto fail;
   }
   if (num == 0) {
-    uint32_t size2 = 0;
-    (void)ec_coap_opt_uint(m, EC_COAP_OPT_SIZE2, &size2);
-    x->size2 = size2;
+    x->size2 = o[O_SIZE2].u;
     x->body_len = 0;
     x->etag_len = (uint8_t)etag_len;
     ec__copy(x->etag, etag, etag_len);
@@ -305,12 +311,13 @@ fail:
  * without it (the session is verified by then). True when sent again.
  */
 static bool echo_again(ec_dev_t *dev, ec__dev_xchg_t *x,
-                       const ec_coap_msg_t *m, uint32_t now) {
-  const uint8_t *v;
-  size_t n;
+                       const ec_coap_msg_t *m, const ec__opt_t *o,
+                       uint32_t now) {
+  const uint8_t *v = o[O_ECHO].v;
+  size_t n = o[O_ECHO].len;
   if (m->code != EC_COAP_CODE(4, 1) || x->echoed || x->fetching ||
       x->uploading || (x->buf[1] != EC_COAP_GET && x->req == NULL) ||
-      ec_coap_opt(m, EC_COAP_OPT_ECHO, 0, &v, &n) != 1 || n == 0 || n > 40) {
+      v == NULL || n == 0 || n > 40) {
     return false;
   }
   /* The value is in the received datagram, the caller's, not in the
@@ -323,39 +330,37 @@ static bool echo_again(ec_dev_t *dev, ec__dev_xchg_t *x,
 /* A response (piggybacked or separate) or a notification for @p x. */
 static void answer(ec_dev_t *dev, ec__dev_xchg_t *x, const ec_coap_msg_t *m,
                    uint32_t now) {
-  if (echo_again(dev, x, m, now)) {
+  ec__opt_t o[O_N];
+  ec__coap_opts(m, opt_nums, O_N, 1u << O_ETAG | 1u << O_ECHO, o);
+  if (echo_again(dev, x, m, o, now)) {
     return;
   }
   ec_dev_answer_t a;
-  uint32_t v = (uint32_t)-1; /* -1: none */
   ec__zero(&a, sizeof a);
   a.code = m->code;
-  (void)ec_coap_opt_uint(m, EC_COAP_OPT_CONTENT_FORMAT, &v);
-  a.content_format = (int)v;
+  a.content_format = o[O_CF].v != NULL ? (int)o[O_CF].u : -1;
   a.payload = m->payload;
   a.payload_len = m->payload_len;
-  a.max_age = 60; /* the default of section 5.10.5 */
-  (void)ec_coap_opt_uint(m, EC_COAP_OPT_MAX_AGE, &a.max_age);
-  uint32_t b2 = 0;
+  /* 60 s when absent, the default of section 5.10.5. */
+  a.max_age = o[O_MAX_AGE].v != NULL ? o[O_MAX_AGE].u : 60;
   bool ok = (m->code >> 5) == 2;
-  bool block = ok && ec_coap_opt_uint(m, EC_COAP_OPT_BLOCK2, &b2) == 1;
-  a.more = block && (b2 & 8) != 0;
-  if (x->uploading && on_upload(dev, x, m, now)) {
+  bool block = ok && o[O_BLOCK2].v != NULL;
+  a.more = block && (o[O_BLOCK2].u & 8) != 0;
+  if (x->uploading && on_upload(dev, x, m, o, now)) {
     return;
   }
   /* A report's body is its CBOR, not a buffer to reassemble into. */
   bool notification = false;
   bool reassemble = a.more && x->body != NULL &&
                     (x->buf[1] == EC_COAP_GET || x->req != NULL);
-  uint32_t obs;
+  uint32_t obs = o[O_OBSERVE].u;
   if (token_kind(x, m) == 2) { /* a later block's answer */
     if (!x->fetching) {
       return; /* a late answer to a reassembly given up */
     }
     notification = block && x->observe && x->have_seq;
     reassemble = block; /* an error ends it */
-  } else if (x->observe && ok &&
-             ec_coap_opt_uint(m, EC_COAP_OPT_OBSERVE, &obs) == 1) {
+  } else if (x->observe && ok && o[O_OBSERVE].v != NULL) {
     /* The answer to the registration itself is always taken; later
      * notifications only when fresher than the last. */
     if (x->state == X_OBSERVING && !fresh(x, obs, now)) {
@@ -369,7 +374,7 @@ static void answer(ec_dev_t *dev, ec__dev_xchg_t *x, const ec_coap_msg_t *m,
     notification = true;
   }
   if (reassemble) {
-    on_block(dev, x, m, &a, b2, notification, now);
+    on_block(dev, x, m, o, &a, notification, now);
   } else {
     deliver(dev, x, &a, notification, now);
   }
