@@ -136,6 +136,21 @@ void ec__store_lower_id(const char *id, char *out);
 /** A status write's fields as status_put checks them: 0 or EC_EINVAL. */
 int ec__store_status_check(const ec_status_write_t *w);
 
+/** A message post's fields as msg_insert_req checks them (n of 1 to
+ * INT32_MAX messages, each with a date, a code and an id; @p req, NULL:
+ * none, valid): 0 or EC_EINVAL. */
+int ec__store_msg_check(const ec_store_msg_write_t *w, size_t n,
+                        const ec_store_msg_request_t *req);
+
+/** True for a Request-Id record's scope, id and count as stored. */
+bool ec__store_msg_request_ok(const ec_store_msg_request_t *r);
+
+/** True for a message filter a read takes (ids >= 0, 48-bit address). */
+bool ec__store_msg_filter_ok(const ec_msg_filter_t *f);
+
+/** A message read's limit: <= 0 the default, cut to EC_MSG_LIMIT_MAX. */
+int ec__store_msg_limit(int limit);
+
 /**
  * One malloc'd block for a queued write: @p head bytes (the backend's
  * entry, a struct with the ec_status_write_t at @p w_offset in it), then

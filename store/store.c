@@ -75,6 +75,51 @@ void ec__store_lower_id(const char *id, char *out) {
   out[i] = '\0';
 }
 
+/* A message to store: a date, a code in range, one id at least, 48-bit
+ * addresses. */
+static bool msg_write_ok(const ec_store_msg_write_t *w) {
+  const ec_status_message_t *m = w->msg;
+  if (m == NULL || !m->has_date || m->code < EC_MSG_CODE_MIN ||
+      m->code > EC_MSG_CODE_MAX || (w->doc == NULL && w->doc_len > 0) ||
+      (m->macs == NULL && m->n_macs > 0) ||
+      (m->order_id == NULL && m->subscription_id == NULL &&
+       m->access_id == NULL))
+    return false;
+  for (size_t i = 0; i < m->n_macs; i++)
+    if (m->macs[i] >= (UINT64_C(1) << 48))
+      return false;
+  return true;
+}
+
+bool ec__store_msg_request_ok(const ec_store_msg_request_t *r) {
+  return r->scope != NULL && strlen(r->scope) <= EC_STORE_MAX_ID_LEN &&
+         r->id != NULL && r->id_len >= EC_REQUEST_ID_MIN &&
+         r->id_len <= EC_REQUEST_ID_MAX && r->count >= 0;
+}
+
+int ec__store_msg_check(const ec_store_msg_write_t *w, size_t n,
+                        const ec_store_msg_request_t *req) {
+  if (w == NULL || n == 0 || n > INT32_MAX ||
+      (req != NULL && !ec__store_msg_request_ok(req)))
+    return EC_EINVAL;
+  for (size_t i = 0; i < n; i++)
+    if (!msg_write_ok(&w[i]))
+      return EC_EINVAL;
+  return 0;
+}
+
+bool ec__store_msg_filter_ok(const ec_msg_filter_t *f) {
+  return f != NULL && (!f->has_from_id || f->from_id >= 0) &&
+         (!f->has_to_id || f->to_id >= 0) &&
+         (!f->has_mac || f->mac < (UINT64_C(1) << 48));
+}
+
+int ec__store_msg_limit(int limit) {
+  if (limit <= 0)
+    return EC_MSG_LIMIT_DEFAULT;
+  return limit > EC_MSG_LIMIT_MAX ? EC_MSG_LIMIT_MAX : limit;
+}
+
 int ec__store_status_check(const ec_status_write_t *w) {
   if (w == NULL || !ec__store_id_ok(w->device_id) ||
       !ec__store_id_ok(w->deployment_id) || (int)w->state < 0 ||

@@ -15,7 +15,8 @@
  * Implemented: ping, size, where, created, close, set_metrics, fd and the
  * deployment status (status_put, status_queue, flush, wait, queued, status_get,
  * status_by_request, history, deployments, each_status) with the fleet
- * roll-ups they keep and read. Every other call answers EC_ENOTSUP
+ * roll-ups they keep and read; the status messages (insert, queue,
+ * request ids, list, page, get). Every other call answers EC_ENOTSUP
  * (logged "not implemented yet").
  */
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -175,8 +176,10 @@ static void test_newer_schema_refused(void) {
   PGresult *res = PQexec(c, "SELECT version FROM schema_version");
   CU_ASSERT(PQntuples(res) == 1 && atoi(PQgetvalue(res, 0, 0)) == 99);
   PQclear(res);
-  CU_ASSERT_EQUAL(run(c, "UPDATE schema_version SET version = 1", NULL, 0),
-                  PGRES_COMMAND_OK);
+  char set[80];
+  snprintf(set, sizeof(set), "UPDATE schema_version SET version = %d",
+           ec_store_postgres_schema_version());
+  CU_ASSERT_EQUAL(run(c, set, NULL, 0), PGRES_COMMAND_OK);
   PQfinish(c);
   ec_store_fx_teardown(&f);
 }
@@ -206,14 +209,175 @@ static void test_refusals(void) {
   CU_ASSERT_PTR_NULL(s);
 }
 
+/* One message of order @p order with @p doc as its body. */
+static int post(ec_store_t *s, const char *order, const char *doc, size_t n,
+                const char *rid) {
+  ec_status_message_t m[4];
+  ec_store_msg_write_t w[4];
+  static const uint64_t mac = UINT64_C(0x0a0b0c0d0e0f);
+  for (size_t i = 0; i < n && i < 4; i++) {
+    m[i] = (ec_status_message_t){.code = 101, .has_date = true,
+                                 .date_ms = (int64_t)i, .order_id = order,
+                                 .macs = &mac, .n_macs = 1};
+    w[i] = (ec_store_msg_write_t){&m[i], (const uint8_t *)doc, strlen(doc)};
+  }
+  ec_store_msg_request_t req = {.scope = "dev", .id = (const uint8_t *)rid,
+                                .id_len = rid != NULL ? strlen(rid) : 0};
+  int64_t first = 0;
+  int rc = ec_store_msg_insert_req(s, w, n, 7, rid != NULL ? &req : NULL,
+                                   &first);
+  return rc < 0 ? rc : (int)first;
+}
+
+/* The feed, its addresses and Request-Ids are append-only, and the
+ * counter that hands out the IDs only grows. */
+static void test_feed_is_append_only(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  CU_ASSERT_EQUAL(post(f.s, "O1", "m", 1, "request-1"), 1);
+  PGconn *c = connect_to(&f);
+  char err[512];
+  static const char *const edits[][2] = {
+      {"UPDATE status_messages SET doc = 'x'", "status_messages is append-only"},
+      {"DELETE FROM status_messages", "status_messages is append-only"},
+      {"TRUNCATE status_messages CASCADE", "is append-only"},
+      {"UPDATE status_message_macs SET mac = 1", "status_message_macs is append-only"},
+      {"DELETE FROM status_message_macs", "status_message_macs is append-only"},
+      {"DELETE FROM status_message_requests", "status_message_requests is append-only"},
+      {"TRUNCATE status_message_requests", "status_message_requests is append-only"},
+      {"UPDATE status_message_counter SET last_id = 0", "only grows"},
+      {"DELETE FROM status_message_counter", "only grows"},
+      {"TRUNCATE status_message_counter", "only grows"},
+      {"INSERT INTO status_message_counter VALUES (true, 5)", "duplicate key"},
+  };
+  for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+    CU_ASSERT_EQUAL(run(c, edits[i][0], err, sizeof(err)), PGRES_FATAL_ERROR);
+    if (strstr(err, edits[i][1]) == NULL)
+      fprintf(stderr, "\n%s: %s", edits[i][0], err);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, edits[i][1]));
+  }
+  PQfinish(c);
+  CU_ASSERT_EQUAL(ec_store_fx_messages(f.s), 1);
+  /* A post that fails (its Request-Id is taken) hands out no ID: the next
+   * one follows without a gap, as a sequence would not. */
+  CU_ASSERT_EQUAL(post(f.s, "O1", "m", 2, "request-1"), EC_ESTORE);
+  CU_ASSERT_EQUAL(post(f.s, "O1", "m", 2, NULL), 2);
+  CU_ASSERT_EQUAL(post(f.s, "O1", "m", 1, NULL), 4);
+  ec_store_fx_teardown(&f);
+}
+
+/*
+ * WRITERS processes post batches of one to three messages, each on its own
+ * store (its own connection), a few of them refused (a Request-Id used
+ * twice), while the test syncs as a client does, by "after the last ID
+ * seen": it must never see an ID before every smaller one committed (a
+ * gap it would skip for good), each batch's IDs are consecutive, and in
+ * the end it has every committed message once.
+ */
+enum { WRITERS = 4, POSTS = 40 };
+
+static void writer(const char *uri, int k, int out) {
+  ec_store_t *s = NULL;
+  int stored = 0;
+  if (ec_store_postgres_open_incomplete(uri, 0, &s) == 0) {
+    for (int b = 0; b < POSTS; b++) {
+      char doc[32], rid[32];
+      int n = 1 + (k + b) % 3;
+      snprintf(doc, sizeof(doc), "%d:%d:%d", k, b, n);
+      snprintf(rid, sizeof(rid), "rid-%d-%d", k, b % 10 == 9 ? 0 : b);
+      if (post(s, "O", doc, (size_t)n, rid) > 0)
+        stored += n;
+    }
+    ec_store_close(s);
+  }
+  (void)write(out, &stored, sizeof(stored));
+  _exit(0);
+}
+
+static void test_feed_ids_gapless_across_writers(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  int done[2];
+  CU_ASSERT_FATAL(pipe(done) == 0);
+  pid_t kids[WRITERS];
+  for (int k = 0; k < WRITERS; k++) {
+    kids[k] = fork();
+    CU_ASSERT_FATAL(kids[k] >= 0);
+    if (kids[k] == 0) {
+      close(done[0]);
+      writer(f.uri, k, done[1]);
+    }
+  }
+  close(done[1]);
+  int expect = 0, finished = 0;
+  int64_t last = 0;
+  bool gap = false, split = false;
+  char prev[32] = "";
+  int prev_left = 0;
+  /* Bounded: 20 s at most of reads every 2 ms. */
+  for (int round = 0; round < 10000 && !gap; round++) {
+    ec_msg_filter_t flt = {.has_from_id = true, .from_id = last};
+    ec_msg_row_t *rows = NULL;
+    size_t n = 0;
+    bool idle = finished == WRITERS;
+    CU_ASSERT_EQUAL_FATAL(
+        ec_store_msg_list(f.s, &flt, EC_MSG_LIMIT_MAX, false, &rows, &n), 0);
+    for (size_t i = 0; i < n; i++) {
+      if (rows[i].id != last + 1)
+        gap = true;
+      last = rows[i].id;
+      char doc[32];
+      snprintf(doc, sizeof(doc), "%.*s", (int)rows[i].doc_len,
+               (const char *)rows[i].doc);
+      /* A batch's messages are consecutive: the same body n times. */
+      if (prev_left > 0) {
+        if (strcmp(doc, prev) != 0)
+          split = true;
+        prev_left--;
+      } else {
+        int k, b, c;
+        if (sscanf(doc, "%d:%d:%d", &k, &b, &c) != 3)
+          split = true;
+        snprintf(prev, sizeof(prev), "%s", doc);
+        prev_left = c - 1;
+      }
+    }
+    free(rows);
+    if (idle && n == 0)
+      break;
+    struct timeval tv = {0, 2000};
+    fd_set rd;
+    FD_ZERO(&rd);
+    if (finished < WRITERS)
+      FD_SET(done[0], &rd);
+    if (select(finished < WRITERS ? done[0] + 1 : 0, &rd, NULL, NULL, &tv) > 0) {
+      int stored = 0;
+      if (read(done[0], &stored, sizeof(stored)) == (ssize_t)sizeof(stored)) {
+        expect += stored;
+        finished++;
+      }
+    }
+  }
+  close(done[0]);
+  for (int k = 0; k < WRITERS; k++) {
+    int st = 0;
+    CU_ASSERT_EQUAL(waitpid(kids[k], &st, 0), kids[k]);
+  }
+  CU_ASSERT_FALSE(gap);
+  CU_ASSERT_FALSE(split);
+  CU_ASSERT_EQUAL(finished, WRITERS);
+  /* Every tenth post of a writer reuses its first Request-Id: refused. */
+  CU_ASSERT(expect > 0 && last == expect);
+  CU_ASSERT_EQUAL(ec_store_fx_messages(f.s), expect);
+  ec_store_fx_teardown(&f);
+}
+
 /* What is not written yet says so, and changes nothing. */
 static void test_unimplemented_entries_refuse(void) {
   ec_store_fx_t f;
   ec_store_fx_setup(&f);
-  ec_msg_row_t *row = NULL;
   int64_t n = -1;
   ec_store_prov_user_t u;
-  CU_ASSERT_EQUAL(ec_store_msg_get(f.s, 1, &row), EC_ENOTSUP);
   CU_ASSERT_EQUAL(ec_store_device_count(f.s, &n), EC_ENOTSUP);
   CU_ASSERT_EQUAL(n, -1);
   CU_ASSERT_EQUAL(ec_store_prov_user_find(f.s, "alice", &u), EC_ENOTSUP);
@@ -247,6 +411,8 @@ static const ec_test_t tests[] = {
     {test_concurrent_openers_migrate_once, "concurrent_openers_migrate_once"},
     {test_newer_schema_refused, "newer_schema_refused"},
     {test_refusals, "refusals"},
+    {test_feed_is_append_only, "feed_is_append_only"},
+    {test_feed_ids_gapless_across_writers, "feed_ids_gapless_across_writers"},
     {test_unimplemented_entries_refuse, "unimplemented_entries_refuse"},
     {test_ping_size_where, "ping_size_where"},
 };

@@ -18,7 +18,8 @@
  * writes, one implicit transaction per round, without waiting for it;
  * s->conn carries the reads and the synchronous writes. store.c opens the
  * store, migrates the schema under an advisory lock and fills the backend
- * table; status.c holds the deployment-status entries. The entries not
+ * table; status.c holds the deployment-status entries, messages.c the
+ * status messages. The entries not
  * written yet answer EC_ENOTSUP (logged), and open.c does not offer this
  * backend to the server or admin.
  */
@@ -174,6 +175,21 @@ int store_pg_each_status(ec_store_t *s,
                          int (*fn)(void *ud, const char *device_id,
                                    const char *deployment_id),
                          void *ud);
+
+int store_pg_msg_insert_req(ec_store_t *s, const ec_store_msg_write_t *w,
+                            size_t n, int64_t received_at_ms,
+                            const ec_store_msg_request_t *req,
+                            int64_t *first_id);
+int store_pg_msg_queue(ec_store_t *s, const ec_store_msg_write_t *w, size_t n,
+                       int64_t received_at_ms,
+                       const ec_store_msg_request_t *req, ec_msg_done_fn fn,
+                       void *ud);
+int store_pg_msg_request_find(ec_store_t *s, ec_store_msg_request_t *req,
+                              int64_t *first_id);
+int store_pg_msg_page(ec_store_t *s, const ec_msg_filter_t *f, int limit,
+                      bool newest_first, size_t max_bytes, ec_msg_row_t **rows,
+                      size_t *n, bool *more);
+int store_pg_msg_get(ec_store_t *s, int64_t id, ec_msg_row_t **row);
 
 int store_pg_fleet_devices(ec_store_t *s, const ec_store_fleet_query_t *q,
                            size_t max_bytes, ec_fleet_device_t **list,

@@ -133,7 +133,83 @@ static const char *const migration_1[] = {
     NULL,
 };
 
-const char *const *const pg_migrations[] = {migration_1};
+/* 2: status messages (messages.c describes them and their IDs). */
+static const char *const migration_2[] = {
+    "CREATE TABLE status_messages ("
+    "  id              bigint PRIMARY KEY CHECK (id >= 1),"
+    "  message_date    bigint  NOT NULL,"
+    "  received_at     bigint  NOT NULL,"
+    "  message_code    integer NOT NULL"
+    "                  CHECK (message_code BETWEEN 100 AND 999),"
+    "  order_id        text COLLATE \"C\""
+    "                  CHECK (length(order_id) BETWEEN 1 AND 36),"
+    "  subscription_id text COLLATE \"C\""
+    "                  CHECK (length(subscription_id) BETWEEN 1 AND 36),"
+    "  access_id       text COLLATE \"C\""
+    "                  CHECK (length(access_id) BETWEEN 1 AND 32),"
+    "  doc             bytea NOT NULL,"
+    "  CHECK (order_id IS NOT NULL OR subscription_id IS NOT NULL"
+    "         OR access_id IS NOT NULL));",
+    /* An equality on each id yields its rows in ID order, from one index
+     * range, as SQLite's rowid-suffixed indexes do. */
+    "CREATE INDEX status_messages_order ON status_messages (order_id, id)"
+    " WHERE order_id IS NOT NULL;",
+    "CREATE INDEX status_messages_subscription"
+    " ON status_messages (subscription_id, id)"
+    " WHERE subscription_id IS NOT NULL;",
+    "CREATE INDEX status_messages_access ON status_messages (access_id, id)"
+    " WHERE access_id IS NOT NULL;",
+    "CREATE INDEX status_messages_date ON status_messages (message_date);",
+    "CREATE TABLE status_message_macs ("
+    "  mac        bigint NOT NULL CHECK (mac BETWEEN 0 AND 281474976710655),"
+    "  message_id bigint NOT NULL REFERENCES status_messages (id),"
+    "  PRIMARY KEY (mac, message_id));",
+    "CREATE TABLE status_message_requests ("
+    "  scope      text COLLATE \"C\" NOT NULL CHECK (length(scope) <= 255),"
+    "  request_id bytea NOT NULL"
+    "             CHECK (octet_length(request_id) BETWEEN 8 AND 16),"
+    "  digest     bytea NOT NULL CHECK (octet_length(digest) = 32),"
+    "  first_id   bigint NOT NULL REFERENCES status_messages (id),"
+    "  count      bigint NOT NULL CHECK (count >= 0),"
+    "  PRIMARY KEY (scope, request_id));",
+    /* The last ID handed out: one row, which only grows. */
+    "CREATE TABLE status_message_counter ("
+    "  one     boolean PRIMARY KEY DEFAULT true CHECK (one),"
+    "  last_id bigint NOT NULL CHECK (last_id >= 0));",
+    "INSERT INTO status_message_counter (last_id) VALUES (0);",
+    "CREATE FUNCTION ec_counter_grows() RETURNS trigger LANGUAGE plpgsql AS"
+    " $$BEGIN IF TG_OP <> 'UPDATE' OR NEW.last_id < OLD.last_id"
+    " OR NEW.one <> OLD.one THEN"
+    " RAISE EXCEPTION 'status_message_counter only grows'; END IF;"
+    " RETURN NEW; END$$;",
+    "CREATE TRIGGER status_message_counter_grows"
+    " BEFORE UPDATE OR DELETE ON status_message_counter"
+    " FOR EACH ROW EXECUTE FUNCTION ec_counter_grows();",
+    "CREATE TRIGGER status_message_counter_no_truncate"
+    " BEFORE TRUNCATE ON status_message_counter"
+    " FOR EACH STATEMENT EXECUTE FUNCTION ec_counter_grows();",
+    "CREATE TRIGGER status_messages_append_only"
+    " BEFORE UPDATE OR DELETE ON status_messages"
+    " FOR EACH ROW EXECUTE FUNCTION ec_append_only();",
+    "CREATE TRIGGER status_messages_no_truncate"
+    " BEFORE TRUNCATE ON status_messages"
+    " FOR EACH STATEMENT EXECUTE FUNCTION ec_append_only();",
+    "CREATE TRIGGER status_message_macs_append_only"
+    " BEFORE UPDATE OR DELETE ON status_message_macs"
+    " FOR EACH ROW EXECUTE FUNCTION ec_append_only();",
+    "CREATE TRIGGER status_message_macs_no_truncate"
+    " BEFORE TRUNCATE ON status_message_macs"
+    " FOR EACH STATEMENT EXECUTE FUNCTION ec_append_only();",
+    "CREATE TRIGGER status_message_requests_append_only"
+    " BEFORE UPDATE OR DELETE ON status_message_requests"
+    " FOR EACH ROW EXECUTE FUNCTION ec_append_only();",
+    "CREATE TRIGGER status_message_requests_no_truncate"
+    " BEFORE TRUNCATE ON status_message_requests"
+    " FOR EACH STATEMENT EXECUTE FUNCTION ec_append_only();",
+    NULL,
+};
+
+const char *const *const pg_migrations[] = {migration_1, migration_2};
 const int pg_n_migrations =
     (int)(sizeof(pg_migrations) / sizeof(pg_migrations[0]));
 
@@ -438,14 +514,6 @@ static int todo(const char *what) {
     return todo(#name);                                                        \
   }
 
-TODO(msg_insert_req, const ec_store_msg_write_t *w, size_t n, int64_t at,
-     const ec_store_msg_request_t *req, int64_t *first_id)
-TODO(msg_queue, const ec_store_msg_write_t *w, size_t n, int64_t at,
-     const ec_store_msg_request_t *req, ec_msg_done_fn fn, void *ud)
-TODO(msg_request_find, ec_store_msg_request_t *req, int64_t *first_id)
-TODO(msg_page, const ec_msg_filter_t *f, int limit, bool newest_first,
-     size_t max_bytes, ec_msg_row_t **rows, size_t *n, bool *more)
-TODO(msg_get, int64_t id, ec_msg_row_t **row)
 TODO(prov_import, const ec_store_prov_import_t *im)
 TODO(prov_user_put, const ec_store_prov_user_t *u, int64_t *id, int *created)
 TODO(prov_user_find, const char *username, ec_store_prov_user_t *out)

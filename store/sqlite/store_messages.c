@@ -160,18 +160,6 @@ static int bind_filter(store_db_t *s, sqlite3_stmt *st,
   return 0;
 }
 
-static bool filter_valid(const ec_msg_filter_t *f) {
-  return f != NULL && (!f->has_from_id || f->from_id >= 0) &&
-         (!f->has_to_id || f->to_id >= 0) &&
-         (!f->has_mac || f->mac < (UINT64_C(1) << 48));
-}
-
-static int clamp_limit(int limit) {
-  if (limit <= 0)
-    return EC_MSG_LIMIT_DEFAULT;
-  return limit > EC_MSG_LIMIT_MAX ? EC_MSG_LIMIT_MAX : limit;
-}
-
 static sqlite3_stmt *list_stmt(store_db_t *s, const ec_msg_filter_t *f,
                                bool newest_first) {
   char sql[1024];
@@ -187,20 +175,6 @@ static sqlite3_stmt *list_stmt(store_db_t *s, const ec_msg_filter_t *f,
 /* ------------------------------------------------------------------------ */
 /* Writes                                                                   */
 /* ------------------------------------------------------------------------ */
-
-static bool write_valid(const ec_store_msg_write_t *w) {
-  const ec_status_message_t *m = w->msg;
-  if (m == NULL || !m->has_date || m->code < EC_MSG_CODE_MIN ||
-      m->code > EC_MSG_CODE_MAX || (w->doc == NULL && w->doc_len > 0) ||
-      (m->macs == NULL && m->n_macs > 0) ||
-      (m->order_id == NULL && m->subscription_id == NULL &&
-       m->access_id == NULL))
-    return false;
-  for (size_t i = 0; i < m->n_macs; i++)
-    if (m->macs[i] >= (UINT64_C(1) << 48))
-      return false;
-  return true;
-}
 
 /* Insert one message and its addresses; its ID in *id. */
 static int insert_one(store_db_t *s, sqlite3_stmt *ins, sqlite3_stmt *mac,
@@ -246,12 +220,6 @@ static int insert_one(store_db_t *s, sqlite3_stmt *ins, sqlite3_stmt *mac,
   return 0;
 }
 
-static bool request_valid(const ec_store_msg_request_t *r) {
-  return r->scope != NULL && strlen(r->scope) <= EC_STORE_MAX_ID_LEN &&
-         r->id != NULL && r->id_len >= EC_REQUEST_ID_MIN &&
-         r->id_len <= EC_REQUEST_ID_MAX && r->count >= 0;
-}
-
 static int bind_request(store_db_t *s, sqlite3_stmt *st,
                         const ec_store_msg_request_t *r) {
   if (sqlite3_bind_text(st, 1, r->scope, -1, SQLITE_STATIC) != SQLITE_OK ||
@@ -290,7 +258,7 @@ static int request_insert(store_db_t *s, const ec_store_msg_request_t *r,
 int store_sqlite_msg_request_find(ec_store_t *base, ec_store_msg_request_t *req,
                                   int64_t *first_id) {
   store_db_t *s = (store_db_t *)base;
-  if (s == NULL || req == NULL || first_id == NULL || !request_valid(req))
+  if (s == NULL || req == NULL || first_id == NULL || !ec__store_msg_request_ok(req))
     return EC_EINVAL;
   /* A post queued under this id is not in the database yet: it cannot be
    * called stored or new before its commit is known. */
@@ -323,13 +291,9 @@ int store_sqlite_msg_request_find(ec_store_t *base, ec_store_msg_request_t *req,
 
 int store_msg_check(const store_db_t *s, const ec_store_msg_write_t *w,
                     size_t n, const ec_store_msg_request_t *req) {
-  if (s == NULL || w == NULL || n == 0 || s->walking ||
-      (req != NULL && !request_valid(req)))
+  if (s == NULL || s->walking)
     return EC_EINVAL;
-  for (size_t i = 0; i < n; i++)
-    if (!write_valid(&w[i]))
-      return EC_EINVAL;
-  return 0;
+  return ec__store_msg_check(w, n, req);
 }
 
 int store_msg_apply(store_db_t *s, const ec_store_msg_write_t *w, size_t n,
@@ -426,14 +390,14 @@ int store_sqlite_msg_page(ec_store_t *base, const ec_msg_filter_t *f, int limit,
   store_db_t *s = (store_db_t *)base;
   if (more != NULL)
     *more = false;
-  if (s == NULL || !filter_valid(f) || rows == NULL || n == NULL)
+  if (s == NULL || !ec__store_msg_filter_ok(f) || rows == NULL || n == NULL)
     return EC_EINVAL;
   *rows = NULL;
   *n = 0;
   sqlite3_stmt *st = list_stmt(s, f, newest_first);
   if (st == NULL)
     return EC_ESTORE;
-  if (bind_filter(s, st, f, clamp_limit(limit)) != 0) {
+  if (bind_filter(s, st, f, ec__store_msg_limit(limit)) != 0) {
     store_stmt_done(st);
     return EC_ESTORE;
   }
@@ -465,7 +429,7 @@ int store_sqlite_msg_get(ec_store_t *base, int64_t id, ec_msg_row_t **row) {
 int ec_store_msg_explain(ec_store_t *base, const ec_msg_filter_t *f,
                          bool newest_first, char *out, size_t cap) {
   store_db_t *s = store_db_of(base);
-  if (s == NULL || !filter_valid(f) || out == NULL || cap == 0)
+  if (s == NULL || !ec__store_msg_filter_ok(f) || out == NULL || cap == 0)
     return EC_EINVAL;
   char sql[1100];
   int n = snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN ");
