@@ -604,6 +604,63 @@ static void test_fleet_rollup_follows_writes(void) {
   ec_store_fx_teardown(&f);
 }
 
+/* Reports that keep the pair's state (the store then leaves the state
+ * columns alone) still count: a new seq each, the roll-up's time moves on,
+ * and the error code and failed components follow the latest report. */
+static void test_fleet_same_state_reports(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  ec_fleet_failure_t failed = {"db", "E1", 1};
+  ec_status_write_t w = {.device_id = "d1", .deployment_id = FLEET_DEP,
+                         .state = EC_STATE_FAILED, .doc = (const uint8_t *)"a",
+                         .doc_len = 1, .received_at_ms = 1000,
+                         .error_code = "E1", .failed = &failed, .n_failed = 1};
+  int created = 0;
+  int64_t seq = 0;
+  CU_ASSERT_EQUAL(ec_store_status_put(f.s, &w, &created, &seq), 0);
+  CU_ASSERT(created == 1 && seq == 1);
+  check_rollup(f.s, 0, 1, 0, "E1", 1);
+  /* Failed again, same code, later. */
+  w.doc = (const uint8_t *)"b";
+  w.received_at_ms = 2000;
+  CU_ASSERT_EQUAL(ec_store_status_put(f.s, &w, &created, &seq), 0);
+  CU_ASSERT(created == 0 && seq == 2);
+  check_rollup(f.s, 0, 1, 0, "E1", 1);
+  /* Failed still, but without a code or failed components now. */
+  w.doc = (const uint8_t *)"c";
+  w.received_at_ms = 3000;
+  w.error_code = NULL;
+  w.failed = NULL;
+  w.n_failed = 0;
+  CU_ASSERT_EQUAL(ec_store_status_put(f.s, &w, &created, &seq), 0);
+  CU_ASSERT(created == 0 && seq == 3);
+  ec_fleet_rollup_t r;
+  void *block = NULL;
+  CU_ASSERT_EQUAL_FATAL(ec_store_fleet_rollup(f.s, FLEET_DEP, &r, &block), 0);
+  CU_ASSERT_EQUAL(r.counts[EC_STATE_FAILED], 1);
+  CU_ASSERT_EQUAL(r.n_failures, 0);
+  CU_ASSERT_EQUAL(r.updated_at_ms, 3000);
+  free(block);
+  ec_store_fleet_query_t q = {.deployment_id = FLEET_DEP, .state = -1};
+  ec_fleet_device_t *list = NULL;
+  size_t n = 0;
+  CU_ASSERT_EQUAL(ec_store_fleet_devices(f.s, &q, 0, &list, &n, NULL), 0);
+  CU_ASSERT_EQUAL_FATAL(n, 1);
+  CU_ASSERT_PTR_NULL(list[0].error_code);
+  CU_ASSERT_EQUAL(list[0].updated_at_ms, 3000);
+  free(list);
+  uint8_t *doc = NULL;
+  size_t len = 0;
+  int64_t at = 0;
+  CU_ASSERT_EQUAL(ec_store_status_get(f.s, "d1", FLEET_DEP, &doc, &len, &at,
+                                      &seq),
+                  0);
+  CU_ASSERT(len == 1 && doc != NULL && doc[0] == 'c');
+  CU_ASSERT(at == 3000 && seq == 3);
+  free(doc);
+  ec_store_fx_teardown(&f);
+}
+
 /* ------------------------------------------------------------------------ */
 
 /* Pages end at the entry that brings the documents read to the byte cap,
@@ -672,6 +729,7 @@ static void test_pages_stop_at_the_byte_cap(void) {
 
 static const ec_test_t tests[] = {
     {test_fleet_rollup_follows_writes, "fleet_rollup_follows_writes"},
+    {test_fleet_same_state_reports, "fleet_same_state_reports"},
     {test_put_creates_first_report, "put_creates_first_report"},
     {test_put_updates_existing, "put_updates_existing"},
     {test_get_returns_latest_doc, "get_returns_latest_doc"},

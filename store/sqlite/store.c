@@ -276,16 +276,28 @@ static const char *const statement_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
-    /* A new row starts at seq 1 and every later report adds one, so the
-     * returned last_seq is the report's seq and 1 means "created". */
-    [ST_STATUS_UPSERT] =
-        "INSERT INTO deployment_status"
-        " (device_id, deployment_id, state, doc, updated_at, last_seq)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, 1)"
-        " ON CONFLICT (device_id, deployment_id) DO UPDATE SET"
-        "  state = excluded.state, doc = excluded.doc,"
-        "  updated_at = excluded.updated_at, last_seq = last_seq + 1"
-        " RETURNING last_seq",
+    /* What a write must know of the pair before it: its last seq (a new
+     * row starts at 1, each later report adds one), its state, and whether
+     * it has failed components to replace (store_fleet.c). Then one of
+     * three writes: a plain INSERT or UPDATE costs SQLite far less than an
+     * upsert with RETURNING (which builds a temporary table per run), and
+     * an UPDATE that leaves state alone touches neither of the indexes
+     * that hold it. */
+    [ST_STATUS_PRIOR] =
+        "SELECT last_seq, state, EXISTS (SELECT 1 FROM status_failures"
+        " WHERE deployment_id = ?2 AND device_id = ?1)"
+        " FROM deployment_status WHERE device_id = ?1 AND deployment_id = ?2",
+    [ST_STATUS_INSERT] =
+        "INSERT INTO deployment_status (device_id, deployment_id, state, doc,"
+        " updated_at, last_seq, error_code) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_STATUS_UPDATE] =
+        "UPDATE deployment_status SET state = ?3, doc = ?4, updated_at = ?5,"
+        " last_seq = ?6, error_code = ?7"
+        " WHERE device_id = ?1 AND deployment_id = ?2",
+    [ST_STATUS_TOUCH] =
+        "UPDATE deployment_status SET doc = ?4, updated_at = ?5,"
+        " last_seq = ?6, error_code = ?7"
+        " WHERE device_id = ?1 AND deployment_id = ?2",
     [ST_HISTORY_INSERT] =
         "INSERT INTO status_history"
         " (device_id, deployment_id, seq, received_at, doc, request_id)"
@@ -858,6 +870,31 @@ int store_status_check(const store_db_t *s, const ec_status_write_t *w) {
   return s->walking ? EC_EINVAL : 0;
 }
 
+/* The pair's last seq (0: no row yet), state and whether it has failed
+ * components. @return 0 or EC_ESTORE (logged) */
+static int status_prior(store_db_t *s, const char *dev, const char *dep,
+                        int64_t *seq, int *state, bool *had_failed) {
+  sqlite3_stmt *st = s->st[ST_STATUS_PRIOR];
+  if (bind_pair(s, st, dev, dep) != 0) {
+    store_stmt_done(st);
+    return EC_ESTORE;
+  }
+  int rc = sqlite3_step(st);
+  *seq = 0;
+  *state = -1;
+  *had_failed = false;
+  if (rc == SQLITE_ROW) {
+    *seq = sqlite3_column_int64(st, 0);
+    *state = sqlite3_column_int(st, 1);
+    *had_failed = sqlite3_column_int(st, 2) != 0;
+    rc = sqlite3_step(st);
+  }
+  if (rc != SQLITE_DONE)
+    store_log(s->db, "read status");
+  store_stmt_done(st);
+  return rc == SQLITE_DONE ? 0 : EC_ESTORE;
+}
+
 int store_status_apply(store_db_t *s, const ec_status_write_t *w, int *created,
                        int64_t *seq) {
   char dep[EC_STORE_MAX_ID_LEN + 1];
@@ -867,23 +904,28 @@ int store_status_apply(store_db_t *s, const ec_status_write_t *w, int *created,
   static const uint8_t empty[1];
   const uint8_t *doc = w->doc_len > 0 ? w->doc : empty;
 
-  sqlite3_stmt *up = s->st[ST_STATUS_UPSERT];
+  int64_t last;
+  int old_state;
+  bool had_failed;
+  if (status_prior(s, w->device_id, dep, &last, &old_state, &had_failed) != 0)
+    return EC_ESTORE;
+  int64_t new_seq = last + 1;
+  sqlite3_stmt *up = s->st[last == 0                      ? ST_STATUS_INSERT
+                           : old_state != (int)w->state ? ST_STATUS_UPDATE
+                                                        : ST_STATUS_TOUCH];
   if (bind_pair(s, up, w->device_id, dep) != 0)
     goto fail_up;
   if (sqlite3_bind_int(up, 3, (int)w->state) != SQLITE_OK ||
       sqlite3_bind_blob64(up, 4, doc, (sqlite3_uint64)w->doc_len,
                           SQLITE_STATIC) != SQLITE_OK ||
-      sqlite3_bind_int64(up, 5, w->received_at_ms) != SQLITE_OK) {
+      sqlite3_bind_int64(up, 5, w->received_at_ms) != SQLITE_OK ||
+      sqlite3_bind_int64(up, 6, new_seq) != SQLITE_OK ||
+      (w->error_code != NULL
+           ? sqlite3_bind_text(up, 7, w->error_code, -1, SQLITE_STATIC)
+           : sqlite3_bind_null(up, 7)) != SQLITE_OK) {
     store_log(s->db, "bind status");
     goto fail_up;
   }
-  if (sqlite3_step(up) != SQLITE_ROW) {
-    store_log(s->db, "store status");
-    goto fail_up;
-  }
-  int64_t new_seq = sqlite3_column_int64(up, 0);
-  /* RETURNING statements apply their change on the first step; the second
-   * must only confirm the end. */
   if (sqlite3_step(up) != SQLITE_DONE) {
     store_log(s->db, "store status");
     goto fail_up;
@@ -908,7 +950,7 @@ int store_status_apply(store_db_t *s, const ec_status_write_t *w, int *created,
     goto fail_hi;
   }
   store_stmt_done(hi);
-  if (store_fleet_put(s, w, dep) != 0)
+  if (store_fleet_put(s, w, dep, had_failed) != 0)
     return EC_ESTORE;
   if (created)
     *created = new_seq == 1;

@@ -14,13 +14,14 @@
  * one row per deployment with a count per state, kept by triggers on
  * deployment_status; status_failures holds each (deployment, device)'s
  * failed components, and fleet_failures the devices per (deployment,
- * component, code), kept by triggers on status_failures. A write replaces
- * its pair's failed components (usually none: one empty range deleted).
+ * component, code), kept by triggers on status_failures. The error code
+ * is written with the row (store.c); a write replaces its pair's failed
+ * components, and when it has none and the pair had none (the usual case,
+ * which store.c reads with the pair's row) it does nothing here.
  */
 
 enum {
-  SL_ERROR = STORE_SLOTS_FLEET,
-  SL_FAILED_DELETE,
+  SL_FAILED_DELETE = STORE_SLOTS_FLEET,
   SL_FAILED_INSERT,
   SL_ALL,          /* every row, by (device, deployment) */
   SL_DEVICE,       /* one device's rows */
@@ -40,10 +41,6 @@ _Static_assert(SL_END <= STORE_SLOTS_FLEET + 16, "store_fleet.c has 16 slots");
   "updated_at"
 
 static const char *const sql[SL_END - STORE_SLOTS_FLEET] = {
-    [SL_ERROR - STORE_SLOTS_FLEET] =
-        "UPDATE deployment_status SET error_code = ?3"
-        " WHERE device_id = ?1 AND deployment_id = ?2"
-        " AND error_code IS NOT ?3",
     [SL_FAILED_DELETE - STORE_SLOTS_FLEET] =
         "DELETE FROM status_failures"
         " WHERE deployment_id = ?2 AND device_id = ?1",
@@ -103,30 +100,24 @@ static int run(store_db_t *s, sqlite3_stmt *st, const char *what) {
   return rc == SQLITE_DONE ? 0 : EC_ESTORE;
 }
 
-int store_fleet_put(store_db_t *s, const ec_status_write_t *w,
-                    const char *dep) {
-  sqlite3_stmt *er = prepared(s, SL_ERROR);
+int store_fleet_put(store_db_t *s, const ec_status_write_t *w, const char *dep,
+                    bool had_failed) {
+  if (!had_failed && w->n_failed == 0)
+    return 0; /* none before, none now: nothing to replace */
   sqlite3_stmt *del = prepared(s, SL_FAILED_DELETE);
   sqlite3_stmt *ins = prepared(s, SL_FAILED_INSERT);
-  if (er == NULL || del == NULL || ins == NULL)
+  if (del == NULL || ins == NULL)
     return EC_ESTORE;
-  if (bind_text(er, 1, w->device_id) != SQLITE_OK ||
-      bind_text(er, 2, dep) != SQLITE_OK ||
-      bind_text(er, 3, w->error_code) != SQLITE_OK) {
-    store_stmt_done(er);
-    store_log(s->db, "bind error code");
-    return EC_ESTORE;
+  if (had_failed) {
+    if (bind_text(del, 1, w->device_id) != SQLITE_OK ||
+        bind_text(del, 2, dep) != SQLITE_OK) {
+      store_stmt_done(del);
+      store_log(s->db, "bind failed components");
+      return EC_ESTORE;
+    }
+    if (run(s, del, "replace failed components") != 0)
+      return EC_ESTORE;
   }
-  if (run(s, er, "store error code") != 0)
-    return EC_ESTORE;
-  if (bind_text(del, 1, w->device_id) != SQLITE_OK ||
-      bind_text(del, 2, dep) != SQLITE_OK) {
-    store_stmt_done(del);
-    store_log(s->db, "bind failed components");
-    return EC_ESTORE;
-  }
-  if (run(s, del, "replace failed components") != 0)
-    return EC_ESTORE;
   for (size_t i = 0; i < w->n_failed; i++) {
     const ec_fleet_failure_t *f = &w->failed[i];
     if (f->component == NULL ||

@@ -27,7 +27,10 @@ enum {
   ST_BEGIN,
   ST_COMMIT,
   ST_ROLLBACK,
-  ST_STATUS_UPSERT,
+  ST_STATUS_PRIOR,
+  ST_STATUS_INSERT,
+  ST_STATUS_UPDATE,
+  ST_STATUS_TOUCH,
   ST_HISTORY_INSERT,
   ST_STATUS_GET,
   ST_HISTORY_GET,
@@ -280,10 +283,13 @@ int store_read_docs(store_db_t *s, sqlite3_stmt *st, const store_docs_t *shape,
 
 /**
  * The fleet's share of a status write (store_fleet.c), inside its
- * transaction (or savepoint): the report's error code and its failed
- * components. @p dep is lowercase. @return 0 or EC_ESTORE (logged)
+ * transaction (or savepoint): its failed components replace the pair's
+ * (the error code is in the row store.c wrote). @p dep is lowercase;
+ * @p had_failed says whether the pair had failed components before.
+ * @return 0 or EC_ESTORE (logged)
  */
-int store_fleet_put(store_db_t *s, const ec_status_write_t *w, const char *dep);
+int store_fleet_put(store_db_t *s, const ec_status_write_t *w, const char *dep,
+                    bool had_failed);
 
 
 /* The backend table's entries (backend.h), each the store.h call of its name
