@@ -136,6 +136,26 @@ void ec__store_lower_id(const char *id, char *out);
 /** A status write's fields as status_put checks them: 0 or EC_EINVAL. */
 int ec__store_status_check(const ec_status_write_t *w);
 
+/** True for a catalog name, username: 1..EC_STORE_PROV_TEXT_MAX bytes. */
+bool ec__store_text_ok(const char *t);
+
+/** True for an account row as stored: id >= 0, a username, a role of at
+ * most EC_STORE_PROV_TEXT_MAX bytes, an Argon2 hash string. */
+bool ec__store_user_ok(const ec_store_prov_user_t *u);
+
+/** True for a DTLS identity: 1..EC_STORE_DEVICE_ID_MAX bytes. */
+bool ec__store_identity_ok(const char *identity);
+
+/** True for an identity to add: its name, a role, a key of a valid size. */
+bool ec__store_device_ok(const ec_store_device_t *d);
+
+/**
+ * Append @p v to the malloc'd list *@p list of *@p n unless it is there
+ * already (the lists of ids one request names, which EC_MAX_ITEMS
+ * bounds). @return 0 or EC_ENOMEM
+ */
+int ec__store_id_list_add(int64_t **list, size_t *n, int64_t v);
+
 /** A message post's fields as msg_insert_req checks them (n of 1 to
  * INT32_MAX messages, each with a date, a code and an id; @p req, NULL:
  * none, valid): 0 or EC_EINVAL. */

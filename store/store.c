@@ -120,6 +120,43 @@ int ec__store_msg_limit(int limit) {
   return limit > EC_MSG_LIMIT_MAX ? EC_MSG_LIMIT_MAX : limit;
 }
 
+bool ec__store_text_ok(const char *t) {
+  return t != NULL && *t != '\0' && strlen(t) <= EC_STORE_PROV_TEXT_MAX;
+}
+
+bool ec__store_user_ok(const ec_store_prov_user_t *u) {
+  return u->id >= 0 && ec__store_text_ok(u->username) &&
+         strlen(u->role) <= EC_STORE_PROV_TEXT_MAX &&
+         strncmp(u->password_hash, "$argon2", 7) == 0;
+}
+
+bool ec__store_identity_ok(const char *identity) {
+  size_t n = identity != NULL ? strlen(identity) : 0;
+  return n >= 1 && n <= EC_STORE_DEVICE_ID_MAX;
+}
+
+bool ec__store_device_ok(const ec_store_device_t *d) {
+  return d != NULL && ec__store_identity_ok(d->identity) &&
+         (d->role == EC_DEVICE_ROLE_DEVICE ||
+          d->role == EC_DEVICE_ROLE_OPERATOR) &&
+         d->key_len >= EC_STORE_DEVICE_KEY_MIN &&
+         d->key_len <= EC_STORE_DEVICE_KEY_MAX;
+}
+
+int ec__store_id_list_add(int64_t **list, size_t *n, int64_t v) {
+  for (size_t i = 0; i < *n; i++)
+    if ((*list)[i] == v)
+      return 0;
+  if ((*n & (*n - 1)) == 0) { /* 0, 1, 2, 4...: grow to the next power */
+    int64_t *p = realloc(*list, (*n ? *n * 2 : 1) * sizeof(**list));
+    if (p == NULL)
+      return EC_ENOMEM;
+    *list = p;
+  }
+  (*list)[(*n)++] = v;
+  return 0;
+}
+
 int ec__store_status_check(const ec_status_write_t *w) {
   if (w == NULL || !ec__store_id_ok(w->device_id) ||
       !ec__store_id_ok(w->deployment_id) || (int)w->state < 0 ||

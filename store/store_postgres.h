@@ -12,12 +12,9 @@
  * postgres:// names for the server and the admin commands; this opens one
  * all the same, for the store suites that cover what it has.
  *
- * Implemented: ping, size, where, created, close, set_metrics, fd and the
- * deployment status (status_put, status_queue, flush, wait, queued, status_get,
- * status_by_request, history, deployments, each_status) with the fleet
- * roll-ups they keep and read; the status messages (insert, queue,
- * request ids, list, page, get). Every other call answers EC_ENOTSUP
- * (logged "not implemented yet").
+ * Every call of store.h is implemented (accounts, tokens, provisioning and
+ * DTLS identities included); what is left before open.c offers it is the
+ * server's and admin's side (docs/ARCHITECTURE.md).
  */
 
 /**

@@ -372,16 +372,50 @@ static void test_feed_ids_gapless_across_writers(void) {
   ec_store_fx_teardown(&f);
 }
 
-/* What is not written yet says so, and changes nothing. */
-static void test_unimplemented_entries_refuse(void) {
+/* Two stores on one database, as two nodes are: an account, a token and
+ * an identity made through one hold on the other at once, and a logout or
+ * a removal through the other holds on the first. */
+static void test_accounts_shared_across_stores(void) {
   ec_store_fx_t f;
   ec_store_fx_setup(&f);
-  int64_t n = -1;
-  ec_store_prov_user_t u;
-  CU_ASSERT_EQUAL(ec_store_device_count(f.s, &n), EC_ENOTSUP);
-  CU_ASSERT_EQUAL(n, -1);
-  CU_ASSERT_EQUAL(ec_store_prov_user_find(f.s, "alice", &u), EC_ENOTSUP);
-  CU_ASSERT_EQUAL(ec_store_device_remove(f.s, "x"), EC_ENOTSUP);
+  ec_store_t *b = NULL;
+  CU_ASSERT_EQUAL_FATAL(ec_store_postgres_open_incomplete(f.uri, 0, &b), 0);
+  ec_store_prov_user_t u = {.id = 0, .username = "alice", .role = "admin",
+                            .password_hash = "$argon2id$v=19$x"};
+  int64_t id = 0, uid = 0;
+  CU_ASSERT_EQUAL(ec_store_prov_user_put(f.s, &u, &id, NULL), 0);
+  ec_store_prov_user_t got;
+  CU_ASSERT_EQUAL(ec_store_prov_user_find(b, "alice", &got), 0);
+  CU_ASSERT_EQUAL(got.id, id);
+  uint8_t digest[EC_STORE_PROV_DIGEST_LEN];
+  memset(digest, 0x5a, sizeof(digest));
+  CU_ASSERT_EQUAL(ec_store_prov_token_add(f.s, digest, id, 1000, 60000), 0);
+  CU_ASSERT_EQUAL(ec_store_prov_token_use(b, digest, 2000, 60000, -1, &uid),
+                  0);
+  CU_ASSERT_EQUAL(uid, id);
+  CU_ASSERT_EQUAL(ec_store_prov_token_delete(b, digest, 3000, 60000), 0);
+  CU_ASSERT_EQUAL(ec_store_prov_token_use(f.s, digest, 4000, 60000, -1, &uid),
+                  EC_ENOTFOUND);
+  ec_store_device_t d = {.identity = "dev-9", .role = EC_DEVICE_ROLE_DEVICE,
+                         .key_len = 16, .created_at_ms = 5};
+  memset(d.key, 7, d.key_len);
+  CU_ASSERT_EQUAL(ec_store_device_add(f.s, &d, NULL), 0);
+  /* The same identity through the other node is a taken one. */
+  CU_ASSERT_EQUAL(ec_store_device_add(b, &d, NULL), EC_EINVAL);
+  ec_store_device_t out;
+  CU_ASSERT_EQUAL(ec_store_device_find(b, (const uint8_t *)"dev-9", 5, &out),
+                  0);
+  CU_ASSERT(out.key_len == 16 && out.key[0] == 7);
+  CU_ASSERT_EQUAL(ec_store_device_remove(b, "dev-9"), 0);
+  CU_ASSERT_EQUAL(ec_store_device_find(f.s, (const uint8_t *)"dev-9", 5, &out),
+                  EC_ENOTFOUND);
+  /* Two nodes adding accounts without ids at once pick different ones. */
+  ec_store_prov_user_t v = u;
+  snprintf(v.username, sizeof(v.username), "bob");
+  int64_t id_b = 0;
+  CU_ASSERT_EQUAL(ec_store_prov_user_put(b, &v, &id_b, NULL), 0);
+  CU_ASSERT(id_b > id);
+  ec_store_close(b);
   ec_store_fx_teardown(&f);
 }
 
@@ -413,7 +447,7 @@ static const ec_test_t tests[] = {
     {test_refusals, "refusals"},
     {test_feed_is_append_only, "feed_is_append_only"},
     {test_feed_ids_gapless_across_writers, "feed_ids_gapless_across_writers"},
-    {test_unimplemented_entries_refuse, "unimplemented_entries_refuse"},
+    {test_accounts_shared_across_stores, "accounts_shared_across_stores"},
     {test_ping_size_where, "ping_size_where"},
 };
 

@@ -19,9 +19,9 @@
  * s->conn carries the reads and the synchronous writes. store.c opens the
  * store, migrates the schema under an advisory lock and fills the backend
  * table; status.c holds the deployment-status entries, messages.c the
- * status messages. The entries not
- * written yet answer EC_ENOTSUP (logged), and open.c does not offer this
- * backend to the server or admin.
+ * status messages, accounts.c the accounts, tokens and DTLS identities,
+ * provisioning.c the provisionings and their components. open.c does not
+ * offer this backend to the server or admin yet.
  */
 
 typedef struct pg_store pg_store_t;
@@ -190,6 +190,73 @@ int store_pg_msg_page(ec_store_t *s, const ec_msg_filter_t *f, int limit,
                       bool newest_first, size_t max_bytes, ec_msg_row_t **rows,
                       size_t *n, bool *more);
 int store_pg_msg_get(ec_store_t *s, int64_t id, ec_msg_row_t **row);
+
+/* Accounts, tokens and identities (accounts.c), provisioning
+ * (provisioning.c): synchronous, on s->conn. */
+
+/**
+ * Run @p sql on s->conn (as pg_run()); on success *out holds the result
+ * (NULL @p out: cleared).
+ * @return 0, EC_EINVAL (an integrity constraint refused it: the caller's
+ *         data) or EC_ESTORE (logged either way)
+ */
+int pg_query(pg_store_t *s, const char *sql, int n, const char *const *vals,
+             const int *lens, const int *fmts, PGresult **out,
+             const char *what);
+
+/** After the queued writes (pg_settle), BEGIN; 0 or EC_ESTORE. */
+int pg_begin(pg_store_t *s);
+
+/** COMMIT when @p rc is 0, else (or when the commit fails) ROLLBACK;
+ * the outcome: @p rc, or EC_ESTORE when the commit failed. */
+int pg_end(pg_store_t *s, int rc);
+
+/** A text column into @p out (@p cap bytes, cut and NUL-terminated). */
+void pg_text(const PGresult *res, int row, int col, char *out, size_t cap);
+
+/** Insert or update (by id) one account row, checked as SQLite's. */
+int pg_user_put_row(pg_store_t *s, const ec_store_prov_user_t *u);
+
+int store_pg_prov_import(ec_store_t *s, const ec_store_prov_import_t *im);
+int store_pg_prov_user_put(ec_store_t *s, const ec_store_prov_user_t *u,
+                           int64_t *id, int *created);
+int store_pg_prov_user_find(ec_store_t *s, const char *username,
+                            ec_store_prov_user_t *out);
+int store_pg_prov_user_get(ec_store_t *s, int64_t id,
+                           ec_store_prov_user_t *out);
+int store_pg_prov_user_each(ec_store_t *s,
+                            int (*fn)(void *ud, const ec_store_prov_user_t *u),
+                            void *ud);
+int store_pg_prov_user_remove(ec_store_t *s, const char *username,
+                              const char *unknown_hash, bool *kept);
+int store_pg_prov_owner(ec_store_t *s, int64_t id, int64_t *owner_id);
+int store_pg_prov_component_of(ec_store_t *s, int64_t pc_id,
+                               int64_t *provisioning_id);
+int store_pg_prov_token_add(ec_store_t *s, const uint8_t *digest,
+                            int64_t user_id, int64_t now_ms, int64_t ttl_ms);
+int store_pg_prov_token_use(ec_store_t *s, const uint8_t *digest,
+                            int64_t now_ms, int64_t ttl_ms, int64_t touch_ms,
+                            int64_t *user_id);
+int store_pg_prov_token_delete(ec_store_t *s, const uint8_t *digest,
+                               int64_t now_ms, int64_t ttl_ms);
+int store_pg_prov_select_owned(ec_store_t *s, const ec_prov_request_t *f,
+                               int64_t owner_id, ec_prov_component_t **rows,
+                               size_t *n);
+int store_pg_prov_insert(ec_store_t *s, const ec_prov_request_t *rq,
+                         int64_t user_id, int64_t now_s,
+                         ec_store_prov_outcome_t *o);
+int store_pg_prov_update(ec_store_t *s, const ec_prov_request_t *rq,
+                         int64_t user_id, int64_t now_s,
+                         ec_store_prov_outcome_t *o);
+int store_pg_device_add(ec_store_t *s, const ec_store_device_t *d,
+                        int64_t *id);
+int store_pg_device_find(ec_store_t *s, const uint8_t *identity, size_t len,
+                         ec_store_device_t *out);
+int store_pg_device_remove(ec_store_t *s, const char *identity);
+int store_pg_device_each(ec_store_t *s,
+                         int (*fn)(void *ud, const ec_store_device_t *d),
+                         void *ud);
+int store_pg_device_count(ec_store_t *s, int64_t *n);
 
 int store_pg_fleet_devices(ec_store_t *s, const ec_store_fleet_query_t *q,
                            size_t max_bytes, ec_fleet_device_t **list,

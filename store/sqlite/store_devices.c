@@ -84,19 +84,10 @@ static int read_row(sqlite3_stmt *st, bool with_key, ec_store_device_t *out) {
   return 0;
 }
 
-static bool identity_ok(const char *identity) {
-  size_t n = identity != NULL ? strlen(identity) : 0;
-  return n >= 1 && n <= EC_STORE_DEVICE_ID_MAX;
-}
-
 int store_sqlite_device_add(ec_store_t *base, const ec_store_device_t *d,
                             int64_t *id) {
   store_db_t *s = (store_db_t *)base;
-  if (s == NULL || d == NULL || !identity_ok(d->identity) ||
-      (d->role != EC_DEVICE_ROLE_DEVICE &&
-       d->role != EC_DEVICE_ROLE_OPERATOR) ||
-      d->key_len < EC_STORE_DEVICE_KEY_MIN ||
-      d->key_len > EC_STORE_DEVICE_KEY_MAX)
+  if (s == NULL || !ec__store_device_ok(d))
     return EC_EINVAL;
   store_settle(s);
   sqlite3_stmt *st = stmt(s, SD_ADD);
@@ -153,7 +144,7 @@ int store_sqlite_device_find(ec_store_t *base, const uint8_t *identity,
 
 int store_sqlite_device_remove(ec_store_t *base, const char *identity) {
   store_db_t *s = (store_db_t *)base;
-  if (s == NULL || !identity_ok(identity))
+  if (s == NULL || !ec__store_identity_ok(identity))
     return EC_EINVAL;
   store_settle(s);
   sqlite3_stmt *st = stmt(s, SD_REMOVE);

@@ -139,10 +139,6 @@ static sqlite3_stmt *stmt(store_db_t *s, int which) {
   return store_stmt(s, STORE_SLOTS_PROVISIONING + which, sp_sql[which]);
 }
 
-static bool text_ok(const char *t) {
-  return t != NULL && *t != '\0' && strlen(t) <= EC_STORE_PROV_TEXT_MAX;
-}
-
 /* Constraint failures are the caller's data (a username taken by another
  * id); anything else is the store's. */
 static int step_error(store_db_t *s, const char *what) {
@@ -166,9 +162,7 @@ static int put_user(store_db_t *s, const ec_store_prov_user_t *u) {
   if (st == NULL) {
     return EC_ESTORE;
   }
-  if (u->id < 0 || !text_ok(u->username) ||
-      strlen(u->role) > EC_STORE_PROV_TEXT_MAX ||
-      strncmp(u->password_hash, "$argon2", 7) != 0) {
+  if (!ec__store_user_ok(u)) {
     ec_log(EC_LOG_ERROR, "store: user %lld: bad id, username, role or hash",
            (long long)u->id);
     return EC_EINVAL;
@@ -186,7 +180,7 @@ static int put_item(store_db_t *s, int which, int type,
   if (st == NULL) {
     return EC_ESTORE;
   }
-  if (it->id < 0 || !text_ok(it->name) ||
+  if (it->id < 0 || !ec__store_text_ok(it->name) ||
       (which == SP_PROV_UPSERT &&
        (it->active_status < 0 || it->active_status > 1))) {
     ec_log(EC_LOG_ERROR, "store: catalog entry %lld: bad id, name or status",
@@ -237,7 +231,7 @@ int store_sqlite_prov_import(ec_store_t *base,
 int store_sqlite_prov_user_put(ec_store_t *base, const ec_store_prov_user_t *u,
                                int64_t *id, int *created) {
   store_db_t *s = (store_db_t *)base;
-  if (s == NULL || u == NULL || !text_ok(u->username))
+  if (s == NULL || u == NULL || !ec__store_text_ok(u->username))
     return EC_EINVAL;
   if (store_begin(s) < 0)
     return EC_ESTORE;
@@ -579,22 +573,6 @@ fail_bufs:
   return err;
 }
 
-/* Append @p v to a malloc'd list unless it is there already: the lists hold
- * ids named in one request, which EC_MAX_ITEMS bounds. */
-static int list_add(int64_t **list, size_t *n, int64_t v) {
-  for (size_t i = 0; i < *n; i++)
-    if ((*list)[i] == v)
-      return 0;
-  if ((*n & (*n - 1)) == 0) { /* 0, 1, 2, 4...: grow to the next power */
-    int64_t *p = realloc(*list, (*n ? *n * 2 : 1) * sizeof(**list));
-    if (p == NULL)
-      return EC_ENOMEM;
-    *list = p;
-  }
-  (*list)[(*n)++] = v;
-  return 0;
-}
-
 /* One row of a one-column query bound with up to three integers: 1 when a
  * row came (its first column in *out), 0 when none, or EC_ESTORE. */
 static int query_row(store_db_t *s, int which, int nargs, int64_t a, int64_t b,
@@ -653,7 +631,7 @@ static int need_provisioning(store_db_t *s, const ec_prov_request_t *rq,
     o->no_provisioning = true;
     return EC_ESEMANTIC;
   }
-  return list_add(&o->provisionings, &o->n_provisionings, rq->provisioning_id);
+  return ec__store_id_list_add(&o->provisionings, &o->n_provisionings, rq->provisioning_id);
 }
 
 int store_sqlite_prov_insert(ec_store_t *base, const ec_prov_request_t *rq,
@@ -675,7 +653,7 @@ int store_sqlite_prov_insert(ec_store_t *base, const ec_prov_request_t *rq,
     if (r < 0)
       rc = r;
     else if (r == 0)
-      rc = list_add(&o->unknown, &o->n_unknown, ids->v[i]);
+      rc = ec__store_id_list_add(&o->unknown, &o->n_unknown, ids->v[i]);
   }
   if (rc == 0 && o->n_unknown > 0)
     rc = EC_ESEMANTIC;
@@ -721,9 +699,9 @@ int store_sqlite_prov_update(ec_store_t *base, const ec_prov_request_t *rq,
     if (r < 0)
       rc = r;
     else if (r == 0)
-      rc = list_add(&o->unknown, &o->n_unknown, ids->v[i]);
+      rc = ec__store_id_list_add(&o->unknown, &o->n_unknown, ids->v[i]);
     else if (by_pc)
-      rc = list_add(&o->provisionings, &o->n_provisionings, got);
+      rc = ec__store_id_list_add(&o->provisionings, &o->n_provisionings, got);
     rows[i] = by_pc ? ids->v[i] : got;
   }
   if (rc == 0 && o->n_unknown > 0)

@@ -1,0 +1,387 @@
+/* edgecoap: the PostgreSQL store of provisionings, their catalogs and components. */
+/* SPDX-License-Identifier: Apache-2.0 */
+
+/*
+ * Schema (migration 3 in store.c): prov_provisionings, prov_catalog (with
+ * the views prov_sensors, prov_parameters and prov_group_parameters) and
+ * prov_components as SQLite's (store/sqlite/store_provisioning.c), with
+ * the same rules: every write is one transaction, and a refused insert or
+ * update (no such provisioning, an id not in the catalog or naming no row)
+ * leaves nothing behind. The rows a write names are locked (FOR UPDATE)
+ * as they are looked up, so two nodes changing one provisioning at once
+ * serialise on its rows.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "edgecoap/error.h"
+#include "log.h"
+#include "pg_internal.h"
+
+/* ---- import -------------------------------------------------------------- */
+
+static int put_provisioning(pg_store_t *s, const ec_store_prov_item_t *it) {
+  if (it->id < 0 || !ec__store_text_ok(it->name) || it->active_status < 0 ||
+      it->active_status > 1) {
+    ec_log(EC_LOG_ERROR, "store: provisioning %lld: bad id, name or status",
+           (long long)it->id);
+    return EC_EINVAL;
+  }
+  char id[24], st[8], owner[24];
+  snprintf(id, sizeof(id), "%lld", (long long)it->id);
+  snprintf(st, sizeof(st), "%d", it->active_status);
+  snprintf(owner, sizeof(owner), "%lld", (long long)it->owner_id);
+  const char *v[] = {id, it->name, st, it->has_owner ? owner : NULL};
+  return pg_query(s,
+                  "INSERT INTO prov_provisionings (id, name, active_status,"
+                  " owner_id) VALUES ($1::int8, $2, $3::int, $4::int8)"
+                  " ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
+                  " active_status = excluded.active_status,"
+                  " owner_id = excluded.owner_id",
+                  4, v, NULL, NULL, NULL, "store provisioning");
+}
+
+static int put_catalog(pg_store_t *s, int type, const ec_store_prov_item_t *it) {
+  if (it->id < 0 || !ec__store_text_ok(it->name)) {
+    ec_log(EC_LOG_ERROR, "store: catalog entry %lld: bad id or name",
+           (long long)it->id);
+    return EC_EINVAL;
+  }
+  char id[24], t[8];
+  snprintf(id, sizeof(id), "%lld", (long long)it->id);
+  snprintf(t, sizeof(t), "%d", type);
+  const char *v[] = {t, id, it->name};
+  return pg_query(s,
+                  "INSERT INTO prov_catalog (component_type, component_id,"
+                  " name) VALUES ($1::int, $2::int8, $3)"
+                  " ON CONFLICT (component_type, component_id)"
+                  " DO UPDATE SET name = excluded.name",
+                  3, v, NULL, NULL, NULL, "store catalog entry");
+}
+
+int store_pg_prov_import(ec_store_t *base, const ec_store_prov_import_t *im) {
+  pg_store_t *s = (pg_store_t *)base;
+  if (im == NULL || (im->users == NULL && im->n_users > 0) ||
+      (im->provisionings == NULL && im->n_provisionings > 0))
+    return EC_EINVAL;
+  for (int t = 0; t < EC_COMP_TYPE_COUNT; t++)
+    if (im->catalog[t] == NULL && im->n_catalog[t] > 0)
+      return EC_EINVAL;
+  if (pg_begin(s) != 0)
+    return EC_ESTORE;
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && i < im->n_users; i++)
+    rc = pg_user_put_row(s, &im->users[i]);
+  for (size_t i = 0; rc == 0 && i < im->n_provisionings; i++)
+    rc = put_provisioning(s, &im->provisionings[i]);
+  for (int t = 0; t < EC_COMP_TYPE_COUNT; t++)
+    for (size_t i = 0; rc == 0 && i < im->n_catalog[t]; i++)
+      rc = put_catalog(s, t, &im->catalog[t][i]);
+  return pg_end(s, rc);
+}
+
+/* ---- one-value lookups ----------------------------------------------------- */
+
+/* The first column of the one row @p sql gives for up to three integers:
+ * 1 (in *out, may be NULL), 0 when no row, or < 0. */
+static int query_row(pg_store_t *s, const char *sql, int nargs, int64_t a,
+                     int64_t b, int64_t c, int64_t *out) {
+  char t[3][24];
+  const char *v[3] = {t[0], t[1], t[2]};
+  int64_t args[3] = {a, b, c};
+  for (int i = 0; i < 3; i++)
+    snprintf(t[i], sizeof(t[i]), "%lld", (long long)args[i]);
+  PGresult *res = NULL;
+  int rc = pg_query(s, sql, nargs, v, NULL, NULL, &res, "read provisioning");
+  if (rc != 0)
+    return EC_ESTORE;
+  int r = PQntuples(res) > 0 ? 1 : 0;
+  if (r == 1 && out != NULL)
+    *out = pg_i64(res, 0, 0);
+  PQclear(res);
+  return r;
+}
+
+int store_pg_prov_owner(ec_store_t *base, int64_t id, int64_t *owner_id) {
+  pg_store_t *s = (pg_store_t *)base;
+  if (owner_id == NULL)
+    return EC_EINVAL;
+  int r = query_row(s,
+                    "SELECT coalesce(owner_id, -1)::int8 FROM"
+                    " prov_provisionings WHERE id = $1::int8",
+                    1, id, 0, 0, owner_id);
+  return r < 0 ? r : r == 0 ? EC_ENOTFOUND : 0;
+}
+
+int store_pg_prov_component_of(ec_store_t *base, int64_t pc_id,
+                               int64_t *provisioning_id) {
+  pg_store_t *s = (pg_store_t *)base;
+  if (provisioning_id == NULL)
+    return EC_EINVAL;
+  int r = query_row(s,
+                    "SELECT provisioning_id::int8 FROM prov_components"
+                    " WHERE id = $1::int8",
+                    1, pc_id, 0, 0, provisioning_id);
+  return r < 0 ? r : r == 0 ? EC_ENOTFOUND : 0;
+}
+
+/* ---- select -------------------------------------------------------------- */
+
+/* A list filter as an int8[] literal ("{1,2}"), or NULL when absent;
+ * malloc'd (free() it). *oom set when it could not be made. */
+static char *id_list(const ec_prov_ids_t *ids, bool *oom) {
+  if (!ids->present)
+    return NULL;
+  char *p = malloc(ids->n * 21 + 3);
+  if (p == NULL) {
+    *oom = true;
+    return NULL;
+  }
+  size_t len = 0;
+  p[len++] = '{';
+  for (size_t i = 0; i < ids->n; i++)
+    len += (size_t)sprintf(p + len, "%s%lld", i ? "," : "",
+                           (long long)ids->v[i]);
+  p[len++] = '}';
+  p[len] = '\0';
+  return p;
+}
+
+/*
+ * The block returned by ec_store_prov_select():
+ *
+ *   [ ec_prov_component_t[0 .. n-1] ][ "name0\0" "name1\0" ... ]
+ */
+int store_pg_prov_select_owned(ec_store_t *base, const ec_prov_request_t *f,
+                               int64_t owner_id, ec_prov_component_t **rows,
+                               size_t *n) {
+  pg_store_t *s = (pg_store_t *)base;
+  if (f == NULL || rows == NULL || n == NULL || (f->has_limit && f->limit < 0))
+    return EC_EINVAL;
+  *rows = NULL;
+  *n = 0;
+  bool oom = false;
+  char *pcs = id_list(&f->provisioning_component_id, &oom);
+  char *cids = id_list(&f->component_id, &oom);
+  char pid[24], type[8], act[8], lim[24], owner[24];
+  snprintf(pid, sizeof(pid), "%lld", (long long)f->provisioning_id);
+  snprintf(type, sizeof(type), "%d", (int)f->component_type);
+  snprintf(act, sizeof(act), "%d", f->active_status);
+  snprintf(lim, sizeof(lim), "%lld",
+           (long long)(f->has_limit ? f->limit : EC_PROV_DEFAULT_LIMIT));
+  snprintf(owner, sizeof(owner), "%lld", (long long)owner_id);
+  const char *v[] = {f->has_provisioning_id ? pid : NULL,
+                     f->has_component_type ? type : NULL,
+                     pcs,
+                     cids,
+                     f->has_active_status ? act : NULL,
+                     lim,
+                     owner_id >= 0 ? owner : NULL};
+  int rc = oom ? EC_ENOMEM : 0;
+  PGresult *res = NULL;
+  if (rc == 0)
+    rc = pg_query(
+        s,
+        "SELECT pc.id::int8, pc.provisioning_id::int8,"
+        " pc.component_type::int8, pc.component_id::int8, c.name,"
+        " pc.active_status::int8, pc.last_modified_by::int8,"
+        " pc.last_modified_at::int8"
+        " FROM prov_components pc JOIN prov_catalog c"
+        " ON c.component_type = pc.component_type"
+        " AND c.component_id = pc.component_id"
+        " WHERE ($1::int8 IS NULL OR pc.provisioning_id = $1::int8)"
+        " AND ($2::int IS NULL OR pc.component_type = $2::int)"
+        " AND ($3::int8[] IS NULL OR pc.id = ANY ($3::int8[]))"
+        " AND ($4::int8[] IS NULL OR pc.component_id = ANY ($4::int8[]))"
+        " AND ($5::int IS NULL OR pc.active_status = $5::int)"
+        " AND ($7::int8 IS NULL OR pc.provisioning_id IN"
+        "  (SELECT id FROM prov_provisionings WHERE owner_id = $7::int8))"
+        " ORDER BY pc.id LIMIT $6::int8",
+        7, v, NULL, NULL, &res, "select components");
+  free(pcs);
+  free(cids);
+  if (rc != 0)
+    return rc == EC_ENOMEM ? rc : EC_ESTORE;
+  size_t count = (size_t)PQntuples(res), names = 0;
+  for (size_t i = 0; i < count; i++) {
+    int64_t t = pg_i64(res, (int)i, 2);
+    if (t < 0 || t >= EC_COMP_TYPE_COUNT) {
+      ec_log(EC_LOG_ERROR, "store: a corrupt provisioning component row");
+      PQclear(res);
+      return EC_ESTORE;
+    }
+    names += (size_t)PQgetlength(res, (int)i, 4) + 1;
+  }
+  if (count > 0) {
+    ec_prov_component_t *block = malloc(count * sizeof(*block) + names);
+    if (block == NULL) {
+      PQclear(res);
+      return EC_ENOMEM;
+    }
+    char *data = (char *)(block + count);
+    for (size_t i = 0; i < count; i++) {
+      int r = (int)i;
+      size_t len = (size_t)PQgetlength(res, r, 4);
+      memcpy(data, PQgetvalue(res, r, 4), len);
+      data[len] = '\0';
+      block[i] = (ec_prov_component_t){
+          .provisioning_component_id = pg_i64(res, r, 0),
+          .provisioning_id = pg_i64(res, r, 1),
+          .component_type = (ec_comp_type_t)pg_i64(res, r, 2),
+          .component_id = pg_i64(res, r, 3),
+          .name = data,
+          .active_status = (int)pg_i64(res, r, 5),
+          .last_modified_by = pg_i64(res, r, 6),
+          .last_modified_s = pg_i64(res, r, 7),
+      };
+      data += len + 1;
+    }
+    *rows = block;
+    *n = count;
+  }
+  PQclear(res);
+  return 0;
+}
+
+/* ---- insert and update --------------------------------------------------- */
+
+/* Check that the request's provisioning exists (and lock it); 0 when it
+ * does. */
+static int need_provisioning(pg_store_t *s, const ec_prov_request_t *rq,
+                             ec_store_prov_outcome_t *o) {
+  int r = query_row(s,
+                    "SELECT 1::int8 FROM prov_provisionings WHERE id = $1::int8"
+                    " FOR UPDATE",
+                    1, rq->provisioning_id, 0, 0, NULL);
+  if (r < 0)
+    return r;
+  if (r == 0) {
+    o->no_provisioning = true;
+    return EC_ESEMANTIC;
+  }
+  return ec__store_id_list_add(&o->provisionings, &o->n_provisionings, rq->provisioning_id);
+}
+
+/* Run a write of components with four integers. */
+static int write_row(pg_store_t *s, const char *sql, int64_t a, int64_t b,
+                     int64_t c, int64_t d, int64_t e, int64_t f, int nargs) {
+  char t[6][24];
+  const char *v[6] = {t[0], t[1], t[2], t[3], t[4], t[5]};
+  int64_t args[6] = {a, b, c, d, e, f};
+  for (int i = 0; i < 6; i++)
+    snprintf(t[i], sizeof(t[i]), "%lld", (long long)args[i]);
+  return pg_query(s, sql, nargs, v, NULL, NULL, NULL, "write component") == 0
+             ? 0
+             : EC_ESTORE;
+}
+
+/* Nothing changed, so no provisioning's observers are due a notification. */
+static int refused(pg_store_t *s, int rc, ec_store_prov_outcome_t *o) {
+  rc = pg_end(s, rc);
+  if (rc != 0) {
+    free(o->provisionings);
+    o->provisionings = NULL;
+    o->n_provisionings = 0;
+  }
+  return rc;
+}
+
+int store_pg_prov_insert(ec_store_t *base, const ec_prov_request_t *rq,
+                         int64_t user_id, int64_t now_s,
+                         ec_store_prov_outcome_t *o) {
+  pg_store_t *s = (pg_store_t *)base;
+  if (o != NULL)
+    memset(o, 0, sizeof(*o));
+  if (rq == NULL || o == NULL || !rq->has_provisioning_id ||
+      !rq->has_component_type || !rq->component_id.present)
+    return EC_EINVAL;
+  if (pg_begin(s) != 0)
+    return EC_ESTORE;
+  const ec_prov_ids_t *ids = &rq->component_id;
+  int rc = need_provisioning(s, rq, o);
+  for (size_t i = 0; rc == 0 && i < ids->n; i++) {
+    int r = query_row(s,
+                      "SELECT 1::int8 FROM prov_catalog WHERE"
+                      " component_type = $1::int AND component_id = $2::int8",
+                      2, (int64_t)rq->component_type, ids->v[i], 0, NULL);
+    if (r < 0)
+      rc = r;
+    else if (r == 0)
+      rc = ec__store_id_list_add(&o->unknown, &o->n_unknown, ids->v[i]);
+  }
+  if (rc == 0 && o->n_unknown > 0)
+    rc = EC_ESEMANTIC;
+  for (size_t i = 0; rc == 0 && i < ids->n; i++)
+    rc = write_row(s,
+                   "INSERT INTO prov_components (provisioning_id,"
+                   " component_type, component_id, active_status,"
+                   " last_modified_by, last_modified_at)"
+                   " VALUES ($1::int8, $2::int, $3::int8, $4::int, $5::int8,"
+                   " $6::int8)"
+                   " ON CONFLICT (provisioning_id, component_type,"
+                   " component_id) DO UPDATE SET"
+                   " active_status = excluded.active_status,"
+                   " last_modified_by = excluded.last_modified_by,"
+                   " last_modified_at = excluded.last_modified_at",
+                   rq->provisioning_id, (int64_t)rq->component_type, ids->v[i],
+                   rq->has_active_status ? rq->active_status : 0, user_id,
+                   now_s, 6);
+  return refused(s, rc, o);
+}
+
+int store_pg_prov_update(ec_store_t *base, const ec_prov_request_t *rq,
+                         int64_t user_id, int64_t now_s,
+                         ec_store_prov_outcome_t *o) {
+  pg_store_t *s = (pg_store_t *)base;
+  if (o != NULL)
+    memset(o, 0, sizeof(*o));
+  bool by_pc = rq != NULL && rq->provisioning_component_id.present;
+  if (rq == NULL || o == NULL || !rq->has_active_status ||
+      (!by_pc && (!rq->has_provisioning_id || !rq->has_component_type ||
+                  !rq->component_id.present)))
+    return EC_EINVAL;
+  const ec_prov_ids_t *ids =
+      by_pc ? &rq->provisioning_component_id : &rq->component_id;
+  int64_t *rows = malloc(ids->n * sizeof(*rows));
+  if (rows == NULL)
+    return EC_ENOMEM;
+  if (pg_begin(s) != 0) {
+    free(rows);
+    return EC_ESTORE;
+  }
+  /* First find every row, so that one unknown id changes nothing. */
+  int rc = by_pc ? 0 : need_provisioning(s, rq, o);
+  for (size_t i = 0; rc == 0 && i < ids->n; i++) {
+    int64_t got = 0;
+    int r = by_pc ? query_row(s,
+                              "SELECT provisioning_id::int8 FROM"
+                              " prov_components WHERE id = $1::int8"
+                              " FOR UPDATE",
+                              1, ids->v[i], 0, 0, &got)
+                  : query_row(s,
+                              "SELECT id::int8 FROM prov_components WHERE"
+                              " provisioning_id = $1::int8 AND"
+                              " component_type = $2::int AND"
+                              " component_id = $3::int8 FOR UPDATE",
+                              3, rq->provisioning_id,
+                              (int64_t)rq->component_type, ids->v[i], &got);
+    if (r < 0)
+      rc = r;
+    else if (r == 0)
+      rc = ec__store_id_list_add(&o->unknown, &o->n_unknown, ids->v[i]);
+    else if (by_pc)
+      rc = ec__store_id_list_add(&o->provisionings, &o->n_provisionings, got);
+    rows[i] = by_pc ? ids->v[i] : got;
+  }
+  if (rc == 0 && o->n_unknown > 0)
+    rc = EC_ESEMANTIC;
+  for (size_t i = 0; rc == 0 && i < ids->n; i++)
+    rc = write_row(s,
+                   "UPDATE prov_components SET active_status = $2::int,"
+                   " last_modified_by = $3::int8, last_modified_at = $4::int8"
+                   " WHERE id = $1::int8",
+                   rows[i], rq->active_status, user_id, now_s, 0, 0, 4);
+  free(rows);
+  return refused(s, rc, o);
+}
