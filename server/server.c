@@ -187,6 +187,23 @@ static void libcoap_log_level(void) {
                                                         : LOG_EMERG);
 }
 
+/* Another server's write, heard through the shared store: the
+ * observers, roll-ups and live view hear of it as of one of ours. Status
+ * messages' observers read on by ID (res_messages.c) when they poll. */
+static void on_change(void *ud, const ec_store_change_t *c) {
+  ec_server_t *srv = ud;
+  switch (c->kind) {
+  case EC_STORE_CHANGE_STATUS:
+    ec_deployment_changed(srv, c->device_id, c->deployment_id);
+    break;
+  case EC_STORE_CHANGE_ANY:
+    ec_deployment_resync(srv);
+    break;
+  case EC_STORE_CHANGE_MESSAGES:
+    break;
+  }
+}
+
 int ec_server_new(const ec_server_config_t *cfg, ec_server_t **out) {
   int rc;
 
@@ -265,6 +282,12 @@ int ec_server_new(const ec_server_config_t *cfg, ec_server_t **out) {
   rc = ec_fleet_init(srv);
   if (rc < 0)
     goto fail_ctx;
+  /* A store other servers share tells of their writes (store.h); SQLite,
+   * written by this server alone, has nothing to tell. */
+  rc = ec_store_listen(srv->store, on_change, srv);
+  if (rc < 0 && rc != EC_ENOTSUP)
+    goto fail_ctx;
+  srv->listening = rc == 0;
   const char *libcoap = coap_package_version(); /* "libcoap 4.3.1" */
   if (strncmp(libcoap, "libcoap ", 8) == 0)
     libcoap += 8;

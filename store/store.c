@@ -295,6 +295,12 @@ int ec_store_fd(ec_store_t *s, short *events, int *due_ms) {
   return s != NULL && s->be->fd != NULL ? s->be->fd(s, events, due_ms) : -1;
 }
 
+int ec_store_listen(ec_store_t *s, ec_store_change_fn fn, void *ud) {
+  if (s == NULL)
+    return EC_EINVAL;
+  return s->be->listen != NULL ? s->be->listen(s, fn, ud) : EC_ENOTSUP;
+}
+
 int ec_store_status_get(ec_store_t *s, const char *device_id,
                         const char *deployment_id, uint8_t **doc,
                         size_t *doc_len, int64_t *updated_at_ms, int64_t *seq) {

@@ -226,10 +226,45 @@ size_t ec_store_queued(const ec_store_t *s);
  * time out, writes queued and not sent yet: 0).
  * @param[out] events  POLLIN and/or POLLOUT (0 when no descriptor)
  * @param[out] due_ms  -1: no time of its own
- * @return the descriptor, or -1 (none: no commit in flight, or a store
- *         whose commits complete inside ec_store_flush(), SQLite)
+ * @return the descriptor, or -1 (none: no commit in flight and nothing
+ *         listened to, or a store whose commits complete inside
+ *         ec_store_flush(), SQLite)
  */
 int ec_store_fd(ec_store_t *s, short *events, int *due_ms);
+
+/*
+ * Changes other servers made. A store several servers share (PostgreSQL)
+ * tells each of them of the writes the others commit, as hints: a hint
+ * says where to read again, never what was written (read the tables), and
+ * hints may be merged or lost, which EC_STORE_CHANGE_ANY then says.
+ */
+typedef enum {
+  EC_STORE_CHANGE_STATUS,   /**< (device_id, deployment_id) has a newer report */
+  EC_STORE_CHANGE_MESSAGES, /**< status messages were added: read on from
+                             *   the last ID seen */
+  EC_STORE_CHANGE_ANY       /**< anything may have changed (after a lost
+                             *   connection, or hints too many for one
+                             *   notification): read again what is watched */
+} ec_store_change_kind_t;
+
+/** One hint; the strings live only during the callback. */
+typedef struct {
+  ec_store_change_kind_t kind;
+  const char *device_id;     /**< EC_STORE_CHANGE_STATUS: as stored */
+  const char *deployment_id; /**< EC_STORE_CHANGE_STATUS: lowercase */
+} ec_store_change_t;
+
+typedef void (*ec_store_change_fn)(void *ud, const ec_store_change_t *c);
+
+/**
+ * Hear of the writes other servers commit to this store: @p fn(@p ud, ...)
+ * runs from ec_store_flush() (call it when ec_store_fd() is ready, also
+ * with nothing queued) for each hint, never for this store's own writes. It
+ * may read the store, not write to it. @p fn NULL stops.
+ * @return 0, or EC_ENOTSUP (a store only one server writes: SQLite, whose
+ *         writes are all the caller's own)
+ */
+int ec_store_listen(ec_store_t *s, ec_store_change_fn fn, void *ud);
 
 /**
  * Read the current report of (device, deployment). Deployment IDs match

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "store.h"
 #include "store_fx.h"
+#include "store_postgres.h"
 #include "suite.h"
 #include "util.h"
 
@@ -209,6 +210,120 @@ static void test_writes_in_flight_at_a_crash_are_stored_once(void) {
   ec_store_fx_teardown(&f);
 }
 
+/* The hints one store heard (ec_store_listen). */
+typedef struct {
+  int n, status, any, messages;
+  char dev[8][EC_STORE_MAX_ID_LEN + 1], dep[8][EC_STORE_MAX_ID_LEN + 1];
+} heard_t;
+
+static void on_change(void *ud, const ec_store_change_t *c) {
+  heard_t *h = ud;
+  if (c->kind == EC_STORE_CHANGE_STATUS && h->status < 8) {
+    snprintf(h->dev[h->status], sizeof(h->dev[0]), "%s", c->device_id);
+    snprintf(h->dep[h->status], sizeof(h->dep[0]), "%s", c->deployment_id);
+  }
+  h->status += c->kind == EC_STORE_CHANGE_STATUS;
+  h->any += c->kind == EC_STORE_CHANGE_ANY;
+  h->messages += c->kind == EC_STORE_CHANGE_MESSAGES;
+  h->n++;
+}
+
+/* Let @p s read what came, as the server's loop does, until @p done or
+ * @p ms pass; the milliseconds it took. */
+static int64_t listen_until(ec_store_t *s, const int *counter, int want,
+                            int ms) {
+  uint64_t t0 = ec_mono_ms();
+  while (*counter < want && ec_mono_ms() - t0 < (uint64_t)ms) {
+    short ev;
+    int due;
+    int fd = ec_store_fd(s, &ev, &due);
+    struct pollfd p = {fd, ev, 0};
+    poll(fd >= 0 ? &p : NULL, fd >= 0 ? 1 : 0, due >= 0 && due < 50 ? due : 50);
+    ec_store_flush(s);
+  }
+  return (int64_t)(ec_mono_ms() - t0);
+}
+
+static ec_status_write_t write_of(const char *dev, const char *dep) {
+  ec_status_write_t w = {.device_id = dev, .deployment_id = dep,
+                         .state = EC_STATE_INSTALLED,
+                         .doc = (const uint8_t *)"d", .doc_len = 1,
+                         .received_at_ms = 7};
+  return w;
+}
+
+static void test_other_stores_hear_of_committed_writes(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  ec_store_t *b = NULL;
+  CU_ASSERT_EQUAL_FATAL(ec_store_postgres_open_incomplete(f.uri, 0, &b), 0);
+  heard_t ha = {0}, hb = {0};
+  CU_ASSERT_EQUAL(ec_store_listen(f.s, on_change, &ha), 0);
+  CU_ASSERT_EQUAL(ec_store_listen(b, on_change, &hb), 0);
+  /* Listening, an idle store has a descriptor to poll. */
+  short ev;
+  int due;
+  CU_ASSERT(ec_store_fd(b, &ev, &due) >= 0 && (ev & POLLIN));
+  /* One round of three writes to two pairs, a tab in a device id. */
+  seen_t v = {0};
+  ticket_t t[3];
+  ec_status_write_t w[3] = {write_of("dev\t1", DEP), write_of("dev2", DEP),
+                            write_of("dev\t1", "Other-Dep")};
+  for (int i = 0; i < 3; i++) {
+    t[i] = (ticket_t){&v, i};
+    CU_ASSERT_EQUAL_FATAL(ec_store_status_queue(f.s, &w[i], on_done, &t[i]),
+                          0);
+  }
+  CU_ASSERT_EQUAL(ec_store_wait(f.s), 0);
+  int64_t took = listen_until(b, &hb.status, 3, 2000);
+  CU_ASSERT_EQUAL_FATAL(hb.status, 3);
+  CU_ASSERT(took < 1000);
+  CU_ASSERT_EQUAL(hb.any, 0);
+  CU_ASSERT_STRING_EQUAL(hb.dev[0], "dev\t1");
+  CU_ASSERT_STRING_EQUAL(hb.dep[0], DEP);
+  CU_ASSERT_STRING_EQUAL(hb.dev[1], "dev2");
+  CU_ASSERT_STRING_EQUAL(hb.dep[2], "other-dep"); /* as stored */
+  /* One notification for the round: the other store's count of them. */
+  /* The writer hears nothing of its own writes. */
+  listen_until(f.s, &ha.n, 1, 200);
+  CU_ASSERT_EQUAL(ha.n, 0);
+  /* A round whose hints pass a notification's size says "anything". */
+  static char devs[40][200];
+  static ec_status_write_t big[40];
+  static ticket_t bt[40];
+  static seen_t bv;
+  for (int i = 0; i < 40; i++) {
+    memset(devs[i], 'a' + i % 26, 199);
+    devs[i][0] = (char)('A' + i);
+    big[i] = write_of(devs[i], DEP);
+    bt[i] = (ticket_t){&bv, i};
+    CU_ASSERT_EQUAL_FATAL(ec_store_status_queue(f.s, &big[i], on_done, &bt[i]),
+                          0);
+  }
+  CU_ASSERT_EQUAL(ec_store_wait(f.s), 0);
+  listen_until(b, &hb.any, 1, 2000);
+  CU_ASSERT_EQUAL(hb.any, 1);
+  CU_ASSERT_EQUAL(hb.status, 3);
+  ec_store_close(b);
+  ec_store_fx_teardown(&f);
+}
+
+/* Hints sent while a listener was away are lost: its reconnect says
+ * "anything may have changed". */
+static void test_a_listener_resynchronises_after_a_restart(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  heard_t h = {0};
+  CU_ASSERT_EQUAL(ec_store_listen(f.s, on_change, &h), 0);
+  ctl("stop");
+  listen_until(f.s, &h.n, 1, 300); /* finds PostgreSQL gone */
+  CU_ASSERT_EQUAL(h.n, 0);
+  ctl("start");
+  listen_until(f.s, &h.any, 1, 3000);
+  CU_ASSERT_EQUAL(h.any, 1);
+  ec_store_fx_teardown(&f);
+}
+
 static const ec_test_t tests[] = {
     {test_a_round_is_one_transaction_answered_later,
      "a_round_is_one_transaction_answered_later"},
@@ -218,6 +333,10 @@ static const ec_test_t tests[] = {
      "writes_fail_in_bounded_time_while_postgres_is_away"},
     {test_writes_in_flight_at_a_crash_are_stored_once,
      "writes_in_flight_at_a_crash_are_stored_once"},
+    {test_other_stores_hear_of_committed_writes,
+     "other_stores_hear_of_committed_writes"},
+    {test_a_listener_resynchronises_after_a_restart,
+     "a_listener_resynchronises_after_a_restart"},
 };
 
 int main(void) {

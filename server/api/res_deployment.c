@@ -969,3 +969,58 @@ void ec_deployment_history(ec_req_t *rq) {
 void ec_deployment_list(ec_req_t *rq) {
   deployments_get(rq, rq->params[0]); /* an unknown device has none */
 }
+
+/*
+ * A report another server wrote to the shared store (store.h's hints):
+ * read it back, as a GET of a resource not made yet would, and publish it
+ * as a committed write of this server's own is, to the route's observers,
+ * the fleet's roll-ups and the live view. The route is made when this
+ * server has not seen the pair yet; the cache only moves forward (seq), so
+ * a hint that comes late, or twice, changes nothing.
+ */
+static void reload(ec_server_t *srv, ec_route_t *rt) {
+  uint8_t *doc = NULL;
+  size_t len = 0;
+  int64_t seq = 0, at = 0;
+  if (ec_store_status_get(srv->store, rt->device_id, rt->deployment_id, &doc,
+                          &len, &at, &seq) != 0)
+    return;
+  if (seq <= rt->seq) {
+    free(doc); /* heard of already */
+    return;
+  }
+  /* The state and error code the roll-ups and the live view count. */
+  ec_store_fleet_query_t q = {rt->device_id, rt->deployment_id, -1, NULL,
+                              NULL, 1};
+  ec_fleet_device_t *row = NULL;
+  size_t n = 0;
+  if (ec_store_fleet_devices(srv->store, &q, 0, &row, &n, NULL) == 0 &&
+      n == 1) {
+    ec_report_t r = {rt->device_id, rt->deployment_id, row->state,
+                     row->error_code, at, seq};
+    ec_fleet_reported(srv, &r);
+  }
+  free(row);
+  if (cache_put(srv, rt, seq, doc, len))
+    notify_observers(srv, rt);
+}
+
+void ec_deployment_changed(ec_server_t *srv, const char *dev,
+                           const char *dep) {
+  ec_route_t *rt = route_add(srv, dev, dep);
+  if (rt == NULL)
+    return;
+  reload(srv, rt);
+  routes_evict(srv, rt); /* the cache may have grown */
+}
+
+void ec_deployment_resync(ec_server_t *srv) {
+  /* Observed routes first in the list or not, each is read again. */
+  ec_route_t *next;
+  for (ec_route_t *rt = srv->routes; rt != NULL; rt = next) {
+    next = rt->next;
+    if (n_observers(rt) > 0)
+      reload(srv, rt);
+  }
+  routes_evict(srv, NULL);
+}

@@ -22,4 +22,15 @@ void ec_deployment_list(ec_req_t *rq);
 /** Free every route's memory (after the libcoap context is gone). */
 void ec_deployment_free_routes(ec_server_t *srv);
 
+/** Another server stored a report of (@p dev, @p dep) (store.h's hints):
+ * make the route if this server has none, and publish the report to its
+ * observers, the roll-ups and the live view when it is newer than the
+ * one cached. */
+void ec_deployment_changed(ec_server_t *srv, const char *dev,
+                           const char *dep);
+
+/** Anything may have changed (store.h's EC_STORE_CHANGE_ANY): read every
+ * observed route again, publishing what is newer. */
+void ec_deployment_resync(ec_server_t *srv);
+
 #endif /* EDGECOAP_RES_DEPLOYMENT_H */

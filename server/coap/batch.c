@@ -160,8 +160,12 @@ void ec_batch_release(ec_req_t *rq, ec_pending_t *p) {
 }
 
 int ec_batch_commit(ec_server_t *srv) {
-  if (ec_store_queued(srv->store) == 0)
+  if (ec_store_queued(srv->store) == 0) {
+    /* The flush also reads what other servers wrote (store.h's hints). */
+    if (srv->listening)
+      (void)ec_store_flush(srv->store);
     return 0;
+  }
   unsigned n = srv->n_pending;
   int rc = ec_store_flush(srv->store);
   if (rc < 0)

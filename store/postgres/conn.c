@@ -83,11 +83,35 @@ static void log_conn(PGconn *c, const char *what) {
   ec_log(EC_LOG_ERROR, "store: %s: %.*s", what, (int)len, msg);
 }
 
-/* The pipeline connection, or NULL (logged). */
-static PGconn *open_pipe(const char *uri) {
-  PGconn *c = pg_connect(uri);
+/* LISTEN on @p c (not in pipeline mode yet) to the store's channel; 0 or
+ * EC_ESTORE (logged). */
+static int listen_on(pg_store_t *s, PGconn *c) {
+  char *id = PQescapeIdentifier(c, s->channel, strlen(s->channel));
+  if (id == NULL) {
+    log_conn(c, "name the channel");
+    return EC_ESTORE;
+  }
+  char sql[160];
+  snprintf(sql, sizeof(sql), "LISTEN %s", id);
+  PQfreemem(id);
+  PGresult *res = PQexec(c, sql);
+  int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : EC_ESTORE;
+  if (rc != 0)
+    log_conn(c, "LISTEN");
+  PQclear(res);
+  return rc;
+}
+
+/* The pipeline connection, listening when the store does, or NULL
+ * (logged). */
+static PGconn *open_pipe(pg_store_t *s) {
+  PGconn *c = pg_connect(s->uri);
   if (c == NULL || PQstatus(c) != CONNECTION_OK) {
     log_conn(c, "connect to PostgreSQL for writes");
+    PQfinish(c);
+    return NULL;
+  }
+  if (s->listen_fn != NULL && listen_on(s, c) != 0) {
     PQfinish(c);
     return NULL;
   }
@@ -111,7 +135,18 @@ int pg_conn_open(pg_store_t *s, const char *uri) {
     log_conn(s->conn, "connect to PostgreSQL");
     return EC_ESTORE;
   }
-  s->pipe = open_pipe(uri);
+  /* Notifications are database-wide: each schema (a store) has its own
+   * channel, named as the schema. */
+  PGresult *res = PQexec(s->conn, "SELECT current_schema()");
+  if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+      PQgetisnull(res, 0, 0)) {
+    log_conn(s->conn, "name the schema");
+    PQclear(res);
+    return EC_ESTORE;
+  }
+  snprintf(s->channel, sizeof(s->channel), "%s", PQgetvalue(res, 0, 0));
+  PQclear(res);
+  s->pipe = open_pipe(s);
   return s->pipe != NULL ? 0 : EC_ESTORE;
 }
 
@@ -182,6 +217,44 @@ static void complete(pg_store_t *s, pg_write_t *prev, pg_write_t *w, int rc) {
 
 static void lose(pg_store_t *s, const char *why);
 
+/* PostgreSQL refuses a NOTIFY payload of 8000 bytes or more: hints that
+ * would pass this become "*", "anything may have changed". */
+#define HINT_MAX 7900
+
+int pg_hint_status(char *buf, size_t cap, const char *dev, const char *dep) {
+  /* Lengths first, so that an id may hold any character. */
+  return snprintf(buf, cap, "S%zu:%s%zu:%s", strlen(dev), dev, strlen(dep),
+                  dep);
+}
+
+int pg_hint_messages(char *buf, size_t cap) {
+  return snprintf(buf, cap, "M");
+}
+
+/* One NOTIFY for the @p n writes from @p w: their hints, none when no
+ * write has one; 0 or EC_ESTORE. Other servers hear it once it commits
+ * (it is part of the transaction), this one never (store_pg_flush()). */
+static int send_hints(pg_store_t *s, const pg_write_t *w, size_t n) {
+  char buf[HINT_MAX + 1];
+  size_t len = 0;
+  for (size_t i = 0; i < n && w != NULL; i++, w = w->next) {
+    int k = w->ops->hint != NULL ? w->ops->hint(w, buf + len,
+                                                sizeof(buf) - len)
+                                 : 0;
+    if (k < 0)
+      continue;
+    if ((size_t)k >= sizeof(buf) - len) {
+      len = (size_t)snprintf(buf, sizeof(buf), "*");
+      break;
+    }
+    len += (size_t)k;
+  }
+  if (len == 0)
+    return 0;
+  const char *v[] = {s->channel, buf};
+  return pg_send(s, "SELECT pg_notify($1, $2)", 2, v, NULL, NULL);
+}
+
 /* Send up to @p max writes from the head of the queue: one Sync after all
  * of them, or (single) after each. */
 static void send_round(pg_store_t *s, size_t max, bool single) {
@@ -193,7 +266,9 @@ static void send_round(pg_store_t *s, size_t max, bool single) {
     w->n_seen = 0;
     w->rc = 0;
     w->n_sent = w->ops->send(s, w);
-    if (w->n_sent < 0 || (single && PQpipelineSync(s->pipe) != 1)) {
+    if (w->n_sent < 0 ||
+        (single && (send_hints(s, w, 1) != 0 ||
+                    PQpipelineSync(s->pipe) != 1))) {
       s->n_round = n + 1;
       lose(s, "a write could not be sent");
       return;
@@ -204,7 +279,8 @@ static void send_round(pg_store_t *s, size_t max, bool single) {
   s->round_t0 = ec_mono_us();
   if (n == 0)
     return;
-  if (!single && PQpipelineSync(s->pipe) != 1) {
+  if (!single &&
+      (send_hints(s, s->queue, n) != 0 || PQpipelineSync(s->pipe) != 1)) {
     lose(s, "a round could not be sent");
     return;
   }
@@ -253,11 +329,17 @@ static void take_result(pg_store_t *s, PGresult *res) {
     return;
   }
   s->want_null = true;
-  /* The write this result answers: the first sent one still owed. */
+  /* The write this result answers: the first sent one still owed (one at
+   * a time, the head, when each has its own transaction); none for the
+   * round's NOTIFY or an error at its commit. */
   pg_write_t *w = s->cur;
-  while (w != NULL && w->n_seen >= w->n_sent)
-    w = w->next;
-  s->cur = w;
+  if (s->single) {
+    w = s->queue->n_seen < s->queue->n_sent ? s->queue : NULL;
+  } else {
+    while (w != NULL && w->n_seen >= w->n_sent)
+      w = w->next;
+    s->cur = w;
+  }
   if (st == PGRES_FATAL_ERROR) {
     /* A write's statement, or the commit at the Sync. */
     pg_log(s, res, w != NULL ? "a queued write" : "a round's commit");
@@ -356,13 +438,92 @@ static void reconnect(pg_store_t *s) {
     if (PQstatus(s->conn) != CONNECTION_OK)
       return;
   }
-  s->pipe = open_pipe(s->uri);
+  s->pipe = open_pipe(s);
   if (s->pipe == NULL)
     return;
   ec_log(EC_LOG_INFO, "store: reconnected to PostgreSQL after %lld ms",
          (long long)(now - s->down_since_ms));
   s->down_since_ms = 0;
   resolve_in_doubt(s);
+  /* Hints sent while no one listened here are lost: read everything
+   * watched again. */
+  if (s->listen_fn != NULL) {
+    ec_store_change_t c = {EC_STORE_CHANGE_ANY, NULL, NULL};
+    s->listen_fn(s->listen_ud, &c);
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Hints of other servers' writes                                           */
+/* ------------------------------------------------------------------------ */
+
+/* Read one "<len>:<bytes>" field of @p p (up to @p end) into @p out
+ * (EC_STORE_MAX_ID_LEN + 1 bytes); the rest, or NULL when malformed. */
+static const char *field(const char *p, const char *end, char *out) {
+  size_t len = 0;
+  const char *q = p;
+  while (q < end && *q >= '0' && *q <= '9' && len <= EC_STORE_MAX_ID_LEN)
+    len = len * 10 + (size_t)(*q++ - '0');
+  if (q == p || q >= end || *q != ':' || len > EC_STORE_MAX_ID_LEN ||
+      (size_t)(end - q - 1) < len)
+    return NULL;
+  memcpy(out, q + 1, len);
+  out[len] = '\0';
+  return q + 1 + len;
+}
+
+/* Tell the listener one notification's hints; a malformed one is "any". */
+static void deliver(pg_store_t *s, const char *payload) {
+  const char *p = payload, *end = payload + strlen(payload);
+  char dev[EC_STORE_MAX_ID_LEN + 1], dep[EC_STORE_MAX_ID_LEN + 1];
+  while (p != NULL && p < end && s->listen_fn != NULL) {
+    ec_store_change_t c = {EC_STORE_CHANGE_ANY, NULL, NULL};
+    const char *next = NULL;
+    if (*p == 'S' && (next = field(p + 1, end, dev)) != NULL &&
+        (next = field(next, end, dep)) != NULL) {
+      c = (ec_store_change_t){EC_STORE_CHANGE_STATUS, dev, dep};
+    } else if (*p == 'M') {
+      c.kind = EC_STORE_CHANGE_MESSAGES;
+      next = p + 1;
+    }
+    s->listen_fn(s->listen_ud, &c);
+    if (c.kind == EC_STORE_CHANGE_ANY)
+      return; /* "*", or what this build cannot read: the rest too */
+    p = next;
+  }
+}
+
+/* The notifications that came on the pipeline's connection (read by
+ * PQconsumeInput()), but this connection's own. */
+static void take_notifications(pg_store_t *s) {
+  PGnotify *n;
+  while (s->pipe != NULL && (n = PQnotifies(s->pipe)) != NULL) {
+    if (n->be_pid != PQbackendPID(s->pipe) && s->listen_fn != NULL)
+      deliver(s, n->extra);
+    PQfreemem(n);
+  }
+}
+
+int store_pg_listen(ec_store_t *base, ec_store_change_fn fn, void *ud) {
+  pg_store_t *s = (pg_store_t *)base;
+  if (s->pumping)
+    return EC_EBUSY;
+  bool was = s->listen_fn != NULL;
+  s->listen_fn = fn;
+  s->listen_ud = ud;
+  if (fn == NULL || was || s->pipe == NULL)
+    return 0; /* a reconnect listens (and says EC_STORE_CHANGE_ANY) */
+  /* LISTEN outside pipeline mode, which needs the pipeline idle. */
+  (void)store_pg_wait(base);
+  if (s->pipe == NULL)
+    return 0;
+  if (PQexitPipelineMode(s->pipe) != 1 || listen_on(s, s->pipe) != 0 ||
+      PQenterPipelineMode(s->pipe) != 1) {
+    log_conn(s->pipe, "listen");
+    s->listen_fn = NULL;
+    return EC_ESTORE;
+  }
+  return 0;
 }
 
 /* Out of reach: fail the writes that waited past the bound. */
@@ -391,13 +552,16 @@ int store_pg_flush(ec_store_t *base) {
   s->pumping = true;
   /* A connection the server closed while it was idle (a restart) is found
    * before a round goes out on it, so that it leaves no write in doubt. */
-  if (s->pipe != NULL && s->n_round == 0 && s->queue != NULL &&
+  bool listening = s->listen_fn != NULL;
+  if (s->pipe != NULL && s->n_round == 0 && (s->queue != NULL || listening) &&
       idle_closed(s->pipe))
     lose(s, "closed while idle");
-  if (s->pipe == NULL && s->queue != NULL)
+  if (s->pipe == NULL && (s->queue != NULL || listening))
     reconnect(s);
   if (s->pipe != NULL && s->n_round > 0)
     pump(s);
+  if (s->pipe != NULL && listening)
+    take_notifications(s);
   if (s->pipe != NULL && s->n_round == 0 && s->queue != NULL)
     send_round(s, EC_STORE_PG_ROUND_MAX, false);
   if (s->pipe == NULL)
@@ -410,17 +574,17 @@ int store_pg_fd(ec_store_t *base, short *events, int *due_ms) {
   pg_store_t *s = (pg_store_t *)base;
   *events = 0;
   *due_ms = -1;
-  if (s->queue == NULL)
+  bool listening = s->listen_fn != NULL;
+  if (s->queue == NULL && !listening)
     return -1;
   if (s->pipe == NULL) {
     int64_t left = s->next_try_ms - now_ms();
     *due_ms = left > 0 ? (int)left : 0;
     return -1;
   }
-  if (s->n_round == 0) {
+  if (s->n_round == 0 && s->queue != NULL)
     *due_ms = 0; /* queued, not sent: flush now */
-    return -1;
-  }
+  /* The answers of a round in flight, or another server's notification. */
   *events = POLLIN;
   if (PQflush(s->pipe) == 1)
     *events |= POLLOUT;

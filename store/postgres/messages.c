@@ -260,8 +260,14 @@ static void msg_done(pg_store_t *s, pg_write_t *base, int rc) {
   free(q);
 }
 
+/* Other servers read on from the last ID they saw. */
+static int msg_hint(const pg_write_t *base, char *buf, size_t cap) {
+  (void)base;
+  return pg_hint_messages(buf, cap);
+}
+
 static const pg_write_ops_t msg_ops = {msg_send, msg_result, msg_resolve,
-                                       msg_done};
+                                       msg_done, msg_hint};
 
 int store_pg_msg_queue(ec_store_t *base, const ec_store_msg_write_t *w,
                        size_t n, int64_t received_at_ms,

@@ -48,6 +48,9 @@ typedef struct {
    * out of reach for EC_STORE_PG_WAIT_MS). Calls the caller back and
    * frees @p w. */
   void (*done)(pg_store_t *s, pg_write_t *w, int rc);
+  /** The hint other servers hear of it (pg_hint_status()...): its length
+   * (snprintf's: over @p cap when it did not fit), 0 for none. NULL: none. */
+  int (*hint)(const pg_write_t *w, char *buf, size_t cap);
 } pg_write_ops_t;
 
 /** The head of every queued write (first in the kind's own struct). */
@@ -81,6 +84,11 @@ struct pg_store {
   int64_t next_try_ms;   /* out of reach: when to reconnect next */
   int64_t down_since_ms; /* 0, or when the pipeline was lost */
   int64_t conn_try_ms;   /* s->conn lost: when to reconnect it next */
+  /* Hints of other servers' writes (ec_store_listen): LISTEN on the
+   * pipeline's connection, on the channel named as the schema. */
+  ec_store_change_fn listen_fn;
+  void *listen_ud;
+  char channel[64];
   bool created;          /* this open created the schema */
   char where[512];       /* postgres://host:port/dbname, no user or password */
   unsigned txn_writes;
@@ -133,6 +141,12 @@ int pg_send(pg_store_t *s, const char *sql, int n, const char *const *vals,
 /** Queue @p w (its kind's part and ops set) at the end. */
 void pg_queue_add(pg_store_t *s, pg_write_t *w);
 
+/** A status write's hint for @p dev, @p dep (as pg_write_ops_t's hint). */
+int pg_hint_status(char *buf, size_t cap, const char *dev, const char *dep);
+
+/** "Status messages were added" (as pg_write_ops_t's hint). */
+int pg_hint_messages(char *buf, size_t cap);
+
 /** Before a statement on s->conn: reconnect it when it was lost (at most
  * every few hundred milliseconds). */
 void pg_conn_check(pg_store_t *s);
@@ -158,6 +172,7 @@ int store_pg_status_queue(ec_store_t *s, const ec_status_write_t *w,
 int store_pg_flush(ec_store_t *s);
 int store_pg_wait(ec_store_t *s);
 int store_pg_fd(ec_store_t *s, short *events, int *due_ms);
+int store_pg_listen(ec_store_t *s, ec_store_change_fn fn, void *ud);
 size_t store_pg_queued(const ec_store_t *s);
 int store_pg_status_get(ec_store_t *s, const char *device_id,
                         const char *deployment_id, uint8_t **doc,

@@ -146,8 +146,14 @@ static void status_done(pg_store_t *s, pg_write_t *base, int rc) {
   free(q);
 }
 
+static int status_hint(const pg_write_t *base, char *buf, size_t cap) {
+  const status_q_t *q = (const status_q_t *)base;
+  return pg_hint_status(buf, cap, q->w.device_id, q->dep);
+}
+
 static const pg_write_ops_t status_ops = {status_send, status_result,
-                                          status_resolve, status_done};
+                                          status_resolve, status_done,
+                                          status_hint};
 
 int store_pg_status_queue(ec_store_t *base, const ec_status_write_t *w,
                           ec_status_done_fn fn, void *ud) {
