@@ -579,13 +579,21 @@ static void test_etags_name_one_representation(void) {
 /* ------------------------------------------------------------------------ */
 /* A lone write is answered in its ACK; reads carry Max-Age                  */
 
+/* The first report of @p dev (component @p name), so that its status has
+ * a resource of its own, whose writes may join a group commit: its path in
+ * @p path. */
+static void first_report(const char *dev, const char *name, char *path,
+                         size_t cap, it_coap_msg_t *r) {
+  CU_ASSERT_TRUE_FATAL(server_up);
+  status_path(path, cap, dev, "");
+  CU_ASSERT_EQUAL_FATAL(request(IT_POST, path, report("Pending", name), r), 0);
+  CU_ASSERT_EQUAL_FATAL(IT_CODE_INT(r->code), 201);
+}
+
 static void test_lone_write_is_piggybacked(void) {
   char path[256];
   it_coap_msg_t *r = msg_new();
-  CU_ASSERT_TRUE_FATAL(server_up);
-  status_path(path, sizeof(path), "lone", "");
-  CU_ASSERT_EQUAL_FATAL(request(IT_POST, path, report("Pending", "a"), r), 0);
-  CU_ASSERT_EQUAL(IT_CODE_INT(r->code), 201);
+  first_report("lone", "a", path, sizeof(path), r);
   static const char *const states[] = {"Installing", "Installed", "Removing"};
   for (int i = 0; i < 3; i++) {
     it_udp_t u;
@@ -614,6 +622,53 @@ static void test_lone_write_is_piggybacked(void) {
     CU_ASSERT_EQUAL(answers, 1);
     it_udp_close(&u);
   }
+  free(r);
+}
+
+/* A write that shares a group commit is answered after the COMMIT in its
+ * own ACK (the late ACK, batch.h), with the stored report; a
+ * retransmission of it that comes before that ACK is the same write, and
+ * the one ACK answers both: one datagram back, one history entry. */
+static void test_held_write_and_its_retransmission(void) {
+  char path[256];
+  it_coap_msg_t *r = msg_new();
+  first_report("held", "h0", path, sizeof(path), r);
+  it_udp_t u;
+  CU_ASSERT_EQUAL_FATAL(it_udp_open(&u, srv.port), 0);
+  CU_ASSERT_EQUAL_FATAL(it_udp_verify(&u), 0);
+  uint8_t tok[4], d[IT_COAP_MAX_DGRAM];
+  it_udp_token(&u, tok);
+  it_coap_init(r, IT_CON, IT_POST, it_udp_mid(&u), tok, sizeof(tok));
+  it_coap_add_path(r, path);
+  it_coap_add_uint(r, IT_OPT_CONTENT_FORMAT, 50);
+  it_coap_add_uint(r, IT_OPT_ACCEPT, 60);
+  const char *body = report("Installing", "h1");
+  it_coap_set_payload(r, body, strlen(body));
+  ssize_t n = it_coap_encode(r, d, sizeof(d));
+  CU_ASSERT_FATAL(n > 0);
+  uint16_t mid = (uint16_t)(d[2] << 8 | d[3]);
+  /* Both wait in the stopped server's socket: the first finds the second
+   * waiting and joins a group commit; the second comes before its ACK. */
+  CU_ASSERT_EQUAL_FATAL(kill(srv.pid, SIGSTOP), 0);
+  CU_ASSERT_EQUAL(it_udp_send(&u, d, (size_t)n), 0);
+  CU_ASSERT_EQUAL(it_udp_send(&u, d, (size_t)n), 0);
+  CU_ASSERT_EQUAL_FATAL(kill(srv.pid, SIGCONT), 0);
+  int got = 0;
+  while (it_udp_recv_msg(&u, r, got ? QUIET_MS : TIMEOUT_MS) == 0) {
+    got++;
+    CU_ASSERT_EQUAL(r->type, IT_ACK);
+    CU_ASSERT_EQUAL(r->mid, mid);
+    CU_ASSERT_EQUAL(IT_CODE_INT(r->code), 204);
+    CU_ASSERT(r->token_len == 4 && memcmp(r->token, tok, 4) == 0);
+    CU_ASSERT_EQUAL(it_coap_opt_uint(r, IT_OPT_CONTENT_FORMAT, 0), 60);
+    CU_ASSERT(r->payload_len > 0);
+  }
+  CU_ASSERT_EQUAL(got, 1);
+  it_udp_close(&u);
+  char names[4][32];
+  memset(names, 0, sizeof(names));
+  CU_ASSERT_EQUAL(history_after("held", 1, names, 4), 2);
+  CU_ASSERT_STRING_EQUAL(names[0], "h1");
   free(r);
 }
 
@@ -676,6 +731,8 @@ static const ec_test_t tests[] = {
     {test_conditional_writes, "conditional_writes"},
     {test_etags_name_one_representation, "etags_name_one_representation"},
     {test_lone_write_is_piggybacked, "lone_write_is_piggybacked"},
+    {test_held_write_and_its_retransmission,
+     "held_write_and_its_retransmission"},
     {test_reads_carry_max_age, "reads_carry_max_age"},
 };
 

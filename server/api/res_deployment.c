@@ -613,6 +613,10 @@ static int status_write_batched(ec_req_t *rq, ec_route_t *rt,
   p->key = *ec_req_dedup_key(rq);
   p->cbor = doc;
   p->cbor_len = doc_len;
+  /* Its answer (pending_answer): the stored CBOR, or to an address not
+   * verified its code and ETag alone; a JSON one is not known yet. */
+  p->base.ack_ok = !rq->verified || rq->resp_fmt == EC_FORMAT_CBOR;
+  p->base.ack_len = rq->verified ? doc_len : 0;
   ec_batch_hold(rq, &p->base);
   return 1;
 }

@@ -2,9 +2,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "batch.h"
 
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include "log.h"
+#include "router.h"
+
+static void send_late_ack(ec_server_t *srv, ec_pending_t *p);
 
 /* The store's word on a queued write (store.h): publish it and trigger its
  * answer, in write order, as the store calls back in queue order. */
@@ -17,6 +24,10 @@ static void settle(ec_pending_t *p, int rc) {
     p->done(srv, p);
   if (p->orphan) {
     p->free(p);
+    return;
+  }
+  if (p->ack != NULL) {
+    send_late_ack(srv, p);
     return;
   }
   if (p->async != NULL) {
@@ -44,6 +55,9 @@ static void pending_init(ec_server_t *srv, ec_pending_t *p) {
   p->srv = srv;
   p->async = NULL;
   p->complete = p->committed = p->orphan = 0;
+  p->ack_ok = false;
+  p->ack = NULL;
+  p->ack_next = NULL;
 }
 
 int ec_batch_status_put(ec_server_t *srv, ec_pending_t *p,
@@ -97,7 +111,44 @@ int ec_batch_defer(ec_req_t *rq, ec_pending_t *p) {
   return 0;
 }
 
+/* Hold @p p for its late ACK (batch.h): 0, or < 0 when it cannot be. */
+static int hold_ack(ec_req_t *rq, ec_pending_t *p) {
+  ec_server_t *srv = rq->srv;
+  if (!p->ack_ok || srv->screen_fd < 0 ||
+      coap_session_get_proto(rq->session) != COAP_PROTO_UDP ||
+      coap_pdu_get_type(rq->request) != COAP_MESSAGE_CON ||
+      !ec_req_fits_datagram(rq->session, p->ack_len))
+    return EC_EINVAL;
+  ec_late_ack_t *a = malloc(sizeof(*a));
+  if (a == NULL)
+    return EC_ENOMEM;
+  /* The options without the body: what the access log reads of it. */
+  coap_bin_const_t tok = coap_pdu_get_token(rq->request);
+  a->request = coap_pdu_duplicate(rq->request, rq->session, tok.length,
+                                  tok.s, NULL);
+  if (a->request == NULL) {
+    free(a);
+    return EC_ENOMEM;
+  }
+  a->session = coap_session_reference(rq->session);
+  a->mid = coap_pdu_get_mid(rq->request);
+  a->fmt = rq->resp_fmt;
+  a->verified = rq->verified;
+  a->req_size = rq->req_size;
+  a->route = rq->route;
+  p->ack = a;
+  p->since_us = rq->since_us;
+  p->ack_next = srv->acks;
+  srv->acks = p;
+  /* An empty NON answer is one libcoap 4.3.1 sends not at all, so no empty
+   * ACK goes out now: the late ACK is the answer. */
+  coap_pdu_set_type(rq->response, COAP_MESSAGE_NON);
+  return 0;
+}
+
 void ec_batch_hold(ec_req_t *rq, ec_pending_t *p) {
+  if (hold_ack(rq, p) == 0)
+    return; /* answered in the request's ACK after the COMMIT */
   if (ec_batch_defer(rq, p) == 0)
     return; /* libcoap sends an empty ACK; the answer follows the COMMIT */
   /* libcoap could not hold the answer: commit now and answer it here. */
@@ -110,6 +161,115 @@ void ec_batch_hold(ec_req_t *rq, ec_pending_t *p) {
     return;
   }
   p->answer(rq, p);
+  p->free(p);
+}
+
+bool ec_batch_acking(ec_server_t *srv, coap_session_t *session,
+                     const coap_pdu_t *request) {
+  coap_mid_t mid = coap_pdu_get_mid(request);
+  coap_bin_const_t tok = coap_pdu_get_token(request);
+  for (const ec_pending_t *p = srv->acks; p != NULL; p = p->ack_next) {
+    const ec_late_ack_t *a = p->ack;
+    coap_bin_const_t t = coap_pdu_get_token(a->request);
+    if (a->session == session && a->mid == mid && t.length == tok.length &&
+        memcmp(t.s, tok.s, tok.length) == 0)
+      return true;
+  }
+  return false;
+}
+
+/* The datagram of @p pdu (RFC 7252 section 3) into @p out: 0 when over
+ * @p cap. libcoap keeps a PDU's options in their wire form, one after the
+ * other: they are copied as they are. */
+static size_t pdu_datagram(const coap_pdu_t *pdu, uint8_t *out, size_t cap) {
+  coap_bin_const_t tok = coap_pdu_get_token(pdu);
+  coap_mid_t mid = coap_pdu_get_mid(pdu);
+  const uint8_t *start = NULL, *end = NULL;
+  coap_opt_iterator_t it;
+  const coap_opt_t *opt;
+  coap_option_iterator_init(pdu, &it, COAP_OPT_ALL);
+  while ((opt = coap_option_next(&it)) != NULL) {
+    if (start == NULL)
+      start = opt;
+    end = opt + coap_opt_size(opt);
+  }
+  size_t olen = start != NULL ? (size_t)(end - start) : 0;
+  size_t dlen = 0;
+  const uint8_t *data = NULL;
+  if (!coap_get_data(pdu, &dlen, &data))
+    dlen = 0;
+  size_t n = 4 + tok.length + olen + (dlen > 0 ? 1 + dlen : 0);
+  if (n > cap || tok.length > 8)
+    return 0;
+  out[0] = (uint8_t)(1 << 6 | coap_pdu_get_type(pdu) << 4 | tok.length);
+  out[1] = (uint8_t)coap_pdu_get_code(pdu);
+  out[2] = (uint8_t)((uint16_t)mid >> 8);
+  out[3] = (uint8_t)mid;
+  uint8_t *q = out + 4;
+  memcpy(q, tok.s, tok.length);
+  q += tok.length;
+  if (olen > 0)
+    memcpy(q, start, olen);
+  q += olen;
+  if (dlen > 0) {
+    *q++ = 0xFF;
+    memcpy(q, data, dlen);
+  }
+  return n;
+}
+
+/* Take @p p off srv->acks. */
+static void unlink_ack(ec_server_t *srv, ec_pending_t *p) {
+  ec_pending_t **pp = &srv->acks;
+  while (*pp != NULL && *pp != p)
+    pp = &(*pp)->ack_next;
+  if (*pp == p)
+    *pp = p->ack_next;
+}
+
+static void free_ack(ec_pending_t *p) {
+  coap_delete_pdu(p->ack->request);
+  coap_session_release(p->ack->session);
+  free(p->ack);
+  p->ack = NULL;
+}
+
+/* The committed (or lost) write's answer, in the request's own ACK. */
+static void send_late_ack(ec_server_t *srv, ec_pending_t *p) {
+  ec_late_ack_t *a = p->ack;
+  unlink_ack(srv, p);
+  coap_bin_const_t tok = coap_pdu_get_token(a->request);
+  coap_pdu_t *resp = coap_pdu_init(COAP_MESSAGE_ACK, 0, a->mid,
+                                   coap_session_max_pdu_size(a->session));
+  if (resp != NULL && coap_add_token(resp, tok.length, tok.s)) {
+    ec_req_t rq;
+    memset(&rq, 0, sizeof(rq));
+    rq.srv = srv;
+    rq.session = a->session;
+    rq.request = a->request;
+    rq.response = resp;
+    rq.method = coap_pdu_get_code(a->request);
+    rq.resp_fmt = a->fmt;
+    rq.verified = a->verified;
+    rq.req_size = a->req_size;
+    rq.route = a->route;
+    rq.since_us = p->since_us;
+    ec_arena_init(&rq.arena, srv->arena_buf, srv->arena_cap);
+    p->answer(&rq, p);
+    /* Logged first: whoever reads the log after the answer finds it. */
+    ec_router_answered(srv, a->route, a->session, a->request, a->req_size,
+                       resp, p->since_us);
+    uint8_t dgram[COAP_DEFAULT_MTU + 64];
+    size_t n = pdu_datagram(resp, dgram, sizeof(dgram));
+    const coap_address_t *to = coap_session_get_addr_remote(a->session);
+    /* Lost, the client retransmits, and the dedup table answers it. */
+    if (n == 0)
+      ec_log(EC_LOG_ERROR, "a late ACK did not fit its datagram");
+    else if (sendto(srv->screen_fd, dgram, n, 0, &to->addr.sa, to->size) < 0)
+      ec_log(EC_LOG_DEBUG, "cannot send a late ACK: %s", strerror(errno));
+  }
+  coap_delete_pdu(resp);
+  free_ack(p);
   p->free(p);
 }
 
@@ -181,6 +341,12 @@ void ec_batch_free_all(ec_server_t *srv) {
    * even from a store whose commits arrive later. */
   if (ec_store_queued(srv->store) > 0 && ec_store_wait(srv->store) < 0)
     ec_log(EC_LOG_ERROR, "the last group commit failed: answering 5.00");
+  while (srv->acks != NULL) {
+    ec_pending_t *p = srv->acks;
+    srv->acks = p->ack_next;
+    free_ack(p);
+    p->free(p);
+  }
   while (srv->triggered != NULL) {
     ec_pending_t *p = srv->triggered;
     srv->triggered = p->next;

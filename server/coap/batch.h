@@ -27,10 +27,31 @@
  * whose commits arrive later completes them in a later round's, the same
  * way.
  *
+ * On coap:// a write whose answer fits one datagram is answered in the
+ * request's own ACK instead (the late ACK, ec_batch_hold()): the handler
+ * leaves its response empty and of type NON, which libcoap 4.3.1 drops
+ * (no_response()), and after the COMMIT the server builds the answer and
+ * sends it as the ACK with the request's Message ID on the socket it
+ * screens (screen.h). One datagram each way, as for a write committed
+ * alone, instead of an empty ACK, a separate CON answer and the client's
+ * ACK of it. A retransmission of the request that arrives before its ACK
+ * went out is dropped (ec_batch_acking()): the ACK answers it too.
+ *
  * Any other request commits the queue first (the dispatcher does), so no
  * read sees data that is not yet durable and writes commit in the order made.
  */
 typedef struct ec_pending ec_pending_t;
+
+/* What the late ACK of a held write needs of its request (batch.c). */
+typedef struct {
+  coap_session_t *session;  /* referenced until the ACK is sent */
+  coap_pdu_t *request;      /* a copy of its options (the access log) */
+  coap_mid_t mid;
+  ec_format_t fmt;          /* rq->resp_fmt */
+  bool verified;            /* rq->verified */
+  size_t req_size;          /* rq->req_size */
+  const struct ec_route_spec *route;
+} ec_late_ack_t;
 
 struct ec_pending {
   ec_pending_t *next;
@@ -48,6 +69,12 @@ struct ec_pending {
   void (*answer)(ec_req_t *rq, ec_pending_t *p);
   void (*free)(ec_pending_t *p);
   uint64_t since_us; /* when the request came (ec_mono_us), for metrics */
+  /* Set by the handler before ec_batch_hold() when it knows its answer's
+   * payload: @c ack_len bytes (0 for none), which the late ACK may carry. */
+  bool ack_ok;
+  size_t ack_len;
+  ec_late_ack_t *ack;  /* held for the late ACK; NULL otherwise */
+  ec_pending_t *ack_next; /* srv->acks */
 };
 
 /**
@@ -81,11 +108,20 @@ int ec_batch_msg_put(ec_server_t *srv, ec_pending_t *p,
 int ec_batch_defer(ec_req_t *rq, ec_pending_t *p);
 
 /**
- * Defer rq's answer as ec_batch_defer() does; when libcoap cannot, commit
- * now and answer it here (or 5.03 when the commit is not known yet). Either
- * way @p p is the batch's from now on.
+ * Hold rq's answer until its commit: for the late ACK when p->ack_ok and
+ * the request came over coap:// and the answer fits one datagram, else
+ * deferred as ec_batch_defer() does; when neither can be, commit now and
+ * answer it here (or 5.03 when the commit is not known yet). Either way
+ * @p p is the batch's from now on.
  */
 void ec_batch_hold(ec_req_t *rq, ec_pending_t *p);
+
+/**
+ * True when @p request (confirmable) is a retransmission of a write held
+ * for its late ACK: the dispatcher drops it, as the ACK answers it too.
+ */
+bool ec_batch_acking(ec_server_t *srv, coap_session_t *session,
+                     const coap_pdu_t *request);
 
 /**
  * True when the current write would not commit alone: other writes are

@@ -99,6 +99,7 @@ struct ec_server {
   /* Group commit (batch.h). */
   struct ec_pending *triggered; /* committed, waiting to be answered */
   unsigned n_pending;           /* queued, waiting for their commit */
+  struct ec_pending *acks;      /* of them, held for their late ACK */
   /* The key handed to libcoap during a handshake (access.c), which copies
    * it at once. */
   uint8_t psk_key[EC_STORE_DEVICE_KEY_MAX];

@@ -340,15 +340,19 @@ static void release_copy(coap_session_t *session, void *p) {
  * of libcoap's block-wise bookkeeping, which is most of the cost of a small
  * answer. 1 when done, 0 when the block-wise path must do it.
  */
+bool ec_req_fits_datagram(coap_session_t *session, size_t len) {
+  /* Room for the header, a token and the options a handler may have added
+   * (Observe, Location-Path) besides Content-Format and ETag. */
+  size_t room = coap_session_max_pdu_size(session);
+  return room >= SMALL_ANSWER_MARGIN && len <= room - SMALL_ANSWER_MARGIN;
+}
+
 static int send_small(ec_req_t *rq, int code, ec_format_t fmt,
                       const uint8_t *data, size_t len, uint64_t etag) {
   uint8_t buf[8];
 
-  /* Room for the header, a token and the options a handler may have added
-   * (Observe, Location-Path) besides these two, in one datagram. */
-  size_t room = coap_session_max_pdu_size(rq->session);
-  if (room < SMALL_ANSWER_MARGIN || len > room - SMALL_ANSWER_MARGIN ||
-      rq->opt.block2 != NULL)
+  /* One datagram, unless a Block2 option asks for a block of it. */
+  if (!ec_req_fits_datagram(rq->session, len) || rq->opt.block2 != NULL)
     return 0;
   coap_pdu_set_code(rq->response, COAP_RESPONSE_CODE(code));
   coap_add_option(rq->response, COAP_OPTION_CONTENT_FORMAT,

@@ -121,6 +121,12 @@ void ec_req_send(ec_req_t *rq, int code, ec_format_t fmt, const uint8_t *data,
                  size_t len, uint64_t etag);
 
 /**
+ * True when an answer with a payload of @p len bytes goes out in one
+ * datagram of @p session (as ec_req_send() sends it: not block-wise).
+ */
+bool ec_req_fits_datagram(coap_session_t *session, size_t len);
+
+/**
  * Say how long the answer stays fresh (Max-Age, RFC 7252 section 5.10.5);
  * call before ec_req_send(). Without it a client assumes 60 s.
  */

@@ -186,6 +186,15 @@ static void dispatch(coap_resource_t *resource, coap_session_t *session,
       resource == r->unknown ? NULL : coap_resource_get_userdata(resource);
   coap_pdu_code_t method = coap_pdu_get_code(request);
   bool write = is_write(method);
+  /* A retransmission of a write held for its late ACK: the ACK, once its
+   * commit is known, answers it too (batch.h). An empty NON answer is
+   * dropped by libcoap. */
+  if (write && srv->acks != NULL &&
+      coap_pdu_get_type(request) == COAP_MESSAGE_CON &&
+      ec_batch_acking(srv, session, request)) {
+    coap_pdu_set_type(response, COAP_MESSAGE_NON);
+    return;
+  }
   char segs[EC_ROUTE_MAX_SEGMENTS][EC_ROUTE_SEGMENT_MAX + 1];
   ec_route_match_t m;
   const ec_route_spec_t *spec = res != NULL ? res->spec : NULL;
@@ -278,15 +287,24 @@ done:
    * template; one whose answer waits for a group commit or a password
    * check (code 0: an empty ACK now) is counted and logged when libcoap
    * runs it again to answer, with its final code and whole time. */
+  ec_router_answered(srv, spec, session, request, rq.req_size, response,
+                     since_us);
+}
+
+void ec_router_answered(ec_server_t *srv, const ec_route_spec_t *spec,
+                        coap_session_t *session, const coap_pdu_t *request,
+                        size_t in, const coap_pdu_t *response,
+                        uint64_t since_us) {
+  const ec_router_t *r = srv->router;
   coap_pdu_code_t code = coap_pdu_get_code(response);
-  if (code != 0) {
-    uint64_t usec = ec_mono_us() - since_us;
-    ec_metrics_request(srv->metrics,
-                       spec != NULL ? r->compiled[spec - r->table->routes].metric
-                                    : -1,
-                       method, code, usec);
-    ec_accesslog_request(srv, session, request, rq.req_size, response, usec);
-  }
+  if (code == 0)
+    return;
+  uint64_t usec = ec_mono_us() - since_us;
+  ec_metrics_request(srv->metrics,
+                     spec != NULL ? r->compiled[spec - r->table->routes].metric
+                                  : -1,
+                     coap_pdu_get_code(request), code, usec);
+  ec_accesslog_request(srv, session, request, in, response, usec);
 }
 
 /* Every method goes to the dispatcher, which answers 4.05 to those a

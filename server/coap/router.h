@@ -159,4 +159,14 @@ coap_resource_t *ec_router_resource(ec_server_t *srv,
                                     const ec_route_spec_t *spec,
                                     const char *path, ec_router_res_t *res);
 
+/**
+ * Count and log an answer of @p spec's route (NULL: none matched) to
+ * @p request of @p in bytes, @p since_us (ec_mono_us) after it came: the
+ * dispatcher does it for what it answers, the batch for a late ACK.
+ */
+void ec_router_answered(ec_server_t *srv, const ec_route_spec_t *spec,
+                        coap_session_t *session, const coap_pdu_t *request,
+                        size_t in, const coap_pdu_t *response,
+                        uint64_t since_us);
+
 #endif /* EDGECOAP_ROUTER_H */
