@@ -138,6 +138,45 @@ static void test_a_refused_write_takes_only_itself_away(void) {
   ec_store_fx_teardown(&f);
 }
 
+/* The roll-up's time is the latest report committed: a flush's reports
+ * that keep their state move it once, and a refused one not at all. */
+static void test_a_flush_moves_the_rollup_time_of_its_reports(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  seen_t v = {.s = f.s};
+  ticket_t t[4] = {{&v, 0}, {&v, 1}, {&v, 2}, {&v, 3}};
+  ec_status_write_t w[4] = {wr(DEP, "a", NULL), wr(DEP, "b", "rid-00001"),
+                            wr(DEP, "c", "rid-00001"), wr(DEP2, "d", NULL)};
+  w[1].received_at_ms = 2000;
+  w[2].received_at_ms = 3000; /* refused: its Request-Id is w[1]'s */
+  w[3].received_at_ms = 500;
+  for (int i = 0; i < 4; i++)
+    CU_ASSERT_EQUAL(ec_store_status_queue(f.s, &w[i], on_done, &t[i]), 0);
+  ec_store_wait(f.s);
+  CU_ASSERT_EQUAL_FATAL(v.n, 4);
+  CU_ASSERT(v.d[0].rc == 0 && v.d[1].rc == 0 && v.d[2].rc < 0 &&
+            v.d[3].rc == 0);
+  ec_fleet_rollup_t r;
+  void *block = NULL;
+  CU_ASSERT_EQUAL_FATAL(ec_store_fleet_rollup(f.s, DEP, &r, &block), 0);
+  CU_ASSERT_EQUAL(r.counts[EC_STATE_INSTALLING], 1);
+  CU_ASSERT_EQUAL(r.updated_at_ms, 2000);
+  free(block);
+  CU_ASSERT_EQUAL_FATAL(ec_store_fleet_rollup(f.s, DEP2, &r, &block), 0);
+  CU_ASSERT_EQUAL(r.updated_at_ms, 500);
+  free(block);
+  /* A lone write moves it too, and never back. */
+  ec_status_write_t later = wr(DEP, "e", NULL), earlier = wr(DEP, "f", NULL);
+  later.received_at_ms = 4000;
+  earlier.received_at_ms = 3500;
+  CU_ASSERT_EQUAL(ec_store_status_put(f.s, &later, NULL, NULL), 0);
+  CU_ASSERT_EQUAL(ec_store_status_put(f.s, &earlier, NULL, NULL), 0);
+  CU_ASSERT_EQUAL_FATAL(ec_store_fleet_rollup(f.s, DEP, &r, &block), 0);
+  CU_ASSERT_EQUAL(r.updated_at_ms, 4000);
+  free(block);
+  ec_store_fx_teardown(&f);
+}
+
 static void test_a_queued_request_id_is_busy_until_its_commit(void) {
   ec_store_fx_t f;
   ec_store_fx_setup(&f);
@@ -277,6 +316,8 @@ static void test_queue_refuses_bad_writes_without_calling_back(void) {
 static const ec_test_t tests[] = {
     {test_queued_writes_complete_at_the_flush_in_order,
      "queued writes complete at the flush, in order"},
+    {test_a_flush_moves_the_rollup_time_of_its_reports,
+     "a_flush_moves_the_rollup_time_of_its_reports"},
     {test_a_refused_write_takes_only_itself_away,
      "a refused write takes only itself away"},
     {test_a_queued_request_id_is_busy_until_its_commit,

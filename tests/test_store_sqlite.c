@@ -377,6 +377,73 @@ static void test_explain_needs_room(void) {
   ec_store_fx_teardown(&f);
 }
 
+/* A roll-up trigger as schema version 8 had it: on every report, since
+ * updated_at changes each time (what it did matters not: version 9 drops
+ * it). */
+static const char v8_rollup_trigger[] =
+    "CREATE TRIGGER fleet_rollup_update"
+    " AFTER UPDATE OF state, updated_at ON deployment_status"
+    " BEGIN SELECT 1; END;";
+
+/* FLEET_DEP's roll-up counts, in ec_state_t order, and its time. */
+static void rollup_is(ec_store_t *s, const int64_t want[EC_STATE_COUNT],
+                      int64_t at_ms) {
+  ec_fleet_rollup_t r;
+  void *block = NULL;
+  CU_ASSERT_EQUAL_FATAL(ec_store_fleet_rollup(s, FLEET_DEP, &r, &block), 0);
+  for (int i = 0; i < EC_STATE_COUNT; i++)
+    CU_ASSERT_EQUAL(r.counts[i], want[i]);
+  CU_ASSERT_EQUAL(r.updated_at_ms, at_ms);
+  free(block);
+}
+
+/* A database of schema version 8 is migrated at open: its roll-up trigger
+ * replaced by one that fires on a change of state alone, its counts and
+ * time kept, and both followed by later reports. */
+static void test_version_8_database_is_migrated(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  CU_ASSERT_EQUAL(put(f.s, "d1", FLEET_DEP, EC_STATE_PENDING, "a", 1, 1000,
+                      NULL, NULL),
+                  0);
+  CU_ASSERT_EQUAL(put(f.s, "d2", FLEET_DEP, EC_STATE_PENDING, "a", 1, 1500,
+                      NULL, NULL),
+                  0);
+  ec_store_close(f.s);
+  f.s = NULL;
+  external_exec(f.path, "DROP TRIGGER fleet_rollup_state");
+  external_exec(f.path, v8_rollup_trigger);
+  external_exec(f.path, "PRAGMA user_version = 8");
+
+  ec_store_fx_reopen(&f);
+  char v[64], want[16];
+  snprintf(want, sizeof(want), "%d", ec_store_schema_version());
+  external_pragma(f.path, "PRAGMA user_version", v, sizeof(v));
+  CU_ASSERT_STRING_EQUAL(v, want);
+  external_pragma(f.path,
+                  "SELECT group_concat(name, ' ') FROM (SELECT name FROM"
+                  " sqlite_master WHERE type = 'trigger' AND name LIKE"
+                  " 'fleet_rollup%' ORDER BY name)",
+                  v, sizeof(v));
+  CU_ASSERT_STRING_EQUAL(v, "fleet_rollup_insert fleet_rollup_state");
+  int64_t counts[EC_STATE_COUNT] = {0};
+  counts[EC_STATE_PENDING] = 2;
+  rollup_is(f.s, counts, 1500);
+  /* The same state later: the time moves, the counts stay. */
+  CU_ASSERT_EQUAL(put(f.s, "d1", FLEET_DEP, EC_STATE_PENDING, "b", 1, 2000,
+                      NULL, NULL),
+                  0);
+  rollup_is(f.s, counts, 2000);
+  /* Another state: counted. */
+  CU_ASSERT_EQUAL(put(f.s, "d2", FLEET_DEP, EC_STATE_INSTALLING, "b", 1,
+                      2500, NULL, NULL),
+                  0);
+  counts[EC_STATE_PENDING] = 1;
+  counts[EC_STATE_INSTALLING] = 1;
+  rollup_is(f.s, counts, 2500);
+  ec_store_fx_teardown(&f);
+}
+
 /* ------------------------------------------------------------------------ */
 
 static const ec_test_t tests[] = {
@@ -391,6 +458,7 @@ static const ec_test_t tests[] = {
     {test_messages_are_append_only, "messages are append-only"},
     {test_explain_needs_room, "explain needs room"},
     {test_fleet_reads_are_index_backed, "fleet_reads_are_index_backed"},
+    {test_version_8_database_is_migrated, "version_8_database_is_migrated"},
 };
 
 int main(void) {

@@ -54,6 +54,18 @@
 #include "store_internal.h"
 #include "util.h"
 
+/* The body of the roll-up's trigger on a change of a pair's state: the
+ * counts move from the old state to the new (migrations 8 and 9). */
+#define ROLLUP_STATE_CHANGE                                               \
+  " UPDATE fleet_rollup SET pending = pending + (new.state = 0) - "       \
+  "(old.state = 0), installing = installing + (new.state = 1) - "         \
+  "(old.state = 1), installed = installed + (new.state = 2) - "           \
+  "(old.state = 2), failed = failed + (new.state = 3) - (old.state = "    \
+  "3), removing = removing + (new.state = 4) - (old.state = 4), "         \
+  "removed = removed + (new.state = 5) - (old.state = 5), updated_at "    \
+  "= max(updated_at, new.updated_at) WHERE deployment_id = "              \
+  "new.deployment_id; END;"
+
 /*
  * Migrations, applied in order, each in its own transaction that also sets
  * user_version to its 1-based index. Never edit a released entry: append.
@@ -230,14 +242,7 @@ static const char *const migrations[] = {
     "new.deployment_id; END;"
     "CREATE TRIGGER fleet_rollup_update"
     " AFTER UPDATE OF state, updated_at ON deployment_status BEGIN"
-    " UPDATE fleet_rollup SET pending = pending + (new.state = 0) - "
-    "(old.state = 0), installing = installing + (new.state = 1) - "
-    "(old.state = 1), installed = installed + (new.state = 2) - "
-    "(old.state = 2), failed = failed + (new.state = 3) - (old.state = "
-    "3), removing = removing + (new.state = 4) - (old.state = 4), "
-    "removed = removed + (new.state = 5) - (old.state = 5), updated_at "
-    "= max(updated_at, new.updated_at) WHERE deployment_id = "
-    "new.deployment_id; END;"
+    ROLLUP_STATE_CHANGE
     "CREATE TABLE status_failures ("
     "  deployment_id TEXT NOT NULL,"
     "  device_id     TEXT NOT NULL,"
@@ -265,6 +270,15 @@ static const char *const migrations[] = {
     " DELETE FROM fleet_failures WHERE deployment_id = old.deployment_id"
     " AND component = old.component AND code = old.code"
     " AND devices = 0; END;",
+    /* 9: a report that keeps its pair's state changes no count, so the
+     * roll-up's trigger fires on a change of state alone; the time of the
+     * latest report (updated_at) is moved by the store once per
+     * transaction for each deployment its writes touched
+     * (store_fleet_flush()), not once per report. */
+    "DROP TRIGGER fleet_rollup_update;"
+    "CREATE TRIGGER fleet_rollup_state AFTER UPDATE OF state"
+    " ON deployment_status BEGIN"
+    ROLLUP_STATE_CHANGE,
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -348,6 +362,7 @@ int store_step_done(store_db_t *s, int which, const char *what) {
   store_stmt_done(st);
   if (which == ST_BEGIN) {
     s->txn_writes = 1;
+    s->n_touched = 0;
   } else if (which == ST_COMMIT) {
     /* Every durable write ends in this COMMIT: its time (the sync, mostly)
      * and how many writes shared it. An empty batch is no write. */
@@ -645,6 +660,16 @@ int store_sqlite_open(const char *name, bool is_uri, unsigned flags,
   }
   const char *path = s->where; /* for the messages below */
 
+  /* SQLite's memory statistics (sqlite3_memory_used(), which nothing
+   * reads) take a global mutex around every allocation. They can only be
+   * turned off before SQLite initializes: a later call is refused, which is
+   * harmless. */
+  static bool configured;
+  if (!configured) {
+    configured = true;
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  }
+
   /* NOMUTEX: a store belongs to one thread, so SQLite's per-call locking
    * would buy nothing. A plain path is opened by its absolute form, a URI
    * as given (its query may say more). */
@@ -931,6 +956,11 @@ int store_status_apply(store_db_t *s, const ec_status_write_t *w, int *created,
     goto fail_up;
   }
   store_stmt_done(up);
+  /* The roll-up's triggers see a new row or a new state; the time alone
+   * waits for the transaction's end. */
+  if (up == s->st[ST_STATUS_TOUCH] &&
+      store_fleet_touch(s, dep, w->received_at_ms) != 0)
+    return EC_ESTORE;
 
   sqlite3_stmt *hi = s->st[ST_HISTORY_INSERT];
   if (bind_pair(s, hi, w->device_id, dep) != 0)
@@ -977,7 +1007,8 @@ int store_sqlite_status_put(ec_store_t *base, const ec_status_write_t *w,
     return EC_ESTORE;
   /* Only a successful COMMIT makes the report durable; until then the
    * caller must not acknowledge it. */
-  if (store_status_apply(s, w, &c, &n) != 0 || store_commit(s) != 0) {
+  if (store_status_apply(s, w, &c, &n) != 0 || store_fleet_flush(s) != 0 ||
+      store_commit(s) != 0) {
     store_rollback(s);
     return EC_ESTORE;
   }

@@ -9,10 +9,12 @@
 #include "store_internal.h"
 
 /*
- * Schema (migration 9, store.c): deployment_status gains error_code and
+ * Schema (migration 8, store.c): deployment_status gains error_code and
  * three indexes, one per way the fleet's lists are read; fleet_rollup holds
  * one row per deployment with a count per state, kept by triggers on
- * deployment_status; status_failures holds each (deployment, device)'s
+ * deployment_status (a new row, a change of state: migration 9), and the
+ * time of its latest report, which a report that keeps its state moves
+ * through store_fleet_touch() once per transaction; status_failures holds each (deployment, device)'s
  * failed components, and fleet_failures the devices per (deployment,
  * component, code), kept by triggers on status_failures. The error code
  * is written with the row (store.c); a write replaces its pair's failed
@@ -31,6 +33,7 @@ enum {
   SL_ROLLUP,
   SL_FAILURES,
   SL_ROLLUPS,
+  SL_TOUCH,
   SL_END
 };
 _Static_assert(SL_END <= STORE_SLOTS_FLEET + 16, "store_fleet.c has 16 slots");
@@ -80,6 +83,9 @@ static const char *const sql[SL_END - STORE_SLOTS_FLEET] = {
     [SL_ROLLUPS - STORE_SLOTS_FLEET] =
         "SELECT " ROLLUP_COLS " FROM fleet_rollup WHERE deployment_id > ?1"
         " ORDER BY deployment_id LIMIT ?2",
+    [SL_TOUCH - STORE_SLOTS_FLEET] =
+        "UPDATE fleet_rollup SET updated_at = ?2"
+        " WHERE deployment_id = ?1 AND updated_at < ?2",
 };
 
 /* store_stmt() takes the absolute slot; this wraps it with the SQL. */
@@ -135,6 +141,61 @@ int store_fleet_put(store_db_t *s, const ec_status_write_t *w, const char *dep,
   return 0;
 }
 
+
+/* Move @p dep's roll-up time to @p at_ms, if later. */
+static int touch_now(store_db_t *s, const char *dep, int64_t at_ms) {
+  sqlite3_stmt *st = prepared(s, SL_TOUCH);
+  if (st == NULL)
+    return EC_ESTORE;
+  if (sqlite3_bind_text(st, 1, dep, -1, SQLITE_STATIC) != SQLITE_OK ||
+      sqlite3_bind_int64(st, 2, at_ms) != SQLITE_OK) {
+    store_stmt_done(st);
+    store_log(s->db, "bind roll-up time");
+    return EC_ESTORE;
+  }
+  return run(s, st, "move a roll-up's time");
+}
+
+int store_fleet_touch(store_db_t *s, const char *dep, int64_t at_ms) {
+  unsigned i = 0;
+  while (i < s->n_touched && strcmp(s->touched[i].dep, dep) != 0)
+    i++;
+  if (i == s->n_touched) {
+    if (i == STORE_TOUCHED_MAX) {
+      s->last_touch = -1; /* written: undone with the write's savepoint */
+      return touch_now(s, dep, at_ms);
+    }
+    snprintf(s->touched[i].dep, sizeof(s->touched[i].dep), "%s", dep);
+    s->touched[i].at_ms = 0;
+    s->n_touched++;
+  }
+  s->last_touch = (int)i;
+  s->last_touch_was = s->touched[i].at_ms;
+  if (at_ms > s->touched[i].at_ms)
+    s->touched[i].at_ms = at_ms;
+  return 0;
+}
+
+void store_fleet_untouch(store_db_t *s) {
+  if (s->last_touch < 0)
+    return;
+  unsigned i = (unsigned)s->last_touch;
+  s->touched[i].at_ms = s->last_touch_was;
+  if (s->last_touch_was == 0 && i + 1 == s->n_touched)
+    s->n_touched--; /* it was new, and is the last entry */
+  s->last_touch = -1;
+}
+
+int store_fleet_flush(store_db_t *s) {
+  unsigned n = s->n_touched;
+  s->n_touched = 0;
+  s->last_touch = -1;
+  for (unsigned i = 0; i < n; i++)
+    if (s->touched[i].at_ms > 0 &&
+        touch_now(s, s->touched[i].dep, s->touched[i].at_ms) != 0)
+      return EC_ESTORE;
+  return 0;
+}
 
 /* ---- reads ---------------------------------------------------------------- */
 

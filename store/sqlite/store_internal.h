@@ -91,6 +91,10 @@ int ec_db_uri_path(const char *uri, char *out, size_t cap, bool *memory);
 
 typedef struct store_db store_db_t;
 
+/* Deployments whose roll-up time one transaction gathers; past that, a
+ * write moves its own at once. */
+#define STORE_TOUCHED_MAX 8
+
 /* A write waiting in the queue (store_queue.c): a status write (copied into
  * the same block) or a message post (the caller's, not copied), and its
  * callback. */
@@ -138,6 +142,15 @@ struct store_db {
    * released in a flush), and where its commit is counted (metrics.h). */
   unsigned txn_writes;
   ec_metrics_t *metrics;
+  /* The deployments whose roll-up's time the open transaction moves at its
+   * end (store_fleet_touch()), and the last write's note, to undo it. */
+  struct {
+    char dep[EC_STORE_MAX_ID_LEN + 1];
+    int64_t at_ms;
+  } touched[STORE_TOUCHED_MAX];
+  unsigned n_touched;
+  int last_touch;        /* its entry, or -1: none, or already written */
+  int64_t last_touch_was; /* that entry's time before it (0: it was new) */
 };
 
 /** Log the connection's last error as "store: WHAT: message (code)". */
@@ -290,6 +303,20 @@ int store_read_docs(store_db_t *s, sqlite3_stmt *st, const store_docs_t *shape,
  */
 int store_fleet_put(store_db_t *s, const ec_status_write_t *w, const char *dep,
                     bool had_failed);
+
+/**
+ * A report of deployment @p dep (lowercase) received at @p at_ms that
+ * changed no state: the roll-up's time moves to it at the transaction's
+ * end (store_fleet_flush()), once per deployment, as the roll-up's trigger
+ * moves it for a new row or state. @return 0 or EC_ESTORE (logged)
+ */
+int store_fleet_touch(store_db_t *s, const char *dep, int64_t at_ms);
+
+/** Forget the last store_fleet_touch(): its write was undone. */
+void store_fleet_untouch(store_db_t *s);
+
+/** Write the gathered roll-up times, before COMMIT. @return 0 or EC_ESTORE */
+int store_fleet_flush(store_db_t *s);
 
 
 /* The backend table's entries (backend.h), each the store.h call of its name

@@ -14,8 +14,8 @@
 /*
  * SQLite commits at once, so a flush is: BEGIN IMMEDIATE, each queued write
  * in its own savepoint (a write that fails undoes only itself and the
- * others go on), COMMIT with synchronous=FULL, then the callbacks in queue
- * order. Nothing is written before the flush, so the write lock is held
+ * others go on), the roll-ups' times (store_fleet_flush()), COMMIT with
+ * synchronous=FULL, then the callbacks in queue order. Nothing is written before the flush, so the write lock is held
  * only while the flush runs, and no read between a queueing and its flush
  * sees a write whose commit is not known.
  */
@@ -104,6 +104,7 @@ static void set_rc(store_queued_t *q, int rc) {
 static void apply_one(store_db_t *s, store_queued_t *q) {
   if (store_step_done(s, ST_SAVEPOINT, "SAVEPOINT") != 0)
     return;
+  s->last_touch = -1;
   if (apply_write(s, q) == 0 &&
       store_step_done(s, ST_RELEASE, "RELEASE") == 0) {
     set_rc(q, 0);
@@ -111,6 +112,7 @@ static void apply_one(store_db_t *s, store_queued_t *q) {
     return;
   }
   /* Undo this write only; the flush's transaction stays open. */
+  store_fleet_untouch(s);
   if (store_step_done(s, ST_ROLLBACK_TO, "ROLLBACK TO") != 0 ||
       store_step_done(s, ST_RELEASE, "RELEASE") != 0)
     store_log(s->db, "undo a write in a flush");
@@ -148,7 +150,9 @@ int store_sqlite_flush(ec_store_t *base) {
     for (store_queued_t *q = list; q != NULL; q = q->next)
       apply_one(s, q);
     s->flushing = false;
-    rc = store_step_done(s, ST_COMMIT, "COMMIT");
+    rc = store_fleet_flush(s);
+    if (rc == 0)
+      rc = store_step_done(s, ST_COMMIT, "COMMIT");
     if (rc != 0)
       store_rollback(s);
   }
