@@ -38,6 +38,22 @@ void ec_client_next_has_request_id(ec_client_t *c);
 /** A body the codec refuses is the server's fault, unless the arena is short. */
 int ec_client_decode_error(int rc);
 
+/*
+ * The server's CBOR answers read by the device core's decoders
+ * (client/docs.c) into the codec's structs, strings and arrays in
+ * @p arena (left as it was on failure): a deployment status, a login
+ * answer, a provisioning select answer's rows.
+ * @return 0, or the core's EC_ESYNTAX / EC_EBADDOC / EC_ETOOBIG,
+ *         EC_ESEMANTIC (a component twice), EC_ENOMEM (the arena)
+ */
+int ec__client_status_cbor(const uint8_t *buf, size_t len,
+                           ec_deployment_status_t *st, ec_arena_t *arena);
+int ec__client_login_cbor(const uint8_t *buf, size_t len,
+                          ec_login_response_t *out, ec_arena_t *arena);
+int ec__client_prov_rows_cbor(const uint8_t *buf, size_t len,
+                              ec_prov_component_t **rows, size_t *n,
+                              ec_arena_t *arena);
+
 /**
  * Write one line to @p f describing datagram @p d (client/trace.c): the
  * direction (@p sent '>' or '<'), type, code, Message ID, token, the

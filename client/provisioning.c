@@ -107,8 +107,12 @@ int ec_client_login(ec_client_t *c, ec_format_t fmt, const char *username,
   int fmt_in = ec_client_answer_format(&r);
   if (fmt_in < 0)
     return EC_EPROTO;
-  rc = ec_login_response_decode((ec_format_t)fmt_in, r.body, r.body_len, &lr,
-                                arena != NULL ? arena : &scratch, NULL);
+  ec_arena_t *a = arena != NULL ? arena : &scratch;
+  /* CBOR through the device core's decoder, JSON through the codec. */
+  rc = fmt_in == EC_FORMAT_CBOR
+           ? ec__client_login_cbor(r.body, r.body_len, &lr, a)
+           : ec_login_response_decode((ec_format_t)fmt_in, r.body, r.body_len,
+                                      &lr, a, NULL);
   if (rc < 0)
     return ec_client_decode_error(rc);
   if (lr.token == NULL || (rc = ec_client_use_token(c, lr.token)) < 0)
@@ -153,8 +157,10 @@ int ec_client_prov_select(ec_client_t *c, ec_format_t fmt,
   int fmt_in = ec_client_answer_format(&r);
   if (fmt_in < 0)
     return EC_EPROTO;
-  rc = ec_prov_select_decode((ec_format_t)fmt_in, r.body, r.body_len, rows, n,
-                             arena, NULL);
+  rc = fmt_in == EC_FORMAT_CBOR
+           ? ec__client_prov_rows_cbor(r.body, r.body_len, rows, n, arena)
+           : ec_prov_select_decode((ec_format_t)fmt_in, r.body, r.body_len,
+                                   rows, n, arena, NULL);
   return rc < 0 ? ec_client_decode_error(rc) : 0;
 }
 

@@ -178,8 +178,11 @@ int ec_client_status_get(ec_client_t *c, const char *device_id,
     return rc;
   if ((fmt = ec_client_answer_format(resp)) < 0)
     return fmt;
-  rc = ec_deployment_status_decode((ec_format_t)fmt, resp->body,
-                                   resp->body_len, st, arena, NULL);
+  /* CBOR through the device core's decoder, JSON through the codec. */
+  rc = fmt == EC_FORMAT_CBOR
+           ? ec__client_status_cbor(resp->body, resp->body_len, st, arena)
+           : ec_deployment_status_decode((ec_format_t)fmt, resp->body,
+                                         resp->body_len, st, arena, NULL);
   return rc < 0 ? ec_client_decode_error(rc) : 0;
 }
 

@@ -29,15 +29,22 @@ static int str_is(ec_dev_str_t s, const char *c) {
 /* The components the codec decoded, for the callback to compare with. */
 static const ec_deployment_status_t *want;
 
-static int on_component(void *ctx, size_t idx, ec_dev_str_t name,
-                        ec_dev_state_t state) {
+static int on_component(void *ctx, size_t idx,
+                        const ec_dev_component_view_t *c) {
   (void)ctx;
-  in_buf(name);
-  FUZZ_CHECK((unsigned)state < EC_DEV_STATE_COUNT);
+  in_buf(c->name);
+  in_buf(c->error_code);
+  in_buf(c->error_message);
+  in_buf(c->error_source);
+  FUZZ_CHECK((unsigned)c->state < EC_DEV_STATE_COUNT);
+  FUZZ_CHECK((c->error_code.ptr == NULL) == (c->error_message.ptr == NULL));
   if (want != NULL) {
-    FUZZ_CHECK(idx < want->n_components &&
-               str_is(name, want->components[idx].name) &&
-               (int)state == (int)want->components[idx].state);
+    const ec_component_status_t *w = &want->components[idx];
+    FUZZ_CHECK(idx < want->n_components && str_is(c->name, w->name) &&
+               (int)c->state == (int)w->state &&
+               (c->error_code.ptr != NULL) == w->has_error);
+    FUZZ_CHECK(!w->has_error || (str_is(c->error_code, w->error.code) &&
+                                 str_is(c->error_message, w->error.message)));
   }
   return 0;
 }

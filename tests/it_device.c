@@ -339,12 +339,11 @@ static int big_report(device_t *t, int n, ec_dev_state_t state) {
 }
 
 static int components_seen;
-static int count_components(void *ctx, size_t idx, ec_dev_str_t name,
-                            ec_dev_state_t state) {
+static int count_components(void *ctx, size_t idx,
+                            const ec_dev_component_view_t *c) {
   (void)ctx;
   (void)idx;
-  (void)state;
-  components_seen += name.len == 20;
+  components_seen += c->name.len == 20;
   return 0;
 }
 

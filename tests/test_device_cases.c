@@ -161,11 +161,14 @@ static void cbor_report_encode(void) {
 }
 
 static int names_seen;
-static int on_comp(void *ctx, size_t idx, ec_dev_str_t name,
-                   ec_dev_state_t state) {
+static int on_comp(void *ctx, size_t idx, const ec_dev_component_view_t *c) {
   (void)ctx;
-  if ((idx == 0 && name.len == 2 && state == EC_DEV_INSTALLED) ||
-      (idx == 1 && name.len == 3 && state == EC_DEV_FAILED)) {
+  if ((idx == 0 && c->name.len == 2 && c->state == EC_DEV_INSTALLED &&
+       c->error_code.ptr == NULL && c->error_message.ptr == NULL) ||
+      (idx == 1 && c->name.len == 3 && c->state == EC_DEV_FAILED &&
+       c->error_code.len == 1 && c->error_code.ptr[0] == 'E' &&
+       c->error_message.len == 1 && c->error_message.ptr[0] == 'm' &&
+       c->error_source.ptr == NULL)) {
     names_seen++;
   }
   return 0;
@@ -192,6 +195,59 @@ static void cbor_status_decode(void) {
   more[sizeof report_cbor] = 0;
   DCHECK(ec_dev_status_decode(more, sizeof more, &v, NULL, NULL) ==
          EC_ESYNTAX);
+}
+
+/* Errors with their sources, of the status and of a component, read
+ * back as written; an error of empty fields is none. */
+static ec_dev_component_view_t comp_seen[3];
+static int keep_comp(void *ctx, size_t idx, const ec_dev_component_view_t *c) {
+  (void)ctx;
+  if (idx < 3) {
+    comp_seen[idx] = *c;
+  }
+  return idx == 2 ? -77 : 0; /* a callback's refusal stops the decoding */
+}
+static bool str_eq(ec_dev_str_t s, const char *c) {
+  return c == NULL ? s.ptr == NULL
+                   : s.ptr != NULL && s.len == strlen(c) &&
+                         memcmp(s.ptr, c, s.len) == 0;
+}
+static void cbor_status_errors(void) {
+  static const ec_dev_component_t comps[] = {
+      {"a", EC_DEV_FAILED, {"c1", "m1", "s1"}},
+      {"b", EC_DEV_REMOVED, {"", "", ""}},
+      {"c", EC_DEV_PENDING, {NULL, NULL, NULL}}};
+  ec_dev_status_t st = {"v1", NULL, UUID, "d", 9, EC_DEV_FAILED,
+                        {"E", "disk", "src"}, comps, 2};
+  static uint8_t buf[512];
+  int n = ec_dev_status_encode(&st, buf, sizeof buf);
+  DCHECK(n > 0 && (size_t)n <= sizeof buf);
+  ec_dev_status_view_t v;
+  memset(comp_seen, 0, sizeof comp_seen);
+  DCHECK(ec_dev_status_decode(buf, (size_t)n, &v, keep_comp, NULL) == 0);
+  DCHECK(str_eq(v.error_code, "E") && str_eq(v.error_message, "disk") &&
+         str_eq(v.error_source, "src") && str_eq(v.device_id, "d") &&
+         v.adopted_manifest_version == 9 && v.n_components == 2);
+  DCHECK(str_eq(comp_seen[0].name, "a") && comp_seen[0].state == EC_DEV_FAILED &&
+         str_eq(comp_seen[0].error_code, "c1") &&
+         str_eq(comp_seen[0].error_message, "m1") &&
+         str_eq(comp_seen[0].error_source, "s1"));
+  DCHECK(str_eq(comp_seen[1].name, "b") && comp_seen[1].error_code.ptr == NULL &&
+         comp_seen[1].error_message.ptr == NULL &&
+         comp_seen[1].error_source.ptr == NULL);
+  /* Without a source the source is absent. */
+  st.error.source = NULL;
+  n = ec_dev_status_encode(&st, buf, sizeof buf);
+  DCHECK(ec_dev_status_decode(buf, (size_t)n, &v, NULL, NULL) == 0 &&
+         str_eq(v.error_code, "E") && v.error_source.ptr == NULL);
+  /* Every truncation of it is refused. */
+  for (int cut = 0; cut < n; cut++) {
+    DCHECK(ec_dev_status_decode(at_edge(buf, (size_t)cut), (size_t)cut, &v,
+                                keep_comp, NULL) < 0);
+  }
+  st.n_components = 3;
+  n = ec_dev_status_encode(&st, buf, sizeof buf);
+  DCHECK(ec_dev_status_decode(buf, (size_t)n, &v, keep_comp, NULL) == -77);
 }
 
 /* A report with one unknown member of value @p val ahead of the rest. */
@@ -372,10 +428,6 @@ static int on_prov_row(void *ctx, size_t idx, const ec_dev_prov_row_t *row) {
     prov_rows[idx] = *row;
   }
   return idx == 5 ? -99 : 0;
-}
-
-static bool str_eq(ec_dev_str_t s, const char *c) {
-  return s.ptr != NULL && s.len == strlen(c) && memcmp(s.ptr, c, s.len) == 0;
 }
 
 /* prov_cbor with the first @p from (of its length) replaced by @p to, the
@@ -1440,6 +1492,7 @@ const ec_dev_case_t ec_dev_cases[] = {
     {coap_malformed, "coap_malformed"},
     {cbor_report_encode, "cbor_report_encode"},
     {cbor_status_decode, "cbor_status_decode"},
+    {cbor_status_errors, "cbor_status_errors"},
     {cbor_hostile, "cbor_hostile"},
     {cbor_problem, "cbor_problem"},
     {cbor_message_page, "cbor_message_page"},

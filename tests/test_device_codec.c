@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "client_internal.h"
 #include "edgecoap/codec.h"
 #include "edgecoap/deployment.h"
 #include "edgecoap/device.h"
@@ -63,12 +64,15 @@ static const char *const docs[] = {
     "0123456789012345678901234567890123456789012345678901234567890123456789"
     "0123456789012345678901234567890123456789012345678901234567890123456789"
     "\"}}]}",
+    "{\"apiVersion\":\"v\",\"kind\":\"DeploymentStatus\",\"deploymentId\":\"" UUID
+    "\",\"status\":{\"state\":\"Failed\",\"error\":{\"code\":\"E\",\"message\":"
+    "\"m\",\"source\":\"sda\"}},\"components\":[{\"name\":\"n\",\"state\":"
+    "\"Installed\",\"error\":{\"code\":\"\",\"message\":\"\"}}]}",
 };
 
-static int count_component(void *ctx, size_t idx, ec_dev_str_t name,
-                           ec_dev_state_t state) {
-  (void)name;
-  (void)state;
+static int count_component(void *ctx, size_t idx,
+                           const ec_dev_component_view_t *c) {
+  (void)c;
   *(size_t *)ctx = idx + 1;
   return 0;
 }
@@ -458,6 +462,284 @@ static void test_login_equals_codec(void) {
   CU_ASSERT_TRUE(str_is(l.error, "no such user"));
 }
 
+/* ---- the client's readings (client/docs.c) against the codec's ----- */
+
+/*
+ * The client (client/docs.c, ec__client_*_cbor()) reads the server's CBOR answers with the
+ * device core's decoders; the codec is the reference. For the same
+ * document both give the same struct, field by field; every truncation is
+ * refused by both; and of every one-byte change of a document, what the
+ * codec accepts the client accepts with the same fields, and what both
+ * accept reads the same. The core skips members it does not know (an
+ * answer of a newer server), where the codec refuses them: that is the
+ * one way the client is the more lenient.
+ */
+
+static _Alignas(max_align_t) uint8_t mem_a[1 << 16];
+static _Alignas(max_align_t) uint8_t mem_b[1 << 16];
+
+static bool same_str(const char *a, const char *b) {
+  return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+static bool same_error(bool ha, const ec_error_info_t *a, bool hb,
+                       const ec_error_info_t *b) {
+  return ha == hb && (!ha || (same_str(a->code, b->code) &&
+                              same_str(a->message, b->message) &&
+                              same_str(a->source, b->source)));
+}
+
+static bool same_status(const ec_deployment_status_t *a,
+                        const ec_deployment_status_t *b) {
+  if (!same_str(a->api_version, b->api_version) ||
+      !same_str(a->kind, b->kind) ||
+      !same_str(a->deployment_id, b->deployment_id) ||
+      !same_str(a->device_id, b->device_id) ||
+      a->adopted_manifest_version != b->adopted_manifest_version ||
+      a->state != b->state ||
+      !same_error(a->has_error, &a->error, b->has_error, &b->error) ||
+      a->n_components != b->n_components) {
+    return false;
+  }
+  for (size_t i = 0; i < a->n_components; i++) {
+    const ec_component_status_t *x = &a->components[i], *y = &b->components[i];
+    if (!same_str(x->name, y->name) || x->state != y->state ||
+        !same_error(x->has_error, &x->error, y->has_error, &y->error)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/* The codec's CBOR for docs[d]. */
+static size_t status_cbor(size_t d, uint8_t *buf, size_t cap) {
+  ec_arena_t arena;
+  ec_deployment_status_t st;
+  ec_arena_init(&arena, mem_a, sizeof mem_a);
+  CU_ASSERT_EQUAL_FATAL(ec_deployment_status_decode(
+                            EC_FORMAT_JSON, (const uint8_t *)docs[d],
+                            strlen(docs[d]), &st, &arena, NULL),
+                        0);
+  ssize_t n = ec_deployment_status_encode(EC_FORMAT_CBOR, &st, buf, cap);
+  CU_ASSERT_TRUE_FATAL(n > 0 && (size_t)n <= cap);
+  return (size_t)n;
+}
+
+/* Both readings of @p len bytes: -1 codec only, 1 client only, 0 both
+ * agree (both refused, or both read the same fields), 2 both read but
+ * differ. */
+static int status_both(const uint8_t *buf, size_t len) {
+  ec_arena_t a, b;
+  ec_deployment_status_t x, y;
+  ec_arena_init(&a, mem_a, sizeof mem_a);
+  ec_arena_init(&b, mem_b, sizeof mem_b);
+  int ra = ec_deployment_status_decode(EC_FORMAT_CBOR, buf, len, &x, &a, NULL);
+  int rb = ec__client_status_cbor(buf, len, &y, &b);
+  if ((ra < 0) != (rb < 0)) {
+    return ra == 0 ? -1 : 1;
+  }
+  return ra < 0 || same_status(&x, &y) ? 0 : 2;
+}
+
+static void test_status_equals_codec(void) {
+  uint8_t buf[4096];
+  for (size_t d = 0; d < sizeof docs / sizeof docs[0]; d++) {
+    size_t n = status_cbor(d, buf, sizeof buf);
+    ec_arena_t b;
+    ec_deployment_status_t y;
+    ec_arena_init(&b, mem_b, sizeof mem_b);
+    CU_ASSERT_EQUAL(ec__client_status_cbor(buf, n, &y, &b), 0);
+    CU_ASSERT_EQUAL(status_both(buf, n), 0);
+    for (size_t cut = 0; cut < n; cut++) {
+      CU_ASSERT_EQUAL(status_both(buf, cut), 0);
+    }
+  }
+}
+
+/* Each byte of @p buf set in turn to every value 0, @p step, 2 step...
+ * and to itself with bit 5 flipped: of each change, what the codec
+ * accepts the client must accept (@p both, -1 when only the codec did),
+ * with the same fields (2 when they differ). */
+static void mutations_agree(uint8_t *buf, size_t n,
+                            int (*both)(const uint8_t *, size_t),
+                            unsigned step) {
+  unsigned only_codec = 0, differ = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint8_t orig = buf[i];
+    for (unsigned v = 0; v <= 256; v += step) {
+      buf[i] = v < 256 ? (uint8_t)v : (uint8_t)(orig ^ 0x20);
+      int r = both(buf, n);
+      only_codec += r == -1;
+      differ += r == 2;
+    }
+    buf[i] = orig;
+  }
+  CU_ASSERT_EQUAL(only_codec, 0);
+  CU_ASSERT_EQUAL(differ, 0);
+}
+
+/* One-byte changes of every document at every byte. */
+static void test_status_mutations_against_codec(void) {
+  uint8_t buf[4096];
+  for (size_t d = 0; d < sizeof docs / sizeof docs[0]; d++) {
+    mutations_agree(buf, status_cbor(d, buf, sizeof buf), status_both, 4);
+  }
+}
+
+/* What the codec refuses past the core's own checks: a component given
+ * twice, more than EC_MAX_COMPONENTS; and a full arena. */
+static void test_status_codec_rules(void) {
+  static ec_dev_component_t comps[EC_MAX_COMPONENTS + 1];
+  static char names[EC_MAX_COMPONENTS + 1][8];
+  static uint8_t buf[16384];
+  for (size_t i = 0; i <= EC_MAX_COMPONENTS; i++) {
+    snprintf(names[i], sizeof names[i], "c%zu", i);
+    comps[i] = (ec_dev_component_t){names[i], EC_DEV_INSTALLED, {0}};
+  }
+  ec_dev_status_t st = {"v", NULL, UUID, NULL, 0, EC_DEV_INSTALLED, {0},
+                        comps, EC_MAX_COMPONENTS};
+  int n = ec_dev_status_encode(&st, buf, sizeof buf);
+  CU_ASSERT_TRUE_FATAL(n > 0 && (size_t)n <= sizeof buf);
+  CU_ASSERT_EQUAL(status_both(buf, (size_t)n), 0);
+  ec_arena_t b;
+  ec_deployment_status_t y;
+  ec_arena_init(&b, mem_b, sizeof mem_b);
+  CU_ASSERT_EQUAL(ec__client_status_cbor(buf, (size_t)n, &y, &b), 0);
+  CU_ASSERT_EQUAL(y.n_components, EC_MAX_COMPONENTS);
+  st.n_components = EC_MAX_COMPONENTS + 1;
+  n = ec_dev_status_encode(&st, buf, sizeof buf);
+  ec_arena_init(&b, mem_b, sizeof mem_b);
+  CU_ASSERT_EQUAL(ec__client_status_cbor(buf, (size_t)n, &y, &b), EC_ETOOBIG);
+  CU_ASSERT_EQUAL(status_both(buf, (size_t)n), 0);
+  /* "c1" twice. */
+  comps[2].name = "c1";
+  st.n_components = 3;
+  n = ec_dev_status_encode(&st, buf, sizeof buf);
+  ec_arena_init(&b, mem_b, sizeof mem_b);
+  CU_ASSERT_EQUAL(ec__client_status_cbor(buf, (size_t)n, &y, &b),
+                  EC_ESEMANTIC);
+  CU_ASSERT_EQUAL(b.used, 0);
+  CU_ASSERT_EQUAL(status_both(buf, (size_t)n), 0);
+  comps[2].name = names[2];
+  /* An arena too small is EC_ENOMEM, and left as it was. */
+  n = ec_dev_status_encode(&st, buf, sizeof buf);
+  ec_arena_init(&b, mem_b, 40);
+  CU_ASSERT_EQUAL(ec__client_status_cbor(buf, (size_t)n, &y, &b), EC_ENOMEM);
+  CU_ASSERT_EQUAL(b.used, 0);
+  /* A length claim of 2^63 for the first key. */
+  static const uint8_t huge[] = {0xa1, 0x7b, 0x80, 0, 0, 0, 0, 0, 0, 0, 0x61};
+  CU_ASSERT_EQUAL(ec__client_status_cbor(huge, sizeof huge, &y, &b),
+                  EC_ESYNTAX);
+  CU_ASSERT_EQUAL(status_both(huge, sizeof huge), 0);
+}
+
+static bool same_login(const ec_login_response_t *a,
+                       const ec_login_response_t *b) {
+  return same_str(a->token, b->token) && a->userid == b->userid &&
+         same_str(a->userrole, b->userrole) &&
+         same_str(a->username, b->username) && same_str(a->status, b->status) &&
+         same_str(a->error, b->error);
+}
+
+static int login_both(const uint8_t *buf, size_t len) {
+  ec_arena_t a, b;
+  ec_login_response_t x, y;
+  ec_arena_init(&a, mem_a, sizeof mem_a);
+  ec_arena_init(&b, mem_b, sizeof mem_b);
+  int ra = ec_login_response_decode(EC_FORMAT_CBOR, buf, len, &x, &a, NULL);
+  int rb = ec__client_login_cbor(buf, len, &y, &b);
+  if ((ra < 0) != (rb < 0)) {
+    return ra == 0 ? -1 : 1;
+  }
+  return ra < 0 || same_login(&x, &y) ? 0 : 2;
+}
+
+static void test_login_answer_equals_codec(void) {
+  static const ec_login_response_t answers[] = {
+      {"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", 42,
+       "device", "dev1", "SUCCESS", "NO_ERROR"},
+      {NULL, 0, NULL, NULL, "FAILURE", "INVALID_USER"},
+      {NULL, 0, NULL, NULL, "LOGGED_OUT", "NO_ERROR"},
+  };
+  uint8_t buf[512];
+  for (size_t d = 0; d < sizeof answers / sizeof answers[0]; d++) {
+    ssize_t n = ec_login_response_encode(EC_FORMAT_CBOR, &answers[d], buf,
+                                         sizeof buf);
+    CU_ASSERT_TRUE_FATAL(n > 0);
+    ec_arena_t b;
+    ec_login_response_t y;
+    ec_arena_init(&b, mem_b, sizeof mem_b);
+    CU_ASSERT_EQUAL(ec__client_login_cbor(buf, (size_t)n, &y, &b), 0);
+    CU_ASSERT_TRUE(same_login(&y, &answers[d]));
+    for (ssize_t cut = 0; cut < n; cut++) {
+      CU_ASSERT_EQUAL(login_both(buf, (size_t)cut), 0);
+    }
+    mutations_agree(buf, (size_t)n, login_both, 3);
+  }
+}
+
+static bool same_rows(const ec_prov_component_t *a, size_t na,
+                      const ec_prov_component_t *b, size_t nb) {
+  if (na != nb) {
+    return false;
+  }
+  for (size_t i = 0; i < na; i++) {
+    const ec_prov_component_t *x = &a[i], *y = &b[i];
+    if (x->provisioning_component_id != y->provisioning_component_id ||
+        x->provisioning_id != y->provisioning_id ||
+        x->component_type != y->component_type ||
+        x->component_id != y->component_id || !same_str(x->name, y->name) ||
+        x->active_status != y->active_status ||
+        x->last_modified_by != y->last_modified_by ||
+        x->last_modified_s != y->last_modified_s) {
+      return false;
+    }
+  }
+  return true;
+}
+
+static int rows_both(const uint8_t *buf, size_t len) {
+  ec_arena_t a, b;
+  ec_prov_component_t *x = NULL, *y = NULL;
+  size_t nx = 0, ny = 0;
+  ec_arena_init(&a, mem_a, sizeof mem_a);
+  ec_arena_init(&b, mem_b, sizeof mem_b);
+  int ra = ec_prov_select_decode(EC_FORMAT_CBOR, buf, len, &x, &nx, &a, NULL);
+  int rb = ec__client_prov_rows_cbor(buf, len, &y, &ny, &b);
+  if ((ra < 0) != (rb < 0)) {
+    return ra == 0 ? -1 : 1;
+  }
+  return ra < 0 || same_rows(x, nx, y, ny) ? 0 : 2;
+}
+
+static void test_prov_rows_equal_codec(void) {
+  static const ec_prov_component_t rows[] = {
+      {1, 7, EC_COMP_SENSOR, 100, "temperature", 0, 3, 1700000000},
+      {2, 7, EC_COMP_PARAMETER, 1234567890123LL, "p\xc3\xa4ram", 1, 4,
+       951782400 /* 2000-02-29 00:00:00 */},
+      {3, 7, EC_COMP_GROUP_PARAMETER, 0, "", 0, 0, 0},
+  };
+  uint8_t buf[2048];
+  for (size_t k = 0; k <= 3; k++) {
+    ssize_t n = ec_prov_select_encode(EC_FORMAT_CBOR, rows, k, buf, sizeof buf);
+    CU_ASSERT_TRUE_FATAL(n > 0 && (size_t)n <= sizeof buf);
+    ec_arena_t b;
+    ec_prov_component_t *y = NULL;
+    size_t ny = 99;
+    ec_arena_init(&b, mem_b, sizeof mem_b);
+    CU_ASSERT_EQUAL(ec__client_prov_rows_cbor(buf, (size_t)n, &y, &ny, &b), 0);
+    CU_ASSERT_TRUE(same_rows(rows, k, y, ny));
+    CU_ASSERT_EQUAL(rows_both(buf, (size_t)n), 0);
+    for (ssize_t cut = 0; cut < n; cut++) {
+      CU_ASSERT_EQUAL(rows_both(buf, (size_t)cut), 0);
+    }
+  }
+  /* One-byte changes of the three rows: the datetimes, digits and types
+   * included. */
+  ssize_t n = ec_prov_select_encode(EC_FORMAT_CBOR, rows, 3, buf, sizeof buf);
+  mutations_agree(buf, (size_t)n, rows_both, 3);
+}
+
 int main(void) {
   static const ec_test_t tests[] = {
       {test_report_bytes_equal_codec, "report_bytes_equal_codec"},
@@ -469,6 +751,11 @@ int main(void) {
       {test_message_post_refused_by_both, "message_post_refused_by_both"},
       {test_message_dates_equal_codec, "message_dates_equal_codec"},
       {test_login_equals_codec, "login_equals_codec"},
+      {test_status_equals_codec, "client_status_equals_codec"},
+      {test_status_mutations_against_codec, "client_status_mutations_against_codec"},
+      {test_status_codec_rules, "client_status_codec_rules"},
+      {test_login_answer_equals_codec, "client_login_equals_codec"},
+      {test_prov_rows_equal_codec, "client_prov_rows_equal_codec"},
   };
   return ec_test_main("device_codec", tests, EC_TEST_COUNT(tests), NULL, NULL,
                       NULL);

@@ -61,12 +61,7 @@ enum {
 #define OFF(t, m) ((uint8_t)offsetof(t, m))
 #define VIEW(m) OFF(ec_dev_status_view_t, m)
 /* A status or a component as the decoder reads it. */
-typedef struct {
-  ec_dev_str_t name;
-  ec_dev_state_t state;
-  ec_dev_str_t ecode;
-  ec_dev_str_t emsg;
-} entry_t;
+typedef ec_dev_component_view_t entry_t;
 
 static const EC__MAP2(7, STATUS_NAMES) status_map = {
     7,
@@ -79,12 +74,12 @@ static const EC__MAP2(7, STATUS_NAMES) status_map = {
      E_OPTIONAL, OFF(ec_dev_status_t, device_id), E_UINT,
      OFF(ec_dev_status_t, adopted_manifest_version), E_STATUS, 0,
      E_COMPONENTS, 0}};
-/* An error's code and message go to two ec_dev_str_t one after the other
- * (entry_member()). */
+/* An error's code, message and source go to three ec_dev_str_t one after
+ * the other (entry_member()). */
 static const EC__MAP2(3, ENTRY_NAMES) entry_map = {
     3,
     {EC__M_NONEMPTY, OFF(entry_t, name), EC__M_STATE, OFF(entry_t, state),
-     EC__M_FN, OFF(entry_t, ecode)},
+     EC__M_FN, OFF(entry_t, error_code)},
     ENTRY_NAMES,
     {E_NONEMPTY, OFF(ec_dev_component_t, name), E_STATE,
      OFF(ec_dev_component_t, state), E_ERROR, OFF(ec_dev_component_t, error)}};
@@ -188,7 +183,7 @@ int ec_dev_status_encode(const ec_dev_status_t *st, uint8_t *buf, size_t cap) {
 
 /* ---- decoding ---------------------------------------------------------- */
 
-/* An error: its code and message to out[0] and out[1]. */
+/* An error: its code, message and source to out[0], out[1] and out[2]. */
 static int entry_member(ec__cbr_t *r, int f, void *out, int depth) {
   ec_dev_str_t *e = out;
   ec_dev_str_t v[3];
@@ -202,8 +197,7 @@ static int entry_member(ec__cbr_t *r, int f, void *out, int depth) {
   if (v[0].ptr == NULL || v[1].ptr == NULL) {
     return EC_EBADDOC;
   }
-  e[0] = v[0];
-  e[1] = v[1];
+  ec__copy(e, v, sizeof v);
   return 0;
 }
 
@@ -237,7 +231,7 @@ static int status_member(ec__cbr_t *r, int f, void *out, int depth) {
       rc = EC_EBADDOC;
     }
     if (rc == 0 && c->fn != NULL) {
-      rc = c->fn(c->ctx, i, e.name, e.state);
+      rc = c->fn(c->ctx, i, &e);
     }
   }
   return rc;

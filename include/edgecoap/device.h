@@ -197,9 +197,18 @@ typedef struct {
   size_t len;
 } ec_dev_str_t;
 
+/** One component of a deployment-status answer, read in place. */
+typedef struct {
+  ec_dev_str_t name;
+  ec_dev_state_t state;
+  ec_dev_str_t error_code;    /**< the component's error; ptr NULL if none */
+  ec_dev_str_t error_message;
+  ec_dev_str_t error_source;  /**< ptr NULL if absent */
+} ec_dev_component_view_t;
+
 /** Called per component by ec_dev_status_decode(); < 0 stops the decoding. */
-typedef int (*ec_dev_component_fn)(void *ctx, size_t idx, ec_dev_str_t name,
-                                   ec_dev_state_t state);
+typedef int (*ec_dev_component_fn)(void *ctx, size_t idx,
+                                   const ec_dev_component_view_t *c);
 
 /** The deployment-status answer (the stored report), read in place. */
 typedef struct {
@@ -211,6 +220,7 @@ typedef struct {
   ec_dev_state_t state;
   ec_dev_str_t error_code;    /**< the status's error; ptr NULL if none */
   ec_dev_str_t error_message;
+  ec_dev_str_t error_source;  /**< ptr NULL if absent */
   size_t n_components;
 } ec_dev_status_view_t;
 
