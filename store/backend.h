@@ -194,4 +194,11 @@ void *ec__store_status_dup(const ec_status_write_t *w, size_t head,
 int store_sqlite_open(const char *name, bool is_uri, unsigned flags,
                       ec_store_t **out);
 
+/** PostgreSQL (store/postgres/): @p uri the whole "postgres://" or
+ * "postgresql://" URI, libpq's syntax; one holding a password is refused
+ * (EC_EINVAL: libpq reads PGPASSFILE or ~/.pgpass). Creates or migrates
+ * the schema under an advisory lock, so that N nodes starting together
+ * migrate once. */
+int store_pg_open(const char *uri, unsigned flags, ec_store_t **out);
+
 #endif /* EDGECOAP_STORE_BACKEND_H */

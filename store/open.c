@@ -33,15 +33,8 @@ int ec_store_open_uri(const char *uri, unsigned flags, ec_store_t **out) {
     *out = NULL;
   if (uri == NULL || *uri == '\0' || out == NULL || (flags & ~EC_STORE_SERVE))
     return EC_EINVAL;
-  if (has_prefix(uri, "postgres://") || has_prefix(uri, "postgresql://")) {
-    /* Not the URI itself: it may hold a password. */
-    /* store/postgres/ does not implement every call yet, so it is not
-     * offered here (only the store's tests open it: store_postgres.h). */
-    ec_log(EC_LOG_ERROR, "store: PostgreSQL (postgres://) is not complete "
-           "in this edgecoap and cannot be used yet; give a database file "
-           "(a path, sqlite:PATH or file:URI)");
-    return EC_ENOTSUP;
-  }
+  if (has_prefix(uri, "postgres://") || has_prefix(uri, "postgresql://"))
+    return store_pg_open(uri, flags, out);
   if (has_prefix(uri, "sqlite:")) {
     const char *path = uri + strlen("sqlite:");
     /* sqlite:///var/lib/x.db spells the absolute path as URLs do. */

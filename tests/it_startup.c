@@ -270,16 +270,18 @@ static void test_store_names(void) {
   it_proc_stop(p, 5000, &r);
   it_result_free(&r);
 
-  second_server(it_free_port(), "postgres://edge:s3cret@db.example/edgecoap",
+  /* A password in a PostgreSQL URI is refused, and never echoed. */
+  second_server(it_free_port(), "postgres://edge:s3cret@127.0.0.1:1/edgecoap",
                 &r);
-  CU_ASSERT_EQUAL(r.exit_code, 1);
-  CU_ASSERT(has(r.err, "not built into this edgecoap"));
+  CU_ASSERT_NOT_EQUAL(r.exit_code, 0);
+  CU_ASSERT(has(r.err, "PGPASSFILE or ~/.pgpass"));
   CU_ASSERT(!has(r.err, "s3cret"));
   it_result_free(&r);
+  /* No PostgreSQL there: the admin says it cannot open the store. */
   const char *pg[] = {EC_SERVER_BIN, "admin", "user-list", "--store",
-                      "postgresql://db.example/edgecoap", NULL};
+                      "postgresql://edgecoap@127.0.0.1:1/edgecoap", NULL};
   CU_ASSERT_NOT_EQUAL(it_run(pg, NULL, 0, RUN_MS, &r), 0);
-  CU_ASSERT(has(r.err, "not complete in this edgecoap"));
+  CU_ASSERT(has(r.err, "cannot open the database"));
   it_result_free(&r);
 }
 

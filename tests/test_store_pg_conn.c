@@ -256,7 +256,7 @@ static void test_other_stores_hear_of_committed_writes(void) {
   ec_store_fx_t f;
   ec_store_fx_setup(&f);
   ec_store_t *b = NULL;
-  CU_ASSERT_EQUAL_FATAL(ec_store_postgres_open_incomplete(f.uri, 0, &b), 0);
+  CU_ASSERT_EQUAL_FATAL(ec_store_open(f.uri, &b), 0);
   heard_t ha = {0}, hb = {0};
   CU_ASSERT_EQUAL(ec_store_listen(f.s, on_change, &ha), 0);
   CU_ASSERT_EQUAL(ec_store_listen(b, on_change, &hb), 0);

@@ -113,7 +113,7 @@ static void test_concurrent_openers_migrate_once(void) {
       /* Start together: every child waits for the parent's close. */
       (void)read(go[0], &b, 1);
       ec_store_t *s = NULL;
-      int rc = ec_store_postgres_open_incomplete(uri, 0, &s);
+      int rc = ec_store_open(uri, &s);
       char r = rc != 0 ? 'e' : ec_store_created(s) ? 'c' : 'o';
       if (rc == 0 && put(s, "racer", NULL) != 0)
         r = 'w';
@@ -170,7 +170,7 @@ static void test_newer_schema_refused(void) {
   CU_ASSERT_EQUAL(run(c, "UPDATE schema_version SET version = 99", NULL, 0),
                   PGRES_COMMAND_OK);
   ec_store_t *s = (ec_store_t *)&f;
-  CU_ASSERT_EQUAL(ec_store_postgres_open_incomplete(f.uri, 0, &s), EC_ESTORE);
+  CU_ASSERT_EQUAL(ec_store_open(f.uri, &s), EC_ESTORE);
   CU_ASSERT_PTR_NULL(s);
   /* Left as it was. */
   PGresult *res = PQexec(c, "SELECT version FROM schema_version");
@@ -187,25 +187,27 @@ static void test_newer_schema_refused(void) {
 static void test_refusals(void) {
   ec_store_t *s = (ec_store_t *)&s;
   /* A password on the command line is refused before any connection. */
-  CU_ASSERT_EQUAL(ec_store_postgres_open_incomplete(
-                      "postgres://edgecoap:secret@127.0.0.1:1/postgres", 0,
-                      &s),
+  CU_ASSERT_EQUAL(ec_store_open_uri(
+                      "postgres://edgecoap:secret@127.0.0.1:1/postgres",
+                      EC_STORE_SERVE, &s),
                   EC_EINVAL);
   CU_ASSERT_PTR_NULL(s);
-  CU_ASSERT_EQUAL(ec_store_postgres_open_incomplete(
-                      "postgresql://127.0.0.1:1/postgres?password=x", 0, &s),
-                  EC_EINVAL);
-  CU_ASSERT_EQUAL(ec_store_postgres_open_incomplete("sqlite:/tmp/x", 0, &s),
+  CU_ASSERT_EQUAL(ec_store_open(
+                      "postgresql://127.0.0.1:1/postgres?password=x", &s),
                   EC_EINVAL);
   /* No server there: EC_ESTORE, logged. */
-  CU_ASSERT_EQUAL(ec_store_postgres_open_incomplete(
-                      "postgres://edgecoap@127.0.0.1:1/postgres", 0, &s),
+  CU_ASSERT_EQUAL(ec_store_open("postgres://edgecoap@127.0.0.1:1/postgres", &s),
                   EC_ESTORE);
-  /* The server and admin's open still refuses postgres://, even for a
-   * reachable database. */
-  CU_ASSERT_EQUAL(ec_store_open_uri(server_uri(), EC_STORE_SERVE, &s),
-                  EC_ENOTSUP);
-  CU_ASSERT_EQUAL(ec_store_open(server_uri(), &s), EC_ENOTSUP);
+  /* The server's and admin's open takes a reachable database, in either
+   * spelling of the scheme. */
+  CU_ASSERT_EQUAL(ec_store_open_uri(server_uri(), EC_STORE_SERVE, &s), 0);
+  CU_ASSERT_PTR_NOT_NULL(s);
+  ec_store_close(s);
+  char alt[512];
+  snprintf(alt, sizeof(alt), "postgresql%s", server_uri() + strlen("postgres"));
+  CU_ASSERT_EQUAL(ec_store_open(alt, &s), 0);
+  ec_store_close(s);
+  s = NULL;
   CU_ASSERT_PTR_NULL(s);
 }
 
@@ -279,7 +281,7 @@ enum { WRITERS = 4, POSTS = 40 };
 static void writer(const char *uri, int k, int out) {
   ec_store_t *s = NULL;
   int stored = 0;
-  if (ec_store_postgres_open_incomplete(uri, 0, &s) == 0) {
+  if (ec_store_open(uri, &s) == 0) {
     for (int b = 0; b < POSTS; b++) {
       char doc[32], rid[32];
       int n = 1 + (k + b) % 3;
@@ -379,7 +381,7 @@ static void test_accounts_shared_across_stores(void) {
   ec_store_fx_t f;
   ec_store_fx_setup(&f);
   ec_store_t *b = NULL;
-  CU_ASSERT_EQUAL_FATAL(ec_store_postgres_open_incomplete(f.uri, 0, &b), 0);
+  CU_ASSERT_EQUAL_FATAL(ec_store_open(f.uri, &b), 0);
   ec_store_prov_user_t u = {.id = 0, .username = "alice", .role = "admin",
                             .password_hash = "$argon2id$v=19$x"};
   int64_t id = 0, uid = 0;

@@ -1,4 +1,5 @@
-/* edgecoap: the PostgreSQL store of provisionings, their catalogs and components. */
+/* edgecoap: the PostgreSQL store of provisionings, their catalogs and
+ * components. */
 /* SPDX-License-Identifier: Apache-2.0 */
 
 /*
@@ -42,7 +43,8 @@ static int put_provisioning(pg_store_t *s, const ec_store_prov_item_t *it) {
                   4, v, NULL, NULL, NULL, "store provisioning");
 }
 
-static int put_catalog(pg_store_t *s, int type, const ec_store_prov_item_t *it) {
+static int put_catalog(pg_store_t *s, int type,
+                       const ec_store_prov_item_t *it) {
   if (it->id < 0 || !ec__store_text_ok(it->name)) {
     ec_log(EC_LOG_ERROR, "store: catalog entry %lld: bad id or name",
            (long long)it->id);
@@ -81,16 +83,18 @@ int store_pg_prov_import(ec_store_t *base, const ec_store_prov_import_t *im) {
   return pg_end(s, rc);
 }
 
-/* ---- one-value lookups ----------------------------------------------------- */
+/* ---- one-value lookups -----------------------------------------------------
+ */
 
 /* The first column of the one row @p sql gives for up to three integers:
  * 1 (in *out, may be NULL), 0 when no row, or < 0. */
-static int query_row(pg_store_t *s, const char *sql, int nargs, int64_t a,
-                     int64_t b, int64_t c, int64_t *out) {
-  char t[3][24];
-  const char *v[3] = {t[0], t[1], t[2]};
-  int64_t args[3] = {a, b, c};
-  for (int i = 0; i < 3; i++)
+/* The first column of the one row @p sql gives for @p nargs (up to six)
+ * integers: 1 (in *out, may be NULL), 0 when no row, or < 0. */
+static int query_row(pg_store_t *s, const char *sql, int nargs,
+                     const int64_t *args, int64_t *out) {
+  char t[6][24];
+  const char *v[6] = {t[0], t[1], t[2], t[3], t[4], t[5]};
+  for (int i = 0; i < nargs && i < 6; i++)
     snprintf(t[i], sizeof(t[i]), "%lld", (long long)args[i]);
   PGresult *res = NULL;
   int rc = pg_query(s, sql, nargs, v, NULL, NULL, &res, "read provisioning");
@@ -110,7 +114,7 @@ int store_pg_prov_owner(ec_store_t *base, int64_t id, int64_t *owner_id) {
   int r = query_row(s,
                     "SELECT coalesce(owner_id, -1)::int8 FROM"
                     " prov_provisionings WHERE id = $1::int8",
-                    1, id, 0, 0, owner_id);
+                    1, (const int64_t[]){id, 0, 0}, owner_id);
   return r < 0 ? r : r == 0 ? EC_ENOTFOUND : 0;
 }
 
@@ -122,7 +126,7 @@ int store_pg_prov_component_of(ec_store_t *base, int64_t pc_id,
   int r = query_row(s,
                     "SELECT provisioning_id::int8 FROM prov_components"
                     " WHERE id = $1::int8",
-                    1, pc_id, 0, 0, provisioning_id);
+                    1, (const int64_t[]){pc_id, 0, 0}, provisioning_id);
   return r < 0 ? r : r == 0 ? EC_ENOTFOUND : 0;
 }
 
@@ -141,8 +145,8 @@ static char *id_list(const ec_prov_ids_t *ids, bool *oom) {
   size_t len = 0;
   p[len++] = '{';
   for (size_t i = 0; i < ids->n; i++)
-    len += (size_t)sprintf(p + len, "%s%lld", i ? "," : "",
-                           (long long)ids->v[i]);
+    len +=
+        (size_t)sprintf(p + len, "%s%lld", i ? "," : "", (long long)ids->v[i]);
   p[len++] = '}';
   p[len] = '\0';
   return p;
@@ -253,14 +257,15 @@ static int need_provisioning(pg_store_t *s, const ec_prov_request_t *rq,
   int r = query_row(s,
                     "SELECT 1::int8 FROM prov_provisionings WHERE id = $1::int8"
                     " FOR UPDATE",
-                    1, rq->provisioning_id, 0, 0, NULL);
+                    1, (const int64_t[]){rq->provisioning_id, 0, 0}, NULL);
   if (r < 0)
     return r;
   if (r == 0) {
     o->no_provisioning = true;
     return EC_ESEMANTIC;
   }
-  return ec__store_id_list_add(&o->provisionings, &o->n_provisionings, rq->provisioning_id);
+  return ec__store_id_list_add(&o->provisionings, &o->n_provisionings,
+                               rq->provisioning_id);
 }
 
 /* Run a write of components with four integers. */
@@ -301,10 +306,11 @@ int store_pg_prov_insert(ec_store_t *base, const ec_prov_request_t *rq,
   const ec_prov_ids_t *ids = &rq->component_id;
   int rc = need_provisioning(s, rq, o);
   for (size_t i = 0; rc == 0 && i < ids->n; i++) {
-    int r = query_row(s,
-                      "SELECT 1::int8 FROM prov_catalog WHERE"
-                      " component_type = $1::int AND component_id = $2::int8",
-                      2, (int64_t)rq->component_type, ids->v[i], 0, NULL);
+    int r = query_row(
+        s,
+        "SELECT 1::int8 FROM prov_catalog WHERE"
+        " component_type = $1::int AND component_id = $2::int8",
+        2, (const int64_t[]){(int64_t)rq->component_type, ids->v[i], 0}, NULL);
     if (r < 0)
       rc = r;
     else if (r == 0)
@@ -312,21 +318,35 @@ int store_pg_prov_insert(ec_store_t *base, const ec_prov_request_t *rq,
   }
   if (rc == 0 && o->n_unknown > 0)
     rc = EC_ESEMANTIC;
-  for (size_t i = 0; rc == 0 && i < ids->n; i++)
-    rc = write_row(s,
-                   "INSERT INTO prov_components (provisioning_id,"
-                   " component_type, component_id, active_status,"
-                   " last_modified_by, last_modified_at)"
-                   " VALUES ($1::int8, $2::int, $3::int8, $4::int, $5::int8,"
-                   " $6::int8)"
-                   " ON CONFLICT (provisioning_id, component_type,"
-                   " component_id) DO UPDATE SET"
-                   " active_status = excluded.active_status,"
-                   " last_modified_by = excluded.last_modified_by,"
-                   " last_modified_at = excluded.last_modified_at",
-                   rq->provisioning_id, (int64_t)rq->component_type, ids->v[i],
-                   rq->has_active_status ? rq->active_status : 0, user_id,
-                   now_s, 6);
+  /* An existing triple is updated, else a row added: the update first, so
+   * that only a new row takes an id from the sequence (an INSERT ... ON
+   * CONFLICT would take one either way), and ids follow as SQLite's do.
+   * The provisioning's row lock (need_provisioning) orders two nodes. */
+  int act = rq->has_active_status ? rq->active_status : 0;
+  for (size_t i = 0; rc == 0 && i < ids->n; i++) {
+    int r = query_row(s,
+                      "UPDATE prov_components SET active_status = $4::int,"
+                      " last_modified_by = $5::int8, last_modified_at ="
+                      " $6::int8 WHERE provisioning_id = $1::int8 AND"
+                      " component_type = $2::int AND component_id = $3::int8"
+                      " RETURNING id::int8",
+                      6,
+                      (const int64_t[]){rq->provisioning_id,
+                                        (int64_t)rq->component_type, ids->v[i],
+                                        act, user_id, now_s},
+                      NULL);
+    if (r < 0)
+      rc = r;
+    else if (r == 0)
+      rc = write_row(s,
+                     "INSERT INTO prov_components (provisioning_id,"
+                     " component_type, component_id, active_status,"
+                     " last_modified_by, last_modified_at)"
+                     " VALUES ($1::int8, $2::int, $3::int8, $4::int,"
+                     " $5::int8, $6::int8)",
+                     rq->provisioning_id, (int64_t)rq->component_type,
+                     ids->v[i], act, user_id, now_s, 6);
+  }
   return refused(s, rc, o);
 }
 
@@ -358,14 +378,17 @@ int store_pg_prov_update(ec_store_t *base, const ec_prov_request_t *rq,
                               "SELECT provisioning_id::int8 FROM"
                               " prov_components WHERE id = $1::int8"
                               " FOR UPDATE",
-                              1, ids->v[i], 0, 0, &got)
+                              1, (const int64_t[]){ids->v[i], 0, 0}, &got)
                   : query_row(s,
                               "SELECT id::int8 FROM prov_components WHERE"
                               " provisioning_id = $1::int8 AND"
                               " component_type = $2::int AND"
                               " component_id = $3::int8 FOR UPDATE",
-                              3, rq->provisioning_id,
-                              (int64_t)rq->component_type, ids->v[i], &got);
+                              3,
+                              (const int64_t[]){rq->provisioning_id,
+                                                (int64_t)rq->component_type,
+                                                ids->v[i]},
+                              &got);
     if (r < 0)
       rc = r;
     else if (r == 0)

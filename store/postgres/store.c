@@ -452,8 +452,7 @@ static int check_uri(const char *uri) {
   return rc;
 }
 
-int ec_store_postgres_open_incomplete(const char *uri, unsigned flags,
-                                      ec_store_t **out) {
+int store_pg_open(const char *uri, unsigned flags, ec_store_t **out) {
   if (out != NULL)
     *out = NULL;
   if (uri == NULL || out == NULL || (flags & ~EC_STORE_SERVE) ||

@@ -136,7 +136,7 @@ typedef struct {
   pid_t pid; /**< 0 when not running */
   uint16_t port;
   char dir[256]; /**< the server's fresh temporary directory */
-  char db[300];  /**< dir/edgecoap.db */
+  char db[300];  /**< dir/edgecoap.db, or (EC_IT_STORE) a postgres:// URI */
   char log[300]; /**< dir/server.log: the server's standard error */
   char url[64];  /**< "coap://127.0.0.1:PORT" */
   char *extra[IT_MAX_EXTRA_ARGS]; /**< copies of the extra arguments */

@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #ifndef EC_SERVER_BIN
 #error "EC_SERVER_BIN must name the edgecoap-server binary"
 #endif
@@ -186,6 +188,29 @@ static int start_attempts(it_server_t *s, int first_port) {
   return -1;
 }
 
+/*
+ * EC_IT_STORE=postgres://... (CTest's *_postgres runs, in a throw-away
+ * cluster: tests/support/pgtmp) runs the server on PostgreSQL: each
+ * server's store is a new schema of that database, named in the URI that
+ * s->db then holds (which the admin commands take as --db does a path).
+ */
+static int pg_store(it_server_t *s, const char *base) {
+  static unsigned n;
+  char schema[64], sql[96];
+  snprintf(schema, sizeof(schema), "ec_it_%ld_%u", (long)getpid(), ++n);
+  snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", schema);
+  PGconn *c = PQconnectdb(base);
+  PGresult *r = PQstatus(c) == CONNECTION_OK ? PQexec(c, sql) : NULL;
+  bool ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
+  if (!ok)
+    fprintf(stderr, "itest: EC_IT_STORE: %s", PQerrorMessage(c));
+  PQclear(r);
+  PQfinish(c);
+  int len = snprintf(s->db, sizeof(s->db), "%s%coptions=-csearch_path%%3D%s",
+                     base, strchr(base, '?') != NULL ? '&' : '?', schema);
+  return ok && len > 0 && (size_t)len < sizeof(s->db) ? 0 : -1;
+}
+
 int it_server_start(it_server_t *s, const char *const *extra) {
   memset(s, 0, sizeof(*s));
   const char *tmp = getenv("TMPDIR");
@@ -197,6 +222,9 @@ int it_server_start(it_server_t *s, const char *const *extra) {
   }
   snprintf(s->db, sizeof(s->db), "%s/edgecoap.db", s->dir);
   snprintf(s->log, sizeof(s->log), "%s/server.log", s->dir);
+  const char *pg = getenv("EC_IT_STORE");
+  if (pg != NULL && strncmp(pg, "postgres", 8) == 0 && pg_store(s, pg) < 0)
+    return -1;
   for (; extra != NULL && extra[s->n_extra] != NULL; s->n_extra++) {
     if (s->n_extra == IT_MAX_EXTRA_ARGS ||
         (s->extra[s->n_extra] = strdup(extra[s->n_extra])) == NULL) {

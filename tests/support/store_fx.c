@@ -11,7 +11,6 @@
 #include <CUnit/CUnit.h>
 #include <libpq-fe.h>
 
-#include "store_postgres.h"
 #include "store_sqlite.h"
 
 static const char *backend(void) {
@@ -59,15 +58,13 @@ static void pg_setup(ec_store_fx_t *f) {
   snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", f->dir);
   pg_admin(sql);
   pg_uri(f, false);
-  CU_ASSERT_EQUAL_FATAL(ec_store_postgres_open_incomplete(f->uri, 0, &f->s),
-                        0);
+  CU_ASSERT_EQUAL_FATAL(ec_store_open(f->uri, &f->s), 0);
   CU_ASSERT_PTR_NOT_NULL_FATAL(f->s);
 }
 
 /* Open f->uri with the backend it names. */
 static int fx_open(ec_store_fx_t *f) {
-  return is_postgres(f->uri) ? ec_store_postgres_open_incomplete(f->uri, 0, &f->s)
-                             : ec_store_open(f->uri, &f->s);
+  return ec_store_open(f->uri, &f->s);
 }
 
 void ec_store_fx_setup(ec_store_fx_t *f) {

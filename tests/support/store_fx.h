@@ -12,9 +12,7 @@
  *   sqlite (or unset)  a new database file in a new folder, sqlite:PATH
  *   file               the same, named by an SQLite file: URI
  *   postgres://...     a new schema in that PostgreSQL database (dropped
- *                      at teardown), opened with the incomplete backend's
- *                      test-only ec_store_postgres_open_incomplete(); the
- *                      store suites of what it lacks are not run on it
+ *                      at teardown)
  * A backend without a fixture here fails the suite at its first test.
  */
 typedef struct {

@@ -57,11 +57,15 @@ static void usage_admin(FILE *f) {
         "  device-remove [--db PATH] --identity ID\n"
         "      remove a DTLS identity; its sessions are refused from their\n"
         "      next request\n"
+        "  migrate [--db PATH]\n"
+        "      create the store's schema, or bring it to this edgecoap's\n"
+        "      version, and exit (every command and the server do so too)\n"
         "\n"
         "--db PATH is the server's database, edgecoap.db in the current\n"
         "folder by default (as for the server); a missing one is created.\n"
         "--store STORE names it as the server's --store does (a path,\n"
-        "sqlite:PATH or a file: URI); every command takes either.\n"
+        "sqlite:PATH, a file: URI or postgres://...); every command takes\n"
+        "either.\n"
         "COMMAND --help describes one command.\n",
         f);
 }
@@ -98,13 +102,42 @@ static void usage_user_add(FILE *f) {
 
 int ec_admin_open(const char *db, ec_store_t **out) {
   if (ec_store_open(db, out) < 0) {
-    fprintf(stderr, PROG ": cannot open the database %s\n", db);
+    /* Not a URI itself: one refused for holding a password would show it. */
+    if (strstr(db, "://") != NULL)
+      fprintf(stderr, PROG ": cannot open the database (the store said why "
+              "above)\n");
+    else
+      fprintf(stderr, PROG ": cannot open the database %s\n", db);
     return -1;
   }
   if (ec_store_created(*out))
     fprintf(stderr, PROG ": the database %s did not exist: created it\n",
             ec_store_where(*out));
   return 0;
+}
+
+/* ---- migrate ------------------------------------------------------------- */
+
+/* Opening a store migrates it (PostgreSQL's under an advisory lock, so
+ * that nodes starting together migrate once; SQLite's in one
+ * transaction): this opens it and says what it found. */
+static int do_migrate(const char *db) {
+  ec_store_t *store = NULL;
+  if (ec_admin_open(db, &store) < 0)
+    return EXIT_FAILED;
+  printf("%s: the schema is this edgecoap's\n", ec_store_where(store));
+  ec_store_close(store);
+  return EXIT_DONE;
+}
+
+static void usage_migrate(FILE *f) {
+  fputs("Usage: " PROG " migrate [--db PATH]\n"
+        "\n"
+        "Create the store's schema, or migrate it to this edgecoap's version,\n"
+        "and exit. A PostgreSQL store (--store postgres://...) is migrated\n"
+        "under an advisory lock, so nodes that start together migrate once;\n"
+        "a schema newer than this edgecoap's is refused and left as it is.\n",
+        f);
 }
 
 /* ---- import -------------------------------------------------------------- */
@@ -432,12 +465,15 @@ int ec_admin_main(int argc, char **argv) {
   if (strcmp(cmd, "user-list") == 0 || strcmp(cmd, "user-remove") == 0)
     return ec_admin_users(argc - 1, argv + 1);
   bool import = strcmp(cmd, "import") == 0;
-  if (!import && strcmp(cmd, "user-add") != 0) {
+  bool migrate = strcmp(cmd, "migrate") == 0;
+  if (!import && !migrate && strcmp(cmd, "user-add") != 0) {
     fprintf(stderr, PROG ": unknown command '%s'\n", cmd);
     usage_admin(stderr);
     return EXIT_USAGE;
   }
-  void (*usage)(FILE *) = import ? usage_import : usage_user_add;
+  void (*usage)(FILE *) = import    ? usage_import
+                          : migrate ? usage_migrate
+                                    : usage_user_add;
   optind = 0; /* glibc: start afresh on this vector */
   while ((c = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
     switch (c) {
@@ -466,6 +502,14 @@ int ec_admin_main(int argc, char **argv) {
     }
   }
   int npos = argc - 1 - optind;
+  if (migrate) {
+    if (npos != 0 || username != NULL || id != 0) {
+      fprintf(stderr, PROG ": migrate: unexpected arguments\n");
+      usage(stderr);
+      return EXIT_USAGE;
+    }
+    return do_migrate(db);
+  }
   if ((import && (npos != 1 || username != NULL || id != 0)) ||
       (!import && (npos != 0 || username == NULL || *username == '\0'))) {
     fprintf(stderr, PROG ": %s: missing or unexpected arguments\n", cmd);

@@ -11,6 +11,7 @@
  *   admin user-add --db PATH --username U [--role R] [--id N]
  *     (the password is the first line of standard input)
  *   admin device-add | device-list | device-remove ...  (ec_admin_devices())
+ *   admin migrate --db PATH  (creates or migrates the schema, and exits)
  * Messages go to standard error, a one-line summary to standard output.
  * @return the process exit status: 0 done, 1 refused or failed, 2 usage
  */
