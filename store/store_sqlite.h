@@ -31,8 +31,8 @@ int ec_store_set_synchronous(ec_store_t *s, const char *mode);
 
 /**
  * SQLite's EXPLAIN QUERY PLAN of the read ec_store_msg_list() would run for
- * @p f, its steps joined with "; ", e.g. "SEARCH m USING INDEX
- * status_messages_order (order_id=? AND rowid>? AND rowid<?)". For tests
+ * @p f, its steps joined with "; ", e.g. "SEARCH m USING COVERING INDEX
+ * status_messages_order_doc (order_id=? AND id>? AND id<?)". For tests
  * and documentation.
  * @return the length written (NUL-terminated), or EC_EINVAL / EC_ENOSPC /
  *         EC_ESTORE

@@ -256,9 +256,15 @@ static void test_every_filter_is_answered_from_an_index(void) {
              "no filter");
   flt.order_id = "O1";
   check_plan(f.s, &flt,
-             "SEARCH m USING INDEX status_messages_order (order_id=? AND "
-             "rowid>? AND rowid<?)",
+             "SEARCH m USING COVERING INDEX status_messages_order_doc "
+             "(order_id=? AND id>? AND id<?)",
              "orderId");
+  flt.has_from_id = flt.has_to_id = true;
+  flt.to_id = 10;
+  check_plan(f.s, &flt,
+             "SEARCH m USING COVERING INDEX status_messages_order_doc "
+             "(order_id=? AND id>? AND id<?)",
+             "orderId and an ID range");
   memset(&flt, 0, sizeof(flt));
   flt.subscription_id = "S1";
   check_plan(f.s, &flt,
@@ -303,7 +309,8 @@ static void test_every_filter_is_answered_from_an_index(void) {
                          .has_to_id = true,
                          .to_id = 100};
   check_plan(f.s, &all,
-             "status_messages_order (order_id=? AND rowid>? AND rowid<?)",
+             "SEARCH m USING INDEX status_messages_order_doc (order_id=? AND "
+             "id>? AND id<?)",
              "everything");
   check_plan(f.s, &all, "SEARCH y USING PRIMARY KEY (mac=? AND message_id=?)",
              "everything");
@@ -315,6 +322,48 @@ static void test_every_filter_is_answered_from_an_index(void) {
   check_plan(f.s, &all, "SEARCH x USING PRIMARY KEY", "mac, dates, IDs");
   all.has_mac = false;
   check_plan(f.s, &all, "status_messages_date", "dates and IDs");
+  ec_store_fx_teardown(&f);
+}
+
+/* A database made before the orderId index held the documents: opening
+ * it builds that index, drops the old one, keeps every message, and its
+ * reads by orderId use the new index alone. */
+static void test_order_index_migrated_to_hold_documents(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  store_some(f.s);
+  ec_store_close(f.s);
+  f.s = NULL;
+  char sql[256], v[32], want[16];
+  snprintf(sql, sizeof(sql),
+           "DROP INDEX status_messages_order_doc;"
+           "CREATE INDEX status_messages_order ON status_messages (order_id)"
+           " WHERE order_id IS NOT NULL; PRAGMA user_version = %d",
+           ec_store_schema_version() - 1);
+  external_exec(f.path, sql);
+  ec_store_fx_reopen(&f);
+  snprintf(want, sizeof(want), "%d", ec_store_schema_version());
+  external_pragma(f.path, "PRAGMA user_version", v, sizeof(v));
+  CU_ASSERT_STRING_EQUAL(v, want);
+  external_pragma(f.path,
+                  "SELECT group_concat(name) FROM sqlite_master WHERE"
+                  " name LIKE 'status_messages_order%'",
+                  v, sizeof(v));
+  CU_ASSERT_STRING_EQUAL(v, "status_messages_order_doc");
+  ec_msg_filter_t flt = {.order_id = "O1"};
+  ec_msg_row_t *rows = NULL;
+  size_t n = 0;
+  CU_ASSERT_EQUAL(ec_store_msg_list(f.s, &flt, 10, false, &rows, &n), 0);
+  CU_ASSERT_EQUAL(n, 1);
+  if (n == 1) {
+    CU_ASSERT_EQUAL(rows[0].id, 1);
+    CU_ASSERT_EQUAL(rows[0].doc_len, 1);
+  }
+  free(rows);
+  check_plan(f.s, &flt,
+             "SEARCH m USING COVERING INDEX status_messages_order_doc "
+             "(order_id=? AND id>? AND id<?)",
+             "orderId after the migration");
   ec_store_fx_teardown(&f);
 }
 
@@ -448,6 +497,8 @@ static void test_version_8_database_is_migrated(void) {
 
 static const ec_test_t tests[] = {
     {test_future_user_version_refused, "future_user_version_refused"},
+    {test_order_index_migrated_to_hold_documents,
+     "order_index_migrated_to_hold_documents"},
     {test_fresh_database_is_current_version_in_wal, "fresh_database_is_current_version_in_wal"},
     {test_set_synchronous, "set_synchronous"},
     {test_failed_put_stores_nothing, "failed_put_stores_nothing"},

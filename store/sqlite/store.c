@@ -279,6 +279,13 @@ static const char *const migrations[] = {
     "CREATE TRIGGER fleet_rollup_state AFTER UPDATE OF state"
     " ON deployment_status BEGIN"
     ROLLUP_STATE_CHANGE,
+    /* 10: an order's messages read from its index alone: the index holds
+     * each message's ID and document after its orderId, so a page of an
+     * order is one run of adjacent index entries, however large the table
+     * (store_messages.c). It replaces the index of orderIds alone. */
+    "DROP INDEX IF EXISTS status_messages_order;"
+    "CREATE INDEX IF NOT EXISTS status_messages_order_doc"
+    " ON status_messages (order_id, id, doc) WHERE order_id IS NOT NULL;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
