@@ -31,9 +31,28 @@ static ssize_t encode_login(ec_format_t fmt, const void *doc, uint8_t *buf,
   return ec_login_request_encode(fmt, doc, buf, cap);
 }
 
+/* A request body in CBOR is the device core's (the codec's bytes,
+ * tests/test_device_codec.c); in JSON the codec's. */
 static ssize_t encode_request(ec_format_t fmt, const void *doc, uint8_t *buf,
                               size_t cap) {
-  return ec_prov_request_encode(fmt, doc, buf, cap);
+  const ec_prov_request_t *rq = doc;
+  if (fmt != EC_FORMAT_CBOR) {
+    return ec_prov_request_encode(fmt, doc, buf, cap);
+  }
+  const ec_prov_ids_t *p = &rq->provisioning_component_id;
+  const ec_prov_ids_t *c = &rq->component_id;
+  ec_dev_prov_req_t d = {(int)rq->action,
+                         {p->v, p->n, p->present, p->is_array},
+                         rq->has_provisioning_id,
+                         rq->provisioning_id,
+                         rq->has_component_type,
+                         (int)rq->component_type,
+                         {c->v, c->n, c->present, c->is_array},
+                         rq->has_active_status,
+                         rq->active_status,
+                         rq->has_limit,
+                         rq->limit};
+  return ec_dev_prov_request_encode(&d, buf, cap);
 }
 
 static ssize_t encode_alloc(encode_fn encode, ec_format_t fmt, const void *doc,

@@ -70,6 +70,16 @@ static const char *const docs[] = {
     "\"Installed\",\"error\":{\"code\":\"\",\"message\":\"\"}}]}",
 };
 
+/* The codec wrote @p na bytes at @p a, the core @p nb at @p b after
+ * measuring @p measured: the same bytes. */
+static void same_bytes(const uint8_t *a, ssize_t na, const uint8_t *b, int nb,
+                       int measured) {
+  CU_ASSERT_TRUE_FATAL(na > 0);
+  CU_ASSERT_EQUAL(measured, nb);
+  CU_ASSERT_EQUAL_FATAL(na, nb);
+  CU_ASSERT_EQUAL(memcmp(a, b, (size_t)na), 0);
+}
+
 static int count_component(void *ctx, size_t idx,
                            const ec_dev_component_view_t *c) {
   (void)c;
@@ -93,10 +103,7 @@ static void test_report_bytes_equal_codec(void) {
     to_device(&st, &dst, comps);
     int measured = ec_dev_status_encode(&dst, NULL, 0);
     int nb = ec_dev_status_encode(&dst, b, sizeof b);
-    CU_ASSERT_TRUE_FATAL(na > 0);
-    CU_ASSERT_EQUAL(measured, nb);
-    CU_ASSERT_EQUAL_FATAL(na, nb);
-    CU_ASSERT_EQUAL(memcmp(a, b, (size_t)na), 0);
+    same_bytes(a, na, b, nb, measured);
     /* And the core reads what the codec wrote (the server's answer). */
     ec_dev_status_view_t v;
     size_t seen = 0;
@@ -337,10 +344,7 @@ static void test_message_post_bytes_equal_codec(void) {
     }
     int measured = ec_dev_msgs_encode(dm, n, batch, NULL, 0);
     int nb = ec_dev_msgs_encode(dm, n, batch, b, sizeof b);
-    CU_ASSERT_TRUE_FATAL(na > 0);
-    CU_ASSERT_EQUAL(measured, nb);
-    CU_ASSERT_EQUAL_FATAL(na, nb);
-    CU_ASSERT_EQUAL(memcmp(a, b, (size_t)na), 0);
+    same_bytes(a, na, b, nb, measured);
     /* A buffer one byte short is reported by the length. */
     CU_ASSERT_EQUAL(ec_dev_msgs_encode(dm, n, batch, b, (size_t)nb - 1), nb);
     /* And the core reads back the stored form the codec writes, with its
@@ -460,6 +464,87 @@ static void test_login_equals_codec(void) {
   CU_ASSERT_EQUAL(ec_dev_login_decode(buf, (size_t)n, &l), 0);
   CU_ASSERT_PTR_NULL(l.token.ptr);
   CU_ASSERT_TRUE(str_is(l.error, "no such user"));
+}
+
+/* Provisioning request bodies: the core's bytes are the codec's, over
+ * every member present or not (all 2^6 subsets of the optional ones, each
+ * action), one ID or an array, and values past 32 bits or negative; and
+ * what one refuses the other refuses. */
+static void test_prov_request_equals_codec(void) {
+  static const int64_t ids[] = {0, 23, 4294967296LL, INT64_MAX, -1,
+                                INT64_MIN};
+  unsigned compared = 0;
+  for (unsigned mask = 0; mask < 64; mask++) {
+    for (int action = 0; action <= 2; action++) {
+      for (size_t k = 0; k < sizeof ids / sizeof ids[0]; k++) {
+        ec_prov_request_t rq;
+        memset(&rq, 0, sizeof rq);
+        rq.action = (ec_prov_action_t)action;
+        rq.provisioning_component_id =
+            (ec_prov_ids_t){ids + k, sizeof ids / sizeof ids[0] - k,
+                            (mask & 1) != 0, (k & 1) != 0};
+        rq.has_provisioning_id = (mask & 2) != 0;
+        rq.provisioning_id = ids[(k + 1) % 6];
+        rq.has_component_type = (mask & 4) != 0;
+        rq.component_type = (ec_comp_type_t)(k % 3);
+        rq.component_id = (ec_prov_ids_t){ids, k + 1, (mask & 8) != 0, k > 2};
+        rq.has_active_status = (mask & 16) != 0;
+        rq.active_status = (int)(k % 2);
+        rq.has_limit = (mask & 32) != 0;
+        rq.limit = ids[(k + 2) % 6];
+        ec_dev_prov_req_t d = {action,
+                               {rq.provisioning_component_id.v,
+                                rq.provisioning_component_id.n,
+                                rq.provisioning_component_id.present,
+                                rq.provisioning_component_id.is_array},
+                               rq.has_provisioning_id,
+                               rq.provisioning_id,
+                               rq.has_component_type,
+                               (int)rq.component_type,
+                               {rq.component_id.v, rq.component_id.n,
+                                rq.component_id.present,
+                                rq.component_id.is_array},
+                               rq.has_active_status,
+                               rq.active_status,
+                               rq.has_limit,
+                               rq.limit};
+        uint8_t a[512], b[512];
+        ssize_t na = ec_prov_request_encode(EC_FORMAT_CBOR, &rq, a, sizeof a);
+        int measured = ec_dev_prov_request_encode(&d, NULL, 0);
+        int nb = ec_dev_prov_request_encode(&d, b, sizeof b);
+        same_bytes(a, na, b, nb, measured);
+        CU_ASSERT_EQUAL(ec_dev_prov_request_encode(&d, b, (size_t)nb - 1), nb);
+        compared++;
+        /* An ID member present with no values, a type or an action out of
+         * range: refused by both. */
+        ec_prov_request_t bad = rq;
+        ec_dev_prov_req_t dbad = d;
+        bad.component_id = (ec_prov_ids_t){ids, 0, true, false};
+        dbad.component_id = (ec_dev_prov_ids_t){ids, 0, true, false};
+        CU_ASSERT_TRUE(ec_prov_request_encode(EC_FORMAT_CBOR, &bad, a,
+                                              sizeof a) < 0);
+        CU_ASSERT_EQUAL(ec_dev_prov_request_encode(&dbad, b, sizeof b),
+                        EC_EINVAL);
+      }
+    }
+  }
+  CU_ASSERT_EQUAL(compared, 64 * 3 * 6);
+  ec_prov_request_t rq;
+  memset(&rq, 0, sizeof rq);
+  ec_dev_prov_req_t d;
+  memset(&d, 0, sizeof d);
+  uint8_t a[64];
+  rq.action = (ec_prov_action_t)3;
+  d.action = 3;
+  CU_ASSERT_TRUE(ec_prov_request_encode(EC_FORMAT_CBOR, &rq, a, sizeof a) < 0);
+  CU_ASSERT_EQUAL(ec_dev_prov_request_encode(&d, a, sizeof a), EC_EINVAL);
+  rq.action = EC_PROV_SELECT;
+  d.action = 0;
+  rq.has_component_type = d.has_component_type = true;
+  rq.component_type = (ec_comp_type_t)3;
+  d.component_type = 3;
+  CU_ASSERT_TRUE(ec_prov_request_encode(EC_FORMAT_CBOR, &rq, a, sizeof a) < 0);
+  CU_ASSERT_EQUAL(ec_dev_prov_request_encode(&d, a, sizeof a), EC_EINVAL);
 }
 
 /* ---- the client's readings (client/docs.c) against the codec's ----- */
@@ -751,6 +836,7 @@ int main(void) {
       {test_message_post_refused_by_both, "message_post_refused_by_both"},
       {test_message_dates_equal_codec, "message_dates_equal_codec"},
       {test_login_equals_codec, "login_equals_codec"},
+      {test_prov_request_equals_codec, "prov_request_equals_codec"},
       {test_status_equals_codec, "client_status_equals_codec"},
       {test_status_mutations_against_codec, "client_status_mutations_against_codec"},
       {test_status_codec_rules, "client_status_codec_rules"},

@@ -380,6 +380,41 @@ typedef int (*ec_dev_prov_fn)(void *ctx, size_t idx,
 int ec_dev_prov_decode(const uint8_t *buf, size_t len, ec_dev_prov_fn fn,
                        void *ctx, size_t *n_rows);
 
+/** An INT | ARRAY member of a provisioning request (API.md section 4). */
+typedef struct {
+  const int64_t *v; /**< n values */
+  size_t n;         /**< >= 1 when present */
+  bool present;
+  bool is_array; /**< written as an array (even of one), else v[0] alone */
+} ec_dev_prov_ids_t;
+
+/** A POST body of /v1/DeviceProvisioningComponents; absent members false. */
+typedef struct {
+  int action; /**< 0 select, 1 insert, 2 update */
+  ec_dev_prov_ids_t provisioning_component_id;
+  bool has_provisioning_id;
+  int64_t provisioning_id;
+  bool has_component_type;
+  int component_type; /**< 0 Sensor, 1 Parameter, 2 Group Parameter */
+  ec_dev_prov_ids_t component_id;
+  bool has_active_status;
+  int active_status;
+  bool has_limit;
+  int64_t limit;
+} ec_dev_prov_req_t;
+
+/**
+ * Encode a provisioning request as the CBOR the server's codec writes for
+ * it (ec_prov_request_encode(), byte for byte): action first, then the
+ * members present in the codec's order, component_type by its name. The
+ * server checks the rest (API.md section 4).
+ * @param[out] buf  caller buffer, or NULL with @p cap 0 to measure
+ * @return the length (may exceed @p cap), or EC_EINVAL: an action or type
+ *         out of range, an ID member present with no values
+ */
+int ec_dev_prov_request_encode(const ec_dev_prov_req_t *rq, uint8_t *buf,
+                               size_t cap);
+
 /** Parse a state name case-insensitively: the state, or EC_EBADDOC. */
 int ec_dev_state_parse(const char *s, size_t len);
 
