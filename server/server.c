@@ -188,8 +188,8 @@ static void libcoap_log_level(void) {
 }
 
 /* Another server's write, heard through the shared store: the
- * observers, roll-ups and live view hear of it as of one of ours. Status
- * messages' observers read on by ID (res_messages.c) when they poll. */
+ * observers, roll-ups and live view hear of it as of one of ours; status
+ * messages' observers, of each message after the last ID notified. */
 static void on_change(void *ud, const ec_store_change_t *c) {
   ec_server_t *srv = ud;
   switch (c->kind) {
@@ -198,8 +198,10 @@ static void on_change(void *ud, const ec_store_change_t *c) {
     break;
   case EC_STORE_CHANGE_ANY:
     ec_deployment_resync(srv);
+    ec_messages_changed(srv);
     break;
   case EC_STORE_CHANGE_MESSAGES:
+    ec_messages_changed(srv);
     break;
   }
 }

@@ -37,10 +37,18 @@ _Static_assert(EC_MSG_MAX_BATCH <= EC_MSG_LIMIT_MAX,
 
 static const char watch_name[] = "statusmessages/latest";
 
+/* This server's own posts, the last of them, so that reading on after
+ * another server's hint (ec_messages_changed) skips what was notified at
+ * the commit already. */
+#define OWN_RANGES 64
+
 typedef struct ec_msgs {
   ec_watch_list_t watch; /* latest's observers */
   ec_server_t *srv;
   ec_pagecache_t *pages; /* list pages kept for their later blocks */
+  int64_t read_to;       /* every ID up to this one was notified */
+  int64_t own[OWN_RANGES][2]; /* first, last of this server's posts */
+  unsigned n_own;
 } msgs_t;
 
 /* FNV-1a of the representation: equal bodies get equal ETags, so every
@@ -492,6 +500,17 @@ static void published(msgs_t *m, const ec_dedup_key_t *key, const void *route,
                          .count = batch ? (int64_t)n : 0};
   if (key != NULL)
     ec_dedup_put(m->srv->dedup, key, &a);
+  /* Posts of this server's that follow every ID read already move the
+   * mark on; after a gap (another server's messages not heard of yet) the
+   * range is remembered, for the read that fills the gap to skip. */
+  int64_t last = first + (int64_t)n - 1;
+  if (first == m->read_to + 1) {
+    m->read_to = last;
+  } else if (first > m->read_to) {
+    m->own[m->n_own % OWN_RANGES][0] = first;
+    m->own[m->n_own % OWN_RANGES][1] = last;
+    m->n_own++;
+  }
   unsigned notified = notify(m, msgs, n);
   ec_log(EC_LOG_INFO,
          "statusmessages: stored %zu (IDs %lld..%lld), %u of "
@@ -741,6 +760,62 @@ void ec_messages_get(ec_req_t *rq) {
   free(row);
 }
 
+/* ---- other servers' posts ---------------------------------------------- */
+
+static bool own_post(const msgs_t *m, int64_t id) {
+  unsigned n = m->n_own < OWN_RANGES ? m->n_own : OWN_RANGES;
+  for (unsigned i = 0; i < n; i++)
+    if (id >= m->own[i][0] && id <= m->own[i][1])
+      return true;
+  return false;
+}
+
+/*
+ * Another server stored messages (store.h's hints): read on from the last
+ * ID notified, in ID order, and tell latest's observers of each as of a
+ * post of this server's (the IDs are gapless and commit-ordered, so none is
+ * passed over). Reads stop after EC_MSG_LIMIT_MAX a round, the rest at the
+ * next hint.
+ */
+void ec_messages_changed(ec_server_t *srv) {
+  msgs_t *m = srv->msgs;
+  if (m == NULL)
+    return;
+  ec_msg_filter_t all = {0};
+  all.has_from_id = true;
+  all.from_id = m->read_to;
+  ec_msg_row_t *rows = NULL;
+  size_t n = 0;
+  if (ec_store_msg_list(srv->store, &all, EC_MSG_LIMIT_MAX, false, &rows, &n) <
+          0 ||
+      n == 0) {
+    free(rows);
+    return;
+  }
+  unsigned notified = 0, heard = 0;
+  for (size_t i = 0; i < n; i++) {
+    m->read_to = rows[i].id;
+    if (own_post(m, rows[i].id) || m->watch.count == 0)
+      continue;
+    /* Decoded for the observers' filters, one at a time. A stored
+     * document is a new post's, its date set and no ID (the row has it),
+     * which is what EC_MSG_NEW reads. */
+    static uint8_t mem[64 * 1024];
+    ec_arena_t arena;
+    ec_arena_init(&arena, mem, sizeof(mem));
+    ec_status_message_t msg;
+    if (ec_status_message_decode(EC_FORMAT_CBOR, rows[i].doc, rows[i].doc_len,
+                                 EC_MSG_NEW, &msg, &arena, NULL) < 0)
+      continue;
+    msg.id = rows[i].id;
+    notified += notify(m, &msg, 1);
+    heard++;
+  }
+  ec_log(EC_LOG_DEBUG, "statusmessages: %u stored elsewhere up to ID %lld, "
+         "%u observers notified", heard, (long long)m->read_to, notified);
+  free(rows);
+}
+
 /* ---- set-up ------------------------------------------------------------- */
 
 int ec_messages_init(ec_server_t *srv) {
@@ -759,6 +834,13 @@ int ec_messages_init(ec_server_t *srv) {
    * not treat it as observable; discovery still says it is. */
   ec_watch_list_init(srv, &m->watch, watch_name);
   m->watch.refresh = refresh_latest;
+  /* Posts made before this start are not news. */
+  ec_msg_filter_t all = {0};
+  ec_msg_row_t *rows = NULL;
+  size_t n = 0;
+  if (ec_store_msg_list(srv->store, &all, 1, true, &rows, &n) == 0 && n == 1)
+    m->read_to = rows[0].id;
+  free(rows);
   srv->msgs = m;
   return 0;
 }

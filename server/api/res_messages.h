@@ -32,4 +32,8 @@ void ec_messages_get(ec_req_t *rq);
  */
 void ec_messages_free(ec_server_t *srv);
 
+/** Another server stored status messages (store.h's hints): tell latest's
+ * observers of each one this server has not notified yet, in ID order. */
+void ec_messages_changed(ec_server_t *srv);
+
 #endif /* EDGECOAP_RES_MESSAGES_H */

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# edgecoap tests: two nodes on one PostgreSQL behind nginx (scripts/cluster): what one node stores the other serves and notifies, and a node's kill -9 under writers.
+# SPDX-License-Identifier: Apache-2.0
+#
+# Usage: tests/it_cluster.sh BUILD_DIR. Every wait is bounded; about 10 s.
+# EC_IT_KEEP=1 keeps the cluster's folder (logs); EC_IT_NODE_ARGS go to
+# every node; EC_IT_CLUSTER_WRITES is each crash writer's count (25).
+set -euo pipefail
+build=${1:?usage: it_cluster.sh BUILD_DIR}
+root="$(cd "$(dirname "$0")/.." && pwd)"
+client="$build/edgecoap-client"
+dir=$(mktemp -d "${TMPDIR:-/tmp}/ec_it_cluster_XXXXXX")
+[ "$(id -u)" -ne 0 ] || chown "${EC_CLUSTER_USER:-nobody}" "$dir"
+fails=0
+cluster=
+
+finish() {
+  if [ -n "$cluster" ]; then
+    kill -TERM "$cluster" 2>/dev/null || true
+    wait "$cluster" 2>/dev/null || true
+  fi
+  [ -n "${EC_IT_KEEP:-}" ] || rm -rf "$dir"
+}
+trap finish EXIT
+
+check() { # check WHAT COMMAND...: run it, count a failure
+  local what=$1
+  shift
+  if "$@"; then echo "ok: $what"; else echo "FAILED: $what" >&2; fails=$((fails + 1)); fi
+}
+
+# Free UDP ports for the front and the nodes.
+udp_taken() { grep -q "$(printf ':%04X ' "$1")" /proc/net/udp 2>/dev/null; }
+pick() {
+  local p
+  for _ in $(seq 50); do
+    p=$((20000 + RANDOM % 40000))
+    udp_taken "$p" || { echo "$p"; return; }
+  done
+  echo "it_cluster: no free port" >&2
+  exit 1
+}
+front=$(pick)
+node_port=$(pick)
+
+"$root/scripts/cluster" --nodes 2 --port "$front" --node-port "$node_port" \
+  --http-port 0 --dir "$dir/c" --build "$build" -- ${EC_IT_NODE_ARGS:-} >"$dir/cluster.out" 2>&1 &
+cluster=$!
+for _ in $(seq 300); do
+  [ -s "$dir/c/store_uri" ] && break
+  kill -0 "$cluster" 2>/dev/null || break
+  sleep 0.1
+done
+[ -s "$dir/c/store_uri" ] || { echo "it_cluster: the cluster did not start:" >&2; cat "$dir/cluster.out" >&2; exit 1; }
+
+A="coap://127.0.0.2:$node_port"
+B="coap://127.0.0.3:$node_port"
+DEV=cluster-dev
+DEP=a3e2f5dc-912e-494f-8395-52cf3769bc06
+report() { # report STATE: a DeploymentStatus document
+  printf '{"apiVersion":"deployment.margo/v1","kind":"DeploymentStatus","deploymentId":"%s","status":{"state":"%s","error":{"code":"","message":""}},"components":[]}' "$DEP" "$1"
+}
+c() { "$client" --json --timeout 5000 "$@"; }
+
+# Write on A, read on B.
+report pending | c --url "$A" status report "$DEV" "$DEP" - >"$dir/put1" 2>&1
+check "a report stored on node A" grep -q "\"state\":\"Pending\"" "$dir/put1"
+c --url "$B" status get "$DEV" "$DEP" >"$dir/get1" 2>&1 || true
+check "node B reads what node A stored" grep -q '"state":"Pending"' "$dir/get1"
+
+# Observe on B, write on A: the notification comes through B.
+c --url "$B" status watch "$DEV" "$DEP" --count 2 --max-time 8 >"$dir/watch" 2>&1 &
+watcher=$!
+for _ in $(seq 50); do grep -q Pending "$dir/watch" 2>/dev/null && break; sleep 0.1; done
+t0=$(date +%s%N)
+report installing | c --url "$A" status report "$DEV" "$DEP" - >"$dir/put2" 2>&1
+for _ in $(seq 80); do grep -q Installing "$dir/watch" 2>/dev/null && break; sleep 0.05; done
+t1=$(date +%s%N)
+wait "$watcher" || true
+check "node B's observer hears of node A's write" grep -q Installing "$dir/watch"
+ms=$(((t1 - t0) / 1000000))
+echo "it_cluster: A's write to B's notification: $ms ms (report answered included)"
+check "within a second" [ "$ms" -lt 1000 ]
+
+# A pair node B has not seen: B makes its route from the hint, and a read
+# through nginx (whichever node the hash picks) has it.
+report installed | c --url "$A" status report dev-new "$DEP" - >/dev/null 2>&1 || true
+c --url "coap://127.0.0.1:$front" status get dev-new "$DEP" >"$dir/get2" 2>&1 || true
+check "a read through nginx finds it" grep -q "\"state\":\"Installed\"" "$dir/get2"
+
+# Status messages: observe latest on B (filtered by orderId), post on A.
+msg() { # msg ORDER CODE
+  printf '{"messageDate":"2026-12-02T10:00:00.000","messageCode":"%s","orderId":"%s"}' "$2" "$1"
+}
+msg O-cluster 100 | c --url "$A" messages post - >/dev/null 2>&1 || true
+c --url "$B" messages watch orderId=O-cluster --count 3 --max-time 8 >"$dir/mwatch" 2>&1 &
+watcher=$!
+for _ in $(seq 50); do grep -q 'messageCode":100' "$dir/mwatch" 2>/dev/null && break; sleep 0.1; done
+msg O-other 200 | c --url "$A" messages post - >/dev/null 2>&1 || true
+msg O-cluster 300 | c --url "$A" messages post - >/dev/null 2>&1 || true
+msg O-cluster 400 | c --url "$A" messages post - >/dev/null 2>&1 || true
+wait "$watcher" || true
+check "node B's latest observer hears of A's posts in order, filtered" \
+  sh -c "grep -o 'messageCode\":[0-9]*' '$dir/mwatch' | tr -dc '0-9\n' | tr '\n' ' ' | grep -q '^100 300 400 \$'"
+
+# kill -9 of a node under 6 writers that use request identifiers and
+# retry (through nginx, from 6 source addresses, so both nodes take some):
+# every acknowledged write is stored once, retried writes once, and each
+# writer's history sequence is gapless.
+writes=${EC_IT_CLUSTER_WRITES:-25}
+writer() { # writer W: $writes reports, each retried with its Request-Id
+  local w=$1 i try out rid
+  report installing >"$dir/body$w"
+  for i in $(seq 1 "$writes"); do
+    rid=$(printf '%08x%08x' "$w" "$i")
+    for try in $(seq 1 20); do
+      out=$(coap-client-notls -a "127.0.0.$((20 + w))" -m post -t 50 -B 3 \
+        -O "65004,0x$rid" -f "$dir/body$w" \
+        "coap://127.0.0.1:$front/device/crash-w$w/deployment/$DEP/status" 2>&1) || true
+      case "$out" in *'"state"'*) echo "$rid $try" >>"$dir/acked$w"; break ;; esac
+      sleep 0.2
+    done
+  done
+}
+writers=()
+for w in 1 2 3 4 5 6; do writer "$w" & writers+=($!); done
+sleep 0.5
+victim=$(cat "$dir/c/node1.pid")
+kill -9 "$victim"
+t0=$(date +%s)
+for p in "${writers[@]}"; do wait "$p" || true; done
+echo "it_cluster: the writers took $(($(date +%s) - t0)) s after node 1's kill -9"
+q() { psql "$(cat "$dir/c/store_uri")" -tAc "$1"; }
+acked=$(cat "$dir"/acked* 2>/dev/null | wc -l)
+retried=$(awk '$2 > 1' "$dir"/acked* 2>/dev/null | wc -l)
+rows=$(q "SELECT count(*) FROM status_history WHERE device_id LIKE 'crash-w%'")
+distinct=$(q "SELECT count(DISTINCT (device_id, request_id)) FROM status_history WHERE device_id LIKE 'crash-w%'")
+gaps=$(q "SELECT count(*) FROM (SELECT device_id FROM status_history WHERE device_id LIKE 'crash-w%' GROUP BY device_id HAVING max(seq) <> count(*)) g")
+missing=0
+for f in "$dir"/acked*; do
+  w=${f##*acked}
+  while read -r rid _; do
+    n=$(q "SELECT count(*) FROM status_history WHERE device_id = 'crash-w$w' AND request_id = '\\x$rid'")
+    [ "$n" = 1 ] || missing=$((missing + 1))
+  done <"$f"
+done
+echo "it_cluster: kill -9 under 6 writers: $acked of $((6 * writes)) acknowledged ($retried after a retry), $rows stored, $distinct distinct, $missing acknowledged not stored once, $gaps writers with a gap"
+check "every acknowledged write stored once" [ "$missing" -eq 0 ]
+check "nothing stored twice" [ "$rows" -eq "$distinct" ]
+check "every write acknowledged in the end" [ "$acked" -eq $((6 * writes)) ]
+check "history gapless per deployment" [ "$gaps" -eq 0 ]
+
+[ "$fails" -eq 0 ] || { echo "it_cluster: $fails failed; the logs:" >&2; tail -n 20 "$dir"/c/node*.log >&2; exit 1; }
+echo "it_cluster: all passed"
