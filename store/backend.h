@@ -54,6 +54,8 @@ struct ec_store_backend {
   int (*fd)(ec_store_t *s, short *events, int *due_ms);
   /** NULL: EC_ENOTSUP (store.c answers). */
   int (*listen)(ec_store_t *s, ec_store_change_fn fn, void *ud);
+  /** NULL: never (store.c answers false). */
+  bool (*unreachable)(const ec_store_t *s);
   int (*msg_queue)(ec_store_t *s, const ec_store_msg_write_t *w, size_t n,
                    int64_t received_at_ms, const ec_store_msg_request_t *req,
                    ec_msg_done_fn fn, void *ud);

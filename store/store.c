@@ -295,6 +295,10 @@ int ec_store_fd(ec_store_t *s, short *events, int *due_ms) {
   return s != NULL && s->be->fd != NULL ? s->be->fd(s, events, due_ms) : -1;
 }
 
+bool ec_store_unreachable(const ec_store_t *s) {
+  return s != NULL && s->be->unreachable != NULL && s->be->unreachable(s);
+}
+
 int ec_store_listen(ec_store_t *s, ec_store_change_fn fn, void *ud) {
   if (s == NULL)
     return EC_EINVAL;

@@ -232,6 +232,14 @@ size_t ec_store_queued(const ec_store_t *s);
  */
 int ec_store_fd(ec_store_t *s, short *events, int *due_ms);
 
+/**
+ * True while the store's database server is out of reach (a network store
+ * whose connection was lost and not found again yet: calls fail, and
+ * writes queued wait a bounded time): a failure now is one to try again
+ * later, not a broken store. Never for SQLite.
+ */
+bool ec_store_unreachable(const ec_store_t *s);
+
 /*
  * Changes other servers made. A store several servers share (PostgreSQL)
  * tells each of them of the writes the others commit, as hints: a hint

@@ -103,6 +103,29 @@ wait "$watcher" || true
 check "node B's latest observer hears of A's posts in order, filtered" \
   sh -c "grep -o 'messageCode\":[0-9]*' '$dir/mwatch' | tr -dc '0-9\n' | tr '\n' ' ' | grep -q '^100 300 400 \$'"
 
+# PostgreSQL restarted: a write waits for it a bounded time, then 5.03
+# with Max-Age; once it is back the nodes find it with no manual step,
+# and B's observer ends on the latest state.
+c --url "$B" status watch "$DEV" "$DEP" --count 2 --max-time 20 >"$dir/watch2" 2>&1 &
+watcher=$!
+for _ in $(seq 50); do grep -q Installing "$dir/watch2" 2>/dev/null && break; sleep 0.1; done
+"$dir/c/pg/ctl" stop >/dev/null
+t0=$(date +%s%N)
+report failed | c --url "$A" status report "$DEV" "$DEP" - >"$dir/put3" 2>&1 || true
+ms=$((($(date +%s%N) - t0) / 1000000))
+echo "it_cluster: a write while PostgreSQL is away answered after $ms ms: $(head -c 120 "$dir/put3")"
+check "a write while PostgreSQL is away: 5.03" grep -q "5.03" "$dir/put3"
+check "answered within the bound" [ "$ms" -lt 9000 ]
+"$dir/c/pg/ctl" start >/dev/null
+ok=0
+for _ in $(seq 20); do
+  if report installed | c --url "$A" status report "$DEV" "$DEP" - >"$dir/put4" 2>&1; then ok=1; break; fi
+  sleep 0.25
+done
+check "after the restart node A stores again, by itself" [ "$ok" -eq 1 ]
+wait "$watcher" || true
+check "node B's observer ends on the latest state" sh -c "tail -n 1 '$dir/watch2' | grep -q Installed"
+
 # kill -9 of a node under 6 writers that use request identifiers and
 # retry (through nginx, from 6 source addresses, so both nodes take some):
 # every acknowledged write is stored once, retried writes once, and each

@@ -282,11 +282,8 @@ void ec_batch_busy(ec_req_t *rq) {
 }
 
 void ec_batch_not_stored(ec_req_t *rq, int rc, const char *what) {
-  if (rc == EC_ETIMEOUT) {
-    ec_req_max_age(rq, EC_BATCH_RETRY_S);
-    ec_req_problem(rq, 503, "storage-unavailable", NULL,
-                   "the store is out of reach: nothing was stored; send the "
-                   "request again after Max-Age, with the same Request-Id");
+  if (rc == EC_ETIMEOUT || ec_store_unreachable(rq->srv->store)) {
+    ec_req_store_error(rq, EC_ETIMEOUT);
     return;
   }
   ec_req_problem(rq, 500, "storage-failure", NULL, what);

@@ -136,16 +136,10 @@ bool ec_batch_others_waiting(ec_server_t *srv);
  * request-pending, to be sent again. */
 void ec_batch_busy(ec_req_t *rq);
 
-/* Max-Age of the 5.03 that a write the store could not reach gets. */
-#ifndef EC_BATCH_RETRY_S
-#define EC_BATCH_RETRY_S 5
-#endif
-
 /**
  * Answer a queued write that was not stored (@p rc, the store's code):
- * 5.03 storage-unavailable with Max-Age EC_BATCH_RETRY_S when the store
- * was out of reach (EC_ETIMEOUT: send it again, with the same
- * Request-Id), else 5.00 storage-failure saying @p what.
+ * as ec_req_store_error() when the store was out of reach (EC_ETIMEOUT,
+ * or ec_store_unreachable()), else 5.00 storage-failure saying @p what.
  */
 void ec_batch_not_stored(ec_req_t *rq, int rc, const char *what);
 

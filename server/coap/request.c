@@ -598,6 +598,14 @@ void ec_req_codec_error(ec_req_t *rq, const ec_codec_error_t *err) {
 }
 
 void ec_req_store_error(ec_req_t *rq, int rc) {
+  /* A database server out of reach (a restart) is a wait, not a fault. */
+  if (rc == EC_ETIMEOUT || ec_store_unreachable(rq->srv->store)) {
+    ec_req_max_age(rq, EC_REQ_RETRY_S);
+    ec_req_problem(rq, 503, "storage-unavailable", NULL,
+                   "the store is out of reach: nothing was stored; send the "
+                   "request again after Max-Age, with the same Request-Id");
+    return;
+  }
   ec_req_problem(rq, 500, "storage-failure", NULL,
                  "the change was not stored: %s", ec_strerror(rc));
 }

@@ -175,7 +175,14 @@ int ec_req_block2(const ec_req_t *rq, coap_block_b_t *b);
  */
 int ec_req_request_id(ec_req_t *rq, const uint8_t **id, size_t *len);
 
-/** Answer a storage failure (5.00), saying so. */
+/* Max-Age of the 5.03 answered while the store is out of reach. */
+#ifndef EC_REQ_RETRY_S
+#define EC_REQ_RETRY_S 5
+#endif
+
+/** Answer a storage failure: 5.03 storage-unavailable with Max-Age
+ * EC_REQ_RETRY_S while the store is out of reach (@p rc EC_ETIMEOUT, or
+ * ec_store_unreachable()), else 5.00 storage-failure, saying so. */
 void ec_req_store_error(ec_req_t *rq, int rc);
 
 /**

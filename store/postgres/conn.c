@@ -617,6 +617,11 @@ int store_pg_wait(ec_store_t *base) {
   return s->pipe != NULL ? 0 : rc;
 }
 
+bool store_pg_unreachable(const ec_store_t *base) {
+  const pg_store_t *s = (const pg_store_t *)base;
+  return s->pipe == NULL || PQstatus(s->conn) != CONNECTION_OK;
+}
+
 size_t store_pg_queued(const ec_store_t *base) {
   return ((const pg_store_t *)base)->n_queued;
 }

@@ -173,6 +173,7 @@ int store_pg_flush(ec_store_t *s);
 int store_pg_wait(ec_store_t *s);
 int store_pg_fd(ec_store_t *s, short *events, int *due_ms);
 int store_pg_listen(ec_store_t *s, ec_store_change_fn fn, void *ud);
+bool store_pg_unreachable(const ec_store_t *s);
 size_t store_pg_queued(const ec_store_t *s);
 int store_pg_status_get(ec_store_t *s, const char *device_id,
                         const char *deployment_id, uint8_t **doc,

@@ -575,6 +575,7 @@ const ec_store_backend_t store_pg_backend = {
     .queued = store_pg_queued,
     .fd = store_pg_fd,
     .listen = store_pg_listen,
+    .unreachable = store_pg_unreachable,
     .status_get = store_pg_status_get,
     .history_page = store_pg_history_page,
     .deployments_page = store_pg_deployments_page,
