@@ -13,8 +13,10 @@
 
 /*
  * Each committed report reaches ec_http's listener (srv->on_report, called
- * by ec_fleet_reported() on the I/O thread), which renders it once into the
- * next slot of a fixed ring as the text of one event:
+ * by ec_fleet_reported() on the I/O thread), which copies its fields into
+ * the next slot of a fixed ring; a stream renders a slot, when it sends it,
+ * as the text of one event (so that a report nobody watches costs a copy,
+ * not a rendering):
  *
  *   id: k3x9a1-42
  *   event: report
@@ -45,6 +47,8 @@
  * to ERROR_MAX. */
 #define EVENT_MAX 480
 #define ERROR_MAX 96
+#define DEVICE_MAX 128
+#define DEPLOYMENT_MAX 40
 /* A comment is sent on a stream that has been silent this long. */
 #ifndef EC_HTTP_KEEPALIVE_MS
 #define EC_HTTP_KEEPALIVE_MS 15000
@@ -57,9 +61,15 @@
  * closed (libmicrohttpd does not read a suspended connection). */
 #define PROBE_MS 500
 
+/* A report as the ring keeps it: its ids and error code each one byte past
+ * the cap that rendering applies, so that json_str() sees where to cut. */
 typedef struct {
-  uint16_t len;
-  char text[EVENT_MAX];
+  char dev[DEVICE_MAX + 2];
+  char dep[DEPLOYMENT_MAX + 2];
+  char err[ERROR_MAX + 2];
+  bool has_err;
+  ec_state_t state;
+  int64_t at_ms, seq;
 } entry_t;
 
 typedef struct stream {
@@ -117,39 +127,60 @@ static size_t json_str(char *out, size_t cap, const char *s, size_t max) {
   return n;
 }
 
+/* The first @p max + 1 bytes of @p s at most, into @p out. */
+static void keep(char *out, const char *s, size_t max) {
+  size_t len = strnlen(s, max + 1);
+  memcpy(out, s, len);
+  out[len] = '\0';
+}
+
 static void on_report(void *ud, const ec_report_t *r) {
   ec_http_events_t *ev = ud;
-  char dev[EVENT_MAX / 3], dep[64], err[ERROR_MAX * 2], at[32];
   uint64_t n = ev->next;
   entry_t *e = &ev->ring[n % EC_HTTP_EVENTS];
-  json_str(dev, sizeof(dev), r->device_id, 128);
-  json_str(dep, sizeof(dep), r->deployment_id, 40);
+  keep(e->dev, r->device_id, DEVICE_MAX);
+  keep(e->dep, r->deployment_id, DEPLOYMENT_MAX);
+  e->has_err = r->error_code != NULL;
+  if (e->has_err)
+    keep(e->err, r->error_code, ERROR_MAX);
+  e->state = r->state;
+  e->at_ms = r->at_ms;
+  e->seq = r->seq;
+  ev->next = n + 1;
+  ec_metrics_add(ev->h->srv->metrics, EC_M_HTTP_EVENTS, 1);
+}
+
+/* Event @p n (its slot @p e) as text into @p text (EVENT_MAX bytes).
+ * @return its length, or 0 when it does not fit (cannot happen with the
+ * caps above: the event is left out) */
+static size_t render(const ec_http_events_t *ev, uint64_t n, const entry_t *e,
+                     char *text) {
+  char dev[EVENT_MAX / 3], dep[64], err[ERROR_MAX * 2], at[32];
+  json_str(dev, sizeof(dev), e->dev, DEVICE_MAX);
+  json_str(dep, sizeof(dep), e->dep, DEPLOYMENT_MAX);
   for (char *p = dep; *p != '\0'; p++)
     if (*p >= 'A' && *p <= 'Z')
       *p = (char)(*p - 'A' + 'a');
-  ec__http_time(r->at_ms, at);
+  ec__http_time(e->at_ms, at);
   int len;
-  if (r->error_code != NULL) {
-    json_str(err, sizeof(err), r->error_code, ERROR_MAX);
-    len = snprintf(e->text, sizeof(e->text),
+  if (e->has_err) {
+    json_str(err, sizeof(err), e->err, ERROR_MAX);
+    len = snprintf(text, EVENT_MAX,
                    "id: %s-%" PRIu64 "\nevent: report\ndata: "
                    "{\"deploymentId\":\"%s\",\"deviceId\":\"%s\","
                    "\"state\":\"%s\",\"error\":\"%s\",\"at\":\"%s\","
                    "\"seq\":%" PRId64 "}\n\n",
-                   ev->boot, n, dep, dev, ec_state_name(r->state), err, at,
-                   r->seq);
+                   ev->boot, n, dep, dev, ec_state_name(e->state), err, at,
+                   e->seq);
   } else {
-    len = snprintf(e->text, sizeof(e->text),
+    len = snprintf(text, EVENT_MAX,
                    "id: %s-%" PRIu64 "\nevent: report\ndata: "
                    "{\"deploymentId\":\"%s\",\"deviceId\":\"%s\","
-                   "\"state\":\"%s\",\"at\":\"%s\",\"seq\":%" PRId64 "}\n\n",
-                   ev->boot, n, dep, dev, ec_state_name(r->state), at, r->seq);
+                   "\"state\":\"%s\",\"at\":\"%s\",\"seq\":%" PRId64
+                   "}\n\n",
+                   ev->boot, n, dep, dev, ec_state_name(e->state), at, e->seq);
   }
-  if (len < 0 || (size_t)len >= sizeof(e->text))
-    return; /* cannot happen with the caps above; the event is left out */
-  e->len = (uint16_t)len;
-  ev->next = n + 1;
-  ec_metrics_add(ev->h->srv->metrics, EC_M_HTTP_EVENTS, 1);
+  return len < 0 || len >= EVENT_MAX ? 0 : (size_t)len;
 }
 
 int ec__http_events_new(ec_http_t *h) {
@@ -253,11 +284,13 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
   }
   uint64_t sent = 0;
   while (s->want < ev->next) {
-    const entry_t *e = &ev->ring[s->want % EC_HTTP_EVENTS];
-    if (n + e->len > max)
+    char text[EVENT_MAX];
+    size_t len = render(ev, s->want, &ev->ring[s->want % EC_HTTP_EVENTS],
+                        text);
+    if (n + len > max)
       break;
-    memcpy(buf + n, e->text, e->len);
-    n += e->len;
+    memcpy(buf + n, text, len);
+    n += len;
     s->want++;
     sent++;
   }
