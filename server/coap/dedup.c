@@ -30,47 +30,69 @@ struct ec_dedup {
   uint8_t secret[crypto_generichash_KEYBYTES];
 };
 
-static void hash_bytes(crypto_generichash_state *st, const void *p, size_t n) {
+/* The digest's input gathered in a buffer and hashed in large pieces: one
+ * BLAKE2b update per field cost more than the hashing itself. The byte
+ * stream, and so the digest, is the same either way. */
+typedef struct {
+  crypto_generichash_state st;
+  size_t n;
+  uint8_t buf[512];
+} hasher_t;
+
+static void put(hasher_t *h, const void *p, size_t n) {
+  if (h->n + n > sizeof(h->buf)) {
+    crypto_generichash_update(&h->st, h->buf, h->n);
+    h->n = 0;
+    if (n > sizeof(h->buf)) {
+      crypto_generichash_update(&h->st, p, n);
+      return;
+    }
+  }
+  if (n > 0)
+    memcpy(h->buf + h->n, p, n);
+  h->n += n;
+}
+
+static void hash_bytes(hasher_t *h, const void *p, size_t n) {
   /* Every variable-length field is preceded by its length, so no two
    * different requests hash the same byte stream. */
   uint8_t len[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8),
                     (uint8_t)n};
-  crypto_generichash_update(st, len, sizeof(len));
-  if (n > 0)
-    crypto_generichash_update(st, p, n);
+  put(h, len, sizeof(len));
+  put(h, p, n);
 }
 
-static void hash_address(crypto_generichash_state *st,
-                         const coap_address_t *a) {
+static void hash_address(hasher_t *h, const coap_address_t *a) {
   const struct sockaddr *sa = &a->addr.sa;
   uint8_t family = (uint8_t)sa->sa_family;
-  crypto_generichash_update(st, &family, 1);
+  put(h, &family, 1);
   if (sa->sa_family == AF_INET) {
-    hash_bytes(st, &a->addr.sin.sin_port, sizeof(a->addr.sin.sin_port));
-    hash_bytes(st, &a->addr.sin.sin_addr, sizeof(a->addr.sin.sin_addr));
+    hash_bytes(h, &a->addr.sin.sin_port, sizeof(a->addr.sin.sin_port));
+    hash_bytes(h, &a->addr.sin.sin_addr, sizeof(a->addr.sin.sin_addr));
   } else if (sa->sa_family == AF_INET6) {
-    hash_bytes(st, &a->addr.sin6.sin6_port, sizeof(a->addr.sin6.sin6_port));
-    hash_bytes(st, &a->addr.sin6.sin6_addr, sizeof(a->addr.sin6.sin6_addr));
+    hash_bytes(h, &a->addr.sin6.sin6_port, sizeof(a->addr.sin6.sin6_port));
+    hash_bytes(h, &a->addr.sin6.sin6_addr, sizeof(a->addr.sin6.sin6_addr));
   } else {
-    hash_bytes(st, a, sizeof(*a));
+    hash_bytes(h, a, sizeof(*a));
   }
 }
 
 void ec_dedup_key(const ec_dedup_t *d, coap_session_t *session,
                   const coap_pdu_t *request, ec_dedup_key_t *key) {
-  crypto_generichash_state st;
-  crypto_generichash_init(&st, d->secret, sizeof(d->secret), sizeof(key->b));
+  hasher_t h;
+  h.n = 0;
+  crypto_generichash_init(&h.st, d->secret, sizeof(d->secret), sizeof(key->b));
 
   /* Who: address and port, and the security context. */
-  hash_address(&st, coap_session_get_addr_remote(session));
+  hash_address(&h, coap_session_get_addr_remote(session));
   coap_proto_t proto = coap_session_get_proto(session);
   uint8_t p8 = (uint8_t)proto;
-  crypto_generichash_update(&st, &p8, 1);
+  put(&h, &p8, 1);
   if (proto == COAP_PROTO_DTLS) {
     const coap_bin_const_t *id = coap_session_get_psk_identity(session);
     const coap_bin_const_t *psk = coap_session_get_psk_key(session);
-    hash_bytes(&st, id ? id->s : NULL, id && id->s ? id->length : 0);
-    hash_bytes(&st, psk ? psk->s : NULL, psk && psk->s ? psk->length : 0);
+    hash_bytes(&h, id ? id->s : NULL, id && id->s ? id->length : 0);
+    hash_bytes(&h, psk ? psk->s : NULL, psk && psk->s ? psk->length : 0);
   }
 
   /* What: the message, all but nothing. */
@@ -80,24 +102,25 @@ void ec_dedup_key(const ec_dedup_t *d, coap_session_t *session,
   head[1] = (uint8_t)coap_pdu_get_code(request);
   head[2] = (uint8_t)((uint16_t)mid >> 8);
   head[3] = (uint8_t)mid;
-  crypto_generichash_update(&st, head, sizeof(head));
+  put(&h, head, sizeof(head));
   coap_bin_const_t token = coap_pdu_get_token(request);
-  hash_bytes(&st, token.s, token.length);
+  hash_bytes(&h, token.s, token.length);
 
   coap_opt_iterator_t it;
   const coap_opt_t *opt;
   coap_option_iterator_init(request, &it, COAP_OPT_ALL);
   while ((opt = coap_option_next(&it)) != NULL) {
     uint8_t num[2] = {(uint8_t)(it.number >> 8), (uint8_t)it.number};
-    crypto_generichash_update(&st, num, sizeof(num));
-    hash_bytes(&st, coap_opt_value(opt), coap_opt_length(opt));
+    put(&h, num, sizeof(num));
+    hash_bytes(&h, coap_opt_value(opt), coap_opt_length(opt));
   }
   size_t len = 0;
   const uint8_t *data = NULL;
   if (!coap_get_data(request, &len, &data))
     len = 0;
-  hash_bytes(&st, data, len);
-  crypto_generichash_final(&st, key->b, sizeof(key->b));
+  hash_bytes(&h, data, len);
+  crypto_generichash_update(&h.st, h.buf, h.n);
+  crypto_generichash_final(&h.st, key->b, sizeof(key->b));
 }
 
 ec_dedup_t *ec_dedup_new(unsigned slots) {
