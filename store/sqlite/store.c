@@ -333,11 +333,6 @@ static const char *const statement_sql[ST_COUNT] = {
                        " AND deployment_id > ?2 ORDER BY deployment_id",
     [ST_EACH] = "SELECT device_id, deployment_id FROM deployment_status"
                 " ORDER BY device_id, deployment_id",
-    /* One write inside a group commit runs in its own savepoint, so a write
-     * that fails undoes only itself and the rest of the batch goes on. */
-    [ST_SAVEPOINT] = "SAVEPOINT ec_write",
-    [ST_RELEASE] = "RELEASE ec_write",
-    [ST_ROLLBACK_TO] = "ROLLBACK TO ec_write",
     [ST_BY_REQUEST] = "SELECT deployment_id, seq, doc FROM status_history"
                       " WHERE device_id = ?1 AND request_id = ?2",
 };

@@ -161,35 +161,20 @@ int store_fleet_touch(store_db_t *s, const char *dep, int64_t at_ms) {
   while (i < s->n_touched && strcmp(s->touched[i].dep, dep) != 0)
     i++;
   if (i == s->n_touched) {
-    if (i == STORE_TOUCHED_MAX) {
-      s->last_touch = -1; /* written: undone with the write's savepoint */
+    if (i == STORE_TOUCHED_MAX)
       return touch_now(s, dep, at_ms);
-    }
     snprintf(s->touched[i].dep, sizeof(s->touched[i].dep), "%s", dep);
     s->touched[i].at_ms = 0;
     s->n_touched++;
   }
-  s->last_touch = (int)i;
-  s->last_touch_was = s->touched[i].at_ms;
   if (at_ms > s->touched[i].at_ms)
     s->touched[i].at_ms = at_ms;
   return 0;
 }
 
-void store_fleet_untouch(store_db_t *s) {
-  if (s->last_touch < 0)
-    return;
-  unsigned i = (unsigned)s->last_touch;
-  s->touched[i].at_ms = s->last_touch_was;
-  if (s->last_touch_was == 0 && i + 1 == s->n_touched)
-    s->n_touched--; /* it was new, and is the last entry */
-  s->last_touch = -1;
-}
-
 int store_fleet_flush(store_db_t *s) {
   unsigned n = s->n_touched;
   s->n_touched = 0;
-  s->last_touch = -1;
   for (unsigned i = 0; i < n; i++)
     if (s->touched[i].at_ms > 0 &&
         touch_now(s, s->touched[i].dep, s->touched[i].at_ms) != 0)

@@ -36,9 +36,6 @@ enum {
   ST_HISTORY_GET,
   ST_DEPLOYMENTS,
   ST_EACH,
-  ST_SAVEPOINT,
-  ST_RELEASE,
-  ST_ROLLBACK_TO,
   ST_BY_REQUEST,
   ST_COUNT
 };
@@ -102,6 +99,7 @@ typedef enum { STORE_Q_STATUS, STORE_Q_MSGS } store_qkind_t;
 
 typedef struct store_queued {
   struct store_queued *next;
+  bool refused; /* it failed in this flush: left out of its next round */
   store_qkind_t kind;
   void *ud;
   union {
@@ -129,8 +127,8 @@ struct store_db {
   /* Set while store_sqlite_each_status() runs: its callback must not restart
    * the walk's statement or write under it. */
   bool walking;
-  /* Set while store_sqlite_flush() applies the queue: its writes run in
-   * savepoints inside that one transaction (group commit). */
+  /* Set while store_sqlite_flush() applies the queue: its writes run
+   * inside that one transaction (group commit). */
   bool flushing;
   /* Queued writes, oldest first, and how many have not completed. */
   store_queued_t *queue, **queue_tail;
@@ -138,19 +136,17 @@ struct store_db {
   ec_db_lock_t lock;  /* EC_STORE_SERVE: held until after sqlite3_close */
   bool created;       /* the open created the database file */
   char where[4096];   /* the database's absolute path, or ":memory:" */
-  /* Writes of the open transaction (1 for a plain one, the savepoints
-   * released in a flush), and where its commit is counted (metrics.h). */
+  /* Writes of the open transaction (1 for a plain one, those applied in a
+   * flush), and where its commit is counted (metrics.h). */
   unsigned txn_writes;
   ec_metrics_t *metrics;
   /* The deployments whose roll-up's time the open transaction moves at its
-   * end (store_fleet_touch()), and the last write's note, to undo it. */
+   * end (store_fleet_touch()). */
   struct {
     char dep[EC_STORE_MAX_ID_LEN + 1];
     int64_t at_ms;
   } touched[STORE_TOUCHED_MAX];
   unsigned n_touched;
-  int last_touch;        /* its entry, or -1: none, or already written */
-  int64_t last_touch_was; /* that entry's time before it (0: it was new) */
 };
 
 /** Log the connection's last error as "store: WHAT: message (code)". */
@@ -296,7 +292,7 @@ int store_read_docs(store_db_t *s, sqlite3_stmt *st, const store_docs_t *shape,
 
 /**
  * The fleet's share of a status write (store_fleet.c), inside its
- * transaction (or savepoint): its failed components replace the pair's
+ * transaction: its failed components replace the pair's
  * (the error code is in the row store.c wrote). @p dep is lowercase;
  * @p had_failed says whether the pair had failed components before.
  * @return 0 or EC_ESTORE (logged)
@@ -311,9 +307,6 @@ int store_fleet_put(store_db_t *s, const ec_status_write_t *w, const char *dep,
  * moves it for a new row or state. @return 0 or EC_ESTORE (logged)
  */
 int store_fleet_touch(store_db_t *s, const char *dep, int64_t at_ms);
-
-/** Forget the last store_fleet_touch(): its write was undone. */
-void store_fleet_untouch(store_db_t *s);
 
 /** Write the gathered roll-up times, before COMMIT. @return 0 or EC_ESTORE */
 int store_fleet_flush(store_db_t *s);

@@ -13,9 +13,9 @@
 
 /*
  * SQLite commits at once, so a flush is: BEGIN IMMEDIATE, each queued write
- * in its own savepoint (a write that fails undoes only itself and the
- * others go on), the roll-ups' times (store_fleet_flush()), COMMIT with
- * synchronous=FULL, then the callbacks in queue order. Nothing is written before the flush, so the write lock is held
+ * (a write that fails undoes only itself and the others go on: see
+ * store_sqlite_flush()), the roll-ups' times (store_fleet_flush()), COMMIT
+ * with synchronous=FULL, then the callbacks in queue order. Nothing is written before the flush, so the write lock is held
  * only while the flush runs, and no read between a queueing and its flush
  * sees a write whose commit is not known.
  */
@@ -24,6 +24,7 @@
 static void enqueue(store_db_t *s, store_queued_t *q, store_qkind_t kind,
                     void *ud) {
   q->next = NULL;
+  q->refused = false;
   q->kind = kind;
   q->ud = ud;
   *s->queue_tail = q;
@@ -83,7 +84,7 @@ size_t store_sqlite_queued(const ec_store_t *base) {
   return s != NULL ? s->n_queued : 0;
 }
 
-/* Apply @p q's write inside the open savepoint; its outcome to q's done. */
+/* Apply @p q's write inside the open transaction; its outcome to q's done. */
 static int apply_write(store_db_t *s, store_queued_t *q) {
   if (q->kind == STORE_Q_STATUS)
     return store_status_apply(s, &q->u.st.w, &q->u.st.done.created,
@@ -98,24 +99,6 @@ static void set_rc(store_queued_t *q, int rc) {
     q->u.st.done.rc = rc;
   else
     q->u.msg.done.rc = rc;
-}
-
-/* Apply @p q in its own savepoint; its outcome goes to its done. */
-static void apply_one(store_db_t *s, store_queued_t *q) {
-  if (store_step_done(s, ST_SAVEPOINT, "SAVEPOINT") != 0)
-    return;
-  s->last_touch = -1;
-  if (apply_write(s, q) == 0 &&
-      store_step_done(s, ST_RELEASE, "RELEASE") == 0) {
-    set_rc(q, 0);
-    s->txn_writes++;
-    return;
-  }
-  /* Undo this write only; the flush's transaction stays open. */
-  store_fleet_untouch(s);
-  if (store_step_done(s, ST_ROLLBACK_TO, "ROLLBACK TO") != 0 ||
-      store_step_done(s, ST_RELEASE, "RELEASE") != 0)
-    store_log(s->db, "undo a write in a flush");
 }
 
 /* Tell @p q's caller what became of it. */
@@ -143,19 +126,44 @@ int store_sqlite_flush(ec_store_t *base) {
   s->queue_tail = &s->queue;
   size_t n = s->n_queued;
 
-  int rc = store_step_done(s, ST_BEGIN, "BEGIN IMMEDIATE");
-  if (rc == 0) {
-    s->txn_writes = 0; /* counted as each write's savepoint is released */
-    s->flushing = true;
-    for (store_queued_t *q = list; q != NULL; q = q->next)
-      apply_one(s, q);
-    s->flushing = false;
-    rc = store_fleet_flush(s);
-    if (rc == 0)
-      rc = store_step_done(s, ST_COMMIT, "COMMIT");
+  /* Every write of the queue in one transaction. One that fails takes the
+   * transaction with it: it is rolled back and made again without that
+   * write, so a failed write undoes only itself, as a savepoint per write
+   * would have it, but without a savepoint's cost for every write (writes
+   * fail rarely: a Request-Id used twice, a full disk). At most one round
+   * per write. */
+  int rc;
+  for (;;) {
+    rc = store_step_done(s, ST_BEGIN, "BEGIN IMMEDIATE");
     if (rc != 0)
-      store_rollback(s);
+      break;
+    s->txn_writes = 0; /* counted as each write is applied */
+    s->flushing = true;
+    store_queued_t *failed = NULL;
+    for (store_queued_t *q = list; q != NULL && failed == NULL; q = q->next) {
+      if (q->refused)
+        continue;
+      if (apply_write(s, q) != 0)
+        failed = q;
+      else
+        s->txn_writes++;
+    }
+    s->flushing = false;
+    if (failed == NULL) {
+      rc = store_fleet_flush(s);
+      if (rc == 0)
+        rc = store_step_done(s, ST_COMMIT, "COMMIT");
+      if (rc != 0)
+        store_rollback(s);
+      break;
+    }
+    store_rollback(s);
+    failed->refused = true;
   }
+  if (rc == 0)
+    for (store_queued_t *q = list; q != NULL; q = q->next)
+      if (!q->refused)
+        set_rc(q, 0);
   if (rc != 0)
     ec_log(EC_LOG_ERROR, "store: a flush of %zu writes failed: none stored",
            n);
