@@ -493,6 +493,61 @@ static void test_version_8_database_is_migrated(void) {
   ec_store_fx_teardown(&f);
 }
 
+/* A queued write's completion: counts the refused ones in *ud. */
+static void on_queued(void *ud, const ec_status_done_t *d) {
+  int *refused = ud;
+  if (d->rc < 0)
+    (*refused)++;
+}
+
+/* A serving store remembers what it wrote to each pair (store_prior.c):
+ * the seqs stay gapless across lone writes, a flush with a refused write
+ * (its transaction is rolled back and made again), and a reopen. */
+static void test_serving_store_keeps_seqs_gapless(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  ec_store_close(f.s);
+  f.s = NULL;
+  ec_store_t *s = NULL;
+  CU_ASSERT_EQUAL_FATAL(ec_store_open_uri(f.path, EC_STORE_SERVE, &s), 0);
+  int64_t seq = 0;
+  for (int i = 1; i <= 3; i++) {
+    CU_ASSERT_EQUAL(put(s, DEV, DEP, EC_STATE_PENDING, "a", 1, i, NULL, &seq),
+                    0);
+    CU_ASSERT_EQUAL(seq, i);
+  }
+  /* Two good writes, then one whose Request-Id the second used. */
+  static const char *const rids[] = {NULL, "rid-00009", "rid-00009"};
+  int refused = 0;
+  for (int i = 0; i < 3; i++) {
+    ec_status_write_t w = {DEV, DEP, EC_STATE_INSTALLING, (const uint8_t *)"b",
+                           1, 10 + i, (const uint8_t *)rids[i],
+                           rids[i] ? strlen(rids[i]) : 0};
+    CU_ASSERT_EQUAL(ec_store_status_queue(s, &w, on_queued, &refused), 0);
+  }
+  CU_ASSERT_EQUAL(ec_store_wait(s), 0);
+  CU_ASSERT_EQUAL(refused, 1);
+  CU_ASSERT_EQUAL(put(s, DEV, DEP, EC_STATE_INSTALLING, "c", 1, 20, NULL,
+                      &seq),
+                  0);
+  CU_ASSERT_EQUAL(seq, 6);
+  ec_store_close(s);
+  CU_ASSERT_EQUAL_FATAL(ec_store_open_uri(f.path, EC_STORE_SERVE, &s), 0);
+  CU_ASSERT_EQUAL(put(s, DEV, DEP, EC_STATE_INSTALLING, "d", 1, 30, NULL,
+                      &seq),
+                  0);
+  CU_ASSERT_EQUAL(seq, 7);
+  ec_history_entry_t *h = NULL;
+  size_t n = 0;
+  CU_ASSERT_EQUAL(ec_store_history(s, DEV, DEP, 0, 0, &h, &n), 0);
+  CU_ASSERT_EQUAL_FATAL(n, 7);
+  for (size_t i = 0; i < n; i++)
+    CU_ASSERT_EQUAL(h[i].seq, (int64_t)i + 1);
+  free(h);
+  ec_store_close(s);
+  ec_store_fx_teardown(&f);
+}
+
 /* ------------------------------------------------------------------------ */
 
 static const ec_test_t tests[] = {
@@ -510,6 +565,8 @@ static const ec_test_t tests[] = {
     {test_explain_needs_room, "explain needs room"},
     {test_fleet_reads_are_index_backed, "fleet_reads_are_index_backed"},
     {test_version_8_database_is_migrated, "version_8_database_is_migrated"},
+    {test_serving_store_keeps_seqs_gapless,
+     "serving_store_keeps_seqs_gapless"},
 };
 
 int main(void) {

@@ -382,6 +382,8 @@ int store_step_done(store_db_t *s, int which, const char *what) {
 /* Undo the open transaction, if SQLite has not already done so (some errors
  * roll back by themselves, and ROLLBACK without a transaction is an error). */
 void store_rollback(store_db_t *s) {
+  /* What the transaction's writes left is gone with it. */
+  store_prior_clear(s);
   if (!sqlite3_get_autocommit(s->db))
     (void)store_step_done(s, ST_ROLLBACK, "ROLLBACK");
 }
@@ -737,6 +739,10 @@ int store_sqlite_open(const char *name, bool is_uri, unsigned flags,
 
   if ((flags & EC_STORE_SERVE) && check_writable(s) < 0)
     goto fail_stmts;
+  /* The one server of the database writes every status: it may remember
+   * what it wrote (store_prior.c). */
+  if (flags & EC_STORE_SERVE)
+    store_prior_open(s);
   *out = &s->base;
   return 0;
 
@@ -840,6 +846,7 @@ void store_sqlite_close(ec_store_t *base) {
    * checkpoints the WAL and removes it when this is the last connection. */
   if (sqlite3_close(s->db) != SQLITE_OK)
     store_log(s->db, "close");
+  store_prior_close(s);
   /* Only now: closing the lock's descriptor earlier would have dropped
    * SQLite's own POSIX locks on the file. */
   ec_db_unlock(&s->lock);
@@ -934,7 +941,9 @@ int store_status_apply(store_db_t *s, const ec_status_write_t *w, int *created,
   int64_t last;
   int old_state;
   bool had_failed;
-  if (status_prior(s, w->device_id, dep, &last, &old_state, &had_failed) != 0)
+  if (!store_prior_find(s, w->device_id, dep, &last, &old_state,
+                        &had_failed) &&
+      status_prior(s, w->device_id, dep, &last, &old_state, &had_failed) != 0)
     return EC_ESTORE;
   int64_t new_seq = last + 1;
   sqlite3_stmt *up = s->st[last == 0                      ? ST_STATUS_INSERT
@@ -984,6 +993,8 @@ int store_status_apply(store_db_t *s, const ec_status_write_t *w, int *created,
   store_stmt_done(hi);
   if (store_fleet_put(s, w, dep, had_failed) != 0)
     return EC_ESTORE;
+  store_prior_set(s, w->device_id, dep, new_seq, (int)w->state,
+                  w->n_failed > 0);
   if (created)
     *created = new_seq == 1;
   if (seq)

@@ -88,6 +88,9 @@ int ec_db_uri_path(const char *uri, char *out, size_t cap, bool *memory);
 
 typedef struct store_db store_db_t;
 
+/* Pairs whose last write a serving store remembers (store_prior.c). */
+#define STORE_PRIOR_SLOTS 16384
+
 /* Deployments whose roll-up time one transaction gathers; past that, a
  * write moves its own at once. */
 #define STORE_TOUCHED_MAX 8
@@ -147,6 +150,10 @@ struct store_db {
     int64_t at_ms;
   } touched[STORE_TOUCHED_MAX];
   unsigned n_touched;
+  /* What the pairs written lately were left at (store_prior.c); NULL when
+   * not kept (a store that is not its database's server). */
+  struct store_prior *prior;
+  size_t n_prior;
 };
 
 /** Log the connection's last error as "store: WHAT: message (code)". */
@@ -180,6 +187,20 @@ void store_settle(store_db_t *s);
  */
 int store_status_apply(store_db_t *s, const ec_status_write_t *w, int *created,
                        int64_t *seq);
+
+/* The pairs written lately (store_prior.c): their last seq, state, and
+ * whether they have failed components, as the open transaction left them. */
+/** Keep them from now on (a serving store); without memory, not at all. */
+void store_prior_open(store_db_t *s);
+/** Forget them all: every rollback does. */
+void store_prior_clear(store_db_t *s);
+void store_prior_close(store_db_t *s);
+/** @return true with the pair's values when it is kept */
+bool store_prior_find(const store_db_t *s, const char *dev, const char *dep,
+                      int64_t *seq, int *state, bool *had_failed);
+/** After the pair's write succeeded in the open transaction. */
+void store_prior_set(store_db_t *s, const char *dev, const char *dep,
+                     int64_t seq, int state, bool had_failed);
 
 /** Check a message post's fields: 0 or EC_EINVAL. */
 int store_msg_check(const store_db_t *s, const ec_store_msg_write_t *w,
