@@ -110,6 +110,10 @@ struct ec_store_backend {
                         int64_t ttl_ms, int64_t touch_ms, int64_t *user_id);
   int (*prov_token_delete)(ec_store_t *s, const uint8_t *digest, int64_t now_ms,
                            int64_t ttl_ms);
+  int (*login_failed)(ec_store_t *s, const char *username, int64_t now_ms,
+                      int64_t window_ms, int64_t *count);
+  int (*login_failures)(ec_store_t *s, const char *username, int64_t now_ms,
+                        int64_t window_ms, int64_t *count);
   int (*prov_select_owned)(ec_store_t *s, const ec_prov_request_t *f,
                            int64_t owner_id, ec_prov_component_t **rows,
                            size_t *n);

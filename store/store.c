@@ -444,6 +444,27 @@ int ec_store_prov_token_delete(ec_store_t *s, const uint8_t *digest,
                    : EC_EINVAL;
 }
 
+/* A username as the failed-login counters take it. */
+static bool login_args_ok(const char *username, int64_t window_ms) {
+  return username != NULL && strlen(username) <= EC_STORE_PROV_TEXT_MAX &&
+         window_ms > 0;
+}
+
+int ec_store_login_failed(ec_store_t *s, const char *username, int64_t now_ms,
+                          int64_t window_ms, int64_t *count) {
+  return s != NULL && login_args_ok(username, window_ms)
+             ? s->be->login_failed(s, username, now_ms, window_ms, count)
+             : EC_EINVAL;
+}
+
+int ec_store_login_failures(ec_store_t *s, const char *username,
+                            int64_t now_ms, int64_t window_ms,
+                            int64_t *count) {
+  return s != NULL && login_args_ok(username, window_ms) && count != NULL
+             ? s->be->login_failures(s, username, now_ms, window_ms, count)
+             : EC_EINVAL;
+}
+
 int ec_store_prov_select_owned(ec_store_t *s, const ec_prov_request_t *f,
                                int64_t owner_id, ec_prov_component_t **rows,
                                size_t *n) {

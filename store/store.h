@@ -650,6 +650,23 @@ int ec_store_prov_token_delete(ec_store_t *s, const uint8_t *digest,
                                int64_t now_ms, int64_t ttl_ms);
 
 /**
+ * Count a failed login of @p username at @p now_ms in the username's
+ * window: @p window_ms from the first failure after its last window ended
+ * (server/auth/auth.c's per-username slow-down). Every server on the store
+ * counts into the same window; windows that ended are forgotten here.
+ * @param[out] count  the window's failures, this one included (may be NULL)
+ * @return 0, EC_EINVAL or EC_ESTORE
+ */
+int ec_store_login_failed(ec_store_t *s, const char *username, int64_t now_ms,
+                          int64_t window_ms, int64_t *count);
+
+/** The failed logins of @p username in its window at @p now_ms (0: none,
+ * or the window ended). @return 0, EC_EINVAL or EC_ESTORE */
+int ec_store_login_failures(ec_store_t *s, const char *username,
+                            int64_t now_ms, int64_t window_ms,
+                            int64_t *count);
+
+/**
  * Select components matching every present filter of @p f (the fields of a
  * select request; limit defaults to EC_PROV_DEFAULT_LIMIT), in ascending
  * provisioning_component_id, with each name from its catalog.

@@ -542,9 +542,8 @@ static ec_store_t *store;
 #define TTL_MS 10000
 #define WINDOW_MS 5000
 
-/* A fresh in-memory store with two users, provisionings 11 and 12, and a
- * small catalog. */
-static int setup_store(void) {
+/* The limits the cases count on (small, so that they are reached soon). */
+static ec_auth_config_t test_config(void) {
   ec_auth_config_t cfg;
   ec_auth_config_default(&cfg);
   cfg.token_ttl_ms = TTL_MS;
@@ -554,6 +553,13 @@ static int setup_store(void) {
   cfg.slow_base_ms = 100;
   cfg.slow_max_ms = 350;
   cfg.window_ms = WINDOW_MS;
+  return cfg;
+}
+
+/* A fresh store with two users, provisionings 11 and 12, and a small
+ * catalog. */
+static int setup_store(void) {
+  ec_auth_config_t cfg = test_config();
   /* EC_TEST_STORE=postgres://... (CTest's provisioning_postgres, in a
    * throw-away cluster) runs the store's cases on PostgreSQL. */
   const char *b = getenv("EC_TEST_STORE");
@@ -727,6 +733,20 @@ static void test_failures_from_many_addresses_slow_a_user_down(void) {
   CU_ASSERT_EQUAL_FATAL(
       ec_auth_login_begin(auth, store, "device", peer, 4, now, &at), 0);
   CU_ASSERT_EQUAL(at.delay_ms, 0);
+  /* The username's count is the store's: another server on it (or this
+   * one restarted) slows admin down as much, until the window ends. */
+  ec_auth_config_t cfg = test_config();
+  ec_auth_t *other = NULL;
+  CU_ASSERT_EQUAL_FATAL(ec_auth_new(&cfg, &other), 0);
+  peer[3] = 101;
+  CU_ASSERT_EQUAL_FATAL(
+      ec_auth_login_begin(other, store, "admin", peer, 4, now + 1, &at), 0);
+  CU_ASSERT_EQUAL(at.delay_ms, 350);
+  CU_ASSERT_EQUAL_FATAL(ec_auth_login_begin(other, store, "admin", peer, 4,
+                                            now + WINDOW_MS, &at),
+                        0);
+  CU_ASSERT_EQUAL(at.delay_ms, 0);
+  ec_auth_free(other);
   /* An unknown user is checked against the dummy hash. */
   CU_ASSERT_EQUAL_FATAL(
       ec_auth_login_begin(auth, store, "ghost9", peer, 4, now, &at), 0);

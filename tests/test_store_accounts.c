@@ -301,10 +301,42 @@ static void test_provisioning_owners_and_components(void) {
   ec_store_fx_teardown(&f);
 }
 
+/* Failed logins per username count in a window that starts with the first
+ * failure and ends window_ms later; the next failure starts a new one. */
+static void test_failed_logins_count_in_windows(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  int64_t n = -1;
+  CU_ASSERT_EQUAL(ec_store_login_failures(f.s, "ann", 1000, 500, &n), 0);
+  CU_ASSERT_EQUAL(n, 0);
+  CU_ASSERT_EQUAL(ec_store_login_failed(f.s, "ann", 1000, 500, &n), 0);
+  CU_ASSERT_EQUAL(n, 1);
+  CU_ASSERT_EQUAL(ec_store_login_failed(f.s, "ann", 1400, 500, &n), 0);
+  CU_ASSERT_EQUAL(n, 2);
+  CU_ASSERT_EQUAL(ec_store_login_failed(f.s, "bob", 1400, 500, NULL), 0);
+  CU_ASSERT_EQUAL(ec_store_login_failures(f.s, "ann", 1499, 500, &n), 0);
+  CU_ASSERT_EQUAL(n, 2);
+  /* A restart keeps them: they are the store's. */
+  ec_store_fx_reopen(&f);
+  CU_ASSERT_EQUAL(ec_store_login_failures(f.s, "bob", 1499, 500, &n), 0);
+  CU_ASSERT_EQUAL(n, 1);
+  /* ann's window ended at 1500: read as none, and counted afresh. */
+  CU_ASSERT_EQUAL(ec_store_login_failures(f.s, "ann", 1500, 500, &n), 0);
+  CU_ASSERT_EQUAL(n, 0);
+  CU_ASSERT_EQUAL(ec_store_login_failed(f.s, "ann", 1500, 500, &n), 0);
+  CU_ASSERT_EQUAL(n, 1);
+  CU_ASSERT_EQUAL(ec_store_login_failures(f.s, "bob", 1600, 500, &n), 0);
+  CU_ASSERT_EQUAL(n, 1);
+  CU_ASSERT_EQUAL(ec_store_login_failed(f.s, NULL, 1, 500, &n), EC_EINVAL);
+  CU_ASSERT_EQUAL(ec_store_login_failed(f.s, "ann", 1, 0, &n), EC_EINVAL);
+  ec_store_fx_teardown(&f);
+}
+
 static const ec_test_t tests[] = {
     {test_dtls_identities, "DTLS identities"},
     {test_accounts, "accounts"},
     {test_session_tokens_slide_and_expire, "session tokens slide and expire"},
+    {test_failed_logins_count_in_windows, "failed logins count in windows"},
     {test_provisioning_owners_and_components,
      "provisioning owners and components"},
 };

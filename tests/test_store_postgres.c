@@ -411,6 +411,13 @@ static void test_accounts_shared_across_stores(void) {
   CU_ASSERT_EQUAL(ec_store_device_remove(b, "dev-9"), 0);
   CU_ASSERT_EQUAL(ec_store_device_find(f.s, (const uint8_t *)"dev-9", 5, &out),
                   EC_ENOTFOUND);
+  /* A username's failed logins counted through either count once each. */
+  int64_t fails = 0;
+  CU_ASSERT_EQUAL(ec_store_login_failed(f.s, "alice", 100, 1000, NULL), 0);
+  CU_ASSERT_EQUAL(ec_store_login_failed(b, "alice", 200, 1000, &fails), 0);
+  CU_ASSERT_EQUAL(fails, 2);
+  CU_ASSERT_EQUAL(ec_store_login_failures(f.s, "alice", 300, 1000, &fails), 0);
+  CU_ASSERT_EQUAL(fails, 2);
   /* Two nodes adding accounts without ids at once pick different ones. */
   ec_store_prov_user_t v = u;
   snprintf(v.username, sizeof(v.username), "bob");

@@ -335,11 +335,14 @@ static void test_order_index_migrated_to_hold_documents(void) {
   ec_store_close(f.s);
   f.s = NULL;
   char sql[256], v[32], want[16];
+  /* Version 9: before the index's migration (10) and the failed logins'
+   * table (11). */
   snprintf(sql, sizeof(sql),
            "DROP INDEX status_messages_order_doc;"
            "CREATE INDEX status_messages_order ON status_messages (order_id)"
-           " WHERE order_id IS NOT NULL; PRAGMA user_version = %d",
-           ec_store_schema_version() - 1);
+           " WHERE order_id IS NOT NULL; DROP TABLE login_failures;"
+           " PRAGMA user_version = %d",
+           9);
   external_exec(f.path, sql);
   ec_store_fx_reopen(&f);
   snprintf(want, sizeof(want), "%d", ec_store_schema_version());
@@ -462,6 +465,8 @@ static void test_version_8_database_is_migrated(void) {
   f.s = NULL;
   external_exec(f.path, "DROP TRIGGER fleet_rollup_state");
   external_exec(f.path, v8_rollup_trigger);
+  /* Nor had version 8 the failed logins' table (version 11). */
+  external_exec(f.path, "DROP TABLE login_failures");
   external_exec(f.path, "PRAGMA user_version = 8");
 
   ec_store_fx_reopen(&f);

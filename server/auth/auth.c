@@ -168,14 +168,6 @@ void ec_auth_count_failure(ec_auth_t *a, const char *kind, const void *key,
   s->count++;
 }
 
-/* The failures of @p key in its current window. */
-static unsigned limit_count(ec_auth_t *a, const char *kind, const void *key,
-                            size_t key_len, int64_t now_ms) {
-  limit_slot_t *s =
-      limit_find(a, limit_hash(a, kind, key, key_len), false, now_ms);
-  return s != NULL && now_ms - s->start_ms < a->cfg.window_ms ? s->count : 0;
-}
-
 static void limit_forget(ec_auth_t *a, const char *kind, const void *key,
                          size_t key_len, int64_t now_ms) {
   limit_slot_t *s =
@@ -260,13 +252,18 @@ int ec_auth_login_begin(ec_auth_t *a, ec_store_t *s, const char *username,
     memcpy(out->user.password_hash, a->dummy_hash,
            sizeof(out->user.password_hash));
   }
-  unsigned fails = limit_count(a, "user", username, strlen(username), now_ms);
-  out->delay_ms = slow_down(&a->cfg, fails);
+  /* The username's failures from all addresses are the store's, so that
+   * every server sharing it slows the same attacks down. */
+  int64_t fails = 0;
+  rc = ec_store_login_failures(s, username, now_ms, a->cfg.window_ms, &fails);
+  if (rc < 0)
+    return rc;
+  out->delay_ms = slow_down(&a->cfg, (unsigned)fails);
   if (out->delay_ms > 0) {
     ec_log(EC_LOG_INFO,
            "auth: login of '%.64s' delayed %lld ms: %u failed attempts from "
            "all addresses",
-           username, (long long)out->delay_ms, fails);
+           username, (long long)out->delay_ms, (unsigned)fails);
   }
   return 0;
 }
@@ -282,8 +279,10 @@ int ec_auth_login_finish(ec_auth_t *a, ec_store_t *s, ec_auth_attempt_t *at,
   if (!match || !at->known) {
     ec_auth_count_failure(a, "pair", pk, pk_len, now_ms);
     ec_auth_count_failure(a, "peer", at->peer, at->peer_len, now_ms);
-    ec_auth_count_failure(a, "user", at->username, strlen(at->username),
-                          now_ms);
+    if (ec_store_login_failed(s, at->username, now_ms, a->cfg.window_ms,
+                              NULL) < 0)
+      ec_log(EC_LOG_WARN, "auth: a failed login of '%.64s' was not counted",
+             at->username);
     ec_log(EC_LOG_INFO, "auth: failed login for '%.64s'", at->username);
     return EC_ENOTFOUND;
   }

@@ -41,7 +41,9 @@
  *     refused for that, so nobody can lock an account's owner out by
  *     failing from addresses of their own: the owner, from an address that
  *     has not failed, gets in after the delay.
- * The counters live in memory and are lost on restart.
+ * The per-address and per-pair counters live in memory and are lost on
+ * restart; the per-username ones are the store's (ec_store_login_failed()),
+ * so that every server sharing a store counts into the same window.
  *
  * The module knows nothing of CoAP: a peer is any byte string (its address).
  */

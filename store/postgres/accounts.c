@@ -345,6 +345,62 @@ int store_pg_prov_token_delete(ec_store_t *base, const uint8_t *digest,
 }
 
 /* ------------------------------------------------------------------------ */
+/* Failed logins                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* As SQLite's (store/sqlite/store_users.c): one row per username with a
+ * live window, the ended ones swept by each failure. The upsert takes the
+ * row's lock, so failures counted by two nodes at once both count. */
+int store_pg_login_failed(ec_store_t *base, const char *username,
+                          int64_t now_ms, int64_t window_ms, int64_t *count) {
+  pg_store_t *s = (pg_store_t *)base;
+  char now[24], win[24];
+  snprintf(now, sizeof(now), "%lld", (long long)now_ms);
+  snprintf(win, sizeof(win), "%lld", (long long)window_ms);
+  const char *v[] = {now, win, username};
+  if (pg_begin(s) != 0)
+    return EC_ESTORE;
+  PGresult *res = NULL;
+  int rc = pg_query(s,
+                    "DELETE FROM login_failures"
+                    " WHERE window_start <= $1::int8 - $2::int8",
+                    2, v, NULL, NULL, NULL, "count a failed login");
+  const char *iv[] = {username, now};
+  if (rc == 0)
+    rc = pg_query(s,
+                  "INSERT INTO login_failures AS f (username, window_start,"
+                  " count) VALUES ($1, $2::int8, 1) ON CONFLICT (username)"
+                  " DO UPDATE SET count = f.count + 1 RETURNING count::int8",
+                  2, iv, NULL, NULL, &res, "count a failed login");
+  int64_t n = rc == 0 && PQntuples(res) == 1 ? pg_i64(res, 0, 0) : 0;
+  PQclear(res);
+  if (pg_end(s, rc) != 0)
+    return EC_ESTORE;
+  if (count != NULL)
+    *count = n;
+  return 0;
+}
+
+int store_pg_login_failures(ec_store_t *base, const char *username,
+                            int64_t now_ms, int64_t window_ms,
+                            int64_t *count) {
+  pg_store_t *s = (pg_store_t *)base;
+  char now[24], win[24];
+  snprintf(now, sizeof(now), "%lld", (long long)now_ms);
+  snprintf(win, sizeof(win), "%lld", (long long)window_ms);
+  const char *v[] = {now, win, username};
+  PGresult *res = NULL;
+  if (pg_query(s,
+               "SELECT count::int8 FROM login_failures WHERE username = $3"
+               " AND window_start > $1::int8 - $2::int8",
+               3, v, NULL, NULL, &res, "read failed logins") != 0)
+    return EC_ESTORE;
+  *count = PQntuples(res) == 1 ? pg_i64(res, 0, 0) : 0;
+  PQclear(res);
+  return 0;
+}
+
+/* ------------------------------------------------------------------------ */
 /* DTLS PSK identities                                                      */
 /* ------------------------------------------------------------------------ */
 

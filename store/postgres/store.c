@@ -268,8 +268,18 @@ static const char *const migration_3[] = {
     NULL,
 };
 
+/* 4: failed logins per username (accounts.c), shared by every node. */
+static const char *const migration_4[] = {
+    "CREATE TABLE login_failures ("
+    "  username     text COLLATE \"C\" PRIMARY KEY"
+    "               CHECK (length(username) <= 255),"
+    "  window_start bigint NOT NULL,"
+    "  count        bigint NOT NULL CHECK (count >= 1));",
+    NULL,
+};
+
 const char *const *const pg_migrations[] = {migration_1, migration_2,
-                                            migration_3};
+                                            migration_3, migration_4};
 const int pg_n_migrations =
     (int)(sizeof(pg_migrations) / sizeof(pg_migrations[0]));
 
@@ -598,6 +608,8 @@ const ec_store_backend_t store_pg_backend = {
     .prov_token_add = store_pg_prov_token_add,
     .prov_token_use = store_pg_prov_token_use,
     .prov_token_delete = store_pg_prov_token_delete,
+    .login_failed = store_pg_login_failed,
+    .login_failures = store_pg_login_failures,
     .prov_select_owned = store_pg_prov_select_owned,
     .prov_insert = store_pg_prov_insert,
     .prov_update = store_pg_prov_update,

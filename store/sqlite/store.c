@@ -286,6 +286,13 @@ static const char *const migrations[] = {
     "DROP INDEX IF EXISTS status_messages_order;"
     "CREATE INDEX IF NOT EXISTS status_messages_order_doc"
     " ON status_messages (order_id, id, doc) WHERE order_id IS NOT NULL;",
+    /* 11: failed logins per username (store_users.c): its window's start and
+     * count, shared by every server on the store. */
+    "CREATE TABLE login_failures ("
+    "  username     TEXT    PRIMARY KEY CHECK (length(username) <= 255),"
+    "  window_start INTEGER NOT NULL,"
+    "  count        INTEGER NOT NULL CHECK (count >= 1)"
+    ") STRICT, WITHOUT ROWID;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -1414,6 +1421,8 @@ const ec_store_backend_t store_sqlite_backend = {
     .prov_token_add = store_sqlite_prov_token_add,
     .prov_token_use = store_sqlite_prov_token_use,
     .prov_token_delete = store_sqlite_prov_token_delete,
+    .login_failed = store_sqlite_login_failed,
+    .login_failures = store_sqlite_login_failures,
     .prov_select_owned = store_sqlite_prov_select_owned,
     .prov_insert = store_sqlite_prov_insert,
     .prov_update = store_sqlite_prov_update,

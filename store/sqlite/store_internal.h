@@ -419,6 +419,12 @@ int store_sqlite_prov_token_add(ec_store_t *s, const uint8_t *digest,
 int store_sqlite_prov_token_use(ec_store_t *s, const uint8_t *digest,
                                 int64_t now_ms, int64_t ttl_ms,
                                 int64_t touch_ms, int64_t *user_id);
+int store_sqlite_login_failed(ec_store_t *s, const char *username,
+                              int64_t now_ms, int64_t window_ms,
+                              int64_t *count);
+int store_sqlite_login_failures(ec_store_t *s, const char *username,
+                                int64_t now_ms, int64_t window_ms,
+                                int64_t *count);
 int store_sqlite_prov_token_delete(ec_store_t *s, const uint8_t *digest,
                                    int64_t now_ms, int64_t ttl_ms);
 int store_sqlite_prov_select_owned(ec_store_t *s, const ec_prov_request_t *f,

@@ -1,4 +1,4 @@
-/* edgecoap store: listing and removing provisioning accounts (admin user-list, user-remove). */
+/* edgecoap store: listing and removing provisioning accounts (admin user-list, user-remove), and their failed logins. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <stdio.h>
 #include <string.h>
@@ -134,4 +134,77 @@ int store_sqlite_prov_user_remove(ec_store_t *base, const char *username,
 fail:
   (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
   return rc;
+}
+
+/* ---- failed logins -------------------------------------------------------- */
+
+/*
+ * One row per username with failures in a live window: a window that ended
+ * (window_start <= now - window) starts again with the next failure, and
+ * each failure sweeps the ended ones, so the table holds only live windows
+ * (a flood of unknown usernames is bounded by the per-address limits).
+ */
+
+int store_sqlite_login_failed(ec_store_t *base, const char *username,
+                              int64_t now_ms, int64_t window_ms,
+                              int64_t *count) {
+  store_db_t *s = (store_db_t *)base;
+  if (store_begin(s) != 0)
+    return EC_ESTORE;
+  sqlite3_stmt *purge = NULL, *st = NULL;
+  int rc = EC_ESTORE;
+  int64_t n = 0;
+  if (sqlite3_prepare_v2(s->db,
+                         "DELETE FROM login_failures"
+                         " WHERE window_start <= ?1 - ?2",
+                         -1, &purge, NULL) == SQLITE_OK &&
+      sqlite3_bind_int64(purge, 1, now_ms) == SQLITE_OK &&
+      sqlite3_bind_int64(purge, 2, window_ms) == SQLITE_OK &&
+      sqlite3_step(purge) == SQLITE_DONE &&
+      sqlite3_prepare_v2(
+          s->db,
+          "INSERT INTO login_failures (username, window_start, count)"
+          " VALUES (?1, ?2, 1) ON CONFLICT (username) DO UPDATE SET"
+          " count = count + 1 RETURNING count",
+          -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC) == SQLITE_OK &&
+      sqlite3_bind_int64(st, 2, now_ms) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW) {
+    n = sqlite3_column_int64(st, 0);
+    rc = 0;
+  } else {
+    store_log(s->db, "count a failed login");
+  }
+  sqlite3_finalize(purge);
+  sqlite3_finalize(st);
+  if (rc == 0 && (rc = store_commit(s)) == 0) {
+    if (count != NULL)
+      *count = n;
+    return 0;
+  }
+  store_rollback(s);
+  return EC_ESTORE;
+}
+
+int store_sqlite_login_failures(ec_store_t *base, const char *username,
+                                int64_t now_ms, int64_t window_ms,
+                                int64_t *count) {
+  store_db_t *s = (store_db_t *)base;
+  sqlite3_stmt *st = NULL;
+  int r = SQLITE_ERROR;
+  if (sqlite3_prepare_v2(s->db,
+                         "SELECT count FROM login_failures WHERE username = ?1"
+                         " AND window_start > ?2 - ?3",
+                         -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_bind_text(st, 1, username, -1, SQLITE_STATIC) == SQLITE_OK &&
+      sqlite3_bind_int64(st, 2, now_ms) == SQLITE_OK &&
+      sqlite3_bind_int64(st, 3, window_ms) == SQLITE_OK)
+    r = sqlite3_step(st);
+  *count = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  sqlite3_finalize(st);
+  if (r != SQLITE_ROW && r != SQLITE_DONE) {
+    store_log(s->db, "read failed logins");
+    return EC_ESTORE;
+  }
+  return 0;
 }
