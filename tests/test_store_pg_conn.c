@@ -1,6 +1,10 @@
 /* edgecoap: CUnit tests of the PostgreSQL store's connections: pipelined rounds, PostgreSQL stopped, crashed and restarted under queued writes. */
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -324,6 +328,54 @@ static void test_a_listener_resynchronises_after_a_restart(void) {
   ec_store_fx_teardown(&f);
 }
 
+/* PostgreSQL's host takes connections and never answers (a listener in
+ * its place that accepts nothing): reconnecting waits for the network in
+ * no call, so the server's loop never stalls on it. */
+static void test_an_unanswering_server_stalls_no_call(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  seen_t v = {0};
+  ticket_t t[3];
+  queue(f.s, &v, t, 0, true);
+  CU_ASSERT_EQUAL(ec_store_wait(f.s), 0);
+  ctl("stop");
+  int l = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_port = htons((uint16_t)atoi(getenv("PGPORT"))),
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  CU_ASSERT_FATAL(l >= 0 && bind(l, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+                  listen(l, 16) == 0);
+  queue(f.s, &v, t, 1, true);
+  uint64_t worst = 0, t0 = ec_mono_ms();
+  while (ec_mono_ms() - t0 < 3000) {
+    uint64_t s0 = ec_mono_us();
+    ec_store_flush(f.s);
+    uint8_t *doc = NULL;
+    size_t len = 0;
+    CU_ASSERT(ec_store_status_get(f.s, DEV, DEP, &doc, &len, NULL, NULL) < 0);
+    free(doc);
+    uint64_t took = ec_mono_us() - s0;
+    worst = took > worst ? took : worst;
+    poll(NULL, 0, 20);
+  }
+  fprintf(stderr, "\n  (the longest flush and read while reconnecting: %llu us) ",
+          (unsigned long long)worst);
+  CU_ASSERT(worst < 100000);
+  CU_ASSERT(ec_store_unreachable(f.s));
+  ec_store_wait(f.s);
+  CU_ASSERT_EQUAL(v.d[1].rc, EC_ETIMEOUT);
+  close(l);
+  ctl("start");
+  queue(f.s, &v, t, 2, true);
+  CU_ASSERT_EQUAL(ec_store_wait(f.s), 0);
+  CU_ASSERT_EQUAL(v.d[2].rc, 0);
+  CU_ASSERT_FALSE(ec_store_unreachable(f.s));
+  assert_gapless(&f, 2);
+  ec_store_fx_teardown(&f);
+}
+
 static const ec_test_t tests[] = {
     {test_a_round_is_one_transaction_answered_later,
      "a_round_is_one_transaction_answered_later"},
@@ -337,6 +389,8 @@ static const ec_test_t tests[] = {
      "other_stores_hear_of_committed_writes"},
     {test_a_listener_resynchronises_after_a_restart,
      "a_listener_resynchronises_after_a_restart"},
+    {test_an_unanswering_server_stalls_no_call,
+     "an_unanswering_server_stalls_no_call"},
 };
 
 int main(void) {

@@ -61,18 +61,25 @@ static void notice(void *ud, const char *msg) {
   ec_log(EC_LOG_WARN, "store: PostgreSQL says: %.*s", (int)len, msg);
 }
 
+/* Settings as connection parameters, not SET, so that a reset keeps them.
+ * Times in the schema are integers; only the client encoding matters for
+ * the ids' text. */
+static const char *const conn_keys[] = {"dbname", "client_encoding",
+                                        "connect_timeout", NULL};
+
 PGconn *pg_connect(const char *uri) {
-  /* Settings as connection parameters, not SET, so that PQreset() keeps
-   * them. Times in the schema are integers; only the client encoding
-   * matters for the ids' text. */
-  static const char *const keys[] = {"dbname", "client_encoding",
-                                     "connect_timeout", NULL};
   const char *const v[] = {uri, "UTF8", "5", NULL};
-  PGconn *c = PQconnectdbParams(keys, v, 1);
+  PGconn *c = PQconnectdbParams(conn_keys, v, 1);
   if (c != NULL)
     PQsetNoticeProcessor(c, notice, NULL);
   return c;
 }
+
+/* How long a reconnect may take before it is given up and tried again
+ * (libpq bounds only its blocking connects by connect_timeout). */
+#ifndef EC_STORE_PG_CONNECT_MS
+#define EC_STORE_PG_CONNECT_MS 2000
+#endif
 
 /* Log @p c's last error as "store: WHAT: ...". */
 static void log_conn(PGconn *c, const char *what) {
@@ -102,15 +109,10 @@ static int listen_on(pg_store_t *s, PGconn *c) {
   return rc;
 }
 
-/* The pipeline connection, listening when the store does, or NULL
- * (logged). */
-static PGconn *open_pipe(pg_store_t *s) {
-  PGconn *c = pg_connect(s->uri);
-  if (c == NULL || PQstatus(c) != CONNECTION_OK) {
-    log_conn(c, "connect to PostgreSQL for writes");
-    PQfinish(c);
-    return NULL;
-  }
+/* Make connected @p c the pipeline's: listening when the store does,
+ * in pipeline mode; @p c, or NULL (logged, @p c finished). */
+static PGconn *setup_pipe(pg_store_t *s, PGconn *c) {
+  PQsetNoticeProcessor(c, notice, NULL);
   if (s->listen_fn != NULL && listen_on(s, c) != 0) {
     PQfinish(c);
     return NULL;
@@ -121,6 +123,17 @@ static PGconn *open_pipe(pg_store_t *s) {
     return NULL;
   }
   return c;
+}
+
+/* The pipeline connection, made at once (at open), or NULL (logged). */
+static PGconn *open_pipe(pg_store_t *s) {
+  PGconn *c = pg_connect(s->uri);
+  if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+    log_conn(c, "connect to PostgreSQL for writes");
+    PQfinish(c);
+    return NULL;
+  }
+  return setup_pipe(s, c);
 }
 
 int pg_conn_open(pg_store_t *s, const char *uri) {
@@ -165,15 +178,25 @@ static bool idle_closed(PGconn *c) {
 }
 
 void pg_conn_check(pg_store_t *s) {
-  if (!idle_closed(s->conn))
-    return;
   int64_t now = now_ms();
-  if (now < s->conn_try_ms)
-    return;
-  s->conn_try_ms = now + EC_STORE_PG_RETRY_MS;
-  PQreset(s->conn);
-  if (PQstatus(s->conn) == CONNECTION_OK)
+  if (!s->resetting) {
+    if (!idle_closed(s->conn) || now < s->conn_try_ms)
+      return;
+    s->conn_try_ms = now + EC_STORE_PG_RETRY_MS;
+    if (PQresetStart(s->conn) != 1)
+      return;
+    s->resetting = true;
+    s->reset_until_ms = now + EC_STORE_PG_CONNECT_MS;
+  }
+  /* One step of the reset; a statement meanwhile fails at once ("no
+   * connection"), as it would while PostgreSQL is away. */
+  PostgresPollingStatusType st = PQresetPoll(s->conn);
+  if (st == PGRES_POLLING_OK) {
+    s->resetting = false;
     ec_log(EC_LOG_INFO, "store: reconnected to PostgreSQL for reads");
+  } else if (st == PGRES_POLLING_FAILED || now >= s->reset_until_ms) {
+    s->resetting = false; /* tried again after EC_STORE_PG_RETRY_MS */
+  }
 }
 
 int pg_send(pg_store_t *s, const char *sql, int n, const char *const *vals,
@@ -428,17 +451,38 @@ static void resolve_in_doubt(pg_store_t *s) {
 
 static void reconnect(pg_store_t *s) {
   int64_t now = now_ms();
-  if (now < s->next_try_ms)
-    return;
-  s->next_try_ms = now + EC_STORE_PG_RETRY_MS;
-  /* The reads' connection answers the questions about writes in doubt:
-   * one the server closed while idle is found (and replaced) first. */
-  if (idle_closed(s->conn)) {
-    PQreset(s->conn);
-    if (PQstatus(s->conn) != CONNECTION_OK)
+  if (s->connecting == NULL) {
+    if (now < s->next_try_ms)
       return;
+    s->next_try_ms = now + EC_STORE_PG_RETRY_MS;
+    const char *const v[] = {s->uri, "UTF8", "5", NULL};
+    s->connecting = PQconnectStartParams(conn_keys, v, 1);
+    if (s->connecting == NULL || PQstatus(s->connecting) == CONNECTION_BAD) {
+      PQfinish(s->connecting);
+      s->connecting = NULL;
+      return;
+    }
+    s->connect_st = PGRES_POLLING_WRITING;
+    s->connect_until_ms = now + EC_STORE_PG_CONNECT_MS;
   }
-  s->pipe = open_pipe(s);
+  if (s->connect_st != PGRES_POLLING_OK)
+    s->connect_st = PQconnectPoll(s->connecting);
+  /* The reads' connection answers the questions about writes in doubt:
+   * it must be live too (one the server closed while idle is reset). */
+  if (s->connect_st == PGRES_POLLING_OK)
+    pg_conn_check(s);
+  bool ready = s->connect_st == PGRES_POLLING_OK && !s->resetting &&
+               PQstatus(s->conn) == CONNECTION_OK;
+  if (!ready) {
+    if (s->connect_st == PGRES_POLLING_FAILED || now >= s->connect_until_ms) {
+      PQfinish(s->connecting); /* tried again after EC_STORE_PG_RETRY_MS */
+      s->connecting = NULL;
+    }
+    return;
+  }
+  PGconn *made = s->connecting;
+  s->connecting = NULL;
+  s->pipe = setup_pipe(s, made);
   if (s->pipe == NULL)
     return;
   ec_log(EC_LOG_INFO, "store: reconnected to PostgreSQL after %lld ms",
@@ -578,7 +622,8 @@ int store_pg_fd(ec_store_t *base, short *events, int *due_ms) {
   if (s->queue == NULL && !listening)
     return -1;
   if (s->pipe == NULL) {
-    int64_t left = s->next_try_ms - now_ms();
+    /* A connect in progress is stepped every few milliseconds. */
+    int64_t left = s->connecting != NULL ? 5 : s->next_try_ms - now_ms();
     *due_ms = left > 0 ? (int)left : 0;
     return -1;
   }
@@ -637,9 +682,10 @@ void pg_conn_close(pg_store_t *s) {
   /* What is left (PostgreSQL never came back in time) fails. */
   while (s->queue != NULL)
     complete(s, NULL, s->queue, s->pipe != NULL ? EC_ESTORE : EC_ETIMEOUT);
+  PQfinish(s->connecting);
   PQfinish(s->pipe);
   PQfinish(s->conn);
   free(s->uri);
-  s->pipe = s->conn = NULL;
+  s->pipe = s->conn = s->connecting = NULL;
   s->uri = NULL;
 }

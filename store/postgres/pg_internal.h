@@ -84,6 +84,14 @@ struct pg_store {
   int64_t next_try_ms;   /* out of reach: when to reconnect next */
   int64_t down_since_ms; /* 0, or when the pipeline was lost */
   int64_t conn_try_ms;   /* s->conn lost: when to reconnect it next */
+  /* Reconnecting never waits for the network (a host that does not
+   * answer would stall the I/O loop): the pipeline's next connection is
+   * polled by each flush, s->conn's reset by each check. */
+  PGconn *connecting;
+  PostgresPollingStatusType connect_st;
+  int64_t connect_until_ms;
+  bool resetting;
+  int64_t reset_until_ms;
   /* Hints of other servers' writes (ec_store_listen): LISTEN on the
    * pipeline's connection, on the channel named as the schema. */
   ec_store_change_fn listen_fn;
