@@ -173,5 +173,14 @@ check "nothing stored twice" [ "$rows" -eq "$distinct" ]
 check "every write acknowledged in the end" [ "$acked" -eq $((6 * writes)) ]
 check "history gapless per deployment" [ "$gaps" -eq 0 ]
 
+# Stopping (TERM; Ctrl-C is the same) leaves nothing behind: nginx's
+# workers included (a graceful stop would wait for each UDP session).
+np=$(cat "$dir/c/nginx/nginx.pid")
+kill -TERM "$cluster"
+wait "$cluster" || true
+cluster=
+check "stopping leaves no nginx" sh -c "! kill -0 $np 2>/dev/null && ! pgrep -P $np >/dev/null"
+check "nor PostgreSQL" [ ! -f "$dir/c/pg/data/postmaster.pid" ]
+
 [ "$fails" -eq 0 ] || { echo "it_cluster: $fails failed; the logs:" >&2; tail -n 20 "$dir"/c/node*.log >&2; exit 1; }
 echo "it_cluster: all passed"
