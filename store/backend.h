@@ -117,6 +117,8 @@ struct ec_store_backend {
   int (*prov_select_owned)(ec_store_t *s, const ec_prov_request_t *f,
                            int64_t owner_id, ec_prov_component_t **rows,
                            size_t *n);
+  /* prov_insert, prov_update: called with the outcome cleared and the
+   * request checked (store.c). */
   int (*prov_insert)(ec_store_t *s, const ec_prov_request_t *rq,
                      int64_t user_id, int64_t now_s,
                      ec_store_prov_outcome_t *o);

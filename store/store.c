@@ -472,16 +472,32 @@ int ec_store_prov_select_owned(ec_store_t *s, const ec_prov_request_t *f,
                    : EC_EINVAL;
 }
 
+/* The outcome is cleared and the request checked here, once for every
+ * backend: an insert names a provisioning, a component type and its ids. */
 int ec_store_prov_insert(ec_store_t *s, const ec_prov_request_t *rq,
                          int64_t user_id, int64_t now_s,
                          ec_store_prov_outcome_t *o) {
-  return s != NULL ? s->be->prov_insert(s, rq, user_id, now_s, o) : EC_EINVAL;
+  if (o != NULL)
+    memset(o, 0, sizeof(*o));
+  if (s == NULL || rq == NULL || o == NULL || !rq->has_provisioning_id ||
+      !rq->has_component_type || !rq->component_id.present)
+    return EC_EINVAL;
+  return s->be->prov_insert(s, rq, user_id, now_s, o);
 }
 
+/* An update sets active_status of rows named by provisioning_component_id,
+ * or by provisioning_id + component_type + component_id. */
 int ec_store_prov_update(ec_store_t *s, const ec_prov_request_t *rq,
                          int64_t user_id, int64_t now_s,
                          ec_store_prov_outcome_t *o) {
-  return s != NULL ? s->be->prov_update(s, rq, user_id, now_s, o) : EC_EINVAL;
+  if (o != NULL)
+    memset(o, 0, sizeof(*o));
+  bool by_pc = rq != NULL && rq->provisioning_component_id.present;
+  if (s == NULL || rq == NULL || o == NULL || !rq->has_active_status ||
+      (!by_pc && (!rq->has_provisioning_id || !rq->has_component_type ||
+                  !rq->component_id.present)))
+    return EC_EINVAL;
+  return s->be->prov_update(s, rq, user_id, now_s, o);
 }
 
 int ec_store_device_add(ec_store_t *s, const ec_store_device_t *d,

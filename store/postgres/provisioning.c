@@ -296,11 +296,6 @@ int store_pg_prov_insert(ec_store_t *base, const ec_prov_request_t *rq,
                          int64_t user_id, int64_t now_s,
                          ec_store_prov_outcome_t *o) {
   pg_store_t *s = (pg_store_t *)base;
-  if (o != NULL)
-    memset(o, 0, sizeof(*o));
-  if (rq == NULL || o == NULL || !rq->has_provisioning_id ||
-      !rq->has_component_type || !rq->component_id.present)
-    return EC_EINVAL;
   if (pg_begin(s) != 0)
     return EC_ESTORE;
   const ec_prov_ids_t *ids = &rq->component_id;
@@ -354,13 +349,7 @@ int store_pg_prov_update(ec_store_t *base, const ec_prov_request_t *rq,
                          int64_t user_id, int64_t now_s,
                          ec_store_prov_outcome_t *o) {
   pg_store_t *s = (pg_store_t *)base;
-  if (o != NULL)
-    memset(o, 0, sizeof(*o));
-  bool by_pc = rq != NULL && rq->provisioning_component_id.present;
-  if (rq == NULL || o == NULL || !rq->has_active_status ||
-      (!by_pc && (!rq->has_provisioning_id || !rq->has_component_type ||
-                  !rq->component_id.present)))
-    return EC_EINVAL;
+  bool by_pc = rq->provisioning_component_id.present;
   const ec_prov_ids_t *ids =
       by_pc ? &rq->provisioning_component_id : &rq->component_id;
   int64_t *rows = malloc(ids->n * sizeof(*rows));
