@@ -151,40 +151,38 @@ static int read_user(PGresult *res, ec_store_prov_user_t *out) {
   return 0;
 }
 
-int store_pg_prov_user_find(ec_store_t *base, const char *username,
-                            ec_store_prov_user_t *out) {
-  pg_store_t *s = (pg_store_t *)base;
-  if (username == NULL || out == NULL)
-    return EC_EINVAL;
+/* The account the one-parameter query @p sql names, into @p out. */
+static int user_by(pg_store_t *s, const char *sql, const char *arg,
+                   ec_store_prov_user_t *out) {
   PGresult *res = NULL;
-  const char *v[] = {username};
-  int rc = pg_query(s,
-                    "SELECT id::int8, username, role, password_hash"
-                    " FROM prov_users WHERE username = $1",
-                    1, v, NULL, NULL, &res, "find user");
+  const char *v[] = {arg};
+  int rc = pg_query(s, sql, 1, v, NULL, NULL, &res, "find user");
   if (rc == 0)
     rc = read_user(res, out);
   PQclear(res);
   return rc < 0 && rc != EC_ENOTFOUND ? EC_ESTORE : rc;
 }
 
+int store_pg_prov_user_find(ec_store_t *base, const char *username,
+                            ec_store_prov_user_t *out) {
+  if (username == NULL || out == NULL)
+    return EC_EINVAL;
+  return user_by((pg_store_t *)base,
+                 "SELECT id::int8, username, role, password_hash"
+                 " FROM prov_users WHERE username = $1",
+                 username, out);
+}
+
 int store_pg_prov_user_get(ec_store_t *base, int64_t id,
                            ec_store_prov_user_t *out) {
-  pg_store_t *s = (pg_store_t *)base;
   if (out == NULL)
     return EC_EINVAL;
   char idt[24];
   snprintf(idt, sizeof(idt), "%lld", (long long)id);
-  PGresult *res = NULL;
-  const char *v[] = {idt};
-  int rc = pg_query(s,
-                    "SELECT id::int8, username, role, password_hash"
-                    " FROM prov_users WHERE id = $1::int8",
-                    1, v, NULL, NULL, &res, "find user");
-  if (rc == 0)
-    rc = read_user(res, out);
-  PQclear(res);
-  return rc < 0 && rc != EC_ENOTFOUND ? EC_ESTORE : rc;
+  return user_by((pg_store_t *)base,
+                 "SELECT id::int8, username, role, password_hash"
+                 " FROM prov_users WHERE id = $1::int8",
+                 idt, out);
 }
 
 int store_pg_prov_user_each(ec_store_t *base,
