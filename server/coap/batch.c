@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "router.h"
+#include "screen.h"
 
 static void send_late_ack(ec_server_t *srv, ec_pending_t *p);
 
@@ -201,13 +202,9 @@ static size_t pdu_datagram(const coap_pdu_t *pdu, uint8_t *out, size_t cap) {
   size_t n = 4 + tok.length + olen + (dlen > 0 ? 1 + dlen : 0);
   if (n > cap || tok.length > 8)
     return 0;
-  out[0] = (uint8_t)(1 << 6 | coap_pdu_get_type(pdu) << 4 | tok.length);
-  out[1] = (uint8_t)coap_pdu_get_code(pdu);
-  out[2] = (uint8_t)((uint16_t)mid >> 8);
-  out[3] = (uint8_t)mid;
-  uint8_t *q = out + 4;
-  memcpy(q, tok.s, tok.length);
-  q += tok.length;
+  uint8_t *q = out + ec_screen_head(out, coap_pdu_get_type(pdu),
+                                    (uint8_t)coap_pdu_get_code(pdu),
+                                    (uint16_t)mid, tok.s, tok.length);
   if (olen > 0)
     memcpy(q, start, olen);
   q += olen;

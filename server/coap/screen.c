@@ -58,6 +58,17 @@ void ec_screen_init(ec_server_t *srv) {
          "libcoap unscreened (oversized ones get its RST with Message ID 0)");
 }
 
+size_t ec_screen_head(uint8_t *out, unsigned type, uint8_t code,
+                      uint16_t mid, const uint8_t *token, size_t tkl) {
+  out[0] = (uint8_t)(1 << 6 | type << 4 | tkl);
+  out[1] = code;
+  out[2] = (uint8_t)(mid >> 8);
+  out[3] = (uint8_t)mid;
+  if (tkl > 0)
+    memcpy(out + 4, token, tkl);
+  return 4 + tkl;
+}
+
 /* Put option @p num (after @p prev) with @p len bytes of @p val at @p p. */
 static uint8_t *put_option(uint8_t *p, unsigned prev, unsigned num,
                            const uint8_t *val, unsigned len) {
@@ -114,12 +125,8 @@ static void send_answer(ec_server_t *srv, const uint8_t *h, uint8_t code,
   if (own_mid == 0)
     own_mid = (uint16_t)(getpid() * 2654435761u);
   uint16_t mid = con ? (uint16_t)(h[2] << 8 | h[3]) : own_mid++;
-  out[0] = (uint8_t)(1 << 6 | (con ? T_ACK : T_NON) << 4 | tkl);
-  out[1] = code;
-  out[2] = (uint8_t)(mid >> 8);
-  out[3] = (uint8_t)mid;
-  memcpy(out + 4, h + 4, tkl);
-  uint8_t *p = out + 4 + tkl;
+  uint8_t *p = out + ec_screen_head(out, con ? T_ACK : T_NON, code, mid,
+                                    h + 4, tkl);
   if (code == COAP_RESPONSE_CODE(413)) {
     uint8_t szx = 6;
     p = put_option(p, 0, COAP_OPTION_BLOCK1, &szx, 1);

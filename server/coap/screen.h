@@ -47,4 +47,13 @@ void ec_screen_init(ec_server_t *srv);
  */
 int ec_screen_run(ec_server_t *srv);
 
+/**
+ * The header of a datagram the server writes itself on the coap:// socket
+ * (RFC 7252 section 3): Version 1, @p type, @p code, @p mid and the token's
+ * @p tkl (<= 8) bytes, at @p out.
+ * @return the bytes written, 4 + tkl
+ */
+size_t ec_screen_head(uint8_t *out, unsigned type, uint8_t code,
+                      uint16_t mid, const uint8_t *token, size_t tkl);
+
 #endif /* EDGECOAP_SCREEN_H */

@@ -8,6 +8,7 @@
 #include "access.h"
 #include "log.h"
 #include "peer.h"
+#include "screen.h"
 #include "util.h"
 
 /* libcoap's COAP_OBS_MAX_NON: a confirmable notification after this many. */
@@ -231,13 +232,9 @@ static size_t encode(uint8_t *out, size_t cap, int type, uint8_t code,
                      const uint8_t *data, size_t len) {
   if (4 + w->token_len + (size_t)n * (5 + sizeof(o->val)) + 1 + len > cap)
     return 0;
-  uint8_t *p = out;
-  *p++ = (uint8_t)(1 << 6 | type << 4 | w->token_len);
-  *p++ = code;
-  *p++ = (uint8_t)(mid >> 8);
-  *p++ = (uint8_t)mid;
-  memcpy(p, w->token, w->token_len);
-  p += w->token_len;
+  uint8_t *p =
+      out + ec_screen_head(out, (unsigned)type, code, mid, w->token,
+                           w->token_len);
   unsigned prev = 0;
   for (int i = 0; i < n; i++) {
     uint8_t *head = p++;
