@@ -8,59 +8,9 @@
 set -euo pipefail
 build=${1:?usage: it_cluster.sh BUILD_DIR}
 root="$(cd "$(dirname "$0")/.." && pwd)"
-client="$build/edgecoap-client"
-dir=$(mktemp -d "${TMPDIR:-/tmp}/ec_it_cluster_XXXXXX")
-[ "$(id -u)" -ne 0 ] || chown "${EC_CLUSTER_USER:-nobody}" "$dir"
-fails=0
-cluster=
-
-finish() {
-  if [ -n "$cluster" ]; then
-    kill -TERM "$cluster" 2>/dev/null || true
-    wait "$cluster" 2>/dev/null || true
-  fi
-  [ -n "${EC_IT_KEEP:-}" ] || rm -rf "$dir"
-}
-trap finish EXIT
-
-check() { # check WHAT COMMAND...: run it, count a failure
-  local what=$1
-  shift
-  if "$@"; then echo "ok: $what"; else echo "FAILED: $what" >&2; fails=$((fails + 1)); fi
-}
-
-# Free UDP ports for the front and the nodes.
-udp_taken() { grep -q "$(printf ':%04X ' "$1")" /proc/net/udp 2>/dev/null; }
-pick() {
-  local p
-  for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 40000))
-    udp_taken "$p" || { echo "$p"; return; }
-  done
-  echo "it_cluster: no free port" >&2
-  exit 1
-}
-front=$(pick)
-node_port=$(pick)
-
-"$root/scripts/cluster" --nodes 2 --port "$front" --node-port "$node_port" \
-  --http-port 0 --dir "$dir/c" --build "$build" -- ${EC_IT_NODE_ARGS:-} >"$dir/cluster.out" 2>&1 &
-cluster=$!
-for _ in $(seq 300); do
-  [ -s "$dir/c/store_uri" ] && break
-  kill -0 "$cluster" 2>/dev/null || break
-  sleep 0.1
-done
-[ -s "$dir/c/store_uri" ] || { echo "it_cluster: the cluster did not start:" >&2; cat "$dir/cluster.out" >&2; exit 1; }
-
-A="coap://127.0.0.2:$node_port"
-B="coap://127.0.0.3:$node_port"
+name=it_cluster
+. "$root/tests/support/cluster.sh"
 DEV=cluster-dev
-DEP=a3e2f5dc-912e-494f-8395-52cf3769bc06
-report() { # report STATE: a DeploymentStatus document
-  printf '{"apiVersion":"deployment.margo/v1","kind":"DeploymentStatus","deploymentId":"%s","status":{"state":"%s","error":{"code":"","message":""}},"components":[]}' "$DEP" "$1"
-}
-c() { "$client" --json --timeout 5000 "$@"; }
 
 # Write on A, read on B.
 report pending | c --url "$A" status report "$DEV" "$DEP" - >"$dir/put1" 2>&1
@@ -85,13 +35,10 @@ check "within a second" [ "$ms" -lt 1000 ]
 # A pair node B has not seen: B makes its route from the hint, and a read
 # through nginx (whichever node the hash picks) has it.
 report installed | c --url "$A" status report dev-new "$DEP" - >/dev/null 2>&1 || true
-c --url "coap://127.0.0.1:$front" status get dev-new "$DEP" >"$dir/get2" 2>&1 || true
+c --url "$FRONT" status get dev-new "$DEP" >"$dir/get2" 2>&1 || true
 check "a read through nginx finds it" grep -q "\"state\":\"Installed\"" "$dir/get2"
 
 # Status messages: observe latest on B (filtered by orderId), post on A.
-msg() { # msg ORDER CODE
-  printf '{"messageDate":"2026-12-02T10:00:00.000","messageCode":"%s","orderId":"%s"}' "$2" "$1"
-}
 msg O-cluster 100 | c --url "$A" messages post - >/dev/null 2>&1 || true
 c --url "$B" messages watch orderId=O-cluster --count 3 --max-time 8 >"$dir/mwatch" 2>&1 &
 watcher=$!
@@ -153,7 +100,6 @@ kill -9 "$victim"
 t0=$(date +%s)
 for p in "${writers[@]}"; do wait "$p" || true; done
 echo "it_cluster: the writers took $(($(date +%s) - t0)) s after node 1's kill -9"
-q() { psql "$(cat "$dir/c/store_uri")" -tAc "$1"; }
 acked=$(cat "$dir"/acked* 2>/dev/null | wc -l)
 retried=$(awk '$2 > 1' "$dir"/acked* 2>/dev/null | wc -l)
 rows=$(q "SELECT count(*) FROM status_history WHERE device_id LIKE 'crash-w%'")
@@ -182,5 +128,4 @@ cluster=
 check "stopping leaves no nginx" sh -c "! kill -0 $np 2>/dev/null && ! pgrep -P $np >/dev/null"
 check "nor PostgreSQL" [ ! -f "$dir/c/pg/data/postmaster.pid" ]
 
-[ "$fails" -eq 0 ] || { echo "it_cluster: $fails failed; the logs:" >&2; tail -n 20 "$dir"/c/node*.log >&2; exit 1; }
-echo "it_cluster: all passed"
+cluster_done
