@@ -152,19 +152,6 @@ static size_t ngroups;
 static uint64_t next_scan;
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t rand64(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return rng;
-}
-
 static void die(const char *what) {
   fprintf(stderr, "edgecoap-bench: %s: %s\n", what, strerror(errno));
   exit(2);
@@ -197,8 +184,8 @@ static void client_open(client_t *c, group_t *g) {
     die("socket (raise ulimit -n?)");
   if (connect(c->fd, (struct sockaddr *)&server_addr, server_len) < 0)
     die("connect");
-  c->next_mid = (uint16_t)rand64();
-  c->next_seq = (uint32_t)rand64() & 0xffffff;
+  c->next_mid = (uint16_t)bh_rand64(&rng);
+  c->next_seq = (uint32_t)bh_rand64(&rng) & 0xffffff;
   c->obs_last = BC_ABSENT;
   c->slots = calloc(g->window, sizeof(slot_t));
   if (c->slots == NULL)
@@ -350,7 +337,7 @@ static void send_step(client_t *c, slot_t *s, uint64_t now) {
   s->acked = 0;
   s->retries = 0;
   s->rto = (uint64_t)cfg.timeout_ms * 1000000ull;
-  s->rto += s->rto / 2 * (rand64() % 1024) / 1024; /* ACK_RANDOM_FACTOR 1.5 */
+  s->rto += s->rto / 2 * (bh_rand64(&rng) % 1024) / 1024; /* ACK_RANDOM_FACTOR 1.5 */
   s->deadline = now + s->rto;
   transmit(c, s);
 }
@@ -404,7 +391,7 @@ static void finish(client_t *c, slot_t *s, int code, uint64_t now) {
 }
 
 static void group_start(group_t *g) {
-  uint64_t now = now_ns();
+  uint64_t now = bh_now_ns();
   if (g->oneshot) {
     while (g->active < g->concurrency && g->next_start < g->n) {
       client_t *c = &g->clients[g->next_start++];
@@ -576,10 +563,10 @@ static void poll_once(int timeout_ms) {
           continue; /* an ICMP error from an earlier send */
         die("recv");
       }
-      on_datagram(c, buf, (size_t)len, now_ns());
+      on_datagram(c, buf, (size_t)len, bh_now_ns());
     }
   }
-  uint64_t now = now_ns();
+  uint64_t now = bh_now_ns();
   if (now >= next_scan) {
     scan_timeouts(now);
     next_scan = now + SCAN_NS;
@@ -588,11 +575,11 @@ static void poll_once(int timeout_ms) {
 
 /* Run a oneshot group until every client has had its exchange. */
 static double run_oneshot(group_t *g) {
-  uint64_t t = now_ns();
+  uint64_t t = bh_now_ns();
   group_start(g);
   while (g->active > 0 || (g->next_start < g->n && may_start(g)))
     poll_once(5);
-  return (double)(now_ns() - t) / 1e9;
+  return (double)(bh_now_ns() - t) / 1e9;
 }
 
 /* ---- output ------------------------------------------------------------- */
@@ -716,7 +703,7 @@ static int mode_load(void) {
   g->limit = cfg.requests;
   group_open(g);
 
-  uint64_t start = now_ns();
+  uint64_t start = bh_now_ns();
   if (cfg.requests > 0) {
     g->t0 = 0;
     g->t1 = UINT64_MAX;
@@ -727,7 +714,7 @@ static int mode_load(void) {
   group_start(g);
   for (;;) {
     poll_once(2);
-    uint64_t now = now_ns();
+    uint64_t now = bh_now_ns();
     if (cfg.requests > 0) {
       if (g->st.completed >= cfg.requests)
         break;
@@ -813,11 +800,11 @@ static int mode_observe(void) {
     trig->next_start = 0;
     trig->st.completed = 0;
     memset(trig->st.codes, 0, sizeof(trig->st.codes));
-    uint64_t t_send = now_ns();
+    uint64_t t_send = bh_now_ns();
     group_start(trig);
     uint64_t limit = t_send + (uint64_t)(cfg.observe_timeout * 1e9);
     size_t got = 0;
-    while (now_ns() < limit) {
+    while (bh_now_ns() < limit) {
       poll_once(2);
       got = 0;
       for (size_t i = 0; i < obs->n; i++)
@@ -847,8 +834,8 @@ static int mode_observe(void) {
     last_ms[r] = k ? (double)((int64_t)(t_last - t_ans)) / 1e6 : 0;
     p50_req_ms[r] = k ? lat[k / 2] : 0;
     /* Let CON notifications be acknowledged and the server settle. */
-    uint64_t settle = now_ns() + (uint64_t)(cfg.trigger_gap * 1e9);
-    while (now_ns() < settle)
+    uint64_t settle = bh_now_ns() + (uint64_t)(cfg.trigger_gap * 1e9);
+    while (bh_now_ns() < settle)
       poll_once(2);
   }
 
@@ -1181,10 +1168,10 @@ int main(int argc, char **argv) {
     return 2;
   if (want_free_port)
     return free_port();
-  rng ^= now_ns() ^ (uint64_t)getpid() << 32;
+  rng ^= bh_now_ns() ^ (uint64_t)getpid() << 32;
   epfd = epoll_create1(0);
   if (epfd < 0)
     die("epoll_create1");
-  next_scan = now_ns() + SCAN_NS;
+  next_scan = bh_now_ns() + SCAN_NS;
   return cfg.observe > 0 ? mode_observe() : mode_load();
 }

@@ -19,8 +19,8 @@ static size_t uint_bytes(uint32_t v, uint8_t out[4]) {
 }
 
 /* Append one option; options must come in ascending order. */
-static int put_opt(uint8_t *buf, size_t cap, size_t *len, unsigned *last,
-                   unsigned number, const uint8_t *val, size_t vlen) {
+int bc_put_opt(uint8_t *buf, size_t cap, size_t *len, unsigned *last,
+               unsigned number, const uint8_t *val, size_t vlen) {
   if (number < *last || vlen > 65535 + 269)
     return -1;
   unsigned delta = number - *last;
@@ -62,7 +62,7 @@ static int put_uint(uint8_t *buf, size_t cap, size_t *len, unsigned *last,
                     unsigned number, uint32_t v) {
   uint8_t b[4];
   size_t n = uint_bytes(v, b);
-  return put_opt(buf, cap, len, last, number, b, n);
+  return bc_put_opt(buf, cap, len, last, number, b, n);
 }
 
 /* Split s[0..n) at @p sep into options numbered @p number. */
@@ -73,8 +73,8 @@ static int put_split(bc_opts_t *o, const char *s, size_t n, char sep,
     size_t j = i;
     while (j < n && s[j] != sep)
       j++;
-    if (j > i && put_opt(o->buf, sizeof(o->buf), &o->len, &o->last, number,
-                         (const uint8_t *)s + i, j - i) < 0)
+    if (j > i && bc_put_opt(o->buf, sizeof(o->buf), &o->len, &o->last, number,
+                            (const uint8_t *)s + i, j - i) < 0)
       return -1;
     i = j + 1;
   }
@@ -142,7 +142,7 @@ long bc_build(uint8_t *out, size_t cap, int type, uint8_t code, uint16_t mid,
       put_uint(out, cap, &len, &last, BC_OPT_SIZE1, (uint32_t)size1) < 0)
     return -1;
   if (echo_len > 0 &&
-      put_opt(out, cap, &len, &last, BC_OPT_ECHO, echo, echo_len) < 0)
+      bc_put_opt(out, cap, &len, &last, BC_OPT_ECHO, echo, echo_len) < 0)
     return -1;
   if (payload_len > 0) {
     if (len + 1 + payload_len > cap)

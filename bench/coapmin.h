@@ -95,6 +95,16 @@ long bc_build(uint8_t *out, size_t cap, int type, uint8_t code, uint16_t mid,
               const uint8_t *echo, size_t echo_len, const uint8_t *payload,
               size_t payload_len);
 
+/*
+ * Append one option numbered @p number after the one numbered @p *last to
+ * the @p *len bytes of @p buf (@p cap in all), for an option past Echo
+ * (252) that bc_build() does not know; options must come in ascending
+ * order. Updates @p *len and @p *last.
+ * @return 0, or -1 when it does not fit or comes out of order
+ */
+int bc_put_opt(uint8_t *buf, size_t cap, size_t *len, unsigned *last,
+               unsigned number, const uint8_t *val, size_t vlen);
+
 /* Parse @p len bytes. @return 0, or -1 when it is not a CoAP message */
 int bc_parse(const uint8_t *buf, size_t len, bc_msg_t *m);
 

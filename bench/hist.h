@@ -29,4 +29,11 @@ void bh_add(bh_hist_t *h, uint64_t ns);
 /* The @p q quantile (0 < q <= 1) in microseconds; 0 when empty. */
 double bh_quantile_us(const bh_hist_t *h, double q);
 
+/* The monotonic clock, in nanoseconds. */
+uint64_t bh_now_ns(void);
+
+/* The next number of the xorshift64 generator whose state (not 0) is
+ * @p state: send times and timeouts jittered without libc's global rand. */
+uint64_t bh_rand64(uint64_t *state);
+
 #endif

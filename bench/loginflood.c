@@ -34,12 +34,6 @@
 #define PKT_CAP 1400
 #define PROBE_TIMEOUT_NS 2000000000ull
 
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void die(const char *what) {
   perror(what);
   exit(2);
@@ -172,9 +166,9 @@ int main(int argc, char **argv) {
   static bh_hist_t h_base, h_flood;
   bh_reset(&h_base);
   bh_reset(&h_flood);
-  uint16_t mid = (uint16_t)now_ns();
+  uint16_t mid = (uint16_t)bh_now_ns();
   uint32_t seq = 0;
-  uint64_t t0 = now_ns();
+  uint64_t t0 = bh_now_ns();
   uint64_t flood_start = t0 + (uint64_t)(baseline * 1e9);
   uint64_t end = flood_start + (uint64_t)(duration * 1e9);
   uint64_t flood_gap = 1000000000ull / rate, next_login = flood_start;
@@ -190,7 +184,7 @@ int main(int argc, char **argv) {
   for (unsigned i = 0; i < n_addrs; i++)
     pf[i + 1] = (struct pollfd){flood[i], POLLIN, 0};
 
-  for (uint64_t now = now_ns(); now < end; now = now_ns()) {
+  for (uint64_t now = bh_now_ns(); now < end; now = bh_now_ns()) {
     /* The probe: one exchange at a time. */
     if (!probe_busy && now >= probe_at) {
       seq++;
@@ -258,14 +252,14 @@ int main(int argc, char **argv) {
       if (!probe_busy || m.code == 0 || m.tkl != sizeof(probe_tok) ||
           memcmp(m.token, probe_tok, sizeof(probe_tok)) != 0)
         continue;
-      uint64_t t = now_ns();
+      uint64_t t = bh_now_ns();
       bh_add(probe_first >= flood_start ? &h_flood : &h_base, t - probe_first);
       probe_busy = 0;
       probe_at = t + (uint64_t)(gap_ms * 1e6);
     }
   }
   /* Late answers to the flood, for the counts. */
-  for (uint64_t stop = now_ns() + 500000000ull; now_ns() < stop;) {
+  for (uint64_t stop = bh_now_ns() + 500000000ull; bh_now_ns() < stop;) {
     if (poll(pf + 1, n_addrs, 50) <= 0)
       continue;
     for (unsigned i = 0; i < n_addrs; i++)
