@@ -42,7 +42,7 @@ int ec_client_decode_error(int rc);
  * The server's CBOR answers read by the device core's decoders
  * (client/docs.c) into the codec's structs, strings and arrays in
  * @p arena (left as it was on failure): a deployment status, a login
- * answer, a provisioning select answer's rows.
+ * answer, a provisioning select answer's rows; and those below.
  * @return 0, or the core's EC_ESYNTAX / EC_EBADDOC / EC_ETOOBIG,
  *         EC_ESEMANTIC (a component twice), EC_ENOMEM (the arena)
  */
@@ -53,6 +53,23 @@ int ec__client_login_cbor(const uint8_t *buf, size_t len,
 int ec__client_prov_rows_cbor(const uint8_t *buf, size_t len,
                               ec_prov_component_t **rows, size_t *n,
                               ec_arena_t *arena);
+/* A page of status messages or one message (the answer to a post of
+ * one), one message, a status history, a device's deployments, a
+ * provisioning insert or update answer: as the codec's decoders read
+ * them, each in the same way (EC_ETOOBIG past the codec's caps). */
+int ec__client_msgs_cbor(const uint8_t *buf, size_t len,
+                         ec_status_message_t **msgs, size_t *n,
+                         ec_arena_t *arena);
+int ec__client_msg_cbor(const uint8_t *buf, size_t len,
+                        ec_status_message_t *msg, ec_arena_t *arena);
+int ec__client_history_cbor(const uint8_t *buf, size_t len,
+                            ec_history_item_t **items, size_t *n,
+                            ec_arena_t *arena);
+int ec__client_deployments_cbor(const uint8_t *buf, size_t len,
+                                ec_deployment_summary_t **list, size_t *n,
+                                ec_arena_t *arena);
+int ec__client_prov_result_cbor(const uint8_t *buf, size_t len,
+                                ec_prov_result_t *out, ec_arena_t *arena);
 
 /**
  * Write one line to @p f describing datagram @p d (client/trace.c): the

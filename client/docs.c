@@ -173,3 +173,296 @@ int ec__client_prov_rows_cbor(const uint8_t *buf, size_t len,
   *n = count;
   return 0;
 }
+
+/* ---- status messages ------------------------------------------------------ */
+
+typedef struct {
+  ec_arena_t *arena;
+  ec_status_message_t *m; /* NULL: only count */
+  size_t n;
+} msgs_t;
+
+typedef struct {
+  ec_arena_t *arena;
+  ec_msg_param_t *p;
+} params_t;
+
+static int on_param(void *ctx, size_t idx, ec_dev_str_t key,
+                    ec_dev_str_t value) {
+  params_t *q = ctx;
+  int rc = copy_str(q->arena, key, &q->p[idx].key);
+  return rc < 0 ? rc : copy_str(q->arena, value, &q->p[idx].value);
+}
+
+static int on_mac(void *ctx, size_t idx, ec_dev_str_t key,
+                  ec_dev_str_t value) {
+  uint64_t *macs = ctx;
+  (void)value;
+  /* As the codec reads an address: 12 to 17 characters, one of the
+   * spellings ec_mac_parse() takes. */
+  return key.len < 12 || key.len > 17 ||
+                 ec_mac_parse(key.ptr, key.len, &macs[idx]) < 0
+             ? EC_EBADDOC
+             : 0;
+}
+
+/* One message of the core's view into the codec's struct, with the rules
+ * the core leaves to its caller: the date parsed, the lists' caps, the
+ * addresses' spellings. */
+static int copy_msg(ec_arena_t *arena, const ec_dev_msg_t *v,
+                    ec_status_message_t *m) {
+  ec_dev_dhcp_view_t d;
+  int rc;
+  memset(m, 0, sizeof *m);
+  m->id = v->id;
+  m->code = v->code;
+  if (v->n_params > EC_MSG_MAX_PARAMS || v->n_macs > EC_MSG_MAX_MACS) {
+    return EC_ETOOBIG;
+  }
+  /* A stored message has its date, as the codec requires. */
+  if (v->date.ptr == NULL ||
+      ec_time_parse_ms(v->date.ptr, v->date.len, &m->date_ms) < 0) {
+    return EC_EBADDOC;
+  }
+  m->has_date = true;
+  if ((rc = copy_str(arena, v->order_id, &m->order_id)) < 0 ||
+      (rc = copy_str(arena, v->subscription_id, &m->subscription_id)) < 0 ||
+      (rc = copy_str(arena, v->access_id, &m->access_id)) < 0) {
+    return rc;
+  }
+  if (v->n_params > 0) {
+    params_t q = {arena, ec_arena_alloc(arena, v->n_params * sizeof *q.p)};
+    if (q.p == NULL) {
+      return EC_ENOMEM;
+    }
+    if ((rc = ec_dev_msg_items(v->params, on_param, &q)) < 0) {
+      return rc;
+    }
+    m->params = q.p;
+    m->n_params = v->n_params;
+  }
+  if (v->n_macs > 0) {
+    uint64_t *macs = ec_arena_alloc(arena, v->n_macs * sizeof *macs);
+    if (macs == NULL) {
+      return EC_ENOMEM;
+    }
+    if ((rc = ec_dev_msg_items(v->macs, on_mac, macs)) < 0) {
+      return rc;
+    }
+    m->macs = macs;
+    m->n_macs = v->n_macs;
+  }
+  if ((rc = ec_dev_msg_dhcp(v->dhcp, &d)) < 0) {
+    return rc;
+  }
+  ec_dhcp_option_t *o = &m->dhcp;
+  o->present = d.present;
+  o->has_ipv4 = d.has_ipv4;
+  o->has_option82 = d.has_option82;
+  o->has_ipv6 = d.has_ipv6;
+  o->has_option18 = d.has_option18;
+  o->has_option37 = d.has_option37;
+  if ((rc = copy_str(arena, d.option82_remote_id, &o->option82_remote_id)) <
+          0 ||
+      (rc = copy_str(arena, d.option82_circuit_id, &o->option82_circuit_id)) <
+          0 ||
+      (rc = copy_str(arena, d.option18_interface_id,
+                     &o->option18_interface_id)) < 0) {
+    return rc;
+  }
+  return copy_str(arena, d.option37_remote_id, &o->option37_remote_id);
+}
+
+static int on_msg(void *ctx, size_t idx, const ec_dev_msg_t *v) {
+  msgs_t *p = ctx;
+  p->n = idx + 1;
+  return p->m == NULL ? 0 : copy_msg(p->arena, v, &p->m[idx]);
+}
+
+int ec__client_msgs_cbor(const uint8_t *buf, size_t len,
+                         ec_status_message_t **msgs, size_t *n,
+                         ec_arena_t *arena) {
+  size_t mark = arena->used;
+  msgs_t p = {arena, NULL, 0};
+  ec_dev_msg_t one;
+  /* A page ({"StatusMessages": [...]}), or one message, the answer to a
+   * post of one: a message has no StatusMessages member. */
+  int rc = ec_dev_msgs_decode(buf, len, on_msg, &p, NULL);
+  bool page = rc == 0;
+  if (!page && (rc = ec_dev_msg_decode(buf, len, &one)) < 0) {
+    return rc;
+  }
+  size_t count = page ? p.n : 1;
+  if (count > EC_MAX_ITEMS) {
+    return EC_ETOOBIG; /* the codec's cap on an array's elements */
+  }
+  if (count > 0 && (p.m = ec_arena_alloc(arena, count * sizeof *p.m)) == NULL) {
+    return EC_ENOMEM;
+  }
+  rc = page ? ec_dev_msgs_decode(buf, len, on_msg, &p, NULL)
+            : copy_msg(arena, &one, p.m);
+  if (rc < 0) {
+    arena->used = mark;
+    return rc;
+  }
+  *msgs = p.m;
+  *n = count;
+  return 0;
+}
+
+int ec__client_msg_cbor(const uint8_t *buf, size_t len,
+                        ec_status_message_t *msg, ec_arena_t *arena) {
+  size_t mark = arena->used;
+  ec_dev_msg_t v;
+  int rc = ec_dev_msg_decode(buf, len, &v);
+  if (rc == 0 && (rc = copy_msg(arena, &v, msg)) < 0) {
+    arena->used = mark;
+  }
+  return rc;
+}
+
+/* ---- a status history and a device's deployments --------------------------- */
+
+typedef struct {
+  ec_arena_t *arena;
+  ec_history_item_t *h;
+  ec_deployment_summary_t *d;
+} entries_t;
+
+static int on_history(void *ctx, size_t idx, const ec_dev_history_t *v) {
+  entries_t *p = ctx;
+  ec_history_item_t *h = &p->h[idx];
+  memset(h, 0, sizeof *h);
+  h->seq = v->seq;
+  if (ec_time_parse_ms(v->received_at.ptr, v->received_at.len,
+                       &h->received_at_ms) < 0) {
+    return EC_EBADDOC;
+  }
+  return ec__client_status_cbor(v->report.ptr, v->report.len, &h->report,
+                                p->arena);
+}
+
+static int on_deployment(void *ctx, size_t idx, const ec_dev_deployment_t *v) {
+  entries_t *p = ctx;
+  ec_deployment_summary_t *d = &p->d[idx];
+  memset(d, 0, sizeof *d);
+  d->state = (ec_state_t)v->state;
+  if (ec_time_parse_ms(v->updated_at.ptr, v->updated_at.len,
+                       &d->updated_at_ms) < 0) {
+    return EC_EBADDOC;
+  }
+  return copy_str(p->arena, v->deployment_id, &d->deployment_id);
+}
+
+/* A status history (@p history) or a device's deployments: the core's
+ * decoder run once to check the answer and count its entries, once more
+ * to copy them into an array of the count. */
+static int run_list(bool history, const uint8_t *buf, size_t len,
+                    entries_t *p, size_t *count) {
+  return history ? ec_dev_history_decode(buf, len, p ? on_history : NULL, p,
+                                         count)
+                 : ec_dev_deployments_decode(buf, len,
+                                             p ? on_deployment : NULL, p,
+                                             count);
+}
+
+static int list_cbor(bool history, const uint8_t *buf, size_t len, void **out,
+                     size_t *n, ec_arena_t *arena) {
+  size_t mark = arena->used;
+  size_t count;
+  int rc = run_list(history, buf, len, NULL, &count);
+  if (rc < 0) {
+    return rc;
+  }
+  if (count > EC_MAX_ITEMS) {
+    return EC_ETOOBIG; /* the codec's cap on an array's elements */
+  }
+  size_t size = history ? sizeof(ec_history_item_t)
+                        : sizeof(ec_deployment_summary_t);
+  void *a = ec_arena_alloc(arena, count * size);
+  entries_t p = {arena, a, a};
+  if (a == NULL) {
+    return EC_ENOMEM;
+  }
+  if ((rc = run_list(history, buf, len, &p, NULL)) < 0) {
+    arena->used = mark;
+    return rc;
+  }
+  *out = a;
+  *n = count;
+  return 0;
+}
+
+int ec__client_history_cbor(const uint8_t *buf, size_t len,
+                            ec_history_item_t **items, size_t *n,
+                            ec_arena_t *arena) {
+  void *a;
+  int rc = list_cbor(true, buf, len, &a, n, arena);
+  if (rc == 0) {
+    *items = a;
+  }
+  return rc;
+}
+
+int ec__client_deployments_cbor(const uint8_t *buf, size_t len,
+                                ec_deployment_summary_t **list, size_t *n,
+                                ec_arena_t *arena) {
+  void *a;
+  int rc = list_cbor(false, buf, len, &a, n, arena);
+  if (rc == 0) {
+    *list = a;
+  }
+  return rc;
+}
+
+/* ---- provisioning insert and update answers ------------------------------- */
+
+/* An INT | ARRAY member into the codec's ids, its values in @p arena. */
+static int copy_ids(ec_arena_t *arena, ec_dev_cbor_t c, ec_prov_ids_t *ids) {
+  bool is_array;
+  int n = ec_dev_prov_ids(c, NULL, 0, NULL);
+  if (n < 0) {
+    return n;
+  }
+  int64_t *v = ec_arena_alloc(arena, (size_t)n * sizeof *v);
+  if (v == NULL) {
+    return EC_ENOMEM;
+  }
+  (void)ec_dev_prov_ids(c, v, (size_t)n, &is_array);
+  *ids = (ec_prov_ids_t){v, (size_t)n, true, is_array};
+  return 0;
+}
+
+int ec__client_prov_result_cbor(const uint8_t *buf, size_t len,
+                                ec_prov_result_t *out, ec_arena_t *arena) {
+  size_t mark = arena->used;
+  ec_dev_prov_result_t v;
+  ec_prov_result_t r;
+  int rc = ec_dev_prov_result_decode(buf, len, &v);
+  if (rc < 0) {
+    return rc;
+  }
+  memset(&r, 0, sizeof r);
+  r.action = v.insert ? EC_PROV_INSERT : EC_PROV_UPDATE;
+  r.by_pc_id = v.by_pc_id;
+  r.provisioning_id = v.provisioning_id;
+  r.component_type = (ec_comp_type_t)v.component_type;
+  r.active_status = v.active_status > 1 ? 1 : (int)v.active_status;
+  r.last_modified_by = v.last_modified_by;
+  rc = v.by_pc_id ? copy_ids(arena, v.provisioning_component_id,
+                             &r.provisioning_component_id)
+                  : copy_ids(arena, v.component_id, &r.component_id);
+  /* The core leaves the datetime's date to the codec's reading, which
+   * turns it into seconds. */
+  if (rc == 0 && v.insert &&
+      ec_prov_datetime_parse(v.last_modified.ptr, v.last_modified.len,
+                             &r.last_modified_s) < 0) {
+    rc = EC_EBADDOC;
+  }
+  if (rc < 0) {
+    arena->used = mark;
+    return rc;
+  }
+  *out = r;
+  return 0;
+}

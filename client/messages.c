@@ -36,8 +36,12 @@ static int decode_list(const ec_response_t *r, ec_status_message_t **msgs,
   int fmt = ec_client_answer_format(r);
   if (fmt < 0)
     return EC_EPROTO;
-  int rc = ec_status_messages_decode((ec_format_t)fmt, r->body, r->body_len,
-                                     EC_MSG_STORED, msgs, n, NULL, arena, NULL);
+  /* CBOR through the device core's decoders, JSON through the codec. */
+  int rc = fmt == EC_FORMAT_CBOR
+               ? ec__client_msgs_cbor(r->body, r->body_len, msgs, n, arena)
+               : ec_status_messages_decode((ec_format_t)fmt, r->body,
+                                           r->body_len, EC_MSG_STORED, msgs, n,
+                                           NULL, arena, NULL);
   return rc < 0 ? ec_client_decode_error(rc) : 0;
 }
 
@@ -221,8 +225,10 @@ int ec_client_msg_get(ec_client_t *c, int64_t id, ec_status_message_t *msg,
   int fmt = ec_client_answer_format(&r);
   if (fmt < 0)
     return EC_EPROTO;
-  rc = ec_status_message_decode((ec_format_t)fmt, r.body, r.body_len,
-                                EC_MSG_STORED, msg, arena, NULL);
+  rc = fmt == EC_FORMAT_CBOR
+           ? ec__client_msg_cbor(r.body, r.body_len, msg, arena)
+           : ec_status_message_decode((ec_format_t)fmt, r.body, r.body_len,
+                                      EC_MSG_STORED, msg, arena, NULL);
   return rc < 0 ? ec_client_decode_error(rc) : 0;
 }
 

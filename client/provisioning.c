@@ -200,8 +200,10 @@ static int write_call(ec_client_t *c, ec_format_t fmt,
   int fmt_in = ec_client_answer_format(&r);
   if (fmt_in < 0)
     return EC_EPROTO;
-  rc = ec_prov_result_decode((ec_format_t)fmt_in, r.body, r.body_len, out,
-                             arena, NULL);
+  rc = fmt_in == EC_FORMAT_CBOR
+           ? ec__client_prov_result_cbor(r.body, r.body_len, out, arena)
+           : ec_prov_result_decode((ec_format_t)fmt_in, r.body, r.body_len,
+                                   out, arena, NULL);
   return rc < 0 ? ec_client_decode_error(rc) : 0;
 }
 

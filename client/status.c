@@ -214,8 +214,11 @@ int ec_client_status_history(ec_client_t *c, const char *device_id,
     return rc;
   if ((fmt = ec_client_answer_format(resp)) < 0)
     return fmt;
-  rc = ec_history_decode((ec_format_t)fmt, resp->body, resp->body_len,
-                         items, n, arena, NULL);
+  rc = fmt == EC_FORMAT_CBOR
+           ? ec__client_history_cbor(resp->body, resp->body_len, items, n,
+                                     arena)
+           : ec_history_decode((ec_format_t)fmt, resp->body, resp->body_len,
+                               items, n, arena, NULL);
   return rc < 0 ? ec_client_decode_error(rc) : 0;
 }
 
@@ -234,8 +237,11 @@ int ec_client_deployments(ec_client_t *c, const char *device_id,
     return rc;
   if ((fmt = ec_client_answer_format(resp)) < 0)
     return fmt;
-  rc = ec_deployments_decode((ec_format_t)fmt, resp->body, resp->body_len,
-                             list, n, arena, NULL);
+  rc = fmt == EC_FORMAT_CBOR
+           ? ec__client_deployments_cbor(resp->body, resp->body_len, list, n,
+                                         arena)
+           : ec_deployments_decode((ec_format_t)fmt, resp->body,
+                                   resp->body_len, list, n, arena, NULL);
   return rc < 0 ? ec_client_decode_error(rc) : 0;
 }
 

@@ -194,7 +194,8 @@ static void test_message_page_from_codec(void) {
   static const uint64_t macs[] = {0xfe00ae3544acULL, 0x1ULL};
   ec_status_message_t msgs[3];
   memset(msgs, 0, sizeof msgs);
-  msgs[0] = (ec_status_message_t){.id = 5, .code = 101, .params = params,
+  msgs[0] = (ec_status_message_t){.id = 5, .has_date = true, .code = 101,
+                                  .params = params,
                                   .n_params = 1, .order_id = "O1",
                                   .macs = macs, .n_macs = 2};
   msgs[0].dhcp = (ec_dhcp_option_t){.present = true, .has_ipv4 = true,
@@ -203,7 +204,8 @@ static void test_message_page_from_codec(void) {
   msgs[1] = (ec_status_message_t){.id = 6, .has_date = true,
                                   .date_ms = 1529247010033, .code = 110,
                                   .subscription_id = "S1"};
-  msgs[2] = (ec_status_message_t){.id = 1000023424553123, .code = 999,
+  msgs[2] = (ec_status_message_t){.id = 1000023424553123, .has_date = true,
+                                  .date_ms = -62167219200000, .code = 999,
                                   .access_id = "A1"};
   uint8_t buf[1024];
   ssize_t n = ec_status_messages_encode(EC_FORMAT_CBOR, msgs, 3, buf, sizeof buf);
@@ -226,7 +228,8 @@ static void test_message_page_from_codec(void) {
   }
   static const char cut_page[] =
       "{\"StatusMessages\":[{\"statusMessageID\":\"4711\",\"messageCode\":"
-      "\"101\",\"orderId\":\"O\"}],\"nextFromStatusMessageID\":4711}";
+      "\"101\",\"messageDate\":\"2018-06-17T14:50:10.033Z\",\"orderId\":"
+      "\"O\"}],\"nextFromStatusMessageID\":4711}";
   n = ec_json_to_cbor(cut_page, strlen(cut_page), buf, sizeof buf);
   CU_ASSERT_TRUE_FATAL(n > 0);
   CU_ASSERT_EQUAL(ec_dev_msgs_decode(buf, (size_t)n, on_msg, NULL, &next), 0);
@@ -825,6 +828,385 @@ static void test_prov_rows_equal_codec(void) {
   mutations_agree(buf, (size_t)n, rows_both, 3);
 }
 
+/* ---- the client's other CBOR answers, read by the core ------------------- */
+
+/* What the client's reading returned in the last *_both() call below. */
+static int client_rc;
+
+/* A hostile document for @p both: an unknown member nested past the
+ * codec's EC_MAX_DEPTH, and length claims of 2^63 for a key and for the
+ * list; both readings must refuse each. */
+static void hostile_refused_by_both(const char *list_key,
+                                    int (*both)(const uint8_t *, size_t)) {
+  uint8_t buf[256];
+  size_t n = 0, k = strlen(list_key);
+  buf[n++] = 0xa2;
+  buf[n++] = (uint8_t)(0x60 + k);
+  memcpy(buf + n, list_key, k);
+  n += k;
+  buf[n++] = 0x80;
+  buf[n++] = 0x61;
+  buf[n++] = 'x';
+  for (int i = 0; i < EC_MAX_DEPTH + 4; i++) {
+    buf[n++] = 0x81;
+  }
+  buf[n++] = 0x00;
+  CU_ASSERT_EQUAL(both(buf, n), 0);
+  CU_ASSERT_TRUE(client_rc < 0);
+  /* The same with the nesting cut to one level: both read it. */
+  buf[5 + k] = 0x00;
+  CU_ASSERT_EQUAL(both(buf, 6 + k), 0);
+  CU_ASSERT_EQUAL(client_rc, 0);
+  static const uint8_t huge_key[] = {0xa1, 0x7b, 0x80, 0, 0, 0, 0, 0, 0, 0,
+                                     0x61};
+  CU_ASSERT_EQUAL(both(huge_key, sizeof huge_key), 0);
+  CU_ASSERT_EQUAL(client_rc, EC_ESYNTAX);
+  n = 0;
+  buf[n++] = 0xa1;
+  buf[n++] = (uint8_t)(0x60 + k);
+  memcpy(buf + n, list_key, k);
+  n += k;
+  static const uint8_t huge_list[] = {0x9b, 0x80, 0, 0, 0, 0, 0, 0, 0, 0xa0};
+  memcpy(buf + n, huge_list, sizeof huge_list);
+  n += sizeof huge_list;
+  CU_ASSERT_EQUAL(both(buf, n), 0);
+  CU_ASSERT_EQUAL(client_rc, EC_ESYNTAX);
+}
+
+/* Every truncation of @p buf refused by both, and one-byte changes agree. */
+static void cuts_and_mutations(uint8_t *buf, size_t n,
+                               int (*both)(const uint8_t *, size_t),
+                               unsigned step) {
+  for (size_t cut = 0; cut < n; cut++) {
+    CU_ASSERT_EQUAL(both(buf, cut), 0);
+  }
+  mutations_agree(buf, n, both, step);
+}
+
+static bool same_msg(const ec_status_message_t *a,
+                     const ec_status_message_t *b) {
+  const ec_dhcp_option_t *x = &a->dhcp, *y = &b->dhcp;
+  bool same = a->id == b->id && a->has_date == b->has_date &&
+              a->date_ms == b->date_ms && a->code == b->code &&
+              a->n_params == b->n_params && a->n_macs == b->n_macs &&
+              same_str(a->order_id, b->order_id) &&
+              same_str(a->subscription_id, b->subscription_id) &&
+              same_str(a->access_id, b->access_id) &&
+              x->present == y->present && x->has_ipv4 == y->has_ipv4 &&
+              x->has_option82 == y->has_option82 &&
+              x->has_ipv6 == y->has_ipv6 &&
+              x->has_option18 == y->has_option18 &&
+              x->has_option37 == y->has_option37 &&
+              same_str(x->option82_remote_id, y->option82_remote_id) &&
+              same_str(x->option82_circuit_id, y->option82_circuit_id) &&
+              same_str(x->option18_interface_id, y->option18_interface_id) &&
+              same_str(x->option37_remote_id, y->option37_remote_id);
+  for (size_t i = 0; same && i < a->n_params; i++) {
+    same = same_str(a->params[i].key, b->params[i].key) &&
+           same_str(a->params[i].value, b->params[i].value);
+  }
+  for (size_t i = 0; same && i < a->n_macs; i++) {
+    same = a->macs[i] == b->macs[i];
+  }
+  return same;
+}
+
+static int msgs_both(const uint8_t *buf, size_t len) {
+  ec_arena_t a, b;
+  ec_status_message_t *x = NULL, *y = NULL;
+  size_t nx = 0, ny = 0;
+  ec_arena_init(&a, mem_a, sizeof mem_a);
+  ec_arena_init(&b, mem_b, sizeof mem_b);
+  int ra = ec_status_messages_decode(EC_FORMAT_CBOR, buf, len, EC_MSG_STORED,
+                                     &x, &nx, NULL, &a, NULL);
+  int rb = client_rc = ec__client_msgs_cbor(buf, len, &y, &ny, &b);
+  if ((ra < 0) != (rb < 0)) {
+    return ra == 0 ? -1 : 1;
+  }
+  bool same = ra < 0 || nx == ny;
+  for (size_t i = 0; ra == 0 && same && i < nx; i++) {
+    same = same_msg(&x[i], &y[i]);
+  }
+  return same ? 0 : 2;
+}
+
+/* One message alone, as GET .../statusmessages/{id} answers. */
+static int msg_both(const uint8_t *buf, size_t len) {
+  ec_arena_t a, b;
+  ec_status_message_t x, y;
+  ec_arena_init(&a, mem_a, sizeof mem_a);
+  ec_arena_init(&b, mem_b, sizeof mem_b);
+  int ra = ec_status_message_decode(EC_FORMAT_CBOR, buf, len, EC_MSG_STORED,
+                                    &x, &a, NULL);
+  int rb = ec__client_msg_cbor(buf, len, &y, &b);
+  if ((ra < 0) != (rb < 0)) {
+    return ra == 0 ? -1 : 1;
+  }
+  return ra < 0 || same_msg(&x, &y) ? 0 : 2;
+}
+
+static void test_messages_equal_codec(void) {
+  static const ec_msg_param_t params[] = {{"Delivery date", "2018-06-17"},
+                                          {"k", ""}};
+  static const uint64_t macs[] = {0xfe00ae3544acULL, 0x1ULL};
+  ec_status_message_t msgs[3];
+  memset(msgs, 0, sizeof msgs);
+  msgs[0] = (ec_status_message_t){.id = 5, .has_date = true,
+                                  .date_ms = 1529247010033, .code = 101,
+                                  .params = params, .n_params = 2,
+                                  .order_id = "O-1.x", .macs = macs,
+                                  .n_macs = 2};
+  msgs[0].dhcp = (ec_dhcp_option_t){.present = true, .has_ipv4 = true,
+                                    .has_option82 = true,
+                                    .option82_remote_id = "r1",
+                                    .option82_circuit_id = "c1",
+                                    .has_ipv6 = true, .has_option18 = true,
+                                    .option18_interface_id = "i",
+                                    .has_option37 = true};
+  msgs[1] = (ec_status_message_t){.id = 6, .has_date = true, .date_ms = 0,
+                                  .code = 110, .subscription_id = "S1",
+                                  .access_id = "A1"};
+  msgs[1].dhcp = (ec_dhcp_option_t){.present = true, .has_ipv6 = true};
+  msgs[2] = (ec_status_message_t){.id = 1000023424553123, .has_date = true,
+                                  .date_ms = 253402300799999, .code = 999,
+                                  .access_id = "A1"};
+  uint8_t buf[1024];
+  for (size_t k = 0; k <= 3; k++) {
+    ssize_t n =
+        ec_status_messages_encode(EC_FORMAT_CBOR, msgs, k, buf, sizeof buf);
+    CU_ASSERT_TRUE_FATAL(n > 0 && (size_t)n <= sizeof buf);
+    CU_ASSERT_EQUAL((msgs_both(buf, (size_t)n), client_rc), 0);
+    CU_ASSERT_EQUAL(msgs_both(buf, (size_t)n), 0);
+    cuts_and_mutations(buf, (size_t)n, msgs_both, k == 3 ? 5 : 17);
+  }
+  for (size_t i = 0; i < 3; i++) {
+    ssize_t n = ec_status_message_encode(EC_FORMAT_CBOR, &msgs[i], buf,
+                                         sizeof buf);
+    CU_ASSERT_TRUE_FATAL(n > 0);
+    ec_arena_t b;
+    ec_status_message_t y;
+    ec_arena_init(&b, mem_b, sizeof mem_b);
+    CU_ASSERT_EQUAL(ec__client_msg_cbor(buf, (size_t)n, &y, &b), 0);
+    CU_ASSERT_TRUE(same_msg(&y, &msgs[i]));
+    CU_ASSERT_EQUAL(msgs_both(buf, (size_t)n), 0); /* a post's answer */
+    cuts_and_mutations(buf, (size_t)n, msg_both, 5);
+  }
+  /* What the codec refuses past the core's own reading: IDs and
+   * addresses of the wrong spelling, a date that is none, lists past
+   * their caps; each by both. */
+  static const char *const bad[] = {
+      "{\"statusMessageID\":1,\"messageDate\":\"2018-06-17\",\"messageCode\":"
+      "101,\"orderId\":\"O\"}",
+      "{\"statusMessageID\":1,\"messageDate\":\"2018-06-17T14:50:10Z\","
+      "\"messageCode\":101,\"orderId\":\"O/1\"}",
+      "{\"statusMessageID\":1,\"messageDate\":\"2018-06-17T14:50:10Z\","
+      "\"messageCode\":101,\"accessId\":\"A-1\"}",
+      "{\"statusMessageID\":1,\"messageDate\":\"2018-06-17T14:50:10Z\","
+      "\"messageCode\":101,\"orderId\":\"\"}",
+      "{\"statusMessageID\":1,\"messageDate\":\"2018-06-17T14:50:10Z\","
+      "\"messageCode\":101,\"orderId\":\"O\",\"macAddress\":[\"zz\"]}",
+      "{\"statusMessageID\":1,\"messageDate\":\"2018-06-17T14:50:10Z\","
+      "\"messageCode\":101,\"orderId\":\"O\",\"messageParameters\":[{\"\":\"v\"}]}",
+      "{\"statusMessageID\":1,\"messageDate\":\"2018-06-17T14:50:10Z\","
+      "\"messageCode\":101,\"orderId\":\"O\",\"dhcpOption\":{\"IPv4\":[]}}",
+      "{\"statusMessageID\":1,\"messageDate\":\"2018-06-17T14:50:10Z\","
+      "\"messageCode\":101,\"orderId\":\"O\",\"dhcpOption\":{\"IPv6\":"
+      "{\"option37\":{\"remoteId\":5}}}}",
+      "{\"statusMessageID\":1,\"messageCode\":101,\"orderId\":\"O\"}",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    ssize_t n = ec_json_to_cbor(bad[i], strlen(bad[i]), buf, sizeof buf);
+    CU_ASSERT_TRUE_FATAL(n > 0);
+    CU_ASSERT_TRUE((msgs_both(buf, (size_t)n), client_rc) < 0);
+    CU_ASSERT_EQUAL(msgs_both(buf, (size_t)n), 0);
+  }
+  static uint64_t many[EC_MSG_MAX_MACS + 1];
+  static uint8_t big[4096];
+  ec_status_message_t m = {.id = 1, .has_date = true, .code = 101,
+                           .order_id = "O", .macs = many,
+                           .n_macs = EC_MSG_MAX_MACS + 1};
+  ssize_t n = ec_status_message_encode(EC_FORMAT_CBOR, &m, big, sizeof big);
+  CU_ASSERT_TRUE_FATAL(n > 0 && (size_t)n <= sizeof big);
+  CU_ASSERT_EQUAL((msgs_both(big, (size_t)n), client_rc), EC_ETOOBIG);
+  CU_ASSERT_EQUAL(msgs_both(big, (size_t)n), 0);
+  hostile_refused_by_both("StatusMessages", msgs_both);
+}
+
+static bool same_history(const ec_history_item_t *a, size_t na,
+                         const ec_history_item_t *b, size_t nb) {
+  bool same = na == nb;
+  for (size_t i = 0; same && i < na; i++) {
+    same = a[i].seq == b[i].seq && a[i].received_at_ms == b[i].received_at_ms &&
+           same_status(&a[i].report, &b[i].report);
+  }
+  return same;
+}
+
+static int history_both(const uint8_t *buf, size_t len) {
+  ec_arena_t a, b;
+  ec_history_item_t *x = NULL, *y = NULL;
+  size_t nx = 0, ny = 0;
+  ec_arena_init(&a, mem_a, sizeof mem_a);
+  ec_arena_init(&b, mem_b, sizeof mem_b);
+  int ra = ec_history_decode(EC_FORMAT_CBOR, buf, len, &x, &nx, &a, NULL);
+  int rb = client_rc = ec__client_history_cbor(buf, len, &y, &ny, &b);
+  if ((ra < 0) != (rb < 0)) {
+    return ra == 0 ? -1 : 1;
+  }
+  return ra < 0 || same_history(x, nx, y, ny) ? 0 : 2;
+}
+
+static void test_history_equals_codec(void) {
+  static uint8_t reports[3][1024];
+  ec_history_entry_t e[3];
+  for (size_t d = 0; d < 3; d++) {
+    size_t n = status_cbor(d, reports[d], sizeof reports[d]);
+    e[d] = (ec_history_entry_t){(int64_t)d + 1,
+                                1529247010033 + (int64_t)d * 1000,
+                                reports[d], n};
+  }
+  uint8_t buf[4096];
+  for (size_t k = 0; k <= 3; k++) {
+    ssize_t n = ec_history_encode(EC_FORMAT_CBOR, e, k, buf, sizeof buf);
+    CU_ASSERT_TRUE_FATAL(n > 0 && (size_t)n <= sizeof buf);
+    CU_ASSERT_EQUAL((history_both(buf, (size_t)n), client_rc), 0);
+    CU_ASSERT_EQUAL(history_both(buf, (size_t)n), 0);
+    for (ssize_t cut = 0; cut < n; cut++) {
+      CU_ASSERT_EQUAL(history_both(buf, (size_t)cut), 0);
+    }
+  }
+  ssize_t n = ec_history_encode(EC_FORMAT_CBOR, e, 1, buf, sizeof buf);
+  mutations_agree(buf, (size_t)n, history_both, 5);
+  hostile_refused_by_both("reports", history_both);
+}
+
+static int deployments_both(const uint8_t *buf, size_t len) {
+  ec_arena_t a, b;
+  ec_deployment_summary_t *x = NULL, *y = NULL;
+  size_t nx = 0, ny = 0;
+  ec_arena_init(&a, mem_a, sizeof mem_a);
+  ec_arena_init(&b, mem_b, sizeof mem_b);
+  int ra = ec_deployments_decode(EC_FORMAT_CBOR, buf, len, &x, &nx, &a, NULL);
+  int rb = client_rc = ec__client_deployments_cbor(buf, len, &y, &ny, &b);
+  if ((ra < 0) != (rb < 0)) {
+    return ra == 0 ? -1 : 1;
+  }
+  bool same = ra < 0 || nx == ny;
+  for (size_t i = 0; ra == 0 && same && i < nx; i++) {
+    same = same_str(x[i].deployment_id, y[i].deployment_id) &&
+           x[i].state == y[i].state && x[i].updated_at_ms == y[i].updated_at_ms;
+  }
+  return same ? 0 : 2;
+}
+
+static void test_deployments_equal_codec(void) {
+  static const ec_deployment_summary_t list[] = {
+      {UUID, EC_STATE_INSTALLED, 1529247010033},
+      {"b3e2f5dc-912e-494f-8395-52cf3769bc06", EC_STATE_FAILED, 0},
+      {"x", EC_STATE_REMOVED, -62167219200000},
+  };
+  uint8_t buf[1024];
+  for (size_t k = 0; k <= 3; k++) {
+    ssize_t n = ec_deployments_encode(EC_FORMAT_CBOR, list, k, buf, sizeof buf);
+    CU_ASSERT_TRUE_FATAL(n > 0 && (size_t)n <= sizeof buf);
+    CU_ASSERT_EQUAL((deployments_both(buf, (size_t)n), client_rc), 0);
+    CU_ASSERT_EQUAL(deployments_both(buf, (size_t)n), 0);
+    cuts_and_mutations(buf, (size_t)n, deployments_both, k == 3 ? 3 : 11);
+  }
+  hostile_refused_by_both("deployments", deployments_both);
+}
+
+static bool same_ids(const ec_prov_ids_t *a, const ec_prov_ids_t *b) {
+  bool same = a->present == b->present && a->n == b->n &&
+              a->is_array == b->is_array;
+  for (size_t i = 0; same && i < a->n; i++) {
+    same = a->v[i] == b->v[i];
+  }
+  return same;
+}
+
+static bool same_result(const ec_prov_result_t *a, const ec_prov_result_t *b) {
+  return a->action == b->action && a->by_pc_id == b->by_pc_id &&
+         same_ids(&a->provisioning_component_id,
+                  &b->provisioning_component_id) &&
+         a->provisioning_id == b->provisioning_id &&
+         a->component_type == b->component_type &&
+         same_ids(&a->component_id, &b->component_id) &&
+         a->active_status == b->active_status &&
+         a->last_modified_by == b->last_modified_by &&
+         a->last_modified_s == b->last_modified_s;
+}
+
+static int result_both(const uint8_t *buf, size_t len) {
+  ec_arena_t a, b;
+  ec_prov_result_t x, y;
+  ec_arena_init(&a, mem_a, sizeof mem_a);
+  ec_arena_init(&b, mem_b, sizeof mem_b);
+  int ra = ec_prov_result_decode(EC_FORMAT_CBOR, buf, len, &x, &a, NULL);
+  int rb = client_rc = ec__client_prov_result_cbor(buf, len, &y, &b);
+  if ((ra < 0) != (rb < 0)) {
+    return ra == 0 ? -1 : 1;
+  }
+  return ra < 0 || same_result(&x, &y) ? 0 : 2;
+}
+
+static void test_prov_results_equal_codec(void) {
+  static const int64_t pcs[] = {4, 5, 1234567890123LL};
+  static const int64_t comps[] = {100};
+  ec_prov_result_t r[3];
+  memset(r, 0, sizeof r);
+  r[0] = (ec_prov_result_t){.action = EC_PROV_INSERT, .provisioning_id = 7,
+                            .component_type = EC_COMP_PARAMETER,
+                            .component_id = {comps, 1, true, true},
+                            .active_status = 1, .last_modified_by = 3,
+                            .last_modified_s = 951782400};
+  r[1] = (ec_prov_result_t){.action = EC_PROV_UPDATE, .provisioning_id = 8,
+                            .component_type = EC_COMP_GROUP_PARAMETER,
+                            .component_id = {pcs, 3, true, true}};
+  r[2] = (ec_prov_result_t){.action = EC_PROV_UPDATE, .by_pc_id = true,
+                            .provisioning_component_id = {pcs, 2, true, true},
+                            .active_status = 1};
+  uint8_t buf[512];
+  for (size_t i = 0; i < 3; i++) {
+    ssize_t n = ec_prov_result_encode(EC_FORMAT_CBOR, &r[i], buf, sizeof buf);
+    CU_ASSERT_TRUE_FATAL(n > 0 && (size_t)n <= sizeof buf);
+    ec_arena_t b;
+    ec_prov_result_t y;
+    ec_arena_init(&b, mem_b, sizeof mem_b);
+    CU_ASSERT_EQUAL(ec__client_prov_result_cbor(buf, (size_t)n, &y, &b), 0);
+    CU_ASSERT_TRUE(same_result(&y, &r[i]));
+    CU_ASSERT_EQUAL(result_both(buf, (size_t)n), 0);
+    cuts_and_mutations(buf, (size_t)n, result_both, 3);
+  }
+  /* The codec's lenient readings: one ID alone, digits for numbers, a
+   * type's name in any case; and its refusals. */
+  static const char *const docs2[] = {
+      "{\"provisioning_id\":\"7\",\"component_type\":\"sensor\","
+      "\"component_id\":9,\"active_status\":\"3\",\"error\":\"NO_ERROR\"}",
+      "{\"provisioning_component_id\":[],\"active_status\":0,\"error\":"
+      "\"NO_ERROR\"}",
+      "{\"provisioning_component_id\":[1],\"active_status\":0,\"error\":"
+      "\"FAILED\"}",
+      "{\"provisioning_id\":1,\"component_type\":3,\"component_id\":[1],"
+      "\"active_status\":0,\"error\":\"NO_ERROR\"}",
+      "{\"provisioning_id\":1,\"component_type\":1,\"component_id\":[1],"
+      "\"active_status\":0,\"last_modified_by\":1,\"last_modified_datetime\":"
+      "\"2001-02-29 00:00:00\",\"error\":\"NO_ERROR\"}",
+      "{\"provisioning_component_id\":[1],\"provisioning_id\":[],"
+      "\"active_status\":0,\"error\":\"NO_ERROR\"}",
+  };
+  static const int ok[] = {1, 0, 0, 0, 0, 1};
+  for (size_t i = 0; i < sizeof docs2 / sizeof docs2[0]; i++) {
+    ssize_t n = ec_json_to_cbor(docs2[i], strlen(docs2[i]), buf, sizeof buf);
+    CU_ASSERT_TRUE_FATAL(n > 0);
+    CU_ASSERT_EQUAL((result_both(buf, (size_t)n), client_rc) == 0, ok[i]);
+    CU_ASSERT_EQUAL(result_both(buf, (size_t)n), 0);
+  }
+  static const uint8_t huge[] = {0xa1, 0x7b, 0x80, 0, 0, 0, 0, 0, 0, 0, 0x61};
+  CU_ASSERT_EQUAL((result_both(huge, sizeof huge), client_rc), EC_ESYNTAX);
+  CU_ASSERT_EQUAL(result_both(huge, sizeof huge), 0);
+}
+
 int main(void) {
   static const ec_test_t tests[] = {
       {test_report_bytes_equal_codec, "report_bytes_equal_codec"},
@@ -842,6 +1224,10 @@ int main(void) {
       {test_status_codec_rules, "client_status_codec_rules"},
       {test_login_answer_equals_codec, "client_login_equals_codec"},
       {test_prov_rows_equal_codec, "client_prov_rows_equal_codec"},
+      {test_messages_equal_codec, "client_messages_equal_codec"},
+      {test_history_equals_codec, "client_history_equals_codec"},
+      {test_deployments_equal_codec, "client_deployments_equal_codec"},
+      {test_prov_results_equal_codec, "client_prov_results_equal_codec"},
   };
   return ec_test_main("device_codec", tests, EC_TEST_COUNT(tests), NULL, NULL,
                       NULL);

@@ -43,6 +43,9 @@ static int read_list(ec__cbr_t *r, int major, size_t *n, int depth) {
       rc = ec__cbr_text(r, &s);
     } else if ((rc = ec__cbr_container(r, 5, &one)) == 0) {
       rc = one != 1 || ec__cbr_peek(r) != 3 ? EC_EBADDOC : ec__cbr_text(r, &s);
+      if (rc == 0 && s.len == 0) {
+        rc = EC_EBADDOC; /* a parameter's key is not "" */
+      }
       if (rc == 0) {
         rc = ec__cbr_member_text(r, &s);
       }
@@ -54,8 +57,11 @@ static int read_list(ec__cbr_t *r, int major, size_t *n, int depth) {
 
 enum { M_ID, M_DATE, M_CODE, M_ORDER, M_SUB, M_ACCESS, M_PARAMS, M_MACS, M_DHCP };
 
+static bool id_ok(const char *s, size_t n, size_t max, bool dash_dot);
+
 static int msg_member(ec__cbr_t *r, int f, void *ctx, int depth) {
   ec_dev_msg_t *m = ctx;
+  const uint8_t *at = r->p;
   int64_t v;
   int rc;
   switch (f) {
@@ -71,17 +77,31 @@ static int msg_member(ec__cbr_t *r, int f, void *ctx, int depth) {
     m->code = (int)v;
     return v < 100 || v > 999 ? EC_EBADDOC : 0;
   case M_PARAMS:
-    return read_list(r, 5, &m->n_params, depth);
   case M_MACS:
-    return read_list(r, 3, &m->n_macs, depth);
-  case M_DHCP:
-    return ec__cbr_peek(r) != 5 ? EC_EBADDOC : ec__cbr_skip(r, depth);
+  case M_DHCP: {
+    /* Where each is, for ec_dev_msg_items() and ec_dev_msg_dhcp(). */
+    ec_dev_cbor_t *c = f == M_PARAMS ? &m->params
+                       : f == M_MACS ? &m->macs
+                                     : &m->dhcp;
+    rc = f == M_PARAMS ? read_list(r, 5, &m->n_params, depth)
+         : f == M_MACS ? read_list(r, 3, &m->n_macs, depth)
+         : ec__cbr_peek(r) != 5 ? EC_EBADDOC
+                                : ec__cbr_skip(r, depth);
+    *c = (ec_dev_cbor_t){at, (size_t)(r->p - at)};
+    return rc;
+  }
+  case M_DATE:
+    return ec__cbr_member_text(r, &m->date);
   default: {
-    ec_dev_str_t *s = f == M_DATE    ? &m->date
-                      : f == M_ORDER ? &m->order_id
-                      : f == M_SUB   ? &m->subscription_id
-                                     : &m->access_id;
-    return ec__cbr_member_text(r, s);
+    ec_dev_str_t *s = f == M_ORDER ? &m->order_id
+                      : f == M_SUB ? &m->subscription_id
+                                   : &m->access_id;
+    rc = ec__cbr_member_text(r, s);
+    /* The rules of the three IDs, as the codec checks a stored message. */
+    return rc == 0 && !id_ok(s->ptr, s->len, f == M_ACCESS ? 32 : 36,
+                             f != M_ACCESS)
+               ? EC_EBADDOC
+               : rc;
   }
   }
 }
@@ -164,11 +184,11 @@ static void key_text(ec__cbw_t *w, const char *key, const char *s) {
   ec__cbw_text(w, s);
 }
 
-/* An ID of 1 to @p max of A-Z a-z 0-9, and '-' '.' when @p dash_dot. */
-static bool id_ok(const char *s, size_t max, bool dash_dot) {
-  size_t n = 0;
-  for (; s[n] != '\0'; n++) {
-    char c = s[n];
+/* An ID of @p n, 1 to @p max, of A-Z a-z 0-9, and '-' '.' when
+ * @p dash_dot. */
+static bool id_ok(const char *s, size_t n, size_t max, bool dash_dot) {
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
           (c >= 'A' && c <= 'Z') || (dash_dot && (c == '-' || c == '.')))) {
       return false;
@@ -303,7 +323,8 @@ static int put_msg(ec__cbw_t *w, const ec_dev_msg_new_t *m) {
     return EC_EINVAL;
   }
   for (int i = 0; i < 3; i++) {
-    if (ids[i] != NULL && !id_ok(ids[i], i < 2 ? 36 : 32, i < 2)) {
+    if (ids[i] != NULL && !id_ok(ids[i], ec__len(ids[i]), i < 2 ? 36 : 32,
+                                 i < 2)) {
       return EC_EINVAL;
     }
   }

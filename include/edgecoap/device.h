@@ -256,6 +256,12 @@ typedef struct {
  */
 int ec_dev_problem_decode(const uint8_t *buf, size_t len, ec_dev_problem_t *out);
 
+/** The CBOR of one member of a document, inside the caller's input: ptr NULL if absent. */
+typedef struct {
+  const uint8_t *ptr;
+  size_t len;
+} ec_dev_cbor_t;
+
 /** One StatusMessage of a page, read in place (API.md section 3). */
 typedef struct {
   int64_t id;                   /**< statusMessageID */
@@ -266,6 +272,9 @@ typedef struct {
   ec_dev_str_t access_id;       /**< ptr NULL if absent */
   size_t n_params;              /**< messageParameters entries */
   size_t n_macs;                /**< macAddress entries */
+  ec_dev_cbor_t params;         /**< messageParameters, checked; ptr NULL if absent */
+  ec_dev_cbor_t macs;           /**< macAddress, checked; ptr NULL if absent */
+  ec_dev_cbor_t dhcp;           /**< dhcpOption, a map; ptr NULL if absent */
 } ec_dev_msg_t;
 
 /** Called per message by ec_dev_msgs_decode(); < 0 stops the decoding. */
@@ -275,8 +284,13 @@ typedef int (*ec_dev_msg_fn)(void *ctx, size_t idx, const ec_dev_msg_t *m);
  * Pull-decode a page of status messages, {"StatusMessages": [...],
  * "nextFromStatusMessageID"?: N}, in CBOR, one callback per message.
  * statusMessageID and messageCode may be integers or digit strings (as the
- * codec reads answers); messageParameters must be one-key maps of text,
- * macAddress text, dhcpOption a map; unknown members are skipped.
+ * codec reads answers); statusMessageID and messageCode are required
+ * (the client requires messageDate too, as the codec does), orderId, subscriptionId and accessId must keep their rules
+ * (1 to 36 of A-Z a-z 0-9 - ., accessId 1 to 32 of A-Z a-z 0-9) and one
+ * of them be there; messageParameters must be one-key maps of text with a
+ * key not "", macAddress text, dhcpOption a map; unknown members are
+ * skipped. ec_dev_msg_items() and ec_dev_msg_dhcp() read the lists and
+ * dhcpOption (device/core/answers.c).
  * @param[out] next_from  nextFromStatusMessageID, 0 when the page has none
  *                        (then it was the last); may be NULL
  * @return 0, EC_ESYNTAX, EC_EBADDOC, or what @p fn returned
@@ -417,6 +431,123 @@ int ec_dev_prov_request_encode(const ec_dev_prov_req_t *rq, uint8_t *buf,
 
 /** Parse a state name case-insensitively: the state, or EC_EBADDOC. */
 int ec_dev_state_parse(const char *s, size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Answers the Linux client reads (device/core/answers.c): a device that   */
+/* does not call these links none of them.                                  */
+
+/** Called per element of a message's list by ec_dev_msg_items(); < 0 stops. */
+typedef int (*ec_dev_item_fn)(void *ctx, size_t idx, ec_dev_str_t key,
+                              ec_dev_str_t value);
+
+/**
+ * The elements of a message's messageParameters (@p key and @p value of
+ * each one-key map) or macAddress (@p key the address's text, @p value
+ * absent), as ec_dev_msgs_decode() or ec_dev_msg_decode() found them in
+ * @p list (its params or macs; absent: no call).
+ * @return 0, EC_ESYNTAX or EC_EBADDOC for a list of another shape, or what
+ *         @p fn returned
+ */
+int ec_dev_msg_items(ec_dev_cbor_t list, ec_dev_item_fn fn, void *ctx);
+
+/** A message's dhcpOption read in place; the has_ flags say which maps came. */
+typedef struct {
+  bool present; /**< dhcpOption itself */
+  bool has_ipv4;
+  bool has_option82;
+  bool has_ipv6;
+  bool has_option18;
+  bool has_option37;
+  ec_dev_str_t option82_remote_id; /**< ptr NULL if absent */
+  ec_dev_str_t option82_circuit_id;
+  ec_dev_str_t option18_interface_id;
+  ec_dev_str_t option37_remote_id;
+} ec_dev_dhcp_view_t;
+
+/**
+ * Read @p dhcp (a message's dhcpOption) as the codec reads a stored
+ * message's: {"IPv4": {"option82": {remoteId, circuitId}}, "IPv6":
+ * {"option18": {interfaceId}, "option37": {remoteId}}}, every member
+ * optional, each a map or text as named, unknown members skipped.
+ * @return 0, EC_ESYNTAX or EC_EBADDOC
+ */
+int ec_dev_msg_dhcp(ec_dev_cbor_t dhcp, ec_dev_dhcp_view_t *out);
+
+/** One entry of a status history, {"seq", "receivedAt", "report"}, in place. */
+typedef struct {
+  int64_t seq;             /**< >= 1 */
+  ec_dev_str_t received_at; /**< RFC 3339, not parsed */
+  ec_dev_cbor_t report;    /**< a map: read it with ec_dev_status_decode() */
+} ec_dev_history_t;
+
+/** Called per entry by ec_dev_history_decode(); < 0 stops the decoding. */
+typedef int (*ec_dev_history_fn)(void *ctx, size_t idx,
+                                 const ec_dev_history_t *h);
+
+/**
+ * Pull-decode the answer to GET .../status/history, {"reports": [...]}:
+ * each entry a map with seq (an integer >= 1), receivedAt (text) and
+ * report (a map); unknown members skipped, here and in the envelope.
+ * @param[out] n  the number of entries; may be NULL
+ * @return 0, EC_ESYNTAX, EC_EBADDOC, or what @p fn returned
+ */
+int ec_dev_history_decode(const uint8_t *buf, size_t len, ec_dev_history_fn fn,
+                          void *ctx, size_t *n);
+
+/** One entry of GET /device/{deviceId}/deployments, in place. */
+typedef struct {
+  ec_dev_str_t deployment_id; /**< not "" */
+  ec_dev_state_t state;
+  ec_dev_str_t updated_at; /**< RFC 3339, not parsed */
+} ec_dev_deployment_t;
+
+/** Called per entry by ec_dev_deployments_decode(); < 0 stops. */
+typedef int (*ec_dev_deployment_fn)(void *ctx, size_t idx,
+                                    const ec_dev_deployment_t *d);
+
+/**
+ * Pull-decode {"deployments": [{"deploymentId", "state", "updatedAt"}]},
+ * every member of an entry required, unknown ones skipped.
+ * @param[out] n  the number of entries; may be NULL
+ * @return 0, EC_ESYNTAX, EC_EBADDOC, or what @p fn returned
+ */
+int ec_dev_deployments_decode(const uint8_t *buf, size_t len,
+                              ec_dev_deployment_fn fn, void *ctx, size_t *n);
+
+/**
+ * The answer to a provisioning insert or update (API.md section 4), read
+ * as the codec reads it: an insert when last_modified_by is there, an
+ * update by provisioning_component_id when that is there, else by
+ * provisioning_id, component_type and component_id; error "NO_ERROR".
+ * Only the members of its kind are read and checked, as the codec does.
+ */
+typedef struct {
+  bool insert;
+  bool by_pc_id;
+  ec_dev_cbor_t provisioning_component_id; /**< by_pc_id: read with ec_dev_prov_ids() */
+  int64_t provisioning_id;                 /**< not by_pc_id */
+  int component_type;                      /**< not by_pc_id */
+  ec_dev_cbor_t component_id;              /**< not by_pc_id */
+  int64_t active_status;                   /**< as sent, >= 0 */
+  int64_t last_modified_by;                /**< insert */
+  ec_dev_str_t last_modified;              /**< insert: text, its date not checked */
+} ec_dev_prov_result_t;
+
+/**
+ * Pull-decode an insert or update answer.
+ * @return 0, EC_ESYNTAX or EC_EBADDOC
+ */
+int ec_dev_prov_result_decode(const uint8_t *buf, size_t len,
+                              ec_dev_prov_result_t *out);
+
+/**
+ * The IDs of an INT | ARRAY member @p ids of ec_dev_prov_result_t: one
+ * integer (or 1 to 18 digits), or a non-empty array of them.
+ * @param[out] v  room for @p cap values, or NULL with 0 to count
+ * @param[out] is_array  whether they came as an array; may be NULL
+ * @return their number (may exceed @p cap), or EC_EBADDOC / EC_ESYNTAX
+ */
+int ec_dev_prov_ids(ec_dev_cbor_t ids, int64_t *v, size_t cap, bool *is_array);
 
 /* ------------------------------------------------------------------------ */
 /* The event-driven client                                                   */
