@@ -14,6 +14,7 @@
 #include "batch.h"
 #include "dedup.h"
 #include "http.h"
+#include "identities.h"
 #include "log.h"
 #include "peer.h"
 #include "request.h"
@@ -25,6 +26,7 @@
 #include "routes.h"
 #include "screen.h"
 #include "startup.h"
+#include "util.h"
 #include "watch.h"
 
 
@@ -115,15 +117,13 @@ static int resolve(const char *host, uint16_t port, coap_address_t *out) {
 static int bind_endpoints(ec_server_t *srv) {
   const ec_server_config_t *cfg = &srv->cfg;
   coap_address_t addr;
-  int64_t n_ids = 0;
+  int64_t n_ids = (int64_t)ec_ids_count(srv->ids);
 
   if (resolve(cfg->bind_addr, cfg->port, &addr) < 0) {
     ec_log(EC_LOG_ERROR, "--bind %s is not a numeric IPv4 or IPv6 address",
            cfg->bind_addr);
     return EC_EINVAL;
   }
-  if (ec_store_device_count(srv->store, &n_ids) < 0)
-    return EC_ESTORE;
   bool dtls = cfg->dtls || cfg->no_plain || n_ids > 0;
   if (dtls && !cfg->no_plain && cfg->psk_port == cfg->port) {
     ec_log(EC_LOG_ERROR, "--psk-port and --port are both %u: coap:// and "
@@ -189,7 +189,8 @@ static void libcoap_log_level(void) {
 
 /* Another server's write, heard through the shared store: the
  * observers, roll-ups and live view hear of it as of one of ours; status
- * messages' observers, of each message after the last ID notified. */
+ * messages' observers, of each message after the last ID notified; the
+ * DTLS identities in memory, of an identity's change (anyone's). */
 static void on_change(void *ud, const ec_store_change_t *c) {
   ec_server_t *srv = ud;
   switch (c->kind) {
@@ -197,11 +198,15 @@ static void on_change(void *ud, const ec_store_change_t *c) {
     ec_deployment_changed(srv, c->device_id, c->deployment_id);
     break;
   case EC_STORE_CHANGE_ANY:
+    ec_ids_changed(srv->ids, NULL);
     ec_deployment_resync(srv);
     ec_messages_changed(srv);
     break;
   case EC_STORE_CHANGE_MESSAGES:
     ec_messages_changed(srv);
+    break;
+  case EC_STORE_CHANGE_DEVICE:
+    ec_ids_changed(srv->ids, c->device_id);
     break;
   }
 }
@@ -247,6 +252,20 @@ int ec_server_new(const ec_server_config_t *cfg, ec_server_t **out) {
     ec_log(EC_LOG_WARN, "the database %s did not exist: created it, empty",
            ec_store_where(srv->store));
   ec_store_set_metrics(srv->store, srv->metrics);
+  /* A store other servers share tells of their writes (store.h); SQLite,
+   * written by this server alone, has nothing to tell. Listening starts
+   * before the identities are loaded, so that no change made in between
+   * goes unheard (the hints are read by the loop's flushes). */
+  rc = ec_store_listen(srv->store, on_change, srv);
+  if (rc < 0 && rc != EC_ENOTSUP)
+    goto fail_store;
+  srv->listening = rc == 0;
+  rc = ec_ids_new(srv->store, &srv->ids);
+  if (rc < 0) {
+    ec_log(EC_LOG_ERROR, "cannot load the DTLS identities from %s: %s",
+           ec_store_where(srv->store), ec_strerror(rc));
+    goto fail_store;
+  }
 
   coap_startup();
   libcoap_log_level();
@@ -284,12 +303,6 @@ int ec_server_new(const ec_server_config_t *cfg, ec_server_t **out) {
   rc = ec_fleet_init(srv);
   if (rc < 0)
     goto fail_ctx;
-  /* A store other servers share tells of their writes (store.h); SQLite,
-   * written by this server alone, has nothing to tell. */
-  rc = ec_store_listen(srv->store, on_change, srv);
-  if (rc < 0 && rc != EC_ENOTSUP)
-    goto fail_ctx;
-  srv->listening = rc == 0;
   const char *libcoap = coap_package_version(); /* "libcoap 4.3.1" */
   if (strncmp(libcoap, "libcoap ", 8) == 0)
     libcoap += 8;
@@ -314,6 +327,8 @@ fail_ctx:
   ec_router_free(srv);
 fail_coap:
   coap_cleanup();
+  ec_ids_free(srv->ids);
+fail_store:
   ec_store_close(srv->store);
 fail_srv:
   ec_accesslog_free(srv);
@@ -424,6 +439,8 @@ static int run(ec_server_t *srv, volatile sig_atomic_t *stop) {
      * commit, through srv->on_report). */
     ec_http_poll(srv->http);
     logins_in_flight = ec_provisioning_poll(srv);
+    /* The identities' last load failed: try again (identities.h). */
+    ec_ids_retry(srv->ids, ec_mono_ms());
     ec_accesslog_tick(srv);
     /* Under a load that never lets the loop wait (accesslog.h). */
     ec_log_sync(EC_LOG_HOLD_MS);
@@ -458,6 +475,7 @@ void ec_server_free(ec_server_t *srv) {
   ec_provisioning_free(srv);
   ec_router_free(srv);
   ec_http_stop(srv->http);
+  ec_ids_free(srv->ids);
   ec_store_close(srv->store);
   ec_dedup_free(srv->dedup);
   ec_accesslog_free(srv);

@@ -129,9 +129,11 @@ struct ec_store_backend {
   int (*device_find)(ec_store_t *s, const uint8_t *identity, size_t len,
                      ec_store_device_t *out);
   int (*device_remove)(ec_store_t *s, const char *identity);
-  int (*device_each)(ec_store_t *s,
+  int (*device_each)(ec_store_t *s, bool with_keys,
                      int (*fn)(void *ud, const ec_store_device_t *d), void *ud);
   int (*device_count)(ec_store_t *s, int64_t *n);
+  /* device_version: NULL for a store that tells by hints (store.h). */
+  int (*device_version)(ec_store_t *s, int64_t *version);
 };
 
 /* Helpers every backend shares (store.c). */

@@ -514,10 +514,17 @@ int ec_store_device_remove(ec_store_t *s, const char *identity) {
   return s != NULL ? s->be->device_remove(s, identity) : EC_EINVAL;
 }
 
-int ec_store_device_each(ec_store_t *s,
+int ec_store_device_each(ec_store_t *s, bool with_keys,
                          int (*fn)(void *ud, const ec_store_device_t *d),
                          void *ud) {
-  return s != NULL ? s->be->device_each(s, fn, ud) : EC_EINVAL;
+  return s != NULL ? s->be->device_each(s, with_keys, fn, ud) : EC_EINVAL;
+}
+
+int ec_store_device_version(ec_store_t *s, int64_t *version) {
+  if (s == NULL || version == NULL)
+    return EC_EINVAL;
+  return s->be->device_version != NULL ? s->be->device_version(s, version)
+                                       : EC_ENOTSUP;
 }
 
 int ec_store_device_count(ec_store_t *s, int64_t *n) {

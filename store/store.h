@@ -250,6 +250,10 @@ typedef enum {
   EC_STORE_CHANGE_STATUS,   /**< (device_id, deployment_id) has a newer report */
   EC_STORE_CHANGE_MESSAGES, /**< status messages were added: read on from
                              *   the last ID seen */
+  EC_STORE_CHANGE_DEVICE,   /**< the DTLS identity device_id was added,
+                             *   removed or given another key: find it
+                             *   again (also heard for this store's own
+                             *   ec_store_device_add/remove) */
   EC_STORE_CHANGE_ANY       /**< anything may have changed (after a lost
                              *   connection, or hints too many for one
                              *   notification): read again what is watched */
@@ -258,7 +262,8 @@ typedef enum {
 /** One hint; the strings live only during the callback. */
 typedef struct {
   ec_store_change_kind_t kind;
-  const char *device_id;     /**< EC_STORE_CHANGE_STATUS: as stored */
+  const char *device_id;     /**< EC_STORE_CHANGE_STATUS: as stored;
+                              *   EC_STORE_CHANGE_DEVICE: the identity */
   const char *deployment_id; /**< EC_STORE_CHANGE_STATUS: lowercase */
 } ec_store_change_t;
 
@@ -267,7 +272,8 @@ typedef void (*ec_store_change_fn)(void *ud, const ec_store_change_t *c);
 /**
  * Hear of the writes other servers commit to this store: @p fn(@p ud, ...)
  * runs from ec_store_flush() (call it when ec_store_fd() is ready, also
- * with nothing queued) for each hint, never for this store's own writes. It
+ * with nothing queued) for each hint, never for this store's own status
+ * reports and messages (identities' hints are for every writer's). It
  * may read the store, not write to it. @p fn NULL stops.
  * @return 0, or EC_ENOTSUP (a store only one server writes: SQLite, whose
  *         writes are all the caller's own)
@@ -772,14 +778,27 @@ int ec_store_device_find(ec_store_t *s, const uint8_t *identity, size_t len,
 int ec_store_device_remove(ec_store_t *s, const char *identity);
 
 /**
- * Call @p fn for every identity, ordered by identity, with the key left
- * out (key_len 0). A non-zero return from @p fn stops the walk and is
+ * Call @p fn for every identity, ordered by identity, with its key when
+ * @p with_keys (wipe what you copy of it), else with the key left out
+ * (key_len 0). A non-zero return from @p fn stops the walk and is
  * returned. @p fn must not call the store.
  * @return 0, @p fn's value, EC_EINVAL or EC_ESTORE
  */
-int ec_store_device_each(ec_store_t *s,
+int ec_store_device_each(ec_store_t *s, bool with_keys,
                          int (*fn)(void *ud, const ec_store_device_t *d),
                          void *ud);
+
+/**
+ * A number that changes whenever an identity is added, removed or given
+ * another key, by anyone (this store, another process on the same
+ * database), read without waiting on any network: for a copy of the
+ * identities kept in memory to see at once that it is out of date
+ * (server/coap/identities.h).
+ * @return 0, EC_ESTORE, or EC_ENOTSUP for a store shared over the network
+ *         (PostgreSQL), which tells of identities' changes by
+ *         EC_STORE_CHANGE_DEVICE hints (ec_store_listen()) instead
+ */
+int ec_store_device_version(ec_store_t *s, int64_t *version);
 
 /** How many identities there are. @return 0 or EC_ESTORE */
 int ec_store_device_count(ec_store_t *s, int64_t *n);

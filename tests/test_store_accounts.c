@@ -44,6 +44,17 @@ static int walk_device(void *ud, const ec_store_device_t *d) {
   return 0;
 }
 
+/* The walk with keys: each key as added (device()'s pattern). */
+static int walk_keys(void *ud, const ec_store_device_t *d) {
+  int *n = ud;
+  uint8_t want = d->key[0];
+  bool same = d->key_len == 16u + want % 4u;
+  for (size_t i = 0; i < d->key_len; i++)
+    same = same && d->key[i] == want;
+  *n += same ? 1 : 100;
+  return 0;
+}
+
 static int stop_at_first(void *ud, const ec_store_device_t *d) {
   (void)ud;
   (void)d;
@@ -85,15 +96,33 @@ static void test_dtls_identities(void) {
                   EC_ENOTFOUND);
 
   walk_t w = {.keys_left_out = true};
-  CU_ASSERT_EQUAL(ec_store_device_each(f.s, walk_device, &w), 0);
+  CU_ASSERT_EQUAL(ec_store_device_each(f.s, false, walk_device, &w), 0);
   CU_ASSERT_EQUAL_FATAL(w.n, 2);
   CU_ASSERT_STRING_EQUAL(w.names[0], "alpha"); /* ordered by identity */
   CU_ASSERT_STRING_EQUAL(w.names[1], "zeta");
   CU_ASSERT_TRUE(w.keys_left_out);
-  CU_ASSERT_EQUAL(ec_store_device_each(f.s, stop_at_first, NULL), 7);
+  int with_keys = 0;
+  CU_ASSERT_EQUAL(ec_store_device_each(f.s, true, walk_keys, &with_keys), 0);
+  CU_ASSERT_EQUAL(with_keys, 2);
+  CU_ASSERT_EQUAL(ec_store_device_each(f.s, false, stop_at_first, NULL), 7);
 
+  /* The identities' version moves with each change (a store that tells
+   * by hints has none). */
+  int64_t v1 = 0, v2 = 0;
+  int vrc = ec_store_device_version(f.s, &v1);
+  CU_ASSERT(vrc == 0 || vrc == EC_ENOTSUP);
   CU_ASSERT_EQUAL(ec_store_device_remove(f.s, "zeta"), 0);
+  if (vrc == 0) {
+    CU_ASSERT_EQUAL(ec_store_device_version(f.s, &v2), 0);
+    CU_ASSERT_NOT_EQUAL(v1, v2);
+    CU_ASSERT_EQUAL(ec_store_device_version(f.s, &v1), 0);
+    CU_ASSERT_EQUAL(v1, v2);
+  }
   CU_ASSERT_EQUAL(ec_store_device_remove(f.s, "zeta"), EC_ENOTFOUND);
+  if (vrc == 0) {
+    CU_ASSERT_EQUAL(ec_store_device_version(f.s, &v1), 0);
+    CU_ASSERT_EQUAL(v1, v2); /* nothing removed: nothing changed */
+  }
   /* Re-added, it is a new row: never the old id again. */
   int64_t id3 = 0;
   CU_ASSERT_EQUAL(ec_store_device_add(f.s, &a, &id3), 0);

@@ -216,8 +216,9 @@ static void test_writes_in_flight_at_a_crash_are_stored_once(void) {
 
 /* The hints one store heard (ec_store_listen). */
 typedef struct {
-  int n, status, any, messages;
+  int n, status, any, messages, devices;
   char dev[8][EC_STORE_MAX_ID_LEN + 1], dep[8][EC_STORE_MAX_ID_LEN + 1];
+  char identity[4][EC_STORE_MAX_ID_LEN + 1];
 } heard_t;
 
 static void on_change(void *ud, const ec_store_change_t *c) {
@@ -229,6 +230,10 @@ static void on_change(void *ud, const ec_store_change_t *c) {
   h->status += c->kind == EC_STORE_CHANGE_STATUS;
   h->any += c->kind == EC_STORE_CHANGE_ANY;
   h->messages += c->kind == EC_STORE_CHANGE_MESSAGES;
+  if (c->kind == EC_STORE_CHANGE_DEVICE && h->devices < 4)
+    snprintf(h->identity[h->devices], sizeof(h->identity[0]), "%s",
+             c->device_id);
+  h->devices += c->kind == EC_STORE_CHANGE_DEVICE;
   h->n++;
 }
 
@@ -312,6 +317,32 @@ static void test_other_stores_hear_of_committed_writes(void) {
   ec_store_fx_teardown(&f);
 }
 
+/* Every change to an identity, whoever makes it, is a hint naming it (the
+ * devices table's trigger), heard by every listener within a second. */
+static void test_identities_changes_are_hinted_by_identity(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  ec_store_t *b = NULL;
+  CU_ASSERT_EQUAL_FATAL(ec_store_open(f.uri, &b), 0);
+  heard_t hb = {0};
+  CU_ASSERT_EQUAL(ec_store_listen(b, on_change, &hb), 0);
+  ec_store_device_t d = {0};
+  snprintf(d.identity, sizeof(d.identity), "dev:1");
+  d.key_len = 16;
+  memset(d.key, 'k', d.key_len);
+  CU_ASSERT_EQUAL_FATAL(ec_store_device_add(f.s, &d, NULL), 0);
+  CU_ASSERT(listen_until(b, &hb.devices, 1, 2000) < 1000);
+  CU_ASSERT_EQUAL_FATAL(hb.devices, 1);
+  CU_ASSERT_STRING_EQUAL(hb.identity[0], "dev:1");
+  CU_ASSERT_EQUAL_FATAL(ec_store_device_remove(f.s, "dev:1"), 0);
+  CU_ASSERT(listen_until(b, &hb.devices, 2, 2000) < 1000);
+  CU_ASSERT_EQUAL_FATAL(hb.devices, 2);
+  CU_ASSERT_STRING_EQUAL(hb.identity[1], "dev:1");
+  CU_ASSERT_EQUAL(hb.any, 0);
+  ec_store_close(b);
+  ec_store_fx_teardown(&f);
+}
+
 /* Hints sent while a listener was away are lost: its reconnect says
  * "anything may have changed". */
 static void test_a_listener_resynchronises_after_a_restart(void) {
@@ -387,6 +418,8 @@ static const ec_test_t tests[] = {
      "writes_in_flight_at_a_crash_are_stored_once"},
     {test_other_stores_hear_of_committed_writes,
      "other_stores_hear_of_committed_writes"},
+    {test_identities_changes_are_hinted_by_identity,
+     "identities_changes_are_hinted_by_identity"},
     {test_a_listener_resynchronises_after_a_restart,
      "a_listener_resynchronises_after_a_restart"},
     {test_an_unanswering_server_stalls_no_call,

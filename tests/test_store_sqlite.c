@@ -328,21 +328,26 @@ static void test_every_filter_is_answered_from_an_index(void) {
 /* A database made before the orderId index held the documents: opening
  * it builds that index, drops the old one, keeps every message, and its
  * reads by orderId use the new index alone. */
+/* Migration 12 undone: the identities' version and its triggers. */
+#define DROP_DEVICES_VERSION                                                   \
+  "DROP TRIGGER devices_version_insert; DROP TRIGGER devices_version_update;" \
+  " DROP TRIGGER devices_version_delete; DROP TABLE devices_version;"
+
 static void test_order_index_migrated_to_hold_documents(void) {
   ec_store_fx_t f;
   ec_store_fx_setup(&f);
   store_some(f.s);
   ec_store_close(f.s);
   f.s = NULL;
-  char sql[256], v[32], want[16];
-  /* Version 9: before the index's migration (10) and the failed logins'
-   * table (11). */
+  char sql[512], v[32], want[16];
+  /* Version 9: before the index's migration (10), the failed logins'
+   * table (11) and the identities' version (12). */
   snprintf(sql, sizeof(sql),
            "DROP INDEX status_messages_order_doc;"
            "CREATE INDEX status_messages_order ON status_messages (order_id)"
-           " WHERE order_id IS NOT NULL; DROP TABLE login_failures;"
+           " WHERE order_id IS NOT NULL; DROP TABLE login_failures; %s"
            " PRAGMA user_version = %d",
-           9);
+           DROP_DEVICES_VERSION, 9);
   external_exec(f.path, sql);
   ec_store_fx_reopen(&f);
   snprintf(want, sizeof(want), "%d", ec_store_schema_version());
@@ -465,8 +470,10 @@ static void test_version_8_database_is_migrated(void) {
   f.s = NULL;
   external_exec(f.path, "DROP TRIGGER fleet_rollup_state");
   external_exec(f.path, v8_rollup_trigger);
-  /* Nor had version 8 the failed logins' table (version 11). */
+  /* Nor had version 8 the failed logins' table (version 11) or the
+   * identities' version (12). */
   external_exec(f.path, "DROP TABLE login_failures");
+  external_exec(f.path, DROP_DEVICES_VERSION);
   external_exec(f.path, "PRAGMA user_version = 8");
 
   ec_store_fx_reopen(&f);

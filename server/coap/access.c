@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "identities.h"
 #include "log.h"
 
 /* An identity from the network, made safe for one log line. */
@@ -24,10 +25,11 @@ static const char *shown(const uint8_t *s, size_t len, char out[80]) {
 
 /*
  * libcoap's validate_id_call_back: called by OpenSSL's PSK server callback
- * during each handshake, with the identity the client sent. The key
- * returned must stay valid only until libcoap has copied it (it does so at
- * once, into the session), so one buffer in the server serves every
- * handshake. NULL fails the handshake.
+ * during each handshake, with the identity the client sent. The key comes
+ * from the identities kept in memory (identities.h): nothing here waits on
+ * the network. The key returned must stay valid only until libcoap has
+ * copied it (it does so at once, into the session), so one buffer in the
+ * server serves every handshake. NULL fails the handshake.
  */
 static const coap_bin_const_t *psk_for_identity(coap_bin_const_t *identity,
                                                 coap_session_t *session,
@@ -39,7 +41,9 @@ static const coap_bin_const_t *psk_for_identity(coap_bin_const_t *identity,
   if (identity == NULL || identity->s == NULL)
     return NULL;
   shown(identity->s, identity->length, name);
-  int rc = ec_store_device_find(srv->store, identity->s, identity->length, &d);
+  int rc = ec_ids_current(srv->ids);
+  if (rc == 0)
+    rc = ec_ids_find(srv->ids, identity->s, identity->length, &d);
   if (rc < 0) {
     if (rc == EC_ENOTFOUND)
       ec_log(EC_LOG_INFO,
@@ -112,20 +116,20 @@ const char *ec_access_decide(ec_device_role_t role, const char *identity,
 }
 
 /*
- * Look up @p session's identity into @p d: 1 when it still exists with the
- * key the session was made with, 0 when not, EC_ESTORE. The identity may
- * have been removed, or removed and added again with a new key, since this
- * session's handshake.
+ * Look up @p session's identity into @p d (in memory, identities.h): 1
+ * when it still exists with the key the session was made with, 0 when
+ * not, EC_ESTORE. The identity may have been removed, or removed and added
+ * again with a new key, since this session's handshake.
  */
 static int session_identity(ec_server_t *srv, coap_session_t *session,
                             ec_store_device_t *d) {
   const coap_bin_const_t *id = coap_session_get_psk_identity(session);
   const coap_bin_const_t *key = coap_session_get_psk_key(session);
+  if (ec_ids_current(srv->ids) < 0)
+    return EC_ESTORE;
   int rc = EC_ENOTFOUND;
   if (id != NULL && id->s != NULL && key != NULL && key->s != NULL)
-    rc = ec_store_device_find(srv->store, id->s, id->length, d);
-  if (rc == EC_ESTORE)
-    return rc;
+    rc = ec_ids_find(srv->ids, id->s, id->length, d);
   bool same = rc == 0 && d->key_len == key->length &&
               sodium_memcmp(d->key, key->s, d->key_len) == 0;
   sodium_memzero(d->key, sizeof(d->key));

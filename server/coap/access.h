@@ -20,11 +20,14 @@
  *   /.well-known/core             read                read
  *   anything else                 4.03                as plain CoAP (4.04)
  *
- * Keys are looked up per identity at each handshake, so identities added
- * while the server runs can connect at once; an unknown identity fails the
- * handshake. Each request over DTLS checks again that the session's
- * identity still exists with the key the session was made with, so a
- * removed (or re-keyed) identity is refused (4.01) from its next request.
+ * Keys are looked up per identity at each handshake in the identities
+ * kept in memory (identities.h: loaded at start, kept current from the
+ * store's version or hints), so identities added while the server runs
+ * can connect at once and no handshake waits on the network; an unknown
+ * identity fails the handshake. Each request over DTLS checks again that
+ * the session's identity still exists with the key the session was made
+ * with, so a removed (or re-keyed) identity is refused (4.01) from its
+ * next request.
  */
 
 /**

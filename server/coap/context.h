@@ -72,6 +72,7 @@ struct ec_server {
   ec_server_config_t cfg;
   coap_context_t *ctx;
   ec_store_t *store;
+  struct ec_ids *ids;         /* the DTLS identities in memory (identities.h) */
   bool listening;             /* the store tells of other servers' writes */
   ec_dedup_t *dedup;
   ec_route_t *routes;         /* most recently used first */

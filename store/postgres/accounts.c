@@ -13,7 +13,11 @@
  * is one transaction on the reads' connection (s->conn), after the queued
  * writes (pg_settle), so writes commit in the order they were made. Every
  * node reads the same rows: a token made on one node is used on another,
- * and a logout or a device's removal holds on all of them at once.
+ * and a logout holds on all of them at once. The servers keep the
+ * identities in memory (server/coap/identities.c), so that a handshake
+ * never waits on PostgreSQL: a trigger on devices (migration 5) sends the
+ * hint "D<length>:<identity>" with each change, which conn.c hands to the
+ * listener as EC_STORE_CHANGE_DEVICE.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -498,7 +502,7 @@ int store_pg_device_remove(ec_store_t *base, const char *identity) {
   return rc;
 }
 
-int store_pg_device_each(ec_store_t *base,
+int store_pg_device_each(ec_store_t *base, bool with_keys,
                          int (*fn)(void *ud, const ec_store_device_t *d),
                          void *ud) {
   pg_store_t *s = (pg_store_t *)base;
@@ -506,17 +510,20 @@ int store_pg_device_each(ec_store_t *base,
     return EC_EINVAL;
   PGresult *res = NULL;
   if (pg_query(s,
-               "SELECT id::int8, identity, role, created_at::int8 FROM devices"
-               " ORDER BY identity",
+               with_keys ? "SELECT id::int8, identity, role, created_at::int8,"
+                           " psk FROM devices ORDER BY identity"
+                         : "SELECT id::int8, identity, role, created_at::int8"
+                           " FROM devices ORDER BY identity",
                0, NULL, NULL, NULL, &res, "list devices") != 0)
     return EC_ESTORE;
   int rc = 0;
   ec_store_device_t d;
   for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
-    rc = read_device(res, i, false, &d);
+    rc = read_device(res, i, with_keys, &d);
     if (rc == 0)
       rc = fn(ud, &d);
   }
+  explicit_bzero(&d, sizeof(d));
   PQclear(res);
   return rc;
 }

@@ -529,6 +529,8 @@ static void deliver(pg_store_t *s, const char *payload) {
     } else if (*p == 'M') {
       c.kind = EC_STORE_CHANGE_MESSAGES;
       next = p + 1;
+    } else if (*p == 'D' && (next = field(p + 1, end, dev)) != NULL) {
+      c = (ec_store_change_t){EC_STORE_CHANGE_DEVICE, dev, NULL};
     }
     s->listen_fn(s->listen_ud, &c);
     if (c.kind == EC_STORE_CHANGE_ANY)

@@ -282,7 +282,7 @@ int store_pg_device_add(ec_store_t *s, const ec_store_device_t *d,
 int store_pg_device_find(ec_store_t *s, const uint8_t *identity, size_t len,
                          ec_store_device_t *out);
 int store_pg_device_remove(ec_store_t *s, const char *identity);
-int store_pg_device_each(ec_store_t *s,
+int store_pg_device_each(ec_store_t *s, bool with_keys,
                          int (*fn)(void *ud, const ec_store_device_t *d),
                          void *ud);
 int store_pg_device_count(ec_store_t *s, int64_t *n);

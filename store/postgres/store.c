@@ -278,8 +278,30 @@ static const char *const migration_4[] = {
     NULL,
 };
 
+/* 5: every change to an identity tells every node (accounts.c): a hint
+ * "D<length>:<identity>" on the store's channel, named as its schema,
+ * sent when the change commits, whoever makes it (admin, psql). */
+static const char *const migration_5[] = {
+    "CREATE FUNCTION ec_devices_hint() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN"
+    "  IF TG_OP <> 'INSERT' THEN"
+    "   PERFORM pg_notify(TG_TABLE_SCHEMA, 'D' || octet_length(OLD.identity)"
+    "                     || ':' || OLD.identity);"
+    "  END IF;"
+    "  IF TG_OP <> 'DELETE' THEN"
+    "   PERFORM pg_notify(TG_TABLE_SCHEMA, 'D' || octet_length(NEW.identity)"
+    "                     || ':' || NEW.identity);"
+    "  END IF;"
+    "  RETURN NULL;"
+    " END $$;",
+    "CREATE TRIGGER devices_hint AFTER INSERT OR UPDATE OR DELETE ON devices"
+    " FOR EACH ROW EXECUTE FUNCTION ec_devices_hint();",
+    NULL,
+};
+
 const char *const *const pg_migrations[] = {migration_1, migration_2,
-                                            migration_3, migration_4};
+                                            migration_3, migration_4,
+                                            migration_5};
 const int pg_n_migrations =
     (int)(sizeof(pg_migrations) / sizeof(pg_migrations[0]));
 

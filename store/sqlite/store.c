@@ -293,6 +293,17 @@ static const char *const migrations[] = {
     "  window_start INTEGER NOT NULL,"
     "  count        INTEGER NOT NULL CHECK (count >= 1)"
     ") STRICT, WITHOUT ROWID;",
+    /* 12: the identities' version (store_devices.c): one row, bumped by
+     * every change to devices, whoever makes it, so a server that keeps
+     * the identities in memory sees an admin's change at its next look. */
+    "CREATE TABLE devices_version (v INTEGER NOT NULL) STRICT;"
+    "INSERT INTO devices_version VALUES (0);"
+    "CREATE TRIGGER devices_version_insert AFTER INSERT ON devices"
+    " BEGIN UPDATE devices_version SET v = v + 1; END;"
+    "CREATE TRIGGER devices_version_update AFTER UPDATE ON devices"
+    " BEGIN UPDATE devices_version SET v = v + 1; END;"
+    "CREATE TRIGGER devices_version_delete AFTER DELETE ON devices"
+    " BEGIN UPDATE devices_version SET v = v + 1; END;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -1431,4 +1442,5 @@ const ec_store_backend_t store_sqlite_backend = {
     .device_remove = store_sqlite_device_remove,
     .device_each = store_sqlite_device_each,
     .device_count = store_sqlite_device_count,
+    .device_version = store_sqlite_device_version,
 };

@@ -18,9 +18,16 @@
  * The key is stored as it is, not hashed: DTLS PSK needs the key itself at
  * every handshake. It is protected by the database file's permissions only
  * (docs/SECURITY.md says so, and `admin device-add` makes the file
- * owner-only). The server reads this table at each handshake and at each
- * request over DTLS, so `admin device-add` and `device-remove` take effect
- * in a running server.
+ * owner-only).
+ *
+ *   devices_version
+ *     v           INTEGER NOT NULL    one row, bumped by a trigger on every
+ *                                     insert, update and delete of devices
+ *
+ * The server keeps the identities in memory (server/coap/identities.c) and
+ * reads the version before it uses them, so `admin device-add` and
+ * `device-remove`, made by another process, take effect in a running
+ * server at its next handshake or request.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +37,16 @@
 #include "store_internal.h"
 
 /* Slots in STORE_SLOTS_DEVICES + 0..31. */
-enum { SD_ADD, SD_FIND, SD_REMOVE, SD_EACH, SD_COUNT_ROWS, SD_COUNT };
+enum {
+  SD_ADD,
+  SD_FIND,
+  SD_REMOVE,
+  SD_EACH,
+  SD_EACH_KEYS,
+  SD_COUNT_ROWS,
+  SD_VERSION,
+  SD_COUNT
+};
 
 static const char *const sd_sql[SD_COUNT] = {
     [SD_ADD] = "INSERT INTO devices (identity, role, psk, created_at)"
@@ -40,7 +56,10 @@ static const char *const sd_sql[SD_COUNT] = {
     [SD_REMOVE] = "DELETE FROM devices WHERE identity = ?1",
     [SD_EACH] = "SELECT id, identity, role, created_at FROM devices"
                 " ORDER BY identity",
+    [SD_EACH_KEYS] = "SELECT id, identity, role, psk, created_at FROM devices"
+                     " ORDER BY identity",
     [SD_COUNT_ROWS] = "SELECT count(*) FROM devices",
+    [SD_VERSION] = "SELECT v FROM devices_version",
 };
 
 static sqlite3_stmt *stmt(store_db_t *s, int which) {
@@ -162,24 +181,41 @@ int store_sqlite_device_remove(ec_store_t *base, const char *identity) {
   return rc;
 }
 
-int store_sqlite_device_each(ec_store_t *base,
+int store_sqlite_device_each(ec_store_t *base, bool with_keys,
                              int (*fn)(void *ud, const ec_store_device_t *d),
                              void *ud) {
   store_db_t *s = (store_db_t *)base;
   if (s == NULL || fn == NULL)
     return EC_EINVAL;
-  sqlite3_stmt *st = stmt(s, SD_EACH);
+  sqlite3_stmt *st = stmt(s, with_keys ? SD_EACH_KEYS : SD_EACH);
   if (st == NULL)
     return EC_ESTORE;
   ec_store_device_t d;
   int r = SQLITE_DONE, rc = 0;
   while (rc == 0 && (r = sqlite3_step(st)) == SQLITE_ROW) {
-    rc = read_row(st, false, &d);
+    rc = read_row(st, with_keys, &d);
     if (rc == 0)
       rc = fn(ud, &d);
   }
+  explicit_bzero(&d, sizeof(d));
   if (rc == 0 && r != SQLITE_DONE) {
     store_log(s->db, "list devices");
+    rc = EC_ESTORE;
+  }
+  store_stmt_done(st);
+  return rc;
+}
+
+/* The one integer of a one-row query in slot @p which. */
+static int one_int(store_db_t *s, int which, const char *what, int64_t *out) {
+  sqlite3_stmt *st = stmt(s, which);
+  if (st == NULL)
+    return EC_ESTORE;
+  int rc = 0;
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    *out = sqlite3_column_int64(st, 0);
+  } else {
+    store_log(s->db, what);
     rc = EC_ESTORE;
   }
   store_stmt_done(st);
@@ -190,16 +226,10 @@ int store_sqlite_device_count(ec_store_t *base, int64_t *n) {
   store_db_t *s = (store_db_t *)base;
   if (s == NULL || n == NULL)
     return EC_EINVAL;
-  sqlite3_stmt *st = stmt(s, SD_COUNT_ROWS);
-  if (st == NULL)
-    return EC_ESTORE;
-  int rc = 0;
-  if (sqlite3_step(st) == SQLITE_ROW) {
-    *n = sqlite3_column_int64(st, 0);
-  } else {
-    store_log(s->db, "count devices");
-    rc = EC_ESTORE;
-  }
-  store_stmt_done(st);
-  return rc;
+  return one_int(s, SD_COUNT_ROWS, "count devices", n);
+}
+
+int store_sqlite_device_version(ec_store_t *base, int64_t *version) {
+  return one_int((store_db_t *)base, SD_VERSION,
+                 "read the identities' version", version);
 }

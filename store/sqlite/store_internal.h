@@ -441,9 +441,10 @@ int store_sqlite_device_add(ec_store_t *s, const ec_store_device_t *d,
 int store_sqlite_device_find(ec_store_t *s, const uint8_t *identity, size_t len,
                              ec_store_device_t *out);
 int store_sqlite_device_remove(ec_store_t *s, const char *identity);
-int store_sqlite_device_each(ec_store_t *s,
+int store_sqlite_device_each(ec_store_t *s, bool with_keys,
                              int (*fn)(void *ud, const ec_store_device_t *d),
                              void *ud);
 int store_sqlite_device_count(ec_store_t *s, int64_t *n);
+int store_sqlite_device_version(ec_store_t *s, int64_t *version);
 
 #endif /* EDGECOAP_STORE_INTERNAL_H */

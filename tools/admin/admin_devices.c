@@ -242,7 +242,7 @@ int ec_admin_devices(int argc, char **argv) {
   } else if (cmd == CMD_REMOVE) {
     status = do_remove(store, db, identity);
   } else {
-    int rc = ec_store_device_each(store, print_one, NULL);
+    int rc = ec_store_device_each(store, false, print_one, NULL);
     status = rc < 0 ? EXIT_FAILED : EXIT_DONE;
     if (rc < 0)
       fprintf(stderr, PROG ": %s: %s\n", db, ec_strerror(rc));
