@@ -299,6 +299,68 @@ static void test_concurrent_writes_end_on_the_newest(void) {
   free(r);
 }
 
+/*
+ * First reports of pairs the server has no resource for (a restart makes
+ * every device's next report one) share a group commit too: each is
+ * answered 2.01 after it, and each pair reads back its own report.
+ */
+static void test_first_reports_share_commits(void) {
+  char path[N_CONCURRENT][256], name[64];
+  it_udp_t u[N_CONCURRENT];
+  uint8_t d[N_CONCURRENT][IT_COAP_MAX_DGRAM];
+  size_t dl[N_CONCURRENT];
+  uint8_t tok[N_CONCURRENT][4];
+  bool done[N_CONCURRENT] = {false};
+  it_coap_msg_t *r = msg_new();
+  CU_ASSERT_TRUE_FATAL(server_up);
+  int commits = it_server_log_count(&srv, "group commit of");
+  for (int w = 0; w < N_CONCURRENT; w++) {
+    char dev[32], nm[32];
+    snprintf(dev, sizeof(dev), "first-%d", w);
+    snprintf(nm, sizeof(nm), "first-w%d", w);
+    status_path(path[w], sizeof(path[w]), dev, "");
+    CU_ASSERT_EQUAL_FATAL(it_udp_open(&u[w], srv.port), 0);
+    ssize_t k = build(&u[w], IT_POST, path[w], report("Pending", nm), NULL,
+                      -1, false, d[w], sizeof(d[w]));
+    CU_ASSERT_FATAL(k > 0);
+    dl[w] = (size_t)k;
+    it_coap_msg_t tmp;
+    CU_ASSERT_EQUAL_FATAL(it_coap_parse(d[w], dl[w], &tmp), 0);
+    memcpy(tok[w], tmp.token, 4);
+  }
+  CU_ASSERT_EQUAL_FATAL(kill(srv.pid, SIGSTOP), 0);
+  for (int w = 0; w < N_CONCURRENT; w++)
+    CU_ASSERT_EQUAL(it_udp_send(&u[w], d[w], dl[w]), 0);
+  CU_ASSERT_EQUAL_FATAL(kill(srv.pid, SIGCONT), 0);
+  int left = N_CONCURRENT;
+  uint64_t end = it_now_ms() + 3 * TIMEOUT_MS;
+  while (left > 0 && it_now_ms() < end) {
+    for (int w = 0; w < N_CONCURRENT; w++) {
+      while (!done[w] && it_udp_recv_msg(&u[w], r, 5) == 0) {
+        ack(&u[w], r);
+        if (r->code == 0 || memcmp(r->token, tok[w], 4) != 0)
+          continue;
+        CU_ASSERT_EQUAL(IT_CODE_INT(r->code), 201);
+        done[w] = true;
+        left--;
+      }
+    }
+  }
+  CU_ASSERT_EQUAL_FATAL(left, 0);
+  for (int w = 0; w < N_CONCURRENT; w++) {
+    char dev[32], want[32];
+    uint64_t etag = 0;
+    it_udp_close(&u[w]);
+    snprintf(dev, sizeof(dev), "first-%d", w);
+    snprintf(want, sizeof(want), "first-w%d", w);
+    CU_ASSERT_EQUAL(get_current(dev, name, sizeof(name), &etag), 205);
+    CU_ASSERT_STRING_EQUAL(name, want);
+    CU_ASSERT_EQUAL(etag, 1u << 1); /* seq 1, JSON */
+  }
+  CU_ASSERT(it_server_log_count(&srv, "group commit of") > commits);
+  free(r);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Concurrent message posts in one group commit                              */
 
@@ -736,6 +798,7 @@ static int suite_init(void) {
 }
 
 static const ec_test_t tests[] = {
+    {test_first_reports_share_commits, "first_reports_share_commits"},
     {test_concurrent_writes_end_on_the_newest,
      "concurrent_writes_end_on_the_newest"},
     {test_concurrent_posts_share_commits, "concurrent_posts_share_commits"},

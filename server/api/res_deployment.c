@@ -541,9 +541,11 @@ static void pending_done(ec_server_t *srv, ec_pending_t *base) {
   }
   ec_dedup_answer_t a = {STATUS_ROUTE, p->code, p->seq, 1};
   ec_dedup_put(srv->dedup, &p->key, &a);
-  ec_log(EC_LOG_DEBUG, "status %s/%s: %s, changed (seq %lld, %u observers)",
-         rt->device_id, rt->deployment_id, ec_state_name(p->state),
-         (long long)p->seq, n_observers(rt));
+  ec_log(base->status.created ? EC_LOG_INFO : EC_LOG_DEBUG,
+         "status %s/%s: %s, %s (seq %lld, %u observers)", rt->device_id,
+         rt->deployment_id, ec_state_name(p->state),
+         base->status.created ? "created" : "changed", (long long)p->seq,
+         n_observers(rt));
   if (fresh) /* else observers heard of a newer one already */
     notify_observers(srv, rt);
 }
@@ -578,7 +580,8 @@ static void pending_free(ec_pending_t *base) {
  * batch's COMMIT. Takes @p doc. Returns 1 when the request is dealt with
  * (deferred or answered), 0 when it must go the synchronous way.
  */
-static int status_write_batched(ec_req_t *rq, ec_route_t *rt,
+static int status_write_batched(ec_req_t *rq, ec_route_t **rtp,
+                                const char *dev, const char *dep,
                                 const ec_deployment_status_t *st, uint8_t *doc,
                                 size_t doc_len, const uint8_t *rid,
                                 size_t rid_len) {
@@ -589,6 +592,14 @@ static int status_write_batched(ec_req_t *rq, ec_route_t *rt,
    * there a batch to share. */
   if (!ec_batch_others_waiting(srv))
     return 0;
+  /* A first report joins the batch too (after a restart every device's
+   * report is one): its resource is made now, empty until the COMMIT
+   * fills its cache, so that the pending write holds it and the deferred
+   * answer, if any, comes through it. A GET before then finds no report
+   * committed, as it would without the resource. */
+  if (*rtp == NULL && (*rtp = route_add(srv, dev, dep)) == NULL)
+    return 0;
+  ec_route_t *rt = *rtp;
   status_pending_t *p = calloc(1, sizeof(*p));
   if (p == NULL)
     return 0;
@@ -724,11 +735,12 @@ static void status_write(ec_req_t *rq, ec_route_t *rt, const char *dev,
     return;
   }
 
-  /* A confirmable single-datagram write to a known pair joins the group
-   * commit; first reports and block-wise uploads go the synchronous way. */
-  if (rq->batch_ok && rt != NULL && !rq->upload_done &&
+  /* A confirmable single-datagram write joins the group commit, a pair's
+   * first report too; block-wise uploads go the synchronous way. */
+  if (rq->batch_ok && !rq->upload_done &&
       coap_pdu_get_type(rq->request) == COAP_MESSAGE_CON &&
-      status_write_batched(rq, rt, &st, doc, (size_t)n, rid, rid_len))
+      status_write_batched(rq, &rt, dev, dep, &st, doc, (size_t)n, rid,
+                           rid_len))
     return;
 
   ec_status_write_t w = {dev,         dep, st.state, doc, (size_t)n,

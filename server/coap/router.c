@@ -219,8 +219,10 @@ static void dispatch(coap_resource_t *resource, coap_session_t *session,
 
   /* Every request but a write its route batches first makes the open
    * batch durable: no read may see, and no other write nest in, what is
-   * not committed. */
-  bool batched = res != NULL && write && (spec->flags & EC_ROUTE_BATCH);
+   * not committed. A write to a path whose resource is not made yet (a
+   * pair's first report) batches too when it names a route. */
+  bool batched = write && spec != NULL && (spec->flags & EC_ROUTE_BATCH) &&
+                 (res != NULL || m.bad_param < 0);
   if (!batched)
     ec_batch_commit(srv);
   ec_req_t rq;
