@@ -16,8 +16,11 @@ int ec_state_parse(const char *s, size_t len) {
   if (s == NULL) {
     return EC_EINVAL;
   }
+  /* Matched in any case; the first letter (A-Z or a-z alike with bit 5
+   * set) rules most names out before a whole comparison. */
   for (int i = 0; i < EC_STATE_COUNT; i++) {
-    if (ec__ascii_ieq(s, len, state_names[i])) {
+    if (len > 0 && (s[0] | 0x20) == (state_names[i][0] | 0x20) &&
+        ec__ascii_ieq(s, len, state_names[i])) {
       return i;
     }
   }
@@ -331,7 +334,8 @@ static int fast_key(fast_t *f, const char *const *names, unsigned *seen) {
     return -1;
   }
   for (int i = 0; names[i] != NULL; i++) {
-    if (strlen(names[i]) == n && memcmp(names[i], k, n) == 0) {
+    if (n > 0 && names[i][0] == k[0] && strlen(names[i]) == n &&
+        memcmp(names[i], k, n) == 0) {
       if (*seen & (1u << i)) {
         return -1; /* a duplicate key: the tree path refuses it */
       }

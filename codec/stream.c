@@ -337,10 +337,29 @@ bool ec__cr_head(ec__cr_t *r, uint8_t major, uint64_t *v) {
 }
 
 /* The rules the tree path applies to every text string (tree.c on_string). */
+/* No NUL and valid UTF-8. Most text is ASCII without NUL, which one pass
+ * of eight bytes at a time tells (a word with a top bit set or a zero
+ * byte sends the whole string to the full checks). */
 static bool text_ok(const uint8_t *s, uint64_t len, const uint8_t *end) {
-  return len <= EC_MAX_TEXT && len <= (uint64_t)(end - s) &&
-         memchr(s, 0, (size_t)len) == NULL &&
-         ec__utf8_valid((const char *)s, (size_t)len);
+  if (len > EC_MAX_TEXT || len > (uint64_t)(end - s)) {
+    return false;
+  }
+  size_t n = (size_t)len, i = 0;
+  const uint64_t ones = 0x0101010101010101u, tops = 0x8080808080808080u;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, s + i, 8);
+    if (((w | ((w - ones) & ~w)) & tops) != 0) {
+      break;
+    }
+  }
+  for (; i < n; i++) {
+    if (s[i] == 0 || s[i] >= 0x80) {
+      break;
+    }
+  }
+  return i == n || (memchr(s, 0, n) == NULL &&
+                    ec__utf8_valid((const char *)s, n));
 }
 
 bool ec__cr_text(ec__cr_t *r, const char **s, size_t *len) {

@@ -142,6 +142,31 @@ static void test_table_keeps_both_requests_of_one_mid(void) {
   CU_ASSERT_PTR_NULL(ec_dedup_body(dd, &k2, &len, &fmt));
 }
 
+/* A message too large to be gathered whole (a Block1 block of 1,024
+ * bytes, options and all) is keyed by its own digest: every byte still
+ * counts, and an equal one still has the same key. */
+static void test_a_large_message_is_keyed_whole(void) {
+  static char big[1001], other[1001];
+  memset(big, 'x', sizeof(big) - 1);
+  memcpy(other, big, sizeof(big));
+  other[sizeof(other) - 2] = 'y'; /* the last byte */
+  req_t a = base, b = base, c = base;
+  a.payload = big;
+  b.payload = other;
+  c.payload = big;
+  c.query = "a=1";
+  CU_ASSERT_TRUE(same_key(&a, sess_a, &a, sess_a));
+  CU_ASSERT_FALSE(same_key(&a, sess_a, &b, sess_a));
+  CU_ASSERT_FALSE(same_key(&a, sess_a, &c, sess_a));
+  CU_ASSERT_FALSE(same_key(&a, sess_a, &base, sess_a));
+  /* Without a payload, the options alone. */
+  req_t d = base, e = base;
+  d.payload = e.payload = NULL;
+  e.path = "statuz";
+  CU_ASSERT_TRUE(same_key(&d, sess_a, &d, sess_a));
+  CU_ASSERT_FALSE(same_key(&d, sess_a, &e, sess_a));
+}
+
 /* Two keys from two tables differ: each server start keys its digest. */
 static void test_each_table_has_its_own_secret(void) {
   ec_dedup_key_t a, b;
@@ -183,6 +208,7 @@ static const ec_test_t tests[] = {
     {test_table_keeps_both_requests_of_one_mid,
      "table_keeps_both_requests_of_one_mid"},
     {test_each_table_has_its_own_secret, "each_table_has_its_own_secret"},
+    {test_a_large_message_is_keyed_whole, "a_large_message_is_keyed_whole"},
 };
 
 int main(void) {

@@ -18,7 +18,8 @@
  *
  * A remembered answer goes back only for a true retransmission, which RFC
  * 7252 defines as the same message sent again. So the key is a keyed digest
- * (BLAKE2b, a random key per server) of everything a retransmission repeats:
+ * (SipHash-2-4, 128 bits, a random key per server) of everything a
+ * retransmission repeats:
  * the security context (the peer's address and port, plain or DTLS, and for
  * DTLS the session's PSK identity and key), the Message ID, and the whole
  * message: code, token, every option and the payload. A request that reuses

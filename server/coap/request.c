@@ -52,6 +52,10 @@ static size_t scan_options(const coap_pdu_t *pdu, ec_req_opts_t *o) {
     case COAP_OPTION_ECHO: slot = &o->echo; break;
     case COAP_OPTION_IF_MATCH: slot = &o->if_match; break;
     case COAP_OPTION_IF_NONE_MATCH: slot = &o->if_none_match; break;
+    case EC_OPTION_REQUEST_ID:
+      o->request_id_twice = o->request_id != NULL;
+      slot = &o->request_id;
+      break;
     default: break;
     }
     if (slot != NULL && *slot == NULL)
@@ -65,7 +69,7 @@ static size_t scan_options(const coap_pdu_t *pdu, ec_req_opts_t *o) {
 }
 
 size_t ec_req_wire_size(const coap_pdu_t *pdu) {
-  ec_req_opts_t o;
+  ec_req_opts_t o = {0};
   return scan_options(pdu, &o);
 }
 
@@ -434,16 +438,11 @@ int ec_req_block2(const ec_req_t *rq, coap_block_b_t *b) {
 }
 
 int ec_req_request_id(ec_req_t *rq, const uint8_t **id, size_t *len) {
-  coap_opt_filter_t filter;
-  coap_opt_iterator_t it;
-  coap_option_filter_clear(&filter);
-  coap_option_filter_set(&filter, EC_OPTION_REQUEST_ID);
-  coap_option_iterator_init(rq->request, &it, &filter);
-  const coap_opt_t *opt = coap_option_next(&it);
+  const coap_opt_t *opt = rq->opt.request_id;
   if (opt == NULL)
     return 0;
   size_t n = coap_opt_length(opt);
-  if (coap_option_next(&it) != NULL) {
+  if (rq->opt.request_id_twice) {
     ec_req_problem(rq, 402, "invalid-request-id", NULL,
                    "Request-Id (option %d) may appear once",
                    EC_OPTION_REQUEST_ID);

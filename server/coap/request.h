@@ -34,6 +34,8 @@ typedef struct {
   const coap_opt_t *echo;
   const coap_opt_t *if_match;
   const coap_opt_t *if_none_match;
+  const coap_opt_t *request_id; /* EC_OPTION_REQUEST_ID */
+  bool request_id_twice;        /* it came more than once */
 } ec_req_opts_t;
 
 /*
