@@ -191,6 +191,20 @@ int ec_client_msg_list(ec_client_t *c, const ec_msg_filter_t *f,
   return decode_list(&r, msgs, n, arena);
 }
 
+/* A FETCH body: in CBOR the device core's (the codec's bytes,
+ * tests/test_device_codec.c), in JSON the codec's. */
+static ssize_t encode_filter(ec_format_t fmt, const ec_msg_filter_t *f,
+                             uint8_t *buf, size_t cap) {
+  if (fmt != EC_FORMAT_CBOR)
+    return ec_msg_filter_encode(fmt, f, buf, cap);
+  ec_dev_msg_filter_t d = {f->order_id,     f->subscription_id, f->access_id,
+                           f->has_mac,      f->mac,             f->has_from_date,
+                           f->from_date_ms, f->has_to_date,     f->to_date_ms,
+                           f->has_from_id,  f->from_id,         f->has_to_id,
+                           f->to_id,        f->limit};
+  return ec_dev_msg_filter_encode(&d, buf, cap);
+}
+
 int ec_client_msg_fetch(ec_client_t *c, ec_format_t fmt,
                         const ec_msg_filter_t *f, ec_status_message_t **msgs,
                         size_t *n, ec_arena_t *arena, ec_response_t *resp) {
@@ -200,12 +214,12 @@ int ec_client_msg_fetch(ec_client_t *c, ec_format_t fmt,
     return EC_EINVAL;
   if (f == NULL)
     f = &none;
-  ssize_t len = ec_msg_filter_encode((ec_format_t)bf, f, NULL, 0);
+  ssize_t len = encode_filter((ec_format_t)bf, f, NULL, 0);
   uint8_t *body = len >= 0 ? malloc((size_t)len + 1) : NULL;
   int rc = len < 0 ? (int)len : EC_ENOMEM;
   ec_response_t r;
   if (body != NULL &&
-      ec_msg_filter_encode((ec_format_t)bf, f, body, (size_t)len + 1) == len &&
+      encode_filter((ec_format_t)bf, f, body, (size_t)len + 1) == len &&
       (rc = call(c, "FETCH", COLLECTION, bf, body, (size_t)len, &r, resp)) == 0)
     rc = decode_list(&r, msgs, n, arena);
   free(body);

@@ -5,6 +5,7 @@
 
 #include "edgecoap/device.h"
 #include "edgecoap/provisioning.h"
+#include "edgecoap/status_message.h"
 #include "fuzz.h"
 
 static const uint8_t *lo, *hi; /* the buffer being decoded */
@@ -219,6 +220,271 @@ static void prov_differential(const uint8_t *data, size_t size) {
   fuzz_arena_free(&a);
 }
 
+/* ---- the answers the client reads (device/core/answers.c) ---------------- */
+
+static void in_span(ec_dev_cbor_t c) {
+  if (c.ptr != NULL) {
+    FUZZ_CHECK(c.ptr >= lo && c.len > 0 && c.len <= (size_t)(hi - c.ptr));
+  } else {
+    FUZZ_CHECK(c.len == 0);
+  }
+}
+
+static int on_item(void *ctx, size_t idx, ec_dev_str_t key,
+                   ec_dev_str_t value) {
+  const ec_status_message_t *w = ctx;
+  in_buf(key);
+  in_buf(value);
+  if (w != NULL && value.ptr != NULL) {
+    FUZZ_CHECK(idx < w->n_params && str_is(key, w->params[idx].key) &&
+               str_is(value, w->params[idx].value));
+  } else if (w != NULL) {
+    char mac[18];
+    FUZZ_CHECK(idx < w->n_macs);
+    ec_mac_format(w->macs[idx], mac);
+    FUZZ_CHECK(str_is(key, mac));
+  }
+  return 0;
+}
+
+/* The lists and dhcpOption of a message the core read; with @p w, the
+ * codec's reading of the same message, equal to it. */
+static void check_msg(const ec_dev_msg_t *m, const ec_status_message_t *w) {
+  ec_dev_dhcp_view_t d;
+  in_span(m->params);
+  in_span(m->macs);
+  in_span(m->dhcp);
+  (void)ec_dev_msg_items(m->params, on_item, NULL);
+  (void)ec_dev_msg_items(m->macs, on_item, NULL);
+  int rc = ec_dev_msg_dhcp(m->dhcp, &d);
+  if (rc == 0) {
+    in_buf(d.option82_remote_id);
+    in_buf(d.option82_circuit_id);
+    in_buf(d.option18_interface_id);
+    in_buf(d.option37_remote_id);
+  }
+  if (w == NULL) {
+    return;
+  }
+  char date[32];
+  const ec_dhcp_option_t *o = &w->dhcp;
+  FUZZ_CHECK(ec_time_format_ms(w->date_ms, date) > 0 && str_is(m->date, date));
+  FUZZ_CHECK(m->id == w->id && m->code == w->code &&
+             str_is(m->order_id, w->order_id) &&
+             str_is(m->subscription_id, w->subscription_id) &&
+             str_is(m->access_id, w->access_id) &&
+             m->n_params == w->n_params && m->n_macs == w->n_macs);
+  FUZZ_CHECK(ec_dev_msg_items(m->params, on_item, (void *)w) == 0 &&
+             ec_dev_msg_items(m->macs, on_item, (void *)w) == 0);
+  FUZZ_CHECK(rc == 0 && d.present == o->present && d.has_ipv4 == o->has_ipv4 &&
+             d.has_option82 == o->has_option82 && d.has_ipv6 == o->has_ipv6 &&
+             d.has_option18 == o->has_option18 &&
+             d.has_option37 == o->has_option37 &&
+             str_is(d.option82_remote_id, o->option82_remote_id) &&
+             str_is(d.option82_circuit_id, o->option82_circuit_id) &&
+             str_is(d.option18_interface_id, o->option18_interface_id) &&
+             str_is(d.option37_remote_id, o->option37_remote_id));
+}
+
+static const ec_status_message_t *msgs_want;
+
+static int on_full_msg(void *ctx, size_t idx, const ec_dev_msg_t *m) {
+  (void)ctx;
+  check_msg(m, msgs_want != NULL ? &msgs_want[idx] : NULL);
+  return 0;
+}
+
+static int on_history(void *ctx, size_t idx, const ec_dev_history_t *h) {
+  const ec_history_item_t *w = ctx;
+  ec_dev_status_view_t v;
+  in_buf(h->received_at);
+  in_span(h->report);
+  FUZZ_CHECK(h->seq >= 1 && h->report.ptr != NULL);
+  int rc = ec_dev_status_decode(h->report.ptr, h->report.len, &v, NULL, NULL);
+  if (w != NULL) {
+    char at[32];
+    FUZZ_CHECK(rc == 0 && h->seq == w[idx].seq &&
+               ec_time_format_ms(w[idx].received_at_ms, at) > 0 &&
+               str_is(h->received_at, at) &&
+               v.n_components == w[idx].report.n_components);
+  }
+  return 0;
+}
+
+static int on_deployment(void *ctx, size_t idx, const ec_dev_deployment_t *d) {
+  const ec_deployment_summary_t *w = ctx;
+  in_buf(d->deployment_id);
+  in_buf(d->updated_at);
+  FUZZ_CHECK((unsigned)d->state < EC_DEV_STATE_COUNT && d->deployment_id.len > 0);
+  if (w != NULL) {
+    char at[32];
+    FUZZ_CHECK(str_is(d->deployment_id, w[idx].deployment_id) &&
+               (int)d->state == (int)w[idx].state &&
+               ec_time_format_ms(w[idx].updated_at_ms, at) > 0 &&
+               str_is(d->updated_at, at));
+  }
+  return 0;
+}
+
+/* The server writes an answer's IDs as an array, however they came. */
+static bool same_ids(ec_dev_cbor_t c, const ec_prov_ids_t *w) {
+  int64_t v[64];
+  bool is_array;
+  int n = ec_dev_prov_ids(c, v, 64, &is_array);
+  bool same = n >= 0 && (size_t)n == w->n && is_array;
+  for (size_t i = 0; same && i < w->n && i < 64; i++) {
+    same = v[i] == w->v[i];
+  }
+  return same;
+}
+
+static void check_result(const ec_dev_prov_result_t *r,
+                         const ec_prov_result_t *w) {
+  in_span(r->provisioning_component_id);
+  in_span(r->component_id);
+  in_buf(r->last_modified);
+  if (w == NULL) {
+    return;
+  }
+  int64_t s = 0;
+  FUZZ_CHECK(r->insert == (w->action == EC_PROV_INSERT) &&
+             r->by_pc_id == w->by_pc_id &&
+             (r->active_status > 1 ? 1 : r->active_status) == w->active_status);
+  FUZZ_CHECK(r->by_pc_id ? same_ids(r->provisioning_component_id,
+                                    &w->provisioning_component_id)
+                         : r->provisioning_id == w->provisioning_id &&
+                               r->component_type == (int)w->component_type &&
+                               same_ids(r->component_id, &w->component_id));
+  FUZZ_CHECK(!r->insert ||
+             (r->last_modified_by == w->last_modified_by &&
+              ec_prov_datetime_parse(r->last_modified.ptr,
+                                     r->last_modified.len, &s) == 0 &&
+              s == w->last_modified_s));
+}
+
+/* A list of @p n documents, for the encoders' wrappers below. */
+typedef struct {
+  const void *p;
+  size_t n;
+} list_doc_t;
+
+static ssize_t enc_msgs(ec_format_t fmt, const void *doc, uint8_t *buf,
+                        size_t cap) {
+  const list_doc_t *l = doc;
+  return ec_status_messages_encode(fmt, l->p, l->n, buf, cap);
+}
+
+static ssize_t enc_deployments(ec_format_t fmt, const void *doc, uint8_t *buf,
+                               size_t cap) {
+  const list_doc_t *l = doc;
+  return ec_deployments_encode(fmt, l->p, l->n, buf, cap);
+}
+
+static ssize_t enc_result(ec_format_t fmt, const void *doc, uint8_t *buf,
+                          size_t cap) {
+  return ec_prov_result_encode(fmt, doc, buf, cap);
+}
+
+/* Decode what the codec wrote, @p enc (NULL: nothing), in place. */
+static bool reading(uint8_t *enc, ssize_t len) {
+  lo = enc;
+  hi = enc != NULL ? enc + len : NULL;
+  return enc != NULL;
+}
+
+/* A history of @p n entries as the server writes it, malloc'd. */
+static uint8_t *fuzz_history_cbor(const ec_history_item_t *items, size_t n,
+                                  ssize_t *len) {
+  ec_history_entry_t *e = calloc(n ? n : 1, sizeof *e);
+  FUZZ_CHECK(e != NULL);
+  for (size_t i = 0; i < n; i++) {
+    ssize_t k = ec_deployment_status_encode(EC_FORMAT_CBOR, &items[i].report,
+                                            NULL, 0);
+    uint8_t *r = k > 0 ? malloc((size_t)k) : NULL;
+    FUZZ_CHECK(r != NULL && ec_deployment_status_encode(
+                                EC_FORMAT_CBOR, &items[i].report, r,
+                                (size_t)k) == k);
+    e[i] = (ec_history_entry_t){items[i].seq, items[i].received_at_ms, r,
+                                (size_t)k};
+  }
+  *len = ec_history_encode(EC_FORMAT_CBOR, e, n, NULL, 0);
+  uint8_t *enc = *len > 0 ? malloc((size_t)*len) : NULL;
+  FUZZ_CHECK(enc != NULL && ec_history_encode(EC_FORMAT_CBOR, e, n, enc,
+                                              (size_t)*len) == *len);
+  for (size_t i = 0; i < n; i++) {
+    free((void *)e[i].report);
+  }
+  free(e);
+  return enc;
+}
+
+/* Each answer on the input as it is; and each the codec accepts, written
+ * as the server writes it, read by the core with the codec's fields. */
+static void answers(const uint8_t *data, size_t size) {
+  ec_dev_prov_result_t r;
+  ec_arena_t a;
+  size_t n;
+  lo = data;
+  hi = data + size;
+  msgs_want = NULL;
+  (void)ec_dev_msgs_decode(data, size, on_full_msg, NULL, NULL);
+  ec_dev_msg_t m;
+  if (ec_dev_msg_decode(data, size, &m) == 0) {
+    check_msg(&m, NULL);
+  }
+  (void)ec_dev_history_decode(data, size, on_history, NULL, &n);
+  (void)ec_dev_deployments_decode(data, size, on_deployment, NULL, &n);
+  if (ec_dev_prov_result_decode(data, size, &r) == 0) {
+    check_result(&r, NULL);
+  }
+
+  fuzz_arena_new(&a, size);
+  ec_status_message_t *msgs;
+  ec_history_item_t *items;
+  ec_deployment_summary_t *list;
+  ec_prov_result_t res;
+  uint8_t *enc;
+  ssize_t len;
+  size_t got;
+  if (ec_status_messages_decode(EC_FORMAT_CBOR, data, size, EC_MSG_STORED,
+                                &msgs, &n, NULL, &a, NULL) == 0 &&
+      reading(enc = fuzz_encode(enc_msgs, EC_FORMAT_CBOR,
+                                &(list_doc_t){msgs, n}, &len),
+              len)) {
+    msgs_want = msgs;
+    FUZZ_CHECK(ec_dev_msgs_decode(enc, (size_t)len, on_full_msg, NULL, NULL) == 0);
+    msgs_want = NULL;
+    free(enc);
+  }
+  ec_arena_reset(&a);
+  if (ec_history_decode(EC_FORMAT_CBOR, data, size, &items, &n, &a, NULL) == 0 &&
+      reading(enc = fuzz_history_cbor(items, n, &len), len)) {
+    FUZZ_CHECK(ec_dev_history_decode(enc, (size_t)len, on_history, items,
+                                     &got) == 0 &&
+               got == n);
+    free(enc);
+  }
+  ec_arena_reset(&a);
+  if (ec_deployments_decode(EC_FORMAT_CBOR, data, size, &list, &n, &a, NULL) ==
+          0 &&
+      reading(enc = fuzz_encode(enc_deployments, EC_FORMAT_CBOR,
+                                &(list_doc_t){list, n}, &len),
+              len)) {
+    FUZZ_CHECK(ec_dev_deployments_decode(enc, (size_t)len, on_deployment, list,
+                                         &got) == 0 &&
+               got == n);
+    free(enc);
+  }
+  ec_arena_reset(&a);
+  if (ec_prov_result_decode(EC_FORMAT_CBOR, data, size, &res, &a, NULL) == 0 &&
+      reading(enc = fuzz_encode(enc_result, EC_FORMAT_CBOR, &res, &len), len)) {
+    FUZZ_CHECK(ec_dev_prov_result_decode(enc, (size_t)len, &r) == 0);
+    check_result(&r, &res);
+    free(enc);
+  }
+  fuzz_arena_free(&a);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   ec_dev_status_view_t v;
   ec_dev_problem_t p;
@@ -240,5 +506,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   status_differential(data, size);
   problem_differential(data, size);
   prov_differential(data, size);
+  answers(data, size);
   return 0;
 }

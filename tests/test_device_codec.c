@@ -828,6 +828,53 @@ static void test_prov_rows_equal_codec(void) {
   mutations_agree(buf, (size_t)n, rows_both, 3);
 }
 
+/* A FETCH body: the core's CBOR is the codec's for every subset of the
+ * filters, IDs past 32 bits and dates of both ends included; both refuse
+ * the same filters. */
+static void test_msg_filter_equals_codec(void) {
+  uint8_t a[512], b[512];
+  for (unsigned bits = 0; bits < 512; bits++) {
+    ec_msg_filter_t f = {0};
+    f.order_id = bits & 1 ? "O-1.a" : NULL;
+    f.subscription_id = bits & 2 ? "S" : NULL;
+    f.access_id = bits & 4 ? "Acc9" : NULL;
+    f.has_mac = bits & 8, f.mac = 0xfe00ae3544acULL;
+    f.has_from_date = bits & 16, f.from_date_ms = -62167219200000;
+    f.has_to_date = bits & 32, f.to_date_ms = 253402300799999;
+    f.has_from_id = bits & 64, f.from_id = 1000023424553123;
+    f.has_to_id = bits & 128, f.to_id = 23;
+    f.limit = bits & 256 ? 10000 : 0;
+    ec_dev_msg_filter_t d = {f.order_id,     f.subscription_id, f.access_id,
+                             f.has_mac,      f.mac,             f.has_from_date,
+                             f.from_date_ms, f.has_to_date,     f.to_date_ms,
+                             f.has_from_id,  f.from_id,         f.has_to_id,
+                             f.to_id,        f.limit};
+    ssize_t na = ec_msg_filter_encode(EC_FORMAT_CBOR, &f, a, sizeof a);
+    int nb = ec_dev_msg_filter_encode(&d, b, sizeof b);
+    same_bytes(a, na, b, nb, ec_dev_msg_filter_encode(&d, NULL, 0));
+  }
+  /* Refused by both: an ID of another spelling, an address past 48 bits,
+   * a date past 9999, a negative ID, a limit past its cap. */
+  for (int k = 0; k < 6; k++) {
+    ec_msg_filter_t f = {0};
+    switch (k) {
+    case 0: f.order_id = "a/b"; break;
+    case 1: f.access_id = "a.b"; break;
+    case 2: f.has_mac = true, f.mac = 1ULL << 48; break;
+    case 3: f.has_to_date = true, f.to_date_ms = 253402300800000; break;
+    case 4: f.has_from_id = true, f.from_id = -1; break;
+    default: f.limit = 10001; break;
+    }
+    ec_dev_msg_filter_t d = {f.order_id,     f.subscription_id, f.access_id,
+                             f.has_mac,      f.mac,             f.has_from_date,
+                             f.from_date_ms, f.has_to_date,     f.to_date_ms,
+                             f.has_from_id,  f.from_id,         f.has_to_id,
+                             f.to_id,        f.limit};
+    CU_ASSERT_TRUE(ec_msg_filter_encode(EC_FORMAT_CBOR, &f, a, sizeof a) < 0);
+    CU_ASSERT_EQUAL(ec_dev_msg_filter_encode(&d, b, sizeof b), EC_EINVAL);
+  }
+}
+
 /* ---- the client's other CBOR answers, read by the core ------------------- */
 
 /* What the client's reading returned in the last *_both() call below. */
@@ -1224,6 +1271,7 @@ int main(void) {
       {test_status_codec_rules, "client_status_codec_rules"},
       {test_login_answer_equals_codec, "client_login_equals_codec"},
       {test_prov_rows_equal_codec, "client_prov_rows_equal_codec"},
+      {test_msg_filter_equals_codec, "msg_filter_equals_codec"},
       {test_messages_equal_codec, "client_messages_equal_codec"},
       {test_history_equals_codec, "client_history_equals_codec"},
       {test_deployments_equal_codec, "client_deployments_equal_codec"},

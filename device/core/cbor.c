@@ -20,6 +20,19 @@ void ec__cbw_head(ec__cbw_t *w, uint8_t major, uint32_t v) {
   emit(w, h, n + 1);
 }
 
+void ec__cbw_uint64(ec__cbw_t *w, uint64_t v) {
+  uint8_t h[9];
+  if (v <= UINT32_MAX) {
+    ec__cbw_head(w, 0, (uint32_t)v);
+    return;
+  }
+  h[0] = 27;
+  for (int i = 0; i < 8; i++) {
+    h[8 - i] = (uint8_t)(v >> (8 * i));
+  }
+  emit(w, h, sizeof h);
+}
+
 size_t ec__len(const char *s) {
   size_t n = 0;
   while (s[n] != '\0') {

@@ -18,6 +18,9 @@ typedef struct {
 void ec__cbw_head(ec__cbw_t *w, uint8_t major, uint32_t v);
 /* A definite-length text string. */
 void ec__cbw_text(ec__cbw_t *w, const char *s);
+/* An unsigned integer of up to 64 bits, in its shortest head (a status
+ * message's IDs pass 32 bits). */
+void ec__cbw_uint64(ec__cbw_t *w, uint64_t v);
 
 /* A reader over [p, end). Every read checks the bytes left first. */
 typedef struct {

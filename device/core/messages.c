@@ -209,7 +209,7 @@ static char *two(char *p, unsigned v) {
 #define MS_PER_DAY 86400000u
 #define MIN_MS (-62167219200000) /* 0000-01-01T00:00:00.000Z */
 #define END_MS 253402300800000   /* 10000-01-01T00:00:00.000Z */
-static bool put_date(ec__cbw_t *w, int64_t ms) {
+static bool put_date(ec__cbw_t *w, const char *key, int64_t ms) {
   if (ms < MIN_MS || ms >= END_MS) {
     return false;
   }
@@ -253,7 +253,7 @@ static bool put_date(ec__cbw_t *w, int64_t ms) {
   p = two(p, r % 100);
   *p++ = 'Z';
   *p = '\0';
-  key_text(w, "messageDate", ts);
+  key_text(w, key, ts);
   return true;
 }
 
@@ -332,7 +332,7 @@ static int put_msg(ec__cbw_t *w, const ec_dev_msg_new_t *m) {
                (uint32_t)m->has_date + 1 + (m->n_params > 0) +
                    (ids[0] != NULL) + (ids[1] != NULL) + (ids[2] != NULL) +
                    (m->n_macs > 0) + m->dhcp.present);
-  if (m->has_date && !put_date(w, m->date_ms)) {
+  if (m->has_date && !put_date(w, "messageDate", m->date_ms)) {
     return EC_EINVAL;
   }
   ec__cbw_text(w, "messageCode");
@@ -385,6 +385,66 @@ int ec_dev_msgs_encode(const ec_dev_msg_new_t *msgs, size_t n, bool batch,
     int rc = put_msg(&w, &msgs[i]);
     if (rc < 0) {
       return rc;
+    }
+  }
+  return w.len > (size_t)INT32_MAX ? EC_ENOSPC : (int)w.len;
+}
+
+/* The filters in the codec's order (ec_msg_filter_encode()), and the bit
+ * a filter has in set() below. An array, not a literal: in a section of
+ * its own, so a program that posts messages but sends no filter does not
+ * keep it. */
+static const char filter_names[] =
+    "orderId\0subscriptionId\0accessId\0macAddress\0fromDateTime\0"
+    "toDateTime\0fromStatusMessageID\0toStatusMessageID\0limit\0";
+
+static unsigned set(const ec_dev_msg_filter_t *f) {
+  return (unsigned)(f->order_id != NULL) | (unsigned)(f->subscription_id != NULL) << 1 |
+         (unsigned)(f->access_id != NULL) << 2 | (unsigned)f->has_mac << 3 |
+         (unsigned)f->has_from_date << 4 | (unsigned)f->has_to_date << 5 |
+         (unsigned)f->has_from_id << 6 | (unsigned)f->has_to_id << 7 |
+         (unsigned)(f->limit > 0) << 8;
+}
+
+int ec_dev_msg_filter_encode(const ec_dev_msg_filter_t *f, uint8_t *buf,
+                             size_t cap) {
+  const char *const ids[] = {f != NULL ? f->order_id : NULL,
+                             f != NULL ? f->subscription_id : NULL,
+                             f != NULL ? f->access_id : NULL};
+  if (f == NULL || (buf == NULL && cap != 0) || f->limit < 0 ||
+      f->limit > 10000 || (f->has_from_id && f->from_id < 0) ||
+      (f->has_to_id && f->to_id < 0) || (f->has_mac && f->mac >> 48 != 0)) {
+    return EC_EINVAL;
+  }
+  ec__cbw_t w = {buf, cap, 0};
+  unsigned bits = set(f);
+  uint32_t count = 0;
+  for (unsigned b = bits; b != 0; b >>= 1) {
+    count += b & 1;
+  }
+  ec__cbw_head(&w, 5, count);
+  for (unsigned i = 0; i < 9; i++) {
+    const char *key = ec__nth(filter_names, i);
+    if ((bits >> i & 1) == 0) {
+      continue;
+    }
+    if (i < 3) {
+      if (!id_ok(ids[i], ec__len(ids[i]), i < 2 ? 36 : 32, i < 2)) {
+        return EC_EINVAL;
+      }
+      key_text(&w, key, ids[i]);
+    } else if (i == 3) {
+      ec__cbw_text(&w, key);
+      put_mac(&w, f->mac);
+    } else if (i < 6) {
+      if (!put_date(&w, key, i == 4 ? f->from_date_ms : f->to_date_ms)) {
+        return EC_EINVAL;
+      }
+    } else {
+      ec__cbw_text(&w, key);
+      ec__cbw_uint64(&w, i == 6   ? (uint64_t)f->from_id
+                         : i == 7 ? (uint64_t)f->to_id
+                                  : (uint64_t)f->limit);
     }
   }
   return w.len > (size_t)INT32_MAX ? EC_ENOSPC : (int)w.len;

@@ -473,6 +473,38 @@ typedef struct {
  */
 int ec_dev_msg_dhcp(ec_dev_cbor_t dhcp, ec_dev_dhcp_view_t *out);
 
+/**
+ * The filters of a FETCH of /api/2.3/statusmessages (API.md section 3), as
+ * ec_msg_filter_t has them; strings NULL when not filtered by.
+ */
+typedef struct {
+  const char *order_id;
+  const char *subscription_id;
+  const char *access_id;
+  bool has_mac;
+  uint64_t mac; /**< 48 bits */
+  bool has_from_date;
+  int64_t from_date_ms; /**< UTC milliseconds, years 0 to 9999 */
+  bool has_to_date;
+  int64_t to_date_ms;
+  bool has_from_id;
+  int64_t from_id; /**< >= 0 */
+  bool has_to_id;
+  int64_t to_id; /**< >= 0 */
+  int limit;     /**< 1..10000; 0: not given */
+} ec_dev_msg_filter_t;
+
+/**
+ * Encode a FETCH body as the CBOR the server's codec writes for it
+ * (ec_msg_filter_encode(), byte for byte): the filters set, in its order.
+ * @param[out] buf  caller buffer, or NULL with @p cap 0 to measure
+ * @return the length (may exceed @p cap), or EC_EINVAL: an ID that breaks
+ *         its rule, an address past 48 bits, a date past year 9999, an ID
+ *         filter below 0, a limit outside 0..10000
+ */
+int ec_dev_msg_filter_encode(const ec_dev_msg_filter_t *f, uint8_t *buf,
+                             size_t cap);
+
 /** One entry of a status history, {"seq", "receivedAt", "report"}, in place. */
 typedef struct {
   int64_t seq;             /**< >= 1 */
