@@ -17,6 +17,17 @@ target_link_libraries(test_device_codec PRIVATE edgecoap::device_core
                       edgecoap::client edgecoap::codec edgecoap_test_suite)
 add_test(NAME device_codec COMMAND test_device_codec)
 
+# The client library linked alone: its CBOR is the core's, and neither the
+# codec's CBOR reader nor libcbor is linked (the program needs no libcbor).
+add_executable(test_client_link ${CMAKE_SOURCE_DIR}/tests/test_client_link.c)
+target_include_directories(test_client_link PRIVATE ${CMAKE_SOURCE_DIR}/client)
+target_link_libraries(test_client_link PRIVATE edgecoap::client
+                      edgecoap_test_suite)
+add_test(NAME client_link COMMAND test_client_link)
+add_test(NAME client_links_no_libcbor COMMAND sh -c
+         "readelf -d \"$0\" | grep -q 'NEEDED.*libjansson' && ! readelf -d \"$0\" | grep -q libcbor && ! nm --defined-only \"$0\" | grep -q ec__tree_parse_cbor"
+         $<TARGET_FILE:test_client_link>)
+
 # The core for a Cortex-M4: the size budget of report + observe, and the
 # cases above on an emulated Cortex-M3 (scripts/build-mcu). Once per CI run:
 # the sanitizer build has nothing to add to a cross build.

@@ -13,7 +13,7 @@
  * a DeploymentStatus in CBOR is decoded without one when it takes the fast
  * path (stream.h); the rest of the documents still build one to encode.
  *
- * The CBOR reader is a streaming decoder (libcbor's cbor_stream_decode): it
+ * The CBOR reader (tree_cbor.c) is a streaming decoder (libcbor's cbor_stream_decode): it
  * never trusts a length claim beyond the bytes left, refuses indefinite-length
  * items left open, floats where none are allowed are left to the document
  * rules, tags are refused, and integers outside int64 are refused.
@@ -40,6 +40,19 @@
  */
 int ec__tree_parse(ec_format_t fmt, const uint8_t *buf, size_t len,
                    json_t **out, ec_codec_error_t *err);
+
+/**
+ * The CBOR half of ec__tree_parse() (codec/tree_cbor.c, on libcbor), in
+ * edgecoap::codec only: weak, so that edgecoap::codec_json, the codec
+ * without it (the client library's), links without libcbor and reads CBOR
+ * as EC_EFORMAT. edgecoap::codec makes every program that links it link
+ * this file too (CMakeLists.txt, --require-defined).
+ */
+int ec__tree_parse_cbor(const uint8_t *buf, size_t len, json_t **out,
+                        ec_codec_error_t *err) __attribute__((weak));
+
+/** The title of a parse failure of @p code ("malformed-body", ...). */
+const char *ec__parse_title(int code);
 
 /**
  * Write @p tree in @p fmt (JSON compact; CBOR with the shortest heads).
