@@ -10,9 +10,10 @@
  * device program that does not call it.
  */
 
-/* A reader over a member the decoders found and checked already. */
+/* A reader over a member the decoders found and checked already (an
+ * absent one, NULL, is a reader at its end). */
 static ec__cbr_t over(ec_dev_cbor_t c) {
-  ec__cbr_t r = {c.ptr, c.ptr + c.len};
+  ec__cbr_t r = {c.ptr, c.ptr != NULL ? c.ptr + c.len : NULL};
   return r;
 }
 
