@@ -189,8 +189,10 @@ static void libcoap_log_level(void) {
 
 /* Another server's write, heard through the shared store: the
  * observers, roll-ups and live view hear of it as of one of ours; status
- * messages' observers, of each message after the last ID notified; the
- * DTLS identities in memory, of an identity's change (anyone's). */
+ * messages' observers, of each message after the last ID notified;
+ * provisioning observers, of the provisionings changed (every one when
+ * anything may have changed); the DTLS identities in memory, of an
+ * identity's change (anyone's). */
 static void on_change(void *ud, const ec_store_change_t *c) {
   ec_server_t *srv = ud;
   switch (c->kind) {
@@ -201,6 +203,10 @@ static void on_change(void *ud, const ec_store_change_t *c) {
     ec_ids_changed(srv->ids, NULL);
     ec_deployment_resync(srv);
     ec_messages_changed(srv);
+    ec_provisioning_changed(srv, -1);
+    break;
+  case EC_STORE_CHANGE_PROVISIONING:
+    ec_provisioning_changed(srv, c->provisioning_id);
     break;
   case EC_STORE_CHANGE_MESSAGES:
     ec_messages_changed(srv);

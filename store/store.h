@@ -254,6 +254,8 @@ typedef enum {
                              *   removed or given another key: find it
                              *   again (also heard for this store's own
                              *   ec_store_device_add/remove) */
+  EC_STORE_CHANGE_PROVISIONING, /**< components of provisioning_id were
+                                 *   inserted or updated */
   EC_STORE_CHANGE_ANY       /**< anything may have changed (after a lost
                              *   connection, or hints too many for one
                              *   notification): read again what is watched */
@@ -265,6 +267,7 @@ typedef struct {
   const char *device_id;     /**< EC_STORE_CHANGE_STATUS: as stored;
                               *   EC_STORE_CHANGE_DEVICE: the identity */
   const char *deployment_id; /**< EC_STORE_CHANGE_STATUS: lowercase */
+  int64_t provisioning_id;   /**< EC_STORE_CHANGE_PROVISIONING */
 } ec_store_change_t;
 
 typedef void (*ec_store_change_fn)(void *ud, const ec_store_change_t *c);

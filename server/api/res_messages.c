@@ -37,18 +37,14 @@ _Static_assert(EC_MSG_MAX_BATCH <= EC_MSG_LIMIT_MAX,
 
 static const char watch_name[] = "statusmessages/latest";
 
-/* This server's own posts, the last of them, so that reading on after
- * another server's hint (ec_messages_changed) skips what was notified at
- * the commit already. */
-#define OWN_RANGES 64
-
 typedef struct ec_msgs {
   ec_watch_list_t watch; /* latest's observers */
   ec_server_t *srv;
   ec_pagecache_t *pages; /* list pages kept for their later blocks */
-  int64_t read_to;       /* every ID up to this one was notified */
-  int64_t own[OWN_RANGES][2]; /* first, last of this server's posts */
-  unsigned n_own;
+  /* Every ID up to this one was notified (or stored before this server
+   * started): each message is told of once, in ID order, whichever server
+   * posted it (read_on()). */
+  int64_t read_to;
 } msgs_t;
 
 /* FNV-1a of the representation: equal bodies get equal ETags, so every
@@ -474,6 +470,59 @@ static unsigned notify(msgs_t *m, const ec_status_message_t *msgs, size_t n) {
   return sent;
 }
 
+/*
+ * Tell latest's observers of every stored message after m->read_to and
+ * before @p before (0: all), one at a time in ID order, moving the mark
+ * on: other servers' posts, which this server hears of by hint or finds
+ * before one of its own. Bounded: EC_MSG_LIMIT_MAX a read, 16 reads a
+ * call; what is left is read at the next hint or post.
+ */
+static void read_on(msgs_t *m, int64_t before) {
+  unsigned notified = 0, heard = 0;
+  int64_t from = m->read_to;
+  for (int round = 0; round < 16; round++) {
+    ec_msg_filter_t f = {0};
+    f.has_from_id = true;
+    f.from_id = m->read_to;
+    f.has_to_id = before > 0;
+    f.to_id = before;
+    ec_msg_row_t *rows = NULL;
+    size_t n = 0;
+    if (ec_store_msg_list(m->srv->store, &f, EC_MSG_LIMIT_MAX, false, &rows,
+                          &n) < 0 ||
+        n == 0) {
+      free(rows);
+      break;
+    }
+    for (size_t i = 0; i < n; i++) {
+      m->read_to = rows[i].id;
+      if (m->watch.count == 0)
+        continue;
+      /* Decoded for the observers' filters, one at a time. A stored
+       * document is a new post's, its date set and no ID (the row has it),
+       * which is what EC_MSG_NEW reads. */
+      static uint8_t mem[64 * 1024];
+      ec_arena_t arena;
+      ec_arena_init(&arena, mem, sizeof(mem));
+      ec_status_message_t msg;
+      if (ec_status_message_decode(EC_FORMAT_CBOR, rows[i].doc,
+                                   rows[i].doc_len, EC_MSG_NEW, &msg, &arena,
+                                   NULL) < 0)
+        continue;
+      msg.id = rows[i].id;
+      notified += notify(m, &msg, 1);
+      heard++;
+    }
+    free(rows);
+    if (n < EC_MSG_LIMIT_MAX)
+      break;
+  }
+  if (m->read_to > from)
+    ec_log(EC_LOG_DEBUG, "statusmessages: %u stored elsewhere after ID %lld "
+           "up to %lld, %u observers notified", heard, (long long)from,
+           (long long)m->read_to, notified);
+}
+
 /* The poster a Request-Id belongs to: the DTLS identity, "" over plain
  * CoAP. */
 static void request_scope(ec_req_t *rq, char out[EC_STORE_MAX_ID_LEN + 1]) {
@@ -500,17 +549,21 @@ static void published(msgs_t *m, const ec_dedup_key_t *key, const void *route,
                          .count = batch ? (int64_t)n : 0};
   if (key != NULL)
     ec_dedup_put(m->srv->dedup, key, &a);
-  /* Posts of this server's that follow every ID read already move the
-   * mark on; after a gap (another server's messages not heard of yet) the
-   * range is remembered, for the read that fills the gap to skip. */
+  /* IDs are gapless and commit-ordered (API.md section 3), so every ID
+   * before this post's first is committed: other servers' messages that
+   * came between the last notified and this post are told of first, so
+   * that each observer hears in ID order. A post already read that way
+   * (another server's hint came before this commit's answer) is not told
+   * of again. */
   int64_t last = first + (int64_t)n - 1;
-  if (first == m->read_to + 1) {
-    m->read_to = last;
-  } else if (first > m->read_to) {
-    m->own[m->n_own % OWN_RANGES][0] = first;
-    m->own[m->n_own % OWN_RANGES][1] = last;
-    m->n_own++;
+  if (first > m->read_to + 1)
+    read_on(m, first);
+  if (last <= m->read_to) {
+    ec_log(EC_LOG_INFO, "statusmessages: stored %zu (IDs %lld..%lld), "
+           "observers told already", n, (long long)first, (long long)last);
+    return;
   }
+  m->read_to = last;
   unsigned notified = notify(m, msgs, n);
   ec_log(EC_LOG_INFO,
          "statusmessages: stored %zu (IDs %lld..%lld), %u of "
@@ -762,58 +815,15 @@ void ec_messages_get(ec_req_t *rq) {
 
 /* ---- other servers' posts ---------------------------------------------- */
 
-static bool own_post(const msgs_t *m, int64_t id) {
-  unsigned n = m->n_own < OWN_RANGES ? m->n_own : OWN_RANGES;
-  for (unsigned i = 0; i < n; i++)
-    if (id >= m->own[i][0] && id <= m->own[i][1])
-      return true;
-  return false;
-}
-
 /*
  * Another server stored messages (store.h's hints): read on from the last
  * ID notified, in ID order, and tell latest's observers of each as of a
  * post of this server's (the IDs are gapless and commit-ordered, so none is
- * passed over). Reads stop after EC_MSG_LIMIT_MAX a round, the rest at the
- * next hint.
+ * passed over).
  */
 void ec_messages_changed(ec_server_t *srv) {
-  msgs_t *m = srv->msgs;
-  if (m == NULL)
-    return;
-  ec_msg_filter_t all = {0};
-  all.has_from_id = true;
-  all.from_id = m->read_to;
-  ec_msg_row_t *rows = NULL;
-  size_t n = 0;
-  if (ec_store_msg_list(srv->store, &all, EC_MSG_LIMIT_MAX, false, &rows, &n) <
-          0 ||
-      n == 0) {
-    free(rows);
-    return;
-  }
-  unsigned notified = 0, heard = 0;
-  for (size_t i = 0; i < n; i++) {
-    m->read_to = rows[i].id;
-    if (own_post(m, rows[i].id) || m->watch.count == 0)
-      continue;
-    /* Decoded for the observers' filters, one at a time. A stored
-     * document is a new post's, its date set and no ID (the row has it),
-     * which is what EC_MSG_NEW reads. */
-    static uint8_t mem[64 * 1024];
-    ec_arena_t arena;
-    ec_arena_init(&arena, mem, sizeof(mem));
-    ec_status_message_t msg;
-    if (ec_status_message_decode(EC_FORMAT_CBOR, rows[i].doc, rows[i].doc_len,
-                                 EC_MSG_NEW, &msg, &arena, NULL) < 0)
-      continue;
-    msg.id = rows[i].id;
-    notified += notify(m, &msg, 1);
-    heard++;
-  }
-  ec_log(EC_LOG_DEBUG, "statusmessages: %u stored elsewhere up to ID %lld, "
-         "%u observers notified", heard, (long long)m->read_to, notified);
-  free(rows);
+  if (srv->msgs != NULL)
+    read_on(srv->msgs, 0);
 }
 
 /* ---- set-up ------------------------------------------------------------- */

@@ -435,6 +435,19 @@ static void notify(ec_server_t *srv, const int64_t *provs, size_t n_provs) {
     ec_log(EC_LOG_DEBUG, "provisioning: %u observers notified", sent);
 }
 
+void ec_provisioning_changed(ec_server_t *srv, int64_t id) {
+  if (srv->prov == NULL)
+    return;
+  if (id >= 0) {
+    notify(srv, &id, 1);
+    return;
+  }
+  for (ec_watch_t *w = srv->prov->watches.head, *next; w != NULL; w = next) {
+    next = w->next;
+    refresh_one(srv, w);
+  }
+}
+
 /* ---- GET /v1/DeviceProvisioningComponents ---------------------------- */
 
 /* Read the query: only provisioning_id, a whole number. @return 0, or < 0

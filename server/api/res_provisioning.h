@@ -26,6 +26,11 @@ void ec_provisioning_components(ec_req_t *rq);
 /** Answer a retransmitted POST again with the body remembered with it. */
 void ec_provisioning_replay(ec_req_t *rq, const ec_dedup_answer_t *a);
 
+/** Another server changed the components of provisioning @p id (< 0: any
+ * may have changed): its observers here are sent the current list, as
+ * after a write of this server's. */
+void ec_provisioning_changed(ec_server_t *srv, int64_t id);
+
 /**
  * On the I/O thread, once per I/O round: hand the logins whose password
  * check finished back to libcoap, which answers them in its next round.

@@ -254,6 +254,37 @@ int pg_hint_messages(char *buf, size_t cap) {
   return snprintf(buf, cap, "M");
 }
 
+/* Count the @p k bytes (snprintf's) just written at @p buf + *len into
+ * one NOTIFY's hints (HINT_MAX + 1 bytes); false when they did not fit:
+ * the hints are then "*". */
+static bool hint_took(char *buf, size_t *len, int k) {
+  if (k < 0)
+    return true;
+  if ((size_t)k >= HINT_MAX + 1 - *len) {
+    *len = (size_t)snprintf(buf, HINT_MAX + 1, "*");
+    return false;
+  }
+  *len += (size_t)k;
+  return true;
+}
+
+int pg_notify_provisionings(pg_store_t *s, const int64_t *ids, size_t n) {
+  char buf[HINT_MAX + 1];
+  size_t len = 0;
+  for (size_t i = 0; i < n; i++) {
+    char id[24];
+    int k = snprintf(id, sizeof(id), "%lld", (long long)ids[i]);
+    if (!hint_took(buf, &len, snprintf(buf + len, sizeof(buf) - len,
+                                       "P%d:%s", k, id)))
+      break;
+  }
+  if (len == 0)
+    return 0;
+  const char *v[] = {s->channel, buf};
+  return pg_query(s, "SELECT pg_notify($1, $2)", 2, v, NULL, NULL, NULL,
+                  "NOTIFY");
+}
+
 /* One NOTIFY for the @p n writes from @p w: their hints, none when no
  * write has one; 0 or EC_ESTORE. Other servers hear it once it commits
  * (it is part of the transaction), this one never (store_pg_flush()). */
@@ -264,13 +295,8 @@ static int send_hints(pg_store_t *s, const pg_write_t *w, size_t n) {
     int k = w->ops->hint != NULL ? w->ops->hint(w, buf + len,
                                                 sizeof(buf) - len)
                                  : 0;
-    if (k < 0)
-      continue;
-    if ((size_t)k >= sizeof(buf) - len) {
-      len = (size_t)snprintf(buf, sizeof(buf), "*");
+    if (!hint_took(buf, &len, k))
       break;
-    }
-    len += (size_t)k;
   }
   if (len == 0)
     return 0;
@@ -492,7 +518,7 @@ static void reconnect(pg_store_t *s) {
   /* Hints sent while no one listened here are lost: read everything
    * watched again. */
   if (s->listen_fn != NULL) {
-    ec_store_change_t c = {EC_STORE_CHANGE_ANY, NULL, NULL};
+    ec_store_change_t c = {EC_STORE_CHANGE_ANY, NULL, NULL, 0};
     s->listen_fn(s->listen_ud, &c);
   }
 }
@@ -516,23 +542,32 @@ static const char *field(const char *p, const char *end, char *out) {
   return q + 1 + len;
 }
 
-/* Tell the listener one notification's hints; a malformed one is "any". */
-static void deliver(pg_store_t *s, const char *payload) {
+/* Tell the listener one notification's hints; a malformed one is "any".
+ * @p own: sent by this store's s->conn, whose provisioning writes' own
+ * observers heard of them already (its identities' are heard, store.h). */
+static void deliver(pg_store_t *s, const char *payload, bool own) {
   const char *p = payload, *end = payload + strlen(payload);
   char dev[EC_STORE_MAX_ID_LEN + 1], dep[EC_STORE_MAX_ID_LEN + 1];
   while (p != NULL && p < end && s->listen_fn != NULL) {
-    ec_store_change_t c = {EC_STORE_CHANGE_ANY, NULL, NULL};
+    ec_store_change_t c = {EC_STORE_CHANGE_ANY, NULL, NULL, 0};
     const char *next = NULL;
+    char *num_end;
     if (*p == 'S' && (next = field(p + 1, end, dev)) != NULL &&
         (next = field(next, end, dep)) != NULL) {
-      c = (ec_store_change_t){EC_STORE_CHANGE_STATUS, dev, dep};
+      c = (ec_store_change_t){EC_STORE_CHANGE_STATUS, dev, dep, 0};
+    } else if (*p == 'P' && (next = field(p + 1, end, dev)) != NULL &&
+               dev[0] >= '0' && dev[0] <= '9' &&
+               (c.provisioning_id = strtoll(dev, &num_end, 10)) >= 0 &&
+               *num_end == '\0') {
+      c.kind = EC_STORE_CHANGE_PROVISIONING;
     } else if (*p == 'M') {
       c.kind = EC_STORE_CHANGE_MESSAGES;
       next = p + 1;
     } else if (*p == 'D' && (next = field(p + 1, end, dev)) != NULL) {
-      c = (ec_store_change_t){EC_STORE_CHANGE_DEVICE, dev, NULL};
+      c = (ec_store_change_t){EC_STORE_CHANGE_DEVICE, dev, NULL, 0};
     }
-    s->listen_fn(s->listen_ud, &c);
+    if (!own || c.kind != EC_STORE_CHANGE_PROVISIONING)
+      s->listen_fn(s->listen_ud, &c);
     if (c.kind == EC_STORE_CHANGE_ANY)
       return; /* "*", or what this build cannot read: the rest too */
     p = next;
@@ -545,7 +580,7 @@ static void take_notifications(pg_store_t *s) {
   PGnotify *n;
   while (s->pipe != NULL && (n = PQnotifies(s->pipe)) != NULL) {
     if (n->be_pid != PQbackendPID(s->pipe) && s->listen_fn != NULL)
-      deliver(s, n->extra);
+      deliver(s, n->extra, n->be_pid == PQbackendPID(s->conn));
     PQfreemem(n);
   }
 }

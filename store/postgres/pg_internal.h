@@ -155,6 +155,11 @@ int pg_hint_status(char *buf, size_t cap, const char *dev, const char *dep);
 /** "Status messages were added" (as pg_write_ops_t's hint). */
 int pg_hint_messages(char *buf, size_t cap);
 
+/** In the open transaction on s->conn: tell other servers that the
+ * components of provisionings @p ids changed (one NOTIFY; "*" when they
+ * do not fit one); 0 or EC_ESTORE. */
+int pg_notify_provisionings(pg_store_t *s, const int64_t *ids, size_t n);
+
 /** Before a statement on s->conn: reconnect it when it was lost (at most
  * every few hundred milliseconds). */
 void pg_conn_check(pg_store_t *s);

@@ -281,8 +281,12 @@ static int write_row(pg_store_t *s, const char *sql, int64_t a, int64_t b,
              : EC_ESTORE;
 }
 
-/* Nothing changed, so no provisioning's observers are due a notification. */
-static int refused(pg_store_t *s, int rc, ec_store_prov_outcome_t *o) {
+/* End the write's transaction: committed, other servers hear which
+ * provisionings changed (their observers are due a notification); not,
+ * nothing changed, so no observer is. */
+static int end_write(pg_store_t *s, int rc, ec_store_prov_outcome_t *o) {
+  if (rc == 0)
+    rc = pg_notify_provisionings(s, o->provisionings, o->n_provisionings);
   rc = pg_end(s, rc);
   if (rc != 0) {
     free(o->provisionings);
@@ -342,7 +346,7 @@ int store_pg_prov_insert(ec_store_t *base, const ec_prov_request_t *rq,
                      rq->provisioning_id, (int64_t)rq->component_type,
                      ids->v[i], act, user_id, now_s, 6);
   }
-  return refused(s, rc, o);
+  return end_write(s, rc, o);
 }
 
 int store_pg_prov_update(ec_store_t *base, const ec_prov_request_t *rq,
@@ -395,5 +399,5 @@ int store_pg_prov_update(ec_store_t *base, const ec_prov_request_t *rq,
                    " WHERE id = $1::int8",
                    rows[i], rq->active_status, user_id, now_s, 0, 0, 4);
   free(rows);
-  return refused(s, rc, o);
+  return end_write(s, rc, o);
 }

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# edgecoap tests: two nodes on one PostgreSQL (scripts/cluster): the status-message feed and provisioning observers across nodes, and PostgreSQL restarted under writers.
+# SPDX-License-Identifier: Apache-2.0
+#
+# Usage: tests/it_cluster_feed.sh BUILD_DIR. Every wait is bounded; about
+# 30 s. EC_IT_KEEP=1 keeps the cluster's folder (logs); EC_IT_NODE_ARGS go
+# to every node; EC_IT_FEED_BATCHES is each feed writer's count of posts
+# (12).
+set -euo pipefail
+build=${1:?usage: it_cluster_feed.sh BUILD_DIR}
+root="$(cd "$(dirname "$0")/.." && pwd)"
+name=it_cluster_feed
+. "$root/tests/support/cluster.sh"
+port=${A##*:}
+node_url() { # node_url N: node N's coap:// URL (1: A, 2: B)
+  echo "coap://127.0.0.$(($1 + 1)):$port"
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# ---- 1, 2: the feed -------------------------------------------------------
+# 4 writers, 2 on each node, post batches of 5 messages with Request-Ids,
+# each retried until acknowledged. Message j of writer w's batch i has the
+# accessId W<w>B<i>M<j>, by which it is found in the database; in every
+# batch exactly one message has orderId OA (A's observer follows it) and
+# one subscriptionId SB (B's observer): each of their notifications is one
+# batch's.
+batches=${EC_IT_FEED_BATCHES:-12}
+feed_body() { # feed_body W I: writer W's batch I
+  local w=$1 i=$2 j sep=
+  printf '{"StatusMessages":['
+  for j in 0 1 2 3 4; do
+    case $j in
+      1) key='"orderId":"OA"' ;;
+      3) key='"subscriptionId":"SB"' ;;
+      *) key="\"orderId\":\"F$w\"" ;;
+    esac
+    printf '%s{"messageCode":%d,"accessId":"W%dB%dM%d",%s}' "$sep" $((100 + j)) "$w" "$i" "$j" "$key"
+    sep=,
+  done
+  printf ']}'
+}
+feed_writer() { # feed_writer W NODE: $batches posts to node NODE
+  local w=$1 url i try out
+  url=$(node_url "$2")
+  for i in $(seq 1 "$batches"); do
+    feed_body "$w" "$i" >"$dir/fbody$w"
+    for try in $(seq 1 20); do
+      out=$(coap-client-notls -m post -t 50 -B 3 -O "65004,0x$(printf 'f%07x%08x' "$w" "$i")" \
+        -f "$dir/fbody$w" "$url/api/2.3/statusmessages" 2>&1) || true
+      case "$out" in *statusMessageID*) echo "$i $try" >>"$dir/facked$w"; break ;; esac
+      sleep 0.1
+    done
+  done
+}
+ids_of() { jq -r '.StatusMessages[]?.statusMessageID' 2>/dev/null; }
+
+# The observers, registered before the writers start: each prints the
+# current latest first ({"StatusMessages":[]} here).
+c --url "$A" messages watch orderId=OA --max-time 60 >"$dir/obsA" 2>"$dir/obsA.err" &
+obsA=$!
+c --url "$B" messages watch subscriptionId=SB --max-time 60 >"$dir/obsB" 2>"$dir/obsB.err" &
+obsB=$!
+for _ in $(seq 50); do [ -s "$dir/obsA" ] && [ -s "$dir/obsB" ] && break; sleep 0.1; done
+
+t0=$(now_ms)
+writers=()
+feed_writer 1 1 & writers+=($!)
+feed_writer 2 1 & writers+=($!)
+feed_writer 3 2 & writers+=($!)
+feed_writer 4 2 & writers+=($!)
+
+# The reader syncs as a client does: pages of at most 7 from the last ID
+# it has, from node A and node B in turn, until the writers are done and
+# a page comes back empty.
+: >"$dir/seen"
+last=0
+pages=0
+node=1
+for _ in $(seq 2000); do
+  alive=0
+  for p in "${writers[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+  c --url "$(node_url $node)" messages list "fromStatusMessageID=$last" limit=7 >"$dir/page" 2>&1 || true
+  node=$((3 - node))
+  pages=$((pages + 1))
+  ids_of <"$dir/page" >"$dir/page.ids"
+  if [ -s "$dir/page.ids" ]; then
+    cat "$dir/page.ids" >>"$dir/seen"
+    last=$(tail -n 1 "$dir/page.ids")
+  elif [ "$alive" -eq 0 ]; then
+    break
+  else
+    sleep 0.05
+  fi
+done
+for p in "${writers[@]}"; do wait "$p" || true; done
+t1=$(now_ms)
+
+total=$(q "SELECT count(*) FROM status_messages")
+maxid=$(q "SELECT coalesce(max(id), 0) FROM status_messages")
+seen=$(wc -l <"$dir/seen")
+dups=$(sort -n "$dir/seen" | uniq -d | wc -l)
+# Gapless: the n-th ID seen is n (the feed starts at 1, and nothing else
+# posted here).
+gaps=$(awk '$1 != NR' "$dir/seen" | wc -l)
+acked=$(cat "$dir"/facked* 2>/dev/null | wc -l)
+retried=$(awk '$2 > 1' "$dir"/facked* 2>/dev/null | wc -l)
+missing=$(for w in 1 2 3 4; do
+  [ -f "$dir/facked$w" ] || continue
+  while read -r i _; do
+    n=$(q "SELECT count(*) FROM status_messages WHERE access_id LIKE 'W${w}B${i}M_'")
+    [ "$n" = 5 ] || echo "W${w}B$i $n"
+  done <"$dir/facked$w"
+done | wc -l)
+twice=$(q "SELECT count(*) - count(DISTINCT access_id) FROM status_messages")
+echo "$name: 4 writers on 2 nodes, $acked of $((4 * batches)) batches acknowledged ($retried after a retry) in $((t1 - t0)) ms;" \
+  "the reader saw $seen IDs in $pages pages ($dups twice, $gaps out of place), the database holds $total (last ID $maxid)"
+check "every batch acknowledged" [ "$acked" -eq $((4 * batches)) ]
+check "every acknowledged batch stored once, whole" [ "$missing" -eq 0 ]
+check "no message stored twice" [ "$twice" -eq 0 ]
+check "the reader saw no ID twice" [ "$dups" -eq 0 ]
+check "the reader's IDs are gapless" [ "$gaps" -eq 0 ]
+check "the reader saw every ID the database holds" [ "$seen" -eq "$total" ] && [ "$seen" -eq "$maxid" ]
+
+# The observers: every OA (A's) and SB (B's) message, in ID order, each
+# once, after the empty first answer. Waited for a bounded time.
+for f in OA:order_id:obsA SB:subscription_id:obsB; do
+  IFS=: read -r val col file <<<"$f"
+  q "SELECT id FROM status_messages WHERE $col = '$val' ORDER BY id" >"$dir/$file.want"
+  want=$(wc -l <"$dir/$file.want")
+  for _ in $(seq 50); do
+    [ "$(($(wc -l <"$dir/$file") - 1))" -ge "$want" ] && break
+    sleep 0.1
+  done
+  tail -n +2 "$dir/$file" | while read -r line; do ids_of <<<"$line"; done >"$dir/$file.got"
+  got=$(wc -l <"$dir/$file.got")
+  echo "$name: the $val observer on node $([ "$file" = obsA ] && echo A || echo B): $got notifications of $want stored"
+  check "the $val observer heard every match once, in ID order" cmp -s "$dir/$file.want" "$dir/$file.got"
+done
+kill "$obsA" "$obsB" 2>/dev/null || true
+wait "$obsA" "$obsB" 2>/dev/null || true
+
+# ---- 3: provisioning observers across nodes ------------------------------
+"$build/edgecoap-server" admin import --store "$(cat "$dir/c/store_uri")" \
+  "$root/tests/data/provisioning-catalog.json" >"$dir/import" 2>&1 && imported=0 || imported=$?
+check "the catalog imported" [ "$imported" -eq 0 ]
+token=$(EDGECOAP_PASSWORD=admin-pass-4e1f c --url "$A" login admin 2>"$dir/login.err") || true
+check "logged in on node A" [ -n "$token" ]
+export EDGECOAP_TOKEN=$token
+# B's observer hears of A's writes; A's own, once each (not again from its
+# own hint).
+c --url "$B" provisioning watch --provisioning-id 12 --max-time 20 >"$dir/pwatch" 2>&1 &
+pw=$!
+c --url "$A" provisioning watch --provisioning-id 12 --max-time 20 >"$dir/pwatchA" 2>&1 &
+pwA=$!
+for _ in $(seq 50); do [ -s "$dir/pwatch" ] && [ -s "$dir/pwatchA" ] && break; sleep 0.1; done
+lat=()
+for step in "insert --component-type Sensor --component-id 3" \
+  "update --component-type Sensor --component-id 3 --active-status 1" \
+  "insert --component-type Parameter --component-id 2,4"; do
+  before=$(wc -l <"$dir/pwatch")
+  t0=$(now_ms)
+  # shellcheck disable=SC2086
+  c --url "$A" provisioning $step --provisioning-id 12 >"$dir/pwrite" 2>&1 || true
+  for _ in $(seq 100); do [ "$(wc -l <"$dir/pwatch")" -gt "$before" ] && break; sleep 0.02; done
+  lat+=($(($(now_ms) - t0)))
+done
+sleep 0.2
+kill "$pw" "$pwA" 2>/dev/null || true
+wait "$pw" "$pwA" 2>/dev/null || true
+echo "$name: provisioning 12 written on A, heard on B after ${lat[*]} ms (the write answered included)"
+check "B's provisioning observer heard all three writes" [ "$(wc -l <"$dir/pwatch")" -eq 4 ]
+check "the last notification is the latest state" \
+  sh -c "tail -n 1 '$dir/pwatch' | grep -q '\"component_id\":4'"
+check "A's own observer heard each write once" [ "$(wc -l <"$dir/pwatchA")" -eq 4 ]
+slow=0
+for l in "${lat[@]}"; do [ "$l" -lt 1000 ] || slow=1; done
+check "each within a second" [ "$slow" -eq 0 ]
+
+cluster_done
