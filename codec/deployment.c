@@ -297,6 +297,10 @@ static int status_from_tree(const json_t *doc, const char *path,
 typedef struct {
   ec__cr_t r;
   ec_arena_t *arena;
+  /* Still what put_status() would write of the struct, byte for byte:
+   * members in its order, states spelled as it spells them, no error
+   * object it would leave out (and shortest heads: r.loose). */
+  bool canon;
 } fast_t;
 
 static bool fast_str(fast_t *f, size_t min_len, const char **out,
@@ -322,24 +326,43 @@ static bool fast_state(fast_t *f, ec_state_t *out) {
   if (!ec__cr_text(&f->r, &s, &n) || (st = ec_state_parse(s, n)) < 0) {
     return false;
   }
+  if (memcmp(s, state_names[st], n) != 0) {
+    f->canon = false; /* another case: written capitalised */
+  }
   *out = (ec_state_t)st;
   return true;
 }
 
-/* The index of the map key next in @p f among @p names, or -1. */
-static int fast_key(fast_t *f, const char *const *names, unsigned *seen) {
-  const char *k;
+/* A member name the fast path knows, with its length. */
+typedef struct {
+  const char *s;
   size_t n;
-  if (!ec__cr_text(&f->r, &k, &n)) {
+} name_t;
+#define NAME(lit) {lit, sizeof(lit) - 1}
+
+/*
+ * The index of the map key next in @p f among @p names, or -1. A key is
+ * only compared with the names: one that matches is valid text, and any
+ * other sends the document to the tree path, whose refusal names it.
+ */
+static int fast_key(fast_t *f, const name_t *names, unsigned *seen) {
+  uint64_t n;
+  if (!ec__cr_head(&f->r, 3, &n) || n == 0 ||
+      n > (uint64_t)(f->r.end - f->r.p)) {
     return -1;
   }
-  for (int i = 0; names[i] != NULL; i++) {
-    if (n > 0 && names[i][0] == k[0] && strlen(names[i]) == n &&
-        memcmp(names[i], k, n) == 0) {
+  const uint8_t *k = f->r.p;
+  for (int i = 0; names[i].s != NULL; i++) {
+    if (names[i].n == n && (uint8_t)names[i].s[0] == k[0] &&
+        memcmp(names[i].s, k, (size_t)n) == 0) {
       if (*seen & (1u << i)) {
         return -1; /* a duplicate key: the tree path refuses it */
       }
+      if (*seen >> i != 0) {
+        f->canon = false; /* after one the encoder writes later */
+      }
       *seen |= 1u << i;
+      f->r.p += n;
       return i;
     }
   }
@@ -347,7 +370,8 @@ static int fast_key(fast_t *f, const char *const *names, unsigned *seen) {
 }
 
 static bool fast_error(fast_t *f, bool *has, ec_error_info_t *out) {
-  static const char *const names[] = {"code", "message", "source", NULL};
+  static const name_t names[] = {NAME("code"), NAME("message"),
+                                 NAME("source"), {NULL, 0}};
   uint64_t pairs;
   unsigned seen = 0;
   size_t mark = f->arena->used;
@@ -366,6 +390,7 @@ static bool fast_error(fast_t *f, bool *has, ec_error_info_t *out) {
   *has = false;
   if (lens[0] == 0 && lens[1] == 0 && lens[2] == 0) {
     f->arena->used = mark; /* present but all empty: no error */
+    f->canon = false;      /* which the encoder leaves out */
     return true;
   }
   if (info.code == NULL || info.message == NULL) {
@@ -377,7 +402,8 @@ static bool fast_error(fast_t *f, bool *has, ec_error_info_t *out) {
 }
 
 static bool fast_component(fast_t *f, ec_component_status_t *c) {
-  static const char *const names[] = {"name", "state", "error", NULL};
+  static const name_t names[] = {NAME("name"), NAME("state"), NAME("error"),
+                                 {NULL, 0}};
   uint64_t pairs;
   unsigned seen = 0;
   memset(c, 0, sizeof *c);
@@ -433,7 +459,7 @@ static bool fast_components(fast_t *f, ec_deployment_status_t *st) {
 }
 
 static bool fast_status_member(fast_t *f, ec_deployment_status_t *st) {
-  static const char *const names[] = {"state", "error", NULL};
+  static const name_t names[] = {NAME("state"), NAME("error"), {NULL, 0}};
   uint64_t pairs;
   unsigned seen = 0;
   if (!ec__cr_head(&f->r, 5, &pairs)) {
@@ -450,11 +476,13 @@ static bool fast_status_member(fast_t *f, ec_deployment_status_t *st) {
 }
 
 static bool status_fast(const uint8_t *buf, size_t len,
-                        ec_deployment_status_t *st, ec_arena_t *arena) {
-  static const char *const names[] = {
-      "apiVersion", "kind",   "deploymentId", "deviceId",
-      "adoptedManifestVersion", "status", "components", NULL};
-  fast_t f = {{buf, buf + len}, arena};
+                        ec_deployment_status_t *st, ec_arena_t *arena,
+                        bool *canonical) {
+  static const name_t names[] = {
+      NAME("apiVersion"), NAME("kind"),   NAME("deploymentId"),
+      NAME("deviceId"),   NAME("adoptedManifestVersion"),
+      NAME("status"),     NAME("components"), {NULL, 0}};
+  fast_t f = {{buf, buf + len, false}, arena, true};
   uint64_t pairs, amv;
   unsigned seen = 0;
   size_t n;
@@ -498,19 +526,34 @@ static bool status_fast(const uint8_t *buf, size_t len,
     }
   }
   /* apiVersion, kind, deploymentId, status and components are required. */
-  return (seen & 0x67u) == 0x67u && f.r.p == f.r.end;
+  if ((seen & 0x67u) != 0x67u || f.r.p != f.r.end) {
+    return false;
+  }
+  *canonical = f.canon && !f.r.loose;
+  return true;
 }
 
 int ec_deployment_status_decode(ec_format_t fmt, const uint8_t *buf,
                                 size_t len, ec_deployment_status_t *out,
                                 ec_arena_t *arena, ec_codec_error_t *err) {
-  if (out == NULL || arena == NULL || (buf == NULL && len > 0)) {
+  bool canonical;
+  return ec_deployment_status_decode_canon(fmt, buf, len, out, arena, err,
+                                           &canonical);
+}
+
+int ec_deployment_status_decode_canon(ec_format_t fmt, const uint8_t *buf,
+                                      size_t len, ec_deployment_status_t *out,
+                                      ec_arena_t *arena, ec_codec_error_t *err,
+                                      bool *canonical) {
+  if (out == NULL || arena == NULL || canonical == NULL ||
+      (buf == NULL && len > 0)) {
     return ec__fail(err, EC_EINVAL, "invalid-argument", "",
                     "a required argument is NULL");
   }
   size_t mark = arena->used;
   ec_deployment_status_t st;
-  if (fmt == EC_FORMAT_CBOR && status_fast(buf, len, &st, arena)) {
+  *canonical = false;
+  if (fmt == EC_FORMAT_CBOR && status_fast(buf, len, &st, arena, canonical)) {
     *out = st;
     return 0;
   }
@@ -549,7 +592,8 @@ int ec_deployment_status_check_route(const ec_deployment_status_t *st,
   if (st == NULL || st->deployment_id == NULL || route_deployment_id == NULL) {
     return EC_EINVAL;
   }
-  if (ec__ascii_ieq(st->deployment_id, strlen(st->deployment_id),
+  if (strcmp(st->deployment_id, route_deployment_id) == 0 ||
+      ec__ascii_ieq(st->deployment_id, strlen(st->deployment_id),
                     route_deployment_id)) {
     return 0;
   }

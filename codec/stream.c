@@ -333,6 +333,7 @@ bool ec__cr_head(ec__cr_t *r, uint8_t major, uint64_t *v) {
     *r = save;
     return false;
   }
+  r->loose |= !shortest;
   return true;
 }
 
@@ -499,7 +500,7 @@ static bool cbor_plain(const uint8_t *cbor, size_t len, int depth) {
   if (cbor == NULL) {
     return false;
   }
-  ec__cr_t r = {cbor, cbor + len};
+  ec__cr_t r = {cbor, cbor + len, false};
   return plain_item(&r, depth, NULL, NULL) && r.p == r.end;
 }
 
@@ -549,7 +550,7 @@ static bool plain(ec__dw_t *d, const uint8_t *cbor, size_t len,
     ec__cbor_emit(&d->w, cbor, len);
     return true;
   }
-  ec__cr_t r = {cbor, cbor + len};
+  ec__cr_t r = {cbor, cbor + len, false};
   ec__dw_t save = *d;
   if (skip_key == NULL) {
     sep(d);

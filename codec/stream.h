@@ -124,6 +124,7 @@ bool ec__dw_plain(ec__dw_t *d, const uint8_t *cbor, size_t len);
 typedef struct {
   const uint8_t *p;
   const uint8_t *end;
+  bool loose; /* a head was read that was not in its shortest form */
 } ec__cr_t;
 
 /**

@@ -152,6 +152,72 @@ static bool codec_error_eq(const ec_codec_error_t *a, const ec_codec_error_t *b)
 
 static _Alignas(max_align_t) uint8_t arena_mem[2][1 << 20];
 
+static unsigned long canon_claims;
+
+/* Whenever the decoder calls @p data the stored form, it is: the encoding
+ * of what it decoded, byte for byte (the server then keeps the request's
+ * bytes instead of encoding them again). */
+static bool canon_holds(ec_format_t fmt, const uint8_t *data, size_t len,
+                        const char *file) {
+  static _Alignas(max_align_t) uint8_t mem[1 << 16];
+  ec_arena_t a;
+  ec_arena_init(&a, mem, sizeof mem);
+  ec_deployment_status_t st;
+  bool canonical = true;
+  if (ec_deployment_status_decode_canon(fmt, data, len, &st, &a, NULL,
+                                        &canonical) < 0) {
+    return false;
+  }
+  if (!canonical) {
+    return false;
+  }
+  canon_claims++;
+  static uint8_t enc[1 << 16];
+  ssize_t n = ec_deployment_status_encode(EC_FORMAT_CBOR, &st, enc, sizeof enc);
+  bool ok = fmt == EC_FORMAT_CBOR && n == (ssize_t)len &&
+            memcmp(enc, data, len) == 0;
+  if (!ok) {
+    fprintf(stderr, "\ncalled canonical, is not (%s)\n", file);
+  }
+  CU_ASSERT(ok);
+  return true;
+}
+
+/* The stored form of a report is canonical, and no change of one of its
+ * bytes (a letter's case, a head's value) makes a claim that is false. */
+static void check_canon(const ec_deployment_status_t *s, const char *file) {
+  static uint8_t doc[1 << 16], mut[1 << 16];
+  ssize_t n = ec_deployment_status_encode(EC_FORMAT_CBOR, s, doc, sizeof doc);
+  CU_ASSERT_FATAL(n > 0 && (size_t)n <= sizeof doc);
+  CU_ASSERT(canon_holds(EC_FORMAT_CBOR, doc, (size_t)n, file));
+  /* The first key's head one byte longer than it need be (0x78 len):
+   * the same report, not its stored form. */
+  if (n > 1 && (doc[1] & 0xe0) == 0x60 && (doc[1] & 31) < 24) {
+    mut[0] = doc[0];
+    mut[1] = 0x78;
+    mut[2] = doc[1] & 31;
+    memcpy(mut + 3, doc + 2, (size_t)n - 2);
+    ec_arena_t a;
+    static _Alignas(max_align_t) uint8_t mem[1 << 16];
+    ec_arena_init(&a, mem, sizeof mem);
+    ec_deployment_status_t st;
+    bool canonical = true;
+    CU_ASSERT_EQUAL(ec_deployment_status_decode_canon(EC_FORMAT_CBOR, mut,
+                                                      (size_t)n + 1, &st, &a,
+                                                      NULL, &canonical),
+                    0);
+    CU_ASSERT_FALSE(canonical);
+  }
+  static const uint8_t flips[] = {0x20, 0x01, 0x18};
+  for (ssize_t i = 0; i < n; i++) {
+    for (size_t k = 0; k < sizeof flips; k++) {
+      memcpy(mut, doc, (size_t)n);
+      mut[i] ^= flips[k];
+      (void)canon_holds(EC_FORMAT_CBOR, mut, (size_t)n, file);
+    }
+  }
+}
+
 static void check_report(const uint8_t *data, size_t len, const char *file) {
   for (size_t f = 0; f < 2; f++) {
     ec_arena_t a1, a2;
@@ -175,6 +241,8 @@ static void check_report(const uint8_t *data, size_t len, const char *file) {
     }
     reports_decoded++;
     same(old_status, new_status, &s1, "DeploymentStatus", file);
+    (void)canon_holds(formats[f], data, len, file);
+    check_canon(&s1, file);
 
     /* Stored as the server stores it, then in a history page with the raw
      * input as a second (possibly corrupt) stored report. */
@@ -289,11 +357,13 @@ static void each_corpus_file(void (*fn)(const uint8_t *, size_t, const char *)) 
 
 static void test_reports_equal_over_corpus(void) {
   files_seen = encodings_compared = reports_decoded = 0;
+  canon_claims = 0;
   each_corpus_file(check_report);
-  fprintf(stderr, " (%lu files, %lu reports, %lu encodings) ", files_seen,
-          reports_decoded, encodings_compared);
+  fprintf(stderr, " (%lu files, %lu reports, %lu encodings, %lu stored forms) ",
+          files_seen, reports_decoded, encodings_compared, canon_claims);
   CU_ASSERT(files_seen > 1000);
   CU_ASSERT(reports_decoded > 50);
+  CU_ASSERT(canon_claims > reports_decoded);
 }
 
 static void test_messages_equal_over_corpus(void) {
@@ -324,6 +394,36 @@ static void test_transcode_equal_over_corpus(void) {
   each_corpus_file(check_transcode);
   fprintf(stderr, " (%lu files) ", files_seen);
   CU_ASSERT(files_seen > 1000);
+}
+
+/* A report with an empty error object decodes as one without: its stored
+ * form leaves the object out, so the request's bytes are not it. */
+static void test_an_empty_error_is_no_stored_form(void) {
+  static const uint8_t doc[] =
+      "\xA5\x6A" "apiVersion" "\x73" "deployment.margo/v1"
+      "\x64" "kind" "\x70" "DeploymentStatus"
+      "\x6C" "deploymentId" "\x78\x24" "a3e2f5dc-912e-494f-8395-52cf3769bc06"
+      "\x66" "status" "\xA2\x65" "state" "\x67" "Pending" "\x65" "error" "\xA0"
+      "\x6A" "components" "\x80";
+  static _Alignas(max_align_t) uint8_t mem[1 << 16];
+  ec_arena_t a;
+  ec_arena_init(&a, mem, sizeof mem);
+  ec_deployment_status_t st;
+  bool canonical = true;
+  CU_ASSERT_EQUAL_FATAL(ec_deployment_status_decode_canon(EC_FORMAT_CBOR, doc,
+                                                          sizeof doc - 1, &st,
+                                                          &a, NULL, &canonical),
+                        0);
+  CU_ASSERT_FALSE(st.has_error);
+  CU_ASSERT_FALSE(canonical);
+  /* Without the error member it is the stored form. */
+  static const uint8_t bare[] =
+      "\xA5\x6A" "apiVersion" "\x73" "deployment.margo/v1"
+      "\x64" "kind" "\x70" "DeploymentStatus"
+      "\x6C" "deploymentId" "\x78\x24" "a3e2f5dc-912e-494f-8395-52cf3769bc06"
+      "\x66" "status" "\xA1\x65" "state" "\x67" "Pending"
+      "\x6A" "components" "\x80";
+  CU_ASSERT_TRUE(canon_holds(EC_FORMAT_CBOR, bare, sizeof bare - 1, "bare"));
 }
 
 static void test_stored_fallbacks(void) {
@@ -365,6 +465,7 @@ int main(void) {
       {test_messages_equal_over_corpus, "messages: streaming == tree over the corpus"},
       {test_transcode_equal_over_corpus, "ec_cbor_to_json: streaming == tree over the corpus"},
       {test_stored_fallbacks, "stored CBOR the streaming path leaves to the tree"},
+      {test_an_empty_error_is_no_stored_form, "an empty error is no stored form"},
   };
   return ec_test_main("codec_stream", tests, EC_TEST_COUNT(tests), NULL, NULL,
                       NULL);

@@ -88,6 +88,20 @@ int ec_deployment_status_decode(ec_format_t fmt, const uint8_t *buf, size_t len,
                                 ec_codec_error_t *err);
 
 /**
+ * ec_deployment_status_decode(), and whether @p buf is already, byte for
+ * byte, what ec_deployment_status_encode() writes in CBOR of the decoded
+ * report (the server's stored form): CBOR with the members in the
+ * encoder's order, every head in its shortest form, the states spelled as
+ * the encoder spells them and no error object it would leave out. Then
+ * the caller may keep @p buf instead of encoding the report again.
+ * @param[out] canonical  set on success; false for JSON and any other CBOR
+ */
+int ec_deployment_status_decode_canon(ec_format_t fmt, const uint8_t *buf,
+                                      size_t len, ec_deployment_status_t *out,
+                                      ec_arena_t *arena, ec_codec_error_t *err,
+                                      bool *canonical);
+
+/**
  * Check that the document's deploymentId names the route's (case-insensitive).
  * @return 0, or EC_ESEMANTIC with @p err filled
  */

@@ -713,15 +713,29 @@ static void status_write(ec_req_t *rq, ec_route_t *rt, const char *dev,
 
   ec_deployment_status_t st;
   ec_codec_error_t err;
-  if (ec_deployment_status_decode(rq->req_fmt, rq->body, rq->body_len, &st,
-                                  &rq->arena, &err) < 0 ||
+  bool canonical;
+  if (ec_deployment_status_decode_canon(rq->req_fmt, rq->body, rq->body_len,
+                                        &st, &rq->arena, &err,
+                                        &canonical) < 0 ||
       ec_deployment_status_check_route(&st, dep, &err) < 0) {
     ec_req_codec_error(rq, &err);
     return;
   }
 
+  /* The stored form: CBOR as the encoder writes it, which a device's CBOR
+   * report usually is already (then it is kept as it came). */
   uint8_t *doc = NULL;
-  ssize_t n = ec_encode_new(enc_status, EC_FORMAT_CBOR, &st, &doc);
+  ssize_t n;
+  if (canonical) {
+    n = (doc = malloc(rq->body_len + 1)) != NULL ? (ssize_t)rq->body_len
+                                                 : EC_ENOMEM;
+    if (doc != NULL) {
+      memcpy(doc, rq->body, rq->body_len);
+      doc[n] = 0;
+    }
+  } else {
+    n = ec_encode_new(enc_status, EC_FORMAT_CBOR, &st, &doc);
+  }
   if (n <= 0) {
     free(doc);
     ec_req_problem(rq, 500, "out-of-memory", NULL, "cannot encode the report");
