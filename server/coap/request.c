@@ -303,6 +303,13 @@ const ec_dedup_key_t *ec_req_dedup_key(ec_req_t *rq) {
 }
 
 void ec_req_done(ec_req_t *rq) {
+  /* Every answer writer adds the Max-Age asked for; an answer written
+   * another way gets it here (never after its payload). */
+  size_t dlen;
+  const uint8_t *data;
+  if (rq->max_age_set && coap_pdu_get_code(rq->response) != 0 &&
+      !coap_get_data(rq->response, &dlen, &data))
+    ec_req_put_max_age(rq);
   if (!rq->upload_done)
     return;
   ec_peer_t *peer = coap_session_get_app_data(rq->session);
@@ -359,11 +366,13 @@ static int send_small(ec_req_t *rq, int code, ec_format_t fmt,
   if (!ec_req_fits_datagram(rq->session, len) || rq->opt.block2 != NULL)
     return 0;
   coap_pdu_set_code(rq->response, COAP_RESPONSE_CODE(code));
-  coap_add_option(rq->response, COAP_OPTION_CONTENT_FORMAT,
-                  coap_encode_var_safe(buf, sizeof(buf), fmt), buf);
+  /* In option order: ETag (4), Content-Format (12), Max-Age (14). */
   if (etag != 0)
     coap_add_option(rq->response, COAP_OPTION_ETAG,
                     coap_encode_var_safe8(buf, sizeof(buf), etag), buf);
+  coap_add_option(rq->response, COAP_OPTION_CONTENT_FORMAT,
+                  coap_encode_var_safe(buf, sizeof(buf), fmt), buf);
+  ec_req_put_max_age(rq);
   if (!coap_add_data(rq->response, len, data)) {
     /* Cannot happen within the margin; say so rather than answer wrong. */
     ec_log(EC_LOG_ERROR, "a %zu-byte answer did not fit its datagram", len);
@@ -404,11 +413,12 @@ static int send_blocks(ec_req_t *rq, int code, ec_format_t fmt,
   size_t chunk = len - offset < size ? len - offset : size;
   unsigned more = offset + chunk < len;
   coap_pdu_set_code(rq->response, COAP_RESPONSE_CODE(code));
-  coap_add_option(rq->response, COAP_OPTION_CONTENT_FORMAT,
-                  coap_encode_var_safe(buf, sizeof(buf), fmt), buf);
   if (etag != 0)
     coap_add_option(rq->response, COAP_OPTION_ETAG,
                     coap_encode_var_safe8(buf, sizeof(buf), etag), buf);
+  coap_add_option(rq->response, COAP_OPTION_CONTENT_FORMAT,
+                  coap_encode_var_safe(buf, sizeof(buf), fmt), buf);
+  ec_req_put_max_age(rq);
   coap_add_option(rq->response, COAP_OPTION_BLOCK2,
                   coap_encode_var_safe(buf, sizeof(buf),
                                        num << 4 | more << 3 | szx),
@@ -503,9 +513,7 @@ void ec_req_send(ec_req_t *rq, int code, ec_format_t fmt, const uint8_t *data,
       ec_req_empty(rq, code);
       return;
     }
-    uint8_t b[4];
-    coap_add_option(rq->response, COAP_OPTION_MAXAGE,
-                    coap_encode_var_safe(b, sizeof(b), 5), b);
+    ec_req_max_age(rq, 5);
     ec_req_problem(rq, 503, "busy", NULL,
                    "too many large answers in flight; try again in 5 s");
     return;
@@ -520,6 +528,7 @@ void ec_req_send(ec_req_t *rq, int code, ec_format_t fmt, const uint8_t *data,
   memcpy(copy->data, data, len);
   rq->srv->held_bytes += len;
   coap_pdu_set_code(rq->response, COAP_RESPONSE_CODE(code));
+  ec_req_put_max_age(rq);
   /* libcoap sized this response before ec_req_udp_mtu() could undo a CSM;
    * asking for block 0 of 1024 bytes keeps a large answer block-wise. */
   if (len > 1024 &&
@@ -537,9 +546,17 @@ void ec_req_send(ec_req_t *rq, int code, ec_format_t fmt, const uint8_t *data,
 }
 
 void ec_req_max_age(ec_req_t *rq, unsigned seconds) {
+  rq->max_age_set = true;
+  rq->max_age = seconds;
+}
+
+void ec_req_put_max_age(ec_req_t *rq) {
   uint8_t buf[4];
+  if (!rq->max_age_set)
+    return;
+  rq->max_age_set = false;
   coap_add_option(rq->response, COAP_OPTION_MAXAGE,
-                  coap_encode_var_safe(buf, sizeof(buf), seconds), buf);
+                  coap_encode_var_safe(buf, sizeof(buf), rq->max_age), buf);
 }
 
 void ec_req_empty(ec_req_t *rq, int code) {
@@ -552,6 +569,7 @@ void ec_req_empty_etag(ec_req_t *rq, int code, uint64_t etag) {
   if (etag != 0)
     coap_add_option(rq->response, COAP_OPTION_ETAG,
                     coap_encode_var_safe8(buf, sizeof(buf), etag), buf);
+  ec_req_put_max_age(rq);
 }
 
 void ec_req_problem(ec_req_t *rq, int code, const char *title,
@@ -577,10 +595,13 @@ void ec_req_problem(ec_req_t *rq, int code, const char *title,
     return;
   }
   coap_pdu_set_code(rq->response, COAP_RESPONSE_CODE(code));
-  if (n < 0 || (size_t)n > sizeof(buf))
+  if (n < 0 || (size_t)n > sizeof(buf)) {
+    ec_req_put_max_age(rq);
     return; /* the code alone still tells the client what happened */
+  }
   coap_add_option(rq->response, COAP_OPTION_CONTENT_FORMAT,
                   coap_encode_var_safe(cf, sizeof(cf), f), cf);
+  ec_req_put_max_age(rq);
   coap_add_data(rq->response, (size_t)n, buf);
 }
 

@@ -73,6 +73,8 @@ typedef struct {
   const uint8_t *rid;    /* Request-Id, rid_len bytes (none: 0) */
   size_t rid_len;
   uint64_t since_us;     /* when the dispatcher took it (ec_mono_us) */
+  bool max_age_set;      /* ec_req_max_age() was called: the answer's */
+  unsigned max_age;      /* Max-Age, added in option order when written */
 } ec_req_t;
 
 /**
@@ -112,7 +114,8 @@ const ec_dedup_key_t *ec_req_dedup_key(ec_req_t *rq);
  * 7252 section 3 encodes them. */
 size_t ec_req_wire_size(const coap_pdu_t *pdu);
 
-/** Release what ec_req_body() held; call once the handler is done. */
+/** Release what ec_req_body() held, and add a Max-Age asked for that no
+ * answer writer added; call once the handler is done. */
 void ec_req_done(ec_req_t *rq);
 
 /**
@@ -130,9 +133,16 @@ bool ec_req_fits_datagram(coap_session_t *session, size_t len);
 
 /**
  * Say how long the answer stays fresh (Max-Age, RFC 7252 section 5.10.5);
- * call before ec_req_send(). Without it a client assumes 60 s.
+ * call before ec_req_send(), ec_req_empty*() or ec_req_problem(), which
+ * add it among the answer's options in number order (an option added out
+ * of order costs libcoap a walk and a move of those after it). Without it
+ * a client assumes 60 s.
  */
 void ec_req_max_age(ec_req_t *rq, unsigned seconds);
+
+/** Add the Max-Age ec_req_max_age() asked for, if not added yet (the
+ * answer writers call it in option order; ec_req_done() last). */
+void ec_req_put_max_age(ec_req_t *rq);
 
 /**
  * Answer 4.01 with a fresh Echo option and no payload (RFC 9175): a client
