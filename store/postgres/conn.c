@@ -43,10 +43,6 @@
 #ifndef EC_STORE_PG_RETRY_MS
 #define EC_STORE_PG_RETRY_MS 250
 #endif
-/* Writes one round sends at most; the rest wait for the next. */
-#ifndef EC_STORE_PG_ROUND_MAX
-#define EC_STORE_PG_ROUND_MAX 256
-#endif
 
 static int64_t now_ms(void) {
   return (int64_t)ec_mono_ms();
@@ -199,13 +195,48 @@ void pg_conn_check(pg_store_t *s) {
   }
 }
 
-int pg_send(pg_store_t *s, const char *sql, int n, const char *const *vals,
-            const int *lens, const int *fmts) {
-  if (PQsendQueryParams(s->pipe, sql, n, NULL, vals, lens, fmts, 1) != 1) {
+int pg_send(pg_store_t *s, const pg_stmt_t *st, int n,
+            const char *const *vals, const int *lens, const int *fmts) {
+  size_t i = 0;
+  while (i < s->n_stmts && s->stmts[i] != st)
+    i++;
+  if (i == s->n_stmts && i < PG_STMTS_MAX)
+    s->stmts[s->n_stmts++] = st; /* prepared at the next idle moment */
+  int ok = i < s->n_prepared
+               ? PQsendQueryPrepared(s->pipe, st->name, n, vals, lens, fmts, 1)
+               : PQsendQueryParams(s->pipe, st->sql, n, NULL, vals, lens,
+                                   fmts, 1);
+  if (ok != 1) {
     log_conn(s->pipe, "send a write");
     return EC_ESTORE;
   }
   return 0;
+}
+
+/* With no round in flight: prepare the statements used but not prepared
+ * on this connection yet, out of pipeline mode (which allows only
+ * asynchronous calls; this happens once per statement and connection,
+ * as LISTEN does). 0, or EC_ESTORE (logged: the connection is lost). */
+static int prepare_new(pg_store_t *s) {
+  if (PQexitPipelineMode(s->pipe) != 1) {
+    log_conn(s->pipe, "leave pipeline mode to prepare");
+    return EC_ESTORE;
+  }
+  int rc = 0;
+  for (; s->n_prepared < s->n_stmts && rc == 0; s->n_prepared++) {
+    const pg_stmt_t *st = s->stmts[s->n_prepared];
+    PGresult *res = PQprepare(s->pipe, st->name, st->sql, 0, NULL);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+      pg_log(s, res, "prepare a write's statement");
+      rc = EC_ESTORE;
+    }
+    PQclear(res);
+  }
+  if (PQenterPipelineMode(s->pipe) != 1) {
+    log_conn(s->pipe, "enter pipeline mode");
+    rc = EC_ESTORE;
+  }
+  return rc;
 }
 
 void pg_queue_add(pg_store_t *s, pg_write_t *w) {
@@ -300,8 +331,28 @@ static int send_hints(pg_store_t *s, const pg_write_t *w, size_t n) {
   }
   if (len == 0)
     return 0;
+  static const pg_stmt_t notify = {"ec_notify", "SELECT pg_notify($1, $2)"};
   const char *v[] = {s->channel, buf};
-  return pg_send(s, "SELECT pg_notify($1, $2)", 2, v, NULL, NULL);
+  return pg_send(s, &notify, 2, v, NULL, NULL);
+}
+
+/* What stands for the @p n writes from @p w once: each kind's round
+ * statements, then the NOTIFY; 0 or EC_ESTORE. */
+static int send_round_tail(pg_store_t *s, const pg_write_t *w, size_t n) {
+  const pg_write_ops_t *seen[8];
+  size_t n_seen = 0, i = 0;
+  for (const pg_write_t *x = w; x != NULL && i < n; x = x->next, i++) {
+    size_t k = 0;
+    while (k < n_seen && seen[k] != x->ops)
+      k++;
+    if (k < n_seen || x->ops->round == NULL)
+      continue;
+    if (n_seen < sizeof(seen) / sizeof(seen[0]))
+      seen[n_seen++] = x->ops;
+    if (x->ops->round(s, w, n) < 0)
+      return EC_ESTORE;
+  }
+  return send_hints(s, w, n);
 }
 
 /* Send up to @p max writes from the head of the queue: one Sync after all
@@ -316,7 +367,7 @@ static void send_round(pg_store_t *s, size_t max, bool single) {
     w->rc = 0;
     w->n_sent = w->ops->send(s, w);
     if (w->n_sent < 0 ||
-        (single && (send_hints(s, w, 1) != 0 ||
+        (single && (send_round_tail(s, w, 1) != 0 ||
                     PQpipelineSync(s->pipe) != 1))) {
       s->n_round = n + 1;
       lose(s, "a write could not be sent");
@@ -329,7 +380,8 @@ static void send_round(pg_store_t *s, size_t max, bool single) {
   if (n == 0)
     return;
   if (!single &&
-      (send_hints(s, s->queue, n) != 0 || PQpipelineSync(s->pipe) != 1)) {
+      (send_round_tail(s, s->queue, n) != 0 ||
+       PQpipelineSync(s->pipe) != 1)) {
     lose(s, "a round could not be sent");
     return;
   }
@@ -443,6 +495,7 @@ static void lose(pg_store_t *s, const char *why) {
   ec_metrics_add(s->metrics, EC_M_COMMITS_FAILED, 1);
   PQfinish(s->pipe);
   s->pipe = NULL;
+  s->n_prepared = 0; /* a new connection prepares them again */
   s->n_round = 0;
   s->single = false;
   s->cur = NULL;
@@ -643,6 +696,9 @@ int store_pg_flush(ec_store_t *base) {
     pump(s);
   if (s->pipe != NULL && listening)
     take_notifications(s);
+  if (s->pipe != NULL && s->n_round == 0 && s->n_prepared < s->n_stmts &&
+      prepare_new(s) != 0)
+    lose(s, "statements could not be prepared");
   if (s->pipe != NULL && s->n_round == 0 && s->queue != NULL)
     send_round(s, EC_STORE_PG_ROUND_MAX, false);
   if (s->pipe == NULL)

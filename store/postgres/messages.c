@@ -212,7 +212,8 @@ static int msg_send(pg_store_t *s, pg_write_t *base) {
       f[12] = 1;
       v[13] = reqcount;
     }
-    if (pg_send(s, insert_sql, 14, v, l, f) != 0)
+    static const pg_stmt_t insert_stmt = {"ec_messages_insert", insert_sql};
+    if (pg_send(s, &insert_stmt, 14, v, l, f) != 0)
       rc = EC_ESTORE;
   }
   for (int k = 0; k < N_A; k++)
@@ -267,7 +268,7 @@ static int msg_hint(const pg_write_t *base, char *buf, size_t cap) {
 }
 
 static const pg_write_ops_t msg_ops = {msg_send, msg_result, msg_resolve,
-                                       msg_done, msg_hint};
+                                       msg_done, msg_hint, NULL};
 
 int store_pg_msg_queue(ec_store_t *base, const ec_store_msg_write_t *w,
                        size_t n, int64_t received_at_ms,

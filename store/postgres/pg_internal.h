@@ -27,6 +27,26 @@
 typedef struct pg_store pg_store_t;
 typedef struct pg_write pg_write_t;
 
+/**
+ * A statement the pipeline sends (a write's, a round's NOTIFY): each
+ * pipeline connection prepares it as @c name at the first idle moment
+ * after its first use (before that it goes unnamed), so that PostgreSQL
+ * parses, analyses and plans it once per connection, not at every
+ * execution. Static: the store keeps pointers to it.
+ */
+typedef struct {
+  const char *name; /* unique among the pipeline's statements */
+  const char *sql;
+} pg_stmt_t;
+
+/* Writes one round sends at most; the rest wait for the next. */
+#ifndef EC_STORE_PG_ROUND_MAX
+#define EC_STORE_PG_ROUND_MAX 256
+#endif
+
+/** The most pipeline statements one store prepares. */
+#define PG_STMTS_MAX 16
+
 /*
  * What a kind of queued write does on the pipeline (conn.c calls these;
  * status.c's status writes are one kind). A write is sent as statements
@@ -51,6 +71,12 @@ typedef struct {
   /** The hint other servers hear of it (pg_hint_status()...): its length
    * (snprintf's: over @p cap when it did not fit), 0 for none. NULL: none. */
   int (*hint)(const pg_write_t *w, char *buf, size_t cap);
+  /** The statements that stand once for every write of its kind among the
+   * @p n writes from @p w (a round, queue order), sent after all of
+   * theirs; called once per round and kind (with @p n 1 for each write
+   * when a round is re-run one by one). Their results are not read. 0, or
+   * < 0 when one could not be sent. NULL: none. */
+  int (*round)(pg_store_t *s, const pg_write_t *w, size_t n);
 } pg_write_ops_t;
 
 /** The head of every queued write (first in the kind's own struct). */
@@ -101,6 +127,10 @@ struct pg_store {
   char where[512];       /* postgres://host:port/dbname, no user or password */
   unsigned txn_writes;
   ec_metrics_t *metrics;
+  /* The pipeline statements sent so far, in their first use's order; the
+   * first n_prepared are prepared on the current pipeline connection. */
+  const pg_stmt_t *stmts[PG_STMTS_MAX];
+  size_t n_stmts, n_prepared;
 };
 
 extern const ec_store_backend_t store_pg_backend;
@@ -143,8 +173,8 @@ PGconn *pg_connect(const char *uri);
 
 /** Send one statement of a write on the pipeline (PQsendQueryParams's
  * arguments, results in binary); 0 or EC_ESTORE. */
-int pg_send(pg_store_t *s, const char *sql, int n, const char *const *vals,
-            const int *lens, const int *fmts);
+int pg_send(pg_store_t *s, const pg_stmt_t *st, int n,
+            const char *const *vals, const int *lens, const int *fmts);
 
 /** Queue @p w (its kind's part and ops set) at the end. */
 void pg_queue_add(pg_store_t *s, pg_write_t *w);

@@ -43,6 +43,32 @@ typedef struct {
   ec_status_done_t done;
 } status_q_t;
 
+static const pg_stmt_t upsert_stmt = {
+    "ec_status_upsert",
+    "INSERT INTO deployment_status (device_id, deployment_id, state,"
+    " doc, updated_at, last_seq, error_code)"
+    " VALUES ($1, $2, $3::int, $4, $5::int8, 1, $6)"
+    " ON CONFLICT (device_id, deployment_id) DO UPDATE SET"
+    "  state = excluded.state, doc = excluded.doc,"
+    "  updated_at = excluded.updated_at,"
+    "  last_seq = deployment_status.last_seq + 1,"
+    "  error_code = excluded.error_code"
+    " RETURNING last_seq::int8"};
+static const pg_stmt_t history_stmt = {
+    "ec_status_history",
+    "INSERT INTO status_history (device_id, deployment_id, seq,"
+    " received_at, doc, request_id)"
+    " SELECT $1, $2, last_seq, $3::int8, $4::bytea, $5::bytea"
+    " FROM deployment_status"
+    " WHERE device_id = $1 AND deployment_id = $2"};
+static const pg_stmt_t failures_clear_stmt = {
+    "ec_status_failures_clear",
+    "DELETE FROM status_failures WHERE deployment_id = $2 AND device_id = $1"};
+static const pg_stmt_t failure_add_stmt = {
+    "ec_status_failure_add",
+    "INSERT INTO status_failures (deployment_id, device_id, component, code)"
+    " VALUES ($2, $1, $3, $4)"};
+
 static int status_send(pg_store_t *s, pg_write_t *base) {
   status_q_t *q = (status_q_t *)base;
   const ec_status_write_t *w = &q->w;
@@ -54,17 +80,7 @@ static int status_send(pg_store_t *s, pg_write_t *base) {
   const char *up_v[] = {w->device_id, q->dep, state, doc, at, w->error_code};
   const int up_l[] = {0, 0, 0, (int)w->doc_len, 0, 0};
   const int up_f[] = {0, 0, 0, 1, 0, 0};
-  if (pg_send(s,
-              "INSERT INTO deployment_status (device_id, deployment_id, state,"
-              " doc, updated_at, last_seq, error_code)"
-              " VALUES ($1, $2, $3::int, $4, $5::int8, 1, $6)"
-              " ON CONFLICT (device_id, deployment_id) DO UPDATE SET"
-              "  state = excluded.state, doc = excluded.doc,"
-              "  updated_at = excluded.updated_at,"
-              "  last_seq = deployment_status.last_seq + 1,"
-              "  error_code = excluded.error_code"
-              " RETURNING last_seq::int8",
-              6, up_v, up_l, up_f) != 0)
+  if (pg_send(s, &upsert_stmt, 6, up_v, up_l, up_f) != 0)
     return EC_ESTORE;
 
   const char *hi_v[] = {w->device_id, q->dep, at, doc,
@@ -72,30 +88,18 @@ static int status_send(pg_store_t *s, pg_write_t *base) {
                                               : NULL};
   const int hi_l[] = {0, 0, 0, (int)w->doc_len, (int)w->request_id_len};
   const int hi_f[] = {0, 0, 0, 1, 1};
-  if (pg_send(s,
-              "INSERT INTO status_history (device_id, deployment_id, seq,"
-              " received_at, doc, request_id)"
-              " SELECT $1, $2, last_seq, $3::int8, $4::bytea, $5::bytea"
-              " FROM deployment_status"
-              " WHERE device_id = $1 AND deployment_id = $2",
-              5, hi_v, hi_l, hi_f) != 0)
+  if (pg_send(s, &history_stmt, 5, hi_v, hi_l, hi_f) != 0)
     return EC_ESTORE;
 
   /* A write replaces its pair's failed components (usually none). */
   const char *del_v[] = {w->device_id, q->dep};
-  if (pg_send(s,
-              "DELETE FROM status_failures"
-              " WHERE deployment_id = $2 AND device_id = $1",
-              2, del_v, NULL, NULL) != 0)
+  if (pg_send(s, &failures_clear_stmt, 2, del_v, NULL, NULL) != 0)
     return EC_ESTORE;
   for (size_t i = 0; i < w->n_failed; i++) {
     const ec_fleet_failure_t *f = &w->failed[i];
     const char *ins_v[] = {w->device_id, q->dep, f->component,
                            f->code != NULL ? f->code : ""};
-    if (pg_send(s,
-                "INSERT INTO status_failures (deployment_id, device_id,"
-                " component, code) VALUES ($2, $1, $3, $4)",
-                4, ins_v, NULL, NULL) != 0)
+    if (pg_send(s, &failure_add_stmt, 4, ins_v, NULL, NULL) != 0)
       return EC_ESTORE;
   }
   return 3 + (int)w->n_failed;
@@ -151,9 +155,51 @@ static int status_hint(const pg_write_t *base, char *buf, size_t cap) {
   return pg_hint_status(buf, cap, q->w.device_id, q->dep);
 }
 
-static const pg_write_ops_t status_ops = {status_send, status_result,
+static int status_round(pg_store_t *s, const pg_write_t *w, size_t n);
+
+static const pg_write_ops_t status_ops = {status_send,   status_result,
                                           status_resolve, status_done,
-                                          status_hint};
+                                          status_hint,   status_round};
+
+/* A deployment's roll-up time moves once per round, to its latest write's
+ * time: the row's trigger counts a change of state only (schema 6), as
+ * SQLite's does once per transaction, since moving it at every write cost
+ * a PL/pgSQL upsert (and its six CHECKs) per report. */
+static const pg_stmt_t rollup_time_stmt = {
+    "ec_status_rollup_time",
+    "UPDATE fleet_rollup SET updated_at = $2::int8"
+    " WHERE deployment_id = $1 AND updated_at < $2::int8"};
+
+static int status_round(pg_store_t *s, const pg_write_t *w, size_t n) {
+  /* The round's deployments, each with its latest write's time. */
+  const status_q_t *deps[EC_STORE_PG_ROUND_MAX];
+  int64_t at[EC_STORE_PG_ROUND_MAX];
+  size_t n_deps = 0;
+  for (size_t i = 0; w != NULL && i < n; w = w->next, i++) {
+    if (w->ops != &status_ops)
+      continue;
+    const status_q_t *q = (const status_q_t *)w;
+    size_t k = 0;
+    while (k < n_deps && strcmp(deps[k]->dep, q->dep) != 0)
+      k++;
+    if (k == n_deps) {
+      if (n_deps == EC_STORE_PG_ROUND_MAX)
+        return EC_ESTORE;
+      deps[n_deps] = q;
+      at[n_deps++] = q->w.received_at_ms;
+    } else if (q->w.received_at_ms > at[k]) {
+      at[k] = q->w.received_at_ms;
+    }
+  }
+  for (size_t k = 0; k < n_deps; k++) {
+    char t[32];
+    snprintf(t, sizeof(t), "%lld", (long long)at[k]);
+    const char *v[] = {deps[k]->dep, t};
+    if (pg_send(s, &rollup_time_stmt, 2, v, NULL, NULL) != 0)
+      return EC_ESTORE;
+  }
+  return 0;
+}
 
 int store_pg_status_queue(ec_store_t *base, const ec_status_write_t *w,
                           ec_status_done_fn fn, void *ud) {

@@ -299,9 +299,21 @@ static const char *const migration_5[] = {
     NULL,
 };
 
+/* 6: the roll-up's counts move on a change of state alone; its time is
+ * moved by the writer once per round and deployment (status.c), not by a
+ * PL/pgSQL upsert at every report. */
+static const char *const migration_6[] = {
+    "DROP TRIGGER fleet_rollup_update ON deployment_status;",
+    "CREATE TRIGGER fleet_rollup_update"
+    " AFTER UPDATE OF state ON deployment_status FOR EACH ROW"
+    " WHEN (OLD.state IS DISTINCT FROM NEW.state)"
+    " EXECUTE FUNCTION ec_fleet_rollup();",
+    NULL,
+};
+
 const char *const *const pg_migrations[] = {migration_1, migration_2,
                                             migration_3, migration_4,
-                                            migration_5};
+                                            migration_5, migration_6};
 const int pg_n_migrations =
     (int)(sizeof(pg_migrations) / sizeof(pg_migrations[0]));
 
