@@ -177,6 +177,47 @@ static void test_a_flush_moves_the_rollup_time_of_its_reports(void) {
   ec_store_fx_teardown(&f);
 }
 
+/* One flush's reports of several devices, one of them twice, each with
+ * its own failed components: each pair's latest report replaces its
+ * failures, in the roll-up too, and each report gets its own seq. */
+static void test_a_flush_keeps_each_reports_failures(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  seen_t v = {.s = f.s};
+  ticket_t t[3] = {{&v, 0}, {&v, 1}, {&v, 2}};
+  ec_fleet_failure_t db = {"db", "E1", 1};
+  ec_status_write_t w[3] = {wr(DEP, "a1", NULL), wr(DEP, "b1", NULL),
+                            wr(DEP, "a2", NULL)};
+  w[0].device_id = w[2].device_id = "dev-a";
+  w[1].device_id = "dev-b";
+  for (int i = 0; i < 2; i++) {
+    w[i].state = EC_STATE_FAILED;
+    w[i].error_code = "E1";
+    w[i].failed = &db;
+    w[i].n_failed = 1;
+  }
+  w[2].state = EC_STATE_INSTALLED; /* dev-a recovers in the same flush */
+  for (int i = 0; i < 3; i++)
+    CU_ASSERT_EQUAL(ec_store_status_queue(f.s, &w[i], on_done, &t[i]), 0);
+  CU_ASSERT_EQUAL(ec_store_wait(f.s), 0);
+  CU_ASSERT_EQUAL_FATAL(v.n, 3);
+  for (int i = 0; i < 3; i++)
+    CU_ASSERT_EQUAL(v.d[i].rc, 0);
+  CU_ASSERT(v.d[0].created == 1 && v.d[0].seq == 1);
+  CU_ASSERT(v.d[1].created == 1 && v.d[1].seq == 1);
+  CU_ASSERT(v.d[2].created == 0 && v.d[2].seq == 2);
+  ec_fleet_rollup_t r;
+  void *block = NULL;
+  CU_ASSERT_EQUAL_FATAL(ec_store_fleet_rollup(f.s, DEP, &r, &block), 0);
+  CU_ASSERT_EQUAL(r.counts[EC_STATE_FAILED], 1);
+  CU_ASSERT_EQUAL(r.counts[EC_STATE_INSTALLED], 1);
+  CU_ASSERT_EQUAL_FATAL(r.n_failures, 1);
+  CU_ASSERT_STRING_EQUAL(r.failures[0].code, "E1");
+  CU_ASSERT_EQUAL(r.failures[0].devices, 1);
+  free(block);
+  ec_store_fx_teardown(&f);
+}
+
 static void test_a_queued_request_id_is_busy_until_its_commit(void) {
   ec_store_fx_t f;
   ec_store_fx_setup(&f);
@@ -318,6 +359,8 @@ static const ec_test_t tests[] = {
      "queued writes complete at the flush, in order"},
     {test_a_flush_moves_the_rollup_time_of_its_reports,
      "a_flush_moves_the_rollup_time_of_its_reports"},
+    {test_a_flush_keeps_each_reports_failures,
+     "a_flush_keeps_each_reports_failures"},
     {test_a_refused_write_takes_only_itself_away,
      "a refused write takes only itself away"},
     {test_a_queued_request_id_is_busy_until_its_commit,

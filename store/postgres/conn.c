@@ -338,21 +338,39 @@ static int send_hints(pg_store_t *s, const pg_write_t *w, size_t n) {
 
 /* What stands for the @p n writes from @p w once: each kind's round
  * statements, then the NOTIFY; 0 or EC_ESTORE. */
-static int send_round_tail(pg_store_t *s, const pg_write_t *w, size_t n) {
-  const pg_write_ops_t *seen[8];
-  size_t n_seen = 0, i = 0;
+static int send_round_tail(pg_store_t *s, pg_write_t *w, size_t n) {
+  const size_t cap = sizeof(s->tails) / sizeof(s->tails[0]);
+  size_t n_kinds = 0, i = 0;
+  const pg_write_ops_t *kinds[sizeof(s->tails) / sizeof(s->tails[0])];
   for (const pg_write_t *x = w; x != NULL && i < n; x = x->next, i++) {
     size_t k = 0;
-    while (k < n_seen && seen[k] != x->ops)
+    while (k < n_kinds && kinds[k] != x->ops)
       k++;
-    if (k < n_seen || x->ops->round == NULL)
+    if (k < n_kinds || x->ops->round == NULL || n_kinds == cap)
       continue;
-    if (n_seen < sizeof(seen) / sizeof(seen[0]))
-      seen[n_seen++] = x->ops;
-    if (x->ops->round(s, w, n) < 0)
+    kinds[n_kinds++] = x->ops;
+    int sent = x->ops->round(s, w, n);
+    if (sent < 0)
       return EC_ESTORE;
+    if (!s->single && s->n_tails < cap) {
+      s->tails[s->n_tails].ops = x->ops;
+      s->tails[s->n_tails++].n = sent;
+    }
   }
   return send_hints(s, w, n);
+}
+
+/* A result after every write's own: one of a kind's round statements
+ * (given to it), or the NOTIFY's. */
+static void tail_result(pg_store_t *s, const PGresult *res) {
+  int k = s->tail_seen++;
+  for (size_t t = 0; t < s->n_tails; k -= s->tails[t++].n) {
+    if (k >= s->tails[t].n)
+      continue;
+    if (s->tails[t].ops->round_result != NULL)
+      s->tails[t].ops->round_result(s, s->queue, s->n_round, k, res);
+    return;
+  }
 }
 
 /* Send up to @p max writes from the head of the queue: one Sync after all
@@ -360,6 +378,8 @@ static int send_round_tail(pg_store_t *s, const pg_write_t *w, size_t n) {
 static void send_round(pg_store_t *s, size_t max, bool single) {
   size_t n = 0;
   s->single = single;
+  s->n_tails = 0;
+  s->tail_seen = 0;
   s->seg_failed = false;
   s->want_null = false;
   for (pg_write_t *w = s->queue; w != NULL && n < max; w = w->next, n++) {
@@ -452,6 +472,8 @@ static void take_result(pg_store_t *s, PGresult *res) {
       w->rc = EC_ESTORE;
   } else if (w != NULL && w->rc == 0 && w->ops->result != NULL) {
     w->ops->result(s, w, w->n_seen, res);
+  } else if (w == NULL && !s->single) {
+    tail_result(s, res);
   }
   if (w != NULL)
     w->n_seen++;

@@ -35,76 +35,6 @@
 #include "log.h"
 #include "pg_internal.h"
 
-/* Type OIDs of the array elements (pg_type.h, fixed since PostgreSQL 7). */
-enum { OID_BYTEA = 17, OID_INT8 = 20, OID_INT4 = 23, OID_TEXT = 25 };
-
-/* ------------------------------------------------------------------------ */
-/* Binary array parameters                                                  */
-/* ------------------------------------------------------------------------ */
-
-/* A growing buffer; oom set when an append failed. */
-typedef struct {
-  uint8_t *p;
-  size_t len, cap;
-  bool oom;
-} abuf_t;
-
-static void put(abuf_t *b, const void *data, size_t len) {
-  if (b->oom)
-    return;
-  if (b->len + len > b->cap) {
-    size_t cap = b->cap ? b->cap * 2 : 256;
-    while (cap < b->len + len)
-      cap *= 2;
-    uint8_t *p = realloc(b->p, cap);
-    if (p == NULL) {
-      b->oom = true;
-      return;
-    }
-    b->p = p;
-    b->cap = cap;
-  }
-  if (len > 0)
-    memcpy(b->p + b->len, data, len);
-  b->len += len;
-}
-
-static void put32(abuf_t *b, int32_t v) {
-  uint32_t n = htobe32((uint32_t)v);
-  put(b, &n, sizeof(n));
-}
-
-/* The header of a one-dimensional array of @p n elements of @p oid
- * (array_recv's format); NULL elements allowed. */
-static void array_head(abuf_t *b, int oid, size_t n) {
-  put32(b, n > 0 ? 1 : 0); /* dimensions */
-  put32(b, 1);             /* may hold NULLs */
-  put32(b, oid);
-  if (n > 0) {
-    put32(b, (int32_t)n);
-    put32(b, 1); /* lower bound */
-  }
-}
-
-/* One element: @p len bytes, or SQL NULL when @p data is NULL. */
-static void array_elem(abuf_t *b, const void *data, size_t len) {
-  if (data == NULL) {
-    put32(b, -1);
-    return;
-  }
-  put32(b, (int32_t)len);
-  put(b, data, len);
-}
-
-static void array_i64(abuf_t *b, int64_t v) {
-  uint64_t n = htobe64((uint64_t)v);
-  array_elem(b, &n, sizeof(n));
-}
-
-static void array_text(abuf_t *b, const char *s) {
-  array_elem(b, s, s != NULL ? strlen(s) : 0);
-}
-
 /* ------------------------------------------------------------------------ */
 /* Checks                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -162,27 +92,28 @@ static int msg_send(pg_store_t *s, pg_write_t *base) {
   size_t n = q->n;
   static const char empty[1];
   enum { A_DATE, A_CODE, A_ORDER, A_SUB, A_ACCESS, A_DOC, A_ORD, A_MAC, N_A };
-  static const int oids[N_A] = {OID_INT8, OID_INT4, OID_TEXT, OID_TEXT,
-                                OID_TEXT, OID_BYTEA, OID_INT8, OID_INT8};
-  abuf_t a[N_A] = {{0}};
+  static const int oids[N_A] = {PG_OID_INT8, PG_OID_INT4, PG_OID_TEXT,
+                                PG_OID_TEXT, PG_OID_TEXT, PG_OID_BYTEA,
+                                PG_OID_INT8, PG_OID_INT8};
+  pg_array_t a[N_A] = {{0}};
   size_t n_macs = 0;
   for (size_t i = 0; i < n; i++)
     n_macs += w[i].msg->n_macs;
   for (int k = 0; k < N_A; k++)
-    array_head(&a[k], oids[k], k >= A_ORD ? n_macs : n);
+    pg_array_head(&a[k], oids[k], k >= A_ORD ? n_macs : n);
   for (size_t i = 0; i < n; i++) {
     const ec_status_message_t *m = w[i].msg;
     uint32_t code = htobe32((uint32_t)m->code);
-    array_i64(&a[A_DATE], m->date_ms);
-    array_elem(&a[A_CODE], &code, sizeof(code));
-    array_text(&a[A_ORDER], m->order_id);
-    array_text(&a[A_SUB], m->subscription_id);
-    array_text(&a[A_ACCESS], m->access_id);
-    array_elem(&a[A_DOC], w[i].doc_len > 0 ? (const void *)w[i].doc : empty,
-               w[i].doc_len);
+    pg_array_i64(&a[A_DATE], m->date_ms);
+    pg_array_elem(&a[A_CODE], &code, sizeof(code));
+    pg_array_text(&a[A_ORDER], m->order_id);
+    pg_array_text(&a[A_SUB], m->subscription_id);
+    pg_array_text(&a[A_ACCESS], m->access_id);
+    pg_array_elem(&a[A_DOC], w[i].doc_len > 0 ? (const void *)w[i].doc : empty,
+                  w[i].doc_len);
     for (size_t j = 0; j < m->n_macs; j++) {
-      array_i64(&a[A_ORD], (int64_t)i + 1);
-      array_i64(&a[A_MAC], (int64_t)m->macs[j]);
+      pg_array_i64(&a[A_ORD], (int64_t)i + 1);
+      pg_array_i64(&a[A_MAC], (int64_t)m->macs[j]);
     }
   }
   int rc = 1;
@@ -267,8 +198,8 @@ static int msg_hint(const pg_write_t *base, char *buf, size_t cap) {
   return pg_hint_messages(buf, cap);
 }
 
-static const pg_write_ops_t msg_ops = {msg_send, msg_result, msg_resolve,
-                                       msg_done, msg_hint, NULL};
+static const pg_write_ops_t msg_ops = {
+    msg_send, msg_result, msg_resolve, msg_done, msg_hint, NULL, NULL};
 
 int store_pg_msg_queue(ec_store_t *base, const ec_store_msg_write_t *w,
                        size_t n, int64_t received_at_ms,

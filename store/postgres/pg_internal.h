@@ -54,8 +54,9 @@ typedef struct {
  * comes); conn.c decides which transaction holds them.
  */
 typedef struct {
-  /** Send the write's statements with pg_send(): how many, or < 0 when
-   * one could not be sent (the connection is then reset). */
+  /** Send the write's statements with pg_send(): how many (0 when its
+   * kind's round() sends them for it), or < 0 when one could not be sent
+   * (the connection is then reset). */
   int (*send)(pg_store_t *s, pg_write_t *w);
   /** Statement @p i's successful result, to read what it returned. */
   void (*result)(pg_store_t *s, pg_write_t *w, int i, const PGresult *res);
@@ -74,9 +75,14 @@ typedef struct {
   /** The statements that stand once for every write of its kind among the
    * @p n writes from @p w (a round, queue order), sent after all of
    * theirs; called once per round and kind (with @p n 1 for each write
-   * when a round is re-run one by one). Their results are not read. 0, or
+   * when a round is re-run one by one, s->single). How many it sent, or
    * < 0 when one could not be sent. NULL: none. */
-  int (*round)(pg_store_t *s, const pg_write_t *w, size_t n);
+  int (*round)(pg_store_t *s, pg_write_t *w, size_t n);
+  /** Statement @p i of those round() sent for the @p n writes from @p w:
+   * its successful result (not for a round re-run one by one). NULL: the
+   * results are not read. */
+  void (*round_result)(pg_store_t *s, pg_write_t *w, size_t n, int i,
+                       const PGresult *res);
 } pg_write_ops_t;
 
 /** The head of every queued write (first in the kind's own struct). */
@@ -107,6 +113,14 @@ struct pg_store {
   bool want_null;        /* a result came: libpq's NULL follows */
   uint64_t serial;       /* the last queued write's */
   uint64_t round_t0;     /* ec_mono_us() when the round was sent */
+  /* The statements each kind's round() sent after the writes', in order
+   * (not when single), and how many of their results were read. */
+  struct {
+    const pg_write_ops_t *ops;
+    int n;
+  } tails[8];
+  size_t n_tails;
+  int tail_seen;
   int64_t next_try_ms;   /* out of reach: when to reconnect next */
   int64_t down_since_ms; /* 0, or when the pipeline was lost */
   int64_t conn_try_ms;   /* s->conn lost: when to reconnect it next */
@@ -199,6 +213,35 @@ void pg_rollback(pg_store_t *s);
 
 /** COMMIT, counting it into the metrics; 0 or EC_ESTORE (logged). */
 int pg_commit(pg_store_t *s);
+
+/* Binary array parameters (arrays.c): a batch's columns as arrays that a
+ * statement of fixed text unnests, in array_recv's format. */
+
+/** Type OIDs of array elements (pg_type.h, fixed since PostgreSQL 7). */
+enum {
+  PG_OID_BYTEA = 17,
+  PG_OID_INT8 = 20,
+  PG_OID_INT4 = 23,
+  PG_OID_TEXT = 25
+};
+
+/** A growing buffer (zeroed to start; free(p) after); oom is set when an
+ * append failed, and later appends do nothing. */
+typedef struct {
+  uint8_t *p;
+  size_t len, cap;
+  bool oom;
+} pg_array_t;
+
+/** The header of a one-dimensional array of @p n elements of @p oid,
+ * NULL elements allowed; then exactly @p n elements. */
+void pg_array_head(pg_array_t *b, int oid, size_t n);
+/** One element of @p len bytes, or SQL NULL when @p data is NULL. */
+void pg_array_elem(pg_array_t *b, const void *data, size_t len);
+void pg_array_i64(pg_array_t *b, int64_t v);
+void pg_array_i32(pg_array_t *b, int32_t v);
+/** A text element; SQL NULL when @p s is NULL. */
+void pg_array_text(pg_array_t *b, const char *s);
 
 /** The SQL of the schema's migrations (store.c), and how many there are. */
 extern const char *const *const pg_migrations[];

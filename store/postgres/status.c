@@ -72,6 +72,12 @@ static const pg_stmt_t failure_add_stmt = {
 static int status_send(pg_store_t *s, pg_write_t *base) {
   status_q_t *q = (status_q_t *)base;
   const ec_status_write_t *w = &q->w;
+  q->done.seq = 0;
+  q->done.created = 0;
+  /* In a round, status_round() sends every status write's rows at once;
+   * re-run one by one, each write sends its own statements. */
+  if (!s->single)
+    return 0;
   char state[16], at[32];
   snprintf(state, sizeof(state), "%d", (int)w->state);
   snprintf(at, sizeof(at), "%lld", (long long)w->received_at_ms);
@@ -143,6 +149,12 @@ static int status_resolve(pg_store_t *s, pg_write_t *base) {
 static void status_done(pg_store_t *s, pg_write_t *base, int rc) {
   (void)s;
   status_q_t *q = (status_q_t *)base;
+  /* A round that committed without the write's history row is no
+   * success. */
+  if (rc == 0 && q->done.seq < 1) {
+    ec_log(EC_LOG_ERROR, "store: a committed status write has no seq");
+    rc = EC_ESTORE;
+  }
   q->done.rc = rc;
   if (rc != 0)
     q->done.created = 0, q->done.seq = 0;
@@ -155,11 +167,154 @@ static int status_hint(const pg_write_t *base, char *buf, size_t cap) {
   return pg_hint_status(buf, cap, q->w.device_id, q->dep);
 }
 
-static int status_round(pg_store_t *s, const pg_write_t *w, size_t n);
+static int status_round(pg_store_t *s, pg_write_t *w, size_t n);
+static void status_round_result(pg_store_t *s, pg_write_t *w, size_t n, int i,
+                                const PGresult *res);
 
-static const pg_write_ops_t status_ops = {status_send,   status_result,
-                                          status_resolve, status_done,
-                                          status_hint,   status_round};
+static const pg_write_ops_t status_ops = {
+    status_send, status_result, status_resolve,     status_done,
+    status_hint, status_round,  status_round_result};
+
+/*
+ * A round's status writes as a few statements whatever their number: the
+ * upserts and history rows of every write whose pair comes first in the
+ * round as one statement (a CTE: the upserts' RETURNING gives each history
+ * row its seq), the replaced failed components as one DELETE and one
+ * INSERT; then the writes whose pair comes a second time, and so on
+ * (an upsert may not touch one row twice). Each statement costs
+ * PostgreSQL its executor set-up, CHECK constraints and triggers' start
+ * once, not once per write. A statement that fails (a Request-Id already
+ * stored) aborts the round, which conn.c sends again one write at a time.
+ */
+static const pg_stmt_t batch_stmt = {
+    "ec_status_batch",
+    "WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::int4[],"
+    "  $4::bytea[], $5::int8[], $6::text[], $7::bytea[])"
+    "  AS v(dev, dep, state, doc, at, err, rid)),"
+    " up AS (INSERT INTO deployment_status AS d (device_id, deployment_id,"
+    "  state, doc, updated_at, last_seq, error_code)"
+    "  SELECT dev, dep, state, doc, at, 1, err FROM v"
+    "  ON CONFLICT (device_id, deployment_id) DO UPDATE SET"
+    "   state = excluded.state, doc = excluded.doc,"
+    "   updated_at = excluded.updated_at, last_seq = d.last_seq + 1,"
+    "   error_code = excluded.error_code"
+    "  RETURNING device_id, deployment_id, last_seq)"
+    " INSERT INTO status_history (device_id, deployment_id, seq,"
+    "  received_at, doc, request_id)"
+    " SELECT up.device_id, up.deployment_id, up.last_seq, v.at, v.doc, v.rid"
+    " FROM up JOIN v ON v.dev = up.device_id AND v.dep = up.deployment_id"
+    " RETURNING device_id, deployment_id, seq::int8"};
+static const pg_stmt_t batch_clear_stmt = {
+    "ec_status_batch_clear",
+    "DELETE FROM status_failures f"
+    " USING unnest($1::text[], $2::text[]) AS v(dev, dep)"
+    " WHERE f.deployment_id = v.dep AND f.device_id = v.dev"};
+static const pg_stmt_t batch_failures_stmt = {
+    "ec_status_batch_failures",
+    "INSERT INTO status_failures (deployment_id, device_id, component, code)"
+    " SELECT dep, dev, component, code"
+    " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])"
+    " AS v(dev, dep, component, code)"};
+
+/* Send the statements of the @p n status writes in @p q whose layer is
+ * @p layer; how many (0 when none is), or EC_ENOMEM/EC_ESTORE. */
+static int send_layer(pg_store_t *s, status_q_t *const *q,
+                      const unsigned *layer, size_t n, unsigned at_layer) {
+  enum {
+    DEV,
+    DEP,
+    STATE,
+    DOC,
+    AT,
+    ERR,
+    RID,
+    F_DEV,
+    F_DEP,
+    F_COMP,
+    F_CODE,
+    N_A
+  };
+  static const int oids[N_A] = {PG_OID_TEXT,  PG_OID_TEXT, PG_OID_INT4,
+                                PG_OID_BYTEA, PG_OID_INT8, PG_OID_TEXT,
+                                PG_OID_BYTEA, PG_OID_TEXT, PG_OID_TEXT,
+                                PG_OID_TEXT,  PG_OID_TEXT};
+  size_t rows = 0, fails = 0;
+  for (size_t i = 0; i < n; i++)
+    if (layer[i] == at_layer) {
+      rows++;
+      fails += q[i]->w.n_failed;
+    }
+  if (rows == 0)
+    return 0;
+  pg_array_t a[N_A] = {{0}};
+  for (int k = 0; k < N_A; k++)
+    pg_array_head(&a[k], oids[k], k >= F_DEV ? fails : rows);
+  for (size_t i = 0; i < n; i++) {
+    if (layer[i] != at_layer)
+      continue;
+    const ec_status_write_t *w = &q[i]->w;
+    pg_array_text(&a[DEV], w->device_id);
+    pg_array_text(&a[DEP], q[i]->dep);
+    pg_array_i32(&a[STATE], (int32_t)w->state);
+    pg_array_elem(&a[DOC], w->doc_len > 0 ? (const void *)w->doc : empty,
+                  w->doc_len);
+    pg_array_i64(&a[AT], w->received_at_ms);
+    pg_array_text(&a[ERR], w->error_code);
+    pg_array_elem(&a[RID], w->request_id_len > 0 ? w->request_id : NULL,
+                  w->request_id_len);
+    for (size_t j = 0; j < w->n_failed; j++) {
+      const ec_fleet_failure_t *f = &w->failed[j];
+      pg_array_text(&a[F_DEV], w->device_id);
+      pg_array_text(&a[F_DEP], q[i]->dep);
+      pg_array_text(&a[F_COMP], f->component);
+      pg_array_text(&a[F_CODE], f->code != NULL ? f->code : "");
+    }
+  }
+  int rc = 0;
+  for (int k = 0; k < N_A; k++)
+    if (a[k].oom)
+      rc = EC_ENOMEM;
+  const char *v[N_A];
+  int l[N_A], f[N_A];
+  for (int k = 0; k < N_A; k++) {
+    v[k] = (const char *)a[k].p;
+    l[k] = (int)a[k].len;
+    f[k] = 1;
+  }
+  if (rc == 0 && (pg_send(s, &batch_stmt, 7, v, l, f) != 0 ||
+                  pg_send(s, &batch_clear_stmt, 2, v, l, f) != 0))
+    rc = EC_ESTORE;
+  if (rc == 0 && fails > 0 &&
+      pg_send(s, &batch_failures_stmt, 4, v + F_DEV, l + F_DEV, f + F_DEV) != 0)
+    rc = EC_ESTORE;
+  for (int k = 0; k < N_A; k++)
+    free(a[k].p);
+  return rc < 0 ? rc : 2 + (fails > 0);
+}
+
+/* The history rows a batch statement returned: each gives its seq to the
+ * first write of the round with that pair that has none yet (the layers
+ * come in order, so the k-th of a pair gets the k-th seq). */
+static void status_round_result(pg_store_t *s, pg_write_t *w, size_t n, int i,
+                                const PGresult *res) {
+  (void)s;
+  (void)i;
+  if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 3)
+    return;
+  for (int r = 0; r < PQntuples(res); r++) {
+    const char *dev = PQgetvalue(res, r, 0), *dep = PQgetvalue(res, r, 1);
+    size_t k = 0;
+    for (pg_write_t *x = w; x != NULL && k < n; x = x->next, k++) {
+      status_q_t *q = (status_q_t *)x;
+      if (x->ops == &status_ops && q->done.seq == 0 &&
+          strcmp(q->w.device_id, dev) == 0 && strcmp(q->dep, dep) == 0) {
+        q->done.seq = pg_i64(res, r, 2);
+        q->done.created = q->done.seq == 1;
+        break;
+      }
+    }
+  }
+}
 
 /* A deployment's roll-up time moves once per round, to its latest write's
  * time: the row's trigger counts a change of state only (schema 6), as
@@ -170,7 +325,34 @@ static const pg_stmt_t rollup_time_stmt = {
     "UPDATE fleet_rollup SET updated_at = $2::int8"
     " WHERE deployment_id = $1 AND updated_at < $2::int8"};
 
-static int status_round(pg_store_t *s, const pg_write_t *w, size_t n) {
+static int status_round(pg_store_t *s, pg_write_t *w, size_t n) {
+  int sent = 0;
+  if (!s->single) {
+    /* Each status write's layer: how many before it in the round have
+     * its pair. */
+    status_q_t *q[EC_STORE_PG_ROUND_MAX];
+    unsigned layer[EC_STORE_PG_ROUND_MAX], layers = 0;
+    size_t m = 0, i = 0;
+    for (pg_write_t *x = w; x != NULL && i < n; x = x->next, i++) {
+      if (x->ops != &status_ops || m == EC_STORE_PG_ROUND_MAX)
+        continue;
+      q[m] = (status_q_t *)x;
+      layer[m] = 0;
+      for (size_t j = 0; j < m; j++)
+        if (strcmp(q[j]->w.device_id, q[m]->w.device_id) == 0 &&
+            strcmp(q[j]->dep, q[m]->dep) == 0)
+          layer[m]++;
+      if (layer[m] + 1 > layers)
+        layers = layer[m] + 1;
+      m++;
+    }
+    for (unsigned l = 0; l < layers; l++) {
+      int k = send_layer(s, q, layer, m, l);
+      if (k < 0)
+        return k;
+      sent += k;
+    }
+  }
   /* The round's deployments, each with its latest write's time. */
   const status_q_t *deps[EC_STORE_PG_ROUND_MAX];
   int64_t at[EC_STORE_PG_ROUND_MAX];
@@ -198,7 +380,7 @@ static int status_round(pg_store_t *s, const pg_write_t *w, size_t n) {
     if (pg_send(s, &rollup_time_stmt, 2, v, NULL, NULL) != 0)
       return EC_ESTORE;
   }
-  return 0;
+  return sent + (int)n_deps;
 }
 
 int store_pg_status_queue(ec_store_t *base, const ec_status_write_t *w,
