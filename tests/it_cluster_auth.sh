@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# edgecoap tests: accounts, tokens, failed logins and DTLS identities across two nodes on one PostgreSQL behind nginx (scripts/cluster).
+# SPDX-License-Identifier: Apache-2.0
+#
+# Usage: tests/it_cluster_auth.sh BUILD_DIR. Every wait is bounded; about
+# 10 s. EC_IT_KEEP=1 keeps the cluster's folder (logs).
+set -euo pipefail
+build=${1:?usage: it_cluster_auth.sh BUILD_DIR}
+root="$(cd "$(dirname "$0")/.." && pwd)"
+name=it_cluster_auth
+server="$build/edgecoap-server"
+# Each node serves coaps:// too, on a port of the test's own.
+udp_free() { ! grep -q "$(printf ':%04X ' "$1")" /proc/net/udp 2>/dev/null; }
+for _ in $(seq 50); do
+  psk=$((20000 + RANDOM % 40000))
+  udp_free "$psk" && break
+done
+EC_IT_NODE_ARGS="--dtls --psk-port $psk ${EC_IT_NODE_ARGS:-}"
+. "$root/tests/support/cluster.sh"
+SA="coaps://127.0.0.2:$psk"
+SB="coaps://127.0.0.3:$psk"
+uri=$(cat "$dir/c/store_uri")
+admin() { "$server" admin "$1" --store "$uri" "${@:2}"; }
+ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+
+# ---- Logins and tokens: made on A, used and ended on B, refused on A.
+printf 'pw-alice-1\n' | admin user-add --username alice --role admin >/dev/null 2>&1
+token=$(EDGECOAP_PASSWORD=pw-alice-1 c --url "$A" login alice 2>"$dir/login.err") || true
+check "login on node A gives a token" [ -n "$token" ]
+# A select of an empty catalog: 4.04 NO_DATA once the token is taken,
+# 4.01 INVALID_TOKEN when it is not.
+answers() { # answers NODE WORD: a select with the token is answered WORD
+  local out
+  out=$(c --url "$1" provisioning select --get --token "$token" 2>&1) || true
+  case "$out" in *"$2"*) return 0 ;; esac
+  echo "$name: $1 answered: $out" >&2
+  return 1
+}
+check "node B takes node A's token" answers "$B" NO_DATA
+check "and node A too, before the logout" answers "$A" NO_DATA
+c --url "$B" logout --token "$token" >"$dir/logout" 2>&1 && out=0 || out=$?
+check "logout on node B" [ "$out" -eq 0 ]
+check "node A refuses the token logged out on B (4.01)" answers "$A" "4.01 INVALID_TOKEN"
+check "and node B" answers "$B" "4.01 INVALID_TOKEN"
+
+# ---- Failed logins: one window per username in the database, which every
+# node counts into and reads. Five failures on A (--login-slow-after's
+# default) slow the username's next login down on B, which saw none.
+printf 'pw-bob-1\n' | admin user-add --username bob --role admin >/dev/null 2>&1
+for _ in 1 2 3; do EDGECOAP_PASSWORD=wrong c --url "$A" login bob >/dev/null 2>&1 || true; done
+for _ in 1 2; do EDGECOAP_PASSWORD=wrong c --url "$B" login bob >/dev/null 2>&1 || true; done
+n=$(q "SELECT count FROM login_failures WHERE username = 'bob'")
+check "failures on both nodes counted in one window (5: $n)" [ "$n" = 5 ]
+token=$(EDGECOAP_PASSWORD=pw-bob-1 c --url "$A" login bob 2>/dev/null) || true
+check "the right password still logs in (slowed, never refused)" [ -n "$token" ]
+check "node A slowed bob's login for the failures on both nodes" \
+  grep -q "login of 'bob' delayed .* 5 failed attempts from all addresses" "$dir/c/node1.log"
+
+# ---- DTLS identities: added through the store (admin, as on any node),
+# served by both nodes' handshakes within a second of the command's end;
+# removed, refused by both within a second, and the session still open on
+# B ends at its next notification. Each node knows of the change from the
+# hint its identities in memory hear (server/coap/identities.c): without
+# it, neither the added identity nor the removal would show.
+dtls() { # dtls URL: a GET of the device's deployments over coaps://; 0 when served
+  EDGECOAP_PSK_KEY=$key "$client" --json --timeout 1500 --url "$1" --psk-identity dev-psk \
+    deployments dev-psk >/dev/null 2>&1
+}
+key=$(admin device-add --identity dev-psk 2>/dev/null)
+t0=$(date +%s%N)
+served=0
+for _ in $(seq 40); do
+  if dtls "$SA" && dtls "$SB"; then served=1; break; fi
+  sleep 0.05
+done
+ms=$(ms_since "$t0")
+echo "$name: an identity added, served by both nodes after $ms ms"
+check "an identity added is served by both nodes" [ "$served" -eq 1 ]
+check "within a second" [ "$ms" -lt 1000 ]
+
+report pending | c --url "$A" status report dev-psk "$DEP" - >/dev/null 2>&1 || true
+coap-client-openssl -u dev-psk -k "$key" -s 30 -A 50 -B 30 \
+  "$SB/device/dev-psk/deployment/$DEP/status" >"$dir/obs.out" 2>"$dir/obs.err" &
+observer=$!
+for _ in $(seq 50); do grep -q Pending "$dir/obs.out" 2>/dev/null && break; sleep 0.1; done
+check "a DTLS observer on node B" grep -q Pending "$dir/obs.out"
+
+admin device-remove --identity dev-psk >/dev/null 2>&1
+t0=$(date +%s%N)
+refused_a=0 refused_b=0
+for _ in $(seq 40); do
+  [ "$refused_a" -eq 1 ] || { dtls "$SA" || refused_a=1; }
+  [ "$refused_b" -eq 1 ] || { dtls "$SB" || refused_b=1; }
+  [ "$refused_a" -eq 1 ] && [ "$refused_b" -eq 1 ] && break
+done
+ms=$(ms_since "$t0")
+echo "$name: an identity removed, refused by both nodes after $ms ms"
+check "a removed identity's handshakes are refused on node A" [ "$refused_a" -eq 1 ]
+check "and on node B" [ "$refused_b" -eq 1 ]
+check "within a second" [ "$ms" -lt 1000 ]
+# A report through A: B's observer of the removed identity gets the last
+# word, 4.01, not the report.
+report failed | c --url "$A" status report dev-psk "$DEP" - >/dev/null 2>&1 || true
+for _ in $(seq 50); do kill -0 "$observer" 2>/dev/null || break; sleep 0.1; done
+kill "$observer" 2>/dev/null || true
+wait "$observer" 2>/dev/null || true
+check "node B's session of the removed identity ends with 4.01 credentials-revoked" \
+  grep -q "4.01.*credentials-revoked\|credentials-revoked" "$dir/obs.err"
+check "and is not told of the report" sh -c "! grep -q Failed '$dir/obs.out'"
+
+cluster_done
