@@ -352,6 +352,40 @@ static void test_a_removed_or_rekeyed_identity_is_refused_at_once(void) {
   coap_session_release(client);
 }
 
+/* The handshake's PSK lookup and each request's identity check use the
+ * identities in memory: with PostgreSQL stopped (pgtmp's ctl), a known
+ * identity still handshakes and is let through, where a lookup in the
+ * store would have failed both. SQLite has no server to stop. */
+static void test_handshakes_wait_on_no_database(void) {
+  ready();
+  const char *ctl = getenv("EC_TEST_PG_CTL");
+  if (!listening || ctl == NULL)
+    return;
+  char cmd[512];
+  snprintf(cmd, sizeof(cmd), "%s stop >/dev/null", ctl);
+  CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+  coap_session_t *client, *s;
+  int code;
+  s = handshake("dev-1", key_dev, sizeof(key_dev) - 1, &client);
+  CU_ASSERT_PTR_NOT_NULL(s);
+  if (s != NULL) {
+    CU_ASSERT_EQUAL(
+        check(s, COAP_REQUEST_CODE_POST, EC_ACCESS_DEVICE, "dev-1", &code), 0);
+    CU_ASSERT_TRUE(ec_access_session_valid(srv, s));
+  }
+  coap_session_release(client);
+  snprintf(cmd, sizeof(cmd), "%s start >/dev/null", ctl);
+  CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+  /* The store finds PostgreSQL again by itself (and its listener hears
+   * "any", which loads the identities again). */
+  int64_t n = -1;
+  for (int i = 0; i < 3000 && ec_store_device_count(srv->store, &n) != 0; i++) {
+    ec_store_flush(srv->store);
+    usleep(1000);
+  }
+  CU_ASSERT(n >= 2);
+}
+
 static const ec_test_t tests[] = {
     {test_plain_coap_is_unrestricted, "plain_coap_is_unrestricted"},
     {test_a_device_identity_is_held_to_its_own_rows,
@@ -362,6 +396,7 @@ static const ec_test_t tests[] = {
      "unknown_identities_and_wrong_keys_fail_the_handshake"},
     {test_a_removed_or_rekeyed_identity_is_refused_at_once,
      "a_removed_or_rekeyed_identity_is_refused_at_once"},
+    {test_handshakes_wait_on_no_database, "handshakes_wait_on_no_database"},
 };
 
 int main(void) {
