@@ -59,19 +59,15 @@ struct opts {
 
 /* Say on stderr what an error answer said: "4.00 CODE: detail". */
 static void print_refusal(const ec_response_t *r) {
-  int fmt = r->format < 0 && r->body_len
-                ? (int)ec_format_sniff(r->body, r->body_len)
-                : r->format;
   size_t cap = 2 * r->body_len + 1024;
   void *mem = malloc(cap);
   ec_arena_t arena;
   ec_prov_error_doc_t d;
 
   fprintf(stderr, PROG ": %d.%02d", r->code / 100, r->code % 100);
-  if (mem != NULL && r->body_len > 0 &&
-      (fmt == EC_FORMAT_JSON || fmt == EC_FORMAT_CBOR)) {
+  if (mem != NULL && r->body_len > 0) {
     ec_arena_init(&arena, mem, cap);
-    if (ec_prov_error_decode(fmt, r->body, r->body_len, &d, &arena) == 0) {
+    if (ec_client_prov_error(r, &d, &arena) == 0) {
       fprintf(stderr, " %s", d.error);
       if (d.detail != NULL)
         fprintf(stderr, ": %s", d.detail);

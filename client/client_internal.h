@@ -55,7 +55,8 @@ int ec__client_prov_rows_cbor(const uint8_t *buf, size_t len,
                               ec_arena_t *arena);
 /* A page of status messages or one message (the answer to a post of
  * one), one message, a status history, a device's deployments, a
- * provisioning insert or update answer: as the codec's decoders read
+ * provisioning insert or update answer, the seed's error document: as
+ * the codec's decoders read
  * them, each in the same way (EC_ETOOBIG past the codec's caps). */
 int ec__client_msgs_cbor(const uint8_t *buf, size_t len,
                          ec_status_message_t **msgs, size_t *n,
@@ -70,6 +71,8 @@ int ec__client_deployments_cbor(const uint8_t *buf, size_t len,
                                 ec_arena_t *arena);
 int ec__client_prov_result_cbor(const uint8_t *buf, size_t len,
                                 ec_prov_result_t *out, ec_arena_t *arena);
+int ec__client_prov_error_cbor(const uint8_t *buf, size_t len,
+                               ec_prov_error_doc_t *out, ec_arena_t *arena);
 
 /**
  * Write one line to @p f describing datagram @p d (client/trace.c): the

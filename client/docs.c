@@ -466,3 +466,34 @@ int ec__client_prov_result_cbor(const uint8_t *buf, size_t len,
   *out = r;
   return 0;
 }
+
+int ec__client_prov_error_cbor(const uint8_t *buf, size_t len,
+                               ec_prov_error_doc_t *out, ec_arena_t *arena) {
+  size_t mark = arena->used;
+  ec_dev_prov_error_t v;
+  ec_prov_error_doc_t d;
+  int rc = ec_dev_prov_error_decode(buf, len, &v);
+  if (rc < 0) {
+    return rc;
+  }
+  memset(&d, 0, sizeof d);
+  int64_t *ids = NULL;
+  if (v.ids.ptr != NULL &&
+      (ids = ec_arena_alloc(arena, (v.n_ids ? v.n_ids : 1) * sizeof *ids)) ==
+          NULL) {
+    return EC_ENOMEM;
+  }
+  if (v.n_ids > 0) {
+    (void)ec_dev_prov_ids(v.ids, ids, v.n_ids, NULL);
+  }
+  d.ids = ids;
+  d.n_ids = v.n_ids;
+  if ((rc = copy_str(arena, v.status, &d.status)) < 0 ||
+      (rc = copy_str(arena, v.error, &d.error)) < 0 ||
+      (rc = copy_str(arena, v.detail, &d.detail)) < 0) {
+    arena->used = mark;
+    return rc;
+  }
+  *out = d;
+  return 0;
+}

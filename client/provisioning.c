@@ -219,6 +219,20 @@ int ec_client_prov_update(ec_client_t *c, ec_format_t fmt,
   return write_call(c, fmt, rq, EC_PROV_UPDATE, out, arena, resp);
 }
 
+int ec_client_prov_error(const ec_response_t *r, ec_prov_error_doc_t *out,
+                         ec_arena_t *arena) {
+  if (r == NULL || out == NULL || arena == NULL)
+    return EC_EINVAL;
+  int fmt = ec_client_answer_format(r);
+  if (fmt < 0)
+    return EC_EPROTO;
+  int rc = fmt == EC_FORMAT_CBOR
+               ? ec__client_prov_error_cbor(r->body, r->body_len, out, arena)
+               : ec_prov_error_decode((ec_format_t)fmt, r->body, r->body_len,
+                                      out, arena);
+  return rc < 0 ? ec_client_decode_error(rc) : 0;
+}
+
 int ec_client_prov_observe(ec_client_t *c, int64_t provisioning_id,
                            ec_observe_cb cb, void *ud, unsigned max_ms) {
   char path[96];

@@ -385,10 +385,45 @@ static ssize_t enc_result(ec_format_t fmt, const void *doc, uint8_t *buf,
   return ec_prov_result_encode(fmt, doc, buf, cap);
 }
 
-/* Decode what the codec wrote, @p enc (NULL: nothing), in place. */
-static bool reading(uint8_t *enc, ssize_t len) {
+static ssize_t enc_error(ec_format_t fmt, const void *doc, uint8_t *buf,
+                         size_t cap) {
+  const ec_prov_error_doc_t *d = doc;
+  return ec_prov_error_encode(fmt, d->status, d->error, d->detail, d->ids,
+                              d->n_ids, buf, cap);
+}
+
+/* A seed's error document read by the core as the codec read it. */
+static void check_error(const ec_dev_prov_error_t *e,
+                        const ec_prov_error_doc_t *w) {
+  int64_t v[64];
+  in_buf(e->status);
+  in_buf(e->error);
+  in_buf(e->detail);
+  in_span(e->ids);
+  if (w == NULL) {
+    return;
+  }
+  FUZZ_CHECK(str_is(e->status, w->status) && str_is(e->error, w->error) &&
+             (e->ids.ptr != NULL) == (w->ids != NULL) &&
+             e->n_ids == w->n_ids);
+  /* The codec writes a detail only when it is not "". */
+  FUZZ_CHECK(str_is(e->detail, w->detail != NULL && *w->detail != '\0' &&
+                                       w->ids == NULL
+                                   ? w->detail
+                                   : NULL));
+  if (e->n_ids > 0) {
+    FUZZ_CHECK(ec_dev_prov_ids(e->ids, v, 64, NULL) == (int)e->n_ids);
+    for (size_t i = 0; i < e->n_ids && i < 64; i++) {
+      FUZZ_CHECK(v[i] == w->ids[i]);
+    }
+  }
+}
+
+/* Decode what the codec wrote, @p enc (NULL: nothing) of *@p len bytes,
+ * in place (a pointer: the length is set by the call that gives @p enc). */
+static bool reading(uint8_t *enc, const ssize_t *len) {
   lo = enc;
-  hi = enc != NULL ? enc + len : NULL;
+  hi = enc != NULL ? enc + *len : NULL;
   return enc != NULL;
 }
 
@@ -437,6 +472,10 @@ static void answers(const uint8_t *data, size_t size) {
   if (ec_dev_prov_result_decode(data, size, &r) == 0) {
     check_result(&r, NULL);
   }
+  ec_dev_prov_error_t e;
+  if (ec_dev_prov_error_decode(data, size, &e) == 0) {
+    check_error(&e, NULL);
+  }
 
   fuzz_arena_new(&a, size);
   ec_status_message_t *msgs;
@@ -449,8 +488,7 @@ static void answers(const uint8_t *data, size_t size) {
   if (ec_status_messages_decode(EC_FORMAT_CBOR, data, size, EC_MSG_STORED,
                                 &msgs, &n, NULL, &a, NULL) == 0 &&
       reading(enc = fuzz_encode(enc_msgs, EC_FORMAT_CBOR,
-                                &(list_doc_t){msgs, n}, &len),
-              len)) {
+                                &(list_doc_t){msgs, n}, &len), &len)) {
     msgs_want = msgs;
     FUZZ_CHECK(ec_dev_msgs_decode(enc, (size_t)len, on_full_msg, NULL, NULL) == 0);
     msgs_want = NULL;
@@ -458,7 +496,7 @@ static void answers(const uint8_t *data, size_t size) {
   }
   ec_arena_reset(&a);
   if (ec_history_decode(EC_FORMAT_CBOR, data, size, &items, &n, &a, NULL) == 0 &&
-      reading(enc = fuzz_history_cbor(items, n, &len), len)) {
+      reading(enc = fuzz_history_cbor(items, n, &len), &len)) {
     FUZZ_CHECK(ec_dev_history_decode(enc, (size_t)len, on_history, items,
                                      &got) == 0 &&
                got == n);
@@ -468,8 +506,7 @@ static void answers(const uint8_t *data, size_t size) {
   if (ec_deployments_decode(EC_FORMAT_CBOR, data, size, &list, &n, &a, NULL) ==
           0 &&
       reading(enc = fuzz_encode(enc_deployments, EC_FORMAT_CBOR,
-                                &(list_doc_t){list, n}, &len),
-              len)) {
+                                &(list_doc_t){list, n}, &len), &len)) {
     FUZZ_CHECK(ec_dev_deployments_decode(enc, (size_t)len, on_deployment, list,
                                          &got) == 0 &&
                got == n);
@@ -477,9 +514,17 @@ static void answers(const uint8_t *data, size_t size) {
   }
   ec_arena_reset(&a);
   if (ec_prov_result_decode(EC_FORMAT_CBOR, data, size, &res, &a, NULL) == 0 &&
-      reading(enc = fuzz_encode(enc_result, EC_FORMAT_CBOR, &res, &len), len)) {
+      reading(enc = fuzz_encode(enc_result, EC_FORMAT_CBOR, &res, &len), &len)) {
     FUZZ_CHECK(ec_dev_prov_result_decode(enc, (size_t)len, &r) == 0);
     check_result(&r, &res);
+    free(enc);
+  }
+  ec_arena_reset(&a);
+  ec_prov_error_doc_t err;
+  if (ec_prov_error_decode(EC_FORMAT_CBOR, data, size, &err, &a) == 0 &&
+      reading(enc = fuzz_encode(enc_error, EC_FORMAT_CBOR, &err, &len), &len)) {
+    FUZZ_CHECK(ec_dev_prov_error_decode(enc, (size_t)len, &e) == 0);
+    check_error(&e, &err);
     free(enc);
   }
   fuzz_arena_free(&a);

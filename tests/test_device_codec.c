@@ -884,7 +884,8 @@ static int client_rc;
  * codec's EC_MAX_DEPTH, and length claims of 2^63 for a key and for the
  * list; both readings must refuse each. */
 static void hostile_refused_by_both(const char *list_key,
-                                    int (*both)(const uint8_t *, size_t)) {
+                                    int (*both)(const uint8_t *, size_t),
+                                    int short_rc) {
   uint8_t buf[256];
   size_t n = 0, k = strlen(list_key);
   buf[n++] = 0xa2;
@@ -900,10 +901,11 @@ static void hostile_refused_by_both(const char *list_key,
   buf[n++] = 0x00;
   CU_ASSERT_EQUAL(both(buf, n), 0);
   CU_ASSERT_TRUE(client_rc < 0);
-  /* The same with the nesting cut to one level: both read it. */
+  /* The same with the nesting cut to one level: both read it (or, for a
+   * document that needs more than the list, refuse it as @p short_rc). */
   buf[5 + k] = 0x00;
   CU_ASSERT_EQUAL(both(buf, 6 + k), 0);
-  CU_ASSERT_EQUAL(client_rc, 0);
+  CU_ASSERT_EQUAL(client_rc, short_rc);
   static const uint8_t huge_key[] = {0xa1, 0x7b, 0x80, 0, 0, 0, 0, 0, 0, 0,
                                      0x61};
   CU_ASSERT_EQUAL(both(huge_key, sizeof huge_key), 0);
@@ -1076,7 +1078,7 @@ static void test_messages_equal_codec(void) {
   CU_ASSERT_TRUE_FATAL(n > 0 && (size_t)n <= sizeof big);
   CU_ASSERT_EQUAL((msgs_both(big, (size_t)n), client_rc), EC_ETOOBIG);
   CU_ASSERT_EQUAL(msgs_both(big, (size_t)n), 0);
-  hostile_refused_by_both("StatusMessages", msgs_both);
+  hostile_refused_by_both("StatusMessages", msgs_both, 0);
 }
 
 static bool same_history(const ec_history_item_t *a, size_t na,
@@ -1124,7 +1126,7 @@ static void test_history_equals_codec(void) {
   }
   ssize_t n = ec_history_encode(EC_FORMAT_CBOR, e, 1, buf, sizeof buf);
   mutations_agree(buf, (size_t)n, history_both, 5);
-  hostile_refused_by_both("reports", history_both);
+  hostile_refused_by_both("reports", history_both, 0);
 }
 
 static int deployments_both(const uint8_t *buf, size_t len) {
@@ -1160,7 +1162,7 @@ static void test_deployments_equal_codec(void) {
     CU_ASSERT_EQUAL(deployments_both(buf, (size_t)n), 0);
     cuts_and_mutations(buf, (size_t)n, deployments_both, k == 3 ? 3 : 11);
   }
-  hostile_refused_by_both("deployments", deployments_both);
+  hostile_refused_by_both("deployments", deployments_both, 0);
 }
 
 static bool same_ids(const ec_prov_ids_t *a, const ec_prov_ids_t *b) {
@@ -1254,6 +1256,66 @@ static void test_prov_results_equal_codec(void) {
   CU_ASSERT_EQUAL(result_both(huge, sizeof huge), 0);
 }
 
+static bool same_error_doc(const ec_prov_error_doc_t *a,
+                       const ec_prov_error_doc_t *b) {
+  bool same = same_str(a->status, b->status) && same_str(a->error, b->error) &&
+              same_str(a->detail, b->detail) &&
+              (a->ids == NULL) == (b->ids == NULL) && a->n_ids == b->n_ids;
+  for (size_t i = 0; same && i < a->n_ids; i++) {
+    same = a->ids[i] == b->ids[i];
+  }
+  return same;
+}
+
+static int error_both(const uint8_t *buf, size_t len) {
+  ec_arena_t a, b;
+  ec_prov_error_doc_t x, y;
+  ec_arena_init(&a, mem_a, sizeof mem_a);
+  ec_arena_init(&b, mem_b, sizeof mem_b);
+  int ra = ec_prov_error_decode(EC_FORMAT_CBOR, buf, len, &x, &a);
+  int rb = client_rc = ec__client_prov_error_cbor(buf, len, &y, &b);
+  if ((ra < 0) != (rb < 0)) {
+    return ra == 0 ? -1 : 1;
+  }
+  return ra < 0 || same_error_doc(&x, &y) ? 0 : 2;
+}
+
+/* The seed's error documents: with a text detail, with IDs (none too),
+ * without a status; the codec's lenient readings and its refusals. */
+static void test_prov_errors_equal_codec(void) {
+  static const int64_t ids[] = {3, 1234567890123LL};
+  uint8_t buf[512];
+  for (int k = 0; k < 4; k++) {
+    ssize_t n = ec_prov_error_encode(
+        EC_FORMAT_CBOR, k == 3 ? NULL : "FAILURE", "INVALID_COMPONENT_ID",
+        k == 0 ? "no such row" : NULL, k == 1 ? ids : NULL, k == 1 ? 2 : 0,
+        buf, sizeof buf);
+    CU_ASSERT_TRUE_FATAL(n > 0 && (size_t)n <= sizeof buf);
+    CU_ASSERT_EQUAL((error_both(buf, (size_t)n), client_rc), 0);
+    CU_ASSERT_EQUAL(error_both(buf, (size_t)n), 0);
+    cuts_and_mutations(buf, (size_t)n, error_both, 3);
+  }
+  static const char *const docs3[] = {
+      "{\"status\":5,\"error\":\"E\",\"error_detail\":{}}",
+      "{\"error\":\"E\",\"error_detail\":[]}",
+      "{\"error\":\"E\",\"error_detail\":[\"12\",7]}",
+      "{\"status\":\"S\"}",
+      "{\"error\":5}",
+      "{\"error\":\"E\",\"error_detail\":[-1]}",
+  };
+  static const int ok[] = {1, 1, 1, 0, 0, 0};
+  for (size_t i = 0; i < sizeof docs3 / sizeof docs3[0]; i++) {
+    ssize_t n = ec_json_to_cbor(docs3[i], strlen(docs3[i]), buf, sizeof buf);
+    CU_ASSERT_TRUE_FATAL(n > 0);
+    CU_ASSERT_EQUAL(error_both(buf, (size_t)n), 0);
+    CU_ASSERT_EQUAL(client_rc == 0, ok[i]);
+  }
+  static const uint8_t huge[] = {0xa1, 0x7b, 0x80, 0, 0, 0, 0, 0, 0, 0, 0x61};
+  CU_ASSERT_EQUAL(error_both(huge, sizeof huge), 0);
+  CU_ASSERT_EQUAL(client_rc, EC_ESYNTAX);
+  hostile_refused_by_both("error_detail", error_both, EC_EBADDOC);
+}
+
 int main(void) {
   static const ec_test_t tests[] = {
       {test_report_bytes_equal_codec, "report_bytes_equal_codec"},
@@ -1276,6 +1338,7 @@ int main(void) {
       {test_history_equals_codec, "client_history_equals_codec"},
       {test_deployments_equal_codec, "client_deployments_equal_codec"},
       {test_prov_results_equal_codec, "client_prov_results_equal_codec"},
+      {test_prov_errors_equal_codec, "client_prov_errors_equal_codec"},
   };
   return ec_test_main("device_codec", tests, EC_TEST_COUNT(tests), NULL, NULL,
                       NULL);

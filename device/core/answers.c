@@ -1,4 +1,4 @@
-/* edgecoap device core: the answers the Linux client reads beyond a device's own: a message's lists and dhcpOption, a status history, a device's deployments, a provisioning insert or update answer. */
+/* edgecoap device core: the answers the Linux client reads beyond a device's own: a message's lists and dhcpOption, a status history, a device's deployments, a provisioning insert or update answer, the seed's error document. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "cbor.h"
 
@@ -308,22 +308,33 @@ static int type(ec_dev_cbor_t c, int *out) {
   return 0;
 }
 
+/* The text at @p c, if it is text. */
+static bool span_text(ec_dev_cbor_t c, ec_dev_str_t *s) {
+  ec__cbr_t r = over(c);
+  return c.ptr != NULL && ec__cbr_peek(&r) == 3 && ec__cbr_text(&r, s) == 0;
+}
+
+/* The spans of map @p map's members of the document into @p m (of
+ * @p size bytes), @p out (of @p out_size) cleared for the reading. */
+static int spans(const uint8_t *buf, size_t len, const ec__map_t *map,
+                 ec_dev_cbor_t *m, size_t size, void *out, size_t out_size) {
+  if (out == NULL) {
+    return EC_EINVAL;
+  }
+  ec__zero(m, size);
+  ec__zero(out, out_size);
+  return ec__cbr_doc(buf, len, map, any_member, m, 0);
+}
+
 int ec_dev_prov_result_decode(const uint8_t *buf, size_t len,
                               ec_dev_prov_result_t *out) {
   ec_dev_cbor_t m[P_COUNT];
   ec_dev_str_t e;
-  if (out == NULL) {
-    return EC_EINVAL;
-  }
-  ec__zero(m, sizeof m);
-  ec__zero(out, sizeof *out);
-  int rc = ec__cbr_doc(buf, len, EC__M(result_map), any_member, m, 0);
+  int rc = spans(buf, len, EC__M(result_map), m, sizeof m, out, sizeof *out);
   if (rc < 0) {
     return rc;
   }
-  ec__cbr_t r = over(m[P_ERROR]);
-  if (m[P_ERROR].ptr == NULL || ec__cbr_peek(&r) != 3 ||
-      ec__cbr_text(&r, &e) < 0 || e.len != 8 ||
+  if (!span_text(m[P_ERROR], &e) || e.len != 8 ||
       !ec__same(e.ptr, "NO_ERROR", 8)) {
     return EC_EBADDOC;
   }
@@ -342,10 +353,46 @@ int ec_dev_prov_result_decode(const uint8_t *buf, size_t len,
   }
   if (rc == 0 && out->insert &&
       (rc = span_num(m[P_BY], &out->last_modified_by)) == 0) {
-    r = over(m[P_DATETIME]);
-    rc = m[P_DATETIME].ptr == NULL || ec__cbr_peek(&r) != 3
-             ? EC_EBADDOC
-             : ec__cbr_text(&r, &out->last_modified);
+    rc = span_text(m[P_DATETIME], &out->last_modified) ? 0 : EC_EBADDOC;
   }
   return rc < 0 ? rc : 0;
+}
+
+/* ---- the seed's error document ---------------------------------------------- */
+
+#define PERR_NAMES "status\0error\0error_detail\0"
+static const EC__MAP(3, PERR_NAMES) perr_map = {
+    3, {SP(0), SP(1), SP(2)}, PERR_NAMES};
+
+int ec_dev_prov_error_decode(const uint8_t *buf, size_t len,
+                             ec_dev_prov_error_t *out) {
+  ec_dev_cbor_t m[3];
+  size_t n;
+  int rc = spans(buf, len, EC__M(perr_map), m, sizeof m, out, sizeof *out);
+  if (rc < 0) {
+    return rc;
+  }
+  /* As the codec reads it: a status or a detail of another type is none;
+   * the error is required; an error_detail array holds IDs, maybe none. */
+  (void)span_text(m[0], &out->status);
+  if (!span_text(m[1], &out->error)) {
+    return EC_EBADDOC;
+  }
+  ec__cbr_t r = over(m[2]);
+  if (m[2].ptr != NULL && ec__cbr_peek(&r) == 4) {
+    int64_t v;
+    if ((rc = ec__cbr_container(&r, 4, &n)) < 0) {
+      return rc;
+    }
+    for (size_t i = 0; i < n; i++) {
+      if ((rc = num(&r, &v)) < 0) {
+        return rc;
+      }
+    }
+    out->ids = m[2];
+    out->n_ids = n;
+  } else {
+    (void)span_text(m[2], &out->detail);
+  }
+  return 0;
 }

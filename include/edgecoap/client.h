@@ -226,9 +226,19 @@ int ec_client_msg_observe(ec_client_t *c, const ec_msg_filter_t *f,
  * ec_client_use_token(); every later request of the client then carries it.
  * Calls that send a body take its format (0 is CBOR), as above. Refusals
  * come back as EC_ERESPONSE (EC_ENOTFOUND for NO_DATA) with the seed's error
- * document in resp; ec_prov_error_decode() reads it.
+ * document in resp; ec_client_prov_error() reads it.
  */
 #include "edgecoap/provisioning.h"
+
+/**
+ * Read the seed's error document of answer @p r, in JSON or CBOR (CBOR by
+ * the device core, as every answer of the library), as
+ * ec_prov_error_decode() reads it.
+ * @param[out] out  its strings and IDs in @p arena
+ * @return 0, EC_EPROTO for a body that is no such document, EC_ENOMEM
+ */
+int ec_client_prov_error(const ec_response_t *r, ec_prov_error_doc_t *out,
+                         ec_arena_t *arena);
 
 /**
  * Send @p len bytes as option 65000 (EC_PROV_AUTH_OPTION) with every later

@@ -572,6 +572,26 @@ typedef struct {
 int ec_dev_prov_result_decode(const uint8_t *buf, size_t len,
                               ec_dev_prov_result_t *out);
 
+/** The seed's error document, {"status"?, "error", "error_detail"?}, in place. */
+typedef struct {
+  ec_dev_str_t status; /**< ptr NULL if absent or not text */
+  ec_dev_str_t error;  /**< e.g. "INVALID_TOKEN" */
+  ec_dev_str_t detail; /**< a text error_detail; ptr NULL if none */
+  ec_dev_cbor_t ids;   /**< an array error_detail: read with ec_dev_prov_ids() */
+  size_t n_ids;        /**< its IDs, maybe 0 */
+} ec_dev_prov_error_t;
+
+/**
+ * Pull-decode the seed's error document of a refused provisioning or
+ * login request (API.md section 4), as the codec reads it: error is
+ * required text; a status or an error_detail of another type than text
+ * (or, for error_detail, an array of IDs) is taken as absent; unknown
+ * members are skipped.
+ * @return 0, EC_ESYNTAX or EC_EBADDOC
+ */
+int ec_dev_prov_error_decode(const uint8_t *buf, size_t len,
+                             ec_dev_prov_error_t *out);
+
 /**
  * The IDs of an INT | ARRAY member @p ids of ec_dev_prov_result_t: one
  * integer (or 1 to 18 digits), or a non-empty array of them.
