@@ -249,6 +249,14 @@ static void test_each_answer_is_one_line_with_its_fields(void) {
   CU_ASSERT_EQUAL(exchange(&u, IT_GET, "no/such/thing", NULL, &sent), 404);
   check_line("/no/such/thing", 1, peer, "GET", "4.04", sent);
 
+  /* A path and query as a URI shows them: what a URI would not show as it
+   * is percent-encoded, '/' and '?' as they are in a query only. */
+  CU_ASSERT_EQUAL(exchange(&u, IT_GET, "no/such thing\"%?q=a/b? c&x", NULL,
+                           &sent),
+                  404);
+  check_line("/no/such%20thing%22%25?q=a/b?%20c&x", 1, peer, "GET", "4.04",
+             sent);
+
   /* 4.05: a method no route has, refused by the dispatcher. */
   CU_ASSERT_EQUAL(exchange(&u, IT_DELETE, "v1/Login", NULL, &sent), 405);
   check_line("/v1/Login", 1, peer, "DELETE", "4.05", sent);

@@ -464,7 +464,80 @@ static void test_observations_are_capped(void) {
   CU_ASSERT_EQUAL(filters_freed, 4);
 }
 
+/* A PDU's size on the wire (RFC 7252 section 3), with a payload and
+ * without: header 4, token, each option's head and value, the marker. */
+static void test_wire_size(void) {
+  req_t r = plain;
+  r.code = COAP_REQUEST_CODE_POST;
+  r.path = "a/bcd";         /* 1+1, 1+3 */
+  r.content_format = 60;    /* 1+1 */
+  r.query = "x=1";          /* 1+3 */
+  r.payload = "hello";      /* 1+5 */
+  r.token = "tk";           /* 2 */
+  coap_pdu_t *pdu = make(&r);
+  CU_ASSERT_EQUAL(ec_req_wire_size(pdu), 4 + 2 + 2 + 4 + 2 + 4 + 1 + 5);
+  coap_delete_pdu(pdu);
+  r.payload = NULL;
+  pdu = make(&r);
+  CU_ASSERT_EQUAL(ec_req_wire_size(pdu), 4 + 2 + 2 + 4 + 2 + 4);
+  coap_delete_pdu(pdu);
+  /* An option of 13 bytes and more takes an extended length byte. */
+  r.path = "abcdefghijklmnop";
+  r.payload = "z";
+  pdu = make(&r);
+  CU_ASSERT_EQUAL(ec_req_wire_size(pdu), 4 + 2 + (2 + 16) + 2 + 4 + 1 + 1);
+  coap_delete_pdu(pdu);
+}
+
+/* The wire-form walk finds what libcoap's iterator finds: numbers,
+ * values and starts, through 1- and 2-byte extended deltas and lengths,
+ * with and without a payload. */
+static void test_option_walk_is_libcoaps(void) {
+  static uint8_t big[300];
+  memset(big, 'b', sizeof(big));
+  for (int with_payload = 0; with_payload < 2; with_payload++) {
+    coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_CON, COAP_REQUEST_CODE_POST,
+                                    7, 2048);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pdu);
+    CU_ASSERT_FATAL(coap_add_token(pdu, 3, (const uint8_t *)"tok"));
+    coap_add_option(pdu, COAP_OPTION_IF_MATCH, 0, NULL);
+    coap_add_option(pdu, COAP_OPTION_URI_PATH, 14,
+                    (const uint8_t *)"fourteen-bytes");
+    coap_add_option(pdu, COAP_OPTION_SIZE1, 1, (const uint8_t *)"\x05");
+    coap_add_option(pdu, EC_OPTION_REQUEST_ID, sizeof(big), big);
+    if (with_payload)
+      CU_ASSERT_FATAL(coap_add_data(pdu, 3, (const uint8_t *)"xyz"));
+    coap_opt_iterator_t it;
+    ec_req_optw_t w;
+    const coap_opt_t *opt, *mine;
+    const uint8_t *v;
+    size_t len;
+    int n = 0;
+    coap_option_iterator_init(pdu, &it, COAP_OPT_ALL);
+    ec_req_optw_init(&w, pdu);
+    while ((opt = coap_option_next(&it)) != NULL) {
+      CU_ASSERT_TRUE_FATAL(ec_req_optw_next(&w, &mine, &v, &len));
+      CU_ASSERT_EQUAL(w.number, it.number);
+      CU_ASSERT_PTR_EQUAL(mine, opt);
+      CU_ASSERT_PTR_EQUAL(v, coap_opt_value(opt));
+      CU_ASSERT_EQUAL(len, coap_opt_length(opt));
+      n++;
+    }
+    CU_ASSERT_FALSE(ec_req_optw_next(&w, &mine, &v, &len));
+    CU_ASSERT_EQUAL(n, 4);
+    /* Header 4 and token 3; If-Match one byte; Uri-Path a byte and an
+     * extended length; Size1 an extended delta; Request-Id 2-byte
+     * extended delta and length. */
+    size_t options = 1 + (2 + 14) + (2 + 1) + (5 + 300);
+    CU_ASSERT_EQUAL(ec_req_wire_size(pdu),
+                    4 + 3 + options + (with_payload ? 1 + 3 : 0));
+    coap_delete_pdu(pdu);
+  }
+}
+
 static const ec_test_t tests[] = {
+    {test_wire_size, "wire_size"},
+    {test_option_walk_is_libcoaps, "option_walk_is_libcoaps"},
     {test_formats_are_negotiated, "formats_are_negotiated"},
     {test_formats_outside_the_route_are_refused,
      "formats_outside_the_route_are_refused"},

@@ -221,7 +221,28 @@ static void put_encoded(char *out, size_t cap, size_t *n, const uint8_t *v,
                         size_t len, bool query) {
   static const char hex[] = "0123456789ABCDEF";
   size_t k = *n;
-  for (size_t i = 0; i < len && k + 4 < cap; i++) {
+  size_t i = 0;
+  /* Room for every byte encoded: no bound to check per byte. */
+  if (len < cap && k + 3 * len + 4 < cap) {
+    unsigned shown = query ? 3 : 1; /* the classes shown as they are */
+    while (i < len) {
+      size_t run = i;
+      while (run < len && (shown_as_is[v[run]] & shown) != 0)
+        run++;
+      memcpy(out + k, v + i, run - i); /* the usual: the whole value */
+      k += run - i;
+      if (run == len)
+        break;
+      uint8_t c = v[run];
+      out[k++] = '%';
+      out[k++] = hex[c >> 4];
+      out[k++] = hex[c & 15];
+      i = run + 1;
+    }
+    *n = k;
+    return;
+  }
+  for (; i < len && k + 4 < cap; i++) {
     uint8_t c = v[i];
     if (shown_as_is[c] == 1 || (query && shown_as_is[c] == 2)) {
       out[k++] = (char)c;
@@ -236,12 +257,14 @@ static void put_encoded(char *out, size_t cap, size_t *n, const uint8_t *v,
 
 /* The request's path and query as a URI shows them: "/a/b?x=1&y". */
 static void path_of(const coap_pdu_t *request, char *out, size_t cap) {
-  coap_opt_iterator_t it;
+  ec_req_optw_t it;
   const coap_opt_t *opt;
+  const uint8_t *value;
+  size_t len;
   size_t n = 0;
   int queries = 0;
-  coap_option_iterator_init(request, &it, COAP_OPT_ALL);
-  while ((opt = coap_option_next(&it)) != NULL) {
+  ec_req_optw_init(&it, request);
+  while (ec_req_optw_next(&it, &opt, &value, &len)) {
     if (it.number != COAP_OPTION_URI_PATH &&
         it.number != COAP_OPTION_URI_QUERY)
       continue;
@@ -254,8 +277,7 @@ static void path_of(const coap_pdu_t *request, char *out, size_t cap) {
     if (query && n == 0)
       out[n++] = '/'; /* the root's query */
     out[n++] = query ? (queries++ == 0 ? '?' : '&') : '/';
-    put_encoded(out, cap, &n, coap_opt_value(opt), coap_opt_length(opt),
-                query);
+    put_encoded(out, cap, &n, value, len, query);
   }
   if (n == 0)
     out[n++] = '/';

@@ -181,37 +181,27 @@ bool ec_batch_acking(ec_server_t *srv, coap_session_t *session,
 
 /* The datagram of @p pdu (RFC 7252 section 3) into @p out: 0 when over
  * @p cap. libcoap keeps a PDU's options in their wire form, one after the
- * other: they are copied as they are. */
+ * other behind the token, then the payload marker and the payload: what
+ * its iterator says follows the token is copied as it is. */
 static size_t pdu_datagram(const coap_pdu_t *pdu, uint8_t *out, size_t cap) {
   coap_bin_const_t tok = coap_pdu_get_token(pdu);
   coap_mid_t mid = coap_pdu_get_mid(pdu);
-  const uint8_t *start = NULL, *end = NULL;
   coap_opt_iterator_t it;
-  const coap_opt_t *opt;
-  coap_option_iterator_init(pdu, &it, COAP_OPT_ALL);
-  while ((opt = coap_option_next(&it)) != NULL) {
-    if (start == NULL)
-      start = opt;
-    end = opt + coap_opt_size(opt);
+  const uint8_t *rest = NULL;
+  size_t rlen = 0;
+  if (coap_option_iterator_init(pdu, &it, COAP_OPT_ALL) != NULL &&
+      it.next_option != NULL) {
+    rest = it.next_option;
+    rlen = it.length;
   }
-  size_t olen = start != NULL ? (size_t)(end - start) : 0;
-  size_t dlen = 0;
-  const uint8_t *data = NULL;
-  if (!coap_get_data(pdu, &dlen, &data))
-    dlen = 0;
-  size_t n = 4 + tok.length + olen + (dlen > 0 ? 1 + dlen : 0);
+  size_t n = 4 + tok.length + rlen;
   if (n > cap || tok.length > 8)
     return 0;
   uint8_t *q = out + ec_screen_head(out, coap_pdu_get_type(pdu),
                                     (uint8_t)coap_pdu_get_code(pdu),
                                     (uint16_t)mid, tok.s, tok.length);
-  if (olen > 0)
-    memcpy(q, start, olen);
-  q += olen;
-  if (dlen > 0) {
-    *q++ = 0xFF;
-    memcpy(q, data, dlen);
-  }
+  if (rlen > 0)
+    memcpy(q, rest, rlen);
   return n;
 }
 

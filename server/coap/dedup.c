@@ -94,33 +94,23 @@ static void hash_address(hasher_t *h, const coap_address_t *a) {
 
 /*
  * The request's options and payload as they came: libcoap keeps a PDU's
- * options in their wire form one after the other, then the payload marker
- * and the payload (batch.c sends a PDU so too). Wire form is one spelling
- * of the options: equal bytes, equal options, and the other way round.
+ * options in their wire form one after the other behind the token, then
+ * the payload marker and the payload, and its iterator says where they
+ * start and how many bytes follow (batch.c sends a PDU so too). Wire form
+ * is one spelling of the options: equal bytes, equal options, and the
+ * other way round.
  */
 static void message_bytes(const coap_pdu_t *request, const uint8_t **start,
                           size_t *len) {
   coap_opt_iterator_t it;
-  const coap_opt_t *opt;
-  size_t dlen = 0;
-  const uint8_t *data = NULL;
-  if (!coap_get_data(request, &dlen, &data) || dlen == 0)
-    data = NULL;
-  coap_option_iterator_init(request, &it, COAP_OPT_ALL);
-  const uint8_t *first = coap_option_next(&it);
-  const uint8_t *end = NULL;
-  if (data != NULL) {
-    end = data + dlen;
-    if (first == NULL || first > data)
-      first = data - 1; /* no options: the marker and the payload */
-  } else if (first != NULL) {
-    /* No payload: the last option's end (writes seldom come without). */
-    end = first + coap_opt_size(first);
-    while ((opt = coap_option_next(&it)) != NULL)
-      end = opt + coap_opt_size(opt);
+  if (coap_option_iterator_init(request, &it, COAP_OPT_ALL) == NULL ||
+      it.next_option == NULL) {
+    *start = NULL;
+    *len = 0;
+    return;
   }
-  *start = first;
-  *len = first != NULL ? (size_t)(end - first) : 0;
+  *start = it.next_option;
+  *len = it.length;
 }
 
 void ec_dedup_key(const ec_dedup_t *d, coap_session_t *session,

@@ -25,24 +25,91 @@ static bool format_in(unsigned f, unsigned formats) {
          (f == EC_FORMAT_CBOR && (formats & EC_FMT_CBOR));
 }
 
+/*
+ * libcoap keeps a PDU's options in their wire form (RFC 7252 section 3.1),
+ * one after the other behind the token, then the payload marker and the
+ * payload; its iterator says where they start and how many bytes follow.
+ * Walking them here costs a few instructions an option, where libcoap's
+ * iterator parses each one into a struct and asks its filter: that walk,
+ * several times a request, was a good part of the server's own cost.
+ */
+void ec_req_optw_init(ec_req_optw_t *w, const coap_pdu_t *pdu) {
+  coap_opt_iterator_t it;
+  w->number = 0;
+  if (coap_option_iterator_init(pdu, &it, COAP_OPT_ALL) == NULL ||
+      it.next_option == NULL) {
+    w->p = w->end = w->start = NULL;
+    return;
+  }
+  w->p = w->start = it.next_option;
+  w->end = w->p + it.length;
+}
+
+/* An option's delta or length from its nibble @p v and the bytes at *q. */
+static bool ext_value(unsigned v, const uint8_t **q, const uint8_t *end,
+                      unsigned *out) {
+  if (v < 13) {
+    *out = v;
+  } else if (v == 13) {
+    if (end - *q < 1)
+      return false;
+    *out = 13u + (*q)[0];
+    *q += 1;
+  } else if (v == 14) {
+    if (end - *q < 2)
+      return false;
+    *out = 269u + ((unsigned)(*q)[0] << 8 | (*q)[1]);
+    *q += 2;
+  } else {
+    return false; /* 15: the payload marker, or not an option */
+  }
+  return true;
+}
+
+bool ec_req_optw_next(ec_req_optw_t *w, const coap_opt_t **opt, const uint8_t **value,
+                  size_t *len) {
+  if (w->p == NULL || w->p >= w->end)
+    return false;
+  const uint8_t *q = w->p + 1;
+  unsigned delta, length;
+  if (!ext_value(w->p[0] >> 4, &q, w->end, &delta) ||
+      !ext_value(w->p[0] & 15, &q, w->end, &length) ||
+      (size_t)(w->end - q) < length) {
+    w->p = NULL;
+    return false;
+  }
+  w->number += delta;
+  *opt = w->p;
+  *value = q;
+  *len = length;
+  w->p = q + length;
+  return true;
+}
+
+size_t ec_req_optw_rest(const ec_req_optw_t *w) {
+  return w->start != NULL ? (size_t)(w->end - w->start) : 0;
+}
+
+/* The header and token of @p pdu on the wire: 4 bytes, an extended token
+ * length for tokens past 12 bytes (RFC 8974), the token. */
+static size_t head_size(const coap_pdu_t *pdu) {
+  size_t t = coap_pdu_get_token(pdu).length;
+  return 4 + (t >= 269 ? 2 : t >= 13 ? 1 : 0) + t;
+}
+
 /* Walk the request's options once: note those the server reads in @p o
  * and return the request's size on the wire (header, token, options and
- * payload, as RFC 7252 section 3 encodes them). The answer to an
- * unverified address is bounded by three times that size (echo.h). */
+ * payload, as they came). The answer to an unverified address is bounded
+ * by three times that size (echo.h). */
 static size_t scan_options(const coap_pdu_t *pdu, ec_req_opts_t *o) {
-  coap_opt_iterator_t it;
+  ec_req_optw_t w;
   const coap_opt_t *opt;
-  size_t n = 4 + coap_pdu_get_token(pdu).length;
-  unsigned last = 0;
-  coap_option_iterator_init(pdu, &it, COAP_OPT_ALL);
-  while ((opt = coap_option_next(&it)) != NULL) {
-    unsigned delta = it.number - last;
-    size_t len = coap_opt_length(opt);
-    last = it.number;
-    n += 1 + len + (delta >= 269 ? 2 : delta >= 13 ? 1 : 0) +
-         (len >= 269 ? 2 : len >= 13 ? 1 : 0);
+  const uint8_t *v;
+  size_t len;
+  ec_req_optw_init(&w, pdu);
+  while (ec_req_optw_next(&w, &opt, &v, &len)) {
     const coap_opt_t **slot = NULL;
-    switch (it.number) {
+    switch (w.number) {
     case COAP_OPTION_OBSERVE: slot = &o->observe; break;
     case COAP_OPTION_ACCEPT: slot = &o->accept; break;
     case COAP_OPTION_CONTENT_FORMAT: slot = &o->content_format; break;
@@ -61,16 +128,13 @@ static size_t scan_options(const coap_pdu_t *pdu, ec_req_opts_t *o) {
     if (slot != NULL && *slot == NULL)
       *slot = opt;
   }
-  size_t plen;
-  const uint8_t *data;
-  if (coap_get_data(pdu, &plen, &data) && plen > 0)
-    n += 1 + plen;
-  return n;
+  return head_size(pdu) + ec_req_optw_rest(&w);
 }
 
 size_t ec_req_wire_size(const coap_pdu_t *pdu) {
-  ec_req_opts_t o = {0};
-  return scan_options(pdu, &o);
+  ec_req_optw_t w;
+  ec_req_optw_init(&w, pdu);
+  return head_size(pdu) + ec_req_optw_rest(&w);
 }
 
 /* RFC 9175 section 2.4: at most three times the request to an address that

@@ -39,6 +39,22 @@ typedef struct {
 } ec_req_opts_t;
 
 /*
+ * A walk over a PDU's options in their wire form (request.c): each
+ * option's number, value and start (the coap_opt_t the libcoap calls
+ * take). ec_req_optw_rest() is how many bytes follow the token: the options,
+ * and the payload marker and payload if any.
+ */
+typedef struct {
+  const uint8_t *start, *p, *end;
+  unsigned number;
+} ec_req_optw_t;
+
+void ec_req_optw_init(ec_req_optw_t *w, const coap_pdu_t *pdu);
+bool ec_req_optw_next(ec_req_optw_t *w, const coap_opt_t **opt, const uint8_t **value,
+                  size_t *len);
+size_t ec_req_optw_rest(const ec_req_optw_t *w);
+
+/*
  * The dispatcher (router.h) sets a request up and calls its route's
  * handler, which never touches format options or payload plumbing itself:
  * it reads rq->body in rq->req_fmt and answers through ec_req_send() or
