@@ -16,6 +16,7 @@
 #include "http.h"
 #include "identities.h"
 #include "log.h"
+#include "park.h"
 #include "peer.h"
 #include "request.h"
 #include "res_deployment.h"
@@ -423,6 +424,9 @@ static int run(ec_server_t *srv, volatile sig_atomic_t *stop) {
     int http_ms = ec_http_next_ms(srv->http);
     if (http_ms >= 0 && http_ms < wait_ms)
       wait_ms = http_ms;
+    int park_ms = ec_park_next_ms(srv);
+    if (park_ms >= 0 && park_ms < wait_ms)
+      wait_ms = park_ms;
     if (io_round(srv, wait_ms) < 0) {
       ec_log(EC_LOG_ERROR, "the CoAP I/O loop failed");
       return EC_EIO;
@@ -439,6 +443,8 @@ static int run(ec_server_t *srv, volatile sig_atomic_t *stop) {
         break;
     }
     ec_batch_commit(srv);
+    /* Writes that waited for the store run again once it is back. */
+    ec_park_poll(srv);
     /* Roll-up observers hear of this round's reports once committed. */
     ec_fleet_poll(srv);
     /* The dashboard's streams, likewise (their reports were heard at the
@@ -468,6 +474,7 @@ void ec_server_free(ec_server_t *srv) {
   if (srv == NULL)
     return;
   ec_batch_free_all(srv);
+  ec_park_free_all(srv);
   /* RFC 7641 3.2: an error notification ends an observation, so observers
    * hear that the server stopped instead of waiting for ever. */
   ec_watch_end_all(srv, 503, "shutting-down",

@@ -240,6 +240,14 @@ int ec_store_fd(ec_store_t *s, short *events, int *due_ms);
  */
 bool ec_store_unreachable(const ec_store_t *s);
 
+/* How long a write waits for a store out of reach before it fails: a
+ * queued one (then EC_ETIMEOUT), and a request the server holds for it
+ * (server/coap/park.h). A database restart shorter than this is a slower
+ * answer, not an error. */
+#ifndef EC_STORE_WAIT_MS
+#define EC_STORE_WAIT_MS 5000
+#endif
+
 /*
  * Changes other servers made. A store several servers share (PostgreSQL)
  * tells each of them of the writes the others commit, as hints: a hint

@@ -101,6 +101,10 @@ struct ec_server {
   struct ec_pending *triggered; /* committed, waiting to be answered */
   unsigned n_pending;           /* queued, waiting for their commit */
   struct ec_pending *acks;      /* of them, held for their late ACK */
+  /* Writes waiting for a store out of reach (park.h). */
+  struct ec_parked *parked;
+  unsigned n_parked;
+  size_t parked_bytes;
   /* The key handed to libcoap during a handshake (access.c), which copies
    * it at once. */
   uint8_t psk_key[EC_STORE_DEVICE_KEY_MAX];

@@ -10,6 +10,7 @@
 
 #include "echo.h"
 #include "log.h"
+#include "park.h"
 #include "peer.h"
 #include "util.h"
 
@@ -367,6 +368,8 @@ const ec_dedup_key_t *ec_req_dedup_key(ec_req_t *rq) {
 }
 
 void ec_req_done(ec_req_t *rq) {
+  if (rq->parked != NULL)
+    ec_park_release(rq);
   /* Every answer writer adds the Max-Age asked for; an answer written
    * another way gets it here (never after its payload). */
   size_t dlen;
@@ -684,6 +687,8 @@ void ec_req_codec_error(ec_req_t *rq, const ec_codec_error_t *err) {
 void ec_req_store_error(ec_req_t *rq, int rc) {
   /* A database server out of reach (a restart) is a wait, not a fault. */
   if (rc == EC_ETIMEOUT || ec_store_unreachable(rq->srv->store)) {
+    if (ec_park(rq))
+      return;
     ec_req_max_age(rq, EC_REQ_RETRY_S);
     ec_req_problem(rq, 503, "storage-unavailable", NULL,
                    "the store is out of reach: nothing was stored; send the "

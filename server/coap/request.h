@@ -91,6 +91,8 @@ typedef struct {
   uint64_t since_us;     /* when the dispatcher took it (ec_mono_us) */
   bool max_age_set;      /* ec_req_max_age() was called: the answer's */
   unsigned max_age;      /* Max-Age, added in option order when written */
+  bool park_ok;          /* may wait for a store out of reach (park.h) */
+  struct ec_parked *parked; /* its parked write's, run again (park.h) */
 } ec_req_t;
 
 /**
@@ -210,7 +212,9 @@ int ec_req_request_id(ec_req_t *rq, const uint8_t **id, size_t *len);
 
 /** Answer a storage failure: 5.03 storage-unavailable with Max-Age
  * EC_REQ_RETRY_S while the store is out of reach (@p rc EC_ETIMEOUT, or
- * ec_store_unreachable()), else 5.00 storage-failure, saying so. */
+ * ec_store_unreachable()), else 5.00 storage-failure, saying so; or,
+ * out of reach, park the write to run again once the store is back
+ * (park.h: rq->park_ok), answering nothing now. */
 void ec_req_store_error(ec_req_t *rq, int rc);
 
 /**

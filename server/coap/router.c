@@ -8,6 +8,7 @@
 #include "accesslog.h"
 #include "batch.h"
 #include "log.h"
+#include "park.h"
 #include "util.h"
 
 /* One template, split once at start: a literal segment, or the index of
@@ -243,8 +244,15 @@ static void dispatch(coap_resource_t *resource, coap_session_t *session,
     const char *owner = m.owner >= 0 && m.owner < n ? segs[m.owner] : NULL;
     rc = ec_access_check(&rq, rule, owner);
   }
-  if (spec != NULL && (spec->flags & EC_ROUTE_DEFER) && write &&
-      deferred(&rq, rc < 0, &since_us))
+  /* libcoap runs a deferred write again: a parked one (park.h) goes on
+   * from here, now or never to be parked again, with its body; a group
+   * commit's is answered. */
+  bool rerun = spec != NULL && (spec->flags & EC_ROUTE_DEFER) && write &&
+               ec_park_take(&rq, &since_us);
+  if (rerun)
+    rq.batch_ok = 0;
+  else if (spec != NULL && (spec->flags & EC_ROUTE_DEFER) && write &&
+           deferred(&rq, rc < 0, &since_us))
     goto done;
   if (rc < 0)
     goto done;
@@ -280,8 +288,18 @@ static void dispatch(coap_resource_t *resource, coap_session_t *session,
   if ((spec->flags & EC_ROUTE_REQUEST_ID) && write &&
       ec_req_request_id(&rq, &rq.rid, &rq.rid_len) < 0)
     goto done;
-  if ((spec->flags & EC_ROUTE_BODY) && write && ec_req_body(&rq) <= 0)
+  if ((spec->flags & EC_ROUTE_BODY) && write && !rerun &&
+      ec_req_body(&rq) <= 0)
     goto done;
+  /* A write its route batches waits for a store out of reach (park.h):
+   * before its handler when the store is away already, in it (at its
+   * store error) only when its Request-Id makes running it again safe. */
+  rq.park_ok = write && (spec->flags & EC_ROUTE_BATCH) && !rerun &&
+               !rq.upload_done &&
+               coap_pdu_get_type(request) == COAP_MESSAGE_CON;
+  if (rq.park_ok && ec_park(&rq))
+    goto done;
+  rq.park_ok = rq.park_ok && rq.rid_len > 0;
   spec->handler(&rq);
 done:
   ec_req_done(&rq);

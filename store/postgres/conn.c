@@ -22,7 +22,7 @@
  * at most every EC_STORE_PG_RETRY_MS), each is asked about (its kind's
  * resolve(), by its request identifier): committed, it completes as such;
  * not, it is sent again; who cannot tell fails, unacknowledged. Writes
- * waiting longer than EC_STORE_PG_WAIT_MS while PostgreSQL is out of reach
+ * waiting longer than EC_STORE_WAIT_MS while PostgreSQL is out of reach
  * fail with EC_ETIMEOUT, so that the server answers 5.03 with Max-Age.
  * Nothing is reported committed that did not reach its Sync without error.
  */
@@ -37,9 +37,6 @@
 #include "pg_internal.h"
 #include "util.h"
 
-#ifndef EC_STORE_PG_WAIT_MS
-#define EC_STORE_PG_WAIT_MS 5000
-#endif
 #ifndef EC_STORE_PG_RETRY_MS
 #define EC_STORE_PG_RETRY_MS 250
 #endif
@@ -513,7 +510,7 @@ static void lose(pg_store_t *s, const char *why) {
     w->in_doubt = true;
   ec_log(EC_LOG_ERROR, "store: PostgreSQL out of reach for writes (%s): "
          "%zu in flight are asked about after reconnecting, %zu queued wait "
-         "at most %d ms", why, n, s->n_queued - n, EC_STORE_PG_WAIT_MS);
+         "at most %d ms", why, n, s->n_queued - n, EC_STORE_WAIT_MS);
   ec_metrics_add(s->metrics, EC_M_COMMITS_FAILED, 1);
   PQfinish(s->pipe);
   s->pipe = NULL;
@@ -688,7 +685,7 @@ static void expire(pg_store_t *s) {
   pg_write_t *prev = NULL, *w = s->queue;
   while (w != NULL) {
     pg_write_t *next = w->next;
-    if (now - w->queued_ms >= EC_STORE_PG_WAIT_MS)
+    if (now - w->queued_ms >= EC_STORE_WAIT_MS)
       complete(s, prev, w, EC_ETIMEOUT);
     else
       prev = w;
@@ -725,6 +722,10 @@ int store_pg_flush(ec_store_t *base) {
     send_round(s, EC_STORE_PG_ROUND_MAX, false);
   if (s->pipe == NULL)
     expire(s);
+  /* The reads' connection, known lost, is stepped back too: the store is
+   * out of reach until both are back (store_pg_unreachable()). */
+  else if (s->resetting || PQstatus(s->conn) != CONNECTION_OK)
+    pg_conn_check(s);
   s->pumping = false;
   return s->pipe != NULL ? 0 : EC_ESTORE;
 }
@@ -758,7 +759,7 @@ int store_pg_wait(ec_store_t *base) {
   uint64_t last = s->serial;
   int rc = 0;
   /* Bounded: a round's answer comes or its connection fails, and writes
-   * wait for a lost PostgreSQL at most EC_STORE_PG_WAIT_MS. */
+   * wait for a lost PostgreSQL at most EC_STORE_WAIT_MS. */
   while (s->queue != NULL && s->queue->serial <= last) {
     rc = store_pg_flush(base);
     if (s->queue == NULL || s->queue->serial > last)

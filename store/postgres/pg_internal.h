@@ -66,7 +66,7 @@ typedef struct {
   int (*resolve)(pg_store_t *s, pg_write_t *w);
   /** Its outcome, once: @p rc 0 (committed) or < 0 (nothing of it
    * stored, or not known to be: EC_ESTORE; EC_ETIMEOUT: PostgreSQL was
-   * out of reach for EC_STORE_PG_WAIT_MS). Calls the caller back and
+   * out of reach for EC_STORE_WAIT_MS). Calls the caller back and
    * frees @p w. */
   void (*done)(pg_store_t *s, pg_write_t *w, int rc);
   /** The hint other servers hear of it (pg_hint_status()...): its length
