@@ -178,6 +178,61 @@ static void ack(it_udp_t *u, const it_coap_msg_t *m) {
 /* ------------------------------------------------------------------------ */
 /* Concurrent writes in one group commit                                     */
 
+/* N_CONCURRENT writers, each on a socket of its own with one CON request
+ * built and not yet sent. */
+typedef struct {
+  it_udp_t u[N_CONCURRENT];
+  uint8_t d[N_CONCURRENT][IT_COAP_MAX_DGRAM];
+  size_t dl[N_CONCURRENT];
+  uint8_t tok[N_CONCURRENT][4];
+} writers_t;
+
+/* Writer @p w's request: @p method on @p path with @p body. */
+static void writer_build(writers_t *ws, int w, int method, const char *path,
+                         const char *body) {
+  CU_ASSERT_EQUAL_FATAL(it_udp_open(&ws->u[w], srv.port), 0);
+  ssize_t k = build(&ws->u[w], method, path, body, NULL, -1, false, ws->d[w],
+                    sizeof(ws->d[w]));
+  CU_ASSERT_FATAL(k > 0);
+  ws->dl[w] = (size_t)k;
+  it_coap_msg_t tmp;
+  CU_ASSERT_EQUAL_FATAL(it_coap_parse(ws->d[w], ws->dl[w], &tmp), 0);
+  memcpy(ws->tok[w], tmp.token, 4);
+}
+
+/* Every writer's request, all waiting in the server's socket while it is
+ * stopped, so that its next I/O round takes them into one group commit;
+ * each answered @p code, its ETag into @p etag[w] (NULL: not kept). The
+ * sockets are closed after. */
+static void writers_run(writers_t *ws, int code, uint64_t *etag,
+                        it_coap_msg_t *r) {
+  bool done[N_CONCURRENT] = {false};
+  CU_ASSERT_EQUAL_FATAL(kill(srv.pid, SIGSTOP), 0);
+  for (int w = 0; w < N_CONCURRENT; w++)
+    CU_ASSERT_EQUAL(it_udp_send(&ws->u[w], ws->d[w], ws->dl[w]), 0);
+  CU_ASSERT_EQUAL_FATAL(kill(srv.pid, SIGCONT), 0);
+
+  int left = N_CONCURRENT;
+  uint64_t end = it_now_ms() + 3 * TIMEOUT_MS;
+  while (left > 0 && it_now_ms() < end) {
+    for (int w = 0; w < N_CONCURRENT; w++) {
+      while (!done[w] && it_udp_recv_msg(&ws->u[w], r, 5) == 0) {
+        ack(&ws->u[w], r);
+        if (r->code == 0 || memcmp(r->token, ws->tok[w], 4) != 0)
+          continue; /* the empty ACK of a deferred answer */
+        CU_ASSERT_EQUAL(IT_CODE_INT(r->code), code);
+        if (etag != NULL)
+          etag[w] = etag_of(r);
+        done[w] = true;
+        left--;
+      }
+    }
+  }
+  CU_ASSERT_EQUAL_FATAL(left, 0);
+  for (int w = 0; w < N_CONCURRENT; w++)
+    it_udp_close(&ws->u[w]);
+}
+
 static void test_concurrent_writes_end_on_the_newest(void) {
   static const char *const states[] = {"Pending",  "Installing", "Installed",
                                        "Removing", "Failed"};
@@ -208,50 +263,15 @@ static void test_concurrent_writes_end_on_the_newest(void) {
 
   long long since = 1;
   for (int round = 0; round < ROUNDS; round++) {
-    it_udp_t u[N_CONCURRENT];
-    uint8_t d[N_CONCURRENT][IT_COAP_MAX_DGRAM];
-    size_t dl[N_CONCURRENT];
-    uint8_t tok[N_CONCURRENT][4];
+    writers_t ws;
     uint64_t etag[N_CONCURRENT] = {0};
-    bool done[N_CONCURRENT] = {false};
     for (int w = 0; w < N_CONCURRENT; w++) {
       char nm[32];
       snprintf(nm, sizeof(nm), "r%d-w%d", round, w);
-      CU_ASSERT_EQUAL_FATAL(it_udp_open(&u[w], srv.port), 0);
-      ssize_t k = build(&u[w], w % 2 ? IT_PUT : IT_POST, path,
-                        report(states[w % 5], nm), NULL, -1, false, d[w],
-                        sizeof(d[w]));
-      CU_ASSERT_FATAL(k > 0);
-      dl[w] = (size_t)k;
-      it_coap_msg_t tmp;
-      CU_ASSERT_EQUAL_FATAL(it_coap_parse(d[w], dl[w], &tmp), 0);
-      memcpy(tok[w], tmp.token, 4);
+      writer_build(&ws, w, w % 2 ? IT_PUT : IT_POST, path,
+                   report(states[w % 5], nm));
     }
-    /* All ten wait in the server's socket while it is stopped, so its next
-     * I/O round takes them into one group commit. */
-    CU_ASSERT_EQUAL_FATAL(kill(srv.pid, SIGSTOP), 0);
-    for (int w = 0; w < N_CONCURRENT; w++)
-      CU_ASSERT_EQUAL(it_udp_send(&u[w], d[w], dl[w]), 0);
-    CU_ASSERT_EQUAL_FATAL(kill(srv.pid, SIGCONT), 0);
-
-    int left = N_CONCURRENT;
-    uint64_t end = it_now_ms() + 3 * TIMEOUT_MS;
-    while (left > 0 && it_now_ms() < end) {
-      for (int w = 0; w < N_CONCURRENT; w++) {
-        while (!done[w] && it_udp_recv_msg(&u[w], r, 5) == 0) {
-          ack(&u[w], r);
-          if (r->code == 0 || memcmp(r->token, tok[w], 4) != 0)
-            continue; /* the empty ACK of a deferred answer */
-          CU_ASSERT_EQUAL(IT_CODE_INT(r->code), 204);
-          etag[w] = etag_of(r);
-          done[w] = true;
-          left--;
-        }
-      }
-    }
-    CU_ASSERT_EQUAL_FATAL(left, 0);
-    for (int w = 0; w < N_CONCURRENT; w++)
-      it_udp_close(&u[w]);
+    writers_run(&ws, 204, etag, r);
 
     /* Write order is the order of seq in the history. */
     char names[N_CONCURRENT][32];
@@ -306,11 +326,7 @@ static void test_concurrent_writes_end_on_the_newest(void) {
  */
 static void test_first_reports_share_commits(void) {
   char path[N_CONCURRENT][256], name[64];
-  it_udp_t u[N_CONCURRENT];
-  uint8_t d[N_CONCURRENT][IT_COAP_MAX_DGRAM];
-  size_t dl[N_CONCURRENT];
-  uint8_t tok[N_CONCURRENT][4];
-  bool done[N_CONCURRENT] = {false};
+  writers_t ws;
   it_coap_msg_t *r = msg_new();
   CU_ASSERT_TRUE_FATAL(server_up);
   int commits = it_server_log_count(&srv, "group commit of");
@@ -319,38 +335,12 @@ static void test_first_reports_share_commits(void) {
     snprintf(dev, sizeof(dev), "first-%d", w);
     snprintf(nm, sizeof(nm), "first-w%d", w);
     status_path(path[w], sizeof(path[w]), dev, "");
-    CU_ASSERT_EQUAL_FATAL(it_udp_open(&u[w], srv.port), 0);
-    ssize_t k = build(&u[w], IT_POST, path[w], report("Pending", nm), NULL,
-                      -1, false, d[w], sizeof(d[w]));
-    CU_ASSERT_FATAL(k > 0);
-    dl[w] = (size_t)k;
-    it_coap_msg_t tmp;
-    CU_ASSERT_EQUAL_FATAL(it_coap_parse(d[w], dl[w], &tmp), 0);
-    memcpy(tok[w], tmp.token, 4);
+    writer_build(&ws, w, IT_POST, path[w], report("Pending", nm));
   }
-  CU_ASSERT_EQUAL_FATAL(kill(srv.pid, SIGSTOP), 0);
-  for (int w = 0; w < N_CONCURRENT; w++)
-    CU_ASSERT_EQUAL(it_udp_send(&u[w], d[w], dl[w]), 0);
-  CU_ASSERT_EQUAL_FATAL(kill(srv.pid, SIGCONT), 0);
-  int left = N_CONCURRENT;
-  uint64_t end = it_now_ms() + 3 * TIMEOUT_MS;
-  while (left > 0 && it_now_ms() < end) {
-    for (int w = 0; w < N_CONCURRENT; w++) {
-      while (!done[w] && it_udp_recv_msg(&u[w], r, 5) == 0) {
-        ack(&u[w], r);
-        if (r->code == 0 || memcmp(r->token, tok[w], 4) != 0)
-          continue;
-        CU_ASSERT_EQUAL(IT_CODE_INT(r->code), 201);
-        done[w] = true;
-        left--;
-      }
-    }
-  }
-  CU_ASSERT_EQUAL_FATAL(left, 0);
+  writers_run(&ws, 201, NULL, r);
   for (int w = 0; w < N_CONCURRENT; w++) {
     char dev[32], want[32];
     uint64_t etag = 0;
-    it_udp_close(&u[w]);
     snprintf(dev, sizeof(dev), "first-%d", w);
     snprintf(want, sizeof(want), "first-w%d", w);
     CU_ASSERT_EQUAL(get_current(dev, name, sizeof(name), &etag), 205);
