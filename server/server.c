@@ -358,19 +358,24 @@ fail_srv:
  * reaching libcoap before it was screened.
  */
 static int io_round(ec_server_t *srv, int wait_ms) {
-  struct pollfd ready[3] = {{coap_context_get_coap_fd(srv->ctx), POLLIN, 0},
-                            {ec_http_fd(srv->http), POLLIN, 0},
-                            {-1, 0, 0}};
+  struct pollfd ready[4] = {{coap_context_get_coap_fd(srv->ctx), POLLIN, 0},
+                            {ec_http_fd(srv->http), POLLIN, 0}};
   int http = ready[1].fd >= 0;
-  /* A store whose commits arrive later (store.h, ec_store_fd): its answer
-   * ends the wait too, and the loop's flush reads it. */
-  int store_due;
-  ready[2].fd = ec_store_fd(srv->store, &ready[2].events, &store_due);
-  if (!http) /* keep the array dense: HTTP's slot is the store's */
-    ready[1] = ready[2];
-  int n_fds = 1 + http + (ready[2].fd >= 0);
-  if (store_due >= 0 && store_due < wait_ms)
-    wait_ms = store_due;
+  int n_fds = 1 + http; /* dense: the store's slots follow what is used */
+  /* A store whose commits and reads arrive later (store.h, ec_store_fd,
+   * ec_store_read_fd): their answers end the wait too, and the loop's
+   * flush reads them. */
+  for (int k = 0; k < 2; k++) {
+    struct pollfd *p = &ready[n_fds];
+    int store_due;
+    p->revents = 0;
+    p->fd = k == 0 ? ec_store_fd(srv->store, &p->events, &store_due)
+                   : ec_store_read_fd(srv->store, &p->events, &store_due);
+    if (p->fd >= 0)
+      n_fds++;
+    if (store_due >= 0 && store_due < wait_ms)
+      wait_ms = store_due;
+  }
   /* The wait ends in time for the server's own retransmissions and
    * liveness checks (watch.c), whichever way the round waits. */
   int due = ec_watch_next_ms(srv);

@@ -117,6 +117,11 @@ struct ec_store_backend {
   int (*prov_select_owned)(ec_store_t *s, const ec_prov_request_t *f,
                            int64_t owner_id, ec_prov_component_t **rows,
                            size_t *n);
+  /** The three below NULL: EC_ENOTSUP, -1 and 0 (store.c answers). */
+  int (*prov_select_start)(ec_store_t *s, const ec_prov_request_t *f,
+                           int64_t owner_id, ec_prov_select_fn fn, void *ud);
+  int (*read_fd)(ec_store_t *s, short *events, int *due_ms);
+  size_t (*reading)(const ec_store_t *s);
   /* prov_insert, prov_update: called with the outcome cleared and the
    * request checked (store.c). */
   int (*prov_insert)(ec_store_t *s, const ec_prov_request_t *rq,

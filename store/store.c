@@ -472,6 +472,29 @@ int ec_store_prov_select_owned(ec_store_t *s, const ec_prov_request_t *f,
                    : EC_EINVAL;
 }
 
+int ec_store_prov_select_start(ec_store_t *s, const ec_prov_request_t *f,
+                               int64_t owner_id, ec_prov_select_fn fn,
+                               void *ud) {
+  if (s == NULL || f == NULL || fn == NULL || (f->has_limit && f->limit < 0))
+    return EC_EINVAL;
+  return s->be->prov_select_start != NULL
+             ? s->be->prov_select_start(s, f, owner_id, fn, ud)
+             : EC_ENOTSUP;
+}
+
+int ec_store_read_fd(ec_store_t *s, short *events, int *due_ms) {
+  if (events == NULL || due_ms == NULL)
+    return -1;
+  *events = 0;
+  *due_ms = -1;
+  return s != NULL && s->be->read_fd != NULL ? s->be->read_fd(s, events, due_ms)
+                                             : -1;
+}
+
+size_t ec_store_reading(const ec_store_t *s) {
+  return s != NULL && s->be->reading != NULL ? s->be->reading(s) : 0;
+}
+
 /* The outcome is cleared and the request checked here, once for every
  * backend: an insert names a provisioning, a component type and its ids. */
 int ec_store_prov_insert(ec_store_t *s, const ec_prov_request_t *rq,

@@ -700,6 +700,47 @@ int ec_store_prov_select_owned(ec_store_t *s, const ec_prov_request_t *f,
                                int64_t owner_id, ec_prov_component_t **rows,
                                size_t *n);
 
+/*
+ * Reads that do not wait. A store over the network (PostgreSQL) can take
+ * a read up and answer it later, so that a slow read (a table locked, a
+ * large scan) holds only its own request, not the I/O loop: the read goes
+ * out at once on a connection of its own and its callback runs from a
+ * later ec_store_flush(), called when ec_store_read_fd() is ready. Such
+ * reads see what is committed, as every read does; they are bounded in
+ * time (EC_STORE_WAIT_MS: past it the read fails with EC_ETIMEOUT).
+ */
+
+/** A read's outcome: @p rc 0 with @p rows (as ec_store_prov_select()'s,
+ * the callee's to free(); NULL when @p n is 0), EC_ETIMEOUT (the store out
+ * of reach, or the read took longer than EC_STORE_WAIT_MS: try again
+ * later), or another < 0. */
+typedef void (*ec_prov_select_fn)(void *ud, int rc, ec_prov_component_t *rows,
+                                  size_t n);
+
+/**
+ * Start ec_store_prov_select_owned(@p f, @p owner_id) without waiting;
+ * @p fn(@p ud, ...) runs exactly once, from ec_store_flush() (or, with an
+ * error, from ec_store_close()), never inside this call. @p f is copied.
+ * @return 0 (@p fn will run), EC_ENOTSUP (a store whose reads never wait
+ *         on a network, SQLite: read with ec_store_prov_select_owned()),
+ *         EC_ETIMEOUT (out of reach now), EC_EINVAL or EC_ENOMEM; on
+ *         failure @p fn never runs
+ */
+int ec_store_prov_select_start(ec_store_t *s, const ec_prov_request_t *f,
+                               int64_t owner_id, ec_prov_select_fn fn,
+                               void *ud);
+
+/**
+ * What the I/O loop polls for the reads started (ec_store_prov_select_start)
+ * beside ec_store_fd(): call ec_store_flush() when it is ready, or when
+ * @p due_ms have passed (a connect to step).
+ * @return the descriptor, or -1 (no read in flight)
+ */
+int ec_store_read_fd(ec_store_t *s, short *events, int *due_ms);
+
+/** How many reads started have not run their callback yet. */
+size_t ec_store_reading(const ec_store_t *s);
+
 /** Why a write was refused, or what it changed. */
 typedef struct {
   bool no_provisioning;   /**< provisioning_id names no provisioning */

@@ -33,10 +33,13 @@
 
 typedef struct ec_prov ec_prov_t;
 
+typedef struct select select_t;
+
 struct ec_prov {
   ec_auth_t *auth;
   ec_pwcheck_t *pwcheck; /* password checks, off the I/O thread */
   ec_watch_list_t watches;
+  select_t *selecting;   /* selects whose read is in flight */
 };
 
 /* What one watch follows. */
@@ -149,7 +152,13 @@ static void answer_seed_error(ec_req_t *rq, const ec_prov_error_t *err) {
                0, NULL);
 }
 
+/* A failure of the store: 5.00, or while it is out of reach (a
+ * PostgreSQL restart) 5.03 with Max-Age, to be sent again. */
 static void answer_server_error(ec_req_t *rq, const char *status, int rc) {
+  if (rc == EC_ETIMEOUT || ec_store_unreachable(rq->srv->store)) {
+    ec_req_store_error(rq, EC_ETIMEOUT);
+    return;
+  }
   answer_error(rq, 500, status, "SERVER_ERROR", ec_strerror(rc), NULL, 0, NULL);
 }
 
@@ -236,16 +245,15 @@ static int authenticate(ec_req_t *rq, uint8_t *digest, caller_t *caller) {
 
 /* ---- select -------------------------------------------------------------- */
 
-/* Answer a select; @p observing keeps an empty result a 2.05, because an
- * error would end the observation (RFC 7641) of a provisioning that simply
- * has no components yet. */
-static int answer_select(ec_req_t *rq, const caller_t *c,
-                         const ec_prov_request_t *f, bool observing) {
-  ec_prov_component_t *rows = NULL;
-  size_t n_rows = 0;
-  int rc = ec_store_prov_select_owned(rq->srv->store, f, c->scope, &rows,
-                                      &n_rows);
+/* Answer a select's rows (@p rows taken over), or the store's @p rc;
+ * @p observing keeps an empty result a 2.05, because an error would end
+ * the observation (RFC 7641) of a provisioning that simply has no
+ * components yet. A store out of reach, or a read that took too long
+ * (EC_ETIMEOUT), is 5.03 with Max-Age: try again. */
+static int answer_rows(ec_req_t *rq, int rc, ec_prov_component_t *rows,
+                       size_t n_rows, bool observing) {
   if (rc < 0) {
+    free(rows);
     answer_server_error(rq, NULL, rc);
     return rc;
   }
@@ -259,6 +267,114 @@ static int answer_select(ec_req_t *rq, const caller_t *c,
   free(rows);
   send_owned(rq, 205, out, n, NULL);
   return n < 0 ? (int)n : 0;
+}
+
+/*
+ * A select whose read the store takes up and answers later (PostgreSQL:
+ * ec_store_prov_select_start), so that a slow read holds its own request
+ * only, never the I/O loop and every other client with it. The request is
+ * registered with libcoap as asynchronous (a confirmable one is
+ * acknowledged with an empty ACK at once); when the rows come, the store's
+ * callback triggers it, and libcoap runs the handler again, which the
+ * dispatcher answers from this (EC_ROUTE_DEFER, batch.h's plumbing), with
+ * a separate response. A store whose reads do not wait (SQLite), a
+ * non-confirmable request or an observation's first answer read at once.
+ */
+struct select {
+  ec_pending_t base; /* first: batch.h's answer plumbing */
+  select_t *next;    /* srv->prov->selecting, while the read is in flight */
+  int rc;
+  ec_prov_component_t *rows;
+  size_t n;
+  ec_format_t fmt;   /* the answer's format, as first negotiated */
+};
+
+static void select_free(ec_pending_t *pp) {
+  select_t *q = (select_t *)pp;
+  free(q->rows);
+  free(q);
+}
+
+static void select_answer(ec_req_t *rq, ec_pending_t *pp) {
+  select_t *q = (select_t *)pp;
+  rq->resp_fmt = q->fmt;
+  (void)answer_rows(rq, q->rc, q->rows, q->n, false);
+  q->rows = NULL;
+}
+
+/* The store's word: trigger the answer (or, orphaned, drop it). */
+static void on_selected(void *ud, int rc, ec_prov_component_t *rows,
+                        size_t n) {
+  select_t *q = ud;
+  if (q->base.orphan) {
+    free(rows);
+    select_free(&q->base);
+    return;
+  }
+  ec_server_t *srv = q->base.srv;
+  for (select_t **at = &srv->prov->selecting; *at != NULL; at = &(*at)->next)
+    if (*at == q) {
+      *at = q->next;
+      break;
+    }
+  q->rc = rc;
+  q->rows = rows;
+  q->n = n;
+  /* Until libcoap runs the handler again, the answer is the server's
+   * (batch.h's list, freed at shutdown if it never runs). */
+  q->base.next = srv->triggered;
+  srv->triggered = &q->base;
+  coap_async_trigger(q->base.async);
+}
+
+/* Start @p f's read for later: 0 (the handler returns, unanswered), or
+ * < 0 when it reads at once instead (EC_ENOTSUP) or answered already. */
+static int select_later(ec_req_t *rq, const caller_t *c,
+                        const ec_prov_request_t *f) {
+  if (coap_pdu_get_type(rq->request) != COAP_MESSAGE_CON)
+    return EC_ENOTSUP;
+  select_t *q = calloc(1, sizeof(*q));
+  if (q == NULL)
+    return EC_ENOTSUP;
+  q->base.srv = rq->srv;
+  q->base.answer = select_answer;
+  q->base.free = select_free;
+  q->base.since_us = rq->since_us;
+  q->fmt = rq->resp_fmt;
+  int rc = ec_store_prov_select_start(rq->srv->store, f, c->scope,
+                                      on_selected, q);
+  if (rc < 0) {
+    free(q);
+    if (rc != EC_ENOTSUP)
+      answer_rows(rq, rc, NULL, 0, false);
+    return rc == EC_ENOTSUP ? rc : EC_ESTORE;
+  }
+  /* Delay 0: until the read's callback triggers it. */
+  q->base.async = coap_register_async(rq->session, rq->request, 0);
+  if (q->base.async == NULL) {
+    q->base.orphan = 1; /* freed by the callback */
+    ec_req_problem(rq, 503, "out-of-memory", NULL,
+                   "cannot wait for the read now: repeat the request");
+    return EC_ENOMEM;
+  }
+  coap_async_set_app_data(q->base.async, q);
+  q->next = rq->srv->prov->selecting;
+  rq->srv->prov->selecting = q;
+  /* No code set: libcoap sends the empty ACK of a confirmable request. */
+  return 0;
+}
+
+/* Answer a select, later when the store reads without waiting (above). */
+static int answer_select(ec_req_t *rq, const caller_t *c,
+                         const ec_prov_request_t *f, bool observing) {
+  int rc = observing ? EC_ENOTSUP : select_later(rq, c, f);
+  if (rc != EC_ENOTSUP)
+    return rc;
+  ec_prov_component_t *rows = NULL;
+  size_t n_rows = 0;
+  rc = ec_store_prov_select_owned(rq->srv->store, f, c->scope, &rows,
+                                  &n_rows);
+  return answer_rows(rq, rc, rows, n_rows, observing);
 }
 
 /* ---- notifications ------------------------------------------------------- */
@@ -933,6 +1049,9 @@ void ec_provisioning_free(ec_server_t *srv) {
     return;
   /* Checks never answered: their libcoap requests went with the context. */
   ec_pwcheck_free(srv->prov->pwcheck, login_release_job);
+  /* Reads still in flight: the store's close calls them back, to free. */
+  for (select_t *q = srv->prov->selecting; q != NULL; q = q->next)
+    q->base.orphan = 1;
   ec_auth_free(srv->prov->auth);
   free(srv->prov);
   srv->prov = NULL;

@@ -95,7 +95,8 @@ static const ec_route_spec_t routes[EC_API_N_ROUTES] = {
     /* Its POST checks the token before it takes the body: no BODY. */
     [EC_API_COMPONENTS] = {"v1/DeviceProvisioningComponents",
                            EC_GET | EC_POST, EC_ACCESS_TOKEN, EC_FMT_DOC,
-                           EC_ROUTE_OBSERVE | EC_ROUTE_VERIFY,
+                           EC_ROUTE_OBSERVE | EC_ROUTE_VERIFY |
+                               EC_ROUTE_DEFER,
                            "provisioning.components",
                            ec_provisioning_components,
                            ec_provisioning_replay},

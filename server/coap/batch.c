@@ -305,8 +305,9 @@ void ec_batch_release(ec_req_t *rq, ec_pending_t *p) {
 
 int ec_batch_commit(ec_server_t *srv) {
   if (ec_store_queued(srv->store) == 0) {
-    /* The flush also reads what other servers wrote (store.h's hints). */
-    if (srv->listening)
+    /* The flush also reads what other servers wrote (store.h's hints)
+     * and the answers of reads in flight (ec_store_read_fd). */
+    if (srv->listening || ec_store_reading(srv->store) > 0)
       (void)ec_store_flush(srv->store);
     return 0;
   }

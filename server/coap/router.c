@@ -244,14 +244,14 @@ static void dispatch(coap_resource_t *resource, coap_session_t *session,
     const char *owner = m.owner >= 0 && m.owner < n ? segs[m.owner] : NULL;
     rc = ec_access_check(&rq, rule, owner);
   }
-  /* libcoap runs a deferred write again: a parked one (park.h) goes on
-   * from here, now or never to be parked again, with its body; a group
-   * commit's is answered. */
-  bool rerun = spec != NULL && (spec->flags & EC_ROUTE_DEFER) && write &&
-               ec_park_take(&rq, &since_us);
+  /* libcoap runs a deferred request again: a parked write (park.h) goes
+   * on from here, now or never to be parked again, with its body; a group
+   * commit's, a login's or a read's (a GET too) is answered. */
+  bool defers = spec != NULL && (spec->flags & EC_ROUTE_DEFER);
+  bool rerun = defers && write && ec_park_take(&rq, &since_us);
   if (rerun)
     rq.batch_ok = 0;
-  else if (spec != NULL && (spec->flags & EC_ROUTE_DEFER) && write &&
+  else if (defers && (write || method == COAP_REQUEST_CODE_GET) &&
            deferred(&rq, rc < 0, &since_us))
     goto done;
   if (rc < 0)

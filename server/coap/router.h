@@ -45,8 +45,9 @@
                                      resource holds it; discovery says obs */
 #define EC_ROUTE_BATCH 0x02u      /* its writes through its own resource may
                                      join the group commit (batch.h) */
-#define EC_ROUTE_DEFER 0x04u      /* a write's answer may be deferred: when
-                                     libcoap runs it again, it is answered */
+#define EC_ROUTE_DEFER 0x04u      /* a write's (or GET's) answer may be
+                                     deferred: when libcoap runs it again,
+                                     it is answered */
 #define EC_ROUTE_VERIFY 0x08u     /* POST only from a verified address over
                                      plain CoAP (echo.h) */
 #define EC_ROUTE_BODY 0x10u       /* POST and PUT bodies are collected

@@ -58,11 +58,19 @@ static void notice(void *ud, const char *msg) {
  * Times in the schema are integers; only the client encoding matters for
  * the ids' text. */
 static const char *const conn_keys[] = {"dbname", "client_encoding",
-                                        "connect_timeout", NULL};
+                                        "connect_timeout", "options", NULL};
 
 PGconn *pg_connect(const char *uri) {
-  const char *const v[] = {uri, "UTF8", "5", NULL};
+  const char *const v[] = {uri, "UTF8", "5", NULL, NULL};
   PGconn *c = PQconnectdbParams(conn_keys, v, 1);
+  if (c != NULL)
+    PQsetNoticeProcessor(c, notice, NULL);
+  return c;
+}
+
+PGconn *pg_connect_start(const char *uri, const char *options) {
+  const char *const v[] = {uri, "UTF8", "5", options, NULL};
+  PGconn *c = PQconnectStartParams(conn_keys, v, 1);
   if (c != NULL)
     PQsetNoticeProcessor(c, notice, NULL);
   return c;
@@ -156,10 +164,9 @@ int pg_conn_open(pg_store_t *s, const char *uri) {
   return s->pipe != NULL ? 0 : EC_ESTORE;
 }
 
-/* True when idle @p c was closed by the server (a restart, a crash): a
- * closing server sends its reason, then the end of the stream, and libpq
- * notices only when it reads them. */
-static bool idle_closed(PGconn *c) {
+/* A closing server sends its reason, then the end of the stream, and
+ * libpq notices only when it reads them. */
+bool pg_idle_closed(PGconn *c) {
   for (int i = 0; i < 2 && PQstatus(c) == CONNECTION_OK; i++) {
     struct pollfd p = {PQsocket(c), POLLIN, 0};
     if (poll(&p, 1, 0) <= 0)
@@ -173,7 +180,7 @@ static bool idle_closed(PGconn *c) {
 void pg_conn_check(pg_store_t *s) {
   int64_t now = now_ms();
   if (!s->resetting) {
-    if (!idle_closed(s->conn) || now < s->conn_try_ms)
+    if (!pg_idle_closed(s->conn) || now < s->conn_try_ms)
       return;
     s->conn_try_ms = now + EC_STORE_PG_RETRY_MS;
     if (PQresetStart(s->conn) != 1)
@@ -553,8 +560,7 @@ static void reconnect(pg_store_t *s) {
     if (now < s->next_try_ms)
       return;
     s->next_try_ms = now + EC_STORE_PG_RETRY_MS;
-    const char *const v[] = {s->uri, "UTF8", "5", NULL};
-    s->connecting = PQconnectStartParams(conn_keys, v, 1);
+    s->connecting = pg_connect_start(s->uri, NULL);
     if (s->connecting == NULL || PQstatus(s->connecting) == CONNECTION_BAD) {
       PQfinish(s->connecting);
       s->connecting = NULL;
@@ -703,11 +709,12 @@ int store_pg_flush(ec_store_t *base) {
   if (s->pumping)
     return 0;
   s->pumping = true;
+  pg_reads_pump(s);
   /* A connection the server closed while it was idle (a restart) is found
    * before a round goes out on it, so that it leaves no write in doubt. */
   bool listening = s->listen_fn != NULL;
   if (s->pipe != NULL && s->n_round == 0 && (s->queue != NULL || listening) &&
-      idle_closed(s->pipe))
+      pg_idle_closed(s->pipe))
     lose(s, "closed while idle");
   if (s->pipe == NULL && (s->queue != NULL || listening))
     reconnect(s);
@@ -798,6 +805,7 @@ void pg_conn_close(pg_store_t *s) {
   /* What is left (PostgreSQL never came back in time) fails. */
   while (s->queue != NULL)
     complete(s, NULL, s->queue, s->pipe != NULL ? EC_ESTORE : EC_ETIMEOUT);
+  pg_reads_close(s);
   PQfinish(s->connecting);
   PQfinish(s->pipe);
   PQfinish(s->conn);

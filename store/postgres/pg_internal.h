@@ -145,6 +145,8 @@ struct pg_store {
    * first n_prepared are prepared on the current pipeline connection. */
   const pg_stmt_t *stmts[PG_STMTS_MAX];
   size_t n_stmts, n_prepared;
+  /* Reads that do not wait (reads.c): NULL until the first. */
+  struct pg_reads *reads;
 };
 
 extern const ec_store_backend_t store_pg_backend;
@@ -204,6 +206,9 @@ int pg_hint_messages(char *buf, size_t cap);
  * do not fit one); 0 or EC_ESTORE. */
 int pg_notify_provisionings(pg_store_t *s, const int64_t *ids, size_t n);
 
+/** True when idle @p c was closed by the server (a restart, a crash). */
+bool pg_idle_closed(PGconn *c);
+
 /** Before a statement on s->conn: reconnect it when it was lost (at most
  * every few hundred milliseconds). */
 void pg_conn_check(pg_store_t *s);
@@ -242,6 +247,38 @@ void pg_array_i64(pg_array_t *b, int64_t v);
 void pg_array_i32(pg_array_t *b, int32_t v);
 /** A text element; SQL NULL when @p s is NULL. */
 void pg_array_text(pg_array_t *b, const char *s);
+
+/* Reads that do not wait (reads.c): a third connection, non-blocking,
+ * made at the first such read, one statement in flight at a time. */
+
+/** Step the reads: connect, send the next, take the results in and run
+ * the callbacks of those done (from store_pg_flush()). */
+void pg_reads_pump(pg_store_t *s);
+
+/** Fail every read left (EC_ESTORE) and close their connection. */
+void pg_reads_close(pg_store_t *s);
+
+int store_pg_prov_select_start(ec_store_t *s, const ec_prov_request_t *f,
+                               int64_t owner_id, ec_prov_select_fn fn,
+                               void *ud);
+int store_pg_read_fd(ec_store_t *s, short *events, int *due_ms);
+size_t store_pg_reading(const ec_store_t *s);
+
+/** The components select (provisioning.c): its text, and its parameters
+ * for @p f and @p owner_id as malloc'd strings (NULL: SQL NULL; free()
+ * each); 0 or EC_ENOMEM (none left). */
+#define PG_PROV_SELECT_NPARAMS 7
+extern const char pg_prov_select_sql[];
+int pg_prov_select_params(const ec_prov_request_t *f, int64_t owner_id,
+                          char *v[PG_PROV_SELECT_NPARAMS]);
+/** Its result as ec_store_prov_select()'s block; 0, EC_ENOMEM or
+ * EC_ESTORE (a corrupt row). */
+int pg_prov_rows(const PGresult *res, ec_prov_component_t **rows, size_t *n);
+
+/** Start a connection to @p uri with our settings and, when not NULL,
+ * server @p options ("-c name=value"), without waiting: step it with
+ * PQconnectPoll(); NULL, or one CONNECTION_BAD, when it cannot start. */
+PGconn *pg_connect_start(const char *uri, const char *options);
 
 /** The SQL of the schema's migrations (store.c), and how many there are. */
 extern const char *const *const pg_migrations[];

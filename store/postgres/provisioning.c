@@ -152,11 +152,99 @@ static char *id_list(const ec_prov_ids_t *ids, bool *oom) {
   return p;
 }
 
+/* The select's statement: its parameters are pg_prov_select_params()'. */
+const char pg_prov_select_sql[] =
+    "SELECT pc.id::int8, pc.provisioning_id::int8,"
+    " pc.component_type::int8, pc.component_id::int8, c.name,"
+    " pc.active_status::int8, pc.last_modified_by::int8,"
+    " pc.last_modified_at::int8"
+    " FROM prov_components pc JOIN prov_catalog c"
+    " ON c.component_type = pc.component_type"
+    " AND c.component_id = pc.component_id"
+    " WHERE ($1::int8 IS NULL OR pc.provisioning_id = $1::int8)"
+    " AND ($2::int IS NULL OR pc.component_type = $2::int)"
+    " AND ($3::int8[] IS NULL OR pc.id = ANY ($3::int8[]))"
+    " AND ($4::int8[] IS NULL OR pc.component_id = ANY ($4::int8[]))"
+    " AND ($5::int IS NULL OR pc.active_status = $5::int)"
+    " AND ($7::int8 IS NULL OR pc.provisioning_id IN"
+    "  (SELECT id FROM prov_provisionings WHERE owner_id = $7::int8))"
+    " ORDER BY pc.id LIMIT $6::int8";
+
+int pg_prov_select_params(const ec_prov_request_t *f, int64_t owner_id,
+                          char *v[PG_PROV_SELECT_NPARAMS]) {
+  char num[5][24];
+  snprintf(num[0], sizeof(num[0]), "%lld", (long long)f->provisioning_id);
+  snprintf(num[1], sizeof(num[1]), "%d", (int)f->component_type);
+  snprintf(num[2], sizeof(num[2]), "%d", f->active_status);
+  snprintf(num[3], sizeof(num[3]), "%lld",
+           (long long)(f->has_limit ? f->limit : EC_PROV_DEFAULT_LIMIT));
+  snprintf(num[4], sizeof(num[4]), "%lld", (long long)owner_id);
+  bool oom = false;
+  v[0] = f->has_provisioning_id ? strdup(num[0]) : NULL;
+  v[1] = f->has_component_type ? strdup(num[1]) : NULL;
+  v[2] = id_list(&f->provisioning_component_id, &oom);
+  v[3] = id_list(&f->component_id, &oom);
+  v[4] = f->has_active_status ? strdup(num[2]) : NULL;
+  v[5] = strdup(num[3]);
+  v[6] = owner_id >= 0 ? strdup(num[4]) : NULL;
+  oom = oom || (f->has_provisioning_id && v[0] == NULL) ||
+        (f->has_component_type && v[1] == NULL) ||
+        (f->has_active_status && v[4] == NULL) || v[5] == NULL ||
+        (owner_id >= 0 && v[6] == NULL);
+  if (!oom)
+    return 0;
+  for (int i = 0; i < PG_PROV_SELECT_NPARAMS; i++) {
+    free(v[i]);
+    v[i] = NULL;
+  }
+  return EC_ENOMEM;
+}
+
 /*
  * The block returned by ec_store_prov_select():
  *
  *   [ ec_prov_component_t[0 .. n-1] ][ "name0\0" "name1\0" ... ]
  */
+int pg_prov_rows(const PGresult *res, ec_prov_component_t **rows, size_t *n) {
+  *rows = NULL;
+  *n = 0;
+  size_t count = (size_t)PQntuples(res), names = 0;
+  for (size_t i = 0; i < count; i++) {
+    int64_t t = pg_i64(res, (int)i, 2);
+    if (t < 0 || t >= EC_COMP_TYPE_COUNT) {
+      ec_log(EC_LOG_ERROR, "store: a corrupt provisioning component row");
+      return EC_ESTORE;
+    }
+    names += (size_t)PQgetlength(res, (int)i, 4) + 1;
+  }
+  if (count == 0)
+    return 0;
+  ec_prov_component_t *block = malloc(count * sizeof(*block) + names);
+  if (block == NULL)
+    return EC_ENOMEM;
+  char *data = (char *)(block + count);
+  for (size_t i = 0; i < count; i++) {
+    int r = (int)i;
+    size_t len = (size_t)PQgetlength(res, r, 4);
+    memcpy(data, PQgetvalue(res, r, 4), len);
+    data[len] = '\0';
+    block[i] = (ec_prov_component_t){
+        .provisioning_component_id = pg_i64(res, r, 0),
+        .provisioning_id = pg_i64(res, r, 1),
+        .component_type = (ec_comp_type_t)pg_i64(res, r, 2),
+        .component_id = pg_i64(res, r, 3),
+        .name = data,
+        .active_status = (int)pg_i64(res, r, 5),
+        .last_modified_by = pg_i64(res, r, 6),
+        .last_modified_s = pg_i64(res, r, 7),
+    };
+    data += len + 1;
+  }
+  *rows = block;
+  *n = count;
+  return 0;
+}
+
 int store_pg_prov_select_owned(ec_store_t *base, const ec_prov_request_t *f,
                                int64_t owner_id, ec_prov_component_t **rows,
                                size_t *n) {
@@ -165,87 +253,21 @@ int store_pg_prov_select_owned(ec_store_t *base, const ec_prov_request_t *f,
     return EC_EINVAL;
   *rows = NULL;
   *n = 0;
-  bool oom = false;
-  char *pcs = id_list(&f->provisioning_component_id, &oom);
-  char *cids = id_list(&f->component_id, &oom);
-  char pid[24], type[8], act[8], lim[24], owner[24];
-  snprintf(pid, sizeof(pid), "%lld", (long long)f->provisioning_id);
-  snprintf(type, sizeof(type), "%d", (int)f->component_type);
-  snprintf(act, sizeof(act), "%d", f->active_status);
-  snprintf(lim, sizeof(lim), "%lld",
-           (long long)(f->has_limit ? f->limit : EC_PROV_DEFAULT_LIMIT));
-  snprintf(owner, sizeof(owner), "%lld", (long long)owner_id);
-  const char *v[] = {f->has_provisioning_id ? pid : NULL,
-                     f->has_component_type ? type : NULL,
-                     pcs,
-                     cids,
-                     f->has_active_status ? act : NULL,
-                     lim,
-                     owner_id >= 0 ? owner : NULL};
-  int rc = oom ? EC_ENOMEM : 0;
-  PGresult *res = NULL;
-  if (rc == 0)
-    rc = pg_query(
-        s,
-        "SELECT pc.id::int8, pc.provisioning_id::int8,"
-        " pc.component_type::int8, pc.component_id::int8, c.name,"
-        " pc.active_status::int8, pc.last_modified_by::int8,"
-        " pc.last_modified_at::int8"
-        " FROM prov_components pc JOIN prov_catalog c"
-        " ON c.component_type = pc.component_type"
-        " AND c.component_id = pc.component_id"
-        " WHERE ($1::int8 IS NULL OR pc.provisioning_id = $1::int8)"
-        " AND ($2::int IS NULL OR pc.component_type = $2::int)"
-        " AND ($3::int8[] IS NULL OR pc.id = ANY ($3::int8[]))"
-        " AND ($4::int8[] IS NULL OR pc.component_id = ANY ($4::int8[]))"
-        " AND ($5::int IS NULL OR pc.active_status = $5::int)"
-        " AND ($7::int8 IS NULL OR pc.provisioning_id IN"
-        "  (SELECT id FROM prov_provisionings WHERE owner_id = $7::int8))"
-        " ORDER BY pc.id LIMIT $6::int8",
-        7, v, NULL, NULL, &res, "select components");
-  free(pcs);
-  free(cids);
+  char *v[PG_PROV_SELECT_NPARAMS];
+  int rc = pg_prov_select_params(f, owner_id, v);
   if (rc != 0)
-    return rc == EC_ENOMEM ? rc : EC_ESTORE;
-  size_t count = (size_t)PQntuples(res), names = 0;
-  for (size_t i = 0; i < count; i++) {
-    int64_t t = pg_i64(res, (int)i, 2);
-    if (t < 0 || t >= EC_COMP_TYPE_COUNT) {
-      ec_log(EC_LOG_ERROR, "store: a corrupt provisioning component row");
-      PQclear(res);
-      return EC_ESTORE;
-    }
-    names += (size_t)PQgetlength(res, (int)i, 4) + 1;
-  }
-  if (count > 0) {
-    ec_prov_component_t *block = malloc(count * sizeof(*block) + names);
-    if (block == NULL) {
-      PQclear(res);
-      return EC_ENOMEM;
-    }
-    char *data = (char *)(block + count);
-    for (size_t i = 0; i < count; i++) {
-      int r = (int)i;
-      size_t len = (size_t)PQgetlength(res, r, 4);
-      memcpy(data, PQgetvalue(res, r, 4), len);
-      data[len] = '\0';
-      block[i] = (ec_prov_component_t){
-          .provisioning_component_id = pg_i64(res, r, 0),
-          .provisioning_id = pg_i64(res, r, 1),
-          .component_type = (ec_comp_type_t)pg_i64(res, r, 2),
-          .component_id = pg_i64(res, r, 3),
-          .name = data,
-          .active_status = (int)pg_i64(res, r, 5),
-          .last_modified_by = pg_i64(res, r, 6),
-          .last_modified_s = pg_i64(res, r, 7),
-      };
-      data += len + 1;
-    }
-    *rows = block;
-    *n = count;
-  }
+    return rc;
+  PGresult *res = NULL;
+  rc = pg_query(s, pg_prov_select_sql, PG_PROV_SELECT_NPARAMS,
+                (const char *const *)v, NULL, NULL, &res,
+                "select components");
+  for (int i = 0; i < PG_PROV_SELECT_NPARAMS; i++)
+    free(v[i]);
+  if (rc != 0)
+    return EC_ESTORE;
+  rc = pg_prov_rows(res, rows, n);
   PQclear(res);
-  return 0;
+  return rc;
 }
 
 /* ---- insert and update --------------------------------------------------- */

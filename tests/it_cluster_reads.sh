@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# edgecoap tests: provisioning reads on a PostgreSQL node do not hold its I/O loop: a read stuck on a lock leaves the node answering everything else (scripts/cluster).
+# SPDX-License-Identifier: Apache-2.0
+#
+# Usage: tests/it_cluster_reads.sh BUILD_DIR. Every wait is bounded; about
+# 10 s. EC_IT_KEEP=1 keeps the cluster's folder (logs).
+set -euo pipefail
+build=${1:?usage: it_cluster_reads.sh BUILD_DIR}
+root="$(cd "$(dirname "$0")/.." && pwd)"
+name=it_cluster_reads
+. "$root/tests/support/cluster.sh"
+uri=$(cat "$dir/c/store_uri")
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+DEV=reads-dev
+
+"$build/edgecoap-server" admin import --store "$uri" \
+  "$root/tests/data/provisioning-catalog.json" >"$dir/import" 2>&1 && imported=0 || imported=$?
+check "the catalog imported" [ "$imported" -eq 0 ]
+token=$(EDGECOAP_PASSWORD=admin-pass-4e1f c --url "$A" login admin 2>"$dir/login.err") || true
+check "logged in on node A" [ -n "$token" ]
+export EDGECOAP_TOKEN=$token
+c --url "$A" provisioning insert --provisioning-id 12 --component-type Sensor \
+  --component-id 3 >"$dir/insert" 2>&1 || true
+check "a component inserted" grep -q '"component_id"' "$dir/insert"
+# A status node A stored and read once: it serves it from its cache.
+report pending | c --url "$A" status report "$DEV" "$DEP" - >/dev/null 2>&1 || true
+c --url "$A" status get "$DEV" "$DEP" >/dev/null 2>&1 || true
+
+# ---- A provisioning read stuck on a lock --------------------------------
+# A psql session holds the components table for HOLD seconds (as a
+# migration or VACUUM FULL would); two selects on node A wait for it. The
+# node answers a cached GET and a status write meanwhile, each within a
+# second, and both selects once the lock goes.
+HOLD=3
+psql "$uri" -q -c "BEGIN; LOCK TABLE prov_components IN ACCESS EXCLUSIVE MODE;
+  SELECT pg_sleep($HOLD); COMMIT;" >"$dir/lock" 2>&1 &
+locker=$!
+held=0
+for _ in $(seq 100); do
+  n=$(q "SELECT count(*) FROM pg_locks l JOIN pg_class k ON k.oid = l.relation
+         WHERE k.relname = 'prov_components' AND l.mode = 'AccessExclusiveLock'
+         AND l.granted") || true
+  [ "$n" = 1 ] && { held=1; break; }
+  sleep 0.02
+done
+check "the lock is held" [ "$held" -eq 1 ]
+t_lock=$(now_ms)
+"$client" --json --timeout 9000 --url "$A" provisioning select --get >"$dir/sel_get" 2>&1 &
+sel1=$!
+"$client" --json --timeout 9000 --url "$A" provisioning select --provisioning-id 12 >"$dir/sel_post" 2>&1 &
+sel2=$!
+# The selects reach the node before the others go.
+sleep 0.3
+t0=$(now_ms)
+c --url "$A" status get "$DEV" "$DEP" >"$dir/get" 2>&1 || true
+t_get=$(($(now_ms) - t0))
+t0=$(now_ms)
+report installing | c --url "$A" status report "$DEV" "$DEP" - >"$dir/put" 2>&1 || true
+t_put=$(($(now_ms) - t0))
+echo "$name: while a provisioning read waits on a lock: cached GET $t_get ms, status write $t_put ms"
+check "the cached GET is answered" grep -q '"state":"Pending"' "$dir/get"
+check "within a second" [ "$t_get" -lt 1000 ]
+check "the status write is stored" grep -q '"state":"Installing"' "$dir/put"
+check "within a second" [ "$t_put" -lt 1000 ]
+wait "$sel1" || true
+wait "$sel2" || true
+t_sel=$(($(now_ms) - t_lock))
+wait "$locker" || true
+echo "$name: the selects answered $t_sel ms after the lock was taken (held $HOLD s)"
+check "the GET select is answered once the lock goes" grep -q '"component_id":3' "$dir/sel_get"
+check "and the POST select" grep -q '"component_id":3' "$dir/sel_post"
+check "not before" [ "$t_sel" -ge $((HOLD * 1000 - 500)) ]
+
+# ---- PostgreSQL away: a provisioning read is 5.03 with Max-Age at once,
+# and the node goes on serving what it has cached.
+"$dir/c/pg/ctl" stop >/dev/null
+t0=$(now_ms)
+"$client" --json --timeout 9000 --url "$A" provisioning select --get >"$dir/sel_down" 2>&1 || true
+t_down=$(($(now_ms) - t0))
+echo "$name: a provisioning read while PostgreSQL is away: $t_down ms: $(head -c 160 "$dir/sel_down")"
+check "answered 5.03 storage-unavailable" grep -q "5.03.*storage-unavailable" "$dir/sel_down"
+check "at once" [ "$t_down" -lt 1000 ]
+c --url "$A" status get "$DEV" "$DEP" >"$dir/get_down" 2>&1 || true
+check "the cached GET is still served" grep -q '"state":"Installing"' "$dir/get_down"
+"$dir/c/pg/ctl" start >/dev/null
+ok=0
+for _ in $(seq 40); do
+  if "$client" --json --timeout 2000 --url "$A" provisioning select --get >"$dir/sel_back" 2>&1 &&
+    grep -q '"component_id":3' "$dir/sel_back"; then ok=1; break; fi
+  sleep 0.25
+done
+check "once PostgreSQL is back the reads are answered again, by themselves" [ "$ok" -eq 1 ]
+
+cluster_done
