@@ -286,10 +286,14 @@ int ec__client_msgs_cbor(const uint8_t *buf, size_t len,
   msgs_t p = {arena, NULL, 0};
   ec_dev_msg_t one;
   /* A page ({"StatusMessages": [...]}), or one message, the answer to a
-   * post of one: a message has no StatusMessages member. */
+   * post of one: a message has no StatusMessages member, and a document
+   * that has one is a page or nothing, as the codec reads it. */
   int rc = ec_dev_msgs_decode(buf, len, on_msg, &p, NULL);
   bool page = rc == 0;
-  if (!page && (rc = ec_dev_msg_decode(buf, len, &one)) < 0) {
+  if (rc == EC_ENOTFOUND) {
+    rc = ec_dev_msg_decode(buf, len, &one);
+  }
+  if (rc < 0) {
     return rc;
   }
   size_t count = page ? p.n : 1;

@@ -342,6 +342,23 @@ static void cbor_hostile(void) {
   ec_dev_status_view_t v;
   DCHECK(ec_dev_status_decode(twice, sizeof twice, &v, NULL, NULL) ==
          EC_ESYNTAX);
+  /* Any key twice, as the codec refuses it: an unknown member, a key of
+   * a map inside an unknown member, an integer key; other keys pass. */
+  static const uint8_t unknown_twice[] = {0xa2, 0x61, 'y', 0x00,
+                                          0x61, 'y', 0x01};
+  DCHECK(ec_dev_status_decode(unknown_twice, sizeof unknown_twice, &v, NULL,
+                              NULL) == EC_ESYNTAX);
+  static const uint8_t inner_twice[] = {0xa3, 0x61, 'a', 0x00, 0x61,
+                                        'b', 0x00, 0x61, 'a', 0x80};
+  DCHECK(decode_with(inner_twice, sizeof inner_twice) == EC_ESYNTAX);
+  static const uint8_t int_twice[] = {0xa2, 0x21, 0xf6, 0x21, 0xf5};
+  DCHECK(decode_with(int_twice, sizeof int_twice) == EC_ESYNTAX);
+  static const uint8_t distinct[] = {0xa3, 0x61, 'a', 0x00, 0x62, 'a',
+                                     'a', 0x00, 0x20, 0x00};
+  DCHECK(decode_with(distinct, sizeof distinct) == 0);
+  DCHECK(ec_dev_problem_decode((const uint8_t[]){0xa2, 0x20, 0x61, 'a', 0x20,
+                                                 0x61, 'b'},
+                               7, &(ec_dev_problem_t){0}) == EC_ESYNTAX);
   /* Not a map; a map without the required members; empty. */
   static const uint8_t arr[] = {0x80};
   static const uint8_t empty_map[] = {0xa0};
@@ -550,8 +567,13 @@ static void cbor_prov_decode(void) {
   DCHECK(prov_with("\x64name\x6f",
                    "\x64name\x7b\x7f\xff\xff\xff\xff\xff\xff\xff") ==
          EC_ESYNTAX);
-  DCHECK(prov_with("\x64name", "\x61x\x81\x81\x81\x81\x81\x81\x80\x64name") ==
-         EC_ETOOBIG);
+  DCHECK(prov_with("\x64name", "\x61x\x81\x81\x81\x81\x81\x81\x81\x81\x81"
+                                "\x81\x81\x81\x81\x80\x64name") == EC_ETOOBIG);
+  /* The cap is the codec's, 16 levels: the row is the 3rd. */
+  DCHECK(prov_with("\xa8", "\xa9\x61x\x81\x81\x81\x81\x81\x81\x81\x81\x81"
+                           "\x81\x81\x81\x80") == 0);
+  DCHECK(prov_with("\xa8", "\xa9\x61x\x81\x81\x81\x81\x81\x81\x81\x81\x81"
+                           "\x81\x81\x81\x81\x80") == EC_ETOOBIG);
   static const uint8_t none[] = {0xa1, 0x69, 'r', 'e', 's', 'p', 'o',
                                  'n',  's',  'e', 's', 0xa0};
   static const uint8_t empty[] = {0xa0};

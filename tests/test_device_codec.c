@@ -910,6 +910,35 @@ static void hostile_refused_by_both(const char *list_key,
   buf[5 + k] = 0x00;
   CU_ASSERT_EQUAL(both(buf, 6 + k), 0);
   CU_ASSERT_EQUAL(client_rc, short_rc);
+  /* Nested as deep as the codec takes, 16 levels (the document is the
+   * first, the member's arrays the 15 after it): both read it; one
+   * level more, both refuse it. */
+  for (int deep = EC_MAX_DEPTH - 1; deep <= EC_MAX_DEPTH; deep++) {
+    n = 5 + k;
+    for (int i = 0; i < deep; i++) {
+      buf[n++] = 0x81;
+    }
+    buf[n++] = 0x00;
+    CU_ASSERT_EQUAL(both(buf, n), 0);
+    CU_ASSERT_EQUAL(client_rc, deep < EC_MAX_DEPTH ? short_rc : EC_ETOOBIG);
+  }
+  /* The unknown member twice, and a key twice in a map inside it: the
+   * codec refuses a key given twice, known or not. */
+  n = 5 + k;
+  buf[0] = 0xa3;
+  buf[n++] = 0x00;
+  buf[n++] = 0x61;
+  buf[n++] = 'x';
+  buf[n++] = 0x00;
+  CU_ASSERT_EQUAL(both(buf, n), 0);
+  CU_ASSERT_EQUAL(client_rc, EC_ESYNTAX);
+  static const uint8_t inner[] = {0xa2, 0x61, 'a', 0x00, 0x61, 'a', 0x01};
+  buf[0] = 0xa2;
+  n = 5 + k;
+  memcpy(buf + n, inner, sizeof inner);
+  n += sizeof inner;
+  CU_ASSERT_EQUAL(both(buf, n), 0);
+  CU_ASSERT_EQUAL(client_rc, EC_ESYNTAX);
   static const uint8_t huge_key[] = {0xa1, 0x7b, 0x80, 0, 0, 0, 0, 0, 0, 0,
                                      0x61};
   CU_ASSERT_EQUAL(both(huge_key, sizeof huge_key), 0);
@@ -1074,6 +1103,31 @@ static void test_messages_equal_codec(void) {
     CU_ASSERT_TRUE((msgs_both(buf, (size_t)n), client_rc) < 0);
     CU_ASSERT_EQUAL(msgs_both(buf, (size_t)n), 0);
   }
+  /* A message that also has a StatusMessages member is no message to the
+   * codec but a page, and no valid one: refused, not read as the one
+   * message it may also be. */
+  static const char *const not_a_page[] = {
+      "{\"statusMessageID\":1,\"messageDate\":\"2018-06-17T14:50:10Z\","
+      "\"messageCode\":101,\"orderId\":\"O\",\"StatusMessages\":5}",
+      "{\"StatusMessages\":{},\"statusMessageID\":1,\"messageDate\":"
+      "\"2018-06-17T14:50:10Z\",\"messageCode\":101,\"orderId\":\"O\"}",
+  };
+  for (size_t i = 0; i < 2; i++) {
+    ssize_t k = ec_json_to_cbor(not_a_page[i], strlen(not_a_page[i]), buf,
+                                sizeof buf);
+    CU_ASSERT_TRUE_FATAL(k > 0);
+    CU_ASSERT_EQUAL((msgs_both(buf, (size_t)k), client_rc), EC_EBADDOC);
+    CU_ASSERT_EQUAL(msgs_both(buf, (size_t)k), 0);
+    CU_ASSERT_EQUAL(ec_dev_msgs_decode(buf, (size_t)k, NULL, NULL, NULL),
+                    EC_EBADDOC);
+    cuts_and_mutations(buf, (size_t)k, msgs_both, 9);
+  }
+  /* Without it, one message, which the page's reader tells apart. */
+  ssize_t one = ec_status_message_encode(EC_FORMAT_CBOR, &msgs[1], buf,
+                                         sizeof buf);
+  CU_ASSERT_TRUE_FATAL(one > 0);
+  CU_ASSERT_EQUAL(ec_dev_msgs_decode(buf, (size_t)one, NULL, NULL, NULL),
+                  EC_ENOTFOUND);
   static uint64_t many[EC_MSG_MAX_MACS + 1];
   static uint8_t big[4096];
   ec_status_message_t m = {.id = 1, .has_date = true, .code = 101,

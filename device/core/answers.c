@@ -30,11 +30,11 @@ int ec_dev_msg_items(ec_dev_cbor_t list, ec_dev_item_fn fn, void *ctx) {
     int t = ec__cbr_peek(&r);
     if (t == 5) {
       rc = ec__cbr_container(&r, 5, &one);
-      if (rc == 0 && one == 1 && (rc = ec__cbr_member_text(&r, &k)) == 0) {
-        rc = ec__cbr_member_text(&r, &v);
+      if (rc == 0 && one == 1 && (rc = ec__cbr_text(&r, &k)) == 0) {
+        rc = ec__cbr_text(&r, &v);
       }
     } else {
-      rc = ec__cbr_member_text(&r, &k);
+      rc = ec__cbr_text(&r, &k);
     }
     if (rc == 0 && (one != 1 || (t == 5 && k.len == 0))) {
       rc = EC_EBADDOC;

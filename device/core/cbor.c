@@ -145,6 +145,9 @@ static bool utf8_ok(const uint8_t *s, size_t len) {
 
 int ec__cbr_text(ec__cbr_t *r, ec_dev_str_t *s) {
   uint64_t v;
+  if (ec__cbr_peek(r) != 3) {
+    return EC_EBADDOC; /* a mistyped member (4.00 in the codec) */
+  }
   if (head(r, &v) != 3 || v > (uint64_t)(r->end - r->p)) {
     return EC_ESYNTAX;
   }
@@ -275,7 +278,7 @@ static int read_value(ec__cbr_t *r, uint8_t kind, void *dst) {
       return rc;
     }
   } else {
-    if ((rc = ec__cbr_member_text(r, &s)) < 0) {
+    if ((rc = ec__cbr_text(r, &s)) < 0) {
       return rc;
     }
     if (kind == EC__M_STATE) {
@@ -297,20 +300,39 @@ static int read_value(ec__cbr_t *r, uint8_t kind, void *dst) {
   return v < (kind == EC__M_POS) ? EC_EBADDOC : 0;
 }
 
+bool ec__cbr_twice(const uint8_t *first, const uint8_t *at, const uint8_t *end,
+                   int depth) {
+  size_t kl = (size_t)(end - at);
+  for (ec__cbr_t q = {first, at}; q.p < at;) {
+    const uint8_t *kq = q.p;
+    (void)ec__cbr_skip(&q, 0);
+    if ((size_t)(q.p - kq) == kl && ec__same(kq, at, kl)) {
+      return true;
+    }
+    (void)ec__cbr_skip(&q, depth - 1);
+  }
+  return false;
+}
+
 int ec__cbr_map(ec__cbr_t *r, const ec__map_t *m, ec__member_fn fn,
                 void *out, int depth, unsigned *seen) {
   size_t n;
   *seen = 0;
   int rc = ec__cbr_enter(r, 5, depth, &n);
+  const uint8_t *first = r->p;
   for (size_t i = 0; i < n && rc == 0; i++) {
     ec_dev_str_t k;
     int64_t ik = 0;
     int f = -1;
+    const uint8_t *at = r->p;
     int t = ec__cbr_peek(r);
     rc = t == 3 ? ec__cbr_text(r, &k) : t == 0 || t == 1 ? ec__cbr_int(r, &ik)
                                                          : EC_ESYNTAX;
     if (rc < 0) {
       break;
+    }
+    if (ec__cbr_twice(first, at, r->p, depth)) {
+      return EC_ESYNTAX;
     }
     if (t == 3) {
       f = ec__lookup(EC__NAMES(m), k.ptr, k.len, false);
@@ -327,9 +349,6 @@ int ec__cbr_map(ec__cbr_t *r, const ec__map_t *m, ec__member_fn fn,
       rc = ec__cbr_skip(r, depth - 1);
       continue;
     }
-    if ((*seen & (1u << f)) != 0) {
-      return EC_ESYNTAX;
-    }
     *seen |= 1u << f;
     uint8_t kind = m[1 + 2 * f] & 0x0F;
     uint8_t *dst = (uint8_t *)out + m[2 + 2 * f];
@@ -345,10 +364,6 @@ int ec__cbr_enter(ec__cbr_t *r, uint8_t major, int depth, size_t *n) {
     return t < 0 ? EC_ESYNTAX : EC_EBADDOC;
   }
   return depth <= 0 ? EC_ETOOBIG : ec__cbr_container(r, major, n);
-}
-
-int ec__cbr_member_text(ec__cbr_t *r, ec_dev_str_t *s) {
-  return ec__cbr_peek(r) == 3 ? ec__cbr_text(r, s) : EC_EBADDOC;
 }
 
 int ec__cbr_doc(const uint8_t *buf, size_t len, const ec__map_t *m,

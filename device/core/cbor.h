@@ -36,7 +36,9 @@ int ec__cbr_peek(const ec__cbr_t *r);
  * loop outrun the input. Indefinite lengths are refused. */
 int ec__cbr_container(ec__cbr_t *r, uint8_t major, size_t *n);
 /* A text string: length within the input and EC_DEV_MAX_TEXT, UTF-8 (RFC
- * 3629), no NUL (the codec's C strings cannot hold one). */
+ * 3629), no NUL (the codec's C strings cannot hold one). An item of
+ * another type is a mistyped member, EC_EBADDOC (4.00 in the codec), also
+ * at the end of input. */
 int ec__cbr_text(ec__cbr_t *r, ec_dev_str_t *s);
 /* An integer inside int64 (major 0 or 1). */
 int ec__cbr_int(ec__cbr_t *r, int64_t *v);
@@ -97,19 +99,24 @@ const char *ec__nth(const char *names, unsigned i);
  * itself and calls @p fn with the member's index for EC__M_FN ones (and
  * @p out advanced by the member's offset, 0 for a function that reads the
  * whole struct);
- * unknown members are skipped, a known one given twice is refused as the
- * codec refuses duplicate keys. *seen gets a bit per index found. With a
+ * unknown members are skipped; a key given twice, known or not, is
+ * refused as the codec refuses duplicate keys (ec__cbr_twice()). *seen gets a bit per index found. With a
  * map of no members it checks and skips any map (ec__cbr_skip()). */
 typedef int (*ec__member_fn)(ec__cbr_t *r, int f, void *out, int depth);
 int ec__cbr_map(ec__cbr_t *r, const ec__map_t *m, ec__member_fn fn,
                 void *out, int depth, unsigned *seen);
+/* True when the key at [@p at, @p end) is one of the keys of the map
+ * members from @p first up to @p at (each value nested at most @p depth
+ * - 1 more levels), read again: the walk refuses a key given twice, known
+ * or not, as the codec does. The keys are compared as written, so two
+ * spellings of one key (a head longer than it needs, a decimal text and
+ * an integer) are two keys here and one in the codec. */
+bool ec__cbr_twice(const uint8_t *first, const uint8_t *at, const uint8_t *end,
+                   int depth);
 /* Enter a map or array member of @p major: EC_EBADDOC when it is of
  * another type (EC_ESYNTAX at the end of input), EC_ETOOBIG when @p depth
  * (levels still allowed) is used up; *n its elements (pairs for a map). */
 int ec__cbr_enter(ec__cbr_t *r, uint8_t major, int depth, size_t *n);
-/* A member's text value; another type is a mistyped member (4.00 in the
- * codec), not a syntax error. */
-int ec__cbr_member_text(ec__cbr_t *r, ec_dev_str_t *s);
 /* A whole document: the checks every decoder makes on its input, the map
  * walk over it from the top (EC_ESYNTAX when it is no map), that nothing
  * follows it, and that the members of the mask @p required (bits as

@@ -65,7 +65,7 @@ typedef ec_dev_component_view_t entry_t;
 
 static const EC__MAP2(7, STATUS_NAMES) status_map = {
     7,
-    {EC__M_TEXT, VIEW(api_version), EC__M_TEXT, VIEW(kind), EC__M_TEXT,
+    {EC__M_NONEMPTY, VIEW(api_version), EC__M_TEXT, VIEW(kind), EC__M_TEXT,
      VIEW(deployment_id), EC__M_NONEMPTY, VIEW(device_id), EC__M_POS,
      VIEW(adopted_manifest_version), EC__M_FN, 0, EC__M_FN, 0},
     STATUS_NAMES,
@@ -252,8 +252,7 @@ int ec_dev_status_decode(const uint8_t *buf, size_t len,
                            1u << F_STATUS | 1u << F_COMPONENTS);
   ec__copy(out, &c.v, sizeof *out);
   if (rc == 0 &&
-      (out->api_version.len == 0 ||
-       ec__lookup(kinds, out->kind.ptr, out->kind.len, false) < 0 ||
+      (ec__lookup(kinds, out->kind.ptr, out->kind.len, false) < 0 ||
        !uuid_ok(out->deployment_id.ptr, out->deployment_id.len))) {
     return EC_EBADDOC;
   }
@@ -262,13 +261,15 @@ int ec_dev_status_decode(const uint8_t *buf, size_t len,
 
 /* "4.22" -> 150, as the codec reads the JSON spelling. */
 static int dotted(ec_dev_str_t s) {
-  const char *p = s.ptr;
-  if (s.len != 4 || p[0] < '0' || p[0] > '7' || p[1] != '.' || p[2] < '0' ||
-      p[2] > '9' || p[3] < '0' || p[3] > '9') {
+  const uint8_t *p = (const uint8_t *)s.ptr;
+  if (s.len != 4 || p[1] != '.') {
     return EC_EBADDOC;
   }
-  int dd = (p[2] - '0') * 10 + (p[3] - '0');
-  return dd > 31 ? EC_EBADDOC : (p[0] - '0') * 32 + dd;
+  unsigned c = p[0] - '0';
+  unsigned d1 = p[2] - '0';
+  unsigned d2 = p[3] - '0';
+  unsigned dd = d1 * 10 + d2;
+  return c > 7 || d1 > 9 || d2 > 9 || dd > 31 ? EC_EBADDOC : (int)(c * 32 + dd);
 }
 
 /* response-code: an integer 0..255 or the dotted spelling. */

@@ -12,7 +12,7 @@ static int read_int(ec__cbr_t *r, int64_t *v) {
     return ec__cbr_int(r, v);
   }
   ec_dev_str_t s;
-  int rc = ec__cbr_member_text(r, &s);
+  int rc = ec__cbr_text(r, &s);
   if (rc < 0) {
     return rc;
   }
@@ -47,7 +47,7 @@ static int read_list(ec__cbr_t *r, int major, size_t *n, int depth) {
         rc = EC_EBADDOC; /* a parameter's key is not "" */
       }
       if (rc == 0) {
-        rc = ec__cbr_member_text(r, &s);
+        rc = ec__cbr_text(r, &s);
       }
     }
   }
@@ -91,12 +91,12 @@ static int msg_member(ec__cbr_t *r, int f, void *ctx, int depth) {
     return rc;
   }
   case M_DATE:
-    return ec__cbr_member_text(r, &m->date);
+    return ec__cbr_text(r, &m->date);
   default: {
     ec_dev_str_t *s = f == M_ORDER ? &m->order_id
                       : f == M_SUB ? &m->subscription_id
                                    : &m->access_id;
-    rc = ec__cbr_member_text(r, s);
+    rc = ec__cbr_text(r, s);
     /* The rules of the three IDs, as the codec checks a stored message. */
     return rc == 0 && !id_ok(s->ptr, s->len, f == M_ACCESS ? 32 : 36,
                              f != M_ACCESS)
@@ -110,6 +110,7 @@ typedef struct {
   ec_dev_msg_fn fn;
   void *ctx;
   int64_t next_from;
+  bool found; /* a StatusMessages member */
 } page_t;
 
 /* Every member is read by msg_member(). */
@@ -133,6 +134,7 @@ static int page_member(ec__cbr_t *r, int f, void *ctx, int depth) {
     return rc == 0 && p->next_from < 1 ? EC_EBADDOC : rc;
   }
   size_t n;
+  p->found = true;
   int rc = ec__cbr_enter(r, 4, depth, &n);
   for (size_t i = 0; i < n && rc == 0; i++) {
     ec_dev_msg_t m;
@@ -156,8 +158,11 @@ static const EC__MAP(2, PAGE_NAMES) page_map = {2, {0}, PAGE_NAMES};
 
 int ec_dev_msgs_decode(const uint8_t *buf, size_t len, ec_dev_msg_fn fn,
                        void *ctx, int64_t *next_from) {
-  page_t p = {fn, ctx, 0};
-  int rc = ec__cbr_doc(buf, len, EC__M(page_map), page_member, &p, 1);
+  page_t p = {fn, ctx, 0, false};
+  int rc = ec__cbr_doc(buf, len, EC__M(page_map), page_member, &p, 0);
+  if (rc == 0 && !p.found) {
+    return EC_ENOTFOUND; /* a map, but no page: one message, maybe */
+  }
   if (rc == 0 && next_from != NULL) {
     *next_from = p.next_from;
   }

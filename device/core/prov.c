@@ -11,7 +11,7 @@ typedef struct {
  * month, and a second 60 does not carry into the next day (the codec's
  * timegm() check refuses both). */
 static int datetime(const char *s, size_t len) {
-  int v[6];
+  unsigned v[6];
   int k = 0;
   if (len != 19) {
     return EC_EBADDOC;
@@ -20,22 +20,24 @@ static int datetime(const char *s, size_t len) {
   for (size_t i = 0; i < len; i++) {
     /* The separators are at 4, 7, 10, 13 and 16 (the bits of 0x12490),
      * each ending a field; digits elsewhere. */
+    unsigned c = (uint8_t)s[i] - (unsigned)'0';
     if (((0x12490u >> i) & 1) != 0) {
       if (s[i] != "-- ::"[k++]) {
         return EC_EBADDOC;
       }
-    } else if (s[i] < '0' || s[i] > '9') {
+    } else if (c > 9) {
       return EC_EBADDOC;
     } else {
-      v[k] = v[k] * 10 + (s[i] - '0');
+      v[k] = v[k] * 10 + c;
     }
   }
-  int y = v[0], mo = v[1], d = v[2];
-  bool leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+  unsigned y = v[0], mo = v[1];
+  /* Every 4th year, but of the hundredth ones every 400th. */
+  bool leap = y % (y % 100 != 0 ? 4 : 400) == 0;
   /* 31 days in the odd months up to July and the even ones from August,
    * 30 in the others, and February's 28 or 29. */
-  int last = mo == 2 ? 28 + leap : 30 + ((mo ^ mo >> 3) & 1);
-  if (mo < 1 || mo > 12 || d < 1 || d > last || v[3] > 23 || v[4] > 59 ||
+  unsigned last = mo == 2 ? 28u + leap : 30 + ((mo ^ mo >> 3) & 1);
+  if (mo - 1 > 11 || v[2] - 1 >= last || v[3] > 23 || v[4] > 59 ||
       v[5] > 60 || (v[5] == 60 && v[4] == 59 && v[3] == 23)) {
     return EC_EBADDOC;
   }
@@ -52,7 +54,7 @@ static int row_member(ec__cbr_t *r, int f, void *out, int depth) {
   int rc;
   (void)depth;
   if (f == R_DATETIME) {
-    rc = ec__cbr_member_text(r, &row->last_modified);
+    rc = ec__cbr_text(r, &row->last_modified);
     return rc < 0 ? rc : datetime(row->last_modified.ptr, row->last_modified.len);
   }
   int t = ec__cbr_peek(r);
@@ -108,7 +110,7 @@ static int responses(ec__cbr_t *r, int f, void *out, int depth) {
     ec_dev_str_t k;
     row_t row;
     unsigned seen;
-    if ((rc = ec__cbr_member_text(r, &k)) < 0) {
+    if ((rc = ec__cbr_text(r, &k)) < 0) {
       return rc;
     }
     size_t d = sizeof prefix - 1;

@@ -24,7 +24,7 @@ extern "C" {
 
 /* Caps; override at build time with -D. */
 #ifndef EC_DEV_MAX_DEPTH
-#define EC_DEV_MAX_DEPTH 8 /**< CBOR nesting the decoders accept */
+#define EC_DEV_MAX_DEPTH 16 /**< CBOR nesting the decoders accept (the codec's EC_MAX_DEPTH) */
 #endif
 #ifndef EC_DEV_MAX_TEXT
 #define EC_DEV_MAX_TEXT 1024 /**< bytes in one decoded text string (the codec's cap) */
@@ -228,7 +228,8 @@ typedef struct {
  * Pull-decode a DeploymentStatus answer in CBOR without copying: strings
  * point into @p buf. Required members and their types are checked as the
  * codec does; unknown members are skipped (a newer server may add some),
- * a member given twice is refused.
+ * a key given twice in any map, known or not, is refused (EC_ESYNTAX), as
+ * the codec refuses it.
  * @param[in] fn  called for each component in order, or NULL
  * @return 0, EC_ESYNTAX (not well-formed CBOR as the codec reads it: a
  *         length past the end, trailing bytes, nesting past
@@ -293,7 +294,12 @@ typedef int (*ec_dev_msg_fn)(void *ctx, size_t idx, const ec_dev_msg_t *m);
  * dhcpOption (device/core/answers.c).
  * @param[out] next_from  nextFromStatusMessageID, 0 when the page has none
  *                        (then it was the last); may be NULL
- * @return 0, EC_ESYNTAX, EC_EBADDOC, or what @p fn returned
+ * @return 0, EC_ESYNTAX, EC_EBADDOC, or what @p fn returned; EC_ENOTFOUND
+ *         for a map that is well-formed and has no StatusMessages member
+ *         (one message, maybe: ec_dev_msg_decode() reads it), as the codec
+ *         tells a page from a message by that member alone: a map with a
+ *         StatusMessages member that is no valid page is refused, not read
+ *         as a message
  */
 int ec_dev_msgs_decode(const uint8_t *buf, size_t len, ec_dev_msg_fn fn,
                        void *ctx, int64_t *next_from);
