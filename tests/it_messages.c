@@ -1124,18 +1124,19 @@ static int suite_init(void) {
 
 /* ---- a block-wise page is one snapshot --------------------------------- */
 
-/* Block @p num (of 256 bytes) of GET @p path in JSON on @p u; its ETag into
- * @p etag (8 bytes, zero-padded). @return the code, or -1 */
-static int get_block(it_udp_t *u, const char *path, uint32_t num,
-                     uint8_t etag[8], it_coap_msg_t *resp) {
+/* Block @p num of @p size bytes of GET @p path in @p accept on @p u; its
+ * ETag into @p etag (8 bytes, zero-padded). @return the code, or -1 */
+static int get_block_of(it_udp_t *u, const char *path, uint32_t num,
+                        unsigned size, int accept, uint8_t etag[8],
+                        it_coap_msg_t *resp) {
   it_coap_msg_t *req = msg_new();
   uint8_t tok[4];
   size_t len = 0;
   it_udp_token(u, tok);
   it_coap_init(req, IT_CON, IT_GET, it_udp_mid(u), tok, sizeof(tok));
   it_coap_add_path(req, path);
-  it_coap_add_uint(req, IT_OPT_ACCEPT, EC_FORMAT_JSON);
-  it_coap_add_block(req, IT_OPT_BLOCK2, num, false, 256);
+  it_coap_add_uint(req, IT_OPT_ACCEPT, (uint32_t)accept);
+  it_coap_add_block(req, IT_OPT_BLOCK2, num, false, size);
   int rc = it_coap_exchange(u, req, resp, RAW_TIMEOUT_MS);
   free(req);
   memset(etag, 0, 8);
@@ -1143,6 +1144,112 @@ static int get_block(it_udp_t *u, const char *path, uint32_t num,
   if (v != NULL && len <= 8)
     memcpy(etag, v, len);
   return rc == 0 ? IT_CODE_INT(resp->code) : -1;
+}
+
+/* Block @p num of 256 bytes in JSON. */
+static int get_block(it_udp_t *u, const char *path, uint32_t num,
+                     uint8_t etag[8], it_coap_msg_t *resp) {
+  return get_block_of(u, path, num, 256, EC_FORMAT_JSON, etag, resp);
+}
+
+/* Post @p n messages of orderId @p order (each with a parameter, so that a
+ * few make more than a block). */
+static void post_order(const char *order, int n) {
+  char body[256];
+  for (int i = 0; i < n; i++) {
+    snprintf(body, sizeof(body),
+                       "{\"messageCode\":%d,\"orderId\":\"%s\","
+                       "\"messageParameters\":[{\"Delivery date\":"
+                       "\"2018-07-%02d\"}]}",
+                       201 + i, order, 1 + i % 28);
+    CU_ASSERT_EQUAL(post_json(body, NULL), 201);
+  }
+}
+
+/* A later block of a kept page is answered before libcoap reads the
+ * request (server/coap/pagecache.h): it must be, byte for byte after the
+ * Message ID and token, the answer the dispatcher gives a requester whose
+ * page is not kept, in either format and block size, and logged the same. */
+static void test_later_block_is_the_dispatchers_answer(void) {
+  CU_ASSERT_TRUE_FATAL(server_ok());
+  static const char path[] = COLL "?orderId=LATER-1";
+  post_order("LATER-1", 12);
+  it_coap_msg_t *kept = msg_new(), *built = msg_new();
+  static const struct {
+    unsigned size;
+    int accept;
+  } ways[] = {{1024, EC_FORMAT_CBOR}, {256, EC_FORMAT_JSON},
+              {1024, EC_FORMAT_JSON}};
+  for (size_t w = 0; w < sizeof(ways) / sizeof(ways[0]); w++) {
+    uint8_t e0[8], e_kept[8], e_built[8];
+    CU_ASSERT_EQUAL_FATAL(get_block_of(&udp, path, 0, ways[w].size,
+                                       ways[w].accept, e0, kept),
+                          205);
+    it_block_t b;
+    CU_ASSERT_EQUAL_FATAL(it_coap_block(kept, IT_OPT_BLOCK2, &b), 0);
+    CU_ASSERT_TRUE_FATAL(b.more);
+    for (uint32_t num = 1; b.more; num++) {
+      CU_ASSERT_EQUAL_FATAL(get_block_of(&udp, path, num, ways[w].size,
+                                         ways[w].accept, e_kept, kept),
+                            205);
+      /* A requester never seen: no page, so the handler builds it. */
+      it_udp_t other;
+      CU_ASSERT_EQUAL_FATAL(it_udp_open_fresh(&other, srv.port), 0);
+      CU_ASSERT_EQUAL(get_block_of(&other, path, num, ways[w].size,
+                                   ways[w].accept, e_built, built),
+                      205);
+      it_udp_close(&other);
+      CU_ASSERT_EQUAL(memcmp(e0, e_kept, 8), 0);
+      CU_ASSERT_EQUAL(kept->type, IT_ACK);
+      CU_ASSERT_EQUAL(built->type, IT_ACK);
+      size_t head = 4 + 4; /* header and a 4-byte token */
+      CU_ASSERT_TRUE_FATAL(kept->raw_len > head && built->raw_len > head);
+      CU_ASSERT_EQUAL(kept->raw_len, built->raw_len);
+      CU_ASSERT_TRUE(kept->raw_len == built->raw_len &&
+                     memcmp(kept->raw + head, built->raw + head,
+                            kept->raw_len - head) == 0);
+      CU_ASSERT_EQUAL_FATAL(it_coap_block(kept, IT_OPT_BLOCK2, &b), 0);
+      CU_ASSERT_EQUAL(b.num, num);
+    }
+  }
+  /* Every block of every way, kept or built, has its access line. */
+  CU_ASSERT_TRUE(it_server_log_count(&srv, "method=GET path=\"/api/2.3/"
+                                           "statusmessages?orderId=LATER-1\""
+                                           " code=2.05") >= 3 * 2);
+  free(kept);
+  free(built);
+}
+
+/* Every requester reading a page at once keeps it between its blocks: 40
+ * of them, each from an address of its own, read block 0, a message is
+ * stored, and each one's block 1 still comes from its own page (its ETag);
+ * a cache of 32 pages gave the first requesters' blocks 1 of a new page. */
+static void test_pages_kept_for_many_requesters(void) {
+  CU_ASSERT_TRUE_FATAL(server_ok());
+  static const char path[] = COLL "?orderId=MANY-1";
+  enum { READERS = 40 };
+  post_order("MANY-1", 4);
+  it_udp_t *u = calloc(READERS, sizeof(*u));
+  uint8_t (*e0)[8] = calloc(READERS, 8);
+  it_coap_msg_t *resp = msg_new();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(u);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(e0);
+  for (int i = 0; i < READERS; i++) {
+    CU_ASSERT_EQUAL_FATAL(it_udp_open_fresh(&u[i], srv.port), 0);
+    CU_ASSERT_EQUAL(get_block(&u[i], path, 0, e0[i], resp), 205);
+  }
+  post_order("MANY-1", 1);
+  int same = 0;
+  for (int i = 0; i < READERS; i++) {
+    uint8_t e1[8];
+    CU_ASSERT_EQUAL(get_block(&u[i], path, 1, e1, resp), 205);
+    same += memcmp(e0[i], e1, 8) == 0;
+    it_udp_close(&u[i]);
+  }
+  CU_ASSERT_EQUAL(same, READERS);
+  free(resp);
+  free(e0);
+  free(u);
 }
 
 /* A list answer's later blocks come from the page built for its first, so
@@ -1224,6 +1331,9 @@ static const ec_test_t tests[] = {
     {test_latest_observer_hears_only_its_filter,
      "latest_observer_hears_only_its_filter"},
     {test_blockwise_page_is_one_snapshot, "blockwise_page_is_one_snapshot"},
+    {test_later_block_is_the_dispatchers_answer,
+     "later_block_is_the_dispatchers_answer"},
+    {test_pages_kept_for_many_requesters, "pages_kept_for_many_requesters"},
     {test_well_known_core_lists_the_resources,
      "well_known_core_lists_the_resources"},
     {test_server_stops_cleanly, "server_stops_cleanly"},

@@ -40,7 +40,6 @@ static const char watch_name[] = "statusmessages/latest";
 typedef struct ec_msgs {
   ec_watch_list_t watch; /* latest's observers */
   ec_server_t *srv;
-  ec_pagecache_t *pages; /* list pages kept for their later blocks */
   /* Every ID up to this one was notified (or stored before this server
    * started): each message is told of once, in ID order, whichever server
    * posted it (read_on()). */
@@ -247,10 +246,10 @@ static void list_and_answer(ec_req_t *rq, const ec_msg_filter_t *f,
 static void collection_get(ec_req_t *rq, msgs_t *m) {
   ec_msg_filter_t f;
   /* A later block of a page just built for this requester. */
-  if (ec_pagecache_answer(m->pages, rq))
+  if (ec_pagecache_answer(m->srv->pages, rq))
     return;
   if (query_filter(rq, &f, true) == 0)
-    list_and_answer(rq, &f, m->pages);
+    list_and_answer(rq, &f, m->srv->pages);
 }
 
 static void collection_fetch(ec_req_t *rq) {
@@ -834,9 +833,12 @@ int ec_messages_init(ec_server_t *srv) {
     return EC_ENOMEM;
   m->srv = srv;
   /* A page (EC_PAGE_BYTES of stored CBOR) is at most about 2.5 times that
-   * in JSON: 32 requesters' pages, 2 MiB at most. */
-  m->pages = ec_pagecache_new(32, 4 * EC_PAGE_BYTES);
-  if (m->pages == NULL) {
+   * in JSON. Every requester reading at once keeps one between its blocks,
+   * so the cache holds more pages than a busy server has such readers in
+   * flight (a page given way runs the query again for each later block):
+   * 256 requesters' pages, 4 MiB at most (typical pages are a few KiB). */
+  srv->pages = ec_pagecache_new(256, 4 * EC_PAGE_BYTES, 4u << 20);
+  if (srv->pages == NULL) {
     free(m);
     return EC_ENOMEM;
   }
@@ -861,7 +863,8 @@ void ec_messages_free(ec_server_t *srv) {
       ec_watch_list_t *l = *p;
       *p = l->next;
       msgs_t *m = (msgs_t *)((char *)l - offsetof(msgs_t, watch));
-      ec_pagecache_free(m->pages);
+      ec_pagecache_free(srv->pages);
+      srv->pages = NULL;
       free(m);
       srv->msgs = NULL;
       return;

@@ -37,7 +37,7 @@ struct ec_accesslog {
 
 /* A path, its query and a peer as written, at most (longer ones are cut
  * with "..."): a line stays far below the log's limit. */
-#define PATH_MAX_SHOWN 400
+#define PATH_MAX_SHOWN EC_ACCESSLOG_PATH_MAX
 #define PEER_MAX_SHOWN 64
 #define IDENTITY_MAX_SHOWN 129
 
@@ -255,8 +255,7 @@ static void put_encoded(char *out, size_t cap, size_t *n, const uint8_t *v,
   *n = k;
 }
 
-/* The request's path and query as a URI shows them: "/a/b?x=1&y". */
-static void path_of(const coap_pdu_t *request, char *out, size_t cap) {
+void ec_accesslog_path(const coap_pdu_t *request, char *out, size_t cap) {
   ec_req_optw_t it;
   const coap_opt_t *opt;
   const uint8_t *value;
@@ -350,15 +349,15 @@ void ec_accesslog_request(ec_server_t *srv, coap_session_t *session,
     id[len] = '\0';
     identity = id;
   }
-  path_of(request, path, sizeof(path));
+  ec_accesslog_path(request, path, sizeof(path));
   write_line(peer, identity, coap_pdu_get_code(request), path, code, in,
              ec_req_wire_size(response), usec);
   sync_unless_more(srv);
 }
 
 void ec_accesslog_raw(ec_server_t *srv, const struct sockaddr *from,
-                      socklen_t from_len, unsigned method, size_t in,
-                      unsigned code, size_t out) {
+                      socklen_t from_len, unsigned method, const char *path,
+                      size_t in, unsigned code, size_t out, uint64_t usec) {
   ec_accesslog_t *a = srv->accesslog;
   (void)from_len;
   if (a == NULL || !a->on)
@@ -368,7 +367,8 @@ void ec_accesslog_raw(ec_server_t *srv, const struct sockaddr *from,
   address_of(from, &key, peer, sizeof(peer));
   if (is_error(code) && !error_ok(srv, &key))
     return;
-  write_line(peer, NULL, method, "-", code, in, out, 0);
+  write_line(peer, NULL, method, path != NULL ? path : "-", code, in, out,
+             usec);
   sync_unless_more(srv);
 }
 

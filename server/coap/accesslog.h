@@ -61,12 +61,21 @@ void ec_accesslog_request(ec_server_t *srv, coap_session_t *session,
 
 /**
  * Log an answer the server sent without libcoap (screen.c): from @p from,
- * a request of @p method (its code byte) of @p in bytes answered @p code
- * (class << 5 | detail) in @p out bytes; its path was not read.
+ * a request of @p method (its code byte) of @p in bytes to @p path (as
+ * ec_accesslog_path() writes it; NULL: not read, "-") answered @p code
+ * (class << 5 | detail) in @p out bytes, @p usec after it came.
  */
 void ec_accesslog_raw(ec_server_t *srv, const struct sockaddr *from,
-                      socklen_t from_len, unsigned method, size_t in,
-                      unsigned code, size_t out);
+                      socklen_t from_len, unsigned method, const char *path,
+                      size_t in, unsigned code, size_t out, uint64_t usec);
+
+/** The longest path and query a line shows, its terminator included
+ * (longer ones are cut with "..."). */
+#define EC_ACCESSLOG_PATH_MAX 400
+
+/** @p request's path and query as a line shows them ("/a/b?x=1&y"), into
+ * @p out of @p cap bytes. */
+void ec_accesslog_path(const coap_pdu_t *request, char *out, size_t cap);
 
 /** Say "suppressed N lines" for the peers that may log again (the server
  * loop calls it every round; it looks at most once a second). */

@@ -87,6 +87,8 @@ struct ec_server {
   struct ec_router *router;   /* the route table, compiled (router.h) */
   struct ec_prov *prov;       /* res_provisioning.c's state */
   struct ec_msgs *msgs;       /* res_messages.c's state */
+  struct ec_pagecache *pages; /* list pages kept for their later blocks
+                                 (pagecache.h), or NULL */
   struct ec_fleet *fleet;     /* res_fleet.c's state */
   int screen_fd;              /* the coap:// socket, or -1 (screen.h) */
   struct ec_watch *con_watches; /* watches with a CON outstanding (watch.c) */

@@ -87,6 +87,12 @@ bool ec_req_optw_next(ec_req_optw_t *w, const coap_opt_t **opt, const uint8_t **
   return true;
 }
 
+void ec_req_optw_init_raw(ec_req_optw_t *w, const uint8_t *opts, size_t len) {
+  w->number = 0;
+  w->p = w->start = len > 0 ? opts : NULL;
+  w->end = len > 0 ? opts + len : NULL;
+}
+
 size_t ec_req_optw_rest(const ec_req_optw_t *w) {
   return w->start != NULL ? (size_t)(w->end - w->start) : 0;
 }
@@ -460,9 +466,30 @@ static int send_small(ec_req_t *rq, int code, ec_format_t fmt,
  * here; list answers are pages of at most EC_PAGE_BYTES, so re-running the
  * handler per block is bounded too. 1 when done, 0 when not a GET.
  */
+bool ec_block_slice(unsigned num, unsigned szx, size_t len,
+                    ec_block_slice_t *s) {
+  s->num = num;
+  s->szx = szx < EC_BLOCK_MAX_SZX ? szx : EC_BLOCK_MAX_SZX;
+  size_t size = (size_t)1 << (s->szx + 4);
+  s->offset = (size_t)num * size;
+  s->chunk = 0;
+  s->more = false;
+  if (num > 0 && s->offset >= len)
+    return false;
+  s->chunk = len - s->offset < size ? len - s->offset : size;
+  s->more = s->offset + s->chunk < len;
+  return true;
+}
+
+size_t ec_block_slice_option(const ec_block_slice_t *s, uint8_t out[4]) {
+  return coap_encode_var_safe(out, 4, s->num << 4 | (unsigned)s->more << 3 |
+                                          s->szx);
+}
+
 static int send_blocks(ec_req_t *rq, int code, ec_format_t fmt,
                        const uint8_t *data, size_t len, uint64_t etag) {
   coap_block_b_t want;
+  ec_block_slice_t s;
   uint8_t buf[8];
 
   /* Not for FETCH: libcoap 4.3.1's client asks for the later blocks of a
@@ -470,15 +497,10 @@ static int send_blocks(ec_req_t *rq, int code, ec_format_t fmt,
    * through libcoap's kept copy, which the held-answer budget bounds. */
   if (rq->method != COAP_REQUEST_CODE_GET)
     return 0;
-  unsigned szx = 6, num = 0;
-  if (ec_req_block2(rq, &want)) {
-    szx = want.szx < 6 ? want.szx : 6;
-    num = want.num;
-  }
-  size_t size = (size_t)1 << (szx + 4);
-  size_t offset = (size_t)num * size;
-  size_t chunk = len - offset < size ? len - offset : size;
-  unsigned more = offset + chunk < len;
+  bool asked = ec_req_block2(rq, &want);
+  (void)ec_block_slice(asked ? want.num : 0,
+                       asked ? want.szx : EC_BLOCK_MAX_SZX, len,
+                       &s); /* block_past_end() refused what is past it */
   coap_pdu_set_code(rq->response, COAP_RESPONSE_CODE(code));
   if (etag != 0)
     coap_add_option(rq->response, COAP_OPTION_ETAG,
@@ -487,14 +509,12 @@ static int send_blocks(ec_req_t *rq, int code, ec_format_t fmt,
                   coap_encode_var_safe(buf, sizeof(buf), fmt), buf);
   ec_req_put_max_age(rq);
   coap_add_option(rq->response, COAP_OPTION_BLOCK2,
-                  coap_encode_var_safe(buf, sizeof(buf),
-                                       num << 4 | more << 3 | szx),
-                  buf);
-  if (num == 0)
+                  ec_block_slice_option(&s, buf), buf);
+  if (s.num == 0)
     coap_add_option(rq->response, COAP_OPTION_SIZE2,
                     coap_encode_var_safe(buf, sizeof(buf), (unsigned)len), buf);
-  if (!coap_add_data(rq->response, chunk, data + offset)) {
-    ec_log(EC_LOG_ERROR, "a %zu-byte block did not fit its datagram", chunk);
+  if (!coap_add_data(rq->response, s.chunk, data + s.offset)) {
+    ec_log(EC_LOG_ERROR, "a %zu-byte block did not fit its datagram", s.chunk);
     coap_pdu_set_code(rq->response, COAP_RESPONSE_CODE(500));
   }
   return 1;
@@ -544,15 +564,13 @@ int ec_req_request_id(ec_req_t *rq, const uint8_t **id, size_t *len) {
  */
 static int block_past_end(ec_req_t *rq, size_t len) {
   coap_block_b_t want;
-  if (!ec_req_block2(rq, &want) || want.num == 0)
-    return 0;
-  size_t size = (size_t)1 << ((want.szx < 6 ? want.szx : 6) + 4);
-  if ((size_t)want.num * size < len)
+  ec_block_slice_t s;
+  if (!ec_req_block2(rq, &want) || ec_block_slice(want.num, want.szx, len, &s))
     return 0;
   ec_req_problem(rq, 402, "invalid-block", NULL,
                  "Block2 block %u of %zu bytes is past the end of the "
                  "%zu-byte representation",
-                 (unsigned)want.num, size, len);
+                 (unsigned)want.num, (size_t)1 << (s.szx + 4), len);
   return 1;
 }
 

@@ -50,6 +50,9 @@ typedef struct {
 } ec_req_optw_t;
 
 void ec_req_optw_init(ec_req_optw_t *w, const coap_pdu_t *pdu);
+/* The same over @p len bytes of a datagram from its first option (screen.c);
+ * a walk that ended cleanly leaves w->p == w->end. */
+void ec_req_optw_init_raw(ec_req_optw_t *w, const uint8_t *opts, size_t len);
 bool ec_req_optw_next(ec_req_optw_t *w, const coap_opt_t **opt, const uint8_t **value,
                   size_t *len);
 size_t ec_req_optw_rest(const ec_req_optw_t *w);
@@ -190,6 +193,27 @@ void ec_req_codec_error(ec_req_t *rq, const ec_codec_error_t *err);
  * or SZX 7).
  */
 int ec_req_block2(const ec_req_t *rq, coap_block_b_t *b);
+
+/* The largest Block2 block a GET answer goes in over UDP: RFC 7252's 1024
+ * bytes of payload in a 1152-byte datagram (SZX 6). */
+#define EC_BLOCK_MAX_SZX 6
+#define EC_BLOCK_MAX 1024u
+
+/** Where block @p num of 2^(@p szx + 4) bytes (SZX capped at
+ * EC_BLOCK_MAX_SZX) of an answer of @p len bytes lies. */
+typedef struct {
+  unsigned num, szx;
+  size_t offset, chunk;
+  bool more;
+} ec_block_slice_t;
+
+/** @return true with @p s set, false when the block is past the end (a
+ * block past the first that starts at or after @p len) */
+bool ec_block_slice(unsigned num, unsigned szx, size_t len, ec_block_slice_t *s);
+
+/** The Block2 option's value for @p s (at most 3 bytes) into @p out; its
+ * length. */
+size_t ec_block_slice_option(const ec_block_slice_t *s, uint8_t out[4]);
 
 /*
  * Request-Id (API.md): an elective option in the experimental range that a

@@ -311,18 +311,22 @@ done:
                      since_us);
 }
 
+int ec_router_metric(const ec_server_t *srv, const ec_route_spec_t *spec) {
+  const ec_router_t *r = srv->router;
+  return spec != NULL && r != NULL
+             ? r->compiled[spec - r->table->routes].metric
+             : -1;
+}
+
 void ec_router_answered(ec_server_t *srv, const ec_route_spec_t *spec,
                         coap_session_t *session, const coap_pdu_t *request,
                         size_t in, const coap_pdu_t *response,
                         uint64_t since_us) {
-  const ec_router_t *r = srv->router;
   coap_pdu_code_t code = coap_pdu_get_code(response);
   if (code == 0)
     return;
   uint64_t usec = ec_mono_us() - since_us;
-  ec_metrics_request(srv->metrics,
-                     spec != NULL ? r->compiled[spec - r->table->routes].metric
-                                  : -1,
+  ec_metrics_request(srv->metrics, ec_router_metric(srv, spec),
                      coap_pdu_get_code(request), code, usec);
   ec_accesslog_request(srv, session, request, in, response, usec);
 }

@@ -165,6 +165,10 @@ coap_resource_t *ec_router_resource(ec_server_t *srv,
  * @p request of @p in bytes, @p since_us (ec_mono_us) after it came: the
  * dispatcher does it for what it answers, the batch for a late ACK.
  */
+/** @p spec's route in the metrics registry (ec_metrics_request()), -1 for
+ * none. */
+int ec_router_metric(const ec_server_t *srv, const ec_route_spec_t *spec);
+
 void ec_router_answered(ec_server_t *srv, const ec_route_spec_t *spec,
                         coap_session_t *session, const coap_pdu_t *request,
                         size_t in, const coap_pdu_t *response,

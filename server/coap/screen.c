@@ -12,7 +12,9 @@
 
 #include "accesslog.h"
 #include "log.h"
+#include "pagecache.h"
 #include "peer.h"
+#include "util.h"
 #include "watch.h"
 
 enum { T_CON = 0, T_NON = 1, T_ACK = 2, T_RST = 3 };
@@ -134,8 +136,8 @@ static void send_answer(ec_server_t *srv, const uint8_t *h, uint8_t code,
                    uint_bytes((uint32_t)srv->cfg.max_body, v));
   }
   /* Logged first: whoever reads the log after the answer finds it. */
-  ec_accesslog_raw(srv, (const struct sockaddr *)from, flen, h[1], in, code,
-                   (size_t)(p - out));
+  ec_accesslog_raw(srv, (const struct sockaddr *)from, flen, h[1], NULL, in,
+                   code, (size_t)(p - out), 0);
   reply(srv, out, (size_t)(p - out), from, flen);
 }
 
@@ -163,16 +165,87 @@ static void note_empty(ec_server_t *srv, const uint8_t *h,
     ec_watch_on_ack(srv, p->session, mid);
 }
 
+/*
+ * A confirmable GET of @p n bytes at @p d (all of it) for a later block of
+ * a page kept for its requester (pagecache.h): answered here, piggybacked,
+ * with what send_blocks() (request.c) would have sent for it through the
+ * dispatcher (ETag, Content-Format, Block2 and the block), counted and
+ * logged as the dispatcher does. 1 when consumed and answered; 0 leaves it
+ * to libcoap (no such page, a block past the end, anything unusual).
+ */
+static int later_block(ec_server_t *srv, const uint8_t *d, size_t n,
+                       const struct sockaddr_storage *from, socklen_t flen) {
+  uint64_t since_us = ec_mono_us();
+  unsigned tkl = d[0] & 0x0f;
+  if (tkl > 8 || n < 4 + tkl)
+    return 0;
+  const uint8_t *opts = d + 4 + tkl;
+  size_t opts_len = n - 4 - tkl;
+  ec_req_optw_t w;
+  const coap_opt_t *opt;
+  const uint8_t *v;
+  size_t len;
+  unsigned block = 0, blocks = 0;
+  ec_req_optw_init_raw(&w, opts, opts_len);
+  while (ec_req_optw_next(&w, &opt, &v, &len)) {
+    if (w.number == COAP_OPTION_BLOCK2) {
+      block = len <= 3 ? coap_decode_var_bytes(v, len) : 7;
+      blocks++;
+    }
+  }
+  /* One Block2 past the first, not BERT (SZX 7), and no payload. */
+  if (blocks != 1 || (block & 7) == 7 || block >> 4 == 0 || w.p != w.end)
+    return 0;
+  const ec_page_t *pg = ec_pagecache_find(
+      srv->pages, (const struct sockaddr *)from, flen, opts, opts_len);
+  ec_block_slice_t sl;
+  if (pg == NULL || !ec_block_slice(block >> 4, block & 7, pg->len, &sl))
+    return 0;
+
+  uint8_t out[4 + 8 + 3 * (1 + 8) + 1 + EC_BLOCK_MAX], val[8];
+  uint8_t code = (uint8_t)COAP_RESPONSE_CODE(pg->code);
+  uint8_t *p = out + ec_screen_head(out, T_ACK, code,
+                                    (uint16_t)(d[2] << 8 | d[3]), d + 4, tkl);
+  unsigned prev = 0;
+  if (pg->etag != 0) {
+    p = put_option(p, prev, COAP_OPTION_ETAG, val,
+                   coap_encode_var_safe8(val, sizeof(val), pg->etag));
+    prev = COAP_OPTION_ETAG;
+  }
+  p = put_option(p, prev, COAP_OPTION_CONTENT_FORMAT, val,
+                 coap_encode_var_safe(val, sizeof(val), pg->fmt));
+  p = put_option(p, COAP_OPTION_CONTENT_FORMAT, COAP_OPTION_BLOCK2, val,
+                 (unsigned)ec_block_slice_option(&sl, val));
+  *p++ = 0xff;
+  memcpy(p, pg->data + sl.offset, sl.chunk);
+  p += sl.chunk;
+
+  uint8_t one;
+  if (recv(srv->screen_fd, &one, 1, MSG_DONTWAIT) < 0)
+    return 0;
+  uint64_t usec = ec_mono_us() - since_us;
+  ec_metrics_request(srv->metrics, pg->metric, COAP_REQUEST_CODE_GET, code,
+                     usec);
+  /* Logged first: whoever reads the log after the answer finds it. */
+  ec_accesslog_raw(srv, (const struct sockaddr *)from, flen,
+                   COAP_REQUEST_CODE_GET, pg->shown, n, code,
+                   (size_t)(p - out), usec);
+  reply(srv, out, (size_t)(p - out), from, flen);
+  return 1;
+}
+
 int ec_screen_run(ec_server_t *srv) {
-  /* The header and a token are all that is looked at; MSG_TRUNC makes
-   * recvfrom() report the datagram's real length anyway. */
-  uint8_t h[4 + 8];
+  /* The header and a token are all that is looked at, unless a later block
+   * may be answered here (pagecache.h): then the whole datagram. MSG_TRUNC
+   * makes recvfrom() report the datagram's real length anyway. */
+  uint8_t h[EC_SCREEN_MAX_DGRAM];
   if (srv->screen_fd < 0)
     return 0;
   for (int i = 0; i < 64; i++) {
     struct sockaddr_storage from;
     socklen_t flen = sizeof(from);
-    ssize_t n = recvfrom(srv->screen_fd, h, sizeof(h),
+    size_t want = ec_pagecache_plain(srv->pages) ? sizeof(h) : 4 + 8;
+    ssize_t n = recvfrom(srv->screen_fd, h, want,
                          MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC,
                          (struct sockaddr *)&from, &flen);
     if (n < 0)
@@ -196,6 +269,10 @@ int ec_screen_run(ec_server_t *srv) {
                (type == T_CON || type == T_NON) &&
                (size_t)n >= 4 + tkl) {
       answer_405 = 1;
+    } else if (type == T_CON && code == COAP_REQUEST_CODE_GET &&
+               (size_t)n <= want &&
+               later_block(srv, h, (size_t)n, &from, flen)) {
+      continue; /* answered */
     } else {
       if ((type == T_RST || type == T_ACK) && code == 0)
         note_empty(srv, h, &from, flen);

@@ -24,7 +24,10 @@
  *     any other CON or a NON an RST with its own Message ID; ACK and RST
  *     are dropped;
  *   - a request with an unassigned method code: 4.05 (piggybacked on the
- *     ACK of a CON, as a NON to a NON).
+ *     ACK of a CON, as a NON to a NON);
+ *   - a confirmable GET for a later block of a page kept for its requester
+ *     (pagecache.h): the block, as the dispatcher would have answered it,
+ *     without libcoap's request handling (most of a block's cost).
  * An RST is also shown to watch.c (ec_watch_on_rst) and then left to
  * libcoap. DTLS records are decrypted inside libcoap and are not screened.
  */
