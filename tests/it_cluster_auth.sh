@@ -9,19 +9,12 @@ build=${1:?usage: it_cluster_auth.sh BUILD_DIR}
 root="$(cd "$(dirname "$0")/.." && pwd)"
 name=it_cluster_auth
 server="$build/edgecoap-server"
-# Each node serves coaps:// too, on a port of the test's own.
-udp_free() { ! grep -q "$(printf ':%04X ' "$1")" /proc/net/udp 2>/dev/null; }
-for _ in $(seq 50); do
-  psk=$((20000 + RANDOM % 40000))
-  udp_free "$psk" && break
-done
+# Each node serves coaps:// too, and nginx proxies it (SA, SB, SF).
 # Behind nginx every client is nginx's address: scripts/cluster starts
 # its nodes with the per-address login limits out of reach, as
 # docs/CLUSTER.md says to (the owner's login below fails without).
-EC_IT_NODE_ARGS="--dtls --psk-port $psk ${EC_IT_NODE_ARGS:-}"
+EC_IT_DTLS=1
 . "$root/tests/support/cluster.sh"
-SA="coaps://127.0.0.2:$psk"
-SB="coaps://127.0.0.3:$psk"
 uri=$(cat "$dir/c/store_uri")
 admin() { "$server" admin "$1" --store "$uri" "${@:2}"; }
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
@@ -125,5 +118,56 @@ wait "$observer" 2>/dev/null || true
 check "node B's session of the removed identity ends with 4.01 credentials-revoked" \
   grep -q "4.01.*credentials-revoked\|credentials-revoked" "$dir/obs.err"
 check "and is not told of the report" sh -c "! grep -q Failed '$dir/obs.out'"
+
+# ---- coaps:// through nginx: DTLS records are datagrams to nginx, hashed
+# by the client's address as coap:// is, so a client's handshake and its
+# requests reach one node. A POST and a GET with coap-client's PSK
+# (-u/-k), and an observation, through nginx's coaps:// port.
+fkey=$(admin device-add --identity dev-front 2>/dev/null)
+fpath="device/dev-front/deployment/$DEP/status"
+fget() { # fget FILE: the device's status through nginx over coaps://
+  coap-client-openssl -u dev-front -k "$fkey" -A 50 -B 3 "$SF/$fpath" >"$1" 2>&1 || true
+}
+served=0
+for _ in $(seq 40); do
+  coap-client-openssl -u dev-front -k "$fkey" -m post -t 50 -B 3 -e "$(report pending)" \
+    "$SF/$fpath" >"$dir/fpost" 2>&1 || true
+  grep -q '"state":"Pending"' "$dir/fpost" && { served=1; break; }
+  sleep 0.05
+done
+check "a coaps:// POST through nginx is stored" [ "$served" -eq 1 ]
+fget "$dir/fget1"
+check "a coaps:// GET through nginx reads it" grep -q '"state":"Pending"' "$dir/fget1"
+coap-client-openssl -u dev-front -k "$fkey" -s 3 -A 50 -B 3 "$SF/$fpath" \
+  >"$dir/fobs.out" 2>"$dir/fobs.err" &
+fobs=$!
+for _ in $(seq 50); do grep -q Pending "$dir/fobs.out" 2>/dev/null && break; sleep 0.05; done
+report installing | c --url "$A" status report dev-front "$DEP" - >/dev/null 2>&1 || true
+for _ in $(seq 50); do grep -q Installing "$dir/fobs.out" 2>/dev/null && break; sleep 0.05; done
+check "a coaps:// observer through nginx hears a write made on node A" grep -q Installing "$dir/fobs.out"
+sessions() { # sessions NODE: its DTLS sessions of dev-front so far
+  grep -c "session for identity 'dev-front'" "$dir/c/node$1.log" || true
+}
+check "each handshake through nginx reached one node (hash \$remote_addr)" \
+  sh -c "[ $(sessions 1) -eq 0 ] || [ $(sessions 2) -eq 0 ]"
+
+# nginx reloads: its new worker reaches the nodes from new upstream
+# ports, so the observer's DTLS session, which the node keeps under the
+# old port, is orphaned: the next write is not heard through it. A new
+# handshake through nginx (coap-client's next run) is served at once.
+before=$(($(sessions 1) + $(sessions 2)))
+kill -HUP "$(cat "$dir/c/nginx/nginx.pid")"
+for _ in $(seq 50); do grep -q "gracefully shutting down" "$dir/c/nginx/error.log" && break; sleep 0.05; done
+report installed | c --url "$A" status report dev-front "$DEP" - >/dev/null 2>&1 || true
+t0=$(date +%s%N)
+fget "$dir/fget2"
+ms=$(ms_since "$t0")
+echo "$name: after nginx's reload, a new coaps:// session through it answered in $ms ms"
+check "after the reload a new coaps:// session through nginx is served" \
+  grep -q '"state":"Installed"' "$dir/fget2"
+check "with a handshake of its own" [ $(($(sessions 1) + $(sessions 2))) -gt "$before" ]
+wait "$fobs" 2>/dev/null || true
+check "the observer's old session hears nothing after the reload" \
+  sh -c "! grep -q Installed '$dir/fobs.out'"
 
 cluster_done

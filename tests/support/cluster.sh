@@ -6,6 +6,9 @@
 # EC_IT_NODES nodes (2) behind nginx through scripts/cluster, in a folder of
 # its own ($dir), and stops it on exit. It defines:
 #   A, B        the first two nodes' coap:// URLs; FRONT nginx's
+#   SA, SB, SF  with EC_IT_DTLS=1 (every node serves coaps:// too, and
+#               nginx proxies it: scripts/cluster --psk-port): the same
+#               for coaps://
 #   check WHAT COMMAND...  run it and count a failure in $fails
 #   report STATE, msg ORDER CODE   documents; c ARGS   edgecoap-client --json
 #   q SQL       psql on the cluster's database
@@ -45,9 +48,15 @@ pick() {
 }
 front=$(pick)
 node_port=$(pick)
+dtls_args=
+if [ -n "${EC_IT_DTLS:-}" ]; then
+  psk=$(pick)
+  psk_front=$(pick)
+  dtls_args="--psk-port $psk --psk-front $psk_front"
+fi
 
 "$root/scripts/cluster" --nodes "${EC_IT_NODES:-2}" --port "$front" --node-port "$node_port" \
-  --http-port 0 --dir "$dir/c" --build "$build" -- ${EC_IT_NODE_ARGS:-} >"$dir/cluster.out" 2>&1 &
+  --http-port 0 --dir "$dir/c" --build "$build" $dtls_args -- ${EC_IT_NODE_ARGS:-} >"$dir/cluster.out" 2>&1 &
 cluster=$!
 for _ in $(seq 300); do
   [ -s "$dir/c/store_uri" ] && break
@@ -59,6 +68,11 @@ done
 A="coap://127.0.0.2:$node_port"
 B="coap://127.0.0.3:$node_port"
 FRONT="coap://127.0.0.1:$front"
+if [ -n "${EC_IT_DTLS:-}" ]; then
+  SA="coaps://127.0.0.2:$psk"
+  SB="coaps://127.0.0.3:$psk"
+  SF="coaps://127.0.0.1:$psk_front"
+fi
 DEP=a3e2f5dc-912e-494f-8395-52cf3769bc06
 report() { # report STATE: a DeploymentStatus document
   printf '{"apiVersion":"deployment.margo/v1","kind":"DeploymentStatus","deploymentId":"%s","status":{"state":"%s","error":{"code":"","message":""}},"components":[]}' "$DEP" "$1"
