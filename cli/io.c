@@ -12,6 +12,7 @@
 #include "edgecoap/client.h"
 #include "edgecoap/device.h"
 
+#include "cbor_json.h"
 #include "io.h"
 
 #define PROG "edgecoap-client"
@@ -39,19 +40,13 @@ int ec_cli_print_body(FILE *f, const ec_response_t *r, bool one_line) {
       putc(one_line && (ch == '\n' || ch == '\r') ? ' ' : ch, f);
     }
   } else if (fmt == EC_FORMAT_CBOR || fmt == EC_FORMAT_PROBLEM_CBOR) {
-    ssize_t n = ec_cbor_to_json(r->body, r->body_len, NULL, 0);
     char *json;
-    if (n < 0)
-      return (int)n;
-    json = malloc((size_t)n + 1);
-    if (!json)
-      return EC_ENOMEM;
-    n = ec_cbor_to_json(r->body, r->body_len, json, (size_t)n + 1);
-    if (n >= 0)
-      fwrite(json, 1, (size_t)n, f);
+    size_t n;
+    int rc = ec_cli_cbor_json(r->body, r->body_len, &json, &n);
+    if (rc < 0)
+      return rc;
+    fwrite(json, 1, n, f);
     free(json);
-    if (n < 0)
-      return (int)n;
   } else {
     return EC_EFORMAT;
   }
@@ -95,6 +90,28 @@ int ec_cli_read_input(const char *name, uint8_t **out, size_t *len) {
   }
   *out = buf;
   *len = n;
+  return 0;
+}
+
+int ec_cli_read_doc(const char *name, uint8_t **out, size_t *len) {
+  const char *shown = strcmp(name, "-") == 0 ? "stdin" : name;
+  uint8_t *buf;
+  size_t n;
+  if (ec_cli_read_input(name, &buf, &n) < 0)
+    return EXIT_INPUT;
+  if (ec_format_sniff(buf, n) == EC_FORMAT_JSON) {
+    *out = buf;
+    *len = n;
+    return 0;
+  }
+  char *json;
+  int rc = ec_cli_cbor_json(buf, n, &json, len);
+  free(buf);
+  if (rc < 0) {
+    fprintf(stderr, PROG ": %s: %s\n", shown, ec_cli_cbor_why(rc));
+    return EXIT_REFUSED;
+  }
+  *out = (uint8_t *)json;
   return 0;
 }
 

@@ -35,6 +35,17 @@ enum {
 int ec_cli_read_input(const char *name, uint8_t **out, size_t *len);
 
 /**
+ * A document to send, read as ec_cli_read_input() reads @p name, in JSON
+ * for the codec's decoders to check: JSON as it is, CBOR read with the
+ * device core into the JSON the codec's CBOR reader would make of it
+ * (cli/cbor_json.c), so that one CBOR reader serves the device side.
+ * @param[out] out  malloc'd, *@p len bytes
+ * @return 0; EXIT_INPUT (unreadable) or EXIT_REFUSED (CBOR the server
+ *         would refuse), the reason printed
+ */
+int ec_cli_read_doc(const char *name, uint8_t **out, size_t *len);
+
+/**
  * Say on stderr why no usable answer came from @p url for result @p rc (an
  * EC_E* code): nothing answered, no answer in time, a failed handshake.
  * @return EXIT_FAILED

@@ -84,8 +84,8 @@ static int run_report(ec_client_t *c, const args_t *a) {
   ec_response_t r = {0};
   int rc, status = EXIT_FAILED;
 
-  if (ec_cli_read_input(a->pos[2], &buf, &len) < 0)
-    return EXIT_INPUT;
+  if ((rc = ec_cli_read_doc(a->pos[2], &buf, &len)) != 0)
+    return rc;
   /* Decoded strings are copies and structs small: a few times the input. */
   cap = 4 * len + ARENA_FIRST;
   mem = malloc(cap);
@@ -95,8 +95,8 @@ static int run_report(ec_client_t *c, const args_t *a) {
   }
   ec_arena_init(&arena, mem, cap);
   /* Check the document here, so a bad one is explained without a round trip. */
-  rc = ec_deployment_status_decode(ec_format_sniff(buf, len), buf, len, &st,
-                                   &arena, &err);
+  rc = ec_deployment_status_decode(EC_FORMAT_JSON, buf, len, &st, &arena,
+                                   &err);
   if (rc == 0)
     rc = ec_deployment_status_check_route(&st, a->pos[1], &err);
   if (rc < 0) {

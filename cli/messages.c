@@ -96,8 +96,9 @@ static int run_post(ec_client_t *c, opts_t *o) {
   size_t len;
   int status = EXIT_FAILED;
 
-  if (ec_cli_read_input(o->file, &buf, &len) < 0)
-    return EXIT_INPUT;
+  int got = ec_cli_read_doc(o->file, &buf, &len);
+  if (got != 0)
+    return got;
   /* Decoded messages take a few times their wire size (tiny ones more). */
   size_t cap = 8 * len + 65536;
   if ((mem = malloc(cap)) == NULL) {
@@ -112,8 +113,8 @@ static int run_post(ec_client_t *c, opts_t *o) {
   ec_codec_error_t err = {0};
   /* Checked here, so a bad document is explained without a round trip. */
   int rc =
-      ec_status_messages_decode(ec_format_sniff(buf, len), buf, len, EC_MSG_NEW,
-                                &msgs, &n, &batch, &arena, &err);
+      ec_status_messages_decode(EC_FORMAT_JSON, buf, len, EC_MSG_NEW, &msgs,
+                                &n, &batch, &arena, &err);
   if (rc < 0) {
     fprintf(stderr, PROG ": %s: %s: %s", name,
             err.title[0] ? err.title : "invalid",

@@ -28,6 +28,20 @@ add_test(NAME client_links_no_libcbor COMMAND sh -c
          "readelf -d \"$0\" | grep -q 'NEEDED.*libjansson' && ! readelf -d \"$0\" | grep -q libcbor && ! nm --defined-only \"$0\" | grep -q ec__tree_parse_cbor"
          $<TARGET_FILE:test_client_link>)
 
+# edgecoap-client's own CBOR reading (cli/cbor_json.c: the core's pull
+# decoder into jansson) held to the codec's ec_cbor_to_json().
+add_executable(test_cli_cbor ${CMAKE_SOURCE_DIR}/tests/test_cli_cbor.c
+  ${CMAKE_SOURCE_DIR}/cli/cbor_json.c)
+target_include_directories(test_cli_cbor PRIVATE ${CMAKE_SOURCE_DIR}/cli)
+target_link_libraries(test_cli_cbor PRIVATE edgecoap::device_core
+                      edgecoap::codec PkgConfig::JANSSON edgecoap_test_suite)
+add_test(NAME cli_cbor COMMAND test_cli_cbor)
+
+# edgecoap-client likewise: no libcbor, no CBOR reader of the codec.
+add_test(NAME cli_links_no_libcbor COMMAND sh -c
+         "readelf -d \"$0\" | grep -q 'NEEDED.*libjansson' && ! readelf -d \"$0\" | grep -q libcbor && ! nm --defined-only \"$0\" | grep -q ec__tree_parse_cbor"
+         $<TARGET_FILE:edgecoap-client>)
+
 # The core for a Cortex-M4: the size budget of report + observe, and the
 # cases above on an emulated Cortex-M3 (scripts/build-mcu). Once per CI run:
 # the sanitizer build has nothing to add to a cross build.

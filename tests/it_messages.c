@@ -425,6 +425,63 @@ static void test_batch_with_one_bad_message_stores_nothing(void) {
   free(body);
 }
 
+/* A CBOR file to post is read by edgecoap-client with the device core
+ * (cli/cbor_json.c, no libcbor) and refused, with no round trip, where
+ * the server's codec would refuse it; one the codec reads is posted. */
+static void test_client_checks_cbor_files_as_the_server(void) {
+  static const char one[] = "{\"messageCode\":101,\"orderId\":\"CBORFILE\"}";
+  uint8_t cbor[128], doc[160];
+  ssize_t n = ec_json_to_cbor(one, strlen(one), cbor, sizeof(cbor));
+  CU_ASSERT_TRUE_FATAL(n > 0 && cbor[0] == 0xa2);
+  const uint8_t *key = NULL;
+  for (ssize_t i = 0; i + 8 <= n && key == NULL; i++)
+    key = memcmp(cbor + i, "\x67orderId", 8) == 0 ? cbor + i : NULL;
+  CU_ASSERT_PTR_NOT_NULL_FATAL(key);
+  size_t at = (size_t)(key - cbor), rest = (size_t)n - at;
+  char file[320];
+  snprintf(file, sizeof(file), "%s/message.cbor", srv.dir);
+  it_result_t r;
+  /* orderId's key with a head longer than it needs (0x78 0x07), which
+   * the codec reads and does not write: posted, and printed back. */
+  size_t k = at;
+  memcpy(doc, cbor, at);
+  doc[k++] = 0x78;
+  doc[k++] = 0x07;
+  memcpy(doc + k, key + 1, rest - 1);
+  k += rest - 1;
+  CU_ASSERT_EQUAL_FATAL(it_write_file(file, doc, k), 0);
+  CU_ASSERT_EQUAL(cli(&r, true, "messages", "post", file, NULL), 0);
+  json_t *out = parse_json(r.out, r.out_len);
+  CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(out, "orderId"))
+                             ? json_string_value(json_object_get(out, "orderId"))
+                             : "",
+                         "CBORFILE");
+  json_decref(out);
+  it_result_free(&r);
+  /* Refused locally, exit status 1: orderId twice, the document cut
+   * short, bytes after it. */
+  memcpy(doc, cbor, (size_t)n);
+  memcpy(doc + n, key, rest);
+  const struct {
+    size_t len;
+    uint8_t first;
+  } bad[] = {{(size_t)n + rest, 0xa3}, {(size_t)n - 1, 0xa2},
+             {(size_t)n + 1, 0xa2}};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    doc[0] = bad[i].first;
+    CU_ASSERT_EQUAL_FATAL(it_write_file(file, doc, bad[i].len), 0);
+    CU_ASSERT_NOT_EQUAL(cli(&r, false, "messages", "post", file, NULL), 0);
+    CU_ASSERT_EQUAL(r.exit_code, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "malformed-body"));
+    CU_ASSERT_EQUAL(r.out_len, 0);
+    it_result_free(&r);
+  }
+  json_t *list = get_list(COLL "?orderId=CBORFILE");
+  int64_t ids[4];
+  CU_ASSERT_EQUAL(ids_of(list, ids, 4), 1); /* the first post alone */
+  json_decref(list);
+}
+
 static void test_bad_filters_are_400_naming_the_filter(void) {
   CU_ASSERT_TRUE_FATAL(server_ok());
   static const struct {
@@ -1320,6 +1377,8 @@ static const ec_test_t tests[] = {
      "bad_messages_are_400_naming_the_field"},
     {test_batch_with_one_bad_message_stores_nothing,
      "batch_with_one_bad_message_stores_nothing"},
+    {test_client_checks_cbor_files_as_the_server,
+     "client_checks_cbor_files_as_the_server"},
     {test_bad_filters_are_400_naming_the_filter,
      "bad_filters_are_400_naming_the_filter"},
     {test_each_filter_alone_and_combined, "each_filter_alone_and_combined"},

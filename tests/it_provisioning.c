@@ -849,6 +849,55 @@ static void test_client_program_commands(void) {
   it_result_free(&r);
 }
 
+/* A select of 40 rows: its responses map has more members than the codec
+ * transcodes as it reads (32), so edgecoap-client prints it from the tree
+ * the device core's reader builds (cli/cbor_json.c). */
+static void test_client_program_prints_a_large_select(void) {
+  char path[400], ids[400] = "";
+  size_t n = 0;
+  snprintf(path, sizeof(path), "%s/forty.json", srv.dir);
+  char cat[4096];
+  size_t k = (size_t)snprintf(cat, sizeof(cat), "{\"provisionings\":[{\"id\":"
+                              "14,\"name\":\"Forty\",\"active_status\":0}],"
+                              "\"parameters\":[");
+  for (int id = 100; id < 140; id++) {
+    k += (size_t)snprintf(cat + k, sizeof(cat) - k,
+                          "%s{\"id\":%d,\"name\":\"P%d\"}", id > 100 ? "," : "",
+                          id, id);
+    n += (size_t)snprintf(ids + n, sizeof(ids) - n, "%s%d", id > 100 ? "," : "",
+                          id);
+  }
+  snprintf(cat + k, sizeof(cat) - k, "]}");
+  it_result_t r;
+  CU_ASSERT_EQUAL_FATAL(it_write_file(path, cat, strlen(cat)), 0);
+  CU_ASSERT_EQUAL_FATAL(itp_import(srv.db, path, &r, true), 0);
+  it_result_free(&r);
+  CU_ASSERT_EQUAL_FATAL(
+      cli(&r, true, "ops-pass-71\n", NULL, "login", "ops", NULL), 0);
+  char envtok[100];
+  snprintf(envtok, sizeof(envtok), "EDGECOAP_TOKEN=%.*s", EC_PROV_TOKEN_HEX,
+           r.out);
+  it_result_free(&r);
+  CU_ASSERT_EQUAL(cli(&r, true, NULL, envtok, "provisioning", "insert",
+                      "--provisioning-id", "14", "--component-type",
+                      "parameter", "--component-id", ids, NULL),
+                  0);
+  it_result_free(&r);
+  CU_ASSERT_EQUAL(cli(&r, true, NULL, envtok, "provisioning", "select",
+                      "--provisioning-id", "14", NULL),
+                  0);
+  json_t *j = itp_parse_json(r.out, r.out_len);
+  const json_t *rows = json_object_get(j, "responses");
+  CU_ASSERT_EQUAL(json_object_size(rows), 40);
+  CU_ASSERT_STRING_EQUAL(itp_jstr(json_object_get(rows, "response_39"), "name")
+                             ? itp_jstr(json_object_get(rows, "response_39"),
+                                        "name")
+                             : "",
+                         "P139");
+  json_decref(j);
+  it_result_free(&r);
+}
+
 static void test_well_known_core_lists_the_resources(void) {
   char url[128];
   snprintf(url, sizeof(url), "%s/.well-known/core", srv.url);
@@ -882,6 +931,8 @@ static const ec_test_t tests[] = {
     {test_coap_client_sends_the_token_option,
      "coap-client sends the token option"},
     {test_client_program_commands, "client program commands"},
+    {test_client_program_prints_a_large_select,
+     "client program prints a large select"},
     {test_well_known_core_lists_the_resources,
      "well-known core lists the resources"},
 };

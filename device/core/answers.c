@@ -396,3 +396,57 @@ int ec_dev_prov_error_decode(const uint8_t *buf, size_t len,
   }
   return 0;
 }
+
+/* ---- any document, item by item (a program's JSON printer) --------------- */
+
+int ec_dev_cbor_check(const uint8_t *buf, size_t len) {
+  if (buf == NULL || len == 0) {
+    return buf == NULL && len > 0 ? EC_EINVAL : EC_ESYNTAX;
+  }
+  ec__cbr_t r = {buf, buf + len};
+  int rc = ec__cbr_skip(&r, EC_DEV_MAX_DEPTH);
+  return rc == 0 && r.p != r.end ? EC_ESYNTAX : rc;
+}
+
+int ec_dev_cbor_next(ec_dev_cbor_t *c, ec_dev_cbor_item_t *it) {
+  if (c == NULL || it == NULL) {
+    return EC_EINVAL;
+  }
+  ec__cbr_t r = over(*c);
+  int t = ec__cbr_peek(&r);
+  size_t n = 0;
+  int rc = EC_ESYNTAX;
+  ec__zero(it, sizeof *it);
+  if (t == 0 || t == 1) {
+    it->type = EC_DEV_CBOR_INT;
+    rc = ec__cbr_int(&r, &it->i);
+  } else if (t == 3) {
+    it->type = EC_DEV_CBOR_TEXT;
+    rc = ec__cbr_text(&r, &it->text);
+  } else if (t == 4 || t == 5) {
+    it->type = t == 4 ? EC_DEV_CBOR_ARRAY : EC_DEV_CBOR_MAP;
+    rc = ec__cbr_container(&r, (uint8_t)t, &n);
+    it->i = (int64_t)n;
+  } else if (t == 7) {
+    /* false, true, null, or a float of 2, 4 or 8 bytes, its bits as
+     * they are (ec_dev_cbor_check() refuses infinities and NaNs). */
+    uint8_t ai = r.p[0] & 0x1F;
+    n = ai == 25 ? 2 : ai == 26 ? 4 : ai == 27 ? 8 : 0;
+    if (ai >= 20 && ai <= 22) {
+      it->type = (ec_dev_cbor_type_t)(EC_DEV_CBOR_FALSE + (ai - 20));
+      rc = 0;
+    } else if (n > 0 && n < (size_t)(r.end - r.p)) {
+      it->type = EC_DEV_CBOR_FLOAT;
+      it->width = (unsigned)(8 * n);
+      for (size_t i = 1; i <= n; i++) {
+        it->bits = it->bits << 8 | r.p[i];
+      }
+      rc = 0;
+    }
+    r.p += rc == 0 ? 1 + n : 0;
+  }
+  if (rc == 0) {
+    *c = (ec_dev_cbor_t){r.p, (size_t)(r.end - r.p)};
+  }
+  return rc;
+}

@@ -442,6 +442,51 @@ int ec_dev_state_parse(const char *s, size_t len);
 /* Answers the Linux client reads (device/core/answers.c): a device that   */
 /* does not call these links none of them.                                  */
 
+/** What an item of a CBOR document is (ec_dev_cbor_next()). */
+typedef enum {
+  EC_DEV_CBOR_INT,   /**< an integer, in i */
+  EC_DEV_CBOR_TEXT,  /**< a text string, in text */
+  EC_DEV_CBOR_ARRAY, /**< an array of i elements, which follow */
+  EC_DEV_CBOR_MAP,   /**< a map of i pairs, which follow, key first */
+  EC_DEV_CBOR_FALSE,
+  EC_DEV_CBOR_TRUE,
+  EC_DEV_CBOR_NULL,
+  EC_DEV_CBOR_FLOAT  /**< an IEEE 754 float of width bits (16, 32, 64) */
+} ec_dev_cbor_type_t;
+
+/** One item of a CBOR document, as ec_dev_cbor_next() read it. */
+typedef struct {
+  ec_dev_cbor_type_t type;
+  int64_t i;         /**< INT: the value; ARRAY, MAP: elements, pairs */
+  ec_dev_str_t text; /**< TEXT: in place */
+  uint64_t bits;     /**< FLOAT: its bits, right-aligned */
+  unsigned width;    /**< FLOAT: 16, 32 or 64 */
+} ec_dev_cbor_item_t;
+
+/**
+ * Check that @p buf is one CBOR item as the server's codec reads one (its
+ * tree reader, codec/tree_cbor.c): definite lengths, integers within
+ * int64, text of valid UTF-8 without NUL and at most EC_DEV_MAX_TEXT
+ * bytes, map keys of text or integers and none given twice (compared as
+ * written), false, true, null and finite floats, nested at most
+ * EC_DEV_MAX_DEPTH levels, nothing after it; byte strings, tags,
+ * undefined and other simple values refused. For a program that reads
+ * any document item by item with ec_dev_cbor_next() (edgecoap-client's
+ * JSON printer).
+ * @return 0, EC_ESYNTAX, EC_ETOOBIG (nesting or a text past its cap) or
+ *         EC_EINVAL
+ */
+int ec_dev_cbor_check(const uint8_t *buf, size_t len);
+
+/**
+ * Read the item at @p c (a document ec_dev_cbor_check() accepted, or the
+ * rest of one) and advance @p c past it; for an array or map past its
+ * head only, its elements being the items that follow.
+ * @return 0, EC_ESYNTAX (none left, or not an item of the kinds above) or
+ *         EC_EINVAL
+ */
+int ec_dev_cbor_next(ec_dev_cbor_t *c, ec_dev_cbor_item_t *it);
+
 /** Called per element of a message's list by ec_dev_msg_items(); < 0 stops. */
 typedef int (*ec_dev_item_fn)(void *ctx, size_t idx, ec_dev_str_t key,
                               ec_dev_str_t value);
