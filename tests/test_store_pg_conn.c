@@ -130,6 +130,106 @@ static void test_a_round_is_one_transaction_answered_later(void) {
   ec_store_fx_teardown(&f);
 }
 
+/* A post of one message under a fixed code, for the feed's order. */
+typedef struct {
+  bool ran;
+  ec_msg_done_t d;
+} post_seen_t;
+
+static void on_post(void *ud, const ec_msg_done_t *d) {
+  post_seen_t *p = ud;
+  CU_ASSERT_FALSE(p->ran);
+  p->ran = true;
+  p->d = *d;
+}
+
+static const ec_status_message_t chain_msg = {
+    .has_date = true, .date_ms = 1000, .code = 101, .order_id = "O-chain"};
+static const uint8_t chain_doc[] = {0xa0};
+static const ec_store_msg_write_t chain_post = {&chain_msg, chain_doc,
+                                                sizeof(chain_doc)};
+
+/* Write @p i to deployment @p dep under request identifier @p rid (NULL:
+ * none). */
+static void queue_to(ec_store_t *s, seen_t *v, ticket_t *t, int i,
+                     const char *dep, const char *rid) {
+  ec_status_write_t w = {
+      .device_id = DEV,
+      .deployment_id = dep,
+      .state = EC_STATE_INSTALLING,
+      .doc = (const uint8_t *)"doc",
+      .doc_len = 3,
+      .received_at_ms = 1000 + i,
+      .request_id = (const uint8_t *)rid,
+      .request_id_len = rid != NULL ? strlen(rid) : 0,
+  };
+  t[i] = (ticket_t){v, i};
+  CU_ASSERT_EQUAL_FATAL(ec_store_status_queue(s, &w, on_done, &t[i]), 0);
+}
+
+/*
+ * A round that fails is re-run one write at a time; a round sent behind
+ * it while it was in flight must not commit first, or a later write to
+ * one pair (or a later post to the feed) would overtake an earlier one.
+ * Round A is held on a row lock while round B goes out behind it; A then
+ * fails (a Request-Id already stored), and every write but the guilty one
+ * is stored in the order queued: the pair's seqs and the feed's IDs.
+ */
+static void test_a_round_behind_a_failed_one_commits_after_it(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  static const char q_dep[] = "1c9d0e3f-4b52-4e6f-8a71-82b3c4d5e6f7";
+  seen_t v = {0};
+  ticket_t t[4];
+  /* One round of each kind first, so that every statement is prepared
+   * (a round goes behind another only then). */
+  post_seen_t p[3] = {{0}};
+  queue_to(f.s, &v, t, 0, DEP, "rid-chain");
+  CU_ASSERT_EQUAL(
+      ec_store_msg_queue(f.s, &chain_post, 1, 7, NULL, on_post, &p[2]), 0);
+  CU_ASSERT_EQUAL(ec_store_wait(f.s), 0);
+  CU_ASSERT_EQUAL_FATAL(v.d[0].rc, 0);
+  CU_ASSERT_EQUAL_FATAL(p[2].d.rc, 0);
+  CU_ASSERT_EQUAL(ec_store_flush(f.s), 0); /* prepares them */
+  PGconn *c = PQconnectdb(f.uri);
+  CU_ASSERT_EQUAL_FATAL(PQstatus(c), CONNECTION_OK);
+  PGresult *r = PQexec(c, "BEGIN; SELECT 1 FROM deployment_status"
+                          " WHERE deployment_id = '" DEP "' FOR UPDATE");
+  CU_ASSERT_EQUAL(PQresultStatus(r), PGRES_TUPLES_OK);
+  PQclear(r);
+  /* Round A: waits for the lock, then fails at write 1's history row. */
+  queue_to(f.s, &v, t, 1, DEP, "rid-chain");
+  queue_to(f.s, &v, t, 2, q_dep, NULL);
+  CU_ASSERT_EQUAL(
+      ec_store_msg_queue(f.s, &chain_post, 1, 7, NULL, on_post, &p[0]), 0);
+  CU_ASSERT_EQUAL(ec_store_flush(f.s), 0);
+  /* Round B, behind it: the same pair as write 2, and the feed. */
+  queue_to(f.s, &v, t, 3, q_dep, NULL);
+  CU_ASSERT_EQUAL(
+      ec_store_msg_queue(f.s, &chain_post, 1, 7, NULL, on_post, &p[1]), 0);
+  CU_ASSERT_EQUAL(ec_store_flush(f.s), 0);
+  usleep(100 * 1000);
+  CU_ASSERT_EQUAL(ec_store_flush(f.s), 0);
+  CU_ASSERT_EQUAL(v.n, 1); /* nothing more is known while A waits */
+  r = PQexec(c, "COMMIT");
+  PQclear(r);
+  PQfinish(c);
+  CU_ASSERT_EQUAL(ec_store_wait(f.s), 0);
+  CU_ASSERT_EQUAL_FATAL(v.n, 4);
+  CU_ASSERT_FATAL(p[0].ran && p[1].ran);
+  CU_ASSERT_NOT_EQUAL(v.d[1].rc, 0); /* the guilty one alone */
+  CU_ASSERT(v.d[2].rc == 0 && v.d[2].seq == 1);
+  CU_ASSERT(v.d[3].rc == 0 && v.d[3].seq == 2);
+  CU_ASSERT(p[0].d.rc == 0 && p[0].d.first_id == 2);
+  CU_ASSERT(p[1].d.rc == 0 && p[1].d.first_id == 3);
+  CU_ASSERT_EQUAL(ask(&f, "SELECT received_at FROM status_history"
+                          " WHERE deployment_id = '1c9d0e3f-4b52-4e6f-8a71-"
+                          "82b3c4d5e6f7' AND seq = 1"),
+                  1002);
+  CU_ASSERT_EQUAL(ask(&f, "SELECT count(*) FROM status_history"), 3);
+  ec_store_fx_teardown(&f);
+}
+
 static void test_writes_wait_for_a_restarted_postgres(void) {
   ec_store_fx_t f;
   ec_store_fx_setup(&f);
@@ -410,6 +510,8 @@ static void test_an_unanswering_server_stalls_no_call(void) {
 static const ec_test_t tests[] = {
     {test_a_round_is_one_transaction_answered_later,
      "a_round_is_one_transaction_answered_later"},
+    {test_a_round_behind_a_failed_one_commits_after_it,
+     "a_round_behind_a_failed_one_commits_after_it"},
     {test_writes_wait_for_a_restarted_postgres,
      "writes_wait_for_a_restarted_postgres"},
     {test_writes_fail_in_bounded_time_while_postgres_is_away,

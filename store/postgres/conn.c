@@ -10,15 +10,28 @@
  * without waiting. Later flushes (the server's I/O loop polls the socket:
  * ec_store_fd()) read the results; when the Sync's result comes, every
  * write of the round learns its fate, in queue order. While a round is in
- * flight, new writes wait for the next one, so one write's statements never
- * race another's.
+ * flight, the writes queued meanwhile go as the next round, sent at once
+ * behind it (PG_ROUNDS_MAX in flight at most), so that PostgreSQL starts
+ * on it as soon as the first one committed and the server answers the
+ * first one's writes meanwhile. PostgreSQL runs one connection's
+ * transactions one after the other, in the order sent.
  *
  * A statement that fails aborts its round: the round's writes are sent
  * again, each followed by its own Sync (one transaction each, still in one
- * flight), so that only the guilty one fails.
+ * flight), so that only the guilty one fails. The rounds behind it must
+ * not commit first (a later write to the same pair, or a later post to the
+ * feed, would overtake it): each round of one transaction begins with
+ * ec_round_follows(previous, own number) (schema 7), which fails unless
+ * the round sent before it committed, and records its own number in a
+ * session setting that a rollback takes back. So a round behind a failed
+ * one fails at its first statement and is sent again, as a round, after
+ * the failed one's writes were re-run; and a round that commits proves
+ * that every round before it on the connection did. Nothing is sent
+ * behind a re-run, nor behind a round known to have failed.
  *
- * A lost connection leaves the writes in flight in doubt: their commit may
- * have happened without its answer. After reconnecting (each flush tries,
+ * A lost connection leaves the writes in flight in doubt (the rounds'
+ * chain holds there too: a later round committed only if the earlier
+ * ones did): their commit may have happened without its answer. After reconnecting (each flush tries,
  * at most every EC_STORE_PG_RETRY_MS), each is asked about (its kind's
  * resolve(), by its request identifier): committed, it completes as such;
  * not, it is sent again; who cannot tell fails, unacknowledged. Writes
@@ -264,8 +277,6 @@ static void complete(pg_store_t *s, pg_write_t *prev, pg_write_t *w, int rc) {
   if (s->queue_tail == &w->next)
     s->queue_tail = at;
   s->n_queued--;
-  if (s->cur == w)
-    s->cur = w->next;
   w->ops->done(s, w, rc);
 }
 
@@ -341,11 +352,13 @@ static int send_hints(pg_store_t *s, const pg_write_t *w, size_t n) {
 }
 
 /* What stands for the @p n writes from @p w once: each kind's round
- * statements, then the NOTIFY; 0 or EC_ESTORE. */
-static int send_round_tail(pg_store_t *s, pg_write_t *w, size_t n) {
-  const size_t cap = sizeof(s->tails) / sizeof(s->tails[0]);
+ * statements, then the NOTIFY; 0 or EC_ESTORE. @p r: the round whose
+ * results they are (NULL: none read, a write re-run on its own). */
+static int send_round_tail(pg_store_t *s, pg_round_t *r, pg_write_t *w,
+                           size_t n) {
+  const size_t cap = sizeof(r->tails) / sizeof(r->tails[0]);
   size_t n_kinds = 0, i = 0;
-  const pg_write_ops_t *kinds[sizeof(s->tails) / sizeof(s->tails[0])];
+  const pg_write_ops_t *kinds[sizeof(r->tails) / sizeof(r->tails[0])];
   for (const pg_write_t *x = w; x != NULL && i < n; x = x->next, i++) {
     size_t k = 0;
     while (k < n_kinds && kinds[k] != x->ops)
@@ -356,56 +369,100 @@ static int send_round_tail(pg_store_t *s, pg_write_t *w, size_t n) {
     int sent = x->ops->round(s, w, n);
     if (sent < 0)
       return EC_ESTORE;
-    if (!s->single && s->n_tails < cap) {
-      s->tails[s->n_tails].ops = x->ops;
-      s->tails[s->n_tails++].n = sent;
+    if (r != NULL && r->n_tails < cap) {
+      r->tails[r->n_tails].ops = x->ops;
+      r->tails[r->n_tails++].n = sent;
     }
   }
   return send_hints(s, w, n);
 }
 
-/* A result after every write's own: one of a kind's round statements
- * (given to it), or the NOTIFY's. */
-static void tail_result(pg_store_t *s, const PGresult *res) {
-  int k = s->tail_seen++;
-  for (size_t t = 0; t < s->n_tails; k -= s->tails[t++].n) {
-    if (k >= s->tails[t].n)
+/* A result of round @p r after every write's own: one of a kind's round
+ * statements (given to it), or the NOTIFY's. */
+static void tail_result(pg_store_t *s, pg_round_t *r, const PGresult *res) {
+  int k = r->tail_seen++;
+  for (size_t t = 0; t < r->n_tails; k -= r->tails[t++].n) {
+    if (k >= r->tails[t].n)
       continue;
-    if (s->tails[t].ops->round_result != NULL)
-      s->tails[t].ops->round_result(s, s->queue, s->n_round, k, res);
+    if (r->tails[t].ops->round_result != NULL)
+      r->tails[t].ops->round_result(s, r->first, r->n, k, res);
     return;
   }
 }
 
-/* Send up to @p max writes from the head of the queue: one Sync after all
- * of them, or (single) after each. */
+/* The first queued write no round in flight holds, or NULL. */
+static pg_write_t *first_unsent(const pg_store_t *s) {
+  if (s->n_rounds == 0)
+    return s->queue;
+  const pg_round_t *last = &s->rounds[s->n_rounds - 1];
+  pg_write_t *w = last->first;
+  for (size_t i = 0; w != NULL && i < last->n; i++)
+    w = w->next;
+  return w;
+}
+
+/* Whether a round may go now, and how: a failed round's writes one by
+ * one (*single) once nothing is in flight; otherwise a round of up to
+ * EC_STORE_PG_ROUND_MAX writes, behind at most PG_ROUNDS_MAX - 1 others
+ * that are all still well, when every statement used is prepared (a
+ * pipeline never idle would never prepare them). */
+static bool may_send(const pg_store_t *s, bool *single) {
+  *single = s->rerun > 0;
+  if (s->pipe == NULL || s->queue == NULL)
+    return false;
+  if (s->n_rounds == 0)
+    return true;
+  const pg_round_t *last = &s->rounds[s->n_rounds - 1];
+  return !*single && s->n_rounds < PG_ROUNDS_MAX && !last->single &&
+         !last->failed && s->n_prepared == s->n_stmts &&
+         first_unsent(s) != NULL;
+}
+
+/* Send up to @p max writes from the first one unsent as a new round in
+ * flight: one Sync after all of them, or (single) after each. A round
+ * of one transaction begins with ec_round_follows() (schema 7), which
+ * fails unless the round before it, if one is in flight, committed. */
 static void send_round(pg_store_t *s, size_t max, bool single) {
-  size_t n = 0;
+  pg_write_t *first = first_unsent(s);
+  pg_round_t *r = &s->rounds[s->n_rounds];
+  *r = (pg_round_t){.first = first, .cur = first, .single = single};
   s->single = single;
-  s->n_tails = 0;
-  s->tail_seen = 0;
-  s->seg_failed = false;
-  s->want_null = false;
-  for (pg_write_t *w = s->queue; w != NULL && n < max; w = w->next, n++) {
+  if (!single) {
+    static const pg_stmt_t follows = {
+        "ec_round_follows", "SELECT ec_round_follows($1::int8, $2::int8)"};
+    char prev[24], no[24];
+    r->no = ++s->round_no;
+    snprintf(prev, sizeof(prev), "%llu",
+             s->n_rounds > 0 ? (unsigned long long)s->rounds[s->n_rounds - 1].no
+                             : 0ULL);
+    snprintf(no, sizeof(no), "%llu", (unsigned long long)r->no);
+    const char *v[] = {s->n_rounds > 0 ? prev : NULL, no};
+    r->chained = true;
+    if (pg_send(s, &follows, 2, v, NULL, NULL) != 0) {
+      s->n_rounds++;
+      lose(s, "a round could not be sent");
+      return;
+    }
+  }
+  size_t n = 0;
+  for (pg_write_t *w = first; w != NULL && n < max; w = w->next, n++) {
     w->n_seen = 0;
     w->rc = 0;
     w->n_sent = w->ops->send(s, w);
     if (w->n_sent < 0 ||
-        (single && (send_round_tail(s, w, 1) != 0 ||
+        (single && (send_round_tail(s, NULL, w, 1) != 0 ||
                     PQpipelineSync(s->pipe) != 1))) {
-      s->n_round = n + 1;
+      r->n = n + 1;
+      s->n_rounds++;
       lose(s, "a write could not be sent");
       return;
     }
   }
-  s->n_round = n;
-  s->cur = s->queue;
-  s->round_t0 = ec_mono_us();
-  if (n == 0)
-    return;
-  if (!single &&
-      (send_round_tail(s, s->queue, n) != 0 ||
-       PQpipelineSync(s->pipe) != 1)) {
+  r->n = n;
+  s->n_rounds++;
+  r->t0 = ec_mono_us();
+  if (!single && (send_round_tail(s, r, first, n) != 0 ||
+                  PQpipelineSync(s->pipe) != 1)) {
     lose(s, "a round could not be sent");
     return;
   }
@@ -414,38 +471,62 @@ static void send_round(pg_store_t *s, size_t max, bool single) {
     lose(s, "a round could not be sent");
 }
 
-/* A Sync's result: the transaction before it ended. */
+/* The oldest round in flight is over: the next one is the oldest. */
+static void pop_round(pg_store_t *s) {
+  s->n_rounds--;
+  memmove(&s->rounds[0], &s->rounds[1], s->n_rounds * sizeof(s->rounds[0]));
+}
+
+/* A Sync's result: the oldest round's transaction (or, single, its first
+ * write's) ended. */
 static void segment_end(pg_store_t *s) {
-  bool failed = s->seg_failed;
-  s->seg_failed = false;
-  if (s->single) {
+  pg_round_t *r = &s->rounds[0];
+  bool failed = r->failed;
+  r->failed = false;
+  if (r->single) {
     /* The head's own transaction. */
-    pg_write_t *w = s->queue;
-    s->n_round--;
-    if (s->n_round == 0)
-      s->single = false;
+    pg_write_t *w = r->first;
+    r->first = r->cur = w->next;
+    if (--r->n == 0)
+      pop_round(s);
     complete(s, NULL, w, failed || w->rc != 0 ? EC_ESTORE : 0);
     return;
   }
-  size_t n = s->n_round;
+  size_t n = r->n;
   if (failed) {
+    bool chain = r->chain_failed;
+    pop_round(s);
+    if (chain)
+      return; /* its writes go again, behind the failed round's */
     ec_metrics_add(s->metrics, EC_M_COMMITS_FAILED, 1);
     ec_log(EC_LOG_WARN, "store: a statement of a round of %zu writes failed:"
            " each is sent again on its own", n);
-    send_round(s, n, true);
+    /* Before anything behind them: the rounds still in flight fail at
+     * their first statement and go again after these. */
+    s->rerun = n;
     return;
   }
   ec_metrics_observe(s->metrics, EC_H_COMMIT_SECONDS,
-                     ec_mono_us() - s->round_t0);
+                     ec_mono_us() - r->t0);
   ec_metrics_observe(s->metrics, EC_H_COMMIT_WRITES, n);
-  /* Committed: each write's callback, in queue order. n_round counts down
-   * first, so that a callback's flush sees the round over. */
-  s->n_round = 0;
+  /* Committed: each write's callback, in queue order. The round is taken
+   * off first, so that a callback's flush sees it over. It commits only
+   * behind writes all completed (the chain: one behind a failed round's
+   * writes fails at ec_round_follows()), so its first write is the
+   * queue's; were it not, it is committed all the same. */
+  pg_write_t *prev = NULL, *w = r->first;
+  if (w != s->queue) {
+    ec_log(EC_LOG_ERROR, "store: a round committed ahead of writes queued "
+           "before it");
+    for (prev = s->queue; prev != NULL && prev->next != w;)
+      prev = prev->next;
+  }
+  pop_round(s);
   for (size_t i = 0; i < n; i++)
-    complete(s, NULL, s->queue, 0);
+    complete(s, prev, prev != NULL ? prev->next : s->queue, 0);
 }
 
-/* One result of the pipeline. */
+/* One result of the pipeline, the oldest round's. */
 static void take_result(pg_store_t *s, PGresult *res) {
   ExecStatusType st = PQresultStatus(res);
   if (st == PGRES_PIPELINE_SYNC) {
@@ -454,21 +535,37 @@ static void take_result(pg_store_t *s, PGresult *res) {
     return;
   }
   s->want_null = true;
+  pg_round_t *r = &s->rounds[0];
+  if (r->chained && !r->marker_seen) {
+    /* ec_round_follows(): an error is the round before it failing. */
+    r->marker_seen = true;
+    if (st == PGRES_FATAL_ERROR) {
+      r->failed = r->chain_failed = true;
+      ec_log(EC_LOG_DEBUG, "store: a round is sent again behind the one "
+             "before it, which failed");
+    }
+    PQclear(res);
+    return;
+  }
   /* The write this result answers: the first sent one still owed (one at
    * a time, the head, when each has its own transaction); none for the
    * round's NOTIFY or an error at its commit. */
-  pg_write_t *w = s->cur;
-  if (s->single) {
-    w = s->queue->n_seen < s->queue->n_sent ? s->queue : NULL;
+  pg_write_t *w = r->cur;
+  if (r->single) {
+    w = r->first->n_seen < r->first->n_sent ? r->first : NULL;
   } else {
-    while (w != NULL && w->n_seen >= w->n_sent)
+    while (w != NULL && r->cur_i < r->n && w->n_seen >= w->n_sent) {
       w = w->next;
-    s->cur = w;
+      r->cur_i++;
+    }
+    if (r->cur_i >= r->n)
+      w = NULL;
+    r->cur = w;
   }
   if (st == PGRES_FATAL_ERROR) {
     /* A write's statement, or the commit at the Sync. */
     pg_log(s, res, w != NULL ? "a queued write" : "a round's commit");
-    s->seg_failed = true;
+    r->failed = true;
     if (w != NULL)
       w->rc = EC_ESTORE;
   } else if (st == PGRES_PIPELINE_ABORTED) {
@@ -476,8 +573,8 @@ static void take_result(pg_store_t *s, PGresult *res) {
       w->rc = EC_ESTORE;
   } else if (w != NULL && w->rc == 0 && w->ops->result != NULL) {
     w->ops->result(s, w, w->n_seen, res);
-  } else if (w == NULL && !s->single) {
-    tail_result(s, res);
+  } else if (w == NULL && !r->single) {
+    tail_result(s, r, res);
   }
   if (w != NULL)
     w->n_seen++;
@@ -490,7 +587,7 @@ static void pump(pg_store_t *s) {
     lose(s, "the connection failed");
     return;
   }
-  while (s->pipe != NULL && s->n_round > 0 && !PQisBusy(s->pipe)) {
+  while (s->pipe != NULL && s->n_rounds > 0 && !PQisBusy(s->pipe)) {
     PGresult *res = PQgetResult(s->pipe);
     if (res == NULL) {
       /* The end of one statement's results; another NULL means nothing
@@ -512,9 +609,12 @@ static void pump(pg_store_t *s) {
 
 static void lose(pg_store_t *s, const char *why) {
   size_t n = 0;
-  pg_write_t *w = s->queue;
-  for (; w != NULL && n < s->n_round; w = w->next, n++)
-    w->in_doubt = true;
+  for (size_t k = 0; k < s->n_rounds; k++) {
+    pg_write_t *w = s->rounds[k].first;
+    for (size_t i = 0; w != NULL && i < s->rounds[k].n; w = w->next, i++)
+      w->in_doubt = true;
+    n += s->rounds[k].n;
+  }
   ec_log(EC_LOG_ERROR, "store: PostgreSQL out of reach for writes (%s): "
          "%zu in flight are asked about after reconnecting, %zu queued wait "
          "at most %d ms", why, n, s->n_queued - n, EC_STORE_WAIT_MS);
@@ -522,9 +622,9 @@ static void lose(pg_store_t *s, const char *why) {
   PQfinish(s->pipe);
   s->pipe = NULL;
   s->n_prepared = 0; /* a new connection prepares them again */
-  s->n_round = 0;
+  s->n_rounds = 0;
+  s->rerun = 0; /* rolled back: they go again in a round */
   s->single = false;
-  s->cur = NULL;
   if (s->down_since_ms == 0)
     s->down_since_ms = now_ms();
   s->next_try_ms = 0; /* at once: a restarted server takes it */
@@ -713,20 +813,24 @@ int store_pg_flush(ec_store_t *base) {
   /* A connection the server closed while it was idle (a restart) is found
    * before a round goes out on it, so that it leaves no write in doubt. */
   bool listening = s->listen_fn != NULL;
-  if (s->pipe != NULL && s->n_round == 0 && (s->queue != NULL || listening) &&
+  if (s->pipe != NULL && s->n_rounds == 0 && (s->queue != NULL || listening) &&
       pg_idle_closed(s->pipe))
     lose(s, "closed while idle");
   if (s->pipe == NULL && (s->queue != NULL || listening))
     reconnect(s);
-  if (s->pipe != NULL && s->n_round > 0)
+  if (s->pipe != NULL && s->n_rounds > 0)
     pump(s);
   if (s->pipe != NULL && listening)
     take_notifications(s);
-  if (s->pipe != NULL && s->n_round == 0 && s->n_prepared < s->n_stmts &&
+  if (s->pipe != NULL && s->n_rounds == 0 && s->n_prepared < s->n_stmts &&
       prepare_new(s) != 0)
     lose(s, "statements could not be prepared");
-  if (s->pipe != NULL && s->n_round == 0 && s->queue != NULL)
-    send_round(s, EC_STORE_PG_ROUND_MAX, false);
+  bool single;
+  if (may_send(s, &single)) {
+    size_t n = single ? s->rerun : EC_STORE_PG_ROUND_MAX;
+    s->rerun = 0;
+    send_round(s, n, single);
+  }
   if (s->pipe == NULL)
     expire(s);
   /* The reads' connection, known lost, is stepped back too: the store is
@@ -750,8 +854,9 @@ int store_pg_fd(ec_store_t *base, short *events, int *due_ms) {
     *due_ms = left > 0 ? (int)left : 0;
     return -1;
   }
-  if (s->n_round == 0 && s->queue != NULL)
-    *due_ms = 0; /* queued, not sent: flush now */
+  bool single;
+  if (may_send(s, &single))
+    *due_ms = 0; /* queued, not sent, and a round may go: flush now */
   /* The answers of a round in flight, or another server's notification. */
   *events = POLLIN;
   if (PQflush(s->pipe) == 1)

@@ -85,6 +85,37 @@ typedef struct {
                        const PGresult *res);
 } pg_write_ops_t;
 
+/* Rounds in flight on the pipeline at once, at most: while one commits,
+ * the next is sent, so that neither PostgreSQL nor the server waits for
+ * the other (conn.c chains them: a round commits only after the one
+ * before it did). */
+#ifndef PG_ROUNDS_MAX
+#define PG_ROUNDS_MAX 2
+#endif
+
+/** A round in flight: one transaction, or (single) one per write. */
+typedef struct {
+  pg_write_t *first;  /* its first write not completed; the rest follow */
+  size_t n;           /* its writes not completed */
+  pg_write_t *cur;    /* the first of them with results to come ... */
+  size_t cur_i;       /* ... and its place in the round */
+  uint64_t no;        /* its number, when chained */
+  bool single;        /* one transaction per write */
+  bool chained;       /* it began with ec_round_follows() */
+  bool marker_seen;   /* that statement's result was read */
+  bool failed;        /* a statement of its open transaction failed */
+  bool chain_failed;  /* ... ec_round_follows(): the round before did */
+  uint64_t t0;        /* ec_mono_us() when it was sent */
+  /* The statements each kind's round() sent after the writes', in order
+   * (not when single), and how many of their results were read. */
+  struct {
+    const pg_write_ops_t *ops;
+    int n;
+  } tails[8];
+  size_t n_tails;
+  int tail_seen;
+} pg_round_t;
+
 /** The head of every queued write (first in the kind's own struct). */
 struct pg_write {
   pg_write_t *next;
@@ -103,24 +134,17 @@ struct pg_store {
   char *uri;     /* for reconnecting (it holds no password) */
   bool walking;  /* store_pg_each_status() runs: no writes, no second walk */
   bool pumping;  /* conn.c reads results and calls back */
-  /* Every queued write not completed, in order; the first n_round are
-   * sent, as one transaction or (single) each in its own. */
+  /* Every queued write not completed, in order; those of the rounds in
+   * flight (the oldest first) are sent. */
   pg_write_t *queue, **queue_tail;
-  size_t n_queued, n_round;
-  pg_write_t *cur;       /* the first sent write with results to come */
-  bool single;           /* the round re-runs its writes one by one */
-  bool seg_failed;       /* a statement of the open transaction failed */
+  size_t n_queued;
+  pg_round_t rounds[PG_ROUNDS_MAX];
+  size_t n_rounds;       /* rounds in flight */
+  size_t rerun;          /* the first rerun writes go again one by one */
+  uint64_t round_no;     /* the last round's number (ec_round_follows) */
+  bool single;           /* the round being sent re-runs writes one by one */
   bool want_null;        /* a result came: libpq's NULL follows */
   uint64_t serial;       /* the last queued write's */
-  uint64_t round_t0;     /* ec_mono_us() when the round was sent */
-  /* The statements each kind's round() sent after the writes', in order
-   * (not when single), and how many of their results were read. */
-  struct {
-    const pg_write_ops_t *ops;
-    int n;
-  } tails[8];
-  size_t n_tails;
-  int tail_seen;
   int64_t next_try_ms;   /* out of reach: when to reconnect next */
   int64_t down_since_ms; /* 0, or when the pipeline was lost */
   int64_t conn_try_ms;   /* s->conn lost: when to reconnect it next */

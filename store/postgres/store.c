@@ -311,9 +311,29 @@ static const char *const migration_6[] = {
     NULL,
 };
 
-const char *const *const pg_migrations[] = {migration_1, migration_2,
-                                            migration_3, migration_4,
-                                            migration_5, migration_6};
+/* 7: the chain of a pipeline's rounds (conn.c): a round's first
+ * statement, ec_round_follows(prev, this), fails unless the round sent
+ * before it on the connection (prev; NULL: none in flight) committed,
+ * and records this one. The record is a session setting, which a
+ * transaction that rolls back takes back with it: a round after one that
+ * failed fails too, so that nothing commits ahead of the failed round's
+ * writes. */
+static const char *const migration_7[] = {
+    "CREATE FUNCTION ec_round_follows(prev bigint, this bigint) RETURNS void"
+    " LANGUAGE plpgsql AS $$"
+    " BEGIN"
+    "  IF prev IS NOT NULL AND current_setting('edgecoap.round', true)"
+    "     IS DISTINCT FROM prev::text THEN"
+    "   RAISE EXCEPTION 'edgecoap: round % did not commit', prev;"
+    "  END IF;"
+    "  PERFORM set_config('edgecoap.round', this::text, false);"
+    " END $$;",
+    NULL,
+};
+
+const char *const *const pg_migrations[] = {
+    migration_1, migration_2, migration_3, migration_4,
+    migration_5, migration_6, migration_7};
 const int pg_n_migrations =
     (int)(sizeof(pg_migrations) / sizeof(pg_migrations[0]));
 
