@@ -15,9 +15,11 @@
 #define KEEP_MS 10000u
 
 typedef struct {
-  uint8_t *key; /* ec_pagecache.h's requester (key_*()); NULL: free slot */
+  uint8_t *key; /* ec_pagecache.h's requester (key_*()), then the page's
+                 * data and path in the same block; NULL: free slot */
   size_t key_len;
   uint64_t hash; /* of the key, compared first */
+  int next;      /* the next page in its hash bucket, -1 for none */
   bool plain;   /* a coap:// requester's */
   uint64_t until_ms;
   ec_page_t page;
@@ -28,28 +30,45 @@ struct ec_pagecache {
   unsigned n_plain; /* pages of coap:// requesters */
   size_t max_len;
   size_t budget, bytes; /* for all pages' data, and what they hold now */
+  int *bucket;          /* n hash buckets: each its first page, or -1 */
   page_t pages[];
 };
+
+static int *bucket_of(ec_pagecache_t *c, uint64_t hash) {
+  return &c->bucket[hash % c->n];
+}
 
 ec_pagecache_t *ec_pagecache_new(unsigned n, size_t max_len, size_t budget) {
   if (n == 0 || max_len > budget)
     return NULL;
   ec_pagecache_t *c = calloc(1, sizeof(*c) + n * sizeof(page_t));
-  if (c != NULL) {
-    c->n = n;
-    c->max_len = max_len;
-    c->budget = budget;
+  int *bucket = malloc(n * sizeof(*bucket));
+  if (c == NULL || bucket == NULL) {
+    free(c);
+    free(bucket);
+    return NULL;
   }
+  c->n = n;
+  c->max_len = max_len;
+  c->budget = budget;
+  c->bucket = bucket;
+  for (unsigned i = 0; i < n; i++)
+    bucket[i] = -1;
   return c;
 }
 
 static void page_clear(ec_pagecache_t *c, page_t *p) {
+  if (p->key != NULL) {
+    int i = (int)(p - c->pages);
+    int *at = bucket_of(c, p->hash);
+    while (*at != i)
+      at = &c->pages[*at].next;
+    *at = p->next;
+  }
   if (p->key != NULL && p->plain)
     c->n_plain--;
   c->bytes -= p->page.len;
-  free(p->key);
-  free((void *)p->page.data);
-  free((void *)p->page.shown);
+  free(p->key); /* the page's data and path with it */
   memset(p, 0, sizeof(*p));
 }
 
@@ -58,6 +77,7 @@ void ec_pagecache_free(ec_pagecache_t *c) {
     return;
   for (unsigned i = 0; i < c->n; i++)
     page_clear(c, &c->pages[i]);
+  free(c->bucket);
   free(c);
 }
 
@@ -159,10 +179,9 @@ static size_t key_raw(const struct sockaddr *from, const uint8_t *opts,
  * one is cleared). */
 static page_t *lookup(ec_pagecache_t *c, const uint8_t *key, size_t n,
                       uint64_t hash) {
-  for (unsigned i = 0; i < c->n; i++) {
+  for (int i = *bucket_of(c, hash); i >= 0; i = c->pages[i].next) {
     page_t *p = &c->pages[i];
-    if (p->hash != hash || p->key == NULL || p->key_len != n ||
-        memcmp(p->key, key, n) != 0)
+    if (p->hash != hash || p->key_len != n || memcmp(p->key, key, n) != 0)
       continue;
     if (ec_mono_ms() >= p->until_ms) {
       page_clear(c, p);
@@ -188,17 +207,28 @@ static unsigned block_num(const ec_req_t *rq, size_t *size) {
 /* Keys are short (an address, a path, a query): on the stack. */
 #define KEY_STACK 512
 
+/* @p rq's key in @p stack, or in a malloc'd copy when longer (NULL: no
+ * memory); *n its length. */
+static uint8_t *req_key(const ec_req_t *rq, uint8_t stack[KEY_STACK],
+                        size_t *n) {
+  *n = key_req(rq, stack, KEY_STACK);
+  if (*n <= KEY_STACK)
+    return stack;
+  uint8_t *key = malloc(*n);
+  if (key != NULL)
+    key_req(rq, key, *n);
+  return key;
+}
+
 int ec_pagecache_answer(ec_pagecache_t *c, ec_req_t *rq) {
-  size_t size;
+  size_t size, n;
   if (c == NULL || rq->method != COAP_REQUEST_CODE_GET ||
       block_num(rq, &size) == 0)
     return 0;
   uint8_t stack[KEY_STACK];
-  size_t n = key_req(rq, NULL, 0);
-  uint8_t *key = n <= sizeof(stack) ? stack : malloc(n);
+  uint8_t *key = req_key(rq, stack, &n);
   if (key == NULL)
     return 0;
-  key_req(rq, key, n);
   const page_t *p = lookup(c, key, n, ec_fnv1a(EC_FNV1A_INIT, key, n));
   if (p != NULL)
     ec_req_send(rq, p->page.code, rq->resp_fmt, p->page.data, p->page.len,
@@ -230,19 +260,27 @@ void ec_pagecache_send(ec_pagecache_t *c, ec_req_t *rq, int code,
   if (c == NULL || rq->method != COAP_REQUEST_CODE_GET ||
       block_num(rq, &size) != 0 || len <= size || len > c->max_len)
     return;
-  size_t n = key_req(rq, NULL, 0);
+  /* One block: the key, the page, and its path as the log shows it. */
+  uint8_t stack[KEY_STACK];
+  size_t n;
+  uint8_t *key = req_key(rq, stack, &n);
   char shown[EC_ACCESSLOG_PATH_MAX];
   ec_accesslog_path(rq->request, shown, sizeof(shown));
-  uint8_t *key = malloc(n), *copy = malloc(len);
-  char *shown_copy = strdup(shown);
-  if (key == NULL || copy == NULL || shown_copy == NULL) {
-    free(key);
-    free(copy);
-    free(shown_copy);
+  size_t shown_len = strlen(shown) + 1;
+  uint8_t *block = key != NULL ? malloc(n + len + shown_len) : NULL;
+  if (block == NULL) {
+    if (key != stack)
+      free(key);
     return; /* not kept: the later blocks run the handler again */
   }
-  key_req(rq, key, n);
+  memcpy(block, key, n);
+  if (key != stack)
+    free(key);
+  key = block;
+  uint8_t *copy = block + n;
   memcpy(copy, data, len);
+  char *shown_copy = (char *)copy + len;
+  memcpy(shown_copy, shown, shown_len);
   uint64_t hash = ec_fnv1a(EC_FNV1A_INIT, key, n);
   /* The requester's earlier page gives way, else the oldest, and more of
    * the oldest while the pages would pass the budget. */
@@ -258,8 +296,10 @@ void ec_pagecache_send(ec_pagecache_t *c, ec_req_t *rq, int code,
   }
   bool plain = coap_session_get_proto(rq->session) == COAP_PROTO_UDP;
   c->bytes += len;
-  *slot = (page_t){key, n, hash, plain, ec_mono_ms() + KEEP_MS,
+  int *head = bucket_of(c, hash);
+  *slot = (page_t){key, n, hash, *head, plain, ec_mono_ms() + KEEP_MS,
                    {copy, len, etag, code, rq->resp_fmt, shown_copy,
                     ec_router_metric(rq->srv, rq->route)}};
+  *head = (int)(slot - c->pages);
   c->n_plain += plain;
 }
