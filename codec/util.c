@@ -112,8 +112,9 @@ ssize_t ec__encode_finish(ec_format_t fmt, json_t *t, int rc, uint8_t *buf,
 }
 
 /* Most documents fit here, so they are encoded once and copied instead of
- * encoded twice (a measure pass, then the write). */
-#define ENCODE_STACK 2048
+ * encoded twice (a measure pass, then the write): a list answer of about
+ * ten status messages is 2.4 KB of CBOR and twice that in JSON. */
+#define ENCODE_STACK 8192
 
 ssize_t ec_encode_new(ec_encode_fn fn, ec_format_t fmt, const void *doc,
                       uint8_t **out) {

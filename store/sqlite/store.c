@@ -462,7 +462,10 @@ int store_growbuf_append(growbuf_t *b, const void *data, size_t n) {
   if (n > SIZE_MAX - b->len)
     return EC_ENOMEM;
   if (b->p == NULL || b->len + n > b->cap) {
-    size_t cap = b->cap ? b->cap : 256;
+    /* A read's rows and documents (a page of status messages, a few KiB)
+     * fit the first allocation: growing by doubling from a few hundred
+     * bytes cost more than the read's SQL. */
+    size_t cap = b->cap ? b->cap : 4096;
     while (cap < b->len + n) {
       if (cap > SIZE_MAX / 2)
         return EC_ENOMEM;
