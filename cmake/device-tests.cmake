@@ -4,6 +4,7 @@
 # its CBOR held equal to the server codec's for the same documents.
 add_executable(test_device_core ${CMAKE_SOURCE_DIR}/tests/test_device_core.c
   ${CMAKE_SOURCE_DIR}/tests/test_device_cases.c
+  ${CMAKE_SOURCE_DIR}/tests/test_device_xchg.c
   ${CMAKE_SOURCE_DIR}/tests/test_device_outbox.c)
 target_link_libraries(test_device_core PRIVATE edgecoap::device_core
                       edgecoap_test_suite)

@@ -16,6 +16,9 @@ int main(void) {
   for (size_t i = 0; i < ec_dev_n_cases && n < 64; i++) {
     tests[n++] = (ec_test_t){ec_dev_cases[i].fn, ec_dev_cases[i].name};
   }
+  for (size_t i = 0; i < ec_dev_n_xchg_cases && n < 64; i++) {
+    tests[n++] = (ec_test_t){ec_dev_xchg_cases[i].fn, ec_dev_xchg_cases[i].name};
+  }
   for (size_t i = 0; i < ec_dev_n_outbox_cases && n < 64; i++) {
     tests[n++] = (ec_test_t){ec_dev_outbox_cases[i].fn, ec_dev_outbox_cases[i].name};
   }

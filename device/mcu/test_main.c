@@ -37,8 +37,10 @@ static void run(const ec_dev_case_t *cases, size_t n) {
 
 int main(void) {
   run(ec_dev_cases, ec_dev_n_cases);
+  run(ec_dev_xchg_cases, ec_dev_n_xchg_cases);
   run(ec_dev_outbox_cases, ec_dev_n_outbox_cases);
   printf("device core on Cortex-M: %u cases, %u checks, %u failed\n",
-         (unsigned)(ec_dev_n_cases + ec_dev_n_outbox_cases), checks, failures);
+         (unsigned)(ec_dev_n_cases + ec_dev_n_xchg_cases +
+                    ec_dev_n_outbox_cases), checks, failures);
   return failures == 0 ? 0 : 1;
 }
