@@ -127,6 +127,41 @@ int ec__client_login_cbor(const uint8_t *buf, size_t len,
   return rc;
 }
 
+/* ---- lists: the core's decoder run twice ---------------------------------- */
+
+/* One run of a list's decoder: with @p into NULL it checks the answer and
+ * counts its entries (*count), else it copies them into @p into, an
+ * array of the count, in @p arena. */
+typedef int (*list_run_fn)(const uint8_t *buf, size_t len, ec_arena_t *arena,
+                           void *into, size_t *count);
+
+/* A list as the codec reads one: checked and counted, at most
+ * EC_MAX_ITEMS entries (the codec's cap on a container's elements), then
+ * copied into an array of @p size bytes an entry; what a failed copy
+ * took of @p arena is given back. */
+static int read_list(list_run_fn run, size_t size, const uint8_t *buf,
+                     size_t len, void **out, size_t *n, ec_arena_t *arena) {
+  size_t mark = arena->used, count = 0;
+  int rc = run(buf, len, arena, NULL, &count);
+  if (rc < 0) {
+    return rc;
+  }
+  if (count > EC_MAX_ITEMS) {
+    return EC_ETOOBIG;
+  }
+  void *a = ec_arena_alloc(arena, count * size);
+  if (a == NULL && count > 0) {
+    return EC_ENOMEM;
+  }
+  if ((rc = run(buf, len, arena, a, &count)) < 0) {
+    arena->used = mark;
+    return rc;
+  }
+  *out = a;
+  *n = count;
+  return 0;
+}
+
 typedef struct {
   ec_arena_t *arena;
   ec_prov_component_t *r;
@@ -149,29 +184,21 @@ static int on_row(void *ctx, size_t idx, const ec_dev_prov_row_t *v) {
   return rc < 0 ? rc : copy_str(p->arena, v->name, &r->name);
 }
 
+static int rows_run(const uint8_t *buf, size_t len, ec_arena_t *arena,
+                    void *into, size_t *count) {
+  rows_t p = {arena, into};
+  return ec_dev_prov_decode(buf, len, into != NULL ? on_row : NULL, &p, count);
+}
+
 int ec__client_prov_rows_cbor(const uint8_t *buf, size_t len,
                               ec_prov_component_t **rows, size_t *n,
                               ec_arena_t *arena) {
-  size_t count;
-  size_t mark = arena->used;
-  int rc = ec_dev_prov_decode(buf, len, NULL, NULL, &count);
-  if (rc < 0) {
-    return rc;
+  void *a;
+  int rc = read_list(rows_run, sizeof **rows, buf, len, &a, n, arena);
+  if (rc == 0) {
+    *rows = a;
   }
-  if (count > EC_MAX_ITEMS) {
-    return EC_ETOOBIG; /* the codec's cap on a map's members */
-  }
-  rows_t p = {arena, NULL};
-  if (count > 0 && (p.r = ec_arena_alloc(arena, count * sizeof *p.r)) == NULL) {
-    return EC_ENOMEM;
-  }
-  if ((rc = ec_dev_prov_decode(buf, len, on_row, &p, NULL)) < 0) {
-    arena->used = mark;
-    return rc;
-  }
-  *rows = p.r;
-  *n = count;
-  return 0;
+  return rc;
 }
 
 /* ---- status messages ------------------------------------------------------ */
@@ -279,38 +306,39 @@ static int on_msg(void *ctx, size_t idx, const ec_dev_msg_t *v) {
   return p->m == NULL ? 0 : copy_msg(p->arena, v, &p->m[idx]);
 }
 
+static int page_run(const uint8_t *buf, size_t len, ec_arena_t *arena,
+                    void *into, size_t *count) {
+  msgs_t p = {arena, into, 0};
+  int rc = ec_dev_msgs_decode(buf, len, on_msg, &p, NULL);
+  *count = p.n;
+  return rc;
+}
+
 int ec__client_msgs_cbor(const uint8_t *buf, size_t len,
                          ec_status_message_t **msgs, size_t *n,
                          ec_arena_t *arena) {
-  size_t mark = arena->used;
-  msgs_t p = {arena, NULL, 0};
-  ec_dev_msg_t one;
   /* A page ({"StatusMessages": [...]}), or one message, the answer to a
    * post of one: a message has no StatusMessages member, and a document
    * that has one is a page or nothing, as the codec reads it. */
-  int rc = ec_dev_msgs_decode(buf, len, on_msg, &p, NULL);
-  bool page = rc == 0;
-  if (rc == EC_ENOTFOUND) {
-    rc = ec_dev_msg_decode(buf, len, &one);
+  void *a;
+  int rc = read_list(page_run, sizeof **msgs, buf, len, &a, n, arena);
+  if (rc == 0) {
+    *msgs = a;
   }
-  if (rc < 0) {
+  if (rc != EC_ENOTFOUND) {
     return rc;
   }
-  size_t count = page ? p.n : 1;
-  if (count > EC_MAX_ITEMS) {
-    return EC_ETOOBIG; /* the codec's cap on an array's elements */
-  }
-  if (count > 0 && (p.m = ec_arena_alloc(arena, count * sizeof *p.m)) == NULL) {
+  size_t mark = arena->used;
+  ec_status_message_t *m = ec_arena_alloc(arena, sizeof *m);
+  if (m == NULL) {
     return EC_ENOMEM;
   }
-  rc = page ? ec_dev_msgs_decode(buf, len, on_msg, &p, NULL)
-            : copy_msg(arena, &one, p.m);
-  if (rc < 0) {
+  if ((rc = ec__client_msg_cbor(buf, len, m, arena)) < 0) {
     arena->used = mark;
     return rc;
   }
-  *msgs = p.m;
-  *n = count;
+  *msgs = m;
+  *n = 1;
   return 0;
 }
 
@@ -358,50 +386,27 @@ static int on_deployment(void *ctx, size_t idx, const ec_dev_deployment_t *v) {
   return copy_str(p->arena, v->deployment_id, &d->deployment_id);
 }
 
-/* A status history (@p history) or a device's deployments: the core's
- * decoder run once to check the answer and count its entries, once more
- * to copy them into an array of the count. */
-static int run_list(bool history, const uint8_t *buf, size_t len,
-                    entries_t *p, size_t *count) {
-  return history ? ec_dev_history_decode(buf, len, p ? on_history : NULL, p,
-                                         count)
-                 : ec_dev_deployments_decode(buf, len,
-                                             p ? on_deployment : NULL, p,
-                                             count);
+/* A status history's or a device's deployments' run (read_list()). */
+static int history_run(const uint8_t *buf, size_t len, ec_arena_t *arena,
+                       void *into, size_t *count) {
+  entries_t p = {arena, into, NULL};
+  return ec_dev_history_decode(buf, len, into != NULL ? on_history : NULL, &p,
+                               count);
 }
 
-static int list_cbor(bool history, const uint8_t *buf, size_t len, void **out,
-                     size_t *n, ec_arena_t *arena) {
-  size_t mark = arena->used;
-  size_t count;
-  int rc = run_list(history, buf, len, NULL, &count);
-  if (rc < 0) {
-    return rc;
-  }
-  if (count > EC_MAX_ITEMS) {
-    return EC_ETOOBIG; /* the codec's cap on an array's elements */
-  }
-  size_t size = history ? sizeof(ec_history_item_t)
-                        : sizeof(ec_deployment_summary_t);
-  void *a = ec_arena_alloc(arena, count * size);
-  entries_t p = {arena, a, a};
-  if (a == NULL) {
-    return EC_ENOMEM;
-  }
-  if ((rc = run_list(history, buf, len, &p, NULL)) < 0) {
-    arena->used = mark;
-    return rc;
-  }
-  *out = a;
-  *n = count;
-  return 0;
+static int deployments_run(const uint8_t *buf, size_t len, ec_arena_t *arena,
+                           void *into, size_t *count) {
+  entries_t p = {arena, NULL, into};
+  return ec_dev_deployments_decode(buf, len,
+                                   into != NULL ? on_deployment : NULL, &p,
+                                   count);
 }
 
 int ec__client_history_cbor(const uint8_t *buf, size_t len,
                             ec_history_item_t **items, size_t *n,
                             ec_arena_t *arena) {
   void *a;
-  int rc = list_cbor(true, buf, len, &a, n, arena);
+  int rc = read_list(history_run, sizeof **items, buf, len, &a, n, arena);
   if (rc == 0) {
     *items = a;
   }
@@ -412,7 +417,7 @@ int ec__client_deployments_cbor(const uint8_t *buf, size_t len,
                                 ec_deployment_summary_t **list, size_t *n,
                                 ec_arena_t *arena) {
   void *a;
-  int rc = list_cbor(false, buf, len, &a, n, arena);
+  int rc = read_list(deployments_run, sizeof **list, buf, len, &a, n, arena);
   if (rc == 0) {
     *list = a;
   }
