@@ -560,6 +560,108 @@ static void test_serving_store_keeps_seqs_gapless(void) {
   ec_store_fx_teardown(&f);
 }
 
+/* Version 12's history, with its foreign key, as migration 1 and 6 made
+ * it (a database of that version has it so). */
+#define V12_HISTORY                                                            \
+  "DROP TRIGGER deployment_status_keeps_history;"                             \
+  "DROP TRIGGER deployment_status_keeps_its_key;"                             \
+  "CREATE TABLE old_history (id INTEGER PRIMARY KEY,"                         \
+  " device_id TEXT NOT NULL, deployment_id TEXT NOT NULL,"                    \
+  " seq INTEGER NOT NULL CHECK (seq >= 1), received_at INTEGER NOT NULL,"     \
+  " doc BLOB NOT NULL, request_id BLOB CHECK (request_id IS NULL OR"          \
+  " length(request_id) BETWEEN 8 AND 16),"                                    \
+  " UNIQUE (device_id, deployment_id, seq), FOREIGN KEY (device_id,"          \
+  " deployment_id) REFERENCES deployment_status (device_id, deployment_id))"  \
+  " STRICT;"                                                                  \
+  "INSERT INTO old_history SELECT * FROM status_history;"                     \
+  "DROP TABLE status_history;"                                                \
+  "ALTER TABLE old_history RENAME TO status_history;"                         \
+  "CREATE UNIQUE INDEX status_history_request ON status_history (device_id,"  \
+  " request_id) WHERE request_id IS NOT NULL;"                                \
+  "PRAGMA user_version = 12"
+
+/* Migration 13 rebuilds the history without its foreign key: every row
+ * kept with its id, seq, time, document and Request-Id, and the rules
+ * still the database's: append-only, (pair, seq) and (device, Request-Id)
+ * unique, a status with history neither deleted nor re-keyed. */
+static void test_history_rebuilt_without_foreign_key(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_PENDING, "one", 3, 10, NULL,
+                      NULL),
+                  0);
+  ec_status_write_t w = {DEV, DEP2, EC_STATE_FAILED, (const uint8_t *)"two",
+                         3, 20, (const uint8_t *)"rid-00042", 9};
+  CU_ASSERT_EQUAL(ec_store_status_put(f.s, &w, NULL, NULL), 0);
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_INSTALLED, "three", 5, 30, NULL,
+                      NULL),
+                  0);
+  ec_store_close(f.s);
+  f.s = NULL;
+  external_exec(f.path, V12_HISTORY);
+  char before[512], after[512], v[64];
+  static const char rows[] =
+      "SELECT group_concat(id || ',' || device_id || ',' || deployment_id ||"
+      " ',' || seq || ',' || received_at || ',' || hex(doc) || ',' ||"
+      " ifnull(hex(request_id), '-'), ';') FROM (SELECT * FROM status_history"
+      " ORDER BY id)";
+  external_pragma(f.path, rows, before, sizeof(before));
+  CU_ASSERT_PTR_NOT_NULL(strstr(before, "7269642D3030303432")); /* rid-00042 */
+  external_pragma(f.path,
+                  "SELECT count(*) FROM pragma_foreign_key_list("
+                  "'status_history')",
+                  v, sizeof(v));
+  CU_ASSERT_STRING_EQUAL(v, "2"); /* one row per column of the key */
+
+  ec_store_fx_reopen(&f);
+  char want[16];
+  snprintf(want, sizeof(want), "%d", ec_store_schema_version());
+  external_pragma(f.path, "PRAGMA user_version", v, sizeof(v));
+  CU_ASSERT_STRING_EQUAL(v, want);
+  external_pragma(f.path, rows, after, sizeof(after));
+  CU_ASSERT_STRING_EQUAL(after, before);
+  external_pragma(f.path,
+                  "SELECT count(*) FROM pragma_foreign_key_list("
+                  "'status_history')",
+                  v, sizeof(v));
+  CU_ASSERT_STRING_EQUAL(v, "0");
+
+  /* The rules, tried from a connection of the test's own. */
+  external_exec_fails(f.path, "UPDATE status_history SET doc = x'00'");
+  external_exec_fails(f.path, "DELETE FROM status_history");
+  external_exec_fails(f.path,
+                      "INSERT INTO status_history (device_id, deployment_id,"
+                      " seq, received_at, doc) VALUES ('" DEV "', '" DEP "',"
+                      " 2, 1, x'00')");
+  external_exec_fails(f.path,
+                      "INSERT INTO status_history (device_id, deployment_id,"
+                      " seq, received_at, doc, request_id) VALUES ('" DEV
+                      "', '" DEP "', 9, 1, x'00', CAST('rid-00042' AS BLOB))");
+  external_exec_fails(f.path, "DELETE FROM deployment_status");
+  external_exec_fails(f.path,
+                      "UPDATE deployment_status SET device_id = 'other'");
+  external_exec_fails(f.path,
+                      "UPDATE deployment_status SET deployment_id = 'other'");
+  external_pragma(f.path, "SELECT count(*) FROM deployment_status", v,
+                  sizeof(v));
+  CU_ASSERT_STRING_EQUAL(v, "2");
+
+  /* The store goes on where it was: the next seq, the history read. */
+  int64_t seq = 0;
+  CU_ASSERT_EQUAL(put(f.s, DEV, DEP, EC_STATE_INSTALLED, "four", 4, 40, NULL,
+                      &seq),
+                  0);
+  CU_ASSERT_EQUAL(seq, 3);
+  ec_history_entry_t *h = NULL;
+  size_t n = 0;
+  CU_ASSERT_EQUAL(ec_store_history(f.s, DEV, DEP, 0, 0, &h, &n), 0);
+  CU_ASSERT_EQUAL_FATAL(n, 3);
+  CU_ASSERT_EQUAL(h[0].received_at_ms, 10);
+  CU_ASSERT_EQUAL(h[2].report_len, 4);
+  free(h);
+  ec_store_fx_teardown(&f);
+}
+
 /* ------------------------------------------------------------------------ */
 
 static const ec_test_t tests[] = {
@@ -577,6 +679,8 @@ static const ec_test_t tests[] = {
     {test_explain_needs_room, "explain needs room"},
     {test_fleet_reads_are_index_backed, "fleet_reads_are_index_backed"},
     {test_version_8_database_is_migrated, "version_8_database_is_migrated"},
+    {test_history_rebuilt_without_foreign_key,
+     "history_rebuilt_without_foreign_key"},
     {test_serving_store_keeps_seqs_gapless,
      "serving_store_keeps_seqs_gapless"},
 };

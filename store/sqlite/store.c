@@ -16,7 +16,9 @@
  *
  *   status_history               every accepted report, append-only
  *     id            INTEGER PRIMARY KEY
- *     device_id, deployment_id     as above; REFERENCES deployment_status
+ *     device_id, deployment_id     as above; the pair's deployment_status
+ *                                  row exists (written first; triggers
+ *                                  keep it: migration 13)
  *     seq           INTEGER NOT NULL   per pair, 1, 2, ... without gaps
  *     received_at   INTEGER NOT NULL   ms since the epoch (UTC)
  *     doc           BLOB    NOT NULL
@@ -66,6 +68,21 @@
   "= max(updated_at, new.updated_at) WHERE deployment_id = "              \
   "new.deployment_id; END;"
 
+/* status_history's first six columns and its append-only triggers, as
+ * migration 1 made them and migration 13 makes them again. */
+#define HISTORY_COLUMNS                                                   \
+  "  id            INTEGER PRIMARY KEY,"                                  \
+  "  device_id     TEXT    NOT NULL,"                                     \
+  "  deployment_id TEXT    NOT NULL,"                                     \
+  "  seq           INTEGER NOT NULL CHECK (seq >= 1),"                    \
+  "  received_at   INTEGER NOT NULL,"                                     \
+  "  doc           BLOB    NOT NULL,"
+#define HISTORY_APPEND_ONLY                                               \
+  "CREATE TRIGGER status_history_no_update BEFORE UPDATE ON status_history" \
+  " BEGIN SELECT RAISE(ABORT, 'status_history is append-only'); END;"     \
+  "CREATE TRIGGER status_history_no_delete BEFORE DELETE ON status_history" \
+  " BEGIN SELECT RAISE(ABORT, 'status_history is append-only'); END;"
+
 /*
  * Migrations, applied in order, each in its own transaction that also sets
  * user_version to its 1-based index. Never edit a released entry: append.
@@ -82,20 +99,12 @@ static const char *const migrations[] = {
     "  PRIMARY KEY (device_id, deployment_id)"
     ") STRICT;"
     "CREATE TABLE status_history ("
-    "  id            INTEGER PRIMARY KEY,"
-    "  device_id     TEXT    NOT NULL,"
-    "  deployment_id TEXT    NOT NULL,"
-    "  seq           INTEGER NOT NULL CHECK (seq >= 1),"
-    "  received_at   INTEGER NOT NULL,"
-    "  doc           BLOB    NOT NULL,"
+    HISTORY_COLUMNS
     "  UNIQUE (device_id, deployment_id, seq),"
     "  FOREIGN KEY (device_id, deployment_id)"
     "    REFERENCES deployment_status (device_id, deployment_id)"
     ") STRICT;"
-    "CREATE TRIGGER status_history_no_update BEFORE UPDATE ON status_history"
-    " BEGIN SELECT RAISE(ABORT, 'status_history is append-only'); END;"
-    "CREATE TRIGGER status_history_no_delete BEFORE DELETE ON status_history"
-    " BEGIN SELECT RAISE(ABORT, 'status_history is append-only'); END;",
+    HISTORY_APPEND_ONLY,
     /* Status messages (store/sqlite/store_messages.c describes the schema). */
     "CREATE TABLE status_messages ("
     "  id              INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -304,6 +313,41 @@ static const char *const migrations[] = {
     " BEGIN UPDATE devices_version SET v = v + 1; END;"
     "CREATE TRIGGER devices_version_delete AFTER DELETE ON devices"
     " BEGIN UPDATE devices_version SET v = v + 1; END;",
+    /* 13: status_history rebuilt without its foreign key, whose check (a
+     * look-up of the pair's status row for every report) was a sixth of a
+     * report's SQL. Its rule stays the database's: each history row's pair
+     * has its status row, which the store writes first in the same
+     * transaction, and triggers refuse to delete or re-key a status row
+     * that has history. The columns, their CHECKs, the uniqueness of
+     * (pair, seq) and of (device, Request-Id) and the append-only triggers
+     * are as before; the rows are copied with their ids. It can run again
+     * on its own result (the tests' older versions are made so). */
+    "DROP TRIGGER IF EXISTS deployment_status_keeps_history;"
+    "DROP TRIGGER IF EXISTS deployment_status_keeps_its_key;"
+    "CREATE TABLE status_history_new ("
+    HISTORY_COLUMNS
+    "  request_id    BLOB"
+    "    CHECK (request_id IS NULL OR length(request_id) BETWEEN 8 AND 16),"
+    "  UNIQUE (device_id, deployment_id, seq)"
+    ") STRICT;"
+    "INSERT INTO status_history_new (id, device_id, deployment_id, seq,"
+    " received_at, doc, request_id) SELECT id, device_id, deployment_id,"
+    " seq, received_at, doc, request_id FROM status_history ORDER BY id;"
+    "DROP TABLE status_history;"
+    "ALTER TABLE status_history_new RENAME TO status_history;"
+    "CREATE UNIQUE INDEX status_history_request"
+    " ON status_history (device_id, request_id) WHERE request_id IS NOT NULL;"
+    HISTORY_APPEND_ONLY
+    "CREATE TRIGGER deployment_status_keeps_history"
+    " BEFORE DELETE ON deployment_status"
+    " WHEN EXISTS (SELECT 1 FROM status_history WHERE device_id ="
+    " old.device_id AND deployment_id = old.deployment_id)"
+    " BEGIN SELECT RAISE(ABORT, 'a status with history stays'); END;"
+    "CREATE TRIGGER deployment_status_keeps_its_key"
+    " BEFORE UPDATE OF device_id, deployment_id ON deployment_status"
+    " WHEN new.device_id IS NOT old.device_id"
+    " OR new.deployment_id IS NOT old.deployment_id"
+    " BEGIN SELECT RAISE(ABORT, 'a status keeps its pair'); END;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
