@@ -389,8 +389,11 @@ static int io_round(ec_server_t *srv, int wait_ms) {
     if (ready[0].fd < 0 && n_fds > 1 && wait_ms > 1)
       wait_ms = 1;
     ec_log_sync(0);
+    srv->coap_may_read = true; /* nothing is kept (screen.h) */
     rc = coap_io_process(srv->ctx, wait_ms > 0 ? (uint32_t)wait_ms
                                                : COAP_IO_NO_WAIT);
+    srv->coap_may_read = false;
+    srv->screen_look.kept = false;
   } else {
     /* While datagrams keep coming there is no need to wait (and no cost of
      * a poll per datagram): only an empty socket waits, for a datagram, a
@@ -406,7 +409,9 @@ static int io_round(ec_server_t *srv, int wait_ms) {
       if (srv->screen_fd >= 0)
         ec_screen_run(srv);
     }
+    srv->coap_may_read = true; /* until the dispatcher sees what it read */
     rc = coap_io_process(srv->ctx, COAP_IO_NO_WAIT);
+    srv->coap_may_read = false;
   }
   ec_watch_tick(srv);
   if (http)

@@ -248,6 +248,45 @@ static void test_screened_datagrams_give_way_to_the_next(void) {
   CU_ASSERT_EQUAL(answer(buf, sizeof(buf), 50), -1);
 }
 
+/* The access log's look at the socket (ec_screen_look), kept, is what
+ * the next run screens: it is trusted, with no look of the run's own, so
+ * it must be kept only while nothing else can read the socket. */
+static void test_a_kept_look_is_screened_without_looking_again(void) {
+  uint8_t buf[64], h[2];
+  srv->screen_fd = server_fd;
+  drain(server_fd);
+  CU_ASSERT_EQUAL(ec_screen_look(srv, h, sizeof(h), true), -1);
+  CU_ASSERT_FALSE(srv->screen_look.kept); /* nothing waits: nothing kept */
+  /* An oversized CON, then a request: the kept look of the first is
+   * answered 4.13 and consumed, the second left for libcoap. */
+  send_dgram(con_get, sizeof(con_get), EC_SCREEN_MAX_DGRAM + 1);
+  send_dgram(con_get, sizeof(con_get), sizeof(con_get));
+  CU_ASSERT_EQUAL(ec_screen_look(srv, h, sizeof(h), true),
+                  EC_SCREEN_MAX_DGRAM + 1);
+  CU_ASSERT(h[0] == con_get[0] && h[1] == con_get[1]);
+  CU_ASSERT_TRUE(srv->screen_look.kept);
+  CU_ASSERT_EQUAL(ec_screen_run(srv), 1);
+  CU_ASSERT_FALSE(srv->screen_look.kept);
+  CU_ASSERT_EQUAL(answer(buf, sizeof(buf), 1000), 16); /* the 4.13 */
+  CU_ASSERT_TRUE(left_for_libcoap(con_get, sizeof(con_get), sizeof(con_get)));
+  /* A look not kept leaves the run to look itself. */
+  send_dgram(con_get, sizeof(con_get), sizeof(con_get));
+  CU_ASSERT_EQUAL(ec_screen_look(srv, h, sizeof(h), false),
+                  (ssize_t)sizeof(con_get));
+  CU_ASSERT_FALSE(srv->screen_look.kept);
+  CU_ASSERT_TRUE(left_for_libcoap(con_get, sizeof(con_get), sizeof(con_get)));
+  CU_ASSERT_EQUAL(ec_screen_run(srv), 0);
+  /* Kept, then read behind the screen's back: the run trusts what was
+   * kept (a datagram for libcoap) and makes no look of its own. */
+  send_dgram(con_get, sizeof(con_get), sizeof(con_get));
+  CU_ASSERT_EQUAL(ec_screen_look(srv, h, sizeof(h), true),
+                  (ssize_t)sizeof(con_get));
+  CU_ASSERT_TRUE(left_for_libcoap(con_get, sizeof(con_get), sizeof(con_get)));
+  CU_ASSERT_EQUAL(ec_screen_run(srv), 1);
+  CU_ASSERT_EQUAL(ec_screen_run(srv), 0);
+  CU_ASSERT_EQUAL(answer(buf, sizeof(buf), 50), -1);
+}
+
 static const ec_test_t tests[] = {
     {test_init_finds_the_plain_socket, "init_finds_the_plain_socket"},
     {test_requests_libcoap_serves_are_left_whole,
@@ -258,6 +297,8 @@ static const ec_test_t tests[] = {
     {test_other_oversized_messages_get_an_rst_or_nothing,
      "other_oversized_messages_get_an_rst_or_nothing"},
     {test_an_unassigned_method_gets_4_05, "an_unassigned_method_gets_4_05"},
+    {test_a_kept_look_is_screened_without_looking_again,
+     "a_kept_look_is_screened_without_looking_again"},
     {test_screened_datagrams_give_way_to_the_next,
      "screened_datagrams_give_way_to_the_next"},
 };

@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "request.h"
+#include "screen.h"
 #include "util.h"
 
 /* A token bucket: @p tokens lines may go now; one more each interval. */
@@ -315,10 +316,9 @@ static bool is_error(unsigned code) { return (code >> 5) >= 4; }
  */
 static void sync_unless_more(ec_server_t *srv) {
   uint8_t h[2];
-  ssize_t n = srv->screen_fd >= 0
-                  ? recv(srv->screen_fd, h, sizeof(h),
-                         MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC)
-                  : -1;
+  /* What is seen is kept for the screen, which then need not look again,
+   * unless libcoap may still read the socket before it (screen.h). */
+  ssize_t n = ec_screen_look(srv, h, sizeof(h), !srv->coap_may_read);
   /* A CoAP request (version 1, a method code) waits; ACKs do not count. */
   if (n >= 4 && h[0] >> 6 == 1 && h[1] >= 1 && h[1] <= 31)
     return;

@@ -5,6 +5,7 @@
 
 #include <coap3/coap.h>
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -91,6 +92,18 @@ struct ec_server {
                                  (pagecache.h), or NULL */
   struct ec_fleet *fleet;     /* res_fleet.c's state */
   int screen_fd;              /* the coap:// socket, or -1 (screen.h) */
+  /* The head of that socket as the access log last looked at it, kept for
+   * the next screen while nothing can have read the socket (screen.h). */
+  struct {
+    bool kept;
+    ssize_t n; /* the datagram's length (MSG_TRUNC) */
+    uint8_t h[4 + 8]; /* its header and token */
+    socklen_t flen;
+    struct sockaddr_storage from;
+  } screen_look;
+  /* Inside coap_io_process() before libcoap read the coap:// socket (it
+   * reads it once a call): nothing looked at now may be kept. */
+  bool coap_may_read;
   struct ec_watch *con_watches; /* watches with a CON outstanding (watch.c) */
   uint64_t con_due_min;       /* no earlier than their next retransmission */
   unsigned n_deferred;        /* watches with a deferred notification */

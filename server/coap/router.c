@@ -187,6 +187,14 @@ static void dispatch(coap_resource_t *resource, coap_session_t *session,
       resource == r->unknown ? NULL : coap_resource_get_userdata(resource);
   coap_pdu_code_t method = coap_pdu_get_code(request);
   bool write = is_write(method);
+  /* A request libcoap read from the coap:// socket (not one it runs again
+   * to answer, coap_register_async): its one read of that socket in this
+   * coap_io_process() is done, so a look at the socket now stays true
+   * until the next screen (screen.h ec_screen_look). */
+  if (srv->coap_may_read &&
+      coap_session_get_proto(session) == COAP_PROTO_UDP &&
+      coap_find_async(session, coap_pdu_get_token(request)) == NULL)
+    srv->coap_may_read = false;
   /* A retransmission of a write held for its late ACK: the ACK, once its
    * commit is known, answers it too (batch.h). An empty NON answer is
    * dropped by libcoap. */

@@ -234,6 +234,28 @@ static int later_block(ec_server_t *srv, const uint8_t *d, size_t n,
   return 1;
 }
 
+/* The header and a token, or the whole datagram when @p cap says so;
+ * MSG_TRUNC makes recvfrom() report the datagram's real length anyway. */
+static ssize_t look(ec_server_t *srv, uint8_t *h, size_t cap,
+                    struct sockaddr_storage *from, socklen_t *flen) {
+  *flen = sizeof(*from);
+  return recvfrom(srv->screen_fd, h, cap, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC,
+                  (struct sockaddr *)from, flen);
+}
+
+ssize_t ec_screen_look(ec_server_t *srv, uint8_t *h, size_t cap, bool keep) {
+  srv->screen_look.kept = false;
+  if (srv->screen_fd < 0)
+    return -1;
+  ssize_t n = look(srv, srv->screen_look.h, sizeof(srv->screen_look.h),
+                   &srv->screen_look.from, &srv->screen_look.flen);
+  srv->screen_look.n = n;
+  srv->screen_look.kept = keep && n >= 0;
+  size_t k = n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap;
+  memcpy(h, srv->screen_look.h, k < 12 ? k : 12);
+  return n;
+}
+
 int ec_screen_run(ec_server_t *srv) {
   /* The header and a token are all that is looked at, unless a later block
    * may be answered here (pagecache.h): then the whole datagram. MSG_TRUNC
@@ -243,11 +265,20 @@ int ec_screen_run(ec_server_t *srv) {
     return 0;
   for (int i = 0; i < 64; i++) {
     struct sockaddr_storage from;
-    socklen_t flen = sizeof(from);
+    socklen_t flen;
+    ssize_t n;
     size_t want = ec_pagecache_plain(srv->pages) ? sizeof(h) : 4 + 8;
-    ssize_t n = recvfrom(srv->screen_fd, h, want,
-                         MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC,
-                         (struct sockaddr *)&from, &flen);
+    if (srv->screen_look.kept && want == 4 + 8) {
+      /* The access log's look, with nothing read since (screen.h). */
+      srv->screen_look.kept = false;
+      n = srv->screen_look.n;
+      memcpy(h, srv->screen_look.h, 4 + 8);
+      flen = srv->screen_look.flen;
+      memcpy(&from, &srv->screen_look.from, flen);
+    } else {
+      srv->screen_look.kept = false;
+      n = look(srv, h, want, &from, &flen);
+    }
     if (n < 0)
       return 0; /* nothing waiting */
     if (n < 4)

@@ -51,6 +51,18 @@ void ec_screen_init(ec_server_t *srv);
 int ec_screen_run(ec_server_t *srv);
 
 /**
+ * Look at the datagram at the head of the socket without taking it: its
+ * length, or < 0 when none waits; its first bytes (at most 12) at @p h.
+ * With @p keep, what was seen is kept for the next ec_screen_run(), which
+ * then makes no look of its own: only when libcoap cannot read the socket
+ * before that run, i.e. outside coap_io_process() or inside it after its
+ * read (libcoap 4.3.1 reads an endpoint's socket once per call, in its
+ * epoll loop, before it runs the handlers of what it read and after it ran
+ * those of triggered separate answers).
+ */
+ssize_t ec_screen_look(ec_server_t *srv, uint8_t *h, size_t cap, bool keep);
+
+/**
  * The header of a datagram the server writes itself on the coap:// socket
  * (RFC 7252 section 3): Version 1, @p type, @p code, @p mid and the token's
  * @p tkl (<= 8) bytes, at @p out.
