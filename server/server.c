@@ -414,8 +414,18 @@ static int io_round(ec_server_t *srv, int wait_ms) {
     srv->coap_may_read = false;
   }
   ec_watch_tick(srv);
-  if (http)
-    ec_http_run(srv->http);
+  /* libmicrohttpd looks at its sockets with a system call of its own:
+   * only when the wait said they are ready, its timers are due, or, under
+   * a load that never lets the loop wait, once a millisecond, not in
+   * every round (once per datagram). */
+  if (http) {
+    uint64_t now = ec_mono_ms();
+    if ((ready[1].revents & POLLIN) || now != srv->http_ran_ms ||
+        ec_http_next_ms(srv->http) == 0) {
+      srv->http_ran_ms = now;
+      ec_http_run(srv->http);
+    }
+  }
   return rc;
 }
 

@@ -127,6 +127,7 @@ struct ec_server {
   coap_bin_const_t psk;
   ec_metrics_t *metrics;      /* counted on the I/O thread (metrics.h) */
   struct ec_http *http;       /* the operators' endpoint, or NULL (http.h) */
+  uint64_t http_ran_ms;       /* its last run by the loop (server.c) */
   struct ec_accesslog *accesslog; /* the access log (accesslog.h) */
   ec_report_fn on_report;     /* committed reports' listener, or NULL */
   void *on_report_ud;         /* (the HTTP endpoint's events, server/http) */
