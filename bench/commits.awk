@@ -39,7 +39,8 @@ END {
   printf "== %d reports in %d commits (%.1f a commit)\n", reports, commits, reports / commits
   printf "==   a report: %d instructions outside its commit, %d writing its WAL frames\n", outside, frames / reports
   printf "==   a commit: %d besides its frames (BEGIN, COMMIT, the sync, the roll-ups)\n", fixed
-  printf "== per report at 4 reports a commit: %d (compare this one between runs: the\n", outside + frames / reports + fixed / 4
-  printf "   load's batches under valgrind change from run to run; reports in larger\n"
-  printf "   batches share more pages, so their frames cost less)\n"
+  printf "== per report at 4 reports a commit: %d (its frames as this run's batches\n", outside + frames / reports + fixed / 4
+  printf "   made them: how the load's timing under valgrind batches the reports\n"
+  printf "   changes from run to run, and reports of larger batches share pages;\n"
+  printf "   the figure outside the commit does not move with them)\n"
 }
