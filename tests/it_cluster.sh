@@ -32,6 +32,19 @@ ms=$(((t1 - t0) / 1000000))
 echo "it_cluster: A's write to B's notification: $ms ms (report answered included)"
 check "within a second" [ "$ms" -lt 1000 ]
 
+# Node B has the pair's report cached and, the watch over, may have no
+# observer: node A's next write drops B's cache (B reads nothing when
+# nobody is told), and B's next read reads the store.
+c --url "$B" status get "$DEV" "$DEP" >"$dir/get3" 2>&1 || true
+check "node B serves the report its observer heard" grep -q '"state":"Installing"' "$dir/get3"
+report removing | c --url "$A" status report "$DEV" "$DEP" - >/dev/null 2>&1 || true
+for _ in $(seq 20); do
+  c --url "$B" status get "$DEV" "$DEP" >"$dir/get4" 2>&1 || true
+  grep -q '"state":"Removing"' "$dir/get4" && break
+  sleep 0.05
+done
+check "node B reads node A's next write" grep -q '"state":"Removing"' "$dir/get4"
+
 # A pair node B has not seen: B makes its route from the hint, and a read
 # through nginx (whichever node the hash picks) has it.
 report installed | c --url "$A" status report dev-new "$DEP" - >/dev/null 2>&1 || true

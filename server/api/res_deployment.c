@@ -47,6 +47,10 @@ struct ec_route {
   uint8_t *json;            /* NULL until needed */
   size_t json_len;
   int64_t seq;              /* the cached report's history seq (its ETag) */
+  /* Another server stored a report the cache has not read (reload()):
+   * only a read of the store fills the cache again, not this server's
+   * own completions, which may be older. */
+  bool stale;
 };
 
 
@@ -304,7 +308,7 @@ static int same_path(const coap_pdu_t *request, coap_resource_t *r) {
  */
 static bool cache_put(ec_server_t *srv, ec_route_t *rt, int64_t seq,
                       uint8_t *cbor, size_t cbor_len) {
-  if (rt->cbor != NULL && rt->seq >= seq) {
+  if (rt->stale || (rt->cbor != NULL && rt->seq >= seq)) {
     free(cbor);
     return rt->seq == seq;
   }
@@ -363,6 +367,7 @@ static int cache_load(ec_req_t *rq, ec_route_t *rt) {
     free(doc);
     return EC_ESTORE;
   }
+  rt->stale = false; /* the store's latest */
   cache_put(rq->srv, rt, seq, doc, len);
   return 0;
 }
@@ -1009,12 +1014,22 @@ void ec_deployment_list(ec_req_t *rq) {
  * a hint that comes late, or twice, changes nothing.
  */
 static void reload(ec_server_t *srv, ec_route_t *rt) {
+  /* Nobody to tell now (no observer, no roll-up observer or live view of
+   * its deployment): the cache is dropped, and the next read of the route
+   * reads the store, rather than two reads here for every report another
+   * server stores. */
+  if (n_observers(rt) == 0 && !ec_fleet_listens(srv, rt->deployment_id)) {
+    cache_drop(srv, rt);
+    rt->stale = true;
+    return;
+  }
   uint8_t *doc = NULL;
   size_t len = 0;
   int64_t seq = 0, at = 0;
   if (ec_store_status_get(srv->store, rt->device_id, rt->deployment_id, &doc,
                           &len, &at, &seq) != 0)
     return;
+  rt->stale = false; /* the store's latest */
   if (seq <= rt->seq) {
     free(doc); /* heard of already */
     return;

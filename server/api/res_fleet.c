@@ -432,6 +432,12 @@ void ec_fleet_reported(ec_server_t *srv, const ec_report_t *r) {
   }
 }
 
+bool ec_fleet_listens(const ec_server_t *srv, const char *dep) {
+  const fleet_t *f = srv->fleet;
+  return srv->on_report != NULL ||
+         (f != NULL && f->deps != NULL && dep_find((fleet_t *)f, dep) != NULL);
+}
+
 /* Drop the entries of deployments nobody observes any more. */
 static void sweep(fleet_t *f) {
   for (dep_t **p = &f->deps; *p != NULL;) {

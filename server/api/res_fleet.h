@@ -39,6 +39,11 @@ int ec_fleet_write_facts(const ec_deployment_status_t *st, ec_arena_t *arena,
  * server's report listener (srv->on_report) hears of it at once. */
 void ec_fleet_reported(ec_server_t *srv, const ec_report_t *r);
 
+/** Whether a report of deployment @p dep (lowercase) is heard now by
+ * anyone through ec_fleet_reported(): the server's report listener, or
+ * the observers of its roll-up. */
+bool ec_fleet_listens(const ec_server_t *srv, const char *dep);
+
 /** Send the notifications that are due; call once per I/O round, with no
  * batch open. */
 void ec_fleet_poll(ec_server_t *srv);
