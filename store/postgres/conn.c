@@ -95,6 +95,34 @@ PGconn *pg_connect_start(const char *uri, const char *options) {
 #define EC_STORE_PG_CONNECT_MS 2000
 #endif
 
+void pg_dial_drop(pg_dial_t *d) {
+  PQfinish(d->c);
+  d->c = NULL;
+}
+
+bool pg_dial_step(pg_dial_t *d, const char *uri, const char *options) {
+  int64_t now = now_ms();
+  if (d->c == NULL) {
+    if (now < d->next_try_ms)
+      return false;
+    d->next_try_ms = now + EC_STORE_PG_RETRY_MS;
+    d->c = pg_connect_start(uri, options);
+    if (d->c == NULL || PQstatus(d->c) == CONNECTION_BAD) {
+      pg_dial_drop(d);
+      return false;
+    }
+    d->st = PGRES_POLLING_WRITING;
+    d->until_ms = now + EC_STORE_PG_CONNECT_MS;
+  }
+  if (d->st != PGRES_POLLING_OK)
+    d->st = PQconnectPoll(d->c);
+  if (d->st == PGRES_POLLING_OK)
+    return true;
+  if (d->st == PGRES_POLLING_FAILED || now >= d->until_ms)
+    pg_dial_drop(d); /* tried again after EC_STORE_PG_RETRY_MS */
+  return false;
+}
+
 /* Log @p c's last error as "store: WHAT: ...". */
 static void log_conn(PGconn *c, const char *what) {
   const char *msg = c != NULL ? PQerrorMessage(c) : "out of memory";
@@ -627,7 +655,7 @@ static void lose(pg_store_t *s, const char *why) {
   s->single = false;
   if (s->down_since_ms == 0)
     s->down_since_ms = now_ms();
-  s->next_try_ms = 0; /* at once: a restarted server takes it */
+  s->dial.next_try_ms = 0; /* at once: a restarted server takes it */
 }
 
 /* Settle each write in doubt, on a live s->conn. */
@@ -656,36 +684,18 @@ static void resolve_in_doubt(pg_store_t *s) {
 
 static void reconnect(pg_store_t *s) {
   int64_t now = now_ms();
-  if (s->connecting == NULL) {
-    if (now < s->next_try_ms)
-      return;
-    s->next_try_ms = now + EC_STORE_PG_RETRY_MS;
-    s->connecting = pg_connect_start(s->uri, NULL);
-    if (s->connecting == NULL || PQstatus(s->connecting) == CONNECTION_BAD) {
-      PQfinish(s->connecting);
-      s->connecting = NULL;
-      return;
-    }
-    s->connect_st = PGRES_POLLING_WRITING;
-    s->connect_until_ms = now + EC_STORE_PG_CONNECT_MS;
-  }
-  if (s->connect_st != PGRES_POLLING_OK)
-    s->connect_st = PQconnectPoll(s->connecting);
+  bool dialed = pg_dial_step(&s->dial, s->uri, NULL);
   /* The reads' connection answers the questions about writes in doubt:
    * it must be live too (one the server closed while idle is reset). */
-  if (s->connect_st == PGRES_POLLING_OK)
+  if (dialed)
     pg_conn_check(s);
-  bool ready = s->connect_st == PGRES_POLLING_OK && !s->resetting &&
-               PQstatus(s->conn) == CONNECTION_OK;
-  if (!ready) {
-    if (s->connect_st == PGRES_POLLING_FAILED || now >= s->connect_until_ms) {
-      PQfinish(s->connecting); /* tried again after EC_STORE_PG_RETRY_MS */
-      s->connecting = NULL;
-    }
+  if (!dialed || s->resetting || PQstatus(s->conn) != CONNECTION_OK) {
+    if (dialed && now >= s->dial.until_ms)
+      pg_dial_drop(&s->dial); /* tried again after EC_STORE_PG_RETRY_MS */
     return;
   }
-  PGconn *made = s->connecting;
-  s->connecting = NULL;
+  PGconn *made = s->dial.c;
+  s->dial.c = NULL;
   s->pipe = setup_pipe(s, made);
   if (s->pipe == NULL)
     return;
@@ -850,7 +860,7 @@ int store_pg_fd(ec_store_t *base, short *events, int *due_ms) {
     return -1;
   if (s->pipe == NULL) {
     /* A connect in progress is stepped every few milliseconds. */
-    int64_t left = s->connecting != NULL ? 5 : s->next_try_ms - now_ms();
+    int64_t left = s->dial.c != NULL ? 5 : s->dial.next_try_ms - now_ms();
     *due_ms = left > 0 ? (int)left : 0;
     return -1;
   }
@@ -911,10 +921,10 @@ void pg_conn_close(pg_store_t *s) {
   while (s->queue != NULL)
     complete(s, NULL, s->queue, s->pipe != NULL ? EC_ESTORE : EC_ETIMEOUT);
   pg_reads_close(s);
-  PQfinish(s->connecting);
+  pg_dial_drop(&s->dial);
   PQfinish(s->pipe);
   PQfinish(s->conn);
   free(s->uri);
-  s->pipe = s->conn = s->connecting = NULL;
+  s->pipe = s->conn = NULL;
   s->uri = NULL;
 }

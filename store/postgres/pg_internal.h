@@ -127,6 +127,18 @@ struct pg_write {
   bool in_doubt;      /* in flight when the connection was lost */
 };
 
+/*
+ * A connection made without waiting for the network (a host that does not
+ * answer would stall the I/O loop): started by PQconnectStartParams(),
+ * stepped by PQconnectPoll() once a flush (pg_dial_step).
+ */
+typedef struct {
+  PGconn *c;                    /* NULL: none in progress */
+  PostgresPollingStatusType st; /* what libpq waits for; OK once made */
+  int64_t until_ms;             /* given up unmade then */
+  int64_t next_try_ms;          /* no new try before */
+} pg_dial_t;
+
 struct pg_store {
   struct ec_store base; /* first: an ec_store_t * of ours is a pg_store_t * */
   PGconn *conn;  /* reads and synchronous writes */
@@ -145,15 +157,12 @@ struct pg_store {
   bool single;           /* the round being sent re-runs writes one by one */
   bool want_null;        /* a result came: libpq's NULL follows */
   uint64_t serial;       /* the last queued write's */
-  int64_t next_try_ms;   /* out of reach: when to reconnect next */
   int64_t down_since_ms; /* 0, or when the pipeline was lost */
   int64_t conn_try_ms;   /* s->conn lost: when to reconnect it next */
   /* Reconnecting never waits for the network (a host that does not
    * answer would stall the I/O loop): the pipeline's next connection is
    * polled by each flush, s->conn's reset by each check. */
-  PGconn *connecting;
-  PostgresPollingStatusType connect_st;
-  int64_t connect_until_ms;
+  pg_dial_t dial; /* the pipeline's next connection */
   bool resetting;
   int64_t reset_until_ms;
   /* Hints of other servers' writes (ec_store_listen): LISTEN on the
@@ -303,6 +312,15 @@ int pg_prov_rows(const PGresult *res, ec_prov_component_t **rows, size_t *n);
  * server @p options ("-c name=value"), without waiting: step it with
  * PQconnectPoll(); NULL, or one CONNECTION_BAD, when it cannot start. */
 PGconn *pg_connect_start(const char *uri, const char *options);
+
+/** One step of @p d's connect to @p uri with @p options (or NULL), started
+ * when none is in progress and EC_STORE_PG_RETRY_MS passed since the last
+ * try; given up when it fails or EC_STORE_PG_CONNECT_MS pass unmade. True
+ * once made: d->c is the caller's to take (set it to NULL) or to keep
+ * waiting with; false while in progress, or with d->c NULL when none is. */
+bool pg_dial_step(pg_dial_t *d, const char *uri, const char *options);
+/** Give up @p d's connection (made or in progress), if any. */
+void pg_dial_drop(pg_dial_t *d);
 
 /** The SQL of the schema's migrations (store.c), and how many there are. */
 extern const char *const *const pg_migrations[];

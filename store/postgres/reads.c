@@ -26,14 +26,6 @@
 #include "edgecoap/error.h"
 #include "log.h"
 #include "pg_internal.h"
-#include "util.h"
-
-#ifndef EC_STORE_PG_RETRY_MS
-#define EC_STORE_PG_RETRY_MS 250
-#endif
-#ifndef EC_STORE_PG_CONNECT_MS
-#define EC_STORE_PG_CONNECT_MS 2000
-#endif
 
 /* The PostgreSQL error of a statement cancelled by statement_timeout. */
 #define SQLSTATE_CANCELED "57014"
@@ -48,19 +40,14 @@ struct pg_read {
 };
 
 struct pg_reads {
-  PGconn *c;            /* NULL: none yet, or lost */
-  bool connected;       /* c is made (else connecting) */
-  PostgresPollingStatusType st; /* connecting: what libpq waits for */
+  PGconn *c;            /* made; NULL: none yet, or lost */
+  pg_dial_t dial;       /* the next c, while c is NULL */
+  char *opts;           /* its server options (read_options) */
   bool sent;            /* the head's statement is in flight */
   PGresult *res;        /* the head's result, until libpq's NULL */
-  int64_t connect_until_ms, next_try_ms;
   pg_read_t *head, **tail;
   size_t n;
 };
-
-static int64_t now_ms(void) {
-  return (int64_t)ec_mono_ms();
-}
 
 static void read_free(pg_read_t *r) {
   for (int i = 0; i < PG_PROV_SELECT_NPARAMS; i++)
@@ -86,28 +73,26 @@ static void complete_head(struct pg_reads *q, int rc, const PGresult *res) {
 
 /* The connection is gone (or never came): every read on it fails. */
 static void lose(struct pg_reads *q, int rc, const char *why) {
-  if (q->c != NULL && q->n > 0)
+  if (q->n > 0)
     ec_log(EC_LOG_ERROR, "store: PostgreSQL out of reach for reads (%s): "
-           "%zu fail: %.200s", why, q->n, PQerrorMessage(q->c));
+           "%zu fail: %.200s", why, q->n,
+           q->c != NULL ? PQerrorMessage(q->c) : "no connection");
   PQclear(q->res);
   q->res = NULL;
   PQfinish(q->c);
   q->c = NULL;
-  q->connected = q->sent = false;
+  pg_dial_drop(&q->dial);
+  q->sent = false;
   while (q->head != NULL)
     complete_head(q, rc, NULL);
 }
 
-/* Start the connection; false (the reads failed) when it cannot be. */
-static bool connect_start(pg_store_t *s, struct pg_reads *q) {
-  int64_t now = now_ms();
-  if (now < q->next_try_ms)
-    return false;
-  q->next_try_ms = now + EC_STORE_PG_RETRY_MS;
-  /* The timeout joins the URI's own options (a search_path ...), which
-   * the parameter given here replaces. */
+/* The options of the reads' connection: the URI's own (a search_path
+ * ...), which a parameter given beside it replaces, and the timeout;
+ * malloc'd, or NULL. */
+static char *read_options(const char *uri) {
   const char *theirs = "";
-  PQconninfoOption *info = PQconninfoParse(s->uri, NULL);
+  PQconninfoOption *info = PQconninfoParse(uri, NULL);
   for (PQconninfoOption *o = info; o != NULL && o->keyword != NULL; o++)
     if (strcmp(o->keyword, "options") == 0 && o->val != NULL)
       theirs = o->val;
@@ -116,32 +101,26 @@ static bool connect_start(pg_store_t *s, struct pg_reads *q) {
   if (opts != NULL)
     snprintf(opts, cap, "%s -c statement_timeout=%d", theirs,
              EC_STORE_WAIT_MS);
-  q->c = opts != NULL ? pg_connect_start(s->uri, opts) : NULL;
-  free(opts);
   PQconninfoFree(info);
-  if (q->c == NULL || PQstatus(q->c) == CONNECTION_BAD) {
-    PQfinish(q->c);
-    q->c = NULL;
-    return false;
-  }
-  q->connected = false;
-  q->st = PGRES_POLLING_WRITING;
-  q->connect_until_ms = now + EC_STORE_PG_CONNECT_MS;
-  return true;
+  return opts;
 }
 
-/* One step of the connect in progress. */
-static void connect_step(struct pg_reads *q) {
-  PostgresPollingStatusType st = q->st = PQconnectPoll(q->c);
-  if (st == PGRES_POLLING_OK) {
-    if (PQsetnonblocking(q->c, 1) != 0) {
-      lose(q, EC_ETIMEOUT, "non-blocking");
-      return;
-    }
-    q->connected = true;
-  } else if (st == PGRES_POLLING_FAILED || now_ms() >= q->connect_until_ms) {
-    lose(q, EC_ETIMEOUT, "connect");
+/* One step of making q->c; true once it is made and ready for reads. When
+ * it cannot be (failed, given up, or not yet time to try again), every
+ * read fails. */
+static bool connect_step(pg_store_t *s, struct pg_reads *q) {
+  if (!pg_dial_step(&q->dial, s->uri, q->opts)) {
+    if (q->dial.c == NULL)
+      lose(q, EC_ETIMEOUT, "connect");
+    return false;
   }
+  q->c = q->dial.c;
+  q->dial.c = NULL;
+  if (PQsetnonblocking(q->c, 1) != 0) {
+    lose(q, EC_ETIMEOUT, "non-blocking");
+    return false;
+  }
+  return true;
 }
 
 /* The head's statement is done: its result, or the error. */
@@ -168,20 +147,13 @@ void pg_reads_pump(pg_store_t *s) {
     return;
   /* One the server closed while idle (a restart) is made again, rather
    * than failing the read sent on it. */
-  if (q->c != NULL && q->connected && !q->sent && pg_idle_closed(q->c)) {
+  if (q->c != NULL && !q->sent && pg_idle_closed(q->c)) {
     PQfinish(q->c);
     q->c = NULL;
-    q->next_try_ms = 0;
+    q->dial.next_try_ms = 0;
   }
-  if (q->c == NULL && !connect_start(s, q)) {
-    lose(q, EC_ETIMEOUT, "connect");
+  if (q->c == NULL && !connect_step(s, q))
     return;
-  }
-  if (!q->connected) {
-    connect_step(q);
-    if (!q->connected)
-      return;
-  }
   while (q->head != NULL) {
     if (!q->sent) {
       pg_read_t *r = q->head;
@@ -221,8 +193,13 @@ int store_pg_prov_select_start(ec_store_t *base, const ec_prov_request_t *f,
     return EC_ETIMEOUT;
   if (s->reads == NULL) {
     s->reads = calloc(1, sizeof(*s->reads));
-    if (s->reads == NULL)
+    char *opts = s->reads != NULL ? read_options(s->uri) : NULL;
+    if (opts == NULL) {
+      free(s->reads);
+      s->reads = NULL;
       return EC_ENOMEM;
+    }
+    s->reads->opts = opts;
     s->reads->tail = &s->reads->head;
   }
   pg_read_t *r = calloc(1, sizeof(*r));
@@ -246,18 +223,21 @@ int store_pg_read_fd(ec_store_t *base, short *events, int *due_ms) {
   struct pg_reads *q = ((pg_store_t *)base)->reads;
   if (q == NULL || q->head == NULL)
     return -1;
-  if (q->c == NULL || !q->sent) {
-    *due_ms = 0; /* a connect to start or a statement to send: flush now */
-    if (q->c == NULL)
+  if (q->c == NULL) {
+    if (q->dial.c == NULL) {
+      *due_ms = 0; /* a connect to start: flush now */
       return -1;
+    }
+    /* A connect polls for what libpq asked, and is stepped every few
+     * milliseconds until made. */
+    *events = q->dial.st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+    *due_ms = 5;
+    return PQsocket(q->dial.c);
   }
-  /* A connect polls for what libpq asked; a statement for its answer. */
-  if (!q->connected)
-    *events = q->st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
-  else
-    *events = PQflush(q->c) == 1 ? POLLIN | POLLOUT : POLLIN;
-  if (!q->connected && *due_ms < 0)
-    *due_ms = 5; /* stepped every few milliseconds until made */
+  if (!q->sent)
+    *due_ms = 0; /* a statement to send: flush now */
+  /* A statement polls for its answer. */
+  *events = PQflush(q->c) == 1 ? POLLIN | POLLOUT : POLLIN;
   return PQsocket(q->c);
 }
 
@@ -271,6 +251,7 @@ void pg_reads_close(pg_store_t *s) {
   if (q == NULL)
     return;
   lose(q, EC_ESTORE, "closing");
+  free(q->opts);
   free(q);
   s->reads = NULL;
 }
