@@ -47,22 +47,29 @@ static void on_done(void *ud, const ec_status_done_t *d) {
   t->seen->n++;
 }
 
-/* Queue write @p i (request identifier "rid-%05d" when @p with_rid). */
-static void queue(ec_store_t *s, seen_t *v, ticket_t *t, int i, bool with_rid) {
-  static char rids[MAX_W][16];
-  snprintf(rids[i], sizeof(rids[i]), "rid-%05d", i);
+/* Write @p i to deployment @p dep under request identifier @p rid (NULL:
+ * none). */
+static void queue_to(ec_store_t *s, seen_t *v, ticket_t *t, int i,
+                     const char *dep, const char *rid) {
   ec_status_write_t w = {
       .device_id = DEV,
-      .deployment_id = DEP,
+      .deployment_id = dep,
       .state = EC_STATE_INSTALLING,
       .doc = (const uint8_t *)"doc",
       .doc_len = 3,
       .received_at_ms = 1000 + i,
-      .request_id = with_rid ? (const uint8_t *)rids[i] : NULL,
-      .request_id_len = with_rid ? strlen(rids[i]) : 0,
+      .request_id = (const uint8_t *)rid,
+      .request_id_len = rid != NULL ? strlen(rid) : 0,
   };
   t[i] = (ticket_t){v, i};
   CU_ASSERT_EQUAL_FATAL(ec_store_status_queue(s, &w, on_done, &t[i]), 0);
+}
+
+/* Queue write @p i (request identifier "rid-%05d" when @p with_rid). */
+static void queue(ec_store_t *s, seen_t *v, ticket_t *t, int i, bool with_rid) {
+  static char rids[MAX_W][16];
+  snprintf(rids[i], sizeof(rids[i]), "rid-%05d", i);
+  queue_to(s, v, t, i, DEP, with_rid ? rids[i] : NULL);
 }
 
 /* The cluster pgtmp runs: stop, kill (an immediate stop) or start. */
@@ -148,24 +155,6 @@ static const ec_status_message_t chain_msg = {
 static const uint8_t chain_doc[] = {0xa0};
 static const ec_store_msg_write_t chain_post = {&chain_msg, chain_doc,
                                                 sizeof(chain_doc)};
-
-/* Write @p i to deployment @p dep under request identifier @p rid (NULL:
- * none). */
-static void queue_to(ec_store_t *s, seen_t *v, ticket_t *t, int i,
-                     const char *dep, const char *rid) {
-  ec_status_write_t w = {
-      .device_id = DEV,
-      .deployment_id = dep,
-      .state = EC_STATE_INSTALLING,
-      .doc = (const uint8_t *)"doc",
-      .doc_len = 3,
-      .received_at_ms = 1000 + i,
-      .request_id = (const uint8_t *)rid,
-      .request_id_len = rid != NULL ? strlen(rid) : 0,
-  };
-  t[i] = (ticket_t){v, i};
-  CU_ASSERT_EQUAL_FATAL(ec_store_status_queue(s, &w, on_done, &t[i]), 0);
-}
 
 /*
  * A round that fails is re-run one write at a time; a round sent behind
