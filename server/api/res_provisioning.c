@@ -320,11 +320,7 @@ static void on_selected(void *ud, int rc, ec_prov_component_t *rows,
   q->rc = rc;
   q->rows = rows;
   q->n = n;
-  /* Until libcoap runs the handler again, the answer is the server's
-   * (batch.h's list, freed at shutdown if it never runs). */
-  q->base.next = srv->triggered;
-  srv->triggered = &q->base;
-  coap_async_trigger(q->base.async);
+  ec_batch_trigger(srv, &q->base);
 }
 
 /* Start @p f's read for later: 0 (the handler returns, unanswered), or
@@ -339,7 +335,6 @@ static int select_later(ec_req_t *rq, const caller_t *c,
   q->base.srv = rq->srv;
   q->base.answer = select_answer;
   q->base.free = select_free;
-  q->base.since_us = rq->since_us;
   q->fmt = rq->resp_fmt;
   int rc = ec_store_prov_select_start(rq->srv->store, f, c->scope,
                                       on_selected, q);
@@ -349,15 +344,13 @@ static int select_later(ec_req_t *rq, const caller_t *c,
       answer_rows(rq, rc, NULL, 0, false);
     return rc == EC_ENOTSUP ? rc : EC_ESTORE;
   }
-  /* Delay 0: until the read's callback triggers it. */
-  q->base.async = coap_register_async(rq->session, rq->request, 0);
-  if (q->base.async == NULL) {
+  /* Until the read's callback triggers it. */
+  if (ec_batch_defer(rq, &q->base) < 0) {
     q->base.orphan = 1; /* freed by the callback */
     ec_req_problem(rq, 503, "out-of-memory", NULL,
                    "cannot wait for the read now: repeat the request");
     return EC_ENOMEM;
   }
-  coap_async_set_app_data(q->base.async, q);
   q->next = rq->srv->prov->selecting;
   rq->srv->prov->selecting = q;
   /* No code set: libcoap sends the empty ACK of a confirmable request. */
@@ -924,11 +917,7 @@ unsigned ec_provisioning_poll(ec_server_t *srv) {
        j != NULL; j = next) {
     next = j->next;
     login_t *l = (login_t *)((char *)j - offsetof(login_t, job));
-    /* Until libcoap runs the handler again, the answer is the server's
-     * (batch.h's list, freed at shutdown if it never runs). */
-    l->base.next = srv->triggered;
-    srv->triggered = &l->base;
-    coap_async_trigger(l->base.async);
+    ec_batch_trigger(srv, &l->base);
   }
   return ec_pwcheck_in_flight(srv->prov->pwcheck);
 }

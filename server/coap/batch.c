@@ -31,12 +31,8 @@ static void settle(ec_pending_t *p, int rc) {
     send_late_ack(srv, p);
     return;
   }
-  if (p->async != NULL) {
-    coap_async_trigger(p->async);
-    /* Until libcoap runs the handler again, the answer is the server's. */
-    p->next = srv->triggered;
-    srv->triggered = p;
-  }
+  if (p->async != NULL)
+    ec_batch_trigger(srv, p);
 }
 
 static void on_status_done(void *ud, const ec_status_done_t *d) {
@@ -97,6 +93,12 @@ bool ec_batch_others_waiting(ec_server_t *srv) {
     if (ev[i].data.ptr != NULL && (ev[i].events & EPOLLIN))
       return true;
   return false;
+}
+
+void ec_batch_trigger(ec_server_t *srv, ec_pending_t *p) {
+  coap_async_trigger(p->async);
+  p->next = srv->triggered;
+  srv->triggered = p;
 }
 
 int ec_batch_defer(ec_req_t *rq, ec_pending_t *p) {

@@ -108,6 +108,14 @@ int ec_batch_msg_put(ec_server_t *srv, ec_pending_t *p,
 int ec_batch_defer(ec_req_t *rq, ec_pending_t *p);
 
 /**
+ * @p p's answer is ready (its commit, a password check, a read came):
+ * libcoap runs the deferred request again, whose handler answers from
+ * @p p. Until then @p p is the server's (released at shutdown if it never
+ * runs).
+ */
+void ec_batch_trigger(ec_server_t *srv, ec_pending_t *p);
+
+/**
  * Hold rq's answer until its commit: for the late ACK when p->ack_ok and
  * the request came over coap:// and the answer fits one datagram, else
  * deferred as ec_batch_defer() does; when neither can be, commit now and
