@@ -707,8 +707,14 @@ int ec_store_prov_select_owned(ec_store_t *s, const ec_prov_request_t *f,
  * out at once on a connection of its own and its callback runs from a
  * later ec_store_flush(), called when ec_store_read_fd() is ready. Such
  * reads see what is committed, as every read does; they are bounded in
- * time (EC_STORE_WAIT_MS: past it the read fails with EC_ETIMEOUT).
+ * time, counted from their start, whatever is ahead of them
+ * (EC_STORE_WAIT_MS: past it the read fails with EC_ETIMEOUT), and in
+ * number (EC_STORE_READS_MAX waiting at a time: one more is refused).
  */
+
+#ifndef EC_STORE_READS_MAX
+#define EC_STORE_READS_MAX 1024
+#endif
 
 /** A read's outcome: @p rc 0 with @p rows (as ec_store_prov_select()'s,
  * the callee's to free(); NULL when @p n is 0), EC_ETIMEOUT (the store out
@@ -723,8 +729,9 @@ typedef void (*ec_prov_select_fn)(void *ud, int rc, ec_prov_component_t *rows,
  * error, from ec_store_close()), never inside this call. @p f is copied.
  * @return 0 (@p fn will run), EC_ENOTSUP (a store whose reads never wait
  *         on a network, SQLite: read with ec_store_prov_select_owned()),
- *         EC_ETIMEOUT (out of reach now), EC_EINVAL or EC_ENOMEM; on
- *         failure @p fn never runs
+ *         EC_ETIMEOUT (out of reach now), EC_EBUSY (EC_STORE_READS_MAX
+ *         reads wait already: try again shortly), EC_EINVAL or EC_ENOMEM;
+ *         on failure @p fn never runs
  */
 int ec_store_prov_select_start(ec_store_t *s, const ec_prov_request_t *f,
                                int64_t owner_id, ec_prov_select_fn fn,

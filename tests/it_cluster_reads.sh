@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Usage: tests/it_cluster_reads.sh BUILD_DIR. Every wait is bounded; about
-# 10 s. EC_IT_KEEP=1 keeps the cluster's folder (logs).
+# 17 s. EC_IT_KEEP=1 keeps the cluster's folder (logs).
 set -euo pipefail
 build=${1:?usage: it_cluster_reads.sh BUILD_DIR}
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -26,23 +26,29 @@ check "a component inserted" grep -q '"component_id"' "$dir/insert"
 report pending | c --url "$A" status report "$DEV" "$DEP" - >/dev/null 2>&1 || true
 c --url "$A" status get "$DEV" "$DEP" >/dev/null 2>&1 || true
 
+# A psql session that holds the components table for $1 seconds (its pid
+# in $locker); returns once PostgreSQL granted the lock, or fails in 2 s.
+hold_lock() {
+  psql "$uri" -q -c "BEGIN; LOCK TABLE prov_components IN ACCESS EXCLUSIVE MODE;
+    SELECT pg_sleep($1); COMMIT;" >"$dir/lock.$1" 2>&1 &
+  locker=$!
+  for _ in $(seq 100); do
+    n=$(q "SELECT count(*) FROM pg_locks l JOIN pg_class k ON k.oid = l.relation
+           WHERE k.relname = 'prov_components' AND l.mode = 'AccessExclusiveLock'
+           AND l.granted") || true
+    [ "$n" = 1 ] && return 0
+    sleep 0.02
+  done
+  return 1
+}
+
 # ---- A provisioning read stuck on a lock --------------------------------
 # A psql session holds the components table for HOLD seconds (as a
 # migration or VACUUM FULL would); two selects on node A wait for it. The
 # node answers a cached GET and a status write meanwhile, each within a
 # second, and both selects once the lock goes.
 HOLD=3
-psql "$uri" -q -c "BEGIN; LOCK TABLE prov_components IN ACCESS EXCLUSIVE MODE;
-  SELECT pg_sleep($HOLD); COMMIT;" >"$dir/lock" 2>&1 &
-locker=$!
-held=0
-for _ in $(seq 100); do
-  n=$(q "SELECT count(*) FROM pg_locks l JOIN pg_class k ON k.oid = l.relation
-         WHERE k.relname = 'prov_components' AND l.mode = 'AccessExclusiveLock'
-         AND l.granted") || true
-  [ "$n" = 1 ] && { held=1; break; }
-  sleep 0.02
-done
+hold_lock $HOLD && held=1 || held=0
 check "the lock is held" [ "$held" -eq 1 ]
 t_lock=$(now_ms)
 "$client" --json --timeout 9000 --url "$A" provisioning select --get >"$dir/sel_get" 2>&1 &
@@ -70,6 +76,33 @@ echo "$name: the selects answered $t_sel ms after the lock was taken (held $HOLD
 check "the GET select is answered once the lock goes" grep -q '"component_id":3' "$dir/sel_get"
 check "and the POST select" grep -q '"component_id":3' "$dir/sel_post"
 check "not before" [ "$t_sel" -ge $((HOLD * 1000 - 500)) ]
+
+# ---- A lock held past the reads' bound (EC_STORE_WAIT_MS, 5 s): every
+# select waiting behind it is answered 5.03 within the bound of its own
+# start, not one bound after the other (the third would wait 15 s).
+HOLD=9
+hold_lock $HOLD && held=1 || held=0
+check "the lock is held again" [ "$held" -eq 1 ]
+t0=$(now_ms)
+pids=()
+for i in 1 2 3; do
+  ( "$client" --json --timeout 12000 --url "$A" provisioning select --get >"$dir/sel_late$i" 2>&1 || true
+    echo $(($(now_ms) - t0)) >"$dir/sel_late$i.ms" ) &
+  pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || true; done
+worst=0
+for i in 1 2 3; do
+  ms=$(cat "$dir/sel_late$i.ms")
+  [ "$ms" -gt "$worst" ] && worst=$ms
+  check "select $i behind the long lock is answered 5.03 storage-unavailable" \
+    grep -q "5.03.*storage-unavailable" "$dir/sel_late$i"
+done
+echo "$name: three selects behind a ${HOLD} s lock: the last answered after $worst ms"
+check "all within the bound of their start (5 s, and a second of slack)" [ "$worst" -lt 6500 ]
+q "SELECT pg_terminate_backend(pid) FROM pg_locks l JOIN pg_class k ON k.oid = l.relation
+   WHERE k.relname = 'prov_components' AND l.mode = 'AccessExclusiveLock'" >/dev/null || true
+wait "$locker" || true
 
 # ---- PostgreSQL away: a provisioning read is 5.03 with Max-Age at once,
 # and the node goes on serving what it has cached.

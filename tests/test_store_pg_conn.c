@@ -496,6 +496,87 @@ static void test_an_unanswering_server_stalls_no_call(void) {
   ec_store_fx_teardown(&f);
 }
 
+/* A read's outcome, and when it came. */
+typedef struct {
+  int rc;
+  bool ran;
+  uint64_t at_ms;
+} read_seen_t;
+
+static void on_read(void *ud, int rc, ec_prov_component_t *rows, size_t n) {
+  read_seen_t *r = ud;
+  (void)n;
+  free(rows);
+  CU_ASSERT_FALSE(r->ran); /* once */
+  r->ran = true;
+  r->rc = rc;
+  r->at_ms = ec_mono_ms();
+}
+
+/* Reads behind a statement stuck on a lock are answered within
+ * EC_STORE_WAIT_MS of their start, not one bound after the other; past
+ * EC_STORE_READS_MAX waiting, one more is refused at once. */
+static void test_reads_are_bounded_from_their_start(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  PGconn *lock = PQconnectdb(f.uri);
+  CU_ASSERT_EQUAL_FATAL(PQstatus(lock), CONNECTION_OK);
+  PGresult *res = PQexec(lock, "BEGIN; LOCK TABLE prov_components IN "
+                               "ACCESS EXCLUSIVE MODE");
+  CU_ASSERT_EQUAL_FATAL(PQresultStatus(res), PGRES_COMMAND_OK);
+  PQclear(res);
+  static read_seen_t r[EC_STORE_READS_MAX];
+  memset(r, 0, sizeof(r));
+  ec_prov_request_t q = {.has_provisioning_id = true, .provisioning_id = 7};
+  uint64_t t0 = ec_mono_ms();
+  for (int i = 0; i < EC_STORE_READS_MAX; i++)
+    CU_ASSERT_EQUAL_FATAL(
+        ec_store_prov_select_start(f.s, &q, -1, on_read, &r[i]), 0);
+  read_seen_t extra = {0};
+  CU_ASSERT_EQUAL(ec_store_prov_select_start(f.s, &q, -1, on_read, &extra),
+                  EC_EBUSY);
+  CU_ASSERT_EQUAL(ec_store_reading(f.s), EC_STORE_READS_MAX);
+  /* The server's loop: poll what the store asks, flush. */
+  while (ec_store_reading(f.s) > 0 &&
+         ec_mono_ms() - t0 < 3 * EC_STORE_WAIT_MS) {
+    short events = 0;
+    int due = -1;
+    int fd = ec_store_read_fd(f.s, &events, &due);
+    struct pollfd p = {.fd = fd, .events = events};
+    CU_ASSERT(due >= 0 && due <= EC_STORE_WAIT_MS);
+    (void)poll(&p, fd >= 0 ? 1 : 0, due < 0 || due > 100 ? 100 : due);
+    ec_store_flush(f.s);
+  }
+  uint64_t worst = 0;
+  int timed_out = 0;
+  for (int i = 0; i < EC_STORE_READS_MAX; i++) {
+    CU_ASSERT(r[i].ran);
+    timed_out += r[i].rc == EC_ETIMEOUT;
+    worst = r[i].at_ms - t0 > worst ? r[i].at_ms - t0 : worst;
+  }
+  fprintf(stderr, "\n  (%d reads behind a lock: %d timed out, the last "
+          "after %llu ms) ", EC_STORE_READS_MAX, timed_out,
+          (unsigned long long)worst);
+  CU_ASSERT_EQUAL(timed_out, EC_STORE_READS_MAX);
+  CU_ASSERT(worst >= EC_STORE_WAIT_MS - 100);
+  CU_ASSERT(worst < EC_STORE_WAIT_MS + 1000);
+  CU_ASSERT_FALSE(extra.ran);
+  /* The lock gone, a read is answered again (its statement waited for
+   * the first one's to end). */
+  res = PQexec(lock, "COMMIT");
+  PQclear(res);
+  PQfinish(lock);
+  read_seen_t after = {0};
+  CU_ASSERT_EQUAL(ec_store_prov_select_start(f.s, &q, -1, on_read, &after), 0);
+  for (uint64_t t1 = ec_mono_ms(); !after.ran && ec_mono_ms() - t1 < 3000;) {
+    poll(NULL, 0, 5);
+    ec_store_flush(f.s);
+  }
+  CU_ASSERT(after.ran);
+  CU_ASSERT_EQUAL(after.rc, 0);
+  ec_store_fx_teardown(&f);
+}
+
 static const ec_test_t tests[] = {
     {test_a_round_is_one_transaction_answered_later,
      "a_round_is_one_transaction_answered_later"},
@@ -515,6 +596,8 @@ static const ec_test_t tests[] = {
      "a_listener_resynchronises_after_a_restart"},
     {test_an_unanswering_server_stalls_no_call,
      "an_unanswering_server_stalls_no_call"},
+    {test_reads_are_bounded_from_their_start,
+     "reads_are_bounded_from_their_start"},
 };
 
 int main(void) {

@@ -159,6 +159,13 @@ static void answer_server_error(ec_req_t *rq, const char *status, int rc) {
     ec_req_store_error(rq, EC_ETIMEOUT);
     return;
   }
+  if (rc == EC_EBUSY) {
+    /* EC_STORE_READS_MAX reads wait for the store already. */
+    ec_req_max_age(rq, 1);
+    ec_req_problem(rq, 503, "busy", NULL,
+                   "too many reads wait for the store; try again in 1 s");
+    return;
+  }
   answer_error(rq, 500, status, "SERVER_ERROR", ec_strerror(rc), NULL, 0, NULL);
 }
 

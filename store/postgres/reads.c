@@ -11,13 +11,20 @@
  * polls its socket (ec_store_read_fd) and the store's flush reads what has
  * come and runs the callbacks.
  *
- * The connection is made with statement_timeout at EC_STORE_WAIT_MS, so
- * that a read stuck on a lock fails (EC_ETIMEOUT) in bounded time rather
- * than holding its request, and those queued behind it, for ever. A read
- * is only a read: when the connection fails or cannot be made, every read
- * on it fails with EC_ETIMEOUT (the server answers 5.03 with Max-Age) and
- * the next read connects again, at most every EC_STORE_PG_RETRY_MS.
+ * Each read is answered within EC_STORE_WAIT_MS of its start, whatever is
+ * ahead of it: past that bound its callback runs with EC_ETIMEOUT, whether
+ * it is still queued (it is then never sent) or on the wire (its result,
+ * when it comes, is thrown away). The connection is made with
+ * statement_timeout at EC_STORE_WAIT_MS too, so that a statement stuck on
+ * a lock does not hold the reads behind it for longer than that. At most
+ * EC_STORE_READS_MAX reads wait at a time; one more is refused at once
+ * (EC_EBUSY), so a flood of reads while PostgreSQL is slow costs bounded
+ * memory. A read is only a read: when the connection fails or cannot be
+ * made, every read on it fails with EC_ETIMEOUT (the server answers 5.03
+ * with Max-Age) and the next read connects again, at most every
+ * EC_STORE_PG_RETRY_MS.
  */
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +33,7 @@
 #include "edgecoap/error.h"
 #include "log.h"
 #include "pg_internal.h"
+#include "util.h"
 
 /* The PostgreSQL error of a statement cancelled by statement_timeout. */
 #define SQLSTATE_CANCELED "57014"
@@ -35,6 +43,7 @@ typedef struct pg_read pg_read_t;
 struct pg_read {
   pg_read_t *next;
   char *v[PG_PROV_SELECT_NPARAMS]; /* the parameters, malloc'd */
+  int64_t due_ms; /* ec_mono_ms() past which it fails (EC_ETIMEOUT) */
   ec_prov_select_fn fn;
   void *ud;
 };
@@ -43,10 +52,11 @@ struct pg_reads {
   PGconn *c;            /* made; NULL: none yet, or lost */
   pg_dial_t dial;       /* the next c, while c is NULL */
   char *opts;           /* its server options (read_options) */
-  bool sent;            /* the head's statement is in flight */
-  PGresult *res;        /* the head's result, until libpq's NULL */
-  pg_read_t *head, **tail;
-  size_t n;
+  bool sent;            /* a statement is in flight on c */
+  pg_read_t *flying;    /* its read; NULL once that failed on its bound */
+  PGresult *res;        /* the statement's result, until libpq's NULL */
+  pg_read_t *head, **tail; /* the reads not sent yet, in start order */
+  size_t n;             /* reads whose callback has not run */
 };
 
 static void read_free(pg_read_t *r) {
@@ -55,13 +65,9 @@ static void read_free(pg_read_t *r) {
   free(r);
 }
 
-/* Take the head off and run its callback with @p rc and, when 0, the rows
- * of @p res. */
-static void complete_head(struct pg_reads *q, int rc, const PGresult *res) {
-  pg_read_t *r = q->head;
-  q->head = r->next;
-  if (q->head == NULL)
-    q->tail = &q->head;
+/* Run @p r's callback with @p rc and, when 0, the rows of @p res; free it. */
+static void complete(struct pg_reads *q, pg_read_t *r, int rc,
+                     const PGresult *res) {
   q->n--;
   ec_prov_component_t *rows = NULL;
   size_t n = 0;
@@ -69,6 +75,37 @@ static void complete_head(struct pg_reads *q, int rc, const PGresult *res) {
     rc = pg_prov_rows(res, &rows, &n);
   r->fn(r->ud, rc, rows, n);
   read_free(r);
+}
+
+/* Take the head of the reads not sent yet off. */
+static pg_read_t *take_head(struct pg_reads *q) {
+  pg_read_t *r = q->head;
+  q->head = r->next;
+  if (q->head == NULL)
+    q->tail = &q->head;
+  r->next = NULL;
+  return r;
+}
+
+/* Fail every read whose bound has passed: the one on the wire (its result
+ * will be thrown away) and the queued ones, which are in start order, so
+ * the overdue ones are the first. */
+static void expire(struct pg_reads *q, int64_t now) {
+  size_t late = 0;
+  if (q->flying != NULL && q->flying->due_ms <= now) {
+    pg_read_t *r = q->flying;
+    q->flying = NULL;
+    complete(q, r, EC_ETIMEOUT, NULL);
+    late++;
+  }
+  while (q->head != NULL && q->head->due_ms <= now) {
+    complete(q, take_head(q), EC_ETIMEOUT, NULL);
+    late++;
+  }
+  if (late > 0)
+    ec_log(EC_LOG_WARN, "store: %zu read%s waited %d ms for PostgreSQL: "
+           "answered as timed out", late, late == 1 ? "" : "s",
+           EC_STORE_WAIT_MS);
 }
 
 /* The connection is gone (or never came): every read on it fails. */
@@ -83,8 +120,13 @@ static void lose(struct pg_reads *q, int rc, const char *why) {
   q->c = NULL;
   pg_dial_drop(&q->dial);
   q->sent = false;
+  if (q->flying != NULL) {
+    pg_read_t *r = q->flying;
+    q->flying = NULL;
+    complete(q, r, rc, NULL);
+  }
   while (q->head != NULL)
-    complete_head(q, rc, NULL);
+    complete(q, take_head(q), rc, NULL);
 }
 
 /* The options of the reads' connection: the URI's own (a search_path
@@ -123,11 +165,18 @@ static bool connect_step(pg_store_t *s, struct pg_reads *q) {
   return true;
 }
 
-/* The head's statement is done: its result, or the error. */
-static void head_done(struct pg_reads *q) {
+/* The statement in flight is done: its read's result, or the error; thrown
+ * away when its read failed on its bound already. */
+static void statement_done(struct pg_reads *q) {
   PGresult *res = q->res;
+  pg_read_t *r = q->flying;
   q->res = NULL;
   q->sent = false;
+  q->flying = NULL;
+  if (r == NULL) {
+    PQclear(res);
+    return;
+  }
   int rc = 0;
   if (PQresultStatus(res) != PGRES_TUPLES_OK) {
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
@@ -137,14 +186,15 @@ static void head_done(struct pg_reads *q) {
            res != NULL ? PQresultErrorMessage(res) : "no result");
     rc = timeout ? EC_ETIMEOUT : EC_ESTORE;
   }
-  complete_head(q, rc, res);
+  complete(q, r, rc, res);
   PQclear(res);
 }
 
 void pg_reads_pump(pg_store_t *s) {
   struct pg_reads *q = s->reads;
-  if (q == NULL || q->head == NULL)
+  if (q == NULL || (q->head == NULL && !q->sent))
     return;
+  expire(q, (int64_t)ec_mono_ms());
   /* One the server closed while idle (a restart) is made again, rather
    * than failing the read sent on it. */
   if (q->c != NULL && !q->sent && pg_idle_closed(q->c)) {
@@ -154,16 +204,17 @@ void pg_reads_pump(pg_store_t *s) {
   }
   if (q->c == NULL && !connect_step(s, q))
     return;
-  while (q->head != NULL) {
+  while (q->head != NULL || q->sent) {
     if (!q->sent) {
-      pg_read_t *r = q->head;
+      pg_read_t *r = take_head(q);
+      q->flying = r;
+      q->sent = true;
       if (PQsendQueryParams(q->c, pg_prov_select_sql, PG_PROV_SELECT_NPARAMS,
                             NULL, (const char *const *)r->v, NULL, NULL,
                             1) != 1) {
         lose(q, EC_ETIMEOUT, "send");
         return;
       }
-      q->sent = true;
     }
     if (PQflush(q->c) < 0 || PQconsumeInput(q->c) != 1) {
       lose(q, EC_ETIMEOUT, "the connection failed");
@@ -181,7 +232,7 @@ void pg_reads_pump(pg_store_t *s) {
     }
     if (PQisBusy(q->c))
       return; /* more to come: the loop polls the socket */
-    head_done(q);
+    statement_done(q);
   }
 }
 
@@ -202,6 +253,8 @@ int store_pg_prov_select_start(ec_store_t *base, const ec_prov_request_t *f,
     s->reads->opts = opts;
     s->reads->tail = &s->reads->head;
   }
+  if (s->reads->n >= EC_STORE_READS_MAX)
+    return EC_EBUSY;
   pg_read_t *r = calloc(1, sizeof(*r));
   if (r == NULL)
     return EC_ENOMEM;
@@ -212,6 +265,7 @@ int store_pg_prov_select_start(ec_store_t *base, const ec_prov_request_t *f,
   }
   r->fn = fn;
   r->ud = ud;
+  r->due_ms = (int64_t)ec_mono_ms() + EC_STORE_WAIT_MS;
   struct pg_reads *q = s->reads;
   *q->tail = r;
   q->tail = &r->next;
@@ -219,10 +273,17 @@ int store_pg_prov_select_start(ec_store_t *base, const ec_prov_request_t *f,
   return 0;
 }
 
-int store_pg_read_fd(ec_store_t *base, short *events, int *due_ms) {
-  struct pg_reads *q = ((pg_store_t *)base)->reads;
-  if (q == NULL || q->head == NULL)
+/* Milliseconds until the first bound of a read still waiting passes. */
+static int first_bound_ms(const struct pg_reads *q) {
+  const pg_read_t *r = q->flying != NULL ? q->flying : q->head;
+  if (r == NULL)
     return -1;
+  int64_t left = r->due_ms - (int64_t)ec_mono_ms();
+  return left < 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
+}
+
+/* What the reads poll for (store_pg_read_fd, without their bound). */
+static int read_poll(struct pg_reads *q, short *events, int *due_ms) {
   if (q->c == NULL) {
     if (q->dial.c == NULL) {
       *due_ms = 0; /* a connect to start: flush now */
@@ -239,6 +300,18 @@ int store_pg_read_fd(ec_store_t *base, short *events, int *due_ms) {
   /* A statement polls for its answer. */
   *events = PQflush(q->c) == 1 ? POLLIN | POLLOUT : POLLIN;
   return PQsocket(q->c);
+}
+
+int store_pg_read_fd(ec_store_t *base, short *events, int *due_ms) {
+  struct pg_reads *q = ((pg_store_t *)base)->reads;
+  if (q == NULL || (q->head == NULL && !q->sent))
+    return -1;
+  int fd = read_poll(q, events, due_ms);
+  /* The flush fails a read whose bound has passed (expire). */
+  int bound = first_bound_ms(q);
+  if (bound >= 0 && (*due_ms < 0 || bound < *due_ms))
+    *due_ms = bound;
+  return fd;
 }
 
 size_t store_pg_reading(const ec_store_t *base) {
