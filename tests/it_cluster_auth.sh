@@ -8,15 +8,12 @@ set -euo pipefail
 build=${1:?usage: it_cluster_auth.sh BUILD_DIR}
 root="$(cd "$(dirname "$0")/.." && pwd)"
 name=it_cluster_auth
-server="$build/edgecoap-server"
 # Each node serves coaps:// too, and nginx proxies it (SA, SB, SF).
 # Behind nginx every client is nginx's address: scripts/cluster starts
 # its nodes with the per-address login limits out of reach, as
 # docs/CLUSTER.md says to (the owner's login below fails without).
 EC_IT_DTLS=1
 . "$root/tests/support/cluster.sh"
-uri=$(cat "$dir/c/store_uri")
-admin() { "$server" admin "$1" --store "$uri" "${@:2}"; }
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
 # ---- Logins and tokens: made on A, used and ended on B, refused on A.

@@ -18,6 +18,10 @@
 /* CoAP datagrams stay under 1152 bytes (EC_DEV_MAX_DATAGRAM); records
  * around them fit any path's MTU of 1280 or more. */
 #define LINK_MTU 1280
+/* CoAP requests the port counts the transmissions of (docs/CLUSTER.md,
+ * "What the device library does about it"): one per open exchange, and
+ * one more, since an exchange's Message ID changes while others run. */
+#define UNHEARD (EC_DEV_MAX_EXCHANGES + 1)
 
 struct ec_dev_dtls {
   ec_dev_udp_t *u;
@@ -30,6 +34,13 @@ struct ec_dev_dtls {
   char identity[EC_DEV_DTLS_MAX_IDENTITY + 1];
   uint8_t key[EC_DEV_DTLS_MAX_KEY];
   size_t key_len;
+  uint32_t handshake_ms; /* the bound of the caller's last handshake */
+  /* The confirmable requests sent since the last record that decrypted,
+   * by Message ID, and how often each went out. */
+  struct {
+    uint16_t mid;
+    uint8_t sent; /* 0: a free entry */
+  } unheard[UNHEARD];
   uint8_t plain_buf[RECORD_MAX];
 };
 
@@ -60,8 +71,45 @@ static int flush(ec_dev_dtls_t *d) {
   return rc;
 }
 
+/* How often the confirmable request @p dgram has now gone out with nothing
+ * heard from the server since its first transmission; 0 for other
+ * messages (an ACK, an RST). */
+static unsigned count_sent(ec_dev_dtls_t *d, const uint8_t *dgram,
+                           size_t len) {
+  if (len < 4 || (dgram[0] & 0x30) != 0 || dgram[1] == 0) {
+    return 0;
+  }
+  uint16_t mid = (uint16_t)(dgram[2] << 8 | dgram[3]);
+  unsigned k = 0;
+  for (unsigned i = 0; i < UNHEARD; i++) {
+    if (d->unheard[i].sent != 0 && d->unheard[i].mid == mid) {
+      k = i;
+      break;
+    }
+    /* Else the entry sent the fewest times makes room. */
+    k = d->unheard[i].sent < d->unheard[k].sent ? i : k;
+  }
+  if (d->unheard[k].sent == 0 || d->unheard[k].mid != mid) {
+    d->unheard[k].mid = mid;
+    d->unheard[k].sent = 0;
+  }
+  return d->unheard[k].sent < UINT8_MAX ? ++d->unheard[k].sent : UINT8_MAX;
+}
+
 static int dtls_send(void *ctx, const uint8_t *dgram, size_t len) {
   ec_dev_dtls_t *d = ctx;
+  if (d->up && count_sent(d, dgram, len) > EC_DEV_MAX_RETRANSMIT) {
+    /* The last transmission of a request, and the server has said nothing
+     * since its first: every retransmission went unanswered. Behind a
+     * proxy whose session ended (nginx reloaded, its proxy_timeout
+     * passed), the server gets our records from a new port, where it
+     * holds no session, and drops them without an alert; a new handshake
+     * reaches it as a new peer. So the session is ended (a close_notify,
+     * for a server that did hold it) and made again, bounded as the
+     * caller's last handshake was, and the request goes out on it. */
+    ec_dev_dtls_drop(d);
+    (void)ec_dev_dtls_handshake(d, d->handshake_ms);
+  }
   if (!d->up || len > INT32_MAX || SSL_write(d->ssl, dgram, (int)len) <= 0) {
     ERR_clear_error();
     return -1; /* a loss to the core, which retransmits */
@@ -85,6 +133,7 @@ static int dtls_recv(void *ctx, const uint8_t *rec, size_t len, uint8_t *out,
   (void)flush(d); /* an alert or a handshake answer */
   ERR_clear_error();
   if (n > 0) {
+    memset(d->unheard, 0, sizeof d->unheard); /* the server hears us */
     *dgram = d->plain_buf;
     return n;
   }
@@ -174,6 +223,8 @@ int ec_dev_dtls_handshake(ec_dev_dtls_t *d, uint32_t timeout_ms) {
   if (d->up) {
     return 0;
   }
+  d->handshake_ms = timeout_ms;
+  memset(d->unheard, 0, sizeof d->unheard);
   int rc = new_session(d);
   if (rc < 0) {
     return rc;
@@ -227,7 +278,7 @@ bool ec_dev_dtls_up(const ec_dev_dtls_t *d) {
   return d != NULL && d->up;
 }
 
-void ec_dev_dtls_free(ec_dev_dtls_t *d) {
+void ec_dev_dtls_drop(ec_dev_dtls_t *d) {
   if (d == NULL) {
     return;
   }
@@ -236,6 +287,14 @@ void ec_dev_dtls_free(ec_dev_dtls_t *d) {
     (void)flush(d);
   }
   drop_session(d);
+  ERR_clear_error();
+}
+
+void ec_dev_dtls_free(ec_dev_dtls_t *d) {
+  if (d == NULL) {
+    return;
+  }
+  ec_dev_dtls_drop(d);
   SSL_CTX_free(d->ctx);
   if (d->u != NULL && d->u->transport.ctx == d) {
     d->u->transport = d->plain;

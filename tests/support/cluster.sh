@@ -12,6 +12,7 @@
 #   check WHAT COMMAND...  run it and count a failure in $fails
 #   report STATE, msg ORDER CODE   documents; c ARGS   edgecoap-client --json
 #   q SQL       psql on the cluster's database
+#   admin CMD ARGS...   edgecoap-server admin CMD on the cluster's store
 #   cluster_done   print the verdict and the nodes' logs on failure, exit
 # EC_IT_KEEP=1 keeps the folder (logs); EC_IT_NODE_ARGS go to every node.
 client="$build/edgecoap-client"
@@ -82,6 +83,7 @@ msg() { # msg ORDER CODE: a status message
 }
 c() { "$client" --json --timeout 5000 "$@"; }
 q() { psql "$(cat "$dir/c/store_uri")" -tAc "$1"; }
+admin() { "$build/edgecoap-server" admin "$1" --store "$(cat "$dir/c/store_uri")" "${@:2}"; }
 
 cluster_done() {
   [ "$fails" -eq 0 ] || { echo "$name: $fails failed; the logs:" >&2; tail -n 20 "$dir"/c/node*.log >&2; exit 1; }
