@@ -321,6 +321,12 @@ static void write_line(ec_log_level_t level, const char *msg) {
 
 void ec_log_fields(ec_log_level_t level, const char *event,
                    const ec_log_field_t *fields, size_t n) {
+  ec_log_fields_plain(level, event, fields, NULL, n);
+}
+
+void ec_log_fields_plain(ec_log_level_t level, const char *event,
+                         const ec_log_field_t *fields, const size_t *plain,
+                         size_t n) {
   if (level > current_level)
     return;
   bool json = current_format == EC_LOG_JSON;
@@ -344,7 +350,15 @@ void ec_log_fields(ec_log_level_t level, const char *event,
       put_mem(&l, "\":", 2);
     else
       put_mem(&l, "=", 1);
-    if (f->str != NULL) {
+    if (f->str != NULL && plain != NULL && plain[i] > 0) {
+      /* What put_value() would write for it, without its pass over it. */
+      if (json)
+        put_mem(&l, "\"", 1);
+      if (l.len + LINE_RESERVE < sizeof(l.buf))
+        put_mem(&l, f->str, plain[i]);
+      if (json)
+        put_mem(&l, "\"", 1);
+    } else if (f->str != NULL) {
       put_value(&l, f->str, json);
     } else {
       /* Decimal digits from the end; the magnitude as unsigned, so that

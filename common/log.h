@@ -54,6 +54,17 @@ void ec_log_fields(ec_log_level_t level, const char *event,
                    const ec_log_field_t *fields, size_t n);
 
 /**
+ * The same line, where @p plain[i], when not 0, says that fields[i].str is
+ * that many bytes (no terminator needed) the caller knows to be printable
+ * ASCII without space, quote, backslash or '=': neither format escapes or
+ * quotes them, so they are copied as they are without a look at each
+ * byte. The line is the one ec_log_fields() writes.
+ */
+void ec_log_fields_plain(ec_log_level_t level, const char *event,
+                         const ec_log_field_t *fields, const size_t *plain,
+                         size_t n);
+
+/**
  * Limit each call site (format string) to @p burst lines per @p window_ms
  * (default 10 per 60 s); lines past that are counted and the count is
  * logged once the window is over. Debug lines are not limited; @p burst 0

@@ -274,6 +274,36 @@ static void test_each_answer_is_one_line_with_its_fields(void) {
   it_udp_close(&u);
 }
 
+/* A line shows its own request's path when the one before it began with
+ * the same options: the server keeps the last path's text, and a request
+ * that has more Uri-Path or Uri-Query options after those is shown whole. */
+static void test_paths_sharing_a_start_are_shown_apart(void) {
+  char path[200], longer[220], slash[230];
+  size_t sent;
+  int code;
+  it_udp_t u;
+  CU_ASSERT_EQUAL_FATAL(it_udp_open(&u, srv.port), 0);
+  CU_ASSERT_EQUAL_FATAL(it_udp_verify(&u), 0);
+  snprintf(path, sizeof(path), "device/dev-al-9/deployment/%s/status", DEP);
+  snprintf(longer, sizeof(longer), "%s/more", path);
+  const char *order[] = {path, longer, path, "device?device=dev-al-9",
+                         "device?device=dev-al-9&x=1",
+                         "device?device=dev-al-9"};
+  for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+    code = exchange(&u, IT_GET, order[i], NULL, &sent);
+    CU_ASSERT_TRUE(code > 0);
+  }
+  snprintf(slash, sizeof(slash), "/%s", path);
+  CU_ASSERT_EQUAL(access_lines("path", slash, NULL, 0), 2);
+  snprintf(slash, sizeof(slash), "/%s", longer);
+  CU_ASSERT_EQUAL(access_lines("path", slash, NULL, 0), 1);
+  CU_ASSERT_EQUAL(access_lines("path", "/device?device=dev-al-9", NULL, 0),
+                  2);
+  CU_ASSERT_EQUAL(
+      access_lines("path", "/device?device=dev-al-9&x=1", NULL, 0), 1);
+  it_udp_close(&u);
+}
+
 /* Writes that wait in the socket while the server is stopped share one
  * group commit: each is answered in its own ACK after the COMMIT (the late
  * ACK, batch.h), never with an empty ACK first; its one line carries that
@@ -555,6 +585,8 @@ static int suite_init(void) {
 static const ec_test_t tests[] = {
     {test_each_answer_is_one_line_with_its_fields,
      "each_answer_is_one_line_with_its_fields"},
+    {test_paths_sharing_a_start_are_shown_apart,
+     "paths_sharing_a_start_are_shown_apart"},
     {test_group_committed_write_logs_its_real_code,
      "group_committed_write_logs_its_real_code"},
     {test_burst_is_logged_by_its_last_answer,

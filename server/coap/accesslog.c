@@ -28,17 +28,33 @@ typedef struct {
   uint64_t suppressed; /* error lines left out since it last logged */
 } slot_t;
 
+/* The options that gave the last path shown, and the text they gave
+ * (ec_accesslog_request): the options from the first to the end of the
+ * last Uri-Path or Uri-Query decide the text alone, so a request whose
+ * options start with the same bytes, and have no Uri-Path or Uri-Query
+ * after them, shows the same text without its being written again. */
+#define PATH_KEY_MAX 256
+
+typedef struct {
+  uint8_t key[PATH_KEY_MAX];
+  size_t key_len;      /* 0: nothing kept */
+  unsigned key_number; /* the number of the key's last option */
+  char text[EC_ACCESSLOG_PATH_MAX];
+  size_t text_len;
+  bool plain;          /* no '=' in it: a text line shows it unquoted */
+} path_cache_t;
+
 struct ec_accesslog {
   bool on;
+  path_cache_t path;
   bucket_t all;
   uint64_t others; /* suppressed lines of peers whose slot was taken */
   uint64_t next_tick_ms;
   slot_t slots[EC_ACCESSLOG_SLOTS];
 };
 
-/* A path, its query and a peer as written, at most (longer ones are cut
- * with "..."): a line stays far below the log's limit. */
-#define PATH_MAX_SHOWN EC_ACCESSLOG_PATH_MAX
+/* A peer as written, at most (a path and its query: EC_ACCESSLOG_PATH_MAX,
+ * longer ones cut with "..."): a line stays far below the log's limit. */
 #define PEER_MAX_SHOWN 64
 #define IDENTITY_MAX_SHOWN 129
 
@@ -77,8 +93,8 @@ static size_t put_decimal(char *out, unsigned v) {
   return k;
 }
 
-static void address_of(const struct sockaddr *sa, slot_t *s, char *out,
-                       size_t cap) {
+static size_t address_of(const struct sockaddr *sa, slot_t *s, char *out,
+                         size_t cap) {
   char host[INET6_ADDRSTRLEN] = "?";
   unsigned port = 0;
   memset(s, 0, sizeof(*s));
@@ -99,7 +115,7 @@ static void address_of(const struct sockaddr *sa, slot_t *s, char *out,
     memcpy(s->addr, &in->sin_addr, 4);
   }
   if (out == NULL)
-    return;
+    return 0;
   if (s->family == AF_INET && cap >= sizeof("255.255.255.255:65535")) {
     /* The common case by hand: inet_ntop and snprintf were a good part of
      * an access line's cost. */
@@ -113,7 +129,7 @@ static void address_of(const struct sockaddr *sa, slot_t *s, char *out,
     else
       n += put_decimal(out + n, port);
     out[n] = '\0';
-    return;
+    return n;
   }
   if (s->family != 0)
     inet_ntop(s->family, s->addr, host, sizeof(host));
@@ -123,6 +139,7 @@ static void address_of(const struct sockaddr *sa, slot_t *s, char *out,
     snprintf(out, cap, "[%s]:%u", host, port);
   else
     snprintf(out, cap, "%s:%u", host, port);
+  return strlen(out);
 }
 
 static void address_shown(const slot_t *s, char *out, size_t cap) {
@@ -256,52 +273,123 @@ static void put_encoded(char *out, size_t cap, size_t *n, const uint8_t *v,
   *n = k;
 }
 
-void ec_accesslog_path(const coap_pdu_t *request, char *out, size_t cap) {
-  ec_req_optw_t it;
+/*
+ * Write the path and query of the options @p it walks into @p out (@p cap
+ * bytes, terminated); its length. *@p key: how many bytes from the first
+ * option to the end of the last Uri-Path or Uri-Query, and *@p number that
+ * option's number; 0 when there is none or the text was cut.
+ */
+static size_t render_path(ec_req_optw_t *it, char *out, size_t cap,
+                          size_t *key, unsigned *number) {
   const coap_opt_t *opt;
   const uint8_t *value;
   size_t len;
   size_t n = 0;
   int queries = 0;
-  ec_req_optw_init(&it, request);
-  while (ec_req_optw_next(&it, &opt, &value, &len)) {
-    if (it.number != COAP_OPTION_URI_PATH &&
-        it.number != COAP_OPTION_URI_QUERY)
+  *key = 0;
+  *number = 0;
+  while (ec_req_optw_next(it, &opt, &value, &len)) {
+    if (it->number != COAP_OPTION_URI_PATH &&
+        it->number != COAP_OPTION_URI_QUERY)
       continue;
     if (n + 8 >= cap) {
       memcpy(out + n, "...", 3);
       n += 3;
+      *key = 0;
       break;
     }
-    bool query = it.number == COAP_OPTION_URI_QUERY;
+    bool query = it->number == COAP_OPTION_URI_QUERY;
     if (query && n == 0)
       out[n++] = '/'; /* the root's query */
     out[n++] = query ? (queries++ == 0 ? '?' : '&') : '/';
     put_encoded(out, cap, &n, value, len, query);
+    *key = (size_t)(value + len - it->start);
+    *number = it->number;
   }
   if (n == 0)
     out[n++] = '/';
   out[n] = '\0';
+  return n;
 }
 
-static void write_line(const char *peer, const char *identity,
-                       unsigned method, const char *path, unsigned code,
+void ec_accesslog_path(const coap_pdu_t *request, char *out, size_t cap) {
+  ec_req_optw_t it;
+  size_t key;
+  unsigned number;
+  ec_req_optw_init(&it, request);
+  render_path(&it, out, cap, &key, &number);
+}
+
+/* Does @p c hold the path of the options @p it is about to walk: they
+ * start with its key, and no Uri-Path or Uri-Query follows the key? */
+static bool path_kept(const path_cache_t *c, const ec_req_optw_t *it) {
+  if (c->key_len == 0 || it->p == NULL ||
+      (size_t)(it->end - it->p) < c->key_len ||
+      memcmp(it->p, c->key, c->key_len) != 0)
+    return false;
+  ec_req_optw_t w = *it;
+  const coap_opt_t *opt;
+  const uint8_t *value;
+  size_t len;
+  w.p += c->key_len;
+  w.number = c->key_number;
+  /* Options come in number order: past Uri-Query, none can be either. */
+  while (ec_req_optw_next(&w, &opt, &value, &len) &&
+         w.number <= COAP_OPTION_URI_QUERY)
+    if (w.number == COAP_OPTION_URI_PATH || w.number == COAP_OPTION_URI_QUERY)
+      return false;
+  return true;
+}
+
+/* The path of @p request as a line shows it, from the cache when it can. */
+static const path_cache_t *path_of(ec_accesslog_t *a,
+                                   const coap_pdu_t *request) {
+  path_cache_t *c = &a->path;
+  ec_req_optw_t it;
+  ec_req_optw_init(&it, request);
+  if (path_kept(c, &it))
+    return c;
+  size_t key;
+  c->text_len = render_path(&it, c->text, sizeof(c->text), &key,
+                            &c->key_number);
+  c->plain = memchr(c->text, '=', c->text_len) == NULL;
+  c->key_len = key <= sizeof(c->key) ? key : 0;
+  if (c->key_len > 0)
+    memcpy(c->key, it.start, c->key_len);
+  return c;
+}
+
+/*
+ * One access line. The peer (@p peer_len bytes), method and code are
+ * plain (log.h): digits, letters and ".:[]?"; so is the path when
+ * @p path_len is not 0 (what put_encoded() writes, without '='). The
+ * identity comes from the peer and is escaped as it needs.
+ */
+static void write_line(const char *peer, size_t peer_len,
+                       const char *identity, unsigned method,
+                       const char *path, size_t path_len, unsigned code,
                        size_t in, size_t out, uint64_t usec) {
   char mbuf[8], cbuf[8] = {(char)('0' + ((code >> 5) & 7)), '.',
                              (char)('0' + (code & 31) / 10),
                              (char)('0' + (code & 31) % 10), '\0'};
   ec_log_field_t f[8];
+  size_t plain[8] = {0};
   size_t n = 0;
+  const char *m = method_name(method, mbuf);
+  plain[n] = peer_len;
   f[n++] = (ec_log_field_t){"peer", peer, 0};
   if (identity != NULL)
     f[n++] = (ec_log_field_t){"identity", identity, 0};
-  f[n++] = (ec_log_field_t){"method", method_name(method, mbuf), 0};
+  plain[n] = strlen(m);
+  f[n++] = (ec_log_field_t){"method", m, 0};
+  plain[n] = path_len;
   f[n++] = (ec_log_field_t){"path", path, 0};
+  plain[n] = 4;
   f[n++] = (ec_log_field_t){"code", cbuf, 0};
   f[n++] = (ec_log_field_t){"in", NULL, (long long)in};
   f[n++] = (ec_log_field_t){"out", NULL, (long long)out};
   f[n++] = (ec_log_field_t){"us", NULL, (long long)usec};
-  ec_log_fields(EC_LOG_INFO, "access", f, n);
+  ec_log_fields_plain(EC_LOG_INFO, "access", f, plain, n);
 }
 
 static bool is_error(unsigned code) { return (code >> 5) >= 4; }
@@ -334,8 +422,8 @@ void ec_accesslog_request(ec_server_t *srv, coap_session_t *session,
     return;
   const coap_address_t *remote = coap_session_get_addr_remote(session);
   slot_t key;
-  char peer[PEER_MAX_SHOWN], path[PATH_MAX_SHOWN], id[IDENTITY_MAX_SHOWN];
-  address_of(&remote->addr.sa, &key, peer, sizeof(peer));
+  char peer[PEER_MAX_SHOWN], id[IDENTITY_MAX_SHOWN];
+  size_t peer_len = address_of(&remote->addr.sa, &key, peer, sizeof(peer));
   if (is_error(code) && !error_ok(srv, &key))
     return;
   const char *identity = NULL;
@@ -349,8 +437,9 @@ void ec_accesslog_request(ec_server_t *srv, coap_session_t *session,
     id[len] = '\0';
     identity = id;
   }
-  ec_accesslog_path(request, path, sizeof(path));
-  write_line(peer, identity, coap_pdu_get_code(request), path, code, in,
+  const path_cache_t *path = path_of(a, request);
+  write_line(peer, peer_len, identity, coap_pdu_get_code(request),
+             path->text, path->plain ? path->text_len : 0, code, in,
              ec_req_wire_size(response), usec);
   sync_unless_more(srv);
 }
@@ -364,11 +453,11 @@ void ec_accesslog_raw(ec_server_t *srv, const struct sockaddr *from,
     return;
   slot_t key;
   char peer[PEER_MAX_SHOWN];
-  address_of(from, &key, peer, sizeof(peer));
+  size_t peer_len = address_of(from, &key, peer, sizeof(peer));
   if (is_error(code) && !error_ok(srv, &key))
     return;
-  write_line(peer, NULL, method, path != NULL ? path : "-", code, in, out,
-             usec);
+  write_line(peer, peer_len, NULL, method, path != NULL ? path : "-", 0,
+             code, in, out, usec);
   sync_unless_more(srv);
 }
 
