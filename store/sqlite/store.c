@@ -1006,7 +1006,8 @@ int store_status_apply(store_db_t *s, const ec_status_write_t *w, int *created,
   int64_t last;
   int old_state;
   bool had_failed;
-  if (!store_prior_find(s, w->device_id, dep, &last, &old_state,
+  store_prior_key_t pk;
+  if (!store_prior_find(s, w->device_id, dep, &pk, &last, &old_state,
                         &had_failed) &&
       status_prior(s, w->device_id, dep, &last, &old_state, &had_failed) != 0)
     return EC_ESTORE;
@@ -1031,7 +1032,10 @@ int store_status_apply(store_db_t *s, const ec_status_write_t *w, int *created,
     store_log(s->db, "store status");
     goto fail_up;
   }
-  store_stmt_done(up);
+  /* Reset only: each of its parameters is bound again by the next write
+   * before it runs, so clearing them (store_stmt_done) would be work for
+   * nothing on the path every report takes. */
+  sqlite3_reset(up);
   /* The roll-up's triggers see a new row or a new state; the time alone
    * waits for the transaction's end. */
   if (up == s->st[ST_STATUS_TOUCH] &&
@@ -1045,9 +1049,10 @@ int store_status_apply(store_db_t *s, const ec_status_write_t *w, int *created,
       sqlite3_bind_int64(hi, 4, w->received_at_ms) != SQLITE_OK ||
       sqlite3_bind_blob64(hi, 5, doc, (sqlite3_uint64)w->doc_len,
                           SQLITE_STATIC) != SQLITE_OK ||
-      (w->request_id_len > 0 &&
-       sqlite3_bind_blob(hi, 6, w->request_id, (int)w->request_id_len,
-                         SQLITE_STATIC) != SQLITE_OK)) {
+      (w->request_id_len > 0
+           ? sqlite3_bind_blob(hi, 6, w->request_id, (int)w->request_id_len,
+                               SQLITE_STATIC)
+           : sqlite3_bind_null(hi, 6)) != SQLITE_OK) {
     store_log(s->db, "bind history");
     goto fail_hi;
   }
@@ -1055,11 +1060,10 @@ int store_status_apply(store_db_t *s, const ec_status_write_t *w, int *created,
     store_log(s->db, "append history");
     goto fail_hi;
   }
-  store_stmt_done(hi);
+  sqlite3_reset(hi); /* every parameter is bound by each write, as above */
   if (store_fleet_put(s, w, dep, had_failed) != 0)
     return EC_ESTORE;
-  store_prior_set(s, w->device_id, dep, new_seq, (int)w->state,
-                  w->n_failed > 0);
+  store_prior_set(s, &pk, new_seq, (int)w->state, w->n_failed > 0);
   if (created)
     *created = new_seq == 1;
   if (seq)

@@ -195,12 +195,20 @@ void store_prior_open(store_db_t *s);
 /** Forget them all: every rollback does. */
 void store_prior_clear(store_db_t *s);
 void store_prior_close(store_db_t *s);
-/** @return true with the pair's values when it is kept */
+/** A pair's key and where it is kept: made by store_prior_find(), for
+ * the store_prior_set() of the same pair's write. */
+typedef struct {
+  char b[2 * (EC_STORE_MAX_ID_LEN + 1)]; /* device_id '\0' deployment_id */
+  size_t len;
+  uint64_t hash;
+} store_prior_key_t;
+/** @return true with the pair's values when it is kept; @p k its key */
 bool store_prior_find(const store_db_t *s, const char *dev, const char *dep,
-                      int64_t *seq, int *state, bool *had_failed);
-/** After the pair's write succeeded in the open transaction. */
-void store_prior_set(store_db_t *s, const char *dev, const char *dep,
-                     int64_t seq, int state, bool had_failed);
+                      store_prior_key_t *k, int64_t *seq, int *state,
+                      bool *had_failed);
+/** After the write of @p k's pair succeeded in the open transaction. */
+void store_prior_set(store_db_t *s, const store_prior_key_t *k, int64_t seq,
+                     int state, bool had_failed);
 
 /** Check a message post's fields: 0 or EC_EINVAL. */
 int store_msg_check(const store_db_t *s, const ec_store_msg_write_t *w,

@@ -28,22 +28,18 @@ struct store_prior {
   bool had_failed;
 };
 
-/* A pair's key: device_id '\0' deployment_id. */
-typedef struct {
-  char b[2 * (EC_STORE_MAX_ID_LEN + 1)];
-  size_t len;
-  uint64_t hash;
-} pair_key_t;
-
-/* The slot of (@p dev, @p dep), its key in @p k; *held says whether the
- * slot holds that pair now. */
-static struct store_prior *slot_of(const store_db_t *s, const char *dev,
-                                   const char *dep, pair_key_t *k, bool *held) {
+/* The key of (@p dev, @p dep) into @p k. */
+static void key_of(const char *dev, const char *dep, store_prior_key_t *k) {
   size_t a = strlen(dev), b = strlen(dep);
   memcpy(k->b, dev, a + 1);
   memcpy(k->b + a + 1, dep, b);
   k->len = a + 1 + b;
   k->hash = ec_fnv1a(EC_FNV1A_INIT, k->b, k->len);
+}
+
+/* The slot of key @p k; *held says whether it holds that pair now. */
+static struct store_prior *slot_of(const store_db_t *s,
+                                   const store_prior_key_t *k, bool *held) {
   struct store_prior *e = &s->prior[k->hash % STORE_PRIOR_SLOTS];
   *held = e->key != NULL && e->hash == k->hash && e->key_len == k->len &&
           memcmp(e->key, k->b, k->len) == 0;
@@ -71,11 +67,13 @@ void store_prior_close(store_db_t *s) {
 }
 
 bool store_prior_find(const store_db_t *s, const char *dev, const char *dep,
-                      int64_t *seq, int *state, bool *had_failed) {
-  pair_key_t k;
+                      store_prior_key_t *k, int64_t *seq, int *state,
+                      bool *had_failed) {
   bool held = false;
-  const struct store_prior *e =
-      s->prior != NULL ? slot_of(s, dev, dep, &k, &held) : NULL;
+  key_of(dev, dep, k);
+  if (s->prior == NULL)
+    return false;
+  const struct store_prior *e = slot_of(s, k, &held);
   if (!held)
     return false;
   *seq = e->seq;
@@ -84,13 +82,12 @@ bool store_prior_find(const store_db_t *s, const char *dev, const char *dep,
   return true;
 }
 
-void store_prior_set(store_db_t *s, const char *dev, const char *dep,
-                     int64_t seq, int state, bool had_failed) {
+void store_prior_set(store_db_t *s, const store_prior_key_t *k, int64_t seq,
+                     int state, bool had_failed) {
   if (s->prior == NULL)
     return;
-  pair_key_t k;
   bool held;
-  struct store_prior *e = slot_of(s, dev, dep, &k, &held);
+  struct store_prior *e = slot_of(s, k, &held);
   char *key = e->key;
   if (!held) {
     /* Another pair's slot, or an empty one: this pair's from now on. Out
@@ -98,13 +95,13 @@ void store_prior_set(store_db_t *s, const char *dev, const char *dep,
     if (key != NULL)
       s->n_prior--;
     free(key);
-    key = malloc(k.len);
+    key = malloc(k->len);
     if (key == NULL) {
       e->key = NULL;
       return;
     }
-    memcpy(key, k.b, k.len);
+    memcpy(key, k->b, k->len);
     s->n_prior++;
   }
-  *e = (struct store_prior){k.hash, key, k.len, seq, state, had_failed};
+  *e = (struct store_prior){k->hash, key, k->len, seq, state, had_failed};
 }
