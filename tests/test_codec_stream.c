@@ -426,6 +426,40 @@ static void test_an_empty_error_is_no_stored_form(void) {
   CU_ASSERT_TRUE(canon_holds(EC_FORMAT_CBOR, bare, sizeof bare - 1, "bare"));
 }
 
+/* Every state in the encoder's spelling, the report's and a component's,
+ * is read as that state and the report as its stored form (the fast
+ * path's exact match, deployment.c); another case is not the stored form. */
+static void test_every_state_is_a_stored_form(void) {
+  for (int i = 0; i < EC_STATE_COUNT; i++) {
+    ec_component_status_t c = {.name = "app", .state = (ec_state_t)i};
+    ec_deployment_status_t s = {
+        .api_version = "deployment.margo/v1", .kind = "DeploymentStatus",
+        .deployment_id = "a3e2f5dc-912e-494f-8395-52cf3769bc06",
+        .state = (ec_state_t)i, .components = &c, .n_components = 1};
+    static uint8_t doc[1024];
+    ssize_t n = ec_deployment_status_encode(EC_FORMAT_CBOR, &s, doc,
+                                            sizeof doc);
+    CU_ASSERT_FATAL(n > 0);
+    CU_ASSERT_TRUE(canon_holds(EC_FORMAT_CBOR, doc, (size_t)n,
+                               ec_state_name((ec_state_t)i)));
+    /* The state's first letter in the other case (the report's own). */
+    const char *name = ec_state_name((ec_state_t)i);
+    size_t k = strlen(name), at = 0;
+    while (at + k <= (size_t)n && memcmp(doc + at, name, k) != 0)
+      at++;
+    CU_ASSERT_FATAL(at + k <= (size_t)n);
+    doc[at] ^= 0x20;
+    CU_ASSERT_FALSE(canon_holds(EC_FORMAT_CBOR, doc, (size_t)n, name));
+    static _Alignas(max_align_t) uint8_t mem[1 << 12];
+    ec_arena_t a;
+    ec_deployment_status_t st;
+    ec_arena_init(&a, mem, sizeof mem);
+    CU_ASSERT_TRUE(ec_deployment_status_decode(EC_FORMAT_CBOR, doc, (size_t)n,
+                                               &st, &a, NULL) == 0 &&
+                   st.state == (ec_state_t)i);
+  }
+}
+
 static void test_stored_fallbacks(void) {
   static const struct {
     const char *name;
@@ -464,6 +498,7 @@ int main(void) {
       {test_reports_equal_over_corpus, "reports: streaming == tree over the corpus"},
       {test_messages_equal_over_corpus, "messages: streaming == tree over the corpus"},
       {test_transcode_equal_over_corpus, "ec_cbor_to_json: streaming == tree over the corpus"},
+      {test_every_state_is_a_stored_form, "every state is a stored form"},
       {test_stored_fallbacks, "stored CBOR the streaming path leaves to the tree"},
       {test_an_empty_error_is_no_stored_form, "an empty error is no stored form"},
   };
