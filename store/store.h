@@ -145,7 +145,9 @@ int ec_store_status_by_request(ec_store_t *s, const char *device_id,
  * @return 0, EC_EINVAL (bad IDs or state, or called from an
  *         ec_store_each_status() callback), EC_EBUSY (called from a
  *         queued write's callback by a store whose commits complete later,
- *         which cannot wait there), or EC_ESTORE (nothing stored)
+ *         which cannot wait there), EC_ETIMEOUT (a store over the network
+ *         did not commit it within EC_STORE_WAIT_MS: nothing stored, try
+ *         again) or EC_ESTORE (nothing stored)
  */
 int ec_store_status_put(ec_store_t *s, const ec_status_write_t *w, int *created,
                         int64_t *seq);
@@ -456,7 +458,8 @@ typedef struct {
  * handed out before: *first_id .. *first_id + n - 1 in the order given.
  * The buffers are only read during the call.
  * @return 0, EC_EINVAL (n == 0, a message without a date, code or
- *         identifier), or EC_ESTORE (nothing stored)
+ *         identifier), EC_ETIMEOUT (as ec_store_status_put()'s), or
+ *         EC_ESTORE (nothing stored)
  */
 int ec_store_msg_insert(ec_store_t *s, const ec_store_msg_write_t *w, size_t n,
                         int64_t received_at_ms, int64_t *first_id);

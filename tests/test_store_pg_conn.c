@@ -496,6 +496,25 @@ static void test_an_unanswering_server_stalls_no_call(void) {
   ec_store_fx_teardown(&f);
 }
 
+/* A connection of the test's own holding @p table in ACCESS EXCLUSIVE
+ * mode (as a migration or a VACUUM FULL would), until unlock_table(). */
+static PGconn *lock_table(const ec_store_fx_t *f, const char *table) {
+  PGconn *c = PQconnectdb(f->uri);
+  CU_ASSERT_EQUAL_FATAL(PQstatus(c), CONNECTION_OK);
+  char sql[128];
+  snprintf(sql, sizeof(sql), "BEGIN; LOCK TABLE %s IN ACCESS EXCLUSIVE MODE",
+           table);
+  PGresult *res = PQexec(c, sql);
+  CU_ASSERT_EQUAL_FATAL(PQresultStatus(res), PGRES_COMMAND_OK);
+  PQclear(res);
+  return c;
+}
+
+static void unlock_table(PGconn *c) {
+  PQclear(PQexec(c, "COMMIT"));
+  PQfinish(c);
+}
+
 /* A read's outcome, and when it came. */
 typedef struct {
   int rc;
@@ -519,12 +538,7 @@ static void on_read(void *ud, int rc, ec_prov_component_t *rows, size_t n) {
 static void test_reads_are_bounded_from_their_start(void) {
   ec_store_fx_t f;
   ec_store_fx_setup(&f);
-  PGconn *lock = PQconnectdb(f.uri);
-  CU_ASSERT_EQUAL_FATAL(PQstatus(lock), CONNECTION_OK);
-  PGresult *res = PQexec(lock, "BEGIN; LOCK TABLE prov_components IN "
-                               "ACCESS EXCLUSIVE MODE");
-  CU_ASSERT_EQUAL_FATAL(PQresultStatus(res), PGRES_COMMAND_OK);
-  PQclear(res);
+  PGconn *lock = lock_table(&f, "prov_components");
   static read_seen_t r[EC_STORE_READS_MAX];
   memset(r, 0, sizeof(r));
   ec_prov_request_t q = {.has_provisioning_id = true, .provisioning_id = 7};
@@ -563,9 +577,7 @@ static void test_reads_are_bounded_from_their_start(void) {
   CU_ASSERT_FALSE(extra.ran);
   /* The lock gone, a read is answered again (its statement waited for
    * the first one's to end). */
-  res = PQexec(lock, "COMMIT");
-  PQclear(res);
-  PQfinish(lock);
+  unlock_table(lock);
   read_seen_t after = {0};
   CU_ASSERT_EQUAL(ec_store_prov_select_start(f.s, &q, -1, on_read, &after), 0);
   for (uint64_t t1 = ec_mono_ms(); !after.ran && ec_mono_ms() - t1 < 3000;) {
@@ -574,6 +586,60 @@ static void test_reads_are_bounded_from_their_start(void) {
   }
   CU_ASSERT(after.ran);
   CU_ASSERT_EQUAL(after.rc, 0);
+  ec_store_fx_teardown(&f);
+}
+
+/* Writes behind a lock held past their bound (a migration, a VACUUM FULL
+ * on the status table): each fails with EC_ETIMEOUT within
+ * EC_STORE_WAIT_MS of its queueing and a second of slack, nothing of it
+ * stored, whether its round was on the wire or still queued; once the
+ * lock goes, writes commit again. */
+static void test_writes_behind_a_lock_fail_in_bounded_time(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  seen_t v = {0};
+  ticket_t t[8];
+  queue(f.s, &v, t, 0, true);
+  CU_ASSERT_EQUAL(ec_store_wait(f.s), 0);
+  PGconn *lock = lock_table(&f, "deployment_status");
+  uint64_t queued[8] = {0}, t0 = ec_mono_ms();
+  int next = 1;
+  /* A write every 700 ms while the lock holds: rounds on the wire and
+   * writes queued behind them. */
+  while (v.n < next || next < 6) {
+    uint64_t now = ec_mono_ms();
+    if (next < 6 && now - t0 >= (uint64_t)(next - 1) * 700) {
+      queued[next] = now;
+      queue(f.s, &v, t, next, true);
+      next++;
+    }
+    if (now - t0 > 4 * EC_STORE_WAIT_MS)
+      break;
+    short events = 0;
+    int due = -1;
+    int fd = ec_store_fd(f.s, &events, &due);
+    struct pollfd p = {.fd = fd, .events = events};
+    (void)poll(&p, fd >= 0 ? 1 : 0, due < 0 || due > 50 ? 50 : due);
+    ec_store_flush(f.s);
+    for (int i = 1; i < next; i++)
+      if (v.ran[i] && v.d[i].seq == 0 && v.d[i].rc == EC_ETIMEOUT &&
+          queued[i] != 0) {
+        uint64_t took = ec_mono_ms() - queued[i];
+        fprintf(stderr, "\n  (write %d failed after %llu ms) ", i,
+                (unsigned long long)took);
+        CU_ASSERT(took < EC_STORE_WAIT_MS + 1000);
+        queued[i] = 0;
+      }
+  }
+  for (int i = 1; i < 6; i++) {
+    CU_ASSERT(v.ran[i]);
+    CU_ASSERT_EQUAL(v.d[i].rc, EC_ETIMEOUT);
+  }
+  unlock_table(lock);
+  queue(f.s, &v, t, 6, true);
+  CU_ASSERT_EQUAL(ec_store_wait(f.s), 0);
+  CU_ASSERT_EQUAL(v.d[6].rc, 0);
+  assert_gapless(&f, 2);
   ec_store_fx_teardown(&f);
 }
 
@@ -598,6 +664,8 @@ static const ec_test_t tests[] = {
      "an_unanswering_server_stalls_no_call"},
     {test_reads_are_bounded_from_their_start,
      "reads_are_bounded_from_their_start"},
+    {test_writes_behind_a_lock_fail_in_bounded_time,
+     "writes_behind_a_lock_fail_in_bounded_time"},
 };
 
 int main(void) {

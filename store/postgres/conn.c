@@ -73,12 +73,31 @@ static void notice(void *ud, const char *msg) {
 static const char *const conn_keys[] = {"dbname", "client_encoding",
                                         "connect_timeout", "options", NULL};
 
-PGconn *pg_connect(const char *uri) {
-  const char *const v[] = {uri, "UTF8", "5", NULL, NULL};
+static PGconn *connect_with(const char *uri, const char *options) {
+  const char *const v[] = {uri, "UTF8", "5", options, NULL};
   PGconn *c = PQconnectdbParams(conn_keys, v, 1);
   if (c != NULL)
     PQsetNoticeProcessor(c, notice, NULL);
   return c;
+}
+
+PGconn *pg_connect(const char *uri) {
+  return connect_with(uri, NULL);
+}
+
+char *pg_bounded_options(const char *uri) {
+  const char *theirs = "";
+  PQconninfoOption *info = PQconninfoParse(uri, NULL);
+  for (PQconninfoOption *o = info; o != NULL && o->keyword != NULL; o++)
+    if (strcmp(o->keyword, "options") == 0 && o->val != NULL)
+      theirs = o->val;
+  size_t cap = strlen(theirs) + 48;
+  char *opts = malloc(cap);
+  if (opts != NULL)
+    snprintf(opts, cap, "%s -c statement_timeout=%d", theirs,
+             EC_STORE_WAIT_MS);
+  PQconninfoFree(info);
+  return opts;
 }
 
 PGconn *pg_connect_start(const char *uri, const char *options) {
@@ -169,7 +188,7 @@ static PGconn *setup_pipe(pg_store_t *s, PGconn *c) {
 
 /* The pipeline connection, made at once (at open), or NULL (logged). */
 static PGconn *open_pipe(pg_store_t *s) {
-  PGconn *c = pg_connect(s->uri);
+  PGconn *c = connect_with(s->uri, s->pipe_opts);
   if (c == NULL || PQstatus(c) != CONNECTION_OK) {
     log_conn(c, "connect to PostgreSQL for writes");
     PQfinish(c);
@@ -181,7 +200,8 @@ static PGconn *open_pipe(pg_store_t *s) {
 int pg_conn_open(pg_store_t *s, const char *uri) {
   s->queue_tail = &s->queue;
   s->uri = strdup(uri);
-  if (s->uri == NULL)
+  s->pipe_opts = pg_bounded_options(uri);
+  if (s->uri == NULL || s->pipe_opts == NULL)
     return EC_ENOMEM;
   s->conn = pg_connect(uri);
   if (s->conn == NULL)
@@ -449,7 +469,11 @@ static bool may_send(const pg_store_t *s, bool *single) {
 /* Send up to @p max writes from the first one unsent as a new round in
  * flight: one Sync after all of them, or (single) after each. A round
  * of one transaction begins with ec_round_follows() (schema 7), which
- * fails unless the round before it, if one is in flight, committed. */
+ * fails unless the round before it, if one is in flight, committed, and
+ * bounds the round's statements by what is left of its oldest write's
+ * EC_STORE_WAIT_MS (for that transaction only), so that writes sent again
+ * behind a round that timed out on a lock still end within their bound.
+ * A single write's transaction has the connection's statement_timeout. */
 static void send_round(pg_store_t *s, size_t max, bool single) {
   pg_write_t *first = first_unsent(s);
   pg_round_t *r = &s->rounds[s->n_rounds];
@@ -457,16 +481,21 @@ static void send_round(pg_store_t *s, size_t max, bool single) {
   s->single = single;
   if (!single) {
     static const pg_stmt_t follows = {
-        "ec_round_follows", "SELECT ec_round_follows($1::int8, $2::int8)"};
-    char prev[24], no[24];
+        "ec_round_follows",
+        "SELECT ec_round_follows($1::int8, $2::int8),"
+        " set_config('statement_timeout', $3, true)"};
+    char prev[24], no[24], left[24];
     r->no = ++s->round_no;
     snprintf(prev, sizeof(prev), "%llu",
              s->n_rounds > 0 ? (unsigned long long)s->rounds[s->n_rounds - 1].no
                              : 0ULL);
     snprintf(no, sizeof(no), "%llu", (unsigned long long)r->no);
-    const char *v[] = {s->n_rounds > 0 ? prev : NULL, no};
+    /* 0 would be no bound at all. */
+    int64_t ms = first->queued_ms + EC_STORE_WAIT_MS - now_ms();
+    snprintf(left, sizeof(left), "%lld", (long long)(ms > 1 ? ms : 1));
+    const char *v[] = {s->n_rounds > 0 ? prev : NULL, no, left};
     r->chained = true;
-    if (pg_send(s, &follows, 2, v, NULL, NULL) != 0) {
+    if (pg_send(s, &follows, 3, v, NULL, NULL) != 0) {
       s->n_rounds++;
       lose(s, "a round could not be sent");
       return;
@@ -509,23 +538,41 @@ static void pop_round(pg_store_t *s) {
  * write's) ended. */
 static void segment_end(pg_store_t *s) {
   pg_round_t *r = &s->rounds[0];
-  bool failed = r->failed;
-  r->failed = false;
+  bool failed = r->failed, timed_out = r->timed_out;
+  r->failed = r->timed_out = false;
   if (r->single) {
     /* The head's own transaction. */
     pg_write_t *w = r->first;
     r->first = r->cur = w->next;
     if (--r->n == 0)
       pop_round(s);
-    complete(s, NULL, w, failed || w->rc != 0 ? EC_ESTORE : 0);
+    complete(s, NULL, w,
+             timed_out ? EC_ETIMEOUT
+             : failed || w->rc != 0 ? EC_ESTORE
+                                    : 0);
     return;
   }
   size_t n = r->n;
   if (failed) {
     bool chain = r->chain_failed;
+    pg_write_t *first = r->first;
     pop_round(s);
     if (chain)
       return; /* its writes go again, behind the failed round's */
+    if (timed_out) {
+      /* A statement waited EC_STORE_WAIT_MS (a lock): so did its writes,
+       * none of them stored. Sent again, each would wait as long. */
+      ec_metrics_add(s->metrics, EC_M_COMMITS_FAILED, 1);
+      ec_log(EC_LOG_WARN, "store: a round of %zu writes waited for "
+             "PostgreSQL until its oldest had waited %d ms: answered as "
+             "timed out, nothing of it stored", n, EC_STORE_WAIT_MS);
+      pg_write_t *prev = NULL;
+      for (pg_write_t *q = s->queue; q != first; q = q->next)
+        prev = q;
+      for (size_t i = 0; i < n; i++)
+        complete(s, prev, prev != NULL ? prev->next : s->queue, EC_ETIMEOUT);
+      return;
+    }
     ec_metrics_add(s->metrics, EC_M_COMMITS_FAILED, 1);
     ec_log(EC_LOG_WARN, "store: a statement of a round of %zu writes failed:"
            " each is sent again on its own", n);
@@ -591,9 +638,12 @@ static void take_result(pg_store_t *s, PGresult *res) {
     r->cur = w;
   }
   if (st == PGRES_FATAL_ERROR) {
-    /* A write's statement, or the commit at the Sync. */
+    /* A write's statement, or the commit at the Sync; one that waited past
+     * statement_timeout (a lock held long) fails its round as timed out. */
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     pg_log(s, res, w != NULL ? "a queued write" : "a round's commit");
     r->failed = true;
+    r->timed_out |= state != NULL && strcmp(state, PG_SQLSTATE_CANCELED) == 0;
     if (w != NULL)
       w->rc = EC_ESTORE;
   } else if (st == PGRES_PIPELINE_ABORTED) {
@@ -684,7 +734,7 @@ static void resolve_in_doubt(pg_store_t *s) {
 
 static void reconnect(pg_store_t *s) {
   int64_t now = now_ms();
-  bool dialed = pg_dial_step(&s->dial, s->uri, NULL);
+  bool dialed = pg_dial_step(&s->dial, s->uri, s->pipe_opts);
   /* The reads' connection answers the questions about writes in doubt:
    * it must be live too (one the server closed while idle is reset). */
   if (dialed)
@@ -795,18 +845,26 @@ int store_pg_listen(ec_store_t *base, ec_store_change_fn fn, void *ud) {
   return 0;
 }
 
-/* Out of reach: fail the writes that waited past the bound. */
+/* Fail the writes not on the wire that waited past the bound: every
+ * queued one while out of reach, those behind the rounds in flight (stuck
+ * on a lock) otherwise. The queue is in the order writes came, so the
+ * first one within its bound ends the walk. */
 static void expire(pg_store_t *s) {
   int64_t now = now_ms();
-  pg_write_t *prev = NULL, *w = s->queue;
-  while (w != NULL) {
+  pg_write_t *from = first_unsent(s), *prev = NULL, *w = s->queue;
+  for (; w != from; w = w->next)
+    prev = w;
+  size_t late = 0;
+  while (w != NULL && now - w->queued_ms >= EC_STORE_WAIT_MS) {
     pg_write_t *next = w->next;
-    if (now - w->queued_ms >= EC_STORE_WAIT_MS)
-      complete(s, prev, w, EC_ETIMEOUT);
-    else
-      prev = w;
+    complete(s, prev, w, EC_ETIMEOUT);
     w = next;
+    late++;
   }
+  if (late > 0 && s->pipe != NULL)
+    ec_log(EC_LOG_WARN, "store: %zu writes waited %d ms behind rounds "
+           "PostgreSQL has not finished: answered as timed out", late,
+           EC_STORE_WAIT_MS);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -835,6 +893,7 @@ int store_pg_flush(ec_store_t *base) {
   if (s->pipe != NULL && s->n_rounds == 0 && s->n_prepared < s->n_stmts &&
       prepare_new(s) != 0)
     lose(s, "statements could not be prepared");
+  expire(s);
   bool single;
   if (may_send(s, &single)) {
     size_t n = single ? s->rerun : EC_STORE_PG_ROUND_MAX;
@@ -865,8 +924,14 @@ int store_pg_fd(ec_store_t *base, short *events, int *due_ms) {
     return -1;
   }
   bool single;
-  if (may_send(s, &single))
+  const pg_write_t *u = first_unsent(s);
+  if (may_send(s, &single)) {
     *due_ms = 0; /* queued, not sent, and a round may go: flush now */
+  } else if (u != NULL) {
+    /* Held behind the rounds in flight: the flush fails it at its bound. */
+    int64_t left = u->queued_ms + EC_STORE_WAIT_MS - now_ms();
+    *due_ms = left > 0 ? (int)left : 0;
+  }
   /* The answers of a round in flight, or another server's notification. */
   *events = POLLIN;
   if (PQflush(s->pipe) == 1)
@@ -925,6 +990,7 @@ void pg_conn_close(pg_store_t *s) {
   PQfinish(s->pipe);
   PQfinish(s->conn);
   free(s->uri);
+  free(s->pipe_opts);
   s->pipe = s->conn = NULL;
   s->uri = NULL;
 }

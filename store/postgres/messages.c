@@ -255,7 +255,7 @@ int store_pg_msg_insert_req(ec_store_t *base, const ec_store_msg_write_t *w,
   /* Only a commit makes the batch durable; until then the caller must not
    * acknowledge it. */
   if (!r.ran || r.d.rc != 0)
-    return EC_ESTORE;
+    return r.ran && r.d.rc == EC_ETIMEOUT ? EC_ETIMEOUT : EC_ESTORE;
   *first_id = r.d.first_id;
   return 0;
 }

@@ -105,6 +105,7 @@ typedef struct {
   bool marker_seen;   /* that statement's result was read */
   bool failed;        /* a statement of its open transaction failed */
   bool chain_failed;  /* ... ec_round_follows(): the round before did */
+  bool timed_out;     /* ... cancelled by statement_timeout */
   uint64_t t0;        /* ec_mono_us() when it was sent */
   /* The statements each kind's round() sent after the writes', in order
    * (not when single), and how many of their results were read. */
@@ -144,6 +145,7 @@ struct pg_store {
   PGconn *conn;  /* reads and synchronous writes */
   PGconn *pipe;  /* queued writes, pipeline mode; NULL while out of reach */
   char *uri;     /* for reconnecting (it holds no password) */
+  char *pipe_opts; /* the pipeline's server options (pg_bounded_options) */
   bool walking;  /* store_pg_each_status() runs: no writes, no second walk */
   bool pumping;  /* conn.c reads results and calls back */
   /* Every queued write not completed, in order; those of the rounds in
@@ -219,6 +221,15 @@ void pg_conn_close(pg_store_t *s);
 /** libpq's connection to @p uri, with the settings every one of ours has
  * (UTF-8, a connect timeout); check PQstatus(). */
 PGconn *pg_connect(const char *uri);
+
+/** The PostgreSQL error of a statement cancelled by statement_timeout. */
+#define PG_SQLSTATE_CANCELED "57014"
+
+/** The server options of a connection whose statements are bounded by
+ * EC_STORE_WAIT_MS (statement_timeout), beside the URI's own (a
+ * search_path ...), which a parameter given beside it replaces; malloc'd,
+ * or NULL. */
+char *pg_bounded_options(const char *uri);
 
 /** Send one statement of a write on the pipeline (PQsendQueryParams's
  * arguments, results in binary); 0 or EC_ESTORE. */

@@ -35,8 +35,6 @@
 #include "pg_internal.h"
 #include "util.h"
 
-/* The PostgreSQL error of a statement cancelled by statement_timeout. */
-#define SQLSTATE_CANCELED "57014"
 
 typedef struct pg_read pg_read_t;
 
@@ -51,7 +49,7 @@ struct pg_read {
 struct pg_reads {
   PGconn *c;            /* made; NULL: none yet, or lost */
   pg_dial_t dial;       /* the next c, while c is NULL */
-  char *opts;           /* its server options (read_options) */
+  char *opts;           /* its server options (pg_bounded_options) */
   bool sent;            /* a statement is in flight on c */
   pg_read_t *flying;    /* its read; NULL once that failed on its bound */
   PGresult *res;        /* the statement's result, until libpq's NULL */
@@ -129,24 +127,6 @@ static void lose(struct pg_reads *q, int rc, const char *why) {
     complete(q, take_head(q), rc, NULL);
 }
 
-/* The options of the reads' connection: the URI's own (a search_path
- * ...), which a parameter given beside it replaces, and the timeout;
- * malloc'd, or NULL. */
-static char *read_options(const char *uri) {
-  const char *theirs = "";
-  PQconninfoOption *info = PQconninfoParse(uri, NULL);
-  for (PQconninfoOption *o = info; o != NULL && o->keyword != NULL; o++)
-    if (strcmp(o->keyword, "options") == 0 && o->val != NULL)
-      theirs = o->val;
-  size_t cap = strlen(theirs) + 48;
-  char *opts = malloc(cap);
-  if (opts != NULL)
-    snprintf(opts, cap, "%s -c statement_timeout=%d", theirs,
-             EC_STORE_WAIT_MS);
-  PQconninfoFree(info);
-  return opts;
-}
-
 /* One step of making q->c; true once it is made and ready for reads. When
  * it cannot be (failed, given up, or not yet time to try again), every
  * read fails. */
@@ -180,7 +160,7 @@ static void statement_done(struct pg_reads *q) {
   int rc = 0;
   if (PQresultStatus(res) != PGRES_TUPLES_OK) {
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    bool timeout = state != NULL && strcmp(state, SQLSTATE_CANCELED) == 0;
+    bool timeout = state != NULL && strcmp(state, PG_SQLSTATE_CANCELED) == 0;
     ec_log(timeout ? EC_LOG_WARN : EC_LOG_ERROR, "store: a read %s: %.200s",
            timeout ? "took too long" : "failed",
            res != NULL ? PQresultErrorMessage(res) : "no result");
@@ -244,7 +224,7 @@ int store_pg_prov_select_start(ec_store_t *base, const ec_prov_request_t *f,
     return EC_ETIMEOUT;
   if (s->reads == NULL) {
     s->reads = calloc(1, sizeof(*s->reads));
-    char *opts = s->reads != NULL ? read_options(s->uri) : NULL;
+    char *opts = s->reads != NULL ? pg_bounded_options(s->uri) : NULL;
     if (opts == NULL) {
       free(s->reads);
       s->reads = NULL;

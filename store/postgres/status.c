@@ -429,8 +429,8 @@ int store_pg_status_put(ec_store_t *base, const ec_status_write_t *w,
   if (rc != 0)
     return rc;
   (void)store_pg_wait(base);
-  if (!r.ran || r.d.rc != 0)
-    return EC_ESTORE; /* (ran: wait returns only once it has) */
+  if (!r.ran || r.d.rc != 0) /* (ran: wait returns only once it has) */
+    return r.ran && r.d.rc == EC_ETIMEOUT ? EC_ETIMEOUT : EC_ESTORE;
   if (created)
     *created = r.d.created;
   if (seq)
