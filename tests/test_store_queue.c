@@ -11,6 +11,7 @@
 
 #include "edgecoap/error.h"
 #include "log.h"
+#include "metrics.h"
 #include "store.h"
 #include "store_fx.h"
 #include "suite.h"
@@ -291,6 +292,57 @@ static void test_a_synchronous_write_commits_after_the_queue(void) {
   ec_store_fx_teardown(&f);
 }
 
+/* One number of the metrics' text: the value of the line naming @p name. */
+static long long metric(const ec_metrics_t *m, const char *name) {
+  static char text[64 * 1024];
+  size_t n = ec_metrics_render(m, text, sizeof(text));
+  CU_ASSERT_FATAL(n > 0 && n < sizeof(text));
+  size_t len = strlen(name);
+  for (const char *p = text; (p = strstr(p, name)) != NULL; p += len)
+    if ((p == text || p[-1] == '\n') && p[len] == ' ')
+      return atoll(p + len + 1);
+  return -1;
+}
+
+/* edgecoap_store_commit_writes: each transaction once, with its own
+ * writes: a synchronous write, a flushed queue of three, and an
+ * account's (a transaction of its own, OPERATIONS.md's "provisioning changes"). */
+static void test_each_commit_counts_its_own_writes_once(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  ec_metrics_t *m = NULL;
+  CU_ASSERT_EQUAL_FATAL(ec_metrics_new(&m), 0);
+  ec_store_set_metrics(f.s, m);
+  ec_status_write_t s = wr(DEP, "sync", NULL);
+  int created = -1;
+  int64_t seq = 0;
+  CU_ASSERT_EQUAL(ec_store_status_put(f.s, &s, &created, &seq), 0);
+  seen_t v = {.s = f.s};
+  ticket_t t[3];
+  const char *deps[3] = {DEP, DEP2, "2b3c4d5e-0000-4000-8000-000000000003"};
+  for (int i = 0; i < 3; i++) {
+    ec_status_write_t w = wr(deps[i], "queued", NULL);
+    t[i] = (ticket_t){&v, i};
+    CU_ASSERT_EQUAL(ec_store_status_queue(f.s, &w, on_done, &t[i]), 0);
+  }
+  CU_ASSERT_EQUAL(ec_store_wait(f.s), 0);
+  CU_ASSERT_EQUAL(v.n, 3);
+  ec_store_prov_user_t u = {.id = 0};
+  snprintf(u.username, sizeof(u.username), "ann");
+  snprintf(u.role, sizeof(u.role), "admin");
+  snprintf(u.password_hash, sizeof(u.password_hash), "%s",
+           "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaA");
+  int64_t id = 0;
+  CU_ASSERT_EQUAL(ec_store_prov_user_put(f.s, &u, &id, &created), 0);
+  /* 1 + 3 + 1 writes in three commits. */
+  CU_ASSERT_EQUAL(metric(m, "edgecoap_store_commit_writes_count"), 3);
+  CU_ASSERT_EQUAL(metric(m, "edgecoap_store_commit_writes_sum"), 5);
+  CU_ASSERT_EQUAL(metric(m, "edgecoap_store_commit_seconds_count"), 3);
+  ec_store_set_metrics(f.s, NULL);
+  ec_metrics_free(m);
+  ec_store_fx_teardown(&f);
+}
+
 /* A callback that queues another write, as a server answering one write
  * may make another. */
 static void on_done_requeue(void *ud, const ec_status_done_t *d) {
@@ -367,6 +419,8 @@ static const ec_test_t tests[] = {
      "a queued Request-Id is busy until its commit"},
     {test_a_synchronous_write_commits_after_the_queue,
      "a synchronous write commits after the queue"},
+    {test_each_commit_counts_its_own_writes_once,
+     "each commit counts its own writes once"},
     {test_callbacks_may_queue_and_close_completes_the_queue,
      "callbacks may queue, and close completes the queue"},
     {test_queue_refuses_bad_writes_without_calling_back,

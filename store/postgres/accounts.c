@@ -60,6 +60,8 @@ int pg_query(pg_store_t *s, const char *sql, int n, const char *const *vals,
 
 int pg_begin(pg_store_t *s) {
   pg_settle(s);
+  /* One write's transaction, as SQLite's (pg_commit counts it). */
+  s->txn_writes = 1;
   return pg_exec(s, "BEGIN", "BEGIN");
 }
 

@@ -523,7 +523,6 @@ static void send_round(pg_store_t *s, size_t max, bool single) {
     lose(s, "a round could not be sent");
     return;
   }
-  s->txn_writes = (unsigned)n;
   if (PQflush(s->pipe) < 0)
     lose(s, "a round could not be sent");
 }
