@@ -29,7 +29,7 @@ int ec_dev_msg_items(ec_dev_cbor_t list, ec_dev_item_fn fn, void *ctx) {
     size_t one = 1;
     int t = ec__cbr_peek(&r);
     if (t == 5) {
-      rc = ec__cbr_container(&r, 5, &one);
+      rc = ec__cbr_enter(&r, 5, 1, &one);
       if (rc == 0 && one == 1 && (rc = ec__cbr_text(&r, &k)) == 0) {
         rc = ec__cbr_text(&r, &v);
       }
@@ -265,7 +265,7 @@ int ec_dev_prov_ids(ec_dev_cbor_t ids, int64_t *v, size_t cap,
   int64_t x;
   int rc = 0;
   bool array = ids.ptr != NULL && ec__cbr_peek(&r) == 4;
-  if (ids.ptr == NULL || (array && (rc = ec__cbr_container(&r, 4, &n)) < 0)) {
+  if (ids.ptr == NULL || (array && (rc = ec__cbr_enter(&r, 4, 1, &n)) < 0)) {
     return ids.ptr == NULL ? EC_EBADDOC : rc;
   }
   for (size_t i = 0; i < n; i++) {
@@ -381,7 +381,7 @@ int ec_dev_prov_error_decode(const uint8_t *buf, size_t len,
   ec__cbr_t r = over(m[2]);
   if (m[2].ptr != NULL && ec__cbr_peek(&r) == 4) {
     int64_t v;
-    if ((rc = ec__cbr_container(&r, 4, &n)) < 0) {
+    if ((rc = ec__cbr_enter(&r, 4, 1, &n)) < 0) {
       return rc;
     }
     for (size_t i = 0; i < n; i++) {
@@ -425,7 +425,7 @@ int ec_dev_cbor_next(ec_dev_cbor_t *c, ec_dev_cbor_item_t *it) {
     rc = ec__cbr_text(&r, &it->text);
   } else if (t == 4 || t == 5) {
     it->type = t == 4 ? EC_DEV_CBOR_ARRAY : EC_DEV_CBOR_MAP;
-    rc = ec__cbr_container(&r, (uint8_t)t, &n);
+    rc = ec__cbr_enter(&r, (uint8_t)t, 1, &n);
     it->i = (int64_t)n;
   } else if (t == 7) {
     /* false, true, null, or a float of 2, 4 or 8 bytes, its bits as

@@ -99,18 +99,6 @@ int ec__cbr_peek(const ec__cbr_t *r) {
   return r->p < r->end ? r->p[0] >> 5 : EC_ESYNTAX;
 }
 
-int ec__cbr_container(ec__cbr_t *r, uint8_t major, size_t *n) {
-  uint64_t v;
-  /* Each element is at least one byte, each pair two: a claim of more
-   * elements than bytes left is a lie, refused before any loop. */
-  if (head(r, &v) != major ||
-      v > (uint64_t)(r->end - r->p) >> (major == 5)) {
-    return EC_ESYNTAX;
-  }
-  *n = (size_t)v;
-  return 0;
-}
-
 /* RFC 3629 UTF-8: no overlong forms, surrogates or code points past
  * U+10FFFF, exactly what the codec accepts; no NUL either. */
 static bool utf8_ok(const uint8_t *s, size_t len) {
@@ -359,11 +347,21 @@ int ec__cbr_map(ec__cbr_t *r, const ec__map_t *m, ec__member_fn fn,
 
 int ec__cbr_enter(ec__cbr_t *r, uint8_t major, int depth, size_t *n) {
   int t = ec__cbr_peek(r);
+  uint64_t v;
   *n = 0;
   if (t != major) {
     return t < 0 ? EC_ESYNTAX : EC_EBADDOC;
   }
-  return depth <= 0 ? EC_ETOOBIG : ec__cbr_container(r, major, n);
+  if (depth <= 0) {
+    return EC_ETOOBIG;
+  }
+  /* Each element is at least one byte, each pair two: a claim of more
+   * elements than bytes left is a lie, refused before any loop. */
+  if (head(r, &v) < 0 || v > (uint64_t)(r->end - r->p) >> (major == 5)) {
+    return EC_ESYNTAX;
+  }
+  *n = (size_t)v;
+  return 0;
 }
 
 int ec__cbr_doc(const uint8_t *buf, size_t len, const ec__map_t *m,

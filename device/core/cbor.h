@@ -31,10 +31,6 @@ typedef struct {
 /* The major type of the next item without consuming it, or EC_ESYNTAX at the
  * end of input. */
 int ec__cbr_peek(const ec__cbr_t *r);
-/* A map or array head: *n entries (pairs for a map), each proven to have at
- * least its minimum size in what is left, so a count claim cannot make a
- * loop outrun the input. Indefinite lengths are refused. */
-int ec__cbr_container(ec__cbr_t *r, uint8_t major, size_t *n);
 /* A text string: length within the input and EC_DEV_MAX_TEXT, UTF-8 (RFC
  * 3629), no NUL (the codec's C strings cannot hold one). An item of
  * another type is a mistyped member, EC_EBADDOC (4.00 in the codec), also
@@ -115,7 +111,11 @@ bool ec__cbr_twice(const uint8_t *first, const uint8_t *at, const uint8_t *end,
                    int depth);
 /* Enter a map or array member of @p major: EC_EBADDOC when it is of
  * another type (EC_ESYNTAX at the end of input), EC_ETOOBIG when @p depth
- * (levels still allowed) is used up; *n its elements (pairs for a map). */
+ * (levels still allowed) is used up; *n its elements (pairs for a map),
+ * each proven to have at least its minimum size in what is left, so a
+ * count claim cannot make a loop outrun the input (EC_ESYNTAX).
+ * Indefinite lengths are refused. A caller that has checked the type and
+ * counts no levels passes @p depth 1. */
 int ec__cbr_enter(ec__cbr_t *r, uint8_t major, int depth, size_t *n);
 /* A whole document: the checks every decoder makes on its input, the map
  * walk over it from the top (EC_ESYNTAX when it is no map), that nothing

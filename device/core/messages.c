@@ -41,7 +41,7 @@ static int read_list(ec__cbr_t *r, int major, size_t *n, int depth) {
     }
     if (major == 3) {
       rc = ec__cbr_text(r, &s);
-    } else if ((rc = ec__cbr_container(r, 5, &one)) == 0) {
+    } else if ((rc = ec__cbr_enter(r, 5, 1, &one)) == 0) {
       rc = one != 1 || ec__cbr_peek(r) != 3 ? EC_EBADDOC : ec__cbr_text(r, &s);
       if (rc == 0 && s.len == 0) {
         rc = EC_EBADDOC; /* a parameter's key is not "" */
