@@ -16,20 +16,14 @@ static int opt_next(const uint8_t **p, const uint8_t *end, uint32_t *num,
   uint32_t nib[2] = {(uint32_t)(*q >> 4), (uint32_t)(*q & 0x0F)};
   q++;
   for (int i = 0; i < 2; i++) {
-    if (nib[i] == 13) {
-      if (end - q < 1) {
-        return EC_EPROTO;
-      }
-      nib[i] = 13u + q[0];
-      q += 1;
-    } else if (nib[i] == 14) {
-      if (end - q < 2) {
-        return EC_EPROTO;
-      }
-      nib[i] = 269u + ((uint32_t)q[0] << 8 | q[1]);
-      q += 2;
-    } else if (nib[i] == 15) {
-      return EC_EPROTO; /* reserved outside the payload marker */
+    /* 13 and 14: 1 and 2 bytes more, the value less 13 and 269. */
+    size_t k = nib[i] < 13 ? 0 : nib[i] - 12;
+    if (k > 2 || k > (size_t)(end - q)) {
+      return EC_EPROTO; /* 15 is reserved outside the payload marker */
+    }
+    if (k > 0) {
+      nib[i] = k == 1 ? 13u + q[0] : 269u + ((uint32_t)q[0] << 8 | q[1]);
+      q += k;
     }
   }
   if (nib[1] > (size_t)(end - q) || *num + nib[0] > 0xFFFF) {
