@@ -172,14 +172,15 @@ void ec_coap_add(ec_coap_build_t *b, uint16_t num, const void *val,
   uint32_t v[2] = {(uint32_t)(num - b->last), (uint32_t)len};
   for (int i = 0; i < 2; i++) {
     uint32_t x = v[i];
-    uint32_t nib = x < 13 ? x : x < 269 ? 13 : 14;
-    if (nib == 14) {
-      x -= 269;
-      h[n++] = (uint8_t)(x >> 8);
-    } else if (nib == 13) {
+    uint32_t nib = x;
+    if (x >= 13) { /* 13: x - 13 in a byte; 14: x - 269 in two */
+      nib = 13;
       x -= 13;
-    }
-    if (nib >= 13) {
+      if (x >= 256) {
+        nib = 14;
+        x -= 256;
+        h[n++] = (uint8_t)(x >> 8);
+      }
       h[n++] = (uint8_t)x;
     }
     h[0] = (uint8_t)(h[0] << 4 | nib);
