@@ -208,16 +208,15 @@ int ec__cbr_skip(ec__cbr_t *r, int depth) {
 
 /* ---- the map walk (cbor.h) ---------------------------------------------- */
 
-static char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
-}
-
 /* @p alen bytes of @p a equal NUL-terminated @p b, ASCII case ignored when
  * @p fold (ASCII-only on purpose, as the codec's ec__ascii_ieq(): no
- * locale). */
+ * locale): two bytes that differ in bit 5 alone are one letter's two
+ * cases when that bit set makes a lowercase letter. */
 static bool same_name(const char *a, size_t alen, const char *b, bool fold) {
   for (size_t i = 0; i < alen; i++) {
-    if (b[i] == '\0' || (fold ? lower(a[i]) != lower(b[i]) : a[i] != b[i])) {
+    unsigned x = (uint8_t)a[i], y = (uint8_t)b[i];
+    if (y == 0 || (x != y && !(fold && (x ^ y) == 0x20 &&
+                               (x | 0x20) - 'a' <= 'z' - 'a'))) {
       return false;
     }
   }
