@@ -125,7 +125,7 @@ static int put_map(ec__cbw_t *w, const ec__map_t *m, const void *at) {
       skip = u == 0;
     } else if (kind == E_STATE) {
       u = (uint32_t)*(const ec_dev_state_t *)v;
-      s = u < EC_DEV_STATE_COUNT ? ec__nth(state_names, u) : NULL;
+      s = ec__nth(state_names, u); /* "" past the last: refused below */
     } else if (kind <= E_KIND) {
       s = *(const char *const *)v;
       if (kind == E_KIND && s == NULL) {
@@ -139,7 +139,8 @@ static int put_map(ec__cbw_t *w, const ec__map_t *m, const void *at) {
       continue;
     }
     bool text = kind <= E_STATE && kind != E_UINT;
-    if (text && (s == NULL || (kind == E_NONEMPTY && s[0] == '\0'))) {
+    if (text && (s == NULL ||
+                 ((kind == E_NONEMPTY || kind == E_STATE) && s[0] == '\0'))) {
       return EC_EINVAL;
     }
     n++;
