@@ -494,38 +494,37 @@ uint32_t ec_dev_step(ec_dev_t *dev, uint32_t now, const uint8_t *dgram,
 static ec__dev_xchg_t *begin(ec_dev_t *dev, ec_coap_build_t *b, uint8_t *buf,
                              size_t cap, uint8_t code, bool observe,
                              uint16_t tnum, const void *tval, uint8_t tlen) {
-  for (unsigned i = 0; i < EC_DEV_MAX_EXCHANGES; i++) {
-    ec__dev_xchg_t *x = &dev->x[i];
-    if (x->state != X_FREE) {
-      continue;
+  ec__dev_xchg_t *x = dev->x;
+  while (x->state != X_FREE) {
+    if (++x == dev->x + EC_DEV_MAX_EXCHANGES) {
+      return NULL;
     }
-    ec__zero(x, sizeof *x);
-    /* Tokens keep the top bit of their last byte clear: follow-up tokens
-     * set it (FOLLOW_UP), so the two can never meet however long an
-     * observation lives. The counter's 31 low bits are spread over the
-     * other 31, so no two of 2^31 tokens in a row are alike. */
-    uint32_t t = dev->next_token++;
-    x->token[0] = (uint8_t)(t >> 23);
-    x->token[1] = (uint8_t)(t >> 15);
-    x->token[2] = (uint8_t)(t >> 7);
-    x->token[3] = (uint8_t)(t & 0x7F);
-    x->observe = observe;
-    x->buf = buf;
-    cap = cap > 0xFFFF ? 0xFFFF : cap;
-    x->cap = (uint16_t)(cap >= tlen ? cap - tlen : 0);
-    if (cap >= tlen) {
-      x->tail_num = tnum;
-      x->tail_len = tlen;
-      ec__copy(buf + x->cap, tval, tlen);
-    }
-    x->szx = EC_DEV_BLOCK_SZX;
-    ec_coap_start(b, buf, x->cap, EC_COAP_CON, code, 0, x->token, 4);
-    if (observe) {
-      ec_coap_add(b, EC_COAP_OPT_OBSERVE, NULL, 0);
-    }
-    return x;
   }
-  return NULL;
+  ec__zero(x, sizeof *x);
+  /* Tokens keep the top bit of their last byte clear: follow-up tokens
+   * set it (FOLLOW_UP), so the two can never meet however long an
+   * observation lives. The counter's 31 low bits are spread over the
+   * other 31, so no two of 2^31 tokens in a row are alike. */
+  uint32_t t = dev->next_token++;
+  x->token[0] = (uint8_t)(t >> 23);
+  x->token[1] = (uint8_t)(t >> 15);
+  x->token[2] = (uint8_t)(t >> 7);
+  x->token[3] = (uint8_t)(t & 0x7F);
+  x->observe = observe;
+  x->buf = buf;
+  cap = cap > 0xFFFF ? 0xFFFF : cap;
+  x->cap = (uint16_t)(cap >= tlen ? cap - tlen : 0);
+  if (cap >= tlen) {
+    x->tail_num = tnum;
+    x->tail_len = tlen;
+    ec__copy(buf + x->cap, tval, tlen);
+  }
+  x->szx = EC_DEV_BLOCK_SZX;
+  ec_coap_start(b, buf, x->cap, EC_COAP_CON, code, 0, x->token, 4);
+  if (observe) {
+    ec_coap_add(b, EC_COAP_OPT_OBSERVE, NULL, 0);
+  }
+  return x;
 }
 
 /* The request's options are all in @p b but for Accept and the tail: add
