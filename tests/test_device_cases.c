@@ -3,11 +3,14 @@
 #include <string.h>
 
 #include "edgecoap/device.h"
+#include "device_keys.h"
 #include "test_device_cases.h"
 
 /* ---- CoAP messages ----------------------------------------------------- */
 
-static uint8_t edge[1200];
+/* Room for the largest document of the cases: a report with an unknown
+ * member of EC_DEV_MAX_ITEMS + 1 pairs (cbor_hostile()). */
+static uint8_t edge[2 * EC_DEV_MAX_ITEMS + 1200];
 const uint8_t *ec_test_at_edge(const uint8_t *p, size_t len) {
   memcpy(edge + sizeof edge - len, p, len);
   return edge + sizeof edge - len;
@@ -283,7 +286,7 @@ static void cbor_prov_request(void) {
 
 /* A report with one unknown member of value @p val ahead of the rest. */
 static int decode_with(const uint8_t *val, size_t len) {
-  static uint8_t doc[sizeof ec_test_report_cbor + 64];
+  static uint8_t doc[sizeof ec_test_report_cbor + 2 * EC_DEV_MAX_ITEMS + 16];
   size_t n = 0;
   doc[n++] = 0xa6;
   doc[n++] = 0x61;
@@ -355,6 +358,37 @@ static void cbor_hostile(void) {
   DCHECK(ec_dev_problem_decode((const uint8_t[]){0xa2, 0x20, 0x61, 'a', 0x20,
                                                  0x61, 'b'},
                                7, &(ec_dev_problem_t){0}) == EC_ESYNTAX);
+  /* Keys are compared by value, as the codec's tree keys them
+   * (tests/device_keys.h). */
+  for (size_t i = 0; i < EC_TEST_N_KEYS; i++) {
+    DCHECK(decode_with(ec_test_keys[i].b, ec_test_keys[i].len) ==
+           (ec_test_keys[i].twice ? EC_ESYNTAX : 0));
+  }
+  /* A known member the second time with a longer head. */
+  static const uint8_t kind_long[] = {0xa2, 0x64, 'k', 'i', 'n', 'd', 0x61,
+                                      'a', 0x78, 0x04, 'k', 'i', 'n', 'd',
+                                      0x61, 'a'};
+  DCHECK(ec_dev_status_decode(kind_long, sizeof kind_long, &v, NULL, NULL) ==
+         EC_ESYNTAX);
+  /* The codec's cap on an array's elements and a map's pairs,
+   * EC_DEV_MAX_ITEMS: at it read, past it refused (EC_ETOOBIG), before
+   * any member of it is read. */
+  static uint8_t big[2 * EC_DEV_MAX_ITEMS + 8];
+  for (int more = 0; more <= 1; more++) {
+    size_t n = EC_DEV_MAX_ITEMS + (size_t)more;
+    big[0] = 0x99;
+    big[1] = (uint8_t)(n >> 8);
+    big[2] = (uint8_t)n;
+    memset(big + 3, 0x00, n);
+    DCHECK(decode_with(big, 3 + n) == (more ? EC_ETOOBIG : 0));
+    DCHECK(ec_dev_cbor_check(big, 3 + n) == (more ? EC_ETOOBIG : 0));
+  }
+  big[0] = 0xb9; /* a map of EC_DEV_MAX_ITEMS + 1 pairs 0: 0 */
+  memset(big + 3, 0x00, 2 * (EC_DEV_MAX_ITEMS + 1));
+  DCHECK(decode_with(big, 3 + 2 * (EC_DEV_MAX_ITEMS + 1)) == EC_ETOOBIG);
+  ec_dev_cbor_t c = {big, 3 + 2 * (EC_DEV_MAX_ITEMS + 1)};
+  ec_dev_cbor_item_t it;
+  DCHECK(ec_dev_cbor_next(&c, &it) == EC_ETOOBIG);
   /* Not a map; a map without the required members; empty. */
   static const uint8_t arr[] = {0x80};
   static const uint8_t empty_map[] = {0xa0};
@@ -385,6 +419,15 @@ static void cbor_problem(void) {
   DCHECK(ec_dev_problem_decode(named, sizeof named, &p) == 0 && p.code == 150);
   static const uint8_t badcode[] = {0xa1, 0x23, 0x19, 0x01, 0x00}; /* -4: 256 */
   DCHECK(ec_dev_problem_decode(badcode, sizeof badcode, &p) == EC_EBADDOC);
+  /* A concise key as the text of its number is that key, as in the
+   * codec's tree ("-1" title), and given both ways it is given twice. */
+  static const uint8_t text_key[] = {0xa1, 0x62, '-', '1', 0x61, 'x'};
+  DCHECK(ec_dev_problem_decode(text_key, sizeof text_key, &p) == 0 &&
+         p.title.len == 1 && p.title.ptr[0] == 'x');
+  static const uint8_t both_keys[] = {0xa2, 0x20, 0x61, 'x',
+                                      0x62, '-', '1', 0x61, 'y'};
+  DCHECK(ec_dev_problem_decode(both_keys, sizeof both_keys, &p) ==
+         EC_ESYNTAX);
 }
 
 /* {"StatusMessages": [{"statusMessageID": 7, "messageCode": 101, "orderId":

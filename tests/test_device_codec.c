@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "client_internal.h"
+#include "device_keys.h"
 #include "edgecoap/codec.h"
 #include "edgecoap/deployment.h"
 #include "edgecoap/device.h"
@@ -128,6 +129,10 @@ static void test_states_match_codec(void) {
   CU_ASSERT_EQUAL(EC_DEV_REMOVING, EC_STATE_REMOVING);
   CU_ASSERT_EQUAL(EC_DEV_REMOVED, EC_STATE_REMOVED);
   CU_ASSERT_EQUAL(EC_DEV_STATE_COUNT, EC_STATE_COUNT);
+  /* And the decoders' caps are the codec's. */
+  CU_ASSERT_EQUAL(EC_DEV_MAX_DEPTH, EC_MAX_DEPTH);
+  CU_ASSERT_EQUAL(EC_DEV_MAX_TEXT, EC_MAX_TEXT);
+  CU_ASSERT_EQUAL(EC_DEV_MAX_ITEMS, EC_MAX_ITEMS);
 }
 
 static void test_problem_from_codec(void) {
@@ -939,6 +944,40 @@ static void hostile_refused_by_both(const char *list_key,
   n += sizeof inner;
   CU_ASSERT_EQUAL(both(buf, n), 0);
   CU_ASSERT_EQUAL(client_rc, EC_ESYNTAX);
+  /* Keys compared by value, as the codec's tree keys them
+   * (tests/device_keys.h). */
+  for (size_t i = 0; i < EC_TEST_N_KEYS; i++) {
+    n = 5 + k;
+    memcpy(buf + n, ec_test_keys[i].b, ec_test_keys[i].len);
+    n += ec_test_keys[i].len;
+    CU_ASSERT_EQUAL(both(buf, n), 0);
+    CU_ASSERT_EQUAL(client_rc, ec_test_keys[i].twice ? EC_ESYNTAX : short_rc);
+  }
+  /* The unknown member's key again with a longer head. */
+  buf[0] = 0xa3;
+  n = 5 + k;
+  static const uint8_t x_long[] = {0x00, 0x78, 0x01, 'x', 0x00};
+  memcpy(buf + n, x_long, sizeof x_long);
+  n += sizeof x_long;
+  CU_ASSERT_EQUAL(both(buf, n), 0);
+  CU_ASSERT_EQUAL(client_rc, EC_ESYNTAX);
+  /* The codec's cap on a container, EC_MAX_ITEMS: an array at it read,
+   * one past it refused, and a map of one pair too many refused before
+   * its keys are read. */
+  static uint8_t big[2 * EC_MAX_ITEMS + 64];
+  buf[0] = 0xa2;
+  for (int more = 0; more <= 2; more++) {
+    size_t items = EC_MAX_ITEMS + (more > 0);
+    memcpy(big, buf, 5 + k);
+    n = 5 + k;
+    big[n++] = more == 2 ? 0xb9 : 0x99;
+    big[n++] = (uint8_t)(items >> 8);
+    big[n++] = (uint8_t)items;
+    memset(big + n, 0x00, (more == 2 ? 2 : 1) * items);
+    n += (more == 2 ? 2 : 1) * items;
+    CU_ASSERT_EQUAL(both(big, n), 0);
+    CU_ASSERT_EQUAL(client_rc, more > 0 ? EC_ETOOBIG : short_rc);
+  }
   static const uint8_t huge_key[] = {0xa1, 0x7b, 0x80, 0, 0, 0, 0, 0, 0, 0,
                                      0x61};
   CU_ASSERT_EQUAL(both(huge_key, sizeof huge_key), 0);

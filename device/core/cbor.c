@@ -161,6 +161,44 @@ int ec__cbr_int(ec__cbr_t *r, int64_t *out) {
   return 0;
 }
 
+/* An integer's decimal text as the codec writes it (int_key() of
+ * codec/tree.c): no leading zero, no "-0", inside int64. The text is
+ * parsed, not the integer printed, so there is no 64-bit division. */
+static bool spells_int(const char *s, size_t n, int64_t *v) {
+  bool neg = n > 1 && s[0] == '-';
+  s += neg;
+  n -= neg;
+  /* n - 1 > 18: no digit, or more than 19 (which pass int64 anyway). */
+  if (n - 1 > 18 || (s[0] == '0' && (n > 1 || neg))) {
+    return false;
+  }
+  /* At most 19 digits do not pass uint64 (-1 when one is no digit); the
+   * magnitude less one for a negative is then within int64, or not. */
+  uint64_t m = (uint64_t)ec__digits(s, n) - neg;
+  if (m >> 63 != 0) {
+    return false;
+  }
+  *v = neg ? -(int64_t)m - 1 : (int64_t)m;
+  return true;
+}
+
+/* The length of an integer key, which no text has. */
+#define INT_KEY ((size_t)-1)
+
+/* A map key as the codec keys its tree, where an integer key is its
+ * decimal text: an integer, or a text that spells one (spells_int()),
+ * is *v with *s {NULL, INT_KEY}; any other text is *s with *v 0. */
+static int read_key(ec__cbr_t *r, ec_dev_str_t *s, int64_t *v) {
+  int t = ec__cbr_peek(r);
+  *v = 0;
+  /* Of another type (or none), the integer reader refuses it. */
+  int rc = t == 3 ? ec__cbr_text(r, s) : ec__cbr_int(r, v);
+  if (rc == 0 && (t != 3 || spells_int(s->ptr, s->len, v))) {
+    *s = (ec_dev_str_t){NULL, INT_KEY};
+  }
+  return rc;
+}
+
 /* A map of no members: the walk skips every member of it. */
 static const ec__map_t no_members[2] = {0, 0};
 
@@ -169,14 +207,6 @@ int ec__cbr_skip(ec__cbr_t *r, int depth) {
   size_t n;
   uint64_t v;
   unsigned seen;
-  if (t == 0 || t == 1) {
-    int64_t i;
-    return ec__cbr_int(r, &i);
-  }
-  if (t == 3) {
-    ec_dev_str_t s;
-    return ec__cbr_text(r, &s);
-  }
   if (t == 5) {
     /* Its keys are text or integers, as JSON names can carry. */
     return ec__cbr_map(r, no_members, NULL, NULL, depth, &seen);
@@ -189,7 +219,11 @@ int ec__cbr_skip(ec__cbr_t *r, int depth) {
     return rc;
   }
   if (t != 7) {
-    return EC_ESYNTAX; /* byte strings, tags, the end of input */
+    /* An integer or a text, read as a key is; byte strings, tags and the
+     * end of input are refused there. */
+    ec_dev_str_t s;
+    int64_t i;
+    return read_key(r, &s, &i);
   }
   uint8_t ai = r->p[0] & 0x1F;
   if (head(r, &v) < 0) {
@@ -240,14 +274,14 @@ int ec__lookup(const char *names, const char *s, size_t len, bool fold) {
 }
 
 int64_t ec__digits(const char *s, size_t n) {
-  int64_t x = 0;
+  uint64_t x = 0;
   for (size_t i = 0; i < n; i++) {
     if (s[i] < '0' || s[i] > '9') {
       return -1;
     }
-    x = x * 10 + (s[i] - '0');
+    x = x * 10 + (uint64_t)(s[i] - '0');
   }
-  return n > 0 ? x : -1;
+  return n > 0 ? (int64_t)x : -1;
 }
 
 /* A member's value of the kinds the walk reads itself. */
@@ -287,20 +321,6 @@ static int read_value(ec__cbr_t *r, uint8_t kind, void *dst) {
   return v < (kind == EC__M_POS) ? EC_EBADDOC : 0;
 }
 
-bool ec__cbr_twice(const uint8_t *first, const uint8_t *at, const uint8_t *end,
-                   int depth) {
-  size_t kl = (size_t)(end - at);
-  for (ec__cbr_t q = {first, at}; q.p < at;) {
-    const uint8_t *kq = q.p;
-    (void)ec__cbr_skip(&q, 0);
-    if ((size_t)(q.p - kq) == kl && ec__same(kq, at, kl)) {
-      return true;
-    }
-    (void)ec__cbr_skip(&q, depth - 1);
-  }
-  return false;
-}
-
 int ec__cbr_map(ec__cbr_t *r, const ec__map_t *m, ec__member_fn fn,
                 void *out, int depth, unsigned *seen) {
   size_t n;
@@ -309,19 +329,25 @@ int ec__cbr_map(ec__cbr_t *r, const ec__map_t *m, ec__member_fn fn,
   const uint8_t *first = r->p;
   for (size_t i = 0; i < n && rc == 0; i++) {
     ec_dev_str_t k;
-    int64_t ik = 0;
+    int64_t ik;
     int f = -1;
     const uint8_t *at = r->p;
-    int t = ec__cbr_peek(r);
-    rc = t == 3 ? ec__cbr_text(r, &k) : t == 0 || t == 1 ? ec__cbr_int(r, &ik)
-                                                         : EC_ESYNTAX;
-    if (rc < 0) {
+    if ((rc = read_key(r, &k, &ik)) < 0) {
       break;
     }
-    if (ec__cbr_twice(first, at, r->p, depth)) {
-      return EC_ESYNTAX;
+    /* The keys before it, read again: the same text, or the same integer
+     * in any spelling, is the codec's duplicate key. */
+    for (ec__cbr_t q = {first, at}; q.p < at;) {
+      ec_dev_str_t qk;
+      int64_t qi;
+      (void)read_key(&q, &qk, &qi);
+      if (qi == ik && qk.len == k.len &&
+          (k.len == INT_KEY || ec__same(qk.ptr, k.ptr, k.len))) {
+        return EC_ESYNTAX;
+      }
+      (void)ec__cbr_skip(&q, depth - 1);
     }
-    if (t == 3) {
+    if (k.len != INT_KEY) {
       f = ec__lookup(EC__NAMES(m), k.ptr, k.len, false);
     } else {
       /* Integer keys are -2^(e-1) (cbor.h, EC__IKEY). */
@@ -360,7 +386,9 @@ int ec__cbr_enter(ec__cbr_t *r, uint8_t major, int depth, size_t *n) {
     return EC_ESYNTAX;
   }
   *n = (size_t)v;
-  return 0;
+  /* Past that, the codec's cap (which bounds the map walk's duplicate
+   * check too: a walk over the earlier members for each). */
+  return *n > EC_DEV_MAX_ITEMS ? EC_ETOOBIG : 0;
 }
 
 int ec__cbr_doc(const uint8_t *buf, size_t len, const ec__map_t *m,

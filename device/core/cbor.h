@@ -96,24 +96,24 @@ const char *ec__nth(const char *names, unsigned i);
  * @p out advanced by the member's offset, 0 for a function that reads the
  * whole struct);
  * unknown members are skipped; a key given twice, known or not, is
- * refused as the codec refuses duplicate keys (ec__cbr_twice()). *seen gets a bit per index found. With a
- * map of no members it checks and skips any map (ec__cbr_skip()). */
+ * refused (EC_ESYNTAX) as the codec refuses duplicate keys. Keys are
+ * compared by value, as the codec's tree keys them: an integer key is its
+ * decimal text there, so a text key that is an integer's own decimal
+ * spelling (no leading zero, no "-0", within int64) is that integer here
+ * too, and two heads of one key (one longer than it needs) are one key.
+ * Each key is compared with the map's earlier keys, read again: no memory,
+ * and at most EC_DEV_MAX_ITEMS members (ec__cbr_enter()). *seen gets a
+ * bit per index found. With a map of no members it checks and skips any
+ * map (ec__cbr_skip()). */
 typedef int (*ec__member_fn)(ec__cbr_t *r, int f, void *out, int depth);
 int ec__cbr_map(ec__cbr_t *r, const ec__map_t *m, ec__member_fn fn,
                 void *out, int depth, unsigned *seen);
-/* True when the key at [@p at, @p end) is one of the keys of the map
- * members from @p first up to @p at (each value nested at most @p depth
- * - 1 more levels), read again: the walk refuses a key given twice, known
- * or not, as the codec does. The keys are compared as written, so two
- * spellings of one key (a head longer than it needs, a decimal text and
- * an integer) are two keys here and one in the codec. */
-bool ec__cbr_twice(const uint8_t *first, const uint8_t *at, const uint8_t *end,
-                   int depth);
 /* Enter a map or array member of @p major: EC_EBADDOC when it is of
  * another type (EC_ESYNTAX at the end of input), EC_ETOOBIG when @p depth
  * (levels still allowed) is used up; *n its elements (pairs for a map),
  * each proven to have at least its minimum size in what is left, so a
- * count claim cannot make a loop outrun the input (EC_ESYNTAX).
+ * count claim cannot make a loop outrun the input (EC_ESYNTAX), and then
+ * at most EC_DEV_MAX_ITEMS, the codec's cap (EC_ETOOBIG past it).
  * Indefinite lengths are refused. A caller that has checked the type and
  * counts no levels passes @p depth 1. */
 int ec__cbr_enter(ec__cbr_t *r, uint8_t major, int depth, size_t *n);
@@ -156,7 +156,8 @@ void ec__copy(void *dst, const void *src, size_t n);
 void ec__zero(void *dst, size_t n);
 bool ec__same(const void *a, const void *b, size_t n);
 /* The value of the @p n (> 0) decimal digits at @p s, or -1 when there are
- * none or one is no digit (n <= 18 cannot overflow). */
+ * none or one is no digit (n <= 18 cannot overflow; 19 digits, counted in
+ * uint64_t, are their value when the result is cast back to it). */
 int64_t ec__digits(const char *s, size_t n);
 
 #endif /* EDGECOAP_DEVICE_CBOR_H */

@@ -29,6 +29,9 @@ extern "C" {
 #ifndef EC_DEV_MAX_TEXT
 #define EC_DEV_MAX_TEXT 1024 /**< bytes in one decoded text string (the codec's cap) */
 #endif
+#ifndef EC_DEV_MAX_ITEMS
+#define EC_DEV_MAX_ITEMS 20000 /**< elements of one array, pairs of one map, the decoders accept (the codec's EC_MAX_ITEMS) */
+#endif
 #ifndef EC_DEV_MAX_EXCHANGES
 #define EC_DEV_MAX_EXCHANGES 3 /**< exchanges (requests and observations) open at once */
 #endif
@@ -229,13 +232,18 @@ typedef struct {
  * point into @p buf. Required members and their types are checked as the
  * codec does; unknown members are skipped (a newer server may add some),
  * a key given twice in any map, known or not, is refused (EC_ESYNTAX), as
- * the codec refuses it.
+ * the codec refuses it: compared by value, so a head longer than needed
+ * and an integer key and the text of its decimal spelling (5 and "5") are
+ * one key, as in the codec's tree.
  * @param[in] fn  called for each component in order, or NULL
  * @return 0, EC_ESYNTAX (not well-formed CBOR as the codec reads it: a
- *         length past the end, trailing bytes, nesting past
- *         EC_DEV_MAX_DEPTH, indefinite lengths, tags, byte strings,
- *         bad UTF-8), EC_EBADDOC (a member missing or mistyped, a state
- *         unknown) or what @p fn returned
+ *         length past the end, trailing bytes, tags, byte strings, bad
+ *         UTF-8; and indefinite lengths, which the codec would read but
+ *         the server never writes), EC_ETOOBIG (nesting past
+ *         EC_DEV_MAX_DEPTH, a text past EC_DEV_MAX_TEXT bytes, an array or
+ *         map past EC_DEV_MAX_ITEMS entries, as the codec refuses them),
+ *         EC_EBADDOC (a member missing or mistyped, a state unknown) or
+ *         what @p fn returned
  */
 int ec_dev_status_decode(const uint8_t *buf, size_t len,
                          ec_dev_status_view_t *out, ec_dev_component_fn fn,
@@ -465,16 +473,19 @@ typedef struct {
 
 /**
  * Check that @p buf is one CBOR item as the server's codec reads one (its
- * tree reader, codec/tree_cbor.c): definite lengths, integers within
- * int64, text of valid UTF-8 without NUL and at most EC_DEV_MAX_TEXT
- * bytes, map keys of text or integers and none given twice (compared as
- * written), false, true, null and finite floats, nested at most
- * EC_DEV_MAX_DEPTH levels, nothing after it; byte strings, tags,
- * undefined and other simple values refused. For a program that reads
- * any document item by item with ec_dev_cbor_next() (edgecoap-client's
- * JSON printer).
- * @return 0, EC_ESYNTAX, EC_ETOOBIG (nesting or a text past its cap) or
- *         EC_EINVAL
+ * tree reader, codec/tree_cbor.c): integers within int64, text of valid
+ * UTF-8 without NUL and at most EC_DEV_MAX_TEXT bytes, arrays and maps of
+ * at most EC_DEV_MAX_ITEMS entries, map keys of text or integers and none
+ * given twice (compared by value, as the codec's tree keys them: an
+ * integer key is its decimal text there), false, true, null and finite
+ * floats, nested at most EC_DEV_MAX_DEPTH levels, nothing after it; byte
+ * strings, tags, undefined and other simple values refused. Definite
+ * lengths only: the one way it is stricter than the codec, which reads
+ * indefinite ones too (the server never writes them). For a program that
+ * reads any document item by item with ec_dev_cbor_next()
+ * (edgecoap-client's JSON printer).
+ * @return 0, EC_ESYNTAX, EC_ETOOBIG (nesting, a text or a container past
+ *         its cap) or EC_EINVAL
  */
 int ec_dev_cbor_check(const uint8_t *buf, size_t len);
 
@@ -482,8 +493,8 @@ int ec_dev_cbor_check(const uint8_t *buf, size_t len);
  * Read the item at @p c (a document ec_dev_cbor_check() accepted, or the
  * rest of one) and advance @p c past it; for an array or map past its
  * head only, its elements being the items that follow.
- * @return 0, EC_ESYNTAX (none left, or not an item of the kinds above) or
- *         EC_EINVAL
+ * @return 0, EC_ESYNTAX (none left, or not an item of the kinds above),
+ *         EC_ETOOBIG (an array or map past EC_DEV_MAX_ITEMS) or EC_EINVAL
  */
 int ec_dev_cbor_next(ec_dev_cbor_t *c, ec_dev_cbor_item_t *it);
 
