@@ -714,6 +714,13 @@ static int locate(store_db_t *s, const char *name, bool is_uri,
 
 static int check_writable(store_db_t *s);
 
+/* The serving connection's page cache, in KiB (SQLite's default is 2,000):
+ * room for the inner pages of the orderId index at a million messages
+ * (about 18 MiB, the index holding the documents: docs/PERFORMANCE.md), so
+ * that a read by orderId fetches only the leaves it lists from the file.
+ * Pages are allocated as they are read, so a small database costs no more. */
+#define SERVE_CACHE_SIZE "PRAGMA cache_size = -24576"
+
 int store_sqlite_open(const char *name, bool is_uri, unsigned flags,
                       ec_store_t **out) {
   store_db_t *s = calloc(1, sizeof(*s));
@@ -803,6 +810,9 @@ int store_sqlite_open(const char *name, bool is_uri, unsigned flags,
   }
 
   if ((flags & EC_STORE_SERVE) && check_writable(s) < 0)
+    goto fail_stmts;
+  if ((flags & EC_STORE_SERVE) &&
+      store_exec(s->db, SERVE_CACHE_SIZE, "cache_size") != 0)
     goto fail_stmts;
   /* The one server of the database writes every status: it may remember
    * what it wrote (store_prior.c). */
