@@ -14,6 +14,9 @@
 #include "metrics.h"
 #include "store.h"
 
+/** The largest request datagram served: RFC 7252's 1152 bytes (screen.h). */
+#define EC_SCREEN_MAX_DGRAM 1152
+
 /** What main() sets; ec_server_config_default() fills the defaults. */
 typedef struct {
   const char *bind_addr;         /**< "::" (every address, IPv4 too) by default */
@@ -97,7 +100,8 @@ struct ec_server {
   struct {
     bool kept;
     ssize_t n; /* the datagram's length (MSG_TRUNC) */
-    uint8_t h[4 + 8]; /* its header and token */
+    size_t cap; /* the bytes looked at: 4 + 8, or EC_SCREEN_MAX_DGRAM */
+    uint8_t h[EC_SCREEN_MAX_DGRAM]; /* its header and token, or all of it */
     socklen_t flen;
     struct sockaddr_storage from;
   } screen_look;

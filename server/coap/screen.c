@@ -243,13 +243,23 @@ static ssize_t look(ec_server_t *srv, uint8_t *h, size_t cap,
                   (struct sockaddr *)from, flen);
 }
 
+/* What the screen looks at: the whole datagram when a later block may be
+ * answered from a kept page (pagecache.h), else its header and token. */
+static size_t screen_want(const ec_server_t *srv) {
+  return ec_pagecache_plain(srv->pages) ? EC_SCREEN_MAX_DGRAM : 4 + 8;
+}
+
 ssize_t ec_screen_look(ec_server_t *srv, uint8_t *h, size_t cap, bool keep) {
   srv->screen_look.kept = false;
   if (srv->screen_fd < 0)
     return -1;
-  ssize_t n = look(srv, srv->screen_look.h, sizeof(srv->screen_look.h),
-                   &srv->screen_look.from, &srv->screen_look.flen);
+  /* A look that is kept sees as much as the screen would, which then
+   * need not look again (one system call fewer per datagram). */
+  size_t want = keep ? screen_want(srv) : 4 + 8;
+  ssize_t n = look(srv, srv->screen_look.h, want, &srv->screen_look.from,
+                   &srv->screen_look.flen);
   srv->screen_look.n = n;
+  srv->screen_look.cap = want;
   srv->screen_look.kept = keep && n >= 0;
   size_t k = n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap;
   memcpy(h, srv->screen_look.h, k < 12 ? k : 12);
@@ -267,12 +277,12 @@ int ec_screen_run(ec_server_t *srv) {
     struct sockaddr_storage from;
     socklen_t flen;
     ssize_t n;
-    size_t want = ec_pagecache_plain(srv->pages) ? sizeof(h) : 4 + 8;
-    if (srv->screen_look.kept && want == 4 + 8) {
+    size_t want = screen_want(srv);
+    if (srv->screen_look.kept && srv->screen_look.cap >= want) {
       /* The access log's look, with nothing read since (screen.h). */
       srv->screen_look.kept = false;
       n = srv->screen_look.n;
-      memcpy(h, srv->screen_look.h, 4 + 8);
+      memcpy(h, srv->screen_look.h, (size_t)n < want ? (size_t)n : want);
       flen = srv->screen_look.flen;
       memcpy(&from, &srv->screen_look.from, flen);
     } else {

@@ -32,8 +32,7 @@
  * libcoap. DTLS records are decrypted inside libcoap and are not screened.
  */
 
-/** The largest request datagram served: RFC 7252's 1152 bytes. */
-#define EC_SCREEN_MAX_DGRAM 1152
+/* EC_SCREEN_MAX_DGRAM, the largest request datagram served: context.h. */
 
 /**
  * Find the plain UDP endpoint's socket (after its bind); without one (only
@@ -54,7 +53,9 @@ int ec_screen_run(ec_server_t *srv);
  * Look at the datagram at the head of the socket without taking it: its
  * length, or < 0 when none waits; its first bytes (at most 12) at @p h.
  * With @p keep, what was seen is kept for the next ec_screen_run(), which
- * then makes no look of its own: only when libcoap cannot read the socket
+ * then makes no look of its own (the whole datagram is looked at then
+ * while a page is kept for a coap:// requester, since the screen may
+ * answer it from that page): only when libcoap cannot read the socket
  * before that run, i.e. outside coap_io_process() or inside it after its
  * read (libcoap 4.3.1 reads an endpoint's socket once per call, in its
  * epoll loop, before it runs the handlers of what it read and after it ran
