@@ -515,6 +515,49 @@ static void on_queued(void *ud, const ec_status_done_t *d) {
 /* A serving store remembers what it wrote to each pair (store_prior.c):
  * the seqs stay gapless across lone writes, a flush with a refused write
  * (its transaction is rolled back and made again), and a reopen. */
+/* A serving store reads its lists of messages on a connection of its own
+ * (store_messages.c): each read sees every batch committed before it,
+ * also those committed after that connection's first read, and closing the
+ * store with it open leaves the database whole. */
+static void test_serving_store_lists_see_later_commits(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  ec_store_close(f.s);
+  f.s = NULL;
+  ec_store_t *s = NULL;
+  CU_ASSERT_EQUAL_FATAL(ec_store_open_uri(f.path, EC_STORE_SERVE, &s), 0);
+  ec_msg_filter_t by_order = {.order_id = "O1"}, all = {0};
+  ec_msg_row_t *rows = NULL;
+  size_t n = 9;
+  CU_ASSERT_EQUAL(ec_store_msg_list(s, &by_order, 10, false, &rows, &n), 0);
+  CU_ASSERT_EQUAL(n, 0);
+  free(rows);
+  for (int round = 1; round <= 3; round++) {
+    store_some(s);
+    rows = NULL;
+    CU_ASSERT_EQUAL(ec_store_msg_list(s, &by_order, 10, false, &rows, &n), 0);
+    CU_ASSERT_EQUAL(n, (size_t)round);
+    if (n == (size_t)round)
+      CU_ASSERT_EQUAL(rows[n - 1].id, 3 * round - 2);
+    free(rows);
+    rows = NULL;
+    CU_ASSERT_EQUAL(ec_store_msg_list(s, &all, 100, true, &rows, &n), 0);
+    CU_ASSERT_EQUAL(n, (size_t)(3 * round));
+    if (n > 0)
+      CU_ASSERT_EQUAL(rows[0].id, 3 * round);
+    free(rows);
+  }
+  ec_store_close(s);
+  /* Opened again (not serving): every message is there. */
+  CU_ASSERT_EQUAL_FATAL(ec_store_open_uri(f.path, 0, &s), 0);
+  rows = NULL;
+  CU_ASSERT_EQUAL(ec_store_msg_list(s, &all, 100, false, &rows, &n), 0);
+  CU_ASSERT_EQUAL(n, 9);
+  free(rows);
+  ec_store_close(s);
+  ec_store_fx_teardown(&f);
+}
+
 static void test_serving_store_keeps_seqs_gapless(void) {
   ec_store_fx_t f;
   ec_store_fx_setup(&f);
@@ -683,6 +726,8 @@ static const ec_test_t tests[] = {
      "history_rebuilt_without_foreign_key"},
     {test_serving_store_keeps_seqs_gapless,
      "serving_store_keeps_seqs_gapless"},
+    {test_serving_store_lists_see_later_commits,
+     "serving_store_lists_see_later_commits"},
 };
 
 int main(void) {

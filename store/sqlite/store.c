@@ -714,13 +714,6 @@ static int locate(store_db_t *s, const char *name, bool is_uri,
 
 static int check_writable(store_db_t *s);
 
-/* The serving connection's page cache, in KiB (SQLite's default is 2,000):
- * room for the inner pages of the orderId index at a million messages
- * (about 18 MiB, the index holding the documents: docs/PERFORMANCE.md), so
- * that a read by orderId fetches only the leaves it lists from the file.
- * Pages are allocated as they are read, so a small database costs no more. */
-#define SERVE_CACHE_SIZE "PRAGMA cache_size = -24576"
-
 int store_sqlite_open(const char *name, bool is_uri, unsigned flags,
                       ec_store_t **out) {
   store_db_t *s = calloc(1, sizeof(*s));
@@ -811,9 +804,7 @@ int store_sqlite_open(const char *name, bool is_uri, unsigned flags,
 
   if ((flags & EC_STORE_SERVE) && check_writable(s) < 0)
     goto fail_stmts;
-  if ((flags & EC_STORE_SERVE) &&
-      store_exec(s->db, SERVE_CACHE_SIZE, "cache_size") != 0)
-    goto fail_stmts;
+  s->serving = (flags & EC_STORE_SERVE) != 0;
   /* The one server of the database writes every status: it may remember
    * what it wrote (store_prior.c). */
   if (flags & EC_STORE_SERVE)
@@ -913,6 +904,8 @@ void store_sqlite_close(ec_store_t *base) {
   if (s == NULL)
     return;
   (void)store_sqlite_wait(&s->base);
+  /* The reader first, so that the main connection closes last (below). */
+  store_msg_reader_close(s);
   for (int i = 0; i < ST_COUNT; i++)
     sqlite3_finalize(s->st[i]);
   for (int i = 0; i < STORE_LAZY_SLOTS; i++)
@@ -1312,7 +1305,7 @@ int store_read_docs(store_db_t *s, sqlite3_stmt *st, const store_docs_t *shape,
     }
   }
   if (rc != SQLITE_DONE) {
-    store_log(s->db, shape->what);
+    store_log(sqlite3_db_handle(st), shape->what);
     goto fail_stmt;
   }
   store_stmt_done(st);

@@ -88,6 +88,10 @@ int ec_db_uri_path(const char *uri, char *out, size_t cap, bool *memory);
 
 typedef struct store_db store_db_t;
 
+/* The reader's list statements: one per driving index and direction
+ * (store_messages.c). */
+#define STORE_READER_LISTS 14
+
 /* Pairs whose last write a serving store remembers (store_prior.c). */
 #define STORE_PRIOR_SLOTS 16384
 
@@ -154,7 +158,17 @@ struct store_db {
    * not kept (a store that is not its database's server). */
   struct store_prior *prior;
   size_t n_prior;
+  /* A serving store's second, read-only connection for lists of status
+   * messages, with a page cache of its own (store_messages.c), opened at
+   * the first such read; NULL before, or when the main one serves them. */
+  bool serving;
+  bool reader_tried;
+  sqlite3 *reader;
+  sqlite3_stmt *reader_list[STORE_READER_LISTS];
 };
+
+/** Close the status-message reader (store_messages.c), if open. */
+void store_msg_reader_close(store_db_t *s);
 
 /** Log the connection's last error as "store: WHAT: message (code)". */
 void store_log(sqlite3 *db, const char *what);

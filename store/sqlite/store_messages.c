@@ -57,7 +57,7 @@ enum {
   SM_REQ_INSERT,
   SM_REQ_FIND,
   SM_LIST_FIRST, /* + driver * 2 + newest_first: 14 slots */
-  SM_LIST_END = SM_LIST_FIRST + 14
+  SM_LIST_END = SM_LIST_FIRST + STORE_READER_LISTS
 };
 
 typedef enum {
@@ -155,8 +155,7 @@ static int bind_text_or_null(sqlite3_stmt *st, int i, const char *s) {
                    : sqlite3_bind_null(st, i);
 }
 
-static int bind_filter(store_db_t *s, sqlite3_stmt *st,
-                       const ec_msg_filter_t *f, int limit) {
+static int bind_filter(sqlite3_stmt *st, const ec_msg_filter_t *f, int limit) {
   int rc = bind_text_or_null(st, 1, f->order_id);
   if (rc == SQLITE_OK)
     rc = bind_text_or_null(st, 2, f->subscription_id);
@@ -177,24 +176,79 @@ static int bind_filter(store_db_t *s, sqlite3_stmt *st,
   if (rc == SQLITE_OK)
     rc = sqlite3_bind_int(st, 9, limit);
   if (rc != SQLITE_OK) {
-    store_log(s->db, "bind status-message filter");
+    store_log(sqlite3_db_handle(st), "bind status-message filter");
     return EC_ESTORE;
   }
   return 0;
+}
+
+/*
+ * Lists are read on a connection of their own in a serving store: a
+ * read-only one whose page cache (READER_CACHE) is big enough for the inner
+ * pages of the orderId index at a million messages (about 18 MiB: the
+ * index holds the documents, so its inner pages hold whole entries and it
+ * is six levels deep; docs/PERFORMANCE.md), so that a read by orderId
+ * takes from the file only the leaves it lists. Only reads fill that
+ * cache (its pages are allocated as they are read), so writes keep the
+ * main connection's default cache and their memory flat. In WAL mode a new
+ * read sees every committed write; the queue's writes are not committed
+ * before their flush, on either connection. An in-memory database, or a
+ * reader that cannot be opened, leaves the lists to the main connection.
+ */
+#define READER_CACHE "PRAGMA cache_size = -24576" /* KiB */
+
+static sqlite3 *reader(store_db_t *s) {
+  if (!s->serving || strcmp(s->where, ":memory:") == 0)
+    return NULL;
+  if (s->reader != NULL || s->reader_tried)
+    return s->reader;
+  s->reader_tried = true;
+  sqlite3 *db = NULL;
+  if (sqlite3_open_v2(s->where, &db,
+                      SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                      NULL) != SQLITE_OK ||
+      sqlite3_busy_timeout(db, 5000) != SQLITE_OK ||
+      sqlite3_exec(db, READER_CACHE, NULL, NULL, NULL) != SQLITE_OK) {
+    ec_log(EC_LOG_WARN, "store: %s: no reader connection (%s): lists are"
+           " read on the main one", s->where,
+           db != NULL ? sqlite3_errmsg(db) : "out of memory");
+    sqlite3_close(db);
+    return NULL;
+  }
+  s->reader = db;
+  return db;
+}
+
+void store_msg_reader_close(store_db_t *s) {
+  for (int i = 0; i < STORE_READER_LISTS; i++) {
+    sqlite3_finalize(s->reader_list[i]);
+    s->reader_list[i] = NULL;
+  }
+  sqlite3_close(s->reader); /* harmless on NULL */
+  s->reader = NULL;
 }
 
 static sqlite3_stmt *list_stmt(store_db_t *s, const ec_msg_filter_t *f,
                                bool newest_first) {
   char sql[1024];
   driver_t d = choose(f);
-  int slot = STORE_SLOTS_MESSAGES + SM_LIST_FIRST + 2 * (int)d +
-             (newest_first ? 1 : 0);
+  int i = 2 * (int)d + (newest_first ? 1 : 0);
+  int slot = STORE_SLOTS_MESSAGES + SM_LIST_FIRST + i;
+  sqlite3 *r = reader(s);
+  sqlite3_stmt **at = r != NULL ? &s->reader_list[i] : &s->lazy[slot];
   /* Prepared once: the text is only written for that. */
-  if (s->lazy[slot] != NULL)
-    return s->lazy[slot];
+  if (*at != NULL)
+    return *at;
   if (list_sql(d, newest_first, sql, sizeof(sql)) < 0)
     return NULL;
-  return store_stmt(s, slot, sql);
+  if (r == NULL)
+    return store_stmt(s, slot, sql);
+  if (sqlite3_prepare_v3(r, sql, -1, SQLITE_PREPARE_PERSISTENT, at, NULL) !=
+      SQLITE_OK) {
+    store_log(r, sql);
+    *at = NULL;
+  }
+  return *at;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -422,7 +476,7 @@ int store_sqlite_msg_page(ec_store_t *base, const ec_msg_filter_t *f, int limit,
   sqlite3_stmt *st = list_stmt(s, f, newest_first);
   if (st == NULL)
     return EC_ESTORE;
-  if (bind_filter(s, st, f, ec__store_msg_limit(limit)) != 0) {
+  if (bind_filter(st, f, ec__store_msg_limit(limit)) != 0) {
     store_stmt_done(st);
     return EC_ESTORE;
   }
@@ -466,7 +520,7 @@ int ec_store_msg_explain(ec_store_t *base, const ec_msg_filter_t *f,
     store_log(s->db, sql);
     return EC_ESTORE;
   }
-  int err = bind_filter(s, st, f, EC_MSG_LIMIT_DEFAULT);
+  int err = bind_filter(st, f, EC_MSG_LIMIT_DEFAULT);
   size_t len = 0;
   out[0] = '\0';
   int rc = SQLITE_DONE;
