@@ -305,9 +305,10 @@ static void test_writes_in_flight_at_a_crash_are_stored_once(void) {
 
 /* The hints one store heard (ec_store_listen). */
 typedef struct {
-  int n, status, any, messages, devices;
+  int n, status, any, messages, devices, provs;
   char dev[8][EC_STORE_MAX_ID_LEN + 1], dep[8][EC_STORE_MAX_ID_LEN + 1];
   char identity[4][EC_STORE_MAX_ID_LEN + 1];
+  int64_t prov[8];
 } heard_t;
 
 static void on_change(void *ud, const ec_store_change_t *c) {
@@ -323,6 +324,9 @@ static void on_change(void *ud, const ec_store_change_t *c) {
     snprintf(h->identity[h->devices], sizeof(h->identity[0]), "%s",
              c->device_id);
   h->devices += c->kind == EC_STORE_CHANGE_DEVICE;
+  if (c->kind == EC_STORE_CHANGE_PROVISIONING && h->provs < 8)
+    h->prov[h->provs] = c->provisioning_id;
+  h->provs += c->kind == EC_STORE_CHANGE_PROVISIONING;
   h->n++;
 }
 
@@ -406,15 +410,68 @@ static void test_other_stores_hear_of_committed_writes(void) {
   ec_store_fx_teardown(&f);
 }
 
+/* Set up the test's store and open a second one on its database, which
+ * listens into @p h: the second, for ec_store_close(). */
+static ec_store_t *second_listening(ec_store_fx_t *f, heard_t *h) {
+  ec_store_fx_setup(f);
+  ec_store_t *b = NULL;
+  CU_ASSERT_EQUAL_FATAL(ec_store_open(f->uri, &b), 0);
+  CU_ASSERT_EQUAL(ec_store_listen(b, on_change, h), 0);
+  return b;
+}
+
+/*
+ * An import (`admin import`) writes provisionings and catalog names, which
+ * select answers show: its transaction hints, once each, the provisionings
+ * it wrote and those with components of the catalog entries it wrote, so
+ * that the observers on running servers hear of it; accounts alone, which
+ * no answer shows, are no hint.
+ */
+static void test_an_import_hints_the_provisionings_it_changes(void) {
+  ec_store_fx_t f;
+  heard_t hb = {0};
+  ec_store_t *b = second_listening(&f, &hb);
+  ec_store_prov_user_t u = {1, "importer", "admin", "$argon2id$x"};
+  ec_store_prov_item_t provs[2] = {{21, "north", 0, false, 0},
+                                   {22, "south", 1, false, 0}};
+  ec_store_prov_item_t light = {5, "Light", 0, false, 0};
+  ec_store_prov_import_t im = {&u, 1, provs, 2, {&light, NULL, NULL}, {1, 0, 0}};
+  CU_ASSERT_EQUAL_FATAL(ec_store_prov_import(f.s, &im), 0);
+  int64_t took = listen_until(b, &hb.provs, 2, 2000);
+  CU_ASSERT_EQUAL_FATAL(hb.provs, 2);
+  CU_ASSERT(took < 1000);
+  CU_ASSERT(hb.prov[0] + hb.prov[1] == 43 && hb.prov[0] * hb.prov[1] == 462);
+  CU_ASSERT_EQUAL(hb.any, 0);
+  /* Provisioning 22 holds sensor 5: renaming the sensor hints 22 alone. */
+  CU_ASSERT_EQUAL(ask(&f, "WITH c AS (INSERT INTO prov_components"
+                          " (provisioning_id, component_type, component_id,"
+                          " active_status, last_modified_by, last_modified_at)"
+                          " VALUES (22, 0, 5, 0, 1, 0) RETURNING 1)"
+                          " SELECT count(*) FROM c"),
+                  1);
+  ec_store_prov_item_t renamed = {5, "Daylight", 0, false, 0};
+  ec_store_prov_import_t im2 = {NULL, 0, NULL, 0, {&renamed, NULL, NULL},
+                                {1, 0, 0}};
+  CU_ASSERT_EQUAL_FATAL(ec_store_prov_import(f.s, &im2), 0);
+  listen_until(b, &hb.provs, 3, 2000);
+  CU_ASSERT_EQUAL_FATAL(hb.provs, 3);
+  CU_ASSERT_EQUAL(hb.prov[2], 22);
+  /* Accounts alone: nothing to hear. */
+  int n = hb.n;
+  ec_store_prov_import_t im3 = {&u, 1, NULL, 0, {NULL, NULL, NULL}, {0, 0, 0}};
+  CU_ASSERT_EQUAL(ec_store_prov_import(f.s, &im3), 0);
+  listen_until(b, &hb.n, n + 1, 300);
+  CU_ASSERT_EQUAL(hb.n, n);
+  ec_store_close(b);
+  ec_store_fx_teardown(&f);
+}
+
 /* Every change to an identity, whoever makes it, is a hint naming it (the
  * devices table's trigger), heard by every listener within a second. */
 static void test_identities_changes_are_hinted_by_identity(void) {
   ec_store_fx_t f;
-  ec_store_fx_setup(&f);
-  ec_store_t *b = NULL;
-  CU_ASSERT_EQUAL_FATAL(ec_store_open(f.uri, &b), 0);
   heard_t hb = {0};
-  CU_ASSERT_EQUAL(ec_store_listen(b, on_change, &hb), 0);
+  ec_store_t *b = second_listening(&f, &hb);
   ec_store_device_t d = {0};
   snprintf(d.identity, sizeof(d.identity), "dev:1");
   d.key_len = 16;
@@ -656,6 +713,8 @@ static const ec_test_t tests[] = {
      "writes_in_flight_at_a_crash_are_stored_once"},
     {test_other_stores_hear_of_committed_writes,
      "other_stores_hear_of_committed_writes"},
+    {test_an_import_hints_the_provisionings_it_changes,
+     "an_import_hints_the_provisionings_it_changes"},
     {test_identities_changes_are_hinted_by_identity,
      "identities_changes_are_hinted_by_identity"},
     {test_a_listener_resynchronises_after_a_restart,

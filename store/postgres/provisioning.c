@@ -22,6 +22,8 @@
 
 /* ---- import -------------------------------------------------------------- */
 
+static char *id_list(const ec_prov_ids_t *ids, bool *oom);
+
 static int put_provisioning(pg_store_t *s, const ec_store_prov_item_t *it) {
   if (it->id < 0 || !ec__store_text_ok(it->name) || it->active_status < 0 ||
       it->active_status > 1) {
@@ -62,6 +64,62 @@ static int put_catalog(pg_store_t *s, int type,
                   3, v, NULL, NULL, NULL, "store catalog entry");
 }
 
+/* The provisionings whose select answers the rows @p im wrote may change
+ * (their own, and those with components of the catalog entries written,
+ * whose names a select reads) become one NOTIFY in the import's
+ * transaction, so that the observers on the running servers hear of an
+ * import as of a write of components; accounts are in no answer. */
+static int notify_import(pg_store_t *s, const ec_store_prov_import_t *im) {
+  size_t np = im->n_provisionings, nc = 0;
+  for (int t = 0; t < EC_COMP_TYPE_COUNT; t++)
+    nc += im->n_catalog[t];
+  if (np == 0 && nc == 0)
+    return 0;
+  int64_t *v = malloc((np + 2 * nc) * sizeof(*v));
+  if (v == NULL)
+    return EC_ENOMEM;
+  for (size_t i = 0; i < np; i++)
+    v[i] = im->provisionings[i].id;
+  size_t k = 0;
+  for (int t = 0; t < EC_COMP_TYPE_COUNT; t++)
+    for (size_t i = 0; i < im->n_catalog[t]; i++, k++) {
+      v[np + k] = t;
+      v[np + nc + k] = im->catalog[t][i].id;
+    }
+  bool oom = false;
+  char *a[3] = {id_list(&(ec_prov_ids_t){v, np, true, true}, &oom),
+                id_list(&(ec_prov_ids_t){v + np, nc, true, true}, &oom),
+                id_list(&(ec_prov_ids_t){v + np + nc, nc, true, true}, &oom)};
+  free(v);
+  PGresult *res = NULL;
+  int rc = oom ? EC_ENOMEM
+               : pg_query(s,
+                          "SELECT id::int8 FROM unnest($1::int8[]) AS id"
+                          " UNION SELECT pc.provisioning_id::int8"
+                          " FROM prov_components pc"
+                          " JOIN unnest($2::int[], $3::int8[]) AS k (t, id)"
+                          " ON pc.component_type = k.t"
+                          " AND pc.component_id = k.id",
+                          3, (const char *const *)a, NULL, NULL, &res,
+                          "read the provisionings imported");
+  for (int i = 0; i < 3; i++)
+    free(a[i]);
+  if (rc != 0)
+    return rc;
+  int n = PQntuples(res);
+  int64_t *ids = malloc((size_t)(n > 0 ? n : 1) * sizeof(*ids));
+  if (ids == NULL) {
+    PQclear(res);
+    return EC_ENOMEM;
+  }
+  for (int i = 0; i < n; i++)
+    ids[i] = pg_i64(res, i, 0);
+  PQclear(res);
+  rc = pg_notify_provisionings(s, ids, (size_t)n);
+  free(ids);
+  return rc;
+}
+
 int store_pg_prov_import(ec_store_t *base, const ec_store_prov_import_t *im) {
   pg_store_t *s = (pg_store_t *)base;
   if (im == NULL || (im->users == NULL && im->n_users > 0) ||
@@ -80,6 +138,8 @@ int store_pg_prov_import(ec_store_t *base, const ec_store_prov_import_t *im) {
   for (int t = 0; t < EC_COMP_TYPE_COUNT; t++)
     for (size_t i = 0; rc == 0 && i < im->n_catalog[t]; i++)
       rc = put_catalog(s, t, &im->catalog[t][i]);
+  if (rc == 0)
+    rc = notify_import(s, im);
   return pg_end(s, rc);
 }
 
