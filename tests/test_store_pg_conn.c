@@ -219,6 +219,46 @@ static void test_a_round_behind_a_failed_one_commits_after_it(void) {
   ec_store_fx_teardown(&f);
 }
 
+/*
+ * A round whose batch statement fails (a report under a Request-Id already
+ * stored) is logged as that, not as a failed commit, which would say that
+ * PostgreSQL could not make the round durable.
+ */
+static void test_a_failed_batch_statement_is_logged_as_one(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  seen_t v = {0};
+  ticket_t t[3];
+  queue_to(f.s, &v, t, 0, DEP, "rid-logged");
+  CU_ASSERT_EQUAL(ec_store_wait(f.s), 0);
+  CU_ASSERT_EQUAL_FATAL(v.d[0].rc, 0);
+  char path[] = "/tmp/ec_pg_log_XXXXXX";
+  int fd = mkstemp(path);
+  CU_ASSERT_FATAL(fd >= 0);
+  fflush(stderr);
+  int saved = dup(2);
+  CU_ASSERT_FATAL(saved >= 0 && dup2(fd, 2) == 2);
+  queue_to(f.s, &v, t, 1, DEP, "rid-logged");
+  queue_to(f.s, &v, t, 2, DEP, NULL);
+  CU_ASSERT_EQUAL(ec_store_wait(f.s), 0);
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  static char logged[8192];
+  ssize_t n = pread(fd, logged, sizeof(logged) - 1, 0);
+  close(fd);
+  unlink(path);
+  CU_ASSERT_FATAL(n > 0);
+  logged[n] = '\0';
+  fputs(logged, stderr); /* as it would have been */
+  CU_ASSERT_PTR_NOT_NULL(strstr(logged, "store: a round's batch statement: "));
+  CU_ASSERT_PTR_NULL(strstr(logged, "a round's commit"));
+  CU_ASSERT_EQUAL(v.n, 3);
+  CU_ASSERT_NOT_EQUAL(v.d[1].rc, 0);
+  CU_ASSERT_EQUAL(v.d[2].rc, 0);
+  ec_store_fx_teardown(&f);
+}
+
 static void test_writes_wait_for_a_restarted_postgres(void) {
   ec_store_fx_t f;
   ec_store_fx_setup(&f);
@@ -705,6 +745,8 @@ static const ec_test_t tests[] = {
      "a_round_is_one_transaction_answered_later"},
     {test_a_round_behind_a_failed_one_commits_after_it,
      "a_round_behind_a_failed_one_commits_after_it"},
+    {test_a_failed_batch_statement_is_logged_as_one,
+     "a_failed_batch_statement_is_logged_as_one"},
     {test_writes_wait_for_a_restarted_postgres,
      "writes_wait_for_a_restarted_postgres"},
     {test_writes_fail_in_bounded_time_while_postgres_is_away,

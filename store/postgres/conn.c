@@ -380,7 +380,7 @@ int pg_notify_provisionings(pg_store_t *s, const int64_t *ids, size_t n) {
 }
 
 /* One NOTIFY for the @p n writes from @p w: their hints, none when no
- * write has one; 0 or EC_ESTORE. Other servers hear it once it commits
+ * write has one; 1 (sent), 0 (none) or EC_ESTORE. Other servers hear it once it commits
  * (it is part of the transaction), this one never (store_pg_flush()). */
 static int send_hints(pg_store_t *s, const pg_write_t *w, size_t n) {
   char buf[HINT_MAX + 1];
@@ -396,7 +396,7 @@ static int send_hints(pg_store_t *s, const pg_write_t *w, size_t n) {
     return 0;
   static const pg_stmt_t notify = {"ec_notify", "SELECT pg_notify($1, $2)"};
   const char *v[] = {s->channel, buf};
-  return pg_send(s, &notify, 2, v, NULL, NULL);
+  return pg_send(s, &notify, 2, v, NULL, NULL) == 0 ? 1 : EC_ESTORE;
 }
 
 /* What stands for the @p n writes from @p w once: each kind's round
@@ -422,7 +422,12 @@ static int send_round_tail(pg_store_t *s, pg_round_t *r, pg_write_t *w,
       r->tails[r->n_tails++].n = sent;
     }
   }
-  return send_hints(s, w, n);
+  int sent = send_hints(s, w, n);
+  if (sent < 0)
+    return EC_ESTORE;
+  if (r != NULL)
+    r->notified = sent > 0;
+  return 0;
 }
 
 /* A result of round @p r after every write's own: one of a kind's round
@@ -436,6 +441,19 @@ static void tail_result(pg_store_t *s, pg_round_t *r, const PGresult *res) {
       r->tails[t].ops->round_result(s, r->first, r->n, k, res);
     return;
   }
+}
+
+/* What failed when an error is a result of round @p r (not single) that
+ * no write owns: one of the kinds' round statements (the status batch,
+ * whose history rows refuse a Request-Id already stored), the NOTIFY or,
+ * every one of those answered, the commit at the Sync. */
+static const char *tail_failed(const pg_round_t *r) {
+  int k = r->tail_seen;
+  for (size_t t = 0; t < r->n_tails; t++)
+    k -= r->tails[t].n;
+  return k < 0                    ? "a round's batch statement"
+         : k == 0 && r->notified ? "a round's NOTIFY"
+                                  : "a round's commit";
 }
 
 /* The first queued write no round in flight holds, or NULL. */
@@ -637,10 +655,14 @@ static void take_result(pg_store_t *s, PGresult *res) {
     r->cur = w;
   }
   if (st == PGRES_FATAL_ERROR) {
-    /* A write's statement, or the commit at the Sync; one that waited past
-     * statement_timeout (a lock held long) fails its round as timed out. */
+    /* A write's statement, one of the round's own (tail_failed()), or
+     * the commit at the Sync; one that waited past statement_timeout (a
+     * lock held long) fails its round as timed out. */
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    pg_log(s, res, w != NULL ? "a queued write" : "a round's commit");
+    pg_log(s, res,
+           w != NULL  ? "a queued write"
+           : r->single ? "a re-run write's transaction"
+                       : tail_failed(r));
     r->failed = true;
     r->timed_out |= state != NULL && strcmp(state, PG_SQLSTATE_CANCELED) == 0;
     if (w != NULL)

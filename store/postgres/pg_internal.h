@@ -115,6 +115,7 @@ typedef struct {
   } tails[8];
   size_t n_tails;
   int tail_seen;
+  bool notified;      /* a NOTIFY followed them, before the commit */
 } pg_round_t;
 
 /** The head of every queued write (first in the kind's own struct). */
