@@ -162,6 +162,18 @@ static int ensure_session(ec_client_t *c) {
   return ec_dev_dtls_handshake(c->dtls, c->timeout_ms);
 }
 
+/* An exchange that heard nothing in all its time. Over coaps:// the
+ * server may hold no session for us any more, and says so with no alert
+ * (behind nginx, once its UDP session ended, our records reach a node
+ * from a new port and are dropped: docs/CLUSTER.md); a request's own
+ * timeout comes before the port would see its last retransmission, so
+ * the session is ended here and the next call handshakes again. */
+static int unheard(ec_client_t *c) {
+  if (c->dtls != NULL)
+    ec_dev_dtls_drop(c->dtls);
+  return EC_ETIMEOUT;
+}
+
 /*
  * Run the core until the exchange is over. An answer must come by
  * @p answer_by; after it the exchange may go on until @p end_at (0: no end).
@@ -172,13 +184,13 @@ static int pump(ec_client_t *c, uint64_t answer_by, uint64_t end_at) {
   for (;;) {
     uint64_t now = now_ms(), until = end_at;
     if (c->done)
-      return c->result;
+      return c->result == EC_ETIMEOUT && !c->answered ? unheard(c) : c->result;
     if (c->interrupted && c->cb != NULL && !c->cancelling)
       return 0; /* the caller ends the observation on the way out */
     if (!c->answered && (until == 0 || answer_by < until))
       until = answer_by;
     if (until != 0 && now >= until)
-      return c->answered ? 0 : EC_ETIMEOUT;
+      return c->answered ? 0 : unheard(c);
     /* An ICMP port unreachable before any answer: nothing listens there,
      * and retransmitting for the whole timeout would only hide it. */
     if (c->udp.refused && !c->answered)

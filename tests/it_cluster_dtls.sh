@@ -43,10 +43,28 @@ stop_device() {
   wait "$device" 2>/dev/null || true
 }
 
+# One ec_client_* client too (tests/it_dtls_client.c), kept over the
+# reload: its requests end at their own timeout (2 s here), before a
+# request's last retransmission would end the session in the port, so a
+# request that timed out ends it in the library.
+ckey=$(admin device-add --identity dev-cli 2>/dev/null)
+mkfifo "$dir/cin"
+EDGECOAP_PSK_KEY=$ckey "$build/tests/it_dtls_client" "coaps://127.0.0.1:$psk_front" \
+  dev-cli /device/dev-cli/deployments <"$dir/cin" >"$dir/cli.out" 2>"$dir/cli.err" &
+cli=$!
+trap 'kill "$device" "$cli" 2>/dev/null || true; finish' EXIT
+exec 4>"$dir/cin"
+said() { [ "$(wc -l <"$dir/cli.out")" -ge "$1" ]; }
+cli_said() { # cli_said N WORD: the client's Nth line, within 10 s, starts with WORD
+  wait_for 100 said "$1" && sed -n "$1p" "$dir/cli.out" | grep -q "^$2 "
+}
+
 echo "report Pending" >&3
 check "the device's first report through nginx is delivered" wait_for 100 delivered 1
 first=$(sessions)
 check "over one DTLS session ($first)" [ "$first" -eq 1 ]
+echo get >&4
+check "the client's first GET through nginx is answered" cli_said 1 answered
 
 kill -HUP "$(cat "$dir/c/nginx/nginx.pid")"
 check "nginx reloaded" wait_for 50 grep -q "gracefully shutting down" "$dir/c/nginx/error.log"
@@ -59,13 +77,24 @@ check "within 10 s (CoAP's timers at 250 ms)" [ "${ms:-99999}" -lt 10000 ]
 check "on a new DTLS session" [ "$(sessions)" -gt "$first" ]
 stop_device
 
+echo get >&4
+check "the client's first GET after the reload times out (2 s)" cli_said 2 error
+echo get >&4
+check "and its next GET is answered" cli_said 3 answered
+echo "$name: the client's GET after the one that timed out answered in $(sed -n '3s/^answered [0-9]* //p' "$dir/cli.out") ms"
+check "on a new DTLS session of its own" \
+  [ "$(cat "$dir"/c/node*.log | grep -c "session for identity 'dev-cli'")" -eq 2 ]
+exec 4>&- || true
+wait_for 50 sh -c "! kill -0 $cli 2>/dev/null" || kill "$cli" 2>/dev/null || true
+wait "$cli" 2>/dev/null || true
+
 n=$(q "SELECT count(*) FROM status_history WHERE device_id = 'dev-long'")
 check "both reports stored once each ($n)" [ "$n" = 2 ]
 state=$(c --url "$A" status get dev-long "$DEP" 2>/dev/null) || true
 check "the status shows the second report" grep -q Installing <<<"$state"
 if [ "$fails" -ne 0 ]; then
   echo "$name: the device's output:" >&2
-  cat "$dir/dev.out" "$dir/dev.err" >&2
+  cat "$dir/dev.out" "$dir/dev.err" "$dir/cli.out" "$dir/cli.err" >&2
 fi
 
 cluster_done
