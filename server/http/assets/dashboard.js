@@ -233,13 +233,19 @@ function devicesPath() {
 }
 
 let devicesSeq = 0;
+let heardDuringRead = null; // reports heard while the newest read is out
 async function loadDevices() {
   const seq = ++devicesSeq;
+  const heard = heardDuringRead = [];
   const doc = await getJSON(devicesPath());
   if (seq !== devicesSeq) return; // a newer read is on its way
+  heardDuringRead = null;
   const rows = doc ? doc.devices : [];
   const body = document.querySelector("#devices tbody");
   body.replaceChildren(...rows.map(deviceRow));
+  // The page may have been read before a report heard meanwhile was
+  // stored: those reports go on top of it, in the order they came.
+  for (const ev of heard) applyToRow(ev);
   $("devices-empty").hidden = rows.length > 0;
   // One deployment's devices: its column would repeat one id.
   $("devices").classList.toggle("one-dep", !!view.deployment);
@@ -381,6 +387,7 @@ function follow() {
     reports++;
     reportsAt.push(Date.now());
     feedItem(ev);
+    if (heardDuringRead) heardDuringRead.push(ev);
     applyToRow(ev);
     if (!deps.has(ev.deploymentId) || deps.size <= 100) refreshDeployments();
     if (view.history && view.history.device === ev.deviceId) refreshHistory();
