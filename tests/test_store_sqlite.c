@@ -512,9 +512,16 @@ static void on_queued(void *ud, const ec_status_done_t *d) {
     (*refused)++;
 }
 
-/* A serving store remembers what it wrote to each pair (store_prior.c):
- * the seqs stay gapless across lone writes, a flush with a refused write
- * (its transaction is rolled back and made again), and a reopen. */
+/* The fixture's store closed and its file opened again as a server opens
+ * it (EC_STORE_SERVE). */
+static ec_store_t *reopen_serving(ec_store_fx_t *f) {
+  ec_store_close(f->s);
+  f->s = NULL;
+  ec_store_t *s = NULL;
+  CU_ASSERT_EQUAL_FATAL(ec_store_open_uri(f->path, EC_STORE_SERVE, &s), 0);
+  return s;
+}
+
 /* A serving store reads its lists of messages on a connection of its own
  * (store_messages.c): each read sees every batch committed before it,
  * also those committed after that connection's first read, and closing the
@@ -522,10 +529,7 @@ static void on_queued(void *ud, const ec_status_done_t *d) {
 static void test_serving_store_lists_see_later_commits(void) {
   ec_store_fx_t f;
   ec_store_fx_setup(&f);
-  ec_store_close(f.s);
-  f.s = NULL;
-  ec_store_t *s = NULL;
-  CU_ASSERT_EQUAL_FATAL(ec_store_open_uri(f.path, EC_STORE_SERVE, &s), 0);
+  ec_store_t *s = reopen_serving(&f);
   ec_msg_filter_t by_order = {.order_id = "O1"}, all = {0};
   ec_msg_row_t *rows = NULL;
   size_t n = 9;
@@ -558,13 +562,13 @@ static void test_serving_store_lists_see_later_commits(void) {
   ec_store_fx_teardown(&f);
 }
 
+/* A serving store remembers what it wrote to each pair (store_prior.c):
+ * the seqs stay gapless across lone writes, a flush with a refused write
+ * (its transaction is rolled back and made again), and a reopen. */
 static void test_serving_store_keeps_seqs_gapless(void) {
   ec_store_fx_t f;
   ec_store_fx_setup(&f);
-  ec_store_close(f.s);
-  f.s = NULL;
-  ec_store_t *s = NULL;
-  CU_ASSERT_EQUAL_FATAL(ec_store_open_uri(f.path, EC_STORE_SERVE, &s), 0);
+  ec_store_t *s = reopen_serving(&f);
   int64_t seq = 0;
   for (int i = 1; i <= 3; i++) {
     CU_ASSERT_EQUAL(put(s, DEV, DEP, EC_STATE_PENDING, "a", 1, i, NULL, &seq),
