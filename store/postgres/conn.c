@@ -328,6 +328,21 @@ static void complete(pg_store_t *s, pg_write_t *prev, pg_write_t *w, int rc) {
   w->ops->done(s, w, rc);
 }
 
+/* The queued write before @p w (NULL: @p w is the queue's first). */
+static pg_write_t *queued_before(const pg_store_t *s, const pg_write_t *w) {
+  pg_write_t *prev = NULL;
+  for (pg_write_t *q = s->queue; q != NULL && q != w; q = q->next)
+    prev = q;
+  return prev;
+}
+
+/* Complete the @p n queued writes from @p first on, with @p rc. */
+static void complete_run(pg_store_t *s, pg_write_t *first, size_t n, int rc) {
+  pg_write_t *prev = queued_before(s, first);
+  for (size_t i = 0; i < n; i++)
+    complete(s, prev, prev != NULL ? prev->next : s->queue, rc);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Rounds                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -583,11 +598,7 @@ static void segment_end(pg_store_t *s) {
       ec_log(EC_LOG_WARN, "store: a round of %zu writes waited for "
              "PostgreSQL until its oldest had waited %d ms: answered as "
              "timed out, nothing of it stored", n, EC_STORE_WAIT_MS);
-      pg_write_t *prev = NULL;
-      for (pg_write_t *q = s->queue; q != first; q = q->next)
-        prev = q;
-      for (size_t i = 0; i < n; i++)
-        complete(s, prev, prev != NULL ? prev->next : s->queue, EC_ETIMEOUT);
+      complete_run(s, first, n, EC_ETIMEOUT);
       return;
     }
     ec_metrics_add(s->metrics, EC_M_COMMITS_FAILED, 1);
@@ -606,16 +617,12 @@ static void segment_end(pg_store_t *s) {
    * behind writes all completed (the chain: one behind a failed round's
    * writes fails at ec_round_follows()), so its first write is the
    * queue's; were it not, it is committed all the same. */
-  pg_write_t *prev = NULL, *w = r->first;
-  if (w != s->queue) {
+  pg_write_t *first = r->first;
+  if (first != s->queue)
     ec_log(EC_LOG_ERROR, "store: a round committed ahead of writes queued "
            "before it");
-    for (prev = s->queue; prev != NULL && prev->next != w;)
-      prev = prev->next;
-  }
   pop_round(s);
-  for (size_t i = 0; i < n; i++)
-    complete(s, prev, prev != NULL ? prev->next : s->queue, 0);
+  complete_run(s, first, n, 0);
 }
 
 /* One result of the pipeline, the oldest round's. */
@@ -872,9 +879,7 @@ int store_pg_listen(ec_store_t *base, ec_store_change_fn fn, void *ud) {
  * first one within its bound ends the walk. */
 static void expire(pg_store_t *s) {
   int64_t now = now_ms();
-  pg_write_t *from = first_unsent(s), *prev = NULL, *w = s->queue;
-  for (; w != from; w = w->next)
-    prev = w;
+  pg_write_t *w = first_unsent(s), *prev = queued_before(s, w);
   size_t late = 0;
   while (w != NULL && now - w->queued_ms >= EC_STORE_WAIT_MS) {
     pg_write_t *next = w->next;
@@ -914,7 +919,11 @@ int store_pg_flush(ec_store_t *base) {
   if (s->pipe != NULL && s->n_rounds == 0 && s->n_prepared < s->n_stmts &&
       prepare_new(s) != 0)
     lose(s, "statements could not be prepared");
-  expire(s);
+  /* Writes held behind rounds stuck on a lock end at their bound, before
+   * a round could take them; while out of reach, every queued one (below,
+   * also those a failed send left in doubt). */
+  if (s->pipe != NULL)
+    expire(s);
   bool single;
   if (may_send(s, &single)) {
     size_t n = single ? s->rerun : EC_STORE_PG_ROUND_MAX;
@@ -945,10 +954,10 @@ int store_pg_fd(ec_store_t *base, short *events, int *due_ms) {
     return -1;
   }
   bool single;
-  const pg_write_t *u = first_unsent(s);
+  const pg_write_t *u;
   if (may_send(s, &single)) {
     *due_ms = 0; /* queued, not sent, and a round may go: flush now */
-  } else if (u != NULL) {
+  } else if ((u = first_unsent(s)) != NULL) {
     /* Held behind the rounds in flight: the flush fails it at its bound. */
     int64_t left = u->queued_ms + EC_STORE_WAIT_MS - now_ms();
     *due_ms = left > 0 ? (int)left : 0;
