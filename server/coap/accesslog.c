@@ -347,12 +347,10 @@ static bool path_kept(const path_cache_t *c, const ec_req_optw_t *it) {
   return true;
 }
 
-/* The path of @p request as a line shows it, from the cache when it can. */
-static const path_cache_t *path_of(ec_accesslog_t *a,
-                                   const coap_pdu_t *request) {
+/* The path of the options @p it walks (from the first) as a line shows
+ * it, from the cache when it can. */
+static const path_cache_t *path_of(ec_accesslog_t *a, ec_req_optw_t it) {
   path_cache_t *c = &a->path;
-  ec_req_optw_t it;
-  ec_req_optw_init(&it, request);
   if (path_kept(c, &it))
     return c;
   size_t key;
@@ -419,18 +417,29 @@ static void sync_unless_more(ec_server_t *srv) {
   ec_log_sync(0);
 }
 
+/* The peer at @p from as a line of answer @p code shows it, into @p peer:
+ * its length, or 0 when no line is written (the log is off, or an error
+ * line of that peer is rate-limited). */
+static size_t line_peer(ec_server_t *srv, const struct sockaddr *from,
+                        unsigned code, char peer[PEER_MAX_SHOWN]) {
+  ec_accesslog_t *a = srv->accesslog;
+  if (a == NULL || !a->on || code == 0)
+    return 0;
+  slot_t key;
+  size_t peer_len = address_of(from, &key, peer, PEER_MAX_SHOWN);
+  if (is_error(code) && !error_ok(srv, &key))
+    return 0;
+  return peer_len;
+}
+
 void ec_accesslog_request(ec_server_t *srv, coap_session_t *session,
                           const coap_pdu_t *request, size_t in,
                           const coap_pdu_t *response, uint64_t usec) {
-  ec_accesslog_t *a = srv->accesslog;
   unsigned code = coap_pdu_get_code(response);
-  if (a == NULL || !a->on || code == 0)
-    return;
-  const coap_address_t *remote = coap_session_get_addr_remote(session);
-  slot_t key;
   char peer[PEER_MAX_SHOWN], id[IDENTITY_MAX_SHOWN];
-  size_t peer_len = address_of(&remote->addr.sa, &key, peer, sizeof(peer));
-  if (is_error(code) && !error_ok(srv, &key))
+  size_t peer_len = line_peer(
+      srv, &coap_session_get_addr_remote(session)->addr.sa, code, peer);
+  if (peer_len == 0)
     return;
   const char *identity = NULL;
   if (coap_session_get_proto(session) == COAP_PROTO_DTLS) {
@@ -443,24 +452,38 @@ void ec_accesslog_request(ec_server_t *srv, coap_session_t *session,
     id[len] = '\0';
     identity = id;
   }
-  const path_cache_t *path = path_of(a, request);
+  ec_req_optw_t it;
+  ec_req_optw_init(&it, request);
+  const path_cache_t *path = path_of(srv->accesslog, it);
   write_line(peer, peer_len, identity, coap_pdu_get_code(request),
              path->text, path->plain ? path->text_len : 0, code, in,
              ec_req_wire_size(response), usec);
   sync_unless_more(srv);
 }
 
+void ec_accesslog_datagram(ec_server_t *srv, const struct sockaddr *from,
+                           unsigned method, const uint8_t *opts,
+                           size_t opts_len, size_t in, unsigned code,
+                           size_t out, uint64_t usec) {
+  char peer[PEER_MAX_SHOWN];
+  size_t peer_len = line_peer(srv, from, code, peer);
+  if (peer_len == 0)
+    return;
+  ec_req_optw_t it;
+  ec_req_optw_init_raw(&it, opts, opts_len);
+  const path_cache_t *path = path_of(srv->accesslog, it);
+  write_line(peer, peer_len, NULL, method, path->text,
+             path->plain ? path->text_len : 0, code, in, out, usec);
+  sync_unless_more(srv);
+}
+
 void ec_accesslog_raw(ec_server_t *srv, const struct sockaddr *from,
                       socklen_t from_len, unsigned method, const char *path,
                       size_t in, unsigned code, size_t out, uint64_t usec) {
-  ec_accesslog_t *a = srv->accesslog;
-  (void)from_len;
-  if (a == NULL || !a->on)
-    return;
-  slot_t key;
   char peer[PEER_MAX_SHOWN];
-  size_t peer_len = address_of(from, &key, peer, sizeof(peer));
-  if (is_error(code) && !error_ok(srv, &key))
+  (void)from_len;
+  size_t peer_len = line_peer(srv, from, code, peer);
+  if (peer_len == 0)
     return;
   write_line(peer, peer_len, NULL, method, path != NULL ? path : "-", 0,
              code, in, out, usec);

@@ -69,6 +69,16 @@ void ec_accesslog_raw(ec_server_t *srv, const struct sockaddr *from,
                       socklen_t from_len, unsigned method, const char *path,
                       size_t in, unsigned code, size_t out, uint64_t usec);
 
+/**
+ * Log an answer the server sent without libcoap to a request whose
+ * options (and payload, if any) are the @p opts_len bytes at @p opts, as
+ * ec_accesslog_request() logs it: the path from those options.
+ */
+void ec_accesslog_datagram(ec_server_t *srv, const struct sockaddr *from,
+                           unsigned method, const uint8_t *opts,
+                           size_t opts_len, size_t in, unsigned code,
+                           size_t out, uint64_t usec);
+
 /** The longest path and query a line shows, its terminator included
  * (longer ones are cut with "..."). */
 #define EC_ACCESSLOG_PATH_MAX 400
