@@ -323,22 +323,7 @@ static void unfollow(it_proc_t *p) {
 
 /* The value of series @p name in a scrape, or -1. */
 static double metric(const char *name) {
-  char *all = NULL;
-  double v = -1;
-  if (it_http(http_port, "GET", "/metrics", NULL, NULL, &all) == 200) {
-    size_t n = strlen(name);
-    for (const char *p = all; p != NULL && *p != '\0';) {
-      if (strncmp(p, name, n) == 0 && p[n] == ' ') {
-        v = strtod(p + n + 1, NULL);
-        break;
-      }
-      p = strchr(p, '\n');
-      if (p != NULL)
-        p++;
-    }
-  }
-  free(all);
-  return v;
+  return it_http_metric(http_port, name);
 }
 
 /* Wait (bounded) for the streams gauge to read @p want. */

@@ -66,3 +66,22 @@ char *it_http_body(char *all) {
     *end = '\0';
   return body;
 }
+
+double it_http_metric(uint16_t port, const char *name) {
+  char *all = NULL;
+  double v = -1;
+  if (it_http(port, "GET", "/metrics", NULL, NULL, &all) == 200) {
+    size_t n = strlen(name);
+    for (const char *p = all; p != NULL && *p != '\0';) {
+      if (strncmp(p, name, n) == 0 && p[n] == ' ') {
+        v = strtod(p + n + 1, NULL);
+        break;
+      }
+      p = strchr(p, '\n');
+      if (p != NULL)
+        p++;
+    }
+  }
+  free(all);
+  return v;
+}

@@ -21,4 +21,9 @@ int it_http(uint16_t port, const char *method, const char *path,
  * the status code line, which is cut off in place; NULL if malformed. */
 char *it_http_body(char *all);
 
+/** The value of series @p name (with its labels, as a scrape writes it:
+ * `a_total{x="y"}`) in a scrape of /metrics on @p port; -1 when absent
+ * (a series that counted nothing is left out) or not answered. */
+double it_http_metric(uint16_t port, const char *name);
+
 #endif /* EDGECOAP_ITHTTP_H */
