@@ -79,6 +79,11 @@ static const scalar_t scalars[EC_M_COUNT] = {
                                    "", "counter",
                                    "Event streams refused with 503: as many "
                                    "as --http-streams were open"},
+    [EC_M_SCREEN_READS] = {"edgecoap_screened_reads_total", "", "counter",
+                           "Reads answered from memory before libcoap read "
+                           "them: a cached deployment status, a later block "
+                           "of a kept page (also counted in "
+                           "edgecoap_requests_total)"},
     [EC_M_SESSIONS] = {"edgecoap_sessions", "", "gauge",
                        "Client sessions (coap:// and coaps://) open"},
     [EC_M_OBSERVERS] = {"edgecoap_observers", "", "gauge",

@@ -30,6 +30,8 @@ typedef enum {
   EC_M_HTTP_EVENTS,         /**< counter: reports put in the event ring */
   EC_M_HTTP_EVENTS_SENT,    /**< counter: events written to streams */
   EC_M_HTTP_STREAMS_REFUSED,/**< counter: event streams refused (503) */
+  EC_M_SCREEN_READS,        /**< counter: reads answered from memory
+                                 before libcoap read them (screen.h) */
   EC_M_SESSIONS,            /**< gauge: client sessions open */
   EC_M_OBSERVERS,           /**< gauge: observations kept */
   EC_M_HTTP_STREAMS,        /**< gauge: the dashboard's event streams open */

@@ -262,7 +262,6 @@ static int track_observe(ec_req_t *rq, ec_route_t *rt) {
   return ec_watch_request(rq, rt->watches, NULL, NULL) < 0 ? -1 : 0;
 }
 
-/* Send the route's current report to each of its observers. */
 /* Send the route's current report to one observer. */
 static void notify_one(ec_server_t *srv, ec_route_t *rt, ec_watch_t *w) {
   if (rt->cbor == NULL || cache_json(srv, rt) < 0)
@@ -410,6 +409,23 @@ static void status_get(ec_req_t *rq, ec_route_t *rt) {
   send_cached(rq, rt, 205);
 }
 
+
+/* status_get() without the request, for the screen (router.h cached()):
+ * the cached report, in a format made already. */
+bool ec_deployment_status_cached(ec_server_t *srv, ec_router_res_t *res,
+                                 ec_format_t fmt, ec_router_cached_t *out) {
+  ec_route_t *rt = (ec_route_t *)res;
+  const uint8_t *data = fmt == EC_FORMAT_CBOR ? rt->cbor : rt->json;
+  if (data == NULL)
+    return false;
+  route_touch(srv, rt);
+  out->data = data;
+  out->len = fmt == EC_FORMAT_CBOR ? rt->cbor_len : rt->json_len;
+  out->fmt = fmt;
+  out->etag = status_etag(rt->seq, fmt);
+  out->max_age = READ_MAX_AGE_S;
+  return true;
+}
 
 /* Answer @p code with stored report @p seq, @p cbor, in the response format. */
 static void send_stored(ec_req_t *rq, int code, int64_t seq,

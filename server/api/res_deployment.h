@@ -3,7 +3,7 @@
 #ifndef EDGECOAP_RES_DEPLOYMENT_H
 #define EDGECOAP_RES_DEPLOYMENT_H
 
-#include "request.h"
+#include "router.h"
 
 /* The handlers of the route table (routes.c), API.md section 2. */
 
@@ -12,6 +12,9 @@ void ec_deployment_status(ec_req_t *rq);
 
 /** Answer a retransmitted status write again, rebuilt from the history. */
 void ec_deployment_status_replay(ec_req_t *rq, const ec_dedup_answer_t *a);
+/** A status GET the screen may answer from the route's cache (router.h). */
+bool ec_deployment_status_cached(ec_server_t *srv, ec_router_res_t *res,
+                                 ec_format_t fmt, ec_router_cached_t *out);
 
 /** GET .../status/history. */
 void ec_deployment_history(ec_req_t *rq);

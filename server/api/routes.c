@@ -67,7 +67,8 @@ static const ec_route_spec_t routes[EC_API_N_ROUTES] = {
                        EC_ROUTE_OBSERVE | EC_ROUTE_BATCH | EC_ROUTE_DEFER |
                            EC_ROUTE_REQUEST_ID | EC_ROUTE_BODY,
                        "margo.deployment-status", ec_deployment_status,
-                       ec_deployment_status_replay},
+                       ec_deployment_status_replay,
+                       ec_deployment_status_cached},
     [EC_API_HISTORY] = {DEVICE_ROUTE "/history", EC_GET, EC_ACCESS_DEVICE,
                         EC_FMT_DOC, 0, "margo.deployment-status.history",
                         ec_deployment_history, NULL},

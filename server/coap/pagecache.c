@@ -81,10 +81,6 @@ void ec_pagecache_free(ec_pagecache_t *c) {
   free(c);
 }
 
-bool ec_pagecache_plain(const ec_pagecache_t *c) {
-  return c != NULL && c->n_plain > 0;
-}
-
 /* ---- the requester's key -------------------------------------------------- */
 
 /*

@@ -58,9 +58,6 @@ int ec_pagecache_answer(ec_pagecache_t *c, ec_req_t *rq);
 void ec_pagecache_send(ec_pagecache_t *c, ec_req_t *rq, int code,
                        const uint8_t *data, size_t len, uint64_t etag);
 
-/** Whether a page of a coap:// requester is kept (screen.c looks then). */
-bool ec_pagecache_plain(const ec_pagecache_t *c);
-
 /**
  * The page kept for the coap:// requester at @p from (@p flen bytes) whose
  * request had the options of @p opts (@p opts_len bytes on the wire, from

@@ -23,6 +23,9 @@ struct ec_peer {
   struct ec_watch *watches; /* this session's observations (watch.h) */
   unsigned n_watches;
   bool verified;      /* sent a valid Echo value (echo.h) */
+  uint64_t seen_us;   /* ec_mono_us() of its last request libcoap read on
+                       * coap:// (0: none): its session lasts another
+                       * session timeout from then (screen.c) */
   /* Block1 upload in progress: the path it targets and the bytes so far. */
   char *up_path;
   uint8_t *up_buf;

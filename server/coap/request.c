@@ -152,10 +152,14 @@ size_t ec_req_wire_size(const coap_pdu_t *pdu) {
  * (Content-Format, ETag, Block2, Size2), and the payload marker. */
 #define ANSWER_OVERHEAD 24
 
+bool ec_req_amplifies(size_t req_size, size_t tkl, size_t payload) {
+  return ANSWER_OVERHEAD + tkl + payload > AMPLIFICATION_MAX * req_size;
+}
+
 static bool amplifies(const ec_req_t *rq, size_t payload) {
-  size_t answer = ANSWER_OVERHEAD + coap_pdu_get_token(rq->request).length +
-                  payload;
-  return !rq->verified && answer > AMPLIFICATION_MAX * rq->req_size;
+  return !rq->verified &&
+         ec_req_amplifies(rq->req_size, coap_pdu_get_token(rq->request).length,
+                          payload);
 }
 
 void ec_req_echo_challenge(ec_req_t *rq) {

@@ -153,6 +153,14 @@ void ec_req_send(ec_req_t *rq, int code, ec_format_t fmt, const uint8_t *data,
 bool ec_req_fits_datagram(coap_session_t *session, size_t len);
 
 /**
+ * True when an answer with a payload of @p payload bytes (one block at
+ * most) to a request of @p req_size bytes on the wire with a token of
+ * @p tkl bytes passes three times that request (RFC 9175 section 2.4): too
+ * much for an address that is not verified (echo.h).
+ */
+bool ec_req_amplifies(size_t req_size, size_t tkl, size_t payload);
+
+/**
  * Say how long the answer stays fresh (Max-Age, RFC 7252 section 5.10.5);
  * call before ec_req_send(), ec_req_empty*() or ec_req_problem(), which
  * add it among the answer's options in number order (an option added out

@@ -9,6 +9,7 @@
 #include "batch.h"
 #include "log.h"
 #include "park.h"
+#include "peer.h"
 #include "util.h"
 
 /* One template, split once at start: a literal segment, or the index of
@@ -177,6 +178,40 @@ static bool deferred(ec_req_t *rq, int refused, uint64_t *since_us) {
   return true;
 }
 
+/* A request libcoap read on coap://: its session is alive for another
+ * session timeout from now, which the screen needs to know before it
+ * answers that peer without libcoap (screen.h). A peer that may be
+ * answered so (a GET of a route with cached()) is remembered from its
+ * first such read; any other's time is kept only if it has a peer. */
+static void note_seen(ec_server_t *srv, coap_session_t *session,
+                      const ec_router_res_t *res, coap_pdu_code_t method,
+                      uint64_t now_us) {
+  if (coap_session_get_proto(session) != COAP_PROTO_UDP)
+    return;
+  ec_peer_t *p = method == COAP_REQUEST_CODE_GET && res != NULL &&
+                         res->spec->cached != NULL
+                     ? ec_peer_get(srv, session)
+                     : coap_session_get_app_data(session);
+  if (p != NULL)
+    p->seen_us = now_us;
+}
+
+const ec_route_spec_t *ec_router_cached(ec_server_t *srv, const char *path,
+                                        size_t len, ec_format_t fmt,
+                                        ec_router_cached_t *out) {
+  coap_str_const_t uri = {len, (const uint8_t *)path};
+  coap_resource_t *resource = coap_get_resource_from_uri_path(srv->ctx, &uri);
+  if (resource == NULL || resource == srv->router->unknown)
+    return NULL;
+  ec_router_res_t *res = coap_resource_get_userdata(resource);
+  const ec_route_spec_t *spec = res != NULL ? res->spec : NULL;
+  unsigned want = fmt == EC_FORMAT_CBOR ? EC_FMT_CBOR : EC_FMT_JSON;
+  if (spec == NULL || spec->cached == NULL || !(spec->methods & EC_GET) ||
+      !(spec->formats & want) || !spec->cached(srv, res, fmt, out))
+    return NULL;
+  return spec;
+}
+
 static void dispatch(coap_resource_t *resource, coap_session_t *session,
                      const coap_pdu_t *request, const coap_string_t *query,
                      coap_pdu_t *response) {
@@ -187,6 +222,7 @@ static void dispatch(coap_resource_t *resource, coap_session_t *session,
       resource == r->unknown ? NULL : coap_resource_get_userdata(resource);
   coap_pdu_code_t method = coap_pdu_get_code(request);
   bool write = is_write(method);
+  note_seen(srv, session, res, method, since_us);
   /* A request libcoap read from the coap:// socket (not one it runs again
    * to answer, coap_register_async): its one read of that socket in this
    * coap_io_process() is done, so a look at the socket now stays true

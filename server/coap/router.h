@@ -55,6 +55,18 @@
 #define EC_ROUTE_REQUEST_ID 0x20u /* POST and PUT may carry a Request-Id,
                                      read into rq->rid before the body */
 
+struct ec_router_res;
+
+/** A read a route answers from memory (its entry's cached()): the bytes
+ * and what the answer says of them, as its handler would send them. */
+typedef struct {
+  const uint8_t *data;
+  size_t len;
+  ec_format_t fmt;
+  uint64_t etag;    /**< 0: none */
+  unsigned max_age; /**< seconds */
+} ec_router_cached_t;
+
 /** One entry of the route table. */
 typedef struct ec_route_spec {
   const char *path;  /**< template without the leading '/': literal
@@ -70,6 +82,15 @@ typedef struct ec_route_spec {
   /** A confirmable POST or PUT whose answer the dedup table remembers under
    * this entry (ec_dedup_answer_t.route is the entry): answer it again. */
   void (*replay)(ec_req_t *rq, const ec_dedup_answer_t *a);
+  /** A GET of the route's own resource @p res (its userdata) with no
+   * option but Uri-Path and Accept, over plain CoAP, with no write queued
+   * and from a peer that observes nothing: when its handler would answer
+   * 2.05 from memory in @p fmt without any other effect, fill @p out
+   * (valid until the next request) and say true; the screen then answers
+   * it before libcoap reads it (screen.h). NULL, or false: the dispatcher
+   * runs it. */
+  bool (*cached)(ec_server_t *srv, struct ec_router_res *res, ec_format_t fmt,
+                 ec_router_cached_t *out);
 } ec_route_spec_t;
 
 /** A {name} segment of the templates: its check, and the 4.00 detail. */
@@ -144,10 +165,20 @@ void ec_router_free(ec_server_t *srv);
 
 /** What the dispatcher finds in the userdata of a route's own resource. An
  * API may make it the first member of its own struct (a status's cache). */
-typedef struct {
+typedef struct ec_router_res {
   const ec_route_spec_t *spec;
   coap_resource_t *resource;
 } ec_router_res_t;
+
+/**
+ * The answer from memory to a GET of @p path (@p len bytes, no leading
+ * '/', its Uri-Path options joined with '/' as libcoap joins them) in
+ * @p fmt: the route of that resource answers it through its cached().
+ * @return the route, or NULL when the dispatcher must run the request
+ */
+const ec_route_spec_t *ec_router_cached(ec_server_t *srv, const char *path,
+                                        size_t len, ec_format_t fmt,
+                                        ec_router_cached_t *out);
 
 /**
  * Make and register the libcoap resource of one instance @p path (no

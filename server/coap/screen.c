@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include "accesslog.h"
+#include "batch.h"
 #include "log.h"
 #include "pagecache.h"
+#include "router.h"
 #include "peer.h"
 #include "util.h"
 #include "watch.h"
@@ -165,6 +167,70 @@ static void note_empty(ec_server_t *srv, const uint8_t *h,
     ec_watch_on_ack(srv, p->session, mid);
 }
 
+/* What a GET's options ask for, read in one walk (later_block() and
+ * cached_read() look at them). */
+typedef struct {
+  const uint8_t *opts;   /* the options, after the token */
+  size_t opts_len;
+  unsigned block2s;      /* Block2 options, and the first one's value */
+  unsigned block2;
+  bool clean;            /* the walk ended at the end: no payload */
+  bool path_only;        /* no option but Uri-Path (plain segments) and one
+                          * Accept of 50 or 60 */
+  ec_format_t accept;    /* that Accept, else JSON (ec_req_setup()) */
+  size_t path_len;       /* the Uri-Path options joined with '/' */
+  char path[EC_ROUTE_MAX_SEGMENTS * (EC_ROUTE_SEGMENT_MAX + 1)];
+} get_opts_t;
+
+/* A segment libcoap joins into the same path as ours: printable ASCII,
+ * no '/' (nothing there to escape or to tell apart). */
+static bool plain_segment(const uint8_t *v, size_t len) {
+  if (len == 0 || len > EC_ROUTE_SEGMENT_MAX)
+    return false;
+  for (size_t i = 0; i < len; i++)
+    if (v[i] <= 0x20 || v[i] >= 0x7f || v[i] == '/')
+      return false;
+  return true;
+}
+
+static void scan_get(const uint8_t *opts, size_t opts_len, get_opts_t *g) {
+  ec_req_optw_t w;
+  const coap_opt_t *opt;
+  const uint8_t *v;
+  size_t len;
+  unsigned segs = 0, accepts = 0;
+  g->opts = opts;
+  g->opts_len = opts_len;
+  g->block2s = 0;
+  g->block2 = 0;
+  g->path_only = true;
+  g->accept = EC_FORMAT_JSON;
+  g->path_len = 0;
+  ec_req_optw_init_raw(&w, opts, opts_len);
+  while (ec_req_optw_next(&w, &opt, &v, &len)) {
+    if (w.number == COAP_OPTION_BLOCK2) {
+      if (g->block2s++ == 0)
+        g->block2 = len <= 3 ? coap_decode_var_bytes(v, len) : 7;
+      g->path_only = false;
+    } else if (w.number == COAP_OPTION_URI_PATH && g->path_only &&
+               segs < EC_ROUTE_MAX_SEGMENTS && plain_segment(v, len)) {
+      if (segs++ > 0)
+        g->path[g->path_len++] = '/';
+      memcpy(g->path + g->path_len, v, len);
+      g->path_len += len;
+    } else if (w.number == COAP_OPTION_ACCEPT && accepts++ == 0 &&
+               len <= 2 &&
+               (coap_decode_var_bytes(v, len) == EC_FORMAT_CBOR ||
+                coap_decode_var_bytes(v, len) == EC_FORMAT_JSON)) {
+      g->accept = (ec_format_t)coap_decode_var_bytes(v, len);
+    } else {
+      g->path_only = false;
+    }
+  }
+  g->clean = w.p == w.end;
+  g->path_only = g->path_only && g->clean && segs > 0;
+}
+
 /*
  * A confirmable GET of @p n bytes at @p d (all of it) for a later block of
  * a page kept for its requester (pagecache.h): answered here, piggybacked,
@@ -174,30 +240,15 @@ static void note_empty(ec_server_t *srv, const uint8_t *h,
  * to libcoap (no such page, a block past the end, anything unusual).
  */
 static int later_block(ec_server_t *srv, const uint8_t *d, size_t n,
+                       const get_opts_t *g, uint64_t since_us,
                        const struct sockaddr_storage *from, socklen_t flen) {
-  uint64_t since_us = ec_mono_us();
   unsigned tkl = d[0] & 0x0f;
-  if (tkl > 8 || n < 4 + tkl)
-    return 0;
-  const uint8_t *opts = d + 4 + tkl;
-  size_t opts_len = n - 4 - tkl;
-  ec_req_optw_t w;
-  const coap_opt_t *opt;
-  const uint8_t *v;
-  size_t len;
-  unsigned block = 0, blocks = 0;
-  ec_req_optw_init_raw(&w, opts, opts_len);
-  while (ec_req_optw_next(&w, &opt, &v, &len)) {
-    if (w.number == COAP_OPTION_BLOCK2) {
-      block = len <= 3 ? coap_decode_var_bytes(v, len) : 7;
-      blocks++;
-    }
-  }
+  unsigned block = g->block2;
   /* One Block2 past the first, not BERT (SZX 7), and no payload. */
-  if (blocks != 1 || (block & 7) == 7 || block >> 4 == 0 || w.p != w.end)
+  if (g->block2s != 1 || (block & 7) == 7 || block >> 4 == 0 || !g->clean)
     return 0;
   const ec_page_t *pg = ec_pagecache_find(
-      srv->pages, (const struct sockaddr *)from, flen, opts, opts_len);
+      srv->pages, (const struct sockaddr *)from, flen, g->opts, g->opts_len);
   ec_block_slice_t sl;
   if (pg == NULL || !ec_block_slice(block >> 4, block & 7, pg->len, &sl))
     return 0;
@@ -226,12 +277,106 @@ static int later_block(ec_server_t *srv, const uint8_t *d, size_t n,
   uint64_t usec = ec_mono_us() - since_us;
   ec_metrics_request(srv->metrics, pg->metric, COAP_REQUEST_CODE_GET, code,
                      usec);
+  ec_metrics_add(srv->metrics, EC_M_SCREEN_READS, 1);
   /* Logged first: whoever reads the log after the answer finds it. */
   ec_accesslog_raw(srv, (const struct sockaddr *)from, flen,
                    COAP_REQUEST_CODE_GET, pg->shown, n, code,
                    (size_t)(p - out), usec);
   reply(srv, out, (size_t)(p - out), from, flen);
   return 1;
+}
+
+/*
+ * A confirmable GET of @p n bytes at @p d of a route's own resource whose
+ * route answers it from memory (router.h cached()): answered here,
+ * piggybacked, with what send_small() (request.c) sends for it through
+ * the dispatcher (ETag, Content-Format, Max-Age, the body), counted and
+ * logged as the dispatcher does. Only
+ *   - for a peer whose session libcoap saw within half its timeout, so
+ *     that the session, and what the server keeps with it (peer.h, echo.h),
+ *     outlives this answer that libcoap does not see;
+ *   - within what the dispatcher sends that address (echo.h: three times
+ *     the request until it is verified) in one datagram;
+ *   - from a peer that observes nothing (an observer's reads are noted
+ *     for its notifications, watch.h);
+ *   - with no write queued (every read first commits the open batch), and
+ *     none of the peer's requests with this token waiting for its answer.
+ * 1 when consumed and answered; 0 leaves it to libcoap.
+ */
+static int cached_read(ec_server_t *srv, const uint8_t *d, size_t n,
+                       const get_opts_t *g, uint64_t since_us,
+                       const struct sockaddr_storage *from, socklen_t flen) {
+  unsigned tkl = d[0] & 0x0f;
+  if (!g->path_only || ec_store_queued(srv->store) > 0)
+    return 0;
+  coap_address_t addr;
+  coap_address_init(&addr);
+  addr.size = flen;
+  memcpy(&addr.addr, from, flen);
+  ec_peer_t *p = ec_peer_find(srv, &addr);
+  uint64_t alive_us = (uint64_t)srv->cfg.session_timeout_s * 1000000 / 2;
+  if (p == NULL || p->seen_us == 0 || since_us - p->seen_us >= alive_us ||
+      p->watches != NULL ||
+      coap_session_get_proto(p->session) != COAP_PROTO_UDP ||
+      coap_find_async(p->session, (coap_bin_const_t){tkl, d + 4}) != NULL)
+    return 0;
+  /* What another server stored is heard of first (batch.h), as the
+   * dispatcher's commit of the (empty) batch would. */
+  (void)ec_batch_commit(srv);
+  ec_router_cached_t a;
+  const ec_route_spec_t *spec =
+      ec_router_cached(srv, g->path, g->path_len, g->accept, &a);
+  if (spec == NULL || (!p->verified && ec_req_amplifies(n, tkl, a.len)) ||
+      !ec_req_fits_datagram(p->session, a.len))
+    return 0;
+
+  uint8_t out[4 + 8 + 3 * (1 + 8) + 1 + COAP_DEFAULT_MTU], val[8];
+  uint8_t code = (uint8_t)COAP_RESPONSE_CODE(205);
+  uint8_t *o = out + ec_screen_head(out, T_ACK, code,
+                                    (uint16_t)(d[2] << 8 | d[3]), d + 4, tkl);
+  unsigned prev = 0;
+  if (a.etag != 0) {
+    o = put_option(o, prev, COAP_OPTION_ETAG, val,
+                   coap_encode_var_safe8(val, sizeof(val), a.etag));
+    prev = COAP_OPTION_ETAG;
+  }
+  o = put_option(o, prev, COAP_OPTION_CONTENT_FORMAT, val,
+                 coap_encode_var_safe(val, sizeof(val), a.fmt));
+  o = put_option(o, COAP_OPTION_CONTENT_FORMAT, COAP_OPTION_MAXAGE, val,
+                 coap_encode_var_safe(val, sizeof(val), a.max_age));
+  if (a.len > 0) {
+    *o++ = 0xff;
+    memcpy(o, a.data, a.len);
+    o += a.len;
+  }
+
+  uint8_t one;
+  if (recv(srv->screen_fd, &one, 1, MSG_DONTWAIT) < 0)
+    return 0;
+  uint64_t usec = ec_mono_us() - since_us;
+  ec_metrics_request(srv->metrics, ec_router_metric(srv, spec),
+                     COAP_REQUEST_CODE_GET, code, usec);
+  ec_metrics_add(srv->metrics, EC_M_SCREEN_READS, 1);
+  /* Logged first: whoever reads the log after the answer finds it. */
+  ec_accesslog_datagram(srv, (const struct sockaddr *)from,
+                        COAP_REQUEST_CODE_GET, g->opts, g->opts_len, n, code,
+                        (size_t)(o - out), usec);
+  reply(srv, out, (size_t)(o - out), from, flen);
+  return 1;
+}
+
+/* A confirmable GET of @p n bytes at @p d (all of it) answered here: a
+ * later block of a kept page, or a read from memory. */
+static int screened_get(ec_server_t *srv, const uint8_t *d, size_t n,
+                        const struct sockaddr_storage *from, socklen_t flen) {
+  uint64_t since_us = ec_mono_us();
+  unsigned tkl = d[0] & 0x0f;
+  if (tkl > 8 || n < 4 + tkl)
+    return 0;
+  get_opts_t g;
+  scan_get(d + 4 + tkl, n - 4 - tkl, &g);
+  return later_block(srv, d, n, &g, since_us, from, flen) ||
+         cached_read(srv, d, n, &g, since_us, from, flen);
 }
 
 /* The header and a token, or the whole datagram when @p cap says so;
@@ -243,19 +388,13 @@ static ssize_t look(ec_server_t *srv, uint8_t *h, size_t cap,
                   (struct sockaddr *)from, flen);
 }
 
-/* What the screen looks at: the whole datagram when a later block may be
- * answered from a kept page (pagecache.h), else its header and token. */
-static size_t screen_want(const ec_server_t *srv) {
-  return ec_pagecache_plain(srv->pages) ? EC_SCREEN_MAX_DGRAM : 4 + 8;
-}
-
 ssize_t ec_screen_look(ec_server_t *srv, uint8_t *h, size_t cap, bool keep) {
   srv->screen_look.kept = false;
   if (srv->screen_fd < 0)
     return -1;
   /* A look that is kept sees as much as the screen would, which then
    * need not look again (one system call fewer per datagram). */
-  size_t want = keep ? screen_want(srv) : 4 + 8;
+  size_t want = keep ? EC_SCREEN_MAX_DGRAM : 4 + 8;
   ssize_t n = look(srv, srv->screen_look.h, want, &srv->screen_look.from,
                    &srv->screen_look.flen);
   srv->screen_look.n = n;
@@ -267,9 +406,8 @@ ssize_t ec_screen_look(ec_server_t *srv, uint8_t *h, size_t cap, bool keep) {
 }
 
 int ec_screen_run(ec_server_t *srv) {
-  /* The header and a token are all that is looked at, unless a later block
-   * may be answered here (pagecache.h): then the whole datagram. MSG_TRUNC
-   * makes recvfrom() report the datagram's real length anyway. */
+  /* The whole datagram is looked at, since a GET may be answered here;
+   * MSG_TRUNC makes recvfrom() report its real length anyway. */
   uint8_t h[EC_SCREEN_MAX_DGRAM];
   if (srv->screen_fd < 0)
     return 0;
@@ -277,7 +415,7 @@ int ec_screen_run(ec_server_t *srv) {
     struct sockaddr_storage from;
     socklen_t flen;
     ssize_t n;
-    size_t want = screen_want(srv);
+    size_t want = EC_SCREEN_MAX_DGRAM;
     if (srv->screen_look.kept && srv->screen_look.cap >= want) {
       /* The access log's look, with nothing read since (screen.h). */
       srv->screen_look.kept = false;
@@ -312,7 +450,7 @@ int ec_screen_run(ec_server_t *srv) {
       answer_405 = 1;
     } else if (type == T_CON && code == COAP_REQUEST_CODE_GET &&
                (size_t)n <= want &&
-               later_block(srv, h, (size_t)n, &from, flen)) {
+               screened_get(srv, h, (size_t)n, &from, flen)) {
       continue; /* answered */
     } else {
       if ((type == T_RST || type == T_ACK) && code == 0)

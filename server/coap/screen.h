@@ -27,7 +27,16 @@
  *     ACK of a CON, as a NON to a NON);
  *   - a confirmable GET for a later block of a page kept for its requester
  *     (pagecache.h): the block, as the dispatcher would have answered it,
- *     without libcoap's request handling (most of a block's cost).
+ *     without libcoap's request handling (most of a block's cost);
+ *   - a confirmable GET, with no option but Uri-Path and Accept, of a
+ *     route's resource whose route answers it from memory (router.h
+ *     cached(): a deployment status's cached report), from a peer that
+ *     observes nothing and whose session libcoap saw within half its
+ *     timeout: the answer the
+ *     dispatcher would send, piggybacked, when it fits one datagram and
+ *     the amplification bound (echo.h), and no write is queued.
+ * What the screen answers is counted and logged as the dispatcher does,
+ * and also in edgecoap_screened_reads_total for the reads.
  * An RST is also shown to watch.c (ec_watch_on_rst) and then left to
  * libcoap. DTLS records are decrypted inside libcoap and are not screened.
  */
@@ -53,9 +62,8 @@ int ec_screen_run(ec_server_t *srv);
  * Look at the datagram at the head of the socket without taking it: its
  * length, or < 0 when none waits; its first bytes (at most 12) at @p h.
  * With @p keep, what was seen is kept for the next ec_screen_run(), which
- * then makes no look of its own (the whole datagram is looked at then
- * while a page is kept for a coap:// requester, since the screen may
- * answer it from that page): only when libcoap cannot read the socket
+ * then makes no look of its own (the whole datagram is looked at then,
+ * as the screen looks at it): only when libcoap cannot read the socket
  * before that run, i.e. outside coap_io_process() or inside it after its
  * read (libcoap 4.3.1 reads an endpoint's socket once per call, in its
  * epoll loop, before it runs the handlers of what it read and after it ran
