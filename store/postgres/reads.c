@@ -85,15 +85,21 @@ static pg_read_t *take_head(struct pg_reads *q) {
   return r;
 }
 
+/* Fail the read on the wire with @p rc (its result, if one comes, is
+ * thrown away: statement_done()). */
+static void fail_flying(struct pg_reads *q, int rc) {
+  pg_read_t *r = q->flying;
+  q->flying = NULL;
+  complete(q, r, rc, NULL);
+}
+
 /* Fail every read whose bound has passed: the one on the wire (its result
  * will be thrown away) and the queued ones, which are in start order, so
  * the overdue ones are the first. */
 static void expire(struct pg_reads *q, int64_t now) {
   size_t late = 0;
   if (q->flying != NULL && q->flying->due_ms <= now) {
-    pg_read_t *r = q->flying;
-    q->flying = NULL;
-    complete(q, r, EC_ETIMEOUT, NULL);
+    fail_flying(q, EC_ETIMEOUT);
     late++;
   }
   while (q->head != NULL && q->head->due_ms <= now) {
@@ -118,11 +124,8 @@ static void lose(struct pg_reads *q, int rc, const char *why) {
   q->c = NULL;
   pg_dial_drop(&q->dial);
   q->sent = false;
-  if (q->flying != NULL) {
-    pg_read_t *r = q->flying;
-    q->flying = NULL;
-    complete(q, r, rc, NULL);
-  }
+  if (q->flying != NULL)
+    fail_flying(q, rc);
   while (q->head != NULL)
     complete(q, take_head(q), rc, NULL);
 }
