@@ -261,7 +261,8 @@ typedef struct {
  * Pull-decode problem details: the concise CBOR form (keys -1 title,
  * -2 detail, -4 response-code, -256 field) or the JSON names in CBOR.
  * Other members are skipped.
- * @return 0, EC_ESYNTAX or EC_EBADDOC
+ * @return 0, EC_ESYNTAX, EC_EBADDOC or EC_ETOOBIG (past the caps, as
+ *         ec_dev_status_decode())
  */
 int ec_dev_problem_decode(const uint8_t *buf, size_t len, ec_dev_problem_t *out);
 
@@ -302,7 +303,8 @@ typedef int (*ec_dev_msg_fn)(void *ctx, size_t idx, const ec_dev_msg_t *m);
  * dhcpOption (device/core/answers.c).
  * @param[out] next_from  nextFromStatusMessageID, 0 when the page has none
  *                        (then it was the last); may be NULL
- * @return 0, EC_ESYNTAX, EC_EBADDOC, or what @p fn returned; EC_ENOTFOUND
+ * @return 0, EC_ESYNTAX, EC_EBADDOC, EC_ETOOBIG (past the caps, as
+ *         ec_dev_status_decode()), or what @p fn returned; EC_ENOTFOUND
  *         for a map that is well-formed and has no StatusMessages member
  *         (one message, maybe: ec_dev_msg_decode() reads it), as the codec
  *         tells a page from a message by that member alone: a map with a
@@ -316,7 +318,8 @@ int ec_dev_msgs_decode(const uint8_t *buf, size_t len, ec_dev_msg_fn fn,
  * Pull-decode one StatusMessage in CBOR, the answer to a post of a single
  * message (ec_dev_msg_post()) or to GET /api/2.3/statusmessages/{id}:
  * the members and checks of ec_dev_msgs_decode(), for one map.
- * @return 0, EC_ESYNTAX or EC_EBADDOC
+ * @return 0, EC_ESYNTAX, EC_EBADDOC or EC_ETOOBIG (past the caps, as
+ *         ec_dev_status_decode())
  */
 int ec_dev_msg_decode(const uint8_t *buf, size_t len, ec_dev_msg_t *out);
 
@@ -403,7 +406,8 @@ typedef int (*ec_dev_prov_fn)(void *ctx, size_t idx,
  * unknown members are skipped. Rows must come in the order the server
  * writes them, response_0 first.
  * @param[out] n_rows  the number of rows; may be NULL
- * @return 0, EC_ESYNTAX, EC_EBADDOC, or what @p fn returned
+ * @return 0, EC_ESYNTAX, EC_EBADDOC, EC_ETOOBIG (past the caps, as
+ *         ec_dev_status_decode()), or what @p fn returned
  */
 int ec_dev_prov_decode(const uint8_t *buf, size_t len, ec_dev_prov_fn fn,
                        void *ctx, size_t *n_rows);
@@ -507,7 +511,8 @@ typedef int (*ec_dev_item_fn)(void *ctx, size_t idx, ec_dev_str_t key,
  * each one-key map) or macAddress (@p key the address's text, @p value
  * absent), as ec_dev_msgs_decode() or ec_dev_msg_decode() found them in
  * @p list (its params or macs; absent: no call).
- * @return 0, EC_ESYNTAX or EC_EBADDOC for a list of another shape, or what
+ * @return 0, EC_ESYNTAX or EC_EBADDOC for a list of another shape,
+ *         EC_ETOOBIG (past the caps, as ec_dev_status_decode()), or what
  *         @p fn returned
  */
 int ec_dev_msg_items(ec_dev_cbor_t list, ec_dev_item_fn fn, void *ctx);
@@ -531,7 +536,8 @@ typedef struct {
  * message's: {"IPv4": {"option82": {remoteId, circuitId}}, "IPv6":
  * {"option18": {interfaceId}, "option37": {remoteId}}}, every member
  * optional, each a map or text as named, unknown members skipped.
- * @return 0, EC_ESYNTAX or EC_EBADDOC
+ * @return 0, EC_ESYNTAX, EC_EBADDOC or EC_ETOOBIG (past the caps, as
+ *         ec_dev_status_decode())
  */
 int ec_dev_msg_dhcp(ec_dev_cbor_t dhcp, ec_dev_dhcp_view_t *out);
 
@@ -583,7 +589,8 @@ typedef int (*ec_dev_history_fn)(void *ctx, size_t idx,
  * each entry a map with seq (an integer >= 1), receivedAt (text) and
  * report (a map); unknown members skipped, here and in the envelope.
  * @param[out] n  the number of entries; may be NULL
- * @return 0, EC_ESYNTAX, EC_EBADDOC, or what @p fn returned
+ * @return 0, EC_ESYNTAX, EC_EBADDOC, EC_ETOOBIG (past the caps, as
+ *         ec_dev_status_decode()), or what @p fn returned
  */
 int ec_dev_history_decode(const uint8_t *buf, size_t len, ec_dev_history_fn fn,
                           void *ctx, size_t *n);
@@ -603,7 +610,8 @@ typedef int (*ec_dev_deployment_fn)(void *ctx, size_t idx,
  * Pull-decode {"deployments": [{"deploymentId", "state", "updatedAt"}]},
  * every member of an entry required, unknown ones skipped.
  * @param[out] n  the number of entries; may be NULL
- * @return 0, EC_ESYNTAX, EC_EBADDOC, or what @p fn returned
+ * @return 0, EC_ESYNTAX, EC_EBADDOC, EC_ETOOBIG (past the caps, as
+ *         ec_dev_status_decode()), or what @p fn returned
  */
 int ec_dev_deployments_decode(const uint8_t *buf, size_t len,
                               ec_dev_deployment_fn fn, void *ctx, size_t *n);
@@ -629,7 +637,8 @@ typedef struct {
 
 /**
  * Pull-decode an insert or update answer.
- * @return 0, EC_ESYNTAX or EC_EBADDOC
+ * @return 0, EC_ESYNTAX, EC_EBADDOC or EC_ETOOBIG (past the caps, as
+ *         ec_dev_status_decode())
  */
 int ec_dev_prov_result_decode(const uint8_t *buf, size_t len,
                               ec_dev_prov_result_t *out);
@@ -649,7 +658,8 @@ typedef struct {
  * required text; a status or an error_detail of another type than text
  * (or, for error_detail, an array of IDs) is taken as absent; unknown
  * members are skipped.
- * @return 0, EC_ESYNTAX or EC_EBADDOC
+ * @return 0, EC_ESYNTAX, EC_EBADDOC or EC_ETOOBIG (past the caps, as
+ *         ec_dev_status_decode())
  */
 int ec_dev_prov_error_decode(const uint8_t *buf, size_t len,
                              ec_dev_prov_error_t *out);
@@ -659,7 +669,8 @@ int ec_dev_prov_error_decode(const uint8_t *buf, size_t len,
  * integer (or 1 to 18 digits), or a non-empty array of them.
  * @param[out] v  room for @p cap values, or NULL with 0 to count
  * @param[out] is_array  whether they came as an array; may be NULL
- * @return their number (may exceed @p cap), or EC_EBADDOC / EC_ESYNTAX
+ * @return their number (may exceed @p cap), or EC_EBADDOC / EC_ESYNTAX /
+ *         EC_ETOOBIG (past the caps, as ec_dev_status_decode())
  */
 int ec_dev_prov_ids(ec_dev_cbor_t ids, int64_t *v, size_t cap, bool *is_array);
 
@@ -895,7 +906,8 @@ int ec_dev_login_encode(const char *username, const char *password,
 /**
  * Pull-decode a /v1/Login answer in CBOR: status and error always, and
  * with a token also userid, userrole and username, as the codec requires.
- * @return 0, EC_ESYNTAX or EC_EBADDOC
+ * @return 0, EC_ESYNTAX, EC_EBADDOC or EC_ETOOBIG (past the caps, as
+ *         ec_dev_status_decode())
  */
 int ec_dev_login_decode(const uint8_t *buf, size_t len, ec_dev_login_t *out);
 
