@@ -607,6 +607,61 @@ static void test_serving_store_keeps_seqs_gapless(void) {
   ec_store_fx_teardown(&f);
 }
 
+/* The pair's status row, as the test reads it: its document and seq. */
+static void expect_status(ec_store_t *s, const char *dep, const char *doc,
+                          int64_t seq) {
+  uint8_t *d = NULL;
+  size_t len = 0;
+  int64_t at = 0, n = 0;
+  CU_ASSERT_EQUAL_FATAL(ec_store_status_get(s, DEV, dep, &d, &len, &at, &n),
+                        0);
+  CU_ASSERT_EQUAL(n, seq);
+  CU_ASSERT(len == strlen(doc) && memcmp(d, doc, len) == 0);
+  free(d);
+}
+
+/* A serving store updates a pair's status row at the rowid it kept
+ * (store.c): when that rowid holds another pair's row now (a VACUUM may
+ * renumber them), the other row stays as it was and the write finds the
+ * pair's row by its key. */
+static void test_serving_store_follows_a_moved_status_row(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  ec_store_t *s = reopen_serving(&f);
+  CU_ASSERT_EQUAL(put(s, DEV, DEP, EC_STATE_PENDING, "a1", 2, 1, NULL, NULL),
+                  0);
+  CU_ASSERT_EQUAL(put(s, DEV, DEP2, EC_STATE_PENDING, "b1", 2, 2, NULL, NULL),
+                  0);
+  /* The two rows swap their rowids behind the store's back. */
+  char sql[512];
+  snprintf(sql, sizeof(sql),
+           "UPDATE deployment_status SET rowid = -rowid;"
+           "UPDATE deployment_status SET rowid = CASE deployment_id"
+           " WHEN '%s' THEN (SELECT -rowid FROM deployment_status"
+           " WHERE deployment_id = '%s') ELSE (SELECT -rowid FROM"
+           " deployment_status WHERE deployment_id = '%s') END",
+           DEP, DEP2, DEP);
+  external_exec(f.path, sql);
+  int64_t seq = 0;
+  /* The same state (a touch) and a new one (an update). */
+  CU_ASSERT_EQUAL(put(s, DEV, DEP, EC_STATE_PENDING, "a2", 2, 3, NULL, &seq),
+                  0);
+  CU_ASSERT_EQUAL(seq, 2);
+  CU_ASSERT_EQUAL(put(s, DEV, DEP2, EC_STATE_FAILED, "b2", 2, 4, NULL, &seq),
+                  0);
+  CU_ASSERT_EQUAL(seq, 2);
+  expect_status(s, DEP, "a2", 2);
+  expect_status(s, DEP2, "b2", 2);
+  CU_ASSERT_EQUAL(put(s, DEV, DEP, EC_STATE_INSTALLED, "a3", 2, 5, NULL,
+                      &seq),
+                  0);
+  CU_ASSERT_EQUAL(seq, 3);
+  expect_status(s, DEP, "a3", 3);
+  expect_status(s, DEP2, "b2", 2);
+  ec_store_close(s);
+  ec_store_fx_teardown(&f);
+}
+
 /* Version 12's history, with its foreign key, as migration 1 and 6 made
  * it (a database of that version has it so). */
 #define V12_HISTORY                                                            \
@@ -732,6 +787,8 @@ static const ec_test_t tests[] = {
      "serving_store_keeps_seqs_gapless"},
     {test_serving_store_lists_see_later_commits,
      "serving_store_lists_see_later_commits"},
+    {test_serving_store_follows_a_moved_status_row,
+     "serving_store_follows_a_moved_status_row"},
 };
 
 int main(void) {

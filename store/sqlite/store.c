@@ -360,15 +360,20 @@ static const char *const statement_sql[ST_COUNT] = {
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
     /* What a write must know of the pair before it: its last seq (a new
-     * row starts at 1, each later report adds one), its state, and whether
-     * it has failed components to replace (store_fleet.c). Then one of
-     * three writes: a plain INSERT or UPDATE costs SQLite far less than an
-     * upsert with RETURNING (which builds a temporary table per run), and
-     * an UPDATE that leaves state alone touches neither of the indexes
-     * that hold it. */
+     * row starts at 1, each later report adds one), its state, whether it
+     * has failed components to replace (store_fleet.c), and its row's
+     * rowid. Then one of three writes: a plain INSERT or UPDATE costs
+     * SQLite far less than an upsert with RETURNING (which builds a
+     * temporary table per run), and an UPDATE that leaves state alone
+     * touches neither of the indexes that hold it. An UPDATE finds the row
+     * by its rowid, a seek of the table alone where the pair's key would
+     * seek the primary key's index first; it compares the pair's columns
+     * too, so that a rowid which no longer holds the pair (a VACUUM
+     * renumbers them) changes nothing, and the write reads the pair again
+     * (store_status_apply). */
     [ST_STATUS_PRIOR] =
         "SELECT last_seq, state, EXISTS (SELECT 1 FROM status_failures"
-        " WHERE deployment_id = ?2 AND device_id = ?1)"
+        " WHERE deployment_id = ?2 AND device_id = ?1), rowid"
         " FROM deployment_status WHERE device_id = ?1 AND deployment_id = ?2",
     [ST_STATUS_INSERT] =
         "INSERT INTO deployment_status (device_id, deployment_id, state, doc,"
@@ -376,11 +381,11 @@ static const char *const statement_sql[ST_COUNT] = {
     [ST_STATUS_UPDATE] =
         "UPDATE deployment_status SET state = ?3, doc = ?4, updated_at = ?5,"
         " last_seq = ?6, error_code = ?7"
-        " WHERE device_id = ?1 AND deployment_id = ?2",
+        " WHERE rowid = ?8 AND device_id = ?1 AND deployment_id = ?2",
     [ST_STATUS_TOUCH] =
         "UPDATE deployment_status SET doc = ?4, updated_at = ?5,"
         " last_seq = ?6, error_code = ?7"
-        " WHERE device_id = ?1 AND deployment_id = ?2",
+        " WHERE rowid = ?8 AND device_id = ?1 AND deployment_id = ?2",
     [ST_HISTORY_INSERT] =
         "INSERT INTO status_history"
         " (device_id, deployment_id, seq, received_at, doc, request_id)"
@@ -483,8 +488,8 @@ sqlite3_stmt *store_stmt(store_db_t *s, int slot, const char *sql) {
 }
 
 
-static int bind_pair(store_db_t *s, sqlite3_stmt *st, const char *device_id,
-                     const char *deployment_lc) {
+int store_bind_pair(store_db_t *s, sqlite3_stmt *st, const char *device_id,
+                    const char *deployment_lc) {
   if (sqlite3_bind_text(st, 1, device_id, -1, SQLITE_STATIC) != SQLITE_OK ||
       sqlite3_bind_text(st, 2, deployment_lc, -1, SQLITE_STATIC) != SQLITE_OK) {
     store_log(s->db, "bind");
@@ -972,115 +977,6 @@ int store_status_check(const store_db_t *s, const ec_status_write_t *w) {
   return s->walking ? EC_EINVAL : 0;
 }
 
-/* The pair's last seq (0: no row yet), state and whether it has failed
- * components. @return 0 or EC_ESTORE (logged) */
-static int status_prior(store_db_t *s, const char *dev, const char *dep,
-                        int64_t *seq, int *state, bool *had_failed) {
-  sqlite3_stmt *st = s->st[ST_STATUS_PRIOR];
-  if (bind_pair(s, st, dev, dep) != 0) {
-    store_stmt_done(st);
-    return EC_ESTORE;
-  }
-  int rc = sqlite3_step(st);
-  *seq = 0;
-  *state = -1;
-  *had_failed = false;
-  if (rc == SQLITE_ROW) {
-    *seq = sqlite3_column_int64(st, 0);
-    *state = sqlite3_column_int(st, 1);
-    *had_failed = sqlite3_column_int(st, 2) != 0;
-    rc = sqlite3_step(st);
-  }
-  if (rc != SQLITE_DONE)
-    store_log(s->db, "read status");
-  store_stmt_done(st);
-  return rc == SQLITE_DONE ? 0 : EC_ESTORE;
-}
-
-int store_status_apply(store_db_t *s, const ec_status_write_t *w, int *created,
-                       int64_t *seq) {
-  char dep[EC_STORE_MAX_ID_LEN + 1];
-  store_lower_id(w->deployment_id, dep);
-  /* A NULL pointer would bind SQL NULL; an empty document is a zero-length
-   * blob. */
-  static const uint8_t empty[1];
-  const uint8_t *doc = w->doc_len > 0 ? w->doc : empty;
-
-  int64_t last;
-  int old_state;
-  bool had_failed;
-  store_prior_key_t pk;
-  if (!store_prior_find(s, w->device_id, dep, &pk, &last, &old_state,
-                        &had_failed) &&
-      status_prior(s, w->device_id, dep, &last, &old_state, &had_failed) != 0)
-    return EC_ESTORE;
-  int64_t new_seq = last + 1;
-  sqlite3_stmt *up = s->st[last == 0                      ? ST_STATUS_INSERT
-                           : old_state != (int)w->state ? ST_STATUS_UPDATE
-                                                        : ST_STATUS_TOUCH];
-  if (bind_pair(s, up, w->device_id, dep) != 0)
-    goto fail_up;
-  if (sqlite3_bind_int(up, 3, (int)w->state) != SQLITE_OK ||
-      sqlite3_bind_blob64(up, 4, doc, (sqlite3_uint64)w->doc_len,
-                          SQLITE_STATIC) != SQLITE_OK ||
-      sqlite3_bind_int64(up, 5, w->received_at_ms) != SQLITE_OK ||
-      sqlite3_bind_int64(up, 6, new_seq) != SQLITE_OK ||
-      (w->error_code != NULL
-           ? sqlite3_bind_text(up, 7, w->error_code, -1, SQLITE_STATIC)
-           : sqlite3_bind_null(up, 7)) != SQLITE_OK) {
-    store_log(s->db, "bind status");
-    goto fail_up;
-  }
-  if (sqlite3_step(up) != SQLITE_DONE) {
-    store_log(s->db, "store status");
-    goto fail_up;
-  }
-  /* Reset only: each of its parameters is bound again by the next write
-   * before it runs, so clearing them (store_stmt_done) would be work for
-   * nothing on the path every report takes. */
-  sqlite3_reset(up);
-  /* The roll-up's triggers see a new row or a new state; the time alone
-   * waits for the transaction's end. */
-  if (up == s->st[ST_STATUS_TOUCH] &&
-      store_fleet_touch(s, dep, w->received_at_ms) != 0)
-    return EC_ESTORE;
-
-  sqlite3_stmt *hi = s->st[ST_HISTORY_INSERT];
-  if (bind_pair(s, hi, w->device_id, dep) != 0)
-    goto fail_hi;
-  if (sqlite3_bind_int64(hi, 3, new_seq) != SQLITE_OK ||
-      sqlite3_bind_int64(hi, 4, w->received_at_ms) != SQLITE_OK ||
-      sqlite3_bind_blob64(hi, 5, doc, (sqlite3_uint64)w->doc_len,
-                          SQLITE_STATIC) != SQLITE_OK ||
-      (w->request_id_len > 0
-           ? sqlite3_bind_blob(hi, 6, w->request_id, (int)w->request_id_len,
-                               SQLITE_STATIC)
-           : sqlite3_bind_null(hi, 6)) != SQLITE_OK) {
-    store_log(s->db, "bind history");
-    goto fail_hi;
-  }
-  if (sqlite3_step(hi) != SQLITE_DONE) {
-    store_log(s->db, "append history");
-    goto fail_hi;
-  }
-  sqlite3_reset(hi); /* every parameter is bound by each write, as above */
-  if (store_fleet_put(s, w, dep, had_failed) != 0)
-    return EC_ESTORE;
-  store_prior_set(s, &pk, new_seq, (int)w->state, w->n_failed > 0);
-  if (created)
-    *created = new_seq == 1;
-  if (seq)
-    *seq = new_seq;
-  return 0;
-
-fail_hi:
-  store_stmt_done(hi);
-  return EC_ESTORE;
-fail_up:
-  store_stmt_done(up);
-  return EC_ESTORE;
-}
-
 int store_sqlite_status_put(ec_store_t *base, const ec_status_write_t *w,
                             int *created, int64_t *seq) {
   store_db_t *s = (store_db_t *)base;
@@ -1180,7 +1076,7 @@ int store_sqlite_status_get(ec_store_t *base, const char *device_id,
   store_lower_id(deployment_id, dep);
   sqlite3_stmt *st = s->st[ST_STATUS_GET];
   int err = EC_ESTORE;
-  if (bind_pair(s, st, device_id, dep) != 0)
+  if (store_bind_pair(s, st, device_id, dep) != 0)
     goto fail_stmt;
 
   int rc = sqlite3_step(st);
@@ -1254,7 +1150,7 @@ int store_sqlite_history_page(ec_store_t *base, const char *device_id,
   char dep[EC_STORE_MAX_ID_LEN + 1];
   store_lower_id(deployment_id, dep);
   sqlite3_stmt *st = s->st[ST_HISTORY_GET];
-  if (bind_pair(s, st, device_id, dep) != 0)
+  if (store_bind_pair(s, st, device_id, dep) != 0)
     goto fail;
   if (sqlite3_bind_int64(st, 3, since) != SQLITE_OK ||
       sqlite3_bind_int(st, 4, limit) != SQLITE_OK) {

@@ -14,10 +14,10 @@
 
 /*
  * The SQLite store is one store_db_t split over several files, one per API
- * family (store.c: open, migrations and deployment status), each of them
- * filling its entries of the backend table (store_sqlite_backend, backend.h)
- * with store_sqlite_* functions that take the ec_store_t the table is
- * called with. Each file prepares its statements on first use through
+ * family (store.c: open, migrations and deployment status, whose writes
+ * store_write.c applies), each of them filling its entries of the backend
+ * table (store_sqlite_backend, backend.h) with store_sqlite_* functions
+ * that take the ec_store_t the table is called with. Each file prepares its statements on first use through
  * store_stmt() into its own range of slots, and they stay prepared until
  * store_sqlite_close().
  */
@@ -194,8 +194,14 @@ void store_rollback(store_db_t *s);
 void store_settle(store_db_t *s);
 
 
+/** Bind a pair (?1 its device, ?2 its lowercased deployment, both
+ * SQLITE_STATIC): 0 or EC_ESTORE (logged). */
+int store_bind_pair(store_db_t *s, sqlite3_stmt *st, const char *device_id,
+                    const char *deployment_lc);
+
 /**
- * Apply one status write inside the open transaction (no BEGIN or COMMIT).
+ * Apply one status write inside the open transaction (no BEGIN or COMMIT;
+ * store_write.c).
  * @return 0 or EC_ESTORE (logged); the transaction is left as it was
  *         after the failed statement, for the caller to undo
  */
@@ -203,7 +209,14 @@ int store_status_apply(store_db_t *s, const ec_status_write_t *w, int *created,
                        int64_t *seq);
 
 /* The pairs written lately (store_prior.c): their last seq, state, and
- * whether they have failed components, as the open transaction left them. */
+ * whether they have failed components, as the open transaction left them,
+ * and their status row's rowid. */
+typedef struct {
+  int64_t seq; /* 0: the pair has no row yet */
+  int state;
+  bool had_failed;
+  int64_t rowid; /* of its deployment_status row; 0 when it has none */
+} store_prior_t;
 /** Keep them from now on (a serving store); without memory, not at all. */
 void store_prior_open(store_db_t *s);
 /** Forget them all: every rollback does. */
@@ -216,13 +229,13 @@ typedef struct {
   size_t len;
   uint64_t hash;
 } store_prior_key_t;
-/** @return true with the pair's values when it is kept; @p k its key */
+/** @return true with the pair's values in @p p when it is kept; @p k its
+ * key either way */
 bool store_prior_find(const store_db_t *s, const char *dev, const char *dep,
-                      store_prior_key_t *k, int64_t *seq, int *state,
-                      bool *had_failed);
+                      store_prior_key_t *k, store_prior_t *p);
 /** After the write of @p k's pair succeeded in the open transaction. */
-void store_prior_set(store_db_t *s, const store_prior_key_t *k, int64_t seq,
-                     int state, bool had_failed);
+void store_prior_set(store_db_t *s, const store_prior_key_t *k,
+                     const store_prior_t *p);
 
 /** Check a message post's fields: 0 or EC_EINVAL. */
 int store_msg_check(const store_db_t *s, const ec_store_msg_write_t *w,

@@ -8,7 +8,7 @@
 
 /*
  * A status write reads its pair's last seq, state and whether it has failed
- * components before it writes (store.c). A store that is its database's
+ * components before it writes, and where its row is (store.c). A store that is its database's
  * one server (EC_STORE_SERVE: the flock of dbfile.c keeps out a second,
  * and nothing else writes deployment_status) knows what it wrote last:
  * this table keeps it for the pairs written lately, so that their next
@@ -23,9 +23,7 @@ struct store_prior {
   uint64_t hash;
   char *key; /* device_id '\0' deployment_id, malloc'd; NULL: empty */
   size_t key_len;
-  int64_t seq;
-  int state;
-  bool had_failed;
+  store_prior_t p;
 };
 
 /* The key of (@p dev, @p dep) into @p k. */
@@ -67,8 +65,7 @@ void store_prior_close(store_db_t *s) {
 }
 
 bool store_prior_find(const store_db_t *s, const char *dev, const char *dep,
-                      store_prior_key_t *k, int64_t *seq, int *state,
-                      bool *had_failed) {
+                      store_prior_key_t *k, store_prior_t *p) {
   bool held = false;
   key_of(dev, dep, k);
   if (s->prior == NULL)
@@ -76,14 +73,12 @@ bool store_prior_find(const store_db_t *s, const char *dev, const char *dep,
   const struct store_prior *e = slot_of(s, k, &held);
   if (!held)
     return false;
-  *seq = e->seq;
-  *state = e->state;
-  *had_failed = e->had_failed;
+  *p = e->p;
   return true;
 }
 
-void store_prior_set(store_db_t *s, const store_prior_key_t *k, int64_t seq,
-                     int state, bool had_failed) {
+void store_prior_set(store_db_t *s, const store_prior_key_t *k,
+                     const store_prior_t *p) {
   if (s->prior == NULL)
     return;
   bool held;
@@ -103,5 +98,5 @@ void store_prior_set(store_db_t *s, const store_prior_key_t *k, int64_t seq,
     memcpy(key, k->b, k->len);
     s->n_prior++;
   }
-  *e = (struct store_prior){k->hash, key, k->len, seq, state, had_failed};
+  *e = (struct store_prior){k->hash, key, k->len, *p};
 }
