@@ -607,6 +607,49 @@ static void test_serving_store_keeps_seqs_gapless(void) {
   ec_store_fx_teardown(&f);
 }
 
+/* SQLite's allocations go through store_mem.c once a store is open: each
+ * block holds what was asked for (its size as sqlite3_msize() says it), a
+ * realloc keeps the bytes, small or past the kept sizes, and a small block
+ * freed is the next one of its size that SQLite takes, even after the C
+ * library's malloc() took one of that size (not under AddressSanitizer,
+ * where nothing is kept). */
+static void test_sqlite_blocks_are_kept_for_reuse(void) {
+  ec_store_fx_t f;
+  ec_store_fx_setup(&f);
+  static const int sizes[] = {1, 8, 56, 57, 200, 1016, 1017, 5000};
+  for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+    unsigned char *p = sqlite3_malloc(sizes[i]);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT(sqlite3_msize(p) >= (sqlite3_uint64)sizes[i]);
+    CU_ASSERT_EQUAL((uintptr_t)p % 8, 0);
+    memset(p, 0x5a, (size_t)sizes[i]);
+    unsigned char *q = sqlite3_realloc(p, 3 * sizes[i] + 2000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    CU_ASSERT(sqlite3_msize(q) >= (sqlite3_uint64)(3 * sizes[i] + 2000));
+    bool same = true;
+    for (int k = 0; k < sizes[i]; k++)
+      same = same && q[k] == 0x5a;
+    CU_ASSERT(same);
+    q = sqlite3_realloc(q, sizes[i]);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+    CU_ASSERT(q[sizes[i] - 1] == 0x5a);
+    sqlite3_free(q);
+  }
+#if !defined(__SANITIZE_ADDRESS__)
+  void *a = sqlite3_malloc(300);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+  sqlite3_free(a);
+  /* volatile: a malloc() and free() of a block nothing reads could be
+   * left out by the compiler. */
+  void *volatile c = malloc(300 + 8);
+  void *b = sqlite3_malloc(300);
+  CU_ASSERT_PTR_EQUAL(b, a);
+  sqlite3_free(b);
+  free(c);
+#endif
+  ec_store_fx_teardown(&f);
+}
+
 /* The pair's status row, as the test reads it: its document and seq. */
 static void expect_status(ec_store_t *s, const char *dep, const char *doc,
                           int64_t seq) {
@@ -767,6 +810,10 @@ static void test_history_rebuilt_without_foreign_key(void) {
 /* ------------------------------------------------------------------------ */
 
 static const ec_test_t tests[] = {
+    /* First: SQLite takes its allocator only before it initializes, which
+     * the first store's open does, and not a test's own connection. */
+    {test_sqlite_blocks_are_kept_for_reuse,
+     "sqlite_blocks_are_kept_for_reuse"},
     {test_future_user_version_refused, "future_user_version_refused"},
     {test_order_index_migrated_to_hold_documents,
      "order_index_migrated_to_hold_documents"},

@@ -735,12 +735,13 @@ int store_sqlite_open(const char *name, bool is_uri, unsigned flags,
   const char *path = s->where; /* for the messages below */
 
   /* SQLite's memory statistics (sqlite3_memory_used(), which nothing
-   * reads) take a global mutex around every allocation. They can only be
-   * turned off before SQLite initializes: a later call is refused, which is
-   * harmless. */
+   * reads) take a global mutex around every allocation. They, and the
+   * allocator (store_mem.c), can only be set before SQLite initializes: a
+   * later call is refused, which is harmless. */
   static bool configured;
   if (!configured) {
     configured = true;
+    (void)store_mem_install();
     (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
   }
 

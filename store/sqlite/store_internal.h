@@ -194,6 +194,10 @@ void store_rollback(store_db_t *s);
 void store_settle(store_db_t *s);
 
 
+/** SQLite's allocator (store_mem.c), before SQLite initializes:
+ * sqlite3_config()'s result. */
+int store_mem_install(void);
+
 /** Bind a pair (?1 its device, ?2 its lowercased deployment, both
  * SQLITE_STATIC): 0 or EC_ESTORE (logged). */
 int store_bind_pair(store_db_t *s, sqlite3_stmt *st, const char *device_id,
