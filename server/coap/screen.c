@@ -193,6 +193,14 @@ static bool plain_segment(const uint8_t *v, size_t len) {
   return true;
 }
 
+/* An Accept the screen answers in, CBOR or JSON: into @p fmt. */
+static bool offered(unsigned accept, ec_format_t *fmt) {
+  if (accept != EC_FORMAT_CBOR && accept != EC_FORMAT_JSON)
+    return false;
+  *fmt = (ec_format_t)accept;
+  return true;
+}
+
 static void scan_get(const uint8_t *opts, size_t opts_len, get_opts_t *g) {
   ec_req_optw_t w;
   const coap_opt_t *opt;
@@ -219,10 +227,8 @@ static void scan_get(const uint8_t *opts, size_t opts_len, get_opts_t *g) {
       memcpy(g->path + g->path_len, v, len);
       g->path_len += len;
     } else if (w.number == COAP_OPTION_ACCEPT && accepts++ == 0 &&
-               len <= 2 &&
-               (coap_decode_var_bytes(v, len) == EC_FORMAT_CBOR ||
-                coap_decode_var_bytes(v, len) == EC_FORMAT_JSON)) {
-      g->accept = (ec_format_t)coap_decode_var_bytes(v, len);
+               len <= 2 && offered(coap_decode_var_bytes(v, len), &g->accept)) {
+      /* the format, read */
     } else {
       g->path_only = false;
     }
